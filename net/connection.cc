@@ -1,0 +1,543 @@
+// net/connection.cc: sequencing, acks, channels, packing and fragmentation of one connection.
+// The entry layout is written in packet.cc. Invariants:
+//  - reliable ids in [oldest_unacked_id_, next_send_id_) occupy send_ring_ at id % window;
+//    [oldest_unacked_id_, first_unsent_id_) have been sent at least once;
+//  - reliable ids in [next_receive_id_, next_receive_id_ + window) may wait in receive_ring_;
+//    ids before next_receive_id_ were delivered (or are being reassembled) exactly once;
+//  - an unreliable message is delivered only if its sequence is newer than the last delivered one.
+#include "net/connection.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+namespace strata::net {
+
+namespace {
+
+constexpr std::size_t history_index(std::uint16_t sequence) { return sequence % packet_history_size; }
+
+[[maybe_unused]] bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+
+}  // namespace
+
+ConnectionConfig default_connection_config() { return ConnectionConfig{}; }
+
+Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uint64_t now_us)
+    : config_(config),
+      id_(id),
+      next_sequence_(config.first_sequence),
+      most_recent_received_(static_cast<std::uint16_t>(config.first_sequence - 1)),
+      loss_cursor_(config.first_sequence),
+      sent_(packet_history_size),
+      received_(packet_history_size),
+      last_sent_us_(now_us),
+      last_received_us_(now_us),
+      send_ring_(config.reliable_window),
+      oldest_unacked_id_(config.first_message_id),
+      first_unsent_id_(config.first_message_id),
+      next_send_id_(config.first_message_id),
+      receive_ring_(config.reliable_window),
+      next_receive_id_(config.first_message_id),
+      reassembly_(unreliable_reassembly_max),
+      rate_window_start_us_(now_us) {
+  // Configuration comes from our own code, not from the peer: a bad one is our bug.
+  assert(is_power_of_two(config.reliable_window));
+  assert(config.reliable_window <= reliable_window_max);
+  assert(config.reliable_window >= fragment_count_max);
+}
+
+std::size_t Connection::reliable_in_flight() const {
+  return static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_);
+}
+
+SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data) {
+  if (state_ != ConnectionState::connected) return SendResult::not_connected;
+  if (data.size() > message_size_max) return SendResult::too_large;
+  const std::size_t pieces = data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
+  assert(pieces <= fragment_count_max);
+  if (channel == Channel::reliable_ordered) {
+    if (pieces > config_.reliable_window - reliable_in_flight()) return SendResult::queue_full;
+    for (std::size_t i = 0; i < pieces; ++i) {
+      const std::size_t begin = i * fragment_size;
+      const std::size_t end = pieces == 1 ? data.size() : std::min(data.size(), begin + fragment_size);
+      ReliableSlot& slot = send_ring_[next_send_id_ % config_.reliable_window];
+      assert(!slot.valid);
+      slot.valid = true;
+      slot.ever_sent = false;
+      slot.id = next_send_id_;
+      slot.tag = pieces == 1 ? EntryTag::reliable_message
+                 : i + 1 == pieces ? EntryTag::reliable_fragment_last
+                                   : EntryTag::reliable_fragment;
+      slot.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin), data.begin() + static_cast<std::ptrdiff_t>(end));
+      ++next_send_id_;
+    }
+  } else {
+    if (pieces > unreliable_send_queue_max - unreliable_queue_.size()) return SendResult::queue_full;
+    const std::uint16_t sequence = next_unreliable_sequence_++;
+    for (std::size_t i = 0; i < pieces; ++i) {
+      const std::size_t begin = i * fragment_size;
+      const std::size_t end = pieces == 1 ? data.size() : std::min(data.size(), begin + fragment_size);
+      UnreliableItem item;
+      item.tag = pieces == 1 ? EntryTag::unreliable_message : EntryTag::unreliable_fragment;
+      item.sequence = sequence;
+      item.fragment_index = static_cast<std::uint16_t>(i);
+      item.fragment_count = static_cast<std::uint16_t>(pieces);
+      item.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin), data.begin() + static_cast<std::ptrdiff_t>(end));
+      unreliable_queue_.push_back(std::move(item));
+    }
+  }
+  ++stats_.messages_sent;
+  return SendResult::ok;
+}
+
+// --- receiving ---------------------------------------------------------------------------------
+
+bool Connection::receive_packet(const PacketHeader& header, std::span<const std::uint8_t> payload, std::uint64_t now_us) {
+  if (state_ == ConnectionState::disconnected) {
+    stats_.drops.bump(DropReason::wrong_state);
+    return false;
+  }
+  if (payload.size() > packet_payload_max) {
+    stats_.drops.bump(DropReason::too_large);
+    return false;
+  }
+  const ReceivedPacket& seen = received_[history_index(header.sequence)];
+  const int age = sequence_difference(most_recent_received_, header.sequence);
+  if (age >= static_cast<int>(packet_history_size) || (seen.valid && seen.sequence == header.sequence)) {
+    stats_.drops.bump(DropReason::replay);
+    return false;
+  }
+  // Validate every entry before acting on any, so a malformed packet changes nothing.
+  {
+    EntryReader check(payload);
+    Entry entry;
+    while (check.next(entry)) {
+    }
+    if (check.error()) {
+      stats_.drops.bump(DropReason::bad_header);
+      return false;
+    }
+  }
+  record_received(header.sequence);
+  last_received_us_ = now_us;
+  ++stats_.packets_received;
+  stats_.bytes_received += packet_header_size + payload.size() + mac_size;
+  process_acks(header, now_us);
+  EntryReader reader(payload);
+  Entry entry;
+  bool any_entry = false;
+  while (reader.next(entry) && state_ != ConnectionState::disconnected) {
+    any_entry = true;
+    if (!receive_entry(entry)) break;
+  }
+  if (any_entry) ack_pending_ = true;
+  return true;
+}
+
+void Connection::record_received(std::uint16_t sequence) {
+  if (sequence_greater_than(sequence, most_recent_received_)) {
+    // Forget history entries that the new most-recent sequence skips over.
+    const int gap = sequence_difference(sequence, most_recent_received_);
+    const int clear = std::min(gap, static_cast<int>(packet_history_size));
+    for (int i = 1; i < clear; ++i) {
+      received_[history_index(static_cast<std::uint16_t>(sequence - i))].valid = false;
+    }
+    most_recent_received_ = sequence;
+  }
+  received_[history_index(sequence)] = ReceivedPacket{true, sequence};
+  if (++received_since_ack_ >= ack_bits_count / 2) {
+    if (ack_snapshots_.size() == ack_snapshot_queue_max) ack_snapshots_.pop_front();
+    ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits()});
+    received_since_ack_ = 0;
+  }
+}
+
+std::uint32_t Connection::ack_bits() const {
+  std::uint32_t bits = 0;
+  for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
+    const auto sequence = static_cast<std::uint16_t>(most_recent_received_ - 1 - i);
+    const ReceivedPacket& r = received_[history_index(sequence)];
+    if (r.valid && r.sequence == sequence) bits |= 1u << i;
+  }
+  return bits;
+}
+
+void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) {
+  process_ack(header.ack, now_us);
+  for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
+    if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
+  }
+  while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % config_.reliable_window].valid) {
+    ++oldest_unacked_id_;
+  }
+}
+
+void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
+  SentPacket& sent = sent_[history_index(sequence)];
+  if (!sent.valid || sent.sequence != sequence || sent.acked) return;
+  sent.acked = true;
+  ++stats_.packets_acked;
+  const double sample = static_cast<double>(now_us >= sent.sent_us ? now_us - sent.sent_us : 0);
+  if (!have_rtt_) {
+    rtt_us_ = sample;
+    jitter_us_ = sample / 2;
+    have_rtt_ = true;
+  } else {
+    jitter_us_ += (std::fabs(sample - rtt_us_) - jitter_us_) / 4;
+    rtt_us_ += (sample - rtt_us_) / 8;
+  }
+  stats_.rtt_ms = rtt_us_ / 1000.0;
+  stats_.jitter_ms = jitter_us_ / 1000.0;
+  for (std::uint16_t id : sent.reliable_ids) {
+    ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+    if (slot.valid && slot.id == id) {
+      slot.valid = false;
+      slot.data.clear();
+    }
+  }
+  sent.reliable_ids.clear();
+}
+
+bool Connection::receive_entry(const Entry& entry) {
+  switch (entry.tag) {
+    case EntryTag::reliable_message:
+    case EntryTag::reliable_fragment:
+    case EntryTag::reliable_fragment_last:
+      return receive_reliable(entry);
+    case EntryTag::unreliable_message:
+      if (entry.data.size() > unfragmented_size_max) {
+        protocol_error(DropReason::too_large);
+        return false;
+      }
+      if (unreliable_delivered_any_ && !sequence_greater_than(entry.id, unreliable_last_delivered_)) {
+        stats_.drops.bump(DropReason::stale_message);
+        return true;
+      }
+      unreliable_delivered_any_ = true;
+      unreliable_last_delivered_ = entry.id;
+      deliver(Channel::unreliable_sequenced, entry.data);
+      return true;
+    case EntryTag::unreliable_fragment:
+      return receive_unreliable_fragment(entry);
+    case EntryTag::disconnect:
+      state_ = ConnectionState::disconnected;
+      disconnect_reason_ = entry.reason <= static_cast<std::uint8_t>(DisconnectReason::transport_error)
+                               ? static_cast<DisconnectReason>(entry.reason)
+                               : DisconnectReason::requested;
+      return false;
+  }
+  return false;
+}
+
+bool Connection::receive_reliable(const Entry& entry) {
+  if (entry.data.size() > unfragmented_size_max || (entry.tag != EntryTag::reliable_message && entry.data.size() > fragment_size)) {
+    protocol_error(DropReason::too_large);
+    return false;
+  }
+  const int ahead = sequence_difference(entry.id, next_receive_id_);
+  if (ahead < 0 || ahead >= static_cast<int>(config_.reliable_window)) {
+    stats_.drops.bump(DropReason::stale_message);  // a resend we already have, or beyond our window
+    return true;
+  }
+  ReliableSlot& slot = receive_ring_[entry.id % config_.reliable_window];
+  if (slot.valid) {
+    stats_.drops.bump(DropReason::stale_message);
+    return true;
+  }
+  slot.valid = true;
+  slot.id = entry.id;
+  slot.tag = entry.tag;
+  slot.data.assign(entry.data.begin(), entry.data.end());
+  deliver_reliable();
+  return state_ != ConnectionState::disconnected;
+}
+
+void Connection::deliver_reliable() {
+  while (delivered_.size() < delivered_queue_max) {
+    ReliableSlot& slot = receive_ring_[next_receive_id_ % config_.reliable_window];
+    if (!slot.valid) return;
+    assert(slot.id == next_receive_id_);
+    if (slot.tag == EntryTag::reliable_message) {
+      if (assembling_) {
+        protocol_error(DropReason::fragment_limits);
+        return;
+      }
+      deliver(Channel::reliable_ordered, slot.data);
+    } else {
+      if (assembly_.size() + slot.data.size() > message_size_max) {
+        protocol_error(DropReason::fragment_limits);
+        return;
+      }
+      assembling_ = true;
+      assembly_.insert(assembly_.end(), slot.data.begin(), slot.data.end());
+      if (slot.tag == EntryTag::reliable_fragment_last) {
+        deliver(Channel::reliable_ordered, assembly_);
+        assembly_.clear();
+        assembling_ = false;
+      }
+    }
+    slot.valid = false;
+    slot.data.clear();
+    ++next_receive_id_;
+  }
+}
+
+bool Connection::receive_unreliable_fragment(const Entry& entry) {
+  const std::uint16_t count = entry.fragment_count;
+  const std::uint16_t index = entry.fragment_index;
+  const bool last = index + 1 == count;
+  if (count < 2 || count > fragment_count_max || index >= count || entry.data.size() > fragment_size ||
+      (!last && entry.data.size() != fragment_size) || entry.data.empty()) {
+    protocol_error(DropReason::fragment_limits);
+    return false;
+  }
+  if (unreliable_delivered_any_ && !sequence_greater_than(entry.id, unreliable_last_delivered_)) {
+    stats_.drops.bump(DropReason::stale_message);
+    return true;
+  }
+  Reassembly* target = nullptr;
+  for (Reassembly& r : reassembly_) {
+    if (r.active && r.sequence == entry.id) target = &r;
+  }
+  if (target == nullptr) {
+    // Take a free slot, else evict the oldest sequence.
+    for (Reassembly& r : reassembly_) {
+      if (!r.active) {
+        target = &r;
+        break;
+      }
+      if (target == nullptr || sequence_less_than(r.sequence, target->sequence)) target = &r;
+    }
+    if (target->active) stats_.drops.bump(DropReason::fragment_limits);
+    target->active = true;
+    target->sequence = entry.id;
+    target->count = count;
+    target->received = 0;
+    target->last_size = 0;
+    target->have.assign(count, false);
+    target->data.resize(static_cast<std::size_t>(count) * fragment_size);
+  }
+  if (target->count != count) {
+    stats_.drops.bump(DropReason::fragment_limits);
+    return true;
+  }
+  if (target->have[index]) {
+    stats_.drops.bump(DropReason::stale_message);
+    return true;
+  }
+  target->have[index] = true;
+  ++target->received;
+  std::memcpy(target->data.data() + static_cast<std::size_t>(index) * fragment_size, entry.data.data(), entry.data.size());
+  if (last) target->last_size = entry.data.size();
+  if (target->received == target->count) {
+    const std::size_t size = static_cast<std::size_t>(count - 1) * fragment_size + target->last_size;
+    unreliable_delivered_any_ = true;
+    unreliable_last_delivered_ = entry.id;
+    deliver(Channel::unreliable_sequenced, std::span<const std::uint8_t>(target->data.data(), size));
+    for (Reassembly& r : reassembly_) {
+      if (r.active && !sequence_greater_than(r.sequence, unreliable_last_delivered_)) {
+        r.active = false;
+        r.data.clear();
+        r.data.shrink_to_fit();
+      }
+    }
+  }
+  return true;
+}
+
+void Connection::deliver(Channel channel, std::span<const std::uint8_t> data) {
+  if (delivered_.size() >= delivered_queue_max) {
+    stats_.drops.bump(DropReason::too_large);  // the application is not draining; unreliable only
+    return;
+  }
+  delivered_.push_back(Message{channel, std::vector<std::uint8_t>(data.begin(), data.end())});
+  ++stats_.messages_delivered;
+}
+
+void Connection::protocol_error(DropReason reason) {
+  stats_.drops.bump(reason);
+  state_ = ConnectionState::disconnected;
+  disconnect_reason_ = DisconnectReason::protocol_error;
+}
+
+bool Connection::pop_message(Message& out) {
+  if (delivered_.empty()) return false;
+  out = std::move(delivered_.front());
+  delivered_.pop_front();
+  if (state_ != ConnectionState::disconnected) deliver_reliable();  // room again: release held messages
+  return true;
+}
+
+// --- sending -----------------------------------------------------------------------------------
+
+std::uint64_t Connection::resend_delay_us() const {
+  if (!have_rtt_) return config_.resend_initial_us;
+  const double delay = rtt_us_ + 4 * jitter_us_;
+  return std::clamp(static_cast<std::uint64_t>(delay), config_.resend_min_us, config_.resend_max_us);
+}
+
+void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out, std::size_t& used, SentPacket& sent) {
+  const std::uint64_t resend_us = resend_delay_us();
+  auto try_add = [&](ReliableSlot& slot) {
+    Entry entry;
+    entry.tag = slot.tag;
+    entry.id = slot.id;
+    entry.data = slot.data;
+    const std::size_t n = write_entry(entry, out.subspan(used));
+    if (n == 0) return false;
+    used += n;
+    if (slot.ever_sent) ++stats_.reliable_resends;
+    slot.ever_sent = true;
+    slot.last_sent_us = now_us;
+    sent.reliable_ids.push_back(slot.id);
+    return true;
+  };
+  // Resends (not over TCP): scan the sent part of the window only when something may be due.
+  if (!config_.stream_transport && now_us >= resend_scan_due_us_) {
+    std::uint64_t next_due = UINT64_MAX;
+    for (std::uint16_t id = oldest_unacked_id_; id != first_unsent_id_; ++id) {
+      ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+      if (!slot.valid) continue;
+      const std::uint64_t due = slot.last_sent_us + resend_us;
+      if (due <= now_us) {
+        if (!try_add(slot)) {
+          next_due = now_us;  // packet full: continue in the next one
+          break;
+        }
+        next_due = std::min(next_due, now_us + resend_us);
+      } else {
+        next_due = std::min(next_due, due);
+      }
+    }
+    resend_scan_due_us_ = next_due;
+  }
+  while (first_unsent_id_ != next_send_id_) {
+    ReliableSlot& slot = send_ring_[first_unsent_id_ % config_.reliable_window];
+    assert(slot.valid && slot.id == first_unsent_id_);
+    if (!try_add(slot)) break;
+    resend_scan_due_us_ = std::min(resend_scan_due_us_, now_us + resend_us);
+    ++first_unsent_id_;
+  }
+}
+
+void Connection::pack_unreliable(std::span<std::uint8_t> out, std::size_t& used) {
+  while (!unreliable_queue_.empty()) {
+    const UnreliableItem& item = unreliable_queue_.front();
+    Entry entry;
+    entry.tag = item.tag;
+    entry.id = item.sequence;
+    entry.fragment_index = item.fragment_index;
+    entry.fragment_count = item.fragment_count;
+    entry.data = item.data;
+    const std::size_t n = write_entry(entry, out.subspan(used));
+    if (n == 0) return;
+    used += n;
+    unreliable_queue_.pop_front();
+  }
+}
+
+bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::vector<std::uint8_t>& payload) {
+  if (state_ == ConnectionState::disconnected) return false;
+  payload.resize(packet_payload_max);
+  std::size_t used = 0;
+  SentPacket& sent = sent_[history_index(next_sequence_)];
+  sent.reliable_ids.clear();
+  bool ack_snapshot = false;
+  header.connection_id = id_;
+  header.ack = most_recent_received_;
+  header.ack_bits = ack_bits();
+  if (state_ == ConnectionState::disconnecting) {
+    Entry entry;
+    entry.tag = EntryTag::disconnect;
+    entry.reason = static_cast<std::uint8_t>(disconnect_reason_);
+    used = write_entry(entry, payload);
+    if (--disconnect_copies_left_ == 0) state_ = ConnectionState::disconnected;
+  } else {
+    pack_reliable(now_us, payload, used, sent);
+    pack_unreliable(payload, used);
+    if (!ack_snapshots_.empty()) {
+      // Many packets arrived since our last send: this packet carries an older ack view so that no
+      // received packet goes unacknowledged.
+      header.ack = ack_snapshots_.front().ack;
+      header.ack_bits = ack_snapshots_.front().ack_bits;
+      ack_snapshots_.pop_front();
+      ack_snapshot = true;
+    }
+    const bool keepalive_due = now_us - last_sent_us_ >= config_.keepalive_interval_us;
+    if (used == 0 && !ack_snapshot && !ack_pending_ && !keepalive_due) {
+      payload.clear();
+      return false;
+    }
+  }
+  payload.resize(used);
+  header.sequence = next_sequence_;
+  sent.valid = true;
+  sent.acked = false;
+  sent.sequence = next_sequence_;
+  sent.sent_us = now_us;
+  ++next_sequence_;
+  if (!ack_snapshot) {
+    ack_pending_ = false;
+    received_since_ack_ = 0;
+  }
+  last_sent_us_ = now_us;
+  ++stats_.packets_sent;
+  stats_.bytes_sent += packet_header_size + used + mac_size;
+  return true;
+}
+
+void Connection::disconnect(DisconnectReason reason, std::uint64_t now_us) {
+  (void)now_us;
+  if (state_ != ConnectionState::connected) return;
+  state_ = ConnectionState::disconnecting;
+  disconnect_reason_ = reason;
+  disconnect_copies_left_ = disconnect_packet_copies;
+}
+
+// --- time --------------------------------------------------------------------------------------
+
+void Connection::update(std::uint64_t now_us) {
+  if (state_ == ConnectionState::connected && now_us - last_received_us_ >= config_.timeout_us && now_us > last_received_us_) {
+    state_ = ConnectionState::disconnected;
+    disconnect_reason_ = DisconnectReason::timeout;
+  }
+  update_loss(now_us);
+  update_rates(now_us);
+}
+
+void Connection::update_loss(std::uint64_t now_us) {
+  // A packet not acked after several RTTs counts as lost (bounded by the history).
+  const std::uint64_t wait_us = have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
+  if (static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) > packet_history_size) {
+    loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
+  }
+  while (loss_cursor_ != next_sequence_) {
+    const SentPacket& sent = sent_[history_index(loss_cursor_)];
+    if (sent.valid && sent.sequence == loss_cursor_) {
+      if (now_us < sent.sent_us + wait_us) break;
+      const double lost = sent.acked ? 0.0 : 1.0;
+      if (!sent.acked) ++stats_.packets_lost;
+      stats_.packet_loss += (lost - stats_.packet_loss) * 0.05;
+    }
+    ++loss_cursor_;
+  }
+}
+
+void Connection::update_rates(std::uint64_t now_us) {
+  const std::uint64_t elapsed_us = now_us - rate_window_start_us_;
+  if (now_us < rate_window_start_us_ || elapsed_us < 1'000'000) return;
+  const double seconds = static_cast<double>(elapsed_us) / 1e6;
+  stats_.sent_bytes_per_second = static_cast<double>(stats_.bytes_sent - rate_bytes_sent_) / seconds;
+  stats_.received_bytes_per_second = static_cast<double>(stats_.bytes_received - rate_bytes_received_) / seconds;
+  stats_.sent_packets_per_second = static_cast<double>(stats_.packets_sent - rate_packets_sent_) / seconds;
+  stats_.received_packets_per_second = static_cast<double>(stats_.packets_received - rate_packets_received_) / seconds;
+  rate_bytes_sent_ = stats_.bytes_sent;
+  rate_bytes_received_ = stats_.bytes_received;
+  rate_packets_sent_ = stats_.packets_sent;
+  rate_packets_received_ = stats_.packets_received;
+  rate_window_start_us_ = now_us;
+}
+
+}  // namespace strata::net

@@ -1,0 +1,216 @@
+// net/connection.h: the per-connection protocol state machine, transport- and crypto-agnostic.
+// Bytes and `now` in, messages and packets out; no sockets, no clock, no allocation without a limit.
+//
+// Owns: packet sequencing and acks (16-bit sequence, ack, 32 ack bits), the reliable-ordered channel
+// (window of message ids, resend on timer, in-order delivery, fragments for large messages), the
+// unreliable-sequenced channel (never delivers older after newer; bounded fragment reassembly),
+// message packing into packets of at most packet_payload_max bytes, keepalive, timeout, disconnect,
+// and the connection's statistics. Authentication happens around it (see server.h / client.h).
+//
+// Usage: send() queues; receive_packet() feeds a packet that already passed authentication;
+// write_packet() is called until it returns false to drain what should go out now; update() runs
+// timeouts and statistics; pop_message() hands over delivered messages.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "net/counters.h"
+#include "net/limits.h"
+#include "net/packet.h"
+
+namespace strata::net {
+
+enum class Channel : std::uint8_t { reliable_ordered = 0, unreliable_sequenced = 1 };
+
+enum class DisconnectReason : std::uint8_t {
+  none = 0,
+  requested = 1,       // the application closed the connection
+  timeout = 2,         // nothing valid received for timeout_us
+  protocol_error = 3,  // the authenticated peer broke the protocol (bad entry, bad fragments)
+  server_full = 4,     // denied during the handshake
+  shutdown = 5,        // the server is stopping
+  kicked = 6,          // the server removed the client
+  transport_error = 7, // the TCP stream failed or a frame was malformed
+};
+
+enum class ConnectionState : std::uint8_t { connected, disconnecting, disconnected };
+
+struct ConnectionConfig {
+  // Send an empty packet (carrying acks) when nothing else was sent for this long.
+  std::uint64_t keepalive_interval_us = 100'000;
+  // Disconnect with DisconnectReason::timeout when no valid packet arrived for this long.
+  std::uint64_t timeout_us = 10'000'000;
+  // Reliable resend delay before the first RTT sample.
+  std::uint64_t resend_initial_us = 100'000;
+  // Bounds of the RTT-based resend delay (smoothed RTT + 4 x jitter).
+  std::uint64_t resend_min_us = 10'000;
+  std::uint64_t resend_max_us = 1'000'000;
+  // Reliable messages (or fragments) in flight; a power of two, at most reliable_window_max.
+  std::size_t reliable_window = reliable_window_default;
+  // True over TCP: the stream never loses, so reliable messages are sent once and never resent.
+  bool stream_transport = false;
+  // First packet sequence and first reliable message id; both ends must agree (tests start them
+  // near 65535 to exercise wrap-around).
+  std::uint16_t first_sequence = 0;
+  std::uint16_t first_message_id = 0;
+};
+
+[[nodiscard]] ConnectionConfig default_connection_config();
+
+struct Message {
+  Channel channel = Channel::reliable_ordered;
+  std::vector<std::uint8_t> data;
+};
+
+enum class SendResult : std::uint8_t { ok, too_large, queue_full, not_connected };
+
+struct ConnectionStats {
+  double rtt_ms = 0;          // smoothed round-trip time
+  double jitter_ms = 0;       // smoothed deviation of the RTT samples
+  double packet_loss = 0;     // smoothed fraction of our packets never acked (0..1)
+  double sent_bytes_per_second = 0;
+  double received_bytes_per_second = 0;
+  double sent_packets_per_second = 0;
+  double received_packets_per_second = 0;
+  std::uint64_t packets_sent = 0;
+  std::uint64_t packets_received = 0;
+  std::uint64_t packets_acked = 0;
+  std::uint64_t packets_lost = 0;
+  std::uint64_t bytes_sent = 0;      // header + payload + MAC
+  std::uint64_t bytes_received = 0;
+  std::uint64_t messages_sent = 0;
+  std::uint64_t messages_delivered = 0;
+  std::uint64_t reliable_resends = 0;
+  DropCounters drops;
+};
+
+class Connection {
+ public:
+  Connection(const ConnectionConfig& config, ConnectionId id, std::uint64_t now_us);
+
+  [[nodiscard]] SendResult send(Channel channel, std::span<const std::uint8_t> data);
+  // Feeds an authenticated packet. Returns false (and counts) when it was dropped.
+  bool receive_packet(const PacketHeader& header, std::span<const std::uint8_t> payload, std::uint64_t now_us);
+  // Builds the next packet to send now; false when there is nothing to send.
+  bool write_packet(std::uint64_t now_us, PacketHeader& header, std::vector<std::uint8_t>& payload);
+  void update(std::uint64_t now_us);
+  bool pop_message(Message& out);
+  void disconnect(DisconnectReason reason, std::uint64_t now_us);
+
+  [[nodiscard]] ConnectionState state() const { return state_; }
+  [[nodiscard]] DisconnectReason disconnect_reason() const { return disconnect_reason_; }
+  [[nodiscard]] ConnectionId id() const { return id_; }
+  [[nodiscard]] const ConnectionStats& stats() const { return stats_; }
+  [[nodiscard]] ConnectionStats& mutable_stats() { return stats_; }
+  [[nodiscard]] std::size_t reliable_in_flight() const;
+  [[nodiscard]] std::size_t unreliable_queued() const { return unreliable_queue_.size(); }
+  [[nodiscard]] std::uint64_t last_received_us() const { return last_received_us_; }
+
+ private:
+  struct SentPacket {
+    bool valid = false;
+    bool acked = false;
+    std::uint16_t sequence = 0;
+    std::uint64_t sent_us = 0;
+    std::vector<std::uint16_t> reliable_ids;
+  };
+  struct ReceivedPacket {
+    bool valid = false;
+    std::uint16_t sequence = 0;
+  };
+  struct ReliableSlot {
+    bool valid = false;
+    bool ever_sent = false;
+    EntryTag tag = EntryTag::reliable_message;
+    std::uint16_t id = 0;
+    std::uint64_t last_sent_us = 0;
+    std::vector<std::uint8_t> data;
+  };
+  struct UnreliableItem {
+    EntryTag tag = EntryTag::unreliable_message;
+    std::uint16_t sequence = 0;
+    std::uint16_t fragment_index = 0;
+    std::uint16_t fragment_count = 0;
+    std::vector<std::uint8_t> data;
+  };
+  struct Reassembly {
+    bool active = false;
+    std::uint16_t sequence = 0;
+    std::uint16_t count = 0;
+    std::uint16_t received = 0;
+    std::size_t last_size = 0;
+    std::vector<bool> have;
+    std::vector<std::uint8_t> data;
+  };
+  struct AckSnapshot {
+    std::uint16_t ack = 0;
+    std::uint32_t ack_bits = 0;
+  };
+
+  void process_acks(const PacketHeader& header, std::uint64_t now_us);
+  void process_ack(std::uint16_t sequence, std::uint64_t now_us);
+  void record_received(std::uint16_t sequence);
+  [[nodiscard]] std::uint32_t ack_bits() const;
+  bool receive_entry(const Entry& entry);
+  bool receive_reliable(const Entry& entry);
+  bool receive_unreliable_fragment(const Entry& entry);
+  void deliver_reliable();
+  void deliver(Channel channel, std::span<const std::uint8_t> data);
+  void protocol_error(DropReason reason);
+  [[nodiscard]] std::uint64_t resend_delay_us() const;
+  void pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out, std::size_t& used, SentPacket& sent);
+  void pack_unreliable(std::span<std::uint8_t> out, std::size_t& used);
+  void update_loss(std::uint64_t now_us);
+  void update_rates(std::uint64_t now_us);
+
+  ConnectionConfig config_;
+  ConnectionId id_;
+  ConnectionState state_ = ConnectionState::connected;
+  DisconnectReason disconnect_reason_ = DisconnectReason::none;
+  std::size_t disconnect_copies_left_ = 0;
+
+  // Packets.
+  std::uint16_t next_sequence_;
+  std::uint16_t most_recent_received_;
+  std::uint16_t loss_cursor_;
+  std::vector<SentPacket> sent_;
+  std::vector<ReceivedPacket> received_;
+  std::deque<AckSnapshot> ack_snapshots_;
+  std::size_t received_since_ack_ = 0;
+  bool ack_pending_ = false;
+  std::uint64_t last_sent_us_;
+  std::uint64_t last_received_us_;
+
+  // Reliable-ordered channel.
+  std::vector<ReliableSlot> send_ring_;
+  std::uint16_t oldest_unacked_id_;
+  std::uint16_t first_unsent_id_;
+  std::uint16_t next_send_id_;
+  std::uint64_t resend_scan_due_us_ = 0;
+  std::vector<ReliableSlot> receive_ring_;
+  std::uint16_t next_receive_id_;
+  std::vector<std::uint8_t> assembly_;
+  bool assembling_ = false;
+
+  // Unreliable-sequenced channel.
+  std::deque<UnreliableItem> unreliable_queue_;
+  std::uint16_t next_unreliable_sequence_ = 0;
+  bool unreliable_delivered_any_ = false;
+  std::uint16_t unreliable_last_delivered_ = 0;
+  std::vector<Reassembly> reassembly_;
+
+  std::deque<Message> delivered_;
+
+  // Statistics.
+  ConnectionStats stats_;
+  bool have_rtt_ = false;
+  double rtt_us_ = 0;
+  double jitter_us_ = 0;
+  std::uint64_t rate_window_start_us_;
+  std::uint64_t rate_bytes_sent_ = 0, rate_bytes_received_ = 0, rate_packets_sent_ = 0, rate_packets_received_ = 0;
+};
+
+}  // namespace strata::net

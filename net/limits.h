@@ -1,0 +1,110 @@
+// net/limits.h: every named limit of the netchannel, in one place, with their relations checked.
+// Limits are security features: each one bounds memory or work an untrusted peer can cause.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace strata::net {
+
+// --- packets -------------------------------------------------------------------------------------
+// Bytes of messages carried by one packet, before header and MAC. 1200 keeps the whole datagram
+// (IP + UDP + header + MAC) under the 1280-byte IPv6 minimum MTU, so nothing fragments at IP level.
+inline constexpr std::size_t packet_payload_max = 1200;
+// Data packet header on the wire (see packet.h): prefix 1 + connection id 4 + sequence 2 + ack 2 +
+// ack bits 4.
+inline constexpr std::size_t packet_header_size = 13;
+// Poly1305 tag appended to every authenticated packet.
+inline constexpr std::size_t mac_size = 16;
+inline constexpr std::size_t data_packet_size_max = packet_header_size + packet_payload_max + mac_size;
+// Largest datagram any endpoint accepts; anything larger is dropped as too_large before decoding.
+inline constexpr std::size_t datagram_size_max = 1280;
+static_assert(data_packet_size_max <= datagram_size_max);
+
+// --- messages ------------------------------------------------------------------------------------
+// Largest application message (a snapshot); larger sends are refused, larger reassemblies dropped.
+inline constexpr std::size_t message_size_max = 256 * 1024;
+// Bytes of a message per fragment; every fragment fits one packet with its entry header.
+inline constexpr std::size_t fragment_size = 1024;
+inline constexpr std::size_t fragment_count_max = message_size_max / fragment_size;
+// Entry header of an unreliable fragment (the largest entry header): tag 1 + seq 2 + index 2 +
+// count 2 + length 2.
+inline constexpr std::size_t entry_header_size_max = 9;
+static_assert(fragment_size + entry_header_size_max <= packet_payload_max);
+static_assert(message_size_max % fragment_size == 0);
+static_assert(fragment_count_max <= 0xffff);
+// A message that fits one packet is sent whole; larger ones are fragmented.
+inline constexpr std::size_t unfragmented_size_max = packet_payload_max - entry_header_size_max;
+
+// Reliable-ordered channel: messages (or fragments) in flight, per direction. Message ids are 16 bit,
+// so a window must stay below half the id space for "newer than" to be unambiguous.
+inline constexpr std::size_t reliable_window_max = 8192;
+inline constexpr std::size_t reliable_window_default = 1024;
+static_assert(reliable_window_max < 0x8000);
+static_assert(reliable_window_default <= reliable_window_max);
+// A whole maximum-size message must fit the window, or it could never be sent.
+static_assert(fragment_count_max <= reliable_window_default);
+
+// Unreliable-sequenced channel: queued outgoing messages (fragments count one each) and concurrent
+// reassemblies of fragmented incoming messages (older ones are evicted).
+inline constexpr std::size_t unreliable_send_queue_max = 4096;
+static_assert(fragment_count_max <= unreliable_send_queue_max);
+inline constexpr std::size_t unreliable_reassembly_max = 4;
+// Messages delivered and not yet taken by the application, per connection.
+inline constexpr std::size_t delivered_queue_max = 4096;
+
+// --- acks ----------------------------------------------------------------------------------------
+inline constexpr std::size_t ack_bits_count = 32;
+// Sent/received packet history; must cover many ack windows.
+inline constexpr std::size_t packet_history_size = 1024;
+static_assert(packet_history_size >= 4 * (ack_bits_count + 1));
+static_assert((packet_history_size & (packet_history_size - 1)) == 0);
+// Ack-only snapshots queued when many packets arrive between two of our sends.
+inline constexpr std::size_t ack_snapshot_queue_max = 64;
+// Reliable message ids carried by one packet: each entry is at least 5 bytes + 1 payload byte.
+inline constexpr std::size_t reliable_entries_per_packet_max = packet_payload_max / 6;
+// Redundant copies of a disconnect.
+inline constexpr std::size_t disconnect_packet_copies = 3;
+
+// --- handshake and security ----------------------------------------------------------------------
+inline constexpr std::size_t key_size = 32;
+inline constexpr std::size_t user_data_size = 256;
+inline constexpr std::size_t server_addresses_max = 8;
+// Encrypted part of a connect token, MAC included (fixed size, zero padded).
+inline constexpr std::size_t private_token_size = 1024;
+// Whole public connect token given to the client by the HTTP login (fixed size, zero padded).
+inline constexpr std::size_t connect_token_size = 2048;
+static_assert(private_token_size < connect_token_size);
+// Connection request: prefix 1 + magic 8 + protocol id 8 + expire 8 + nonce 24 + private token.
+inline constexpr std::size_t connection_request_size = 1 + 8 + 8 + 8 + 24 + private_token_size;
+static_assert(connection_request_size <= datagram_size_max);
+// Challenge token (encrypted with the server's own key, opaque to the client): client id 8 +
+// connection id 4 + timeout 4 + token id 16 + token expire 8 + challenge expire 8 + 2 keys + user data
+// + MAC.
+inline constexpr std::size_t challenge_token_size = 8 + 4 + 4 + 16 + 8 + 8 + 2 * key_size + user_data_size + mac_size;
+// Challenge (server->client) and response (client->server): prefix 1 + challenge sequence 8 +
+// connection id 4 + challenge token + outer MAC.
+inline constexpr std::size_t challenge_packet_size = 1 + 8 + 4 + challenge_token_size + mac_size;
+// Denied: prefix 1 + sequence 8 + reason 1 + MAC.
+inline constexpr std::size_t denied_packet_size = 1 + 8 + 1 + mac_size;
+// No amplification: nothing the server sends before a connection exists is larger than the request.
+static_assert(challenge_packet_size <= connection_request_size);
+static_assert(denied_packet_size <= connection_request_size);
+// Tokens whose single use is remembered (until they expire); when full, new connections are refused.
+inline constexpr std::size_t used_token_table_max = 65536;
+inline constexpr std::size_t clients_max = 65536;
+// Replay window of authenticated packet sequences (64-bit, reconstructed from the 16-bit wire field).
+inline constexpr std::size_t replay_window_size = 256;
+static_assert(replay_window_size % 64 == 0);
+static_assert(replay_window_size <= 0x8000);
+
+// --- TCP -----------------------------------------------------------------------------------------
+// A TCP frame: u16 length + body; the body is at most an authenticated data packet.
+inline constexpr std::size_t tcp_frame_body_max = datagram_size_max;
+static_assert(tcp_frame_body_max <= 0xffff);
+
+// --- transports ----------------------------------------------------------------------------------
+// Datagrams moved per recvmmsg/sendmmsg call.
+inline constexpr std::size_t udp_batch_size = 64;
+
+}  // namespace strata::net
