@@ -1,0 +1,49 @@
+// sim/entities.h — players, NPCs and ghosts. Each list in the world is kept sorted by id (ghosts by
+// (region, player)), which is the one iteration order of the simulation.
+#pragma once
+
+#include <cstdint>
+
+#include "sim/fixed.h"
+#include "sim/types.h"
+
+namespace strata::sim {
+
+struct Player {
+  PlayerId id{};
+  Vec2 pos;
+  Vec2 vel;  // fixed units per tick, set by move commands, kept until changed
+  Direction facing = Direction::s;
+  Direction heading = Direction::none;  // the direction of the last accepted move
+  MoveMode mode = MoveMode::walk;
+  uint16_t stamina = 0;
+  uint16_t health = 0;
+  uint32_t last_seq = 0;  // client sequence of the last command applied for this player
+  uint64_t joined_tick = 0;
+  Inventory inventory{};
+  // Transient, reset at the start of every step; not state (not walked, hashed or saved).
+  uint8_t commands_this_tick = 0;
+  bool moved_this_tick = false;
+};
+
+struct Npc {
+  NpcId id{};
+  Vec2 pos;
+  Vec2 vel;
+  Direction facing = Direction::s;
+  Direction heading = Direction::none;  // wander direction, re-drawn when timer runs out
+  NpcBehavior behavior = NpcBehavior::wander;
+  PlayerId target{};     // followed player, 0 when none
+  uint16_t timer = 0;    // ticks until the next wander decision
+};
+
+// A player of another region, known from its remote presence events. Visual only: no collision.
+struct Ghost {
+  RegionId region{};
+  PlayerId player{};
+  Vec2 pos;
+  Direction facing = Direction::s;
+  uint64_t last_update_tick = 0;
+};
+
+}  // namespace strata::sim

@@ -1,0 +1,696 @@
+// sim/simulation.cpp — step(): commands in input order, then NPC decisions, then movement, then
+// random ticks, then ghost expiry. Every rule that can refuse a command does so with a reason,
+// counted in the state; nothing from the input is trusted and nothing from it reaches an assert.
+#include "sim/simulation.h"
+
+#include <algorithm>
+
+#include "sim/hash.h"
+#include "sim/movement.h"
+#include "sim/state_codec.h"
+
+namespace strata::sim {
+
+void Effects::clear() {
+  block_writes.clear();
+  rejections.clear();
+  joined.clear();
+  left.clear();
+}
+
+namespace {
+
+constexpr uint64_t rng_stream = 0x5354524154ULL;  // "STRAT"
+
+Inventory starting_inventory() {
+  Inventory inv{};
+  inv[static_cast<size_t>(Item::wood)] = 20;
+  inv[static_cast<size_t>(Item::stone)] = 20;
+  inv[static_cast<size_t>(Item::door_kit)] = 2;
+  inv[static_cast<size_t>(Item::seeds)] = 5;
+  inv[static_cast<size_t>(Item::thatch)] = 10;
+  return inv;
+}
+
+void place_initial_npcs(World& world) {
+  const TileMap& map = world.map;
+  for (uint32_t i = 0; i < world.params.npc_count; ++i) {
+    for (int attempt = 0; attempt < 64; ++attempt) {
+      const CellPos cell{static_cast<int32_t>(world.rng.below(static_cast<uint32_t>(map.width()))),
+                         static_cast<int32_t>(world.rng.below(static_cast<uint32_t>(map.height())))};
+      if (map.blocks(cell)) continue;
+      Npc npc;
+      npc.id = NpcId{world.next_npc_id++};
+      npc.pos = cell_centre(cell);
+      npc.behavior = (i % 3 == 2) ? NpcBehavior::follow : NpcBehavior::wander;
+      npc.timer = static_cast<uint16_t>(world.rng.below(40));
+      world.npcs.push_back(npc);
+      break;
+    }
+  }
+}
+
+World generate_world(const WorldParams& params) {
+  const char* problem = validate(params);
+  STRATA_ASSERT(problem == nullptr, problem);
+  World world;
+  world.params = params;
+  world.rng = Rng::seeded(params.seed, rng_stream);
+  world.map = TileMap(params.chunks_x, params.chunks_y);
+  generate_terrain(world.map, params.seed);
+  world.npcs.reserve(limits::npcs_max);
+  place_initial_npcs(world);
+  return world;
+}
+
+}  // namespace
+
+const char* validate(const WorldParams& params) {
+  if (params.chunks_x < 1 || params.chunks_x > limits::map_chunks_per_axis_max) return "chunks_x out of range";
+  if (params.chunks_y < 1 || params.chunks_y > limits::map_chunks_per_axis_max) return "chunks_y out of range";
+  if (params.random_ticks_per_chunk > limits::random_ticks_per_chunk_max) return "random_ticks_per_chunk too large";
+  if (params.npc_count > limits::npcs_max) return "npc_count too large";
+  if (raw(params.region) == 0) return "region id 0 is reserved";
+  if (params.rules != rules_version) return "rules version not implemented by this build";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------------------------
+// StepContext: one step's worth of work over a Simulation's world, indexes and effects.
+
+class StepContext {
+ public:
+  StepContext(Simulation& sim, const TickInput& input)
+      : sim_(sim), world_(sim.world_), map_(sim.world_.map), effects_(sim.effects_), input_(input) {}
+
+  void run();
+
+ private:
+  // Commands.
+  void apply(uint32_t index, const Command& command);
+  RejectReason join(const JoinCommand& c);
+  RejectReason leave(const LeaveCommand& c);
+  RejectReason move(const MoveCommand& c);
+  RejectReason place(const PlaceCommand& c);
+  RejectReason break_block(const BreakCommand& c);
+  RejectReason interact(const InteractCommand& c);
+  RejectReason remote_write(const RemoteBlockWriteCommand& c);
+  RejectReason remote_presence(const RemotePresenceCommand& c);
+  // Finds the player of a command and charges its per-tick command budget.
+  RejectReason player_for(PlayerId id, uint32_t seq, Player*& out);
+  RejectReason check_cell_action(const Player& p, CellPos cell, Layer layer, LwwStamp stamp) const;
+  void write_local(CellPos cell, Layer layer, CellValue value, LwwStamp stamp);
+  void evict_from(CellPos cell);
+
+  // Phases after the commands.
+  void bucket_players();
+  void think_npcs();
+  void integrate();
+  void random_ticks();
+  void expire_ghosts();
+
+  // Derived-index maintenance.
+  void occupy(Vec2 pos, int32_t delta);
+  uint16_t occupancy(CellPos cell) const {
+    return sim_.occupancy_[static_cast<size_t>(cell.y) * static_cast<size_t>(map_.width()) + static_cast<size_t>(cell.x)];
+  }
+  Player* find_player(PlayerId id);
+
+  Simulation& sim_;
+  World& world_;
+  TileMap& map_;
+  Effects& effects_;
+  const TickInput& input_;
+};
+
+void StepContext::run() {
+  STRATA_ASSERT(input_.tick == world_.tick + 1, "tick input for the wrong tick");
+  world_.tick += 1;
+  effects_.clear();
+  effects_.tick = world_.tick;
+  for (Player& p : world_.players) {
+    p.commands_this_tick = 0;
+    p.moved_this_tick = false;
+  }
+  const size_t count = input_.commands.size();
+  for (size_t i = 0; i < count; ++i) {
+    if (i >= limits::commands_per_tick_max) {
+      world_.counters.rejected[static_cast<size_t>(RejectReason::too_many_commands)] += 1;
+      continue;  // beyond the limit: counted, not listed (the effects buffer is sized to the limit)
+    }
+    apply(static_cast<uint32_t>(i), input_.commands[i]);
+  }
+  bucket_players();
+  think_npcs();
+  integrate();
+  random_ticks();
+  expire_ghosts();
+}
+
+void StepContext::apply(uint32_t index, const Command& command) {
+  const RejectReason reason = std::visit(
+      [&](const auto& c) -> RejectReason {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, JoinCommand>) return join(c);
+        if constexpr (std::is_same_v<T, LeaveCommand>) return leave(c);
+        if constexpr (std::is_same_v<T, MoveCommand>) return move(c);
+        if constexpr (std::is_same_v<T, PlaceCommand>) return place(c);
+        if constexpr (std::is_same_v<T, BreakCommand>) return break_block(c);
+        if constexpr (std::is_same_v<T, InteractCommand>) return interact(c);
+        if constexpr (std::is_same_v<T, RemoteBlockWriteCommand>) return remote_write(c);
+        if constexpr (std::is_same_v<T, RemotePresenceCommand>) return remote_presence(c);
+      },
+      command);
+  if (reason == RejectReason::none) {
+    world_.counters.commands_applied += 1;
+    return;
+  }
+  STRATA_ASSERT(enum_valid(reason), "bad reject reason");
+  world_.counters.rejected[static_cast<size_t>(reason)] += 1;
+  effects_.rejections.push_back(Rejection{index, reason});
+}
+
+Player* StepContext::find_player(PlayerId id) {
+  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), id,
+                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  if (it == world_.players.end() || it->id != id) return nullptr;
+  return &*it;
+}
+
+RejectReason StepContext::player_for(PlayerId id, uint32_t seq, Player*& out) {
+  out = find_player(id);
+  if (out == nullptr) return RejectReason::unknown_player;
+  out->last_seq = seq;
+  if (out->commands_this_tick >= limits::commands_per_player_per_tick_max) return RejectReason::too_many_commands;
+  out->commands_this_tick = static_cast<uint8_t>(out->commands_this_tick + 1);
+  return RejectReason::none;
+}
+
+RejectReason StepContext::join(const JoinCommand& c) {
+  if (raw(c.player) == 0 || raw(c.player) > limits::player_id_max) return RejectReason::bad_player_id;
+  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), c.player,
+                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  if (it != world_.players.end() && it->id == c.player) return RejectReason::already_joined;
+  if (world_.players.size() >= limits::players_max) return RejectReason::world_full;
+  CellPos spawn;
+  if (!find_free_cell(map_, spawn_cell(map_), limits::evict_search_radius, spawn)) return RejectReason::world_full;
+  Player player;
+  player.id = c.player;
+  player.pos = cell_centre(spawn);
+  player.stamina = limits::stamina_max;
+  player.health = limits::health_max;
+  player.joined_tick = world_.tick;
+  player.inventory = starting_inventory();
+  world_.players.insert(it, player);
+  occupy(player.pos, +1);
+  effects_.joined.push_back(c.player);
+  return RejectReason::none;
+}
+
+RejectReason StepContext::leave(const LeaveCommand& c) {
+  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), c.player,
+                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  if (it == world_.players.end() || it->id != c.player) return RejectReason::unknown_player;
+  occupy(it->pos, -1);
+  world_.players.erase(it);
+  effects_.left.push_back(c.player);
+  return RejectReason::none;
+}
+
+RejectReason StepContext::move(const MoveCommand& c) {
+  Player* p = nullptr;
+  if (const RejectReason r = player_for(c.player, c.seq, p); r != RejectReason::none) return r;
+  if (!enum_valid(c.direction) || !enum_valid(c.mode)) return RejectReason::bad_enum;
+  if (p->moved_this_tick) return RejectReason::duplicate_move;
+  const bool running = c.mode == MoveMode::run && c.direction != Direction::none;
+  if (running && p->stamina < limits::stamina_run_min) return RejectReason::exhausted;
+  p->moved_this_tick = true;
+  p->heading = c.direction;
+  p->mode = c.mode;
+  p->vel = velocity_for(c.direction, running ? limits::run_speed : limits::walk_speed);
+  if (c.direction != Direction::none) p->facing = c.direction;
+  return RejectReason::none;
+}
+
+namespace {
+
+bool within_reach(Vec2 pos, CellPos cell) {
+  const Vec2 centre = cell_centre(cell);
+  const int64_t dx = static_cast<int64_t>(centre.x.raw()) - pos.x.raw();
+  const int64_t dy = static_cast<int64_t>(centre.y.raw()) - pos.y.raw();
+  const int64_t reach = limits::reach;
+  return dx * dx + dy * dy <= reach * reach;
+}
+
+// What a placeable kind costs; Item::count when the kind cannot be placed on that layer.
+Item placement_cost(Layer layer, uint8_t kind) {
+  if (layer == Layer::active) {
+    switch (static_cast<Block>(kind)) {
+      case Block::wood_wall: return Item::wood;
+      case Block::stone_wall: return Item::stone;
+      case Block::door: return Item::door_kit;
+      case Block::chest: return Item::chest_kit;
+      case Block::crop: return Item::seeds;
+      default: return Item::count;
+    }
+  }
+  if (layer == Layer::ceiling) {
+    switch (static_cast<Ceiling>(kind)) {
+      case Ceiling::thatch_roof: return Item::thatch;
+      case Ceiling::stone_roof: return Item::stone;
+      default: return Item::count;
+    }
+  }
+  return Item::count;
+}
+
+struct Yield {
+  Item item = Item::count;
+  uint16_t amount = 0;
+  Item extra = Item::count;  // second item (ripe crops give produce too)
+  uint16_t extra_amount = 0;
+};
+
+Yield break_yield(Layer layer, CellValue value) {
+  if (layer == Layer::ceiling) {
+    return static_cast<Ceiling>(value.kind) == Ceiling::thatch_roof ? Yield{Item::thatch, 1} : Yield{Item::stone, 1};
+  }
+  switch (static_cast<Block>(value.kind)) {
+    case Block::wood_wall: return {Item::wood, 1};
+    case Block::stone_wall: return {Item::stone, 1};
+    case Block::door: return {Item::door_kit, 1};
+    case Block::chest: return {Item::chest_kit, 1};
+    case Block::crop:
+      return value.state == crop_stage_ripe ? Yield{Item::seeds, 2, Item::produce, 2} : Yield{Item::seeds, 1};
+    case Block::tree: return {Item::wood, 3};
+    case Block::rock: return {Item::stone, 2};
+    default: return {};
+  }
+}
+
+bool inventory_fits(const Inventory& inv, const Yield& y) {
+  if (y.item != Item::count && inv[static_cast<size_t>(y.item)] + y.amount > limits::item_stack_max) return false;
+  if (y.extra != Item::count && inv[static_cast<size_t>(y.extra)] + y.extra_amount > limits::item_stack_max) return false;
+  return true;
+}
+
+void inventory_add(Inventory& inv, const Yield& y) {
+  if (y.item != Item::count) inv[static_cast<size_t>(y.item)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.item)] + y.amount);
+  if (y.extra != Item::count) inv[static_cast<size_t>(y.extra)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.extra)] + y.extra_amount);
+}
+
+}  // namespace
+
+RejectReason StepContext::check_cell_action(const Player& p, CellPos cell, Layer layer, LwwStamp stamp) const {
+  if (!enum_valid(layer)) return RejectReason::bad_enum;
+  if (!map_.in_bounds(cell)) return RejectReason::out_of_bounds;
+  if (!within_reach(p.pos, cell)) return RejectReason::out_of_reach;
+  if (layer == Layer::floor) return RejectReason::not_placeable;
+  if (!(map_.stamp(cell, layer) < stamp)) return RejectReason::stale_stamp;
+  return RejectReason::none;
+}
+
+void StepContext::write_local(CellPos cell, Layer layer, CellValue value, LwwStamp stamp) {
+  map_.set(cell, layer, value, stamp);
+  effects_.block_writes.push_back(BlockWrite{cell, layer, value.kind, value.state, stamp});
+}
+
+RejectReason StepContext::place(const PlaceCommand& c) {
+  Player* p = nullptr;
+  if (const RejectReason r = player_for(c.player, c.seq, p); r != RejectReason::none) return r;
+  if (const RejectReason r = check_cell_action(*p, c.cell, c.layer, c.stamp); r != RejectReason::none) return r;
+  const Item cost = placement_cost(c.layer, c.kind);
+  if (cost == Item::count) {
+    const uint8_t kinds = c.layer == Layer::active ? to_underlying(Block::count) : to_underlying(Ceiling::count);
+    return c.kind >= kinds ? RejectReason::bad_enum : RejectReason::not_placeable;
+  }
+  if (map_.get(c.cell, c.layer).kind != 0) return RejectReason::cell_occupied;
+  if (c.layer == Layer::active) {
+    const auto floor = map_.floor(c.cell);
+    if (!floor_walkable(floor)) return RejectReason::floor_unsuitable;
+    if (static_cast<Block>(c.kind) == Block::crop && floor != Floor::dirt && floor != Floor::farmland) {
+      return RejectReason::floor_unsuitable;
+    }
+    if (block_solid(static_cast<Block>(c.kind), 0) && occupancy(c.cell) > 0) return RejectReason::blocked_by_entity;
+  }
+  uint16_t& count = p->inventory[static_cast<size_t>(cost)];
+  if (count == 0) return RejectReason::no_item;
+  count = static_cast<uint16_t>(count - 1);
+  write_local(c.cell, c.layer, CellValue{c.kind, 0}, c.stamp);
+  return RejectReason::none;
+}
+
+RejectReason StepContext::break_block(const BreakCommand& c) {
+  Player* p = nullptr;
+  if (const RejectReason r = player_for(c.player, c.seq, p); r != RejectReason::none) return r;
+  if (const RejectReason r = check_cell_action(*p, c.cell, c.layer, c.stamp); r != RejectReason::none) return r;
+  const CellValue value = map_.get(c.cell, c.layer);
+  if (value.kind == 0) return RejectReason::nothing_to_break;
+  const Yield yield = break_yield(c.layer, value);
+  if (!inventory_fits(p->inventory, yield)) return RejectReason::inventory_full;
+  inventory_add(p->inventory, yield);
+  write_local(c.cell, c.layer, CellValue{0, 0}, c.stamp);
+  return RejectReason::none;
+}
+
+RejectReason StepContext::interact(const InteractCommand& c) {
+  Player* p = nullptr;
+  if (const RejectReason r = player_for(c.player, c.seq, p); r != RejectReason::none) return r;
+  if (const RejectReason r = check_cell_action(*p, c.cell, Layer::active, c.stamp); r != RejectReason::none) return r;
+  const CellValue value = map_.get(c.cell, Layer::active);
+  const auto block = static_cast<Block>(value.kind);
+  if (block == Block::door) {
+    const bool closing = value.state == door_open;
+    if (closing && occupancy(c.cell) > 0) return RejectReason::blocked_by_entity;
+    write_local(c.cell, Layer::active, CellValue{value.kind, closing ? door_closed : door_open}, c.stamp);
+    return RejectReason::none;
+  }
+  if (block == Block::crop && value.state == crop_stage_ripe) {
+    const Yield harvest{Item::produce, 2, Item::seeds, 1};
+    if (!inventory_fits(p->inventory, harvest)) return RejectReason::inventory_full;
+    inventory_add(p->inventory, harvest);
+    write_local(c.cell, Layer::active, CellValue{value.kind, 0}, c.stamp);
+    return RejectReason::none;
+  }
+  return RejectReason::nothing_to_interact;
+}
+
+namespace {
+RejectReason check_remote_value(Layer layer, uint8_t kind, uint8_t state) {
+  switch (layer) {
+    case Layer::floor:
+      if (kind >= to_underlying(Floor::count)) return RejectReason::bad_enum;
+      return state == 0 ? RejectReason::none : RejectReason::bad_state;
+    case Layer::active:
+      if (kind >= to_underlying(Block::count)) return RejectReason::bad_enum;
+      return block_state_valid(static_cast<Block>(kind), state) ? RejectReason::none : RejectReason::bad_state;
+    case Layer::ceiling:
+      if (kind >= to_underlying(Ceiling::count)) return RejectReason::bad_enum;
+      return state == 0 ? RejectReason::none : RejectReason::bad_state;
+    case Layer::count:
+      break;
+  }
+  return RejectReason::bad_enum;
+}
+}  // namespace
+
+RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
+  if (c.stamp.region == world_.params.region) return RejectReason::own_region;
+  if (!enum_valid(c.layer)) return RejectReason::bad_enum;
+  if (!map_.in_bounds(c.cell)) return RejectReason::out_of_bounds;
+  if (const RejectReason r = check_remote_value(c.layer, c.kind, c.state); r != RejectReason::none) return r;
+  if (!(map_.stamp(c.cell, c.layer) < c.stamp)) {
+    world_.counters.remote_writes_superseded += 1;  // LWW: the write we hold is newer (or the same)
+    return RejectReason::none;
+  }
+  map_.set(c.cell, c.layer, CellValue{c.kind, c.state}, c.stamp);
+  world_.counters.remote_writes_applied += 1;
+  if (map_.blocks(c.cell) && occupancy(c.cell) > 0) evict_from(c.cell);
+  return RejectReason::none;
+}
+
+// A remote write made `cell` block while entities stand in it: the other region's write wins (LWW
+// must not depend on local state), so the entities move to the nearest free cell instead.
+void StepContext::evict_from(CellPos cell) {
+  for (size_t i = 0; i < world_.players.size();) {
+    Player& p = world_.players[i];
+    if (!box_overlaps(p.pos, cell)) {
+      ++i;
+      continue;
+    }
+    world_.counters.evictions += 1;
+    occupy(p.pos, -1);
+    CellPos free_cell;
+    if (find_free_cell(map_, CellPos{p.pos.x.tile(), p.pos.y.tile()}, limits::evict_search_radius, free_cell)) {
+      p.pos = cell_centre(free_cell);
+      occupy(p.pos, +1);
+      ++i;
+    } else {
+      effects_.left.push_back(p.id);
+      world_.players.erase(world_.players.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+  for (size_t i = 0; i < world_.npcs.size();) {
+    Npc& n = world_.npcs[i];
+    if (!box_overlaps(n.pos, cell)) {
+      ++i;
+      continue;
+    }
+    world_.counters.evictions += 1;
+    occupy(n.pos, -1);
+    CellPos free_cell;
+    if (find_free_cell(map_, CellPos{n.pos.x.tile(), n.pos.y.tile()}, limits::evict_search_radius, free_cell)) {
+      n.pos = cell_centre(free_cell);
+      occupy(n.pos, +1);
+      ++i;
+    } else {
+      world_.npcs.erase(world_.npcs.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+  }
+}
+
+RejectReason StepContext::remote_presence(const RemotePresenceCommand& c) {
+  if (c.origin == world_.params.region) return RejectReason::own_region;
+  if (raw(c.player) == 0 || raw(c.player) > limits::player_id_max) return RejectReason::bad_player_id;
+  if (!enum_valid(c.facing)) return RejectReason::bad_enum;
+  const int64_t max_x = static_cast<int64_t>(map_.width()) * limits::fixed_one;
+  const int64_t max_y = static_cast<int64_t>(map_.height()) * limits::fixed_one;
+  if (c.pos.x.raw() < 0 || c.pos.y.raw() < 0 || c.pos.x.raw() >= max_x || c.pos.y.raw() >= max_y) {
+    return RejectReason::out_of_bounds;
+  }
+  auto less = [](const Ghost& g, const RemotePresenceCommand& key) {
+    return raw(g.region) != raw(key.origin) ? raw(g.region) < raw(key.origin) : raw(g.player) < raw(key.player);
+  };
+  auto it = std::lower_bound(world_.ghosts.begin(), world_.ghosts.end(), c, less);
+  if (it == world_.ghosts.end() || it->region != c.origin || it->player != c.player) {
+    if (world_.ghosts.size() >= limits::ghosts_max) return RejectReason::ghost_limit;
+    it = world_.ghosts.insert(it, Ghost{c.origin, c.player, {}, Direction::s, 0});
+  }
+  it->pos = c.pos;
+  it->facing = c.facing;
+  it->last_update_tick = world_.tick;
+  return RejectReason::none;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases after the commands.
+
+void StepContext::bucket_players() {
+  auto& start = sim_.bucket_start_;
+  auto& items = sim_.bucket_players_;
+  std::fill(start.begin(), start.end(), 0U);
+  for (const Player& p : world_.players) {
+    start[map_.chunk_index(CellPos{p.pos.x.tile(), p.pos.y.tile()}) + 1] += 1;
+  }
+  for (size_t i = 1; i < start.size(); ++i) start[i] += start[i - 1];
+  // Fill using the end of each bucket as a cursor, then restore the starts (stable, id order kept).
+  for (uint32_t i = 0; i < world_.players.size(); ++i) {
+    const Player& p = world_.players[i];
+    const size_t chunk = map_.chunk_index(CellPos{p.pos.x.tile(), p.pos.y.tile()});
+    items[start[chunk]++] = i;
+  }
+  for (size_t i = start.size() - 1; i > 0; --i) start[i] = start[i - 1];
+  start[0] = 0;
+}
+
+namespace {
+Direction direction_towards(Vec2 from, Vec2 to) {
+  const int32_t dx = to.x.raw() - from.x.raw();
+  const int32_t dy = to.y.raw() - from.y.raw();
+  const int32_t sx = dx > limits::fixed_one ? 1 : (dx < -limits::fixed_one ? -1 : 0);
+  const int32_t sy = dy > limits::fixed_one ? 1 : (dy < -limits::fixed_one ? -1 : 0);
+  static constexpr Direction table[3][3] = {{Direction::nw, Direction::n, Direction::ne},
+                                            {Direction::w, Direction::none, Direction::e},
+                                            {Direction::sw, Direction::s, Direction::se}};
+  return table[sy + 1][sx + 1];
+}
+int64_t distance_sq(Vec2 a, Vec2 b) {
+  const int64_t dx = static_cast<int64_t>(a.x.raw()) - b.x.raw();
+  const int64_t dy = static_cast<int64_t>(a.y.raw()) - b.y.raw();
+  return dx * dx + dy * dy;
+}
+}  // namespace
+
+void StepContext::think_npcs() {
+  const int64_t range_sq = static_cast<int64_t>(limits::npc_follow_range) * limits::npc_follow_range;
+  for (Npc& n : world_.npcs) {
+    if (n.behavior == NpcBehavior::follow && (world_.tick + raw(n.id)) % limits::npc_retarget_period_ticks == 0) {
+      n.target = PlayerId{0};
+      int64_t best = range_sq + 1;
+      const int32_t ccx = n.pos.x.tile() >> limits::chunk_shift;
+      const int32_t ccy = n.pos.y.tile() >> limits::chunk_shift;
+      for (int32_t cy = std::max(0, ccy - 1); cy <= std::min(map_.chunks_y() - 1, ccy + 1); ++cy) {
+        for (int32_t cx = std::max(0, ccx - 1); cx <= std::min(map_.chunks_x() - 1, ccx + 1); ++cx) {
+          const auto chunk = static_cast<size_t>(cy * map_.chunks_x() + cx);
+          for (uint32_t k = sim_.bucket_start_[chunk]; k < sim_.bucket_start_[chunk + 1]; ++k) {
+            const Player& p = world_.players[sim_.bucket_players_[k]];
+            const int64_t d = distance_sq(p.pos, n.pos);
+            if (d < best || (d == best && raw(p.id) < raw(n.target))) {
+              best = d;
+              n.target = p.id;
+            }
+          }
+        }
+      }
+    }
+    Direction direction = Direction::none;
+    const Player* target = raw(n.target) != 0 ? find_player(n.target) : nullptr;
+    if (target != nullptr && distance_sq(target->pos, n.pos) <= range_sq) {
+      direction = direction_towards(n.pos, target->pos);
+    } else {
+      n.target = PlayerId{0};
+      if (n.timer == 0) {
+        n.heading = static_cast<Direction>(world_.rng.below(static_cast<uint32_t>(Direction::count)));
+        n.timer = static_cast<uint16_t>(20 + world_.rng.below(60));
+      } else {
+        n.timer = static_cast<uint16_t>(n.timer - 1);
+      }
+      direction = n.heading;
+    }
+    if (direction != Direction::none) n.facing = direction;
+    n.vel = velocity_for(direction, limits::npc_speed);
+  }
+}
+
+void StepContext::integrate() {
+  for (Player& p : world_.players) {
+    const bool moving = p.vel.x.raw() != 0 || p.vel.y.raw() != 0;
+    if (moving && p.mode == MoveMode::run) {
+      if (p.stamina < limits::stamina_run_cost) {
+        p.mode = MoveMode::walk;  // out of breath: drop to a walk
+        p.vel = velocity_for(p.heading, limits::walk_speed);
+      } else {
+        p.stamina = static_cast<uint16_t>(p.stamina - limits::stamina_run_cost);
+      }
+    } else if (p.stamina < limits::stamina_max) {
+      p.stamina = static_cast<uint16_t>(p.stamina + limits::stamina_regen);
+    }
+    if (!moving) continue;
+    const Vec2 next = move_box(map_, p.pos, p.vel);
+    if (box_cells(next) != box_cells(p.pos)) {
+      occupy(p.pos, -1);
+      occupy(next, +1);
+    }
+    p.pos = next;
+  }
+  for (Npc& n : world_.npcs) {
+    if (n.vel.x.raw() == 0 && n.vel.y.raw() == 0) continue;
+    const Vec2 next = move_box(map_, n.pos, n.vel);
+    if (box_cells(next) != box_cells(n.pos)) {
+      occupy(n.pos, -1);
+      occupy(next, +1);
+    }
+    n.pos = next;
+  }
+}
+
+void StepContext::random_ticks() {
+  const uint32_t per_chunk = world_.params.random_ticks_per_chunk;
+  if (per_chunk == 0) return;
+  for (int32_t cy = 0; cy < map_.chunks_y(); ++cy) {
+    for (int32_t cx = 0; cx < map_.chunks_x(); ++cx) {
+      for (uint32_t k = 0; k < per_chunk; ++k) {
+        const uint32_t index = world_.rng.below(limits::chunk_cells);
+        const CellPos cell{cx * limits::chunk_size + static_cast<int32_t>(index & (limits::chunk_size - 1)),
+                           cy * limits::chunk_size + static_cast<int32_t>(index >> limits::chunk_shift)};
+        const Block block = map_.active(cell);
+        if (block == Block::crop) {
+          const uint8_t stage = map_.active_state(cell);
+          if (stage < crop_stage_ripe) {
+            map_.set_unstamped(cell, Layer::active, CellValue{to_underlying(Block::crop), static_cast<uint8_t>(stage + 1)});
+            world_.counters.random_updates += 1;
+          }
+          continue;
+        }
+        if (map_.floor(cell) != Floor::dirt || block != Block::none || map_.ceiling(cell) != Ceiling::none) continue;
+        // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
+        static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
+        for (const auto& o : offsets) {
+          const CellPos n{cell.x + o[0], cell.y + o[1]};
+          if (map_.in_bounds(n) && map_.floor(n) == Floor::grass) {
+            map_.set_unstamped(cell, Layer::floor, CellValue{to_underlying(Floor::grass), 0});
+            world_.counters.random_updates += 1;
+            break;
+          }
+        }
+      }
+    }
+  }
+}
+
+void StepContext::expire_ghosts() {
+  const uint64_t tick = world_.tick;
+  std::erase_if(world_.ghosts, [tick](const Ghost& g) { return tick - g.last_update_tick > limits::ghost_ttl_ticks; });
+}
+
+void StepContext::occupy(Vec2 pos, int32_t delta) {
+  const CellRange r = box_cells(pos);
+  const auto width = static_cast<size_t>(map_.width());
+  for (int32_t y = r.y0; y <= r.y1; ++y) {
+    for (int32_t x = r.x0; x <= r.x1; ++x) {
+      STRATA_ASSERT(map_.in_bounds(CellPos{x, y}), "entity box outside the map");
+      uint16_t& count = sim_.occupancy_[static_cast<size_t>(y) * width + static_cast<size_t>(x)];
+      STRATA_ASSERT(delta > 0 || count > 0, "occupancy underflow");
+      count = static_cast<uint16_t>(count + delta);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulation.
+
+Simulation::Simulation(const WorldParams& params) : Simulation(generate_world(params)) {}
+
+Simulation::Simulation(World world) : world_(std::move(world)) {
+  world_.players.reserve(limits::players_max);
+  world_.npcs.reserve(limits::npcs_max);
+  world_.ghosts.reserve(limits::ghosts_max);
+  effects_.block_writes.reserve(limits::commands_per_tick_max);
+  effects_.rejections.reserve(limits::commands_per_tick_max);
+  effects_.joined.reserve(limits::players_max);
+  effects_.left.reserve(limits::players_max);
+  rebuild_derived();
+}
+
+std::optional<Simulation> Simulation::from_world(World world, std::string* error) {
+  std::string problem = validate_world(world);
+  if (!problem.empty()) {
+    if (error != nullptr) *error = std::move(problem);
+    return std::nullopt;
+  }
+  return Simulation(std::move(world));
+}
+
+void Simulation::rebuild_derived() {
+  const TileMap& map = world_.map;
+  occupancy_.assign(static_cast<size_t>(map.width()) * static_cast<size_t>(map.height()), 0);
+  bucket_start_.assign(map.chunks().size() + 1, 0);
+  bucket_players_.assign(limits::players_max, 0);
+  auto add = [&](Vec2 pos) {
+    const CellRange r = box_cells(pos);
+    for (int32_t y = r.y0; y <= r.y1; ++y) {
+      for (int32_t x = r.x0; x <= r.x1; ++x) {
+        occupancy_[static_cast<size_t>(y) * static_cast<size_t>(map.width()) + static_cast<size_t>(x)] += 1;
+      }
+    }
+  };
+  for (const Player& p : world_.players) add(p.pos);
+  for (const Npc& n : world_.npcs) add(n.pos);
+}
+
+std::string Simulation::check_derived() const {
+  Simulation fresh(world_);
+  if (fresh.occupancy_ != occupancy_) return "occupancy index differs from a rebuild";
+  return {};
+}
+
+const Effects& Simulation::step(const TickInput& input) {
+  StepContext context(*this, input);
+  context.run();
+  return effects_;
+}
+
+uint64_t Simulation::quick_hash() const { return sim::quick_hash(world_); }
+uint64_t Simulation::full_hash() const { return sim::full_hash(world_); }
+
+}  // namespace strata::sim

@@ -1,0 +1,80 @@
+// sim/simulation.h — the one front door to the simulation (0 A.D.'s Simulation2 in spirit):
+//   world(T+1) = step(world(T), inputs(T))
+// plus the state hashes. A Simulation owns its World and the derived indexes step needs (per-cell
+// occupancy, per-chunk player buckets) and the reusable effects buffer; nothing derived is state.
+// step() allocates nothing in steady state (buffers are reserved to their limits up front).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/command.h"
+#include "sim/world.h"
+
+namespace strata::sim {
+
+// A cell layer written by a local command, to be replicated to other regions.
+struct BlockWrite {
+  CellPos cell;
+  Layer layer = Layer::active;
+  uint8_t kind = 0;
+  uint8_t state = 0;
+  LwwStamp stamp;
+  constexpr auto operator<=>(const BlockWrite&) const = default;
+};
+
+struct Rejection {
+  uint32_t command_index = 0;  // index in TickInput::commands
+  RejectReason reason = RejectReason::none;
+};
+
+// What one step did that the outside world needs to know. Not state: rebuilt by every step.
+struct Effects {
+  uint64_t tick = 0;
+  std::vector<BlockWrite> block_writes;
+  std::vector<Rejection> rejections;
+  std::vector<PlayerId> joined;
+  std::vector<PlayerId> left;  // by command, or evicted with nowhere to go
+  void clear();
+};
+
+class Simulation {
+ public:
+  // A new world generated from the parameters (which the caller has validated).
+  explicit Simulation(const WorldParams& params);
+  // Adopts a decoded world. Returns nullopt (and the reason) when validate_world refuses it.
+  [[nodiscard]] static std::optional<Simulation> from_world(World world, std::string* error = nullptr);
+
+  // Advances one tick. input.tick must be world().tick + 1 (the caller's job to check).
+  const Effects& step(const TickInput& input);
+
+  [[nodiscard]] const World& world() const { return world_; }
+  [[nodiscard]] uint64_t tick() const { return world_.tick; }
+  [[nodiscard]] uint64_t quick_hash() const;
+  [[nodiscard]] uint64_t full_hash() const;
+
+  // Derived-index check for tests: occupancy counts match the entities. Empty when consistent.
+  [[nodiscard]] std::string check_derived() const;
+
+ private:
+  explicit Simulation(World world);
+  void rebuild_derived();
+
+  World world_;
+  // Derived state. occupancy[cell] = number of entity boxes overlapping the cell.
+  std::vector<uint16_t> occupancy_;
+  // Players bucketed by chunk (counting sort, rebuilt each tick before NPCs think).
+  std::vector<uint32_t> bucket_start_;
+  std::vector<uint32_t> bucket_players_;
+  Effects effects_;
+
+  friend class StepContext;
+};
+
+// Checks the world's invariants (no entity box overlapping a blocking cell, inventory bounds, order
+// of lists). Empty string when they hold.
+[[nodiscard]] std::string check_invariants(const World& world);
+
+}  // namespace strata::sim

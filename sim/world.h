@@ -1,0 +1,54 @@
+// sim/world.h — the whole state of one region's simulation. Everything here is walked by the one
+// canonical walk (sim/walk.h), hence hashed, saved and compared; nothing else is state.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "sim/entities.h"
+#include "sim/map.h"
+#include "sim/rng.h"
+#include "sim/types.h"
+
+namespace strata::sim {
+
+// Bump when a rule changes what step computes: logs record it and a build refuses logs whose rules
+// it does not implement.
+inline constexpr uint32_t rules_version = 1;
+
+struct WorldParams {
+  uint64_t seed = 1;
+  int32_t chunks_x = 8;  // map width in chunks (8 -> 256 cells)
+  int32_t chunks_y = 8;
+  uint32_t random_ticks_per_chunk = 3;
+  uint32_t npc_count = 0;  // NPCs created with the world
+  RegionId region{1};      // this region's id (remote presence of the own region is refused)
+  uint32_t rules = rules_version;
+};
+
+// Returns nullptr when the parameters are valid, else what is wrong (for config/log errors).
+[[nodiscard]] const char* validate(const WorldParams& params);
+
+struct Counters {
+  uint64_t commands_applied = 0;
+  std::array<uint64_t, reject_reason_count> rejected{};
+  uint64_t remote_writes_applied = 0;
+  uint64_t remote_writes_superseded = 0;  // arrived with an older (or equal) stamp: LWW kept ours
+  uint64_t random_updates = 0;
+  uint64_t evictions = 0;                 // entities pushed out of a cell made solid remotely
+};
+
+struct World {
+  WorldParams params;
+  uint64_t tick = 0;
+  Rng rng;
+  uint32_t next_npc_id = 1;
+  Counters counters;
+  std::vector<Player> players;  // sorted by id, unique
+  std::vector<Npc> npcs;        // sorted by id, unique
+  std::vector<Ghost> ghosts;    // sorted by (region, player), unique
+  TileMap map;
+};
+
+}  // namespace strata::sim
