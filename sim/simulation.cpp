@@ -399,8 +399,15 @@ RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
   if (!enum_valid(c.layer)) return RejectReason::bad_enum;
   if (!map_.in_bounds(c.cell)) return RejectReason::out_of_bounds;
   if (const RejectReason r = check_remote_value(c.layer, c.kind, c.state); r != RejectReason::none) return r;
-  if (!(map_.stamp(c.cell, c.layer) < c.stamp)) {
-    world_.counters.remote_writes_superseded += 1;  // LWW: the write we hold is newer (or the same)
+  // LWW: the newer stamp wins. Two different writes should never share a stamp (HLC + region), but
+  // if a buggy or hostile region sends them, the larger value wins so the merge stays
+  // independent of arrival order all the same.
+  const LwwStamp held = map_.stamp(c.cell, c.layer);
+  const CellValue held_value = map_.get(c.cell, c.layer);
+  const bool newer = held < c.stamp || (held == c.stamp && (c.kind > held_value.kind ||
+                                                            (c.kind == held_value.kind && c.state > held_value.state)));
+  if (!newer) {
+    world_.counters.remote_writes_superseded += 1;
     return RejectReason::none;
   }
   map_.set(c.cell, c.layer, CellValue{c.kind, c.state}, c.stamp);
