@@ -99,6 +99,8 @@ class Connection {
   void update(std::uint64_t now_us);
   bool pop_message(Message& out);
   void disconnect(DisconnectReason reason, std::uint64_t now_us);
+  // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
+  void request_packet() { ack_pending_ = true; }
 
   [[nodiscard]] ConnectionState state() const { return state_; }
   [[nodiscard]] DisconnectReason disconnect_reason() const { return disconnect_reason_; }

@@ -93,6 +93,8 @@ static_assert(denied_packet_size <= connection_request_size);
 // Tokens whose single use is remembered (until they expire); when full, new connections are refused.
 inline constexpr std::size_t used_token_table_max = 65536;
 inline constexpr std::size_t clients_max = 65536;
+// Connect/disconnect events not yet taken by the application (beyond it the oldest are dropped).
+inline constexpr std::size_t server_events_max = 2 * clients_max;
 // Replay window of authenticated packet sequences (64-bit, reconstructed from the 16-bit wire field).
 inline constexpr std::size_t replay_window_size = 256;
 static_assert(replay_window_size % 64 == 0);

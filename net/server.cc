@@ -1,0 +1,382 @@
+// net/server.cc: the server endpoint. Order of checks on every datagram: size, type, then the cheap
+// checks (protocol, expiry, rate, replay window) before any decryption, then authentication, then
+// state. Each refusal bumps exactly one DropCounters reason.
+#include "net/server.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "net/handshake.h"
+
+namespace strata::net {
+
+struct Server::Client {
+  Client(const ConnectionConfig& config, ConnectionId id, std::uint64_t now_us) : connection(config, id, now_us) {}
+  Connection connection;
+  ClientId client_id{};
+  Address address;
+  TransportKind transport = TransportKind::datagram;
+  Key client_to_server_key{};
+  Key server_to_client_key{};
+  UserData user_data{};
+  ReplayWindow replay;
+  std::uint64_t send_sequence = 0;
+  std::uint64_t first_sequence = 0;
+  double packet_budget = 0;
+  std::uint64_t packet_budget_us = 0;
+  bool announced_disconnect = false;
+};
+
+ServerConfig default_server_config() { return ServerConfig{}; }
+
+std::size_t Server::TokenIdHash::operator()(const TokenId& id) const noexcept {
+  std::uint64_t h;
+  std::memcpy(&h, id.data(), sizeof h);  // a MAC: already uniformly distributed
+  return static_cast<std::size_t>(h);
+}
+
+Server::Server(const ServerConfig& config)
+    : config_(config), request_budget_(config.connection_request_burst) {
+  assert(config.max_clients > 0 && config.max_clients <= clients_max);
+  [[maybe_unused]] const bool ready = crypto_init();
+  assert(ready);
+  challenge_key_ = random_key();
+  slots_.resize(config.max_clients);
+  for (std::size_t i = config.max_clients; i > 0; --i) free_slots_.push_back(i - 1);
+  payload_.reserve(packet_payload_max);
+}
+
+Server::~Server() = default;
+
+void Server::emit(DatagramSink& sink, TransportKind kind, const Address& to, std::span<const std::uint8_t> data) {
+  ++handshake_.datagrams_sent;
+  handshake_.bytes_sent += data.size();
+  sink.send_datagram(kind, to, data);
+}
+
+void Server::receive(TransportKind kind, const Address& from, std::span<const std::uint8_t> datagram,
+                     std::uint64_t now_us, DatagramSink& sink) {
+  ++handshake_.datagrams_received;
+  handshake_.bytes_received += datagram.size();
+  if (datagram.size() > datagram_size_max) {
+    drops_.bump(DropReason::too_large);
+    return;
+  }
+  const auto type = read_packet_type(datagram);
+  if (!type) {
+    drops_.bump(DropReason::bad_header);
+    return;
+  }
+  switch (*type) {
+    case PacketType::connection_request:
+      receive_request(kind, from, datagram, now_us, sink);
+      return;
+    case PacketType::connection_response:
+      receive_response(kind, from, datagram, now_us, sink);
+      return;
+    case PacketType::data:
+      receive_data(kind, from, datagram, now_us);
+      return;
+    case PacketType::connection_denied:
+    case PacketType::connection_challenge:
+      drops_.bump(DropReason::wrong_state);  // server-to-client packets sent to a server
+      return;
+  }
+}
+
+void Server::receive_request(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                             std::uint64_t now_us, DatagramSink& sink) {
+  ++handshake_.requests_received;
+  ConnectionRequest request;
+  const HandshakeError error = read_connection_request(packet, request);
+  if (error != HandshakeError::none) {
+    drops_.bump(error == HandshakeError::wrong_protocol ? DropReason::wrong_protocol : DropReason::bad_header);
+    return;
+  }
+  if (request.protocol_id != config_.protocol_id) {
+    drops_.bump(DropReason::wrong_protocol);
+    return;
+  }
+  if (request.expire_unix_s <= now_us / 1'000'000) {
+    drops_.bump(DropReason::token_expired);
+    return;
+  }
+  // Token bucket: decrypting tokens is the expensive step a flood would target.
+  const double elapsed_s = static_cast<double>(now_us - std::min(now_us, request_budget_us_)) / 1e6;
+  request_budget_ = std::min(config_.connection_request_burst, request_budget_ + elapsed_s * config_.connection_requests_per_second);
+  request_budget_us_ = now_us;
+  if (request_budget_ < 1.0) {
+    drops_.bump(DropReason::rate_limit);
+    return;
+  }
+  request_budget_ -= 1.0;
+  ConnectTokenPrivate token;
+  if (open_private_token(request.private_data, request.nonce, request.protocol_id, request.expire_unix_s,
+                         config_.private_key, token) != TokenError::none) {
+    drops_.bump(DropReason::token_invalid);
+    return;
+  }
+  if (std::find(token.server_addresses.begin(), token.server_addresses.end(), config_.public_address) ==
+      token.server_addresses.end()) {
+    drops_.bump(DropReason::token_wrong_server);
+    return;
+  }
+  TokenId token_id;
+  std::memcpy(token_id.data(), request.private_data.data() + private_token_size - mac_size, mac_size);
+  if (used_tokens_.contains(token_id)) {
+    drops_.bump(DropReason::token_reused);
+    return;
+  }
+  if (by_address_[static_cast<int>(kind)].contains(from)) {
+    drops_.bump(DropReason::already_connected);
+    return;
+  }
+  ChallengeToken challenge;
+  challenge.client_id = token.client_id;
+  challenge.connection_id = ConnectionId{static_cast<std::uint32_t>(random_u64())};
+  challenge.timeout_seconds = token.timeout_seconds;
+  challenge.token_id = token_id;
+  challenge.token_expire_unix_s = request.expire_unix_s;
+  challenge.challenge_expire_us = now_us + config_.challenge_lifetime_us;
+  challenge.client_to_server_key = token.client_to_server_key;
+  challenge.server_to_client_key = token.server_to_client_key;
+  challenge.user_data = token.user_data;
+  const std::uint64_t sequence = challenge_sequence_++;
+  SealedChallengeToken sealed;
+  seal_challenge_token(challenge, challenge_key_, sequence, from, config_.protocol_id, sealed);
+  std::array<std::uint8_t, challenge_packet_size> out;
+  write_challenge_packet(PacketType::connection_challenge, sequence, challenge.connection_id, sealed,
+                         token.server_to_client_key, config_.protocol_id, out);
+  ++handshake_.challenges_sent;
+  emit(sink, kind, from, out);
+}
+
+void Server::receive_response(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                              std::uint64_t now_us, DatagramSink& sink) {
+  ++handshake_.responses_received;
+  const auto parsed = parse_challenge_packet(PacketType::connection_response, packet);
+  if (!parsed) {
+    drops_.bump(DropReason::bad_header);
+    return;
+  }
+  ChallengeToken challenge;
+  if (!open_challenge_token(parsed->token, challenge_key_, parsed->sequence, from, config_.protocol_id, challenge) ||
+      challenge.connection_id != parsed->connection_id ||
+      !verify_challenge_packet(PacketType::connection_response, packet, challenge.client_to_server_key, config_.protocol_id)) {
+    drops_.bump(DropReason::bad_mac);
+    return;
+  }
+  if (challenge.challenge_expire_us <= now_us) {
+    drops_.bump(DropReason::token_expired);
+    return;
+  }
+  auto& by_address = by_address_[static_cast<int>(kind)];
+  if (by_address.contains(from) || by_client_.contains(static_cast<std::uint64_t>(challenge.client_id)) ||
+      by_connection_id_.contains(static_cast<std::uint32_t>(challenge.connection_id))) {
+    drops_.bump(DropReason::already_connected);  // includes resent responses of a connected client
+    return;
+  }
+  if (used_tokens_.contains(challenge.token_id)) {
+    drops_.bump(DropReason::token_reused);
+    return;
+  }
+  if (free_slots_.empty()) {
+    drops_.bump(DropReason::server_full);
+    std::array<std::uint8_t, denied_packet_size> out;
+    write_denied_packet(denied_sequence_++, static_cast<std::uint8_t>(DisconnectReason::server_full),
+                        challenge.server_to_client_key, config_.protocol_id, out);
+    ++handshake_.denied_sent;
+    emit(sink, kind, from, out);
+    return;
+  }
+  if (!remember_token(challenge.token_id, challenge.token_expire_unix_s, now_us)) {
+    drops_.bump(DropReason::used_token_table_full);
+    return;
+  }
+  const std::size_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  ConnectionConfig connection = config_.connection;
+  connection.timeout_us = static_cast<std::uint64_t>(challenge.timeout_seconds) * 1'000'000;
+  connection.stream_transport = kind == TransportKind::stream;
+  auto client = std::make_unique<Client>(connection, challenge.connection_id, now_us);
+  client->client_id = challenge.client_id;
+  client->address = from;
+  client->transport = kind;
+  client->client_to_server_key = challenge.client_to_server_key;
+  client->server_to_client_key = challenge.server_to_client_key;
+  client->user_data = challenge.user_data;
+  client->send_sequence = connection.first_sequence;
+  client->first_sequence = connection.first_sequence;
+  client->packet_budget = config_.packet_burst_per_client;
+  client->packet_budget_us = now_us;
+  client->connection.request_packet();  // confirms the connection to the client at once
+  slots_[slot] = std::move(client);
+  by_address.emplace(from, slot);
+  by_client_.emplace(static_cast<std::uint64_t>(challenge.client_id), slot);
+  by_connection_id_.emplace(static_cast<std::uint32_t>(challenge.connection_id), slot);
+  ++handshake_.connections_accepted;
+  if (events_.size() == server_events_max) events_.pop_front();
+  events_.push_back(ServerEvent{ServerEvent::Kind::connected, challenge.client_id, DisconnectReason::none, from, kind});
+}
+
+bool Server::remember_token(const TokenId& id, std::uint64_t expire_unix_s, std::uint64_t now_us) {
+  if (used_tokens_.size() >= used_token_table_max) {
+    const std::uint64_t now_s = now_us / 1'000'000;
+    std::erase_if(used_tokens_, [now_s](const auto& entry) { return entry.second <= now_s; });
+    if (used_tokens_.size() >= used_token_table_max) return false;
+  }
+  used_tokens_.emplace(id, expire_unix_s);
+  return true;
+}
+
+void Server::receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet, std::uint64_t now_us) {
+  const auto header = read_packet_header(packet);
+  if (!header || packet.size() < packet_header_size + mac_size) {
+    drops_.bump(DropReason::bad_header);
+    return;
+  }
+  if (packet.size() > data_packet_size_max) {
+    drops_.bump(DropReason::too_large);
+    return;
+  }
+  const auto& by_address = by_address_[static_cast<int>(kind)];
+  const auto it = by_address.find(from);
+  if (it == by_address.end()) {
+    drops_.bump(DropReason::unknown_connection);
+    return;
+  }
+  Client& client = *slots_[it->second];
+  if (header->connection_id != client.connection.id()) {
+    drops_.bump(DropReason::unknown_connection);
+    return;
+  }
+  const std::uint64_t expected = client.replay.any() ? client.replay.highest() + 1 : client.first_sequence;
+  const std::uint64_t sequence = extend_sequence(header->sequence, expected);
+  if (client.replay.already_received(sequence)) {
+    drops_.bump(DropReason::replay);
+    return;
+  }
+  if (config_.packets_per_second_per_client > 0) {
+    const double elapsed_s = static_cast<double>(now_us - std::min(now_us, client.packet_budget_us)) / 1e6;
+    client.packet_budget = std::min(config_.packet_burst_per_client,
+                                    client.packet_budget + elapsed_s * config_.packets_per_second_per_client);
+    client.packet_budget_us = now_us;
+    if (client.packet_budget < 1.0) {
+      drops_.bump(DropReason::rate_limit);
+      return;
+    }
+    client.packet_budget -= 1.0;
+  }
+  std::size_t payload_size = 0;
+  std::array<std::uint8_t, packet_payload_max> payload;
+  if (!open_data_packet(packet, client.client_to_server_key, sequence, config_.protocol_id, payload, payload_size)) {
+    drops_.bump(DropReason::bad_mac);
+    return;
+  }
+  client.replay.mark(sequence);
+  client.connection.receive_packet(*header, std::span<const std::uint8_t>(payload.data(), payload_size), now_us);
+}
+
+void Server::update(std::uint64_t now_us) {
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    if (!slots_[slot]) continue;
+    Client& client = *slots_[slot];
+    client.connection.update(now_us);
+    if (client.connection.state() == ConnectionState::disconnected) remove(slot);
+  }
+}
+
+void Server::send_packets(std::uint64_t now_us, DatagramSink& sink) {
+  PacketHeader header;
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    if (!slots_[slot]) continue;
+    Client& client = *slots_[slot];
+    while (client.connection.write_packet(now_us, header, payload_)) {
+      assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
+      const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
+                                             config_.protocol_id, packet_buffer_);
+      emit(sink, client.transport, client.address, std::span<const std::uint8_t>(packet_buffer_.data(), n));
+    }
+    if (client.connection.state() == ConnectionState::disconnected) remove(slot);
+  }
+}
+
+void Server::remove(std::size_t slot) {
+  Client& client = *slots_[slot];
+  closed_connection_drops_ += client.connection.stats().drops;
+  if (events_.size() == server_events_max) events_.pop_front();
+  events_.push_back(ServerEvent{ServerEvent::Kind::disconnected, client.client_id, client.connection.disconnect_reason(),
+                                client.address, client.transport});
+  by_address_[static_cast<int>(client.transport)].erase(client.address);
+  by_client_.erase(static_cast<std::uint64_t>(client.client_id));
+  by_connection_id_.erase(static_cast<std::uint32_t>(client.connection.id()));
+  slots_[slot].reset();
+  free_slots_.push_back(slot);
+}
+
+Server::Client* Server::find(ClientId client) const {
+  const auto it = by_client_.find(static_cast<std::uint64_t>(client));
+  return it == by_client_.end() ? nullptr : slots_[it->second].get();
+}
+
+SendResult Server::send(ClientId client, Channel channel, std::span<const std::uint8_t> data) {
+  Client* c = find(client);
+  if (c == nullptr) return SendResult::not_connected;
+  return c->connection.send(channel, data);
+}
+
+bool Server::pop_message(ClientId client, Message& out) {
+  Client* c = find(client);
+  return c != nullptr && c->connection.pop_message(out);
+}
+
+bool Server::pop_event(ServerEvent& out) {
+  if (events_.empty()) return false;
+  out = events_.front();
+  events_.pop_front();
+  return true;
+}
+
+void Server::disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us) {
+  if (Client* c = find(client)) c->connection.disconnect(reason, now_us);
+}
+
+void Server::transport_closed(TransportKind kind, const Address& address) {
+  const auto& by_address = by_address_[static_cast<int>(kind)];
+  const auto it = by_address.find(address);
+  if (it == by_address.end()) return;
+  const std::size_t slot = it->second;
+  slots_[slot]->connection.disconnect(DisconnectReason::transport_error, 0);
+  remove(slot);
+}
+
+std::vector<ClientId> Server::clients() const {
+  std::vector<ClientId> out;
+  out.reserve(by_client_.size());
+  for (const auto& slot : slots_) {
+    if (slot) out.push_back(slot->client_id);
+  }
+  return out;
+}
+
+const ConnectionStats* Server::client_stats(ClientId client) const {
+  const Client* c = find(client);
+  return c ? &c->connection.stats() : nullptr;
+}
+
+const UserData* Server::client_user_data(ClientId client) const {
+  const Client* c = find(client);
+  return c ? &c->user_data : nullptr;
+}
+
+DropCounters Server::total_drops() const {
+  DropCounters total = drops_;
+  total += closed_connection_drops_;
+  for (const auto& slot : slots_) {
+    if (slot) total += slot->connection.stats().drops;
+  }
+  return total;
+}
+
+}  // namespace strata::net

@@ -1,0 +1,138 @@
+// net/server.h: the server endpoint of the netchannel (no sockets, no clock): handshake, AEAD,
+// replay protection, rate limits and the table of client connections.
+//
+// The caller feeds every received datagram (or TCP frame body) to receive(), calls update(now) and
+// send_packets(now, sink) once per loop, and reads events, messages and counters.
+// Nothing is allocated for a client before it answers the challenge: a connection request is
+// answered from the request alone (stateless challenge), so spoofed requests cost no memory.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "net/connection.h"
+#include "net/crypto.h"
+#include "net/endpoint.h"
+#include "net/token.h"
+
+namespace strata::net {
+
+struct ServerConfig {
+  // Protocol (and version) this server speaks; tokens and packets of another are refused.
+  std::uint64_t protocol_id = 0;
+  // The address clients reach this server on; a connect token must list it.
+  Address public_address;
+  // Shared with the HTTP login that mints connect tokens.
+  Key private_key{};
+  // Connected clients at most (<= clients_max); beyond it responses are denied.
+  std::size_t max_clients = 256;
+  // How long a challenge may be answered.
+  std::uint64_t challenge_lifetime_us = 10'000'000;
+  // Connection requests processed per second (token decryption costs CPU) and the burst allowed.
+  double connection_requests_per_second = 10'000;
+  double connection_request_burst = 1'000;
+  // Authenticated packets accepted per client per second and burst (0 = no limit).
+  double packets_per_second_per_client = 0;
+  double packet_burst_per_client = 1'000;
+  // Protocol settings of each connection (its timeout comes from the client's token).
+  ConnectionConfig connection = default_connection_config();
+};
+
+[[nodiscard]] ServerConfig default_server_config();
+
+struct ServerEvent {
+  enum class Kind : std::uint8_t { connected, disconnected };
+  Kind kind = Kind::connected;
+  ClientId client{};
+  DisconnectReason reason = DisconnectReason::none;
+  Address address;
+  TransportKind transport = TransportKind::datagram;
+};
+
+// Handshake traffic counters (drops are in DropCounters).
+struct HandshakeCounters {
+  std::uint64_t requests_received = 0;
+  std::uint64_t challenges_sent = 0;
+  std::uint64_t responses_received = 0;
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t denied_sent = 0;
+  std::uint64_t bytes_received = 0;  // all datagrams, including dropped ones
+  std::uint64_t bytes_sent = 0;      // all datagrams
+  std::uint64_t datagrams_received = 0;
+  std::uint64_t datagrams_sent = 0;
+};
+
+class Server {
+ public:
+  explicit Server(const ServerConfig& config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void receive(TransportKind kind, const Address& from, std::span<const std::uint8_t> datagram, std::uint64_t now_us,
+               DatagramSink& sink);
+  void update(std::uint64_t now_us);
+  void send_packets(std::uint64_t now_us, DatagramSink& sink);
+
+  [[nodiscard]] SendResult send(ClientId client, Channel channel, std::span<const std::uint8_t> data);
+  bool pop_message(ClientId client, Message& out);
+  bool pop_event(ServerEvent& out);
+  void disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us);
+  // Drops a stream peer whose transport failed (the TCP connection closed).
+  void transport_closed(TransportKind kind, const Address& address);
+
+  [[nodiscard]] std::size_t connected_count() const { return by_client_.size(); }
+  [[nodiscard]] std::vector<ClientId> clients() const;
+  [[nodiscard]] const ConnectionStats* client_stats(ClientId client) const;
+  [[nodiscard]] const UserData* client_user_data(ClientId client) const;
+  // Drops before a connection exists (handshake, unknown peers, bad MACs, replays).
+  [[nodiscard]] const DropCounters& endpoint_drops() const { return drops_; }
+  // endpoint_drops + every connection's drops, current and closed: monotonic totals for metrics.
+  [[nodiscard]] DropCounters total_drops() const;
+  [[nodiscard]] const HandshakeCounters& handshake_counters() const { return handshake_; }
+  [[nodiscard]] std::size_t used_token_count() const { return used_tokens_.size(); }
+  [[nodiscard]] const ServerConfig& config() const { return config_; }
+
+ private:
+  struct Client;
+  struct TokenIdHash {
+    std::size_t operator()(const TokenId& id) const noexcept;
+  };
+
+  void receive_request(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                       std::uint64_t now_us, DatagramSink& sink);
+  void receive_response(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                        std::uint64_t now_us, DatagramSink& sink);
+  void receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet, std::uint64_t now_us);
+  bool remember_token(const TokenId& id, std::uint64_t expire_unix_s, std::uint64_t now_us);
+  void emit(DatagramSink& sink, TransportKind kind, const Address& to, std::span<const std::uint8_t> data);
+  Client* find(ClientId client) const;
+  void remove(std::size_t slot);
+
+  ServerConfig config_;
+  Key challenge_key_;
+  std::uint64_t challenge_sequence_ = 0;
+  std::uint64_t denied_sequence_ = 0;
+  double request_budget_;
+  std::uint64_t request_budget_us_ = 0;
+
+  std::vector<std::unique_ptr<Client>> slots_;
+  std::vector<std::size_t> free_slots_;
+  std::unordered_map<Address, std::size_t, AddressHash> by_address_[2];
+  std::unordered_map<std::uint64_t, std::size_t> by_client_;
+  std::unordered_map<std::uint32_t, std::size_t> by_connection_id_;
+  std::unordered_map<TokenId, std::uint64_t, TokenIdHash> used_tokens_;  // token id -> expire (unix s)
+  std::deque<ServerEvent> events_;
+
+  DropCounters drops_;
+  DropCounters closed_connection_drops_;
+  HandshakeCounters handshake_;
+  std::vector<std::uint8_t> payload_;
+  std::array<std::uint8_t, data_packet_size_max> packet_buffer_{};
+};
+
+}  // namespace strata::net
