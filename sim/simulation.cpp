@@ -591,31 +591,35 @@ void StepContext::integrate() {
   }
 }
 
+// Random ticks work on the chunk arrays directly (this runs chunks x per_chunk times a tick).
 void StepContext::random_ticks() {
   const uint32_t per_chunk = world_.params.random_ticks_per_chunk;
   if (per_chunk == 0) return;
+  constexpr auto crop = to_underlying(Block::crop);
+  constexpr auto none = to_underlying(Block::none);
+  constexpr auto dirt = to_underlying(Floor::dirt);
+  constexpr auto grass = to_underlying(Floor::grass);
   for (int32_t cy = 0; cy < map_.chunks_y(); ++cy) {
     for (int32_t cx = 0; cx < map_.chunks_x(); ++cx) {
+      Chunk& chunk = map_.chunks()[static_cast<size_t>(cy * map_.chunks_x() + cx)];
       for (uint32_t k = 0; k < per_chunk; ++k) {
-        const uint32_t index = world_.rng.below(limits::chunk_cells);
-        const CellPos cell{cx * limits::chunk_size + static_cast<int32_t>(index & (limits::chunk_size - 1)),
-                           cy * limits::chunk_size + static_cast<int32_t>(index >> limits::chunk_shift)};
-        const Block block = map_.active(cell);
-        if (block == Block::crop) {
-          const uint8_t stage = map_.active_state(cell);
-          if (stage < crop_stage_ripe) {
-            map_.set_unstamped(cell, Layer::active, CellValue{to_underlying(Block::crop), static_cast<uint8_t>(stage + 1)});
+        const uint32_t i = world_.rng.below(limits::chunk_cells);
+        if (chunk.active[i] == crop) {
+          if (chunk.active_state[i] < crop_stage_ripe) {
+            chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
             world_.counters.random_updates += 1;
           }
           continue;
         }
-        if (map_.floor(cell) != Floor::dirt || block != Block::none || map_.ceiling(cell) != Ceiling::none) continue;
+        if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
         // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
+        const CellPos cell{cx * limits::chunk_size + static_cast<int32_t>(i & (limits::chunk_size - 1)),
+                           cy * limits::chunk_size + static_cast<int32_t>(i >> limits::chunk_shift)};
         static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
         for (const auto& o : offsets) {
           const CellPos n{cell.x + o[0], cell.y + o[1]};
-          if (map_.in_bounds(n) && map_.floor(n) == Floor::grass) {
-            map_.set_unstamped(cell, Layer::floor, CellValue{to_underlying(Floor::grass), 0});
+          if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
+            chunk.floor[i] = grass;
             world_.counters.random_updates += 1;
             break;
           }

@@ -54,6 +54,11 @@ std::string validate_map(const TileMap& map) {
 
 void encode_state(const World& world, std::vector<uint8_t>& out) {
   out.clear();
+  // One allocation up front (an upper bound of the canonical size): growth by doubling would copy
+  // tens of megabytes for a large map.
+  const size_t chunk_bytes = 4 * Chunk::cells + 3 * (8 + 2) * Chunk::cells;
+  out.reserve(1024 + world.map.chunks().size() * chunk_bytes + world.players.size() * 96 + world.npcs.size() * 64 +
+              world.ghosts.size() * 32);
   VectorSink sink{out};
   sink.put(magic.data(), magic.size());
   canonical::Writer<VectorSink> writer(sink);
