@@ -6,3 +6,5 @@ strata_add_test(NAME net_security_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/securit
 target_include_directories(net_security_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
 strata_add_test(NAME net_soak_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/soak_test.cc LIBS strata_net LABELS net)
 target_include_directories(net_soak_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+strata_add_test(NAME net_metrics_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc LIBS strata_net LABELS net)
+target_include_directories(net_metrics_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
