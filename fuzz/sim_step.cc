@@ -48,7 +48,8 @@ Command next_command(Bytes& in) {
     case 3: return PlaceCommand{player, seq, cell, layer, static_cast<uint8_t>(a % 10), stamp};
     case 4: return BreakCommand{player, seq, cell, layer, stamp};
     case 5: return InteractCommand{player, seq, cell, stamp};
-    case 6: return RemoteBlockWriteCommand{cell, layer, static_cast<uint8_t>(a % 10), static_cast<uint8_t>(b % 5), stamp};
+    case 6:
+      return RemoteBlockWriteCommand{cell, layer, static_cast<uint8_t>(a % 10), static_cast<uint8_t>(b % 5), stamp};
     default:
       return RemotePresenceCommand{stamp.region, player,
                                    Vec2{Fixed::from_raw(static_cast<int32_t>(seq & 0x7FFF) - 64),

@@ -138,7 +138,7 @@ class Reader {
       return;
     }
     // Every chunk is a fixed number of bytes: refuse before allocating when they are not there.
-    const size_t chunk_bytes = 4 * Chunk::cells + 3 * (8 + 2) * Chunk::cells;
+    const size_t chunk_bytes = Chunk::canonical_bytes;
     if (!need(chunk_bytes * static_cast<size_t>(chunks_x) * static_cast<size_t>(chunks_y))) return;
     map = TileMap(chunks_x, chunks_y);
     for (Chunk& chunk : map.chunks()) {

@@ -65,8 +65,8 @@ struct RemotePresenceCommand {
   Direction facing = Direction::s;
 };
 
-using Command = std::variant<JoinCommand, LeaveCommand, MoveCommand, PlaceCommand, BreakCommand,
-                             InteractCommand, RemoteBlockWriteCommand, RemotePresenceCommand>;
+using Command = std::variant<JoinCommand, LeaveCommand, MoveCommand, PlaceCommand, BreakCommand, InteractCommand,
+                             RemoteBlockWriteCommand, RemotePresenceCommand>;
 inline constexpr size_t command_kind_count = std::variant_size_v<Command>;
 
 // All the inputs of one tick, in the order the server fixed (DESIGN.md: system commands, then

@@ -33,8 +33,8 @@ struct Npc {
   Direction facing = Direction::s;
   Direction heading = Direction::none;  // wander direction, re-drawn when timer runs out
   NpcBehavior behavior = NpcBehavior::wander;
-  PlayerId target{};     // followed player, 0 when none
-  uint16_t timer = 0;    // ticks until the next wander decision
+  PlayerId target{};   // followed player, 0 when none
+  uint16_t timer = 0;  // ticks until the next wander decision
 };
 
 // A player of another region, known from its remote presence events. Visual only: no collision.

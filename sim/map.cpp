@@ -15,14 +15,10 @@ CellValue TileMap::get(CellPos cell, Layer layer) const {
   const Chunk& chunk = chunk_of(cell);
   const size_t i = index_in_chunk(cell);
   switch (layer) {
-    case Layer::floor:
-      return {chunk.floor[i], 0};
-    case Layer::active:
-      return {chunk.active[i], chunk.active_state[i]};
-    case Layer::ceiling:
-      return {chunk.ceiling[i], 0};
-    case Layer::count:
-      break;
+    case Layer::floor: return {chunk.floor[i], 0};
+    case Layer::active: return {chunk.active[i], chunk.active_state[i]};
+    case Layer::ceiling: return {chunk.ceiling[i], 0};
+    case Layer::count: break;
   }
   STRATA_ASSERT(false, "bad layer");
   return {};
@@ -40,18 +36,13 @@ void TileMap::set_unstamped(CellPos cell, Layer layer, CellValue value) {
   Chunk& chunk = chunk_of(cell);
   const size_t i = index_in_chunk(cell);
   switch (layer) {
-    case Layer::floor:
-      chunk.floor[i] = value.kind;
-      return;
+    case Layer::floor: chunk.floor[i] = value.kind; return;
     case Layer::active:
       chunk.active[i] = value.kind;
       chunk.active_state[i] = value.state;
       return;
-    case Layer::ceiling:
-      chunk.ceiling[i] = value.kind;
-      return;
-    case Layer::count:
-      break;
+    case Layer::ceiling: chunk.ceiling[i] = value.kind; return;
+    case Layer::count: break;
   }
   STRATA_ASSERT(false, "bad layer");
 }

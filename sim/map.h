@@ -19,6 +19,8 @@ namespace strata::sim {
 
 struct Chunk {
   static constexpr size_t cells = limits::chunk_cells;
+  // Size of a chunk in the canonical byte form: four byte layers, three stamp layers.
+  static constexpr size_t canonical_bytes = cells * 4 + cells * 3 * (sizeof(uint64_t) + sizeof(uint16_t));
   std::array<uint8_t, cells> floor{};
   std::array<uint8_t, cells> active{};
   std::array<uint8_t, cells> active_state{};
@@ -38,23 +40,17 @@ struct CellValue {
 [[nodiscard]] constexpr bool block_solid(Block block, uint8_t state) {
   switch (block) {
     case Block::none:
-    case Block::crop:
-      return false;
-    case Block::door:
-      return state == door_closed;
-    default:
-      return true;
+    case Block::crop: return false;
+    case Block::door: return state == door_closed;
+    default: return true;
   }
 }
 // Which states a block kind may have; anything else is invalid input.
 [[nodiscard]] constexpr bool block_state_valid(Block block, uint8_t state) {
   switch (block) {
-    case Block::door:
-      return state <= door_open;
-    case Block::crop:
-      return state <= crop_stage_ripe;
-    default:
-      return state == 0;
+    case Block::door: return state <= door_open;
+    case Block::crop: return state <= crop_stage_ripe;
+    default: return state == 0;
   }
 }
 
@@ -74,10 +70,16 @@ class TileMap {
   [[nodiscard]] std::vector<Chunk>& chunks() { return chunks_; }
   [[nodiscard]] const std::vector<Chunk>& chunks() const { return chunks_; }
 
-  [[nodiscard]] Floor floor(CellPos cell) const { return static_cast<Floor>(chunk_of(cell).floor[index_in_chunk(cell)]); }
-  [[nodiscard]] Block active(CellPos cell) const { return static_cast<Block>(chunk_of(cell).active[index_in_chunk(cell)]); }
+  [[nodiscard]] Floor floor(CellPos cell) const {
+    return static_cast<Floor>(chunk_of(cell).floor[index_in_chunk(cell)]);
+  }
+  [[nodiscard]] Block active(CellPos cell) const {
+    return static_cast<Block>(chunk_of(cell).active[index_in_chunk(cell)]);
+  }
   [[nodiscard]] uint8_t active_state(CellPos cell) const { return chunk_of(cell).active_state[index_in_chunk(cell)]; }
-  [[nodiscard]] Ceiling ceiling(CellPos cell) const { return static_cast<Ceiling>(chunk_of(cell).ceiling[index_in_chunk(cell)]); }
+  [[nodiscard]] Ceiling ceiling(CellPos cell) const {
+    return static_cast<Ceiling>(chunk_of(cell).ceiling[index_in_chunk(cell)]);
+  }
   [[nodiscard]] CellValue get(CellPos cell, Layer layer) const;
   [[nodiscard]] LwwStamp stamp(CellPos cell, Layer layer) const;
   // Writes one layer of one cell and its stamp. The caller has validated kind/state.
@@ -100,7 +102,8 @@ class TileMap {
                                (cell.x & (limits::chunk_size - 1)));
   }
   [[nodiscard]] size_t chunk_index(CellPos cell) const {
-    return static_cast<size_t>((cell.y >> limits::chunk_shift) * chunks_x_ + (cell.x >> limits::chunk_shift));
+    return static_cast<size_t>(cell.y >> limits::chunk_shift) * static_cast<size_t>(chunks_x_) +
+           static_cast<size_t>(cell.x >> limits::chunk_shift);
   }
 
  private:

@@ -112,7 +112,8 @@ class StepContext {
   // Derived-index maintenance.
   void occupy(Vec2 pos, int32_t delta);
   uint16_t occupancy(CellPos cell) const {
-    return sim_.occupancy_[static_cast<size_t>(cell.y) * static_cast<size_t>(map_.width()) + static_cast<size_t>(cell.x)];
+    return sim_
+        .occupancy_[static_cast<size_t>(cell.y) * static_cast<size_t>(map_.width()) + static_cast<size_t>(cell.x)];
   }
   Player* find_player(PlayerId id);
 
@@ -290,13 +291,16 @@ Yield break_yield(Layer layer, CellValue value) {
 
 bool inventory_fits(const Inventory& inv, const Yield& y) {
   if (y.item != Item::count && inv[static_cast<size_t>(y.item)] + y.amount > limits::item_stack_max) return false;
-  if (y.extra != Item::count && inv[static_cast<size_t>(y.extra)] + y.extra_amount > limits::item_stack_max) return false;
+  if (y.extra != Item::count && inv[static_cast<size_t>(y.extra)] + y.extra_amount > limits::item_stack_max)
+    return false;
   return true;
 }
 
 void inventory_add(Inventory& inv, const Yield& y) {
-  if (y.item != Item::count) inv[static_cast<size_t>(y.item)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.item)] + y.amount);
-  if (y.extra != Item::count) inv[static_cast<size_t>(y.extra)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.extra)] + y.extra_amount);
+  if (y.item != Item::count)
+    inv[static_cast<size_t>(y.item)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.item)] + y.amount);
+  if (y.extra != Item::count)
+    inv[static_cast<size_t>(y.extra)] = static_cast<uint16_t>(inv[static_cast<size_t>(y.extra)] + y.extra_amount);
 }
 
 }  // namespace
@@ -387,8 +391,7 @@ RejectReason check_remote_value(Layer layer, uint8_t kind, uint8_t state) {
     case Layer::ceiling:
       if (kind >= to_underlying(Ceiling::count)) return RejectReason::bad_enum;
       return state == 0 ? RejectReason::none : RejectReason::bad_state;
-    case Layer::count:
-      break;
+    case Layer::count: break;
   }
   return RejectReason::bad_enum;
 }
@@ -404,8 +407,9 @@ RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
   // independent of arrival order all the same.
   const LwwStamp held = map_.stamp(c.cell, c.layer);
   const CellValue held_value = map_.get(c.cell, c.layer);
-  const bool newer = held < c.stamp || (held == c.stamp && (c.kind > held_value.kind ||
-                                                            (c.kind == held_value.kind && c.state > held_value.state)));
+  const bool newer =
+      held < c.stamp ||
+      (held == c.stamp && (c.kind > held_value.kind || (c.kind == held_value.kind && c.state > held_value.state)));
   if (!newer) {
     world_.counters.remote_writes_superseded += 1;
     return RejectReason::none;
@@ -528,7 +532,7 @@ void StepContext::think_npcs() {
       const int32_t ccy = n.pos.y.tile() >> limits::chunk_shift;
       for (int32_t cy = std::max(0, ccy - 1); cy <= std::min(map_.chunks_y() - 1, ccy + 1); ++cy) {
         for (int32_t cx = std::max(0, ccx - 1); cx <= std::min(map_.chunks_x() - 1, ccx + 1); ++cx) {
-          const auto chunk = static_cast<size_t>(cy * map_.chunks_x() + cx);
+          const auto chunk = static_cast<size_t>(cy) * static_cast<size_t>(map_.chunks_x()) + static_cast<size_t>(cx);
           for (uint32_t k = sim_.bucket_start_[chunk]; k < sim_.bucket_start_[chunk + 1]; ++k) {
             const Player& p = world_.players[sim_.bucket_players_[k]];
             const int64_t d = distance_sq(p.pos, n.pos);
@@ -601,7 +605,8 @@ void StepContext::random_ticks() {
   constexpr auto grass = to_underlying(Floor::grass);
   for (int32_t cy = 0; cy < map_.chunks_y(); ++cy) {
     for (int32_t cx = 0; cx < map_.chunks_x(); ++cx) {
-      Chunk& chunk = map_.chunks()[static_cast<size_t>(cy * map_.chunks_x() + cx)];
+      Chunk& chunk =
+          map_.chunks()[static_cast<size_t>(cy) * static_cast<size_t>(map_.chunks_x()) + static_cast<size_t>(cx)];
       for (uint32_t k = 0; k < per_chunk; ++k) {
         const uint32_t i = world_.rng.below(limits::chunk_cells);
         if (chunk.active[i] == crop) {

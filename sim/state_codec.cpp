@@ -26,8 +26,8 @@ struct VectorSink {
 std::string at(const char* what, uint64_t id) { return std::string(what) + " " + std::to_string(id); }
 
 bool velocity_ok(Vec2 vel) {
-  return vel.x.raw() >= -limits::run_speed && vel.x.raw() <= limits::run_speed &&
-         vel.y.raw() >= -limits::run_speed && vel.y.raw() <= limits::run_speed;
+  return vel.x.raw() >= -limits::run_speed && vel.x.raw() <= limits::run_speed && vel.y.raw() >= -limits::run_speed &&
+         vel.y.raw() <= limits::run_speed;
 }
 
 bool position_on_map(const TileMap& map, Vec2 pos) {
@@ -56,7 +56,7 @@ void encode_state(const World& world, std::vector<uint8_t>& out) {
   out.clear();
   // One allocation up front (an upper bound of the canonical size): growth by doubling would copy
   // tens of megabytes for a large map.
-  const size_t chunk_bytes = 4 * Chunk::cells + 3 * (8 + 2) * Chunk::cells;
+  const size_t chunk_bytes = Chunk::canonical_bytes;
   out.reserve(1024 + world.map.chunks().size() * chunk_bytes + world.players.size() * 96 + world.npcs.size() * 64 +
               world.ghosts.size() * 32);
   VectorSink sink{out};
@@ -106,7 +106,8 @@ StateDecodeResult decode_state(std::span<const uint8_t> bytes) {
 std::string validate_world(const World& world) {
   if (const char* problem = validate(world.params)) return problem;
   const TileMap& map = world.map;
-  if (map.chunks_x() != world.params.chunks_x || map.chunks_y() != world.params.chunks_y) return "map size differs from params";
+  if (map.chunks_x() != world.params.chunks_x || map.chunks_y() != world.params.chunks_y)
+    return "map size differs from params";
   if ((world.rng.increment & 1U) == 0) return "rng increment must be odd";
   if (world.players.size() > limits::players_max) return "too many players";
   if (world.npcs.size() > limits::npcs_max) return "too many npcs";
@@ -117,10 +118,12 @@ std::string validate_world(const World& world) {
     const uint32_t id = raw(p.id);
     if (id == 0 || id > limits::player_id_max) return at("bad player id", id);
     if (i > 0 && raw(world.players[i - 1].id) >= id) return at("players not sorted by id at", id);
-    if (!position_on_map(map, p.pos) || box_blocked(map, p.pos)) return at("player inside a blocking cell or off the map:", id);
+    if (!position_on_map(map, p.pos) || box_blocked(map, p.pos))
+      return at("player inside a blocking cell or off the map:", id);
     if (!velocity_ok(p.vel)) return at("player velocity out of range:", id);
     if (!enum_valid(p.facing) || !enum_valid(p.heading) || !enum_valid(p.mode)) return at("bad player enum:", id);
-    if (p.stamina > limits::stamina_max || p.health > limits::health_max) return at("player stamina/health out of range:", id);
+    if (p.stamina > limits::stamina_max || p.health > limits::health_max)
+      return at("player stamina/health out of range:", id);
     for (uint16_t count : p.inventory) {
       if (count > limits::item_stack_max) return at("player inventory over the stack limit:", id);
     }
@@ -131,7 +134,8 @@ std::string validate_world(const World& world) {
     const uint32_t id = raw(n.id);
     if (id == 0 || id >= world.next_npc_id) return at("bad npc id", id);
     if (i > 0 && raw(world.npcs[i - 1].id) >= id) return at("npcs not sorted by id at", id);
-    if (!position_on_map(map, n.pos) || box_blocked(map, n.pos)) return at("npc inside a blocking cell or off the map:", id);
+    if (!position_on_map(map, n.pos) || box_blocked(map, n.pos))
+      return at("npc inside a blocking cell or off the map:", id);
     if (!velocity_ok(n.vel)) return at("npc velocity out of range:", id);
     if (!enum_valid(n.facing) || !enum_valid(n.heading) || !enum_valid(n.behavior)) return at("bad npc enum:", id);
     if (raw(n.target) > limits::player_id_max) return at("bad npc target:", id);
@@ -142,7 +146,8 @@ std::string validate_world(const World& world) {
     if (raw(g.player) == 0 || raw(g.player) > limits::player_id_max) return at("bad ghost player id", raw(g.player));
     if (i > 0) {
       const Ghost& prev = world.ghosts[i - 1];
-      const bool ordered = raw(prev.region) < raw(g.region) || (prev.region == g.region && raw(prev.player) < raw(g.player));
+      const bool ordered =
+          raw(prev.region) < raw(g.region) || (prev.region == g.region && raw(prev.player) < raw(g.player));
       if (!ordered) return at("ghosts not sorted at player", raw(g.player));
     }
     if (g.pos.x.raw() < 0 || g.pos.y.raw() < 0 || g.pos.x.raw() >= map.width() * limits::fixed_one ||

@@ -36,7 +36,7 @@ struct Counters {
   uint64_t remote_writes_applied = 0;
   uint64_t remote_writes_superseded = 0;  // arrived with an older (or equal) stamp: LWW kept ours
   uint64_t random_updates = 0;
-  uint64_t evictions = 0;                 // entities pushed out of a cell made solid remotely
+  uint64_t evictions = 0;  // entities pushed out of a cell made solid remotely
 };
 
 struct World {

@@ -83,7 +83,8 @@ void step_benchmark(benchmark::State& state, bool with_hash) {
     entity_steps += sim->world().players.size() + sim->world().npcs.size();
   }
   benchmark::DoNotOptimize(sink);
-  state.counters["entity_steps_per_s"] = benchmark::Counter(static_cast<double>(entity_steps), benchmark::Counter::kIsRate);
+  state.counters["entity_steps_per_s"] =
+      benchmark::Counter(static_cast<double>(entity_steps), benchmark::Counter::kIsRate);
   state.counters["entities"] = static_cast<double>(sim->world().players.size() + sim->world().npcs.size());
 }
 

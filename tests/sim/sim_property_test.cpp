@@ -78,7 +78,8 @@ RC_GTEST_PROP(Determinism, TwoProcessesPrintTheSameStreamAsThisOne, ()) {
     generator.next(sim.world(), input);
     sim.step(input);
     if (sim.tick() == 1 || sim.tick() % 25 == 0) {
-      std::snprintf(line, sizeof line, "%" PRIu64 " %016" PRIx64 " %016" PRIx64 "\n", sim.tick(), sim.quick_hash(), sim.full_hash());
+      std::snprintf(line, sizeof line, "%" PRIu64 " %016" PRIx64 " %016" PRIx64 "\n", sim.tick(), sim.quick_hash(),
+                    sim.full_hash());
     } else {
       std::snprintf(line, sizeof line, "%" PRIu64 " %016" PRIx64 "\n", sim.tick(), sim.quick_hash());
     }
@@ -126,8 +127,12 @@ Command arbitrary_command() {
   const auto u32 = [] { return *rc::gen::arbitrary<uint32_t>(); };
   const auto small = [] { return static_cast<uint8_t>(*rc::gen::inRange(0, 12)); };
   const auto cell = [] { return CellPos{*rc::gen::inRange(-3, 70), *rc::gen::inRange(-3, 70)}; };
-  const auto player = [] { return PlayerId{*rc::gen::oneOf(rc::gen::inRange<uint32_t>(0, 6), rc::gen::arbitrary<uint32_t>())}; };
-  const auto stamp = [] { return LwwStamp{*rc::gen::arbitrary<uint64_t>(), RegionId{*rc::gen::inRange<uint16_t>(0, 4)}}; };
+  const auto player = [] {
+    return PlayerId{*rc::gen::oneOf(rc::gen::inRange<uint32_t>(0, 6), rc::gen::arbitrary<uint32_t>())};
+  };
+  const auto stamp = [] {
+    return LwwStamp{*rc::gen::arbitrary<uint64_t>(), RegionId{*rc::gen::inRange<uint16_t>(0, 4)}};
+  };
   switch (kind) {
     case 0: return JoinCommand{player()};
     case 1: return LeaveCommand{player()};
@@ -137,9 +142,10 @@ Command arbitrary_command() {
     case 5: return InteractCommand{player(), u32(), cell(), stamp()};
     case 6: return RemoteBlockWriteCommand{cell(), static_cast<Layer>(small()), small(), small(), stamp()};
     default:
-      return RemotePresenceCommand{RegionId{*rc::gen::inRange<uint16_t>(0, 4)}, player(),
-                                   Vec2{Fixed::from_raw(*rc::gen::arbitrary<int32_t>()), Fixed::from_raw(*rc::gen::inRange(-300, 20000))},
-                                   static_cast<Direction>(small())};
+      return RemotePresenceCommand{
+          RegionId{*rc::gen::inRange<uint16_t>(0, 4)}, player(),
+          Vec2{Fixed::from_raw(*rc::gen::arbitrary<int32_t>()), Fixed::from_raw(*rc::gen::inRange(-300, 20000))},
+          static_cast<Direction>(small())};
   }
 }
 
@@ -165,7 +171,8 @@ RC_GTEST_PROP(Lww, RemoteWritesInAnyOrderWithDuplicatesGiveTheSameMap, ()) {
   for (int i = 0; i < count; ++i) {
     const CellPos cell{*rc::gen::inRange(0, 6), *rc::gen::inRange(0, 6)};  // few cells: many conflicts
     const auto layer = static_cast<Layer>(*rc::gen::inRange(0, 3));
-    const uint8_t kind = layer == Layer::active ? static_cast<uint8_t>(*rc::gen::inRange(0, 5)) : static_cast<uint8_t>(*rc::gen::inRange(0, 3));
+    const uint8_t kind = layer == Layer::active ? static_cast<uint8_t>(*rc::gen::inRange(0, 5))
+                                                : static_cast<uint8_t>(*rc::gen::inRange(0, 3));
     // Few distinct HLC values so ties (decided by region) are common.
     const LwwStamp stamp{*rc::gen::inRange<uint64_t>(1, 6), RegionId{*rc::gen::inRange<uint16_t>(2, 6)}};
     writes.emplace_back(RemoteBlockWriteCommand{cell, layer, kind, 0, stamp});

@@ -61,7 +61,8 @@ TEST(Move, WalksAndStopsFlushAgainstAWall) {
   step_with(sim, {JoinCommand{alice}});
   const CellPos spawn = spawn_cell(sim.world().map);
   const CellPos wall{spawn.x + 2, spawn.y};
-  ASSERT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 1, wall, Layer::active, to_underlying(Block::wood_wall), stamp(1)}})),
+  ASSERT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{alice, 1, wall, Layer::active, to_underlying(Block::wood_wall), stamp(1)}})),
             RejectReason::none);
   step_with(sim, {MoveCommand{alice, 2, Direction::e, MoveMode::walk}});
   EXPECT_EQ(player(sim, alice).pos.x.raw(), cell_centre(spawn).x.raw() + limits::walk_speed);
@@ -75,8 +76,8 @@ TEST(Move, DiagonalIsSlowerPerAxisAndDuplicateMovesAreRefused) {
   Simulation sim(small_params());
   step_with(sim, {JoinCommand{alice}});
   const Vec2 start = player(sim, alice).pos;
-  const Effects& e = step_with(sim, {MoveCommand{alice, 1, Direction::se, MoveMode::walk},
-                                     MoveCommand{alice, 2, Direction::n, MoveMode::walk}});
+  const Effects& e = step_with(
+      sim, {MoveCommand{alice, 1, Direction::se, MoveMode::walk}, MoveCommand{alice, 2, Direction::n, MoveMode::walk}});
   EXPECT_EQ(only_rejection(e), RejectReason::duplicate_move);
   const int32_t diagonal = limits::walk_speed * limits::diagonal_numerator / limits::fixed_one;
   EXPECT_EQ(player(sim, alice).pos.x.raw(), start.x.raw() + diagonal);
@@ -102,25 +103,37 @@ TEST(Build, PlaceAndBreakMoveItemsAndCheckReachBoundsAndInventory) {
   const CellPos spawn = spawn_cell(sim.world().map);
   const CellPos near{spawn.x + 1, spawn.y + 2};
   const uint16_t wood = player(sim, alice).inventory[static_cast<size_t>(Item::wood)];
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 1, near, Layer::active, to_underlying(Block::wood_wall), stamp(1)}})),
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{alice, 1, near, Layer::active, to_underlying(Block::wood_wall), stamp(1)}})),
             RejectReason::none);
   EXPECT_EQ(player(sim, alice).inventory[static_cast<size_t>(Item::wood)], wood - 1);
   EXPECT_EQ(sim.world().map.active(near), Block::wood_wall);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 2, near, Layer::active, to_underlying(Block::stone_wall), stamp(2)}})),
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{alice, 2, near, Layer::active, to_underlying(Block::stone_wall), stamp(2)}})),
             RejectReason::cell_occupied);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 3, {spawn.x + 5, spawn.y}, Layer::active, to_underlying(Block::wood_wall), stamp(3)}})),
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{
+                         alice, 3, {spawn.x + 5, spawn.y}, Layer::active, to_underlying(Block::wood_wall), stamp(3)}})),
             RejectReason::out_of_reach);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 4, {-1, 3}, Layer::active, to_underlying(Block::wood_wall), stamp(4)}})),
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{alice, 4, {-1, 3}, Layer::active, to_underlying(Block::wood_wall), stamp(4)}})),
             RejectReason::out_of_bounds);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 5, {spawn.x, spawn.y + 1}, Layer::active, to_underlying(Block::chest), stamp(5)}})),
-            RejectReason::no_item);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 6, {spawn.x, spawn.y + 1}, Layer::active, 200, stamp(6)}})),
-            RejectReason::bad_enum);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 7, {spawn.x, spawn.y + 1}, Layer::active, to_underlying(Block::tree), stamp(7)}})),
-            RejectReason::not_placeable);
-  EXPECT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 8, spawn, Layer::active, to_underlying(Block::stone_wall), stamp(8)}})),
+  EXPECT_EQ(
+      only_rejection(step_with(
+          sim, {PlaceCommand{alice, 5, {spawn.x, spawn.y + 1}, Layer::active, to_underlying(Block::chest), stamp(5)}})),
+      RejectReason::no_item);
+  EXPECT_EQ(
+      only_rejection(step_with(sim, {PlaceCommand{alice, 6, {spawn.x, spawn.y + 1}, Layer::active, 200, stamp(6)}})),
+      RejectReason::bad_enum);
+  EXPECT_EQ(
+      only_rejection(step_with(
+          sim, {PlaceCommand{alice, 7, {spawn.x, spawn.y + 1}, Layer::active, to_underlying(Block::tree), stamp(7)}})),
+      RejectReason::not_placeable);
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {PlaceCommand{alice, 8, spawn, Layer::active, to_underlying(Block::stone_wall), stamp(8)}})),
             RejectReason::blocked_by_entity);
-  EXPECT_EQ(only_rejection(step_with(sim, {BreakCommand{alice, 9, near, Layer::active, stamp(9)}})), RejectReason::none);
+  EXPECT_EQ(only_rejection(step_with(sim, {BreakCommand{alice, 9, near, Layer::active, stamp(9)}})),
+            RejectReason::none);
   EXPECT_EQ(player(sim, alice).inventory[static_cast<size_t>(Item::wood)], wood);
   EXPECT_EQ(only_rejection(step_with(sim, {BreakCommand{alice, 10, near, Layer::active, stamp(10)}})),
             RejectReason::nothing_to_break);
@@ -132,11 +145,13 @@ TEST(Build, LocalWritesCarryTheirStampAndStaleStampsAreRefused) {
   Simulation sim(small_params());
   step_with(sim, {JoinCommand{alice}});
   const CellPos cell{spawn_cell(sim.world().map).x + 2, spawn_cell(sim.world().map).y};
-  const Effects& e = step_with(sim, {PlaceCommand{alice, 1, cell, Layer::ceiling, to_underlying(Ceiling::thatch_roof), stamp(50)}});
+  const Effects& e =
+      step_with(sim, {PlaceCommand{alice, 1, cell, Layer::ceiling, to_underlying(Ceiling::thatch_roof), stamp(50)}});
   ASSERT_EQ(e.block_writes.size(), 1U);
   EXPECT_EQ(e.block_writes[0].stamp, stamp(50));
   EXPECT_EQ(sim.world().map.stamp(cell, Layer::ceiling), stamp(50));
-  EXPECT_EQ(only_rejection(step_with(sim, {BreakCommand{alice, 2, cell, Layer::ceiling, stamp(40)}})), RejectReason::stale_stamp);
+  EXPECT_EQ(only_rejection(step_with(sim, {BreakCommand{alice, 2, cell, Layer::ceiling, stamp(40)}})),
+            RejectReason::stale_stamp);
   EXPECT_EQ(sim.world().map.ceiling(cell), Ceiling::thatch_roof);
 }
 
@@ -145,7 +160,8 @@ TEST(Doors, ToggleAndRefuseToCloseOnSomeone) {
   step_with(sim, {JoinCommand{alice}});
   const CellPos spawn = spawn_cell(sim.world().map);
   const CellPos door{spawn.x + 1, spawn.y};
-  ASSERT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 1, door, Layer::active, to_underlying(Block::door), stamp(1)}})),
+  ASSERT_EQ(only_rejection(
+                step_with(sim, {PlaceCommand{alice, 1, door, Layer::active, to_underlying(Block::door), stamp(1)}})),
             RejectReason::none);
   EXPECT_TRUE(sim.world().map.blocks(door));
   ASSERT_EQ(only_rejection(step_with(sim, {InteractCommand{alice, 2, door, stamp(2)}})), RejectReason::none);
@@ -155,7 +171,8 @@ TEST(Doors, ToggleAndRefuseToCloseOnSomeone) {
   for (int i = 0; i < 7; ++i) step_with(sim, {});
   step_with(sim, {MoveCommand{alice, 4, Direction::none, MoveMode::walk}});
   ASSERT_EQ(player(sim, alice).pos.x.tile(), door.x);
-  EXPECT_EQ(only_rejection(step_with(sim, {InteractCommand{alice, 5, door, stamp(5)}})), RejectReason::blocked_by_entity);
+  EXPECT_EQ(only_rejection(step_with(sim, {InteractCommand{alice, 5, door, stamp(5)}})),
+            RejectReason::blocked_by_entity);
   EXPECT_EQ(only_rejection(step_with(sim, {InteractCommand{alice, 6, {spawn.x - 1, spawn.y}, stamp(6)}})),
             RejectReason::nothing_to_interact);
   expect_sound(sim);
@@ -168,7 +185,8 @@ TEST(Crops, GrowOnRandomTicksAndHarvest) {
   const CellPos spawn = spawn_cell(sim.world().map);
   const CellPos field{spawn.x, spawn.y + 1};
   step_with(sim, {RemoteBlockWriteCommand{field, Layer::floor, to_underlying(Floor::dirt), 0, stamp(1, 2)}});
-  ASSERT_EQ(only_rejection(step_with(sim, {PlaceCommand{alice, 1, field, Layer::active, to_underlying(Block::crop), stamp(2)}})),
+  ASSERT_EQ(only_rejection(
+                step_with(sim, {PlaceCommand{alice, 1, field, Layer::active, to_underlying(Block::crop), stamp(2)}})),
             RejectReason::none);
   for (int i = 0; i < 3000 && sim.world().map.active_state(field) < crop_stage_ripe; ++i) step_with(sim, {});
   ASSERT_EQ(sim.world().map.active_state(field), crop_stage_ripe);
@@ -194,7 +212,8 @@ TEST(Remote, LastWriterWinsWithRegionTieBreakInAnyOrder) {
   EXPECT_EQ(b.world().counters.remote_writes_superseded, 1U);  // from2 after from3
   EXPECT_EQ(only_rejection(step_with(a, {RemoteBlockWriteCommand{cell, Layer::active, 1, 0, stamp(999, 1)}})),
             RejectReason::own_region);
-  EXPECT_EQ(only_rejection(step_with(a, {RemoteBlockWriteCommand{cell, Layer::active, to_underlying(Block::door), 7, stamp(999, 2)}})),
+  EXPECT_EQ(only_rejection(step_with(
+                a, {RemoteBlockWriteCommand{cell, Layer::active, to_underlying(Block::door), 7, stamp(999, 2)}})),
             RejectReason::bad_state);
 }
 
@@ -213,9 +232,12 @@ TEST(Remote, SolidWriteOnAPlayerEvictsItToTheNearestFreeCell) {
 TEST(Remote, PresenceMakesGhostsThatExpire) {
   Simulation sim(small_params());
   const Vec2 pos{Fixed::from_tiles(3), Fixed::from_tiles(4)};
-  EXPECT_EQ(only_rejection(step_with(sim, {RemotePresenceCommand{RegionId{2}, alice, pos, Direction::n}})), RejectReason::none);
-  EXPECT_EQ(only_rejection(step_with(sim, {RemotePresenceCommand{own_region, alice, pos, Direction::n}})), RejectReason::own_region);
-  EXPECT_EQ(only_rejection(step_with(sim, {RemotePresenceCommand{RegionId{2}, bob, Vec2{Fixed::from_tiles(-1), pos.y}, Direction::n}})),
+  EXPECT_EQ(only_rejection(step_with(sim, {RemotePresenceCommand{RegionId{2}, alice, pos, Direction::n}})),
+            RejectReason::none);
+  EXPECT_EQ(only_rejection(step_with(sim, {RemotePresenceCommand{own_region, alice, pos, Direction::n}})),
+            RejectReason::own_region);
+  EXPECT_EQ(only_rejection(step_with(
+                sim, {RemotePresenceCommand{RegionId{2}, bob, Vec2{Fixed::from_tiles(-1), pos.y}, Direction::n}})),
             RejectReason::out_of_bounds);
   ASSERT_EQ(sim.world().ghosts.size(), 1U);
   for (uint64_t i = 0; i <= limits::ghost_ttl_ticks; ++i) step_with(sim, {});
@@ -233,7 +255,8 @@ TEST(Limits, CommandsPerPlayerPerTickAreCapped) {
   size_t capped = 0;
   for (const Rejection& r : e.rejections) capped += r.reason == RejectReason::too_many_commands ? 1 : 0;
   EXPECT_EQ(capped, 3U);
-  EXPECT_EQ(only_rejection(step_with(sim, {MoveCommand{bob, 1, Direction::n, MoveMode::walk}})), RejectReason::unknown_player);
+  EXPECT_EQ(only_rejection(step_with(sim, {MoveCommand{bob, 1, Direction::n, MoveMode::walk}})),
+            RejectReason::unknown_player);
   EXPECT_EQ(only_rejection(step_with(sim, {MoveCommand{alice, 1, static_cast<Direction>(77), MoveMode::walk}})),
             RejectReason::bad_enum);
 }
@@ -286,9 +309,9 @@ TEST(Codec, RoundTripKeepsTheFullHashAndRefusesDamage) {
   }
   // Hostile lengths: a player count over the limit is refused before allocating.
   std::vector<uint8_t> hostile = bytes;
-  const size_t header = 4 + 4;                       // magic, format version
-  const size_t params = 8 + 4 + 4 + 4 + 4 + 2 + 4;   // seed, chunks x/y, random ticks, npcs, region, rules
-  const size_t before_counters = 8 + 8 + 8 + 4;      // tick, rng state, rng increment, next npc id
+  const size_t header = 4 + 4;                      // magic, format version
+  const size_t params = 8 + 4 + 4 + 4 + 4 + 2 + 4;  // seed, chunks x/y, random ticks, npcs, region, rules
+  const size_t before_counters = 8 + 8 + 8 + 4;     // tick, rng state, rng increment, next npc id
   const size_t counters = 8 + 8 * reject_reason_count + 8 * 4;
   const size_t players_count_offset = header + params + before_counters + counters;
   hostile[players_count_offset + 3] = 0x7F;

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
   app.add_option("--chunks", chunks, "map size in chunks per axis (32 cells each)")->check(CLI::Range(1, 64));
   app.add_option("--npcs", npcs, "NPCs created with the world")->check(CLI::Range(0U, 16384U));
   app.add_option("--full-every", full_every, "full hash period in ticks (0: only tick 1)");
-  app.add_option("--remote-regions", remote_regions, "other regions sending writes and presence")->check(CLI::Range(0U, 16U));
+  app.add_option("--remote-regions", remote_regions, "other regions sending writes and presence")
+      ->check(CLI::Range(0U, 16U));
   app.add_option("--hostile", hostile, "per-mille of commands replaced by random ones")->check(CLI::Range(0U, 1000U));
   app.add_option("--hash-stream", out_path, "write the hash stream to this file instead of stdout");
   app.add_flag("--quiet", quiet, "no summary line on stderr");

@@ -53,7 +53,9 @@ Command ScenarioGenerator::hostile_command(const World& world) {
                    static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.height() + 8))) - 4};
   };
   auto player = [&] { return PlayerId{rng_.below(4) == 0 ? any32() : rng_.below(config_.players + 2)}; };
-  auto stamp = [&] { return LwwStamp{(static_cast<uint64_t>(any32()) << 32U) | any32(), RegionId{static_cast<uint16_t>(rng_.below(5))}}; };
+  auto stamp = [&] {
+    return LwwStamp{(static_cast<uint64_t>(any32()) << 32U) | any32(), RegionId{static_cast<uint16_t>(rng_.below(5))}};
+  };
   auto byte = [&] { return static_cast<uint8_t>(rng_.below(12)); };
   switch (rng_.below(8)) {
     case 0: return JoinCommand{player()};
@@ -62,7 +64,9 @@ Command ScenarioGenerator::hostile_command(const World& world) {
     case 3: return PlaceCommand{player(), any32(), cell(), static_cast<Layer>(byte() % 5), byte(), stamp()};
     case 4: return BreakCommand{player(), any32(), cell(), static_cast<Layer>(byte() % 5), stamp()};
     case 5: return InteractCommand{player(), any32(), cell(), stamp()};
-    case 6: return RemoteBlockWriteCommand{cell(), static_cast<Layer>(byte() % 5), byte(), static_cast<uint8_t>(byte() % 6), stamp()};
+    case 6:
+      return RemoteBlockWriteCommand{cell(), static_cast<Layer>(byte() % 5), byte(), static_cast<uint8_t>(byte() % 6),
+                                     stamp()};
     default:
       return RemotePresenceCommand{RegionId{static_cast<uint16_t>(rng_.below(5))}, player(),
                                    Vec2{Fixed::from_raw(static_cast<int32_t>(any32() >> 10U)),
@@ -81,7 +85,8 @@ void ScenarioGenerator::player_commands(const World& world, const Player& p, Age
     const bool roof = rng_.below(5) == 0;
     static constexpr Block blocks[] = {Block::wood_wall, Block::stone_wall, Block::door, Block::crop};
     const uint8_t kind = roof ? to_underlying(Ceiling::thatch_roof) : to_underlying(blocks[rng_.below(4)]);
-    out.emplace_back(PlaceCommand{p.id, ++agent.seq, near(rng_, p), roof ? Layer::ceiling : Layer::active, kind, local_stamp(world)});
+    out.emplace_back(PlaceCommand{p.id, ++agent.seq, near(rng_, p), roof ? Layer::ceiling : Layer::active, kind,
+                                  local_stamp(world)});
   }
   if (chance(rng_, config_.break_per_mille)) {
     const Layer layer = rng_.below(5) == 0 ? Layer::ceiling : Layer::active;
@@ -102,7 +107,8 @@ void ScenarioGenerator::next(const World& world, TickInput& out) {
     Agent& agent = agents_[i];
     const PlayerId id{i + 1};
     const bool present = find(world, id) != nullptr;
-    if (!present && !agent.joined && i * ramp / std::max<uint32_t>(config_.players, 1) < tick && tick >= agent.rejoin_at) {
+    if (!present && !agent.joined && i * ramp / std::max<uint32_t>(config_.players, 1) < tick &&
+        tick >= agent.rejoin_at) {
       out.commands.emplace_back(JoinCommand{id});
       agent.joined = true;
     } else if (present && chance(rng_, config_.leave_per_mille)) {
@@ -132,8 +138,9 @@ void ScenarioGenerator::next(const World& world, TickInput& out) {
                                                         LwwStamp{(ms << 16U) | k, origin}});
     }
     for (uint32_t k = 0; k < config_.remote_presence_per_tick; ++k) {
-      const Vec2 pos{Fixed::from_raw(static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.width() * 256)))),
-                     Fixed::from_raw(static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.height() * 256))))};
+      const Vec2 pos{
+          Fixed::from_raw(static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.width() * 256)))),
+          Fixed::from_raw(static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.height() * 256))))};
       out.commands.emplace_back(RemotePresenceCommand{origin, PlayerId{1 + rng_.below(1000)}, pos, Direction::s});
     }
   }

@@ -27,7 +27,7 @@ struct ScenarioConfig {
   uint32_t remote_regions = 0;      // other regions sending block writes and presence
   uint32_t remote_writes_per_tick = 0;
   uint32_t remote_presence_per_tick = 0;
-  uint32_t hostile_per_mille = 0;   // chance a generated command is replaced by a random one
+  uint32_t hostile_per_mille = 0;  // chance a generated command is replaced by a random one
 };
 
 // Parameters matching a benchmark-style world for `players` players.
