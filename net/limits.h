@@ -104,6 +104,10 @@ static_assert(replay_window_size <= 0x8000);
 // A TCP frame: u16 length + body; the body is at most an authenticated data packet.
 inline constexpr std::size_t tcp_frame_body_max = datagram_size_max;
 static_assert(tcp_frame_body_max <= 0xffff);
+// Bytes queued for one TCP stream not yet taken by the kernel; a peer that does not read is dropped.
+inline constexpr std::size_t tcp_send_queue_bytes_max = 4 << 20;
+// Streams one TcpServer holds at once; further connections are closed at accept.
+inline constexpr std::size_t tcp_streams_max = clients_max;
 
 // --- transports ----------------------------------------------------------------------------------
 // Datagrams moved per recvmmsg/sendmmsg call.

@@ -8,3 +8,5 @@ strata_add_test(NAME net_soak_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/soak_test.c
 target_include_directories(net_soak_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
 strata_add_test(NAME net_metrics_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_test.cc LIBS strata_net LABELS net)
 target_include_directories(net_metrics_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+strata_add_test(NAME net_loopback_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/loopback_test.cc LIBS strata_net_transport LABELS net)
+target_include_directories(net_loopback_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)

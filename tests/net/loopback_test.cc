@@ -1,0 +1,240 @@
+// tests/net/loopback_test.cc: real sockets on 127.0.0.1: the UDP transport (recvmmsg/sendmmsg)
+// and the TCP transport (framed stream) carry a full handshake and messages both ways, and a client
+// whose UDP gets no answer falls back to TCP with the same token. Bounded by a wall-clock guard;
+// nothing asserts timing.
+#include <gtest/gtest.h>
+
+#include <utility>  // before Asio (Boost 1.74 + GCC 12 + C++20)
+
+#include <boost/asio.hpp>
+#include <chrono>
+
+#include "net/client.h"
+#include "net/server.h"
+#include "net/transport.h"
+#include "tests/net/connection_harness.h"
+
+namespace strata::net {
+namespace {
+
+using test::message_bytes;
+
+constexpr std::uint64_t protocol_id = 0x1234;
+
+struct Deadline {
+  std::chrono::steady_clock::time_point end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() > end; }
+};
+
+ConnectToken mint(const Key& key, const Address& server, ClientId id) {
+  ConnectTokenParams params;
+  params.protocol_id = protocol_id;
+  params.client_id = id;
+  params.server_addresses = {server};
+  return *mint_connect_token(params, key, system_now_us() / 1'000'000);
+}
+
+ServerConfig server_config(const Key& key, const Address& address) {
+  ServerConfig config = default_server_config();
+  config.protocol_id = protocol_id;
+  config.public_address = address;
+  config.private_key = key;
+  return config;
+}
+
+// Sends `count` reliable messages (and one 100 kB message) each way and checks order and content.
+struct Exchange {
+  std::uint32_t count = 2000;
+  std::uint32_t up_sent = 0, up_received = 0, down_sent = 0, down_received = 0;
+  bool big_up = false, big_down = false;
+
+  void pump(Server& server, ClientId id, Client& client) {
+    while (up_sent < count && client.send(Channel::reliable_ordered, message_bytes(up_sent, 64)) == SendResult::ok) ++up_sent;
+    while (down_sent < count && server.send(id, Channel::reliable_ordered, message_bytes(down_sent, 64)) == SendResult::ok) ++down_sent;
+    if (up_sent == count && !big_up) big_up = client.send(Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
+    if (down_sent == count && !big_down) big_down = server.send(id, Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
+    Message m;
+    while (server.pop_message(id, m)) {
+      ASSERT_EQ(m.data, message_bytes(up_received, up_received < count ? 64 : 100'000));
+      ++up_received;
+    }
+    while (client.pop_message(m)) {
+      ASSERT_EQ(m.data, message_bytes(down_received, down_received < count ? 64 : 100'000));
+      ++down_received;
+    }
+  }
+  [[nodiscard]] bool done() const { return up_received == count + 1 && down_received == count + 1; }
+};
+
+TEST(net_loopback, udp_handshake_and_messages_both_ways) {
+  boost::asio::io_context io;
+  std::string error;
+  auto server_socket = UdpSocket::open(io, default_udp_config(), error);
+  ASSERT_TRUE(server_socket) << error;
+  auto client_socket = UdpSocket::open(io, default_udp_config(), error);
+  ASSERT_TRUE(client_socket) << error;
+  const Key key = random_key();
+  const Address server_address = server_socket->local_address();
+  Server server(server_config(key, server_address));
+  Client client(default_client_config());
+  ASSERT_TRUE(client.connect(mint(key, server_address, ClientId{9}), system_now_us()));
+  Exchange exchange;
+  Deadline deadline;
+  while (!deadline.passed() && !exchange.done()) {
+    const std::uint64_t now = system_now_us();
+    server_socket->wait_readable(500);
+    server_socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
+      server.receive(TransportKind::datagram, from, d, now, *server_socket);
+    });
+    client_socket->receive([&](const Address& from, std::span<const std::uint8_t> d) { client.receive(from, d, now); });
+    server.update(now);
+    client.update(now);
+    if (client.state() == ClientState::connected) {
+      ASSERT_NO_FATAL_FAILURE(exchange.pump(server, ClientId{9}, client));
+    }
+    server.send_packets(now, *server_socket);
+    client.send_packets(now, *client_socket);
+    server_socket->flush();
+    client_socket->flush();
+  }
+  EXPECT_TRUE(exchange.done()) << exchange.up_received << " " << exchange.down_received;
+  EXPECT_EQ(server.total_drops()[DropReason::bad_mac], 0u);
+  EXPECT_GT(server_socket->stats().datagrams_received, 100u);
+  EXPECT_GT(server_socket->stats().datagrams_received, server_socket->stats().receive_calls / 64);
+  // Garbage from a third socket is dropped; the connection is unaffected.
+  auto attacker = UdpSocket::open(io, default_udp_config(), error);
+  const std::vector<std::uint8_t> junk(500, 0x04);
+  attacker->send_datagram(TransportKind::datagram, server_address, junk);
+  attacker->flush();
+  server_socket->wait_readable(100'000);
+  server_socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
+    server.receive(TransportKind::datagram, from, d, system_now_us(), *server_socket);
+  });
+  EXPECT_EQ(server.endpoint_drops()[DropReason::unknown_connection], 1u);
+  EXPECT_EQ(server.connected_count(), 1u);
+}
+
+struct TcpWorld {
+  boost::asio::io_context io;
+  Key key = random_key();
+  std::unique_ptr<Server> server;
+  std::unique_ptr<TcpServer> listener;
+  std::unique_ptr<UdpSocket> udp;  // bound on the same port as the listener: the token's address
+  Address address;
+  std::uint64_t now = 0;
+
+  void open() {
+    std::string error;
+    udp = UdpSocket::open(io, default_udp_config(), error);
+    ASSERT_TRUE(udp) << error;
+    address = udp->local_address();
+    listener = TcpServer::open(
+        io, address,
+        [this](const Address& from, std::span<const std::uint8_t> frame) {
+          server->receive(TransportKind::stream, from, frame, now, *listener);
+        },
+        [this](const Address& peer) { server->transport_closed(TransportKind::stream, peer); }, error);
+    ASSERT_TRUE(listener) << error;
+    server = std::make_unique<Server>(server_config(key, address));
+  }
+};
+
+TEST(net_loopback, tcp_handshake_and_messages_both_ways) {
+  TcpWorld w;
+  ASSERT_NO_FATAL_FAILURE(w.open());
+  ClientConfig config = default_client_config();
+  config.transport = TransportKind::stream;
+  Client client(config);
+  auto stream = std::make_unique<TcpClient>(
+      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); }, [] {});
+  stream->connect(w.address);
+  ASSERT_TRUE(client.connect(mint(w.key, w.address, ClientId{10}), system_now_us()));
+  Exchange exchange;
+  Deadline deadline;
+  while (!deadline.passed() && !exchange.done()) {
+    w.now = system_now_us();
+    w.io.run_for(std::chrono::microseconds(200));
+    w.server->update(w.now);
+    client.update(w.now);
+    if (client.state() == ClientState::connected) {
+      ASSERT_NO_FATAL_FAILURE(exchange.pump(*w.server, ClientId{10}, client));
+    }
+    w.server->send_packets(w.now, *w.listener);
+    client.send_packets(w.now, *stream);
+  }
+  EXPECT_TRUE(exchange.done()) << exchange.up_received << " " << exchange.down_received;
+  const ConnectionStats* stats = w.server->client_stats(ClientId{10});
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->reliable_resends, 0u);  // a stream never loses: nothing is resent
+  // Closing the stream ends the connection on the server.
+  stream.reset();
+  for (int i = 0; i < 100 && w.server->connected_count() > 0; ++i) w.io.run_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(w.server->connected_count(), 0u);
+}
+
+TEST(net_loopback, tcp_malformed_frame_closes_only_that_stream) {
+  TcpWorld w;
+  ASSERT_NO_FATAL_FAILURE(w.open());
+  bool closed = false;
+  TcpClient bad(w.io, [](const Address&, std::span<const std::uint8_t>) {}, [&] { closed = true; });
+  bad.connect(w.address);
+  const std::vector<std::uint8_t> garbage(300, 0xee);
+  bad.send_datagram(TransportKind::stream, w.address, garbage);  // framed garbage: dropped by the server endpoint
+  for (int i = 0; i < 50; ++i) w.io.run_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(w.server->endpoint_drops()[DropReason::bad_header], 1u);
+  EXPECT_FALSE(closed);
+  EXPECT_EQ(w.listener->stream_count(), 1u);
+  EXPECT_EQ(w.listener->stats().frames_malformed, 0u);
+  // A zero-length frame is malformed: that stream (only) is closed.
+  boost::asio::ip::tcp::socket raw(w.io);
+  raw.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), w.address.port));
+  const std::uint8_t zero_frame[2] = {0, 0};
+  boost::asio::write(raw, boost::asio::buffer(zero_frame));
+  for (int i = 0; i < 50 && w.listener->stats().frames_malformed == 0; ++i) w.io.run_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(w.listener->stats().frames_malformed, 1u);
+  EXPECT_EQ(w.listener->stream_count(), 1u);
+  EXPECT_FALSE(closed);
+}
+
+TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
+  TcpWorld w;
+  ASSERT_NO_FATAL_FAILURE(w.open());
+  const ConnectToken token = mint(w.key, w.address, ClientId{11});
+  // UDP is "blocked": the server never reads its UDP socket.
+  std::string error;
+  auto client_udp = UdpSocket::open(w.io, default_udp_config(), error);
+  ClientConfig udp_config = default_client_config();
+  udp_config.handshake_timeout_us = 300'000;
+  Client udp_client(udp_config);
+  ASSERT_TRUE(udp_client.connect(token, system_now_us()));
+  Deadline deadline;
+  while (!deadline.passed() && udp_client.state() != ClientState::failed) {
+    const std::uint64_t now = system_now_us();
+    udp_client.update(now);
+    udp_client.send_packets(now, *client_udp);
+    client_udp->flush();
+    w.io.run_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(udp_client.failure(), ClientFailure::handshake_timeout);
+  // Same token over TCP: it was never used (the server never saw the UDP requests).
+  ClientConfig tcp_config = default_client_config();
+  tcp_config.transport = TransportKind::stream;
+  Client client(tcp_config);
+  TcpClient stream(
+      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); }, [] {});
+  stream.connect(w.address);
+  ASSERT_TRUE(client.connect(token, system_now_us()));
+  while (!deadline.passed() && client.state() != ClientState::connected) {
+    w.now = system_now_us();
+    w.io.run_for(std::chrono::microseconds(500));
+    w.server->update(w.now);
+    client.update(w.now);
+    w.server->send_packets(w.now, *w.listener);
+    client.send_packets(w.now, stream);
+  }
+  EXPECT_EQ(client.state(), ClientState::connected);
+  EXPECT_EQ(w.server->connected_count(), 1u);
+}
+
+}  // namespace
+}  // namespace strata::net
