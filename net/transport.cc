@@ -248,6 +248,8 @@ void UdpSocket::async_wait_readable(std::function<void()> ready) {
   });
 }
 
+int UdpSocket::native_handle() const { return impl_->socket.native_handle(); }
+
 bool UdpSocket::wait_readable(std::uint64_t timeout_us) {
   pollfd p{impl_->socket.native_handle(), POLLIN, 0};
   timespec ts{static_cast<time_t>(timeout_us / 1'000'000), static_cast<long>((timeout_us % 1'000'000) * 1000)};

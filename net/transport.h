@@ -73,6 +73,8 @@ class UdpSocket : public DatagramSink {
   void async_wait_readable(std::function<void()> ready);
   // Blocks up to timeout_us for readability without the io_context (poll(2)).
   bool wait_readable(std::uint64_t timeout_us);
+  // The OS socket, for callers that poll many sockets at once.
+  [[nodiscard]] int native_handle() const;
   [[nodiscard]] const TransportStats& stats() const { return stats_; }
 
  private:
