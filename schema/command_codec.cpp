@@ -6,6 +6,7 @@
 #include "schema/commands.capnp.h"
 #include "schema/limits.h"
 #include "schema/packed_io.h"
+#include "schema/wire_detail.h"
 
 namespace strata::schema {
 namespace {
@@ -44,7 +45,9 @@ void set_cell_stamp(G group, sim::CellPos cell, sim::LwwStamp stamp) {
   group.setStampRegion(sim::raw(stamp.region));
 }
 
-void to_wire(const sim::Command& command, wire::Command::Builder out) {
+}  // namespace
+
+void detail::command_to_wire(const sim::Command& command, wire::Command::Builder out) {
   if (const auto* c = std::get_if<sim::JoinCommand>(&command)) {
     out.initJoin().setPlayer(sim::raw(c->player));
   } else if (const auto* c = std::get_if<sim::LeaveCommand>(&command)) {
@@ -89,6 +92,8 @@ void to_wire(const sim::Command& command, wire::Command::Builder out) {
     g.setFacing(wire_enum(p.facing));
   }
 }
+
+namespace {
 
 // --- decoding ---------------------------------------------------------------------------------
 
@@ -202,13 +207,7 @@ class CommandReader {
   EnumPolicy policy_;
 };
 
-template <class T>
-DecodeResult<T> refused(DecodeError code, std::string error) {
-  DecodeResult<T> result;
-  result.code = code;
-  result.error = std::move(error);
-  return result;
-}
+using detail::refused;
 
 template <class T>
 DecodeResult<T> counted(DecodeResult<T> result, DecodeStats* stats) {
@@ -220,7 +219,7 @@ DecodeResult<T> counted(DecodeResult<T> result, DecodeStats* stats) {
 
 std::vector<uint8_t> encode_command(const sim::Command& command) {
   capnp::MallocMessageBuilder message(limits::command_message_words_max);
-  to_wire(command, message.initRoot<wire::Command>());
+  detail::command_to_wire(command, message.initRoot<wire::Command>());
   std::vector<uint8_t> out;
   detail::write_packed(message, out);
   return out;
@@ -244,10 +243,7 @@ void encode_tick_input(const sim::TickInput& input, std::vector<uint8_t>& out) {
   out.clear();
   const size_t words = 4 + input.commands.size() * limits::command_words_max;
   capnp::MallocMessageBuilder message(static_cast<unsigned>(words));
-  auto root = message.initRoot<wire::TickInput>();
-  root.setTick(input.tick);
-  auto list = root.initCommands(static_cast<unsigned>(input.commands.size()));
-  for (size_t i = 0; i < input.commands.size(); ++i) to_wire(input.commands[i], list[static_cast<unsigned>(i)]);
+  detail::tick_input_to_wire(input, message.initRoot<wire::TickInput>());
   detail::write_packed(message, out);
 }
 
@@ -260,27 +256,35 @@ std::vector<uint8_t> encode_tick_input(const sim::TickInput& input) {
 DecodeResult<sim::TickInput> decode_tick_input(std::span<const uint8_t> bytes, EnumPolicy policy, DecodeStats* stats) {
   auto result = detail::read_message<sim::TickInput, wire::TickInput>(
       bytes, limits::tick_input_words_max, limits::tick_input_traversal_words, limits::tick_input_nesting_max,
-      [&](wire::TickInput::Reader root) {
-        sim::TickInput input;
-        input.tick = root.getTick();
-        const auto list = root.getCommands();
-        if (list.size() > sim::limits::commands_per_tick_max) {
-          return refused<sim::TickInput>(
-              DecodeError::too_many_commands,
-              std::to_string(list.size()) + " commands, limit " + std::to_string(sim::limits::commands_per_tick_max));
-        }
-        input.commands.resize(list.size());
-        CommandReader reader(policy);
-        for (unsigned i = 0; i < list.size(); ++i) {
-          if (!reader.read(list[i], input.commands[i])) {
-            return refused<sim::TickInput>(reader.code, "command " + std::to_string(i) + ": " + reader.error);
-          }
-        }
-        DecodeResult<sim::TickInput> ok;
-        ok.value = std::move(input);
-        return ok;
-      });
+      [&](wire::TickInput::Reader root) { return detail::tick_input_from_wire(root, policy); });
   return counted(std::move(result), stats);
+}
+
+void detail::tick_input_to_wire(const sim::TickInput& input, wire::TickInput::Builder out) {
+  out.setTick(input.tick);
+  auto list = out.initCommands(static_cast<unsigned>(input.commands.size()));
+  for (size_t i = 0; i < input.commands.size(); ++i) command_to_wire(input.commands[i], list[static_cast<unsigned>(i)]);
+}
+
+DecodeResult<sim::TickInput> detail::tick_input_from_wire(wire::TickInput::Reader in, EnumPolicy policy) {
+  sim::TickInput input;
+  input.tick = in.getTick();
+  const auto list = in.getCommands();
+  if (list.size() > sim::limits::commands_per_tick_max) {
+    return refused<sim::TickInput>(
+        DecodeError::too_many_commands,
+        std::to_string(list.size()) + " commands, limit " + std::to_string(sim::limits::commands_per_tick_max));
+  }
+  input.commands.resize(list.size());
+  CommandReader reader(policy);
+  for (unsigned i = 0; i < list.size(); ++i) {
+    if (!reader.read(list[i], input.commands[i])) {
+      return refused<sim::TickInput>(reader.code, "command " + std::to_string(i) + ": " + reader.error);
+    }
+  }
+  DecodeResult<sim::TickInput> ok;
+  ok.value = std::move(input);
+  return ok;
 }
 
 std::string_view name(DecodeError error) {

@@ -55,6 +55,21 @@ inline constexpr uint64_t snapshot_traversal_words = snapshot_words_max;
 // Snapshot -> SnapshotHeader -> WorldParams.
 inline constexpr int snapshot_nesting_max = 4;
 
+// --- Session log records and export entries ---------------------------------------------------
+// Packed encoding expands a word to at most 10 bytes (tag, 8 bytes, run count).
+inline constexpr size_t packed_bytes_per_word_max = 10;
+inline constexpr size_t snapshot_packed_bytes_max = snapshot_words_max * packed_bytes_per_word_max;
+// TickRecord struct (3 data words, 1 pointer) + the TickInput it holds.
+inline constexpr size_t tick_record_words_max = tick_input_words_max + 4;
+inline constexpr int tick_record_nesting_max = tick_input_nesting_max + 1;
+inline constexpr size_t log_header_words_max = message_overhead_words + 16;
+// ExportEntry (union of header, snapshot Data, tick record, end group): the largest member is a
+// snapshot's packed bytes.
+inline constexpr size_t export_entry_words_max = message_overhead_words + 8 + 1 + (snapshot_packed_bytes_max + 7) / 8;
+inline constexpr int export_entry_nesting_max = tick_record_nesting_max + 1;
+// Period limits of a log header (ticks).
+inline constexpr uint32_t log_period_max = 1U << 24;
+
 // Unpacked messages are held in one flat array sized from the packed bytes (never from a segment
 // table a sender wrote), checked against these before allocating.
 inline constexpr size_t segments_max = 1;  // our encoders write single-segment messages
@@ -64,5 +79,8 @@ static_assert(tick_input_words_max < (size_t{1} << 29), "capnp lists and segment
 static_assert(state_bytes_max < (size_t{1} << 29), "the state must fit one capnp Data blob");
 static_assert(snapshot_words_max < (size_t{1} << 29), "a snapshot must fit one capnp segment");
 static_assert(state_bytes_max / 8 < snapshot_words_max);
+static_assert(snapshot_packed_bytes_max < (size_t{1} << 29), "a packed snapshot must fit one capnp Data blob");
+static_assert(tick_record_words_max < export_entry_words_max);
+static_assert(export_entry_words_max < (size_t{1} << 29), "an export entry must fit one capnp segment");
 
 }  // namespace strata::schema::limits

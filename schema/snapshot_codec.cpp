@@ -7,6 +7,7 @@
 #include "schema/limits.h"
 #include "schema/packed_io.h"
 #include "schema/snapshot.capnp.h"
+#include "schema/wire_detail.h"
 #include "sim/hash.h"
 #include "sim/state_codec.h"
 
@@ -18,41 +19,15 @@ static_assert(wire::SnapshotHeader::_capnpPrivate::dataWordSize + wire::Snapshot
                   limits::snapshot_header_words_max,
               "snapshot_header_words_max must cover the header and its params");
 
-void params_to_wire(const sim::WorldParams& p, wire::WorldParams::Builder out) {
-  out.setSeed(p.seed);
-  out.setChunksX(p.chunks_x);
-  out.setChunksY(p.chunks_y);
-  out.setRandomTicksPerChunk(p.random_ticks_per_chunk);
-  out.setNpcCount(p.npc_count);
-  out.setRegion(sim::raw(p.region));
-  out.setRules(p.rules);
-}
-
-sim::WorldParams params_from_wire(wire::WorldParams::Reader in) {
-  sim::WorldParams p;
-  p.seed = in.getSeed();
-  p.chunks_x = in.getChunksX();
-  p.chunks_y = in.getChunksY();
-  p.random_ticks_per_chunk = in.getRandomTicksPerChunk();
-  p.npc_count = in.getNpcCount();
-  p.region = sim::RegionId{in.getRegion()};
-  p.rules = in.getRules();
-  return p;
-}
-
 bool same_params(const sim::WorldParams& a, const sim::WorldParams& b) {
   return a.seed == b.seed && a.chunks_x == b.chunks_x && a.chunks_y == b.chunks_y &&
          a.random_ticks_per_chunk == b.random_ticks_per_chunk && a.npc_count == b.npc_count && a.region == b.region &&
          a.rules == b.rules;
 }
 
-template <class T>
-DecodeResult<T> refused(DecodeError code, std::string error) {
-  DecodeResult<T> result;
-  result.code = code;
-  result.error = std::move(error);
-  return result;
-}
+using detail::params_from_wire;
+using detail::params_to_wire;
+using detail::refused;
 
 // Reads and checks the header. Returns an error result (value empty) or the header.
 DecodeResult<SnapshotHeader> read_header(wire::Snapshot::Reader root) {
@@ -108,6 +83,28 @@ DecodeResult<T> read_snapshot(std::span<const uint8_t> bytes, DecodeStats* stats
 }
 
 }  // namespace
+
+void detail::params_to_wire(const sim::WorldParams& p, wire::WorldParams::Builder out) {
+  out.setSeed(p.seed);
+  out.setChunksX(p.chunks_x);
+  out.setChunksY(p.chunks_y);
+  out.setRandomTicksPerChunk(p.random_ticks_per_chunk);
+  out.setNpcCount(p.npc_count);
+  out.setRegion(sim::raw(p.region));
+  out.setRules(p.rules);
+}
+
+sim::WorldParams detail::params_from_wire(wire::WorldParams::Reader in) {
+  sim::WorldParams p;
+  p.seed = in.getSeed();
+  p.chunks_x = in.getChunksX();
+  p.chunks_y = in.getChunksY();
+  p.random_ticks_per_chunk = in.getRandomTicksPerChunk();
+  p.npc_count = in.getNpcCount();
+  p.region = sim::RegionId{in.getRegion()};
+  p.rules = in.getRules();
+  return p;
+}
 
 std::vector<uint8_t> encode_snapshot(const sim::World& world) {
   std::vector<uint8_t> state;

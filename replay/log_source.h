@@ -1,0 +1,42 @@
+// replay/log_source.h — read access to one session log, wherever it lives (a RocksDB directory or
+// an export file). The replayer, the CLIs and the desync finder only see this interface.
+//
+// A log is: a header; tick records for ticks start_tick+1 .. last_tick, contiguous; snapshots at
+// start_tick and at some later ticks. Readers never trust the bytes: every read verifies the
+// record's checksum and decodes it through schema/, and returns a Status saying what and where.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "replay/status.h"
+#include "schema/log_codec.h"
+
+namespace strata::replay {
+
+class LogSource {
+ public:
+  virtual ~LogSource() = default;
+  [[nodiscard]] virtual const schema::LogHeader& header() const = 0;
+  // Last recorded tick (header().start_tick when there is no record).
+  [[nodiscard]] virtual uint64_t last_tick() const = 0;
+  // Ticks holding a snapshot, ascending (always includes the start tick).
+  [[nodiscard]] virtual std::vector<uint64_t> snapshot_ticks() const = 0;
+  [[nodiscard]] virtual Status read_tick(uint64_t tick, schema::TickRecord& out) = 0;
+  // The snapshot's bytes (schema::encode_snapshot), checksum verified, not yet decoded.
+  [[nodiscard]] virtual Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) = 0;
+  // Bytes on disk.
+  [[nodiscard]] virtual uint64_t size_bytes() const = 0;
+  [[nodiscard]] virtual std::string kind() const = 0;  // "rocksdb" or "export file"
+};
+
+// Opens a log at `path`: a directory is a RocksDB log (opened read-only), a file an export file
+// (read and checked completely). Returns nullptr and sets `status` when it cannot.
+[[nodiscard]] std::unique_ptr<LogSource> open_log(const std::string& path, Status& status);
+
+// The nearest snapshot tick at or before `tick` (the start tick at least).
+[[nodiscard]] uint64_t snapshot_at_or_before(const LogSource& log, uint64_t tick);
+
+}  // namespace strata::replay

@@ -1,0 +1,179 @@
+// replay/replayer.cpp — see replayer.h.
+#include "replay/replayer.h"
+
+#include <deque>
+
+#include "replay/limits.h"
+#include "schema/codec.h"
+
+namespace strata::replay {
+namespace {
+
+Status mismatch(ReplayResult& result, uint64_t tick, std::string which, uint64_t expected, uint64_t actual) {
+  result.which = std::move(which);
+  result.expected = expected;
+  result.actual = actual;
+  char buffer[96];
+  std::snprintf(buffer, sizeof(buffer), ": recorded %016llx, replayed %016llx",
+                static_cast<unsigned long long>(expected), static_cast<unsigned long long>(actual));
+  return Status::error(Code::hash_mismatch, result.which + buffer, tick);
+}
+
+// Applies the fault hook, if any, to a freshly stepped simulation.
+void apply_fault(const ReplayOptions& options, std::optional<sim::Simulation>& sim, bool resimulation) {
+  if (!options.fault) return;
+  sim::World world = sim->world();
+  if (!options.fault(world, resimulation)) return;
+  auto changed = sim::Simulation::from_world(std::move(world));
+  if (changed) sim = std::move(changed);
+}
+
+// Sync-test: the last M+1 states and inputs, to roll back to and re-simulate.
+struct History {
+  std::deque<sim::World> worlds;  // worlds[i] is the state before inputs[i]
+  std::deque<sim::TickInput> inputs;
+};
+
+Status resimulate(const History& history, const std::vector<uint64_t>& recorded_quick, const sim::Simulation& live,
+                  const ReplayOptions& options, ReplayResult& result) {
+  auto sim = sim::Simulation::from_world(history.worlds.front());
+  if (!sim) return Status::error(Code::damaged, "sync-test: cannot restore a rolled-back world");
+  for (size_t i = 0; i < history.inputs.size(); ++i) {
+    sim->step(history.inputs[i]);
+    apply_fault(options, sim, true);
+    const uint64_t quick = sim->quick_hash();
+    const uint64_t expected = recorded_quick[recorded_quick.size() - history.inputs.size() + i];
+    if (quick != expected) {
+      return mismatch(result, history.inputs[i].tick, "quick hash on sync-test re-simulation", expected, quick);
+    }
+  }
+  if (sim->full_hash() != live.full_hash()) {
+    return mismatch(result, live.tick(), "full hash on sync-test re-simulation", live.full_hash(), sim->full_hash());
+  }
+  return {};
+}
+
+}  // namespace
+
+StateAt load_snapshot(LogSource& log, uint64_t tick) {
+  StateAt out;
+  std::vector<uint8_t> bytes;
+  if (out.status = log.read_snapshot(tick, bytes); !out.status.ok()) return out;
+  auto decoded = schema::decode_snapshot(bytes);
+  if (!decoded.ok()) {
+    const Code code = decoded.code == schema::DecodeError::rules_version   ? Code::rules_version
+                      : decoded.code == schema::DecodeError::hash_mismatch ? Code::hash_mismatch
+                                                                           : Code::damaged;
+    out.status = Status::error(code, "snapshot: " + decoded.error, tick);
+    return out;
+  }
+  std::string error;
+  out.sim = sim::Simulation::from_world(std::move(*decoded.value), &error);
+  if (!out.sim) out.status = Status::error(Code::damaged, "snapshot refused by the simulation: " + error, tick);
+  return out;
+}
+
+ReplayResult replay(LogSource& log, const ReplayOptions& options) {
+  ReplayResult result;
+  const schema::LogHeader& header = log.header();
+  const uint64_t start = snapshot_at_or_before(log, options.from_tick);
+  const uint64_t end = std::min(options.to_tick, log.last_tick());
+  result.start_tick = start;
+  result.last_tick = start;
+  if (options.mode == ReplayMode::sync_test &&
+      (options.rollback_ticks == 0 || options.rollback_ticks > limits::rollback_ticks_max)) {
+    result.status = Status::error(Code::invalid_argument, "rollback ticks out of range");
+    return result;
+  }
+  StateAt state = load_snapshot(log, start);
+  if (!state.status.ok()) {
+    result.status = state.status;
+    return result;
+  }
+  std::optional<sim::Simulation>& sim = state.sim;
+  if (start == 0 && header.start_tick == 0) {
+    // Tick 0: world generation is part of what a build must reproduce.
+    auto generated = sim::Simulation(header.params);
+    if (generated.full_hash() != sim->full_hash()) {
+      result.status = mismatch(result, 0, "full hash of the generated world", sim->full_hash(), generated.full_hash());
+      return result;
+    }
+    sim = std::move(generated);
+  }
+  History history;
+  std::vector<uint64_t> recorded_quick;
+  schema::TickRecord record;
+  for (uint64_t t = start + 1; t <= end; ++t) {
+    if (result.status = log.read_tick(t, record); !result.status.ok()) return result;
+    if (options.mode == ReplayMode::sync_test) {
+      history.worlds.push_back(sim->world());
+      history.inputs.push_back(record.input);
+      recorded_quick.push_back(record.quick_hash);
+      if (history.inputs.size() > options.rollback_ticks) {
+        history.worlds.pop_front();
+        history.inputs.pop_front();
+      }
+    }
+    sim->step(record.input);
+    apply_fault(options, sim, false);
+    const uint64_t quick = sim->quick_hash();
+    if (quick != record.quick_hash) {
+      result.status = mismatch(result, t, "quick hash", record.quick_hash, quick);
+      return result;
+    }
+    if (record.full_hash && sim->full_hash() != *record.full_hash) {
+      result.status = mismatch(result, t, "full hash", *record.full_hash, sim->full_hash());
+      return result;
+    }
+    if (options.mode == ReplayMode::sync_test) {
+      if (result.status = resimulate(history, recorded_quick, *sim, options, result); !result.status.ok())
+        return result;
+      if (recorded_quick.size() > 2 * limits::rollback_ticks_max) {
+        recorded_quick.erase(recorded_quick.begin(), recorded_quick.end() - limits::rollback_ticks_max);
+      }
+    } else if (options.mode == ReplayMode::save_load) {
+      auto decoded = schema::decode_snapshot(schema::encode_snapshot(sim->world()));
+      if (!decoded.ok()) {
+        result.status = Status::error(Code::hash_mismatch, "save/load: saved world does not load: " + decoded.error, t);
+        result.which = "save/load";
+        return result;
+      }
+      auto restored = sim::Simulation::from_world(std::move(*decoded.value));
+      if (!restored) {
+        result.status = Status::error(Code::hash_mismatch, "save/load: saved world refused by the simulation", t);
+        return result;
+      }
+      sim = std::move(restored);
+    }
+    result.last_tick = t;
+    result.ticks_replayed += 1;
+    if (options.on_tick) options.on_tick(t, quick, record.full_hash);
+  }
+  return result;
+}
+
+StateAt state_at(LogSource& log, uint64_t tick) {
+  if (tick < log.header().start_tick || tick > log.last_tick()) {
+    StateAt out;
+    out.status = Status::error(Code::invalid_argument,
+                               "tick outside the log (" + std::to_string(log.header().start_tick) + ".." +
+                                   std::to_string(log.last_tick()) + ")",
+                               tick);
+    return out;
+  }
+  const uint64_t start = snapshot_at_or_before(log, tick);
+  StateAt out = load_snapshot(log, start);
+  if (!out.status.ok()) return out;
+  schema::TickRecord record;
+  for (uint64_t t = start + 1; t <= tick; ++t) {
+    if (out.status = log.read_tick(t, record); !out.status.ok()) return out;
+    out.sim->step(record.input);
+    if (out.sim->quick_hash() != record.quick_hash || (record.full_hash && out.sim->full_hash() != *record.full_hash)) {
+      out.status = Status::error(Code::hash_mismatch, "rebuilding the state: recorded hash differs", t);
+      return out;
+    }
+  }
+  return out;
+}
+
+}  // namespace strata::replay

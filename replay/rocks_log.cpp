@@ -1,0 +1,349 @@
+// replay/rocks_log.cpp — see rocks_log.h for the layout.
+#include "replay/rocks_log.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <filesystem>
+
+#include "replay/limits.h"
+#include "schema/codec.h"
+#include "sim/hash.h"
+
+namespace strata::replay {
+namespace {
+
+constexpr const char* meta_cf = "meta";
+constexpr const char* ticks_cf = "ticks";
+constexpr const char* snapshots_cf = "snapshots";
+constexpr const char* header_key = "header";
+
+std::string tick_key(uint64_t tick) {
+  std::string key(8, '\0');
+  for (int i = 0; i < 8; ++i) key[static_cast<size_t>(i)] = static_cast<char>((tick >> (56 - 8 * i)) & 0xFFU);
+  return key;
+}
+
+bool key_tick(const rocksdb::Slice& key, uint64_t& tick) {
+  if (key.size() != 8) return false;
+  tick = 0;
+  for (size_t i = 0; i < 8; ++i) tick = (tick << 8U) | static_cast<uint8_t>(key[i]);
+  return true;
+}
+
+std::string checked_value(const std::vector<uint8_t>& payload) {
+  const uint64_t hash = XXH3_64bits(payload.data(), payload.size());
+  std::string value(limits::value_checksum_bytes + payload.size(), '\0');
+  for (size_t i = 0; i < 8; ++i) value[i] = static_cast<char>((hash >> (8 * i)) & 0xFFU);
+  if (!payload.empty()) std::memcpy(value.data() + limits::value_checksum_bytes, payload.data(), payload.size());
+  return value;
+}
+
+// Verifies a value's checksum; on success `payload` views the bytes after it.
+bool open_value(const std::string& value, std::span<const uint8_t>& payload) {
+  if (value.size() < limits::value_checksum_bytes) return false;
+  uint64_t stored = 0;
+  for (size_t i = 0; i < 8; ++i) stored |= uint64_t{static_cast<uint8_t>(value[i])} << (8 * i);
+  payload = std::span(reinterpret_cast<const uint8_t*>(value.data()) + 8, value.size() - 8);
+  return XXH3_64bits(payload.data(), payload.size()) == stored;
+}
+
+Code code_of(schema::DecodeError error) {
+  switch (error) {
+    case schema::DecodeError::rules_version: return Code::rules_version;
+    case schema::DecodeError::bad_version: return Code::unsupported;
+    default: return Code::damaged;
+  }
+}
+
+rocksdb::Options db_options() {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  // After a crash, recover the WAL up to its last intact record: a clean prefix, never a torn one.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.max_open_files = 64;
+  options.keep_log_file_num = 2;
+  return options;
+}
+
+std::vector<rocksdb::ColumnFamilyDescriptor> descriptors() {
+  rocksdb::ColumnFamilyOptions cf;
+  return {{rocksdb::kDefaultColumnFamilyName, cf}, {meta_cf, cf}, {ticks_cf, cf}, {snapshots_cf, cf}};
+}
+
+// An open database and its column family handles (handles must go before the DB).
+struct Db {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  ~Db() {
+    for (auto* h : handles) {
+      if (db) (void)db->DestroyColumnFamilyHandle(h);
+    }
+    handles.clear();
+    if (db) (void)db->Close();
+  }
+  rocksdb::ColumnFamilyHandle* meta() const { return handles[1]; }
+  rocksdb::ColumnFamilyHandle* ticks() const { return handles[2]; }
+  rocksdb::ColumnFamilyHandle* snapshots() const { return handles[3]; }
+};
+
+Status open_db(const std::string& dir, bool read_only, Db& out) {
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(db_options(), dir, descriptors(), &out.handles, &raw)
+                                : rocksdb::DB::Open(db_options(), dir, descriptors(), &out.handles, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() || s.IsCorruption())
+      return Status::error(Code::damaged, "cannot open log " + dir + ": " + s.ToString());
+    return Status::error(Code::io, "cannot open log " + dir + ": " + s.ToString());
+  }
+  out.db.reset(raw);
+  return {};
+}
+
+Status read_header(Db& db, schema::LogHeader& header) {
+  std::string value;
+  const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.meta(), header_key, &value);
+  if (s.IsNotFound()) return Status::error(Code::damaged, "log has no header");
+  if (!s.ok()) return Status::error(Code::io, "reading the header: " + s.ToString());
+  std::span<const uint8_t> payload;
+  if (!open_value(value, payload)) return Status::error(Code::damaged, "header checksum mismatch");
+  auto decoded = schema::decode_log_header(payload);
+  if (!decoded.ok()) return Status::error(code_of(decoded.code), "header: " + decoded.error);
+  header = *decoded.value;
+  return {};
+}
+
+// Last tick key in the ticks column family, or the start tick when there is none.
+Status find_last_tick(Db& db, const schema::LogHeader& header, uint64_t& last) {
+  std::unique_ptr<rocksdb::Iterator> it(db.db->NewIterator(rocksdb::ReadOptions(), db.ticks()));
+  it->SeekToLast();
+  last = header.start_tick;
+  if (it->Valid()) {
+    if (!key_tick(it->key(), last)) return Status::error(Code::damaged, "malformed tick key");
+    if (last <= header.start_tick) return Status::error(Code::damaged, "tick record before the start tick", last);
+  }
+  if (!it->status().ok()) return Status::error(Code::io, it->status().ToString());
+  return {};
+}
+
+Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch) {
+  const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.ticks(), tick_key(tick), &scratch);
+  if (s.IsNotFound()) return Status::error(Code::damaged, "tick record missing", tick);
+  if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
+  std::span<const uint8_t> payload;
+  if (!open_value(scratch, payload)) return Status::error(Code::damaged, "tick record checksum mismatch", tick);
+  auto decoded = schema::decode_tick_record(payload);
+  if (!decoded.ok()) return Status::error(Code::damaged, "tick record: " + decoded.error, tick);
+  if (decoded.value->input.tick != tick)
+    return Status::error(Code::damaged, "record holds the input of another tick", tick);
+  out = std::move(*decoded.value);
+  return {};
+}
+
+class RocksLog final : public LogSource {
+ public:
+  RocksLog(std::string dir, Db&& db) : dir_(std::move(dir)) {
+    db_.db = std::move(db.db);
+    db_.handles = std::move(db.handles);
+  }
+  Status init() {
+    if (Status s = read_header(db_, header_); !s.ok()) return s;
+    if (Status s = find_last_tick(db_, header_, last_tick_); !s.ok()) return s;
+    std::unique_ptr<rocksdb::Iterator> it(db_.db->NewIterator(rocksdb::ReadOptions(), db_.snapshots()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      uint64_t tick = 0;
+      if (!key_tick(it->key(), tick)) return Status::error(Code::damaged, "malformed snapshot key");
+      snapshots_.push_back(tick);
+    }
+    if (snapshots_.empty() || snapshots_.front() != header_.start_tick) {
+      return Status::error(Code::damaged, "start snapshot missing", header_.start_tick);
+    }
+    return {};
+  }
+  const schema::LogHeader& header() const override { return header_; }
+  uint64_t last_tick() const override { return last_tick_; }
+  std::vector<uint64_t> snapshot_ticks() const override { return snapshots_; }
+  Status read_tick(uint64_t tick, schema::TickRecord& out) override {
+    if (tick <= header_.start_tick || tick > last_tick_)
+      return Status::error(Code::invalid_argument, "no such tick", tick);
+    return get_tick(db_, tick, out, scratch_);
+  }
+  Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) override {
+    const rocksdb::Status s = db_.db->Get(rocksdb::ReadOptions(), db_.snapshots(), tick_key(tick), &scratch_);
+    if (s.IsNotFound()) return Status::error(Code::invalid_argument, "no snapshot at this tick", tick);
+    if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
+    std::span<const uint8_t> payload;
+    if (!open_value(scratch_, payload)) return Status::error(Code::damaged, "snapshot checksum mismatch", tick);
+    out.assign(payload.begin(), payload.end());
+    return {};
+  }
+  uint64_t size_bytes() const override {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(dir_, ec)) {
+      if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+    }
+    return total;
+  }
+  std::string kind() const override { return "rocksdb"; }
+
+ private:
+  std::string dir_;
+  Db db_;
+  schema::LogHeader header_;
+  uint64_t last_tick_ = 0;
+  std::vector<uint64_t> snapshots_;
+  std::string scratch_;
+};
+
+}  // namespace
+
+struct LogWriter::Impl {
+  Db db;
+  schema::LogHeader header;
+  LogConfig config;
+  uint64_t last_tick = 0;
+  uint64_t ticks_since_sync = 0;
+  std::vector<uint8_t> scratch;
+
+  Status commit(rocksdb::WriteBatch& batch) {
+    rocksdb::WriteOptions options;
+    ticks_since_sync += 1;
+    options.sync = config.wal_sync == WalSync::every_tick ||
+                   (config.wal_sync == WalSync::every_n_ticks && ticks_since_sync >= config.sync_every_ticks);
+    if (options.sync) ticks_since_sync = 0;
+    const rocksdb::Status s = db.db->Write(options, &batch);
+    if (!s.ok()) return Status::error(Code::io, "write: " + s.ToString());
+    return {};
+  }
+};
+
+LogWriter::LogWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+LogWriter::~LogWriter() = default;
+
+std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const schema::LogHeader& header,
+                                                 const std::vector<uint8_t>& start_snapshot, const LogConfig& config,
+                                                 Status& status) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    status = Status::error(Code::invalid_argument, dir + " already exists");
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  if (status = open_db(dir, false, impl->db); !status.ok()) return nullptr;
+  impl->header = header;
+  impl->config = config;
+  impl->last_tick = header.start_tick;
+  rocksdb::WriteBatch batch;
+  (void)batch.Put(impl->db.meta(), header_key, checked_value(schema::encode_log_header(header)));
+  (void)batch.Put(impl->db.snapshots(), tick_key(header.start_tick), checked_value(start_snapshot));
+  rocksdb::WriteOptions sync;
+  sync.sync = true;  // the start of a log is always durable
+  if (rocksdb::Status s = impl->db.db->Write(sync, &batch); !s.ok()) {
+    status = Status::error(Code::io, "writing the header: " + s.ToString());
+    return nullptr;
+  }
+  status = {};
+  return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
+}
+
+std::unique_ptr<LogWriter> LogWriter::create(const std::string& dir, const sim::World& start, const LogConfig& config,
+                                             Status& status) {
+  if (config.full_hash_every == 0 || config.snapshot_every == 0 || config.full_hash_every > limits::period_max ||
+      config.snapshot_every > limits::period_max) {
+    status = Status::error(Code::invalid_argument, "full hash and snapshot periods must be in [1, 2^24]");
+    return nullptr;
+  }
+  schema::LogHeader header;
+  header.params = start.params;
+  header.start_tick = start.tick;
+  header.start_snapshot_tick = start.tick;
+  header.full_hash_every = config.full_hash_every;
+  header.snapshot_every = config.snapshot_every;
+  return create_raw(dir, header, schema::encode_snapshot(start), config, status);
+}
+
+std::unique_ptr<LogWriter> LogWriter::open(const std::string& dir, const LogConfig& config, Status& status) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    status = Status::error(Code::not_found, dir + ": no such log directory");
+    return nullptr;
+  }
+  auto impl = std::make_unique<Impl>();
+  if (status = open_db(dir, false, impl->db); !status.ok()) return nullptr;
+  if (status = read_header(impl->db, impl->header); !status.ok()) return nullptr;
+  if (status = find_last_tick(impl->db, impl->header, impl->last_tick); !status.ok()) return nullptr;
+  impl->config = config;
+  impl->config.full_hash_every = impl->header.full_hash_every;  // the log's periods win
+  impl->config.snapshot_every = impl->header.snapshot_every;
+  if (impl->last_tick > impl->header.start_tick) {
+    schema::TickRecord last;
+    std::string scratch;
+    if (status = get_tick(impl->db, impl->last_tick, last, scratch); !status.ok()) return nullptr;
+  }
+  status = {};
+  return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
+}
+
+bool LogWriter::full_hash_due(uint64_t tick) const {
+  return tick == 1 || tick % impl_->header.full_hash_every == 0 || snapshot_due(tick);
+}
+bool LogWriter::snapshot_due(uint64_t tick) const { return tick % impl_->header.snapshot_every == 0; }
+uint64_t LogWriter::last_tick() const { return impl_->last_tick; }
+const schema::LogHeader& LogWriter::header() const { return impl_->header; }
+
+Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& after) {
+  if (input.tick != impl_->last_tick + 1 || after.tick() != input.tick) {
+    return Status::error(Code::invalid_argument, "append out of order: log at " + std::to_string(impl_->last_tick),
+                         input.tick);
+  }
+  rocksdb::WriteBatch batch;
+  const bool snapshot = snapshot_due(input.tick);
+  schema::TickRecord record;
+  record.input = input;  // copy: the record owns its input (encoding needs the whole record)
+  record.quick_hash = after.quick_hash();
+  if (full_hash_due(input.tick)) record.full_hash = after.full_hash();
+  schema::encode_tick_record(record, impl_->scratch);
+  (void)batch.Put(impl_->db.ticks(), tick_key(input.tick), checked_value(impl_->scratch));
+  if (snapshot)
+    (void)batch.Put(impl_->db.snapshots(), tick_key(input.tick), checked_value(schema::encode_snapshot(after.world())));
+  if (Status s = impl_->commit(batch); !s.ok()) return s;
+  impl_->last_tick = input.tick;
+  return {};
+}
+
+Status LogWriter::append_record(const schema::TickRecord& record, const std::vector<uint8_t>* snapshot) {
+  if (record.input.tick != impl_->last_tick + 1) {
+    return Status::error(Code::invalid_argument, "append out of order", record.input.tick);
+  }
+  rocksdb::WriteBatch batch;
+  schema::encode_tick_record(record, impl_->scratch);
+  (void)batch.Put(impl_->db.ticks(), tick_key(record.input.tick), checked_value(impl_->scratch));
+  if (snapshot != nullptr)
+    (void)batch.Put(impl_->db.snapshots(), tick_key(record.input.tick), checked_value(*snapshot));
+  if (Status s = impl_->commit(batch); !s.ok()) return s;
+  impl_->last_tick = record.input.tick;
+  return {};
+}
+
+std::unique_ptr<LogSource> open_rocks_log(const std::string& dir, Status& status) {
+  Db db;
+  if (status = open_db(dir, true, db); !status.ok()) return nullptr;
+  auto log = std::make_unique<RocksLog>(dir, std::move(db));
+  if (status = log->init(); !status.ok()) return nullptr;
+  return log;
+}
+
+uint64_t snapshot_at_or_before(const LogSource& log, uint64_t tick) {
+  uint64_t best = log.header().start_tick;
+  for (uint64_t t : log.snapshot_ticks()) {
+    if (t <= tick) best = t;
+  }
+  return best;
+}
+
+}  // namespace strata::replay

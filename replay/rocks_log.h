@@ -1,0 +1,72 @@
+// replay/rocks_log.h — the session log in RocksDB: the writer the server (and tests) append to,
+// and the read-only LogSource over the same directory.
+//
+// Layout: column family "meta" holds key "header" (the LogHeader); "ticks" holds one TickRecord
+// per tick; "snapshots" one snapshot per snapshot tick. Tick keys are 8-byte big-endian so RocksDB's
+// byte order is tick order. Every value is u64 XXH3-64 (little-endian) of the payload, then the
+// payload (schema/log_codec.h or schema::encode_snapshot). One WriteBatch per tick (record and,
+// when due, its snapshot): RocksDB's WAL is checksummed and recovered to a point in time, so a log
+// written by a killed process reopens as a clean prefix; the XXH3 catches what the WAL cannot
+// (damage of the files at rest).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "replay/log_source.h"
+#include "sim/simulation.h"
+
+namespace strata::replay {
+
+enum class WalSync : uint8_t {
+  none,           // WAL written each tick (survives a process kill), fsynced when the OS decides
+  every_tick,     // fsync each tick: survives power loss, costs a disk flush per tick
+  every_n_ticks,  // fsync every sync_every_ticks ticks
+};
+
+struct LogConfig {
+  uint32_t full_hash_every = 100;  // N: full hash on tick 1, every N ticks and at every snapshot
+  uint32_t snapshot_every = 1000;  // K: snapshot every K ticks (seek points)
+  WalSync wal_sync = WalSync::none;
+  uint32_t sync_every_ticks = 20;  // for WalSync::every_n_ticks
+};
+[[nodiscard]] inline LogConfig default_config() { return LogConfig{}; }
+
+class LogWriter {
+ public:
+  // A new log in `dir` (which must not exist yet) starting from `start`, whose snapshot it writes.
+  [[nodiscard]] static std::unique_ptr<LogWriter> create(const std::string& dir, const sim::World& start,
+                                                         const LogConfig& config, Status& status);
+  // A new log with an explicit header and start snapshot bytes (import).
+  [[nodiscard]] static std::unique_ptr<LogWriter> create_raw(const std::string& dir, const schema::LogHeader& header,
+                                                             const std::vector<uint8_t>& start_snapshot,
+                                                             const LogConfig& config, Status& status);
+  // Reopens an existing log to append after its last tick (after a crash: after its clean prefix).
+  [[nodiscard]] static std::unique_ptr<LogWriter> open(const std::string& dir, const LogConfig& config, Status& status);
+  ~LogWriter();
+  LogWriter(const LogWriter&) = delete;
+  LogWriter& operator=(const LogWriter&) = delete;
+
+  // Records tick input.tick (== last_tick() + 1) after `after` stepped it: the input, the quick
+  // hash, the full hash when due, and a snapshot when due — one group commit.
+  [[nodiscard]] Status append(const sim::TickInput& input, const sim::Simulation& after);
+  // Records a ready-made record (and snapshot bytes for its tick, if any) — import.
+  [[nodiscard]] Status append_record(const schema::TickRecord& record, const std::vector<uint8_t>* snapshot);
+
+  [[nodiscard]] uint64_t last_tick() const;
+  [[nodiscard]] const schema::LogHeader& header() const;
+  [[nodiscard]] bool full_hash_due(uint64_t tick) const;
+  [[nodiscard]] bool snapshot_due(uint64_t tick) const;
+
+ private:
+  struct Impl;
+  explicit LogWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Read-only view of a RocksDB log directory (safe while no writer has it open, e.g. after a crash).
+[[nodiscard]] std::unique_ptr<LogSource> open_rocks_log(const std::string& dir, Status& status);
+
+}  // namespace strata::replay

@@ -1,0 +1,204 @@
+// schema/log_codec.cpp — session log header, tick records and export entries <-> packed Cap'n Proto
+// (log.capnp). Each reader visits every pointer once (the traversal limits count re-reads).
+#include "schema/log_codec.h"
+
+#include "schema/limits.h"
+#include "schema/log.capnp.h"
+#include "schema/packed_io.h"
+#include "schema/wire_detail.h"
+
+namespace strata::schema {
+namespace {
+
+using detail::refused;
+
+static_assert(wire::TickRecord::_capnpPrivate::dataWordSize + wire::TickRecord::_capnpPrivate::pointerCount <= 4,
+              "tick_record_words_max assumes a 4-word TickRecord");
+static_assert(wire::LogHeader::_capnpPrivate::dataWordSize + wire::LogHeader::_capnpPrivate::pointerCount +
+                      wire::WorldParams::_capnpPrivate::dataWordSize <=
+                  16,
+              "log_header_words_max assumes this");
+
+void header_to_wire(const LogHeader& h, wire::LogHeader::Builder out) {
+  out.setMagic(log_magic);
+  out.setFormatVersion(h.format_version);
+  out.setRulesVersion(h.rules_version);
+  out.setSchemaVersion(h.schema_version);
+  detail::params_to_wire(h.params, out.initParams());
+  out.setStartTick(h.start_tick);
+  out.setStartSnapshotTick(h.start_snapshot_tick);
+  out.setFullHashEvery(h.full_hash_every);
+  out.setSnapshotEvery(h.snapshot_every);
+}
+
+DecodeResult<LogHeader> header_from_wire(wire::LogHeader::Reader in) {
+  if (in.getMagic() != log_magic) return refused<LogHeader>(DecodeError::bad_magic, "not a Strata session log header");
+  LogHeader h;
+  h.format_version = in.getFormatVersion();
+  h.rules_version = in.getRulesVersion();
+  h.schema_version = in.getSchemaVersion();
+  h.params = detail::params_from_wire(in.getParams());
+  h.start_tick = in.getStartTick();
+  h.start_snapshot_tick = in.getStartSnapshotTick();
+  h.full_hash_every = in.getFullHashEvery();
+  h.snapshot_every = in.getSnapshotEvery();
+  if (h.format_version != log_format_version) {
+    return refused<LogHeader>(DecodeError::bad_version, "log format version " + std::to_string(h.format_version) +
+                                                            " not implemented (this build reads " +
+                                                            std::to_string(log_format_version) + ")");
+  }
+  if (h.rules_version != sim::rules_version || h.params.rules != sim::rules_version) {
+    return refused<LogHeader>(DecodeError::rules_version, "log recorded with rules version " +
+                                                              std::to_string(h.rules_version) +
+                                                              ", not implemented by this build (it implements " +
+                                                              std::to_string(sim::rules_version) + ")");
+  }
+  if (h.schema_version != schema_version) {
+    return refused<LogHeader>(DecodeError::bad_version, "log schema version " + std::to_string(h.schema_version) +
+                                                            " not implemented (this build reads " +
+                                                            std::to_string(schema_version) + ")");
+  }
+  if (const char* problem = sim::validate(h.params)) {
+    return refused<LogHeader>(DecodeError::bad_params, std::string("bad world parameters: ") + problem);
+  }
+  if (h.full_hash_every == 0 || h.full_hash_every > limits::log_period_max || h.snapshot_every == 0 ||
+      h.snapshot_every > limits::log_period_max) {
+    return refused<LogHeader>(DecodeError::bad_params, "full hash / snapshot period out of range");
+  }
+  if (h.start_snapshot_tick != h.start_tick) {
+    return refused<LogHeader>(DecodeError::bad_params, "start snapshot tick differs from the start tick");
+  }
+  DecodeResult<LogHeader> ok;
+  ok.value = h;
+  return ok;
+}
+
+void record_to_wire(const TickRecord& r, wire::TickRecord::Builder out) {
+  detail::tick_input_to_wire(r.input, out.initInput());
+  out.setQuickHash(r.quick_hash);
+  out.setHasFullHash(r.full_hash.has_value());
+  out.setFullHash(r.full_hash.value_or(0));
+}
+
+DecodeResult<TickRecord> record_from_wire(wire::TickRecord::Reader in) {
+  if (!in.hasInput()) return refused<TickRecord>(DecodeError::malformed, "tick record without its input");
+  auto input = detail::tick_input_from_wire(in.getInput(), EnumPolicy::as_recorded);
+  if (!input.ok()) return refused<TickRecord>(input.code, std::move(input.error));
+  TickRecord r;
+  r.input = std::move(*input.value);
+  r.quick_hash = in.getQuickHash();
+  if (in.getHasFullHash()) {
+    r.full_hash = in.getFullHash();
+  } else if (in.getFullHash() != 0) {
+    return refused<TickRecord>(DecodeError::malformed, "full hash present without its flag");
+  }
+  DecodeResult<TickRecord> ok;
+  ok.value = std::move(r);
+  return ok;
+}
+
+template <class T>
+DecodeResult<T> counted(DecodeResult<T> result, DecodeStats* stats) {
+  if (stats != nullptr) stats->count(result.code);
+  return result;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_log_header(const LogHeader& header) {
+  capnp::MallocMessageBuilder message(limits::log_header_words_max);
+  header_to_wire(header, message.initRoot<wire::LogHeader>());
+  std::vector<uint8_t> out;
+  detail::write_packed(message, out);
+  return out;
+}
+
+DecodeResult<LogHeader> decode_log_header(std::span<const uint8_t> bytes, DecodeStats* stats) {
+  return counted(detail::read_message<LogHeader, wire::LogHeader>(bytes, limits::log_header_words_max,
+                                                                  limits::log_header_words_max, 3, header_from_wire),
+                 stats);
+}
+
+void encode_tick_record(const TickRecord& record, std::vector<uint8_t>& out) {
+  out.clear();
+  capnp::MallocMessageBuilder message(
+      static_cast<unsigned>(8 + record.input.commands.size() * limits::command_words_max));
+  record_to_wire(record, message.initRoot<wire::TickRecord>());
+  detail::write_packed(message, out);
+}
+
+DecodeResult<TickRecord> decode_tick_record(std::span<const uint8_t> bytes, DecodeStats* stats) {
+  return counted(detail::read_message<TickRecord, wire::TickRecord>(bytes, limits::tick_record_words_max,
+                                                                    limits::tick_record_words_max,
+                                                                    limits::tick_record_nesting_max, record_from_wire),
+                 stats);
+}
+
+void encode_export_entry(const ExportEntry& entry, std::vector<uint8_t>& out) {
+  out.clear();
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::ExportEntry>();
+  if (const auto* h = std::get_if<LogHeader>(&entry)) {
+    header_to_wire(*h, root.initHeader());
+  } else if (const auto* s = std::get_if<SnapshotBytes>(&entry)) {
+    root.setSnapshot(capnp::Data::Reader(s->bytes.data(), s->bytes.size()));
+  } else if (const auto* r = std::get_if<TickRecord>(&entry)) {
+    record_to_wire(*r, root.initTick());
+  } else if (const auto* b = std::get_if<BundleSection>(&entry)) {
+    auto g = root.initSection();
+    g.setSide(b->side);
+    g.setDivergentTick(b->divergent_tick);
+  } else {
+    const auto& e = std::get<ExportEnd>(entry);
+    auto g = root.initEnd();
+    g.setTickCount(e.tick_count);
+    g.setSnapshotCount(e.snapshot_count);
+    g.setLastTick(e.last_tick);
+  }
+  detail::write_packed(message, out);
+}
+
+DecodeResult<ExportEntry> decode_export_entry(std::span<const uint8_t> bytes, DecodeStats* stats) {
+  auto result = detail::read_message<ExportEntry, wire::ExportEntry>(
+      bytes, limits::export_entry_words_max, limits::export_entry_words_max, limits::export_entry_nesting_max,
+      [](wire::ExportEntry::Reader root) -> DecodeResult<ExportEntry> {
+        DecodeResult<ExportEntry> ok;
+        switch (root.which()) {
+          case wire::ExportEntry::HEADER: {
+            auto h = header_from_wire(root.getHeader());
+            if (!h.ok()) return refused<ExportEntry>(h.code, std::move(h.error));
+            ok.value = *h.value;
+            return ok;
+          }
+          case wire::ExportEntry::SNAPSHOT: {
+            const auto data = root.getSnapshot();
+            if (data.size() > limits::snapshot_packed_bytes_max) {
+              return refused<ExportEntry>(DecodeError::too_large, "snapshot entry too large");
+            }
+            ok.value = SnapshotBytes{std::vector<uint8_t>(data.begin(), data.end())};
+            return ok;
+          }
+          case wire::ExportEntry::TICK: {
+            auto r = record_from_wire(root.getTick());
+            if (!r.ok()) return refused<ExportEntry>(r.code, std::move(r.error));
+            ok.value = std::move(*r.value);
+            return ok;
+          }
+          case wire::ExportEntry::END: {
+            const auto g = root.getEnd();
+            ok.value = ExportEnd{g.getTickCount(), g.getSnapshotCount(), g.getLastTick()};
+            return ok;
+          }
+          case wire::ExportEntry::SECTION: {
+            const auto g = root.getSection();
+            if (g.getSide() > 1) return refused<ExportEntry>(DecodeError::bad_params, "bundle side out of range");
+            ok.value = BundleSection{g.getSide(), g.getDivergentTick()};
+            return ok;
+          }
+        }
+        return refused<ExportEntry>(DecodeError::unknown_command, "unknown export entry kind");
+      });
+  return counted(std::move(result), stats);
+}
+
+}  // namespace strata::schema
