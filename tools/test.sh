@@ -22,8 +22,10 @@ configure() {
 build() {
   local dir=$1; shift
   echo "== building $dir"
-  ninja -C "$builds/$dir" "$@" | grep -vE '^\[[0-9]+/[0-9]+\] ' || true
-  [ "${PIPESTATUS[0]}" = 0 ] || { echo "build of $dir failed"; exit 1; }
+  if ! ninja -C "$builds/$dir" "$@" > "$builds/$dir.build.log" 2>&1; then
+    grep -E 'error|FAILED' "$builds/$dir.build.log" | head -40
+    echo "build of $dir failed (full log: $builds/$dir.build.log)"; exit 1
+  fi
 }
 
 configure gate-gcc-O0 -DSTRATA_GATE_ONLY=ON -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_CXX_FLAGS_DEBUG=-O0"
