@@ -233,6 +233,8 @@ std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const s
     status = Status::error(Code::invalid_argument, dir + " already exists");
     return nullptr;
   }
+  const auto parent = std::filesystem::path(dir).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   auto impl = std::make_unique<Impl>();
   if (status = open_db(dir, false, impl->db); !status.ok()) return nullptr;
   impl->header = header;

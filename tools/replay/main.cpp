@@ -1,0 +1,266 @@
+// strata-replay — inspect, verify, replay and convert session logs (a RocksDB directory or an export
+// file; every subcommand takes either).
+//   info LOG                      header, tick range, snapshot ticks, size
+//   verify LOG [--from T --to T]  replay and check every recorded hash (progress bar on a terminal)
+//   hashes LOG [--out FILE]       the replayed hash stream, "tick quick [full]" (strata-scenario's format)
+//   state LOG --tick T [--field PATH] [--full]   the world at T as JSON, or the fields under PATH
+//   export LOG FILE / import FILE DIR
+//   sync-test LOG [--rollback M]  roll back M ticks every tick and re-simulate
+//   heavy LOG                     snapshot, restore and continue every tick
+//   record DIR --seed --players --ticks ...   record a seeded scenario (golden logs, benchmarks)
+// Exit codes: 0 ok, 1 usage, 2 not found, 3 damaged, 4 rules version not implemented,
+// 5 unsupported version, 6 hash mismatch, 7 I/O error, 8 invalid argument.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+
+#include "replay/export_file.h"
+#include "replay/replayer.h"
+#include "tools/replay/world_json.h"
+#include "tools/scenario/scenario.h"
+
+namespace {
+
+using namespace strata;
+
+int fail(const replay::Status& status, const std::string& what) {
+  std::fprintf(stderr, "strata-replay: %s: %s\n", what.c_str(), status.describe().c_str());
+  return replay::exit_code(status.code);
+}
+
+std::unique_ptr<replay::LogSource> open_or_report(const std::string& path, int& exit_code) {
+  replay::Status status;
+  auto log = replay::open_log(path, status);
+  if (!log) exit_code = fail(status, path);
+  return log;
+}
+
+int info(const std::string& path) {
+  int code = 0;
+  auto log = open_or_report(path, code);
+  if (!log) return code;
+  const auto& h = log->header();
+  std::printf("log            %s (%s, %" PRIu64 " bytes)\n", path.c_str(), log->kind().c_str(), log->size_bytes());
+  std::printf("format         %u, rules %u, schema %u\n", h.format_version, h.rules_version, h.schema_version);
+  std::printf("world          seed %" PRIu64 ", %dx%d chunks, %u random ticks/chunk, %u npcs, region %u\n",
+              h.params.seed, h.params.chunks_x, h.params.chunks_y, h.params.random_ticks_per_chunk, h.params.npc_count,
+              static_cast<unsigned>(sim::raw(h.params.region)));
+  std::printf("ticks          %" PRIu64 "..%" PRIu64 " (%" PRIu64 " records)\n", h.start_tick, log->last_tick(),
+              log->last_tick() - h.start_tick);
+  std::printf("full hash      tick 1, every %u ticks and at snapshots\n", h.full_hash_every);
+  std::printf("snapshots      every %u ticks:", h.snapshot_every);
+  for (uint64_t t : log->snapshot_ticks()) std::printf(" %" PRIu64, t);
+  std::printf("\n");
+  return 0;
+}
+
+// Progress on a terminal only (never in pipes or logs).
+class Progress {
+ public:
+  Progress(uint64_t first, uint64_t last) : first_(first), last_(last), enabled_(isatty(STDERR_FILENO) != 0) {}
+  void update(uint64_t tick) {
+    if (!enabled_ || (tick % 256 != 0 && tick != last_)) return;
+    const uint64_t total = last_ > first_ ? last_ - first_ : 1;
+    const int width = 40;
+    const int filled = static_cast<int>((tick - first_) * width / total);
+    std::fprintf(stderr, "\r[%.*s%*s] tick %" PRIu64 "/%" PRIu64, filled, "########################################",
+                 width - filled, "", tick, last_);
+  }
+  ~Progress() {
+    if (enabled_) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  uint64_t first_;
+  uint64_t last_;
+  bool enabled_;
+};
+
+int run_replay(const std::string& path, replay::ReplayOptions options, const char* mode_name, bool quiet) {
+  int code = 0;
+  auto log = open_or_report(path, code);
+  if (!log) return code;
+  const uint64_t last = std::min(options.to_tick, log->last_tick());
+  replay::ReplayResult result;
+  const auto start = std::chrono::steady_clock::now();
+  {
+    Progress progress(replay::snapshot_at_or_before(*log, options.from_tick), last);
+    options.on_tick = [&](uint64_t tick, uint64_t, std::optional<uint64_t>) { progress.update(tick); };
+    result = replay::replay(*log, options);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!result.status.ok()) return fail(result.status, std::string(mode_name) + " " + path);
+  if (!quiet) {
+    std::printf("%s ok: ticks %" PRIu64 "..%" PRIu64 " (%" PRIu64 " replayed from the snapshot at %" PRIu64
+                "), %.3f s, %.0f ticks/s\n",
+                mode_name, result.start_tick + 1, result.last_tick, result.ticks_replayed, result.start_tick, seconds,
+                seconds > 0 ? static_cast<double>(result.ticks_replayed) / seconds : 0.0);
+  }
+  return 0;
+}
+
+int hashes(const std::string& path, const std::string& out_path) {
+  int code = 0;
+  auto log = open_or_report(path, code);
+  if (!log) return code;
+  std::FILE* out = out_path.empty() ? stdout : std::fopen(out_path.c_str(), "w");
+  if (out == nullptr) return fail(replay::Status::error(replay::Code::io, "cannot write " + out_path), "hashes");
+  replay::ReplayOptions options;
+  options.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t> full) {
+    if (full) {
+      std::fprintf(out, "%" PRIu64 " %016" PRIx64 " %016" PRIx64 "\n", tick, quick, *full);
+    } else {
+      std::fprintf(out, "%" PRIu64 " %016" PRIx64 "\n", tick, quick);
+    }
+  };
+  const auto result = replay::replay(*log, options);
+  if (out != stdout) std::fclose(out);
+  if (!result.status.ok()) return fail(result.status, "hashes " + path);
+  return 0;
+}
+
+int state(const std::string& path, uint64_t tick, const std::string& field, bool full) {
+  int code = 0;
+  auto log = open_or_report(path, code);
+  if (!log) return code;
+  auto at = replay::state_at(*log, tick);
+  if (!at.status.ok()) return fail(at.status, "state " + path);
+  if (field.empty()) {
+    std::fputs(tools::world_json(at.sim->world(), full ? sim::WalkScope::full : sim::WalkScope::quick).c_str(), stdout);
+    return 0;
+  }
+  const std::string lines = tools::world_fields(at.sim->world(), field);
+  if (lines.empty()) {
+    return fail(replay::Status::error(replay::Code::invalid_argument, "no field under '" + field + "'"), "state");
+  }
+  std::fputs(lines.c_str(), stdout);
+  return 0;
+}
+
+struct RecordOptions {
+  uint64_t seed = 1;
+  uint32_t players = 20;
+  uint64_t ticks = 200;
+  int32_t chunks = 2;
+  uint32_t npcs = 4;
+  uint32_t full_every = 20;
+  uint32_t snapshot_every = 100;
+  uint32_t hostile = 10;
+  uint32_t remote_regions = 1;
+};
+
+int record(const std::string& dir, const RecordOptions& o) {
+  scenario::ScenarioConfig config;
+  config.seed = o.seed;
+  config.players = o.players;
+  config.join_ramp_ticks = static_cast<uint32_t>(std::min<uint64_t>(o.ticks / 10 + 1, 200));
+  config.remote_regions = o.remote_regions;
+  config.remote_writes_per_tick = o.remote_regions > 0 ? 2 : 0;
+  config.remote_presence_per_tick = o.remote_regions > 0 ? 4 : 0;
+  config.hostile_per_mille = o.hostile;
+  auto sim = std::make_unique<sim::Simulation>(scenario::world_for(o.seed, o.chunks, o.npcs));
+  scenario::ScenarioGenerator generator(config);
+  replay::LogConfig log_config;
+  log_config.full_hash_every = o.full_every;
+  log_config.snapshot_every = o.snapshot_every;
+  replay::Status status;
+  auto writer = replay::LogWriter::create(dir, sim->world(), log_config, status);
+  if (!writer) return fail(status, "record " + dir);
+  sim::TickInput input;
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t t = 0; t < o.ticks; ++t) {
+    generator.next(sim->world(), input);
+    sim->step(input);
+    if (status = writer->append(input, *sim); !status.ok()) return fail(status, "record " + dir);
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("recorded %" PRIu64 " ticks into %s, final full hash %016" PRIx64 ", %.2f s\n", o.ticks, dir.c_str(),
+              sim->full_hash(), seconds);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata-replay: inspect, verify, replay and convert Strata session logs"};
+  app.require_subcommand(1);
+  std::string log_path;
+  std::string other_path;
+  std::string field;
+  uint64_t tick = 0;
+  bool full = false;
+  bool quiet = false;
+  replay::ReplayOptions options;
+  RecordOptions rec;
+
+  auto* info_cmd = app.add_subcommand("info", "header, tick range, snapshot ticks, size");
+  info_cmd->add_option("log", log_path, "log directory or export file")->required();
+  auto* verify_cmd = app.add_subcommand("verify", "replay and check every recorded hash (exit 0 only if all match)");
+  verify_cmd->add_option("log", log_path)->required();
+  verify_cmd->add_option("--from", options.from_tick, "start at the nearest snapshot at or before this tick");
+  verify_cmd->add_option("--to", options.to_tick, "last tick to verify");
+  verify_cmd->add_flag("--quiet", quiet, "no summary line");
+  auto* hashes_cmd = app.add_subcommand("hashes", "print the replayed hash stream (tick quick [full])");
+  hashes_cmd->add_option("log", log_path)->required();
+  hashes_cmd->add_option("--out", other_path, "write to this file instead of stdout");
+  auto* state_cmd = app.add_subcommand("state", "the world at a tick as JSON, or the fields under a path");
+  state_cmd->add_option("log", log_path)->required();
+  state_cmd->add_option("--tick", tick, "tick")->required();
+  state_cmd->add_option("--field", field, "path prefix, e.g. players[3].pos or counters");
+  state_cmd->add_flag("--full", full, "include the map");
+  auto* export_cmd = app.add_subcommand("export", "write one portable file");
+  export_cmd->add_option("log", log_path)->required();
+  export_cmd->add_option("file", other_path)->required();
+  auto* import_cmd = app.add_subcommand("import", "export file -> new RocksDB log directory");
+  import_cmd->add_option("file", log_path)->required();
+  import_cmd->add_option("dir", other_path)->required();
+  auto* sync_cmd = app.add_subcommand("sync-test", "every tick, roll back M ticks and re-simulate");
+  sync_cmd->add_option("log", log_path)->required();
+  sync_cmd->add_option("--rollback", options.rollback_ticks, "M")->check(CLI::Range(1U, 64U));
+  auto* heavy_cmd = app.add_subcommand("heavy", "snapshot, restore and continue every tick");
+  heavy_cmd->add_option("log", log_path)->required();
+  auto* record_cmd = app.add_subcommand("record", "record a seeded scenario into a new log directory");
+  record_cmd->add_option("dir", other_path)->required();
+  record_cmd->add_option("--seed", rec.seed);
+  record_cmd->add_option("--players", rec.players)->check(CLI::Range(0U, 16384U));
+  record_cmd->add_option("--ticks", rec.ticks);
+  record_cmd->add_option("--chunks", rec.chunks)->check(CLI::Range(1, 64));
+  record_cmd->add_option("--npcs", rec.npcs)->check(CLI::Range(0U, 16384U));
+  record_cmd->add_option("--full-every", rec.full_every)->check(CLI::Range(1U, 1U << 24));
+  record_cmd->add_option("--snapshot-every", rec.snapshot_every)->check(CLI::Range(1U, 1U << 24));
+  record_cmd->add_option("--hostile", rec.hostile)->check(CLI::Range(0U, 1000U));
+  record_cmd->add_option("--remote-regions", rec.remote_regions)->check(CLI::Range(0U, 16U));
+  CLI11_PARSE(app, argc, argv);
+
+  if (info_cmd->parsed()) return info(log_path);
+  if (verify_cmd->parsed()) return run_replay(log_path, options, "verify", quiet);
+  if (hashes_cmd->parsed()) return hashes(log_path, other_path);
+  if (state_cmd->parsed()) return state(log_path, tick, field, full);
+  if (export_cmd->parsed()) {
+    int code = 0;
+    auto log = open_or_report(log_path, code);
+    if (!log) return code;
+    uint64_t bytes = 0;
+    if (auto s = replay::export_log(*log, other_path, &bytes); !s.ok()) return fail(s, "export " + other_path);
+    std::printf("exported %s -> %s (%" PRIu64 " bytes)\n", log_path.c_str(), other_path.c_str(), bytes);
+    return 0;
+  }
+  if (import_cmd->parsed()) {
+    if (auto s = replay::import_log(log_path, other_path); !s.ok()) return fail(s, "import " + log_path);
+    std::printf("imported %s -> %s\n", log_path.c_str(), other_path.c_str());
+    return 0;
+  }
+  if (sync_cmd->parsed()) {
+    options.mode = replay::ReplayMode::sync_test;
+    return run_replay(log_path, options, "sync-test", false);
+  }
+  if (heavy_cmd->parsed()) {
+    options.mode = replay::ReplayMode::save_load;
+    return run_replay(log_path, options, "heavy", false);
+  }
+  if (record_cmd->parsed()) return record(other_path, rec);
+  return 1;
+}
