@@ -30,6 +30,7 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
       next_sequence_(config.first_sequence),
       most_recent_received_(static_cast<std::uint16_t>(config.first_sequence - 1)),
       loss_cursor_(config.first_sequence),
+      fast_loss_cursor_(config.first_sequence),
       sent_(packet_history_size),
       received_(packet_history_size),
       last_sent_us_(now_us),
@@ -169,8 +170,29 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
   for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
     if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
   }
+  detect_lost_packets();
   while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % config_.reliable_window].valid) {
     ++oldest_unacked_id_;
+  }
+}
+
+void Connection::detect_lost_packets() {
+  if (!any_acked_ || config_.stream_transport) return;
+  if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > packet_history_size) {
+    fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
+  }
+  while (fast_loss_cursor_ != next_sequence_ && sequence_difference(highest_acked_, fast_loss_cursor_) >= fast_retransmit_threshold) {
+    const SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
+    if (sent.valid && sent.sequence == fast_loss_cursor_ && !sent.acked) {
+      for (std::uint16_t id : sent.reliable_ids) {
+        ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+        if (slot.valid && slot.id == id) {
+          slot.last_sent_us = 0;  // due now
+          resend_scan_due_us_ = 0;
+        }
+      }
+    }
+    ++fast_loss_cursor_;
   }
 }
 
@@ -179,6 +201,8 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   if (!sent.valid || sent.sequence != sequence || sent.acked) return;
   sent.acked = true;
   ++stats_.packets_acked;
+  if (!any_acked_ || sequence_greater_than(sequence, highest_acked_)) highest_acked_ = sequence;
+  any_acked_ = true;
   const double sample = static_cast<double>(now_us >= sent.sent_us ? now_us - sent.sent_us : 0);
   if (!have_rtt_) {
     rtt_us_ = sample;

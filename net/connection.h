@@ -154,6 +154,7 @@ class Connection {
 
   void process_acks(const PacketHeader& header, std::uint64_t now_us);
   void process_ack(std::uint16_t sequence, std::uint64_t now_us);
+  void detect_lost_packets();
   void record_received(std::uint16_t sequence);
   [[nodiscard]] std::uint32_t ack_bits() const;
   bool receive_entry(const Entry& entry);
@@ -178,6 +179,11 @@ class Connection {
   std::uint16_t next_sequence_;
   std::uint16_t most_recent_received_;
   std::uint16_t loss_cursor_;
+  // Fast retransmit: a packet unacked while one sent fast_retransmit_threshold later is acked is
+  // declared lost at once and its reliable messages resent without waiting for the timer.
+  std::uint16_t highest_acked_ = 0;
+  bool any_acked_ = false;
+  std::uint16_t fast_loss_cursor_;
   std::vector<SentPacket> sent_;
   std::vector<ReceivedPacket> received_;
   std::deque<AckSnapshot> ack_snapshots_;

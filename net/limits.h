@@ -63,6 +63,9 @@ static_assert((packet_history_size & (packet_history_size - 1)) == 0);
 inline constexpr std::size_t ack_snapshot_queue_max = 64;
 // Reliable message ids carried by one packet: each entry is at least 5 bytes + 1 payload byte.
 inline constexpr std::size_t reliable_entries_per_packet_max = packet_payload_max / 6;
+// A packet is declared lost when one sent this many packets later is acked (as TCP and QUIC do).
+inline constexpr std::uint16_t fast_retransmit_threshold = 3;
+static_assert(fast_retransmit_threshold < ack_bits_count);
 // Redundant copies of a disconnect.
 inline constexpr std::size_t disconnect_packet_copies = 3;
 

@@ -25,8 +25,8 @@ using asio::ip::udp;
 
 namespace {
 
-constexpr std::size_t receive_slot_size = 2048;  // > datagram_size_max: longer datagrams show as truncated
-static_assert(receive_slot_size > datagram_size_max);
+// Datagrams a UdpSocket may be configured to carry at most (the UDP payload limit over IPv4).
+constexpr std::size_t udp_payload_max = 65507;
 
 template <typename Endpoint>
 Endpoint to_endpoint(const Address& a) {
@@ -107,7 +107,8 @@ struct UdpSocket::Impl {
   udp::socket socket;
   UdpConfig config;
   // Receive batch.
-  std::vector<std::array<std::uint8_t, receive_slot_size>> in_data;
+  std::size_t slot_size = 0;  // datagram_max + 1: a longer datagram shows as truncated
+  std::vector<std::uint8_t> in_data;
   std::vector<sockaddr_storage> in_addr;
   std::vector<iovec> in_iov;
   std::vector<mmsghdr> in_msg;
@@ -115,8 +116,8 @@ struct UdpSocket::Impl {
   struct Out {
     sockaddr_storage addr;
     socklen_t addr_len;
-    std::uint16_t size;
-    std::array<std::uint8_t, datagram_size_max> data;
+    std::size_t size;
+    std::vector<std::uint8_t> data;
   };
   std::vector<Out> out;
   std::size_t out_count = 0;
@@ -139,7 +140,9 @@ std::unique_ptr<UdpSocket> UdpSocket::open(asio::io_context& io, const UdpConfig
     return nullptr;
   }
   const std::size_t batch = impl->config.batch;
-  impl->in_data.resize(batch);
+  impl->config.datagram_max = std::clamp<std::size_t>(config.datagram_max, 1, udp_payload_max);
+  impl->slot_size = impl->config.datagram_max + 1;
+  impl->in_data.resize(batch * impl->slot_size);
   impl->in_addr.resize(batch);
   impl->in_iov.resize(batch);
   impl->in_msg.resize(batch);
@@ -164,7 +167,7 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
   std::size_t total = 0;
   for (std::size_t call = 0; call < max_batches; ++call) {
     for (std::size_t i = 0; i < batch; ++i) {
-      s.in_iov[i] = iovec{s.in_data[i].data(), receive_slot_size};
+      s.in_iov[i] = iovec{s.in_data.data() + i * s.slot_size, s.slot_size};
       std::memset(&s.in_msg[i], 0, sizeof(mmsghdr));
       s.in_msg[i].msg_hdr.msg_name = &s.in_addr[i];
       s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
@@ -177,14 +180,14 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
     for (int i = 0; i < n; ++i) {
       const std::size_t len = s.in_msg[i].msg_len;
       Address from;
-      if ((s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > datagram_size_max) {
+      if ((s.in_msg[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || len > s.config.datagram_max) {
         ++stats_.receive_truncated;
         continue;
       }
       if (!from_sockaddr(s.in_addr[i], from)) continue;
       ++stats_.datagrams_received;
       stats_.bytes_received += len;
-      on_datagram(from, std::span<const std::uint8_t>(s.in_data[i].data(), len));
+      on_datagram(from, std::span<const std::uint8_t>(s.in_data.data() + static_cast<std::size_t>(i) * s.slot_size, len));
     }
     total += static_cast<std::size_t>(n);
     if (static_cast<std::size_t>(n) < batch) break;
@@ -194,13 +197,14 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
 
 void UdpSocket::send_datagram(TransportKind, const Address& to, std::span<const std::uint8_t> data) {
   Impl& s = *impl_;
-  if (s.out_count == s.out.size() || data.size() > datagram_size_max) {
+  if (s.out_count == s.out.size() || data.size() > s.config.datagram_max) {
     ++stats_.send_dropped;
     return;
   }
   Impl::Out& o = s.out[s.out_count++];
   o.addr_len = to_sockaddr(to, o.addr);
-  o.size = static_cast<std::uint16_t>(data.size());
+  o.size = data.size();
+  if (o.data.size() < data.size()) o.data.resize(s.config.datagram_max);  // grows once per slot
   std::memcpy(o.data.data(), data.data(), data.size());
 }
 

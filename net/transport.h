@@ -51,6 +51,9 @@ struct UdpConfig {
   int send_buffer_bytes = 4 << 20;
   // Queued outgoing datagrams before flush() must run (beyond it they are dropped and counted).
   std::size_t send_queue_max = 4096;
+  // Largest datagram received or sent; longer ones are dropped and counted. The netchannel needs
+  // datagram_size_max; a relay carrying other protocols (ENet uses 1400-byte packets) sets more.
+  std::size_t datagram_max = datagram_size_max;
 };
 
 [[nodiscard]] UdpConfig default_udp_config();

@@ -28,6 +28,9 @@ namespace {
 
 volatile std::sig_atomic_t stop_requested = 0;
 
+// Relays any UDP protocol up to a typical Ethernet MTU (ENet sends 1400-byte datagrams).
+constexpr std::size_t relay_datagram_max = 1500;
+
 bool parse_address(const std::string& text, Address& out) {
   const auto colon = text.rfind(':');
   if (colon == std::string::npos) return false;
@@ -90,6 +93,7 @@ int main(int argc, char** argv) {
   std::string error;
   UdpConfig listen_config = default_udp_config();
   listen_config.bind = listen_address;
+  listen_config.datagram_max = relay_datagram_max;
   auto listener = UdpSocket::open(io, listen_config, error);
   if (!listener) {
     std::fprintf(stderr, "strata-netsim: cannot bind %s: %s\n", listen_text.c_str(), error.c_str());
@@ -147,6 +151,8 @@ int main(int argc, char** argv) {
           std::string e;
           UdpConfig upstream_config = default_udp_config();
           upstream_config.bind = make_ipv4(127, 0, 0, 1, 0);
+          upstream_config.datagram_max = relay_datagram_max;
+          upstream_config.batch = 16;  // many sessions: keep each socket's buffers small
           Session session;
           session.upstream = UdpSocket::open(io, upstream_config, e);
           if (!session.upstream) {

@@ -1,0 +1,529 @@
+// tools/netbench/netbench_main.cc: strata-netbench, the netchannel side by side with ENet (1.3, the
+// Debian package) in one run: one client to one server on loopback, reliable-ordered messages of
+// --size bytes sent as fast as each library's flow control allows, counted at the server only when
+// they arrive in order. Optionally through strata-netsim (spawned by this tool, killed at the end).
+// Also: packets per second the server receives, bytes of overhead per packet, and the server
+// thread's CPU per 1,000 idle connections. Prints figures; asserts nothing.
+//
+//   strata-netbench --seconds 5
+//   strata-netbench --seconds 10 --netsim build/.../strata-netsim --latency-ms 50 --loss 0.05
+//   strata-netbench --idle 1000 --seconds 10
+#include <utility>  // before Asio (Boost 1.74 + GCC 12 + C++20)
+
+#include <enet/enet.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/client.h"
+#include "net/server.h"
+#include "net/transport.h"
+
+using namespace strata::net;
+
+namespace {
+
+constexpr std::uint64_t protocol_id = 0x4e455442454e4348ull;
+
+struct Options {
+  double seconds = 5;
+  std::size_t size = 64;
+  std::uint16_t server_port = 40100;
+  std::uint16_t relay_port = 40101;
+  std::string netsim;
+  double latency_ms = 0, jitter_ms = 0, loss = 0;
+  std::size_t idle = 0;
+  double tick_hz = 100;
+  // Reliable messages in flight: the netchannel's reliable_window, and the same bound on ENet's
+  // queued + unacknowledged reliable commands (ENet's own window, 64 kB of data, applies too).
+  std::size_t window = reliable_window_default;
+};
+
+struct Result {
+  double seconds = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t out_of_order = 0;
+  std::uint64_t server_packets = 0;
+  std::uint64_t server_bytes = 0;
+  bool connected = false;
+};
+
+double thread_cpu_seconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::uint64_t read_index(const std::uint8_t* data) {
+  std::uint64_t v;
+  std::memcpy(&v, data, sizeof v);
+  return v;
+}
+
+// --- strata ----------------------------------------------------------------------------------------
+
+Result run_strata(const Options& o, std::uint16_t connect_port) {
+  Result result;
+  const Key key = random_key();
+  const Address server_bind = make_ipv4(127, 0, 0, 1, o.server_port);
+  const Address public_address = make_ipv4(127, 0, 0, 1, connect_port);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
+  std::atomic<bool> server_ready{false};
+  std::thread server_thread([&] {
+    boost::asio::io_context io;
+    std::string error;
+    UdpConfig config = default_udp_config();
+    config.bind = server_bind;
+    auto socket = UdpSocket::open(io, config, error);
+    if (!socket) {
+      std::fprintf(stderr, "strata server: %s\n", error.c_str());
+      stop = true;
+      return;
+    }
+    ServerConfig sc = default_server_config();
+    sc.protocol_id = protocol_id;
+    sc.public_address = public_address;
+    sc.private_key = key;
+    sc.connection.reliable_window = o.window;
+    Server server(sc);
+    server_ready = true;
+    std::uint64_t expected = 0;
+    Message m;
+    while (!stop) {
+      socket->wait_readable(1000);
+      const std::uint64_t now = system_now_us();
+      socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
+        server.receive(TransportKind::datagram, from, d, now, *socket);
+      });
+      server.update(now);
+      for (ClientId id : server.clients()) {
+        while (server.pop_message(id, m)) {
+          if (m.data.size() >= 8 && read_index(m.data.data()) == expected) {
+            ++expected;
+            delivered.store(expected, std::memory_order_relaxed);
+          } else {
+            out_of_order.fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+      }
+      server.send_packets(now, *socket);
+      socket->flush();
+      server_packets.store(socket->stats().datagrams_received, std::memory_order_relaxed);
+      server_bytes.store(socket->stats().bytes_received, std::memory_order_relaxed);
+    }
+  });
+  while (!server_ready && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  boost::asio::io_context io;
+  std::string error;
+  auto socket = UdpSocket::open(io, default_udp_config(), error);
+  ConnectTokenParams params;
+  params.protocol_id = protocol_id;
+  params.client_id = ClientId{1};
+  params.server_addresses = {public_address};
+  ClientConfig cc = default_client_config();
+  cc.connection.reliable_window = o.window;
+  Client client(cc);
+  client.connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us());
+  std::vector<std::uint8_t> payload(o.size);
+  std::uint64_t sent = 0;
+  double start = 0, connect_deadline = wall_seconds() + 5;
+  std::uint64_t delivered_at_start = 0, packets_at_start = 0, bytes_at_start = 0;
+  while (!stop) {
+    const std::uint64_t now = system_now_us();
+    socket->receive([&](const Address& from, std::span<const std::uint8_t> d) { client.receive(from, d, now); });
+    client.update(now);
+    if (client.state() == ClientState::connected) {
+      if (start == 0) {
+        start = wall_seconds();
+        delivered_at_start = delivered;
+        packets_at_start = server_packets;
+        bytes_at_start = server_bytes;
+      }
+      for (;;) {
+        std::memcpy(payload.data(), &sent, std::min<std::size_t>(8, o.size));
+        if (client.send(Channel::reliable_ordered, payload) != SendResult::ok) break;
+        ++sent;
+      }
+      if (wall_seconds() - start >= o.seconds) break;
+    } else if (client.state() == ClientState::failed || wall_seconds() > connect_deadline) {
+      break;
+    }
+    client.send_packets(now, *socket);
+    socket->flush();
+    socket->wait_readable(200);
+  }
+  result.connected = start != 0;
+  result.seconds = start != 0 ? wall_seconds() - start : 0;
+  result.delivered = delivered - delivered_at_start;
+  result.out_of_order = out_of_order;
+  result.server_packets = server_packets - packets_at_start;
+  result.server_bytes = server_bytes - bytes_at_start;
+  stop = true;
+  server_thread.join();
+  return result;
+}
+
+// --- ENet ------------------------------------------------------------------------------------------
+
+Result run_enet(const Options& o, std::uint16_t connect_port) {
+  Result result;
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
+  std::atomic<bool> server_ready{false};
+  std::thread server_thread([&] {
+    ENetAddress address;
+    enet_address_set_host(&address, "127.0.0.1");
+    address.port = o.server_port;
+    ENetHost* host = enet_host_create(&address, 4, 1, 0, 0);
+    if (host == nullptr) {
+      std::fprintf(stderr, "enet server: cannot bind port %u\n", o.server_port);
+      stop = true;
+      return;
+    }
+    server_ready = true;
+    std::uint64_t expected = 0;
+    ENetEvent event;
+    while (!stop) {
+      while (enet_host_service(host, &event, 1) > 0) {
+        if (event.type == ENET_EVENT_TYPE_RECEIVE) {
+          if (event.packet->dataLength >= 8 && read_index(event.packet->data) == expected) {
+            ++expected;
+            delivered.store(expected, std::memory_order_relaxed);
+          } else {
+            out_of_order.fetch_add(1, std::memory_order_relaxed);
+          }
+          enet_packet_destroy(event.packet);
+        }
+      }
+      server_packets.store(host->totalReceivedPackets, std::memory_order_relaxed);
+      server_bytes.store(host->totalReceivedData, std::memory_order_relaxed);
+    }
+    enet_host_destroy(host);
+  });
+  while (!server_ready && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ENetHost* client = enet_host_create(nullptr, 1, 1, 0, 0);
+  ENetAddress address;
+  enet_address_set_host(&address, "127.0.0.1");
+  address.port = connect_port;
+  ENetPeer* peer = enet_host_connect(client, &address, 1, 0);
+  std::vector<std::uint8_t> payload(o.size);
+  std::uint64_t sent = 0;
+  double start = 0;
+  const double connect_deadline = wall_seconds() + 5;
+  std::uint64_t delivered_at_start = 0, packets_at_start = 0, bytes_at_start = 0;
+  bool connected = false;
+  ENetEvent event;
+  while (!stop) {
+    while (enet_host_service(client, &event, 0) > 0) {
+      if (event.type == ENET_EVENT_TYPE_CONNECT) connected = true;
+      if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
+    }
+    if (connected) {
+      if (start == 0) {
+        start = wall_seconds();
+        delivered_at_start = delivered;
+        packets_at_start = server_packets;
+        bytes_at_start = server_bytes;
+      }
+      // The same bound on unacknowledged reliable messages as the netchannel's window.
+      while (enet_list_size(&peer->outgoingCommands) + enet_list_size(&peer->sentReliableCommands) < o.window) {
+        std::memcpy(payload.data(), &sent, std::min<std::size_t>(8, o.size));
+        ENetPacket* packet = enet_packet_create(payload.data(), payload.size(), ENET_PACKET_FLAG_RELIABLE);
+        if (enet_peer_send(peer, 0, packet) != 0) {
+          enet_packet_destroy(packet);
+          break;
+        }
+        ++sent;
+      }
+      enet_host_flush(client);
+      if (wall_seconds() - start >= o.seconds) break;
+      if (enet_host_service(client, &event, 1) > 0) {
+        if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
+      }
+    } else {
+      if (wall_seconds() > connect_deadline) break;
+      enet_host_service(client, &event, 1);
+      if (event.type == ENET_EVENT_TYPE_CONNECT) connected = true;
+    }
+  }
+  result.connected = start != 0;
+  result.seconds = start != 0 ? wall_seconds() - start : 0;
+  result.delivered = delivered - delivered_at_start;
+  result.out_of_order = out_of_order;
+  result.server_packets = server_packets - packets_at_start;
+  result.server_bytes = server_bytes - bytes_at_start;
+  stop = true;
+  server_thread.join();
+  enet_peer_reset(peer);
+  enet_host_destroy(client);
+  return result;
+}
+
+// --- idle connections --------------------------------------------------------------------------------
+
+// Server thread CPU with `count` idle clients (keepalives only), the server loop ticking at tick_hz.
+double idle_strata(const Options& o) {
+  const Key key = random_key();
+  const Address server_address = make_ipv4(127, 0, 0, 1, o.server_port);
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> connected{0};
+  std::atomic<bool> measuring{false};
+  double cpu = 0, wall = 0;
+  std::thread server_thread([&] {
+    boost::asio::io_context io;
+    std::string error;
+    UdpConfig config = default_udp_config();
+    config.bind = server_address;
+    auto socket = UdpSocket::open(io, config, error);
+    ServerConfig sc = default_server_config();
+    sc.protocol_id = protocol_id;
+    sc.public_address = server_address;
+    sc.private_key = key;
+    sc.max_clients = o.idle;
+    Server server(sc);
+    const std::uint64_t tick_us = static_cast<std::uint64_t>(1e6 / o.tick_hz);
+    std::uint64_t next_tick = system_now_us();
+    double cpu_start = 0, wall_start = 0;
+    bool started = false;
+    while (!stop) {
+      std::uint64_t now = system_now_us();
+      if (now < next_tick) socket->wait_readable(next_tick - now);
+      now = system_now_us();
+      socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
+        server.receive(TransportKind::datagram, from, d, now, *socket);
+      });
+      if (now >= next_tick) {
+        next_tick += tick_us;
+        server.update(now);
+        server.send_packets(now, *socket);
+        socket->flush();
+        connected = server.connected_count();
+      }
+      if (measuring && !started) {
+        started = true;
+        cpu_start = thread_cpu_seconds();
+        wall_start = wall_seconds();
+      }
+    }
+    cpu = thread_cpu_seconds() - cpu_start;
+    wall = wall_seconds() - wall_start;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  boost::asio::io_context io;
+  std::vector<std::unique_ptr<UdpSocket>> sockets;
+  std::vector<std::unique_ptr<Client>> clients;
+  std::string error;
+  for (std::size_t i = 0; i < o.idle; ++i) {
+    ConnectTokenParams params;
+    params.protocol_id = protocol_id;
+    params.client_id = ClientId{i + 1};
+    params.server_addresses = {server_address};
+    sockets.push_back(UdpSocket::open(io, default_udp_config(), error));
+    if (!sockets.back()) {
+      std::fprintf(stderr, "idle: socket %zu: %s\n", i, error.c_str());
+      stop = true;
+      server_thread.join();
+      return -1;
+    }
+    clients.push_back(std::make_unique<Client>(default_client_config()));
+    clients.back()->connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us());
+  }
+  const auto client_round = [&] {
+    const std::uint64_t now = system_now_us();
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      sockets[i]->receive([&](const Address& from, std::span<const std::uint8_t> d) { clients[i]->receive(from, d, now); });
+      clients[i]->update(now);
+      clients[i]->send_packets(now, *sockets[i]);
+      sockets[i]->flush();
+    }
+  };
+  const double connect_deadline = wall_seconds() + 20;
+  while (connected < o.idle && wall_seconds() < connect_deadline) {
+    client_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  measuring = true;
+  const double end = wall_seconds() + o.seconds;
+  while (wall_seconds() < end) {
+    client_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  server_thread.join();
+  std::printf("strata idle: %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
+              " per %zu connections (%.2f %% per 1,000)\n",
+              connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle, 100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
+  return cpu / wall;
+}
+
+double idle_enet(const Options& o) {
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> connected{0};
+  std::atomic<bool> measuring{false};
+  double cpu = 0, wall = 0;
+  std::thread server_thread([&] {
+    ENetAddress address;
+    enet_address_set_host(&address, "127.0.0.1");
+    address.port = o.server_port;
+    ENetHost* host = enet_host_create(&address, o.idle, 1, 0, 0);
+    if (host == nullptr) return;
+    double cpu_start = 0, wall_start = 0;
+    bool started = false;
+    ENetEvent event;
+    const enet_uint32 wait_ms = static_cast<enet_uint32>(1000 / o.tick_hz);
+    while (!stop) {
+      if (enet_host_service(host, &event, wait_ms) > 0) {
+        if (event.type == ENET_EVENT_TYPE_CONNECT) ++connected;
+        if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
+        while (enet_host_check_events(host, &event) > 0) {
+          if (event.type == ENET_EVENT_TYPE_CONNECT) ++connected;
+          if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
+        }
+      }
+      if (measuring && !started) {
+        started = true;
+        cpu_start = thread_cpu_seconds();
+        wall_start = wall_seconds();
+      }
+    }
+    cpu = thread_cpu_seconds() - cpu_start;
+    wall = wall_seconds() - wall_start;
+    enet_host_destroy(host);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  std::vector<ENetHost*> hosts;
+  ENetAddress address;
+  enet_address_set_host(&address, "127.0.0.1");
+  address.port = o.server_port;
+  for (std::size_t i = 0; i < o.idle; ++i) {
+    hosts.push_back(enet_host_create(nullptr, 1, 1, 0, 0));
+    enet_host_connect(hosts.back(), &address, 1, 0);
+  }
+  const auto client_round = [&] {
+    ENetEvent event;
+    for (ENetHost* h : hosts) {
+      while (enet_host_service(h, &event, 0) > 0) {
+        if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
+      }
+    }
+  };
+  const double connect_deadline = wall_seconds() + 20;
+  while (connected < o.idle && wall_seconds() < connect_deadline) {
+    client_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  measuring = true;
+  const double end = wall_seconds() + o.seconds;
+  while (wall_seconds() < end) {
+    client_round();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  server_thread.join();
+  for (ENetHost* h : hosts) enet_host_destroy(h);
+  std::printf("enet   idle: %zu/%zu connected, service wait %u ms, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
+              " per %zu connections (%.2f %% per 1,000)\n",
+              connected.load(), o.idle, static_cast<unsigned>(1000 / o.tick_hz), cpu, wall, 100 * cpu / wall, o.idle,
+              100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
+  return cpu / wall;
+}
+
+void print(const char* name, const Result& r, std::size_t size, double header_bytes) {
+  const double rate = r.seconds > 0 ? static_cast<double>(r.delivered) / r.seconds : 0;
+  const double pps = r.seconds > 0 ? static_cast<double>(r.server_packets) / r.seconds : 0;
+  const double overhead = r.server_packets > 0
+                              ? (static_cast<double>(r.server_bytes) - static_cast<double>(r.delivered * size)) /
+                                    static_cast<double>(r.server_packets)
+                              : 0;
+  std::printf("%-7s connected=%d seconds=%.2f delivered_in_order=%llu out_of_order=%llu messages/s=%.0f "
+              "server_packets/s=%.0f messages/packet=%.1f overhead_bytes/packet=%.1f fixed_header_bytes=%.0f\n",
+              name, r.connected ? 1 : 0, r.seconds, static_cast<unsigned long long>(r.delivered),
+              static_cast<unsigned long long>(r.out_of_order), rate, pps,
+              r.server_packets ? static_cast<double>(r.delivered) / static_cast<double>(r.server_packets) : 0.0, overhead,
+              header_bytes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata-netbench: netchannel vs ENet, one client to one server on loopback"};
+  Options o;
+  app.add_option("--seconds", o.seconds, "measured seconds per library");
+  app.add_option("--size", o.size, "message size in bytes (>= 8)");
+  app.add_option("--server-port", o.server_port, "UDP port of the servers (127.0.0.1)");
+  app.add_option("--relay-port", o.relay_port, "UDP port of the spawned strata-netsim");
+  app.add_option("--netsim", o.netsim, "path of strata-netsim: run both libraries through it");
+  app.add_option("--latency-ms", o.latency_ms, "netsim one-way latency");
+  app.add_option("--jitter-ms", o.jitter_ms, "netsim jitter");
+  app.add_option("--loss", o.loss, "netsim loss per direction");
+  app.add_option("--idle", o.idle, "instead: CPU of the server thread with this many idle connections");
+  app.add_option("--tick-hz", o.tick_hz, "idle mode: server loop rate");
+  app.add_option("--window", o.window, "reliable messages in flight (power of two, 256..8192) for both libraries");
+  CLI11_PARSE(app, argc, argv);
+  if (o.size < 8 || o.size > unfragmented_size_max) {
+    std::fprintf(stderr, "--size must be in [8, %zu]\n", unfragmented_size_max);
+    return 2;
+  }
+  if (o.window < fragment_count_max || o.window > reliable_window_max || (o.window & (o.window - 1)) != 0) {
+    std::fprintf(stderr, "--window must be a power of two in [%zu, %zu]\n", fragment_count_max, reliable_window_max);
+    return 2;
+  }
+  if (enet_initialize() != 0 || !crypto_init()) return 1;
+  if (o.idle > 0) {
+    const double s = idle_strata(o);
+    const double e = idle_enet(o);
+    if (s > 0 && e > 0) std::printf("idle CPU ratio enet/strata = %.2f\n", e / s);
+    enet_deinitialize();
+    return 0;
+  }
+  pid_t relay = 0;
+  std::uint16_t connect_port = o.server_port;
+  if (!o.netsim.empty()) {
+    const std::string listen = "127.0.0.1:" + std::to_string(o.relay_port);
+    const std::string server = "127.0.0.1:" + std::to_string(o.server_port);
+    const std::string latency = std::to_string(o.latency_ms), jitter = std::to_string(o.jitter_ms), loss = std::to_string(o.loss);
+    relay = fork();
+    if (relay == 0) {
+      execl(o.netsim.c_str(), o.netsim.c_str(), "--listen", listen.c_str(), "--server", server.c_str(), "--latency-ms",
+            latency.c_str(), "--jitter-ms", jitter.c_str(), "--loss", loss.c_str(), static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    connect_port = o.relay_port;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::printf("through strata-netsim: latency %.1f ms each way (RTT %.1f ms), jitter %.1f ms, loss %.1f %% each way\n",
+                o.latency_ms, 2 * o.latency_ms, o.jitter_ms, 100 * o.loss);
+  }
+  std::printf("one client -> one server, %zu-byte reliable-ordered messages, %.1f s each, in-flight bound %zu messages\n",
+              o.size, o.seconds, o.window);
+  const Result strata = run_strata(o, connect_port);
+  print("strata", strata, o.size, static_cast<double>(packet_header_size + mac_size));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Result enet = run_enet(o, connect_port);
+  print("enet", enet, o.size, 4.0 + 12.0);  // ENet protocol header (peer id + sent time) + send-reliable command
+  const double sr = strata.seconds > 0 ? static_cast<double>(strata.delivered) / strata.seconds : 0;
+  const double er = enet.seconds > 0 ? static_cast<double>(enet.delivered) / enet.seconds : 0;
+  if (er > 0) std::printf("ratio strata/enet messages/s = %.2f\n", sr / er);
+  if (relay > 0) {
+    kill(relay, SIGTERM);
+    waitpid(relay, nullptr, 0);
+  }
+  enet_deinitialize();
+  return 0;
+}
