@@ -1,8 +1,9 @@
 // net/connection.cc: sequencing, acks, channels, packing and fragmentation of one connection.
 // The entry layout is written in packet.cc. Invariants:
-//  - reliable ids in [oldest_unacked_id_, next_send_id_) occupy send_ring_ at id % window;
+//  - reliable ids in [oldest_unacked_id_, next_send_id_) occupy send_ring_ at id % ring_size_, and
+//    at most reliable_window of them are unacked (unacked_count_);
 //    [oldest_unacked_id_, first_unsent_id_) have been sent at least once;
-//  - reliable ids in [next_receive_id_, next_receive_id_ + window) may wait in receive_ring_;
+//  - reliable ids in [next_receive_id_, next_receive_id_ + ring_size_) may wait in receive_ring_;
 //    ids before next_receive_id_ were delivered (or are being reassembled) exactly once;
 //  - an unreliable message is delivered only if its sequence is newer than the last delivered one.
 #include "net/connection.h"
@@ -35,11 +36,12 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
       received_(packet_history_size),
       last_sent_us_(now_us),
       last_received_us_(now_us),
-      send_ring_(config.reliable_window),
+      ring_size_(reliable_span_factor * config.reliable_window),
+      send_ring_(ring_size_),
       oldest_unacked_id_(config.first_message_id),
       first_unsent_id_(config.first_message_id),
       next_send_id_(config.first_message_id),
-      receive_ring_(config.reliable_window),
+      receive_ring_(ring_size_),
       next_receive_id_(config.first_message_id),
       reassembly_(unreliable_reassembly_max),
       rate_window_start_us_(now_us) {
@@ -49,9 +51,7 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
   assert(config.reliable_window >= fragment_count_max);
 }
 
-std::size_t Connection::reliable_in_flight() const {
-  return static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_);
-}
+std::size_t Connection::reliable_in_flight() const { return unacked_count_; }
 
 SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data) {
   if (state_ != ConnectionState::connected) return SendResult::not_connected;
@@ -59,11 +59,14 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
   const std::size_t pieces = data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
   assert(pieces <= fragment_count_max);
   if (channel == Channel::reliable_ordered) {
-    if (pieces > config_.reliable_window - reliable_in_flight()) return SendResult::queue_full;
+    // Two bounds: unacked messages (flow control) and the id span from the oldest unacked one (the
+    // rings). The span may exceed the count, so a lost message does not stall new ones at once.
+    const std::size_t span = static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_);
+    if (pieces > config_.reliable_window - unacked_count_ || pieces > ring_size_ - span) return SendResult::queue_full;
     for (std::size_t i = 0; i < pieces; ++i) {
       const std::size_t begin = i * fragment_size;
       const std::size_t end = pieces == 1 ? data.size() : std::min(data.size(), begin + fragment_size);
-      ReliableSlot& slot = send_ring_[next_send_id_ % config_.reliable_window];
+      ReliableSlot& slot = send_ring_[next_send_id_ % ring_size_];
       assert(!slot.valid);
       slot.valid = true;
       slot.ever_sent = false;
@@ -73,6 +76,7 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
                                    : EntryTag::reliable_fragment;
       slot.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin), data.begin() + static_cast<std::ptrdiff_t>(end));
       ++next_send_id_;
+      ++unacked_count_;
     }
   } else {
     if (pieces > unreliable_send_queue_max - unreliable_queue_.size()) return SendResult::queue_full;
@@ -171,7 +175,7 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
     if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
   }
   detect_lost_packets();
-  while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % config_.reliable_window].valid) {
+  while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % ring_size_].valid) {
     ++oldest_unacked_id_;
   }
 }
@@ -185,7 +189,7 @@ void Connection::detect_lost_packets() {
     const SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
     if (sent.valid && sent.sequence == fast_loss_cursor_ && !sent.acked) {
       for (std::uint16_t id : sent.reliable_ids) {
-        ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+        ReliableSlot& slot = send_ring_[id % ring_size_];
         if (slot.valid && slot.id == id) {
           slot.last_sent_us = 0;  // due now
           resend_scan_due_us_ = 0;
@@ -215,10 +219,12 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   stats_.rtt_ms = rtt_us_ / 1000.0;
   stats_.jitter_ms = jitter_us_ / 1000.0;
   for (std::uint16_t id : sent.reliable_ids) {
-    ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+    ReliableSlot& slot = send_ring_[id % ring_size_];
     if (slot.valid && slot.id == id) {
       slot.valid = false;
       slot.data.clear();
+      assert(unacked_count_ > 0);
+      --unacked_count_;
     }
   }
   sent.reliable_ids.clear();
@@ -261,11 +267,11 @@ bool Connection::receive_reliable(const Entry& entry) {
     return false;
   }
   const int ahead = sequence_difference(entry.id, next_receive_id_);
-  if (ahead < 0 || ahead >= static_cast<int>(config_.reliable_window)) {
+  if (ahead < 0 || ahead >= static_cast<int>(ring_size_)) {
     stats_.drops.bump(DropReason::stale_message);  // a resend we already have, or beyond our window
     return true;
   }
-  ReliableSlot& slot = receive_ring_[entry.id % config_.reliable_window];
+  ReliableSlot& slot = receive_ring_[entry.id % ring_size_];
   if (slot.valid) {
     stats_.drops.bump(DropReason::stale_message);
     return true;
@@ -280,7 +286,7 @@ bool Connection::receive_reliable(const Entry& entry) {
 
 void Connection::deliver_reliable() {
   while (delivered_.size() < delivered_queue_max) {
-    ReliableSlot& slot = receive_ring_[next_receive_id_ % config_.reliable_window];
+    ReliableSlot& slot = receive_ring_[next_receive_id_ % ring_size_];
     if (!slot.valid) return;
     assert(slot.id == next_receive_id_);
     if (slot.tag == EntryTag::reliable_message) {
@@ -422,7 +428,7 @@ void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out
   if (!config_.stream_transport && now_us >= resend_scan_due_us_) {
     std::uint64_t next_due = UINT64_MAX;
     for (std::uint16_t id = oldest_unacked_id_; id != first_unsent_id_; ++id) {
-      ReliableSlot& slot = send_ring_[id % config_.reliable_window];
+      ReliableSlot& slot = send_ring_[id % ring_size_];
       if (!slot.valid) continue;
       const std::uint64_t due = slot.last_sent_us + resend_us;
       if (due <= now_us) {
@@ -438,7 +444,7 @@ void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out
     resend_scan_due_us_ = next_due;
   }
   while (first_unsent_id_ != next_send_id_) {
-    ReliableSlot& slot = send_ring_[first_unsent_id_ % config_.reliable_window];
+    ReliableSlot& slot = send_ring_[first_unsent_id_ % ring_size_];
     assert(slot.valid && slot.id == first_unsent_id_);
     if (!try_add(slot)) break;
     resend_scan_due_us_ = std::min(resend_scan_due_us_, now_us + resend_us);

@@ -48,7 +48,9 @@ struct ConnectionConfig {
   // Bounds of the RTT-based resend delay (smoothed RTT + 4 x jitter).
   std::uint64_t resend_min_us = 10'000;
   std::uint64_t resend_max_us = 1'000'000;
-  // Reliable messages (or fragments) in flight; a power of two, at most reliable_window_max.
+  // Reliable messages (or fragments) sent and not yet acked, at most; a power of two, at most
+  // reliable_window_max. The id span in flight may reach reliable_span_factor times this, so a lost
+  // message does not stop new ones; the rings (both directions) hold that many slots.
   std::size_t reliable_window = reliable_window_default;
   // True over TCP: the stream never loses, so reliable messages are sent once and never resent.
   bool stream_transport = false;
@@ -193,6 +195,8 @@ class Connection {
   std::uint64_t last_received_us_;
 
   // Reliable-ordered channel.
+  std::size_t ring_size_;
+  std::size_t unacked_count_ = 0;
   std::vector<ReliableSlot> send_ring_;
   std::uint16_t oldest_unacked_id_;
   std::uint16_t first_unsent_id_;

@@ -40,7 +40,9 @@ inline constexpr std::size_t unfragmented_size_max = packet_payload_max - entry_
 // so a window must stay below half the id space for "newer than" to be unambiguous.
 inline constexpr std::size_t reliable_window_max = 8192;
 inline constexpr std::size_t reliable_window_default = 1024;
-static_assert(reliable_window_max < 0x8000);
+// Id span in flight / unacked bound: room to keep sending while a lost message is recovered.
+inline constexpr std::size_t reliable_span_factor = 2;
+static_assert(reliable_span_factor * reliable_window_max < 0x8000);
 static_assert(reliable_window_default <= reliable_window_max);
 // A whole maximum-size message must fit the window, or it could never be sent.
 static_assert(fragment_count_max <= reliable_window_default);
