@@ -152,7 +152,7 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
   return result;
 }
 
-StateAt state_at(LogSource& log, uint64_t tick) {
+StateAt state_at(LogSource& log, uint64_t tick, bool verify) {
   if (tick < log.header().start_tick || tick > log.last_tick()) {
     StateAt out;
     out.status = Status::error(Code::invalid_argument,
@@ -168,6 +168,7 @@ StateAt state_at(LogSource& log, uint64_t tick) {
   for (uint64_t t = start + 1; t <= tick; ++t) {
     if (out.status = log.read_tick(t, record); !out.status.ok()) return out;
     out.sim->step(record.input);
+    if (!verify) continue;
     if (out.sim->quick_hash() != record.quick_hash || (record.full_hash && out.sim->full_hash() != *record.full_hash)) {
       out.status = Status::error(Code::hash_mismatch, "rebuilding the state: recorded hash differs", t);
       return out;

@@ -47,13 +47,13 @@ struct ReplayResult {
 
 [[nodiscard]] ReplayResult replay(LogSource& log, const ReplayOptions& options);
 
-// The simulation at `tick` (from the nearest snapshot at or before it, verifying the recorded hashes
-// on the way). status is set when it cannot be rebuilt.
+// The simulation at `tick` (from the nearest snapshot at or before it; with `verify`, checking the
+// recorded hashes on the way). status is set when it cannot be rebuilt.
 struct StateAt {
   Status status;
   std::optional<sim::Simulation> sim;
 };
-[[nodiscard]] StateAt state_at(LogSource& log, uint64_t tick);
+[[nodiscard]] StateAt state_at(LogSource& log, uint64_t tick, bool verify = true);
 
 // Decodes the snapshot at `tick` into a simulation.
 [[nodiscard]] StateAt load_snapshot(LogSource& log, uint64_t tick);

@@ -5,3 +5,13 @@ strata_add_test(NAME replay_log_test
   LIBS strata_replay strata_scenario LABELS replay)
 # Each property case creates RocksDB directories (fsyncs): 25 cases keep the suite fast.
 set_tests_properties(replay_log_test PROPERTIES ENVIRONMENT "RC_PARAMS=max_success=25")
+strata_add_test(NAME replay_desync_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/desync_test.cc
+  LIBS strata_replay strata_scenario LABELS replay)
+if(TARGET strata-replay AND TARGET strata-desync)
+  target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="$<TARGET_FILE:strata-replay>"
+                                                        STRATA_DESYNC_BIN="$<TARGET_FILE:strata-desync>")
+  add_dependencies(replay_desync_test strata-replay strata-desync)
+else()
+  target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="strata-replay" STRATA_DESYNC_BIN="strata-desync")
+endif()

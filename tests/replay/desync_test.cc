@@ -1,0 +1,192 @@
+// tests/replay/desync_test.cc — the desync finder: an injected nondeterminism is pinned to its tick
+// and field; bundles round-trip through a file and refuse damage; hash streams parse strictly; the
+// CLIs' exit codes are distinct per failure.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+#include <sys/wait.h>
+
+#include <cinttypes>
+#include <fstream>
+
+#include "replay/desync.h"
+#include "replay/export_file.h"
+#include "replay/frames.h"
+#include "replay/replayer.h"
+#include "tests/replay/log_fixture.h"
+
+namespace strata {
+namespace {
+
+using replay::Code;
+
+constexpr uint64_t fault_tick = 23;
+
+replay::LogConfig config(uint32_t full_every, uint32_t snapshot_every) {
+  replay::LogConfig c;
+  c.full_hash_every = full_every;
+  c.snapshot_every = snapshot_every;
+  return c;
+}
+
+// A clean log and the same scenario recorded by a "build" whose step at fault_tick leaves one
+// field different (snapshots every tick, so its state at every tick is in the log).
+struct TwoLogs {
+  test::TempDir dir;
+  std::string a = dir.path("a");
+  std::string b = dir.path("b");
+  TwoLogs() {
+    test::record_scenario(a, 41, 12, 40, config(8, 10));
+    test::record_scenario(b, 41, 12, 40, config(8, 1), [](sim::World& world) {
+      if (world.tick != fault_tick) return false;
+      world.counters.evictions += 1;
+      return true;
+    });
+  }
+};
+
+TEST(Desync, PinsInjectedNondeterminismToItsTickAndField) {
+  TwoLogs logs;
+  replay::Status status;
+  auto a = replay::open_log(logs.a, status);
+  auto b = replay::open_log(logs.b, status);
+  ASSERT_TRUE(a && b);
+  replay::HashStream ha;
+  replay::HashStream hb;
+  ASSERT_TRUE(replay::recorded_hashes(*a, ha).ok());
+  ASSERT_TRUE(replay::recorded_hashes(*b, hb).ok());
+  const auto d = replay::first_divergence(ha, hb);
+  ASSERT_TRUE(d.found);
+  EXPECT_EQ(d.tick, fault_tick);
+  EXPECT_EQ(d.which, "quick hash");
+
+  replay::DesyncBundle bundle;
+  ASSERT_TRUE(replay::collect(*a, *b, d.tick, bundle).ok());
+  ASSERT_EQ(bundle.sides[0].states.size(), 2U);
+  const auto before = sim::diff_worlds(bundle.sides[0].states[0], bundle.sides[1].states[0]);
+  EXPECT_EQ(before.total, 0U);
+  const auto at = sim::diff_worlds(bundle.sides[0].states[1], bundle.sides[1].states[1]);
+  ASSERT_EQ(at.total, 1U);
+  EXPECT_EQ(at.lines[0], "counters.evictions: 0 != 1");
+  EXPECT_TRUE(bundle.sides[0].reproducible);
+
+  // The bundle carries all of it to another machine.
+  ASSERT_TRUE(replay::write_bundle(logs.dir.path("bundle"), bundle).ok());
+  replay::DesyncBundle read;
+  ASSERT_TRUE(replay::read_bundle(logs.dir.path("bundle"), read).ok());
+  const std::string report = replay::explain(read);
+  EXPECT_NE(report.find("first divergent tick: 23"), std::string::npos) << report;
+  EXPECT_NE(report.find("counters.evictions: 0 != 1"), std::string::npos) << report;
+  EXPECT_EQ(report, replay::explain(bundle));
+}
+
+TEST(Desync, BundleDamageIsReportedNeverAccepted) {
+  TwoLogs logs;
+  replay::Status status;
+  auto a = replay::open_log(logs.a, status);
+  auto b = replay::open_log(logs.b, status);
+  replay::DesyncBundle bundle;
+  ASSERT_TRUE(replay::collect(*a, *b, fault_tick, bundle).ok());
+  ASSERT_TRUE(replay::write_bundle(logs.dir.path("bundle"), bundle).ok());
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(replay::read_file(logs.dir.path("bundle"), bytes).ok());
+  for (size_t i = 0; i < bytes.size(); i += 13) {
+    auto damaged = bytes;
+    damaged[i] = static_cast<uint8_t>(damaged[i] ^ 0x20U);
+    replay::DesyncBundle out;
+    const auto s = replay::read_bundle_bytes(std::move(damaged), out);
+    ASSERT_FALSE(s.ok()) << "flip at " << i;
+    ASSERT_TRUE(s.byte_offset.has_value()) << s.describe();
+  }
+  replay::DesyncBundle out;
+  EXPECT_FALSE(replay::read_bundle_bytes(std::vector<uint8_t>(bytes.begin(), bytes.end() - 1), out).ok());
+}
+
+RC_GTEST_PROP(Desync, FirstDivergenceFindsTheExactTick, ()) {
+  const auto length = *rc::gen::inRange<uint64_t>(1, 3000);
+  const auto full_every = *rc::gen::inRange<uint64_t>(1, 200);
+  const bool diverge = *rc::gen::arbitrary<bool>();
+  const auto at = *rc::gen::inRange<uint64_t>(1, length + 1);
+  replay::HashStream a;
+  replay::HashStream b;
+  for (uint64_t t = 1; t <= length; ++t) {
+    replay::HashEntry e{t, t * 0x9E3779B97F4A7C15ULL, std::nullopt};
+    if (t == 1 || t % full_every == 0) e.full = ~e.quick;
+    a.push_back(e);
+    if (diverge && t >= at) {
+      e.quick ^= 1;  // once diverged, state stays diverged
+      if (e.full) *e.full ^= 1;
+    }
+    b.push_back(e);
+  }
+  const auto d = replay::first_divergence(a, b);
+  RC_ASSERT(d.found == diverge);
+  if (diverge) RC_ASSERT(d.tick == at);
+}
+
+TEST(HashStream, ParsesTheReplayFormatAndRefusesGarbageWithTheLine) {
+  test::TempDir dir;
+  const auto write = [&](const std::string& text) {
+    std::ofstream(dir.path("h")) << text;
+    replay::HashStream s;
+    return std::make_pair(replay::read_hash_stream(dir.path("h"), s), s);
+  };
+  auto [ok, stream] = write("1 00000000000000aa 00000000000000bb\n2 00000000000000cc\n");
+  ASSERT_TRUE(ok.ok()) << ok.describe();
+  ASSERT_EQ(stream.size(), 2U);
+  EXPECT_EQ(stream[0].full, 0xbbU);
+  EXPECT_FALSE(stream[1].full.has_value());
+  for (const char* bad :
+       {"1 zz\n", "x 00\n", "1 00\n3 00\n", "1\n", "1 00000000000000000 \n",
+        "1 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 "
+        "00 00 00 00 00 00 00 00 00 00 00\n"}) {
+    const auto [status, s] = write(bad);
+    EXPECT_EQ(status.code, Code::damaged) << bad;
+    EXPECT_NE(status.message.find("line"), std::string::npos) << status.describe();
+  }
+}
+
+int run(const std::string& command) {
+  const int status = std::system((command + " > /dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Cli, ExitCodesAreDistinctPerFailure) {
+  TwoLogs logs;
+  const std::string replay_bin = STRATA_REPLAY_BIN;
+  const std::string desync_bin = STRATA_DESYNC_BIN;
+  EXPECT_EQ(run(replay_bin + " verify " + logs.a), 0);
+  EXPECT_EQ(run(replay_bin + " verify " + logs.dir.path("missing")), 2);
+  EXPECT_EQ(run(replay_bin + " export " + logs.a + " " + logs.dir.path("a.strata")), 0);
+  std::vector<uint8_t> bytes;
+  ASSERT_TRUE(replay::read_file(logs.dir.path("a.strata"), bytes).ok());
+  bytes[bytes.size() / 2] ^= 0x40;
+  std::ofstream(logs.dir.path("damaged.strata"), std::ios::binary)
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  EXPECT_EQ(run(replay_bin + " verify " + logs.dir.path("damaged.strata")), 3);
+  // Log b's recorded hashes disagree with what this build computes from its inputs.
+  EXPECT_EQ(run(replay_bin + " verify " + logs.b), 6);
+  EXPECT_EQ(run(replay_bin + " sync-test " + logs.a), 0);
+  EXPECT_EQ(run(replay_bin + " heavy " + logs.a), 0);
+  EXPECT_EQ(run(replay_bin + " state " + logs.a + " --tick 10 --field counters"), 0);
+  EXPECT_EQ(run(replay_bin + " state " + logs.a + " --tick 9999"), 8);
+  // A header claiming rules this build does not implement.
+  replay::Status status;
+  auto a = replay::open_log(logs.a, status);
+  schema::LogHeader header = a->header();
+  header.rules_version = sim::rules_version + 1;
+  std::FILE* f = std::fopen(logs.dir.path("rules.strata").c_str(), "wb");
+  replay::FrameWriter writer(f, replay::export_magic);
+  ASSERT_TRUE(writer.write(header).ok());
+  std::fclose(f);
+  EXPECT_EQ(run(replay_bin + " info " + logs.dir.path("rules.strata")), 4);
+
+  EXPECT_EQ(run(desync_bin + " compare " + logs.a + " " + logs.a), 0);
+  EXPECT_EQ(run(desync_bin + " compare " + logs.a + " " + logs.b + " --bundle " + logs.dir.path("bundle")), 6);
+  EXPECT_EQ(run(desync_bin + " explain " + logs.dir.path("bundle")), 0);
+  EXPECT_EQ(run(replay_bin + " hashes " + logs.a + " --out " + logs.dir.path("a.hashes")), 0);
+  EXPECT_EQ(run(desync_bin + " compare " + logs.dir.path("a.hashes") + " " + logs.b), 6);
+  EXPECT_EQ(run(desync_bin + " compare " + logs.dir.path("a.hashes") + " " + logs.a), 0);
+}
+
+}  // namespace
+}  // namespace strata
