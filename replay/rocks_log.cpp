@@ -235,20 +235,33 @@ std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const s
   }
   const auto parent = std::filesystem::path(dir).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  // Built under a temporary name and renamed when the header and start snapshot are durable, so a
+  // crash during creation leaves no log rather than a log without a header.
+  const std::string creating = dir + ".creating";
+  std::filesystem::remove_all(creating, ec);
+  {
+    Db db;
+    if (status = open_db(creating, false, db); !status.ok()) return nullptr;
+    rocksdb::WriteBatch batch;
+    (void)batch.Put(db.meta(), header_key, checked_value(schema::encode_log_header(header)));
+    (void)batch.Put(db.snapshots(), tick_key(header.start_tick), checked_value(start_snapshot));
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    if (rocksdb::Status s = db.db->Write(sync, &batch); !s.ok()) {
+      status = Status::error(Code::io, "writing the header: " + s.ToString());
+      return nullptr;
+    }
+  }
+  std::filesystem::rename(creating, dir, ec);
+  if (ec) {
+    status = Status::error(Code::io, "renaming " + creating + " to " + dir + ": " + ec.message());
+    return nullptr;
+  }
   auto impl = std::make_unique<Impl>();
   if (status = open_db(dir, false, impl->db); !status.ok()) return nullptr;
   impl->header = header;
   impl->config = config;
   impl->last_tick = header.start_tick;
-  rocksdb::WriteBatch batch;
-  (void)batch.Put(impl->db.meta(), header_key, checked_value(schema::encode_log_header(header)));
-  (void)batch.Put(impl->db.snapshots(), tick_key(header.start_tick), checked_value(start_snapshot));
-  rocksdb::WriteOptions sync;
-  sync.sync = true;  // the start of a log is always durable
-  if (rocksdb::Status s = impl->db.db->Write(sync, &batch); !s.ok()) {
-    status = Status::error(Code::io, "writing the header: " + s.ToString());
-    return nullptr;
-  }
   status = {};
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
 }

@@ -15,3 +15,11 @@ if(TARGET strata-replay AND TARGET strata-desync)
 else()
   target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="strata-replay" STRATA_DESYNC_BIN="strata-desync")
 endif()
+# Crash test: a child (replay_crash_writer) appends and is SIGKILLed at random moments.
+add_executable(replay_crash_writer ${CMAKE_CURRENT_LIST_DIR}/crash_writer.cc)
+target_link_libraries(replay_crash_writer PRIVATE strata_replay strata_scenario)
+strata_add_test(NAME replay_crash_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/crash_test.cc
+  LIBS strata_replay strata_scenario LABELS replay)
+target_compile_definitions(replay_crash_test PRIVATE STRATA_CRASH_WRITER_BIN="$<TARGET_FILE:replay_crash_writer>")
+add_dependencies(replay_crash_test replay_crash_writer)
