@@ -71,13 +71,14 @@ TEST(Crash, SigkilledWriterLeavesACleanPrefixThatVerifies) {
   uint64_t committed = 0;  // highest tick any child reported committed
   int kills = 0;
   for (int round = 0; round < 24; ++round) {
-    Child child = spawn_writer(log_dir, 7, 400);
-    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 350)(random));
+    Child child = spawn_writer(log_dir, 7, 1'000'000);  // never finishes: always killed
+    const auto delay = std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 250)(random));
     std::this_thread::sleep_for(delay);
-    if (::kill(child.pid, SIGKILL) == 0) kills += 1;
+    ::kill(child.pid, SIGKILL);
     int wstatus = 0;
     ASSERT_EQ(::waitpid(child.pid, &wstatus, 0), child.pid);
     const uint64_t reported = drain(child.out);
+    if (WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGKILL) kills += 1;
     if (WIFEXITED(wstatus)) {
       ASSERT_EQ(WEXITSTATUS(wstatus), 0) << "child failed on its own in round " << round;
     }
