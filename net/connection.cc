@@ -470,6 +470,7 @@ void Connection::pack_unreliable(std::span<std::uint8_t> out, std::size_t& used)
 
 bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::vector<std::uint8_t>& payload) {
   if (state_ == ConnectionState::disconnected) return false;
+  if (state_ == ConnectionState::connected && !has_packet_due(now_us)) return false;  // the idle fast path
   payload.resize(packet_payload_max);
   std::size_t used = 0;
   SentPacket& sent = sent_[history_index(next_sequence_)];
@@ -516,6 +517,12 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   ++stats_.packets_sent;
   stats_.bytes_sent += packet_header_size + used + mac_size;
   return true;
+}
+
+bool Connection::has_packet_due(std::uint64_t now_us) const {
+  if (ack_pending_ || !ack_snapshots_.empty() || !unreliable_queue_.empty() || first_unsent_id_ != next_send_id_) return true;
+  if (now_us - last_sent_us_ >= config_.keepalive_interval_us) return true;
+  return !config_.stream_transport && unacked_count_ > 0 && now_us >= resend_scan_due_us_;
 }
 
 void Connection::disconnect(DisconnectReason reason, std::uint64_t now_us) {

@@ -168,6 +168,7 @@ class Connection {
   [[nodiscard]] std::uint64_t resend_delay_us() const;
   void pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out, std::size_t& used, SentPacket& sent);
   void pack_unreliable(std::span<std::uint8_t> out, std::size_t& used);
+  [[nodiscard]] bool has_packet_due(std::uint64_t now_us) const;
   void update_loss(std::uint64_t now_us);
   void update_rates(std::uint64_t now_us);
 

@@ -49,6 +49,8 @@ struct Options {
   // Reliable messages in flight: the netchannel's reliable_window, and the same bound on ENet's
   // queued + unacknowledged reliable commands (ENet's own window, 64 kB of data, applies too).
   std::size_t window = reliable_window_default;
+  // Idle mode: the netchannel's keepalive interval (ENet pings every 500 ms by default).
+  double keepalive_ms = 100;
 };
 
 struct Result {
@@ -297,25 +299,25 @@ double idle_strata(const Options& o) {
     sc.public_address = server_address;
     sc.private_key = key;
     sc.max_clients = o.idle;
+    sc.connection.keepalive_interval_us = static_cast<std::uint64_t>(o.keepalive_ms * 1000);
     Server server(sc);
     const std::uint64_t tick_us = static_cast<std::uint64_t>(1e6 / o.tick_hz);
     std::uint64_t next_tick = system_now_us();
     double cpu_start = 0, wall_start = 0;
     bool started = false;
     while (!stop) {
+      // Tick-driven like the game server: sleep to the tick, then drain the socket in batches.
       std::uint64_t now = system_now_us();
-      if (now < next_tick) socket->wait_readable(next_tick - now);
+      if (now < next_tick) std::this_thread::sleep_for(std::chrono::microseconds(next_tick - now));
       now = system_now_us();
+      next_tick += tick_us;
       socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
         server.receive(TransportKind::datagram, from, d, now, *socket);
-      });
-      if (now >= next_tick) {
-        next_tick += tick_us;
-        server.update(now);
-        server.send_packets(now, *socket);
-        socket->flush();
-        connected = server.connected_count();
-      }
+      }, 1024);
+      server.update(now);
+      server.send_packets(now, *socket);
+      socket->flush();
+      connected = server.connected_count();
       if (measuring && !started) {
         started = true;
         cpu_start = thread_cpu_seconds();
@@ -342,7 +344,9 @@ double idle_strata(const Options& o) {
       server_thread.join();
       return -1;
     }
-    clients.push_back(std::make_unique<Client>(default_client_config()));
+    ClientConfig cc = default_client_config();
+    cc.connection.keepalive_interval_us = static_cast<std::uint64_t>(o.keepalive_ms * 1000);
+    clients.push_back(std::make_unique<Client>(cc));
     clients.back()->connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us());
   }
   const auto client_round = [&] {
@@ -367,9 +371,9 @@ double idle_strata(const Options& o) {
   }
   stop = true;
   server_thread.join();
-  std::printf("strata idle: %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
+  std::printf("strata idle (keepalive %.0f ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
               " per %zu connections (%.2f %% per 1,000)\n",
-              connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle, 100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
+              o.keepalive_ms, connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle, 100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
   return cpu / wall;
 }
 
@@ -387,15 +391,15 @@ double idle_enet(const Options& o) {
     double cpu_start = 0, wall_start = 0;
     bool started = false;
     ENetEvent event;
-    const enet_uint32 wait_ms = static_cast<enet_uint32>(1000 / o.tick_hz);
+    const auto tick = std::chrono::microseconds(static_cast<std::int64_t>(1e6 / o.tick_hz));
+    auto next_tick = std::chrono::steady_clock::now();
     while (!stop) {
-      if (enet_host_service(host, &event, wait_ms) > 0) {
+      // Same tick-driven loop: sleep to the tick, then service until nothing is pending.
+      std::this_thread::sleep_until(next_tick);
+      next_tick += tick;
+      while (enet_host_service(host, &event, 0) > 0) {
         if (event.type == ENET_EVENT_TYPE_CONNECT) ++connected;
         if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
-        while (enet_host_check_events(host, &event) > 0) {
-          if (event.type == ENET_EVENT_TYPE_CONNECT) ++connected;
-          if (event.type == ENET_EVENT_TYPE_RECEIVE) enet_packet_destroy(event.packet);
-        }
       }
       if (measuring && !started) {
         started = true;
@@ -438,9 +442,9 @@ double idle_enet(const Options& o) {
   stop = true;
   server_thread.join();
   for (ENetHost* h : hosts) enet_host_destroy(h);
-  std::printf("enet   idle: %zu/%zu connected, service wait %u ms, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
+  std::printf("enet   idle (ping 500 ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
               " per %zu connections (%.2f %% per 1,000)\n",
-              connected.load(), o.idle, static_cast<unsigned>(1000 / o.tick_hz), cpu, wall, 100 * cpu / wall, o.idle,
+              connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle,
               100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
   return cpu / wall;
 }
@@ -475,6 +479,7 @@ int main(int argc, char** argv) {
   app.add_option("--loss", o.loss, "netsim loss per direction");
   app.add_option("--idle", o.idle, "instead: CPU of the server thread with this many idle connections");
   app.add_option("--tick-hz", o.tick_hz, "idle mode: server loop rate");
+  app.add_option("--keepalive-ms", o.keepalive_ms, "idle mode: netchannel keepalive interval");
   app.add_option("--window", o.window, "reliable messages in flight (power of two, 256..8192) for both libraries");
   CLI11_PARSE(app, argc, argv);
   if (o.size < 8 || o.size > unfragmented_size_max) {
