@@ -10,6 +10,10 @@
 #include <memory>
 #include <thread>
 
+#include <fstream>
+#include <sstream>
+
+#include "server/config.h"
 #include "sim/simulation.h"
 
 namespace {
@@ -19,26 +23,48 @@ void on_signal(int) { stop_requested.store(true); }
 
 int main(int argc, char** argv) {
   CLI::App app{"strata-server: the authoritative regional node"};
-  strata::sim::WorldParams params;
-  uint32_t tick_rate_hz = 20;
-  uint64_t full_hash_every = 100;
+  std::string config_path;
+  std::vector<std::string> overrides;
   double run_seconds = 0;
-  uint16_t region = 1;
-  app.add_option("--seed", params.seed, "world seed");
-  app.add_option("--chunks-x", params.chunks_x, "map width in 32-cell chunks")->check(CLI::Range(1, 64));
-  app.add_option("--chunks-y", params.chunks_y, "map height in 32-cell chunks")->check(CLI::Range(1, 64));
-  app.add_option("--npcs", params.npc_count, "NPCs created with the world")->check(CLI::Range(0U, 16384U));
-  app.add_option("--region", region, "this region's id (1..65535)")->check(CLI::Range(1, 65535));
-  app.add_option("--tick-rate", tick_rate_hz, "ticks per second")->check(CLI::Range(1U, 1000U));
-  app.add_option("--full-hash-every", full_hash_every, "full checksum period in ticks")
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1000000}));
+  bool list_keys = false;
+  app.add_option("-c,--config", config_path, "YAML configuration file (optional; every key also STRATA_<KEY>)");
+  app.add_option("--set", overrides, "override one key: path=value (repeatable), e.g. --set world.seed=7");
   app.add_option("--run-for", run_seconds, "stop after this many seconds (0: until SIGINT/SIGTERM)");
+  app.add_flag("--list-keys", list_keys, "print every configuration key with its environment name and default");
   CLI11_PARSE(app, argc, argv);
-  params.region = strata::sim::RegionId{region};
-  if (const char* problem = strata::sim::validate(params)) {
-    spdlog::error("invalid world parameters: {}", problem);
+  if (list_keys) {
+    for (const std::string& line : strata::server::describe_config_keys()) std::printf("%s\n", line.c_str());
+    return 0;
+  }
+  std::string yaml;
+  if (!config_path.empty()) {
+    std::ifstream file(config_path);
+    if (!file) {
+      spdlog::error("cannot read the configuration file {}", config_path);
+      return 2;
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    yaml = text.str();
+  }
+  strata::server::ServerConfig config;
+  auto errors = strata::server::load_config(config, yaml, config_path.empty() ? "(no file)" : config_path,
+                                            strata::server::strata_environment());
+  for (const std::string& assignment : overrides) {
+    auto more = strata::server::apply_override(config, assignment);
+    errors.insert(errors.end(), more.begin(), more.end());
+  }
+  auto invalid = strata::server::validate_config(config);
+  errors.insert(errors.end(), invalid.begin(), invalid.end());
+  if (!errors.empty()) {
+    for (const auto& e : errors) spdlog::error("config: {}", e.message);
     return 2;
   }
+  strata::sim::WorldParams params = config.world;
+  params.region = strata::sim::RegionId{config.region};
+  const uint16_t region = config.region;
+  const uint32_t tick_rate_hz = config.tick_rate_hz;
+  const uint64_t full_hash_every = config.full_hash_every_ticks;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 

@@ -1,0 +1,3 @@
+# Fuzzers of server/: the configuration reader (YAML + environment values).
+strata_add_fuzzer(NAME fuzz_server_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/server_config.cc LIBS strata_server_core
+                  CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/server_config)

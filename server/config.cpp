@@ -1,0 +1,262 @@
+// server/config.cpp — one table of keys drives the YAML reader, the environment overrides, the
+// --set overrides and the key listing, so a key cannot be readable from one source but not another.
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <iterator>
+#include <limits>
+
+extern char** environ;
+
+namespace strata::server {
+namespace {
+
+// A key sets a field from text; it returns an error message (empty when fine).
+struct Key {
+  const char* path;
+  const char* description;
+  std::function<std::string(ServerConfig&, const std::string&)> set;
+  std::function<std::string(const ServerConfig&)> get;
+};
+
+template <class T>
+std::string parse_unsigned(const std::string& text, T& out, uint64_t min, uint64_t max) {
+  uint64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || text.empty()) return "expected an unsigned integer, got '" + text + "'";
+  if (value < min || value > max) {
+    return "value " + text + " out of range [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  }
+  out = static_cast<T>(value);
+  return {};
+}
+
+std::string parse_bool(const std::string& text, bool& out) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") {
+    out = true;
+    return {};
+  }
+  if (text == "false" || text == "0" || text == "no" || text == "off") {
+    out = false;
+    return {};
+  }
+  return "expected true or false, got '" + text + "'";
+}
+
+#define STRATA_UNSIGNED(PATH, FIELD, MIN, MAX, DESCRIPTION)                                                        \
+  Key {                                                                                                            \
+    PATH, DESCRIPTION, [](ServerConfig& c, const std::string& t) { return parse_unsigned(t, c.FIELD, MIN, MAX); }, \
+        [](const ServerConfig& c) { return std::to_string(c.FIELD); }                                              \
+  }
+#define STRATA_STRING(PATH, FIELD, DESCRIPTION)       \
+  Key {                                               \
+    PATH, DESCRIPTION,                                \
+        [](ServerConfig& c, const std::string& t) {   \
+          c.FIELD = t;                                \
+          return std::string();                       \
+        },                                            \
+        [](const ServerConfig& c) { return c.FIELD; } \
+  }
+
+const std::vector<Key>& keys() {
+  static const std::vector<Key> table = {
+      STRATA_UNSIGNED("tick_rate_hz", tick_rate_hz, 1, 1000, "simulation ticks per second"),
+      STRATA_UNSIGNED("region", region, 1, 65535, "this region's id"),
+      STRATA_UNSIGNED("world.seed", world.seed, 0, std::numeric_limits<uint64_t>::max(), "world seed"),
+      STRATA_UNSIGNED("world.chunks_x", world.chunks_x, 1, 64, "map width in 32-cell chunks"),
+      STRATA_UNSIGNED("world.chunks_y", world.chunks_y, 1, 64, "map height in 32-cell chunks"),
+      STRATA_UNSIGNED("world.npcs", world.npc_count, 0, 16384, "NPCs created with the world"),
+      STRATA_UNSIGNED("world.random_ticks_per_chunk", world.random_ticks_per_chunk, 0, 64,
+                      "random cell updates per chunk per tick"),
+      STRATA_STRING("log.dir", data_dir, "folder of the embedded store (session log, snapshots)"),
+      STRATA_UNSIGNED("log.snapshot_every_ticks", snapshot_every_ticks, 1, 1000000, "snapshot period K"),
+      STRATA_UNSIGNED("log.full_hash_every_ticks", full_hash_every_ticks, 1, 1000000, "full hash period N"),
+      Key{"log.sync_every_tick", "fsync the log on every tick",
+          [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.log_sync_every_tick); },
+          [](const ServerConfig& c) { return std::string(c.log_sync_every_tick ? "true" : "false"); }},
+      STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
+      STRATA_UNSIGNED("net.udp_port", udp_port, 1, 65535, "netchannel UDP port"),
+      STRATA_UNSIGNED("net.tcp_port", tcp_port, 1, 65535, "netchannel TCP fallback port"),
+      STRATA_UNSIGNED("net.max_clients", max_clients, 1, 16384, "connected clients at most"),
+      STRATA_UNSIGNED("http.port", http_port, 1, 65535, "HTTP API port"),
+      STRATA_UNSIGNED("metrics.port", metrics_port, 1, 65535, "Prometheus metrics port"),
+      STRATA_UNSIGNED("aoi.radius_cells", aoi_radius_cells, 4, 256, "area of interest radius"),
+      STRATA_UNSIGNED("aoi.snapshot_rate_hz", client_snapshot_rate_hz, 1, 1000, "snapshots per second per client"),
+      STRATA_UNSIGNED("hlc.max_offset_ms", hlc_max_offset_ms, 1, 3600000, "refuse remote stamps further ahead"),
+      STRATA_UNSIGNED("inputs.max_lead_ticks", inputs.max_lead_ticks, 0, 1000, "how far ahead inputs may be scheduled"),
+      STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1, 4096,
+                      "inputs waiting per player"),
+      STRATA_STRING("auth.mode", auth_mode, "dev (open) or static"),
+      STRATA_UNSIGNED("auth.connect_token_ttl_s", connect_token_ttl_s, 1, 3600, "connect token lifetime"),
+  };
+  return table;
+}
+
+#undef STRATA_UNSIGNED
+#undef STRATA_STRING
+
+std::string env_name(const std::string& path) {
+  std::string name = "STRATA_";
+  for (char ch : path) name += ch == '.' ? '_' : static_cast<char>(ch >= 'a' && ch <= 'z' ? ch - 'a' + 'A' : ch);
+  return name;
+}
+
+const Key* find_key(const std::string& path) {
+  for (const Key& key : keys()) {
+    if (path == key.path) return &key;
+  }
+  return nullptr;
+}
+
+void walk_yaml(const YAML::Node& node, const std::string& prefix, ServerConfig& config, const std::string& source,
+               std::vector<ConfigError>& errors, int depth) {
+  if (depth > 4) {
+    errors.push_back({source + ": nesting too deep at '" + prefix + "'"});
+    return;
+  }
+  for (const auto& item : node) {
+    if (!item.first.IsScalar()) {
+      errors.push_back({source + ": a key that is not a name under '" + prefix + "'"});
+      continue;
+    }
+    const std::string path = prefix.empty() ? item.first.Scalar() : prefix + "." + item.first.Scalar();
+    const std::string where = source + ":" + std::to_string(item.first.Mark().line + 1) + ": " + path;
+    if (item.second.IsMap()) {
+      walk_yaml(item.second, path, config, source, errors, depth + 1);
+      continue;
+    }
+    const Key* key = find_key(path);
+    if (key == nullptr) {
+      errors.push_back({where + ": unknown key"});
+    } else if (!item.second.IsScalar()) {
+      errors.push_back({where + ": expected a single value"});
+    } else if (std::string problem = key->set(config, item.second.Scalar()); !problem.empty()) {
+      errors.push_back({where + ": " + problem});
+    }
+  }
+}
+
+// yaml-cpp parses flow collections recursively: a few kilobytes of '[' would overflow the stack.
+// A config file needs neither size nor depth, so both are bounded before the parser sees it.
+constexpr size_t config_bytes_max = 1 << 20;
+constexpr int config_flow_depth_max = 16;
+
+std::string check_yaml_shape(const std::string& text) {
+  if (text.size() > config_bytes_max) return "file larger than " + std::to_string(config_bytes_max) + " bytes";
+  int depth = 0;
+  char quote = 0;
+  for (char ch : text) {
+    if (quote != 0) {
+      if (ch == quote) quote = 0;
+      continue;
+    }
+    if (ch == '"' || ch == '\'') quote = ch;
+    if (ch == '[' || ch == '{') depth += 1;
+    if (ch == ']' || ch == '}') depth -= 1;
+    if (depth > config_flow_depth_max) return "nesting deeper than " + std::to_string(config_flow_depth_max);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<ConfigError> load_config(ServerConfig& config, const std::string& yaml_text, const std::string& source_name,
+                                     const std::map<std::string, std::string>& env) {
+  std::vector<ConfigError> errors;
+  if (std::string problem = check_yaml_shape(yaml_text); !problem.empty()) {
+    errors.push_back({source_name + ": " + problem});
+  } else if (!yaml_text.empty()) {
+    try {
+      const YAML::Node root = YAML::Load(yaml_text);
+      if (root.IsMap()) {
+        walk_yaml(root, "", config, source_name, errors, 0);
+      } else if (!root.IsNull()) {
+        errors.push_back({source_name + ": the top level must be a mapping of keys"});
+      }
+    } catch (const YAML::Exception& e) {
+      errors.push_back({source_name + ":" + std::to_string(e.mark.line + 1) + ":" + std::to_string(e.mark.column + 1) +
+                        ": not valid YAML: " + e.msg});
+    }
+  }
+  for (const Key& key : keys()) {
+    auto it = env.find(env_name(key.path));
+    if (it == env.end()) continue;
+    if (std::string problem = key.set(config, it->second); !problem.empty()) {
+      errors.push_back({"environment " + it->first + ": " + problem});
+    }
+  }
+  for (const auto& [name, value] : env) {
+    bool known = false;
+    for (const Key& key : keys()) known = known || env_name(key.path) == name;
+    if (!known && name.rfind("STRATA_", 0) == 0) errors.push_back({"environment " + name + ": unknown key"});
+  }
+  return errors;
+}
+
+std::vector<ConfigError> apply_override(ServerConfig& config, const std::string& assignment) {
+  const size_t eq = assignment.find('=');
+  if (eq == std::string::npos) return {{"--set " + assignment + ": expected path=value"}};
+  const std::string path = assignment.substr(0, eq);
+  const Key* key = find_key(path);
+  if (key == nullptr) return {{"--set " + path + ": unknown key"}};
+  if (std::string problem = key->set(config, assignment.substr(eq + 1)); !problem.empty()) {
+    return {{"--set " + path + ": " + problem}};
+  }
+  return {};
+}
+
+std::vector<std::string> describe_config_keys() {
+  std::vector<std::string> lines;
+  const ServerConfig defaults;
+  for (const Key& key : keys()) {
+    lines.push_back(std::string(key.path) + " (" + env_name(key.path) + "): " + key.description + " [" +
+                    key.get(defaults) + "]");
+  }
+  return lines;
+}
+
+std::vector<ConfigError> validate_config(const ServerConfig& config) {
+  std::vector<ConfigError> errors;
+  sim::WorldParams params = config.world;
+  params.region = sim::RegionId{config.region};
+  if (const char* problem = sim::validate(params)) errors.push_back({std::string("world: ") + problem});
+  // UDP and TCP are different protocols and may share a number; listeners of one protocol may not.
+  struct Port {
+    const char* key;
+    uint16_t number;
+    bool udp;
+  };
+  const Port ports[] = {{"net.udp_port", config.udp_port, true},
+                        {"net.tcp_port", config.tcp_port, false},
+                        {"http.port", config.http_port, false},
+                        {"metrics.port", config.metrics_port, false}};
+  for (size_t i = 0; i < std::size(ports); ++i) {
+    for (size_t j = i + 1; j < std::size(ports); ++j) {
+      if (ports[i].number == ports[j].number && ports[i].udp == ports[j].udp) {
+        errors.push_back(
+            {std::string(ports[i].key) + " and " + ports[j].key + " both use port " + std::to_string(ports[i].number)});
+      }
+    }
+  }
+  if (config.auth_mode != "dev" && config.auth_mode != "static") {
+    errors.push_back({"auth.mode: expected dev or static, got '" + config.auth_mode + "'"});
+  }
+  return errors;
+}
+
+std::map<std::string, std::string> strata_environment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
+    const std::string text(*entry);
+    const size_t eq = text.find('=');
+    if (eq != std::string::npos && text.rfind("STRATA_", 0) == 0) env[text.substr(0, eq)] = text.substr(eq + 1);
+  }
+  return env;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,62 @@
+// server/config.h — the node's configuration: defaults, then a YAML file, then environment
+// variables, then command-line flags (each later source wins). Every key of the YAML file can be
+// overridden by an environment variable named STRATA_ + its path in upper case with '_' for '.'
+// (world.seed -> STRATA_WORLD_SEED). Unknown keys, wrong types and out-of-range values are errors
+// that name the key, the source and, for YAML, the line: a typo never silently means "default".
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "server/input_scheduler.h"
+#include "sim/world.h"
+
+namespace strata::server {
+
+struct ServerConfig {
+  uint32_t tick_rate_hz = 20;
+  uint16_t region = 1;
+  sim::WorldParams world;  // seed, chunks_x, chunks_y, npc_count, random_ticks_per_chunk
+  std::string data_dir = "./strata-data";
+  uint32_t snapshot_every_ticks = 600;   // K: a snapshot every 30 s at 20 Hz
+  uint32_t full_hash_every_ticks = 100;  // N
+  bool log_sync_every_tick = false;      // fsync the log's WAL on every tick's group commit
+  std::string bind_address = "127.0.0.1";
+  uint16_t udp_port = 27500;
+  uint16_t tcp_port = 27501;
+  uint16_t http_port = 8080;
+  uint16_t metrics_port = 9100;
+  uint32_t max_clients = 5000;
+  uint32_t aoi_radius_cells = 24;
+  uint32_t client_snapshot_rate_hz = 20;
+  uint64_t hlc_max_offset_ms = 2000;
+  InputSchedulerConfig inputs;
+  std::string auth_mode = "dev";  // dev: any name may log in
+  uint32_t connect_token_ttl_s = 30;
+};
+
+struct ConfigError {
+  std::string message;  // names the key and the source
+};
+
+// Loads the configuration: yaml_text may be empty (no file); env is the process environment
+// (injected for tests). Returns the errors; on errors the config holds what could be applied.
+[[nodiscard]] std::vector<ConfigError> load_config(ServerConfig& config, const std::string& yaml_text,
+                                                   const std::string& source_name,
+                                                   const std::map<std::string, std::string>& env);
+
+// Applies one "path=value" override (command-line --set), with the same checks.
+[[nodiscard]] std::vector<ConfigError> apply_override(ServerConfig& config, const std::string& assignment);
+
+// Every key, for --help and docs: "path (ENV_NAME): description [default]".
+[[nodiscard]] std::vector<std::string> describe_config_keys();
+
+// Cross-field checks (world params valid, ports distinct, ...); run after loading.
+[[nodiscard]] std::vector<ConfigError> validate_config(const ServerConfig& config);
+
+// The environment of this process as a map (only STRATA_* entries).
+[[nodiscard]] std::map<std::string, std::string> strata_environment();
+
+}  // namespace strata::server

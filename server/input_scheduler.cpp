@@ -1,0 +1,135 @@
+// server/input_scheduler.cpp — see input_scheduler.h.
+#include "server/input_scheduler.h"
+
+#include <algorithm>
+
+namespace strata::server {
+
+using namespace strata::sim;
+
+InputSchedulerConfig default_input_scheduler_config() { return InputSchedulerConfig{}; }
+
+const char* name(InputVerdict verdict) {
+  switch (verdict) {
+    case InputVerdict::accepted: return "accepted";
+    case InputVerdict::late: return "late";
+    case InputVerdict::too_early: return "too_early";
+    case InputVerdict::duplicate: return "duplicate";
+    case InputVerdict::queue_full: return "queue_full";
+    case InputVerdict::not_player: return "not_player";
+    case InputVerdict::clock_ahead: return "clock_ahead";
+    case InputVerdict::count: break;
+  }
+  return "invalid";
+}
+
+InputScheduler::InputScheduler(const InputSchedulerConfig& config, RegionId region, Hlc& hlc)
+    : config_(config), region_(region), hlc_(hlc) {}
+
+namespace {
+// Sets the command's player to the session's; false for kinds a player may not submit.
+bool bind_player(Command& command, PlayerId player, uint32_t seq) {
+  return std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, MoveCommand> || std::is_same_v<T, PlaceCommand> ||
+                      std::is_same_v<T, BreakCommand> || std::is_same_v<T, InteractCommand>) {
+          c.player = player;
+          c.seq = seq;
+          return true;
+        } else {
+          return false;
+        }
+      },
+      command);
+}
+}  // namespace
+
+InputVerdict InputScheduler::submit_player(PlayerId player, uint32_t seq, uint64_t wanted_tick, Command command,
+                                           uint64_t current_tick) {
+  if (!bind_player(command, player, seq)) return count(InputVerdict::not_player);
+  if (wanted_tick > current_tick + config_.max_lead_ticks) return count(InputVerdict::too_early);
+  auto it = players_.find(raw(player));
+  if (it == players_.end()) {
+    if (players_.size() >= config_.max_pending_players) return count(InputVerdict::queue_full);
+    it = players_.emplace(raw(player), PlayerQueue{}).first;
+  }
+  PlayerQueue& queue = it->second;
+  if (seq <= queue.last_scheduled) return count(InputVerdict::duplicate);
+  auto pos = std::lower_bound(queue.pending.begin(), queue.pending.end(), seq,
+                              [](const Pending& p, uint32_t key) { return p.seq < key; });
+  if (pos != queue.pending.end() && pos->seq == seq) return count(InputVerdict::duplicate);
+  if (queue.pending.size() >= config_.max_pending_per_player) return count(InputVerdict::queue_full);
+  const bool late = wanted_tick < current_tick;
+  queue.pending.insert(pos, Pending{seq, std::max(wanted_tick, current_tick), std::move(command)});
+  return count(late ? InputVerdict::late : InputVerdict::accepted);
+}
+
+InputVerdict InputScheduler::submit_system(Command command) {
+  if (system_.size() >= config_.max_pending_system) return count(InputVerdict::queue_full);
+  system_.push_back(std::move(command));
+  return count(InputVerdict::accepted);
+}
+
+InputVerdict InputScheduler::submit_remote(RegionId origin, uint64_t stream_seq, Command command,
+                                           uint64_t physical_ms) {
+  uint64_t& applied = applied_remote_[raw(origin)];
+  if (stream_seq <= applied) return count(InputVerdict::duplicate);
+  if (remote_.size() >= config_.max_pending_remote) return count(InputVerdict::queue_full);
+  if (const auto* write = std::get_if<RemoteBlockWriteCommand>(&command)) {
+    if (!hlc_.receive(write->stamp.hlc, physical_ms)) return count(InputVerdict::clock_ahead);
+  }
+  applied = stream_seq;
+  remote_.push_back(Remote{raw(origin), stream_seq, std::move(command)});
+  return count(InputVerdict::accepted);
+}
+
+void InputScheduler::stamp(Command& command, uint64_t physical_ms) {
+  std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, PlaceCommand> || std::is_same_v<T, BreakCommand> ||
+                      std::is_same_v<T, InteractCommand>) {
+          c.stamp = LwwStamp{hlc_.now(physical_ms), region_};
+        }
+      },
+      command);
+}
+
+void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) {
+  out.tick = tick;
+  out.commands.clear();
+  for (Command& c : system_) out.commands.push_back(std::move(c));
+  system_.clear();
+  for (auto& [id, queue] : players_) {
+    size_t taken = 0;
+    for (Pending& p : queue.pending) {
+      if (p.wanted_tick > tick) break;  // keep sequence order: later inputs wait behind an early one
+      stamp(p.command, physical_ms);
+      out.commands.push_back(std::move(p.command));
+      queue.last_scheduled = p.seq;
+      ++taken;
+    }
+    queue.pending.erase(queue.pending.begin(), queue.pending.begin() + static_cast<std::ptrdiff_t>(taken));
+  }
+  std::stable_sort(remote_.begin(), remote_.end(), [](const Remote& a, const Remote& b) {
+    return a.origin != b.origin ? a.origin < b.origin : a.stream_seq < b.stream_seq;
+  });
+  for (Remote& r : remote_) out.commands.push_back(std::move(r.command));
+  remote_.clear();
+}
+
+void InputScheduler::forget_player(PlayerId player) { players_.erase(raw(player)); }
+
+uint32_t InputScheduler::last_scheduled_seq(PlayerId player) const {
+  auto it = players_.find(raw(player));
+  return it == players_.end() ? 0 : it->second.last_scheduled;
+}
+
+size_t InputScheduler::pending() const {
+  size_t n = system_.size() + remote_.size();
+  for (const auto& [id, queue] : players_) n += queue.pending.size();
+  return n;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,74 @@
+// tests/server/config_test.cpp — YAML, environment and --set sources, and their error messages.
+#include <gtest/gtest.h>
+
+#include "server/config.h"
+
+namespace strata::server {
+namespace {
+
+TEST(Config, DefaultsAreValidWithNoFileAtAll) {
+  ServerConfig config;
+  EXPECT_TRUE(load_config(config, "", "none", {}).empty());
+  EXPECT_TRUE(validate_config(config).empty());
+}
+
+TEST(Config, YamlThenEnvironmentThenOverrides) {
+  ServerConfig config;
+  const std::string yaml = "region: 4\nworld:\n  seed: 99\n  chunks_x: 16\nnet:\n  udp_port: 4000\n";
+  const auto errors =
+      load_config(config, yaml, "strata.yaml", {{"STRATA_WORLD_SEED", "123"}, {"STRATA_HTTP_PORT", "8181"}});
+  ASSERT_TRUE(errors.empty()) << errors[0].message;
+  EXPECT_EQ(config.region, 4);
+  EXPECT_EQ(config.world.seed, 123U);
+  EXPECT_EQ(config.world.chunks_x, 16);
+  EXPECT_EQ(config.udp_port, 4000);
+  EXPECT_EQ(config.http_port, 8181);
+  EXPECT_TRUE(apply_override(config, "log.sync_every_tick=true").empty());
+  EXPECT_TRUE(config.log_sync_every_tick);
+}
+
+TEST(Config, ErrorsNameTheKeySourceAndLine) {
+  ServerConfig config;
+  auto errors = load_config(config, "region: 4\nwrold:\n  seed: 1\ntick_rate_hz: fast\n", "strata.yaml",
+                            {{"STRATA_NET_UDP_PORT", "70000"}, {"STRATA_NOPE", "1"}});
+  ASSERT_EQ(errors.size(), 4U);
+  EXPECT_EQ(errors[0].message, "strata.yaml:3: wrold.seed: unknown key");
+  EXPECT_EQ(errors[1].message, "strata.yaml:4: tick_rate_hz: expected an unsigned integer, got 'fast'");
+  EXPECT_EQ(errors[2].message, "environment STRATA_NET_UDP_PORT: value 70000 out of range [1, 65535]");
+  EXPECT_EQ(errors[3].message, "environment STRATA_NOPE: unknown key");
+  errors = load_config(config, "region: [1, 2\n", "bad.yaml", {});
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_NE(errors[0].message.find("bad.yaml:"), std::string::npos);
+  EXPECT_NE(errors[0].message.find("not valid YAML"), std::string::npos);
+  EXPECT_EQ(apply_override(config, "nope=1")[0].message, "--set nope: unknown key");
+}
+
+TEST(Config, CrossFieldChecks) {
+  ServerConfig config;
+  config.http_port = config.metrics_port;
+  config.udp_port = config.tcp_port;  // fine: different protocols
+  config.auth_mode = "magic";
+  const auto errors = validate_config(config);
+  ASSERT_EQ(errors.size(), 2U);
+  EXPECT_EQ(errors[0].message, "http.port and metrics.port both use port 9100");
+}
+
+TEST(Config, EveryKeyIsListedWithItsEnvironmentName) {
+  const auto lines = describe_config_keys();
+  ASSERT_GT(lines.size(), 20U);
+  EXPECT_EQ(lines[2], "world.seed (STRATA_WORLD_SEED): world seed [1]");
+}
+
+}  // namespace
+}  // namespace strata::server
+
+namespace strata::server {
+namespace {
+TEST(Config, DeepFlowNestingIsRefusedBeforeTheParser) {
+  ServerConfig config;
+  const auto errors = load_config(config, "region: " + std::string(100000, '['), "deep.yaml", {});
+  ASSERT_EQ(errors.size(), 1U);
+  EXPECT_EQ(errors[0].message, "deep.yaml: nesting deeper than 16");
+}
+}  // namespace
+}  // namespace strata::server
