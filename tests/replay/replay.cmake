@@ -23,3 +23,6 @@ strata_add_test(NAME replay_crash_test
   LIBS strata_replay strata_scenario LABELS replay)
 target_compile_definitions(replay_crash_test PRIVATE STRATA_CRASH_WRITER_BIN="$<TARGET_FILE:replay_crash_writer>")
 add_dependencies(replay_crash_test replay_crash_writer)
+# Writes the replay fuzzers' seed corpora (run by hand; the seeds are committed).
+add_executable(replay_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cc)
+target_link_libraries(replay_write_seeds PRIVATE strata_replay strata_scenario)
