@@ -26,3 +26,7 @@ add_dependencies(replay_crash_test replay_crash_writer)
 # Writes the replay fuzzers' seed corpora (run by hand; the seeds are committed).
 add_executable(replay_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cc)
 target_link_libraries(replay_write_seeds PRIVATE strata_replay strata_scenario)
+strata_add_test(NAME replay_golden_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/golden_test.cc
+  LIBS strata_replay LABELS replay)
+target_compile_definitions(replay_golden_test PRIVATE STRATA_DATA_DIR="${CMAKE_CURRENT_LIST_DIR}/../data")
