@@ -16,6 +16,7 @@ void Effects::clear() {
   rejections.clear();
   joined.clear();
   left.clear();
+  changed_cells.clear();
 }
 
 namespace {
@@ -317,6 +318,7 @@ RejectReason StepContext::check_cell_action(const Player& p, CellPos cell, Layer
 void StepContext::write_local(CellPos cell, Layer layer, CellValue value, LwwStamp stamp) {
   map_.set(cell, layer, value, stamp);
   effects_.block_writes.push_back(BlockWrite{cell, layer, value.kind, value.state, stamp});
+  effects_.changed_cells.push_back(CellChange{cell, layer});
 }
 
 RejectReason StepContext::place(const PlaceCommand& c) {
@@ -415,6 +417,7 @@ RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
     return RejectReason::none;
   }
   map_.set(c.cell, c.layer, CellValue{c.kind, c.state}, c.stamp);
+  effects_.changed_cells.push_back(CellChange{c.cell, c.layer});
   world_.counters.remote_writes_applied += 1;
   if (map_.blocks(c.cell) && occupancy(c.cell) > 0) evict_from(c.cell);
   return RejectReason::none;
@@ -595,6 +598,13 @@ void StepContext::integrate() {
   }
 }
 
+namespace {
+CellPos cell_of(int32_t chunk_x, int32_t chunk_y, uint32_t index) {
+  return CellPos{chunk_x * limits::chunk_size + static_cast<int32_t>(index & (limits::chunk_size - 1)),
+                 chunk_y * limits::chunk_size + static_cast<int32_t>(index >> limits::chunk_shift)};
+}
+}  // namespace
+
 // Random ticks work on the chunk arrays directly (this runs chunks x per_chunk times a tick).
 void StepContext::random_ticks() {
   const uint32_t per_chunk = world_.params.random_ticks_per_chunk;
@@ -613,19 +623,20 @@ void StepContext::random_ticks() {
           if (chunk.active_state[i] < crop_stage_ripe) {
             chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
             world_.counters.random_updates += 1;
+            effects_.changed_cells.push_back(CellChange{cell_of(cx, cy, i), Layer::active});
           }
           continue;
         }
         if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
         // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
-        const CellPos cell{cx * limits::chunk_size + static_cast<int32_t>(i & (limits::chunk_size - 1)),
-                           cy * limits::chunk_size + static_cast<int32_t>(i >> limits::chunk_shift)};
+        const CellPos cell = cell_of(cx, cy, i);
         static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
         for (const auto& o : offsets) {
           const CellPos n{cell.x + o[0], cell.y + o[1]};
           if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
             chunk.floor[i] = grass;
             world_.counters.random_updates += 1;
+            effects_.changed_cells.push_back(CellChange{cell, Layer::floor});
             break;
           }
         }
@@ -665,6 +676,7 @@ Simulation::Simulation(World world) : world_(std::move(world)) {
   effects_.rejections.reserve(limits::commands_per_tick_max);
   effects_.joined.reserve(limits::players_max);
   effects_.left.reserve(limits::players_max);
+  effects_.changed_cells.reserve(limits::commands_per_tick_max + world_.map.chunks().size() * limits::random_ticks_per_chunk_max);
   rebuild_derived();
 }
 

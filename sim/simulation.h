@@ -25,6 +25,14 @@ struct BlockWrite {
   constexpr auto operator<=>(const BlockWrite&) const = default;
 };
 
+// A cell layer that changed this tick, by any cause (local or remote write, random tick). Clients'
+// map views are kept in sync from these.
+struct CellChange {
+  CellPos cell;
+  Layer layer = Layer::active;
+  constexpr auto operator<=>(const CellChange&) const = default;
+};
+
 struct Rejection {
   uint32_t command_index = 0;  // index in TickInput::commands
   RejectReason reason = RejectReason::none;
@@ -37,6 +45,7 @@ struct Effects {
   std::vector<Rejection> rejections;
   std::vector<PlayerId> joined;
   std::vector<PlayerId> left;  // by command, or evicted with nowhere to go
+  std::vector<CellChange> changed_cells;  // every map change, in the order it happened
   void clear();
 };
 

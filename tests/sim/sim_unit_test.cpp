@@ -197,6 +197,23 @@ TEST(Crops, GrowOnRandomTicksAndHarvest) {
   EXPECT_GT(sim.world().counters.random_updates, 0U);
 }
 
+TEST(Effects, EveryMapChangeIsReportedWhateverItsCause) {
+  Simulation sim(small_params(3, limits::random_ticks_per_chunk_max));
+  step_with(sim, {JoinCommand{alice}});
+  const CellPos spawn = spawn_cell(sim.world().map);
+  const CellPos field{spawn.x, spawn.y + 1};
+  const Effects& remote = step_with(sim, {RemoteBlockWriteCommand{field, Layer::floor, to_underlying(Floor::dirt), 0, stamp(1, 2)}});
+  ASSERT_FALSE(remote.changed_cells.empty());
+  EXPECT_EQ(remote.changed_cells[0], (CellChange{field, Layer::floor}));
+  const Effects& local = step_with(sim, {PlaceCommand{alice, 1, field, Layer::active, to_underlying(Block::crop), stamp(2)}});
+  EXPECT_EQ(local.changed_cells[0], (CellChange{field, Layer::active}));
+  bool grew = false;
+  for (int i = 0; i < 3000 && !grew; ++i) {
+    for (const CellChange& c : step_with(sim, {}).changed_cells) grew = grew || (c.cell == field && c.layer == Layer::active);
+  }
+  EXPECT_TRUE(grew) << "a random tick grew the crop without reporting the cell";
+}
+
 TEST(Remote, LastWriterWinsWithRegionTieBreakInAnyOrder) {
   const CellPos cell{3, 3};
   const RemoteBlockWriteCommand from2{cell, Layer::active, to_underlying(Block::stone_wall), 0, stamp(100, 2)};
