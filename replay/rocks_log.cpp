@@ -108,6 +108,7 @@ Status read_header(Db& db, schema::LogHeader& header) {
   std::string value;
   const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.meta(), header_key, &value);
   if (s.IsNotFound()) return Status::error(Code::damaged, "log has no header");
+  if (s.IsCorruption()) return Status::error(Code::damaged, "reading the header: " + s.ToString());
   if (!s.ok()) return Status::error(Code::io, "reading the header: " + s.ToString());
   std::span<const uint8_t> payload;
   if (!open_value(value, payload)) return Status::error(Code::damaged, "header checksum mismatch");
@@ -133,6 +134,7 @@ Status find_last_tick(Db& db, const schema::LogHeader& header, uint64_t& last) {
 Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch) {
   const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.ticks(), tick_key(tick), &scratch);
   if (s.IsNotFound()) return Status::error(Code::damaged, "tick record missing", tick);
+  if (s.IsCorruption()) return Status::error(Code::damaged, s.ToString(), tick);
   if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
   std::span<const uint8_t> payload;
   if (!open_value(scratch, payload)) return Status::error(Code::damaged, "tick record checksum mismatch", tick);
@@ -175,6 +177,7 @@ class RocksLog final : public LogSource {
   Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) override {
     const rocksdb::Status s = db_.db->Get(rocksdb::ReadOptions(), db_.snapshots(), tick_key(tick), &scratch_);
     if (s.IsNotFound()) return Status::error(Code::invalid_argument, "no snapshot at this tick", tick);
+    if (s.IsCorruption()) return Status::error(Code::damaged, s.ToString(), tick);
     if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
     std::span<const uint8_t> payload;
     if (!open_value(scratch_, payload)) return Status::error(Code::damaged, "snapshot checksum mismatch", tick);

@@ -7,6 +7,7 @@
 //   export LOG FILE / import FILE DIR
 //   sync-test LOG [--rollback M]  roll back M ticks every tick and re-simulate
 //   heavy LOG                     snapshot, restore and continue every tick
+//   seek LOG [--samples N]        time rebuilding the world at random ticks
 //   record DIR --seed --players --ticks ...   record a seeded scenario (golden logs, benchmarks)
 // Exit codes: 0 ok, 1 usage, 2 not found, 3 damaged, 4 rules version not implemented,
 // 5 unsupported version, 6 hash mismatch, 7 I/O error, 8 invalid argument.
@@ -140,6 +141,30 @@ int state(const std::string& path, uint64_t tick, const std::string& field, bool
   return 0;
 }
 
+// Times state_at() at `samples` random ticks (seeded): the cost of seeking in this log.
+int seek(const std::string& path, uint32_t samples, uint64_t seed) {
+  int code = 0;
+  auto log = open_or_report(path, code);
+  if (!log) return code;
+  const uint64_t first = log->header().start_tick;
+  const uint64_t span = log->last_tick() - first + 1;
+  double total = 0;
+  double worst = 0;
+  sim::Rng rng = sim::Rng::seeded(seed, 1);
+  for (uint32_t i = 0; i < samples; ++i) {
+    const uint64_t tick = first + ((uint64_t{rng.next_u32()} << 32U) | rng.next_u32()) % span;
+    const auto start = std::chrono::steady_clock::now();
+    auto at = replay::state_at(*log, tick);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!at.status.ok()) return fail(at.status, "seek " + path);
+    total += ms;
+    worst = std::max(worst, ms);
+  }
+  std::printf("seek: %u random ticks in %" PRIu64 "..%" PRIu64 ", mean %.1f ms, worst %.1f ms (snapshot every %u ticks)\n",
+              samples, first, log->last_tick(), samples > 0 ? total / samples : 0.0, worst, log->header().snapshot_every);
+  return 0;
+}
+
 struct RecordOptions {
   uint64_t seed = 1;
   uint32_t players = 20;
@@ -222,6 +247,11 @@ int main(int argc, char** argv) {
   sync_cmd->add_option("--rollback", options.rollback_ticks, "M")->check(CLI::Range(1U, 64U));
   auto* heavy_cmd = app.add_subcommand("heavy", "snapshot, restore and continue every tick");
   heavy_cmd->add_option("log", log_path)->required();
+  uint32_t samples = 20;
+  auto* seek_cmd = app.add_subcommand("seek", "time rebuilding the world at random ticks");
+  seek_cmd->add_option("log", log_path)->required();
+  seek_cmd->add_option("--samples", samples)->check(CLI::Range(1U, 100000U));
+  seek_cmd->add_option("--seed", rec.seed);
   auto* record_cmd = app.add_subcommand("record", "record a seeded scenario into a new log directory");
   record_cmd->add_option("dir", other_path)->required();
   record_cmd->add_option("--seed", rec.seed);
@@ -261,6 +291,7 @@ int main(int argc, char** argv) {
     options.mode = replay::ReplayMode::save_load;
     return run_replay(log_path, options, "heavy", false);
   }
+  if (seek_cmd->parsed()) return seek(log_path, samples, rec.seed);
   if (record_cmd->parsed()) return record(other_path, rec);
   return 1;
 }
