@@ -15,7 +15,8 @@ namespace {
 
 struct Capture : DatagramSink {
   void send_datagram(TransportKind, const Address&, std::span<const std::uint8_t> data) override {
-    if (data.size() > connection_request_size && data[0] != static_cast<std::uint8_t>(PacketType::data)) __builtin_trap();
+    if (data.size() > connection_request_size && data[0] != static_cast<std::uint8_t>(PacketType::data))
+      __builtin_trap();
     packets.emplace_back(data.begin(), data.end());
   }
   std::vector<std::vector<std::uint8_t>> packets;

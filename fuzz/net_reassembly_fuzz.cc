@@ -20,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (int i = 0; i < 2048 && r.remaining() >= 9; ++i) {
     Entry e;
     const std::uint8_t kind = r.u8() % 4;
-    e.tag = kind == 0 ? EntryTag::unreliable_fragment
+    e.tag = kind == 0   ? EntryTag::unreliable_fragment
             : kind == 1 ? EntryTag::reliable_fragment
             : kind == 2 ? EntryTag::reliable_fragment_last
                         : EntryTag::unreliable_message;

@@ -24,7 +24,7 @@ inline constexpr std::size_t address_wire_size = 19;
 
 [[nodiscard]] Address make_ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port);
 [[nodiscard]] std::string to_string(const Address& address);
-void write_address(const Address& address, std::uint8_t* out);  // address_wire_size bytes
+void write_address(const Address& address, std::uint8_t* out);          // address_wire_size bytes
 [[nodiscard]] bool read_address(const std::uint8_t* in, Address& out);  // false if malformed
 
 struct AddressHash {

@@ -58,9 +58,7 @@ void Client::receive(const Address& from, std::span<const std::uint8_t> datagram
     return;
   }
   switch (*type) {
-    case PacketType::connection_challenge:
-      receive_challenge(datagram, now_us);
-      return;
+    case PacketType::connection_challenge: receive_challenge(datagram, now_us); return;
     case PacketType::connection_denied:
       if (state_ != ClientState::sending_request && state_ != ClientState::sending_response) {
         drops_.bump(DropReason::wrong_state);
@@ -72,13 +70,9 @@ void Client::receive(const Address& from, std::span<const std::uint8_t> datagram
       }
       fail(ClientFailure::denied);
       return;
-    case PacketType::data:
-      receive_data(datagram, now_us);
-      return;
+    case PacketType::data: receive_data(datagram, now_us); return;
     case PacketType::connection_request:
-    case PacketType::connection_response:
-      drops_.bump(DropReason::wrong_state);
-      return;
+    case PacketType::connection_response: drops_.bump(DropReason::wrong_state); return;
   }
 }
 
@@ -92,7 +86,8 @@ void Client::receive_challenge(std::span<const std::uint8_t> packet, std::uint64
     drops_.bump(DropReason::bad_header);
     return;
   }
-  if (!verify_challenge_packet(PacketType::connection_challenge, packet, token_->server_to_client_key, token_->protocol_id)) {
+  if (!verify_challenge_packet(PacketType::connection_challenge, packet, token_->server_to_client_key,
+                               token_->protocol_id)) {
     drops_.bump(DropReason::bad_mac);
     return;
   }
@@ -178,7 +173,8 @@ void Client::send_packets(std::uint64_t now_us, DatagramSink& sink) {
     handshake_send_due_ = false;
     return;
   }
-  if (!connection_ || (state_ != ClientState::connected && connection_->state() != ConnectionState::disconnecting)) return;
+  if (!connection_ || (state_ != ClientState::connected && connection_->state() != ConnectionState::disconnecting))
+    return;
   PacketHeader header;
   while (connection_->write_packet(now_us, header, payload_)) {
     assert(static_cast<std::uint16_t>(send_sequence_) == header.sequence);

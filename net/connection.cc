@@ -56,7 +56,8 @@ std::size_t Connection::reliable_in_flight() const { return unacked_count_; }
 SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data) {
   if (state_ != ConnectionState::connected) return SendResult::not_connected;
   if (data.size() > message_size_max) return SendResult::too_large;
-  const std::size_t pieces = data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
+  const std::size_t pieces =
+      data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
   assert(pieces <= fragment_count_max);
   if (channel == Channel::reliable_ordered) {
     // Two bounds: unacked messages (flow control) and the id span from the oldest unacked one (the
@@ -71,10 +72,11 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
       slot.valid = true;
       slot.ever_sent = false;
       slot.id = next_send_id_;
-      slot.tag = pieces == 1 ? EntryTag::reliable_message
+      slot.tag = pieces == 1       ? EntryTag::reliable_message
                  : i + 1 == pieces ? EntryTag::reliable_fragment_last
                                    : EntryTag::reliable_fragment;
-      slot.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin), data.begin() + static_cast<std::ptrdiff_t>(end));
+      slot.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin),
+                       data.begin() + static_cast<std::ptrdiff_t>(end));
       ++next_send_id_;
       ++unacked_count_;
     }
@@ -89,7 +91,8 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
       item.sequence = sequence;
       item.fragment_index = static_cast<std::uint16_t>(i);
       item.fragment_count = static_cast<std::uint16_t>(pieces);
-      item.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin), data.begin() + static_cast<std::ptrdiff_t>(end));
+      item.data.assign(data.begin() + static_cast<std::ptrdiff_t>(begin),
+                       data.begin() + static_cast<std::ptrdiff_t>(end));
       unreliable_queue_.push_back(std::move(item));
     }
   }
@@ -99,7 +102,8 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
 
 // --- receiving ---------------------------------------------------------------------------------
 
-bool Connection::receive_packet(const PacketHeader& header, std::span<const std::uint8_t> payload, std::uint64_t now_us) {
+bool Connection::receive_packet(const PacketHeader& header, std::span<const std::uint8_t> payload,
+                                std::uint64_t now_us) {
   if (state_ == ConnectionState::disconnected) {
     stats_.drops.bump(DropReason::wrong_state);
     return false;
@@ -185,7 +189,8 @@ void Connection::detect_lost_packets() {
   if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > packet_history_size) {
     fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
   }
-  while (fast_loss_cursor_ != next_sequence_ && sequence_difference(highest_acked_, fast_loss_cursor_) >= fast_retransmit_threshold) {
+  while (fast_loss_cursor_ != next_sequence_ &&
+         sequence_difference(highest_acked_, fast_loss_cursor_) >= fast_retransmit_threshold) {
     const SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
     if (sent.valid && sent.sequence == fast_loss_cursor_ && !sent.acked) {
       for (std::uint16_t id : sent.reliable_ids) {
@@ -234,8 +239,7 @@ bool Connection::receive_entry(const Entry& entry) {
   switch (entry.tag) {
     case EntryTag::reliable_message:
     case EntryTag::reliable_fragment:
-    case EntryTag::reliable_fragment_last:
-      return receive_reliable(entry);
+    case EntryTag::reliable_fragment_last: return receive_reliable(entry);
     case EntryTag::unreliable_message:
       if (entry.data.size() > unfragmented_size_max) {
         protocol_error(DropReason::too_large);
@@ -249,8 +253,7 @@ bool Connection::receive_entry(const Entry& entry) {
       unreliable_last_delivered_ = entry.id;
       deliver(Channel::unreliable_sequenced, entry.data);
       return true;
-    case EntryTag::unreliable_fragment:
-      return receive_unreliable_fragment(entry);
+    case EntryTag::unreliable_fragment: return receive_unreliable_fragment(entry);
     case EntryTag::disconnect:
       state_ = ConnectionState::disconnected;
       disconnect_reason_ = entry.reason <= static_cast<std::uint8_t>(DisconnectReason::transport_error)
@@ -262,7 +265,8 @@ bool Connection::receive_entry(const Entry& entry) {
 }
 
 bool Connection::receive_reliable(const Entry& entry) {
-  if (entry.data.size() > unfragmented_size_max || (entry.tag != EntryTag::reliable_message && entry.data.size() > fragment_size)) {
+  if (entry.data.size() > unfragmented_size_max ||
+      (entry.tag != EntryTag::reliable_message && entry.data.size() > fragment_size)) {
     protocol_error(DropReason::too_large);
     return false;
   }
@@ -359,7 +363,8 @@ bool Connection::receive_unreliable_fragment(const Entry& entry) {
   }
   target->have[index] = true;
   ++target->received;
-  std::memcpy(target->data.data() + static_cast<std::size_t>(index) * fragment_size, entry.data.data(), entry.data.size());
+  std::memcpy(target->data.data() + static_cast<std::size_t>(index) * fragment_size, entry.data.data(),
+              entry.data.size());
   if (last) target->last_size = entry.data.size();
   if (target->received == target->count) {
     const std::size_t size = static_cast<std::size_t>(count - 1) * fragment_size + target->last_size;
@@ -520,7 +525,8 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
 }
 
 bool Connection::has_packet_due(std::uint64_t now_us) const {
-  if (ack_pending_ || !ack_snapshots_.empty() || !unreliable_queue_.empty() || first_unsent_id_ != next_send_id_) return true;
+  if (ack_pending_ || !ack_snapshots_.empty() || !unreliable_queue_.empty() || first_unsent_id_ != next_send_id_)
+    return true;
   if (now_us - last_sent_us_ >= config_.keepalive_interval_us) return true;
   return !config_.stream_transport && unacked_count_ > 0 && now_us >= resend_scan_due_us_;
 }
@@ -536,7 +542,8 @@ void Connection::disconnect(DisconnectReason reason, std::uint64_t now_us) {
 // --- time --------------------------------------------------------------------------------------
 
 void Connection::update(std::uint64_t now_us) {
-  if (state_ == ConnectionState::connected && now_us - last_received_us_ >= config_.timeout_us && now_us > last_received_us_) {
+  if (state_ == ConnectionState::connected && now_us - last_received_us_ >= config_.timeout_us &&
+      now_us > last_received_us_) {
     state_ = ConnectionState::disconnected;
     disconnect_reason_ = DisconnectReason::timeout;
   }
@@ -546,7 +553,8 @@ void Connection::update(std::uint64_t now_us) {
 
 void Connection::update_loss(std::uint64_t now_us) {
   // A packet not acked after several RTTs counts as lost (bounded by the history).
-  const std::uint64_t wait_us = have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
+  const std::uint64_t wait_us =
+      have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
   if (static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) > packet_history_size) {
     loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
   }

@@ -27,13 +27,13 @@ enum class Channel : std::uint8_t { reliable_ordered = 0, unreliable_sequenced =
 
 enum class DisconnectReason : std::uint8_t {
   none = 0,
-  requested = 1,       // the application closed the connection
-  timeout = 2,         // nothing valid received for timeout_us
-  protocol_error = 3,  // the authenticated peer broke the protocol (bad entry, bad fragments)
-  server_full = 4,     // denied during the handshake
-  shutdown = 5,        // the server is stopping
-  kicked = 6,          // the server removed the client
-  transport_error = 7, // the TCP stream failed or a frame was malformed
+  requested = 1,        // the application closed the connection
+  timeout = 2,          // nothing valid received for timeout_us
+  protocol_error = 3,   // the authenticated peer broke the protocol (bad entry, bad fragments)
+  server_full = 4,      // denied during the handshake
+  shutdown = 5,         // the server is stopping
+  kicked = 6,           // the server removed the client
+  transport_error = 7,  // the TCP stream failed or a frame was malformed
 };
 
 enum class ConnectionState : std::uint8_t { connected, disconnecting, disconnected };
@@ -70,9 +70,9 @@ struct Message {
 enum class SendResult : std::uint8_t { ok, too_large, queue_full, not_connected };
 
 struct ConnectionStats {
-  double rtt_ms = 0;          // smoothed round-trip time
-  double jitter_ms = 0;       // smoothed deviation of the RTT samples
-  double packet_loss = 0;     // smoothed fraction of our packets never acked (0..1)
+  double rtt_ms = 0;       // smoothed round-trip time
+  double jitter_ms = 0;    // smoothed deviation of the RTT samples
+  double packet_loss = 0;  // smoothed fraction of our packets never acked (0..1)
   double sent_bytes_per_second = 0;
   double received_bytes_per_second = 0;
   double sent_packets_per_second = 0;
@@ -81,7 +81,7 @@ struct ConnectionStats {
   std::uint64_t packets_received = 0;
   std::uint64_t packets_acked = 0;
   std::uint64_t packets_lost = 0;
-  std::uint64_t bytes_sent = 0;      // header + payload + MAC
+  std::uint64_t bytes_sent = 0;  // header + payload + MAC
   std::uint64_t bytes_received = 0;
   std::uint64_t messages_sent = 0;
   std::uint64_t messages_delivered = 0;

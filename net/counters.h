@@ -11,35 +11,46 @@
 namespace strata::net {
 
 enum class DropReason : std::uint8_t {
-  bad_header,           // truncated or malformed header, unknown packet type, bad entry encoding
-  bad_mac,              // AEAD authentication failed (tampered, wrong key, forged)
-  replay,               // sequence already seen or older than the replay window
-  too_large,            // datagram, frame or message larger than its limit
-  fragment_limits,      // fragment index/count/size out of bounds, reassembly over its limit
-  unknown_connection,   // data packet from an address with no connection
-  rate_limit,           // over the connection-request or per-connection packet budget
-  wrong_protocol,       // protocol id or version magic differs
-  token_invalid,        // connect token does not decrypt/verify
-  token_expired,        // connect token or challenge past its expiry
-  token_reused,         // connect token already used once
-  token_wrong_server,   // this server's address is not in the token
-  used_token_table_full,// cannot remember another single-use token: refuse rather than forget
-  server_full,          // no free client slot (answered with a denied packet)
-  already_connected,    // address or client id already has a connection
-  stale_message,        // duplicate or out-of-window message id, older unreliable sequence
-  wrong_state,          // a packet type the endpoint does not expect in its current state
+  bad_header,             // truncated or malformed header, unknown packet type, bad entry encoding
+  bad_mac,                // AEAD authentication failed (tampered, wrong key, forged)
+  replay,                 // sequence already seen or older than the replay window
+  too_large,              // datagram, frame or message larger than its limit
+  fragment_limits,        // fragment index/count/size out of bounds, reassembly over its limit
+  unknown_connection,     // data packet from an address with no connection
+  rate_limit,             // over the connection-request or per-connection packet budget
+  wrong_protocol,         // protocol id or version magic differs
+  token_invalid,          // connect token does not decrypt/verify
+  token_expired,          // connect token or challenge past its expiry
+  token_reused,           // connect token already used once
+  token_wrong_server,     // this server's address is not in the token
+  used_token_table_full,  // cannot remember another single-use token: refuse rather than forget
+  server_full,            // no free client slot (answered with a denied packet)
+  already_connected,      // address or client id already has a connection
+  stale_message,          // duplicate or out-of-window message id, older unreliable sequence
+  wrong_state,            // a packet type the endpoint does not expect in its current state
   count
 };
 
 inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count);
 
 [[nodiscard]] constexpr std::string_view name(DropReason reason) {
-  constexpr std::array<std::string_view, drop_reason_count> names = {
-      "bad_header",         "bad_mac",           "replay",         "too_large",
-      "fragment_limits",    "unknown_connection", "rate_limit",    "wrong_protocol",
-      "token_invalid",      "token_expired",     "token_reused",   "token_wrong_server",
-      "used_token_table_full", "server_full",    "already_connected", "stale_message",
-      "wrong_state"};
+  constexpr std::array<std::string_view, drop_reason_count> names = {"bad_header",
+                                                                     "bad_mac",
+                                                                     "replay",
+                                                                     "too_large",
+                                                                     "fragment_limits",
+                                                                     "unknown_connection",
+                                                                     "rate_limit",
+                                                                     "wrong_protocol",
+                                                                     "token_invalid",
+                                                                     "token_expired",
+                                                                     "token_reused",
+                                                                     "token_wrong_server",
+                                                                     "used_token_table_full",
+                                                                     "server_full",
+                                                                     "already_connected",
+                                                                     "stale_message",
+                                                                     "wrong_state"};
   const auto i = static_cast<std::size_t>(reason);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }

@@ -40,8 +40,8 @@ void seal(const Key& key, NonceDomain domain, std::uint64_t sequence, std::span<
 inline constexpr std::size_t xnonce_size = 24;
 void xseal(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce, std::span<const std::uint8_t> ad,
            std::span<const std::uint8_t> plaintext, std::uint8_t* out);
-[[nodiscard]] bool xopen(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce, std::span<const std::uint8_t> ad,
-                         std::span<const std::uint8_t> sealed, std::uint8_t* out);
+[[nodiscard]] bool xopen(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce,
+                         std::span<const std::uint8_t> ad, std::span<const std::uint8_t> sealed, std::uint8_t* out);
 
 // Remembers which authenticated 64-bit sequences arrived recently. A sequence is refused when it
 // was seen, or is replay_window_size or more behind the highest seen.

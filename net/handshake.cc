@@ -112,7 +112,8 @@ void seal_challenge_token(const ChallengeToken& token, const Key& challenge_key,
 }
 
 bool open_challenge_token(std::span<const std::uint8_t, challenge_token_size> sealed, const Key& challenge_key,
-                          std::uint64_t sequence, const Address& client, std::uint64_t protocol_id, ChallengeToken& out) {
+                          std::uint64_t sequence, const Address& client, std::uint64_t protocol_id,
+                          ChallengeToken& out) {
   std::array<std::uint8_t, address_wire_size + 8> ad{};
   write_address(client, ad.data());
   ByteWriter a(std::span<std::uint8_t>(ad).subspan(address_wire_size));
@@ -159,10 +160,12 @@ std::optional<ChallengePacket> parse_challenge_packet(PacketType type, std::span
   const std::uint32_t connection_id = r.u32();
   auto token = r.bytes(challenge_token_size);
   if (!r.ok()) return std::nullopt;
-  return ChallengePacket{sequence, ConnectionId{connection_id}, std::span<const std::uint8_t, challenge_token_size>(token.data(), challenge_token_size)};
+  return ChallengePacket{sequence, ConnectionId{connection_id},
+                         std::span<const std::uint8_t, challenge_token_size>(token.data(), challenge_token_size)};
 }
 
-bool verify_challenge_packet(PacketType type, std::span<const std::uint8_t> packet, const Key& key, std::uint64_t protocol_id) {
+bool verify_challenge_packet(PacketType type, std::span<const std::uint8_t> packet, const Key& key,
+                             std::uint64_t protocol_id) {
   auto parsed = parse_challenge_packet(type, packet);
   if (!parsed) return false;
   constexpr std::size_t body = challenge_packet_size - mac_size;
@@ -182,7 +185,8 @@ void write_denied_packet(std::uint64_t sequence, std::uint8_t reason, const Key&
   seal(key, NonceDomain::denied, sequence, ad, {}, out.data() + body);
 }
 
-std::optional<std::uint8_t> read_denied_packet(std::span<const std::uint8_t> packet, const Key& key, std::uint64_t protocol_id) {
+std::optional<std::uint8_t> read_denied_packet(std::span<const std::uint8_t> packet, const Key& key,
+                                               std::uint64_t protocol_id) {
   if (packet.size() != denied_packet_size || packet[0] != static_cast<std::uint8_t>(PacketType::connection_denied)) {
     return std::nullopt;
   }

@@ -61,7 +61,8 @@ void write_challenge_packet(PacketType type, std::uint64_t sequence, ConnectionI
                             std::span<const std::uint8_t, challenge_token_size> token, const Key& key,
                             std::uint64_t protocol_id, std::span<std::uint8_t, challenge_packet_size> out);
 // Structure only (the MAC needs a key the reader may only learn from the token).
-[[nodiscard]] std::optional<ChallengePacket> parse_challenge_packet(PacketType type, std::span<const std::uint8_t> packet);
+[[nodiscard]] std::optional<ChallengePacket> parse_challenge_packet(PacketType type,
+                                                                    std::span<const std::uint8_t> packet);
 [[nodiscard]] bool verify_challenge_packet(PacketType type, std::span<const std::uint8_t> packet, const Key& key,
                                            std::uint64_t protocol_id);
 

@@ -34,7 +34,8 @@ void LinkSim::send(std::uint64_t now_us, const Address& from, const Address& to,
   }
 }
 
-void LinkSim::enqueue(std::uint64_t now_us, const Address& from, const Address& to, std::span<const std::uint8_t> data) {
+void LinkSim::enqueue(std::uint64_t now_us, const Address& from, const Address& to,
+                      std::span<const std::uint8_t> data) {
   const std::uint64_t jitter_draw = random_.below(2 * config_.jitter_us + 1);
   const double reorder_draw = random_.next_unit();
   if (queue_.size() >= config_.in_flight_max) {

@@ -52,7 +52,7 @@ class SeededRandom {
  public:
   explicit SeededRandom(std::uint64_t seed) : state_(seed) {}
   std::uint64_t next_u64();
-  double next_unit();  // [0, 1)
+  double next_unit();                        // [0, 1)
   std::uint64_t below(std::uint64_t bound);  // [0, bound), bound > 0
 
  private:

@@ -10,7 +10,8 @@ void for_each_metric(const Server& server, bool per_client, const std::function<
   const DropCounters drops = server.total_drops();
   for (std::size_t i = 0; i < drop_reason_count; ++i) {
     visit(MetricSample{"strata_net_dropped_total", "Packets or messages dropped, by reason", MetricType::counter,
-                       "reason", std::string(name(static_cast<DropReason>(i))), static_cast<double>(drops.by_reason[i])});
+                       "reason", std::string(name(static_cast<DropReason>(i))),
+                       static_cast<double>(drops.by_reason[i])});
   }
   const HandshakeCounters& h = server.handshake_counters();
   const auto counter = [&](std::string_view metric, std::string_view help, std::uint64_t v) {
@@ -25,7 +26,11 @@ void for_each_metric(const Server& server, bool per_client, const std::function<
   counter("strata_net_datagrams_sent_total", "Datagrams or frames sent", h.datagrams_sent);
   counter("strata_net_received_bytes_total", "Bytes received (netchannel layer)", h.bytes_received);
   counter("strata_net_sent_bytes_total", "Bytes sent (netchannel layer)", h.bytes_sent);
-  visit(MetricSample{"strata_net_connected_clients", "Connected clients", MetricType::gauge, {}, {},
+  visit(MetricSample{"strata_net_connected_clients",
+                     "Connected clients",
+                     MetricType::gauge,
+                     {},
+                     {},
                      static_cast<double>(server.connected_count())});
   if (!per_client) return;
   for (ClientId client : server.clients()) {
@@ -41,7 +46,8 @@ void for_each_metric(const Server& server, bool per_client, const std::function<
     gauge("strata_net_client_sent_bytes_per_second", "Bytes sent per second", s->sent_bytes_per_second);
     gauge("strata_net_client_received_bytes_per_second", "Bytes received per second", s->received_bytes_per_second);
     gauge("strata_net_client_sent_packets_per_second", "Packets sent per second", s->sent_packets_per_second);
-    gauge("strata_net_client_received_packets_per_second", "Packets received per second", s->received_packets_per_second);
+    gauge("strata_net_client_received_packets_per_second", "Packets received per second",
+          s->received_packets_per_second);
   }
 }
 

@@ -14,7 +14,7 @@ namespace strata::net {
 enum class MetricType : std::uint8_t { counter, gauge };
 
 struct MetricSample {
-  std::string_view name;        // e.g. "strata_net_dropped_total"
+  std::string_view name;  // e.g. "strata_net_dropped_total"
   std::string_view help;
   MetricType type = MetricType::counter;
   std::string_view label_name;  // empty, "reason" or "client"

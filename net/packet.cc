@@ -80,12 +80,9 @@ std::size_t entry_header_size(EntryTag tag) {
     case EntryTag::reliable_message:
     case EntryTag::reliable_fragment:
     case EntryTag::reliable_fragment_last:
-    case EntryTag::unreliable_message:
-      return 5;
-    case EntryTag::unreliable_fragment:
-      return 9;
-    case EntryTag::disconnect:
-      return 2;
+    case EntryTag::unreliable_message: return 5;
+    case EntryTag::unreliable_fragment: return 9;
+    case EntryTag::disconnect: return 2;
   }
   return 0;
 }

@@ -36,8 +36,7 @@ std::size_t Server::TokenIdHash::operator()(const TokenId& id) const noexcept {
   return static_cast<std::size_t>(h);
 }
 
-Server::Server(const ServerConfig& config)
-    : config_(config), request_budget_(config.connection_request_burst) {
+Server::Server(const ServerConfig& config) : config_(config), request_budget_(config.connection_request_burst) {
   assert(config.max_clients > 0 && config.max_clients <= clients_max);
   [[maybe_unused]] const bool ready = crypto_init();
   assert(ready);
@@ -69,15 +68,9 @@ void Server::receive(TransportKind kind, const Address& from, std::span<const st
     return;
   }
   switch (*type) {
-    case PacketType::connection_request:
-      receive_request(kind, from, datagram, now_us, sink);
-      return;
-    case PacketType::connection_response:
-      receive_response(kind, from, datagram, now_us, sink);
-      return;
-    case PacketType::data:
-      receive_data(kind, from, datagram, now_us);
-      return;
+    case PacketType::connection_request: receive_request(kind, from, datagram, now_us, sink); return;
+    case PacketType::connection_response: receive_response(kind, from, datagram, now_us, sink); return;
+    case PacketType::data: receive_data(kind, from, datagram, now_us); return;
     case PacketType::connection_denied:
     case PacketType::connection_challenge:
       drops_.bump(DropReason::wrong_state);  // server-to-client packets sent to a server
@@ -104,7 +97,8 @@ void Server::receive_request(TransportKind kind, const Address& from, std::span<
   }
   // Token bucket: decrypting tokens is the expensive step a flood would target.
   const double elapsed_s = static_cast<double>(now_us - std::min(now_us, request_budget_us_)) / 1e6;
-  request_budget_ = std::min(config_.connection_request_burst, request_budget_ + elapsed_s * config_.connection_requests_per_second);
+  request_budget_ =
+      std::min(config_.connection_request_burst, request_budget_ + elapsed_s * config_.connection_requests_per_second);
   request_budget_us_ = now_us;
   if (request_budget_ < 1.0) {
     drops_.bump(DropReason::rate_limit);
@@ -163,7 +157,8 @@ void Server::receive_response(TransportKind kind, const Address& from, std::span
   ChallengeToken challenge;
   if (!open_challenge_token(parsed->token, challenge_key_, parsed->sequence, from, config_.protocol_id, challenge) ||
       challenge.connection_id != parsed->connection_id ||
-      !verify_challenge_packet(PacketType::connection_response, packet, challenge.client_to_server_key, config_.protocol_id)) {
+      !verify_challenge_packet(PacketType::connection_response, packet, challenge.client_to_server_key,
+                               config_.protocol_id)) {
     drops_.bump(DropReason::bad_mac);
     return;
   }
@@ -230,7 +225,8 @@ bool Server::remember_token(const TokenId& id, std::uint64_t expire_unix_s, std:
   return true;
 }
 
-void Server::receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet, std::uint64_t now_us) {
+void Server::receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                          std::uint64_t now_us) {
   const auto header = read_packet_header(packet);
   if (!header || packet.size() < packet_header_size + mac_size) {
     drops_.bump(DropReason::bad_header);
@@ -306,8 +302,8 @@ void Server::remove(std::size_t slot) {
   Client& client = *slots_[slot];
   closed_connection_drops_ += client.connection.stats().drops;
   if (events_.size() == server_events_max) events_.pop_front();
-  events_.push_back(ServerEvent{ServerEvent::Kind::disconnected, client.client_id, client.connection.disconnect_reason(),
-                                client.address, client.transport});
+  events_.push_back(ServerEvent{ServerEvent::Kind::disconnected, client.client_id,
+                                client.connection.disconnect_reason(), client.address, client.transport});
   by_address_[static_cast<int>(client.transport)].erase(client.address);
   by_client_.erase(static_cast<std::uint64_t>(client.client_id));
   by_connection_id_.erase(static_cast<std::uint32_t>(client.connection.id()));

@@ -107,7 +107,8 @@ class Server {
                        std::uint64_t now_us, DatagramSink& sink);
   void receive_response(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
                         std::uint64_t now_us, DatagramSink& sink);
-  void receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet, std::uint64_t now_us);
+  void receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
+                    std::uint64_t now_us);
   bool remember_token(const TokenId& id, std::uint64_t expire_unix_s, std::uint64_t now_us);
   void emit(DatagramSink& sink, TransportKind kind, const Address& to, std::span<const std::uint8_t> data);
   Client* find(ClientId client) const;

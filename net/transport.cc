@@ -95,7 +95,8 @@ bool from_sockaddr(const sockaddr_storage& in, Address& out) {
 
 std::uint64_t system_now_us() {
   return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
 }
 
 UdpConfig default_udp_config() { return UdpConfig{}; }
@@ -131,8 +132,10 @@ std::unique_ptr<UdpSocket> UdpSocket::open(asio::io_context& io, const UdpConfig
   boost::system::error_code ec;
   const auto endpoint = to_endpoint<udp::endpoint>(config.bind);
   impl->socket.open(endpoint.protocol(), ec);
-  if (!ec && config.receive_buffer_bytes > 0) impl->socket.set_option(asio::socket_base::receive_buffer_size(config.receive_buffer_bytes), ec);
-  if (!ec && config.send_buffer_bytes > 0) impl->socket.set_option(asio::socket_base::send_buffer_size(config.send_buffer_bytes), ec);
+  if (!ec && config.receive_buffer_bytes > 0)
+    impl->socket.set_option(asio::socket_base::receive_buffer_size(config.receive_buffer_bytes), ec);
+  if (!ec && config.send_buffer_bytes > 0)
+    impl->socket.set_option(asio::socket_base::send_buffer_size(config.send_buffer_bytes), ec);
   if (!ec) impl->socket.bind(endpoint, ec);
   if (!ec) impl->socket.non_blocking(true, ec);
   if (ec) {
@@ -187,7 +190,8 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
       if (!from_sockaddr(s.in_addr[i], from)) continue;
       ++stats_.datagrams_received;
       stats_.bytes_received += len;
-      on_datagram(from, std::span<const std::uint8_t>(s.in_data.data() + static_cast<std::size_t>(i) * s.slot_size, len));
+      on_datagram(from,
+                  std::span<const std::uint8_t>(s.in_data.data() + static_cast<std::size_t>(i) * s.slot_size, len));
     }
     total += static_cast<std::size_t>(n);
     if (static_cast<std::size_t>(n) < batch) break;
@@ -271,7 +275,11 @@ class Stream : public std::enable_shared_from_this<Stream> {
   using OnClosed = std::function<void(const Address&)>;
 
   Stream(tcp::socket socket, Address peer, TransportStats& stats, OnFrame on_frame, OnClosed on_closed)
-      : socket_(std::move(socket)), peer_(peer), stats_(stats), on_frame_(std::move(on_frame)), on_closed_(std::move(on_closed)) {
+      : socket_(std::move(socket)),
+        peer_(peer),
+        stats_(stats),
+        on_frame_(std::move(on_frame)),
+        on_closed_(std::move(on_closed)) {
     read_buffer_.resize(2 + tcp_frame_body_max + 4096);
   }
 
@@ -404,13 +412,13 @@ struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
         if (!e2 && self->streams.size() < tcp_streams_max) {
           ++self->stats.streams_accepted;
           std::weak_ptr<Impl> weak = self;
-          auto stream = std::make_shared<Stream>(
-              std::move(socket), peer, self->stats, self->on_frame, [weak](const Address& closed_peer) {
-                if (auto owner = weak.lock()) {
-                  owner->streams.erase(closed_peer);
-                  if (owner->on_closed) owner->on_closed(closed_peer);
-                }
-              });
+          auto stream = std::make_shared<Stream>(std::move(socket), peer, self->stats, self->on_frame,
+                                                 [weak](const Address& closed_peer) {
+                                                   if (auto owner = weak.lock()) {
+                                                     owner->streams.erase(closed_peer);
+                                                     if (owner->on_closed) owner->on_closed(closed_peer);
+                                                   }
+                                                 });
           self->streams[peer] = stream;
           stream->start();
         }
@@ -490,26 +498,28 @@ TcpClient::~TcpClient() {
 void TcpClient::connect(const Address& server) {
   auto socket = std::make_shared<tcp::socket>(impl_->io);
   std::weak_ptr<Impl> weak = impl_;
-  socket->async_connect(to_endpoint<tcp::endpoint>(server), [weak, socket, server](const boost::system::error_code& ec) {
-    auto self = weak.lock();
-    if (!self) return;
-    if (ec) {
-      self->closed = true;
-      if (self->on_closed) self->on_closed();
-      return;
-    }
-    self->connected = true;
-    self->stream = std::make_shared<Stream>(std::move(*socket), server, self->stats, self->on_frame, [weak](const Address&) {
-      if (auto owner = weak.lock()) {
-        owner->closed = true;
-        owner->connected = false;
-        if (owner->on_closed) owner->on_closed();
-      }
-    });
-    self->stream->start();
-    for (const auto& frame : self->queued) self->stream->send_frame(frame);
-    self->queued.clear();
-  });
+  socket->async_connect(
+      to_endpoint<tcp::endpoint>(server), [weak, socket, server](const boost::system::error_code& ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        if (ec) {
+          self->closed = true;
+          if (self->on_closed) self->on_closed();
+          return;
+        }
+        self->connected = true;
+        self->stream =
+            std::make_shared<Stream>(std::move(*socket), server, self->stats, self->on_frame, [weak](const Address&) {
+              if (auto owner = weak.lock()) {
+                owner->closed = true;
+                owner->connected = false;
+                if (owner->on_closed) owner->on_closed();
+              }
+            });
+        self->stream->start();
+        for (const auto& frame : self->queued) self->stream->send_frame(frame);
+        self->queued.clear();
+      });
 }
 
 bool TcpClient::connected() const { return impl_->connected && !impl_->closed; }

@@ -32,9 +32,9 @@ struct TransportStats {
   std::uint64_t datagrams_sent = 0;
   std::uint64_t bytes_received = 0;
   std::uint64_t bytes_sent = 0;
-  std::uint64_t receive_calls = 0;   // recvmmsg calls (or reads)
-  std::uint64_t send_calls = 0;      // sendmmsg calls (or writes)
-  std::uint64_t send_dropped = 0;    // datagrams the OS would not take (buffer full) or queue limit
+  std::uint64_t receive_calls = 0;  // recvmmsg calls (or reads)
+  std::uint64_t send_calls = 0;     // sendmmsg calls (or writes)
+  std::uint64_t send_dropped = 0;   // datagrams the OS would not take (buffer full) or queue limit
   std::uint64_t receive_truncated = 0;
   std::uint64_t frames_malformed = 0;  // TCP: zero or oversized length
   std::uint64_t streams_accepted = 0;

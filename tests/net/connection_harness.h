@@ -13,7 +13,8 @@ namespace strata::net::test {
 
 class ConnectionPair {
  public:
-  ConnectionPair(const ConnectionConfig& config, const LinkConfig& link, std::uint64_t seed, std::uint64_t now_us = 1'000'000)
+  ConnectionPair(const ConnectionConfig& config, const LinkConfig& link, std::uint64_t seed,
+                 std::uint64_t now_us = 1'000'000)
       : now_us_(now_us),
         a_(config, ConnectionId{1}, now_us),
         b_(config, ConnectionId{1}, now_us),

@@ -80,7 +80,8 @@ TEST(net_connection, refuses_oversize_and_full_window) {
   EXPECT_EQ(pair.a().send(Channel::reliable_ordered, big), SendResult::too_large);
   EXPECT_EQ(pair.a().send(Channel::unreliable_sequenced, big), SendResult::too_large);
   std::vector<std::uint8_t> one(1);
-  for (std::size_t i = 0; i < reliable_window_default; ++i) ASSERT_EQ(pair.a().send(Channel::reliable_ordered, one), SendResult::ok);
+  for (std::size_t i = 0; i < reliable_window_default; ++i)
+    ASSERT_EQ(pair.a().send(Channel::reliable_ordered, one), SendResult::ok);
   EXPECT_EQ(pair.a().send(Channel::reliable_ordered, one), SendResult::queue_full);
 }
 
@@ -90,9 +91,9 @@ RC_GTEST_PROP(net_connection, reliable_ordered_exactly_once_in_order_under_any_l
   ConnectionConfig config = default_connection_config();
   config.first_sequence = *rc::gen::arbitrary<std::uint16_t>();
   config.first_message_id = *rc::gen::arbitrary<std::uint16_t>();
-  const auto sizes = *rc::gen::resize(200, rc::gen::container<std::vector<std::size_t>>(
-                                             rc::gen::oneOf(rc::gen::inRange<std::size_t>(4, 200),
-                                                            rc::gen::inRange<std::size_t>(4, 5000))));
+  const auto sizes =
+      *rc::gen::resize(200, rc::gen::container<std::vector<std::size_t>>(rc::gen::oneOf(
+                                rc::gen::inRange<std::size_t>(4, 200), rc::gen::inRange<std::size_t>(4, 5000))));
   ConnectionPair pair(config, link, seed);
   const auto got = run_transfer(pair, Channel::reliable_ordered, sizes, 5000, 600'000'000);
   RC_ASSERT(got.size() == sizes.size());
@@ -113,13 +114,14 @@ RC_GTEST_PROP(net_connection, unreliable_sequenced_never_goes_backwards, ()) {
   const auto seed = *rc::gen::arbitrary<std::uint64_t>();
   ConnectionConfig config = default_connection_config();
   config.first_sequence = *rc::gen::arbitrary<std::uint16_t>();
-  const auto sizes = *rc::gen::resize(80, rc::gen::container<std::vector<std::size_t>>(
-                                             rc::gen::oneOf(rc::gen::inRange<std::size_t>(4, 300),
-                                                            rc::gen::inRange<std::size_t>(4, 4000))));
+  const auto sizes =
+      *rc::gen::resize(80, rc::gen::container<std::vector<std::size_t>>(rc::gen::oneOf(
+                               rc::gen::inRange<std::size_t>(4, 300), rc::gen::inRange<std::size_t>(4, 4000))));
   ConnectionPair pair(config, link, seed);
   std::vector<Message> got;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
-    RC_ASSERT(pair.a().send(Channel::unreliable_sequenced, message_bytes(static_cast<std::uint32_t>(i), sizes[i])) == SendResult::ok);
+    RC_ASSERT(pair.a().send(Channel::unreliable_sequenced, message_bytes(static_cast<std::uint32_t>(i), sizes[i])) ==
+              SendResult::ok);
     pair.step(2000);
     Message m;
     while (pair.b().pop_message(m)) got.push_back(std::move(m));
@@ -153,8 +155,15 @@ RC_GTEST_PROP(net_connection, fragmentation_round_trips_any_size, ()) {
 }
 
 TEST(net_connection, fragmentation_boundary_sizes_both_channels) {
-  const std::vector<std::size_t> sizes = {0, 1, unfragmented_size_max - 1, unfragmented_size_max, unfragmented_size_max + 1,
-                                          fragment_size * 2, fragment_size * 2 + 1, message_size_max - 1, message_size_max};
+  const std::vector<std::size_t> sizes = {0,
+                                          1,
+                                          unfragmented_size_max - 1,
+                                          unfragmented_size_max,
+                                          unfragmented_size_max + 1,
+                                          fragment_size * 2,
+                                          fragment_size * 2 + 1,
+                                          message_size_max - 1,
+                                          message_size_max};
   for (Channel channel : {Channel::reliable_ordered, Channel::unreliable_sequenced}) {
     for (std::size_t size : sizes) {
       LinkConfig link;

@@ -22,7 +22,8 @@ inline Address client_address(std::size_t i) {
 
 class LinkSink : public DatagramSink {
  public:
-  LinkSink(LinkSim& link, const Address& from, const std::uint64_t& now_us) : link_(link), from_(from), now_us_(now_us) {}
+  LinkSink(LinkSim& link, const Address& from, const std::uint64_t& now_us)
+      : link_(link), from_(from), now_us_(now_us) {}
   void send_datagram(TransportKind, const Address& to, std::span<const std::uint8_t> data) override {
     ++count;
     max_size = std::max(max_size, data.size());

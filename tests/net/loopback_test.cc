@@ -49,10 +49,15 @@ struct Exchange {
   bool big_up = false, big_down = false;
 
   void pump(Server& server, ClientId id, Client& client) {
-    while (up_sent < count && client.send(Channel::reliable_ordered, message_bytes(up_sent, 64)) == SendResult::ok) ++up_sent;
-    while (down_sent < count && server.send(id, Channel::reliable_ordered, message_bytes(down_sent, 64)) == SendResult::ok) ++down_sent;
-    if (up_sent == count && !big_up) big_up = client.send(Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
-    if (down_sent == count && !big_down) big_down = server.send(id, Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
+    while (up_sent < count && client.send(Channel::reliable_ordered, message_bytes(up_sent, 64)) == SendResult::ok)
+      ++up_sent;
+    while (down_sent < count &&
+           server.send(id, Channel::reliable_ordered, message_bytes(down_sent, 64)) == SendResult::ok)
+      ++down_sent;
+    if (up_sent == count && !big_up)
+      big_up = client.send(Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
+    if (down_sent == count && !big_down)
+      big_down = server.send(id, Channel::reliable_ordered, message_bytes(count, 100'000)) == SendResult::ok;
     Message m;
     while (server.pop_message(id, m)) {
       ASSERT_EQ(m.data, message_bytes(up_received, up_received < count ? 64 : 100'000));
@@ -146,7 +151,8 @@ TEST(net_loopback, tcp_handshake_and_messages_both_ways) {
   config.transport = TransportKind::stream;
   Client client(config);
   auto stream = std::make_unique<TcpClient>(
-      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); }, [] {});
+      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); },
+      [] {});
   stream->connect(w.address);
   ASSERT_TRUE(client.connect(mint(w.key, w.address, ClientId{10}), system_now_us()));
   Exchange exchange;
@@ -176,7 +182,8 @@ TEST(net_loopback, tcp_malformed_frame_closes_only_that_stream) {
   TcpWorld w;
   ASSERT_NO_FATAL_FAILURE(w.open());
   bool closed = false;
-  TcpClient bad(w.io, [](const Address&, std::span<const std::uint8_t>) {}, [&] { closed = true; });
+  TcpClient bad(
+      w.io, [](const Address&, std::span<const std::uint8_t>) {}, [&] { closed = true; });
   bad.connect(w.address);
   const std::vector<std::uint8_t> garbage(300, 0xee);
   bad.send_datagram(TransportKind::stream, w.address, garbage);  // framed garbage: dropped by the server endpoint
@@ -221,7 +228,8 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
   tcp_config.transport = TransportKind::stream;
   Client client(tcp_config);
   TcpClient stream(
-      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); }, [] {});
+      w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); },
+      [] {});
   stream.connect(w.address);
   ASSERT_TRUE(client.connect(token, system_now_us()));
   while (!deadline.passed() && client.state() != ClientState::connected) {

@@ -14,7 +14,8 @@ TEST(net_packet, header_test_vector) {
   PacketHeader header{ConnectionId{0x11223344}, 0x0102, 0xfffe, 0x80000001};
   std::uint8_t out[packet_header_size];
   write_packet_header(header, out);
-  const std::vector<std::uint8_t> expected = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01, 0xfe, 0xff, 0x01, 0x00, 0x00, 0x80};
+  const std::vector<std::uint8_t> expected = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01,
+                                              0xfe, 0xff, 0x01, 0x00, 0x00, 0x80};
   EXPECT_EQ(std::vector<std::uint8_t>(out, out + packet_header_size), expected);
   auto back = read_packet_header(expected);
   ASSERT_TRUE(back);
@@ -41,7 +42,8 @@ TEST(net_packet, entry_test_vectors) {
   e.data = hi;
   std::uint8_t out[32];
   std::size_t n = write_entry(e, out);
-  EXPECT_EQ(std::vector<std::uint8_t>(out, out + n), (std::vector<std::uint8_t>{0x01, 0x07, 0x00, 0x02, 0x00, 0x68, 0x69}));
+  EXPECT_EQ(std::vector<std::uint8_t>(out, out + n),
+            (std::vector<std::uint8_t>{0x01, 0x07, 0x00, 0x02, 0x00, 0x68, 0x69}));
 
   const std::uint8_t x[] = {'x'};
   Entry f;

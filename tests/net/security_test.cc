@@ -41,7 +41,8 @@ struct Fixture {
     request.nonce = pub->nonce;
     request.private_data = pub->private_data;
     std::vector<std::uint8_t> out(connection_request_size);
-    write_connection_request(request, std::span<std::uint8_t, connection_request_size>(out.data(), connection_request_size));
+    write_connection_request(request,
+                             std::span<std::uint8_t, connection_request_size>(out.data(), connection_request_size));
     return out;
   }
 };
@@ -72,7 +73,8 @@ TEST(net_security, spoofed_requests_from_many_addresses_allocate_nothing_and_nev
   const auto request = Fixture::request_from(f.world.mint(f.key, ClientId{7}));
   std::size_t replies = 0;
   for (std::size_t i = 0; i < 5000; ++i) {
-    const auto sent = f.inject(make_ipv4(192, 168, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 1234), request);
+    const auto sent =
+        f.inject(make_ipv4(192, 168, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 1234), request);
     for (std::size_t size : sent.sizes) {
       EXPECT_LE(size, request.size());
       ++replies;
@@ -80,7 +82,7 @@ TEST(net_security, spoofed_requests_from_many_addresses_allocate_nothing_and_nev
   }
   EXPECT_GT(replies, 0u);  // valid token: challenged (statelessly), within the rate budget
   EXPECT_EQ(f.world.server().connected_count(), 0u);
-  EXPECT_EQ(f.world.server().used_token_count(), 0u);  // no per-client memory before the response
+  EXPECT_EQ(f.world.server().used_token_count(), 0u);                        // no per-client memory before the response
   EXPECT_GT(f.world.server().endpoint_drops()[DropReason::rate_limit], 0u);  // burst 1000 then budget
   EXPECT_EQ(f.world.server().handshake_counters().challenges_sent, replies);
 }
@@ -218,7 +220,8 @@ TEST(net_security, captured_response_from_another_address_is_refused) {
   Recorder to_server;
   f.world.client(0).send_packets(f.world.now_us(), to_server);
   Recorder to_client;
-  f.world.server().receive(TransportKind::datagram, test::client_address(0), to_server.packets[0], f.world.now_us(), to_client);
+  f.world.server().receive(TransportKind::datagram, test::client_address(0), to_server.packets[0], f.world.now_us(),
+                           to_client);
   ASSERT_EQ(to_client.packets.size(), 1u);
   f.world.client(0).receive(test::server_address(), to_client.packets[0], f.world.now_us());
   Recorder response;
@@ -240,7 +243,8 @@ TEST(net_security, expired_challenge_is_refused) {
   Recorder to_server;
   f.world.client(0).send_packets(f.world.now_us(), to_server);
   Recorder to_client;
-  f.world.server().receive(TransportKind::datagram, test::client_address(0), to_server.packets[0], f.world.now_us(), to_client);
+  f.world.server().receive(TransportKind::datagram, test::client_address(0), to_server.packets[0], f.world.now_us(),
+                           to_client);
   f.world.client(0).receive(test::server_address(), to_client.packets[0], f.world.now_us());
   Recorder response;
   f.world.client(0).send_packets(f.world.now_us(), response);
@@ -294,7 +298,8 @@ TEST(net_security, disconnect_and_timeout_end_connections_with_reason) {
   ServerEvent e;
   bool timed_out = false;
   while (f.world.server().pop_event(e)) {
-    if (e.kind == ServerEvent::Kind::disconnected && e.client == ClientId{2}) timed_out = e.reason == DisconnectReason::timeout;
+    if (e.kind == ServerEvent::Kind::disconnected && e.client == ClientId{2})
+      timed_out = e.reason == DisconnectReason::timeout;
   }
   EXPECT_TRUE(timed_out);
   EXPECT_EQ(f.world.client(1).state(), ClientState::disconnected);

@@ -73,17 +73,22 @@ TEST(net_soak, sixty_four_clients_through_a_bad_link) {
       }
       // Reliable: as fast as the window allows. Unreliable: one small and sometimes a big one.
       while (up[i].sent < reliable_per_client &&
-             client.send(Channel::reliable_ordered, message_bytes(base(i) + up[i].sent, up[i].sizes[up[i].sent])) == SendResult::ok) {
+             client.send(Channel::reliable_ordered, message_bytes(base(i) + up[i].sent, up[i].sizes[up[i].sent])) ==
+                 SendResult::ok) {
         ++up[i].sent;
       }
       while (down[i].sent < reliable_per_client &&
-             world.server().send(id, Channel::reliable_ordered, message_bytes(base(i) + down[i].sent, down[i].sizes[down[i].sent])) == SendResult::ok) {
+             world.server().send(id, Channel::reliable_ordered,
+                                 message_bytes(base(i) + down[i].sent, down[i].sizes[down[i].sent])) ==
+                 SendResult::ok) {
         ++down[i].sent;
       }
       if (step % 5 == 0 && up[i].unreliable_sent < 400) {
         const std::size_t size = random.below(10) == 0 ? 3000 : 40;
-        (void)client.send(Channel::unreliable_sequenced, message_bytes(base(i) + 50'000 + up[i].unreliable_sent++, size));
-        (void)world.server().send(id, Channel::unreliable_sequenced, message_bytes(base(i) + 50'000 + down[i].unreliable_sent++, size));
+        (void)client.send(Channel::unreliable_sequenced,
+                          message_bytes(base(i) + 50'000 + up[i].unreliable_sent++, size));
+        (void)world.server().send(id, Channel::unreliable_sequenced,
+                                  message_bytes(base(i) + 50'000 + down[i].unreliable_sent++, size));
       }
       Message m;
       while (client.pop_message(m)) ASSERT_NO_FATAL_FAILURE(check(down[i], m, base(i)));

@@ -311,9 +311,11 @@ double idle_strata(const Options& o) {
       if (now < next_tick) std::this_thread::sleep_for(std::chrono::microseconds(next_tick - now));
       now = system_now_us();
       next_tick += tick_us;
-      socket->receive([&](const Address& from, std::span<const std::uint8_t> d) {
-        server.receive(TransportKind::datagram, from, d, now, *socket);
-      }, 1024);
+      socket->receive(
+          [&](const Address& from, std::span<const std::uint8_t> d) {
+            server.receive(TransportKind::datagram, from, d, now, *socket);
+          },
+          1024);
       server.update(now);
       server.send_packets(now, *socket);
       socket->flush();
@@ -352,7 +354,8 @@ double idle_strata(const Options& o) {
   const auto client_round = [&] {
     const std::uint64_t now = system_now_us();
     for (std::size_t i = 0; i < clients.size(); ++i) {
-      sockets[i]->receive([&](const Address& from, std::span<const std::uint8_t> d) { clients[i]->receive(from, d, now); });
+      sockets[i]->receive(
+          [&](const Address& from, std::span<const std::uint8_t> d) { clients[i]->receive(from, d, now); });
       clients[i]->update(now);
       clients[i]->send_packets(now, *sockets[i]);
       sockets[i]->flush();
@@ -371,9 +374,12 @@ double idle_strata(const Options& o) {
   }
   stop = true;
   server_thread.join();
-  std::printf("strata idle (keepalive %.0f ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
-              " per %zu connections (%.2f %% per 1,000)\n",
-              o.keepalive_ms, connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle, 100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
+  std::printf(
+      "strata idle (keepalive %.0f ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f "
+      "s = %.2f %% of one core"
+      " per %zu connections (%.2f %% per 1,000)\n",
+      o.keepalive_ms, connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle,
+      100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
   return cpu / wall;
 }
 
@@ -442,10 +448,12 @@ double idle_enet(const Options& o) {
   stop = true;
   server_thread.join();
   for (ENetHost* h : hosts) enet_host_destroy(h);
-  std::printf("enet   idle (ping 500 ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = %.2f %% of one core"
-              " per %zu connections (%.2f %% per 1,000)\n",
-              connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle,
-              100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
+  std::printf(
+      "enet   idle (ping 500 ms): %zu/%zu connected, server loop at %.0f Hz, server thread CPU %.3f s over %.2f s = "
+      "%.2f %% of one core"
+      " per %zu connections (%.2f %% per 1,000)\n",
+      connected.load(), o.idle, o.tick_hz, cpu, wall, 100 * cpu / wall, o.idle,
+      100 * cpu / wall * 1000.0 / static_cast<double>(o.idle));
   return cpu / wall;
 }
 
@@ -456,12 +464,13 @@ void print(const char* name, const Result& r, std::size_t size, double header_by
                               ? (static_cast<double>(r.server_bytes) - static_cast<double>(r.delivered * size)) /
                                     static_cast<double>(r.server_packets)
                               : 0;
-  std::printf("%-7s connected=%d seconds=%.2f delivered_in_order=%llu out_of_order=%llu messages/s=%.0f "
-              "server_packets/s=%.0f messages/packet=%.1f overhead_bytes/packet=%.1f fixed_header_bytes=%.0f\n",
-              name, r.connected ? 1 : 0, r.seconds, static_cast<unsigned long long>(r.delivered),
-              static_cast<unsigned long long>(r.out_of_order), rate, pps,
-              r.server_packets ? static_cast<double>(r.delivered) / static_cast<double>(r.server_packets) : 0.0, overhead,
-              header_bytes);
+  std::printf(
+      "%-7s connected=%d seconds=%.2f delivered_in_order=%llu out_of_order=%llu messages/s=%.0f "
+      "server_packets/s=%.0f messages/packet=%.1f overhead_bytes/packet=%.1f fixed_header_bytes=%.0f\n",
+      name, r.connected ? 1 : 0, r.seconds, static_cast<unsigned long long>(r.delivered),
+      static_cast<unsigned long long>(r.out_of_order), rate, pps,
+      r.server_packets ? static_cast<double>(r.delivered) / static_cast<double>(r.server_packets) : 0.0, overhead,
+      header_bytes);
 }
 
 }  // namespace
@@ -503,7 +512,8 @@ int main(int argc, char** argv) {
   if (!o.netsim.empty()) {
     const std::string listen = "127.0.0.1:" + std::to_string(o.relay_port);
     const std::string server = "127.0.0.1:" + std::to_string(o.server_port);
-    const std::string latency = std::to_string(o.latency_ms), jitter = std::to_string(o.jitter_ms), loss = std::to_string(o.loss);
+    const std::string latency = std::to_string(o.latency_ms), jitter = std::to_string(o.jitter_ms),
+                      loss = std::to_string(o.loss);
     relay = fork();
     if (relay == 0) {
       execl(o.netsim.c_str(), o.netsim.c_str(), "--listen", listen.c_str(), "--server", server.c_str(), "--latency-ms",
@@ -512,11 +522,13 @@ int main(int argc, char** argv) {
     }
     connect_port = o.relay_port;
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    std::printf("through strata-netsim: latency %.1f ms each way (RTT %.1f ms), jitter %.1f ms, loss %.1f %% each way\n",
-                o.latency_ms, 2 * o.latency_ms, o.jitter_ms, 100 * o.loss);
+    std::printf(
+        "through strata-netsim: latency %.1f ms each way (RTT %.1f ms), jitter %.1f ms, loss %.1f %% each way\n",
+        o.latency_ms, 2 * o.latency_ms, o.jitter_ms, 100 * o.loss);
   }
-  std::printf("one client -> one server, %zu-byte reliable-ordered messages, %.1f s each, in-flight bound %zu messages\n",
-              o.size, o.seconds, o.window);
+  std::printf(
+      "one client -> one server, %zu-byte reliable-ordered messages, %.1f s each, in-flight bound %zu messages\n",
+      o.size, o.seconds, o.window);
   const Result strata = run_strata(o, connect_port);
   print("strata", strata, o.size, static_cast<double>(packet_header_size + mac_size));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));

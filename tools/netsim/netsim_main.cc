@@ -101,9 +101,10 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGINT, [](int) { stop_requested = 1; });
   std::signal(SIGTERM, [](int) { stop_requested = 1; });
-  std::fprintf(stderr, "strata-netsim: %s -> %s latency %.1f ms jitter %.1f ms loss %.3f dup %.3f reorder %.3f seed %llu\n",
-               to_string(listener->local_address()).c_str(), server_text.c_str(), latency_ms, jitter_ms, loss, duplicate,
-               reorder, static_cast<unsigned long long>(seed));
+  std::fprintf(stderr,
+               "strata-netsim: %s -> %s latency %.1f ms jitter %.1f ms loss %.3f dup %.3f reorder %.3f seed %llu\n",
+               to_string(listener->local_address()).c_str(), server_text.c_str(), latency_ms, jitter_ms, loss,
+               duplicate, reorder, static_cast<unsigned long long>(seed));
 
   std::unordered_map<Address, Session, AddressHash> sessions;
   std::uint64_t refused_sessions = 0;
@@ -117,7 +118,8 @@ int main(int argc, char** argv) {
                  "down sent %llu lost %llu dup %llu delivered %llu\n",
                  when, sessions.size(), static_cast<unsigned long long>(refused_sessions),
                  static_cast<unsigned long long>(up.stats().sent), static_cast<unsigned long long>(up.stats().lost),
-                 static_cast<unsigned long long>(up.stats().duplicated), static_cast<unsigned long long>(up.stats().delivered),
+                 static_cast<unsigned long long>(up.stats().duplicated),
+                 static_cast<unsigned long long>(up.stats().delivered),
                  static_cast<unsigned long long>(down.stats().sent), static_cast<unsigned long long>(down.stats().lost),
                  static_cast<unsigned long long>(down.stats().duplicated),
                  static_cast<unsigned long long>(down.stats().delivered));

@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<LinkSink>> sinks;
   std::vector<Flow> upf(clients), downf(clients);
   const auto address_of = [](std::size_t i) {
-    return make_ipv4(10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 5000);
+    return make_ipv4(10, static_cast<std::uint8_t>(i >> 16), static_cast<std::uint8_t>(i >> 8),
+                     static_cast<std::uint8_t>(i), 5000);
   };
   for (std::size_t i = 0; i < clients; ++i) {
     ConnectTokenParams params;
@@ -106,7 +107,8 @@ int main(int argc, char** argv) {
   const auto size = [&]() { return 16 + random.below(random.below(8) == 0 ? max_size : 300); };
   const auto check = [&](Flow& f, const Message& m, std::size_t i, const char* dir) {
     if (read_u64(m.data, 0) != i) {
-      std::fprintf(stderr, "VIOLATION %s client %zu: message of stream %llu\n", dir, i, static_cast<unsigned long long>(read_u64(m.data, 0)));
+      std::fprintf(stderr, "VIOLATION %s client %zu: message of stream %llu\n", dir, i,
+                   static_cast<unsigned long long>(read_u64(m.data, 0)));
       return false;
     }
     const std::uint64_t index = read_u64(m.data, 8);
@@ -132,7 +134,8 @@ int main(int argc, char** argv) {
     SimDatagram d;
     while (up.receive(now, d)) server.receive(TransportKind::datagram, d.from, d.data, now, server_sink);
     while (down.receive(now, d)) {
-      const std::size_t i = static_cast<std::size_t>(d.to.ip[1]) << 16 | static_cast<std::size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
+      const std::size_t i =
+          static_cast<std::size_t>(d.to.ip[1]) << 16 | static_cast<std::size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
       if (i < clients) client_list[i]->receive(d.from, d.data, now);
     }
     server.update(now);
@@ -147,7 +150,8 @@ int main(int argc, char** argv) {
         const ClientId id{i};
         for (int k = 0; k < 4; ++k) {
           if (c.send(Channel::reliable_ordered, message(i, upf[i].sent, size())) == SendResult::ok) ++upf[i].sent;
-          if (server.send(id, Channel::reliable_ordered, message(i, downf[i].sent, size())) == SendResult::ok) ++downf[i].sent;
+          if (server.send(id, Channel::reliable_ordered, message(i, downf[i].sent, size())) == SendResult::ok)
+            ++downf[i].sent;
         }
         if (step % 5 == 0) {
           (void)c.send(Channel::unreliable_sequenced, message(i, upf[i].unreliable_sent++, 40));
@@ -168,12 +172,13 @@ int main(int argc, char** argv) {
       std::uint64_t delivered = 0;
       for (std::size_t i = 0; i < clients; ++i) delivered += upf[i].received + downf[i].received;
       const DropCounters drops = server.total_drops();
-      std::printf("t=%.0fs clients=%zu reliable_delivered=%llu server_drops: replay=%llu bad_mac=%llu stale=%llu total=%llu\n",
-                  static_cast<double>(step + 1) / 100, server.connected_count(), static_cast<unsigned long long>(delivered),
-                  static_cast<unsigned long long>(drops[DropReason::replay]),
-                  static_cast<unsigned long long>(drops[DropReason::bad_mac]),
-                  static_cast<unsigned long long>(drops[DropReason::stale_message]),
-                  static_cast<unsigned long long>(drops.total()));
+      std::printf(
+          "t=%.0fs clients=%zu reliable_delivered=%llu server_drops: replay=%llu bad_mac=%llu stale=%llu total=%llu\n",
+          static_cast<double>(step + 1) / 100, server.connected_count(), static_cast<unsigned long long>(delivered),
+          static_cast<unsigned long long>(drops[DropReason::replay]),
+          static_cast<unsigned long long>(drops[DropReason::bad_mac]),
+          static_cast<unsigned long long>(drops[DropReason::stale_message]),
+          static_cast<unsigned long long>(drops.total()));
       std::fflush(stdout);
     }
   }
