@@ -10,3 +10,10 @@ strata_add_test(NAME net_metrics_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/metrics_
 target_include_directories(net_metrics_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
 strata_add_test(NAME net_loopback_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/loopback_test.cc LIBS strata_net_transport LABELS net)
 target_include_directories(net_loopback_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+# strata-netsim end to end (the relay is built from net/CMakeLists.txt, before the tests).
+strata_add_test(NAME net_netsim_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/netsim_test.cc LIBS strata_net_transport LABELS net)
+target_include_directories(net_netsim_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+if(TARGET strata-netsim)
+  target_compile_definitions(net_netsim_test PRIVATE STRATA_NETSIM_PATH="$<TARGET_FILE:strata-netsim>")
+  add_dependencies(net_netsim_test strata-netsim)
+endif()
