@@ -1,3 +1,5 @@
 # Fuzzers of server/: the configuration reader (YAML + environment values).
 strata_add_fuzzer(NAME fuzz_server_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/server_config.cc LIBS strata_server_core
                   CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/server_config)
+strata_add_fuzzer(NAME fuzz_client_snapshot SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_snapshot.cc LIBS strata_client_view
+                  CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/client_snapshot)

@@ -1,0 +1,61 @@
+# schema/client/client.capnp — the per-client AOI snapshot (server -> client), see view.h for the
+# delta rules. Signed differences are zigzag-encoded into unsigned fields so that small values of
+# either sign are small numbers, which packed encoding shrinks to one or two bytes.
+@0xfdc04556934382e4;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("strata::view::wire");
+
+struct EntityKey {
+  kind @0 :UInt8;
+  region @1 :UInt16;
+  id @2 :UInt32;
+}
+
+struct EntityDelta {
+  kind @0 :UInt8;
+  fresh @1 :Bool;
+  region @2 :UInt16;
+  id @3 :UInt32;
+  x @4 :UInt32;       # zigzag
+  y @5 :UInt32;       # zigzag
+  vx @6 :UInt32;      # zigzag
+  vy @7 :UInt32;      # zigzag
+  facing @8 :UInt8;
+  health @9 :UInt32;  # zigzag
+}
+
+struct Chunk {
+  cx @0 :Int32;
+  cy @1 :Int32;
+  floor @2 :Data;         # 1024 bytes each
+  active @3 :Data;
+  activeState @4 :Data;
+  ceiling @5 :Data;
+}
+
+struct ChunkCoord {
+  cx @0 :Int32;
+  cy @1 :Int32;
+}
+
+struct CellUpdate {
+  x @0 :Int32;
+  y @1 :Int32;
+  layer @2 :UInt8;
+  kind @3 :UInt8;
+  state @4 :UInt8;
+}
+
+struct ClientSnapshot {
+  tick @0 :UInt64;
+  baselineTick @1 :UInt64;
+  aoiChecksum @2 :UInt64;
+  worldQuickHash @3 :UInt64;
+  lastInputSeq @4 :UInt32;
+  viewer @5 :UInt32;
+  entities @6 :List(EntityDelta);
+  removed @7 :List(EntityKey);
+  chunks @8 :List(Chunk);
+  droppedChunks @9 :List(ChunkCoord);
+  cells @10 :List(CellUpdate);
+}

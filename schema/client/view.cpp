@@ -1,0 +1,206 @@
+// schema/client/view.cpp — see view.h.
+#include "schema/client/view.h"
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace strata::view {
+namespace {
+
+// Canonical little-endian bytes of the entities (never raw struct bytes: padding).
+class Bytes {
+ public:
+  template <class T>
+  void put(T value) {
+    for (size_t i = 0; i < sizeof(T); ++i)
+      data_.push_back(static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
+  }
+  [[nodiscard]] const std::vector<uint8_t>& data() const { return data_; }
+
+ private:
+  std::vector<uint8_t> data_;
+};
+
+int64_t dead_reckoned(int32_t position, int32_t velocity, uint64_t ticks) {
+  return static_cast<int64_t>(position) + static_cast<int64_t>(velocity) * static_cast<int64_t>(ticks);
+}
+
+}  // namespace
+
+uint64_t chunk_checksum(const ChunkContent& content) {
+  XXH3_state_t state;
+  XXH3_INITSTATE(&state);
+  XXH3_64bits_reset(&state);
+  XXH3_64bits_update(&state, content.floor.data(), content.floor.size());
+  XXH3_64bits_update(&state, content.active.data(), content.active.size());
+  XXH3_64bits_update(&state, content.active_state.data(), content.active_state.size());
+  XXH3_64bits_update(&state, content.ceiling.data(), content.ceiling.size());
+  return XXH3_64bits_digest(&state);
+}
+
+uint64_t view_checksum(const std::vector<EntityState>& entities,
+                       const std::vector<std::pair<ChunkCoord, uint64_t>>& chunk_checksums) {
+  Bytes bytes;
+  bytes.put(static_cast<uint32_t>(entities.size()));
+  for (const EntityState& e : entities) {
+    bytes.put(static_cast<uint8_t>(e.key.kind));
+    bytes.put(e.key.region);
+    bytes.put(e.key.id);
+    bytes.put(static_cast<uint32_t>(e.x));
+    bytes.put(static_cast<uint32_t>(e.y));
+    bytes.put(static_cast<uint32_t>(e.vx));
+    bytes.put(static_cast<uint32_t>(e.vy));
+    bytes.put(e.facing);
+    bytes.put(e.health);
+  }
+  bytes.put(static_cast<uint32_t>(chunk_checksums.size()));
+  for (const auto& [coord, checksum] : chunk_checksums) {
+    bytes.put(static_cast<uint32_t>(coord.first));
+    bytes.put(static_cast<uint32_t>(coord.second));
+    bytes.put(checksum);
+  }
+  return XXH3_64bits(bytes.data().data(), bytes.data().size());
+}
+
+uint64_t view_checksum(const ClientView& view) {
+  std::vector<std::pair<ChunkCoord, uint64_t>> chunks;
+  chunks.reserve(view.chunks.size());
+  for (const auto& [coord, content] : view.chunks) chunks.emplace_back(coord, chunk_checksum(content));
+  return view_checksum(view.entities, chunks);
+}
+
+void diff_entities(const std::vector<EntityState>* baseline, uint64_t baseline_tick,
+                   const std::vector<EntityState>& now, uint64_t tick, ClientSnapshot& out) {
+  out.entities.clear();
+  out.removed.clear();
+  const uint64_t elapsed = tick - baseline_tick;
+  size_t b = 0;
+  const size_t b_end = baseline != nullptr ? baseline->size() : 0;
+  for (const EntityState& e : now) {
+    while (b < b_end && (*baseline)[b].key < e.key) out.removed.push_back((*baseline)[b++].key);
+    if (b < b_end && (*baseline)[b].key == e.key) {
+      const EntityState& base = (*baseline)[b++];
+      EntityDelta d;
+      d.key = e.key;
+      d.x = static_cast<int32_t>(e.x - dead_reckoned(base.x, base.vx, elapsed));
+      d.y = static_cast<int32_t>(e.y - dead_reckoned(base.y, base.vy, elapsed));
+      d.vx = e.vx - base.vx;
+      d.vy = e.vy - base.vy;
+      d.facing = static_cast<uint8_t>(e.facing ^ base.facing);
+      d.health = static_cast<int32_t>(e.health) - static_cast<int32_t>(base.health);
+      if (d.x != 0 || d.y != 0 || d.vx != 0 || d.vy != 0 || d.facing != 0 || d.health != 0) out.entities.push_back(d);
+      continue;
+    }
+    out.entities.push_back(EntityDelta{e.key, true, e.x, e.y, e.vx, e.vy, e.facing, e.health});
+  }
+  while (b < b_end) out.removed.push_back((*baseline)[b++].key);
+}
+
+namespace {
+
+std::string apply_entities(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
+  const uint64_t elapsed = baseline != nullptr ? s.tick - baseline->tick : 0;
+  std::vector<EntityState> carried;
+  if (baseline != nullptr) {
+    size_t r = 0;
+    for (const EntityState& base : baseline->entities) {
+      while (r < s.removed.size() && s.removed[r] < base.key) ++r;
+      if (r < s.removed.size() && s.removed[r] == base.key) continue;
+      EntityState e = base;
+      const int64_t x = dead_reckoned(base.x, base.vx, elapsed);
+      const int64_t y = dead_reckoned(base.y, base.vy, elapsed);
+      if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) return "entity dead-reckoned out of range";
+      e.x = static_cast<int32_t>(x);
+      e.y = static_cast<int32_t>(y);
+      carried.push_back(e);
+    }
+  }
+  // Merge carried (sorted) with the deltas (sorted).
+  view.entities.clear();
+  size_t c = 0;
+  for (const EntityDelta& d : s.entities) {
+    while (c < carried.size() && carried[c].key < d.key) view.entities.push_back(carried[c++]);
+    const bool known = c < carried.size() && carried[c].key == d.key;
+    if (d.fresh) {
+      if (known) return "fresh entity already in the baseline";
+      view.entities.push_back(EntityState{d.key, d.x, d.y, d.vx, d.vy, d.facing, static_cast<uint16_t>(d.health)});
+      continue;
+    }
+    if (!known) return "delta for an entity not in the baseline";
+    EntityState e = carried[c++];
+    e.x += d.x;
+    e.y += d.y;
+    e.vx += d.vx;
+    e.vy += d.vy;
+    e.facing = static_cast<uint8_t>(e.facing ^ d.facing);
+    e.health = static_cast<uint16_t>(e.health + d.health);
+    view.entities.push_back(e);
+  }
+  while (c < carried.size()) view.entities.push_back(carried[c++]);
+  for (size_t i = 1; i < view.entities.size(); ++i) {
+    if (!(view.entities[i - 1].key < view.entities[i].key)) return "entities not sorted or duplicated";
+  }
+  return {};
+}
+
+std::string apply_chunks(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
+  if (baseline != nullptr) view.chunks = baseline->chunks;
+  for (const ChunkCoord& coord : s.dropped_chunks) {
+    if (view.chunks.erase(coord) == 0) return "dropped a chunk not in view";
+  }
+  for (const FreshChunk& fresh : s.chunks) {
+    if (!view.chunks.emplace(fresh.coord, fresh.content).second) return "fresh chunk already in view";
+  }
+  for (const CellUpdate& u : s.cells) {
+    if (u.x < 0 || u.y < 0) return "cell update outside the map";
+    auto it = view.chunks.find(ChunkCoord{u.x >> sim::limits::chunk_shift, u.y >> sim::limits::chunk_shift});
+    if (it == view.chunks.end()) return "cell update outside the view";
+    const auto i = static_cast<size_t>(((u.y & (sim::limits::chunk_size - 1)) << sim::limits::chunk_shift) |
+                                       (u.x & (sim::limits::chunk_size - 1)));
+    switch (u.layer) {
+      case 0: it->second.floor[i] = u.kind; break;
+      case 1:
+        it->second.active[i] = u.kind;
+        it->second.active_state[i] = u.state;
+        break;
+      case 2: it->second.ceiling[i] = u.kind; break;
+      default: return "cell update with a bad layer";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot) {
+  ApplyResult result;
+  if (snapshot.baseline_tick != 0) {
+    if (baseline == nullptr || baseline->tick != snapshot.baseline_tick) {
+      result.error = "snapshot needs the view of tick " + std::to_string(snapshot.baseline_tick);
+      return result;
+    }
+    if (snapshot.tick <= baseline->tick) {
+      result.error = "snapshot is not newer than its baseline";
+      return result;
+    }
+  } else {
+    baseline = nullptr;
+  }
+  ClientView view;
+  view.tick = snapshot.tick;
+  if (std::string e = apply_entities(baseline, snapshot, view); !e.empty()) {
+    result.error = e;
+    return result;
+  }
+  if (std::string e = apply_chunks(baseline, snapshot, view); !e.empty()) {
+    result.error = e;
+    return result;
+  }
+  result.view = std::move(view);
+  return result;
+}
+
+}  // namespace strata::view

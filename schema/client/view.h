@@ -1,0 +1,131 @@
+// schema/client/view.h — what one client sees of the world (its area of interest), the delta that
+// turns the view it acknowledged into the current one, and the AOI checksum both sides compute.
+// Shared by the server (which builds deltas) and the client SDK (which applies them), so the two
+// cannot disagree on the rules below.
+//
+// Delta rules (all integer, deterministic):
+//  - Entities are keyed by (kind, region, id) and kept sorted by key.
+//  - An entity present in the baseline is dead-reckoned: expected = base.pos + base.vel * (tick -
+//    baseline_tick). Its delta carries (actual - expected) and the changes of the other fields, and
+//    is omitted when all are zero — an entity moving in a straight line costs nothing.
+//  - An entity new to the view is sent whole (fresh); one that left the view is listed as removed.
+//  - Chunks newly in view are sent whole; chunks that left are dropped; cells that changed in
+//    chunks in view at both ends are sent with their current value.
+//  - The checksum covers the entities and the content of every chunk in view.
+#pragma once
+
+#include <array>
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/limits.h"
+
+namespace strata::view {
+
+enum class EntityKind : uint8_t { player, npc, ghost, count };
+
+struct EntityKey {
+  EntityKind kind = EntityKind::player;
+  uint16_t region = 0;  // origin region for ghosts, 0 otherwise
+  uint32_t id = 0;
+  constexpr auto operator<=>(const EntityKey&) const = default;
+};
+
+struct EntityState {
+  EntityKey key;
+  int32_t x = 0;
+  int32_t y = 0;
+  int32_t vx = 0;
+  int32_t vy = 0;
+  uint8_t facing = 0;
+  uint16_t health = 0;
+  constexpr bool operator==(const EntityState&) const = default;
+};
+
+using ChunkCoord = std::pair<int32_t, int32_t>;  // (chunk x, chunk y), ordered
+
+struct ChunkContent {
+  static constexpr size_t cells = sim::limits::chunk_cells;
+  std::array<uint8_t, cells> floor{};
+  std::array<uint8_t, cells> active{};
+  std::array<uint8_t, cells> active_state{};
+  std::array<uint8_t, cells> ceiling{};
+  bool operator==(const ChunkContent&) const = default;
+};
+
+// The client's reconstruction of its view at one tick.
+struct ClientView {
+  uint64_t tick = 0;
+  std::vector<EntityState> entities;          // sorted by key
+  std::map<ChunkCoord, ChunkContent> chunks;  // chunks in view
+};
+
+struct EntityDelta {
+  EntityKey key;
+  bool fresh = false;  // whole state follows (new in view); else fields are differences
+  int32_t x = 0;       // fresh: position; else actual - dead-reckoned
+  int32_t y = 0;
+  int32_t vx = 0;  // fresh: velocity; else difference
+  int32_t vy = 0;
+  uint8_t facing = 0;  // fresh: facing; else xor
+  int32_t health = 0;  // fresh: health; else difference
+};
+
+struct CellUpdate {
+  int32_t x = 0;
+  int32_t y = 0;
+  uint8_t layer = 0;  // sim::Layer
+  uint8_t kind = 0;
+  uint8_t state = 0;
+  constexpr auto operator<=>(const CellUpdate&) const = default;
+};
+
+struct FreshChunk {
+  ChunkCoord coord;
+  ChunkContent content;
+};
+
+// One snapshot message for one client.
+struct ClientSnapshot {
+  uint64_t tick = 0;
+  uint64_t baseline_tick = 0;  // 0: a full snapshot (no baseline)
+  uint64_t aoi_checksum = 0;
+  uint64_t world_quick_hash = 0;
+  uint32_t last_input_seq = 0;        // the last input of this client the server processed
+  uint32_t viewer = 0;                // the client's player id
+  std::vector<EntityDelta> entities;  // sorted by key
+  std::vector<EntityKey> removed;     // sorted
+  std::vector<FreshChunk> chunks;     // sorted by coord
+  std::vector<ChunkCoord> dropped_chunks;
+  std::vector<CellUpdate> cells;  // sorted, unique by (x, y, layer)
+};
+
+// Limits of one snapshot (the decoder refuses more before allocating).
+inline constexpr size_t snapshot_entities_max = 8192;
+inline constexpr size_t snapshot_chunks_max = 81;  // 9x9 chunks: an AOI radius up to 4 chunks
+inline constexpr size_t snapshot_cells_max = 65536;
+
+[[nodiscard]] uint64_t chunk_checksum(const ChunkContent& content);
+// The AOI checksum from entities and (coord, chunk checksum) pairs in coord order.
+[[nodiscard]] uint64_t view_checksum(const std::vector<EntityState>& entities,
+                                     const std::vector<std::pair<ChunkCoord, uint64_t>>& chunk_checksums);
+[[nodiscard]] uint64_t view_checksum(const ClientView& view);
+
+// The entity part of a delta (server side).
+void diff_entities(const std::vector<EntityState>* baseline, uint64_t baseline_tick,
+                   const std::vector<EntityState>& now, uint64_t tick, ClientSnapshot& out);
+
+// Applies a snapshot to the baseline it names (nullptr for a full one). Returns the new view, or an
+// error when the snapshot does not fit the baseline (unknown entity, cell outside the view...).
+struct ApplyResult {
+  std::optional<ClientView> view;
+  std::string error;
+};
+[[nodiscard]] ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot);
+
+}  // namespace strata::view
