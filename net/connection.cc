@@ -384,7 +384,7 @@ bool Connection::receive_unreliable_fragment(const Entry& entry) {
 
 void Connection::deliver(Channel channel, std::span<const std::uint8_t> data) {
   if (delivered_.size() >= delivered_queue_max) {
-    stats_.drops.bump(DropReason::too_large);  // the application is not draining; unreliable only
+    stats_.drops.bump(DropReason::queue_full);  // the application is not draining; unreliable only
     return;
   }
   delivered_.push_back(Message{channel, std::vector<std::uint8_t>(data.begin(), data.end())});

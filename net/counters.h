@@ -28,6 +28,7 @@ enum class DropReason : std::uint8_t {
   already_connected,      // address or client id already has a connection
   stale_message,          // duplicate or out-of-window message id, older unreliable sequence
   wrong_state,            // a packet type the endpoint does not expect in its current state
+  queue_full,             // delivered messages not taken by the application (unreliable only)
   count
 };
 
@@ -50,7 +51,8 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropRe
                                                                      "server_full",
                                                                      "already_connected",
                                                                      "stale_message",
-                                                                     "wrong_state"};
+                                                                     "wrong_state",
+                                                                     "queue_full"};
   const auto i = static_cast<std::size_t>(reason);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }

@@ -112,7 +112,8 @@ static_assert(tcp_frame_body_max <= 0xffff);
 // Bytes queued for one TCP stream not yet taken by the kernel; a peer that does not read is dropped.
 inline constexpr std::size_t tcp_send_queue_bytes_max = 4 << 20;
 // Streams one TcpServer holds at once; further connections are closed at accept.
-inline constexpr std::size_t tcp_streams_max = clients_max;
+// Each holds a read buffer of about 5 kB, so the bound is about 40 MB.
+inline constexpr std::size_t tcp_streams_max = 8192;
 
 // --- transports ----------------------------------------------------------------------------------
 // Datagrams moved per recvmmsg/sendmmsg call.

@@ -257,6 +257,18 @@ TEST(net_connection, disconnect_carries_reason_to_peer) {
   EXPECT_EQ(pair.a().send(Channel::reliable_ordered, std::vector<std::uint8_t>{1}), SendResult::not_connected);
 }
 
+TEST(net_connection, undrained_deliveries_are_bounded) {
+  ConnectionPair pair(default_connection_config(), LinkConfig{}, 1);
+  const std::vector<std::uint8_t> small(4);
+  for (std::size_t i = 0; i < delivered_queue_max + 100; ++i) {
+    ASSERT_EQ(pair.a().send(Channel::unreliable_sequenced, small), SendResult::ok);
+    if (i % 1000 == 999) pair.step(1000);
+  }
+  for (int i = 0; i < 10; ++i) pair.step(1000);
+  EXPECT_EQ(pair.b().stats().messages_delivered, delivered_queue_max);
+  EXPECT_EQ(pair.b().stats().drops[DropReason::queue_full], 100u);
+}
+
 TEST(net_connection, malformed_payload_changes_nothing) {
   Connection c(default_connection_config(), ConnectionId{1}, 0);
   PacketHeader header;

@@ -2,6 +2,8 @@
 // per-connection statistics appear per client.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "net/metrics.h"
 #include "tests/net/endpoint_harness.h"
 
@@ -16,6 +18,17 @@ TEST(net_metrics, every_drop_reason_is_published_once) {
     if (m.name == "strata_net_dropped_total") ++drop_samples;
   });
   EXPECT_EQ(drop_samples, drop_reason_count);
+}
+
+TEST(net_metrics, every_drop_reason_has_a_distinct_name) {
+  std::set<std::string_view> names;
+  for (std::size_t i = 0; i < drop_reason_count; ++i) {
+    const std::string_view n = name(static_cast<DropReason>(i));
+    EXPECT_FALSE(n.empty()) << i;
+    EXPECT_NE(n, "unknown") << i;
+    names.insert(n);
+  }
+  EXPECT_EQ(names.size(), drop_reason_count);
 }
 
 TEST(net_metrics, prometheus_text_carries_counters_and_client_stats) {

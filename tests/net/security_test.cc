@@ -279,6 +279,26 @@ TEST(net_security, garbage_datagrams_are_dropped_and_connection_stays_healthy) {
   EXPECT_TRUE(f.world.server().pop_message(ClientId{8}, m));
 }
 
+TEST(net_security, per_client_packet_rate_limit_drops_the_excess) {
+  const Key key = random_key();
+  ServerConfig config = World::default_config(key);
+  config.packets_per_second_per_client = 100;
+  config.packet_burst_per_client = 20;
+  World world(config, LinkConfig{}, 1);
+  world.add_client();
+  ASSERT_TRUE(world.client(0).connect(world.mint(key, ClientId{4}), world.now_us()));
+  for (int i = 0; i < 20 && world.client(0).state() != ClientState::connected; ++i) world.step(1000);
+  ASSERT_EQ(world.client(0).state(), ClientState::connected);
+  // 1,000 packets in one millisecond: the burst passes, the rest is dropped and counted.
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_EQ(world.client(0).send(Channel::unreliable_sequenced, std::vector<std::uint8_t>(1100)), SendResult::ok);
+  }
+  world.step(1000);
+  world.step(1000);
+  EXPECT_GT(world.server().endpoint_drops()[DropReason::rate_limit], 900u);
+  EXPECT_EQ(world.server().connected_count(), 1u);
+}
+
 TEST(net_security, disconnect_and_timeout_end_connections_with_reason) {
   Fixture f;
   f.world.add_client();
