@@ -1,7 +1,10 @@
 // replay/replayer.cpp — see replayer.h.
 #include "replay/replayer.h"
 
+#include <atomic>
 #include <deque>
+#include <mutex>
+#include <thread>
 
 #include "replay/limits.h"
 #include "schema/codec.h"
@@ -53,6 +56,17 @@ Status resimulate(const History& history, const std::vector<uint64_t>& recorded_
   return {};
 }
 
+// A snapshot after the start tick must hold the state its tick's record hashed.
+Status check_snapshot_against_record(LogSource& log, uint64_t tick, const sim::Simulation& sim) {
+  if (tick <= log.header().start_tick) return {};
+  schema::TickRecord record;
+  if (Status s = log.read_tick(tick, record); !s.ok()) return s;
+  if (record.full_hash && *record.full_hash != sim.full_hash()) {
+    return Status::error(Code::hash_mismatch, "snapshot differs from the full hash recorded for its tick", tick);
+  }
+  return {};
+}
+
 }  // namespace
 
 StateAt load_snapshot(LogSource& log, uint64_t tick) {
@@ -91,6 +105,10 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
     return result;
   }
   std::optional<sim::Simulation>& sim = state.sim;
+  if (result.status = check_snapshot_against_record(log, start, *sim); !result.status.ok()) {
+    result.which = "full hash of the snapshot";
+    return result;
+  }
   if (start == 0 && header.start_tick == 0) {
     // Tick 0: world generation is part of what a build must reproduce.
     auto generated = sim::Simulation(header.params);
@@ -152,6 +170,82 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
   return result;
 }
 
+namespace {
+
+// Serialises access to a LogSource shared by verify_parallel's workers.
+class LockedLog final : public LogSource {
+ public:
+  explicit LockedLog(LogSource& log) : log_(log) {}
+  const schema::LogHeader& header() const override { return log_.header(); }
+  uint64_t last_tick() const override { return log_.last_tick(); }
+  std::vector<uint64_t> snapshot_ticks() const override { return log_.snapshot_ticks(); }
+  Status read_tick(uint64_t tick, schema::TickRecord& out) override {
+    std::lock_guard lock(mutex_);
+    return log_.read_tick(tick, out);
+  }
+  Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) override {
+    std::lock_guard lock(mutex_);
+    return log_.read_snapshot(tick, out);
+  }
+  uint64_t size_bytes() const override { return log_.size_bytes(); }
+  std::string kind() const override { return log_.kind(); }
+
+ private:
+  LogSource& log_;
+  std::mutex mutex_;
+};
+
+}  // namespace
+
+ReplayResult verify_parallel(LogSource& log, const ReplayOptions& options, uint32_t jobs) {
+  if (jobs <= 1 || options.mode != ReplayMode::verify || options.fault) return replay(log, options);
+  const uint64_t start = snapshot_at_or_before(log, options.from_tick);
+  const uint64_t end = std::min(options.to_tick, log.last_tick());
+  std::vector<uint64_t> bounds;
+  for (uint64_t t : log.snapshot_ticks()) {
+    if (t >= start && t < end) bounds.push_back(t);
+  }
+  if (bounds.size() < 2) return replay(log, options);
+  bounds.push_back(end);
+  const size_t segments = bounds.size() - 1;
+  LockedLog locked(log);
+  std::mutex callback_mutex;
+  std::vector<ReplayResult> results(segments);
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < segments; i = next++) {
+      ReplayOptions segment = options;
+      segment.from_tick = bounds[i];
+      segment.to_tick = bounds[i + 1];
+      if (options.on_tick) {
+        segment.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t> full) {
+          std::lock_guard lock(callback_mutex);
+          options.on_tick(tick, quick, full);
+        };
+      }
+      results[i] = replay(locked, segment);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (uint32_t j = 1; j < jobs && j < segments; ++j) workers.emplace_back(work);
+  work();
+  for (std::thread& worker : workers) worker.join();
+  ReplayResult total;
+  total.start_tick = start;
+  total.last_tick = start;
+  for (const ReplayResult& r : results) {
+    if (!r.status.ok()) {
+      ReplayResult failed = r;
+      failed.start_tick = start;
+      failed.ticks_replayed += total.ticks_replayed;
+      return failed;
+    }
+    total.ticks_replayed += r.ticks_replayed;
+    total.last_tick = r.last_tick;
+  }
+  return total;
+}
+
 StateAt state_at(LogSource& log, uint64_t tick, bool verify) {
   if (tick < log.header().start_tick || tick > log.last_tick()) {
     StateAt out;
@@ -164,6 +258,9 @@ StateAt state_at(LogSource& log, uint64_t tick, bool verify) {
   const uint64_t start = snapshot_at_or_before(log, tick);
   StateAt out = load_snapshot(log, start);
   if (!out.status.ok()) return out;
+  if (verify) {
+    if (out.status = check_snapshot_against_record(log, start, *out.sim); !out.status.ok()) return out;
+  }
   schema::TickRecord record;
   for (uint64_t t = start + 1; t <= tick; ++t) {
     if (out.status = log.read_tick(t, record); !out.status.ok()) return out;

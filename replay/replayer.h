@@ -47,6 +47,13 @@ struct ReplayResult {
 
 [[nodiscard]] ReplayResult replay(LogSource& log, const ReplayOptions& options);
 
+// verify mode over `jobs` threads: the log is cut at its snapshots and the segments are replayed
+// concurrently, each from its snapshot (checked against the full hash its tick recorded, which the
+// previous segment's replay also reached), so the whole chain is verified as by replay(). The
+// first failing segment (in tick order) is reported. on_tick is called under a lock, out of order.
+// Other modes, or jobs <= 1, fall back to replay().
+[[nodiscard]] ReplayResult verify_parallel(LogSource& log, const ReplayOptions& options, uint32_t jobs);
+
 // The simulation at `tick` (from the nearest snapshot at or before it; with `verify`, checking the
 // recorded hashes on the way). status is set when it cannot be rebuilt.
 struct StateAt {

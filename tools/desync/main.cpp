@@ -5,6 +5,8 @@
 //       Prints the first divergent tick and which hash; when both are logs, rebuilds both states
 //       before and at that tick and prints their field-level differences and the inputs around it;
 //       --bundle writes all of that to one file.
+//   bundle A B FILE
+//       the same as compare --bundle FILE.
 //   explain BUNDLE
 //       prints a bundle's report again (on another machine: the bundle holds the states).
 // Exit codes: 0 no divergence, 6 diverged, 2 not found, 3 damaged, 4 rules version, 5 unsupported,
@@ -97,12 +99,16 @@ int main(int argc, char** argv) {
   compare_cmd->add_option("b", b_path, "log or hash stream")->required();
   compare_cmd->add_option("--bundle", bundle_path, "write a desync bundle to this file");
   compare_cmd->add_option("--max-lines", max_lines, "field differences shown")->check(CLI::Range(1, 100000));
+  auto* bundle_cmd = app.add_subcommand("bundle", "compare two logs and write the desync bundle");
+  bundle_cmd->add_option("a", a_path, "log")->required();
+  bundle_cmd->add_option("b", b_path, "log")->required();
+  bundle_cmd->add_option("file", bundle_path, "bundle to write")->required();
   auto* explain_cmd = app.add_subcommand("explain", "print a desync bundle's report");
   explain_cmd->add_option("bundle", bundle_path)->required();
   explain_cmd->add_option("--max-lines", max_lines, "field differences shown")->check(CLI::Range(1, 100000));
   CLI11_PARSE(app, argc, argv);
 
-  if (compare_cmd->parsed()) return compare(a_path, b_path, bundle_path, max_lines);
+  if (compare_cmd->parsed() || bundle_cmd->parsed()) return compare(a_path, b_path, bundle_path, max_lines);
   replay::DesyncBundle bundle;
   if (auto s = replay::read_bundle(bundle_path, bundle); !s.ok()) return fail(s, bundle_path);
   std::fputs(replay::explain(bundle, max_lines).c_str(), stdout);

@@ -1,7 +1,8 @@
 // strata-replay — inspect, verify, replay and convert session logs (a RocksDB directory or an export
 // file; every subcommand takes either).
 //   info LOG                      header, tick range, snapshot ticks, size
-//   verify LOG [--from T --to T]  replay and check every recorded hash (progress bar on a terminal)
+//   verify LOG [--from T --to T] [--jobs N]  replay and check every recorded hash (progress bar on a
+//                                 terminal; --jobs verifies the segments between snapshots concurrently)
 //   hashes LOG [--out FILE]       the replayed hash stream, "tick quick [full]" (strata-scenario's format)
 //   state LOG --tick T [--field PATH] [--full]   the world at T as JSON, or the fields under PATH
 //   export LOG FILE / import FILE DIR
@@ -80,7 +81,8 @@ class Progress {
   bool enabled_;
 };
 
-int run_replay(const std::string& path, replay::ReplayOptions options, const char* mode_name, bool quiet) {
+int run_replay(const std::string& path, replay::ReplayOptions options, const char* mode_name, bool quiet,
+               uint32_t jobs = 1) {
   int code = 0;
   auto log = open_or_report(path, code);
   if (!log) return code;
@@ -89,8 +91,9 @@ int run_replay(const std::string& path, replay::ReplayOptions options, const cha
   const auto start = std::chrono::steady_clock::now();
   {
     Progress progress(replay::snapshot_at_or_before(*log, options.from_tick), last);
-    options.on_tick = [&](uint64_t tick, uint64_t, std::optional<uint64_t>) { progress.update(tick); };
-    result = replay::replay(*log, options);
+    uint64_t done = replay::snapshot_at_or_before(*log, options.from_tick);
+    options.on_tick = [&](uint64_t, uint64_t, std::optional<uint64_t>) { progress.update(++done); };
+    result = replay::verify_parallel(*log, options, jobs);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!result.status.ok()) return fail(result.status, std::string(mode_name) + " " + path);
@@ -160,8 +163,9 @@ int seek(const std::string& path, uint32_t samples, uint64_t seed) {
     total += ms;
     worst = std::max(worst, ms);
   }
-  std::printf("seek: %u random ticks in %" PRIu64 "..%" PRIu64 ", mean %.1f ms, worst %.1f ms (snapshot every %u ticks)\n",
-              samples, first, log->last_tick(), samples > 0 ? total / samples : 0.0, worst, log->header().snapshot_every);
+  std::printf(
+      "seek: %u random ticks in %" PRIu64 "..%" PRIu64 ", mean %.1f ms, worst %.1f ms (snapshot every %u ticks)\n",
+      samples, first, log->last_tick(), samples > 0 ? total / samples : 0.0, worst, log->header().snapshot_every);
   return 0;
 }
 
@@ -228,6 +232,9 @@ int main(int argc, char** argv) {
   verify_cmd->add_option("--from", options.from_tick, "start at the nearest snapshot at or before this tick");
   verify_cmd->add_option("--to", options.to_tick, "last tick to verify");
   verify_cmd->add_flag("--quiet", quiet, "no summary line");
+  uint32_t jobs = 1;
+  verify_cmd->add_option("--jobs", jobs, "threads: segments between snapshots verified concurrently")
+      ->check(CLI::Range(1U, 64U));
   auto* hashes_cmd = app.add_subcommand("hashes", "print the replayed hash stream (tick quick [full])");
   hashes_cmd->add_option("log", log_path)->required();
   hashes_cmd->add_option("--out", other_path, "write to this file instead of stdout");
@@ -266,7 +273,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (info_cmd->parsed()) return info(log_path);
-  if (verify_cmd->parsed()) return run_replay(log_path, options, "verify", quiet);
+  if (verify_cmd->parsed()) return run_replay(log_path, options, "verify", quiet, jobs);
   if (hashes_cmd->parsed()) return hashes(log_path, other_path);
   if (state_cmd->parsed()) return state(log_path, tick, field, full);
   if (export_cmd->parsed()) {
