@@ -201,6 +201,15 @@ TEST(net_loopback, tcp_malformed_frame_closes_only_that_stream) {
   EXPECT_EQ(w.listener->stats().frames_malformed, 1u);
   EXPECT_EQ(w.listener->stream_count(), 1u);
   EXPECT_FALSE(closed);
+  // So is a length above tcp_frame_body_max: nothing that large is ever buffered.
+  boost::asio::ip::tcp::socket raw2(w.io);
+  raw2.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), w.address.port));
+  const std::uint8_t huge_frame[2] = {0xff, 0xff};
+  boost::asio::write(raw2, boost::asio::buffer(huge_frame));
+  for (int i = 0; i < 50 && w.listener->stats().frames_malformed < 2; ++i) w.io.run_for(std::chrono::milliseconds(2));
+  EXPECT_EQ(w.listener->stats().frames_malformed, 2u);
+  EXPECT_EQ(w.listener->stream_count(), 1u);
+  EXPECT_FALSE(closed);
 }
 
 TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
