@@ -321,11 +321,9 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   }
   rocksdb::WriteBatch batch;
   const bool snapshot = snapshot_due(input.tick);
-  schema::TickRecord record;
-  record.input = input;  // copy: the record owns its input (encoding needs the whole record)
-  record.quick_hash = after.quick_hash();
-  if (full_hash_due(input.tick)) record.full_hash = after.full_hash();
-  schema::encode_tick_record(record, impl_->scratch);
+  std::optional<uint64_t> full;
+  if (full_hash_due(input.tick)) full = after.full_hash();
+  schema::encode_tick_record(input, after.quick_hash(), full, impl_->scratch);
   (void)batch.Put(impl_->db.ticks(), tick_key(input.tick), checked_value(impl_->scratch));
   if (snapshot)
     (void)batch.Put(impl_->db.snapshots(), tick_key(input.tick), checked_value(schema::encode_snapshot(after.world())));

@@ -73,11 +73,16 @@ DecodeResult<LogHeader> header_from_wire(wire::LogHeader::Reader in) {
   return ok;
 }
 
+void record_to_wire(const sim::TickInput& input, uint64_t quick_hash, std::optional<uint64_t> full_hash,
+                    wire::TickRecord::Builder out) {
+  detail::tick_input_to_wire(input, out.initInput());
+  out.setQuickHash(quick_hash);
+  out.setHasFullHash(full_hash.has_value());
+  out.setFullHash(full_hash.value_or(0));
+}
+
 void record_to_wire(const TickRecord& r, wire::TickRecord::Builder out) {
-  detail::tick_input_to_wire(r.input, out.initInput());
-  out.setQuickHash(r.quick_hash);
-  out.setHasFullHash(r.full_hash.has_value());
-  out.setFullHash(r.full_hash.value_or(0));
+  record_to_wire(r.input, r.quick_hash, r.full_hash, out);
 }
 
 DecodeResult<TickRecord> record_from_wire(wire::TickRecord::Reader in) {
@@ -119,12 +124,16 @@ DecodeResult<LogHeader> decode_log_header(std::span<const uint8_t> bytes, Decode
                  stats);
 }
 
-void encode_tick_record(const TickRecord& record, std::vector<uint8_t>& out) {
+void encode_tick_record(const sim::TickInput& input, uint64_t quick_hash, std::optional<uint64_t> full_hash,
+                        std::vector<uint8_t>& out) {
   out.clear();
-  capnp::MallocMessageBuilder message(
-      static_cast<unsigned>(8 + record.input.commands.size() * limits::command_words_max));
-  record_to_wire(record, message.initRoot<wire::TickRecord>());
+  capnp::MallocMessageBuilder message(static_cast<unsigned>(8 + input.commands.size() * limits::command_words_max));
+  record_to_wire(input, quick_hash, full_hash, message.initRoot<wire::TickRecord>());
   detail::write_packed(message, out);
+}
+
+void encode_tick_record(const TickRecord& record, std::vector<uint8_t>& out) {
+  encode_tick_record(record.input, record.quick_hash, record.full_hash, out);
 }
 
 DecodeResult<TickRecord> decode_tick_record(std::span<const uint8_t> bytes, DecodeStats* stats) {

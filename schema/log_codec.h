@@ -55,6 +55,9 @@ using ExportEntry = std::variant<LogHeader, SnapshotBytes, TickRecord, ExportEnd
 [[nodiscard]] DecodeResult<LogHeader> decode_log_header(std::span<const uint8_t> bytes, DecodeStats* stats = nullptr);
 
 void encode_tick_record(const TickRecord& record, std::vector<uint8_t>& out);
+// The same bytes without building a TickRecord (the log writer's per-tick path: no input copy).
+void encode_tick_record(const sim::TickInput& input, uint64_t quick_hash, std::optional<uint64_t> full_hash,
+                        std::vector<uint8_t>& out);
 [[nodiscard]] DecodeResult<TickRecord> decode_tick_record(std::span<const uint8_t> bytes, DecodeStats* stats = nullptr);
 
 void encode_export_entry(const ExportEntry& entry, std::vector<uint8_t>& out);

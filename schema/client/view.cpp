@@ -10,19 +10,26 @@
 namespace strata::view {
 namespace {
 
-// Canonical little-endian bytes of the entities (never raw struct bytes: padding).
+// Canonical little-endian bytes of the entities (never raw struct bytes: padding), written into a
+// reused per-thread buffer.
 class Bytes {
  public:
+  explicit Bytes(size_t reserve) {
+    data_.clear();
+    data_.reserve(reserve);
+  }
   template <class T>
   void put(T value) {
-    for (size_t i = 0; i < sizeof(T); ++i)
-      data_.push_back(static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i)));
+    uint8_t bytes[sizeof(T)];
+    for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(value) >> (8 * i));
+    data_.insert(data_.end(), bytes, bytes + sizeof(T));
   }
   [[nodiscard]] const std::vector<uint8_t>& data() const { return data_; }
 
  private:
-  std::vector<uint8_t> data_;
+  static thread_local std::vector<uint8_t> data_;
 };
+thread_local std::vector<uint8_t> Bytes::data_;
 
 int64_t dead_reckoned(int32_t position, int32_t velocity, uint64_t ticks) {
   return static_cast<int64_t>(position) + static_cast<int64_t>(velocity) * static_cast<int64_t>(ticks);
@@ -43,7 +50,7 @@ uint64_t chunk_checksum(const ChunkContent& content) {
 
 uint64_t view_checksum(const std::vector<EntityState>& entities,
                        const std::vector<std::pair<ChunkCoord, uint64_t>>& chunk_checksums) {
-  Bytes bytes;
+  Bytes bytes(8 + entities.size() * 26 + chunk_checksums.size() * 16);
   bytes.put(static_cast<uint32_t>(entities.size()));
   for (const EntityState& e : entities) {
     bytes.put(static_cast<uint8_t>(e.key.kind));

@@ -179,6 +179,7 @@ struct RecordOptions {
   uint32_t snapshot_every = 100;
   uint32_t hostile = 10;
   uint32_t remote_regions = 1;
+  uint32_t wal_sync_every = 0;  // 0: never fsync (WAL still written), 1: every tick, N: every N ticks
 };
 
 int record(const std::string& dir, const RecordOptions& o) {
@@ -195,6 +196,10 @@ int record(const std::string& dir, const RecordOptions& o) {
   replay::LogConfig log_config;
   log_config.full_hash_every = o.full_every;
   log_config.snapshot_every = o.snapshot_every;
+  log_config.wal_sync = o.wal_sync_every == 0   ? replay::WalSync::none
+                        : o.wal_sync_every == 1 ? replay::WalSync::every_tick
+                                                : replay::WalSync::every_n_ticks;
+  log_config.sync_every_ticks = o.wal_sync_every;
   replay::Status status;
   auto writer = replay::LogWriter::create(dir, sim->world(), log_config, status);
   if (!writer) return fail(status, "record " + dir);
@@ -270,6 +275,8 @@ int main(int argc, char** argv) {
   record_cmd->add_option("--snapshot-every", rec.snapshot_every)->check(CLI::Range(1U, 1U << 24));
   record_cmd->add_option("--hostile", rec.hostile)->check(CLI::Range(0U, 1000U));
   record_cmd->add_option("--remote-regions", rec.remote_regions)->check(CLI::Range(0U, 16U));
+  record_cmd->add_option("--wal-sync-every", rec.wal_sync_every,
+                         "fsync the WAL every N ticks (0: never, 1: every tick)");
   CLI11_PARSE(app, argc, argv);
 
   if (info_cmd->parsed()) return info(log_path);
