@@ -37,11 +37,9 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
       last_sent_us_(now_us),
       last_received_us_(now_us),
       ring_size_(reliable_span_factor * config.reliable_window),
-      send_ring_(ring_size_),
       oldest_unacked_id_(config.first_message_id),
       first_unsent_id_(config.first_message_id),
       next_send_id_(config.first_message_id),
-      receive_ring_(ring_size_),
       next_receive_id_(config.first_message_id),
       reassembly_(unreliable_reassembly_max),
       rate_window_start_us_(now_us) {
@@ -60,6 +58,7 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
       data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
   assert(pieces <= fragment_count_max);
   if (channel == Channel::reliable_ordered) {
+    if (send_ring_.empty()) send_ring_.resize(ring_size_);  // rings cost memory only once used
     // Two bounds: unacked messages (flow control) and the id span from the oldest unacked one (the
     // rings). The span may exceed the count, so a lost message does not stall new ones at once.
     const std::size_t span = static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_);
@@ -227,7 +226,7 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
     ReliableSlot& slot = send_ring_[id % ring_size_];
     if (slot.valid && slot.id == id) {
       slot.valid = false;
-      slot.data.clear();
+      release_buffer(slot.data);  // acked
       assert(unacked_count_ > 0);
       --unacked_count_;
     }
@@ -275,6 +274,7 @@ bool Connection::receive_reliable(const Entry& entry) {
     stats_.drops.bump(DropReason::stale_message);  // a resend we already have, or beyond our window
     return true;
   }
+  if (receive_ring_.empty()) receive_ring_.resize(ring_size_);  // rings cost memory only once used
   ReliableSlot& slot = receive_ring_[entry.id % ring_size_];
   if (slot.valid) {
     stats_.drops.bump(DropReason::stale_message);
@@ -283,12 +283,14 @@ bool Connection::receive_reliable(const Entry& entry) {
   slot.valid = true;
   slot.id = entry.id;
   slot.tag = entry.tag;
+  acquire_buffer(slot.data);
   slot.data.assign(entry.data.begin(), entry.data.end());
   deliver_reliable();
   return state_ != ConnectionState::disconnected;
 }
 
 void Connection::deliver_reliable() {
+  if (receive_ring_.empty()) return;
   while (delivered_.size() < delivered_queue_max) {
     ReliableSlot& slot = receive_ring_[next_receive_id_ % ring_size_];
     if (!slot.valid) return;
@@ -313,7 +315,7 @@ void Connection::deliver_reliable() {
       }
     }
     slot.valid = false;
-    slot.data.clear();
+    release_buffer(slot.data);  // delivered
     ++next_receive_id_;
   }
 }
@@ -380,6 +382,23 @@ bool Connection::receive_unreliable_fragment(const Entry& entry) {
     }
   }
   return true;
+}
+
+void Connection::acquire_buffer(std::vector<std::uint8_t>& out) {
+  if (out.capacity() == 0 && !spare_buffers_.empty()) {
+    out.swap(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
+}
+
+void Connection::release_buffer(std::vector<std::uint8_t>& buffer) {
+  // Keep a few buffers for the next messages (no malloc per message in steady state); free the
+  // rest, so an idle connection holds no message memory after a burst.
+  buffer.clear();
+  if (spare_buffers_.size() < spare_buffers_max && buffer.capacity() <= fragment_size + entry_header_size_max) {
+    spare_buffers_.push_back(std::move(buffer));
+  }
+  std::vector<std::uint8_t>().swap(buffer);
 }
 
 void Connection::deliver(Channel channel, std::span<const std::uint8_t> data) {

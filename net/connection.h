@@ -164,6 +164,8 @@ class Connection {
   bool receive_unreliable_fragment(const Entry& entry);
   void deliver_reliable();
   void deliver(Channel channel, std::span<const std::uint8_t> data);
+  void acquire_buffer(std::vector<std::uint8_t>& out);
+  void release_buffer(std::vector<std::uint8_t>& buffer);
   void protocol_error(DropReason reason);
   [[nodiscard]] std::uint64_t resend_delay_us() const;
   void pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out, std::size_t& used, SentPacket& sent);
@@ -216,6 +218,7 @@ class Connection {
   std::vector<Reassembly> reassembly_;
 
   std::deque<Message> delivered_;
+  std::vector<std::vector<std::uint8_t>> spare_buffers_;  // at most spare_buffers_max
 
   // Statistics.
   ConnectionStats stats_;

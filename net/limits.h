@@ -52,6 +52,8 @@ static_assert(fragment_count_max <= reliable_window_default);
 inline constexpr std::size_t unreliable_send_queue_max = 4096;
 static_assert(fragment_count_max <= unreliable_send_queue_max);
 inline constexpr std::size_t unreliable_reassembly_max = 4;
+// Message buffers a connection keeps for reuse (each at most one fragment): about 16 kB at most.
+inline constexpr std::size_t spare_buffers_max = 16;
 // Messages delivered and not yet taken by the application, per connection.
 inline constexpr std::size_t delivered_queue_max = 4096;
 
