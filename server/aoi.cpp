@@ -2,6 +2,7 @@
 #include "server/aoi.h"
 
 #include <algorithm>
+#include <bit>
 
 namespace strata::server {
 
@@ -52,29 +53,28 @@ void InterestIndex::rebuild(const World& world) {
   const TileMap& map = world.map;
   buckets_x_ = (map.width() + bucket_cells - 1) / bucket_cells;
   buckets_y_ = (map.height() + bucket_cells - 1) / bucket_cells;
-  const size_t buckets = static_cast<size_t>(buckets_x_) * static_cast<size_t>(buckets_y_);
-  start_.assign(buckets + 1, 0);
-  const size_t count = world.players.size() + world.npcs.size() + world.ghosts.size();
-  items_.resize(count);
-  bucket_of_.resize(count);
-  std::vector<view::EntityState>& scratch = items_;
-  size_t n = 0;
-  auto place = [&](const view::EntityState& e) {
-    const int32_t bx = (e.x >> limits::fixed_shift) / bucket_cells;
-    const int32_t by = (e.y >> limits::fixed_shift) / bucket_cells;
-    const auto b = static_cast<uint32_t>(by * buckets_x_ + bx);
-    bucket_of_[n] = b;
+  start_.assign(static_cast<size_t>(buckets_x_) * static_cast<size_t>(buckets_y_) + 1, 0);
+  states_.clear();
+  indoors_.clear();
+  for (const Player& p : world.players) states_.push_back(state_of(p));
+  for (const Npc& npc : world.npcs) states_.push_back(state_of(npc));
+  for (const Ghost& g : world.ghosts) states_.push_back(state_of(g));
+  bucket_of_.resize(states_.size());
+  for (size_t rank = 0; rank < states_.size(); ++rank) {
+    const view::EntityState& e = states_[rank];
+    const CellPos cell{e.x >> limits::fixed_shift, e.y >> limits::fixed_shift};
+    indoors_.push_back(map.in_bounds(cell) && map.ceiling(cell) != Ceiling::none ? 1 : 0);
+    const auto b = static_cast<uint32_t>((cell.y / bucket_cells) * buckets_x_ + cell.x / bucket_cells);
+    bucket_of_[rank] = b;
     start_[b + 1] += 1;
-    scratch[n++] = e;
-  };
-  for (const Player& p : world.players) place(state_of(p));
-  for (const Npc& npc : world.npcs) place(state_of(npc));
-  for (const Ghost& g : world.ghosts) place(state_of(g));
+  }
   for (size_t b = 1; b < start_.size(); ++b) start_[b] += start_[b - 1];
-  std::vector<view::EntityState> sorted(count);
+  slots_.resize(states_.size());
   std::vector<uint32_t> cursor(start_.begin(), start_.end() - 1);
-  for (size_t i = 0; i < count; ++i) sorted[cursor[bucket_of_[i]]++] = scratch[i];
-  items_ = std::move(sorted);
+  for (uint32_t rank = 0; rank < states_.size(); ++rank) {
+    const view::EntityState& e = states_[rank];
+    slots_[cursor[bucket_of_[rank]]++] = Slot{e.x >> limits::fixed_shift, e.y >> limits::fixed_shift, rank};
+  }
 }
 
 void ChunkChecksums::rebuild(const World& world) {
@@ -103,18 +103,26 @@ void ChunkChecksums::update(const World& world, const std::vector<CellChange>& c
   }
 }
 
-void MapChangeLog::record(uint64_t tick, const std::vector<CellChange>& changes) {
-  ticks_.emplace_back(tick, changes);
+void MapChangeLog::record(const World& world, const std::vector<CellChange>& changes) {
+  Tick entry;
+  entry.tick = world.tick;
+  entry.changes.reserve(changes.size());
+  for (const CellChange& c : changes)
+    entry.changes.emplace_back(static_cast<uint32_t>(world.map.chunk_index(c.cell)), c);
+  std::stable_sort(entry.changes.begin(), entry.changes.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  ticks_.push_back(std::move(entry));
   while (ticks_.size() > history_) ticks_.pop_front();
 }
 
-bool MapChangeLog::changes_since(uint64_t after, std::vector<CellChange>& out) const {
-  if (ticks_.empty()) return true;
-  if (after + 1 < ticks_.front().first) return false;  // the baseline is older than our history
-  for (const auto& [tick, changes] : ticks_) {
-    if (tick > after) out.insert(out.end(), changes.begin(), changes.end());
+void MapChangeLog::changes_in(size_t chunk_index, uint64_t after, std::vector<CellChange>& out) const {
+  const auto chunk = static_cast<uint32_t>(chunk_index);
+  for (const Tick& t : ticks_) {
+    if (t.tick <= after) continue;
+    auto range = std::equal_range(t.changes.begin(), t.changes.end(), std::pair<uint32_t, CellChange>{chunk, {}},
+                                  [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
   }
-  return true;
 }
 
 const SentView* ClientInterest::baseline() const {
@@ -146,7 +154,7 @@ std::vector<view::ChunkCoord> chunks_around(const TileMap& map, int32_t x0, int3
 }
 
 void diff_chunks(const TileMap& map, const SentView* base, const std::vector<view::ChunkCoord>& now,
-                 const std::vector<CellChange>& changes, view::ClientSnapshot& out) {
+                 const MapChangeLog& log, view::ClientSnapshot& out) {
   const std::vector<view::ChunkCoord> empty;
   const std::vector<view::ChunkCoord>& before = base != nullptr ? base->chunks : empty;
   std::vector<view::ChunkCoord> kept;
@@ -159,9 +167,13 @@ void diff_chunks(const TileMap& map, const SentView* base, const std::vector<vie
         static_cast<size_t>(c.second) * static_cast<size_t>(map.chunks_x()) + static_cast<size_t>(c.first);
     out.chunks.push_back(view::FreshChunk{c, content_of(map.chunks()[index])});
   }
+  thread_local std::vector<CellChange> changes;
+  changes.clear();
+  for (const view::ChunkCoord& c : kept) {
+    log.changes_in(static_cast<size_t>(c.second) * static_cast<size_t>(map.chunks_x()) + static_cast<size_t>(c.first),
+                   base->tick, changes);
+  }
   for (const CellChange& change : changes) {
-    const view::ChunkCoord chunk{change.cell.x >> limits::chunk_shift, change.cell.y >> limits::chunk_shift};
-    if (!std::binary_search(kept.begin(), kept.end(), chunk)) continue;
     const CellValue value = map.get(change.cell, change.layer);
     out.cells.push_back(
         view::CellUpdate{change.cell.x, change.cell.y, to_underlying(change.layer), value.kind, value.state});
@@ -186,14 +198,20 @@ view::ClientSnapshot build_client_snapshot(const World& world, const InterestInd
   const bool viewer_indoors = world.map.ceiling(CellPos{vx, vy}) != Ceiling::none;
   SentView now;
   now.tick = world.tick;
-  index.query(vx - r, vy - r, vx + r, vy + r, [&](const view::EntityState& e) {
-    const CellPos cell{e.x >> limits::fixed_shift, e.y >> limits::fixed_shift};
+  thread_local std::vector<uint64_t> visible;  // bitset over ranks
+  visible.assign((index.size() + 63) / 64, 0);
+  index.query(vx - r, vy - r, vx + r, vy + r, [&](uint32_t rank) {
+    const view::EntityState& e = index.entity(rank);
     const bool self = e.key.kind == view::EntityKind::player && e.key.id == raw(viewer.id);
-    if (!self && !viewer_indoors && world.map.in_bounds(cell) && world.map.ceiling(cell) != Ceiling::none) return;
-    now.entities.push_back(e);
+    if (!self && !viewer_indoors && index.indoors(rank)) return;
+    visible[rank / 64] |= uint64_t{1} << (rank % 64);
   });
-  std::sort(now.entities.begin(), now.entities.end(),
-            [](const view::EntityState& a, const view::EntityState& b) { return a.key < b.key; });
+  for (size_t word = 0; word < visible.size(); ++word) {
+    for (uint64_t bits = visible[word]; bits != 0; bits &= bits - 1) {
+      now.entities.push_back(
+          index.entity(static_cast<uint32_t>(word * 64 + static_cast<size_t>(std::countr_zero(bits)))));
+    }
+  }
   now.chunks = chunks_around(world.map, vx - r, vy - r, vx + r, vy + r);
 
   view::ClientSnapshot out;
@@ -202,11 +220,10 @@ view::ClientSnapshot build_client_snapshot(const World& world, const InterestInd
   out.last_input_seq = viewer.last_seq;
   out.viewer = raw(viewer.id);
   const SentView* base = client.baseline();
-  std::vector<CellChange> changed;
-  if (base != nullptr && !changes.changes_since(base->tick, changed)) base = nullptr;  // too old: full
+  if (base != nullptr && !changes.covers(base->tick)) base = nullptr;  // older than the change log: full
   out.baseline_tick = base != nullptr ? base->tick : 0;
   view::diff_entities(base != nullptr ? &base->entities : nullptr, out.baseline_tick, now.entities, now.tick, out);
-  diff_chunks(world.map, base, now.chunks, changed, out);
+  diff_chunks(world.map, base, now.chunks, changes, out);
 
   std::vector<std::pair<view::ChunkCoord, uint64_t>> chunk_sums;
   for (const view::ChunkCoord& c : now.chunks) {

@@ -19,20 +19,34 @@
 
 namespace strata::server {
 
+// Entities are numbered by rank: their position in key order (players by id, then NPCs by id,
+// then ghosts by (region, player): the world's own list order). A query marks ranks in a bitset, so
+// reading the bitset gives the visible entities already in key order, with no sort per client.
 class InterestIndex {
  public:
   static constexpr int32_t bucket_cells = 16;
   void rebuild(const sim::World& world);
-  // Calls fn(view::EntityState) for each entity whose cell is in [x0,x1] x [y0,y1].
+  // Calls fn(rank) for each entity whose cell is in [x0,x1] x [y0,y1], in bucket order.
   template <class Fn>
   void query(int32_t x0, int32_t y0, int32_t x1, int32_t y1, Fn&& fn) const;
+  [[nodiscard]] const view::EntityState& entity(uint32_t rank) const { return states_[rank]; }
+  // Whether the entity stands under a roof (hidden from viewers outside).
+  [[nodiscard]] bool indoors(uint32_t rank) const { return indoors_[rank] != 0; }
+  [[nodiscard]] size_t size() const { return states_.size(); }
 
  private:
   int32_t buckets_x_ = 0;
   int32_t buckets_y_ = 0;
   std::vector<uint32_t> start_;
-  std::vector<view::EntityState> items_;
-  std::vector<uint32_t> bucket_of_;  // scratch for the counting sort
+  struct Slot {
+    int32_t cell_x;
+    int32_t cell_y;
+    uint32_t rank;
+  };
+  std::vector<Slot> slots_;                // bucketed, contiguous: queries scan without chasing ranks
+  std::vector<view::EntityState> states_;  // by rank
+  std::vector<uint8_t> indoors_;           // by rank
+  std::vector<uint32_t> bucket_of_;        // by rank, scratch for the counting sort
 };
 
 class ChunkChecksums {
@@ -46,16 +60,24 @@ class ChunkChecksums {
   std::vector<uint8_t> dirty_;
 };
 
+// Changes are kept grouped by chunk, so a client looks up only the few chunks it sees rather than
+// filtering every change in the world (random ticks alone change thousands of cells a tick).
 class MapChangeLog {
  public:
   explicit MapChangeLog(size_t history_ticks) : history_(history_ticks) {}
-  void record(uint64_t tick, const std::vector<sim::CellChange>& changes);
-  // Appends the changes of ticks (after, up_to] to out. False when `after` is older than history.
-  [[nodiscard]] bool changes_since(uint64_t after, std::vector<sim::CellChange>& out) const;
+  void record(const sim::World& world, const std::vector<sim::CellChange>& changes);
+  // Whether ticks after `after` are all still held.
+  [[nodiscard]] bool covers(uint64_t after) const { return ticks_.empty() || after + 1 >= ticks_.front().tick; }
+  // Appends the changes in chunk `chunk_index` of the ticks after `after`.
+  void changes_in(size_t chunk_index, uint64_t after, std::vector<sim::CellChange>& out) const;
 
  private:
+  struct Tick {
+    uint64_t tick = 0;
+    std::vector<std::pair<uint32_t, sim::CellChange>> changes;  // (chunk index, change), sorted by chunk
+  };
   size_t history_;
-  std::deque<std::pair<uint64_t, std::vector<sim::CellChange>>> ticks_;
+  std::deque<Tick> ticks_;
 };
 
 struct SentView {
@@ -102,10 +124,8 @@ void InterestIndex::query(int32_t x0, int32_t y0, int32_t x1, int32_t y1, Fn&& f
     for (int32_t bx = bx0; bx <= bx1; ++bx) {
       const auto b = static_cast<size_t>(by) * static_cast<size_t>(buckets_x_) + static_cast<size_t>(bx);
       for (uint32_t i = start_[b]; i < start_[b + 1]; ++i) {
-        const view::EntityState& e = items_[i];
-        const int32_t cx = e.x >> sim::limits::fixed_shift;
-        const int32_t cy = e.y >> sim::limits::fixed_shift;
-        if (cx >= x0 && cx <= x1 && cy >= y0 && cy <= y1) fn(e);
+        const Slot& s = slots_[i];
+        if (s.cell_x >= x0 && s.cell_x <= x1 && s.cell_y >= y0 && s.cell_y <= y1) fn(s.rank);
       }
     }
   }

@@ -12,9 +12,9 @@ namespace strata::sim {
 struct Player {
   PlayerId id{};
   Vec2 pos;
-  Vec2 vel;  // fixed units per tick, set by move commands, kept until changed
+  Vec2 vel;  // the motion of the last tick (zero on a blocked axis): what observers dead-reckon
   Direction facing = Direction::s;
-  Direction heading = Direction::none;  // the direction of the last accepted move
+  Direction heading = Direction::none;  // intent: the direction of the last accepted move, kept
   MoveMode mode = MoveMode::walk;
   uint16_t stamina = 0;
   uint16_t health = 0;
@@ -29,7 +29,7 @@ struct Player {
 struct Npc {
   NpcId id{};
   Vec2 pos;
-  Vec2 vel;
+  Vec2 vel;  // the motion of the last tick, as for players
   Direction facing = Direction::s;
   Direction heading = Direction::none;  // wander direction, re-drawn when timer runs out
   NpcBehavior behavior = NpcBehavior::wander;

@@ -107,6 +107,7 @@ class StepContext {
   void bucket_players();
   void think_npcs();
   void integrate();
+  void move_entity(Vec2& pos, Vec2& vel, Vec2 intended);
   void random_ticks();
   void expire_ghosts();
 
@@ -229,7 +230,6 @@ RejectReason StepContext::move(const MoveCommand& c) {
   p->moved_this_tick = true;
   p->heading = c.direction;
   p->mode = c.mode;
-  p->vel = velocity_for(c.direction, running ? limits::run_speed : limits::walk_speed);
   if (c.direction != Direction::none) p->facing = c.direction;
   return RejectReason::none;
 }
@@ -566,36 +566,38 @@ void StepContext::think_npcs() {
   }
 }
 
+// Intent (heading and gait; an NPC's choice this tick) becomes motion here; `vel` then records the
+// motion that happened, so a walk into a wall leaves vel zero on that axis.
 void StepContext::integrate() {
   for (Player& p : world_.players) {
-    const bool moving = p.vel.x.raw() != 0 || p.vel.y.raw() != 0;
-    if (moving && p.mode == MoveMode::run) {
+    const bool wants_to_move = p.heading != Direction::none;
+    if (wants_to_move && p.mode == MoveMode::run) {
       if (p.stamina < limits::stamina_run_cost) {
         p.mode = MoveMode::walk;  // out of breath: drop to a walk
-        p.vel = velocity_for(p.heading, limits::walk_speed);
       } else {
         p.stamina = static_cast<uint16_t>(p.stamina - limits::stamina_run_cost);
       }
     } else if (p.stamina < limits::stamina_max) {
       p.stamina = static_cast<uint16_t>(p.stamina + limits::stamina_regen);
     }
-    if (!moving) continue;
-    const Vec2 next = move_box(map_, p.pos, p.vel);
-    if (box_cells(next) != box_cells(p.pos)) {
-      occupy(p.pos, -1);
-      occupy(next, +1);
-    }
-    p.pos = next;
+    const Vec2 intended = velocity_for(p.heading, p.mode == MoveMode::run ? limits::run_speed : limits::walk_speed);
+    move_entity(p.pos, p.vel, intended);
   }
-  for (Npc& n : world_.npcs) {
-    if (n.vel.x.raw() == 0 && n.vel.y.raw() == 0) continue;
-    const Vec2 next = move_box(map_, n.pos, n.vel);
-    if (box_cells(next) != box_cells(n.pos)) {
-      occupy(n.pos, -1);
-      occupy(next, +1);
-    }
-    n.pos = next;
+  for (Npc& n : world_.npcs) move_entity(n.pos, n.vel, n.vel);
+}
+
+void StepContext::move_entity(Vec2& pos, Vec2& vel, Vec2 intended) {
+  if (intended.x.raw() == 0 && intended.y.raw() == 0) {
+    vel = Vec2{};
+    return;
   }
+  const Vec2 next = move_box(map_, pos, intended);
+  if (box_cells(next) != box_cells(pos)) {
+    occupy(pos, -1);
+    occupy(next, +1);
+  }
+  vel = Vec2{next.x - pos.x, next.y - pos.y};
+  pos = next;
 }
 
 namespace {
@@ -676,7 +678,8 @@ Simulation::Simulation(World world) : world_(std::move(world)) {
   effects_.rejections.reserve(limits::commands_per_tick_max);
   effects_.joined.reserve(limits::players_max);
   effects_.left.reserve(limits::players_max);
-  effects_.changed_cells.reserve(limits::commands_per_tick_max + world_.map.chunks().size() * limits::random_ticks_per_chunk_max);
+  effects_.changed_cells.reserve(limits::commands_per_tick_max +
+                                 world_.map.chunks().size() * limits::random_ticks_per_chunk_max);
   rebuild_derived();
 }
 

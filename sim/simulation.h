@@ -44,7 +44,7 @@ struct Effects {
   std::vector<BlockWrite> block_writes;
   std::vector<Rejection> rejections;
   std::vector<PlayerId> joined;
-  std::vector<PlayerId> left;  // by command, or evicted with nowhere to go
+  std::vector<PlayerId> left;             // by command, or evicted with nowhere to go
   std::vector<CellChange> changed_cells;  // every map change, in the order it happened
   void clear();
 };

@@ -15,7 +15,8 @@ namespace strata::sim {
 
 // Bump when a rule changes what step computes: logs record it and a build refuses logs whose rules
 // it does not implement.
-inline constexpr uint32_t rules_version = 1;
+// 2: velocity is the motion that happened (blocked axes are zero); intent is heading + mode.
+inline constexpr uint32_t rules_version = 2;
 
 struct WorldParams {
   uint64_t seed = 1;

@@ -54,7 +54,7 @@ struct Server {
   void step(const TickInput& input) {
     const Effects& effects = sim.step(input);
     checksums.update(sim.world(), effects.changed_cells);
-    changes.record(sim.tick(), effects.changed_cells);
+    changes.record(sim.world(), effects.changed_cells);
     index.rebuild(sim.world());
   }
 };

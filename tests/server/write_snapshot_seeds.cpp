@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     generator.next(sim.world(), input);
     const auto& effects = sim.step(input);
     checksums.update(sim.world(), effects.changed_cells);
-    changes.record(sim.tick(), effects.changed_cells);
+    changes.record(sim.world(), effects.changed_cells);
     index.rebuild(sim.world());
     if (t < 20 || sim.world().players.empty()) continue;
     auto s = server::build_client_snapshot(sim.world(), index, checksums, changes, client, sim.world().players[0],

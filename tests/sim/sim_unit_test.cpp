@@ -69,6 +69,8 @@ TEST(Move, WalksAndStopsFlushAgainstAWall) {
   for (int i = 0; i < 40; ++i) step_with(sim, {});
   EXPECT_EQ(player(sim, alice).pos.x.raw(), wall.x * limits::fixed_one - limits::entity_half_extent - 1);
   EXPECT_EQ(player(sim, alice).pos.y, cell_centre(spawn).y);
+  EXPECT_EQ(player(sim, alice).vel, Vec2{}) << "velocity is the motion that happened: none against the wall";
+  EXPECT_EQ(player(sim, alice).heading, Direction::e) << "the intent is kept";
   expect_sound(sim);
 }
 
@@ -202,14 +204,17 @@ TEST(Effects, EveryMapChangeIsReportedWhateverItsCause) {
   step_with(sim, {JoinCommand{alice}});
   const CellPos spawn = spawn_cell(sim.world().map);
   const CellPos field{spawn.x, spawn.y + 1};
-  const Effects& remote = step_with(sim, {RemoteBlockWriteCommand{field, Layer::floor, to_underlying(Floor::dirt), 0, stamp(1, 2)}});
+  const Effects& remote =
+      step_with(sim, {RemoteBlockWriteCommand{field, Layer::floor, to_underlying(Floor::dirt), 0, stamp(1, 2)}});
   ASSERT_FALSE(remote.changed_cells.empty());
   EXPECT_EQ(remote.changed_cells[0], (CellChange{field, Layer::floor}));
-  const Effects& local = step_with(sim, {PlaceCommand{alice, 1, field, Layer::active, to_underlying(Block::crop), stamp(2)}});
+  const Effects& local =
+      step_with(sim, {PlaceCommand{alice, 1, field, Layer::active, to_underlying(Block::crop), stamp(2)}});
   EXPECT_EQ(local.changed_cells[0], (CellChange{field, Layer::active}));
   bool grew = false;
   for (int i = 0; i < 3000 && !grew; ++i) {
-    for (const CellChange& c : step_with(sim, {}).changed_cells) grew = grew || (c.cell == field && c.layer == Layer::active);
+    for (const CellChange& c : step_with(sim, {}).changed_cells)
+      grew = grew || (c.cell == field && c.layer == Layer::active);
   }
   EXPECT_TRUE(grew) << "a random tick grew the crop without reporting the cell";
 }

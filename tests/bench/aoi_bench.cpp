@@ -1,0 +1,117 @@
+// tests/bench/aoi_bench.cpp — interest management figures (issue 5):
+//   server/aoi/clients:N   building and encoding every client's delta snapshot for one tick, with
+//                          counters: visible entities per client, bytes per client per second at
+//                          20 Hz, and the share of full snapshots.
+// Players are packed so that about 100 entities are within a client's 24-cell radius; 5% of them
+// turn every tick; acks arrive two ticks after each snapshot.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <memory>
+
+#include "schema/client/codec.h"
+#include "server/aoi.h"
+#include "sim/movement.h"
+
+namespace {
+
+using namespace strata;
+using namespace strata::sim;
+
+std::unique_ptr<Simulation> crowd(uint32_t players) {
+  WorldParams params;
+  params.seed = 77;
+  params.chunks_x = 32;
+  params.chunks_y = 32;
+  params.npc_count = 0;
+  World world = Simulation(params).world();
+  Rng rng = Rng::seeded(3, 3);
+  // Density for ~100 visible in a 49x49 square (2401 cells): one player per 24 cells.
+  const auto side = static_cast<uint32_t>(std::min(1000.0, std::sqrt(players * 24.0)));
+  for (uint32_t i = 0; i < players; ++i) {
+    Player p;
+    p.id = PlayerId{i + 1};
+    for (;;) {
+      const CellPos cell{static_cast<int32_t>(512 - side / 2 + rng.below(side)),
+                         static_cast<int32_t>(512 - side / 2 + rng.below(side))};
+      if (world.map.blocks(cell)) continue;
+      p.pos = cell_centre(cell);
+      break;
+    }
+    p.stamina = limits::stamina_max;
+    p.health = limits::health_max;
+    p.heading = static_cast<Direction>(1 + rng.below(8));
+    p.vel = velocity_for(p.heading, limits::walk_speed);
+    world.players.push_back(p);
+  }
+  return std::make_unique<Simulation>(std::move(*Simulation::from_world(std::move(world))));
+}
+
+void BM_Aoi(benchmark::State& state) {
+  const auto players = static_cast<uint32_t>(state.range(0));
+  auto sim = crowd(players);
+  server::InterestIndex index;
+  server::ChunkChecksums checksums;
+  server::MapChangeLog changes(64);
+  checksums.rebuild(sim->world());
+  std::vector<server::ClientInterest> clients(players);
+  std::vector<std::vector<uint64_t>> pending_acks(players);
+  server::AoiParams aoi;
+  TickInput input;
+  std::vector<uint8_t> wire;
+  uint64_t bytes = 0;
+  uint64_t snapshots = 0;
+  uint64_t full = 0;
+  uint64_t full_bytes = 0;
+  uint64_t visible = 0;
+  uint64_t round = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    input.tick = sim->tick() + 1;
+    input.commands.clear();
+    for (uint32_t k = 0; k < players / 20; ++k) {
+      const uint32_t id = 1 + static_cast<uint32_t>((round * (players / 20) + k) % players);
+      input.commands.emplace_back(MoveCommand{PlayerId{id}, static_cast<uint32_t>(round + 1),
+                                              static_cast<Direction>(1 + (id + round) % 8), MoveMode::walk});
+    }
+    ++round;
+    const Effects& effects = sim->step(input);
+    state.ResumeTiming();
+    checksums.update(sim->world(), effects.changed_cells);
+    changes.record(sim->world(), effects.changed_cells);
+    index.rebuild(sim->world());
+    const uint64_t quick = sim->quick_hash();
+    for (size_t i = 0; i < sim->world().players.size(); ++i) {
+      const Player& p = sim->world().players[i];
+      const size_t c = raw(p.id) - 1;
+      auto& acks = pending_acks[c];
+      if (acks.size() >= 2) {  // acks arrive two ticks later
+        clients[c].acknowledge(acks.front());
+        acks.erase(acks.begin());
+      }
+      auto snapshot = server::build_client_snapshot(sim->world(), index, checksums, changes, clients[c], p, aoi, quick);
+      view::encode_client_snapshot(snapshot, wire);
+      acks.push_back(snapshot.tick);
+      if (snapshot.baseline_tick == 0) {
+        full += 1;
+        full_bytes += wire.size();
+      } else {
+        bytes += wire.size();
+        snapshots += 1;
+      }
+      size_t seen = 0;
+      index.query(p.pos.x.tile() - aoi.radius_cells, p.pos.y.tile() - aoi.radius_cells,
+                  p.pos.x.tile() + aoi.radius_cells, p.pos.y.tile() + aoi.radius_cells, [&](uint32_t) { ++seen; });
+      visible += seen;
+    }
+  }
+  // Deltas (steady state) and full snapshots (first contact, or an ack older than the history)
+  // are reported apart.
+  state.counters["visible_per_client"] = static_cast<double>(visible) / static_cast<double>(snapshots + full);
+  state.counters["delta_bytes_per_client_per_s_20hz"] =
+      static_cast<double>(bytes) / static_cast<double>(snapshots) * 20.0;
+  state.counters["full_snapshot_bytes"] = full > 0 ? static_cast<double>(full_bytes) / static_cast<double>(full) : 0.0;
+}
+BENCHMARK(BM_Aoi)->Name("server/aoi/clients")->Arg(1000)->Arg(5000)->Unit(benchmark::kMillisecond)->MinWarmUpTime(1.0);
+
+}  // namespace
