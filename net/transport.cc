@@ -149,7 +149,6 @@ std::unique_ptr<UdpSocket> UdpSocket::open(asio::io_context& io, const UdpConfig
   impl->in_addr.resize(batch);
   impl->in_iov.resize(batch);
   impl->in_msg.resize(batch);
-  impl->out.resize(config.send_queue_max);
   impl->out_iov.resize(batch);
   impl->out_msg.resize(batch);
   return std::unique_ptr<UdpSocket>(new UdpSocket(std::move(impl)));
@@ -201,10 +200,11 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
 
 void UdpSocket::send_datagram(TransportKind, const Address& to, std::span<const std::uint8_t> data) {
   Impl& s = *impl_;
-  if (s.out_count == s.out.size() || data.size() > s.config.datagram_max) {
+  if (s.out_count == s.config.send_queue_max || data.size() > s.config.datagram_max) {
     ++stats_.send_dropped;
     return;
   }
+  if (s.out_count == s.out.size()) s.out.emplace_back();  // grows to the largest burst seen, no further
   Impl::Out& o = s.out[s.out_count++];
   o.addr_len = to_sockaddr(to, o.addr);
   o.size = data.size();
