@@ -21,6 +21,21 @@ for f in "${flavours[@]:1}"; do
     status=1
   fi
 done
-# Golden logs (tests/data) replayed by each build, when a replay tool is present in the gate builds.
-[ $status = 0 ] && echo "gate: identical hash streams ($(sha256sum < "$out/${flavours[0]}.txt" | cut -c1-16))"
+[ $status = 0 ] && echo "gate: identical scenario hash streams ($(sha256sum < "$out/${flavours[0]}.txt" | cut -c1-16))"
+
+# The golden logs (tests/data/golden.txt) replayed by each flavour must print their committed streams.
+data=$(cd "$(dirname "$0")/../tests/data" && pwd)
+for name in $(grep -vE '^#' "$data/golden.txt" | awk '{print $1}'); do
+  for f in "${flavours[@]}"; do
+    if ! "$aux/$f/bin/strata-replay" hashes "$data/golden_$name.strata" > "$out/$name.$f" 2>&1; then
+      echo "gate: $f could not replay golden_$name: $(tail -1 "$out/$name.$f")"; status=1; continue
+    fi
+    if ! cmp -s "$out/$name.$f" "$data/golden_$name.hashes"; then
+      echo "gate: $f replays golden_$name to a different hash stream; first difference:"
+      diff "$data/golden_$name.hashes" "$out/$name.$f" | head -4
+      status=1
+    fi
+  done
+  [ $status = 0 ] && echo "gate: golden_$name replays identically ($(wc -l < "$data/golden_$name.hashes") ticks) in ${flavours[*]}"
+done
 exit $status

@@ -37,9 +37,9 @@ configure fuzz -DSTRATA_FUZZ=ON -DSTRATA_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDeb
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
 configure release -DCMAKE_BUILD_TYPE=Release "-DSTRATA_AUX_DIR=$builds"
 
-build gate-gcc-O0 strata-scenario
-build gate-gcc-O3 strata-scenario
-build gate-clang-O2 strata-scenario
+build gate-gcc-O0 strata-scenario strata-replay
+build gate-gcc-O3 strata-scenario strata-replay
+build gate-clang-O2 strata-scenario strata-replay
 build release
 build asan unit_tests
 build fuzz fuzzers
