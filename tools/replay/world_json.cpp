@@ -134,9 +134,10 @@ class JsonWriter {
 
 std::string world_json(const sim::World& world, sim::WalkScope scope) {
   JsonWriter writer(nullptr);
-  writer.out = "{";
+  writer.out.push_back('{');
   sim::walk_world(world, writer, scope);
-  writer.out += "}\n";
+  writer.out.push_back('}');
+  writer.out.push_back('\n');
   return writer.out;
 }
 
