@@ -59,12 +59,15 @@ Code code_of(schema::DecodeError error) {
   }
 }
 
-rocksdb::Options db_options() {
+rocksdb::Options db_options(bool read_only) {
   rocksdb::Options options;
-  options.create_if_missing = true;
-  options.create_missing_column_families = true;
-  // After a crash, recover the WAL up to its last intact record: a clean prefix, never a torn one.
-  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  options.create_if_missing = !read_only;
+  options.create_missing_column_families = !read_only;
+  // A writer reopening after a crash recovers the WAL up to its last intact record: a clean
+  // prefix, never a torn record. A reader only forgives an incomplete record at the very end (what
+  // a crash leaves); damage in the middle of the WAL is reported instead of silently cutting the log.
+  options.wal_recovery_mode = read_only ? rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords
+                                        : rocksdb::WALRecoveryMode::kPointInTimeRecovery;
   options.max_open_files = 64;
   options.keep_log_file_num = 2;
   return options;
@@ -93,8 +96,9 @@ struct Db {
 
 Status open_db(const std::string& dir, bool read_only, Db& out) {
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(db_options(), dir, descriptors(), &out.handles, &raw)
-                                : rocksdb::DB::Open(db_options(), dir, descriptors(), &out.handles, &raw);
+  const rocksdb::Options options = db_options(read_only);
+  rocksdb::Status s = read_only ? rocksdb::DB::OpenForReadOnly(options, dir, descriptors(), &out.handles, &raw)
+                                : rocksdb::DB::Open(options, dir, descriptors(), &out.handles, &raw);
   if (!s.ok()) {
     if (s.IsInvalidArgument() || s.IsCorruption())
       return Status::error(Code::damaged, "cannot open log " + dir + ": " + s.ToString());
