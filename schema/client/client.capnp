@@ -59,3 +59,37 @@ struct ClientSnapshot {
   droppedChunks @9 :List(ChunkCoord);
   cells @10 :List(CellUpdate);
 }
+
+# Server -> client, reliable, once after connecting.
+struct Welcome {
+  player @0 :UInt32;
+  tick @1 :UInt64;         # the server's current tick
+  tickRateHz @2 :UInt32;
+  region @3 :UInt16;
+  seed @4 :UInt64;
+  chunksX @5 :Int32;
+  chunksY @6 :Int32;
+}
+
+# Client -> server, unreliable: every input not yet processed (snapshot.lastInputSeq tells which
+# were), oldest first, so a lost packet costs nothing as long as a later one arrives.
+struct InputEntry {
+  seq @0 :UInt32;
+  tick @1 :UInt64;         # the tick the client wants it applied in
+  command @2 :Data;        # schema/commands.capnp Command (schema::encode_command)
+}
+struct InputBatch {
+  entries @0 :List(InputEntry);
+}
+
+# Client -> server, unreliable: the newest snapshot it reconstructed (the next delta's baseline).
+struct SnapshotAck {
+  tick @0 :UInt64;
+}
+
+# Client -> server, reliable: its reconstruction disagreed with the AOI checksum.
+struct ChecksumReport {
+  tick @0 :UInt64;
+  expected @1 :UInt64;
+  actual @2 :UInt64;
+}

@@ -1,0 +1,191 @@
+// schema/client/messages.cpp — see messages.h.
+#include "schema/client/messages.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize-packed.h>
+#include <kj/exception.h>
+#include <kj/io.h>
+
+#include "schema/client/client.capnp.h"
+#include "schema/client/codec.h"
+#include "schema/codec.h"
+
+namespace strata::view {
+namespace {
+
+class VectorOutput final : public kj::OutputStream {
+ public:
+  explicit VectorOutput(std::vector<uint8_t>& out) : out_(out) {}
+  void write(const void* buffer, size_t size) override {
+    const auto* bytes = static_cast<const uint8_t*>(buffer);
+    out_.insert(out_.end(), bytes, bytes + size);
+  }
+
+ private:
+  std::vector<uint8_t>& out_;
+};
+
+void finish(MessageKind kind, capnp::MessageBuilder& message, std::vector<uint8_t>& out) {
+  out.clear();
+  out.push_back(static_cast<uint8_t>(kind));
+  VectorOutput output(out);
+  capnp::writePackedMessage(output, message);
+}
+
+// Small messages: a tight traversal limit (inputs: 32 entries with small commands).
+constexpr uint64_t small_message_words_max = 64 * 1024;
+
+}  // namespace
+
+const char* name(MessageError error) {
+  switch (error) {
+    case MessageError::none: return "none";
+    case MessageError::empty: return "empty";
+    case MessageError::unknown_kind: return "unknown_kind";
+    case MessageError::malformed: return "malformed";
+    case MessageError::too_many_inputs: return "too_many_inputs";
+    case MessageError::bad_command: return "bad_command";
+    case MessageError::count: break;
+  }
+  return "invalid";
+}
+
+void encode_welcome(const Welcome& w, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::Welcome>();
+  root.setPlayer(w.player);
+  root.setTick(w.tick);
+  root.setTickRateHz(w.tick_rate_hz);
+  root.setRegion(w.region);
+  root.setSeed(w.seed);
+  root.setChunksX(w.chunks_x);
+  root.setChunksY(w.chunks_y);
+  finish(MessageKind::welcome, message, out);
+}
+
+void encode_snapshot_message(const ClientSnapshot& snapshot, std::vector<uint8_t>& out) {
+  std::vector<uint8_t> body;
+  encode_client_snapshot(snapshot, body);
+  out.clear();
+  out.reserve(body.size() + 1);
+  out.push_back(static_cast<uint8_t>(MessageKind::snapshot));
+  out.insert(out.end(), body.begin(), body.end());
+}
+
+void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto entries = message.initRoot<wire::InputBatch>().initEntries(static_cast<unsigned>(inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    auto e = entries[static_cast<unsigned>(i)];
+    e.setSeq(inputs[i].seq);
+    e.setTick(inputs[i].tick);
+    const std::vector<uint8_t> command = schema::encode_command(inputs[i].command);
+    e.setCommand(capnp::Data::Reader(command.data(), command.size()));
+  }
+  finish(MessageKind::inputs, message, out);
+}
+
+void encode_ack(uint64_t tick, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<wire::SnapshotAck>().setTick(tick);
+  finish(MessageKind::ack, message, out);
+}
+
+void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::ChecksumReport>();
+  root.setTick(report.tick);
+  root.setExpected(report.expected);
+  root.setActual(report.actual);
+  finish(MessageKind::checksum_report, message, out);
+}
+
+namespace {
+
+MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& m, std::string& error) {
+  switch (kind) {
+    case MessageKind::welcome: {
+      auto w = reader.getRoot<wire::Welcome>();
+      m.welcome = Welcome{w.getPlayer(), w.getTick(),    w.getTickRateHz(), w.getRegion(),
+                          w.getSeed(),   w.getChunksX(), w.getChunksY()};
+      return MessageError::none;
+    }
+    case MessageKind::inputs: {
+      auto entries = reader.getRoot<wire::InputBatch>().getEntries();
+      if (entries.size() > input_batch_max) return MessageError::too_many_inputs;
+      for (auto e : entries) {
+        auto bytes = e.getCommand();
+        auto command = schema::decode_command(std::span<const uint8_t>(bytes.begin(), bytes.size()));
+        if (!command.ok()) {
+          error = command.error;
+          return MessageError::bad_command;
+        }
+        m.inputs.push_back(InputEntry{e.getSeq(), e.getTick(), std::move(*command.value)});
+      }
+      return MessageError::none;
+    }
+    case MessageKind::ack: m.ack_tick = reader.getRoot<wire::SnapshotAck>().getTick(); return MessageError::none;
+    case MessageKind::checksum_report: {
+      auto r = reader.getRoot<wire::ChecksumReport>();
+      m.report = ChecksumReport{r.getTick(), r.getExpected(), r.getActual()};
+      return MessageError::none;
+    }
+    case MessageKind::snapshot: break;
+  }
+  return MessageError::unknown_kind;
+}
+
+}  // namespace
+
+MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
+  MessageDecodeResult result;
+  if (bytes.empty()) {
+    result.code = MessageError::empty;
+    result.error = "empty message";
+    return result;
+  }
+  const auto kind = static_cast<MessageKind>(bytes[0]);
+  const auto body = bytes.subspan(1);
+  Message message;
+  message.kind = kind;
+  if (kind == MessageKind::snapshot) {
+    auto decoded = decode_client_snapshot(body);
+    if (!decoded.snapshot) {
+      result.code = MessageError::malformed;
+      result.error = decoded.error;
+      return result;
+    }
+    message.snapshot = std::move(*decoded.snapshot);
+    result.message = std::move(message);
+    return result;
+  }
+  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) ||
+      bytes[0] > static_cast<uint8_t>(MessageKind::checksum_report)) {
+    result.code = MessageError::unknown_kind;
+    result.error = "unknown message kind " + std::to_string(bytes[0]);
+    return result;
+  }
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = small_message_words_max;
+  options.nestingLimit = 8;
+  MessageError code = MessageError::none;
+  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
+    kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(body.data(), body.size()));
+    capnp::PackedMessageReader reader(input, options);
+    code = read_body(kind, reader, message, result.error);
+  });
+  KJ_IF_MAYBE (e, failure) {
+    result.code = MessageError::malformed;
+    result.error = std::string("malformed message: ") + e->getDescription().cStr();
+    return result;
+  }
+  if (code != MessageError::none) {
+    result.code = code;
+    if (result.error.empty()) result.error = name(code);
+    return result;
+  }
+  result.message = std::move(message);
+  return result;
+}
+
+}  // namespace strata::view

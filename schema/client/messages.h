@@ -1,0 +1,75 @@
+// schema/client/messages.h — the game messages between a client and its region server, carried as
+// netchannel message payloads. Layout of every message: one kind byte (MessageKind), then one
+// packed Cap'n Proto struct of client.capnp (Welcome, ClientSnapshot, InputBatch, SnapshotAck,
+// ChecksumReport). Player commands inside inputs use schema/commands.capnp through
+// schema::encode_command / decode_command (strict enums: clients are untrusted).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "schema/client/view.h"
+#include "sim/command.h"
+
+namespace strata::view {
+
+enum class MessageKind : uint8_t { welcome = 1, snapshot = 2, inputs = 3, ack = 4, checksum_report = 5 };
+
+// Inputs a client may resend in one batch (its unprocessed inputs, oldest dropped first).
+inline constexpr size_t input_batch_max = 32;
+
+struct Welcome {
+  uint32_t player = 0;
+  uint64_t tick = 0;
+  uint32_t tick_rate_hz = 0;
+  uint16_t region = 0;
+  uint64_t seed = 0;
+  int32_t chunks_x = 0;
+  int32_t chunks_y = 0;
+  bool operator==(const Welcome&) const = default;
+};
+
+struct InputEntry {
+  uint32_t seq = 0;
+  uint64_t tick = 0;
+  sim::Command command;
+};
+
+struct ChecksumReport {
+  uint64_t tick = 0;
+  uint64_t expected = 0;
+  uint64_t actual = 0;
+  bool operator==(const ChecksumReport&) const = default;
+};
+
+// One decoded message of either direction; `kind` says which field is set.
+struct Message {
+  MessageKind kind = MessageKind::welcome;
+  Welcome welcome;
+  ClientSnapshot snapshot;
+  std::vector<InputEntry> inputs;
+  uint64_t ack_tick = 0;
+  ChecksumReport report;
+};
+
+void encode_welcome(const Welcome& welcome, std::vector<uint8_t>& out);
+void encode_snapshot_message(const ClientSnapshot& snapshot, std::vector<uint8_t>& out);
+void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& out);
+void encode_ack(uint64_t tick, std::vector<uint8_t>& out);
+void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& out);
+
+// Why a message was refused (counted per reason by the receiver).
+enum class MessageError : uint8_t { none, empty, unknown_kind, malformed, too_many_inputs, bad_command, count };
+[[nodiscard]] const char* name(MessageError error);
+
+struct MessageDecodeResult {
+  std::optional<Message> message;
+  MessageError code = MessageError::none;
+  std::string error;
+};
+[[nodiscard]] MessageDecodeResult decode_message(std::span<const uint8_t> bytes);
+
+}  // namespace strata::view

@@ -1,0 +1,217 @@
+// server/node.cpp — see node.h.
+#include "server/node.h"
+
+#include <filesystem>
+
+#include "replay/replayer.h"
+#include "replay/rocks_log.h"
+
+namespace strata::server {
+
+using namespace strata::sim;
+
+namespace {
+
+replay::LogConfig log_config(const ServerConfig& config) {
+  replay::LogConfig log;
+  log.full_hash_every = config.full_hash_every_ticks;
+  log.snapshot_every = config.snapshot_every_ticks;
+  log.wal_sync = config.log_sync_every_tick ? replay::WalSync::every_tick : replay::WalSync::none;
+  return log;
+}
+
+uint64_t physical_ms(uint64_t now_us) { return now_us / 1000; }
+
+}  // namespace
+
+std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::string& error) {
+  replay::Status status;
+  std::unique_ptr<Simulation> sim;
+  std::unique_ptr<replay::LogWriter> log;
+  uint64_t recovered = 0;
+  if (std::filesystem::exists(options.log_dir)) {
+    auto source = replay::open_rocks_log(options.log_dir, status);
+    if (!source) {
+      error = "cannot recover the log in " + options.log_dir + ": " + status.describe();
+      return nullptr;
+    }
+    const uint64_t last = source->last_tick();
+    auto state = replay::state_at(*source, last, true);
+    if (!state.sim) {
+      error =
+          "cannot rebuild tick " + std::to_string(last) + " from " + options.log_dir + ": " + state.status.describe();
+      return nullptr;
+    }
+    source.reset();
+    sim = std::make_unique<Simulation>(std::move(*state.sim));
+    recovered = last;
+    log = replay::LogWriter::open(options.log_dir, log_config(options.config), status);
+  } else {
+    WorldParams params = options.config.world;
+    params.region = RegionId{options.config.region};
+    if (const char* problem = validate(params)) {
+      error = std::string("world parameters: ") + problem;
+      return nullptr;
+    }
+    sim = std::make_unique<Simulation>(params);
+    log = replay::LogWriter::create(options.log_dir, sim->world(), log_config(options.config), status);
+  }
+  if (!log) {
+    error = "cannot open the session log in " + options.log_dir + ": " + status.describe();
+    return nullptr;
+  }
+  auto node = std::unique_ptr<RegionalNode>(new RegionalNode(options, std::move(sim), std::move(log)));
+  node->recovered_from_tick_ = recovered;
+  // Players of the recovered world have no session: they leave in the first tick.
+  for (const Player& p : node->sim_->world().players) {
+    const InputVerdict verdict = node->scheduler_.submit_system(LeaveCommand{p.id});
+    (void)verdict;
+  }
+  return node;
+}
+
+RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> sim,
+                           std::unique_ptr<replay::LogWriter> log)
+    : options_(options),
+      net_(options.net),
+      hlc_(options.config.hlc_max_offset_ms),
+      scheduler_(options.config.inputs, RegionId{options.config.region}, hlc_),
+      sim_(std::move(sim)),
+      log_(std::move(log)) {
+  checksums_.rebuild(sim_->world());
+  index_.rebuild(sim_->world());
+}
+
+RegionalNode::~RegionalNode() = default;
+
+void RegionalNode::receive(net::TransportKind kind, const net::Address& from, std::span<const uint8_t> bytes,
+                           uint64_t now_us, net::DatagramSink& sink) {
+  net_.receive(kind, from, bytes, now_us, sink);
+}
+
+void RegionalNode::handle_events(uint64_t now_us) {
+  net::ServerEvent event;
+  while (net_.pop_event(event)) {
+    const uint64_t client = static_cast<uint64_t>(event.client);
+    if (event.kind == net::ServerEvent::Kind::connected) {
+      // The token's client id is the player id the login assigned.
+      if (client == 0 || client > limits::player_id_max) {
+        net_.disconnect(event.client, net::DisconnectReason::kicked, now_us);
+        continue;
+      }
+      const auto player = static_cast<uint32_t>(client);
+      if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
+        net_.disconnect(net::ClientId{it->second}, net::DisconnectReason::kicked, now_us);  // logged in again
+        sessions_.erase(it->second);
+      }
+      Session session;
+      session.player = PlayerId{player};
+      sessions_[client] = std::move(session);
+      client_of_player_[player] = client;
+      const InputVerdict verdict = scheduler_.submit_system(JoinCommand{PlayerId{player}});
+      (void)verdict;
+      continue;
+    }
+    auto it = sessions_.find(client);
+    if (it == sessions_.end()) continue;
+    const PlayerId player = it->second.player;
+    sessions_.erase(it);
+    if (auto p = client_of_player_.find(raw(player)); p != client_of_player_.end() && p->second == client) {
+      client_of_player_.erase(p);
+      scheduler_.forget_player(player);
+      const InputVerdict verdict = scheduler_.submit_system(LeaveCommand{player});
+      (void)verdict;
+    }
+  }
+}
+
+void RegionalNode::handle_messages(net::ClientId client, Session& session) {
+  net::Message message;
+  while (net_.pop_message(client, message)) {
+    auto decoded = view::decode_message(message.data);
+    if (!decoded.message) {
+      counters_.messages_refused[static_cast<size_t>(decoded.code)] += 1;
+      continue;
+    }
+    const view::Message& m = *decoded.message;
+    switch (m.kind) {
+      case view::MessageKind::inputs:
+        for (const view::InputEntry& entry : m.inputs) {
+          const InputVerdict verdict =
+              scheduler_.submit_player(session.player, entry.seq, entry.tick, entry.command, sim_->tick() + 1);
+          (void)verdict;  // counted by the scheduler
+        }
+        break;
+      case view::MessageKind::ack:
+        if (m.ack_tick <= sim_->tick()) session.interest.acknowledge(m.ack_tick);
+        break;
+      case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
+      default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
+    }
+  }
+}
+
+bool RegionalNode::tick(uint64_t now_us) {
+  handle_events(now_us);
+  for (auto& [client, session] : sessions_) handle_messages(net::ClientId{client}, session);
+  const uint64_t tick = sim_->tick() + 1;
+  scheduler_.build(tick, physical_ms(now_us), input_);
+  const Effects& effects = sim_->step(input_);
+  if (const replay::Status status = log_->append(input_, *sim_); !status.ok()) {
+    counters_.log_failures += 1;
+    return false;
+  }
+  counters_.ticks += 1;
+  counters_.joins += effects.joined.size();
+  counters_.leaves += effects.left.size();
+  for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
+  checksums_.update(sim_->world(), effects.changed_cells);
+  changes_.record(sim_->world(), effects.changed_cells);
+  index_.rebuild(sim_->world());
+  send_snapshots();
+  return true;
+}
+
+void RegionalNode::send_snapshots() {
+  const World& world = sim_->world();
+  const uint64_t quick = sim_->quick_hash();
+  const uint32_t every = std::max<uint32_t>(1, options_.config.tick_rate_hz / options_.config.client_snapshot_rate_hz);
+  AoiParams aoi;
+  aoi.radius_cells = static_cast<int32_t>(options_.config.aoi_radius_cells);
+  for (auto& [client, session] : sessions_) {
+    auto it = std::lower_bound(world.players.begin(), world.players.end(), session.player,
+                               [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+    if (it == world.players.end() || it->id != session.player) continue;  // not joined (yet)
+    if (!session.welcomed) {
+      view::Welcome welcome{raw(session.player),    world.tick,        options_.config.tick_rate_hz,
+                            options_.config.region, world.params.seed, world.params.chunks_x,
+                            world.params.chunks_y};
+      view::encode_welcome(welcome, scratch_);
+      if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, scratch_) == net::SendResult::ok) {
+        session.welcomed = true;
+      }
+    }
+    if ((world.tick + client) % every != 0) continue;
+    auto snapshot = build_client_snapshot(world, index_, checksums_, changes_, session.interest, *it, aoi, quick);
+    view::encode_snapshot_message(snapshot, scratch_);
+    if (net_.send(net::ClientId{client}, net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) {
+      counters_.snapshots_sent += 1;
+      counters_.snapshot_bytes += scratch_.size();
+    } else {
+      counters_.snapshots_not_sent += 1;
+    }
+  }
+}
+
+void RegionalNode::flush(uint64_t now_us, net::DatagramSink& sink) {
+  net_.update(now_us);
+  net_.send_packets(now_us, sink);
+}
+
+void RegionalNode::shutdown(uint64_t now_us, net::DatagramSink& sink) {
+  for (const auto& [client, session] : sessions_)
+    net_.disconnect(net::ClientId{client}, net::DisconnectReason::shutdown, now_us);
+  net_.send_packets(now_us, sink);
+}
+
+}  // namespace strata::server
