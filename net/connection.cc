@@ -177,21 +177,24 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
   for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
     if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
   }
-  detect_lost_packets();
+  detect_lost_packets(now_us);
   while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % ring_size_].valid) {
     ++oldest_unacked_id_;
   }
 }
 
-void Connection::detect_lost_packets() {
+void Connection::detect_lost_packets(std::uint64_t now_us) {
   if (!any_acked_ || config_.stream_transport) return;
   if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > packet_history_size) {
     fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
   }
   while (fast_loss_cursor_ != next_sequence_ &&
          sequence_difference(highest_acked_, fast_loss_cursor_) >= fast_retransmit_threshold) {
-    const SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
+    SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
     if (sent.valid && sent.sequence == fast_loss_cursor_ && !sent.acked) {
+      // Reordering, not loss, until the packet is older than the learned reorder window.
+      if (now_us < sent.sent_us + reorder_window_us_) return;
+      sent.declared_lost = true;
       for (std::uint16_t id : sent.reliable_ids) {
         ReliableSlot& slot = send_ring_[id % ring_size_];
         if (slot.valid && slot.id == id) {
@@ -208,6 +211,11 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   SentPacket& sent = sent_[history_index(sequence)];
   if (!sent.valid || sent.sequence != sequence || sent.acked) return;
   sent.acked = true;
+  if (sent.declared_lost && have_rtt_) {
+    // It was only late: a spurious fast retransmit. Widen the reorder window (as RACK does).
+    reorder_window_us_ = std::min(reorder_window_us_ + static_cast<std::uint64_t>(rtt_us_ / 4) + 1000,
+                                  static_cast<std::uint64_t>(rtt_us_));
+  }
   ++stats_.packets_acked;
   if (!any_acked_ || sequence_greater_than(sequence, highest_acked_)) highest_acked_ = sequence;
   any_acked_ = true;
@@ -530,6 +538,7 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   header.sequence = next_sequence_;
   sent.valid = true;
   sent.acked = false;
+  sent.declared_lost = false;
   sent.sequence = next_sequence_;
   sent.sent_us = now_us;
   ++next_sequence_;

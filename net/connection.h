@@ -117,6 +117,7 @@ class Connection {
   struct SentPacket {
     bool valid = false;
     bool acked = false;
+    bool declared_lost = false;  // by fast retransmit
     std::uint16_t sequence = 0;
     std::uint64_t sent_us = 0;
     std::vector<std::uint16_t> reliable_ids;
@@ -156,7 +157,7 @@ class Connection {
 
   void process_acks(const PacketHeader& header, std::uint64_t now_us);
   void process_ack(std::uint16_t sequence, std::uint64_t now_us);
-  void detect_lost_packets();
+  void detect_lost_packets(std::uint64_t now_us);
   void record_received(std::uint16_t sequence);
   [[nodiscard]] std::uint32_t ack_bits() const;
   bool receive_entry(const Entry& entry);
@@ -189,6 +190,8 @@ class Connection {
   std::uint16_t highest_acked_ = 0;
   bool any_acked_ = false;
   std::uint16_t fast_loss_cursor_;
+  // Learned from spurious fast retransmits: how late a packet may be before it counts as lost.
+  std::uint64_t reorder_window_us_ = 0;
   std::vector<SentPacket> sent_;
   std::vector<ReceivedPacket> received_;
   std::deque<AckSnapshot> ack_snapshots_;
