@@ -3,3 +3,5 @@ strata_add_fuzzer(NAME fuzz_server_config SOURCES ${CMAKE_CURRENT_LIST_DIR}/serv
                   CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/server_config)
 strata_add_fuzzer(NAME fuzz_client_snapshot SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_snapshot.cc LIBS strata_client_view
                   CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/client_snapshot)
+strata_add_fuzzer(NAME fuzz_client_messages SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_messages.cc LIBS strata_client_view
+                  CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/client_messages)

@@ -64,6 +64,8 @@ class RegionalNode {
   // One simulation tick. False when the session log could not be written (the node must stop:
   // the log is the source of truth, a tick it does not hold must not be shown to anyone).
   [[nodiscard]] bool tick(uint64_t now_us);
+  // A TCP stream closed under a client.
+  void transport_closed(net::TransportKind kind, const net::Address& address) { net_.transport_closed(kind, address); }
   // Netchannel housekeeping and sending.
   void flush(uint64_t now_us, net::DatagramSink& sink);
   // Graceful stop: tells every client, who then stop sending. The log is closed by the destructor.
