@@ -29,9 +29,9 @@ bool parse_hex(const std::string& text, uint64_t& out) {
     if (c >= '0' && c <= '9') {
       digit = static_cast<uint64_t>(c - '0');
     } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<uint64_t>(c - 'a' + 10);
+      digit = static_cast<uint64_t>(c - 'a') + 10;
     } else if (c >= 'A' && c <= 'F') {
-      digit = static_cast<uint64_t>(c - 'A' + 10);
+      digit = static_cast<uint64_t>(c - 'A') + 10;
     } else {
       return false;
     }
@@ -121,7 +121,9 @@ Status read_hash_stream(const std::string& path, HashStream& out) {
   while (std::getline(in, line)) {
     line_number += 1;
     auto bad = [&](const std::string& what) {
-      return Status::error(Code::damaged, path + " line " + std::to_string(line_number) + ": " + what);
+      std::string message = path;
+      message.append(" line ").append(std::to_string(line_number)).append(": ").append(what);
+      return Status::error(Code::damaged, std::move(message));
     };
     if (line.size() > limits::hash_stream_line_bytes_max) return bad("line too long");
     if (line_number > limits::hash_stream_lines_max) return bad("too many lines");

@@ -146,7 +146,7 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
     if (options.mode == ReplayMode::sync_test) {
       if (result.status = resimulate(history, recorded_quick, *sim, options, result); !result.status.ok())
         return result;
-      if (recorded_quick.size() > 2 * limits::rollback_ticks_max) {
+      if (recorded_quick.size() > size_t{2} * limits::rollback_ticks_max) {
         recorded_quick.erase(recorded_quick.begin(), recorded_quick.end() - limits::rollback_ticks_max);
       }
     } else if (options.mode == ReplayMode::save_load) {
