@@ -80,11 +80,11 @@ const std::vector<Key>& keys() {
           [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.log_sync_every_tick); },
           [](const ServerConfig& c) { return std::string(c.log_sync_every_tick ? "true" : "false"); }},
       STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
-      STRATA_UNSIGNED("net.udp_port", udp_port, 1, 65535, "netchannel UDP port"),
-      STRATA_UNSIGNED("net.tcp_port", tcp_port, 1, 65535, "netchannel TCP fallback port"),
+      STRATA_UNSIGNED("net.udp_port", udp_port, 0, 65535, "netchannel UDP port (0: any free port)"),
+      STRATA_UNSIGNED("net.tcp_port", tcp_port, 0, 65535, "netchannel TCP fallback port"),
       STRATA_UNSIGNED("net.max_clients", max_clients, 1, 16384, "connected clients at most"),
-      STRATA_UNSIGNED("http.port", http_port, 1, 65535, "HTTP API port"),
-      STRATA_UNSIGNED("metrics.port", metrics_port, 1, 65535, "Prometheus metrics port"),
+      STRATA_UNSIGNED("http.port", http_port, 0, 65535, "HTTP API port"),
+      STRATA_UNSIGNED("metrics.port", metrics_port, 0, 65535, "Prometheus metrics port"),
       STRATA_UNSIGNED("aoi.radius_cells", aoi_radius_cells, 4, 256, "area of interest radius"),
       STRATA_UNSIGNED("aoi.snapshot_rate_hz", client_snapshot_rate_hz, 1, 1000, "snapshots per second per client"),
       STRATA_UNSIGNED("hlc.max_offset_ms", hlc_max_offset_ms, 1, 3600000, "refuse remote stamps further ahead"),
@@ -237,7 +237,7 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
                         {"metrics.port", config.metrics_port, false}};
   for (size_t i = 0; i < std::size(ports); ++i) {
     for (size_t j = i + 1; j < std::size(ports); ++j) {
-      if (ports[i].number == ports[j].number && ports[i].udp == ports[j].udp) {
+      if (ports[i].number != 0 && ports[i].number == ports[j].number && ports[i].udp == ports[j].udp) {
         errors.push_back(
             {std::string(ports[i].key) + " and " + ports[j].key + " both use port " + std::to_string(ports[i].number)});
       }

@@ -34,7 +34,7 @@ TEST(Config, ErrorsNameTheKeySourceAndLine) {
   ASSERT_EQ(errors.size(), 4U);
   EXPECT_EQ(errors[0].message, "strata.yaml:3: wrold.seed: unknown key");
   EXPECT_EQ(errors[1].message, "strata.yaml:4: tick_rate_hz: expected an unsigned integer, got 'fast'");
-  EXPECT_EQ(errors[2].message, "environment STRATA_NET_UDP_PORT: value 70000 out of range [1, 65535]");
+  EXPECT_EQ(errors[2].message, "environment STRATA_NET_UDP_PORT: value 70000 out of range [0, 65535]");
   EXPECT_EQ(errors[3].message, "environment STRATA_NOPE: unknown key");
   errors = load_config(config, "region: [1, 2\n", "bad.yaml", {});
   ASSERT_EQ(errors.size(), 1U);

@@ -1,0 +1,278 @@
+// strata-bot — N headless game clients in one process, for load and end-to-end tests. Each bot
+// logs in over HTTP (POST /api/login), connects with the token over UDP, and behaves (wander,
+// build, break, join/leave churn) while the SDK applies and verifies every snapshot. Prints a live
+// summary every few seconds and a final report; exits 0 only when no bot saw a checksum mismatch
+// and every bot that should be connected is.
+#include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+
+#include <sodium.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "net/sdk/game_client.h"
+#include "net/transport.h"
+#include "sim/rng.h"
+
+namespace {
+
+using namespace strata;
+
+std::optional<std::vector<uint8_t>> http_login(const std::string& host, uint16_t port, const std::string& name,
+                                               std::string& error) {
+  try {
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    boost::asio::ip::tcp::resolver resolver(io);
+    boost::asio::connect(socket, resolver.resolve(host, std::to_string(port)));
+    const std::string body = "{\"name\":\"" + name + "\"}";
+    const std::string request = "POST /api/login HTTP/1.1\r\nHost: " + host +
+                                "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                                "\r\nConnection: close\r\n\r\n" + body;
+    boost::asio::write(socket, boost::asio::buffer(request));
+    std::string response;
+    boost::system::error_code ec;
+    char buffer[4096];
+    for (;;) {
+      const size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
+      response.append(buffer, n);
+      if (ec || response.size() > 65536) break;
+    }
+    const size_t key = response.find("\"token\":\"");
+    if (response.rfind("HTTP/1.1 200", 0) != 0 || key == std::string::npos) {
+      error = "login refused: " + response.substr(0, std::min<size_t>(response.size(), 200));
+      return std::nullopt;
+    }
+    const size_t start = key + 9;
+    const std::string b64 = response.substr(start, response.find('"', start) - start);
+    std::vector<uint8_t> token(b64.size());
+    size_t length = 0;
+    if (sodium_base642bin(token.data(), token.size(), b64.data(), b64.size(), nullptr, &length, nullptr,
+                          sodium_base64_VARIANT_ORIGINAL) != 0) {
+      error = "login answered an undecodable token";
+      return std::nullopt;
+    }
+    token.resize(length);
+    return token;
+  } catch (const std::exception& e) {
+    error = std::string("login failed: ") + e.what();
+    return std::nullopt;
+  }
+}
+
+struct Bot {
+  std::string name;
+  std::unique_ptr<net::UdpSocket> socket;
+  std::unique_ptr<sdk::GameClient> client;
+  uint64_t reconnect_at_us = 0;
+  uint64_t connects = 0;
+  sdk::GameClientStats finished;  // stats of earlier sessions (churn)
+};
+
+struct Options {
+  std::string host = "127.0.0.1";
+  uint16_t http_port = 8080;
+  uint32_t bots = 10;
+  double seconds = 30;
+  uint32_t move_per_mille = 60;
+  uint32_t build_per_mille = 20;
+  uint32_t break_per_mille = 15;
+  uint32_t churn_per_mille = 0;  // per bot per second: disconnect and come back
+  uint64_t seed = 1;
+  std::string name_prefix = "bot";
+};
+
+void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
+  into.snapshots_received += s.snapshots_received;
+  into.snapshots_applied += s.snapshots_applied;
+  into.snapshot_bytes += s.snapshot_bytes;
+  into.full_snapshots += s.full_snapshots;
+  into.checksum_mismatches += s.checksum_mismatches;
+  into.missing_baseline += s.missing_baseline;
+  into.stale_snapshots += s.stale_snapshots;
+  into.refused_messages += s.refused_messages;
+  into.inputs_submitted += s.inputs_submitted;
+}
+
+bool connect_bot(Bot& bot, boost::asio::io_context& io, const Options& options, uint64_t now_us, std::string& error) {
+  auto token = http_login(options.host, options.http_port, bot.name, error);
+  if (!token) return false;
+  net::UdpConfig udp;
+  udp.receive_buffer_bytes = 256 << 10;
+  udp.send_buffer_bytes = 256 << 10;
+  bot.socket = net::UdpSocket::open(io, udp, error);
+  if (!bot.socket) return false;
+  bot.client = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
+  if (!bot.client->connect(*token, now_us)) {
+    error = "the token was refused by the client";
+    return false;
+  }
+  bot.connects += 1;
+  return true;
+}
+
+void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
+  sdk::GameClient& c = *bot.client;
+  if (!c.welcome() || c.view() == nullptr) return;
+  if (rng.below(1000) < options.move_per_mille) {
+    c.submit(sim::MoveCommand{{},
+                              0,
+                              static_cast<sim::Direction>(rng.below(9)),
+                              rng.below(4) == 0 ? sim::MoveMode::run : sim::MoveMode::walk},
+             now_us);
+  }
+  const bool build = rng.below(1000) < options.build_per_mille;
+  const bool dig = rng.below(1000) < options.break_per_mille;
+  if (!build && !dig) return;
+  const view::EntityKey me{view::EntityKind::player, 0, c.welcome()->player};
+  for (const view::EntityState& e : c.view()->entities) {
+    if (e.key != me) continue;
+    const sim::CellPos cell{(e.x >> 8) + static_cast<int32_t>(rng.below(5)) - 2,
+                            (e.y >> 8) + static_cast<int32_t>(rng.below(5)) - 2};
+    if (build)
+      c.submit(sim::PlaceCommand{{}, 0, cell, sim::Layer::active, sim::to_underlying(sim::Block::wood_wall), {}},
+               now_us);
+    if (dig) c.submit(sim::BreakCommand{{}, 0, cell, sim::Layer::active, {}}, now_us);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"strata-bot: headless clients for load and end-to-end tests"};
+  Options o;
+  app.add_option("--host", o.host, "server host (HTTP login)");
+  app.add_option("--http-port", o.http_port, "server HTTP port")->required();
+  app.add_option("--bots", o.bots, "number of bots")->check(CLI::Range(1U, 10000U));
+  app.add_option("--seconds", o.seconds, "how long to play");
+  app.add_option("--move", o.move_per_mille, "per-mille chance per tick to change direction");
+  app.add_option("--build", o.build_per_mille, "per-mille chance per tick to place a block");
+  app.add_option("--break", o.break_per_mille, "per-mille chance per tick to break a block");
+  app.add_option("--churn", o.churn_per_mille, "per-mille chance per bot per second to leave and come back");
+  app.add_option("--seed", o.seed, "behaviour seed");
+  app.add_option("--name-prefix", o.name_prefix, "bot login names are <prefix><n>");
+  CLI11_PARSE(app, argc, argv);
+  if (sodium_init() < 0) return 1;
+
+  boost::asio::io_context io;
+  std::vector<Bot> bots(o.bots);
+  sim::Rng rng = sim::Rng::seeded(o.seed, 9);
+  uint64_t now = net::system_now_us();
+  for (uint32_t i = 0; i < o.bots; ++i) {
+    bots[i].name = o.name_prefix + std::to_string(i);
+    std::string error;
+    if (!connect_bot(bots[i], io, o, now, error)) {
+      std::fprintf(stderr, "strata-bot: %s: %s\n", bots[i].name.c_str(), error.c_str());
+      return 2;
+    }
+  }
+  const uint64_t start = net::system_now_us();
+  const auto end = start + static_cast<uint64_t>(o.seconds * 1e6);
+  uint64_t next_think = start;
+  uint64_t next_report = start + 5'000'000;
+  uint64_t churned = 0;
+  while ((now = net::system_now_us()) < end) {
+    for (Bot& bot : bots) {
+      if (!bot.client) continue;
+      bot.socket->receive(
+          [&](const net::Address& from, std::span<const uint8_t> data) { bot.client->receive(from, data, now); });
+    }
+    if (now >= next_think) {
+      next_think += 50'000;
+      for (Bot& bot : bots) {
+        if (!bot.client) {
+          std::string error;
+          if (now >= bot.reconnect_at_us && !connect_bot(bot, io, o, now, error)) {
+            std::fprintf(stderr, "strata-bot: %s: %s\n", bot.name.c_str(), error.c_str());
+          }
+          continue;
+        }
+        behave(bot, rng, o, now);
+        if (o.churn_per_mille > 0 && rng.below(20'000) < o.churn_per_mille && bot.client->welcome()) {
+          bot.client->disconnect(now);
+          bot.client->send_packets(now, *bot.socket);
+          bot.socket->flush();
+          accumulate(bot.finished, bot.client->stats());
+          bot.client.reset();
+          bot.socket.reset();
+          bot.reconnect_at_us = now + 1'000'000 + rng.below(2'000'000);
+          churned += 1;
+        }
+      }
+    }
+    for (Bot& bot : bots) {
+      if (!bot.client) continue;
+      bot.client->update(now);
+      bot.client->send_packets(now, *bot.socket);
+      bot.socket->flush();
+    }
+    if (now >= next_report) {
+      next_report += 5'000'000;
+      size_t connected = 0;
+      uint64_t mismatches = 0;
+      for (const Bot& bot : bots) {
+        connected += bot.client && bot.client->state() == net::ClientState::connected ? 1 : 0;
+        mismatches += bot.finished.checksum_mismatches + (bot.client ? bot.client->stats().checksum_mismatches : 0);
+      }
+      std::fprintf(stderr, "strata-bot: %.0f s: %zu/%u connected, %llu checksum mismatches\n",
+                   static_cast<double>(now - start) / 1e6, connected, o.bots,
+                   static_cast<unsigned long long>(mismatches));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  // Final report.
+  sdk::GameClientStats total;
+  double rtt_sum = 0;
+  double loss_sum = 0;
+  size_t with_stats = 0;
+  size_t connected = 0;
+  size_t welcomed = 0;
+  for (Bot& bot : bots) {
+    accumulate(total, bot.finished);
+    if (!bot.client) continue;
+    accumulate(total, bot.client->stats());
+    connected += bot.client->state() == net::ClientState::connected ? 1 : 0;
+    welcomed += bot.client->welcome() ? 1 : 0;
+    if (const net::ConnectionStats* s = bot.client->net_client().stats()) {
+      rtt_sum += s->rtt_ms;
+      loss_sum += s->packet_loss;
+      with_stats += 1;
+    }
+  }
+  const double seconds = static_cast<double>(net::system_now_us() - start) / 1e6;
+  std::printf("strata-bot report: %u bots, %.1f s, %zu connected, %zu welcomed, %llu churned\n", o.bots, seconds,
+              connected, welcomed, static_cast<unsigned long long>(churned));
+  std::printf(
+      "  snapshots: %llu received, %llu applied, %llu full, %llu stale, %llu missing baseline, %llu refused\n",
+      static_cast<unsigned long long>(total.snapshots_received),
+      static_cast<unsigned long long>(total.snapshots_applied), static_cast<unsigned long long>(total.full_snapshots),
+      static_cast<unsigned long long>(total.stale_snapshots), static_cast<unsigned long long>(total.missing_baseline),
+      static_cast<unsigned long long>(total.refused_messages));
+  std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
+  std::printf("  inputs submitted: %llu\n", static_cast<unsigned long long>(total.inputs_submitted));
+  std::printf("  per client: %.0f snapshot bytes/s, mean rtt %.1f ms, mean loss %.3f\n",
+              static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
+              with_stats ? rtt_sum / static_cast<double>(with_stats) : 0.0,
+              with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
+  for (Bot& bot : bots) {
+    if (bot.client)
+      bot.client->disconnect(net::system_now_us()), bot.client->send_packets(net::system_now_us(), *bot.socket),
+          bot.socket->flush();
+  }
+  if (total.checksum_mismatches > 0) return 3;
+  if (o.churn_per_mille == 0 && connected != o.bots) return 4;
+  return 0;
+}
