@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "replay/limits.h"
+#include "replay/rocks_log.h"
 #include "schema/codec.h"
 
 namespace strata::replay {
@@ -271,6 +272,30 @@ StateAt state_at(LogSource& log, uint64_t tick, bool verify) {
       return out;
     }
   }
+  return out;
+}
+
+}  // namespace strata::replay
+
+namespace strata::replay {
+
+Recovered recover(const std::string& dir, const LogConfig& config) {
+  Recovered out;
+  out.writer = LogWriter::open(dir, config, out.status);
+  if (!out.writer) return out;
+  // The writer holds the database; read through a second, read-only handle to the same files.
+  auto log = open_rocks_log(dir, out.status);
+  if (!log) {
+    out.writer.reset();
+    return out;
+  }
+  StateAt state = state_at(*log, out.writer->last_tick());
+  if (!state.status.ok()) {
+    out.status = state.status;
+    out.writer.reset();
+    return out;
+  }
+  out.sim = std::move(state.sim);
   return out;
 }
 

@@ -65,4 +65,14 @@ struct StateAt {
 // Decodes the snapshot at `tick` into a simulation.
 [[nodiscard]] StateAt load_snapshot(LogSource& log, uint64_t tick);
 
+// Crash recovery (DESIGN.md): reopen a log for appending after its clean prefix and rebuild the
+// world at its last tick (nearest snapshot + the log tail, every recorded hash checked), so the
+// caller can keep ticking. On failure `status` says why and both members are empty.
+struct Recovered {
+  Status status;
+  std::unique_ptr<class LogWriter> writer;
+  std::optional<sim::Simulation> sim;
+};
+[[nodiscard]] Recovered recover(const std::string& dir, const struct LogConfig& config);
+
 }  // namespace strata::replay

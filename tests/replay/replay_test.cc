@@ -322,3 +322,46 @@ TEST(SessionLog, DamagedRocksDbFilesGiveAnErrorOrAVerifiedPrefix) {
 
 }  // namespace
 }  // namespace strata
+
+namespace strata {
+namespace {
+
+TEST(SessionLog, RecoverRebuildsTheWorldAndAppendingContinuesTheSameRun) {
+  test::TempDir dir;
+  const auto config = small_config(5, 15);
+  const auto uninterrupted = test::record_scenario(dir.path("whole"), 71, 10, 80, config);
+  // First part, then the writer "dies" (dropped without any shutdown step).
+  sim::Simulation sim(scenario::world_for(71, 2, 4));
+  scenario::ScenarioGenerator generator(test::busy_scenario(71, 10));
+  replay::Status status;
+  std::vector<sim::TickInput> inputs(80);
+  {
+    auto writer = replay::LogWriter::create(dir.path("log"), sim.world(), config, status);
+    ASSERT_TRUE(writer) << status.describe();
+    for (uint64_t t = 0; t < 37; ++t) {
+      generator.next(sim.world(), inputs[t]);
+      sim.step(inputs[t]);
+      ASSERT_TRUE(writer->append(inputs[t], sim).ok());
+    }
+  }
+  auto recovered = replay::recover(dir.path("log"), config);
+  ASSERT_TRUE(recovered.status.ok()) << recovered.status.describe();
+  ASSERT_EQ(recovered.writer->last_tick(), 37U);
+  EXPECT_EQ(recovered.sim->full_hash(), sim.full_hash());
+  for (uint64_t t = 37; t < 80; ++t) {
+    generator.next(recovered.sim->world(), inputs[t]);
+    recovered.sim->step(inputs[t]);
+    ASSERT_TRUE(recovered.writer->append(inputs[t], *recovered.sim).ok());
+  }
+  EXPECT_EQ(recovered.sim->full_hash(), uninterrupted.final_full_hash);
+  recovered.writer.reset();
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(log);
+  const auto result = replay::replay(*log, {});
+  EXPECT_TRUE(result.status.ok()) << result.status.describe();
+  EXPECT_EQ(result.last_tick, 80U);
+  EXPECT_EQ(replay::recover(dir.path("nothing"), config).status.code, replay::Code::not_found);
+}
+
+}  // namespace
+}  // namespace strata
