@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 
 #include "net/link_sim.h"
 #include "net/sdk/game_client.h"
@@ -100,11 +101,17 @@ class Cluster {
       while (down_.receive(now_, d)) {
         const size_t index = static_cast<size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
         if (index < clients_.size()) clients_[index]->receive(d.from, d.data, now_);
+        if (index >= raw_base && index - raw_base < raw_.size()) raw_[index - raw_base]->receive(d.from, d.data, now_);
       }
       if (now_ >= next_tick_) {
         next_tick_ = now_ + 50'000;
         ASSERT_TRUE(node_->tick(now_));
         for (auto& c : clients_) behave(*c, rng);
+        if (on_tick) on_tick(node_->simulation().tick());
+      }
+      for (size_t i = 0; i < raw_.size(); ++i) {
+        raw_[i]->update(now_);
+        raw_[i]->send_packets(now_, *raw_sinks_[i]);
       }
       node_->flush(now_, node_sink_);
       for (size_t i = 0; i < clients_.size(); ++i) {
@@ -138,6 +145,20 @@ class Cluster {
       }
     }
   }
+  // A client speaking the netchannel directly, to send whatever it likes.
+  net::Client& add_raw_client(uint32_t player) {
+    net::ConnectTokenParams params;
+    params.protocol_id = protocol_id;
+    params.client_id = net::ClientId{player};
+    params.expire_seconds = 600;
+    params.server_addresses = {server_address()};
+    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000);
+    raw_.push_back(std::make_unique<net::Client>(net::default_client_config()));
+    raw_sinks_.push_back(std::make_unique<LinkSink>(up_, client_address(raw_base + raw_.size() - 1), now_));
+    EXPECT_TRUE(raw_.back()->connect(*token, now_));
+    return *raw_.back();
+  }
+  std::function<void(uint64_t tick)> on_tick;
   RegionalNode& node() { return *node_; }
   sdk::GameClient& client(size_t i) { return *clients_[i]; }
   size_t size() const { return clients_.size(); }
@@ -152,6 +173,9 @@ class Cluster {
   std::unique_ptr<RegionalNode> node_;
   std::vector<std::unique_ptr<sdk::GameClient>> clients_;
   std::vector<std::unique_ptr<LinkSink>> sinks_;
+  static constexpr size_t raw_base = 1000;
+  std::vector<std::unique_ptr<net::Client>> raw_;
+  std::vector<std::unique_ptr<LinkSink>> raw_sinks_;
 };
 
 replay::ReplayResult verify_log(const std::string& dir) {
@@ -216,6 +240,72 @@ TEST(Node, ClientsOverLossyLinksReconstructEverySnapshotAndTheLogReplaysAcrossAR
   const auto after = verify_log(dir.path.string());
   ASSERT_TRUE(after.status.ok()) << after.status.describe();
   EXPECT_EQ(after.last_tick, ticks_before + 1);
+}
+
+TEST(Node, HostileClientIsRefusedWithCountersAndOthersAreUnaffected) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 20'000;
+  Cluster cluster(dir.path.string(), link, 11);
+  cluster.add_clients(20);
+  net::Client& hostile = cluster.add_raw_client(500);
+  sim::Rng rng = sim::Rng::seeded(3, 3);
+  uint32_t seq = 1;
+  cluster.on_tick = [&](uint64_t tick) {
+    if (hostile.state() != net::ClientState::connected || tick < 20) return;
+    std::vector<uint8_t> bytes;
+    // Garbage and unknown message kinds.
+    bytes.assign(40 + rng.below(200), 0);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng.below(256));
+    (void)hostile.send(net::Channel::unreliable_sequenced, bytes);
+    bytes = {77, 1, 2, 3};
+    (void)hostile.send(net::Channel::reliable_ordered, bytes);
+    // Commands a player may not send, far-future and stale ticks, out of reach, unowned items.
+    std::vector<view::InputEntry> inputs;
+    inputs.push_back({seq++, tick + 1, sim::JoinCommand{sim::PlayerId{7}}});
+    inputs.push_back({seq++, tick + 5000, sim::MoveCommand{{}, 0, sim::Direction::e, sim::MoveMode::run}});
+    inputs.push_back(
+        {seq++, tick > 100 ? tick - 100 : 1, sim::MoveCommand{{}, 0, sim::Direction::w, sim::MoveMode::walk}});
+    inputs.push_back(
+        {seq++, tick + 1,
+         sim::PlaceCommand{{}, 0, {1, 1}, sim::Layer::active, sim::to_underlying(sim::Block::stone_wall), {}}});
+    inputs.push_back(
+        {seq++, tick + 1,
+         sim::PlaceCommand{{}, 0, {64, 65}, sim::Layer::active, sim::to_underlying(sim::Block::chest), {}}});
+    view::encode_inputs(inputs, bytes);
+    (void)hostile.send(net::Channel::unreliable_sequenced, bytes);
+    (void)hostile.send(net::Channel::unreliable_sequenced, bytes);  // duplicates
+    // A flood: far more inputs than a player may have pending or apply per tick.
+    for (int burst = 0; burst < 4; ++burst) {
+      inputs.clear();
+      for (size_t i = 0; i < view::input_batch_max; ++i)
+        inputs.push_back({seq++, tick + 1, sim::InteractCommand{{}, 0, {64, 64}, {}}});
+      view::encode_inputs(inputs, bytes);
+      (void)hostile.send(net::Channel::unreliable_sequenced, bytes);
+    }
+  };
+  cluster.run(15'000'000, rng);
+
+  const NodeCounters& c = cluster.node().counters();
+  const auto& v = cluster.node().scheduler().counters();
+  auto verdict = [&](InputVerdict x) { return v[static_cast<size_t>(x)]; };
+  auto rejected = [&](sim::RejectReason r) { return c.rejected[static_cast<size_t>(r)]; };
+  EXPECT_GT(c.messages_refused[static_cast<size_t>(view::MessageError::malformed)] +
+                c.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)],
+            100U);
+  EXPECT_GT(verdict(InputVerdict::not_player), 100U);
+  EXPECT_GT(verdict(InputVerdict::too_early), 100U);
+  EXPECT_GT(verdict(InputVerdict::late), 100U);
+  EXPECT_GT(verdict(InputVerdict::queue_full) + verdict(InputVerdict::duplicate), 100U);
+  EXPECT_GT(rejected(sim::RejectReason::out_of_reach), 50U);
+  EXPECT_GT(rejected(sim::RejectReason::no_item) + rejected(sim::RejectReason::out_of_reach), 100U);
+  EXPECT_GT(rejected(sim::RejectReason::too_many_commands), 100U);
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    EXPECT_EQ(cluster.client(i).stats().checksum_mismatches, 0U) << i;
+    EXPECT_GT(cluster.client(i).stats().snapshots_applied, 250U) << i;
+    EXPECT_GT(cluster.client(i).last_processed_seq(), 0U) << i;
+  }
+  EXPECT_EQ(cluster.node().sessions(), 21U) << "the hostile client is refused message by message, not crashed";
 }
 
 }  // namespace
