@@ -44,6 +44,7 @@ class JsonWriter {
   }
   template <class Vec, class Fn>
   void list(const char* n, const Vec& items, size_t, Fn&& each) {
+    if (prefix_ != nullptr) scalar(cat({n, ".count"}).c_str(), std::to_string(items.size()));
     key(n);
     open('[');
     for (const auto& item : items) {
