@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
   uint64_t next_think = start;
   uint64_t next_report = start + 5'000'000;
   uint64_t churned = 0;
+  uint64_t reconnects = 0;
   while ((now = net::system_now_us()) < end) {
     for (Bot& bot : bots) {
       if (!bot.client) continue;
@@ -196,8 +197,19 @@ int main(int argc, char** argv) {
         if (!bot.client) {
           std::string error;
           if (now >= bot.reconnect_at_us && !connect_bot(bot, io, o, now, error)) {
-            std::fprintf(stderr, "strata-bot: %s: %s\n", bot.name.c_str(), error.c_str());
+            std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), error.c_str());
+            bot.reconnect_at_us = now + 1'000'000;
           }
+          continue;
+        }
+        const net::ClientState state = bot.client->state();
+        if (state == net::ClientState::disconnected || state == net::ClientState::failed) {
+          // The server went away (or refused us): log in again shortly, as a player would.
+          accumulate(bot.finished, bot.client->stats());
+          bot.client.reset();
+          bot.socket.reset();
+          bot.reconnect_at_us = now + 500'000 + rng.below(1'000'000);
+          reconnects += 1;
           continue;
         }
         behave(bot, rng, o, now);
@@ -253,8 +265,9 @@ int main(int argc, char** argv) {
     }
   }
   const double seconds = static_cast<double>(net::system_now_us() - start) / 1e6;
-  std::printf("strata-bot report: %u bots, %.1f s, %zu connected, %zu welcomed, %llu churned\n", o.bots, seconds,
-              connected, welcomed, static_cast<unsigned long long>(churned));
+  std::printf("strata-bot report: %u bots, %.1f s, %zu connected, %zu welcomed, %llu churned, %llu reconnected\n",
+              o.bots, seconds, connected, welcomed, static_cast<unsigned long long>(churned),
+              static_cast<unsigned long long>(reconnects));
   std::printf(
       "  snapshots: %llu received, %llu applied, %llu full, %llu stale, %llu missing baseline, %llu refused\n",
       static_cast<unsigned long long>(total.snapshots_received),
