@@ -186,7 +186,10 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
         ++stats_.receive_truncated;
         continue;
       }
-      if (!from_sockaddr(s.in_addr[i], from)) continue;
+      if (!from_sockaddr(s.in_addr[i], from)) {
+        ++stats_.receive_truncated;  // not IPv4/IPv6: cannot happen on an inet socket, counted anyway
+        continue;
+      }
       ++stats_.datagrams_received;
       stats_.bytes_received += len;
       on_datagram(from,
@@ -421,6 +424,8 @@ struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
                                                  });
           self->streams[peer] = stream;
           stream->start();
+        } else {
+          ++self->stats.streams_refused;  // over tcp_streams_max: the socket closes here
         }
       }
       self->accept();

@@ -38,6 +38,7 @@ struct TransportStats {
   std::uint64_t receive_truncated = 0;
   std::uint64_t frames_malformed = 0;  // TCP: zero or oversized length
   std::uint64_t streams_accepted = 0;
+  std::uint64_t streams_refused = 0;  // over tcp_streams_max
   std::uint64_t streams_closed = 0;
 };
 

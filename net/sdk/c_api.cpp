@@ -1,0 +1,138 @@
+// net/sdk/c_api.cpp — the C ABI (strata_client.h) over GameClient and a UDP socket of its own.
+#include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "net/sdk/game_client.h"
+#include "net/sdk/login_client.h"
+#include "net/sdk/strata_client.h"
+#include "net/transport.h"
+
+struct strata_client {
+  boost::asio::io_context io;
+  std::unique_ptr<strata::net::UdpSocket> socket;
+  std::unique_ptr<strata::sdk::GameClient> game;
+};
+
+namespace {
+using namespace strata;
+uint64_t now() { return net::system_now_us(); }
+}  // namespace
+
+extern "C" {
+
+int strata_login(const char* host, uint16_t http_port, const char* name, uint8_t* token, size_t* token_size,
+                 uint32_t* player) {
+  if (host == nullptr || name == nullptr || token == nullptr || token_size == nullptr) return -1;
+  std::string error;
+  auto reply = sdk::http_login(host, http_port, name, error);
+  if (!reply || reply->token.size() > *token_size) return -1;
+  std::memcpy(token, reply->token.data(), reply->token.size());
+  *token_size = reply->token.size();
+  if (player != nullptr) *player = reply->player;
+  return 0;
+}
+
+strata_client* strata_client_create(void) {
+  auto client = std::make_unique<strata_client>();
+  std::string error;
+  client->socket = net::UdpSocket::open(client->io, net::UdpConfig{}, error);
+  if (!client->socket) return nullptr;
+  client->game = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
+  return client.release();
+}
+
+void strata_client_destroy(strata_client* client) {
+  if (client == nullptr) return;
+  client->game->disconnect(now());
+  client->game->send_packets(now(), *client->socket);
+  client->socket->flush();
+  delete client;
+}
+
+int strata_client_connect(strata_client* client, const uint8_t* token, size_t token_size) {
+  if (client == nullptr || token == nullptr) return -1;
+  return client->game->connect(std::span<const uint8_t>(token, token_size), now()) ? 0 : -1;
+}
+
+void strata_client_update(strata_client* client) {
+  if (client == nullptr) return;
+  const uint64_t t = now();
+  client->socket->receive([&](const net::Address& from, std::span<const uint8_t> data) { client->game->receive(from, data, t); });
+  client->game->update(t);
+  client->game->send_packets(t, *client->socket);
+  client->socket->flush();
+}
+
+void strata_client_disconnect(strata_client* client) {
+  if (client == nullptr) return;
+  client->game->disconnect(now());
+  client->game->send_packets(now(), *client->socket);
+  client->socket->flush();
+}
+
+int strata_client_state(const strata_client* client) {
+  if (client == nullptr) return STRATA_STATE_FAILED;
+  switch (client->game->state()) {
+    case net::ClientState::idle: return STRATA_STATE_IDLE;
+    case net::ClientState::sending_request:
+    case net::ClientState::sending_response: return STRATA_STATE_CONNECTING;
+    case net::ClientState::connected: return STRATA_STATE_CONNECTED;
+    case net::ClientState::disconnected: return STRATA_STATE_DISCONNECTED;
+    case net::ClientState::failed: return STRATA_STATE_FAILED;
+  }
+  return STRATA_STATE_FAILED;
+}
+
+uint32_t strata_client_player(const strata_client* client) {
+  return client != nullptr && client->game->welcome() ? client->game->welcome()->player : 0;
+}
+
+uint64_t strata_client_tick(const strata_client* client) {
+  return client != nullptr && client->game->view() != nullptr ? client->game->view()->tick : 0;
+}
+
+size_t strata_client_entities(const strata_client* client, strata_entity* out, size_t max) {
+  if (client == nullptr || client->game->view() == nullptr) return 0;
+  const auto& entities = client->game->view()->entities;
+  for (size_t i = 0; i < std::min(max, entities.size()) && out != nullptr; ++i) {
+    const view::EntityState& e = entities[i];
+    out[i] = strata_entity{static_cast<uint8_t>(e.key.kind), e.key.region, e.key.id, e.x, e.y, e.vx, e.vy, e.facing, e.health};
+  }
+  return entities.size();
+}
+
+uint32_t strata_client_move(strata_client* client, int direction, int run) {
+  if (client == nullptr || direction < 0 || direction >= static_cast<int>(sim::Direction::count)) return 0;
+  return client->game->submit(
+      sim::MoveCommand{{}, 0, static_cast<sim::Direction>(direction), run != 0 ? sim::MoveMode::run : sim::MoveMode::walk}, now());
+}
+
+uint32_t strata_client_place(strata_client* client, int32_t cell_x, int32_t cell_y, uint8_t block_kind) {
+  if (client == nullptr) return 0;
+  return client->game->submit(sim::PlaceCommand{{}, 0, {cell_x, cell_y}, sim::Layer::active, block_kind, {}}, now());
+}
+
+uint32_t strata_client_break(strata_client* client, int32_t cell_x, int32_t cell_y) {
+  if (client == nullptr) return 0;
+  return client->game->submit(sim::BreakCommand{{}, 0, {cell_x, cell_y}, sim::Layer::active, {}}, now());
+}
+
+uint32_t strata_client_interact(strata_client* client, int32_t cell_x, int32_t cell_y) {
+  if (client == nullptr) return 0;
+  return client->game->submit(sim::InteractCommand{{}, 0, {cell_x, cell_y}, {}}, now());
+}
+
+void strata_client_get_stats(const strata_client* client, strata_client_stats* out) {
+  if (client == nullptr || out == nullptr) return;
+  const auto& s = client->game->stats();
+  const net::ConnectionStats* net_stats = client->game->net_client().stats();
+  *out = strata_client_stats{s.snapshots_applied, s.checksum_mismatches, s.snapshot_bytes,
+                             net_stats != nullptr ? net_stats->rtt_ms : 0.0, client->game->input_delay_ticks()};
+}
+
+}  // extern "C"
