@@ -3,4 +3,4 @@
 strata_add_fuzzer(NAME fuzz_replay_record SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_record.cc
   LIBS strata_schema CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_record)
 strata_add_fuzzer(NAME fuzz_replay_export_file SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_export_file.cc
-  LIBS strata_replay CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_export_file)
+  LIBS strata_replay PkgConfig::XXHASH CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_export_file)
