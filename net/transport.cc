@@ -326,6 +326,14 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   [[nodiscard]] bool closed() const { return closed_; }
   tcp::socket& socket() { return socket_; }
+  // True when no frame arrived since the previous call; a stream's first call never counts (it
+  // may have been accepted just before).
+  bool silent_since_last_check() {
+    const bool silent = seen_by_check_ && frames_ == 0;
+    seen_by_check_ = true;
+    frames_ = 0;
+    return silent;
+  }
 
  private:
   void read() {
@@ -352,6 +360,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
       }
       if (read_length_ - pos - 2 < length) break;
       ++stats_.datagrams_received;
+      ++frames_;
       stats_.bytes_received += length;
       on_frame_(peer_, std::span<const std::uint8_t>(read_buffer_.data() + pos + 2, length));
       if (closed_) return;
@@ -389,6 +398,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
   std::size_t read_length_ = 0;
   std::vector<std::uint8_t> pending_;
   std::vector<std::uint8_t> in_flight_;
+  std::uint64_t frames_ = 0;
+  bool seen_by_check_ = false;
   bool writing_ = false;
   bool closed_ = false;
   bool started_ = true;
@@ -477,6 +488,18 @@ void TcpServer::send_datagram(TransportKind, const Address& to, std::span<const 
 }
 
 std::size_t TcpServer::stream_count() const { return impl_->streams.size(); }
+
+std::size_t TcpServer::close_silent_streams() {
+  std::vector<std::shared_ptr<Stream>> silent;
+  for (auto& [peer, stream] : impl_->streams) {
+    if (stream->silent_since_last_check()) silent.push_back(stream);
+  }
+  for (auto& stream : silent) {
+    ++impl_->stats.streams_silent;
+    stream->close();  // erases itself from the map and reports on_closed
+  }
+  return silent.size();
+}
 const TransportStats& TcpServer::stats() const { return impl_->stats; }
 
 struct TcpClient::Impl : std::enable_shared_from_this<TcpClient::Impl> {

@@ -39,6 +39,7 @@ struct TransportStats {
   std::uint64_t frames_malformed = 0;  // TCP: zero or oversized length
   std::uint64_t streams_accepted = 0;
   std::uint64_t streams_refused = 0;  // over tcp_streams_max
+  std::uint64_t streams_silent = 0;   // closed by close_silent_streams()
   std::uint64_t streams_closed = 0;
 };
 
@@ -101,6 +102,10 @@ class TcpServer : public DatagramSink {
   // Frames to a peer with no stream are dropped and counted.
   void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;
   [[nodiscard]] std::size_t stream_count() const;
+  // Closes every stream that received no frame since the previous call (clock-free: the caller
+  // calls it every few seconds; a stream accepted since the previous call is spared once), so
+  // connections that never speak cannot hold slots forever.
+  std::size_t close_silent_streams();
   [[nodiscard]] const TransportStats& stats() const;
 
  private:

@@ -212,6 +212,19 @@ TEST(net_loopback, tcp_malformed_frame_closes_only_that_stream) {
   EXPECT_FALSE(closed);
 }
 
+TEST(net_loopback, silent_tcp_streams_are_closed) {
+  TcpWorld w;
+  ASSERT_NO_FATAL_FAILURE(w.open());
+  boost::asio::ip::tcp::socket raw(w.io);
+  raw.connect(boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), w.address.port));
+  for (int i = 0; i < 50 && w.listener->stream_count() == 0; ++i) w.io.run_for(std::chrono::milliseconds(2));
+  ASSERT_EQ(w.listener->stream_count(), 1u);
+  EXPECT_EQ(w.listener->close_silent_streams(), 0u);  // just accepted: spared once
+  EXPECT_EQ(w.listener->close_silent_streams(), 1u);  // still nothing received
+  EXPECT_EQ(w.listener->stream_count(), 0u);
+  EXPECT_EQ(w.listener->stats().streams_silent, 1u);
+}
+
 TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
   TcpWorld w;
   ASSERT_NO_FATAL_FAILURE(w.open());
