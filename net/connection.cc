@@ -308,7 +308,8 @@ void Connection::deliver_reliable() {
         protocol_error(DropReason::fragment_limits);
         return;
       }
-      deliver(Channel::reliable_ordered, slot.data);
+      delivered_.push_back(Message{Channel::reliable_ordered, std::move(slot.data)});  // room checked above
+      ++stats_.messages_delivered;
     } else {
       if (assembly_.size() + slot.data.size() > message_size_max) {
         protocol_error(DropReason::fragment_limits);

@@ -62,7 +62,8 @@ int strata_client_connect(strata_client* client, const uint8_t* token, size_t to
 void strata_client_update(strata_client* client) {
   if (client == nullptr) return;
   const uint64_t t = now();
-  client->socket->receive([&](const net::Address& from, std::span<const uint8_t> data) { client->game->receive(from, data, t); });
+  client->socket->receive(
+      [&](const net::Address& from, std::span<const uint8_t> data) { client->game->receive(from, data, t); });
   client->game->update(t);
   client->game->send_packets(t, *client->socket);
   client->socket->flush();
@@ -101,7 +102,8 @@ size_t strata_client_entities(const strata_client* client, strata_entity* out, s
   const auto& entities = client->game->view()->entities;
   for (size_t i = 0; i < std::min(max, entities.size()) && out != nullptr; ++i) {
     const view::EntityState& e = entities[i];
-    out[i] = strata_entity{static_cast<uint8_t>(e.key.kind), e.key.region, e.key.id, e.x, e.y, e.vx, e.vy, e.facing, e.health};
+    out[i] = strata_entity{
+        static_cast<uint8_t>(e.key.kind), e.key.region, e.key.id, e.x, e.y, e.vx, e.vy, e.facing, e.health};
   }
   return entities.size();
 }
@@ -109,7 +111,9 @@ size_t strata_client_entities(const strata_client* client, strata_entity* out, s
 uint32_t strata_client_move(strata_client* client, int direction, int run) {
   if (client == nullptr || direction < 0 || direction >= static_cast<int>(sim::Direction::count)) return 0;
   return client->game->submit(
-      sim::MoveCommand{{}, 0, static_cast<sim::Direction>(direction), run != 0 ? sim::MoveMode::run : sim::MoveMode::walk}, now());
+      sim::MoveCommand{
+          {}, 0, static_cast<sim::Direction>(direction), run != 0 ? sim::MoveMode::run : sim::MoveMode::walk},
+      now());
 }
 
 uint32_t strata_client_place(strata_client* client, int32_t cell_x, int32_t cell_y, uint8_t block_kind) {

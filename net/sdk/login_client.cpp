@@ -3,11 +3,11 @@
 
 #include "net/sdk/login_client.h"
 
+#include <sodium.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
-#include <sodium.h>
 
 namespace strata::sdk {
 
@@ -15,7 +15,8 @@ namespace {
 constexpr size_t response_bytes_max = 64 * 1024;
 }
 
-std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name, std::string& error) {
+std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
+                                     std::string& error) {
   try {
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket socket(io);
