@@ -5,11 +5,7 @@
 // and every bot that should be connected is.
 #include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 
 #include <sodium.h>
 #include <CLI/CLI.hpp>
@@ -24,54 +20,13 @@
 #include <vector>
 
 #include "net/sdk/game_client.h"
+#include "net/sdk/login_client.h"
 #include "net/transport.h"
 #include "sim/rng.h"
 
 namespace {
 
 using namespace strata;
-
-std::optional<std::vector<uint8_t>> http_login(const std::string& host, uint16_t port, const std::string& name,
-                                               std::string& error) {
-  try {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    boost::asio::ip::tcp::resolver resolver(io);
-    boost::asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-    const std::string body = "{\"name\":\"" + name + "\"}";
-    const std::string request = "POST /api/login HTTP/1.1\r\nHost: " + host +
-                                "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                                "\r\nConnection: close\r\n\r\n" + body;
-    boost::asio::write(socket, boost::asio::buffer(request));
-    std::string response;
-    boost::system::error_code ec;
-    char buffer[4096];
-    for (;;) {
-      const size_t n = socket.read_some(boost::asio::buffer(buffer), ec);
-      response.append(buffer, n);
-      if (ec || response.size() > 65536) break;
-    }
-    const size_t key = response.find("\"token\":\"");
-    if (response.rfind("HTTP/1.1 200", 0) != 0 || key == std::string::npos) {
-      error = "login refused: " + response.substr(0, std::min<size_t>(response.size(), 200));
-      return std::nullopt;
-    }
-    const size_t start = key + 9;
-    const std::string b64 = response.substr(start, response.find('"', start) - start);
-    std::vector<uint8_t> token(b64.size());
-    size_t length = 0;
-    if (sodium_base642bin(token.data(), token.size(), b64.data(), b64.size(), nullptr, &length, nullptr,
-                          sodium_base64_VARIANT_ORIGINAL) != 0) {
-      error = "login answered an undecodable token";
-      return std::nullopt;
-    }
-    token.resize(length);
-    return token;
-  } catch (const std::exception& e) {
-    error = std::string("login failed: ") + e.what();
-    return std::nullopt;
-  }
-}
 
 struct Bot {
   std::string name;
@@ -108,15 +63,15 @@ void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
 }
 
 bool connect_bot(Bot& bot, boost::asio::io_context& io, const Options& options, uint64_t now_us, std::string& error) {
-  auto token = http_login(options.host, options.http_port, bot.name, error);
-  if (!token) return false;
+  auto reply = sdk::http_login(options.host, options.http_port, bot.name, error);
+  if (!reply) return false;
   net::UdpConfig udp;
   udp.receive_buffer_bytes = 256 << 10;
   udp.send_buffer_bytes = 256 << 10;
   bot.socket = net::UdpSocket::open(io, udp, error);
   if (!bot.socket) return false;
   bot.client = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
-  if (!bot.client->connect(*token, now_us)) {
+  if (!bot.client->connect(reply->token, now_us)) {
     error = "the token was refused by the client";
     return false;
   }
