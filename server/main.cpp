@@ -1,24 +1,91 @@
-// strata-server — the regional node. For now (issue 2) it ticks a generated world at a fixed rate on
-// one thread and logs the tick rate and the state checksums; the network, the session log and the
-// stores arrive with later issues. Stops cleanly on SIGINT/SIGTERM.
+// strata-server — the regional node's process: configuration (YAML + STRATA_* + flags), the UDP
+// (recvmmsg/sendmmsg) and TCP transports, the HTTP API (health, login, sessions, world status), the
+// Prometheus metrics endpoint, the tick loop on this thread, graceful shutdown on SIGINT/SIGTERM.
+// All the node's logic is in RegionalNode (sans I/O); this file only wires and drives it.
+#include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
+
+#include <boost/asio/io_context.hpp>
+
+#include <sodium.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
-#include <memory>
-#include <thread>
-
 #include <fstream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 
+#include "net/transport.h"
 #include "server/config.h"
-#include "sim/simulation.h"
+#include "server/http.h"
+#include "server/login.h"
+#include "server/metrics.h"
+#include "server/node.h"
 
 namespace {
+
+using namespace strata;
+
 std::atomic<bool> stop_requested{false};
 void on_signal(int) { stop_requested.store(true); }
+
+constexpr uint64_t protocol_id = 0x5354524154410000ULL | 1;  // "STRATA", protocol 1
+
+std::optional<net::Address> parse_ipv4(const std::string& text, uint16_t port) {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char tail = 0;
+  if (std::sscanf(text.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 || c > 255 ||
+      d > 255) {
+    return std::nullopt;
+  }
+  return net::make_ipv4(static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c),
+                        static_cast<uint8_t>(d), port);
+}
+
+std::string json_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+  }
+  return out;
+}
+
+// The login name from a JSON body {"name":"..."} or a form body name=...
+std::string login_name(const server::HttpRequest& request) {
+  const std::string& body = request.body;
+  if (auto key = body.find("\"name\""); key != std::string::npos) {
+    const size_t open = body.find('"', body.find(':', key) + 1);
+    const size_t close = open == std::string::npos ? open : body.find('"', open + 1);
+    if (open != std::string::npos && close != std::string::npos) return body.substr(open + 1, close - open - 1);
+  }
+  if (body.rfind("name=", 0) == 0)
+    return body.substr(5, body.find('&') == std::string::npos ? std::string::npos : body.find('&') - 5);
+  return {};
+}
+
+std::string base64(std::span<const uint8_t> bytes) {
+  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+// What the HTTP threads may read about the node, published by the tick thread once per tick.
+struct Status {
+  std::mutex mutex;
+  bool ready = false;
+  uint64_t tick = 0;
+  uint64_t quick_hash = 0;
+  uint64_t full_hash_tick = 0;
+  size_t players = 0;
+  size_t sessions = 0;
+  std::string sessions_json = "[]";
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -28,12 +95,12 @@ int main(int argc, char** argv) {
   double run_seconds = 0;
   bool list_keys = false;
   app.add_option("-c,--config", config_path, "YAML configuration file (optional; every key also STRATA_<KEY>)");
-  app.add_option("--set", overrides, "override one key: path=value (repeatable), e.g. --set world.seed=7");
+  app.add_option("--set", overrides, "override one key: path=value (repeatable), e.g. --set net.udp_port=0");
   app.add_option("--run-for", run_seconds, "stop after this many seconds (0: until SIGINT/SIGTERM)");
   app.add_flag("--list-keys", list_keys, "print every configuration key with its environment name and default");
   CLI11_PARSE(app, argc, argv);
   if (list_keys) {
-    for (const std::string& line : strata::server::describe_config_keys()) std::printf("%s\n", line.c_str());
+    for (const std::string& line : server::describe_config_keys()) std::printf("%s\n", line.c_str());
     return 0;
   }
   std::string yaml;
@@ -47,63 +114,243 @@ int main(int argc, char** argv) {
     text << file.rdbuf();
     yaml = text.str();
   }
-  strata::server::ServerConfig config;
-  auto errors = strata::server::load_config(config, yaml, config_path.empty() ? "(no file)" : config_path,
-                                            strata::server::strata_environment());
+  server::ServerConfig config;
+  auto errors =
+      server::load_config(config, yaml, config_path.empty() ? "(no file)" : config_path, server::strata_environment());
   for (const std::string& assignment : overrides) {
-    auto more = strata::server::apply_override(config, assignment);
+    auto more = server::apply_override(config, assignment);
     errors.insert(errors.end(), more.begin(), more.end());
   }
-  auto invalid = strata::server::validate_config(config);
+  auto invalid = server::validate_config(config);
   errors.insert(errors.end(), invalid.begin(), invalid.end());
   if (!errors.empty()) {
     for (const auto& e : errors) spdlog::error("config: {}", e.message);
     return 2;
   }
-  strata::sim::WorldParams params = config.world;
-  params.region = strata::sim::RegionId{config.region};
-  const uint16_t region = config.region;
-  const uint32_t tick_rate_hz = config.tick_rate_hz;
-  const uint64_t full_hash_every = config.full_hash_every_ticks;
+  if (sodium_init() < 0) {
+    spdlog::error("libsodium failed to initialise");
+    return 1;
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  auto sim = std::make_unique<strata::sim::Simulation>(params);
-  spdlog::info(
-      "strata-server: region {}, map {}x{} cells, seed {}, {} NPCs, {} Hz; logging to stderr; embedded store: none yet",
-      region, sim->world().map.width(), sim->world().map.height(), params.seed, sim->world().npcs.size(), tick_rate_hz);
-  const auto period = std::chrono::nanoseconds(1'000'000'000LL / tick_rate_hz);
-  const auto start = std::chrono::steady_clock::now();
-  auto next_tick = start;
-  auto last_report = start;
-  uint64_t ticks_since_report = 0;
-  double busy_seconds = 0;
-  strata::sim::TickInput input;
-  while (!stop_requested.load()) {
-    if (run_seconds > 0 && std::chrono::steady_clock::now() - start >= std::chrono::duration<double>(run_seconds))
-      break;
-    std::this_thread::sleep_until(next_tick);
-    next_tick += period;
-    const auto t0 = std::chrono::steady_clock::now();
-    input.tick = sim->tick() + 1;
-    sim->step(input);
-    const uint64_t quick = sim->quick_hash();
-    const bool full = sim->tick() == 1 || sim->tick() % full_hash_every == 0;
-    const uint64_t full_value = full ? sim->full_hash() : 0;
-    busy_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ++ticks_since_report;
-    if (full) spdlog::info("tick {} full_hash {:016x} quick_hash {:016x}", sim->tick(), full_value, quick);
-    const auto now = std::chrono::steady_clock::now();
-    if (now - last_report >= std::chrono::seconds(5)) {
-      const double elapsed = std::chrono::duration<double>(now - last_report).count();
-      spdlog::info("tick {}: {:.1f} ticks/s, mean tick {:.3f} ms, quick_hash {:016x}", sim->tick(),
-                   static_cast<double>(ticks_since_report) / elapsed,
-                   1000.0 * busy_seconds / static_cast<double>(ticks_since_report), quick);
-      last_report = now;
-      ticks_since_report = 0;
-      busy_seconds = 0;
-    }
+  // Transports.
+  boost::asio::io_context io;
+  auto udp_bind = parse_ipv4(config.bind_address, config.udp_port);
+  auto tcp_bind = parse_ipv4(config.bind_address, config.tcp_port);
+  if (!udp_bind || !tcp_bind) {
+    spdlog::error("config: net.bind must be an IPv4 address, got '{}'", config.bind_address);
+    return 2;
   }
-  spdlog::info("strata-server: stopped at tick {}, full_hash {:016x}", sim->tick(), sim->full_hash());
+  std::string error;
+  net::UdpConfig udp_config;
+  udp_config.bind = *udp_bind;
+  auto udp = net::UdpSocket::open(io, udp_config, error);
+  if (!udp) {
+    spdlog::error("cannot open UDP {}: {}", net::to_string(*udp_bind), error);
+    return 1;
+  }
+  std::unique_ptr<server::RegionalNode> node;
+  uint64_t now_us = net::system_now_us();
+  std::unique_ptr<net::TcpServer> tcp;
+  net::SplitSink* sink_ptr = nullptr;
+  tcp = net::TcpServer::open(
+      io, *tcp_bind,
+      [&](const net::Address& from, std::span<const uint8_t> frame) {
+        if (node && sink_ptr) node->receive(net::TransportKind::stream, from, frame, now_us, *sink_ptr);
+      },
+      [&](const net::Address& peer) {
+        if (node) node->transport_closed(net::TransportKind::stream, peer);
+      },
+      error);
+  if (!tcp) {
+    spdlog::error("cannot open TCP {}: {}", net::to_string(*tcp_bind), error);
+    return 1;
+  }
+  net::SplitSink sink(udp.get(), tcp.get());
+  sink_ptr = &sink;
+
+  // The node (recovers from its log if one is there).
+  const net::Key key = net::random_key();
+  server::RegionalNode::Options options;
+  options.config = config;
+  options.net = net::default_server_config();
+  options.net.protocol_id = protocol_id;
+  options.net.public_address = udp->local_address();
+  options.net.private_key = key;
+  options.net.max_clients = config.max_clients;
+  options.log_dir = config.data_dir + "/session-log";
+  node = server::RegionalNode::create(options, error);
+  if (!node) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  if (node->recovered_from_tick() > 0) {
+    spdlog::info("recovered the session log at tick {} (full hash {:016x})", node->recovered_from_tick(),
+                 node->simulation().full_hash());
+  }
+
+  // HTTP API and metrics.
+  server::LoginConfig login_config;
+  login_config.protocol_id = protocol_id;
+  login_config.private_key = key;
+  login_config.server_addresses = {udp->local_address()};
+  login_config.token_ttl_s = config.connect_token_ttl_s;
+  server::Login login(login_config);
+  auto metrics_owner = server::Metrics::create(server::default_metrics_config(), error);
+  if (!metrics_owner) {
+    spdlog::error("metrics: {}", error);
+    return 1;
+  }
+  server::Metrics& metrics = *metrics_owner;
+  Status status;
+  server::HttpConfig http_config;
+  http_config.address = config.bind_address;
+  http_config.port = config.http_port;
+  server::HttpServer http(http_config);
+  http.add_route(server::HttpMethod::get, "/healthz", [](const server::HttpRequest&) {
+    return server::HttpResponse{200, "text/plain", "ok\n", {}};
+  });
+  http.add_route(server::HttpMethod::get, "/readyz", [&](const server::HttpRequest&) {
+    std::lock_guard lock(status.mutex);
+    return status.ready ? server::HttpResponse{200, "text/plain", "ready\n", {}}
+                        : server::HttpResponse{503, "text/plain", "starting\n", {}};
+  });
+  http.add_route(server::HttpMethod::post, "/api/login", [&](const server::HttpRequest& request) {
+    const auto result = login.login(login_name(request), net::system_now_us() / 1'000'000);
+    if (!result.error.empty())
+      return server::HttpResponse{400, "application/json", "{\"error\":\"" + json_escape(result.error) + "\"}\n", {}};
+    return server::HttpResponse{
+        200,
+        "application/json",
+        "{\"player\":" + std::to_string(result.player) + ",\"token\":\"" + base64(result.token) + "\"}\n",
+        {}};
+  });
+  http.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest&) {
+    std::lock_guard lock(status.mutex);
+    return server::HttpResponse{200, "application/json", status.sessions_json + "\n", {}};
+  });
+  http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
+    std::lock_guard lock(status.mutex);
+    char body[256];
+    std::snprintf(body, sizeof body,
+                  "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu}\n",
+                  config.region, static_cast<unsigned long long>(status.tick),
+                  static_cast<unsigned long long>(status.quick_hash), status.players, status.sessions);
+    return server::HttpResponse{200, "application/json", body, {}};
+  });
+  server::HttpConfig metrics_config = http_config;
+  metrics_config.port = config.metrics_port;
+  server::HttpServer metrics_http(metrics_config);
+  metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
+    return server::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(), {}};
+  });
+  if (!http.start(error) || !metrics_http.start(error)) {
+    spdlog::error("cannot start HTTP: {}", error);
+    return 1;
+  }
+  spdlog::info("strata-server: region {}, map {}x{} cells, {} Hz", config.region,
+               node->simulation().world().map.width(), node->simulation().world().map.height(), config.tick_rate_hz);
+  spdlog::info("listening: udp {} tcp {} http {}:{} metrics {}:{}/metrics", net::to_string(udp->local_address()),
+               net::to_string(tcp->local_address()), config.bind_address, http.port(), config.bind_address,
+               metrics_http.port());
+  spdlog::info("session log: {} ; logging to stderr", options.log_dir);
+  std::fflush(stdout);
+
+  const uint64_t period_us = 1'000'000 / config.tick_rate_hz;
+  const uint64_t start_us = net::system_now_us();
+  uint64_t next_tick = start_us;
+  uint64_t last_report = start_us;
+  uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0, mismatches = 0, snapshot_bytes = 0;
+  net::DropCounters drops_seen;
+  std::array<uint64_t, server::input_verdict_count> verdicts_seen{};
+  std::array<uint64_t, sim::reject_reason_count> rejected_seen{};
+  while (!stop_requested.load()) {
+    now_us = net::system_now_us();
+    if (run_seconds > 0 && static_cast<double>(now_us - start_us) >= run_seconds * 1e6) break;
+    if (now_us < next_tick) (void)udp->wait_readable(std::min<uint64_t>(next_tick - now_us, 2'000));
+    now_us = net::system_now_us();
+    udp->receive([&](const net::Address& from, std::span<const uint8_t> data) {
+      node->receive(net::TransportKind::datagram, from, data, now_us, sink);
+    });
+    io.poll();
+    now_us = net::system_now_us();
+    if (now_us >= next_tick) {
+      const auto t0 = std::chrono::steady_clock::now();
+      if (!node->tick(now_us)) {
+        spdlog::critical("the session log could not be written: stopping (tick {})", node->simulation().tick() + 1);
+        break;
+      }
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
+      metrics.observe_tick(seconds, overrun);
+      next_tick += period_us;
+      if (now_us > next_tick + 10 * period_us) next_tick = now_us + period_us;  // after a stall: no burst
+      const auto& world = node->simulation().world();
+      metrics.set_tick(world.tick);
+      metrics.set_players(node->sessions());
+      const auto& hs = node->net_server().handshake_counters();
+      metrics.add_net_bytes(server::NetDirection::in, hs.bytes_received - bytes_in);
+      metrics.add_net_bytes(server::NetDirection::out, hs.bytes_sent - bytes_out);
+      metrics.add_net_packets(server::NetDirection::in, hs.datagrams_received - packets_in);
+      metrics.add_net_packets(server::NetDirection::out, hs.datagrams_sent - packets_out);
+      bytes_in = hs.bytes_received, bytes_out = hs.bytes_sent, packets_in = hs.datagrams_received,
+      packets_out = hs.datagrams_sent;
+      const net::DropCounters drops = node->net_server().total_drops();
+      net::DropCounters delta;
+      for (size_t i = 0; i < delta.by_reason.size(); ++i)
+        delta.by_reason[i] = drops.by_reason[i] - drops_seen.by_reason[i];
+      metrics.add_net_dropped(delta);
+      drops_seen = drops;
+      const auto& counters = node->counters();
+      metrics.add_checksum_mismatches(counters.checksum_mismatches - mismatches);
+      metrics.add_snapshot_bytes(counters.snapshot_bytes - snapshot_bytes);
+      mismatches = counters.checksum_mismatches;
+      const auto& verdicts = node->scheduler().counters();
+      for (size_t i = 0; i < verdicts.size(); ++i) {
+        if (verdicts[i] != verdicts_seen[i])
+          metrics.add_input(server::name(static_cast<server::InputVerdict>(i)), verdicts[i] - verdicts_seen[i]);
+      }
+      verdicts_seen = verdicts;
+      for (size_t i = 1; i < counters.rejected.size(); ++i) {
+        if (counters.rejected[i] != rejected_seen[i])
+          metrics.add_command_rejected(static_cast<sim::RejectReason>(i), counters.rejected[i] - rejected_seen[i]);
+      }
+      rejected_seen = counters.rejected;
+      snapshot_bytes = counters.snapshot_bytes;
+      if (world.tick % 10 == 0) {
+        std::lock_guard lock(status.mutex);
+        status.ready = true;
+        status.tick = world.tick;
+        status.quick_hash = node->simulation().quick_hash();
+        status.players = world.players.size();
+        status.sessions = node->sessions();
+        std::string list = "[";
+        for (const auto& p : world.players)
+          list += (list.size() > 1 ? "," : "") + std::string("{\"player\":") + std::to_string(sim::raw(p.id)) + "}";
+        status.sessions_json = list + "]";
+      }
+      if (now_us - last_report >= 5'000'000) {
+        spdlog::info("tick {}: {} sessions, {} players, last tick {:.3f} ms, quick_hash {:016x}", world.tick,
+                     node->sessions(), world.players.size(), seconds * 1e3, node->simulation().quick_hash());
+        last_report = now_us;
+      }
+    }
+    node->flush(now_us, sink);
+    udp->flush();
+    io.poll();
+  }
+  spdlog::info("stopping: telling {} clients, closing the session log at tick {}", node->sessions(),
+               node->simulation().tick());
+  now_us = net::system_now_us();
+  node->shutdown(now_us, sink);
+  udp->flush();
+  io.poll();
+  const uint64_t final_tick = node->simulation().tick();
+  const uint64_t final_hash = node->simulation().full_hash();
+  node.reset();  // closes the log (flushes RocksDB)
+  http.stop();
+  metrics_http.stop();
+  spdlog::info("strata-server: stopped at tick {}, full_hash {:016x}", final_tick, final_hash);
   return 0;
 }
