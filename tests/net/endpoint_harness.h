@@ -27,10 +27,16 @@ class LinkSink : public DatagramSink {
   void send_datagram(TransportKind, const Address& to, std::span<const std::uint8_t> data) override {
     ++count;
     max_size = std::max(max_size, data.size());
+    if (!data.empty() && data[0] != static_cast<std::uint8_t>(PacketType::data)) {
+      ++handshake_count;
+      max_handshake_size = std::max(max_handshake_size, data.size());
+    }
     link_.send(now_us_, from_, to, data);
   }
   std::size_t count = 0;
   std::size_t max_size = 0;
+  std::size_t handshake_count = 0;  // challenges and denied packets
+  std::size_t max_handshake_size = 0;
 
  private:
   LinkSim& link_;

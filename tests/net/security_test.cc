@@ -88,27 +88,26 @@ TEST(net_security, spoofed_requests_from_many_addresses_allocate_nothing_and_nev
 }
 
 TEST(net_security, replies_are_never_larger_than_requests) {
+  // Every packet the server sends before a connection exists (challenges, denied) is measured
+  // against the request that caused it; two clients compete for one slot so both kinds occur.
   Fixture f;
   ServerConfig small = World::default_config(f.key);
   small.max_clients = 1;
-  World world(small, LinkConfig{}, 3);
+  LinkConfig lossy;
+  lossy.loss = 0.3;  // resent requests and responses: more challenges
+  World world(small, lossy, 3);
   world.add_client();
   world.add_client();
   ASSERT_TRUE(world.client(0).connect(world.mint(f.key, ClientId{1}), world.now_us()));
   ASSERT_TRUE(world.client(1).connect(world.mint(f.key, ClientId{2}), world.now_us()));
-  std::size_t largest_request = 0;
-  for (int i = 0; i < 100; ++i) {
-    world.step(1000);
-    largest_request = std::max(largest_request, connection_request_size);
-  }
-  // Nothing the server sent during handshakes (challenges, denied) exceeded the request size.
-  EXPECT_EQ(world.server().handshake_counters().denied_sent, 1u);
-  EXPECT_EQ(world.client(1).state(), ClientState::failed);
+  for (int i = 0; i < 3000 && world.client(1).state() != ClientState::failed; ++i) world.step(1000);
+  EXPECT_GT(world.server().handshake_counters().challenges_sent, 1u);
+  EXPECT_GE(world.server().handshake_counters().denied_sent, 1u);
+  EXPECT_EQ(world.server_sink().handshake_count,
+            world.server().handshake_counters().challenges_sent + world.server().handshake_counters().denied_sent);
+  EXPECT_LE(world.server_sink().max_handshake_size, connection_request_size);
   EXPECT_EQ(world.client(1).failure(), ClientFailure::denied);
-  EXPECT_LE(challenge_packet_size, connection_request_size);
-  EXPECT_LE(denied_packet_size, connection_request_size);
-  EXPECT_LE(world.server_sink().max_size, data_packet_size_max);
-  EXPECT_EQ(world.server().endpoint_drops()[DropReason::server_full], 1u);
+  EXPECT_GE(world.server().endpoint_drops()[DropReason::server_full], 1u);
 }
 
 TEST(net_security, expired_token_is_refused_with_counter) {
