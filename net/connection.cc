@@ -437,7 +437,7 @@ bool Connection::pop_message(Message& out) {
 
 std::uint64_t Connection::resend_delay_us() const {
   if (!have_rtt_) return config_.resend_initial_us;
-  const double delay = rtt_us_ + 4 * jitter_us_;
+  const double delay = rtt_us_ + std::max(4 * jitter_us_, rtt_us_ / 4);
   return std::clamp(static_cast<std::uint64_t>(delay), config_.resend_min_us, config_.resend_max_us);
 }
 

@@ -3,10 +3,136 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+
+#include "sim/map.h"
+#include "sim/movement.h"
 
 namespace strata::sdk {
 
 GameClientConfig default_game_client_config() { return GameClientConfig{}; }
+
+namespace {
+
+// The client's partial map for prediction: cells outside the chunks in view block (never walk
+// into the unknown).
+class ViewMap {
+ public:
+  explicit ViewMap(const view::ClientView& view) : view_(view) {}
+  [[nodiscard]] bool blocks(sim::CellPos cell) const {
+    if (cell.x < 0 || cell.y < 0) return true;
+    auto it = view_.chunks.find(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
+    if (it == view_.chunks.end()) return true;
+    const size_t i = sim::TileMap::index_in_chunk(cell);
+    return !sim::floor_walkable(static_cast<sim::Floor>(it->second.floor[i])) ||
+           sim::block_solid(static_cast<sim::Block>(it->second.active[i]), it->second.active_state[i]);
+  }
+
+ private:
+  const view::ClientView& view_;
+};
+
+const view::EntityState* own_entity(const view::ClientView& view, uint32_t player) {
+  const view::EntityKey key{view::EntityKind::player, 0, player};
+  auto it = std::lower_bound(view.entities.begin(), view.entities.end(), key,
+                             [](const view::EntityState& e, const view::EntityKey& k) { return e.key < k; });
+  return it != view.entities.end() && it->key == key ? &*it : nullptr;
+}
+
+constexpr uint64_t prediction_ticks_max = 64;  // bounds the re-simulation after a long stall
+
+}  // namespace
+
+void GameClient::check_prediction(const view::ClientView& confirmed) {
+  if (!welcome_) return;
+  const view::EntityState* me = own_entity(confirmed, welcome_->player);
+  auto it = predicted_at_.find(confirmed.tick);
+  if (me != nullptr && it != predicted_at_.end()) {
+    const int32_t error = std::max(std::abs(it->second.x.raw() - me->x), std::abs(it->second.y.raw() - me->y));
+    prediction_.checked += 1;
+    prediction_.exact += error == 0 ? 1 : 0;
+    prediction_.error_max = std::max(prediction_.error_max, error);
+    prediction_.error_sum += static_cast<uint64_t>(error);
+  }
+  predicted_at_.erase(predicted_at_.begin(), predicted_at_.upper_bound(confirmed.tick));
+}
+
+void GameClient::predict(uint64_t now_us) {
+  if (!welcome_ || views_.empty()) return;
+  const view::ClientView& base = views_.rbegin()->second;
+  const view::EntityState* me = own_entity(base, welcome_->player);
+  if (me == nullptr) return;
+  // The heading in force at the base tick: the newest move the server had processed by then.
+  sim::Direction heading = sim::Direction::none;
+  sim::MoveMode mode = sim::MoveMode::walk;
+  while (moves_.size() > 1 && moves_[1].seq <= last_processed_seq_) moves_.pop_front();
+  size_t next = 0;
+  if (!moves_.empty() && moves_.front().seq <= last_processed_seq_) {
+    heading = static_cast<sim::Direction>(moves_.front().direction);
+    mode = static_cast<sim::MoveMode>(moves_.front().mode);
+    next = 1;
+  }
+  const uint64_t present = std::min(estimated_server_tick(now_us) + input_delay_ticks_, base.tick + prediction_ticks_max);
+  const ViewMap map(base);
+  sim::Vec2 pos{sim::Fixed::from_raw(me->x), sim::Fixed::from_raw(me->y)};
+  for (uint64_t t = base.tick + 1; t <= present; ++t) {
+    for (; next < moves_.size() && moves_[next].tick <= t; ++next) {  // late ones apply at once
+      heading = static_cast<sim::Direction>(moves_[next].direction);
+      mode = static_cast<sim::MoveMode>(moves_[next].mode);
+    }
+    const int32_t speed = mode == sim::MoveMode::run ? sim::limits::run_speed : sim::limits::walk_speed;
+    pos = sim::move_box(map, pos, sim::velocity_for(heading, speed));
+    predicted_at_.emplace(t, pos);  // keeps the first prediction made for t
+  }
+  // Smoothing: what was on screen stays on screen; the jump decays over the next frames.
+  if (predicted_ && predicted_tick_ == present && (*predicted_ != pos)) {
+    offset_x_ += predicted_->x.raw() - pos.x.raw();
+    offset_y_ += predicted_->y.raw() - pos.y.raw();
+    prediction_.corrections += 1;
+    prediction_.correction_sum += static_cast<uint64_t>(std::max(std::abs(offset_x_), std::abs(offset_y_)));
+  }
+  if (std::max(std::abs(offset_x_), std::abs(offset_y_)) > 2 * sim::limits::fixed_one) offset_x_ = offset_y_ = 0;  // snap
+  offset_x_ -= offset_x_ / 8;
+  offset_y_ -= offset_y_ / 8;
+  predicted_ = pos;
+  predicted_tick_ = present;
+}
+
+std::optional<sim::Vec2> GameClient::smoothed_position() const {
+  if (!predicted_) return std::nullopt;
+  return sim::Vec2{sim::Fixed::from_raw(predicted_->x.raw() + offset_x_), sim::Fixed::from_raw(predicted_->y.raw() + offset_y_)};
+}
+
+std::optional<sim::Vec2> GameClient::interpolated_position(const view::EntityKey& key, uint64_t now_us) const {
+  if (views_.empty() || newest_tick_ == 0) return std::nullopt;
+  // Render time in thousandths of a tick, two ticks behind the newest estimate.
+  const uint64_t elapsed_milli = (now_us - newest_tick_at_us_) * 1000 / tick_us_;
+  const uint64_t render_milli = newest_tick_ * 1000 + std::min<uint64_t>(elapsed_milli, 1000) - 2000;
+  auto find = [&](const view::ClientView& v) -> const view::EntityState* {
+    auto it = std::lower_bound(v.entities.begin(), v.entities.end(), key,
+                               [](const view::EntityState& e, const view::EntityKey& k) { return e.key < k; });
+    return it != v.entities.end() && it->key == key ? &*it : nullptr;
+  };
+  auto after = views_.upper_bound(render_milli / 1000);
+  if (after == views_.begin()) after = std::next(after);
+  if (after == views_.end()) {
+    const view::EntityState* e = find(views_.rbegin()->second);
+    if (e == nullptr) return std::nullopt;
+    return sim::Vec2{sim::Fixed::from_raw(e->x), sim::Fixed::from_raw(e->y)};
+  }
+  auto before = std::prev(after);
+  const view::EntityState* a = find(before->second);
+  const view::EntityState* b = find(after->second);
+  if (a == nullptr || b == nullptr) {
+    const view::EntityState* e = b != nullptr ? b : a;
+    if (e == nullptr) return std::nullopt;
+    return sim::Vec2{sim::Fixed::from_raw(e->x), sim::Fixed::from_raw(e->y)};
+  }
+  const auto span = static_cast<int64_t>((after->first - before->first) * 1000);
+  const auto into = std::clamp<int64_t>(static_cast<int64_t>(render_milli) - static_cast<int64_t>(before->first * 1000), 0, span);
+  auto lerp = [&](int32_t from, int32_t to) { return static_cast<int32_t>(from + (static_cast<int64_t>(to - from) * into) / span); };
+  return sim::Vec2{sim::Fixed::from_raw(lerp(a->x, b->x)), sim::Fixed::from_raw(lerp(a->y, b->y))};
+}
 
 GameClient::GameClient(const GameClientConfig& config) : config_(config), net_(config.net) {}
 
@@ -24,7 +150,12 @@ uint64_t GameClient::estimated_server_tick(uint64_t now_us) const {
 uint32_t GameClient::submit(const sim::Command& command, uint64_t now_us) {
   if (!welcome_) return 0;
   const uint32_t seq = next_seq_++;
-  pending_.push_back(view::InputEntry{seq, estimated_server_tick(now_us) + input_delay_ticks_, command});
+  const uint64_t tick = estimated_server_tick(now_us) + input_delay_ticks_;
+  pending_.push_back(view::InputEntry{seq, tick, command});
+  if (const auto* move = std::get_if<sim::MoveCommand>(&command)) {
+    moves_.push_back(OwnMove{seq, tick, sim::to_underlying(move->direction), sim::to_underlying(move->mode)});
+    while (moves_.size() > 256) moves_.pop_front();
+  }
   while (pending_.size() > view::input_batch_max) pending_.pop_front();  // far behind: oldest lost
   stats_.inputs_submitted += 1;
   return seq;
@@ -68,6 +199,7 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
     return;  // never build on a view we know is wrong: the next full or delta from an older one fixes it
   }
   stats_.snapshots_applied += 1;
+  check_prediction(*applied.view);
   views_[snapshot.tick] = std::move(*applied.view);
   while (views_.size() > config_.views_kept) views_.erase(views_.begin());
   newest_tick_ = snapshot.tick;
@@ -109,6 +241,7 @@ void GameClient::update(uint64_t now_us) {
   }
   if (net_.state() != net::ClientState::connected) return;
   adapt_input_delay();
+  predict(now_us);
   if (newest_tick_ > acked_tick_) {
     view::encode_ack(newest_tick_, scratch_);
     if (net_.send(net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) acked_tick_ = newest_tick_;

@@ -5,7 +5,14 @@
 //    mismatch is counted and reported to the server), and acknowledged so the next delta is small;
 //  - inputs are stamped with the tick they are meant for (the server tick estimated from the last
 //    snapshot, plus an input delay adapted to the measured RTT and jitter) and resent in every
-//    packet until a snapshot says the server processed them.
+//    packet until a snapshot says the server processed them;
+//  - the local player is predicted with the sim's own movement rule (sim::move_box on the view's
+//    chunks): from the server's state at the newest snapshot, its unprocessed moves are re-applied
+//    up to the present tick (reconciliation); the visible correction is smoothed out; remote
+//    entities are interpolated between snapshots, two ticks in the past.
+// Prediction tolerance: a prediction is exact unless the server applied a move at another tick
+// than the client meant (the input arrived late) or stamina ran out while running; the error is
+// then bounded by run speed times the ticks of lateness. tests/server/node_test checks it.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +24,7 @@
 
 #include "net/client.h"
 #include "schema/client/messages.h"
+#include "sim/fixed.h"
 
 namespace strata::sdk {
 
@@ -29,6 +37,15 @@ struct GameClientConfig {
   size_t views_kept = 64;
 };
 [[nodiscard]] GameClientConfig default_game_client_config();
+
+struct PredictionStats {
+  uint64_t checked = 0;      // predicted ticks later confirmed by a snapshot
+  uint64_t exact = 0;        // ... whose prediction equalled the server's position
+  int32_t error_max = 0;     // largest error (Chebyshev, 1/256 tile)
+  uint64_t error_sum = 0;
+  uint64_t corrections = 0;  // reconciliations that moved the present prediction
+  uint64_t correction_sum = 0;
+};
 
 struct GameClientStats {
   uint64_t snapshots_received = 0;
@@ -67,7 +84,24 @@ class GameClient {
   [[nodiscard]] uint64_t estimated_server_tick(uint64_t now_us) const;
   [[nodiscard]] const GameClientStats& stats() const { return stats_; }
 
+  // The local player predicted at predicted_tick() (nullopt before it is seen in a snapshot).
+  [[nodiscard]] const std::optional<sim::Vec2>& predicted_position() const { return predicted_; }
+  [[nodiscard]] uint64_t predicted_tick() const { return predicted_tick_; }
+  // The prediction plus what is left of the last correction (decays by 1/8 a frame): draw this.
+  [[nodiscard]] std::optional<sim::Vec2> smoothed_position() const;
+  // A remote entity's position interpolated two ticks in the past (nullopt when not in view).
+  [[nodiscard]] std::optional<sim::Vec2> interpolated_position(const view::EntityKey& key, uint64_t now_us) const;
+  [[nodiscard]] const PredictionStats& prediction_stats() const { return prediction_; }
+
  private:
+  struct OwnMove {
+    uint32_t seq = 0;
+    uint64_t tick = 0;
+    uint8_t direction = 0;
+    uint8_t mode = 0;
+  };
+  void predict(uint64_t now_us);
+  void check_prediction(const view::ClientView& confirmed);
   void handle(const view::Message& message, size_t bytes, uint64_t now_us);
   void apply(const view::ClientSnapshot& snapshot, uint64_t now_us);
   void adapt_input_delay();
@@ -87,6 +121,13 @@ class GameClient {
   uint64_t tick_us_ = 50'000;
   GameClientStats stats_;
   std::vector<uint8_t> scratch_;
+  std::deque<OwnMove> moves_;                   // moves submitted, until older than the processed ones
+  std::map<uint64_t, sim::Vec2> predicted_at_;  // tick -> the first prediction made for that tick
+  std::optional<sim::Vec2> predicted_;
+  uint64_t predicted_tick_ = 0;
+  int32_t offset_x_ = 0;  // visible correction still to smooth out
+  int32_t offset_y_ = 0;
+  PredictionStats prediction_;
 };
 
 }  // namespace strata::sdk

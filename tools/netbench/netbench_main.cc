@@ -59,6 +59,8 @@ struct Result {
   std::uint64_t out_of_order = 0;
   std::uint64_t server_packets = 0;
   std::uint64_t server_bytes = 0;
+  std::uint64_t resends = 0;  // strata only: reliable messages sent again (timer or fast retransmit)
+  std::uint64_t sent = 0;     // messages the client queued
   bool connected = false;
 };
 
@@ -177,6 +179,8 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
   result.out_of_order = out_of_order;
   result.server_packets = server_packets - packets_at_start;
   result.server_bytes = server_bytes - bytes_at_start;
+  result.resends = client.stats() ? client.stats()->reliable_resends : 0;
+  result.sent = sent;
   stop = true;
   server_thread.join();
   return result;
@@ -535,6 +539,9 @@ int main(int argc, char** argv) {
       o.size, o.seconds, o.window);
   const Result strata = run_strata(o, connect_port);
   print("strata", strata, o.size, static_cast<double>(packet_header_size + mac_size));
+  std::printf("strata  client queued %llu messages, resent %llu (%.1f %%)\n",
+              static_cast<unsigned long long>(strata.sent), static_cast<unsigned long long>(strata.resends),
+              strata.sent ? 100.0 * static_cast<double>(strata.resends) / static_cast<double>(strata.sent) : 0.0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   const Result enet = run_enet(o, connect_port);
   print("enet", enet, o.size, 4.0 + 12.0);  // ENet protocol header (peer id + sent time) + send-reliable command
