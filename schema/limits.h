@@ -71,8 +71,9 @@ inline constexpr int export_entry_nesting_max = tick_record_nesting_max + 1;
 inline constexpr uint32_t log_period_max = 1U << 24;
 
 // Unpacked messages are held in one flat array sized from the packed bytes (never from a segment
-// table a sender wrote), checked against these before allocating.
-inline constexpr size_t segments_max = 1;  // our encoders write single-segment messages
+// table a sender wrote), checked against the *_words_max above before allocating. Messages may
+// have several segments (capnp's builders add one when the first fills up); FlatArrayMessageReader
+// bounds their count (512) and checks every segment against the array.
 
 static_assert(command_words_max >= 2, "a command carries at least player, seq and a stamp");
 static_assert(tick_input_words_max < (size_t{1} << 29), "capnp lists and segments are bounded by 2^29 words");
