@@ -39,8 +39,52 @@ struct CellRange {
 [[nodiscard]] Vec2 velocity_for(Direction direction, int32_t speed);
 
 // Moves a box that does not overlap a blocking cell by at most one cell per axis; the result does
-// not overlap one either.
-[[nodiscard]] Vec2 move_box(const TileMap& map, Vec2 pos, Vec2 vel);
+// not overlap one either. Map is anything with `bool blocks(CellPos) const` (the sim's TileMap, or
+// a client's partial view of it for prediction: the same rule on both sides).
+template <class Map>
+[[nodiscard]] Vec2 move_box(const Map& map, Vec2 pos, Vec2 vel);
+
+namespace movement_detail {
+constexpr int32_t h = limits::entity_half_extent;
+constexpr int32_t one = limits::fixed_one;
+
+template <class Map>
+int32_t move_axis_x(const Map& map, int32_t x, int32_t y, int32_t vx) {
+  const int32_t nx = x + vx;
+  const int32_t lead_col = (vx > 0 ? nx + h : nx - h) >> limits::fixed_shift;
+  const int32_t y0 = (y - h) >> limits::fixed_shift;
+  const int32_t y1 = (y + h) >> limits::fixed_shift;
+  for (int32_t cy = y0; cy <= y1; ++cy) {
+    if (map.blocks(CellPos{lead_col, cy})) return vx > 0 ? lead_col * one - h - 1 : (lead_col + 1) * one + h;
+  }
+  return nx;
+}
+
+template <class Map>
+int32_t move_axis_y(const Map& map, int32_t x, int32_t y, int32_t vy) {
+  const int32_t ny = y + vy;
+  const int32_t lead_row = (vy > 0 ? ny + h : ny - h) >> limits::fixed_shift;
+  const int32_t x0 = (x - h) >> limits::fixed_shift;
+  const int32_t x1 = (x + h) >> limits::fixed_shift;
+  for (int32_t cx = x0; cx <= x1; ++cx) {
+    if (map.blocks(CellPos{cx, lead_row})) return vy > 0 ? lead_row * one - h - 1 : (lead_row + 1) * one + h;
+  }
+  return ny;
+}
+}  // namespace movement_detail
+
+template <class Map>
+Vec2 move_box(const Map& map, Vec2 pos, Vec2 vel) {
+  STRATA_ASSERT(vel.x.raw() > -limits::fixed_one && vel.x.raw() < limits::fixed_one,
+                "velocity x beyond one cell per tick");
+  STRATA_ASSERT(vel.y.raw() > -limits::fixed_one && vel.y.raw() < limits::fixed_one,
+                "velocity y beyond one cell per tick");
+  int32_t x = pos.x.raw();
+  int32_t y = pos.y.raw();
+  if (vel.x.raw() != 0) x = movement_detail::move_axis_x(map, x, y, vel.x.raw());
+  if (vel.y.raw() != 0) y = movement_detail::move_axis_y(map, x, y, vel.y.raw());
+  return Vec2{Fixed::from_raw(x), Fixed::from_raw(y)};
+}
 
 // The nearest cell (ring by ring, row-major within a ring) within `radius` of `origin` whose centre
 // can hold a box, if any.

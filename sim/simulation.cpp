@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "sim/hash.h"
+#include "sim/motion.h"
 #include "sim/movement.h"
 #include "sim/state_codec.h"
 
@@ -107,7 +108,7 @@ class StepContext {
   void bucket_players();
   void think_npcs();
   void integrate();
-  void move_entity(Vec2& pos, Vec2& vel, Vec2 intended);
+  void relocate(Vec2& pos, Vec2& vel, Vec2 next);
   void random_ticks();
   void expire_ghosts();
 
@@ -225,11 +226,11 @@ RejectReason StepContext::move(const MoveCommand& c) {
   if (const RejectReason r = player_for(c.player, c.seq, p); r != RejectReason::none) return r;
   if (!enum_valid(c.direction) || !enum_valid(c.mode)) return RejectReason::bad_enum;
   if (p->moved_this_tick) return RejectReason::duplicate_move;
-  const bool running = c.mode == MoveMode::run && c.direction != Direction::none;
-  if (running && p->stamina < limits::stamina_run_min) return RejectReason::exhausted;
+  MotionState motion{p->heading, p->mode, p->stamina};
+  if (const RejectReason r = accept_move(motion, c.direction, c.mode); r != RejectReason::none) return r;
   p->moved_this_tick = true;
-  p->heading = c.direction;
-  p->mode = c.mode;
+  p->heading = motion.heading;
+  p->mode = motion.mode;
   if (c.direction != Direction::none) p->facing = c.direction;
   return RejectReason::none;
 }
@@ -570,28 +571,19 @@ void StepContext::think_npcs() {
 // motion that happened, so a walk into a wall leaves vel zero on that axis.
 void StepContext::integrate() {
   for (Player& p : world_.players) {
-    const bool wants_to_move = p.heading != Direction::none;
-    if (wants_to_move && p.mode == MoveMode::run) {
-      if (p.stamina < limits::stamina_run_cost) {
-        p.mode = MoveMode::walk;  // out of breath: drop to a walk
-      } else {
-        p.stamina = static_cast<uint16_t>(p.stamina - limits::stamina_run_cost);
-      }
-    } else if (p.stamina < limits::stamina_max) {
-      p.stamina = static_cast<uint16_t>(p.stamina + limits::stamina_regen);
-    }
-    const Vec2 intended = velocity_for(p.heading, p.mode == MoveMode::run ? limits::run_speed : limits::walk_speed);
-    move_entity(p.pos, p.vel, intended);
+    MotionState motion{p.heading, p.mode, p.stamina};
+    const Vec2 next = advance(motion, map_, p.pos);
+    p.mode = motion.mode;
+    p.stamina = motion.stamina;
+    relocate(p.pos, p.vel, next);
   }
-  for (Npc& n : world_.npcs) move_entity(n.pos, n.vel, n.vel);
+  for (Npc& n : world_.npcs) {
+    const bool moving = n.vel.x.raw() != 0 || n.vel.y.raw() != 0;
+    relocate(n.pos, n.vel, moving ? move_box(map_, n.pos, n.vel) : n.pos);
+  }
 }
 
-void StepContext::move_entity(Vec2& pos, Vec2& vel, Vec2 intended) {
-  if (intended.x.raw() == 0 && intended.y.raw() == 0) {
-    vel = Vec2{};
-    return;
-  }
-  const Vec2 next = move_box(map_, pos, intended);
+void StepContext::relocate(Vec2& pos, Vec2& vel, Vec2 next) {
   if (box_cells(next) != box_cells(pos)) {
     occupy(pos, -1);
     occupy(next, +1);
