@@ -219,6 +219,9 @@ view::ClientSnapshot build_client_snapshot(const World& world, const InterestInd
   out.world_quick_hash = world_quick_hash;
   out.last_input_seq = viewer.last_seq;
   out.viewer = raw(viewer.id);
+  out.viewer_heading = to_underlying(viewer.heading);
+  out.viewer_mode = to_underlying(viewer.mode);
+  out.viewer_stamina = viewer.stamina;
   const SentView* base = client.baseline();
   if (base != nullptr && !changes.covers(base->tick)) base = nullptr;  // older than the change log: full
   out.baseline_tick = base != nullptr ? base->tick : 0;

@@ -30,22 +30,16 @@ std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::
   std::unique_ptr<replay::LogWriter> log;
   uint64_t recovered = 0;
   if (std::filesystem::exists(options.log_dir)) {
-    auto source = replay::open_rocks_log(options.log_dir, status);
-    if (!source) {
-      error = "cannot recover the log in " + options.log_dir + ": " + status.describe();
+    // The writer opens first (RocksDB repairs a torn WAL tail to the last intact record), then the
+    // world is rebuilt at the last tick, checking every recorded hash on the way.
+    auto recovered_log = replay::recover(options.log_dir, log_config(options.config));
+    if (!recovered_log.writer || !recovered_log.sim) {
+      error = "cannot recover the log in " + options.log_dir + ": " + recovered_log.status.describe();
       return nullptr;
     }
-    const uint64_t last = source->last_tick();
-    auto state = replay::state_at(*source, last, true);
-    if (!state.sim) {
-      error =
-          "cannot rebuild tick " + std::to_string(last) + " from " + options.log_dir + ": " + state.status.describe();
-      return nullptr;
-    }
-    source.reset();
-    sim = std::make_unique<Simulation>(std::move(*state.sim));
-    recovered = last;
-    log = replay::LogWriter::open(options.log_dir, log_config(options.config), status);
+    sim = std::make_unique<Simulation>(std::move(*recovered_log.sim));
+    recovered = sim->tick();
+    log = std::move(recovered_log.writer);
   } else {
     WorldParams params = options.config.world;
     params.region = RegionId{options.config.region};

@@ -139,4 +139,20 @@ void strata_client_get_stats(const strata_client* client, strata_client_stats* o
                              net_stats != nullptr ? net_stats->rtt_ms : 0.0, client->game->input_delay_ticks()};
 }
 
+int strata_client_predicted(const strata_client* client, int32_t* x, int32_t* y) {
+  if (client == nullptr || x == nullptr || y == nullptr || !client->game->predicted_position()) return -1;
+  *x = client->game->predicted_position()->x.raw();
+  *y = client->game->predicted_position()->y.raw();
+  return 0;
+}
+
+int strata_client_smoothed(const strata_client* client, int32_t* x, int32_t* y) {
+  if (client == nullptr || x == nullptr || y == nullptr) return -1;
+  const auto p = client->game->smoothed_position();
+  if (!p) return -1;
+  *x = p->x.raw();
+  *y = p->y.raw();
+  return 0;
+}
+
 }  // extern "C"

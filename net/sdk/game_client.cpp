@@ -21,7 +21,8 @@ class ViewMap {
   explicit ViewMap(const view::ClientView& view) : view_(view) {}
   [[nodiscard]] bool blocks(sim::CellPos cell) const {
     if (cell.x < 0 || cell.y < 0) return true;
-    auto it = view_.chunks.find(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
+    auto it =
+        view_.chunks.find(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
     if (it == view_.chunks.end()) return true;
     const size_t i = sim::TileMap::index_in_chunk(cell);
     return !sim::floor_walkable(static_cast<sim::Floor>(it->second.floor[i])) ||
@@ -62,27 +63,27 @@ void GameClient::predict(uint64_t now_us) {
   const view::ClientView& base = views_.rbegin()->second;
   const view::EntityState* me = own_entity(base, welcome_->player);
   if (me == nullptr) return;
-  // The heading in force at the base tick: the newest move the server had processed by then.
-  sim::Direction heading = sim::Direction::none;
-  sim::MoveMode mode = sim::MoveMode::walk;
-  while (moves_.size() > 1 && moves_[1].seq <= last_processed_seq_) moves_.pop_front();
-  size_t next = 0;
-  if (!moves_.empty() && moves_.front().seq <= last_processed_seq_) {
-    heading = static_cast<sim::Direction>(moves_.front().direction);
-    mode = static_cast<sim::MoveMode>(moves_.front().mode);
-    next = 1;
-  }
-  const uint64_t present = std::min(estimated_server_tick(now_us) + input_delay_ticks_, base.tick + prediction_ticks_max);
+  // From the server's state at the base tick, re-apply the moves it had not processed yet with the
+  // sim's own rules: one move per tick (later ones are refused as duplicate_move), exhausted runs
+  // refused, stamina spent and regained, collision on the view's map.
+  while (!moves_.empty() && moves_.front().seq <= last_processed_seq_) moves_.pop_front();
+  sim::MotionState motion = base_motion_;
+  const uint64_t present =
+      std::min(estimated_server_tick(now_us) + input_delay_ticks_, base.tick + prediction_ticks_max);
   const ViewMap map(base);
   sim::Vec2 pos{sim::Fixed::from_raw(me->x), sim::Fixed::from_raw(me->y)};
+  size_t next = 0;
   for (uint64_t t = base.tick + 1; t <= present; ++t) {
+    bool moved = false;
     for (; next < moves_.size() && moves_[next].tick <= t; ++next) {  // late ones apply at once
-      heading = static_cast<sim::Direction>(moves_[next].direction);
-      mode = static_cast<sim::MoveMode>(moves_[next].mode);
+      if (moved) continue;
+      moved = sim::accept_move(motion, static_cast<sim::Direction>(moves_[next].direction),
+                               static_cast<sim::MoveMode>(moves_[next].mode)) == sim::RejectReason::none;
     }
-    const int32_t speed = mode == sim::MoveMode::run ? sim::limits::run_speed : sim::limits::walk_speed;
-    pos = sim::move_box(map, pos, sim::velocity_for(heading, speed));
-    predicted_at_.emplace(t, pos);  // keeps the first prediction made for t
+    pos = sim::advance(motion, map, pos);
+    // What the player saw for t: the prediction made while t was the present (inputs for t can be
+    // submitted until then); frozen once the present moves past it.
+    if (t >= predicted_tick_) predicted_at_[t] = pos;
   }
   // Smoothing: what was on screen stays on screen; the jump decays over the next frames.
   if (predicted_ && predicted_tick_ == present && (*predicted_ != pos)) {
@@ -91,7 +92,8 @@ void GameClient::predict(uint64_t now_us) {
     prediction_.corrections += 1;
     prediction_.correction_sum += static_cast<uint64_t>(std::max(std::abs(offset_x_), std::abs(offset_y_)));
   }
-  if (std::max(std::abs(offset_x_), std::abs(offset_y_)) > 2 * sim::limits::fixed_one) offset_x_ = offset_y_ = 0;  // snap
+  if (std::max(std::abs(offset_x_), std::abs(offset_y_)) > 2 * sim::limits::fixed_one)
+    offset_x_ = offset_y_ = 0;  // snap
   offset_x_ -= offset_x_ / 8;
   offset_y_ -= offset_y_ / 8;
   predicted_ = pos;
@@ -100,7 +102,8 @@ void GameClient::predict(uint64_t now_us) {
 
 std::optional<sim::Vec2> GameClient::smoothed_position() const {
   if (!predicted_) return std::nullopt;
-  return sim::Vec2{sim::Fixed::from_raw(predicted_->x.raw() + offset_x_), sim::Fixed::from_raw(predicted_->y.raw() + offset_y_)};
+  return sim::Vec2{sim::Fixed::from_raw(predicted_->x.raw() + offset_x_),
+                   sim::Fixed::from_raw(predicted_->y.raw() + offset_y_)};
 }
 
 std::optional<sim::Vec2> GameClient::interpolated_position(const view::EntityKey& key, uint64_t now_us) const {
@@ -129,8 +132,11 @@ std::optional<sim::Vec2> GameClient::interpolated_position(const view::EntityKey
     return sim::Vec2{sim::Fixed::from_raw(e->x), sim::Fixed::from_raw(e->y)};
   }
   const auto span = static_cast<int64_t>((after->first - before->first) * 1000);
-  const auto into = std::clamp<int64_t>(static_cast<int64_t>(render_milli) - static_cast<int64_t>(before->first * 1000), 0, span);
-  auto lerp = [&](int32_t from, int32_t to) { return static_cast<int32_t>(from + (static_cast<int64_t>(to - from) * into) / span); };
+  const auto into =
+      std::clamp<int64_t>(static_cast<int64_t>(render_milli) - static_cast<int64_t>(before->first * 1000), 0, span);
+  auto lerp = [&](int32_t from, int32_t to) {
+    return static_cast<int32_t>(from + (static_cast<int64_t>(to - from) * into) / span);
+  };
   return sim::Vec2{sim::Fixed::from_raw(lerp(a->x, b->x)), sim::Fixed::from_raw(lerp(a->y, b->y))};
 }
 
@@ -200,6 +206,8 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
   }
   stats_.snapshots_applied += 1;
   check_prediction(*applied.view);
+  base_motion_ = sim::MotionState{static_cast<sim::Direction>(snapshot.viewer_heading),
+                                  static_cast<sim::MoveMode>(snapshot.viewer_mode), snapshot.viewer_stamina};
   views_[snapshot.tick] = std::move(*applied.view);
   while (views_.size() > config_.views_kept) views_.erase(views_.begin());
   newest_tick_ = snapshot.tick;

@@ -25,6 +25,7 @@
 #include "net/client.h"
 #include "schema/client/messages.h"
 #include "sim/fixed.h"
+#include "sim/motion.h"
 
 namespace strata::sdk {
 
@@ -39,9 +40,9 @@ struct GameClientConfig {
 [[nodiscard]] GameClientConfig default_game_client_config();
 
 struct PredictionStats {
-  uint64_t checked = 0;      // predicted ticks later confirmed by a snapshot
-  uint64_t exact = 0;        // ... whose prediction equalled the server's position
-  int32_t error_max = 0;     // largest error (Chebyshev, 1/256 tile)
+  uint64_t checked = 0;   // predicted ticks later confirmed by a snapshot
+  uint64_t exact = 0;     // ... whose prediction equalled the server's position
+  int32_t error_max = 0;  // largest error (Chebyshev, 1/256 tile)
   uint64_t error_sum = 0;
   uint64_t corrections = 0;  // reconciliations that moved the present prediction
   uint64_t correction_sum = 0;
@@ -122,7 +123,8 @@ class GameClient {
   GameClientStats stats_;
   std::vector<uint8_t> scratch_;
   std::deque<OwnMove> moves_;                   // moves submitted, until older than the processed ones
-  std::map<uint64_t, sim::Vec2> predicted_at_;  // tick -> the first prediction made for that tick
+  std::map<uint64_t, sim::Vec2> predicted_at_;  // tick -> its prediction when it was the present
+  sim::MotionState base_motion_;                // the server's motion state of ours at the newest view
   std::optional<sim::Vec2> predicted_;
   uint64_t predicted_tick_ = 0;
   int32_t offset_x_ = 0;  // visible correction still to smooth out

@@ -86,6 +86,10 @@ uint32_t strata_client_place(strata_client* client, int32_t cell_x, int32_t cell
 uint32_t strata_client_break(strata_client* client, int32_t cell_x, int32_t cell_y);
 uint32_t strata_client_interact(strata_client* client, int32_t cell_x, int32_t cell_y);
 void strata_client_get_stats(const strata_client* client, strata_client_stats* out);
+/* The local player: predicted (sim rules, unprocessed inputs re-applied), and smoothed (what to
+ * draw). Return 0 when known, -1 before the player is in view. */
+int strata_client_predicted(const strata_client* client, int32_t* x, int32_t* y);
+int strata_client_smoothed(const strata_client* client, int32_t* x, int32_t* y);
 
 #ifdef __cplusplus
 }

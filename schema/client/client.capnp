@@ -58,6 +58,9 @@ struct ClientSnapshot {
   chunks @8 :List(Chunk);
   droppedChunks @9 :List(ChunkCoord);
   cells @10 :List(CellUpdate);
+  viewerHeading @11 :UInt8;
+  viewerMode @12 :UInt8;
+  viewerStamina @13 :UInt16;
 }
 
 # Server -> client, reliable, once after connecting.

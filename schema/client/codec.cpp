@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "schema/client/client.capnp.h"
+#include "sim/types.h"
 
 namespace strata::view {
 namespace {
@@ -61,6 +62,9 @@ void encode_client_snapshot(const ClientSnapshot& s, std::vector<uint8_t>& out) 
   root.setWorldQuickHash(s.world_quick_hash);
   root.setLastInputSeq(s.last_input_seq);
   root.setViewer(s.viewer);
+  root.setViewerHeading(s.viewer_heading);
+  root.setViewerMode(s.viewer_mode);
+  root.setViewerStamina(s.viewer_stamina);
   auto entities = root.initEntities(static_cast<unsigned>(s.entities.size()));
   for (size_t i = 0; i < s.entities.size(); ++i) {
     const EntityDelta& d = s.entities[i];
@@ -130,6 +134,14 @@ std::string read_snapshot(wire::ClientSnapshot::Reader root, ClientSnapshot& s) 
   s.world_quick_hash = root.getWorldQuickHash();
   s.last_input_seq = root.getLastInputSeq();
   s.viewer = root.getViewer();
+  if (root.getViewerHeading() >= static_cast<uint8_t>(sim::Direction::count) ||
+      root.getViewerMode() >= static_cast<uint8_t>(sim::MoveMode::count) ||
+      root.getViewerStamina() > sim::limits::stamina_max) {
+    return "bad viewer motion state";
+  }
+  s.viewer_heading = root.getViewerHeading();
+  s.viewer_mode = root.getViewerMode();
+  s.viewer_stamina = root.getViewerStamina();
   for (auto e : root.getEntities()) {
     if (e.getKind() >= static_cast<uint8_t>(EntityKind::count)) return "bad entity kind";
     if (e.getFresh() && (unzigzag(e.getHealth()) < 0 || unzigzag(e.getHealth()) > 65535)) return "bad health";

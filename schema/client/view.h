@@ -96,8 +96,12 @@ struct ClientSnapshot {
   uint64_t baseline_tick = 0;  // 0: a full snapshot (no baseline)
   uint64_t aoi_checksum = 0;
   uint64_t world_quick_hash = 0;
-  uint32_t last_input_seq = 0;        // the last input of this client the server processed
-  uint32_t viewer = 0;                // the client's player id
+  uint32_t last_input_seq = 0;  // the last input of this client the server processed
+  uint32_t viewer = 0;          // the client's player id
+  // The viewer's own intent and stamina at `tick` (not visible to others): the base of prediction.
+  uint8_t viewer_heading = 0;  // sim::Direction
+  uint8_t viewer_mode = 0;     // sim::MoveMode
+  uint16_t viewer_stamina = 0;
   std::vector<EntityDelta> entities;  // sorted by key
   std::vector<EntityKey> removed;     // sorted
   std::vector<FreshChunk> chunks;     // sorted by coord

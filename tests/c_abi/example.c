@@ -49,6 +49,8 @@ int main(int argc, char** argv) {
   int moved = have_start && my_x(c, player, &x) && x != start_x;
   strata_client_stats stats;
   strata_client_get_stats(c, &stats);
+  int32_t px = 0, py = 0;
+  if (strata_client_predicted(c, &px, &py) == 0) printf("c example: predicted x %d (server view %d)\n", px, x);
   printf("c example: player %u, tick %llu, x %d -> %d, %llu snapshots, %llu mismatches, rtt %.1f ms\n", player,
          (unsigned long long)strata_client_tick(c), start_x, x, (unsigned long long)stats.snapshots_applied,
          (unsigned long long)stats.checksum_mismatches, stats.rtt_ms);

@@ -220,6 +220,27 @@ TEST(Node, ClientsOverLossyLinksReconstructEverySnapshotAndTheLogReplaysAcrossAR
   std::printf("node: %zu clients, 600 ticks, %llu snapshots applied (%llu full), %.0f snapshot bytes/s per client\n",
               cluster.size(), static_cast<unsigned long long>(applied), static_cast<unsigned long long>(full),
               static_cast<double>(bytes) / static_cast<double>(cluster.size()) / 30.0);
+  // Prediction: every tick a client predicted and a snapshot later confirmed is compared.
+  sdk::PredictionStats prediction;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    const sdk::PredictionStats& p = cluster.client(i).prediction_stats();
+    prediction.checked += p.checked;
+    prediction.exact += p.exact;
+    prediction.error_sum += p.error_sum;
+    prediction.error_max = std::max(prediction.error_max, p.error_max);
+    prediction.corrections += p.corrections;
+    EXPECT_GT(p.checked, 200U) << i;
+  }
+  std::printf(
+      "prediction: %llu ticks checked, %.2f%% exact, mean error %.2f, max error %d (1/256 tile), %llu corrections\n",
+      static_cast<unsigned long long>(prediction.checked),
+      100.0 * static_cast<double>(prediction.exact) / static_cast<double>(prediction.checked),
+      static_cast<double>(prediction.error_sum) / static_cast<double>(prediction.checked), prediction.error_max,
+      static_cast<unsigned long long>(prediction.corrections));
+  // The documented tolerance (net/sdk/game_client.h): exact unless a move landed at another tick
+  // than meant; never more than four ticks of running off.
+  EXPECT_GE(static_cast<double>(prediction.exact), 0.98 * static_cast<double>(prediction.checked));
+  EXPECT_LE(prediction.error_max, 4 * sim::limits::run_speed);
   const auto& verdicts = cluster.node().scheduler().counters();
   EXPECT_GT(verdicts[static_cast<size_t>(InputVerdict::accepted)], 400U);
   EXPECT_GT(verdicts[static_cast<size_t>(InputVerdict::duplicate)], 0U) << "inputs are resent until processed";

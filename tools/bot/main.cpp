@@ -229,6 +229,22 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(total.snapshots_applied), static_cast<unsigned long long>(total.full_snapshots),
       static_cast<unsigned long long>(total.stale_snapshots), static_cast<unsigned long long>(total.missing_baseline),
       static_cast<unsigned long long>(total.refused_messages));
+  uint64_t checked = 0, exact = 0, error_sum = 0, corrections = 0, correction_sum = 0;
+  int32_t error_max = 0;
+  for (const Bot& bot : bots) {
+    if (!bot.client) continue;
+    const sdk::PredictionStats& p = bot.client->prediction_stats();
+    checked += p.checked, exact += p.exact, error_sum += p.error_sum, corrections += p.corrections;
+    correction_sum += p.correction_sum, error_max = std::max(error_max, p.error_max);
+  }
+  std::printf(
+      "  prediction: %llu ticks checked, %.2f%% exact, mean error %.2f, max %d (1/256 tile); %.1f "
+      "corrections/min/client, mean size %.1f\n",
+      static_cast<unsigned long long>(checked),
+      checked ? 100.0 * static_cast<double>(exact) / static_cast<double>(checked) : 0.0,
+      checked ? static_cast<double>(error_sum) / static_cast<double>(checked) : 0.0, error_max,
+      static_cast<double>(corrections) / (seconds / 60.0) / o.bots,
+      corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
   std::printf("  inputs submitted: %llu\n", static_cast<unsigned long long>(total.inputs_submitted));
   std::printf("  per client: %.0f snapshot bytes/s, mean rtt %.1f ms, mean loss %.3f\n",
