@@ -148,8 +148,10 @@ RC_GTEST_PROP(net_connection, fragmentation_round_trips_any_size, ()) {
   const auto size = *rc::gen::oneOf(rc::gen::inRange<std::size_t>(0, 3 * fragment_size),
                                     rc::gen::inRange<std::size_t>(0, message_size_max + 1));
   const auto channel = *rc::gen::element(Channel::reliable_ordered, Channel::unreliable_sequenced);
-  ConnectionPair pair(default_connection_config(), LinkConfig{}, 7);
-  const auto got = run_transfer(pair, channel, {size}, 1000, 10'000'000);
+  // Reliable fragments must survive a bad link too; unreliable ones may be lost, so a clean link.
+  const LinkConfig link = channel == Channel::reliable_ordered ? gen_bad_link() : LinkConfig{};
+  ConnectionPair pair(default_connection_config(), link, *rc::gen::arbitrary<std::uint64_t>());
+  const auto got = run_transfer(pair, channel, {size}, 5000, 600'000'000);
   RC_ASSERT(got.size() == 1u);
   RC_ASSERT(got[0].data == message_bytes(0, size));
 }
