@@ -14,7 +14,7 @@ bool valid_name(const std::string& name) {
 }
 }  // namespace
 
-LoginResult Login::login(const std::string& name, uint64_t now_unix_s) {
+LoginResult Login::login(const std::string& name, uint64_t now_unix_s, bool observer) {
   LoginResult result;
   std::lock_guard lock(mutex_);
   if (!valid_name(name)) {
@@ -37,6 +37,7 @@ LoginResult Login::login(const std::string& name, uint64_t now_unix_s) {
   params.expire_seconds = config_.token_ttl_s;
   params.timeout_seconds = config_.connection_timeout_s;
   params.server_addresses = config_.server_addresses;
+  params.user_data[0] = observer ? observer_flag : 0;
   auto token = net::mint_connect_token(params, config_.private_key, now_unix_s);
   if (!token) {
     refused_ += 1;

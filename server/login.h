@@ -33,7 +33,10 @@ struct LoginResult {
 class Login {
  public:
   explicit Login(LoginConfig config) : config_(std::move(config)) {}
-  [[nodiscard]] LoginResult login(const std::string& name, uint64_t now_unix_s);
+  // An observer does not play: it receives the region's whole input stream (token user data byte 0
+  // is observer_flag).
+  static constexpr uint8_t observer_flag = 1;
+  [[nodiscard]] LoginResult login(const std::string& name, uint64_t now_unix_s, bool observer = false);
   [[nodiscard]] uint64_t refused() const;
 
  private:

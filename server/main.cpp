@@ -217,7 +217,8 @@ int main(int argc, char** argv) {
                         : server::HttpResponse{503, "text/plain", "starting\n", {}};
   });
   http.add_route(server::HttpMethod::post, "/api/login", [&](const server::HttpRequest& request) {
-    const auto result = login.login(login_name(request), net::system_now_us() / 1'000'000);
+    const bool observer = request.body.find("\"role\":\"observer\"") != std::string::npos;
+    const auto result = login.login(login_name(request), net::system_now_us() / 1'000'000, observer);
     if (!result.error.empty())
       return server::HttpResponse{400, "application/json", "{\"error\":\"" + json_escape(result.error) + "\"}\n", {}};
     return server::HttpResponse{

@@ -5,6 +5,8 @@
 
 #include "replay/replayer.h"
 #include "replay/rocks_log.h"
+#include "schema/codec.h"
+#include "server/login.h"
 
 namespace strata::server {
 
@@ -94,6 +96,14 @@ void RegionalNode::handle_events(uint64_t now_us) {
         continue;
       }
       const auto player = static_cast<uint32_t>(client);
+      const net::UserData* user = net_.client_user_data(event.client);
+      if (user != nullptr && (*user)[0] == Login::observer_flag) {
+        Session observer;
+        observer.player = PlayerId{player};
+        observer.observer = true;
+        sessions_[client] = std::move(observer);
+        continue;
+      }
       if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
         net_.disconnect(net::ClientId{it->second}, net::DisconnectReason::kicked, now_us);  // logged in again
         sessions_.erase(it->second);
@@ -109,7 +119,9 @@ void RegionalNode::handle_events(uint64_t now_us) {
     auto it = sessions_.find(client);
     if (it == sessions_.end()) continue;
     const PlayerId player = it->second.player;
+    const bool observer = it->second.observer;
     sessions_.erase(it);
+    if (observer) continue;
     if (auto p = client_of_player_.find(raw(player)); p != client_of_player_.end() && p->second == client) {
       client_of_player_.erase(p);
       scheduler_.forget_player(player);
@@ -128,6 +140,7 @@ void RegionalNode::handle_messages(net::ClientId client, Session& session) {
       continue;
     }
     const view::Message& m = *decoded.message;
+    if (session.observer) continue;  // observers only listen
     switch (m.kind) {
       case view::MessageKind::inputs:
         for (const view::InputEntry& entry : m.inputs) {
@@ -163,7 +176,42 @@ bool RegionalNode::tick(uint64_t now_us) {
   changes_.record(sim_->world(), effects.changed_cells);
   index_.rebuild(sim_->world());
   send_snapshots();
+  send_observer_stream();
   return true;
+}
+
+// Observers get the world once (after the tick it was taken at), then every later tick's input and
+// quick hash, on the reliable channel: they re-simulate the region in lockstep.
+void RegionalNode::send_observer_stream() {
+  bool any = false;
+  for (const auto& [client, session] : sessions_) any = any || session.observer;
+  if (!any) return;
+  std::vector<uint8_t> input_bytes;
+  schema::encode_tick_input(input_, input_bytes);
+  view::encode_observer_tick(sim_->tick(), input_bytes, sim_->quick_hash(), scratch_);
+  const std::vector<uint8_t> tick_message = scratch_;
+  std::vector<uint8_t> world;
+  for (auto& [client, session] : sessions_) {
+    if (!session.observer) continue;
+    if (!session.observer_started) {
+      if (world.empty()) world = schema::encode_snapshot(sim_->world());
+      const size_t parts = (world.size() + view::observer_part_bytes_max - 1) / view::observer_part_bytes_max;
+      for (size_t i = 0; i < parts; ++i) {
+        const size_t begin = i * view::observer_part_bytes_max;
+        const size_t size = std::min(view::observer_part_bytes_max, world.size() - begin);
+        view::encode_observer_part(static_cast<uint32_t>(i), static_cast<uint32_t>(parts),
+                                   std::span(world).subspan(begin, size), scratch_);
+        if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, scratch_) != net::SendResult::ok) {
+          counters_.observer_send_failures += 1;
+        }
+      }
+      session.observer_started = true;
+      continue;
+    }
+    if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, tick_message) != net::SendResult::ok) {
+      counters_.observer_send_failures += 1;
+    }
+  }
 }
 
 void RegionalNode::send_snapshots() {

@@ -43,6 +43,7 @@ struct NodeCounters {
   uint64_t checksum_mismatches = 0;            // reported by clients
   std::array<uint64_t, 6> messages_refused{};  // by view::MessageError
   uint64_t log_failures = 0;
+  uint64_t observer_send_failures = 0;  // the reliable channel refused (queue full): the observer falls behind
   std::array<uint64_t, sim::reject_reason_count> rejected{};  // commands the rules refused, by reason
 };
 
@@ -83,7 +84,10 @@ class RegionalNode {
     sim::PlayerId player{};
     ClientInterest interest;
     bool welcomed = false;
+    bool observer = false;          // receives the input stream instead of playing
+    bool observer_started = false;  // its starting world was sent
   };
+  void send_observer_stream();
   RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::LogWriter> log);
   void handle_events(uint64_t now_us);
   void handle_messages(net::ClientId client, Session& session);

@@ -8,7 +8,7 @@ source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
 e2e_start_server || exit 1
 grep 'listening:' "$work/server.log"
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 > "$work/bot.out" 2> "$work/bot.err"
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --observer > "$work/bot.out" 2> "$work/bot.err"
 bot_status=$?
 cat "$work/bot.out"
 status=0

@@ -16,13 +16,13 @@ constexpr size_t response_bytes_max = 64 * 1024;
 }
 
 std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
-                                     std::string& error) {
+                                     std::string& error, bool observer) {
   try {
     boost::asio::io_context io;
     boost::asio::ip::tcp::socket socket(io);
     boost::asio::ip::tcp::resolver resolver(io);
     boost::asio::connect(socket, resolver.resolve(host, std::to_string(port)));
-    const std::string body = "{\"name\":\"" + name + "\"}";
+    const std::string body = "{\"name\":\"" + name + "\"" + (observer ? ",\"role\":\"observer\"" : "") + "}";
     const std::string request = "POST /api/login HTTP/1.1\r\nHost: " + host +
                                 "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
                                 "\r\nConnection: close\r\n\r\n" + body;

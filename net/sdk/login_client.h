@@ -14,7 +14,8 @@ struct LoginReply {
   std::vector<uint8_t> token;
 };
 
+// observer: log in as an observer of the region (receives its input stream, does not play).
 [[nodiscard]] std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
-                                                   std::string& error);
+                                                   std::string& error, bool observer = false);
 
 }  // namespace strata::sdk

@@ -96,3 +96,16 @@ struct ChecksumReport {
   expected @1 :UInt64;
   actual @2 :UInt64;
 }
+
+# Server -> observer, reliable: the world at the observer's start, in parts (a world is larger than
+# one netchannel message may be), then every tick's input with the hash the server computed.
+struct ObserverSnapshotPart {
+  index @0 :UInt32;
+  count @1 :UInt32;
+  bytes @2 :Data;         # a slice of schema::encode_snapshot(world)
+}
+struct ObserverTick {
+  tick @0 :UInt64;
+  input @1 :Data;         # schema::encode_tick_input
+  quickHash @2 :UInt64;   # sim quick hash after the step
+}

@@ -34,6 +34,8 @@ void finish(MessageKind kind, capnp::MessageBuilder& message, std::vector<uint8_
 
 // Small messages: a tight traversal limit (inputs: 32 entries with small commands).
 constexpr uint64_t small_message_words_max = 64 * 1024;
+// Observer messages carry up to a snapshot part or a whole tick input.
+constexpr uint64_t observer_message_words_max = 2 * 1024 * 1024;
 
 }  // namespace
 
@@ -100,6 +102,25 @@ void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& 
   finish(MessageKind::checksum_report, message, out);
 }
 
+void encode_observer_part(uint32_t index, uint32_t count, std::span<const uint8_t> bytes, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::ObserverSnapshotPart>();
+  root.setIndex(index);
+  root.setCount(count);
+  root.setBytes(capnp::Data::Reader(bytes.data(), bytes.size()));
+  finish(MessageKind::observer_part, message, out);
+}
+
+void encode_observer_tick(uint64_t tick, std::span<const uint8_t> input, uint64_t quick_hash,
+                          std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::ObserverTick>();
+  root.setTick(tick);
+  root.setInput(capnp::Data::Reader(input.data(), input.size()));
+  root.setQuickHash(quick_hash);
+  finish(MessageKind::observer_tick, message, out);
+}
+
 namespace {
 
 MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& m, std::string& error) {
@@ -128,6 +149,20 @@ MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& 
     case MessageKind::checksum_report: {
       auto r = reader.getRoot<wire::ChecksumReport>();
       m.report = ChecksumReport{r.getTick(), r.getExpected(), r.getActual()};
+      return MessageError::none;
+    }
+    case MessageKind::observer_part: {
+      auto p = reader.getRoot<wire::ObserverSnapshotPart>();
+      if (p.getCount() == 0 || p.getCount() > observer_parts_max || p.getIndex() >= p.getCount() ||
+          p.getBytes().size() > observer_part_bytes_max) {
+        return MessageError::malformed;
+      }
+      m.observer_part = ObserverPart{p.getIndex(), p.getCount(), {p.getBytes().begin(), p.getBytes().end()}};
+      return MessageError::none;
+    }
+    case MessageKind::observer_tick: {
+      auto t = reader.getRoot<wire::ObserverTick>();
+      m.observer_tick = ObserverTick{t.getTick(), {t.getInput().begin(), t.getInput().end()}, t.getQuickHash()};
       return MessageError::none;
     }
     case MessageKind::snapshot: break;
@@ -160,13 +195,15 @@ MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
     return result;
   }
   if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) ||
-      bytes[0] > static_cast<uint8_t>(MessageKind::checksum_report)) {
+      bytes[0] > static_cast<uint8_t>(MessageKind::observer_tick)) {
     result.code = MessageError::unknown_kind;
     result.error = "unknown message kind " + std::to_string(bytes[0]);
     return result;
   }
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = small_message_words_max;
+  options.traversalLimitInWords = kind == MessageKind::observer_part || kind == MessageKind::observer_tick
+                                      ? observer_message_words_max
+                                      : small_message_words_max;
   options.nestingLimit = 8;
   MessageError code = MessageError::none;
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {

@@ -16,7 +16,19 @@
 
 namespace strata::view {
 
-enum class MessageKind : uint8_t { welcome = 1, snapshot = 2, inputs = 3, ack = 4, checksum_report = 5 };
+enum class MessageKind : uint8_t {
+  welcome = 1,
+  snapshot = 2,
+  inputs = 3,
+  ack = 4,
+  checksum_report = 5,
+  observer_part = 6,  // server -> observer
+  observer_tick = 7,  // server -> observer
+};
+
+// An observer's world arrives in parts of at most this size; the whole at most parts_max of them.
+inline constexpr size_t observer_part_bytes_max = 192 * 1024;
+inline constexpr size_t observer_parts_max = 1024;
 
 // Inputs a client may resend in one batch (its unprocessed inputs, oldest dropped first).
 inline constexpr size_t input_batch_max = 32;
@@ -45,6 +57,18 @@ struct ChecksumReport {
   bool operator==(const ChecksumReport&) const = default;
 };
 
+struct ObserverPart {
+  uint32_t index = 0;
+  uint32_t count = 0;
+  std::vector<uint8_t> bytes;
+};
+
+struct ObserverTick {
+  uint64_t tick = 0;
+  std::vector<uint8_t> input;  // schema::encode_tick_input bytes (decoded by the observer)
+  uint64_t quick_hash = 0;
+};
+
 // One decoded message of either direction; `kind` says which field is set.
 struct Message {
   MessageKind kind = MessageKind::welcome;
@@ -53,6 +77,8 @@ struct Message {
   std::vector<InputEntry> inputs;
   uint64_t ack_tick = 0;
   ChecksumReport report;
+  ObserverPart observer_part;
+  ObserverTick observer_tick;
 };
 
 void encode_welcome(const Welcome& welcome, std::vector<uint8_t>& out);
@@ -60,6 +86,9 @@ void encode_snapshot_message(const ClientSnapshot& snapshot, std::vector<uint8_t
 void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& out);
 void encode_ack(uint64_t tick, std::vector<uint8_t>& out);
 void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& out);
+void encode_observer_part(uint32_t index, uint32_t count, std::span<const uint8_t> bytes, std::vector<uint8_t>& out);
+void encode_observer_tick(uint64_t tick, std::span<const uint8_t> input, uint64_t quick_hash,
+                          std::vector<uint8_t>& out);
 
 // Why a message was refused (counted per reason by the receiver).
 enum class MessageError : uint8_t { none, empty, unknown_kind, malformed, too_many_inputs, bad_command, count };

@@ -21,6 +21,7 @@
 
 #include "net/sdk/game_client.h"
 #include "net/sdk/login_client.h"
+#include "net/sdk/observer.h"
 #include "net/transport.h"
 #include "sim/rng.h"
 
@@ -48,6 +49,7 @@ struct Options {
   uint32_t churn_per_mille = 0;  // per bot per second: disconnect and come back
   uint64_t seed = 1;
   std::string name_prefix = "bot";
+  bool observer = false;
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -119,6 +121,8 @@ int main(int argc, char** argv) {
   app.add_option("--churn", o.churn_per_mille, "per-mille chance per bot per second to leave and come back");
   app.add_option("--seed", o.seed, "behaviour seed");
   app.add_option("--name-prefix", o.name_prefix, "bot login names are <prefix><n>");
+  app.add_flag("--observer", o.observer,
+               "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
   if (sodium_init() < 0) return 1;
 
@@ -134,6 +138,19 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::unique_ptr<sdk::Observer> observer;
+  std::unique_ptr<net::UdpSocket> observer_socket;
+  if (o.observer) {
+    std::string error;
+    auto reply = sdk::http_login(o.host, o.http_port, o.name_prefix + "-observer", error, true);
+    net::UdpConfig udp;
+    observer_socket = reply ? net::UdpSocket::open(io, udp, error) : nullptr;
+    observer = std::make_unique<sdk::Observer>();
+    if (!reply || !observer_socket || !observer->connect(reply->token, now)) {
+      std::fprintf(stderr, "strata-bot: observer: %s\n", error.c_str());
+      return 2;
+    }
+  }
   const uint64_t start = net::system_now_us();
   const auto end = start + static_cast<uint64_t>(o.seconds * 1e6);
   uint64_t next_think = start;
@@ -145,6 +162,13 @@ int main(int argc, char** argv) {
       if (!bot.client) continue;
       bot.socket->receive(
           [&](const net::Address& from, std::span<const uint8_t> data) { bot.client->receive(from, data, now); });
+    }
+    if (observer) {
+      observer_socket->receive(
+          [&](const net::Address& from, std::span<const uint8_t> data) { observer->receive(from, data, now); });
+      observer->update(now);
+      observer->send_packets(now, *observer_socket);
+      observer_socket->flush();
     }
     if (now >= next_think) {
       next_think += 50'000;
@@ -255,6 +279,21 @@ int main(int argc, char** argv) {
     if (bot.client)
       bot.client->disconnect(net::system_now_us()), bot.client->send_packets(net::system_now_us(), *bot.socket),
           bot.socket->flush();
+  }
+  if (observer) {
+    const sdk::ObserverStats& os = observer->stats();
+    std::printf(
+        "  observer: started at tick %llu, %llu ticks re-simulated and verified, %llu hash mismatches (first at tick "
+        "%llu), %llu gaps, %llu refused%s%s\n",
+        static_cast<unsigned long long>(os.start_tick), static_cast<unsigned long long>(os.ticks_verified),
+        static_cast<unsigned long long>(os.hash_mismatches), static_cast<unsigned long long>(os.first_mismatch_tick),
+        static_cast<unsigned long long>(os.gaps), static_cast<unsigned long long>(os.refused_messages),
+        observer->last_error().empty() ? "" : "; last error: ", observer->last_error().c_str());
+    observer->disconnect(net::system_now_us());
+    observer->send_packets(net::system_now_us(), *observer_socket);
+    observer_socket->flush();
+    if (os.hash_mismatches > 0 || os.gaps > 0) return 5;
+    if (os.ticks_verified == 0) return 6;
   }
   if (total.checksum_mismatches > 0) return 3;
   if (o.churn_per_mille == 0 && connected != o.bots) return 4;
