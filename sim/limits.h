@@ -59,6 +59,10 @@ inline constexpr uint64_t ghost_ttl_ticks = 200;
 // Random ticks per chunk per tick.
 inline constexpr uint32_t random_ticks_per_chunk_max = 64;
 
+// Players join at a spot spread over a square of at most this half-side (cells) around the map
+// centre, chosen from the world seed and the player id, so arrivals do not pile onto one cell.
+inline constexpr int32_t spawn_spread = 48;
+
 // When a remote write makes a cell solid under an entity, it is moved to the nearest free cell
 // within this radius (in cells); beyond it a player is made to leave and an NPC is removed.
 inline constexpr int32_t evict_search_radius = 24;

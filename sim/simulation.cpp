@@ -34,6 +34,21 @@ Inventory starting_inventory() {
   return inv;
 }
 
+// Where a player joins: a spot in the spawn square, from the seed and the id (a pure function, so
+// every replay and every client's expectation agree), clamped to the map.
+CellPos join_cell(const World& world, PlayerId player) {
+  const CellPos centre = spawn_cell(world.map);
+  // The square grows with the map (a quarter of its side, less a margin) up to spawn_spread; maps
+  // of 64 cells or fewer keep a single spawn point.
+  const int32_t spread = std::min(limits::spawn_spread, std::min(world.map.width(), world.map.height()) / 4 - 16);
+  if (spread <= 0) return centre;
+  const uint64_t h = mix64(world.params.seed ^ (0x6A6F696EULL << 32U) ^ raw(player));
+  const auto side = static_cast<uint64_t>(2 * spread + 1);
+  const int32_t dx = static_cast<int32_t>(h % side) - spread;
+  const int32_t dy = static_cast<int32_t>((h >> 32U) % side) - spread;
+  return CellPos{centre.x + dx, centre.y + dy};
+}
+
 void place_initial_npcs(World& world) {
   const TileMap& map = world.map;
   for (uint32_t i = 0; i < world.params.npc_count; ++i) {
@@ -197,7 +212,10 @@ RejectReason StepContext::join(const JoinCommand& c) {
   if (it != world_.players.end() && it->id == c.player) return RejectReason::already_joined;
   if (world_.players.size() >= limits::players_max) return RejectReason::world_full;
   CellPos spawn;
-  if (!find_free_cell(map_, spawn_cell(map_), limits::evict_search_radius, spawn)) return RejectReason::world_full;
+  if (!find_free_cell(map_, join_cell(world_, c.player), limits::evict_search_radius, spawn) &&
+      !find_free_cell(map_, spawn_cell(map_), limits::evict_search_radius, spawn)) {
+    return RejectReason::world_full;
+  }
   Player player;
   player.id = c.player;
   player.pos = cell_centre(spawn);

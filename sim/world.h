@@ -16,7 +16,8 @@ namespace strata::sim {
 // Bump when a rule changes what step computes: logs record it and a build refuses logs whose rules
 // it does not implement.
 // 2: velocity is the motion that happened (blocked axes are zero); intent is heading + mode.
-inline constexpr uint32_t rules_version = 2;
+// 3: players join at a spot spread around the centre (by seed and id), not all on one cell.
+inline constexpr uint32_t rules_version = 3;
 
 struct WorldParams {
   uint64_t seed = 1;
