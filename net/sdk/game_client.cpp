@@ -158,6 +158,7 @@ uint32_t GameClient::submit(const sim::Command& command, uint64_t now_us) {
   const uint32_t seq = next_seq_++;
   const uint64_t tick = estimated_server_tick(now_us) + input_delay_ticks_;
   pending_.push_back(view::InputEntry{seq, tick, command});
+  inputs_new_ = true;
   if (const auto* move = std::get_if<sim::MoveCommand>(&command)) {
     moves_.push_back(OwnMove{seq, tick, sim::to_underlying(move->direction), sim::to_underlying(move->mode)});
     while (moves_.size() > 256) moves_.pop_front();
@@ -254,10 +255,14 @@ void GameClient::update(uint64_t now_us) {
     view::encode_ack(newest_tick_, scratch_);
     if (net_.send(net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) acked_tick_ = newest_tick_;
   }
-  if (!pending_.empty()) {
+  if (!pending_.empty() && (inputs_new_ || now_us - inputs_sent_at_us_ >= config_.input_resend_us)) {
     const std::vector<view::InputEntry> batch(pending_.begin(), pending_.end());
     view::encode_inputs(batch, scratch_);
-    if (net_.send(net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) stats_.input_packets_sent += 1;
+    if (net_.send(net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) {
+      stats_.input_packets_sent += 1;
+      inputs_sent_at_us_ = now_us;
+      inputs_new_ = false;
+    }
   }
 }
 

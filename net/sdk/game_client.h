@@ -36,6 +36,9 @@ struct GameClientConfig {
   uint32_t input_delay_ticks_max = 20;
   // Views kept as possible baselines (the server deltas against the newest one it knows we have).
   size_t views_kept = 64;
+  // Unprocessed inputs are resent at most this often (new inputs go out at once): redundancy
+  // against loss without flooding the server when update() is called at a high frame rate.
+  uint64_t input_resend_us = 25'000;
 };
 [[nodiscard]] GameClientConfig default_game_client_config();
 
@@ -118,6 +121,8 @@ class GameClient {
   uint64_t newest_tick_ = 0;
   uint64_t newest_tick_at_us_ = 0;
   uint64_t acked_tick_ = 0;
+  uint64_t inputs_sent_at_us_ = 0;
+  bool inputs_new_ = false;
   uint32_t input_delay_ticks_ = 2;
   uint64_t tick_us_ = 50'000;
   GameClientStats stats_;
