@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -77,6 +78,9 @@ std::string base64(std::span<const uint8_t> bytes) {
 // What the HTTP threads may read about the node, published by the tick thread once per tick.
 struct Status {
   std::mutex mutex;
+  double tick_p50_ms = 0;  // over the last tick_window ticks
+  double tick_p99_ms = 0;
+  double tick_max_ms = 0;
   bool ready = false;
   uint64_t tick = 0;
   uint64_t quick_hash = 0;
@@ -233,11 +237,13 @@ int main(int argc, char** argv) {
   });
   http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
-    char body[256];
+    char body[384];
     std::snprintf(body, sizeof body,
-                  "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu}\n",
+                  "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
+                  "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
                   config.region, static_cast<unsigned long long>(status.tick),
-                  static_cast<unsigned long long>(status.quick_hash), status.players, status.sessions);
+                  static_cast<unsigned long long>(status.quick_hash), status.players, status.sessions,
+                  status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms);
     return server::HttpResponse{200, "application/json", body, {}};
   });
   server::HttpConfig metrics_config = http_config;
@@ -266,6 +272,9 @@ int main(int argc, char** argv) {
   net::DropCounters drops_seen;
   std::array<uint64_t, server::input_verdict_count> verdicts_seen{};
   std::array<uint64_t, sim::reject_reason_count> rejected_seen{};
+  constexpr size_t tick_window = 1200;  // one minute at 20 Hz
+  std::vector<double> tick_ms(tick_window, 0.0);
+  size_t tick_samples = 0;
   while (!stop_requested.load()) {
     now_us = net::system_now_us();
     if (run_seconds > 0 && static_cast<double>(now_us - start_us) >= run_seconds * 1e6) break;
@@ -285,6 +294,7 @@ int main(int argc, char** argv) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
       metrics.observe_tick(seconds, overrun);
+      tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
       next_tick += period_us;
       if (now_us > next_tick + 10 * period_us) next_tick = now_us + period_us;  // after a stall: no burst
       const auto& world = node->simulation().world();
@@ -320,7 +330,15 @@ int main(int argc, char** argv) {
       rejected_seen = counters.rejected;
       snapshot_bytes = counters.snapshot_bytes;
       if (world.tick % 10 == 0) {
+        std::vector<double> sorted(tick_ms.begin(),
+                                   tick_ms.begin() + static_cast<std::ptrdiff_t>(std::min(tick_samples, tick_window)));
+        std::sort(sorted.begin(), sorted.end());
         std::lock_guard lock(status.mutex);
+        if (!sorted.empty()) {
+          status.tick_p50_ms = sorted[sorted.size() / 2];
+          status.tick_p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
+          status.tick_max_ms = sorted.back();
+        }
         status.ready = true;
         status.tick = world.tick;
         status.quick_hash = node->simulation().quick_hash();
