@@ -10,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install-deps.sh test
 root=$(pwd)
+# ccache keys on paths relative to the checkout, so a clean clone anywhere reuses the cache.
+export CCACHE_BASEDIR=$root CCACHE_NOHASHDIR=true
 builds=${STRATA_BUILD_DIR:-$root/build}
 mkdir -p "$builds"
 
