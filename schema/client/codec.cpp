@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "schema/client/client.capnp.h"
+#include "schema/packed_io.h"
 #include "sim/types.h"
 
 namespace strata::view {
@@ -34,18 +35,6 @@ bool get_chunk_array(capnp::Data::Reader src, std::array<uint8_t, ChunkContent::
   std::memcpy(dst.data(), src.begin(), dst.size());
   return true;
 }
-
-class VectorOutput final : public kj::OutputStream {
- public:
-  explicit VectorOutput(std::vector<uint8_t>& out) : out_(out) {}
-  void write(const void* buffer, size_t size) override {
-    const auto* bytes = static_cast<const uint8_t*>(buffer);
-    out_.insert(out_.end(), bytes, bytes + size);
-  }
-
- private:
-  std::vector<uint8_t>& out_;
-};
 
 }  // namespace
 
@@ -112,8 +101,7 @@ void encode_client_snapshot(const ClientSnapshot& s, std::vector<uint8_t>& out) 
     c.setState(s.cells[i].state);
   }
   out.clear();
-  VectorOutput output(out);
-  capnp::writePackedMessage(output, message);
+  schema::detail::write_packed(message, out);
   const auto first = message.getSegmentsForOutput()[0];
   if (first.begin() == scratch.data()) std::memset(scratch.data(), 0, first.size() * sizeof(capnp::word));
 }
@@ -186,9 +174,13 @@ SnapshotDecodeResult decode_client_snapshot(std::span<const uint8_t> bytes) {
   options.traversalLimitInWords = snapshot_words_max;
   options.nestingLimit = 8;  // the schema nests three levels; anything deeper is hostile
   ClientSnapshot snapshot;
+  auto unpacked = schema::detail::unpack(bytes, snapshot_words_max);
+  if (unpacked.words.size() == 0) {
+    result.error = "malformed snapshot: " + unpacked.error;
+    return result;
+  }
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
-    kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(bytes.data(), bytes.size()));
-    capnp::PackedMessageReader message(input, options);
+    capnp::FlatArrayMessageReader message(unpacked.words.asPtr(), options);
     result.error = read_snapshot(message.getRoot<wire::ClientSnapshot>(), snapshot);
   });
   KJ_IF_MAYBE (e, failure) {

@@ -9,27 +9,15 @@
 #include "schema/client/client.capnp.h"
 #include "schema/client/codec.h"
 #include "schema/codec.h"
+#include "schema/packed_io.h"
 
 namespace strata::view {
 namespace {
 
-class VectorOutput final : public kj::OutputStream {
- public:
-  explicit VectorOutput(std::vector<uint8_t>& out) : out_(out) {}
-  void write(const void* buffer, size_t size) override {
-    const auto* bytes = static_cast<const uint8_t*>(buffer);
-    out_.insert(out_.end(), bytes, bytes + size);
-  }
-
- private:
-  std::vector<uint8_t>& out_;
-};
-
 void finish(MessageKind kind, capnp::MessageBuilder& message, std::vector<uint8_t>& out) {
   out.clear();
   out.push_back(static_cast<uint8_t>(kind));
-  VectorOutput output(out);
-  capnp::writePackedMessage(output, message);
+  schema::detail::write_packed(message, out);
 }
 
 // Small messages: a tight traversal limit (inputs: 32 entries with small commands).
@@ -206,9 +194,14 @@ MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
                                       : small_message_words_max;
   options.nestingLimit = 8;
   MessageError code = MessageError::none;
+  auto unpacked = schema::detail::unpack(body, options.traversalLimitInWords);
+  if (unpacked.words.size() == 0) {
+    result.code = MessageError::malformed;
+    result.error = "malformed message: " + unpacked.error;
+    return result;
+  }
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
-    kj::ArrayInputStream input(kj::ArrayPtr<const kj::byte>(body.data(), body.size()));
-    capnp::PackedMessageReader reader(input, options);
+    capnp::FlatArrayMessageReader reader(unpacked.words.asPtr(), options);
     code = read_body(kind, reader, message, result.error);
   });
   KJ_IF_MAYBE (e, failure) {
