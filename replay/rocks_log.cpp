@@ -318,15 +318,15 @@ bool LogWriter::snapshot_due(uint64_t tick) const { return tick % impl_->header.
 uint64_t LogWriter::last_tick() const { return impl_->last_tick; }
 const schema::LogHeader& LogWriter::header() const { return impl_->header; }
 
-Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& after) {
+Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot) {
   if (input.tick != impl_->last_tick + 1 || after.tick() != input.tick) {
     return Status::error(Code::invalid_argument, "append out of order: log at " + std::to_string(impl_->last_tick),
                          input.tick);
   }
   rocksdb::WriteBatch batch;
-  const bool snapshot = snapshot_due(input.tick);
+  const bool snapshot = force_snapshot || snapshot_due(input.tick);
   std::optional<uint64_t> full;
-  if (full_hash_due(input.tick)) full = after.full_hash();
+  if (snapshot || full_hash_due(input.tick)) full = after.full_hash();
   schema::encode_tick_record(input, after.quick_hash(), full, impl_->scratch);
   (void)batch.Put(impl_->db.ticks(), tick_key(input.tick), checked_value(impl_->scratch));
   if (snapshot)

@@ -50,8 +50,9 @@ class LogWriter {
   LogWriter& operator=(const LogWriter&) = delete;
 
   // Records tick input.tick (== last_tick() + 1) after `after` stepped it: the input, the quick
-  // hash, the full hash when due, and a snapshot when due — one group commit.
-  [[nodiscard]] Status append(const sim::TickInput& input, const sim::Simulation& after);
+  // hash, the full hash when due, and a snapshot when due — one group commit. force_snapshot
+  // writes a snapshot (and the full hash) whatever the period: a server's last tick on a clean stop.
+  [[nodiscard]] Status append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot = false);
   // Records a ready-made record (and snapshot bytes for its tick, if any) — import.
   [[nodiscard]] Status append_record(const schema::TickRecord& record, const std::vector<uint8_t>* snapshot);
 

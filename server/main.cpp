@@ -362,7 +362,7 @@ int main(int argc, char** argv) {
   spdlog::info("stopping: telling {} clients, closing the session log at tick {}", node->sessions(),
                node->simulation().tick());
   now_us = net::system_now_us();
-  node->shutdown(now_us, sink);
+  if (!node->shutdown(now_us, sink)) spdlog::error("the final tick could not be logged");
   udp->flush();
   io.poll();
   const uint64_t final_tick = node->simulation().tick();

@@ -158,13 +158,13 @@ void RegionalNode::handle_messages(net::ClientId client, Session& session) {
   }
 }
 
-bool RegionalNode::tick(uint64_t now_us) {
+bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   handle_events(now_us);
   for (auto& [client, session] : sessions_) handle_messages(net::ClientId{client}, session);
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
   const Effects& effects = sim_->step(input_);
-  if (const replay::Status status = log_->append(input_, *sim_); !status.ok()) {
+  if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {
     counters_.log_failures += 1;
     return false;
   }
@@ -250,10 +250,13 @@ void RegionalNode::flush(uint64_t now_us, net::DatagramSink& sink) {
   net_.send_packets(now_us, sink);
 }
 
-void RegionalNode::shutdown(uint64_t now_us, net::DatagramSink& sink) {
-  for (const auto& [client, session] : sessions_)
-    net_.disconnect(net::ClientId{client}, net::DisconnectReason::shutdown, now_us);
+bool RegionalNode::shutdown(uint64_t now_us, net::DatagramSink& sink) {
+  std::vector<uint64_t> clients;
+  for (const auto& [client, session] : sessions_) clients.push_back(client);
+  for (uint64_t client : clients) net_.disconnect(net::ClientId{client}, net::DisconnectReason::shutdown, now_us);
   net_.send_packets(now_us, sink);
+  net_.update(now_us);
+  return tick(now_us, true);  // the disconnections become leaves; the log ends on a snapshot
 }
 
 }  // namespace strata::server

@@ -64,13 +64,14 @@ class RegionalNode {
                net::DatagramSink& sink);
   // One simulation tick. False when the session log could not be written (the node must stop:
   // the log is the source of truth, a tick it does not hold must not be shown to anyone).
-  [[nodiscard]] bool tick(uint64_t now_us);
+  [[nodiscard]] bool tick(uint64_t now_us) { return tick(now_us, false); }
   // A TCP stream closed under a client.
   void transport_closed(net::TransportKind kind, const net::Address& address) { net_.transport_closed(kind, address); }
   // Netchannel housekeeping and sending.
   void flush(uint64_t now_us, net::DatagramSink& sink);
-  // Graceful stop: tells every client, who then stop sending. The log is closed by the destructor.
-  void shutdown(uint64_t now_us, net::DatagramSink& sink);
+  // Graceful stop: tells every client, runs a last tick in which their players leave, and ends the
+  // log with a full snapshot of that tick. False when the log could not be written.
+  [[nodiscard]] bool shutdown(uint64_t now_us, net::DatagramSink& sink);
 
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
   [[nodiscard]] const NodeCounters& counters() const { return counters_; }
@@ -89,6 +90,7 @@ class RegionalNode {
   };
   void send_observer_stream();
   RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::LogWriter> log);
+  bool tick(uint64_t now_us, bool final_snapshot);
   void handle_events(uint64_t now_us);
   void handle_messages(net::ClientId client, Session& session);
   void send_snapshots();

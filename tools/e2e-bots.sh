@@ -2,7 +2,8 @@
 # End to end with real processes on loopback: strata-server and strata-bot with N bots for S
 # seconds (wander, build, break, join/leave churn). Passes when the bots saw no checksum mismatch,
 # the live /metrics passes `promtool check metrics`, the server stops cleanly on SIGTERM, and its
-# session log then verifies bit-exact with strata-replay. Usage: e2e-bots.sh BIN_DIR [BOTS] [SECONDS]
+# session log then verifies bit-exact with strata-replay and ends on a full snapshot.
+# Usage: e2e-bots.sh BIN_DIR [BOTS] [SECONDS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
@@ -23,4 +24,10 @@ fi
 e2e_stop_server || status=1
 tail -1 "$work/server.log"
 "$bin/strata-replay" verify "$work/data/session-log" || { echo "the session log does not verify"; status=1; }
+# A clean stop ends the log on a full snapshot of its last tick.
+info=$("$bin/strata-replay" info "$work/data/session-log")
+last_tick=$(sed -nE 's/^ticks +[0-9]+\.\.([0-9]+).*/\1/p' <<<"$info")
+last_snapshot=$(grep -E '^snapshots' <<<"$info" | awk '{print $NF}')
+echo "log: last tick $last_tick, last snapshot $last_snapshot"
+[ -n "$last_tick" ] && [ "$last_tick" = "$last_snapshot" ] || { echo "the log does not end on a snapshot"; echo "$info"; status=1; }
 exit $status

@@ -75,6 +75,7 @@ class Cluster {
     ASSERT_TRUE(node_) << error;
   }
   void close_node() { node_.reset(); }
+  bool shutdown_node() { return node_->shutdown(now_ += 50'000, node_sink_); }
   void add_clients(size_t n) {
     for (size_t i = 0; i < n; ++i) {
       const size_t index = clients_.size();
@@ -247,20 +248,33 @@ TEST(Node, ClientsOverLossyLinksReconstructEverySnapshotAndTheLogReplaysAcrossAR
   const uint64_t ticks_before = cluster.node().simulation().tick();
   const uint64_t hash_before = cluster.node().simulation().full_hash();
 
-  // Restart on the same log: the world is rebuilt exactly, players without sessions leave.
+  // A graceful stop: one last tick in which every player leaves, ending the log on a snapshot.
+  ASSERT_TRUE(cluster.shutdown_node());
+  EXPECT_TRUE(cluster.node().simulation().world().players.empty());
+  const uint64_t stopped_at = cluster.node().simulation().tick();
+  EXPECT_EQ(stopped_at, ticks_before + 1);
+  const uint64_t stopped_hash = cluster.node().simulation().full_hash();
   cluster.close_node();
+  {
+    replay::Status status;
+    auto log = replay::open_rocks_log(dir.path.string(), status);
+    ASSERT_TRUE(log) << status.describe();
+    ASSERT_FALSE(log->snapshot_ticks().empty());
+    EXPECT_EQ(log->snapshot_ticks().back(), stopped_at) << "the last record of a clean stop is a full snapshot";
+  }
   const auto before = verify_log(dir.path.string());
   ASSERT_TRUE(before.status.ok()) << before.status.describe();
-  EXPECT_EQ(before.last_tick, ticks_before);
+  EXPECT_EQ(before.last_tick, stopped_at);
   cluster.open_node(dir.path.string());
-  EXPECT_EQ(cluster.node().recovered_from_tick(), ticks_before);
-  EXPECT_EQ(cluster.node().simulation().full_hash(), hash_before);
+  EXPECT_EQ(cluster.node().recovered_from_tick(), stopped_at);
+  EXPECT_EQ(cluster.node().simulation().full_hash(), stopped_hash);
+  EXPECT_NE(stopped_hash, hash_before);
   ASSERT_TRUE(cluster.node().tick(0 + 1'700'000'100'000'000ULL));
   EXPECT_TRUE(cluster.node().simulation().world().players.empty());
   cluster.close_node();
   const auto after = verify_log(dir.path.string());
   ASSERT_TRUE(after.status.ok()) << after.status.describe();
-  EXPECT_EQ(after.last_tick, ticks_before + 1);
+  EXPECT_EQ(after.last_tick, stopped_at + 1);
 }
 
 TEST(Node, HostileClientIsRefusedWithCountersAndOthersAreUnaffected) {
