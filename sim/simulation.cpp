@@ -43,7 +43,7 @@ CellPos join_cell(const World& world, PlayerId player) {
   const int32_t spread = std::min(limits::spawn_spread, std::min(world.map.width(), world.map.height()) / 4 - 16);
   if (spread <= 0) return centre;
   const uint64_t h = mix64(world.params.seed ^ (0x6A6F696EULL << 32U) ^ raw(player));
-  const auto side = static_cast<uint64_t>(2 * spread + 1);
+  const uint64_t side = 2 * static_cast<uint64_t>(spread) + 1;
   const int32_t dx = static_cast<int32_t>(h % side) - spread;
   const int32_t dy = static_cast<int32_t>((h >> 32U) % side) - spread;
   return CellPos{centre.x + dx, centre.y + dy};
