@@ -11,7 +11,7 @@ build_pkgs=(
   libxxhash-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
 )
-test_pkgs=( nats-server redis-server mariadb-server prometheus libenet-dev procps )
+test_pkgs=( nats-server redis-server mariadb-server prometheus libenet-dev procps curl python3 )
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
 missing=()
