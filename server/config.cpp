@@ -121,11 +121,21 @@ void walk_yaml(const YAML::Node& node, const std::string& prefix, ServerConfig& 
   }
   for (const auto& item : node) {
     if (!item.first.IsScalar()) {
-      errors.push_back({source + ": a key that is not a name under '" + prefix + "'"});
+      std::string message = source;
+      message += ": a key that is not a name under '";
+      message += prefix;
+      message += "'";
+      errors.push_back({std::move(message)});
       continue;
     }
-    const std::string path = prefix.empty() ? item.first.Scalar() : prefix + "." + item.first.Scalar();
-    const std::string where = source + ":" + std::to_string(item.first.Mark().line + 1) + ": " + path;
+    std::string path = prefix;
+    if (!path.empty()) path += '.';
+    path += item.first.Scalar();
+    std::string where = source;
+    where += ':';
+    where += std::to_string(item.first.Mark().line + 1);
+    where += ": ";
+    where += path;
     if (item.second.IsMap()) {
       walk_yaml(item.second, path, config, source, errors, depth + 1);
       continue;
@@ -136,7 +146,9 @@ void walk_yaml(const YAML::Node& node, const std::string& prefix, ServerConfig& 
     } else if (!item.second.IsScalar()) {
       errors.push_back({where + ": expected a single value"});
     } else if (std::string problem = key->set(config, item.second.Scalar()); !problem.empty()) {
-      errors.push_back({where + ": " + problem});
+      where += ": ";
+      where += problem;
+      errors.push_back({std::move(where)});
     }
   }
 }

@@ -61,13 +61,13 @@ InputVerdict InputScheduler::submit_player(PlayerId player, uint32_t seq, uint64
   if (pos != queue.pending.end() && pos->seq == seq) return count(InputVerdict::duplicate);
   if (queue.pending.size() >= config_.max_pending_per_player) return count(InputVerdict::queue_full);
   const bool late = wanted_tick < current_tick;
-  queue.pending.insert(pos, Pending{seq, std::max(wanted_tick, current_tick), std::move(command)});
+  queue.pending.insert(pos, Pending{seq, std::max(wanted_tick, current_tick), command});
   return count(late ? InputVerdict::late : InputVerdict::accepted);
 }
 
 InputVerdict InputScheduler::submit_system(Command command) {
   if (system_.size() >= config_.max_pending_system) return count(InputVerdict::queue_full);
-  system_.push_back(std::move(command));
+  system_.push_back(command);
   return count(InputVerdict::accepted);
 }
 
@@ -80,7 +80,7 @@ InputVerdict InputScheduler::submit_remote(RegionId origin, uint64_t stream_seq,
     if (!hlc_.receive(write->stamp.hlc, physical_ms)) return count(InputVerdict::clock_ahead);
   }
   applied = stream_seq;
-  remote_.push_back(Remote{raw(origin), stream_seq, std::move(command)});
+  remote_.push_back(Remote{raw(origin), stream_seq, command});
   return count(InputVerdict::accepted);
 }
 
@@ -99,14 +99,14 @@ void InputScheduler::stamp(Command& command, uint64_t physical_ms) {
 void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) {
   out.tick = tick;
   out.commands.clear();
-  for (Command& c : system_) out.commands.push_back(std::move(c));
+  for (Command& c : system_) out.commands.push_back(c);
   system_.clear();
   for (auto& [id, queue] : players_) {
     size_t taken = 0;
     for (Pending& p : queue.pending) {
       if (p.wanted_tick > tick) break;  // keep sequence order: later inputs wait behind an early one
       stamp(p.command, physical_ms);
-      out.commands.push_back(std::move(p.command));
+      out.commands.push_back(p.command);
       queue.last_scheduled = p.seq;
       ++taken;
     }
@@ -115,7 +115,7 @@ void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) 
   std::stable_sort(remote_.begin(), remote_.end(), [](const Remote& a, const Remote& b) {
     return a.origin != b.origin ? a.origin < b.origin : a.stream_seq < b.stream_seq;
   });
-  for (Remote& r : remote_) out.commands.push_back(std::move(r.command));
+  for (Remote& r : remote_) out.commands.push_back(r.command);
   remote_.clear();
 }
 

@@ -12,7 +12,7 @@
 namespace strata::sdk {
 
 namespace {
-constexpr size_t response_bytes_max = 64 * 1024;
+constexpr size_t response_bytes_max = size_t{64} * 1024;
 }
 
 std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,

@@ -21,9 +21,9 @@ void finish(MessageKind kind, capnp::MessageBuilder& message, std::vector<uint8_
 }
 
 // Small messages: a tight traversal limit (inputs: 32 entries with small commands).
-constexpr uint64_t small_message_words_max = 64 * 1024;
+constexpr uint64_t small_message_words_max = uint64_t{64} * 1024;
 // Observer messages carry up to a snapshot part or a whole tick input.
-constexpr uint64_t observer_message_words_max = 2 * 1024 * 1024;
+constexpr uint64_t observer_message_words_max = uint64_t{2} * 1024 * 1024;
 
 }  // namespace
 
@@ -129,7 +129,7 @@ MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& 
           error = command.error;
           return MessageError::bad_command;
         }
-        m.inputs.push_back(InputEntry{e.getSeq(), e.getTick(), std::move(*command.value)});
+        m.inputs.push_back(InputEntry{e.getSeq(), e.getTick(), *command.value});
       }
       return MessageError::none;
     }
