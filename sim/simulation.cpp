@@ -133,6 +133,8 @@ class StepContext {
     return sim_
         .occupancy_[static_cast<size_t>(cell.y) * static_cast<size_t>(map_.width()) + static_cast<size_t>(cell.x)];
   }
+  // Where player `id` is, or would be inserted, in the id-sorted player list.
+  std::vector<Player>::iterator player_slot(PlayerId id);
   Player* find_player(PlayerId id);
 
   Simulation& sim_;
@@ -189,9 +191,13 @@ void StepContext::apply(uint32_t index, const Command& command) {
   effects_.rejections.push_back(Rejection{index, reason});
 }
 
+std::vector<Player>::iterator StepContext::player_slot(PlayerId id) {
+  return std::lower_bound(world_.players.begin(), world_.players.end(), id,
+                          [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+}
+
 Player* StepContext::find_player(PlayerId id) {
-  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), id,
-                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  auto it = player_slot(id);
   if (it == world_.players.end() || it->id != id) return nullptr;
   return &*it;
 }
@@ -207,8 +213,7 @@ RejectReason StepContext::player_for(PlayerId id, uint32_t seq, Player*& out) {
 
 RejectReason StepContext::join(const JoinCommand& c) {
   if (raw(c.player) == 0 || raw(c.player) > limits::player_id_max) return RejectReason::bad_player_id;
-  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), c.player,
-                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  auto it = player_slot(c.player);
   if (it != world_.players.end() && it->id == c.player) return RejectReason::already_joined;
   if (world_.players.size() >= limits::players_max) return RejectReason::world_full;
   CellPos spawn;
@@ -230,8 +235,7 @@ RejectReason StepContext::join(const JoinCommand& c) {
 }
 
 RejectReason StepContext::leave(const LeaveCommand& c) {
-  auto it = std::lower_bound(world_.players.begin(), world_.players.end(), c.player,
-                             [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
+  auto it = player_slot(c.player);
   if (it == world_.players.end() || it->id != c.player) return RejectReason::unknown_player;
   occupy(it->pos, -1);
   world_.players.erase(it);
