@@ -11,6 +11,8 @@
 #include <utility>  // before Asio (Boost 1.74 + GCC 12 + C++20)
 
 #include <enet/enet.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -45,6 +47,7 @@ struct Options {
   std::string netsim;
   double latency_ms = 0, jitter_ms = 0, loss = 0;
   std::size_t idle = 0;
+  std::size_t memory = 0;
   double tick_hz = 100;
   // Reliable messages in flight: the netchannel's reliable_window, and the same bound on ENet's
   // queued + unacknowledged reliable commands (ENet's own window, 64 kB of data, applies too).
@@ -91,6 +94,7 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
   std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
   std::atomic<bool> server_ready{false};
   std::thread server_thread([&] {
+    pthread_setname_np(pthread_self(), "strata-server");  // perf --comm
     boost::asio::io_context io;
     std::string error;
     UdpConfig config = default_udp_config();
@@ -194,6 +198,7 @@ Result run_enet(const Options& o, std::uint16_t connect_port) {
   std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
   std::atomic<bool> server_ready{false};
   std::thread server_thread([&] {
+    pthread_setname_np(pthread_self(), "enet-server");  // perf --comm
     ENetAddress address;
     enet_address_set_host(&address, "127.0.0.1");
     address.port = o.server_port;
@@ -293,6 +298,7 @@ double idle_strata(const Options& o) {
   std::atomic<bool> measuring{false};
   double cpu = 0, wall = 0;
   std::thread server_thread([&] {
+    pthread_setname_np(pthread_self(), "strata-idle");  // perf --comm
     boost::asio::io_context io;
     std::string error;
     UdpConfig config = default_udp_config();
@@ -397,6 +403,7 @@ double idle_enet(const Options& o) {
   std::atomic<bool> measuring{false};
   double cpu = 0, wall = 0;
   std::thread server_thread([&] {
+    pthread_setname_np(pthread_self(), "enet-idle");  // perf --comm
     ENetAddress address;
     enet_address_set_host(&address, "127.0.0.1");
     address.port = o.server_port;
@@ -465,6 +472,123 @@ double idle_enet(const Options& o) {
   return cpu / wall;
 }
 
+// --- memory per connection -------------------------------------------------------------------------
+
+// Datagrams between the in-process endpoints of the memory mode, delivered at the next step.
+struct Mailbox : DatagramSink {
+  struct Datagram {
+    Address from, to;
+    std::vector<std::uint8_t> data;
+  };
+  explicit Mailbox(const Address& from) : from_(from) {}
+  void send_datagram(TransportKind, const Address& to, std::span<const std::uint8_t> data) override {
+    queue->push_back(Datagram{from_, to, std::vector<std::uint8_t>(data.begin(), data.end())});
+  }
+  std::vector<Datagram>* queue = nullptr;
+
+ private:
+  Address from_;
+};
+
+std::size_t heap_in_use() {
+  const struct mallinfo2 info = mallinfo2();
+  return info.uordblks + info.hblkhd;  // large blocks are mmapped, outside uordblks
+}
+
+// Heap per connection on simulated time, no sockets: `count` clients connect to one server, stay idle
+// (keepalives only), then are lightly used as a game client is (the server sends 20 snapshots/s of
+// 400 bytes unreliable and one 64-byte reliable message per second; the client sends 30 inputs/s
+// unreliable and one reliable message per second). The server's share is measured after the clients
+// are destroyed.
+void memory_mode(const Options& o) {
+  const Key key = random_key();
+  const Address server_address = make_ipv4(10, 1, 1, 1, 40000);
+  std::uint64_t now = 1'700'000'000'000'000ull;
+  std::vector<Mailbox::Datagram> to_server, to_clients, inbox;
+  const std::size_t heap_start = heap_in_use();
+  ServerConfig sc = default_server_config();
+  sc.protocol_id = protocol_id;
+  sc.public_address = server_address;
+  sc.private_key = key;
+  sc.max_clients = o.memory;
+  sc.connection.reliable_window = o.window;
+  auto server = std::make_unique<Server>(sc);
+  Mailbox server_sink(server_address);
+  server_sink.queue = &to_clients;
+  const std::size_t heap_server = heap_in_use();
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::unique_ptr<Mailbox>> sinks;
+  for (std::size_t i = 0; i < o.memory; ++i) {
+    ClientConfig cc = default_client_config();
+    cc.connection.reliable_window = o.window;
+    clients.push_back(std::make_unique<Client>(cc));
+    sinks.push_back(std::make_unique<Mailbox>(
+        make_ipv4(10, 0, static_cast<std::uint8_t>(i >> 8), static_cast<std::uint8_t>(i), 5000)));
+    sinks.back()->queue = &to_server;
+    ConnectTokenParams params;
+    params.protocol_id = protocol_id;
+    params.client_id = ClientId{i + 1};
+    params.server_addresses = {server_address};
+    clients.back()->connect(*mint_connect_token(params, key, now / 1'000'000), now);
+  }
+  std::vector<std::uint8_t> snapshot(400, 7), input(24, 3), chat(64, 5);
+  Message m;
+  const auto step = [&](std::uint64_t step_us, bool light) {
+    now += step_us;
+    inbox.swap(to_server);
+    for (const auto& d : inbox) server->receive(TransportKind::datagram, d.from, d.data, now, server_sink);
+    inbox.clear();
+    inbox.swap(to_clients);
+    for (const auto& d : inbox) {
+      const std::size_t index = static_cast<std::size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
+      clients[index]->receive(d.from, d.data, now);
+    }
+    inbox.clear();
+    server->update(now);
+    const std::uint64_t ms = now / 1000;
+    for (ClientId id : server->clients()) {
+      while (server->pop_message(id, m)) {
+      }
+      if (light && ms % 50 == 0) (void)server->send(id, Channel::unreliable_sequenced, snapshot);
+      if (light && ms % 1000 == 0) (void)server->send(id, Channel::reliable_ordered, chat);
+    }
+    server->send_packets(now, server_sink);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      clients[i]->update(now);
+      while (clients[i]->pop_message(m)) {
+      }
+      if (light && clients[i]->state() == ClientState::connected) {
+        if (ms % 33 == 0) (void)clients[i]->send(Channel::unreliable_sequenced, input);
+        if (ms % 1000 == 500) (void)clients[i]->send(Channel::reliable_ordered, chat);
+      }
+      clients[i]->send_packets(now, *sinks[i]);
+    }
+  };
+  for (int i = 0; i < 2000 && server->connected_count() < o.memory; ++i) step(1000, false);
+  for (int i = 0; i < 2000; ++i) step(1000, false);  // 2 s idle
+  const std::size_t heap_idle = heap_in_use();
+  for (int i = 0; i < 5000; ++i) step(1000, true);  // 5 s lightly used
+  const std::size_t heap_light = heap_in_use();
+  for (int i = 0; i < 2000; ++i) step(1000, false);  // 2 s idle again
+  const std::size_t heap_idle_after = heap_in_use();
+  const std::size_t connected = server->connected_count();
+  clients.clear();
+  sinks.clear();
+  to_server.clear();
+  to_server.shrink_to_fit();
+  const std::size_t heap_server_only = heap_in_use();
+  const double n = static_cast<double>(o.memory);
+  const auto per = [n](std::size_t a, std::size_t b) { return (static_cast<double>(a) - static_cast<double>(b)) / n; };
+  std::printf("memory: %zu/%zu connected, reliable window %zu, heap bytes per connection (server + client)\n",
+              connected, o.memory, o.window);
+  std::printf("  idle (2 s of keepalives)            %.0f\n", per(heap_idle, heap_server));
+  std::printf("  lightly used (20 snapshots/s, 5 s)  %.0f\n", per(heap_light, heap_server));
+  std::printf("  idle again (2 s later)              %.0f\n", per(heap_idle_after, heap_server));
+  std::printf("  server side only, at the end        %.0f   (empty server: %zu bytes)\n",
+              per(heap_server_only, heap_server), heap_server - heap_start);
+  server.reset();
+}
+
 void print(const char* name, const Result& r, std::size_t size, double header_bytes) {
   const double rate = r.seconds > 0 ? static_cast<double>(r.delivered) / r.seconds : 0;
   const double pps = r.seconds > 0 ? static_cast<double>(r.server_packets) / r.seconds : 0;
@@ -495,6 +619,7 @@ int main(int argc, char** argv) {
   app.add_option("--jitter-ms", o.jitter_ms, "netsim jitter");
   app.add_option("--loss", o.loss, "netsim loss per direction");
   app.add_option("--idle", o.idle, "instead: CPU of the server thread with this many idle connections");
+  app.add_option("--memory", o.memory, "instead: heap per connection with this many in-process clients");
   app.add_option("--tick-hz", o.tick_hz, "idle mode: server loop rate");
   app.add_option("--keepalive-ms", o.keepalive_ms, "idle mode: netchannel keepalive interval");
   app.add_option("--window", o.window, "reliable messages in flight (power of two, 256..8192) for both libraries");
@@ -508,6 +633,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (enet_initialize() != 0 || !crypto_init()) return 1;
+  if (o.memory > 0) {
+    memory_mode(o);
+    return 0;
+  }
   if (o.idle > 0) {
     const double s = idle_strata(o);
     const double e = idle_enet(o);
