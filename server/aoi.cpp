@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <mutex>
+
+#include "sim/assert.h"
 
 namespace strata::server {
 
@@ -103,26 +106,156 @@ void ChunkChecksums::update(const World& world, const std::vector<CellChange>& c
   }
 }
 
-void MapChangeLog::record(const World& world, const std::vector<CellChange>& changes) {
-  Tick entry;
-  entry.tick = world.tick;
-  entry.changes.reserve(changes.size());
-  for (const CellChange& c : changes)
-    entry.changes.emplace_back(static_cast<uint32_t>(world.map.chunk_index(c.cell)), c);
-  std::stable_sort(entry.changes.begin(), entry.changes.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  ticks_.push_back(std::move(entry));
-  while (ticks_.size() > history_) ticks_.pop_front();
+void MapMirror::copy_from(const TileMap& map, uint64_t tick) {
+  tick_ = tick;
+  chunks_x_ = map.chunks_x();
+  chunks_y_ = map.chunks_y();
+  chunks_.resize(map.chunks().size());
+  for (size_t i = 0; i < chunks_.size(); ++i) chunks_[i] = content_of(map.chunks()[i]);
 }
 
-void MapChangeLog::changes_in(size_t chunk_index, uint64_t after, std::vector<CellChange>& out) const {
-  const auto chunk = static_cast<uint32_t>(chunk_index);
-  for (const Tick& t : ticks_) {
-    if (t.tick <= after) continue;
-    auto range = std::equal_range(t.changes.begin(), t.changes.end(), std::pair<uint32_t, CellChange>{chunk, {}},
-                                  [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto it = range.first; it != range.second; ++it) out.push_back(it->second);
+void MapMirror::apply(const ChangeTick& changes) {
+  STRATA_ASSERT(changes.tick == tick_ + 1, "a mirror replays consecutive ticks");
+  for (const ChangeTick::Entry& e : changes.changes) {
+    STRATA_ASSERT(e.chunk < chunks_.size(), "a change inside the map");
+    view::ChunkContent& chunk = chunks_[e.chunk];
+    const size_t i = TileMap::index_in_chunk(CellPos{e.cell.x, e.cell.y});
+    switch (static_cast<Layer>(e.cell.layer)) {
+      case Layer::floor: chunk.floor[i] = e.cell.kind; break;
+      case Layer::active:
+        chunk.active[i] = e.cell.kind;
+        chunk.active_state[i] = e.cell.state;
+        break;
+      case Layer::ceiling: chunk.ceiling[i] = e.cell.kind; break;
+      case Layer::count: STRATA_ASSERT(false, "a change names a layer"); break;
+    }
   }
+  tick_ = changes.tick;
+}
+
+CellValue MapMirror::get(int32_t x, int32_t y, uint8_t layer) const {
+  const CellPos cell{x, y};
+  const view::ChunkContent& chunk =
+      chunks_[static_cast<size_t>(y >> limits::chunk_shift) * static_cast<size_t>(chunks_x_) +
+              static_cast<size_t>(x >> limits::chunk_shift)];
+  const size_t i = TileMap::index_in_chunk(cell);
+  switch (static_cast<Layer>(layer)) {
+    case Layer::floor: return CellValue{chunk.floor[i], 0};
+    case Layer::active: return CellValue{chunk.active[i], chunk.active_state[i]};
+    case Layer::ceiling: return CellValue{chunk.ceiling[i], 0};
+    case Layer::count: break;
+  }
+  return {};
+}
+
+const ViewerState* TickFrame::viewer(uint32_t id) const {
+  auto it = std::lower_bound(viewers.begin(), viewers.end(), id,
+                             [](const ViewerState& v, uint32_t key) { return v.id < key; });
+  return it != viewers.end() && it->id == id ? &*it : nullptr;
+}
+
+void TickFrame::changes_in(size_t chunk_index, uint64_t after, std::vector<view::CellUpdate>& out) const {
+  const auto chunk = static_cast<uint32_t>(chunk_index);
+  for (const auto& t : changes) {
+    if (t->tick <= after) continue;
+    auto range = std::equal_range(t->changes.begin(), t->changes.end(), ChangeTick::Entry{chunk, {}},
+                                  [](const auto& a, const auto& b) { return a.chunk < b.chunk; });
+    for (auto it = range.first; it != range.second; ++it) out.push_back(it->cell);
+  }
+}
+
+// Mirrors no frame holds any more. The deleter of a handed-out mirror puts it back here, on the
+// thread that dropped the last frame; the mutex orders that thread's last reads before the next
+// writer's updates.
+struct FramePublisher::Pool {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<MapMirror>> free;
+  size_t allocated = 0;
+};
+
+FramePublisher::FramePublisher(size_t history_ticks) : history_ticks_(history_ticks), pool_(std::make_shared<Pool>()) {
+  STRATA_ASSERT(history_ticks_ >= 1, "at least one tick of change history");
+}
+
+FramePublisher::~FramePublisher() = default;
+
+size_t FramePublisher::mirrors_allocated() const {
+  std::lock_guard lock(pool_->mutex);
+  return pool_->allocated;
+}
+
+std::shared_ptr<MapMirror> FramePublisher::acquire_mirror(const World& world) {
+  std::unique_ptr<MapMirror> mirror;
+  {
+    std::lock_guard lock(pool_->mutex);
+    if (!pool_->free.empty()) {
+      // The most recently returned mirror is the newest: fewest ticks to replay.
+      auto newest = std::max_element(pool_->free.begin(), pool_->free.end(),
+                                     [](const auto& a, const auto& b) { return a->tick() < b->tick(); });
+      mirror = std::move(*newest);
+      pool_->free.erase(newest);
+    } else {
+      pool_->allocated += 1;
+    }
+  }
+  if (!mirror) mirror = std::make_unique<MapMirror>();
+  const bool replayable = mirror->chunk_count() == world.map.chunks().size() && !history_.empty() &&
+                          mirror->tick() < world.tick && mirror->tick() + 1 >= history_.front()->tick;
+  if (replayable) {
+    for (const auto& t : history_) {
+      if (t->tick > mirror->tick()) mirror->apply(*t);
+    }
+  }
+  if (!replayable || mirror->tick() != world.tick) mirror->copy_from(world.map, world.tick);
+  std::weak_ptr<Pool> pool = pool_;
+  return {mirror.release(), [pool](MapMirror* m) {
+            std::unique_ptr<MapMirror> owned(m);
+            if (auto p = pool.lock()) {
+              std::lock_guard lock(p->mutex);
+              p->free.push_back(std::move(owned));
+            }
+          }};
+}
+
+std::shared_ptr<const TickFrame> FramePublisher::publish(const World& world, const std::vector<CellChange>& changed,
+                                                         uint64_t quick_hash) {
+  if (!started_) {
+    checksums_.rebuild(world);
+    started_ = true;
+  } else {
+    checksums_.update(world, changed);
+  }
+  if (!changed.empty() || !history_.empty()) {
+    auto entry = std::make_shared<ChangeTick>();
+    entry->tick = world.tick;
+    entry->changes.reserve(changed.size());
+    for (const CellChange& c : changed) {
+      const CellValue value = world.map.get(c.cell, c.layer);
+      entry->changes.push_back(
+          ChangeTick::Entry{static_cast<uint32_t>(world.map.chunk_index(c.cell)),
+                            view::CellUpdate{c.cell.x, c.cell.y, to_underlying(c.layer), value.kind, value.state}});
+    }
+    std::stable_sort(entry->changes.begin(), entry->changes.end(),
+                     [](const auto& a, const auto& b) { return a.chunk < b.chunk; });
+    if (!history_.empty() && history_.back()->tick + 1 != world.tick) history_.clear();  // not consecutive
+    history_.push_back(std::move(entry));
+    while (history_.size() > history_ticks_) history_.pop_front();
+  }
+  auto frame = std::make_shared<TickFrame>();
+  frame->tick = world.tick;
+  frame->quick_hash = quick_hash;
+  frame->index.rebuild(world);
+  frame->chunk_checksums = checksums_.all();
+  frame->viewers.reserve(world.players.size());
+  for (const Player& p : world.players) {
+    const CellPos cell{p.pos.x.tile(), p.pos.y.tile()};
+    frame->viewers.push_back(ViewerState{raw(p.id), cell.x, cell.y,
+                                         world.map.in_bounds(cell) && world.map.ceiling(cell) != Ceiling::none,
+                                         to_underlying(p.heading), to_underlying(p.mode), p.stamina, p.last_seq});
+  }
+  frame->map = acquire_mirror(world);
+  frame->changes.assign(history_.begin(), history_.end());
+  return frame;
 }
 
 const SentView* ClientInterest::baseline() const {
@@ -137,11 +270,12 @@ void ClientInterest::remember(SentView view) {
   // Views older than the acknowledged one can never be a baseline again.
   while (!sent_.empty() && (sent_.size() >= history || sent_.front().tick < acked_tick_)) sent_.pop_front();
   sent_.push_back(std::move(view));
+  built_ += 1;
 }
 
 namespace {
 
-std::vector<view::ChunkCoord> chunks_around(const TileMap& map, int32_t x0, int32_t y0, int32_t x1, int32_t y1) {
+std::vector<view::ChunkCoord> chunks_around(const MapMirror& map, int32_t x0, int32_t y0, int32_t x1, int32_t y1) {
   std::vector<view::ChunkCoord> chunks;
   const int32_t cx0 = std::max(0, x0) >> limits::chunk_shift;
   const int32_t cy0 = std::max(0, y0) >> limits::chunk_shift;
@@ -153,8 +287,13 @@ std::vector<view::ChunkCoord> chunks_around(const TileMap& map, int32_t x0, int3
   return chunks;
 }
 
-void diff_chunks(const TileMap& map, const SentView* base, const std::vector<view::ChunkCoord>& now,
-                 const MapChangeLog& log, view::ClientSnapshot& out) {
+size_t chunk_index(const MapMirror& map, const view::ChunkCoord& c) {
+  return static_cast<size_t>(c.second) * static_cast<size_t>(map.chunks_x()) + static_cast<size_t>(c.first);
+}
+
+void diff_chunks(const TickFrame& frame, const SentView* base, const std::vector<view::ChunkCoord>& now,
+                 view::ClientSnapshot& out) {
+  const MapMirror& map = *frame.map;
   const std::vector<view::ChunkCoord> empty;
   const std::vector<view::ChunkCoord>& before = base != nullptr ? base->chunks : empty;
   std::vector<view::ChunkCoord> kept;
@@ -162,77 +301,100 @@ void diff_chunks(const TileMap& map, const SentView* base, const std::vector<vie
   std::set_difference(before.begin(), before.end(), now.begin(), now.end(), std::back_inserter(out.dropped_chunks));
   std::vector<view::ChunkCoord> fresh;
   std::set_difference(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(fresh));
-  for (const view::ChunkCoord& c : fresh) {
-    const size_t index =
-        static_cast<size_t>(c.second) * static_cast<size_t>(map.chunks_x()) + static_cast<size_t>(c.first);
-    out.chunks.push_back(view::FreshChunk{c, content_of(map.chunks()[index])});
-  }
-  thread_local std::vector<CellChange> changes;
-  changes.clear();
-  for (const view::ChunkCoord& c : kept) {
-    log.changes_in(static_cast<size_t>(c.second) * static_cast<size_t>(map.chunks_x()) + static_cast<size_t>(c.first),
-                   base->tick, changes);
-  }
-  for (const CellChange& change : changes) {
-    const CellValue value = map.get(change.cell, change.layer);
-    out.cells.push_back(
-        view::CellUpdate{change.cell.x, change.cell.y, to_underlying(change.layer), value.kind, value.state});
+  for (const view::ChunkCoord& c : fresh) out.chunks.push_back(view::FreshChunk{c, map.chunk(chunk_index(map, c))});
+  // Cells changed since the baseline, with their value at this tick (a cell changed twice is sent once).
+  for (const view::ChunkCoord& c : kept) frame.changes_in(chunk_index(map, c), base->tick, out.cells);
+  for (view::CellUpdate& cell : out.cells) {
+    const CellValue value = map.get(cell.x, cell.y, cell.layer);
+    cell.kind = value.kind;
+    cell.state = value.state;
   }
   std::sort(out.cells.begin(), out.cells.end());
-  out.cells.erase(std::unique(out.cells.begin(), out.cells.end(),
-                              [](const view::CellUpdate& a, const view::CellUpdate& b) {
-                                return a.x == b.x && a.y == b.y && a.layer == b.layer;
-                              }),
-                  out.cells.end());
+  out.cells.erase(std::unique(out.cells.begin(), out.cells.end()), out.cells.end());
+}
+
+int32_t chebyshev(const view::EntityState& e, const ViewerState& viewer) {
+  const int32_t dx = (e.x >> limits::fixed_shift) - viewer.cell_x;
+  const int32_t dy = (e.y >> limits::fixed_shift) - viewer.cell_y;
+  return std::max(dx < 0 ? -dx : dx, dy < 0 ? -dy : dy);
+}
+
+// Whether an entity at this distance is refreshed in the client's `built`-th snapshot.
+bool refresh_due(const view::EntityState& e, const ViewerState& viewer, const AoiParams& params, uint64_t built) {
+  const int32_t d = chebyshev(e, viewer);
+  if (d <= params.near_cells) return true;
+  const uint32_t every = d <= params.mid_cells ? params.mid_every : params.far_every;
+  return every <= 1 || (built + e.key.id) % every == 0;
+}
+
+// The view records, for an entity not refreshed this time, exactly what the client computes from
+// its baseline: the baseline state dead-reckoned to this tick. False when that would leave int32.
+bool dead_reckon(const view::EntityState& base, uint64_t elapsed, view::EntityState& out) {
+  const int64_t x = int64_t{base.x} + int64_t{base.vx} * static_cast<int64_t>(elapsed);
+  const int64_t y = int64_t{base.y} + int64_t{base.vy} * static_cast<int64_t>(elapsed);
+  if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) return false;
+  out = base;
+  out.x = static_cast<int32_t>(x);
+  out.y = static_cast<int32_t>(y);
+  return true;
 }
 
 }  // namespace
 
-view::ClientSnapshot build_client_snapshot(const World& world, const InterestIndex& index,
-                                           const ChunkChecksums& checksums, const MapChangeLog& changes,
-                                           ClientInterest& client, const Player& viewer, const AoiParams& params,
-                                           uint64_t world_quick_hash) {
-  const int32_t vx = viewer.pos.x.tile();
-  const int32_t vy = viewer.pos.y.tile();
+view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
+                                           const AoiParams& params) {
+  const InterestIndex& index = frame.index;
+  const int32_t vx = viewer.cell_x;
+  const int32_t vy = viewer.cell_y;
   const int32_t r = params.radius_cells;
-  const bool viewer_indoors = world.map.ceiling(CellPos{vx, vy}) != Ceiling::none;
+  const SentView* base = client.baseline();
+  if (base != nullptr && !frame.covers(base->tick)) base = nullptr;  // older than the change history: full
+  const uint64_t elapsed = base != nullptr ? frame.tick - base->tick : 0;
   SentView now;
-  now.tick = world.tick;
+  now.tick = frame.tick;
   thread_local std::vector<uint64_t> visible;  // bitset over ranks
   visible.assign((index.size() + 63) / 64, 0);
   index.query(vx - r, vy - r, vx + r, vy + r, [&](uint32_t rank) {
     const view::EntityState& e = index.entity(rank);
-    const bool self = e.key.kind == view::EntityKind::player && e.key.id == raw(viewer.id);
-    if (!self && !viewer_indoors && index.indoors(rank)) return;
+    const bool self = e.key.kind == view::EntityKind::player && e.key.id == viewer.id;
+    if (!self && !viewer.indoors && index.indoors(rank)) return;
     visible[rank / 64] |= uint64_t{1} << (rank % 64);
   });
+  size_t b = 0;  // merge cursor in the baseline (both sorted by key)
   for (size_t word = 0; word < visible.size(); ++word) {
     for (uint64_t bits = visible[word]; bits != 0; bits &= bits - 1) {
-      now.entities.push_back(
-          index.entity(static_cast<uint32_t>(word * 64 + static_cast<size_t>(std::countr_zero(bits)))));
+      const view::EntityState& e =
+          index.entity(static_cast<uint32_t>(word * 64 + static_cast<size_t>(std::countr_zero(bits))));
+      if (base != nullptr) {
+        while (b < base->entities.size() && base->entities[b].key < e.key) ++b;
+        view::EntityState carried;
+        if (b < base->entities.size() && base->entities[b].key == e.key &&
+            !refresh_due(e, viewer, params, client.built()) && dead_reckon(base->entities[b], elapsed, carried)) {
+          now.entities.push_back(carried);
+          continue;
+        }
+      }
+      now.entities.push_back(e);
     }
   }
-  now.chunks = chunks_around(world.map, vx - r, vy - r, vx + r, vy + r);
+  now.chunks = chunks_around(*frame.map, vx - r, vy - r, vx + r, vy + r);
 
   view::ClientSnapshot out;
-  out.tick = world.tick;
-  out.world_quick_hash = world_quick_hash;
+  out.tick = frame.tick;
+  out.world_quick_hash = frame.quick_hash;
   out.last_input_seq = viewer.last_seq;
-  out.viewer = raw(viewer.id);
-  out.viewer_heading = to_underlying(viewer.heading);
-  out.viewer_mode = to_underlying(viewer.mode);
+  out.viewer = viewer.id;
+  out.viewer_heading = viewer.heading;
+  out.viewer_mode = viewer.mode;
   out.viewer_stamina = viewer.stamina;
-  const SentView* base = client.baseline();
-  if (base != nullptr && !changes.covers(base->tick)) base = nullptr;  // older than the change log: full
   out.baseline_tick = base != nullptr ? base->tick : 0;
   view::diff_entities(base != nullptr ? &base->entities : nullptr, out.baseline_tick, now.entities, now.tick, out);
-  diff_chunks(world.map, base, now.chunks, changes, out);
+  diff_chunks(frame, base, now.chunks, out);
 
   std::vector<std::pair<view::ChunkCoord, uint64_t>> chunk_sums;
-  for (const view::ChunkCoord& c : now.chunks) {
-    chunk_sums.emplace_back(c, checksums.get(static_cast<size_t>(c.second) * static_cast<size_t>(world.map.chunks_x()) +
-                                             static_cast<size_t>(c.first)));
-  }
+  chunk_sums.reserve(now.chunks.size());
+  for (const view::ChunkCoord& c : now.chunks)
+    chunk_sums.emplace_back(c, frame.chunk_checksums[chunk_index(*frame.map, c)]);
   out.aoi_checksum = view::view_checksum(now.entities, chunk_sums);
   client.remember(std::move(now));
   return out;

@@ -2,16 +2,17 @@
 //  - InterestIndex: a uniform grid over players, NPCs and ghosts, rebuilt once per tick (counting
 //    sort, no per-entity allocation), queried per client.
 //  - ChunkChecksums: per-chunk content checksums, recomputed only for chunks a tick changed.
-//  - MapChangeLog: the cells changed in each of the last `history` ticks.
+//  - TickFrame: what the snapshots of one tick read (index, checksums, viewers, a map mirror and
+//    the recent changes), published by FramePublisher on the sim thread and immutable after.
 //  - ClientInterest: per client, the views recently sent (a ring) and the one it acknowledged.
 // A client's view: every entity within `radius` cells (Chebyshev) of it, except entities standing
 // under a roof when the viewer is not (indoors is hidden from outside); and every chunk the square
-// touches. Building reads the world only, so it can run on worker threads while the sim waits for
-// the next tick.
+// touches. Building reads a frame only, so it runs on builder threads while the sim steps on.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include "schema/client/view.h"
@@ -54,30 +55,101 @@ class ChunkChecksums {
   void rebuild(const sim::World& world);
   void update(const sim::World& world, const std::vector<sim::CellChange>& changes);
   [[nodiscard]] uint64_t get(size_t chunk_index) const { return checksums_[chunk_index]; }
+  [[nodiscard]] const std::vector<uint64_t>& all() const { return checksums_; }
 
  private:
   std::vector<uint64_t> checksums_;
   std::vector<uint8_t> dirty_;
 };
 
-// Changes are kept grouped by chunk, so a client looks up only the few chunks it sees rather than
-// filtering every change in the world (random ticks alone change thousands of cells a tick).
-class MapChangeLog {
+// The cells one tick changed, with their values after the tick, grouped by chunk (a client looks up
+// only the few chunks it sees rather than filtering every change in the world: random ticks alone
+// change thousands of cells a tick).
+struct ChangeTick {
+  struct Entry {
+    uint32_t chunk = 0;
+    view::CellUpdate cell;
+  };
+  uint64_t tick = 0;
+  std::vector<Entry> changes;  // sorted by chunk, in the order the tick made them within a chunk
+};
+
+// The map's visible content (no LWW stamps) at one tick. Kept in step with the world by replaying
+// each tick's changes, so a builder can read tick T while the sim steps T+1.
+class MapMirror {
  public:
-  explicit MapChangeLog(size_t history_ticks) : history_(history_ticks) {}
-  void record(const sim::World& world, const std::vector<sim::CellChange>& changes);
-  // Whether ticks after `after` are all still held.
-  [[nodiscard]] bool covers(uint64_t after) const { return ticks_.empty() || after + 1 >= ticks_.front().tick; }
-  // Appends the changes in chunk `chunk_index` of the ticks after `after`.
-  void changes_in(size_t chunk_index, uint64_t after, std::vector<sim::CellChange>& out) const;
+  void copy_from(const sim::TileMap& map, uint64_t tick);
+  void apply(const ChangeTick& changes);  // changes.tick must be tick() + 1
+  [[nodiscard]] uint64_t tick() const { return tick_; }
+  [[nodiscard]] int32_t chunks_x() const { return chunks_x_; }
+  [[nodiscard]] int32_t chunks_y() const { return chunks_y_; }
+  [[nodiscard]] int32_t width() const { return chunks_x_ * sim::limits::chunk_size; }
+  [[nodiscard]] int32_t height() const { return chunks_y_ * sim::limits::chunk_size; }
+  [[nodiscard]] const view::ChunkContent& chunk(size_t index) const { return chunks_[index]; }
+  [[nodiscard]] size_t chunk_count() const { return chunks_.size(); }
+  [[nodiscard]] sim::CellValue get(int32_t x, int32_t y, uint8_t layer) const;
 
  private:
-  struct Tick {
-    uint64_t tick = 0;
-    std::vector<std::pair<uint32_t, sim::CellChange>> changes;  // (chunk index, change), sorted by chunk
-  };
-  size_t history_;
-  std::deque<Tick> ticks_;
+  uint64_t tick_ = 0;
+  int32_t chunks_x_ = 0;
+  int32_t chunks_y_ = 0;
+  std::vector<view::ChunkContent> chunks_;
+};
+
+// The viewer's own fields a snapshot carries (some are not in the entity state others see).
+struct ViewerState {
+  uint32_t id = 0;
+  int32_t cell_x = 0;
+  int32_t cell_y = 0;
+  bool indoors = false;
+  uint8_t heading = 0;
+  uint8_t mode = 0;
+  uint16_t stamina = 0;
+  uint32_t last_seq = 0;
+};
+
+// Everything the snapshots of tick T read, copied out of the world by the sim thread right after
+// the step. Immutable once published: builders on other threads never touch the live world.
+struct TickFrame {
+  uint64_t tick = 0;
+  uint64_t quick_hash = 0;
+  InterestIndex index;
+  std::vector<uint64_t> chunk_checksums;
+  std::vector<ViewerState> viewers;  // by id
+  std::shared_ptr<const MapMirror> map;
+  std::vector<std::shared_ptr<const ChangeTick>> changes;  // consecutive ticks ending at `tick`, oldest first
+
+  [[nodiscard]] const ViewerState* viewer(uint32_t id) const;
+  // Whether the changes of every tick after `after` are all held.
+  [[nodiscard]] bool covers(uint64_t after) const { return changes.empty() || after + 1 >= changes.front()->tick; }
+  // Appends the cells of chunk `chunk_index` changed after tick `after`.
+  void changes_in(size_t chunk_index, uint64_t after, std::vector<view::CellUpdate>& out) const;
+};
+
+// Makes the frames, on the sim thread: keeps the chunk checksums, the change history and a pool of
+// map mirrors (a mirror returns to the pool when the last frame holding it is dropped, on whatever
+// thread; bringing a pooled mirror up to date replays only the few ticks it missed).
+class FramePublisher {
+ public:
+  explicit FramePublisher(size_t history_ticks);
+  ~FramePublisher();
+  FramePublisher(const FramePublisher&) = delete;
+  FramePublisher& operator=(const FramePublisher&) = delete;
+  // The frame of the world's current tick; `changed` are the cells the tick that led to it changed
+  // (empty for the first frame after start or recovery).
+  [[nodiscard]] std::shared_ptr<const TickFrame> publish(const sim::World& world,
+                                                         const std::vector<sim::CellChange>& changed,
+                                                         uint64_t quick_hash);
+  [[nodiscard]] size_t mirrors_allocated() const;
+
+ private:
+  struct Pool;
+  std::shared_ptr<MapMirror> acquire_mirror(const sim::World& world);
+  size_t history_ticks_;
+  ChunkChecksums checksums_;
+  bool started_ = false;
+  std::deque<std::shared_ptr<const ChangeTick>> history_;
+  std::shared_ptr<Pool> pool_;
 };
 
 struct SentView {
@@ -95,22 +167,31 @@ class ClientInterest {
   [[nodiscard]] const SentView* baseline() const;
   void remember(SentView view);
   [[nodiscard]] uint64_t acked_tick() const { return acked_tick_; }
+  // Snapshots built for this client so far: paces the refresh of farther entities.
+  [[nodiscard]] uint64_t built() const { return built_; }
 
  private:
   uint64_t acked_tick_ = 0;
+  uint64_t built_ = 0;
   std::deque<SentView> sent_;
 };
 
+// Farther entities are refreshed less often: within near_cells (Chebyshev) of the viewer every
+// snapshot, within mid_cells every mid_every-th, beyond that every far_every-th (spread over
+// snapshots by entity id). Between refreshes the client's view dead-reckons the entity from its
+// baseline, and the server's record of the view does exactly the same, so the AOI checksum holds.
+// Entities entering or leaving the view are always sent at once.
 struct AoiParams {
   int32_t radius_cells = 24;
+  int32_t near_cells = 8;
+  int32_t mid_cells = 16;
+  uint32_t mid_every = 2;
+  uint32_t far_every = 4;
 };
 
-// Builds the snapshot for `viewer` (who must be in the world) against its acknowledged view, and
-// remembers what was sent.
-[[nodiscard]] view::ClientSnapshot build_client_snapshot(const sim::World& world, const InterestIndex& index,
-                                                         const ChunkChecksums& checksums, const MapChangeLog& changes,
-                                                         ClientInterest& client, const sim::Player& viewer,
-                                                         const AoiParams& params, uint64_t world_quick_hash);
+// Builds the snapshot for `viewer` against its acknowledged view, and remembers what was sent.
+[[nodiscard]] view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client,
+                                                         const ViewerState& viewer, const AoiParams& params);
 
 // ---------------------------------------------------------------------------------------------
 

@@ -87,6 +87,11 @@ const std::vector<Key>& keys() {
       STRATA_UNSIGNED("metrics.port", metrics_port, 0, 65535, "Prometheus metrics port"),
       STRATA_UNSIGNED("aoi.radius_cells", aoi_radius_cells, 4, 256, "area of interest radius"),
       STRATA_UNSIGNED("aoi.snapshot_rate_hz", client_snapshot_rate_hz, 1, 1000, "snapshots per second per client"),
+      STRATA_UNSIGNED("aoi.near_cells", aoi_near_cells, 0, 256, "entities this close are refreshed every snapshot"),
+      STRATA_UNSIGNED("aoi.mid_cells", aoi_mid_cells, 0, 256,
+                      "entities this close every 2nd snapshot, farther ones every 4th"),
+      STRATA_UNSIGNED("aoi.builder_threads", snapshot_threads, 0, 64,
+                      "threads building client snapshots (0: on the tick thread)"),
       STRATA_UNSIGNED("hlc.max_offset_ms", hlc_max_offset_ms, 1, 3600000, "refuse remote stamps further ahead"),
       STRATA_UNSIGNED("inputs.max_lead_ticks", inputs.max_lead_ticks, 0, 1000, "how far ahead inputs may be scheduled"),
       STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1, 4096,
@@ -254,6 +259,10 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
             {std::string(ports[i].key) + " and " + ports[j].key + " both use port " + std::to_string(ports[i].number)});
       }
     }
+  }
+  if (config.aoi_near_cells > config.aoi_mid_cells) {
+    errors.push_back({"aoi.near_cells (" + std::to_string(config.aoi_near_cells) + ") must not exceed aoi.mid_cells (" +
+                      std::to_string(config.aoi_mid_cells) + ")"});
   }
   if (config.auth_mode != "dev" && config.auth_mode != "static") {
     errors.push_back({"auth.mode: expected dev or static, got '" + config.auth_mode + "'"});

@@ -31,6 +31,9 @@ struct ServerConfig {
   uint32_t max_clients = 5000;
   uint32_t aoi_radius_cells = 24;
   uint32_t client_snapshot_rate_hz = 20;
+  uint32_t aoi_near_cells = 8;  // refreshed every snapshot; see AoiParams
+  uint32_t aoi_mid_cells = 16;  // every 2nd; beyond, every 4th
+  uint32_t snapshot_threads = 1;
   uint64_t hlc_max_offset_ms = 2000;
   InputSchedulerConfig inputs;
   std::string auth_mode = "dev";  // dev: any name may log in

@@ -184,6 +184,7 @@ int main(int argc, char** argv) {
   options.net.private_key = key;
   options.net.max_clients = config.max_clients;
   options.log_dir = config.data_dir + "/session-log";
+  options.snapshot_threads = config.snapshot_threads;
   node = server::RegionalNode::create(options, error);
   if (!node) {
     spdlog::error("{}", error);

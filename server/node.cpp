@@ -74,11 +74,18 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
       scheduler_(options.config.inputs, RegionId{options.config.region}, hlc_),
       sim_(std::move(sim)),
       log_(std::move(log)) {
-  checksums_.rebuild(sim_->world());
-  index_.rebuild(sim_->world());
+  AoiParams aoi;
+  aoi.radius_cells = static_cast<int32_t>(options.config.aoi_radius_cells);
+  aoi.near_cells = static_cast<int32_t>(options.config.aoi_near_cells);
+  aoi.mid_cells = static_cast<int32_t>(options.config.aoi_mid_cells);
+  builders_ = std::make_unique<SnapshotBuilders>(options.snapshot_threads, aoi, outbox_);
+  const std::vector<CellChange> none;
+  (void)frames_.publish(sim_->world(), none, sim_->quick_hash());  // checksums and mirror of the start
 }
 
-RegionalNode::~RegionalNode() = default;
+RegionalNode::~RegionalNode() {
+  builders_.reset();  // joins the builder threads before the outbox they write goes
+}
 
 void RegionalNode::receive(net::TransportKind kind, const net::Address& from, std::span<const uint8_t> bytes,
                            uint64_t now_us, net::DatagramSink& sink) {
@@ -107,9 +114,11 @@ void RegionalNode::handle_events(uint64_t now_us) {
       if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
         net_.disconnect(net::ClientId{it->second}, net::DisconnectReason::kicked, now_us);  // logged in again
         sessions_.erase(it->second);
+        builders_->forget(it->second);
       }
       Session session;
       session.player = PlayerId{player};
+      session.epoch = ++epochs_;
       sessions_[client] = std::move(session);
       client_of_player_[player] = client;
       const InputVerdict verdict = scheduler_.submit_system(JoinCommand{PlayerId{player}});
@@ -121,6 +130,7 @@ void RegionalNode::handle_events(uint64_t now_us) {
     const PlayerId player = it->second.player;
     const bool observer = it->second.observer;
     sessions_.erase(it);
+    builders_->forget(client);
     if (observer) continue;
     if (auto p = client_of_player_.find(raw(player)); p != client_of_player_.end() && p->second == client) {
       client_of_player_.erase(p);
@@ -150,7 +160,7 @@ void RegionalNode::handle_messages(net::ClientId client, Session& session) {
         }
         break;
       case view::MessageKind::ack:
-        if (m.ack_tick <= sim_->tick()) session.interest.acknowledge(m.ack_tick);
+        if (m.ack_tick <= sim_->tick()) session.acked_tick = std::max(session.acked_tick, m.ack_tick);
         break;
       case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
       default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
@@ -172,10 +182,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   counters_.joins += effects.joined.size();
   counters_.leaves += effects.left.size();
   for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
-  checksums_.update(sim_->world(), effects.changed_cells);
-  changes_.record(sim_->world(), effects.changed_cells);
-  index_.rebuild(sim_->world());
-  send_snapshots();
+  send_snapshots(effects);
   send_observer_stream();
   return true;
 }
@@ -214,16 +221,14 @@ void RegionalNode::send_observer_stream() {
   }
 }
 
-void RegionalNode::send_snapshots() {
+void RegionalNode::send_snapshots(const Effects& effects) {
   const World& world = sim_->world();
-  const uint64_t quick = sim_->quick_hash();
+  auto frame = frames_.publish(world, effects.changed_cells, sim_->quick_hash());
   const uint32_t every = std::max<uint32_t>(1, options_.config.tick_rate_hz / options_.config.client_snapshot_rate_hz);
-  AoiParams aoi;
-  aoi.radius_cells = static_cast<int32_t>(options_.config.aoi_radius_cells);
+  std::vector<SnapshotJob> jobs;
+  jobs.reserve(sessions_.size());
   for (auto& [client, session] : sessions_) {
-    auto it = std::lower_bound(world.players.begin(), world.players.end(), session.player,
-                               [](const Player& p, PlayerId key) { return raw(p.id) < raw(key); });
-    if (it == world.players.end() || it->id != session.player) continue;  // not joined (yet)
+    if (session.observer || frame->viewer(raw(session.player)) == nullptr) continue;  // not joined (yet)
     if (!session.welcomed) {
       view::Welcome welcome{raw(session.player),    world.tick,        options_.config.tick_rate_hz,
                             options_.config.region, world.params.seed, world.params.chunks_x,
@@ -234,18 +239,21 @@ void RegionalNode::send_snapshots() {
       }
     }
     if ((world.tick + client) % every != 0) continue;
-    auto snapshot = build_client_snapshot(world, index_, checksums_, changes_, session.interest, *it, aoi, quick);
-    view::encode_snapshot_message(snapshot, scratch_);
-    if (net_.send(net::ClientId{client}, net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) {
+    jobs.push_back(SnapshotJob{client, session.epoch, raw(session.player), session.acked_tick});
+  }
+  builders_->publish(std::move(frame), std::move(jobs));
+}
+
+void RegionalNode::flush(uint64_t now_us, net::DatagramSink& sink) {
+  outbox_.take(ready_);
+  for (const BuiltSnapshot& s : ready_) {
+    if (net_.send(net::ClientId{s.client}, net::Channel::unreliable_sequenced, s.bytes) == net::SendResult::ok) {
       counters_.snapshots_sent += 1;
-      counters_.snapshot_bytes += scratch_.size();
+      counters_.snapshot_bytes += s.bytes.size();
     } else {
       counters_.snapshots_not_sent += 1;
     }
   }
-}
-
-void RegionalNode::flush(uint64_t now_us, net::DatagramSink& sink) {
   net_.update(now_us);
   net_.send_packets(now_us, sink);
 }

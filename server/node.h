@@ -26,6 +26,7 @@
 #include "server/aoi.h"
 #include "server/config.h"
 #include "server/input_scheduler.h"
+#include "server/snapshots.h"
 
 namespace strata::replay {
 class LogWriter;
@@ -39,7 +40,7 @@ struct NodeCounters {
   uint64_t leaves = 0;
   uint64_t snapshots_sent = 0;
   uint64_t snapshot_bytes = 0;
-  uint64_t snapshots_not_sent = 0;             // the netchannel refused (queue full, too large)
+  uint64_t snapshots_not_sent = 0;             // the netchannel refused (queue full, too large, client gone)
   uint64_t checksum_mismatches = 0;            // reported by clients
   std::array<uint64_t, 6> messages_refused{};  // by view::MessageError
   uint64_t log_failures = 0;
@@ -53,6 +54,8 @@ class RegionalNode {
     ServerConfig config;
     net::ServerConfig net;
     std::string log_dir;  // created if missing; recovered from if present
+    // Threads building client snapshots; 0 builds them inside tick() (deterministic, for tests).
+    size_t snapshot_threads = 0;
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
   [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, std::string& error);
@@ -67,7 +70,7 @@ class RegionalNode {
   [[nodiscard]] bool tick(uint64_t now_us) { return tick(now_us, false); }
   // A TCP stream closed under a client.
   void transport_closed(net::TransportKind kind, const net::Address& address) { net_.transport_closed(kind, address); }
-  // Netchannel housekeeping and sending.
+  // Hands the snapshots built so far to the netchannel, then its housekeeping and sending.
   void flush(uint64_t now_us, net::DatagramSink& sink);
   // Graceful stop: tells every client, runs a last tick in which their players leave, and ends the
   // log with a full snapshot of that tick. False when the log could not be written.
@@ -79,11 +82,14 @@ class RegionalNode {
   [[nodiscard]] const net::Server& net_server() const { return net_; }
   [[nodiscard]] size_t sessions() const { return sessions_.size(); }
   [[nodiscard]] uint64_t recovered_from_tick() const { return recovered_from_tick_; }
+  [[nodiscard]] SnapshotBuilderCounters snapshot_builders() const { return builders_->counters(); }
+  [[nodiscard]] uint64_t snapshots_dropped_unsent() const { return outbox_.dropped(); }
 
  private:
   struct Session {
     sim::PlayerId player{};
-    ClientInterest interest;
+    uint64_t epoch = 0;       // this session's number (the snapshot builders' state is per epoch)
+    uint64_t acked_tick = 0;  // the newest snapshot the client acknowledged
     bool welcomed = false;
     bool observer = false;          // receives the input stream instead of playing
     bool observer_started = false;  // its starting world was sent
@@ -93,7 +99,7 @@ class RegionalNode {
   bool tick(uint64_t now_us, bool final_snapshot);
   void handle_events(uint64_t now_us);
   void handle_messages(net::ClientId client, Session& session);
-  void send_snapshots();
+  void send_snapshots(const sim::Effects& effects);
 
   Options options_;
   net::Server net_;
@@ -101,9 +107,11 @@ class RegionalNode {
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
   std::unique_ptr<replay::LogWriter> log_;
-  InterestIndex index_;
-  ChunkChecksums checksums_;
-  MapChangeLog changes_{64};
+  FramePublisher frames_{64};  // change history: an ack older than this gets a full snapshot
+  SnapshotOutbox outbox_;
+  std::unique_ptr<SnapshotBuilders> builders_;
+  std::vector<BuiltSnapshot> ready_;  // flush() scratch
+  uint64_t epochs_ = 0;
   std::map<uint64_t, Session> sessions_;           // by net client id
   std::map<uint32_t, uint64_t> client_of_player_;  // player id -> net client id
   NodeCounters counters_;

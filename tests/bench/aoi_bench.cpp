@@ -50,10 +50,8 @@ std::unique_ptr<Simulation> crowd(uint32_t players) {
 void BM_Aoi(benchmark::State& state) {
   const auto players = static_cast<uint32_t>(state.range(0));
   auto sim = crowd(players);
-  server::InterestIndex index;
-  server::ChunkChecksums checksums;
-  server::MapChangeLog changes(64);
-  checksums.rebuild(sim->world());
+  server::FramePublisher frames(64);
+  (void)frames.publish(sim->world(), {}, sim->quick_hash());
   std::vector<server::ClientInterest> clients(players);
   std::vector<std::vector<uint64_t>> pending_acks(players);
   server::AoiParams aoi;
@@ -77,10 +75,7 @@ void BM_Aoi(benchmark::State& state) {
     ++round;
     const Effects& effects = sim->step(input);
     state.ResumeTiming();
-    checksums.update(sim->world(), effects.changed_cells);
-    changes.record(sim->world(), effects.changed_cells);
-    index.rebuild(sim->world());
-    const uint64_t quick = sim->quick_hash();
+    auto frame = frames.publish(sim->world(), effects.changed_cells, sim->quick_hash());
     for (size_t i = 0; i < sim->world().players.size(); ++i) {
       const Player& p = sim->world().players[i];
       const size_t c = raw(p.id) - 1;
@@ -89,7 +84,7 @@ void BM_Aoi(benchmark::State& state) {
         clients[c].acknowledge(acks.front());
         acks.erase(acks.begin());
       }
-      auto snapshot = server::build_client_snapshot(sim->world(), index, checksums, changes, clients[c], p, aoi, quick);
+      auto snapshot = server::build_client_snapshot(*frame, clients[c], *frame->viewer(raw(p.id)), aoi);
       view::encode_client_snapshot(snapshot, wire);
       acks.push_back(snapshot.tick);
       if (snapshot.baseline_tick == 0) {
@@ -100,8 +95,9 @@ void BM_Aoi(benchmark::State& state) {
         snapshots += 1;
       }
       size_t seen = 0;
-      index.query(p.pos.x.tile() - aoi.radius_cells, p.pos.y.tile() - aoi.radius_cells,
-                  p.pos.x.tile() + aoi.radius_cells, p.pos.y.tile() + aoi.radius_cells, [&](uint32_t) { ++seen; });
+      frame->index.query(p.pos.x.tile() - aoi.radius_cells, p.pos.y.tile() - aoi.radius_cells,
+                         p.pos.x.tile() + aoi.radius_cells, p.pos.y.tile() + aoi.radius_cells,
+                         [&](uint32_t) { ++seen; });
       visible += seen;
     }
   }

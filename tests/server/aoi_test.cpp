@@ -7,8 +7,12 @@
 
 #include <map>
 
+#include <thread>
+
 #include "schema/client/codec.h"
+#include "schema/client/messages.h"
 #include "server/aoi.h"
+#include "server/snapshots.h"
 #include "sim/rng.h"
 #include "tools/scenario/scenario.h"
 
@@ -47,15 +51,19 @@ struct FakeClient {
 
 struct Server {
   Simulation sim;
-  InterestIndex index;
-  ChunkChecksums checksums;
-  MapChangeLog changes{64};
-  explicit Server(const WorldParams& params) : sim(params) { checksums.rebuild(sim.world()); }
+  FramePublisher frames{64};
+  std::shared_ptr<const TickFrame> frame;
+  explicit Server(const WorldParams& params) : sim(params) {
+    frame = frames.publish(sim.world(), {}, sim.quick_hash());
+  }
   void step(const TickInput& input) {
     const Effects& effects = sim.step(input);
-    checksums.update(sim.world(), effects.changed_cells);
-    changes.record(sim.world(), effects.changed_cells);
-    index.rebuild(sim.world());
+    frame = frames.publish(sim.world(), effects.changed_cells, sim.quick_hash());
+  }
+  view::ClientSnapshot build(ClientInterest& client, PlayerId player, const AoiParams& aoi) const {
+    const ViewerState* viewer = frame->viewer(raw(player));
+    RC_ASSERT(viewer != nullptr);
+    return build_client_snapshot(*frame, client, *viewer, aoi);
   }
 };
 
@@ -82,6 +90,10 @@ RC_GTEST_PROP(Aoi, ClientsReconstructEveryViewWhateverAcksAreLost, ()) {
   TickInput input;
   AoiParams aoi;
   aoi.radius_cells = *rc::gen::inRange(6, 40);
+  aoi.near_cells = *rc::gen::inRange(0, 12);
+  aoi.mid_cells = aoi.near_cells + *rc::gen::inRange(0, 12);
+  aoi.mid_every = *rc::gen::inRange(1u, 4u);
+  aoi.far_every = *rc::gen::inRange(1u, 6u);
   for (int t = 0; t < 120; ++t) {
     generator.next(server.sim.world(), input);
     server.step(input);
@@ -95,8 +107,7 @@ RC_GTEST_PROP(Aoi, ClientsReconstructEveryViewWhateverAcksAreLost, ()) {
       }
     }
     for (const Player& p : server.sim.world().players) {
-      auto snapshot = build_client_snapshot(server.sim.world(), server.index, server.checksums, server.changes,
-                                            interest[raw(p.id)], p, aoi, server.sim.quick_hash());
+      auto snapshot = server.build(interest[raw(p.id)], p.id, aoi);
       std::vector<uint8_t> wire;
       view::encode_client_snapshot(snapshot, wire);
       if (rng.below(1000) < loss_per_mille) continue;  // the snapshot itself is lost
@@ -138,26 +149,175 @@ TEST(Aoi, EntitiesUnderARoofAreHiddenFromOutsideAndStraightMotionCostsNothing) {
   ASSERT_NE(server.sim.world().map.ceiling(CellPos{p1.pos.x.tile(), p1.pos.y.tile()}), Ceiling::none);
   ASSERT_EQ(server.sim.world().map.ceiling(CellPos{p2.pos.x.tile(), p2.pos.y.tile()}), Ceiling::none);
   ClientInterest two;
-  auto seen_by_2 =
-      build_client_snapshot(server.sim.world(), server.index, server.checksums, server.changes, two, p2, aoi, 0);
+  auto seen_by_2 = server.build(two, p2.id, aoi);
   ASSERT_EQ(seen_by_2.entities.size(), 1U) << "player 1 is indoors: hidden from player 2 outside";
   EXPECT_EQ(seen_by_2.entities[0].key.id, 2U);
-  auto seen_by_1 =
-      build_client_snapshot(server.sim.world(), server.index, server.checksums, server.changes, one, p1, aoi, 0);
+  auto seen_by_1 = server.build(one, p1.id, aoi);
   EXPECT_EQ(seen_by_1.entities.size(), 2U) << "indoors sees outside";
   // Player 2 keeps walking in a straight line: after the ack, its snapshot carries no entity data.
   two.acknowledge(seen_by_2.tick);
   input.tick = server.sim.tick() + 1;
   input.commands.clear();
   server.step(input);
-  auto delta = build_client_snapshot(server.sim.world(), server.index, server.checksums, server.changes, two,
-                                     server.sim.world().players[1], aoi, 0);
+  auto delta = server.build(two, server.sim.world().players[1].id, aoi);
   EXPECT_EQ(delta.baseline_tick, seen_by_2.tick);
   EXPECT_TRUE(delta.entities.empty());
   EXPECT_TRUE(delta.chunks.empty());
   std::vector<uint8_t> wire;
   view::encode_client_snapshot(delta, wire);
   EXPECT_LT(wire.size(), 80U);
+}
+
+// Frames are read by builder threads while the sim steps on: each must keep the map, checksums
+// and viewers of its own tick, however long it is held and however the mirrors are recycled.
+RC_GTEST_PROP(Aoi, FramesKeepTheirTickWhileTheWorldMovesOn, ()) {
+  const auto seed = *rc::gen::inRange<uint64_t>(1, 100000);
+  scenario::ScenarioConfig config;
+  config.seed = seed;
+  config.players = *rc::gen::inRange<uint32_t>(2, 30);
+  config.join_ramp_ticks = 3;
+  config.build_per_mille = 200;
+  config.break_per_mille = 100;
+  WorldParams params = scenario::world_for(seed, 2, 4);
+  params.random_ticks_per_chunk = 32;
+  Server server(params);
+  scenario::ScenarioGenerator generator(config);
+  struct Held {
+    std::shared_ptr<const TickFrame> frame;
+    std::vector<view::ChunkContent> map;  // the world's content at that tick
+    std::vector<uint64_t> checksums;
+  };
+  std::vector<Held> held;
+  Rng rng = Rng::seeded(seed, 9);
+  TickInput input;
+  for (int t = 0; t < 150; ++t) {
+    generator.next(server.sim.world(), input);
+    server.step(input);
+    Held h{server.frame, {}, {}};
+    for (const Chunk& c : server.sim.world().map.chunks()) {
+      view::ChunkContent content;
+      content.floor = c.floor;
+      content.active = c.active;
+      content.active_state = c.active_state;
+      content.ceiling = c.ceiling;
+      h.checksums.push_back(view::chunk_checksum(content));
+      h.map.push_back(content);
+    }
+    RC_ASSERT(server.frame->tick == server.sim.tick());
+    RC_ASSERT(server.frame->viewers.size() == server.sim.world().players.size());
+    held.push_back(std::move(h));
+    while (!held.empty() && rng.below(100) < 45) held.erase(held.begin() + rng.below(held.size()));
+    for (const Held& k : held) {
+      RC_ASSERT(k.frame->map->tick() == k.frame->tick);
+      RC_ASSERT(k.frame->chunk_checksums == k.checksums);
+      for (size_t i = 0; i < k.map.size(); ++i) RC_ASSERT(k.frame->map->chunk(i) == k.map[i]);
+    }
+  }
+  RC_ASSERT(server.frames.mirrors_allocated() <= 160U);
+}
+
+// Builder threads produce byte for byte what the inline builder does, given the same frames and acks.
+TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
+  scenario::ScenarioConfig config;
+  config.seed = 77;
+  config.players = 40;
+  config.join_ramp_ticks = 4;
+  config.build_per_mille = 60;
+  WorldParams params = scenario::world_for(77, 2, 8);
+  params.random_ticks_per_chunk = 8;
+  Server server(params);
+  scenario::ScenarioGenerator generator(config);
+  SnapshotOutbox inline_out;
+  SnapshotOutbox threaded_out;
+  AoiParams aoi;
+  aoi.radius_cells = 12;
+  aoi.near_cells = 4;
+  SnapshotBuilders inline_builders(0, aoi, inline_out);
+  SnapshotBuilders threaded(3, aoi, threaded_out);
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> expected;  // (client, tick) -> bytes
+  std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> got;
+  std::map<uint64_t, uint64_t> acked;
+  TickInput input;
+  std::vector<BuiltSnapshot> batch;
+  for (int t = 0; t < 80; ++t) {
+    generator.next(server.sim.world(), input);
+    server.step(input);
+    std::vector<SnapshotJob> jobs;
+    for (const Player& p : server.sim.world().players) jobs.push_back({raw(p.id), 1, raw(p.id), acked[raw(p.id)]});
+    inline_builders.publish(server.frame, jobs);
+    threaded.publish(server.frame, jobs);
+    inline_out.take(batch);
+    for (BuiltSnapshot& b : batch) expected[{b.client, b.tick}] = std::move(b.bytes);
+    // Wait for this frame's snapshots (a builder that is still busy would skip a frame otherwise).
+    size_t have = 0;
+    while (have < jobs.size()) {
+      threaded_out.take(batch);
+      for (BuiltSnapshot& b : batch) got[{b.client, b.tick}] = std::move(b.bytes);
+      have = 0;
+      for (const SnapshotJob& j : jobs) have += got.count({j.client, server.frame->tick});
+      if (have < jobs.size()) std::this_thread::yield();
+    }
+    for (const SnapshotJob& j : jobs) {
+      if ((j.client + static_cast<uint64_t>(t)) % 3 != 0) acked[j.client] = server.frame->tick;  // some acks lost
+    }
+  }
+  EXPECT_EQ(threaded.counters().frames_skipped, 0U);
+  ASSERT_EQ(got.size(), expected.size());
+  for (const auto& [key, bytes] : expected)
+    ASSERT_EQ(got[key], bytes) << "client " << key.first << " tick " << key.second;
+}
+
+// Frames published faster than the builders can keep up: builders skip to the newest frame, and
+// whatever arrives still applies cleanly on the client with a matching checksum.
+TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
+  scenario::ScenarioConfig config;
+  config.seed = 5;
+  config.players = 60;
+  config.join_ramp_ticks = 2;
+  WorldParams params = scenario::world_for(5, 2, 10);
+  Server server(params);
+  scenario::ScenarioGenerator generator(config);
+  SnapshotOutbox out;
+  SnapshotBuilders builders(1, AoiParams{}, out);
+  std::map<uint32_t, FakeClient> clients;
+  std::map<uint64_t, uint64_t> acked;
+  TickInput input;
+  std::vector<BuiltSnapshot> batch;
+  uint64_t jobs_published = 0;
+  for (int t = 0; t < 300; ++t) {
+    generator.next(server.sim.world(), input);
+    server.step(input);
+    std::vector<SnapshotJob> jobs;
+    for (const Player& p : server.sim.world().players) jobs.push_back({raw(p.id), 1, raw(p.id), acked[raw(p.id)]});
+    jobs_published += jobs.size();
+    const uint64_t built_before = builders.counters().snapshots_built;
+    builders.publish(server.frame, jobs);
+    if (t % 4 == 0) {  // now and then let the builder catch up; in between it falls behind
+      for (int spin = 0; spin < 5'000'000 && builders.counters().snapshots_built == built_before; ++spin)
+        std::this_thread::yield();
+    }
+    out.take(batch);
+    for (const BuiltSnapshot& b : batch) {
+      auto& client = clients[static_cast<uint32_t>(b.client)];
+      auto decoded = view::decode_message(b.bytes);
+      ASSERT_TRUE(decoded.message.has_value());
+      std::vector<uint8_t> wire;
+      view::encode_client_snapshot(decoded.message->snapshot, wire);
+      ASSERT_EQ(client.receive(wire), "");
+      acked[b.client] = b.tick;
+    }
+  }
+  builders.publish(server.frame, {});
+  const auto c = builders.counters();
+  EXPECT_LE(c.snapshots_built, jobs_published);
+  EXPECT_GT(c.snapshots_built, 0U);
+  EXPECT_FALSE(clients.empty());
+  for (const auto& [id, client] : clients) {
+    EXPECT_GT(client.snapshots, 0U) << "client " << id;
+    EXPECT_EQ(client.mismatches, 0U) << "client " << id;
+  }
+  std::printf("published %llu jobs, built %llu, frames skipped %llu\n", static_cast<unsigned long long>(jobs_published),
+              static_cast<unsigned long long>(c.snapshots_built), static_cast<unsigned long long>(c.frames_skipped));
 }
 
 TEST(Aoi, HostileSnapshotBytesAreErrorsNotCrashes) {

@@ -15,21 +15,18 @@ int main(int argc, char** argv) {
   config.players = 12;
   config.join_ramp_ticks = 2;
   scenario::ScenarioGenerator generator(config);
-  server::InterestIndex index;
-  server::ChunkChecksums checksums;
-  server::MapChangeLog changes(64);
+  server::FramePublisher frames(64);
   server::ClientInterest client;
   sim::TickInput input;
-  checksums.rebuild(sim.world());
+  (void)frames.publish(sim.world(), {}, sim.quick_hash());
   for (int t = 0; t < 40; ++t) {
     generator.next(sim.world(), input);
     const auto& effects = sim.step(input);
-    checksums.update(sim.world(), effects.changed_cells);
-    changes.record(sim.world(), effects.changed_cells);
-    index.rebuild(sim.world());
+    auto frame = frames.publish(sim.world(), effects.changed_cells, sim.quick_hash());
     if (t < 20 || sim.world().players.empty()) continue;
-    auto s = server::build_client_snapshot(sim.world(), index, checksums, changes, client, sim.world().players[0],
-                                           server::AoiParams{8}, sim.quick_hash());
+    server::AoiParams aoi;
+    aoi.radius_cells = 8;
+    auto s = server::build_client_snapshot(*frame, client, *frame->viewer(sim::raw(sim.world().players[0].id)), aoi);
     client.acknowledge(s.tick);
     if (t != 20 && t != 39) continue;
     std::vector<uint8_t> wire;

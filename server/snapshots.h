@@ -1,0 +1,111 @@
+// server/snapshots.h — per-client snapshot building off the sim thread (DESIGN.md, step 8).
+// After each tick the sim thread publishes the tick's frame (aoi.h: immutable, shared) with one job
+// per client due a snapshot; builder threads build and encode each client's delta and leave the
+// bytes in an outbox that the network side drains into the netchannel.
+//
+// Invariants:
+//  - A client's interest state (its sent views and acked tick) belongs to exactly one builder
+//    (client id modulo the builder count), so no two threads ever touch it.
+//  - The sim thread never waits: a builder still busy when the next frame comes keeps only the
+//    newest pending frame and counts the one it skipped. Under overload clients get fewer
+//    snapshots; a skipped snapshot is like a lost one, which the delta protocol already survives.
+//  - A new session of the same client id (a reconnect) has a new epoch and starts from nothing.
+//  - With zero builder threads, publish() builds inline: the deterministic mode tests use.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/aoi.h"
+
+namespace strata::server {
+
+struct SnapshotJob {
+  uint64_t client = 0;
+  uint64_t epoch = 0;  // the session's number: a reconnect of the same client id starts over
+  uint32_t player = 0;
+  uint64_t acked_tick = 0;  // the newest snapshot tick the client acknowledged
+};
+
+struct BuiltSnapshot {
+  uint64_t client = 0;
+  uint64_t tick = 0;
+  std::vector<uint8_t> bytes;  // the encoded snapshot message
+};
+
+// Encoded snapshots waiting for the network side. Bounded: when the network side does not drain
+// it, the oldest are dropped (and counted): an old snapshot is worth nothing once a newer exists.
+class SnapshotOutbox {
+ public:
+  static constexpr size_t capacity_max = 65536;
+  void push(std::vector<BuiltSnapshot>& batch);
+  // Moves everything waiting into `out` (cleared first).
+  void take(std::vector<BuiltSnapshot>& out);
+  [[nodiscard]] uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<BuiltSnapshot> items_;
+  std::atomic<uint64_t> dropped_{0};
+};
+
+struct SnapshotBuilderCounters {
+  uint64_t frames = 0;          // frames published
+  uint64_t frames_skipped = 0;  // per builder: a newer frame came before it started this one
+  uint64_t snapshots_built = 0;
+  uint64_t build_us_max = 0;  // the longest one builder spent on one frame (steady clock)
+};
+
+class SnapshotBuilders {
+ public:
+  // threads == 0: build inline in publish(). `outbox` must outlive this object.
+  SnapshotBuilders(size_t threads, const AoiParams& params, SnapshotOutbox& outbox);
+  ~SnapshotBuilders();  // finishes no pending frame: stops and joins the threads
+  SnapshotBuilders(const SnapshotBuilders&) = delete;
+  SnapshotBuilders& operator=(const SnapshotBuilders&) = delete;
+
+  // Sim thread, after each tick. `jobs` lists the clients due a snapshot of this frame.
+  void publish(std::shared_ptr<const TickFrame> frame, std::vector<SnapshotJob> jobs);
+  // Drops the interest state of clients that are gone (sim thread; applied by their builder).
+  void forget(uint64_t client);
+  [[nodiscard]] SnapshotBuilderCounters counters() const;
+  [[nodiscard]] size_t threads() const { return threads_; }
+
+ private:
+  struct ClientState {
+    uint64_t epoch = 0;
+    ClientInterest interest;
+  };
+  struct Builder {
+    std::mutex mutex;
+    std::condition_variable wake;
+    std::shared_ptr<const TickFrame> pending;  // newest frame not started yet
+    std::vector<SnapshotJob> pending_jobs;
+    std::vector<uint64_t> pending_forget;
+    bool stop = false;
+    std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
+    std::atomic<uint64_t> skipped{0};
+    std::atomic<uint64_t> built{0};
+    std::atomic<uint64_t> build_us_max{0};
+    std::thread thread;
+  };
+  void run(Builder& builder);
+  void build(Builder& builder, const TickFrame& frame, const std::vector<SnapshotJob>& jobs,
+             const std::vector<uint64_t>& forget);
+
+  size_t threads_;
+  AoiParams params_;
+  SnapshotOutbox& outbox_;
+  std::vector<std::unique_ptr<Builder>> builders_;  // one inline builder when threads_ == 0
+  std::vector<std::vector<SnapshotJob>> split_;     // publish() scratch, per builder
+  std::vector<std::vector<uint64_t>> forget_;       // per builder, handed over with the next frame
+  uint64_t frames_ = 0;
+};
+
+}  // namespace strata::server
