@@ -1,9 +1,14 @@
 // net/connection.cc: sequencing, acks, channels, packing and fragmentation of one connection.
 // The entry layout is written in packet.cc. Invariants:
-//  - reliable ids in [oldest_unacked_id_, next_send_id_) occupy send_ring_ at id % ring_size_, and
-//    at most reliable_window of them are unacked (unacked_count_);
+//  - reliable ids in [oldest_unacked_id_, next_send_id_) that are not yet acked are claimed in
+//    send_ring_ (chunked, see reliable_ring.h), and at most reliable_window of them are unacked
+//    (unacked_count_ == send_ring_.used());
 //    [oldest_unacked_id_, first_unsent_id_) have been sent at least once;
-//  - reliable ids in [next_receive_id_, next_receive_id_ + ring_size_) may wait in receive_ring_;
+//  - reliable ids in [next_receive_id_, next_receive_id_ + ring_size_) may wait in receive_ring_
+//    (so a peer can make it allocate at most ring_size_ slots);
+//  - sent_ holds the packets [next_sequence_ - sent_.size(), next_sequence_) at sequence & (size - 1);
+//    the received bitmap is valid for (most_recent_received_ - received_history_size,
+//    most_recent_received_];
 //    ids before next_receive_id_ were delivered (or are being reassembled) exactly once;
 //  - an unreliable message is delivered only if its sequence is newer than the last delivered one.
 #include "net/connection.h"
@@ -17,7 +22,7 @@ namespace strata::net {
 
 namespace {
 
-constexpr std::size_t history_index(std::uint16_t sequence) { return sequence % packet_history_size; }
+constexpr std::size_t received_index(std::uint16_t sequence) { return sequence % received_history_size; }
 
 [[maybe_unused]] bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
 
@@ -32,15 +37,17 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
       most_recent_received_(static_cast<std::uint16_t>(config.first_sequence - 1)),
       loss_cursor_(config.first_sequence),
       fast_loss_cursor_(config.first_sequence),
-      sent_(packet_history_size),
-      received_(packet_history_size),
+      sent_(sent_history_min),
       last_sent_us_(now_us),
       last_received_us_(now_us),
       ring_size_(reliable_span_factor * config.reliable_window),
+      send_ring_(reliable_span_factor * config.reliable_window),
       oldest_unacked_id_(config.first_message_id),
       first_unsent_id_(config.first_message_id),
       next_send_id_(config.first_message_id),
+      receive_ring_(reliable_span_factor * config.reliable_window),
       next_receive_id_(config.first_message_id),
+      last_reliable_activity_us_(now_us),
       reassembly_(unreliable_reassembly_max),
       rate_window_start_us_(now_us) {
   // Configuration comes from our own code, not from the peer: a bad one is our bug.
@@ -49,7 +56,10 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
   assert(config.reliable_window >= fragment_count_max);
 }
 
-std::size_t Connection::reliable_in_flight() const { return unacked_count_; }
+std::size_t Connection::reliable_in_flight() const {
+  assert(unacked_count_ == send_ring_.used());
+  return unacked_count_;
+}
 
 SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data) {
   if (state_ != ConnectionState::connected) return SendResult::not_connected;
@@ -58,7 +68,6 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
       data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
   assert(pieces <= fragment_count_max);
   if (channel == Channel::reliable_ordered) {
-    if (send_ring_.empty()) send_ring_.resize(ring_size_);  // rings cost memory only once used
     // Two bounds: unacked messages (flow control) and the id span from the oldest unacked one (the
     // rings). The span may exceed the count, so a lost message does not stall new ones at once.
     const std::size_t span = static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_);
@@ -66,11 +75,10 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
     for (std::size_t i = 0; i < pieces; ++i) {
       const std::size_t begin = i * fragment_size;
       const std::size_t end = pieces == 1 ? data.size() : std::min(data.size(), begin + fragment_size);
-      ReliableSlot& slot = send_ring_[next_send_id_ % ring_size_];
-      assert(!slot.valid);
-      slot.valid = true;
+      ReliableSlot& slot = send_ring_.claim(next_send_id_);
       slot.ever_sent = false;
-      slot.id = next_send_id_;
+      slot.last_sent_us = 0;
+      acquire_buffer(slot.data);
       slot.tag = pieces == 1       ? EntryTag::reliable_message
                  : i + 1 == pieces ? EntryTag::reliable_fragment_last
                                    : EntryTag::reliable_fragment;
@@ -111,9 +119,8 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
     stats_.drops.bump(DropReason::too_large);
     return false;
   }
-  const ReceivedPacket& seen = received_[history_index(header.sequence)];
   const int age = sequence_difference(most_recent_received_, header.sequence);
-  if (age >= static_cast<int>(packet_history_size) || (seen.valid && seen.sequence == header.sequence)) {
+  if (age >= static_cast<int>(received_history_size) || (age >= 0 && received_bit(header.sequence))) {
     stats_.drops.bump(DropReason::replay);
     return false;
   }
@@ -148,13 +155,11 @@ void Connection::record_received(std::uint16_t sequence) {
   if (sequence_greater_than(sequence, most_recent_received_)) {
     // Forget history entries that the new most-recent sequence skips over.
     const int gap = sequence_difference(sequence, most_recent_received_);
-    const int clear = std::min(gap, static_cast<int>(packet_history_size));
-    for (int i = 1; i < clear; ++i) {
-      received_[history_index(static_cast<std::uint16_t>(sequence - i))].valid = false;
-    }
+    const int clear = std::min(gap, static_cast<int>(received_history_size));
+    for (int i = 1; i < clear; ++i) set_received_bit(static_cast<std::uint16_t>(sequence - i), false);
     most_recent_received_ = sequence;
   }
-  received_[history_index(sequence)] = ReceivedPacket{true, sequence};
+  set_received_bit(sequence, true);
   if (++received_since_ack_ >= ack_bits_count / 2) {
     if (ack_snapshots_.size() == ack_snapshot_queue_max) ack_snapshots_.pop_front();
     ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits()});
@@ -162,12 +167,21 @@ void Connection::record_received(std::uint16_t sequence) {
   }
 }
 
+bool Connection::received_bit(std::uint16_t sequence) const {
+  const std::size_t i = received_index(sequence);
+  return ((received_[i / 64] >> (i % 64)) & 1u) != 0;
+}
+
+void Connection::set_received_bit(std::uint16_t sequence, bool value) {
+  const std::size_t i = received_index(sequence);
+  const std::uint64_t mask = std::uint64_t{1} << (i % 64);
+  received_[i / 64] = value ? received_[i / 64] | mask : received_[i / 64] & ~mask;
+}
+
 std::uint32_t Connection::ack_bits() const {
   std::uint32_t bits = 0;
   for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
-    const auto sequence = static_cast<std::uint16_t>(most_recent_received_ - 1 - i);
-    const ReceivedPacket& r = received_[history_index(sequence)];
-    if (r.valid && r.sequence == sequence) bits |= 1u << i;
+    if (received_bit(static_cast<std::uint16_t>(most_recent_received_ - 1 - i))) bits |= 1u << i;
   }
   return bits;
 }
@@ -178,27 +192,27 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
     if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
   }
   detect_lost_packets(now_us);
-  while (oldest_unacked_id_ != first_unsent_id_ && !send_ring_[oldest_unacked_id_ % ring_size_].valid) {
+  update_loss(now_us);  // judge acked packets at once: the history holds only undecided ones
+  while (oldest_unacked_id_ != first_unsent_id_ && send_ring_.find(oldest_unacked_id_) == nullptr) {
     ++oldest_unacked_id_;
   }
 }
 
 void Connection::detect_lost_packets(std::uint64_t now_us) {
   if (!any_acked_ || config_.stream_transport) return;
-  if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > packet_history_size) {
-    fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
+  if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > sent_.size()) {
+    fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - sent_.size());
   }
   while (fast_loss_cursor_ != next_sequence_ &&
          sequence_difference(highest_acked_, fast_loss_cursor_) >= fast_retransmit_threshold) {
-    SentPacket& sent = sent_[history_index(fast_loss_cursor_)];
+    SentPacket& sent = sent_entry(fast_loss_cursor_);
     if (sent.valid && sent.sequence == fast_loss_cursor_ && !sent.acked) {
       // Reordering, not loss, until the packet is older than the learned reorder window.
       if (now_us < sent.sent_us + reorder_window_us_) return;
       sent.declared_lost = true;
       for (std::uint16_t id : sent.reliable_ids) {
-        ReliableSlot& slot = send_ring_[id % ring_size_];
-        if (slot.valid && slot.id == id) {
-          slot.last_sent_us = 0;  // due now
+        if (ReliableSlot* slot = send_ring_.find(id)) {
+          slot->last_sent_us = 0;  // due now
           resend_scan_due_us_ = 0;
         }
       }
@@ -208,7 +222,7 @@ void Connection::detect_lost_packets(std::uint64_t now_us) {
 }
 
 void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
-  SentPacket& sent = sent_[history_index(sequence)];
+  SentPacket& sent = sent_entry(sequence);
   if (!sent.valid || sent.sequence != sequence || sent.acked) return;
   sent.acked = true;
   if (sent.declared_lost && have_rtt_) {
@@ -230,16 +244,18 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   }
   stats_.rtt_ms = rtt_us_ / 1000.0;
   stats_.jitter_ms = jitter_us_ / 1000.0;
-  for (std::uint16_t id : sent.reliable_ids) {
-    ReliableSlot& slot = send_ring_[id % ring_size_];
-    if (slot.valid && slot.id == id) {
-      slot.valid = false;
-      release_buffer(slot.data);  // acked
-      assert(unacked_count_ > 0);
-      --unacked_count_;
-    }
-  }
+  for (std::uint16_t id : sent.reliable_ids) release_reliable(id);
   sent.reliable_ids.clear();
+}
+
+void Connection::release_reliable(std::uint16_t id) {
+  ReliableSlot* slot = send_ring_.find(id);
+  if (slot == nullptr) return;  // acked before, by another copy
+  release_buffer(slot->data);
+  send_ring_.release(*slot);
+  assert(unacked_count_ > 0);
+  --unacked_count_;
+  assert(unacked_count_ == send_ring_.used());
 }
 
 bool Connection::receive_entry(const Entry& entry) {
@@ -282,14 +298,11 @@ bool Connection::receive_reliable(const Entry& entry) {
     stats_.drops.bump(DropReason::stale_message);  // a resend we already have, or beyond our window
     return true;
   }
-  if (receive_ring_.empty()) receive_ring_.resize(ring_size_);  // rings cost memory only once used
-  ReliableSlot& slot = receive_ring_[entry.id % ring_size_];
-  if (slot.valid) {
+  if (receive_ring_.find(entry.id) != nullptr) {
     stats_.drops.bump(DropReason::stale_message);
     return true;
   }
-  slot.valid = true;
-  slot.id = entry.id;
+  ReliableSlot& slot = receive_ring_.claim(entry.id);  // within ring_size_ of next_receive_id_
   slot.tag = entry.tag;
   acquire_buffer(slot.data);
   slot.data.assign(entry.data.begin(), entry.data.end());
@@ -298,11 +311,10 @@ bool Connection::receive_reliable(const Entry& entry) {
 }
 
 void Connection::deliver_reliable() {
-  if (receive_ring_.empty()) return;
   while (delivered_.size() < delivered_queue_max) {
-    ReliableSlot& slot = receive_ring_[next_receive_id_ % ring_size_];
-    if (!slot.valid) return;
-    assert(slot.id == next_receive_id_);
+    ReliableSlot* held = receive_ring_.find(next_receive_id_);
+    if (held == nullptr) return;
+    ReliableSlot& slot = *held;
     if (slot.tag == EntryTag::reliable_message) {
       if (assembling_) {
         protocol_error(DropReason::fragment_limits);
@@ -323,8 +335,8 @@ void Connection::deliver_reliable() {
         assembling_ = false;
       }
     }
-    slot.valid = false;
     release_buffer(slot.data);  // delivered
+    receive_ring_.release(slot);
     ++next_receive_id_;
   }
 }
@@ -461,11 +473,11 @@ void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out
   if (!config_.stream_transport && now_us >= resend_scan_due_us_) {
     std::uint64_t next_due = UINT64_MAX;
     for (std::uint16_t id = oldest_unacked_id_; id != first_unsent_id_; ++id) {
-      ReliableSlot& slot = send_ring_[id % ring_size_];
-      if (!slot.valid) continue;
-      const std::uint64_t due = slot.last_sent_us + resend_us;
+      ReliableSlot* slot = send_ring_.find(id);
+      if (slot == nullptr) continue;  // acked
+      const std::uint64_t due = slot->last_sent_us + resend_us;
       if (due <= now_us) {
-        if (!try_add(slot)) {
+        if (!try_add(*slot)) {
           next_due = now_us;  // packet full: continue in the next one
           break;
         }
@@ -477,9 +489,9 @@ void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out
     resend_scan_due_us_ = next_due;
   }
   while (first_unsent_id_ != next_send_id_) {
-    ReliableSlot& slot = send_ring_[first_unsent_id_ % ring_size_];
-    assert(slot.valid && slot.id == first_unsent_id_);
-    if (!try_add(slot)) break;
+    ReliableSlot* slot = send_ring_.find(first_unsent_id_);
+    assert(slot != nullptr);
+    if (!try_add(*slot)) break;
     resend_scan_due_us_ = std::min(resend_scan_due_us_, now_us + resend_us);
     ++first_unsent_id_;
   }
@@ -506,7 +518,15 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   if (state_ == ConnectionState::connected && !has_packet_due(now_us)) return false;  // the idle fast path
   payload.resize(packet_payload_max);
   std::size_t used = 0;
-  SentPacket& sent = sent_[history_index(next_sequence_)];
+  SentPacket* target = &sent_entry(next_sequence_);
+  // The packet this one would overwrite is not yet judged acked or lost (many packets per RTT): keep
+  // it, so its ack still releases its reliable messages and counts for RTT and loss.
+  if (target->valid && sent_.size() < sent_history_max &&
+      static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) >= sent_.size()) {
+    resize_sent_history(2 * sent_.size());
+    target = &sent_entry(next_sequence_);
+  }
+  SentPacket& sent = *target;
   sent.reliable_ids.clear();
   bool ack_snapshot = false;
   header.connection_id = id_;
@@ -578,19 +598,85 @@ void Connection::update(std::uint64_t now_us) {
   }
   update_loss(now_us);
   update_rates(now_us);
+  if (sent_.size() > sent_history_min && static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) < sent_.size() / 4) {
+    resize_sent_history(sent_.size() / 2);  // few packets in flight again
+  }
+  trim_rings(now_us);
+}
+
+void Connection::resize_sent_history(std::size_t capacity) {
+  assert(is_power_of_two(capacity));
+  assert(capacity >= sent_history_min && capacity <= sent_history_max);
+  std::vector<SentPacket> resized(capacity);
+  const std::size_t keep = std::min(sent_.size(), capacity);
+  for (std::size_t i = 1; i <= keep; ++i) {
+    const auto sequence = static_cast<std::uint16_t>(next_sequence_ - i);
+    SentPacket& old = sent_entry(sequence);
+    if (old.valid && old.sequence == sequence) resized[sequence & (capacity - 1)] = std::move(old);
+  }
+  sent_.swap(resized);
+  // The cursors never point before the history.
+  if (static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) > capacity) {
+    loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - capacity);
+  }
+  if (static_cast<std::uint16_t>(next_sequence_ - fast_loss_cursor_) > capacity) {
+    fast_loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - capacity);
+  }
+}
+
+void Connection::trim_rings(std::uint64_t now_us) {
+  if (send_ring_.used() != 0 || receive_ring_.used() != 0 || assembling_) {
+    last_reliable_activity_us_ = now_us;
+    return;
+  }
+  if (now_us - last_reliable_activity_us_ < reliable_idle_trim_us || now_us < last_reliable_activity_us_) return;
+  send_ring_.trim();
+  receive_ring_.trim();
+  if (assembly_.capacity() != 0) std::vector<std::uint8_t>().swap(assembly_);
+}
+
+std::uint64_t Connection::loss_wait_us() const {
+  return have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
+}
+
+std::uint64_t Connection::next_deadline_us(std::uint64_t now_us) const {
+  if (state_ != ConnectionState::connected || has_packet_due(now_us)) return now_us;
+  std::uint64_t deadline =
+      std::min(last_sent_us_ + config_.keepalive_interval_us, last_received_us_ + config_.timeout_us);
+  if (!config_.stream_transport && unacked_count_ > 0) deadline = std::min(deadline, resend_scan_due_us_);
+  if (loss_cursor_ != next_sequence_) {
+    const SentPacket& oldest = sent_entry(loss_cursor_);
+    const bool known = oldest.valid && oldest.sequence == loss_cursor_;
+    deadline = std::min(deadline, known ? oldest.sent_us + loss_wait_us() : now_us);
+  }
+  deadline = std::min(deadline, rate_window_start_us_ + 1'000'000);
+  if (!send_ring_.trimmed() || !receive_ring_.trimmed()) {
+    deadline = std::min(deadline, last_reliable_activity_us_ + reliable_idle_trim_us);
+  }
+  return std::max(deadline, now_us);
+}
+
+std::size_t Connection::memory_bytes() const {
+  std::size_t bytes = sent_.capacity() * sizeof(SentPacket);
+  for (const SentPacket& sent : sent_) bytes += sent.reliable_ids.capacity() * sizeof(std::uint16_t);
+  bytes +=
+      (send_ring_.chunks_allocated() + receive_ring_.chunks_allocated()) * reliable_chunk_slots * sizeof(ReliableSlot);
+  bytes += assembly_.capacity();
+  for (const auto& buffer : spare_buffers_) bytes += buffer.capacity();
+  for (const Reassembly& r : reassembly_) bytes += sizeof(Reassembly) + r.data.capacity() + r.have.capacity() / 8;
+  return bytes;
 }
 
 void Connection::update_loss(std::uint64_t now_us) {
   // A packet not acked after several RTTs counts as lost (bounded by the history).
-  const std::uint64_t wait_us =
-      have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
-  if (static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) > packet_history_size) {
-    loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - packet_history_size);
+  const std::uint64_t wait_us = loss_wait_us();
+  if (static_cast<std::uint16_t>(next_sequence_ - loss_cursor_) > sent_.size()) {
+    loss_cursor_ = static_cast<std::uint16_t>(next_sequence_ - sent_.size());
   }
   while (loss_cursor_ != next_sequence_) {
-    const SentPacket& sent = sent_[history_index(loss_cursor_)];
+    const SentPacket& sent = sent_entry(loss_cursor_);
     if (sent.valid && sent.sequence == loss_cursor_) {
-      if (now_us < sent.sent_us + wait_us) break;
+      if (!sent.acked && now_us < sent.sent_us + wait_us) break;
       const double lost = sent.acked ? 0.0 : 1.0;
       if (!sent.acked) ++stats_.packets_lost;
       stats_.packet_loss += (lost - stats_.packet_loss) * 0.05;

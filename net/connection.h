@@ -12,6 +12,7 @@
 // timeouts and statistics; pop_message() hands over delivered messages.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <span>
@@ -20,6 +21,7 @@
 #include "net/counters.h"
 #include "net/limits.h"
 #include "net/packet.h"
+#include "net/reliable_ring.h"
 
 namespace strata::net {
 
@@ -50,7 +52,8 @@ struct ConnectionConfig {
   std::uint64_t resend_max_us = 1'000'000;
   // Reliable messages (or fragments) sent and not yet acked, at most; a power of two, at most
   // reliable_window_max. The id span in flight may reach reliable_span_factor times this, so a lost
-  // message does not stop new ones; the rings (both directions) hold that many slots.
+  // message does not stop new ones; the rings (both directions) may hold that many slots, allocated
+  // in chunks as they are used (reliable_ring.h), so a large window costs memory only when used.
   std::size_t reliable_window = reliable_window_default;
   // True over TCP: the stream never loses, so reliable messages are sent once and never resent.
   bool stream_transport = false;
@@ -112,6 +115,17 @@ class Connection {
   [[nodiscard]] std::size_t reliable_in_flight() const;
   [[nodiscard]] std::size_t unreliable_queued() const { return unreliable_queue_.size(); }
   [[nodiscard]] std::uint64_t last_received_us() const { return last_received_us_; }
+  // The earliest time at which update() or write_packet() may have something to do without any new
+  // input (keepalive, resend, timeout, loss, rates, trimming); now_us when something is due now.
+  // Receiving a packet, send() and disconnect() may make it earlier. Lets an endpoint leave idle
+  // connections alone until then.
+  [[nodiscard]] std::uint64_t next_deadline_us(std::uint64_t now_us) const;
+  // Heap held by this connection's protocol state, in bytes (approximate: buffers by capacity).
+  [[nodiscard]] std::size_t memory_bytes() const;
+  [[nodiscard]] std::size_t sent_history_capacity() const { return sent_.size(); }
+  [[nodiscard]] std::size_t reliable_chunks_allocated() const {
+    return send_ring_.chunks_allocated() + receive_ring_.chunks_allocated();
+  }
 
  private:
   struct SentPacket {
@@ -121,18 +135,6 @@ class Connection {
     std::uint16_t sequence = 0;
     std::uint64_t sent_us = 0;
     std::vector<std::uint16_t> reliable_ids;
-  };
-  struct ReceivedPacket {
-    bool valid = false;
-    std::uint16_t sequence = 0;
-  };
-  struct ReliableSlot {
-    bool valid = false;
-    bool ever_sent = false;
-    EntryTag tag = EntryTag::reliable_message;
-    std::uint16_t id = 0;
-    std::uint64_t last_sent_us = 0;
-    std::vector<std::uint8_t> data;
   };
   struct UnreliableItem {
     EntryTag tag = EntryTag::unreliable_message;
@@ -159,6 +161,15 @@ class Connection {
   void process_ack(std::uint16_t sequence, std::uint64_t now_us);
   void detect_lost_packets(std::uint64_t now_us);
   void record_received(std::uint16_t sequence);
+  [[nodiscard]] bool received_bit(std::uint16_t sequence) const;
+  void set_received_bit(std::uint16_t sequence, bool value);
+  [[nodiscard]] SentPacket& sent_entry(std::uint16_t sequence) { return sent_[sequence & (sent_.size() - 1)]; }
+  [[nodiscard]] const SentPacket& sent_entry(std::uint16_t sequence) const {
+    return sent_[sequence & (sent_.size() - 1)];
+  }
+  void resize_sent_history(std::size_t capacity);
+  void release_reliable(std::uint16_t id);
+  void trim_rings(std::uint64_t now_us);
   [[nodiscard]] std::uint32_t ack_bits() const;
   bool receive_entry(const Entry& entry);
   bool receive_reliable(const Entry& entry);
@@ -173,6 +184,7 @@ class Connection {
   void pack_unreliable(std::span<std::uint8_t> out, std::size_t& used);
   [[nodiscard]] bool has_packet_due(std::uint64_t now_us) const;
   void update_loss(std::uint64_t now_us);
+  [[nodiscard]] std::uint64_t loss_wait_us() const;
   void update_rates(std::uint64_t now_us);
 
   ConnectionConfig config_;
@@ -192,8 +204,8 @@ class Connection {
   std::uint16_t fast_loss_cursor_;
   // Learned from spurious fast retransmits: how late a packet may be before it counts as lost.
   std::uint64_t reorder_window_us_ = 0;
-  std::vector<SentPacket> sent_;
-  std::vector<ReceivedPacket> received_;
+  std::vector<SentPacket> sent_;  // sent_history_min..sent_history_max entries, a power of two
+  std::array<std::uint64_t, received_history_size / 64> received_{};  // bit per sequence % size
   std::deque<AckSnapshot> ack_snapshots_;
   std::size_t received_since_ack_ = 0;
   bool ack_pending_ = false;
@@ -203,13 +215,14 @@ class Connection {
   // Reliable-ordered channel.
   std::size_t ring_size_;
   std::size_t unacked_count_ = 0;
-  std::vector<ReliableSlot> send_ring_;
+  ReliableRing send_ring_;
   std::uint16_t oldest_unacked_id_;
   std::uint16_t first_unsent_id_;
   std::uint16_t next_send_id_;
   std::uint64_t resend_scan_due_us_ = 0;
-  std::vector<ReliableSlot> receive_ring_;
+  ReliableRing receive_ring_;
   std::uint16_t next_receive_id_;
+  std::uint64_t last_reliable_activity_us_;
   std::vector<std::uint8_t> assembly_;
   bool assembling_ = false;
 

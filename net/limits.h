@@ -38,14 +38,24 @@ inline constexpr std::size_t unfragmented_size_max = packet_payload_max - entry_
 
 // Reliable-ordered channel: messages (or fragments) in flight, per direction. Message ids are 16 bit,
 // so a window must stay below half the id space for "newer than" to be unambiguous.
+// The window only bounds what a connection may hold: the rings grow in chunks with use (see
+// reliable_ring.h), so the default can be large enough to fill a lossy 100 ms path (a 4096 window
+// of 64-byte messages at 100 ms RTT is ~2.6 MB/s) while an idle connection pays nothing for it.
 inline constexpr std::size_t reliable_window_max = 8192;
-inline constexpr std::size_t reliable_window_default = 1024;
+inline constexpr std::size_t reliable_window_default = 4096;
 // Id span in flight / unacked bound: room to keep sending while a lost message is recovered.
 inline constexpr std::size_t reliable_span_factor = 2;
 static_assert(reliable_span_factor * reliable_window_max < 0x8000);
 static_assert(reliable_window_default <= reliable_window_max);
 // A whole maximum-size message must fit the window, or it could never be sent.
 static_assert(fragment_count_max <= reliable_window_default);
+// Reliable ring slots allocated together (a chunk is ~2.5 kB); chunks are freed once empty.
+inline constexpr std::size_t reliable_chunk_slots = 64;
+static_assert((reliable_chunk_slots & (reliable_chunk_slots - 1)) == 0);
+// The smallest ring (span of the smallest window) is a whole number of chunks.
+static_assert(reliable_span_factor * fragment_count_max % reliable_chunk_slots == 0);
+// A ring left empty this long gives back its chunk table and spare chunk.
+inline constexpr std::uint64_t reliable_idle_trim_us = 1'000'000;
 
 // Unreliable-sequenced channel: queued outgoing messages (fragments count one each) and concurrent
 // reassemblies of fragmented incoming messages (older ones are evicted).
@@ -59,12 +69,28 @@ inline constexpr std::size_t delivered_queue_max = 4096;
 
 // --- acks ----------------------------------------------------------------------------------------
 inline constexpr std::size_t ack_bits_count = 32;
-// Sent/received packet history; must cover many ack windows.
-inline constexpr std::size_t packet_history_size = 1024;
-static_assert(packet_history_size >= 4 * (ack_bits_count + 1));
-static_assert((packet_history_size & (packet_history_size - 1)) == 0);
+// Received packet sequences remembered, as a bitmap (128 bytes): older packets are dropped as
+// replays. Covers the ack bits and every queued ack snapshot.
+inline constexpr std::size_t received_history_size = 1024;
+static_assert(received_history_size >= 4 * (ack_bits_count + 1));
+static_assert((received_history_size & (received_history_size - 1)) == 0);
+static_assert(received_history_size % 64 == 0);
+// Sent packets remembered (send time for RTT and loss, reliable ids to release on ack). The history
+// starts at sent_history_min entries and doubles while the packet it would overwrite is not yet
+// judged acked or lost; it halves back once few packets are in flight. At most one packet per
+// reliable message can be in flight (fragments of 1 kB), so the maximum covers the largest window.
+inline constexpr std::size_t sent_history_min = 64;
+inline constexpr std::size_t sent_history_max = 8192;
+static_assert(sent_history_min >= ack_bits_count + 1);  // one ack and its bits stay in the history
+static_assert(sent_history_max >= reliable_window_max);
+static_assert(sent_history_max <= 0x8000);
+static_assert((sent_history_min & (sent_history_min - 1)) == 0);
+static_assert((sent_history_max & (sent_history_max - 1)) == 0);
 // Ack-only snapshots queued when many packets arrive between two of our sends.
 inline constexpr std::size_t ack_snapshot_queue_max = 64;
+// One snapshot is queued per ack_bits_count / 2 packets received; the packets they ack must still be
+// in the received history.
+static_assert(ack_snapshot_queue_max * (ack_bits_count / 2) <= received_history_size);
 // Reliable message ids carried by one packet: each entry is at least 5 bytes + 1 payload byte.
 inline constexpr std::size_t reliable_entries_per_packet_max = packet_payload_max / 6;
 // A packet is declared lost when one sent this many packets later is acked (as TCP and QUIC do).

@@ -1,0 +1,112 @@
+// net/reliable_ring.h: the storage of one direction of the reliable-ordered channel. Slots are
+// indexed by message id modulo the ring's capacity (reliable_span_factor x the window) but allocated
+// in chunks of reliable_chunk_slots, only when an id of the chunk is claimed, and freed once the
+// chunk holds no valid slot: memory follows the messages actually in flight, not the window, so a
+// large window costs nothing until a bulk transfer uses it. One empty chunk is kept as a spare (a
+// steady trickle crossing chunk boundaries does not allocate); trim() gives the spare and the chunk
+// table back when the ring is empty.
+//
+// Invariants: a chunk is allocated iff it holds at least one valid slot (or is the spare); used()
+// is the number of valid slots; at most capacity / reliable_chunk_slots chunks exist, so a peer can
+// make us allocate at most the ring's capacity, never more.
+#pragma once
+
+#include <array>
+#include <cassert>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "net/limits.h"
+#include "net/packet.h"
+
+namespace strata::net {
+
+struct ReliableSlot {
+  bool valid = false;
+  bool ever_sent = false;
+  EntryTag tag = EntryTag::reliable_message;
+  std::uint16_t id = 0;
+  std::uint64_t last_sent_us = 0;
+  std::vector<std::uint8_t> data;
+};
+
+class ReliableRing {
+ public:
+  explicit ReliableRing(std::size_t capacity) : capacity_(capacity) {
+    assert(capacity % reliable_chunk_slots == 0);
+    assert(capacity <= reliable_span_factor * reliable_window_max);
+  }
+
+  // The slot holding id, or nullptr when it holds none (its chunk, or the slot, is free).
+  [[nodiscard]] ReliableSlot* find(std::uint16_t id) {
+    if (chunks_.empty()) return nullptr;
+    Chunk* chunk = chunks_[chunk_index(id)].get();
+    if (chunk == nullptr) return nullptr;
+    ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
+    return slot.valid && slot.id == id ? &slot : nullptr;
+  }
+
+  // Marks id's slot valid (allocating its chunk) and returns it; the slot must be free.
+  ReliableSlot& claim(std::uint16_t id) {
+    if (chunks_.empty()) chunks_.resize(capacity_ / reliable_chunk_slots);
+    std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(id)];
+    if (!chunk) chunk = spare_ ? std::move(spare_) : std::make_unique<Chunk>();
+    ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
+    assert(!slot.valid);
+    assert(chunk->used < reliable_chunk_slots);
+    slot.valid = true;
+    slot.id = id;
+    ++chunk->used;
+    ++used_;
+    return slot;
+  }
+
+  // Frees the valid slot (whose data the caller has already taken or released).
+  void release(ReliableSlot& slot) {
+    assert(slot.valid);
+    assert(used_ > 0);
+    std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(slot.id)];
+    assert(chunk && chunk->used > 0);
+    slot.valid = false;
+    --used_;
+    if (--chunk->used > 0) return;
+    if (spare_) {
+      chunk.reset();
+    } else {
+      spare_ = std::move(chunk);
+    }
+  }
+
+  // Gives back the spare chunk and the chunk table when no slot is valid.
+  void trim() {
+    if (used_ != 0) return;
+    spare_.reset();
+    std::vector<std::unique_ptr<Chunk>>().swap(chunks_);
+  }
+
+  [[nodiscard]] std::size_t used() const { return used_; }
+  [[nodiscard]] std::size_t capacity() const { return capacity_; }
+  [[nodiscard]] bool trimmed() const { return chunks_.empty() && !spare_; }
+  // Chunks held, the spare included.
+  [[nodiscard]] std::size_t chunks_allocated() const {
+    std::size_t n = spare_ ? 1 : 0;
+    for (const auto& chunk : chunks_) n += chunk ? 1 : 0;
+    return n;
+  }
+
+ private:
+  struct Chunk {
+    std::array<ReliableSlot, reliable_chunk_slots> slots;
+    std::size_t used = 0;
+  };
+
+  [[nodiscard]] std::size_t chunk_index(std::uint16_t id) const { return (id % capacity_) / reliable_chunk_slots; }
+
+  std::size_t capacity_;
+  std::size_t used_ = 0;
+  std::vector<std::unique_ptr<Chunk>> chunks_;  // capacity_ / reliable_chunk_slots once used
+  std::unique_ptr<Chunk> spare_;
+};
+
+}  // namespace strata::net
