@@ -105,8 +105,10 @@ std::string describe_command(const sim::Command& command) {
 Status recorded_hashes(LogSource& log, HashStream& out) {
   out.clear();
   schema::TickRecord record;
+  if (log.last_tick() == log.header().start_tick) return {};
+  auto reader = log.read_ticks(log.header().start_tick + 1, log.last_tick());
   for (uint64_t t = log.header().start_tick + 1; t <= log.last_tick(); ++t) {
-    if (Status s = log.read_tick(t, record); !s.ok()) return s;
+    if (Status s = reader->next(record); !s.ok()) return s;
     out.push_back(HashEntry{t, record.quick_hash, record.full_hash});
   }
   return {};
@@ -241,7 +243,9 @@ Status write_bundle(const std::string& path, const DesyncBundle& bundle) {
   return status;
 }
 
-Status read_bundle_bytes(std::vector<uint8_t> bytes, DesyncBundle& out) {
+namespace {
+
+Status read_bundle_from(const ByteSource& bytes, DesyncBundle& out) {
   out = DesyncBundle{};
   FrameReader reader(bytes, bundle_magic);
   if (Status s = reader.start(); !s.ok()) return s;
@@ -293,10 +297,17 @@ Status read_bundle_bytes(std::vector<uint8_t> bytes, DesyncBundle& out) {
   return Status::error(Code::damaged, "bundle cut short: no end frame", out.tick, reader.offset());
 }
 
+}  // namespace
+
+Status read_bundle_bytes(std::vector<uint8_t> bytes, DesyncBundle& out) {
+  return read_bundle_from(MemoryBytes(std::move(bytes)), out);
+}
+
 Status read_bundle(const std::string& path, DesyncBundle& out) {
-  std::vector<uint8_t> bytes;
-  if (Status s = read_file(path, bytes); !s.ok()) return s;
-  return read_bundle_bytes(std::move(bytes), out);
+  Status status;
+  auto file = FileBytes::open(path, status);
+  if (!file) return status;
+  return read_bundle_from(*file, out);
 }
 
 std::string explain(const DesyncBundle& bundle, size_t max_lines) {

@@ -3,6 +3,12 @@
 
 #include <xxhash.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "replay/limits.h"
@@ -52,13 +58,66 @@ Status FrameWriter::write(const schema::ExportEntry& entry) {
   return status_;
 }
 
+Status MemoryBytes::read_at(uint64_t offset, size_t length, uint8_t* out) const {
+  if (offset > bytes_.size() || length > bytes_.size() - offset)
+    return Status::error(Code::damaged, "read beyond the end", std::nullopt, offset);
+  if (length > 0) std::memcpy(out, bytes_.data() + offset, length);
+  return {};
+}
+
+std::unique_ptr<FileBytes> FileBytes::open(const std::string& path, Status& status) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    status = Status::error(Code::not_found, path + ": no such file");
+    return nullptr;
+  }
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    status = Status::error(Code::io, path + ": cannot open: " + std::strerror(errno));
+    return nullptr;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    status = Status::error(Code::io, path + ": not a regular file");
+    return nullptr;
+  }
+  const auto size = static_cast<uint64_t>(st.st_size);
+  if (size > limits::file_bytes_max) {
+    ::close(fd);
+    status = Status::error(Code::invalid_argument, path + ": larger than the file limit");
+    return nullptr;
+  }
+  status = {};
+  return std::unique_ptr<FileBytes>(new FileBytes(fd, size, path));
+}
+
+FileBytes::~FileBytes() { ::close(fd_); }
+
+Status FileBytes::read_at(uint64_t offset, size_t length, uint8_t* out) const {
+  if (offset > size_ || length > size_ - offset)
+    return Status::error(Code::damaged, "read beyond the end", std::nullopt, offset);
+  size_t done = 0;
+  while (done < length) {
+    const ssize_t got = ::pread(fd_, out + done, length - done, static_cast<off_t>(offset + done));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return Status::error(Code::io, path_ + ": read failed: " + std::strerror(errno), std::nullopt, offset);
+    // The file shrank since it was opened: what is missing is damage at this offset.
+    if (got == 0) return Status::error(Code::damaged, path_ + ": file cut short while reading", std::nullopt, offset);
+    done += static_cast<size_t>(got);
+  }
+  return {};
+}
+
 Status FrameReader::start() {
+  uint8_t head[limits::file_magic_bytes];
   if (bytes_.size() < limits::file_magic_bytes)
     return Status::error(Code::damaged, "file shorter than its magic", std::nullopt, 0);
-  if (load_le<uint64_t>(bytes_.data()) != magic_) {
+  if (Status s = bytes_.read_at(0, sizeof(head), head); !s.ok()) return s;
+  if (load_le<uint64_t>(head) != magic_) {
     return Status::error(Code::damaged, "not a Strata file of this kind (bad magic)", std::nullopt, 0);
   }
-  const uint32_t version = load_le<uint32_t>(bytes_.data() + 8);
+  const uint32_t version = load_le<uint32_t>(head + 8);
   if (version != frames_version) {
     return Status::error(Code::unsupported, "file version " + std::to_string(version) + " not implemented",
                          std::nullopt, 8);
@@ -67,7 +126,7 @@ Status FrameReader::start() {
   return {};
 }
 
-bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick_hint) {
+bool FrameReader::head(Status& status, uint64_t tick_hint, uint32_t& length, uint64_t& hash) {
   status = {};
   frame_offset_ = offset_;
   const uint64_t left = bytes_.size() - offset_;
@@ -76,20 +135,44 @@ bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick
     status = Status::error(Code::damaged, "truncated frame header", tick_hint, offset_);
     return false;
   }
-  const uint8_t* head = bytes_.data() + offset_;
-  const uint32_t length = load_le<uint32_t>(head);
-  const uint64_t hash = load_le<uint64_t>(head + 4);
+  uint8_t head[limits::frame_header_bytes];
+  if (status = bytes_.read_at(offset_, sizeof(head), head); !status.ok()) {
+    status.tick = tick_hint;
+    return false;
+  }
+  length = load_le<uint32_t>(head);
+  hash = load_le<uint64_t>(head + 4);
+  // Checked before anything is read or allocated for the payload.
   if (length > limits::frame_payload_bytes_max || length > left - limits::frame_header_bytes) {
     status = Status::error(Code::damaged, "frame length " + std::to_string(length) + " beyond the file or the limit",
                            tick_hint, offset_);
     return false;
   }
-  const std::span<const uint8_t> payload(head + limits::frame_header_bytes, length);
-  if (XXH3_64bits(payload.data(), payload.size()) != hash) {
+  return true;
+}
+
+bool FrameReader::skip(Status& status, uint64_t tick_hint) {
+  uint32_t length = 0;
+  uint64_t hash = 0;
+  if (!head(status, tick_hint, length, hash)) return false;
+  offset_ += limits::frame_header_bytes + length;
+  return true;
+}
+
+bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick_hint) {
+  uint32_t length = 0;
+  uint64_t hash = 0;
+  if (!head(status, tick_hint, length, hash)) return false;
+  payload_.resize(length);
+  if (status = bytes_.read_at(offset_ + limits::frame_header_bytes, length, payload_.data()); !status.ok()) {
+    status.tick = tick_hint;
+    return false;
+  }
+  if (XXH3_64bits(payload_.data(), payload_.size()) != hash) {
     status = Status::error(Code::damaged, "frame checksum mismatch", tick_hint, offset_);
     return false;
   }
-  auto decoded = schema::decode_export_entry(payload);
+  auto decoded = schema::decode_export_entry(payload_);
   if (!decoded.ok()) {
     const Code code = decoded.code == schema::DecodeError::rules_version ? Code::rules_version
                       : decoded.code == schema::DecodeError::bad_version ? Code::unsupported

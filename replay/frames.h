@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -39,25 +40,75 @@ class FrameWriter {
   std::vector<uint8_t> scratch_;
 };
 
+// Random access to the bytes of an export file or bundle: an open file (pread, so readers on
+// several threads share one descriptor without sharing a position) or bytes in memory.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  [[nodiscard]] virtual uint64_t size() const = 0;
+  // Reads exactly `length` bytes at `offset` (within size(): the caller checks).
+  [[nodiscard]] virtual Status read_at(uint64_t offset, size_t length, uint8_t* out) const = 0;
+};
+
+class MemoryBytes final : public ByteSource {
+ public:
+  explicit MemoryBytes(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {}
+  uint64_t size() const override { return bytes_.size(); }
+  Status read_at(uint64_t offset, size_t length, uint8_t* out) const override;
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+class FileBytes final : public ByteSource {
+ public:
+  // Opens `path` for reading (at most limits::file_bytes_max bytes).
+  [[nodiscard]] static std::unique_ptr<FileBytes> open(const std::string& path, Status& status);
+  ~FileBytes() override;
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
+  uint64_t size() const override { return size_; }
+  Status read_at(uint64_t offset, size_t length, uint8_t* out) const override;
+
+ private:
+  FileBytes(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  int fd_;
+  uint64_t size_;
+  std::string path_;
+};
+
+// Reads frames one at a time from a ByteSource: memory is one frame's payload (a reused buffer),
+// whatever the file's size.
 class FrameReader {
  public:
-  FrameReader(std::span<const uint8_t> bytes, uint64_t magic) : bytes_(bytes), magic_(magic) {}
+  // `bytes` must outlive the reader.
+  FrameReader(const ByteSource& bytes, uint64_t magic) : bytes_(bytes), magic_(magic) {}
   // Checks the file magic and version.
   [[nodiscard]] Status start();
   // Reads the next frame. Returns false at the end of the bytes (status ok) or on damage (status
   // set, with the frame's byte offset). `tick_hint` names the tick the caller expects next.
   [[nodiscard]] bool next(schema::ExportEntry& entry, Status& status, uint64_t tick_hint);
+  // Steps over the next frame after checking only its length (for a file whose frames were all
+  // checked already, to reach an indexed one). Same return convention as next().
+  [[nodiscard]] bool skip(Status& status, uint64_t tick_hint);
+  // Continues at `offset`, the start of a frame found by an earlier pass.
+  void seek(uint64_t offset) { offset_ = offset; }
   [[nodiscard]] uint64_t frame_offset() const { return frame_offset_; }  // of the last frame read
   [[nodiscard]] uint64_t offset() const { return offset_; }
 
  private:
-  std::span<const uint8_t> bytes_;
+  // Reads and checks the next frame's header; sets length_ (0 frames left: returns false, ok).
+  bool head(Status& status, uint64_t tick_hint, uint32_t& length, uint64_t& hash);
+
+  const ByteSource& bytes_;
   uint64_t magic_;
   uint64_t offset_ = 0;
   uint64_t frame_offset_ = 0;
+  std::vector<uint8_t> payload_;
 };
 
-// Reads a whole file into memory (at most limits::file_bytes_max).
+// Reads a whole file into memory (at most limits::file_bytes_max). Tests and tools only: the readers
+// stream through FileBytes.
 [[nodiscard]] Status read_file(const std::string& path, std::vector<uint8_t>& out);
 
 }  // namespace strata::replay

@@ -23,12 +23,14 @@ inline constexpr uint32_t period_max = schema::limits::log_period_max;
 // Sync-test rollback depth (ticks) and the desync bundle's window of inputs around the divergence.
 inline constexpr uint32_t rollback_ticks_max = 64;
 inline constexpr uint32_t bundle_window_ticks = 5;
+// Records decoded ahead of the replay by the prefetching reader (memory: this many TickRecords).
+inline constexpr size_t prefetch_ticks = 64;
 // Frames in one export file (a week at 20 Hz plus its snapshots, with headroom).
 inline constexpr uint64_t export_frames_max = uint64_t{1} << 26;
 // Lines of a hash stream file (same bound as frames).
 inline constexpr uint64_t hash_stream_lines_max = export_frames_max;
 inline constexpr size_t hash_stream_line_bytes_max = 128;
-// Export files and bundles are read whole into memory.
+// Largest export file or bundle accepted (they are streamed, not read whole, except by tests).
 inline constexpr uint64_t file_bytes_max = uint64_t{16} << 30;
 
 static_assert(frame_payload_bytes_max < (uint64_t{1} << 32), "frame lengths are u32");

@@ -135,13 +135,15 @@ Status find_last_tick(Db& db, const schema::LogHeader& header, uint64_t& last) {
   return {};
 }
 
-Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch) {
-  const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.ticks(), tick_key(tick), &scratch);
-  if (s.IsNotFound()) return Status::error(Code::damaged, "tick record missing", tick);
-  if (s.IsCorruption()) return Status::error(Code::damaged, s.ToString(), tick);
-  if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
-  std::span<const uint8_t> payload;
-  if (!open_value(scratch, payload)) return Status::error(Code::damaged, "tick record checksum mismatch", tick);
+// Checks and decodes one tick's value (u64 XXH3 | packed TickRecord).
+Status decode_tick_value(const rocksdb::Slice& value, uint64_t tick, schema::TickRecord& out) {
+  if (value.size() < limits::value_checksum_bytes)
+    return Status::error(Code::damaged, "tick record checksum mismatch", tick);
+  uint64_t stored = 0;
+  for (size_t i = 0; i < 8; ++i) stored |= uint64_t{static_cast<uint8_t>(value[i])} << (8 * i);
+  const std::span payload(reinterpret_cast<const uint8_t*>(value.data()) + 8, value.size() - 8);
+  if (XXH3_64bits(payload.data(), payload.size()) != stored)
+    return Status::error(Code::damaged, "tick record checksum mismatch", tick);
   auto decoded = schema::decode_tick_record(payload);
   if (!decoded.ok()) return Status::error(Code::damaged, "tick record: " + decoded.error, tick);
   if (decoded.value->input.tick != tick)
@@ -149,6 +151,63 @@ Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scr
   out = std::move(*decoded.value);
   return {};
 }
+
+Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch) {
+  const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.ticks(), tick_key(tick), &scratch);
+  if (s.IsNotFound()) return Status::error(Code::damaged, "tick record missing", tick);
+  if (s.IsCorruption()) return Status::error(Code::damaged, s.ToString(), tick);
+  if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
+  return decode_tick_value(rocksdb::Slice(scratch), tick, out);
+}
+
+// Sequential reads through one iterator (RocksDB iterators are independent of each other, so a
+// reader may run on its own thread): no per-tick seek through the index, and readahead.
+class RocksTickReader final : public TickReader {
+ public:
+  // Ticks outside log_first..log_last (the log's records) are refused when reached.
+  RocksTickReader(Db& db, uint64_t first, uint64_t last, uint64_t log_start, uint64_t log_last)
+      : next_(first),
+        last_(last),
+        log_start_(log_start),
+        log_last_(log_last),
+        upper_(tick_key(last + 1)),
+        upper_slice_(upper_) {
+    rocksdb::ReadOptions options;
+    options.iterate_upper_bound = &upper_slice_;
+    options.readahead_size = readahead_bytes;
+    it_.reset(db.db->NewIterator(options, db.ticks()));
+    it_->Seek(tick_key(first));
+  }
+  Status next(schema::TickRecord& out) override {
+    if (next_ > last_) return Status::error(Code::invalid_argument, "read past the end of the range", next_);
+    const uint64_t tick = next_;
+    if (tick <= log_start_ || tick > log_last_) return Status::error(Code::invalid_argument, "no such tick", tick);
+    if (!it_->Valid()) {
+      if (!it_->status().ok()) {
+        const Code code = it_->status().IsCorruption() ? Code::damaged : Code::io;
+        return Status::error(code, it_->status().ToString(), tick);
+      }
+      return Status::error(Code::damaged, "tick record missing", tick);
+    }
+    uint64_t key = 0;
+    if (!key_tick(it_->key(), key)) return Status::error(Code::damaged, "malformed tick key", tick);
+    if (key != tick) return Status::error(Code::damaged, "tick record missing", tick);
+    if (Status s = decode_tick_value(it_->value(), tick, out); !s.ok()) return s;
+    it_->Next();
+    next_ += 1;
+    return {};
+  }
+
+ private:
+  static constexpr size_t readahead_bytes = size_t{2} << 20;
+  uint64_t next_;
+  uint64_t last_;
+  uint64_t log_start_;
+  uint64_t log_last_;
+  std::string upper_;
+  rocksdb::Slice upper_slice_;
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
 
 class RocksLog final : public LogSource {
  public:
@@ -177,6 +236,9 @@ class RocksLog final : public LogSource {
     if (tick <= header_.start_tick || tick > last_tick_)
       return Status::error(Code::invalid_argument, "no such tick", tick);
     return get_tick(db_, tick, out, scratch_);
+  }
+  std::unique_ptr<TickReader> read_ticks(uint64_t first, uint64_t last) override {
+    return std::make_unique<RocksTickReader>(db_, first, last, header_.start_tick, last_tick_);
   }
   Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) override {
     const rocksdb::Status s = db_.db->Get(rocksdb::ReadOptions(), db_.snapshots(), tick_key(tick), &scratch_);
@@ -230,7 +292,15 @@ struct LogWriter::Impl {
 };
 
 LogWriter::LogWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-LogWriter::~LogWriter() = default;
+// A clean close moves the memtable into table files: a reader then opens the log without
+// replaying the whole WAL into memory (a read-only handle cannot flush, so it redid that on every
+// open: 0.15 s of opening a 10-minute 1000-player log, against 0.06 s from table files).
+LogWriter::~LogWriter() {
+  if (!impl_ || !impl_->db.db) return;
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  (void)impl_->db.db->Flush(options, impl_->db.handles);
+}
 
 std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const schema::LogHeader& header,
                                                  const std::vector<uint8_t>& start_snapshot, const LogConfig& config,
