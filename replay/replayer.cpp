@@ -2,6 +2,7 @@
 #include "replay/replayer.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -68,6 +69,83 @@ Status check_snapshot_against_record(LogSource& log, uint64_t tick, const sim::S
   return {};
 }
 
+// Runs a TickReader on its own thread, up to limits::prefetch_ticks records ahead of the caller.
+// Records are swapped in and out of a fixed ring, so their command vectors are reused, not
+// reallocated. A read error is handed over in its place in the sequence (records before it first).
+class PrefetchReader final : public TickReader {
+ public:
+  PrefetchReader(std::unique_ptr<TickReader> inner, uint64_t count)
+      : inner_(std::move(inner)), count_(count), ring_(limits::prefetch_ticks) {
+    thread_ = std::thread([this] { produce(); });
+  }
+  ~PrefetchReader() override {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    space_.notify_all();
+    thread_.join();
+  }
+  PrefetchReader(const PrefetchReader&) = delete;
+  PrefetchReader& operator=(const PrefetchReader&) = delete;
+
+  Status next(schema::TickRecord& out) override {
+    std::unique_lock lock(mutex_);
+    if (taken_ >= count_) return Status::error(Code::invalid_argument, "read past the end of the range");
+    ready_.wait(lock, [&] { return taken_ < filled_ || failed_; });
+    if (taken_ == filled_) return error_;  // failed_, and every record before the error was taken
+    std::swap(out, ring_[taken_ % ring_.size()]);
+    taken_ += 1;
+    lock.unlock();
+    space_.notify_one();
+    return {};
+  }
+
+ private:
+  void produce() {
+    schema::TickRecord record;
+    for (uint64_t i = 0; i < count_; ++i) {
+      Status status = inner_->next(record);
+      std::unique_lock lock(mutex_);
+      space_.wait(lock, [&] { return stop_ || filled_ - taken_ < ring_.size(); });
+      if (stop_) return;
+      if (!status.ok()) {
+        error_ = std::move(status);
+        failed_ = true;
+        lock.unlock();
+        ready_.notify_one();
+        return;
+      }
+      std::swap(ring_[filled_ % ring_.size()], record);
+      filled_ += 1;
+      lock.unlock();
+      ready_.notify_one();
+    }
+  }
+
+  std::unique_ptr<TickReader> inner_;
+  const uint64_t count_;
+  std::vector<schema::TickRecord> ring_;
+  std::mutex mutex_;
+  std::condition_variable ready_;  // a record (or the error) is there
+  std::condition_variable space_;  // a slot is free, or stop
+  uint64_t filled_ = 0;            // records put in the ring (guarded by mutex_)
+  uint64_t taken_ = 0;             // records taken out
+  bool failed_ = false;
+  bool stop_ = false;
+  Status error_;
+  std::thread thread_;  // last: started once everything above is constructed
+};
+
+// A reader of ticks first..last (first <= last), prefetching on a second thread when asked and
+// worth a thread.
+std::unique_ptr<TickReader> open_reader(LogSource& log, uint64_t first, uint64_t last, bool prefetch) {
+  auto reader = log.read_ticks(first, last);
+  const uint64_t count = last - first + 1;
+  if (prefetch && count > limits::prefetch_ticks) return std::make_unique<PrefetchReader>(std::move(reader), count);
+  return reader;
+}
+
 }  // namespace
 
 StateAt load_snapshot(LogSource& log, uint64_t tick) {
@@ -122,8 +200,10 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
   History history;
   std::vector<uint64_t> recorded_quick;
   schema::TickRecord record;
+  std::unique_ptr<TickReader> reader;
+  if (end > start) reader = open_reader(log, start + 1, end, options.prefetch);
   for (uint64_t t = start + 1; t <= end; ++t) {
-    if (result.status = log.read_tick(t, record); !result.status.ok()) return result;
+    if (result.status = reader->next(record); !result.status.ok()) return result;
     if (options.mode == ReplayMode::sync_test) {
       history.worlds.push_back(sim->world());
       history.inputs.push_back(record.input);
@@ -184,6 +264,11 @@ class LockedLog final : public LogSource {
     std::lock_guard lock(mutex_);
     return log_.read_tick(tick, out);
   }
+  // Readers are independent of each other and of the source's own reads: no lock.
+  std::unique_ptr<TickReader> read_ticks(uint64_t first, uint64_t last) override {
+    std::lock_guard lock(mutex_);  // creating one may touch the source's state
+    return log_.read_ticks(first, last);
+  }
   Status read_snapshot(uint64_t tick, std::vector<uint8_t>& out) override {
     std::lock_guard lock(mutex_);
     return log_.read_snapshot(tick, out);
@@ -198,16 +283,35 @@ class LockedLog final : public LogSource {
 
 }  // namespace
 
+namespace {
+
+// start, then for each share j/jobs of start..end the snapshot tick nearest to it (ascending, each
+// used once), then end. Fewer points when the log has fewer snapshots.
+std::vector<uint64_t> cut_points(const std::vector<uint64_t>& snapshots, uint64_t start, uint64_t end, uint32_t jobs) {
+  std::vector<uint64_t> bounds{start};
+  if (end <= start) return bounds;
+  for (uint32_t j = 1; j < jobs; ++j) {
+    const uint64_t target = start + (end - start) * j / jobs;
+    std::optional<uint64_t> best;
+    for (uint64_t t : snapshots) {
+      if (t <= bounds.back() || t >= end) continue;
+      const uint64_t distance = t > target ? t - target : target - t;
+      if (!best || distance < (*best > target ? *best - target : target - *best)) best = t;
+    }
+    if (best) bounds.push_back(*best);
+  }
+  bounds.push_back(end);
+  return bounds;
+}
+
+}  // namespace
+
 ReplayResult verify_parallel(LogSource& log, const ReplayOptions& options, uint32_t jobs) {
   if (jobs <= 1 || options.mode != ReplayMode::verify || options.fault) return replay(log, options);
   const uint64_t start = snapshot_at_or_before(log, options.from_tick);
   const uint64_t end = std::min(options.to_tick, log.last_tick());
-  std::vector<uint64_t> bounds;
-  for (uint64_t t : log.snapshot_ticks()) {
-    if (t >= start && t < end) bounds.push_back(t);
-  }
-  if (bounds.size() < 2) return replay(log, options);
-  bounds.push_back(end);
+  std::vector<uint64_t> bounds = cut_points(log.snapshot_ticks(), start, end, jobs);
+  if (bounds.size() < 3) return replay(log, options);
   const size_t segments = bounds.size() - 1;
   LockedLog locked(log);
   std::mutex callback_mutex;
@@ -218,6 +322,7 @@ ReplayResult verify_parallel(LogSource& log, const ReplayOptions& options, uint3
       ReplayOptions segment = options;
       segment.from_tick = bounds[i];
       segment.to_tick = bounds[i + 1];
+      segment.prefetch = false;
       if (options.on_tick) {
         segment.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t> full) {
           std::lock_guard lock(callback_mutex);
@@ -263,8 +368,10 @@ StateAt state_at(LogSource& log, uint64_t tick, bool verify) {
     if (out.status = check_snapshot_against_record(log, start, *out.sim); !out.status.ok()) return out;
   }
   schema::TickRecord record;
+  std::unique_ptr<TickReader> reader;
+  if (tick > start) reader = open_reader(log, start + 1, tick, true);
   for (uint64_t t = start + 1; t <= tick; ++t) {
-    if (out.status = log.read_tick(t, record); !out.status.ok()) return out;
+    if (out.status = reader->next(record); !out.status.ok()) return out;
     out.sim->step(record.input);
     if (!verify) continue;
     if (out.sim->quick_hash() != record.quick_hash || (record.full_hash && out.sim->full_hash() != *record.full_hash)) {

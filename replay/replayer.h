@@ -27,6 +27,9 @@ struct ReplayOptions {
   uint64_t to_tick = std::numeric_limits<uint64_t>::max();  // last tick to replay (clamped to the log)
   ReplayMode mode = ReplayMode::verify;
   uint32_t rollback_ticks = 4;  // M, for sync_test (1..limits::rollback_ticks_max)
+  // Read and decode the next ticks on a second thread while this one steps (a bounded queue of
+  // limits::prefetch_ticks records). verify_parallel's workers never prefetch: they use the cores.
+  bool prefetch = true;
   // Called after each verified tick (optional): the hash stream, progress bars.
   std::function<void(uint64_t tick, uint64_t quick_hash, std::optional<uint64_t> full_hash)> on_tick;
   // Test hook modelling nondeterminism: called with a copy of the world after each step; when it
@@ -47,11 +50,13 @@ struct ReplayResult {
 
 [[nodiscard]] ReplayResult replay(LogSource& log, const ReplayOptions& options);
 
-// verify mode over `jobs` threads: the log is cut at its snapshots and the segments are replayed
-// concurrently, each from its snapshot (checked against the full hash its tick recorded, which the
-// previous segment's replay also reached), so the whole chain is verified as by replay(). The
-// first failing segment (in tick order) is reported. on_tick is called under a lock, out of order.
-// Other modes, or jobs <= 1, fall back to replay().
+// verify mode over `jobs` threads: the log is cut at `jobs` - 1 of its snapshots (those nearest to
+// equal shares of the ticks: every further cut would cost one more snapshot restore) and the
+// segments are replayed concurrently, each from its snapshot (checked against the full hash its
+// tick recorded, which the previous segment's replay also reached), so the whole chain is verified
+// as by replay(). Each worker reads its ticks through its own TickReader. The first failing segment
+// (in tick order) is reported. on_tick is called under a lock, out of order. Other modes, or
+// jobs <= 1, fall back to replay().
 [[nodiscard]] ReplayResult verify_parallel(LogSource& log, const ReplayOptions& options, uint32_t jobs);
 
 // The simulation at `tick` (from the nearest snapshot at or before it; with `verify`, checking the

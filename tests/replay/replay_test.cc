@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -361,6 +363,122 @@ TEST(SessionLog, RecoverRebuildsTheWorldAndAppendingContinuesTheSameRun) {
   EXPECT_TRUE(result.status.ok()) << result.status.describe();
   EXPECT_EQ(result.last_tick, 80U);
   EXPECT_EQ(replay::recover(dir.path("nothing"), config).status.code, replay::Code::not_found);
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+std::vector<uint8_t> record_bytes(const schema::TickRecord& record) {
+  std::vector<uint8_t> bytes;
+  schema::encode_tick_record(record, bytes);
+  return bytes;
+}
+
+// An export file is streamed from disk (an index, not the records, in memory): every record read
+// at random, sequentially through readers, or by a prefetching replay equals the RocksDB log's.
+TEST(ExportFile, StreamedReadsEqualTheLogInAnyOrder) {
+  test::TempDir dir;
+  // 200 ticks: past the reader's index step (64) and the prefetch queue (64); a snapshot frame
+  // between records every 7 ticks.
+  test::record_scenario(dir.path("log"), 41, 9, 200, small_config(5, 7));
+  replay::Status status;
+  auto rocks = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(rocks) << status.describe();
+  ASSERT_TRUE(replay::export_log(*rocks, dir.path("x.strata")).ok());
+  auto file = replay::open_log(dir.path("x.strata"), status);
+  ASSERT_TRUE(file) << status.describe();
+  ASSERT_EQ(file->kind(), "export file");
+  ASSERT_EQ(file->snapshot_ticks(), rocks->snapshot_ticks());
+  std::vector<uint64_t> ticks;
+  for (uint64_t t = 1; t <= 200; ++t) ticks.push_back(t);
+  std::shuffle(ticks.begin(), ticks.end(), std::mt19937(5));
+  ticks.insert(ticks.end(), {1, 2, 3, 64, 65, 66, 128, 129, 200});  // and some in sequence
+  schema::TickRecord a;
+  schema::TickRecord b;
+  for (uint64_t t : ticks) {
+    ASSERT_TRUE(rocks->read_tick(t, a).ok());
+    ASSERT_TRUE(file->read_tick(t, b).ok()) << t;
+    ASSERT_EQ(record_bytes(a), record_bytes(b)) << "tick " << t;
+  }
+  for (auto [first, last] : {std::pair<uint64_t, uint64_t>{1, 200}, {63, 130}, {7, 8}, {200, 200}}) {
+    auto ra = rocks->read_ticks(first, last);
+    auto rb = file->read_ticks(first, last);
+    for (uint64_t t = first; t <= last; ++t) {
+      ASSERT_TRUE(ra->next(a).ok());
+      ASSERT_TRUE(rb->next(b).ok()) << t;
+      ASSERT_EQ(a.input.tick, t);
+      ASSERT_EQ(record_bytes(a), record_bytes(b)) << "tick " << t;
+    }
+    EXPECT_EQ(ra->next(a).code, Code::invalid_argument);
+    EXPECT_EQ(rb->next(b).code, Code::invalid_argument);
+  }
+  std::vector<uint8_t> sa;
+  std::vector<uint8_t> sb;
+  for (uint64_t t : rocks->snapshot_ticks()) {
+    ASSERT_TRUE(rocks->read_snapshot(t, sa).ok());
+    ASSERT_TRUE(file->read_snapshot(t, sb).ok());
+    ASSERT_EQ(sa, sb) << "snapshot " << t;
+  }
+  // The prefetching replay (default) and the plain one give the same hash stream.
+  const auto prefetched = hash_stream(*file);
+  std::vector<std::pair<uint64_t, uint64_t>> plain;
+  replay::ReplayOptions options;
+  options.prefetch = false;
+  options.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t>) { plain.emplace_back(tick, quick); };
+  ASSERT_TRUE(replay::replay(*rocks, options).status.ok());
+  EXPECT_EQ(prefetched, plain);
+  EXPECT_EQ(prefetched.size(), 200U);
+}
+
+// The same damage found in memory and on disk, at the same byte offset and tick.
+TEST(ExportFile, DamageOnDiskIsReportedLikeDamageInMemory) {
+  test::TempDir dir;
+  test::record_scenario(dir.path("log"), 43, 6, 90, small_config(5, 20));
+  replay::Status status;
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(replay::export_log(*log, dir.path("x.strata")).ok());
+  const auto bytes = file_bytes(dir.path("x.strata"));
+  std::mt19937 random(11);
+  for (int trial = 0; trial < 25; ++trial) {
+    auto damaged = bytes;
+    const size_t at = std::uniform_int_distribution<size_t>(0, bytes.size() - 1)(random);
+    damaged[at] ^= 0x04;
+    const std::string path = dir.path("damaged.strata");
+    std::ofstream(path, std::ios::binary | std::ios::trunc)
+        .write(reinterpret_cast<const char*>(damaged.data()), static_cast<std::streamsize>(damaged.size()));
+    replay::Status on_disk;
+    replay::Status in_memory;
+    ASSERT_FALSE(replay::open_log(path, on_disk)) << "flip at " << at;
+    ASSERT_FALSE(replay::read_export_bytes(std::move(damaged), in_memory));
+    EXPECT_EQ(on_disk.code, in_memory.code) << on_disk.describe();
+    EXPECT_EQ(on_disk.byte_offset, in_memory.byte_offset) << on_disk.describe();
+    EXPECT_EQ(on_disk.tick, in_memory.tick) << on_disk.describe();
+    ASSERT_TRUE(on_disk.byte_offset.has_value());
+    EXPECT_LE(*on_disk.byte_offset, at);
+  }
+}
+
+// A file cut short after it was opened (checked): the replay's reads, made on the prefetching
+// thread, report the damage at its tick, after verifying every tick before it.
+TEST(ExportFile, FileCutAfterOpeningIsReportedByThePrefetchingReplay) {
+  test::TempDir dir;
+  test::record_scenario(dir.path("log"), 47, 6, 150, small_config(5, 1000));
+  replay::Status status;
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(replay::export_log(*log, dir.path("x.strata")).ok());
+  auto file = replay::open_log(dir.path("x.strata"), status);
+  ASSERT_TRUE(file) << status.describe();
+  const auto size = std::filesystem::file_size(dir.path("x.strata"));
+  std::filesystem::resize_file(dir.path("x.strata"), size / 2);
+  const auto result = replay::replay(*file, {});
+  EXPECT_EQ(result.status.code, Code::damaged) << result.status.describe();
+  ASSERT_TRUE(result.status.tick.has_value());
+  EXPECT_EQ(result.last_tick + 1, *result.status.tick);
+  EXPECT_GT(result.last_tick, 10U);
+  EXPECT_LT(result.last_tick, 150U);
 }
 
 }  // namespace
