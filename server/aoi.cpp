@@ -341,6 +341,11 @@ bool dead_reckon(const view::EntityState& base, uint64_t elapsed, view::EntitySt
 
 }  // namespace
 
+bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& params) {
+  if (client.last_full_tick() == 0 || !client.needs_full()) return true;
+  return tick >= client.last_full_tick() + params.full_retry_ticks;
+}
+
 view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
                                            const AoiParams& params) {
   const InterestIndex& index = frame.index;
@@ -396,6 +401,7 @@ view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInteres
   for (const view::ChunkCoord& c : now.chunks)
     chunk_sums.emplace_back(c, frame.chunk_checksums[chunk_index(*frame.map, c)]);
   out.aoi_checksum = view::view_checksum(now.entities, chunk_sums);
+  if (base == nullptr) client.built_full(frame.tick);
   client.remember(std::move(now));
   return out;
 }

@@ -169,10 +169,16 @@ class ClientInterest {
   [[nodiscard]] uint64_t acked_tick() const { return acked_tick_; }
   // Snapshots built for this client so far: paces the refresh of farther entities.
   [[nodiscard]] uint64_t built() const { return built_; }
+  // Whether the next snapshot would be a full one (no acknowledged view is held).
+  [[nodiscard]] bool needs_full() const { return baseline() == nullptr; }
+  // The tick of the last full snapshot built (0: none yet).
+  [[nodiscard]] uint64_t last_full_tick() const { return last_full_tick_; }
+  void built_full(uint64_t tick) { last_full_tick_ = tick; }
 
  private:
   uint64_t acked_tick_ = 0;
   uint64_t built_ = 0;
+  uint64_t last_full_tick_ = 0;
   std::deque<SentView> sent_;
 };
 
@@ -187,7 +193,14 @@ struct AoiParams {
   int32_t mid_cells = 16;
   uint32_t mid_every = 2;
   uint32_t far_every = 4;
+  // A client that has not acknowledged its last full snapshot gets the next one only this many
+  // ticks later: resending a large full snapshot every tick to a client that is slow to answer
+  // (or whose acks are lost) only makes it slower — the feedback loop of an overloaded client.
+  uint32_t full_retry_ticks = 10;
 };
+
+// Whether a snapshot for this client is worth building at `tick` (see AoiParams::full_retry_ticks).
+[[nodiscard]] bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& params);
 
 // Builds the snapshot for `viewer` against its acknowledged view, and remembers what was sent.
 [[nodiscard]] view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client,

@@ -87,6 +87,9 @@ struct Status {
   uint64_t full_hash_tick = 0;
   size_t players = 0;
   size_t sessions = 0;
+  server::SnapshotBuilderCounters builders;
+  uint64_t snapshots_sent = 0;
+  uint64_t snapshots_not_sent = 0;
   std::string sessions_json = "[]";
 };
 
@@ -238,13 +241,22 @@ int main(int argc, char** argv) {
   });
   http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
-    char body[384];
+    char body[640];
     std::snprintf(body, sizeof body,
                   "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
-                  "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f}}\n",
+                  "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+                  "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
+                  "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f}}\n",
                   config.region, static_cast<unsigned long long>(status.tick),
                   static_cast<unsigned long long>(status.quick_hash), status.players, status.sessions,
-                  status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms);
+                  status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
+                  static_cast<unsigned long long>(status.builders.snapshots_built),
+                  static_cast<unsigned long long>(status.snapshots_sent),
+                  static_cast<unsigned long long>(status.snapshots_not_sent),
+                  static_cast<unsigned long long>(status.builders.frames),
+                  static_cast<unsigned long long>(status.builders.frames_skipped),
+                  static_cast<unsigned long long>(status.builders.fulls_deferred),
+                  static_cast<double>(status.builders.build_us_max) / 1e3);
     return server::HttpResponse{200, "application/json", body, {}};
   });
   server::HttpConfig metrics_config = http_config;
@@ -345,6 +357,9 @@ int main(int argc, char** argv) {
         status.quick_hash = node->simulation().quick_hash();
         status.players = world.players.size();
         status.sessions = node->sessions();
+        status.builders = node->snapshot_builders();
+        status.snapshots_sent = counters.snapshots_sent;
+        status.snapshots_not_sent = counters.snapshots_not_sent;
         std::string list = "[";
         for (const auto& p : world.players)
           list += (list.size() > 1 ? "," : "") + std::string("{\"player\":") + std::to_string(sim::raw(p.id)) + "}";

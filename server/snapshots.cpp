@@ -108,6 +108,10 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     ClientState& state = b.clients[job.client];
     if (state.epoch != job.epoch) state = ClientState{job.epoch, {}};
     state.interest.acknowledge(job.acked_tick);
+    if (!snapshot_due(state.interest, frame.tick, params_)) {
+      b.deferred.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
     const view::ClientSnapshot snapshot = build_client_snapshot(frame, state.interest, *viewer, params_);
     BuiltSnapshot built{job.client, frame.tick, {}};
     view::encode_snapshot_message(snapshot, built.bytes);
@@ -128,6 +132,7 @@ SnapshotBuilderCounters SnapshotBuilders::counters() const {
   for (const auto& b : builders_) {
     c.frames_skipped += b->skipped.load(std::memory_order_relaxed);
     c.snapshots_built += b->built.load(std::memory_order_relaxed);
+    c.fulls_deferred += b->deferred.load(std::memory_order_relaxed);
     c.build_us_max = std::max(c.build_us_max, b->build_us_max.load(std::memory_order_relaxed));
   }
   return c;

@@ -59,7 +59,8 @@ struct SnapshotBuilderCounters {
   uint64_t frames = 0;          // frames published
   uint64_t frames_skipped = 0;  // per builder: a newer frame came before it started this one
   uint64_t snapshots_built = 0;
-  uint64_t build_us_max = 0;  // the longest one builder spent on one frame (steady clock)
+  uint64_t fulls_deferred = 0;  // a full snapshot held back: the previous one is not acknowledged yet
+  uint64_t build_us_max = 0;    // the longest one builder spent on one frame (steady clock)
 };
 
 class SnapshotBuilders {
@@ -92,6 +93,7 @@ class SnapshotBuilders {
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
     std::atomic<uint64_t> skipped{0};
     std::atomic<uint64_t> built{0};
+    std::atomic<uint64_t> deferred{0};
     std::atomic<uint64_t> build_us_max{0};
     std::thread thread;
   };

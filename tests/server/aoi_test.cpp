@@ -239,6 +239,7 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
   std::map<uint64_t, uint64_t> acked;
   TickInput input;
   std::vector<BuiltSnapshot> batch;
+  uint64_t jobs_done = 0;
   for (int t = 0; t < 80; ++t) {
     generator.next(server.sim.world(), input);
     server.step(input);
@@ -248,23 +249,60 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
     threaded.publish(server.frame, jobs);
     inline_out.take(batch);
     for (BuiltSnapshot& b : batch) expected[{b.client, b.tick}] = std::move(b.bytes);
-    // Wait for this frame's snapshots (a builder that is still busy would skip a frame otherwise).
-    size_t have = 0;
-    while (have < jobs.size()) {
-      threaded_out.take(batch);
-      for (BuiltSnapshot& b : batch) got[{b.client, b.tick}] = std::move(b.bytes);
-      have = 0;
-      for (const SnapshotJob& j : jobs) have += got.count({j.client, server.frame->tick});
-      if (have < jobs.size()) std::this_thread::yield();
-    }
+    // Wait for this frame's jobs to be done (a builder that is still busy would skip a frame).
+    const auto done = [&] {
+      const auto c = threaded.counters();
+      return c.snapshots_built + c.fulls_deferred;
+    };
+    while (done() < jobs_done + jobs.size()) std::this_thread::yield();
+    jobs_done += jobs.size();
+    threaded_out.take(batch);
+    for (BuiltSnapshot& b : batch) got[{b.client, b.tick}] = std::move(b.bytes);
     for (const SnapshotJob& j : jobs) {
       if ((j.client + static_cast<uint64_t>(t)) % 3 != 0) acked[j.client] = server.frame->tick;  // some acks lost
     }
   }
   EXPECT_EQ(threaded.counters().frames_skipped, 0U);
+  EXPECT_EQ(threaded.counters().fulls_deferred, inline_builders.counters().fulls_deferred);
   ASSERT_EQ(got.size(), expected.size());
   for (const auto& [key, bytes] : expected)
     ASSERT_EQ(got[key], bytes) << "client " << key.first << " tick " << key.second;
+}
+
+// A client that does not acknowledge its full snapshot is not sent another one every tick.
+TEST(Snapshots, UnacknowledgedFullSnapshotsAreRetriedNotRepeated) {
+  WorldParams params = scenario::world_for(8, 2, 0);
+  Server server(params);
+  TickInput input;
+  input.tick = 1;
+  input.commands = {JoinCommand{PlayerId{1}}};
+  server.step(input);
+  SnapshotOutbox out;
+  AoiParams aoi;
+  aoi.full_retry_ticks = 10;
+  SnapshotBuilders builders(0, aoi, out);
+  std::vector<uint64_t> built_at;
+  std::vector<BuiltSnapshot> batch;
+  for (int t = 0; t < 25; ++t) {
+    input.tick = server.sim.tick() + 1;
+    input.commands.clear();
+    server.step(input);
+    builders.publish(server.frame, {SnapshotJob{1, 1, 1, 0}});  // never acknowledged
+    out.take(batch);
+    for (const BuiltSnapshot& b : batch) built_at.push_back(b.tick);
+  }
+  EXPECT_EQ(built_at, (std::vector<uint64_t>{2, 12, 22}));
+  EXPECT_EQ(builders.counters().fulls_deferred, 22U);
+  // Once it acknowledges, deltas flow every tick again.
+  builders.publish(server.frame, {SnapshotJob{1, 1, 1, 22}});
+  input.tick = server.sim.tick() + 1;
+  server.step(input);
+  builders.publish(server.frame, {SnapshotJob{1, 1, 1, 22}});
+  out.take(batch);
+  ASSERT_EQ(batch.size(), 2U);
+  auto decoded = view::decode_message(batch[1].bytes);
+  ASSERT_TRUE(decoded.message.has_value());
+  EXPECT_EQ(decoded.message->snapshot.baseline_tick, 22U);
 }
 
 // Frames published faster than the builders can keep up: builders skip to the newest frame, and
