@@ -157,6 +157,9 @@ int main(int argc, char** argv) {
   uint64_t next_report = start + 5'000'000;
   uint64_t churned = 0;
   uint64_t reconnects = 0;
+  uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
+  uint64_t visible_samples = 0;
+  uint64_t next_sample = start + 1'000'000;
   while ((now = net::system_now_us()) < end) {
     for (Bot& bot : bots) {
       if (!bot.client) continue;
@@ -209,6 +212,14 @@ int main(int argc, char** argv) {
       bot.client->update(now);
       bot.client->send_packets(now, *bot.socket);
       bot.socket->flush();
+    }
+    if (now >= next_sample) {
+      next_sample += 1'000'000;
+      for (const Bot& bot : bots) {
+        if (!bot.client || bot.client->view() == nullptr) continue;
+        visible_sum += bot.client->view()->entities.size();
+        visible_samples += 1;
+      }
     }
     if (now >= next_report) {
       next_report += 5'000'000;
@@ -271,8 +282,9 @@ int main(int argc, char** argv) {
       corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
   std::printf("  inputs submitted: %llu\n", static_cast<unsigned long long>(total.inputs_submitted));
-  std::printf("  per client: %.0f snapshot bytes/s, mean rtt %.1f ms, mean loss %.3f\n",
+  std::printf("  per client: %.0f snapshot bytes/s, %.1f entities in view, mean rtt %.1f ms, mean loss %.3f\n",
               static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
+              visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
               with_stats ? rtt_sum / static_cast<double>(with_stats) : 0.0,
               with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
   for (Bot& bot : bots) {
