@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "net/transport.h"
 #include "server/config.h"
@@ -92,6 +93,32 @@ struct Status {
   uint64_t snapshots_not_sent = 0;
   std::string sessions_json = "[]";
 };
+
+// GET /api/sessions: every connected client with its transport, address and link statistics, and
+// where its player stands (absent until its join tick).
+std::string sessions_json(const server::RegionalNode::NetStats& stats, const sim::World& world, uint64_t now_us) {
+  std::string out = "[";
+  char item[512];
+  for (const auto& s : stats.sessions) {
+    auto p = std::lower_bound(world.players.begin(), world.players.end(), s.client,
+                              [](const sim::Player& p, uint64_t id) { return sim::raw(p.id) < id; });
+    const bool in_world = !s.observer && p != world.players.end() && sim::raw(p->id) == s.client;
+    char position[96] = "null";
+    if (in_world) std::snprintf(position, sizeof position, "{\"x\":%d,\"y\":%d}", p->pos.x.tile(), p->pos.y.tile());
+    std::snprintf(item, sizeof item,
+                  "%s{\"player\":%llu,\"role\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\",\"connected_s\":%.1f,"
+                  "\"rtt_ms\":%.2f,\"jitter_ms\":%.2f,\"packet_loss\":%.4f,\"sent_bytes_per_second\":%.0f,"
+                  "\"received_bytes_per_second\":%.0f,\"in_world\":%s,\"cell\":%s}",
+                  out.size() > 1 ? "," : "", static_cast<unsigned long long>(s.client),
+                  s.observer ? "observer" : "player", s.transport == net::TransportKind::datagram ? "udp" : "tcp",
+                  net::to_string(s.address).c_str(),
+                  now_us > s.connected_us ? static_cast<double>(now_us - s.connected_us) / 1e6 : 0.0, s.stats.rtt_ms,
+                  s.stats.jitter_ms, s.stats.packet_loss, s.stats.sent_bytes_per_second,
+                  s.stats.received_bytes_per_second, in_world ? "true" : "false", position);
+    out += item;
+  }
+  return out + "]";
+}
 
 }  // namespace
 
@@ -288,20 +315,25 @@ int main(int argc, char** argv) {
   constexpr size_t tick_window = 1200;  // one minute at 20 Hz
   std::vector<double> tick_ms(tick_window, 0.0);
   size_t tick_samples = 0;
-  while (!stop_requested.load()) {
-    now_us = net::system_now_us();
-    if (run_seconds > 0 && static_cast<double>(now_us - start_us) >= run_seconds * 1e6) break;
-    if (now_us < next_tick) (void)udp->wait_readable(std::min<uint64_t>(next_tick - now_us, 2'000));
-    now_us = net::system_now_us();
-    udp->receive([&](const net::Address& from, std::span<const uint8_t> data) {
-      node->receive(net::TransportKind::datagram, from, data, now_us, sink);
-    });
-    io.poll();
-    now_us = net::system_now_us();
-    if (now_us >= next_tick) {
+  // The sim thread: one tick per period, then the metrics and the status the HTTP threads read.
+  // It never touches a socket: the node's inbox and outbox are its only contact with the network.
+  std::atomic<bool> log_failed{false};
+  std::thread sim_thread([&] {
+    while (!stop_requested.load()) {
+      uint64_t tick_now = net::system_now_us();
+      if (run_seconds > 0 && static_cast<double>(tick_now - start_us) >= run_seconds * 1e6) {
+        stop_requested.store(true);
+        break;
+      }
+      if (tick_now < next_tick) {
+        std::this_thread::sleep_for(std::chrono::microseconds(std::min<uint64_t>(next_tick - tick_now, 5'000)));
+        continue;
+      }
       const auto t0 = std::chrono::steady_clock::now();
-      if (!node->tick(now_us)) {
+      if (!node->tick(tick_now)) {
         spdlog::critical("the session log could not be written: stopping (tick {})", node->simulation().tick() + 1);
+        log_failed.store(true);
+        stop_requested.store(true);
         break;
       }
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -309,18 +341,19 @@ int main(int argc, char** argv) {
       metrics.observe_tick(seconds, overrun);
       tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
       next_tick += period_us;
-      if (now_us > next_tick + 10 * period_us) next_tick = now_us + period_us;  // after a stall: no burst
+      if (tick_now > next_tick + 10 * period_us) next_tick = tick_now + period_us;  // after a stall: no burst
       const auto& world = node->simulation().world();
       metrics.set_tick(world.tick);
       metrics.set_players(node->sessions());
-      const auto& hs = node->net_server().handshake_counters();
+      const server::RegionalNode::NetStats net_stats = node->net_stats();
+      const net::HandshakeCounters& hs = net_stats.handshake;
       metrics.add_net_bytes(server::NetDirection::in, hs.bytes_received - bytes_in);
       metrics.add_net_bytes(server::NetDirection::out, hs.bytes_sent - bytes_out);
       metrics.add_net_packets(server::NetDirection::in, hs.datagrams_received - packets_in);
       metrics.add_net_packets(server::NetDirection::out, hs.datagrams_sent - packets_out);
       bytes_in = hs.bytes_received, bytes_out = hs.bytes_sent, packets_in = hs.datagrams_received,
       packets_out = hs.datagrams_sent;
-      const net::DropCounters drops = node->net_server().total_drops();
+      const net::DropCounters& drops = net_stats.drops;
       net::DropCounters delta;
       for (size_t i = 0; i < delta.by_reason.size(); ++i)
         delta.by_reason[i] = drops.by_reason[i] - drops_seen.by_reason[i];
@@ -360,25 +393,34 @@ int main(int argc, char** argv) {
         status.builders = node->snapshot_builders();
         status.snapshots_sent = counters.snapshots_sent;
         status.snapshots_not_sent = counters.snapshots_not_sent;
-        std::string list = "[";
-        for (const auto& p : world.players)
-          list += (list.size() > 1 ? "," : "") + std::string("{\"player\":") + std::to_string(sim::raw(p.id)) + "}";
-        status.sessions_json = list + "]";
+        status.sessions_json = sessions_json(net_stats, node->simulation().world(), tick_now);
       }
-      if (now_us - last_report >= 5'000'000) {
+      if (tick_now - last_report >= 5'000'000) {
         spdlog::info("tick {}: {} sessions, {} players, last tick {:.3f} ms, quick_hash {:016x}", world.tick,
                      node->sessions(), world.players.size(), seconds * 1e3, node->simulation().quick_hash());
-        last_report = now_us;
+        last_report = tick_now;
       }
     }
+  });
+  // This (network) thread: receive, hand over, send, until asked to stop.
+  while (!stop_requested.load()) {
+    (void)udp->wait_readable(1'000);
+    now_us = net::system_now_us();
+    udp->receive([&](const net::Address& from, std::span<const uint8_t> data) {
+      node->receive(net::TransportKind::datagram, from, data, now_us, sink);
+    });
+    io.poll();
+    now_us = net::system_now_us();
     node->flush(now_us, sink);
     udp->flush();
     io.poll();
   }
+  sim_thread.join();
   spdlog::info("stopping: telling {} clients, closing the session log at tick {}", node->sessions(),
                node->simulation().tick());
   now_us = net::system_now_us();
-  if (!node->shutdown(now_us, sink)) spdlog::error("the final tick could not be logged");
+  const bool final_logged = node->shutdown(now_us, sink);
+  if (!final_logged) spdlog::error("the final tick could not be logged");
   udp->flush();
   io.poll();
   const uint64_t final_tick = node->simulation().tick();
@@ -387,5 +429,5 @@ int main(int argc, char** argv) {
   http.stop();
   metrics_http.stop();
   spdlog::info("strata-server: stopped at tick {}, full_hash {:016x}", final_tick, final_hash);
-  return 0;
+  return log_failed.load() || !final_logged ? 1 : 0;
 }

@@ -92,27 +92,123 @@ void RegionalNode::receive(net::TransportKind kind, const net::Address& from, st
   net_.receive(kind, from, bytes, now_us, sink);
 }
 
-void RegionalNode::handle_events(uint64_t now_us) {
+// Network side: events and messages out of the netchannel into the inbox, in one short critical
+// section; the sim thread swaps the inbox out at its next tick.
+void RegionalNode::pump_inbound() {
+  io_events_.clear();
+  io_messages_.clear();
   net::ServerEvent event;
   while (net_.pop_event(event)) {
+    const uint64_t client = static_cast<uint64_t>(event.client);
+    InboundEvent in{event, false};
+    if (event.kind == net::ServerEvent::Kind::connected) {
+      const net::UserData* user = net_.client_user_data(event.client);
+      in.observer = user != nullptr && (*user)[0] == Login::observer_flag;
+      SessionInfo info;
+      info.client = client;
+      info.observer = in.observer;
+      info.address = event.address;
+      info.transport = event.transport;
+      info.connected_us = io_now_us_;
+      io_clients_.push_back(info);
+    } else {
+      std::erase_if(io_clients_, [&](const SessionInfo& c) { return c.client == client; });
+    }
+    io_events_.push_back(in);
+  }
+  net::Message message;
+  for (const SessionInfo& c : io_clients_) {
+    while (net_.pop_message(net::ClientId{c.client}, message))
+      io_messages_.push_back({c.client, std::move(message.data)});
+  }
+  if (io_events_.empty() && io_messages_.empty()) return;
+  std::lock_guard lock(inbox_mutex_);
+  inbox_.events.insert(inbox_.events.end(), io_events_.begin(), io_events_.end());
+  for (auto& m : io_messages_) {
+    if (inbox_.messages.size() >= inbox_messages_max) {
+      io_counters_.inbox_overflow.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    inbox_.messages.push_back(std::move(m));
+  }
+}
+
+// Network side: what the sim thread asked to send or close, then the built snapshots.
+void RegionalNode::pump_outbound(uint64_t now_us) {
+  {
+    std::lock_guard lock(outbound_mutex_);
+    std::swap(io_outbound_, outbound_);
+  }
+  for (const auto& [client, reason] : io_outbound_.disconnects) net_.disconnect(net::ClientId{client}, reason, now_us);
+  for (const auto& m : io_outbound_.reliable) {
+    if (net_.send(net::ClientId{m.client}, net::Channel::reliable_ordered, m.bytes) != net::SendResult::ok)
+      io_counters_.reliable_send_failures.fetch_add(1, std::memory_order_relaxed);
+  }
+  io_outbound_.disconnects.clear();
+  io_outbound_.reliable.clear();
+  outbox_.take(ready_);
+  for (const BuiltSnapshot& s : ready_) {
+    if (net_.send(net::ClientId{s.client}, net::Channel::unreliable_sequenced, s.bytes) == net::SendResult::ok) {
+      io_counters_.snapshots_sent.fetch_add(1, std::memory_order_relaxed);
+      io_counters_.snapshot_bytes.fetch_add(s.bytes.size(), std::memory_order_relaxed);
+    } else {
+      io_counters_.snapshots_not_sent.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+}
+
+void RegionalNode::publish_net_stats() {
+  NetStats stats;
+  stats.handshake = net_.handshake_counters();
+  stats.drops = net_.total_drops();
+  stats.sessions = io_clients_;
+  for (SessionInfo& info : stats.sessions) {
+    if (const net::ConnectionStats* c = net_.client_stats(net::ClientId{info.client})) info.stats = *c;
+  }
+  std::lock_guard lock(net_stats_mutex_);
+  net_stats_ = std::move(stats);
+}
+
+RegionalNode::NetStats RegionalNode::net_stats() const {
+  std::lock_guard lock(net_stats_mutex_);
+  return net_stats_;
+}
+
+NodeCounters RegionalNode::counters() const {
+  NodeCounters c = counters_;
+  c.snapshots_sent = io_counters_.snapshots_sent.load(std::memory_order_relaxed);
+  c.snapshot_bytes = io_counters_.snapshot_bytes.load(std::memory_order_relaxed);
+  c.snapshots_not_sent = io_counters_.snapshots_not_sent.load(std::memory_order_relaxed);
+  c.reliable_send_failures = io_counters_.reliable_send_failures.load(std::memory_order_relaxed);
+  c.inbox_overflow = io_counters_.inbox_overflow.load(std::memory_order_relaxed);
+  return c;
+}
+
+void RegionalNode::send_reliable(uint64_t client, std::vector<uint8_t> bytes) {
+  sim_outbound_.reliable.push_back({client, std::move(bytes)});
+}
+
+void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
+  for (const InboundEvent& in : events) {
+    const net::ServerEvent& event = in.event;
     const uint64_t client = static_cast<uint64_t>(event.client);
     if (event.kind == net::ServerEvent::Kind::connected) {
       // The token's client id is the player id the login assigned.
       if (client == 0 || client > limits::player_id_max) {
-        net_.disconnect(event.client, net::DisconnectReason::kicked, now_us);
+        sim_outbound_.disconnects.emplace_back(client, net::DisconnectReason::kicked);
         continue;
       }
       const auto player = static_cast<uint32_t>(client);
-      const net::UserData* user = net_.client_user_data(event.client);
-      if (user != nullptr && (*user)[0] == Login::observer_flag) {
+      if (in.observer) {
         Session observer;
         observer.player = PlayerId{player};
+        observer.epoch = ++epochs_;
         observer.observer = true;
         sessions_[client] = std::move(observer);
         continue;
       }
       if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
-        net_.disconnect(net::ClientId{it->second}, net::DisconnectReason::kicked, now_us);  // logged in again
+        sim_outbound_.disconnects.emplace_back(it->second, net::DisconnectReason::kicked);  // logged in again
         sessions_.erase(it->second);
         builders_->forget(it->second);
       }
@@ -141,36 +237,42 @@ void RegionalNode::handle_events(uint64_t now_us) {
   }
 }
 
-void RegionalNode::handle_messages(net::ClientId client, Session& session) {
-  net::Message message;
-  while (net_.pop_message(client, message)) {
-    auto decoded = view::decode_message(message.data);
-    if (!decoded.message) {
-      counters_.messages_refused[static_cast<size_t>(decoded.code)] += 1;
-      continue;
-    }
-    const view::Message& m = *decoded.message;
-    if (session.observer) continue;  // observers only listen
-    switch (m.kind) {
-      case view::MessageKind::inputs:
-        for (const view::InputEntry& entry : m.inputs) {
-          const InputVerdict verdict =
-              scheduler_.submit_player(session.player, entry.seq, entry.tick, entry.command, sim_->tick() + 1);
-          (void)verdict;  // counted by the scheduler
-        }
-        break;
-      case view::MessageKind::ack:
-        if (m.ack_tick <= sim_->tick()) session.acked_tick = std::max(session.acked_tick, m.ack_tick);
-        break;
-      case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
-      default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
-    }
+void RegionalNode::handle_message(Session& session, std::span<const uint8_t> bytes) {
+  auto decoded = view::decode_message(bytes);
+  if (!decoded.message) {
+    counters_.messages_refused[static_cast<size_t>(decoded.code)] += 1;
+    return;
+  }
+  const view::Message& m = *decoded.message;
+  if (session.observer) return;  // observers only listen
+  switch (m.kind) {
+    case view::MessageKind::inputs:
+      for (const view::InputEntry& entry : m.inputs) {
+        const InputVerdict verdict =
+            scheduler_.submit_player(session.player, entry.seq, entry.tick, entry.command, sim_->tick() + 1);
+        (void)verdict;  // counted by the scheduler
+      }
+      break;
+    case view::MessageKind::ack:
+      if (m.ack_tick <= sim_->tick()) session.acked_tick = std::max(session.acked_tick, m.ack_tick);
+      break;
+    case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
+    default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
   }
 }
 
 bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
-  handle_events(now_us);
-  for (auto& [client, session] : sessions_) handle_messages(net::ClientId{client}, session);
+  {
+    std::lock_guard lock(inbox_mutex_);
+    std::swap(inbox_, sim_inbox_);
+  }
+  handle_events(sim_inbox_.events);
+  for (auto& [client, bytes] : sim_inbox_.messages) {
+    auto it = sessions_.find(client);
+    if (it != sessions_.end()) handle_message(it->second, bytes);
+  }
+  sim_inbox_.events.clear();
+  sim_inbox_.messages.clear();
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
   const Effects& effects = sim_->step(input_);
@@ -184,6 +286,13 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
   send_snapshots(effects);
   send_observer_stream();
+  {
+    std::lock_guard lock(outbound_mutex_);
+    for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
+    for (auto& m : sim_outbound_.reliable) outbound_.reliable.push_back(std::move(m));
+  }
+  sim_outbound_.disconnects.clear();
+  sim_outbound_.reliable.clear();
   return true;
 }
 
@@ -208,16 +317,12 @@ void RegionalNode::send_observer_stream() {
         const size_t size = std::min(view::observer_part_bytes_max, world.size() - begin);
         view::encode_observer_part(static_cast<uint32_t>(i), static_cast<uint32_t>(parts),
                                    std::span(world).subspan(begin, size), scratch_);
-        if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, scratch_) != net::SendResult::ok) {
-          counters_.observer_send_failures += 1;
-        }
+        send_reliable(client, scratch_);
       }
       session.observer_started = true;
       continue;
     }
-    if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, tick_message) != net::SendResult::ok) {
-      counters_.observer_send_failures += 1;
-    }
+    send_reliable(client, tick_message);
   }
 }
 
@@ -234,9 +339,8 @@ void RegionalNode::send_snapshots(const Effects& effects) {
                             options_.config.region, world.params.seed, world.params.chunks_x,
                             world.params.chunks_y};
       view::encode_welcome(welcome, scratch_);
-      if (net_.send(net::ClientId{client}, net::Channel::reliable_ordered, scratch_) == net::SendResult::ok) {
-        session.welcomed = true;
-      }
+      send_reliable(client, scratch_);
+      session.welcomed = true;
     }
     if ((world.tick + client) % every != 0) continue;
     jobs.push_back(SnapshotJob{client, session.epoch, raw(session.player), session.acked_tick});
@@ -245,26 +349,27 @@ void RegionalNode::send_snapshots(const Effects& effects) {
 }
 
 void RegionalNode::flush(uint64_t now_us, net::DatagramSink& sink) {
-  outbox_.take(ready_);
-  for (const BuiltSnapshot& s : ready_) {
-    if (net_.send(net::ClientId{s.client}, net::Channel::unreliable_sequenced, s.bytes) == net::SendResult::ok) {
-      counters_.snapshots_sent += 1;
-      counters_.snapshot_bytes += s.bytes.size();
-    } else {
-      counters_.snapshots_not_sent += 1;
-    }
-  }
+  io_now_us_ = now_us;
+  pump_outbound(now_us);
   net_.update(now_us);
+  pump_inbound();
   net_.send_packets(now_us, sink);
+  if (now_us >= next_stats_us_) {
+    publish_net_stats();
+    next_stats_us_ = now_us + 100'000;
+  }
 }
 
 bool RegionalNode::shutdown(uint64_t now_us, net::DatagramSink& sink) {
-  std::vector<uint64_t> clients;
-  for (const auto& [client, session] : sessions_) clients.push_back(client);
-  for (uint64_t client : clients) net_.disconnect(net::ClientId{client}, net::DisconnectReason::shutdown, now_us);
+  pump_outbound(now_us);
+  for (const SessionInfo& c : std::vector<SessionInfo>(io_clients_))
+    net_.disconnect(net::ClientId{c.client}, net::DisconnectReason::shutdown, now_us);
   net_.send_packets(now_us, sink);
   net_.update(now_us);
-  return tick(now_us, true);  // the disconnections become leaves; the log ends on a snapshot
+  pump_inbound();
+  const bool logged = tick(now_us, true);  // the disconnections become leaves; the log ends on a snapshot
+  publish_net_stats();
+  return logged;
 }
 
 }  // namespace strata::server

@@ -14,9 +14,11 @@
 // that world have no session any more, so the first tick makes them leave (logged like any input).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -44,7 +46,8 @@ struct NodeCounters {
   uint64_t checksum_mismatches = 0;            // reported by clients
   std::array<uint64_t, 6> messages_refused{};  // by view::MessageError
   uint64_t log_failures = 0;
-  uint64_t observer_send_failures = 0;  // the reliable channel refused (queue full): the observer falls behind
+  uint64_t reliable_send_failures = 0;  // the reliable channel refused (queue full): e.g. an observer falls behind
+  uint64_t inbox_overflow = 0;          // client messages dropped: the sim thread fell that far behind
   std::array<uint64_t, sim::reject_reason_count> rejected{};  // commands the rules refused, by reason
 };
 
@@ -63,6 +66,11 @@ class RegionalNode {
   RegionalNode(const RegionalNode&) = delete;
   RegionalNode& operator=(const RegionalNode&) = delete;
 
+  // Threads: receive(), transport_closed(), flush() and shutdown() belong to the network side (the
+  // only one touching the netchannel); tick() and the accessors below it to the sim thread. They
+  // meet in an inbox (events, client messages) and an outbox (reliable messages, disconnects, built
+  // snapshots), each swapped under its own mutex: neither side waits on the other's work.
+  // Called on one thread in order (receive, tick, flush), the node is fully deterministic.
   void receive(net::TransportKind kind, const net::Address& from, std::span<const uint8_t> bytes, uint64_t now_us,
                net::DatagramSink& sink);
   // One simulation tick. False when the session log could not be written (the node must stop:
@@ -77,9 +85,26 @@ class RegionalNode {
   [[nodiscard]] bool shutdown(uint64_t now_us, net::DatagramSink& sink);
 
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
-  [[nodiscard]] const NodeCounters& counters() const { return counters_; }
+  [[nodiscard]] NodeCounters counters() const;
   [[nodiscard]] const InputScheduler& scheduler() const { return scheduler_; }
+  // Network side only (tests on one thread may use it too).
   [[nodiscard]] const net::Server& net_server() const { return net_; }
+  // The netchannel's counters and per-session statistics, as the network side last published
+  // them (every 100 ms, and at shutdown): safe from any thread.
+  struct SessionInfo {
+    uint64_t client = 0;  // the player id the login assigned
+    bool observer = false;
+    net::Address address;
+    net::TransportKind transport = net::TransportKind::datagram;
+    uint64_t connected_us = 0;
+    net::ConnectionStats stats;
+  };
+  struct NetStats {
+    net::HandshakeCounters handshake;
+    net::DropCounters drops;
+    std::vector<SessionInfo> sessions;
+  };
+  [[nodiscard]] NetStats net_stats() const;
   [[nodiscard]] size_t sessions() const { return sessions_.size(); }
   [[nodiscard]] uint64_t recovered_from_tick() const { return recovered_from_tick_; }
   [[nodiscard]] SnapshotBuilderCounters snapshot_builders() const { return builders_->counters(); }
@@ -94,11 +119,41 @@ class RegionalNode {
     bool observer = false;          // receives the input stream instead of playing
     bool observer_started = false;  // its starting world was sent
   };
+  struct InboundEvent {
+    net::ServerEvent event;
+    bool observer = false;  // the token's user data says observer (read while the client existed)
+  };
+  struct Inbound {
+    std::vector<InboundEvent> events;
+    std::vector<std::pair<uint64_t, std::vector<uint8_t>>> messages;  // (client, message bytes)
+  };
+  struct Outbound {
+    struct Reliable {
+      uint64_t client = 0;
+      std::vector<uint8_t> bytes;
+    };
+    std::vector<Reliable> reliable;
+    std::vector<std::pair<uint64_t, net::DisconnectReason>> disconnects;
+  };
+  // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
+  static constexpr size_t inbox_messages_max = 1 << 18;
+  struct IoCounters {
+    std::atomic<uint64_t> snapshots_sent{0};
+    std::atomic<uint64_t> snapshot_bytes{0};
+    std::atomic<uint64_t> snapshots_not_sent{0};
+    std::atomic<uint64_t> reliable_send_failures{0};
+    std::atomic<uint64_t> inbox_overflow{0};
+  };
+
   void send_observer_stream();
   RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::LogWriter> log);
   bool tick(uint64_t now_us, bool final_snapshot);
-  void handle_events(uint64_t now_us);
-  void handle_messages(net::ClientId client, Session& session);
+  void handle_events(const std::vector<InboundEvent>& events);
+  void handle_message(Session& session, std::span<const uint8_t> bytes);
+  void send_reliable(uint64_t client, std::vector<uint8_t> bytes);
+  void pump_inbound();                  // network side
+  void pump_outbound(uint64_t now_us);  // network side
+  void publish_net_stats();             // network side
   void send_snapshots(const sim::Effects& effects);
 
   Options options_;
@@ -110,8 +165,26 @@ class RegionalNode {
   FramePublisher frames_{64};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;
   std::unique_ptr<SnapshotBuilders> builders_;
-  std::vector<BuiltSnapshot> ready_;  // flush() scratch
   uint64_t epochs_ = 0;
+  Inbound sim_inbox_;      // sim thread: the inbox swapped out
+  Outbound sim_outbound_;  // sim thread: this tick's sends, handed over at its end
+
+  // Network side.
+  std::vector<SessionInfo> io_clients_;  // connected, from the events popped (stats filled when published)
+  std::vector<InboundEvent> io_events_;
+  std::vector<std::pair<uint64_t, std::vector<uint8_t>>> io_messages_;
+  Outbound io_outbound_;
+  std::vector<BuiltSnapshot> ready_;
+  uint64_t next_stats_us_ = 0;
+  uint64_t io_now_us_ = 0;  // the network side's clock at its last flush
+  IoCounters io_counters_;
+
+  std::mutex inbox_mutex_;
+  Inbound inbox_;
+  std::mutex outbound_mutex_;
+  Outbound outbound_;
+  mutable std::mutex net_stats_mutex_;
+  NetStats net_stats_;
   std::map<uint64_t, Session> sessions_;           // by net client id
   std::map<uint32_t, uint64_t> client_of_player_;  // player id -> net client id
   NodeCounters counters_;
