@@ -126,6 +126,9 @@ static_assert(denied_packet_size <= connection_request_size);
 // Tokens whose single use is remembered (until they expire); when full, new connections are refused.
 inline constexpr std::size_t used_token_table_max = 65536;
 inline constexpr std::size_t clients_max = 65536;
+// The server's deadline heap keeps stale entries (lazy deletion) until it holds this many per
+// client (plus a constant), then is rebuilt from the clients' current deadlines.
+inline constexpr std::size_t timer_heap_slack_factor = 4;
 // Connect/disconnect events not yet taken by the application (beyond it the oldest are dropped).
 inline constexpr std::size_t server_events_max = 2 * clients_max;
 // Replay window of authenticated packet sequences (64-bit, reconstructed from the 16-bit wire field).

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <functional>
 
 #include "net/handshake.h"
 
@@ -26,6 +27,8 @@ struct Server::Client {
   double packet_budget = 0;
   std::uint64_t packet_budget_us = 0;
   bool announced_disconnect = false;
+  bool due = false;                     // in Server::due_
+  std::uint64_t timer_us = UINT64_MAX;  // its live entry in Server::timers_
 };
 
 ServerConfig default_server_config() { return ServerConfig{}; }
@@ -207,6 +210,7 @@ void Server::receive_response(TransportKind kind, const Address& from, std::span
   client->packet_budget_us = now_us;
   client->connection.request_packet();  // confirms the connection to the client at once
   slots_[slot] = std::move(client);
+  mark_due(slot);
   by_address.emplace(from, slot);
   by_client_.emplace(static_cast<std::uint64_t>(challenge.client_id), slot);
   by_connection_id_.emplace(static_cast<std::uint32_t>(challenge.connection_id), slot);
@@ -236,14 +240,14 @@ void Server::receive_data(TransportKind kind, const Address& from, std::span<con
     drops_.bump(DropReason::too_large);
     return;
   }
-  const auto& by_address = by_address_[static_cast<int>(kind)];
-  const auto it = by_address.find(from);
-  if (it == by_address.end()) {
+  // By connection id (a cheap integer key), then the address and transport must match too.
+  const auto it = by_connection_id_.find(static_cast<std::uint32_t>(header->connection_id));
+  if (it == by_connection_id_.end()) {
     drops_.bump(DropReason::unknown_connection);
     return;
   }
   Client& client = *slots_[it->second];
-  if (header->connection_id != client.connection.id()) {
+  if (client.transport != kind || client.address != from) {
     drops_.bump(DropReason::unknown_connection);
     return;
   }
@@ -272,10 +276,52 @@ void Server::receive_data(TransportKind kind, const Address& from, std::span<con
   }
   client.replay.mark(sequence);
   client.connection.receive_packet(*header, std::span<const std::uint8_t>(payload.data(), payload_size), now_us);
+  // Most packets of an idle connection (keepalives) only push its deadlines later: no visit needed.
+  if (!client.due && client.connection.next_deadline_us(now_us) < client.timer_us) mark_due(it->second);
+}
+
+void Server::mark_due(std::size_t slot) {
+  Client& client = *slots_[slot];
+  if (client.due) return;
+  client.due = true;
+  due_.push_back(slot);
+}
+
+void Server::reschedule(std::size_t slot, std::uint64_t now_us) {
+  Client& client = *slots_[slot];
+  // Whatever is due now was just done; what remains waits for the next loop at the earliest.
+  const std::uint64_t deadline = std::max(client.connection.next_deadline_us(now_us), now_us + 1);
+  if (deadline == client.timer_us) return;  // its entry is still live
+  client.timer_us = deadline;
+  timers_.emplace_back(deadline, slot);
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
+  if (timers_.size() > timer_heap_slack_factor * by_client_.size() + 1024) compact_timers();
+}
+
+void Server::compact_timers() {
+  timers_.clear();
+  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+    if (slots_[slot] && slots_[slot]->timer_us != UINT64_MAX) timers_.emplace_back(slots_[slot]->timer_us, slot);
+  }
+  std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
+}
+
+void Server::collect_expired(std::uint64_t now_us) {
+  while (!timers_.empty() && timers_.front().first <= now_us) {
+    const auto [deadline, slot] = timers_.front();
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
+    timers_.pop_back();
+    Client* client = slots_[slot].get();
+    if (client == nullptr || client->timer_us != deadline) continue;  // stale
+    client->timer_us = UINT64_MAX;
+    mark_due(slot);
+  }
 }
 
 void Server::update(std::uint64_t now_us) {
-  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
+  collect_expired(now_us);
+  for (std::size_t i = 0; i < due_.size(); ++i) {
+    const std::size_t slot = due_[i];
     if (!slots_[slot]) continue;
     Client& client = *slots_[slot];
     client.connection.update(now_us);
@@ -284,18 +330,26 @@ void Server::update(std::uint64_t now_us) {
 }
 
 void Server::send_packets(std::uint64_t now_us, DatagramSink& sink) {
+  collect_expired(now_us);
   PacketHeader header;
-  for (std::size_t slot = 0; slot < slots_.size(); ++slot) {
-    if (!slots_[slot]) continue;
+  for (std::size_t i = 0; i < due_.size(); ++i) {
+    const std::size_t slot = due_[i];
+    if (!slots_[slot] || !slots_[slot]->due) continue;  // removed (or visited: a duplicate entry)
     Client& client = *slots_[slot];
+    client.due = false;
     while (client.connection.write_packet(now_us, header, payload_)) {
       assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
       const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
                                              config_.protocol_id, packet_buffer_);
       emit(sink, client.transport, client.address, std::span<const std::uint8_t>(packet_buffer_.data(), n));
     }
-    if (client.connection.state() == ConnectionState::disconnected) remove(slot);
+    if (client.connection.state() == ConnectionState::disconnected) {
+      remove(slot);
+    } else {
+      reschedule(slot, now_us);
+    }
   }
+  due_.clear();
 }
 
 void Server::remove(std::size_t slot) {
@@ -319,12 +373,17 @@ Server::Client* Server::find(ClientId client) const {
 SendResult Server::send(ClientId client, Channel channel, std::span<const std::uint8_t> data) {
   Client* c = find(client);
   if (c == nullptr) return SendResult::not_connected;
-  return c->connection.send(channel, data);
+  const SendResult result = c->connection.send(channel, data);
+  if (result == SendResult::ok) mark_due(by_client_.find(static_cast<std::uint64_t>(client))->second);
+  return result;
 }
 
 bool Server::pop_message(ClientId client, Message& out) {
-  Client* c = find(client);
-  return c != nullptr && c->connection.pop_message(out);
+  const auto it = by_client_.find(static_cast<std::uint64_t>(client));
+  if (it == by_client_.end() || !slots_[it->second]->connection.pop_message(out)) return false;
+  // Taking a message may release held reliable ones (and acks for them): visit it.
+  mark_due(it->second);
+  return true;
 }
 
 bool Server::pop_event(ServerEvent& out) {
@@ -335,7 +394,10 @@ bool Server::pop_event(ServerEvent& out) {
 }
 
 void Server::disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us) {
-  if (Client* c = find(client)) c->connection.disconnect(reason, now_us);
+  const auto it = by_client_.find(static_cast<std::uint64_t>(client));
+  if (it == by_client_.end()) return;
+  slots_[it->second]->connection.disconnect(reason, now_us);
+  mark_due(it->second);
 }
 
 void Server::transport_closed(TransportKind kind, const Address& address) {

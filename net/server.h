@@ -113,6 +113,11 @@ class Server {
   void emit(DatagramSink& sink, TransportKind kind, const Address& to, std::span<const std::uint8_t> data);
   Client* find(ClientId client) const;
   void remove(std::size_t slot);
+  // Scheduling: a connection is visited only when due (in due_) or when its deadline expires.
+  void mark_due(std::size_t slot);
+  void reschedule(std::size_t slot, std::uint64_t now_us);
+  void collect_expired(std::uint64_t now_us);
+  void compact_timers();
 
   ServerConfig config_;
   Key challenge_key_;
@@ -128,6 +133,10 @@ class Server {
   std::unordered_map<std::uint32_t, std::size_t> by_connection_id_;
   std::unordered_map<TokenId, std::uint64_t, TokenIdHash> used_tokens_;  // token id -> expire (unix s)
   std::deque<ServerEvent> events_;
+  // Min-heap of (deadline, slot); an entry is stale unless it equals its client's timer_us (lazy
+  // deletion; compacted past timer_heap_slack_factor x clients). due_: slots to visit this loop.
+  std::vector<std::pair<std::uint64_t, std::size_t>> timers_;
+  std::vector<std::size_t> due_;
 
   DropCounters drops_;
   DropCounters closed_connection_drops_;
