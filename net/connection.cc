@@ -157,12 +157,20 @@ void Connection::record_received(std::uint16_t sequence) {
     const int gap = sequence_difference(sequence, most_recent_received_);
     const int clear = std::min(gap, static_cast<int>(received_history_size));
     for (int i = 1; i < clear; ++i) set_received_bit(static_cast<std::uint16_t>(sequence - i), false);
+    // The ack bits shift by the gap; the previous most recent becomes bit gap - 1.
+    const auto shift = static_cast<std::uint32_t>(gap);
+    ack_bits_ = shift >= ack_bits_count ? 0 : ack_bits_ << shift;
+    if (shift <= ack_bits_count && received_bit(most_recent_received_)) ack_bits_ |= 1u << (shift - 1);
     most_recent_received_ = sequence;
+  } else {
+    const int age = sequence_difference(most_recent_received_, sequence);
+    if (age >= 1 && age <= static_cast<int>(ack_bits_count)) ack_bits_ |= 1u << (age - 1);
   }
   set_received_bit(sequence, true);
+  assert(ack_bits_ == ack_bits_scan());
   if (++received_since_ack_ >= ack_bits_count / 2) {
     if (ack_snapshots_.size() == ack_snapshot_queue_max) ack_snapshots_.pop_front();
-    ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits()});
+    ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits_});
     received_since_ack_ = 0;
   }
 }
@@ -178,7 +186,7 @@ void Connection::set_received_bit(std::uint16_t sequence, bool value) {
   received_[i / 64] = value ? received_[i / 64] | mask : received_[i / 64] & ~mask;
 }
 
-std::uint32_t Connection::ack_bits() const {
+std::uint32_t Connection::ack_bits_scan() const {
   std::uint32_t bits = 0;
   for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
     if (received_bit(static_cast<std::uint16_t>(most_recent_received_ - 1 - i))) bits |= 1u << i;
@@ -531,7 +539,7 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   bool ack_snapshot = false;
   header.connection_id = id_;
   header.ack = most_recent_received_;
-  header.ack_bits = ack_bits();
+  header.ack_bits = ack_bits_;
   if (state_ == ConnectionState::disconnecting) {
     Entry entry;
     entry.tag = EntryTag::disconnect;

@@ -170,7 +170,8 @@ class Connection {
   void resize_sent_history(std::size_t capacity);
   void release_reliable(std::uint16_t id);
   void trim_rings(std::uint64_t now_us);
-  [[nodiscard]] std::uint32_t ack_bits() const;
+  // The 32 ack bits recomputed from the received bitmap (checks the running ack_bits_).
+  [[nodiscard]] std::uint32_t ack_bits_scan() const;
   bool receive_entry(const Entry& entry);
   bool receive_reliable(const Entry& entry);
   bool receive_unreliable_fragment(const Entry& entry);
@@ -206,6 +207,7 @@ class Connection {
   std::uint64_t reorder_window_us_ = 0;
   std::vector<SentPacket> sent_;  // sent_history_min..sent_history_max entries, a power of two
   std::array<std::uint64_t, received_history_size / 64> received_{};  // bit per sequence % size
+  std::uint32_t ack_bits_ = 0;  // received bits of the 32 sequences before most_recent_received_
   std::deque<AckSnapshot> ack_snapshots_;
   std::size_t received_since_ack_ = 0;
   bool ack_pending_ = false;
