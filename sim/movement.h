@@ -3,7 +3,9 @@
 // resolved one axis at a time; a blocked move stops flush against the blocking cell.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <vector>
 
 #include "sim/map.h"
 
@@ -25,6 +27,40 @@ struct CellRange {
   return cell.x >= r.x0 && cell.x <= r.x1 && cell.y >= r.y0 && cell.y <= r.y1;
 }
 
+// Which cells block movement, one bit per cell (row-major), as a derived index of a TileMap: what
+// move_box reads for every moving entity every tick. A bit load from 1/8 byte per cell instead of
+// a chunk lookup and two layer bytes from 35 kB chunks. Same answers as TileMap::blocks.
+class BlockingBits {
+ public:
+  // All cells of a width x height map, from the map.
+  void rebuild(const TileMap& map);
+  // Re-reads one cell from the map after a write to it.
+  void update(const TileMap& map, CellPos cell) {
+    const size_t i = index(cell);
+    const uint64_t bit = uint64_t{1} << (i & 63U);
+    if (map.blocks(cell)) {
+      words_[i >> 6U] |= bit;
+    } else {
+      words_[i >> 6U] &= ~bit;
+    }
+  }
+  // Out-of-map cells block.
+  [[nodiscard]] bool blocks(CellPos cell) const {
+    if (cell.x < 0 || cell.y < 0 || cell.x >= width_ || cell.y >= height_) return true;
+    const size_t i = index(cell);
+    return ((words_[i >> 6U] >> (i & 63U)) & 1U) != 0;
+  }
+  [[nodiscard]] bool operator==(const BlockingBits&) const = default;
+
+ private:
+  [[nodiscard]] size_t index(CellPos cell) const {
+    return static_cast<size_t>(cell.y) * static_cast<size_t>(width_) + static_cast<size_t>(cell.x);
+  }
+  int32_t width_ = 0;
+  int32_t height_ = 0;
+  std::vector<uint64_t> words_;
+};
+
 [[nodiscard]] inline bool box_blocked(const TileMap& map, Vec2 pos) {
   const CellRange r = box_cells(pos);
   for (int32_t y = r.y0; y <= r.y1; ++y) {
@@ -35,8 +71,24 @@ struct CellRange {
   return false;
 }
 
-// The velocity of a direction at a speed; diagonals scaled by ~1/sqrt(2) in integers.
-[[nodiscard]] Vec2 velocity_for(Direction direction, int32_t speed);
+namespace movement_detail {
+struct Step2 {
+  int8_t dx;
+  int8_t dy;
+};
+inline constexpr std::array<Step2, 9> direction_steps = {
+    {{0, 0}, {0, -1}, {1, -1}, {1, 0}, {1, 1}, {0, 1}, {-1, 1}, {-1, 0}, {-1, -1}}};
+static_assert(direction_steps.size() == static_cast<size_t>(Direction::count));
+}  // namespace movement_detail
+
+// The velocity of a direction at a speed; diagonals scaled by ~1/sqrt(2) in integers. Inline: it
+// runs for every moving entity every tick.
+[[nodiscard]] inline Vec2 velocity_for(Direction direction, int32_t speed) {
+  STRATA_ASSERT(enum_valid(direction), "direction out of range");
+  const movement_detail::Step2 step = movement_detail::direction_steps[static_cast<size_t>(direction)];
+  if (step.dx != 0 && step.dy != 0) speed = speed * limits::diagonal_numerator / limits::fixed_one;
+  return Vec2{Fixed::from_raw(step.dx * speed), Fixed::from_raw(step.dy * speed)};
+}
 
 // Moves a box that does not overlap a blocking cell by at most one cell per axis; the result does
 // not overlap one either. Map is anything with `bool blocks(CellPos) const` (the sim's TileMap, or

@@ -340,6 +340,7 @@ RejectReason StepContext::check_cell_action(const Player& p, CellPos cell, Layer
 
 void StepContext::write_local(CellPos cell, Layer layer, CellValue value, LwwStamp stamp) {
   map_.set(cell, layer, value, stamp);
+  sim_.blocking_.update(map_, cell);
   effects_.block_writes.push_back(BlockWrite{cell, layer, value.kind, value.state, stamp});
   effects_.changed_cells.push_back(CellChange{cell, layer});
 }
@@ -440,6 +441,7 @@ RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
     return RejectReason::none;
   }
   map_.set(c.cell, c.layer, CellValue{c.kind, c.state}, c.stamp);
+  sim_.blocking_.update(map_, c.cell);
   effects_.changed_cells.push_back(CellChange{c.cell, c.layer});
   world_.counters.remote_writes_applied += 1;
   if (map_.blocks(c.cell) && occupancy(c.cell) > 0) evict_from(c.cell);
@@ -592,16 +594,17 @@ void StepContext::think_npcs() {
 // Intent (heading and gait; an NPC's choice this tick) becomes motion here; `vel` then records the
 // motion that happened, so a walk into a wall leaves vel zero on that axis.
 void StepContext::integrate() {
+  const BlockingBits& blocking = sim_.blocking_;
   for (Player& p : world_.players) {
     MotionState motion{p.heading, p.mode, p.stamina};
-    const Vec2 next = advance(motion, map_, p.pos);
+    const Vec2 next = advance(motion, blocking, p.pos);
     p.mode = motion.mode;
     p.stamina = motion.stamina;
     relocate(p.pos, p.vel, next);
   }
   for (Npc& n : world_.npcs) {
     const bool moving = n.vel.x.raw() != 0 || n.vel.y.raw() != 0;
-    relocate(n.pos, n.vel, moving ? move_box(map_, n.pos, n.vel) : n.pos);
+    relocate(n.pos, n.vel, moving ? move_box(blocking, n.pos, n.vel) : n.pos);
   }
 }
 
@@ -621,7 +624,12 @@ CellPos cell_of(int32_t chunk_x, int32_t chunk_y, uint32_t index) {
 }
 }  // namespace
 
-// Random ticks work on the chunk arrays directly (this runs chunks x per_chunk times a tick).
+// Random ticks work on the chunk arrays directly (this runs chunks x per_chunk times a tick). They
+// never change whether a cell blocks (dirt and grass are walkable, crops never solid), so the
+// blocking index needs no update here.
+static_assert(floor_walkable(Floor::dirt) && floor_walkable(Floor::grass), "grass spreading changes no blocking");
+static_assert(!block_solid(Block::crop, 0) && !block_solid(Block::crop, crop_stage_ripe), "crops never block");
+
 void StepContext::random_ticks() {
   const uint32_t per_chunk = world_.params.random_ticks_per_chunk;
   if (per_chunk == 0) return;
@@ -721,11 +729,13 @@ void Simulation::rebuild_derived() {
   };
   for (const Player& p : world_.players) add(p.pos);
   for (const Npc& n : world_.npcs) add(n.pos);
+  blocking_.rebuild(map);
 }
 
 std::string Simulation::check_derived() const {
   Simulation fresh(world_);
   if (fresh.occupancy_ != occupancy_) return "occupancy index differs from a rebuild";
+  if (!(fresh.blocking_ == blocking_)) return "blocking index differs from a rebuild";
   return {};
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sim/command.h"
+#include "sim/movement.h"
 #include "sim/world.h"
 
 namespace strata::sim {
@@ -74,6 +75,8 @@ class Simulation {
   World world_;
   // Derived state. occupancy[cell] = number of entity boxes overlapping the cell.
   std::vector<uint16_t> occupancy_;
+  // blocking_ answers map.blocks(cell) for movement; updated on every map write that step makes.
+  BlockingBits blocking_;
   // Players bucketed by chunk (counting sort, rebuilt each tick before NPCs think).
   std::vector<uint32_t> bucket_start_;
   std::vector<uint32_t> bucket_players_;
