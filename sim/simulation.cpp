@@ -4,6 +4,7 @@
 #include "sim/simulation.h"
 
 #include <algorithm>
+#include <array>
 
 #include "sim/hash.h"
 #include "sim/motion.h"
@@ -637,35 +638,56 @@ void StepContext::random_ticks() {
   constexpr auto none = to_underlying(Block::none);
   constexpr auto dirt = to_underlying(Floor::dirt);
   constexpr auto grass = to_underlying(Floor::grass);
-  for (int32_t cy = 0; cy < map_.chunks_y(); ++cy) {
-    for (int32_t cx = 0; cx < map_.chunks_x(); ++cx) {
-      Chunk& chunk =
-          map_.chunks()[static_cast<size_t>(cy) * static_cast<size_t>(map_.chunks_x()) + static_cast<size_t>(cx)];
-      for (uint32_t k = 0; k < per_chunk; ++k) {
-        const uint32_t i = world_.rng.below(limits::chunk_cells);
-        if (chunk.active[i] == crop) {
-          if (chunk.active_state[i] < crop_stage_ripe) {
-            chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
-            world_.counters.random_updates += 1;
-            effects_.changed_cells.push_back(CellChange{cell_of(cx, cy, i), Layer::active});
-          }
-          continue;
+  // The cells are drawn `lookahead` chunks ahead of their processing and their bytes prefetched:
+  // a random cell of a 35 kB chunk is a cache miss, and this loop was mostly waiting on them. The
+  // draws stay in the same order and number (nothing else uses the RNG in this loop, and what a
+  // draw picks never depends on the cells), so the state is the same.
+  constexpr size_t lookahead = 4;
+  constexpr size_t stride = limits::random_ticks_per_chunk_max;
+  static_assert(limits::chunk_cells <= 65536, "a drawn cell index fits 16 bits");
+  std::array<uint16_t, lookahead * stride> drawn{};
+  std::vector<Chunk>& chunks = map_.chunks();
+  const size_t count = chunks.size();
+  auto draw = [&](size_t c) {
+    const Chunk& chunk = chunks[c];
+    for (uint32_t k = 0; k < per_chunk; ++k) {
+      const uint32_t i = world_.rng.below(limits::chunk_cells);
+      drawn[(c % lookahead) * stride + k] = static_cast<uint16_t>(i);
+      __builtin_prefetch(&chunk.active[i]);
+      __builtin_prefetch(&chunk.floor[i]);
+    }
+  };
+  for (size_t c = 0; c < std::min(lookahead, count); ++c) draw(c);
+  const auto chunks_x = static_cast<size_t>(map_.chunks_x());
+  for (size_t c = 0; c < count; ++c) {
+    Chunk& chunk = chunks[c];
+    const auto cx = static_cast<int32_t>(c % chunks_x);
+    const auto cy = static_cast<int32_t>(c / chunks_x);
+    for (uint32_t k = 0; k < per_chunk; ++k) {
+      const uint32_t i = drawn[(c % lookahead) * stride + k];
+      if (chunk.active[i] == crop) {
+        if (chunk.active_state[i] < crop_stage_ripe) {
+          chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
+          world_.counters.random_updates += 1;
+          effects_.changed_cells.push_back(CellChange{cell_of(cx, cy, i), Layer::active});
         }
-        if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
-        // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
-        const CellPos cell = cell_of(cx, cy, i);
-        static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
-        for (const auto& o : offsets) {
-          const CellPos n{cell.x + o[0], cell.y + o[1]};
-          if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
-            chunk.floor[i] = grass;
-            world_.counters.random_updates += 1;
-            effects_.changed_cells.push_back(CellChange{cell, Layer::floor});
-            break;
-          }
+        continue;
+      }
+      if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
+      // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
+      const CellPos cell = cell_of(cx, cy, i);
+      static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
+      for (const auto& o : offsets) {
+        const CellPos n{cell.x + o[0], cell.y + o[1]};
+        if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
+          chunk.floor[i] = grass;
+          world_.counters.random_updates += 1;
+          effects_.changed_cells.push_back(CellChange{cell, Layer::floor});
+          break;
         }
       }
     }
+    if (c + lookahead < count) draw(c + lookahead);
   }
 }
 
