@@ -1,5 +1,11 @@
 // replay/desync.cpp — see desync.h. Bundles use the export file's framing (frames.h) with their own
-// magic: section(side 0) header snapshot(before) snapshot(at) tick* section(side 1) ... end.
+// magic and version (bundle_version):
+//   section(side 0) header provenance state(before) state(at) [state(later)] tick* section(side 1) ... end
+// States are snapshot frames (schema::encode_snapshot). The provenance frame is a snapshot frame
+// too (the schema has no other byte field to carry it), told apart by its own magic:
+//   "STRATAPV" | u8 format (1) | u8 n (states, <= 3) | n x u8 StateSource | u8 has_mismatch |
+//   u64 mismatch tick | u8 has_later | u64 later tick          (integers little-endian)
+// Version-1 bundles have no provenance frame; their sources read as `unknown`.
 #include "replay/desync.h"
 
 #include <algorithm>
@@ -186,6 +192,53 @@ Divergence first_divergence(const HashStream& a, const HashStream& b) {
   return d;
 }
 
+namespace {
+
+bool has_snapshot(const LogSource& log, uint64_t tick) {
+  const auto ticks = log.snapshot_ticks();
+  return std::binary_search(ticks.begin(), ticks.end(), tick);
+}
+
+// The state of `log` at `tick`, from the log's own snapshot when it has one, else replayed with
+// every recorded hash checked, else (this build does not reproduce the log) recomputed.
+Status rebuild(LogSource& log, uint64_t tick, DesyncSide& side) {
+  const bool snapshot = has_snapshot(log, tick);
+  StateAt state = state_at(log, tick, true);
+  StateSource source = snapshot ? StateSource::recorded : StateSource::replayed;
+  if (!state.status.ok()) {
+    // A snapshot disagreeing with its own record is a damaged log, not a finding.
+    if (snapshot || state.status.code != Code::hash_mismatch) return state.status;
+    if (!side.replay_mismatch && state.status.tick) side.replay_mismatch = state.status.tick;
+    state = state_at(log, tick, false);
+    if (!state.status.ok()) return state.status;
+    source = StateSource::recomputed;
+    side.reproducible = false;
+  }
+  side.states.push_back(state.sim->world());
+  side.sources.push_back(source);
+  return {};
+}
+
+// The first tick after `tick` at which every side whose state at `tick` was recomputed recorded a
+// snapshot (and both logs reach).
+std::optional<uint64_t> later_recorded_tick(LogSource* logs[2], const DesyncBundle& bundle) {
+  std::optional<uint64_t> best;
+  const uint64_t last = std::min(logs[0]->last_tick(), logs[1]->last_tick());
+  for (int i = 0; i < 2; ++i) {
+    if (bundle.sides[i].sources.back() != StateSource::recomputed) continue;
+    for (uint64_t t : logs[i]->snapshot_ticks()) {
+      if (t <= bundle.tick || t > last) continue;
+      const int other = 1 - i;
+      if (bundle.sides[other].sources.back() == StateSource::recomputed && !has_snapshot(*logs[other], t)) continue;
+      if (!best || t < *best) best = t;
+      break;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
 Status collect(LogSource& a, LogSource& b, uint64_t tick, DesyncBundle& out) {
   out = DesyncBundle{};
   out.tick = tick;
@@ -196,15 +249,7 @@ Status collect(LogSource& a, LogSource& b, uint64_t tick, DesyncBundle& out) {
     side.header = log.header();
     const uint64_t before = tick == 0 ? 0 : tick - 1;
     for (uint64_t t : {before, tick}) {
-      StateAt state = state_at(log, t, true);
-      if (!state.status.ok()) {
-        // This build does not reproduce the log's own hashes (recorded by another build, or a
-        // nondeterministic one): show what this build computes from the log's inputs.
-        side.reproducible = false;
-        state = state_at(log, t, false);
-        if (!state.status.ok()) return state.status;
-      }
-      side.states.push_back(state.sim->world());
+      if (Status s = rebuild(log, t, side); !s.ok()) return s;
     }
     const uint64_t from = std::max(log.header().start_tick + 1,
                                    tick > limits::bundle_window_ticks ? tick - limits::bundle_window_ticks : 0);
@@ -215,13 +260,74 @@ Status collect(LogSource& a, LogSource& b, uint64_t tick, DesyncBundle& out) {
       side.inputs.push_back(record);
     }
   }
+  out.later_tick = later_recorded_tick(logs, out);
+  if (out.later_tick) {
+    for (int i = 0; i < 2; ++i) {
+      if (Status s = rebuild(*logs[i], *out.later_tick, out.sides[i]); !s.ok()) return s;
+    }
+  }
   return {};
 }
+
+namespace {
+
+constexpr uint64_t provenance_magic = 0x5650415441525453ULL;  // "STRATAPV"
+constexpr uint8_t provenance_format = 1;
+constexpr size_t states_per_side_max = 3;
+
+std::vector<uint8_t> encode_provenance(const DesyncSide& side, std::optional<uint64_t> later_tick) {
+  std::vector<uint8_t> out;
+  auto put_u64 = [&](uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<uint8_t>((v >> (8 * i)) & 0xFFU));
+  };
+  put_u64(provenance_magic);
+  out.push_back(provenance_format);
+  out.push_back(static_cast<uint8_t>(side.sources.size()));
+  for (StateSource source : side.sources) out.push_back(static_cast<uint8_t>(source));
+  out.push_back(side.replay_mismatch ? 1 : 0);
+  put_u64(side.replay_mismatch.value_or(0));
+  out.push_back(later_tick ? 1 : 0);
+  put_u64(later_tick.value_or(0));
+  return out;
+}
+
+bool is_provenance(const std::vector<uint8_t>& bytes) {
+  if (bytes.size() < 8) return false;
+  uint64_t magic = 0;
+  for (size_t i = 0; i < 8; ++i) magic |= uint64_t{bytes[i]} << (8 * i);
+  return magic == provenance_magic;
+}
+
+// Untrusted: every size and value checked.
+bool decode_provenance(const std::vector<uint8_t>& bytes, DesyncSide& side, std::optional<uint64_t>& later_tick) {
+  if (bytes.size() < 10 || bytes[8] != provenance_format) return false;
+  const size_t n = bytes[9];
+  if (n > states_per_side_max || bytes.size() != 10 + n + 1 + 8 + 1 + 8) return false;
+  auto get_u64 = [&](size_t at) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; ++i) v |= uint64_t{bytes[at + i]} << (8 * i);
+    return v;
+  };
+  side.sources.clear();
+  for (size_t k = 0; k < n; ++k) {
+    if (bytes[10 + k] >= static_cast<uint8_t>(StateSource::unknown)) return false;
+    side.sources.push_back(static_cast<StateSource>(bytes[10 + k]));
+    if (side.sources.back() == StateSource::recomputed) side.reproducible = false;
+  }
+  size_t at = 10 + n;
+  if (bytes[at] > 1 || bytes[at + 9] > 1) return false;
+  if (bytes[at] == 1) side.replay_mismatch = get_u64(at + 1);
+  at += 9;
+  if (bytes[at] == 1) later_tick = get_u64(at + 1);
+  return true;
+}
+
+}  // namespace
 
 Status write_bundle(const std::string& path, const DesyncBundle& bundle) {
   std::FILE* out = std::fopen(path.c_str(), "wb");
   if (out == nullptr) return Status::error(Code::io, path + ": cannot create");
-  FrameWriter writer(out, bundle_magic);
+  FrameWriter writer(out, bundle_magic, bundle_version);
   Status status;
   uint64_t snapshots = 0;
   uint64_t ticks = 0;
@@ -229,6 +335,7 @@ Status write_bundle(const std::string& path, const DesyncBundle& bundle) {
     const DesyncSide& s = bundle.sides[side];
     status = writer.write(schema::BundleSection{side, bundle.tick});
     if (status.ok() && s.header) status = writer.write(*s.header);
+    if (status.ok()) status = writer.write(schema::SnapshotBytes{encode_provenance(s, bundle.later_tick)});
     for (const sim::World& world : s.states) {
       if (status.ok()) status = writer.write(schema::SnapshotBytes{schema::encode_snapshot(world)});
       snapshots += 1;
@@ -247,8 +354,10 @@ namespace {
 
 Status read_bundle_from(const ByteSource& bytes, DesyncBundle& out) {
   out = DesyncBundle{};
-  FrameReader reader(bytes, bundle_magic);
+  FrameReader reader(bytes, bundle_magic, bundle_version);
   if (Status s = reader.start(); !s.ok()) return s;
+  const bool with_provenance = reader.version() >= 2;
+  bool provenance_read[2] = {false, false};
   schema::ExportEntry entry;
   Status status;
   int side = -1;
@@ -270,6 +379,15 @@ Status read_bundle_from(const ByteSource& bytes, DesyncBundle& out) {
       if (side != 1 || end->tick_count != ticks || end->snapshot_count != snapshots || end->last_tick != out.tick) {
         return Status::error(Code::damaged, "bundle end frame differs from the frames read", out.tick, at);
       }
+      for (DesyncSide& s : out.sides) {
+        if (!with_provenance) s.sources.assign(s.states.size(), StateSource::unknown);
+        if (s.sources.size() != s.states.size())
+          return Status::error(Code::damaged, "bundle provenance does not match its states", out.tick, at);
+      }
+      if (out.sides[0].states.size() != out.sides[1].states.size() ||
+          (out.sides[0].states.size() == states_per_side_max) != out.later_tick.has_value()) {
+        return Status::error(Code::damaged, "bundle sides hold different states", out.tick, at);
+      }
       if (reader.offset() != bytes.size())
         return Status::error(Code::damaged, "bytes after the end frame", std::nullopt, reader.offset());
       return {};
@@ -278,9 +396,20 @@ Status read_bundle_from(const ByteSource& bytes, DesyncBundle& out) {
     DesyncSide& s = out.sides[side];
     if (auto* header = std::get_if<schema::LogHeader>(&entry)) {
       s.header = *header;
-    } else if (auto* snapshot = std::get_if<schema::SnapshotBytes>(&entry)) {
-      if (s.states.size() >= 2)
-        return Status::error(Code::damaged, "more than two states for one side", std::nullopt, at);
+    } else if (auto* snapshot = std::get_if<schema::SnapshotBytes>(&entry);
+               snapshot && is_provenance(snapshot->bytes)) {
+      std::optional<uint64_t> later;
+      if (!with_provenance || provenance_read[side] || !s.states.empty() ||
+          !decode_provenance(snapshot->bytes, s, later) || (side == 1 && later != out.later_tick)) {
+        return Status::error(Code::damaged, "bad or misplaced provenance frame", out.tick, at);
+      }
+      if (side == 0) out.later_tick = later;
+      provenance_read[side] = true;
+    } else if (snapshot != nullptr) {
+      if (with_provenance && !provenance_read[side])
+        return Status::error(Code::damaged, "state before the side's provenance frame", out.tick, at);
+      if (s.states.size() >= states_per_side_max)
+        return Status::error(Code::damaged, "more than three states for one side", std::nullopt, at);
       auto world = schema::decode_snapshot(snapshot->bytes);
       if (!world.ok()) return Status::error(Code::damaged, "bundle state: " + world.error, out.tick, at);
       s.states.push_back(std::move(*world.value));
@@ -310,24 +439,67 @@ Status read_bundle(const std::string& path, DesyncBundle& out) {
   return read_bundle_from(*file, out);
 }
 
+const char* describe(StateSource source) {
+  switch (source) {
+    case StateSource::recorded: return "recorded (the log's snapshot)";
+    case StateSource::replayed: return "replayed by this build, matching the log's hashes";
+    case StateSource::recomputed: return "RECOMPUTED by this build (its replay differs from the log)";
+    case StateSource::unknown: return "source not recorded (version-1 bundle)";
+    case StateSource::count: break;
+  }
+  return "?";
+}
+
+namespace {
+
+void explain_diff(std::string& out, const std::string& label, const sim::World& a, const sim::World& b,
+                  size_t max_lines) {
+  const sim::DiffResult diff = sim::diff_worlds(a, b, sim::WalkScope::full, max_lines);
+  out += label + std::to_string(diff.total) + " field difference(s)\n";
+  for (const std::string& line : diff.lines) out += "  " + line + "\n";
+  if (diff.total > diff.lines.size()) out += "  ... " + std::to_string(diff.total - diff.lines.size()) + " more\n";
+}
+
+}  // namespace
+
 std::string explain(const DesyncBundle& bundle, size_t max_lines) {
   std::string out = "first divergent tick: " + std::to_string(bundle.tick) + "\n";
+  const char* names[2] = {"A", "B"};
+  out += "states compared:\n";
   for (int i = 0; i < 2; ++i) {
-    if (!bundle.sides[i].reproducible) {
-      out += "note: log " + std::string(i == 0 ? "A" : "B") +
-             " is not reproduced by this build from its own inputs (recorded by another build, or nondeterminism); "
-             "its states here are this build's replay\n";
+    const DesyncSide& side = bundle.sides[i];
+    for (size_t k = 0; k < side.states.size(); ++k) {
+      const StateSource source = k < side.sources.size() ? side.sources[k] : StateSource::unknown;
+      out += std::string("  ") + names[i] + " at tick " + std::to_string(side.states[k].tick) + ": " +
+             describe(source) + "\n";
     }
+  }
+  for (int i = 0; i < 2; ++i) {
+    const DesyncSide& side = bundle.sides[i];
+    if (side.reproducible) continue;
+    out += std::string("note: this build does not reproduce log ") + names[i] + "'s recorded hashes" +
+           (side.replay_mismatch ? " (from tick " + std::to_string(*side.replay_mismatch) + ")" : std::string()) +
+           ": it was recorded by another build, or a nondeterministic one. Its RECOMPUTED states are what this "
+           "build makes of " +
+           names[i] + "'s inputs, not what " + names[i] +
+           "'s build computed, so a difference that build caused cannot show in them.\n";
+  }
+  if (bundle.later_tick) {
+    out += "the recorded snapshots at tick " + std::to_string(*bundle.later_tick) +
+           " (the first after the divergence) are compared below as well: they hold what each build computed.\n";
+  } else if (!bundle.sides[0].reproducible || !bundle.sides[1].reproducible) {
+    out +=
+        "no recorded snapshot after the divergence in the recomputed log(s) (record with a shorter snapshot "
+        "period, or compare the logs from another build with that build).\n";
   }
   const auto& a = bundle.sides[0].states;
   const auto& b = bundle.sides[1].states;
-  const char* labels[2] = {"before (tick ", "at (tick "};
   for (size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
-    const sim::DiffResult diff = sim::diff_worlds(a[k], b[k], sim::WalkScope::full, max_lines);
-    out += std::string(labels[k]) + std::to_string(a[k].tick) + "): " + std::to_string(diff.total) +
-           " field difference(s)\n";
-    for (const std::string& line : diff.lines) out += "  " + line + "\n";
-    if (diff.total > diff.lines.size()) out += "  ... " + std::to_string(diff.total - diff.lines.size()) + " more\n";
+    const std::string tick = std::to_string(a[k].tick);
+    const std::string label = k == 0   ? "before (tick " + tick + "): "
+                              : k == 1 ? "at (tick " + tick + "): "
+                                       : "later, at the recorded snapshot (tick " + tick + "): ";
+    explain_diff(out, label, a[k], b[k], max_lines);
   }
   out += "inputs around the divergence (A | B):\n";
   const auto& ia = bundle.sides[0].inputs;

@@ -45,19 +45,40 @@ struct Divergence {
 // first differing full-hash point bounds it), then tick by tick over the quick hashes in between.
 [[nodiscard]] Divergence first_divergence(const HashStream& a, const HashStream& b);
 
+// Where a state in a desync report comes from. Only `recorded` and `replayed` states are what the
+// log's recording build computed; a `recomputed` one is what THIS build makes of the log's inputs,
+// so a difference caused by the recording build (another build, a nondeterministic one) cannot
+// show in it.
+enum class StateSource : uint8_t {
+  recorded,    // the log's own snapshot at that tick (checked against the full hash its record holds)
+  replayed,    // rebuilt by this build from the nearest snapshot, matching every hash the log recorded
+  recomputed,  // rebuilt by this build, whose replay differs from the log's recorded hashes
+  unknown,     // read from a version-1 bundle, which did not record it
+  count
+};
+[[nodiscard]] const char* describe(StateSource source);
+
 // Both states at the divergence, their differences, and the inputs around it.
 struct DesyncSide {
   std::optional<schema::LogHeader> header;
-  std::vector<sim::World> states;          // [before (tick - 1), at (tick)]
-  std::vector<schema::TickRecord> inputs;  // ticks around the divergence
-  bool reproducible = true;                // this build's replay matched the log's own hashes
+  // [before (tick - 1), at (tick)], then [later (DesyncBundle::later_tick)] when set.
+  std::vector<sim::World> states;
+  std::vector<StateSource> sources;         // one per state
+  std::optional<uint64_t> replay_mismatch;  // first tick where this build's replay differs from the log
+  std::vector<schema::TickRecord> inputs;   // ticks around the divergence
+  bool reproducible = true;                 // no state had to be recomputed
 };
 struct DesyncBundle {
   uint64_t tick = 0;
+  // When a state at `tick` had to be recomputed: the first later tick at which every such side
+  // recorded a snapshot, so the report can also compare what the recording builds really had.
+  std::optional<uint64_t> later_tick;
   DesyncSide sides[2];
 };
 
-// Rebuilds the states of both logs before and at `tick`.
+// Rebuilds the states of both logs before and at `tick`, preferring each log's recorded snapshots
+// (see StateSource), and adds recorded states at a later snapshot when one side's state at `tick`
+// could only be recomputed.
 [[nodiscard]] Status collect(LogSource& a, LogSource& b, uint64_t tick, DesyncBundle& out);
 [[nodiscard]] Status write_bundle(const std::string& path, const DesyncBundle& bundle);
 [[nodiscard]] Status read_bundle(const std::string& path, DesyncBundle& out);

@@ -30,10 +30,10 @@ void store_le(T value, uint8_t* p) {
 
 }  // namespace
 
-FrameWriter::FrameWriter(std::FILE* out, uint64_t magic) : out_(out) {
+FrameWriter::FrameWriter(std::FILE* out, uint64_t magic, uint32_t version) : out_(out) {
   uint8_t head[limits::file_magic_bytes];
   store_le<uint64_t>(magic, head);
-  store_le<uint32_t>(frames_version, head + 8);
+  store_le<uint32_t>(version, head + 8);
   put(head, sizeof(head));
 }
 
@@ -118,10 +118,11 @@ Status FrameReader::start() {
     return Status::error(Code::damaged, "not a Strata file of this kind (bad magic)", std::nullopt, 0);
   }
   const uint32_t version = load_le<uint32_t>(head + 8);
-  if (version != frames_version) {
+  if (version == 0 || version > version_max_) {
     return Status::error(Code::unsupported, "file version " + std::to_string(version) + " not implemented",
                          std::nullopt, 8);
   }
+  version_ = version;
   offset_ = limits::file_magic_bytes;
   return {};
 }

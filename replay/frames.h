@@ -22,12 +22,14 @@ namespace strata::replay {
 
 inline constexpr uint64_t export_magic = 0x5845415441525453ULL;  // "STRATAEX"
 inline constexpr uint64_t bundle_magic = 0x4244415441525453ULL;  // "STRATADB"
-inline constexpr uint32_t frames_version = 1;
+inline constexpr uint32_t frames_version = 1;                    // export files
+// Bundles: 2 adds a provenance frame per side (desync.h); 1 is still read (provenance unknown).
+inline constexpr uint32_t bundle_version = 2;
 
 class FrameWriter {
  public:
-  // Writes the file magic; `out` stays owned by the caller.
-  FrameWriter(std::FILE* out, uint64_t magic);
+  // Writes the file magic and version; `out` stays owned by the caller.
+  FrameWriter(std::FILE* out, uint64_t magic, uint32_t version = frames_version);
   [[nodiscard]] Status write(const schema::ExportEntry& entry);
   [[nodiscard]] Status status() const { return status_; }
   [[nodiscard]] uint64_t bytes_written() const { return bytes_; }
@@ -81,10 +83,12 @@ class FileBytes final : public ByteSource {
 // whatever the file's size.
 class FrameReader {
  public:
-  // `bytes` must outlive the reader.
-  FrameReader(const ByteSource& bytes, uint64_t magic) : bytes_(bytes), magic_(magic) {}
+  // `bytes` must outlive the reader. Files of versions 1..version_max are read.
+  FrameReader(const ByteSource& bytes, uint64_t magic, uint32_t version_max = frames_version)
+      : bytes_(bytes), magic_(magic), version_max_(version_max) {}
   // Checks the file magic and version.
   [[nodiscard]] Status start();
+  [[nodiscard]] uint32_t version() const { return version_; }
   // Reads the next frame. Returns false at the end of the bytes (status ok) or on damage (status
   // set, with the frame's byte offset). `tick_hint` names the tick the caller expects next.
   [[nodiscard]] bool next(schema::ExportEntry& entry, Status& status, uint64_t tick_hint);
@@ -102,6 +106,8 @@ class FrameReader {
 
   const ByteSource& bytes_;
   uint64_t magic_;
+  uint32_t version_max_;
+  uint32_t version_ = 0;
   uint64_t offset_ = 0;
   uint64_t frame_offset_ = 0;
   std::vector<uint8_t> payload_;

@@ -12,6 +12,7 @@
 #include "replay/export_file.h"
 #include "replay/frames.h"
 #include "replay/replayer.h"
+#include "schema/codec.h"
 #include "tests/replay/log_fixture.h"
 
 namespace strata {
@@ -68,6 +69,9 @@ TEST(Desync, PinsInjectedNondeterminismToItsTickAndField) {
   ASSERT_EQ(at.total, 1U);
   EXPECT_EQ(at.lines[0], "counters.evictions: 0 != 1");
   EXPECT_TRUE(bundle.sides[0].reproducible);
+  // B's states are its own snapshots (one every tick), although this build does not reproduce B.
+  EXPECT_EQ(bundle.sides[1].sources, std::vector<replay::StateSource>(2, replay::StateSource::recorded));
+  EXPECT_FALSE(bundle.later_tick);
 
   // The bundle carries all of it to another machine.
   ASSERT_TRUE(replay::write_bundle(logs.dir.path("bundle"), bundle).ok());
@@ -77,6 +81,89 @@ TEST(Desync, PinsInjectedNondeterminismToItsTickAndField) {
   EXPECT_NE(report.find("first divergent tick: 23"), std::string::npos) << report;
   EXPECT_NE(report.find("counters.evictions: 0 != 1"), std::string::npos) << report;
   EXPECT_EQ(report, replay::explain(bundle));
+}
+
+// Log B from a "build" this one does not reproduce, with a snapshot only every 10 ticks: its state
+// at the divergent tick can only be recomputed by this build, which says so, and the report adds
+// the recorded snapshots after the divergence, where the other build's difference is visible.
+TEST(Desync, SaysWhichStatesAreRecomputedAndComparesTheNextRecordedSnapshots) {
+  test::TempDir dir;
+  test::record_scenario(dir.path("a"), 41, 12, 40, config(8, 10));
+  test::record_scenario(dir.path("b"), 41, 12, 40, config(8, 10), [](sim::World& world) {
+    if (world.tick != fault_tick) return false;
+    world.counters.evictions += 1;
+    return true;
+  });
+  replay::Status status;
+  auto a = replay::open_log(dir.path("a"), status);
+  auto b = replay::open_log(dir.path("b"), status);
+  ASSERT_TRUE(a && b);
+  replay::DesyncBundle bundle;
+  ASSERT_TRUE(replay::collect(*a, *b, fault_tick, bundle).ok());
+  using replay::StateSource;
+  EXPECT_TRUE(bundle.sides[0].reproducible);
+  EXPECT_EQ(bundle.sides[0].sources,
+            (std::vector{StateSource::replayed, StateSource::replayed, StateSource::recorded}));
+  EXPECT_FALSE(bundle.sides[1].reproducible);
+  EXPECT_EQ(bundle.sides[1].sources,
+            (std::vector{StateSource::replayed, StateSource::recomputed, StateSource::recorded}));
+  EXPECT_EQ(bundle.sides[1].replay_mismatch, fault_tick);
+  ASSERT_EQ(bundle.later_tick, 30U);
+  // Recomputed, B's state at the divergence is this build's: no difference shows there...
+  EXPECT_EQ(sim::diff_worlds(bundle.sides[0].states[1], bundle.sides[1].states[1]).total, 0U);
+  // ...the recorded snapshots at 30 hold what B's build computed.
+  const auto later = sim::diff_worlds(bundle.sides[0].states[2], bundle.sides[1].states[2]);
+  ASSERT_EQ(later.total, 1U);
+  EXPECT_EQ(later.lines[0], "counters.evictions: 0 != 1");
+  const std::string report = replay::explain(bundle);
+  EXPECT_NE(report.find("B at tick 23: RECOMPUTED by this build"), std::string::npos) << report;
+  EXPECT_NE(report.find("this build does not reproduce log B's recorded hashes (from tick 23)"), std::string::npos)
+      << report;
+  EXPECT_NE(report.find("A at tick 30: recorded"), std::string::npos) << report;
+  EXPECT_NE(report.find("later, at the recorded snapshot (tick 30): 1 field difference(s)"), std::string::npos)
+      << report;
+  // The provenance travels with the bundle.
+  ASSERT_TRUE(replay::write_bundle(dir.path("bundle"), bundle).ok());
+  replay::DesyncBundle read;
+  ASSERT_TRUE(replay::read_bundle(dir.path("bundle"), read).ok());
+  EXPECT_EQ(read.sides[1].sources, bundle.sides[1].sources);
+  EXPECT_EQ(read.later_tick, bundle.later_tick);
+  EXPECT_EQ(replay::explain(read), report);
+}
+
+// A version-1 bundle (no provenance frame) still reads, and says its sources are unknown.
+TEST(Desync, VersionOneBundlesReadWithUnknownSources) {
+  TwoLogs logs;
+  replay::Status status;
+  auto a = replay::open_log(logs.a, status);
+  auto b = replay::open_log(logs.b, status);
+  replay::DesyncBundle bundle;
+  ASSERT_TRUE(replay::collect(*a, *b, fault_tick, bundle).ok());
+  ASSERT_FALSE(bundle.later_tick);
+  std::FILE* f = std::fopen(logs.dir.path("v1").c_str(), "wb");
+  replay::FrameWriter writer(f, replay::bundle_magic, 1);
+  uint64_t snapshots = 0;
+  uint64_t ticks = 0;
+  for (uint8_t side = 0; side < 2; ++side) {
+    ASSERT_TRUE(writer.write(schema::BundleSection{side, bundle.tick}).ok());
+    ASSERT_TRUE(writer.write(*bundle.sides[side].header).ok());
+    for (const sim::World& world : bundle.sides[side].states) {
+      ASSERT_TRUE(writer.write(schema::SnapshotBytes{schema::encode_snapshot(world)}).ok());
+      snapshots += 1;
+    }
+    for (const auto& record : bundle.sides[side].inputs) {
+      ASSERT_TRUE(writer.write(record).ok());
+      ticks += 1;
+    }
+  }
+  ASSERT_TRUE(writer.write(schema::ExportEnd{ticks, snapshots, bundle.tick}).ok());
+  std::fclose(f);
+  replay::DesyncBundle read;
+  ASSERT_TRUE(replay::read_bundle(logs.dir.path("v1"), read).ok())
+      << replay::read_bundle(logs.dir.path("v1"), read).describe();
+  EXPECT_EQ(read.sides[0].sources, std::vector<replay::StateSource>(2, replay::StateSource::unknown));
+  EXPECT_NE(replay::explain(read).find("source not recorded (version-1 bundle)"), std::string::npos);
+  EXPECT_NE(replay::explain(read).find("counters.evictions: 0 != 1"), std::string::npos);
 }
 
 TEST(Desync, BundleDamageIsReportedNeverAccepted) {
