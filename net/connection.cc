@@ -417,14 +417,20 @@ void Connection::acquire_buffer(std::vector<std::uint8_t>& out) {
   if (out.capacity() == 0 && !spare_buffers_.empty()) {
     out.swap(spare_buffers_.back());
     spare_buffers_.pop_back();
+    assert(spare_buffer_bytes_ >= out.capacity());
+    spare_buffer_bytes_ -= out.capacity();
   }
 }
 
 void Connection::release_buffer(std::vector<std::uint8_t>& buffer) {
   // Keep a few buffers for the next messages (no malloc per message in steady state); free the
   // rest, so an idle connection holds no message memory after a burst.
+  // (A moved-from buffer has no capacity: keeping it would only crowd out real ones.)
   buffer.clear();
-  if (spare_buffers_.size() < spare_buffers_max && buffer.capacity() <= fragment_size + entry_header_size_max) {
+  if (spare_buffers_.size() < spare_buffers_max && buffer.capacity() != 0 &&
+      buffer.capacity() <= fragment_size + entry_header_size_max &&
+      spare_buffer_bytes_ + buffer.capacity() <= spare_buffer_bytes_max) {
+    spare_buffer_bytes_ += buffer.capacity();
     spare_buffers_.push_back(std::move(buffer));
   }
   std::vector<std::uint8_t>().swap(buffer);
@@ -435,7 +441,10 @@ void Connection::deliver(Channel channel, std::span<const std::uint8_t> data) {
     stats_.drops.bump(DropReason::queue_full);  // the application is not draining; unreliable only
     return;
   }
-  delivered_.push_back(Message{channel, std::vector<std::uint8_t>(data.begin(), data.end())});
+  std::vector<std::uint8_t> buffer;
+  if (data.size() <= fragment_size + entry_header_size_max) acquire_buffer(buffer);
+  buffer.assign(data.begin(), data.end());
+  delivered_.push_back(Message{channel, std::move(buffer)});
   ++stats_.messages_delivered;
 }
 
@@ -447,7 +456,10 @@ void Connection::protocol_error(DropReason reason) {
 
 bool Connection::pop_message(Message& out) {
   if (delivered_.empty()) return false;
-  out = std::move(delivered_.front());
+  Message& front = delivered_.front();
+  out.channel = front.channel;
+  out.data.swap(front.data);
+  release_buffer(front.data);  // the application's previous buffer: reused for the next message
   delivered_.pop_front();
   if (state_ != ConnectionState::disconnected) deliver_reliable();  // room again: release held messages
   return true;
@@ -638,8 +650,11 @@ void Connection::trim_rings(std::uint64_t now_us) {
     return;
   }
   if (now_us - last_reliable_activity_us_ < reliable_idle_trim_us || now_us < last_reliable_activity_us_) return;
+  if (send_ring_.trimmed() && receive_ring_.trimmed()) return;
   send_ring_.trim();
   receive_ring_.trim();
+  std::vector<std::vector<std::uint8_t>>().swap(spare_buffers_);  // the burst's buffers too
+  spare_buffer_bytes_ = 0;
   if (assembly_.capacity() != 0) std::vector<std::uint8_t>().swap(assembly_);
 }
 
@@ -670,7 +685,7 @@ std::size_t Connection::memory_bytes() const {
   bytes +=
       (send_ring_.chunks_allocated() + receive_ring_.chunks_allocated()) * reliable_chunk_slots * sizeof(ReliableSlot);
   bytes += assembly_.capacity();
-  for (const auto& buffer : spare_buffers_) bytes += buffer.capacity();
+  bytes += spare_buffers_.capacity() * sizeof(std::vector<std::uint8_t>) + spare_buffer_bytes_;
   for (const Reassembly& r : reassembly_) bytes += sizeof(Reassembly) + r.data.capacity() + r.have.capacity() / 8;
   return bytes;
 }

@@ -102,6 +102,8 @@ class Connection {
   // Builds the next packet to send now; false when there is nothing to send.
   bool write_packet(std::uint64_t now_us, PacketHeader& header, std::vector<std::uint8_t>& payload);
   void update(std::uint64_t now_us);
+  // Moves the next delivered message into out; out's previous buffer is kept for reuse, so an
+  // application that reuses one Message does not allocate per message.
   bool pop_message(Message& out);
   void disconnect(DisconnectReason reason, std::uint64_t now_us);
   // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
@@ -237,6 +239,7 @@ class Connection {
 
   std::deque<Message> delivered_;
   std::vector<std::vector<std::uint8_t>> spare_buffers_;  // at most spare_buffers_max
+  std::size_t spare_buffer_bytes_ = 0;                    // their capacities, <= spare_buffer_bytes_max
 
   // Statistics.
   ConnectionStats stats_;

@@ -62,8 +62,12 @@ inline constexpr std::uint64_t reliable_idle_trim_us = 1'000'000;
 inline constexpr std::size_t unreliable_send_queue_max = 4096;
 static_assert(fragment_count_max <= unreliable_send_queue_max);
 inline constexpr std::size_t unreliable_reassembly_max = 4;
-// Message buffers a connection keeps for reuse (each at most one fragment): about 16 kB at most.
-inline constexpr std::size_t spare_buffers_max = 16;
+// Message buffers a connection keeps for reuse (each at most one fragment), bounded in count and in
+// bytes: a batch of received packets delivers hundreds of small messages before the application
+// takes them, and each taken message gives its buffer back, so small buffers are worth keeping.
+inline constexpr std::size_t spare_buffers_max = 512;
+inline constexpr std::size_t spare_buffer_bytes_max = 32 * 1024;
+static_assert(spare_buffer_bytes_max >= 16 * (fragment_size + entry_header_size_max));
 // Messages delivered and not yet taken by the application, per connection.
 inline constexpr std::size_t delivered_queue_max = 4096;
 
