@@ -48,6 +48,7 @@ struct Options {
   double latency_ms = 0, jitter_ms = 0, loss = 0;
   std::size_t idle = 0;
   std::size_t memory = 0;
+  std::uint64_t process = 0;
   double tick_hz = 100;
   // Reliable messages in flight: the netchannel's reliable_window, and the same bound on ENet's
   // queued + unacknowledged reliable commands (ENet's own window, 64 kB of data, applies too).
@@ -62,8 +63,9 @@ struct Result {
   std::uint64_t out_of_order = 0;
   std::uint64_t server_packets = 0;
   std::uint64_t server_bytes = 0;
-  std::uint64_t resends = 0;  // strata only: reliable messages sent again (timer or fast retransmit)
-  std::uint64_t sent = 0;     // messages the client queued
+  std::uint64_t resends = 0;      // strata only: reliable messages sent again (timer or fast retransmit)
+  std::uint64_t sent = 0;         // messages the client queued
+  double server_cpu_seconds = 0;  // the server thread's CPU time while measuring
   bool connected = false;
 };
 
@@ -92,6 +94,8 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
   const Address public_address = make_ipv4(127, 0, 0, 1, connect_port);
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
+  std::atomic<double> server_cpu{0};
+  double cpu_at_start = 0;
   std::atomic<bool> server_ready{false};
   std::thread server_thread([&] {
     pthread_setname_np(pthread_self(), "strata-server");  // perf --comm
@@ -135,6 +139,7 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
       socket->flush();
       server_packets.store(socket->stats().datagrams_received, std::memory_order_relaxed);
       server_bytes.store(socket->stats().bytes_received, std::memory_order_relaxed);
+      server_cpu.store(thread_cpu_seconds(), std::memory_order_relaxed);
     }
   });
   while (!server_ready && !stop) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -163,6 +168,7 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
         delivered_at_start = delivered;
         packets_at_start = server_packets;
         bytes_at_start = server_bytes;
+        cpu_at_start = server_cpu;
       }
       for (;;) {
         std::memcpy(payload.data(), &sent, std::min<std::size_t>(8, o.size));
@@ -183,6 +189,7 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
   result.out_of_order = out_of_order;
   result.server_packets = server_packets - packets_at_start;
   result.server_bytes = server_bytes - bytes_at_start;
+  result.server_cpu_seconds = server_cpu - cpu_at_start;
   result.resends = client.stats() ? client.stats()->reliable_resends : 0;
   result.sent = sent;
   stop = true;
@@ -196,6 +203,8 @@ Result run_enet(const Options& o, std::uint16_t connect_port) {
   Result result;
   std::atomic<bool> stop{false};
   std::atomic<std::uint64_t> delivered{0}, out_of_order{0}, server_packets{0}, server_bytes{0};
+  std::atomic<double> server_cpu{0};
+  double cpu_at_start = 0;
   std::atomic<bool> server_ready{false};
   std::thread server_thread([&] {
     pthread_setname_np(pthread_self(), "enet-server");  // perf --comm
@@ -225,6 +234,7 @@ Result run_enet(const Options& o, std::uint16_t connect_port) {
       }
       server_packets.store(host->totalReceivedPackets, std::memory_order_relaxed);
       server_bytes.store(host->totalReceivedData, std::memory_order_relaxed);
+      server_cpu.store(thread_cpu_seconds(), std::memory_order_relaxed);
     }
     enet_host_destroy(host);
   });
@@ -252,9 +262,12 @@ Result run_enet(const Options& o, std::uint16_t connect_port) {
         delivered_at_start = delivered;
         packets_at_start = server_packets;
         bytes_at_start = server_bytes;
+        cpu_at_start = server_cpu;
       }
-      // The same bound on unacknowledged reliable messages as the netchannel's window.
-      while (enet_list_size(&peer->outgoingCommands) + enet_list_size(&peer->sentReliableCommands) < o.window) {
+      // The same bound on unacknowledged reliable messages as the netchannel's window. enet_list_size
+      // walks the list: count once per round, not once per message (O(window^2) at large windows).
+      for (std::size_t queued = enet_list_size(&peer->outgoingCommands) + enet_list_size(&peer->sentReliableCommands);
+           queued < o.window; ++queued) {
         std::memcpy(payload.data(), &sent, std::min<std::size_t>(8, o.size));
         ENetPacket* packet = enet_packet_create(payload.data(), payload.size(), ENET_PACKET_FLAG_RELIABLE);
         if (enet_peer_send(peer, 0, packet) != 0) {
@@ -280,6 +293,7 @@ Result run_enet(const Options& o, std::uint16_t connect_port) {
   result.out_of_order = out_of_order;
   result.server_packets = server_packets - packets_at_start;
   result.server_bytes = server_bytes - bytes_at_start;
+  result.server_cpu_seconds = server_cpu - cpu_at_start;
   stop = true;
   server_thread.join();
   enet_peer_reset(peer);
@@ -589,6 +603,67 @@ void memory_mode(const Options& o) {
   server.reset();
 }
 
+// Server protocol cost without sockets: one in-process client queues 64-byte reliable messages as
+// its window allows, its packets are captured, and the server's CPU time to receive them (decrypt,
+// replay check, deliver, hand to the application) and to answer (acks) is measured alone. The
+// kernel's share (about 1-2 us per datagram here) comes on top.
+void process_mode(const Options& o) {
+  const Key key = random_key();
+  const Address server_address = make_ipv4(10, 1, 1, 1, 40000);
+  std::uint64_t now = 1'700'000'000'000'000ull;
+  std::vector<Mailbox::Datagram> to_server, to_client;
+  ServerConfig sc = default_server_config();
+  sc.protocol_id = protocol_id;
+  sc.public_address = server_address;
+  sc.private_key = key;
+  sc.connection.reliable_window = o.window;
+  Server server(sc);
+  Mailbox server_sink(server_address);
+  server_sink.queue = &to_client;
+  ClientConfig cc = default_client_config();
+  cc.connection.reliable_window = o.window;
+  Client client(cc);
+  Mailbox client_sink(make_ipv4(10, 0, 0, 1, 5000));
+  client_sink.queue = &to_server;
+  ConnectTokenParams params;
+  params.protocol_id = protocol_id;
+  params.client_id = ClientId{1};
+  params.server_addresses = {server_address};
+  client.connect(*mint_connect_token(params, key, now / 1'000'000), now);
+  std::vector<std::uint8_t> payload(o.size, 1);
+  std::uint64_t packets = 0, messages = 0, sent = 0;
+  double cpu = 0;
+  Message m;
+  for (int round = 0; round < 100'000 && packets < o.process; ++round) {
+    now += 1000;
+    if (client.state() == ClientState::connected) {
+      while (client.send(Channel::reliable_ordered, payload) == SendResult::ok) ++sent;
+    }
+    client.update(now);
+    client.send_packets(now, client_sink);
+    const double start = thread_cpu_seconds();
+    for (const auto& d : to_server) server.receive(TransportKind::datagram, d.from, d.data, now, server_sink);
+    server.update(now);
+    for (ClientId id : server.clients()) {
+      while (server.pop_message(id, m)) ++messages;
+    }
+    server.send_packets(now, server_sink);
+    cpu += thread_cpu_seconds() - start;
+    if (client.state() == ClientState::connected) packets += to_server.size();
+    to_server.clear();
+    for (const auto& d : to_client) client.receive(d.from, d.data, now);
+    to_client.clear();
+    while (client.pop_message(m)) {
+    }
+  }
+  std::printf(
+      "server protocol cost (no sockets): %llu packets, %llu messages of %zu bytes, %.3f s CPU: %.2f us/packet, "
+      "%.0f packets/s per core (%.1f messages/packet)\n",
+      static_cast<unsigned long long>(packets), static_cast<unsigned long long>(messages), o.size, cpu,
+      1e6 * cpu / static_cast<double>(packets), static_cast<double>(packets) / cpu,
+      static_cast<double>(messages) / static_cast<double>(packets));
+}
+
 void print(const char* name, const Result& r, std::size_t size, double header_bytes) {
   const double rate = r.seconds > 0 ? static_cast<double>(r.delivered) / r.seconds : 0;
   const double pps = r.seconds > 0 ? static_cast<double>(r.server_packets) / r.seconds : 0;
@@ -603,6 +678,14 @@ void print(const char* name, const Result& r, std::size_t size, double header_by
       static_cast<unsigned long long>(r.out_of_order), rate, pps,
       r.server_packets ? static_cast<double>(r.delivered) / static_cast<double>(r.server_packets) : 0.0, overhead,
       header_bytes);
+  if (r.server_packets > 0 && r.server_cpu_seconds > 0) {
+    // The sender is usually the bottleneck on two cores: the server's capacity is its packets per
+    // second of its own CPU time (receive, authenticate, deliver, ack).
+    const double packets = static_cast<double>(r.server_packets);
+    std::printf("%-7s server thread CPU %.1f %% of a core, %.2f us/packet received, capacity %.0f packets/s per core\n",
+                name, 100 * r.server_cpu_seconds / r.seconds, 1e6 * r.server_cpu_seconds / packets,
+                packets / r.server_cpu_seconds);
+  }
 }
 
 }  // namespace
@@ -620,6 +703,7 @@ int main(int argc, char** argv) {
   app.add_option("--loss", o.loss, "netsim loss per direction");
   app.add_option("--idle", o.idle, "instead: CPU of the server thread with this many idle connections");
   app.add_option("--memory", o.memory, "instead: heap per connection with this many in-process clients");
+  app.add_option("--process", o.process, "instead: server CPU per packet without sockets, over this many packets");
   app.add_option("--tick-hz", o.tick_hz, "idle mode: server loop rate");
   app.add_option("--keepalive-ms", o.keepalive_ms, "idle mode: netchannel keepalive interval");
   app.add_option("--window", o.window, "reliable messages in flight (power of two, 256..8192) for both libraries");
@@ -633,6 +717,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (enet_initialize() != 0 || !crypto_init()) return 1;
+  if (o.process > 0) {
+    process_mode(o);
+    return 0;
+  }
   if (o.memory > 0) {
     memory_mode(o);
     return 0;
