@@ -25,8 +25,9 @@ class ViewMap {
         view_.chunks.find(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
     if (it == view_.chunks.end()) return true;
     const size_t i = sim::TileMap::index_in_chunk(cell);
-    return !sim::floor_walkable(static_cast<sim::Floor>(it->second.floor[i])) ||
-           sim::block_solid(static_cast<sim::Block>(it->second.active[i]), it->second.active_state[i]);
+    const view::ChunkContent& chunk = it->second->content;
+    return !sim::floor_walkable(static_cast<sim::Floor>(chunk.floor[i])) ||
+           sim::block_solid(static_cast<sim::Block>(chunk.active[i]), chunk.active_state[i]);
   }
 
  private:

@@ -75,7 +75,7 @@ uint64_t view_checksum(const std::vector<EntityState>& entities,
 uint64_t view_checksum(const ClientView& view) {
   std::vector<std::pair<ChunkCoord, uint64_t>> chunks;
   chunks.reserve(view.chunks.size());
-  for (const auto& [coord, content] : view.chunks) chunks.emplace_back(coord, chunk_checksum(content));
+  for (const auto& [coord, chunk] : view.chunks) chunks.emplace_back(coord, chunk->checksum);
   return view_checksum(view.entities, chunks);
 }
 
@@ -154,29 +154,41 @@ std::string apply_entities(const ClientView* baseline, const ClientSnapshot& s, 
 }
 
 std::string apply_chunks(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
-  if (baseline != nullptr) view.chunks = baseline->chunks;
+  if (baseline != nullptr) view.chunks = baseline->chunks;  // shares every chunk
   for (const ChunkCoord& coord : s.dropped_chunks) {
     if (view.chunks.erase(coord) == 0) return "dropped a chunk not in view";
   }
   for (const FreshChunk& fresh : s.chunks) {
-    if (!view.chunks.emplace(fresh.coord, fresh.content).second) return "fresh chunk already in view";
+    auto chunk = std::make_shared<ViewChunk>();
+    chunk->content = fresh.content;
+    chunk->checksum = chunk_checksum(chunk->content);
+    if (!view.chunks.emplace(fresh.coord, std::move(chunk)).second) return "fresh chunk already in view";
   }
+  // Cell updates: each touched chunk is copied once (the baseline's stays as it was), then hashed.
+  std::map<ChunkCoord, std::shared_ptr<ViewChunk>> touched;
   for (const CellUpdate& u : s.cells) {
     if (u.x < 0 || u.y < 0) return "cell update outside the map";
-    auto it = view.chunks.find(ChunkCoord{u.x >> sim::limits::chunk_shift, u.y >> sim::limits::chunk_shift});
+    const ChunkCoord coord{u.x >> sim::limits::chunk_shift, u.y >> sim::limits::chunk_shift};
+    auto it = view.chunks.find(coord);
     if (it == view.chunks.end()) return "cell update outside the view";
+    std::shared_ptr<ViewChunk>& copy = touched[coord];
+    if (copy == nullptr) {
+      copy = std::make_shared<ViewChunk>(*it->second);
+      it->second = copy;
+    }
     const auto i = static_cast<size_t>(((u.y & (sim::limits::chunk_size - 1)) << sim::limits::chunk_shift) |
                                        (u.x & (sim::limits::chunk_size - 1)));
     switch (u.layer) {
-      case 0: it->second.floor[i] = u.kind; break;
+      case 0: copy->content.floor[i] = u.kind; break;
       case 1:
-        it->second.active[i] = u.kind;
-        it->second.active_state[i] = u.state;
+        copy->content.active[i] = u.kind;
+        copy->content.active_state[i] = u.state;
         break;
-      case 2: it->second.ceiling[i] = u.kind; break;
+      case 2: copy->content.ceiling[i] = u.kind; break;
       default: return "cell update with a bad layer";
     }
   }
+  for (auto& [coord, chunk] : touched) chunk->checksum = chunk_checksum(chunk->content);
   return {};
 }
 

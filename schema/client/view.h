@@ -18,6 +18,7 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -58,11 +59,20 @@ struct ChunkContent {
   bool operator==(const ChunkContent&) const = default;
 };
 
+// A chunk as a client holds it: immutable and shared by every view (tick) that has the same
+// content, with its checksum computed once. A snapshot that changes cells of a chunk makes a new
+// one; views of other ticks keep theirs (copy on write), so applying a snapshot copies and hashes
+// only the chunks it touches.
+struct ViewChunk {
+  ChunkContent content;
+  uint64_t checksum = 0;  // chunk_checksum(content)
+};
+
 // The client's reconstruction of its view at one tick.
 struct ClientView {
   uint64_t tick = 0;
-  std::vector<EntityState> entities;          // sorted by key
-  std::map<ChunkCoord, ChunkContent> chunks;  // chunks in view
+  std::vector<EntityState> entities;                              // sorted by key
+  std::map<ChunkCoord, std::shared_ptr<const ViewChunk>> chunks;  // chunks in view, never null
 };
 
 struct EntityDelta {
