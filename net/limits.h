@@ -23,7 +23,7 @@ static_assert(data_packet_size_max <= datagram_size_max);
 
 // --- messages ------------------------------------------------------------------------------------
 // Largest application message (a snapshot); larger sends are refused, larger reassemblies dropped.
-inline constexpr std::size_t message_size_max = 256 * 1024;
+inline constexpr std::size_t message_size_max = std::size_t{256} * 1024;
 // Bytes of a message per fragment; every fragment fits one packet with its entry header.
 inline constexpr std::size_t fragment_size = 1024;
 inline constexpr std::size_t fragment_count_max = message_size_max / fragment_size;
@@ -66,7 +66,7 @@ inline constexpr std::size_t unreliable_reassembly_max = 4;
 // bytes: a batch of received packets delivers hundreds of small messages before the application
 // takes them, and each taken message gives its buffer back, so small buffers are worth keeping.
 inline constexpr std::size_t spare_buffers_max = 512;
-inline constexpr std::size_t spare_buffer_bytes_max = 32 * 1024;
+inline constexpr std::size_t spare_buffer_bytes_max = std::size_t{32} * 1024;
 static_assert(spare_buffer_bytes_max >= 16 * (fragment_size + entry_header_size_max));
 // Messages delivered and not yet taken by the application, per connection.
 inline constexpr std::size_t delivered_queue_max = 4096;
