@@ -7,7 +7,7 @@ find_package(Boost 1.74 REQUIRED)
 find_package(prometheus-cpp CONFIG REQUIRED)
 
 add_library(strata_server_http STATIC ${CMAKE_CURRENT_LIST_DIR}/http.cpp ${CMAKE_CURRENT_LIST_DIR}/metrics.cpp)
-target_link_libraries(strata_server_http PUBLIC strata_sim Threads::Threads prometheus-cpp::core
+target_link_libraries(strata_server_http PUBLIC strata_sim strata_client_view Threads::Threads prometheus-cpp::core
                       PRIVATE Boost::headers)
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # GCC 12 with -fsanitize reports a false maybe-uninitialized in Beast 1.74's parser (boost::optional

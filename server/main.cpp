@@ -312,6 +312,8 @@ int main(int argc, char** argv) {
   net::DropCounters drops_seen;
   std::array<uint64_t, server::input_verdict_count> verdicts_seen{};
   std::array<uint64_t, sim::reject_reason_count> rejected_seen{};
+  std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> refused_seen{};
+  std::array<uint64_t, 3> chat_seen{};  // relayed, rate limited, deliveries
   constexpr size_t tick_window = 1200;  // one minute at 20 Hz
   std::vector<double> tick_ms(tick_window, 0.0);
   size_t tick_samples = 0;
@@ -359,10 +361,19 @@ int main(int argc, char** argv) {
         delta.by_reason[i] = drops.by_reason[i] - drops_seen.by_reason[i];
       metrics.add_net_dropped(delta);
       drops_seen = drops;
-      const auto& counters = node->counters();
+      const auto counters = node->counters();
       metrics.add_checksum_mismatches(counters.checksum_mismatches - mismatches);
       metrics.add_snapshot_bytes(counters.snapshot_bytes - snapshot_bytes);
       mismatches = counters.checksum_mismatches;
+      for (size_t i = 1; i < counters.messages_refused.size(); ++i) {
+        if (counters.messages_refused[i] != refused_seen[i])
+          metrics.add_message_refused(static_cast<view::MessageError>(i),
+                                      counters.messages_refused[i] - refused_seen[i]);
+      }
+      refused_seen = counters.messages_refused;
+      metrics.add_chat(counters.chat_relayed - chat_seen[0], counters.chat_rate_limited - chat_seen[1],
+                       counters.chat_deliveries - chat_seen[2]);
+      chat_seen = {counters.chat_relayed, counters.chat_rate_limited, counters.chat_deliveries};
       const auto& verdicts = node->scheduler().counters();
       for (size_t i = 0; i < verdicts.size(); ++i) {
         if (verdicts[i] != verdicts_seen[i])

@@ -31,6 +31,10 @@ struct Metrics::Families {
   std::array<prometheus::Counter*, net::drop_reason_count> net_dropped{};
   prometheus::Counter* snapshot_bytes = nullptr;
   prometheus::Counter* checksum_mismatches = nullptr;
+  std::array<prometheus::Counter*, static_cast<size_t>(view::MessageError::count)> messages_refused{};
+  prometheus::Counter* chat_relayed = nullptr;
+  prometheus::Counter* chat_rate_limited = nullptr;
+  prometheus::Counter* chat_deliveries = nullptr;
 };
 
 namespace {
@@ -104,6 +108,15 @@ Metrics::Metrics(const MetricsConfig& config) : families_(std::make_unique<Famil
   f.checksum_mismatches =
       &counter_family(registry, "strata_checksum_mismatches_total", "AOI checksum mismatches reported by clients")
            .Add({});
+  auto& refused =
+      counter_family(registry, "strata_client_messages_refused_total", "Client messages the node refused, by reason");
+  for (size_t i = 1; i < f.messages_refused.size(); ++i)
+    f.messages_refused[i] = &refused.Add({{"reason", view::name(static_cast<view::MessageError>(i))}});
+  auto& chat = counter_family(registry, "strata_chat_lines_total", "Chat lines from clients, by outcome");
+  f.chat_relayed = &chat.Add({{"outcome", "relayed"}});
+  f.chat_rate_limited = &chat.Add({{"outcome", "rate_limited"}});
+  f.chat_deliveries =
+      &counter_family(registry, "strata_chat_deliveries_total", "Chat lines delivered to hearers").Add({});
 }
 
 Metrics::~Metrics() = default;
@@ -162,6 +175,22 @@ void Metrics::add_net_dropped(const net::DropCounters& delta) {
 }
 
 void Metrics::add_snapshot_bytes(uint64_t bytes) { families_->snapshot_bytes->Increment(static_cast<double>(bytes)); }
+
+bool Metrics::add_message_refused(view::MessageError reason, uint64_t count) {
+  const auto i = static_cast<size_t>(reason);
+  if (reason == view::MessageError::none || i >= families_->messages_refused.size()) {
+    unknown_label_values_.fetch_add(1);
+    return false;
+  }
+  families_->messages_refused[i]->Increment(static_cast<double>(count));
+  return true;
+}
+
+void Metrics::add_chat(uint64_t relayed, uint64_t rate_limited, uint64_t deliveries) {
+  families_->chat_relayed->Increment(static_cast<double>(relayed));
+  families_->chat_rate_limited->Increment(static_cast<double>(rate_limited));
+  families_->chat_deliveries->Increment(static_cast<double>(deliveries));
+}
 
 void Metrics::add_checksum_mismatches(uint64_t count) {
   families_->checksum_mismatches->Increment(static_cast<double>(count));

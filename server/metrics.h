@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/counters.h"
+#include "schema/client/messages.h"
 #include "sim/types.h"
 
 namespace strata::server {
@@ -67,6 +68,10 @@ class Metrics {
   void add_net_dropped(const net::DropCounters& delta);
   void add_snapshot_bytes(uint64_t bytes);
   void add_checksum_mismatches(uint64_t count = 1);  // reported by clients
+  // Client messages the node refused, by view::MessageError (none and count are not reasons: false).
+  bool add_message_refused(view::MessageError reason, uint64_t count = 1);
+  // Chat lines relayed or refused by the rate limit, and lines delivered to hearers.
+  void add_chat(uint64_t relayed, uint64_t rate_limited, uint64_t deliveries);
 
   // The Prometheus text exposition (format 0.0.4) of every family.
   [[nodiscard]] std::string render() const;

@@ -1,6 +1,7 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "replay/replayer.h"
@@ -257,6 +258,18 @@ void RegionalNode::handle_message(Session& session, std::span<const uint8_t> byt
       if (m.ack_tick <= sim_->tick()) session.acked_tick = std::max(session.acked_tick, m.ack_tick);
       break;
     case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
+    case view::MessageKind::chat_send: {
+      // GCRA: the line is allowed when it is at most chat_burst intervals ahead of its schedule.
+      const uint64_t now = sim_->tick() + 1;
+      const uint64_t tat = std::max(session.chat_tat, now);
+      if (tat - now >= chat_interval_ticks * chat_burst || chat_pending_.size() >= chat_pending_max) {
+        counters_.chat_rate_limited += 1;
+        break;
+      }
+      session.chat_tat = tat + chat_interval_ticks;
+      chat_pending_.push_back(view::ChatLine{raw(session.player), 0, m.chat.text});
+      break;
+    }
     default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
   }
 }
@@ -286,6 +299,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
   send_snapshots(effects);
   send_observer_stream();
+  relay_chat();
   {
     std::lock_guard lock(outbound_mutex_);
     for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
@@ -324,6 +338,37 @@ void RegionalNode::send_observer_stream() {
     }
     send_reliable(client, tick_message);
   }
+}
+
+// Each line goes to every player within the AOI radius (Chebyshev, cells) of the speaker, the
+// speaker included (its echo), on the reliable channel. Chat is not simulation: it is not logged.
+void RegionalNode::relay_chat() {
+  if (chat_pending_.empty()) return;
+  const World& world = sim_->world();
+  const auto radius = static_cast<int32_t>(options_.config.aoi_radius_cells);
+  auto find = [&](uint32_t id) -> const Player* {
+    auto it = std::lower_bound(world.players.begin(), world.players.end(), id,
+                               [](const Player& p, uint32_t key) { return raw(p.id) < key; });
+    return it != world.players.end() && raw(it->id) == id ? &*it : nullptr;
+  };
+  for (view::ChatLine& line : chat_pending_) {
+    const Player* speaker = find(line.from);
+    if (speaker == nullptr) continue;  // left in the meantime
+    line.tick = world.tick;
+    view::encode_chat(line, scratch_);
+    counters_.chat_relayed += 1;
+    for (const auto& [client, session] : sessions_) {
+      if (session.observer || !session.welcomed) continue;
+      const Player* hearer = find(raw(session.player));
+      if (hearer == nullptr) continue;
+      const int32_t dx = std::abs(hearer->pos.x.tile() - speaker->pos.x.tile());
+      const int32_t dy = std::abs(hearer->pos.y.tile() - speaker->pos.y.tile());
+      if (std::max(dx, dy) > radius) continue;
+      send_reliable(client, scratch_);
+      counters_.chat_deliveries += 1;
+    }
+  }
+  chat_pending_.clear();
 }
 
 void RegionalNode::send_snapshots(const Effects& effects) {

@@ -42,9 +42,12 @@ struct NodeCounters {
   uint64_t leaves = 0;
   uint64_t snapshots_sent = 0;
   uint64_t snapshot_bytes = 0;
-  uint64_t snapshots_not_sent = 0;             // the netchannel refused (queue full, too large, client gone)
-  uint64_t checksum_mismatches = 0;            // reported by clients
-  std::array<uint64_t, 6> messages_refused{};  // by view::MessageError
+  uint64_t snapshots_not_sent = 0;   // the netchannel refused (queue full, too large, client gone)
+  uint64_t checksum_mismatches = 0;  // reported by clients
+  std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> messages_refused{};  // by reason
+  uint64_t chat_relayed = 0;       // lines relayed to the players around the speaker
+  uint64_t chat_rate_limited = 0;  // lines refused: the speaker exceeded the chat rate
+  uint64_t chat_deliveries = 0;    // (line, hearer) pairs sent
   uint64_t log_failures = 0;
   uint64_t reliable_send_failures = 0;  // the reliable channel refused (queue full): e.g. an observer falls behind
   uint64_t inbox_overflow = 0;          // client messages dropped: the sim thread fell that far behind
@@ -118,6 +121,7 @@ class RegionalNode {
     bool welcomed = false;
     bool observer = false;          // receives the input stream instead of playing
     bool observer_started = false;  // its starting world was sent
+    uint64_t chat_tat = 0;          // chat rate limit: the theoretical arrival time (GCRA), in ticks
   };
   struct InboundEvent {
     net::ServerEvent event;
@@ -135,6 +139,12 @@ class RegionalNode {
     std::vector<Reliable> reliable;
     std::vector<std::pair<uint64_t, net::DisconnectReason>> disconnects;
   };
+  // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
+  // chat_pending_max lines relayed per tick (a bound on the relay work one tick can be given).
+  static constexpr uint64_t chat_interval_ticks = 20;
+  static constexpr uint64_t chat_burst = 3;
+  static constexpr size_t chat_pending_max = 1024;
+  void relay_chat();
   // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
   static constexpr size_t inbox_messages_max = 1 << 18;
   struct IoCounters {
@@ -166,8 +176,9 @@ class RegionalNode {
   SnapshotOutbox outbox_;
   std::unique_ptr<SnapshotBuilders> builders_;
   uint64_t epochs_ = 0;
-  Inbound sim_inbox_;      // sim thread: the inbox swapped out
-  Outbound sim_outbound_;  // sim thread: this tick's sends, handed over at its end
+  Inbound sim_inbox_;                         // sim thread: the inbox swapped out
+  std::vector<view::ChatLine> chat_pending_;  // said since the last tick, relayed after it
+  Outbound sim_outbound_;                     // sim thread: this tick's sends, handed over at its end
 
   // Network side.
   std::vector<SessionInfo> io_clients_;  // connected, from the events popped (stats filled when published)

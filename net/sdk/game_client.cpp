@@ -234,8 +234,21 @@ void GameClient::handle(const view::Message& message, size_t bytes, uint64_t now
       stats_.snapshot_bytes += bytes;
       apply(message.snapshot, now_us);
       break;
+    case view::MessageKind::chat:
+      stats_.chat_received += 1;
+      chat_.push_back(message.chat);
+      while (chat_.size() > chat_kept) chat_.pop_front();
+      break;
     default: stats_.refused_messages += 1; break;
   }
+}
+
+bool GameClient::say(std::string_view text) {
+  if (!view::valid_chat_text(text) || net_.state() != net::ClientState::connected) return false;
+  view::encode_chat_send(text, scratch_);
+  if (net_.send(net::Channel::reliable_ordered, scratch_) != net::SendResult::ok) return false;
+  stats_.chat_sent += 1;
+  return true;
 }
 
 void GameClient::update(uint64_t now_us) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "net/client.h"
@@ -62,6 +63,8 @@ struct GameClientStats {
   uint64_t refused_messages = 0;  // undecodable or inapplicable
   uint64_t inputs_submitted = 0;
   uint64_t input_packets_sent = 0;
+  uint64_t chat_sent = 0;
+  uint64_t chat_received = 0;
 };
 
 class GameClient {
@@ -77,6 +80,13 @@ class GameClient {
   // Queues a command of the local player (its player field is filled by the server); returns its
   // sequence. Ignored (0) before the welcome.
   uint32_t submit(const sim::Command& command, uint64_t now_us);
+
+  // Says a line of chat to the players around (reliable; relayed by the server, not simulated).
+  // False when the text is not a valid chat line (view::valid_chat_text) or cannot be queued.
+  bool say(std::string_view text);
+  // Chat lines heard, oldest first (the newest chat_kept are kept); take_chat() empties it.
+  [[nodiscard]] const std::deque<view::ChatLine>& chat() const { return chat_; }
+  std::deque<view::ChatLine> take_chat() { return std::exchange(chat_, {}); }
 
   [[nodiscard]] net::ClientState state() const { return net_.state(); }
   [[nodiscard]] const net::Client& net_client() const { return net_; }
@@ -115,6 +125,8 @@ class GameClient {
   std::optional<view::Welcome> welcome_;
   std::map<uint64_t, view::ClientView> views_;  // by tick
   std::deque<view::InputEntry> pending_;        // submitted, not yet processed by the server
+  static constexpr size_t chat_kept = 256;
+  std::deque<view::ChatLine> chat_;
   uint32_t next_seq_ = 1;
   uint32_t last_processed_seq_ = 0;
   uint64_t last_world_quick_hash_ = 0;

@@ -109,3 +109,16 @@ struct ObserverTick {
   input @1 :Data;         # schema::encode_tick_input
   quickHash @2 :UInt64;   # sim quick hash after the step
 }
+
+# Client -> server, reliable: a line of chat (UTF-8, no control characters, at most
+# chat_text_bytes_max bytes). Not part of the simulation: never logged, never replayed.
+struct ChatSend {
+  text @0 :Text;
+}
+
+# Server -> client, reliable: a line said by a player within the hearer's area of interest.
+struct ChatLine {
+  from @0 :UInt32;        # the speaker's player id
+  tick @1 :UInt64;        # the tick it was relayed at
+  text @2 :Text;
+}

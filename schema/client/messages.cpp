@@ -35,6 +35,7 @@ const char* name(MessageError error) {
     case MessageError::malformed: return "malformed";
     case MessageError::too_many_inputs: return "too_many_inputs";
     case MessageError::bad_command: return "bad_command";
+    case MessageError::bad_chat: return "bad_chat";
     case MessageError::count: break;
   }
   return "invalid";
@@ -109,6 +110,57 @@ void encode_observer_tick(uint64_t tick, std::span<const uint8_t> input, uint64_
   finish(MessageKind::observer_tick, message, out);
 }
 
+bool valid_chat_text(std::string_view text) {
+  if (text.empty() || text.size() > chat_text_bytes_max) return false;
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<uint8_t>(text[i]);
+    if (c < 0x80) {
+      if (c < 0x20 || c == 0x7f) return false;  // control characters (newlines included)
+      i += 1;
+      continue;
+    }
+    // Multi-byte sequences: shortest form only, no surrogates, at most U+10FFFF.
+    size_t length = 0;
+    uint32_t code = 0;
+    if ((c & 0xe0) == 0xc0) {
+      length = 2, code = c & 0x1fU;
+    } else if ((c & 0xf0) == 0xe0) {
+      length = 3, code = c & 0x0fU;
+    } else if ((c & 0xf8) == 0xf0) {
+      length = 4, code = c & 0x07U;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<uint8_t>(text[i + k]);
+      if ((next & 0xc0) != 0x80) return false;
+      code = (code << 6) | (next & 0x3fU);
+    }
+    const uint32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (code < smallest[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return false;
+    if (code >= 0x80 && code < 0xa0) return false;  // C1 controls
+    i += length;
+  }
+  return true;
+}
+
+void encode_chat_send(std::string_view text, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  message.initRoot<wire::ChatSend>().setText(capnp::Text::Reader(text.data(), text.size()));
+  finish(MessageKind::chat_send, message, out);
+}
+
+void encode_chat(const ChatLine& line, std::vector<uint8_t>& out) {
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<wire::ChatLine>();
+  root.setFrom(line.from);
+  root.setTick(line.tick);
+  root.setText(capnp::Text::Reader(line.text.data(), line.text.size()));
+  finish(MessageKind::chat, message, out);
+}
+
 namespace {
 
 MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& m, std::string& error) {
@@ -153,6 +205,23 @@ MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& 
       m.observer_tick = ObserverTick{t.getTick(), {t.getInput().begin(), t.getInput().end()}, t.getQuickHash()};
       return MessageError::none;
     }
+    case MessageKind::chat_send:
+    case MessageKind::chat: {
+      std::string_view text;
+      if (kind == MessageKind::chat_send) {
+        auto t = reader.getRoot<wire::ChatSend>().getText();
+        text = std::string_view(t.cStr(), t.size());
+      } else {
+        auto line = reader.getRoot<wire::ChatLine>();
+        m.chat.from = line.getFrom();
+        m.chat.tick = line.getTick();
+        auto t = line.getText();
+        text = std::string_view(t.cStr(), t.size());
+      }
+      if (!valid_chat_text(text)) return MessageError::bad_chat;
+      m.chat.text = std::string(text);
+      return MessageError::none;
+    }
     case MessageKind::snapshot: break;
   }
   return MessageError::unknown_kind;
@@ -182,8 +251,7 @@ MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
     result.message = std::move(message);
     return result;
   }
-  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) ||
-      bytes[0] > static_cast<uint8_t>(MessageKind::observer_tick)) {
+  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) || bytes[0] > static_cast<uint8_t>(MessageKind::chat)) {
     result.code = MessageError::unknown_kind;
     result.error = "unknown message kind " + std::to_string(bytes[0]);
     return result;

@@ -9,6 +9,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "schema/client/view.h"
@@ -24,7 +25,15 @@ enum class MessageKind : uint8_t {
   checksum_report = 5,
   observer_part = 6,  // server -> observer
   observer_tick = 7,  // server -> observer
+  chat_send = 8,      // client -> server
+  chat = 9,           // server -> client
 };
+
+// A chat line: UTF-8 without control characters, at most this many bytes (a bound on what one
+// client can make the server relay to everyone around it).
+inline constexpr size_t chat_text_bytes_max = 256;
+// Whether `text` is a valid chat line (the decoder refuses others as bad_chat).
+[[nodiscard]] bool valid_chat_text(std::string_view text);
 
 // An observer's world arrives in parts of at most this size; the whole at most parts_max of them.
 inline constexpr size_t observer_part_bytes_max = 192 * 1024;
@@ -63,6 +72,13 @@ struct ObserverPart {
   std::vector<uint8_t> bytes;
 };
 
+struct ChatLine {
+  uint32_t from = 0;
+  uint64_t tick = 0;
+  std::string text;
+  bool operator==(const ChatLine&) const = default;
+};
+
 struct ObserverTick {
   uint64_t tick = 0;
   std::vector<uint8_t> input;  // schema::encode_tick_input bytes (decoded by the observer)
@@ -79,6 +95,7 @@ struct Message {
   ChecksumReport report;
   ObserverPart observer_part;
   ObserverTick observer_tick;
+  ChatLine chat;  // chat_send: only text is set
 };
 
 void encode_welcome(const Welcome& welcome, std::vector<uint8_t>& out);
@@ -89,9 +106,20 @@ void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& 
 void encode_observer_part(uint32_t index, uint32_t count, std::span<const uint8_t> bytes, std::vector<uint8_t>& out);
 void encode_observer_tick(uint64_t tick, std::span<const uint8_t> input, uint64_t quick_hash,
                           std::vector<uint8_t>& out);
+void encode_chat_send(std::string_view text, std::vector<uint8_t>& out);
+void encode_chat(const ChatLine& line, std::vector<uint8_t>& out);
 
 // Why a message was refused (counted per reason by the receiver).
-enum class MessageError : uint8_t { none, empty, unknown_kind, malformed, too_many_inputs, bad_command, count };
+enum class MessageError : uint8_t {
+  none,
+  empty,
+  unknown_kind,
+  malformed,
+  too_many_inputs,
+  bad_command,
+  bad_chat,  // too long, not UTF-8, or with control characters
+  count
+};
 [[nodiscard]] const char* name(MessageError error);
 
 struct MessageDecodeResult {

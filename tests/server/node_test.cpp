@@ -4,6 +4,8 @@
 // inputs must be processed, and the log must then replay bit-exact — also across a restart.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <functional>
 
@@ -107,7 +109,9 @@ class Cluster {
       if (now_ >= next_tick_) {
         next_tick_ = now_ + 50'000;
         ASSERT_TRUE(node_->tick(now_));
-        for (auto& c : clients_) behave(*c, rng);
+        if (behaving) {
+          for (auto& c : clients_) behave(*c, rng);
+        }
         if (on_tick) on_tick(node_->simulation().tick());
       }
       for (size_t i = 0; i < raw_.size(); ++i) {
@@ -160,6 +164,7 @@ class Cluster {
     return *raw_.back();
   }
   std::function<void(uint64_t tick)> on_tick;
+  bool behaving = true;  // clients wander, build and break
   RegionalNode& node() { return *node_; }
   sdk::GameClient& client(size_t i) { return *clients_[i]; }
   size_t size() const { return clients_.size(); }
@@ -341,6 +346,62 @@ TEST(Node, HostileClientIsRefusedWithCountersAndOthersAreUnaffected) {
     EXPECT_GT(cluster.client(i).last_processed_seq(), 0U) << i;
   }
   EXPECT_EQ(cluster.node().sessions(), 21U) << "the hostile client is refused message by message, not crashed";
+}
+
+// Chat is relayed to the players around the speaker (echo included), rate limited per speaker,
+// and hostile lines (not UTF-8, control characters, too long) are refused with a counter.
+TEST(Node, ChatReachesThePlayersAroundTheSpeakerAndFloodsAreLimited) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 3);
+  cluster.behaving = false;  // players stay where they joined: who is near is known
+  cluster.add_clients(16);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(2'000'000, rng);
+  const sim::World& world = cluster.node().simulation().world();
+  ASSERT_EQ(world.players.size(), 16U);
+  ASSERT_TRUE(cluster.client(0).say("hello from one ✓"));
+  EXPECT_FALSE(cluster.client(0).say("bad\nline")) << "the SDK refuses what the server would";
+  EXPECT_FALSE(cluster.client(0).say(std::string(view::chat_text_bytes_max + 1, 'a')));
+  cluster.run(500'000, rng);
+  const sim::Player& speaker = world.players[0];
+  ASSERT_EQ(sim::raw(speaker.id), 1U);
+  size_t near = 0;
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    const sim::Player& p = world.players[i];
+    const bool in_range = std::max(std::abs(p.pos.x.tile() - speaker.pos.x.tile()),
+                                   std::abs(p.pos.y.tile() - speaker.pos.y.tile())) <= 16;
+    near += in_range ? 1 : 0;
+    const auto& heard = cluster.client(i).chat();
+    const bool got = std::any_of(heard.begin(), heard.end(),
+                                 [](const view::ChatLine& l) { return l.from == 1 && l.text == "hello from one ✓"; });
+    EXPECT_EQ(got, in_range) << "client " << i << " at " << p.pos.x.tile() << "," << p.pos.y.tile();
+  }
+  EXPECT_GE(near, 2U) << "the spawn square puts some players near each other";
+  EXPECT_LT(near, 16U) << "and some out of earshot";
+  // A flood: 8 lines at once from one speaker; a burst of 3 is allowed (the first line above was
+  // long enough ago to have been paid back).
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(cluster.client(1).say("spam " + std::to_string(i)));
+  // Hostile bytes from a client of its own.
+  net::Client& hostile = cluster.add_raw_client(600);
+  cluster.run(1'000'000, rng);
+  std::vector<uint8_t> bytes;
+  view::encode_chat_send("bell\x07", bytes);
+  ASSERT_EQ(hostile.send(net::Channel::reliable_ordered, bytes), net::SendResult::ok);
+  view::encode_chat_send("\xc3\x28 not utf-8", bytes);
+  ASSERT_EQ(hostile.send(net::Channel::reliable_ordered, bytes), net::SendResult::ok);
+  view::encode_chat_send(std::string(300, 'x'), bytes);
+  ASSERT_EQ(hostile.send(net::Channel::reliable_ordered, bytes), net::SendResult::ok);
+  cluster.run(1'000'000, rng);
+  const NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.chat_relayed, 1U + 3U);
+  EXPECT_EQ(c.chat_rate_limited, 5U);
+  EXPECT_EQ(c.messages_refused[static_cast<size_t>(view::MessageError::bad_chat)], 3U);
+  uint64_t heard = 0;
+  for (size_t i = 0; i < cluster.size(); ++i) heard += cluster.client(i).stats().chat_received;
+  EXPECT_EQ(c.chat_deliveries, heard);
+  EXPECT_EQ(cluster.node().sessions(), 17U) << "the hostile client stays connected";
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // strata-bot — N headless game clients in one process, for load and end-to-end tests. Each bot
 // logs in over HTTP (POST /api/login), connects with the token over UDP, and behaves (wander,
-// build, break, join/leave churn) while the SDK applies and verifies every snapshot. Prints a live
+// build, break, chat, join/leave churn) while the SDK applies and verifies every snapshot. Prints a live
 // summary every few seconds and a final report; exits 0 only when no bot saw a checksum mismatch
 // and every bot that should be connected is. --threads splits the bots over threads; each waits on
 // all its sockets with one poll(2), so thousands of bots cost no syscall per idle socket.
@@ -51,6 +51,7 @@ struct Options {
   uint32_t build_per_mille = 20;
   uint32_t break_per_mille = 15;
   uint32_t churn_per_mille = 0;  // per bot per second: disconnect and come back
+  uint32_t chat_per_mille = 2;   // per bot per tick: say a line
   uint64_t seed = 1;
   std::string name_prefix = "bot";
   bool observer = false;
@@ -67,6 +68,8 @@ void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
   into.stale_snapshots += s.stale_snapshots;
   into.refused_messages += s.refused_messages;
   into.inputs_submitted += s.inputs_submitted;
+  into.chat_sent += s.chat_sent;
+  into.chat_received += s.chat_received;
 }
 
 bool connect_bot(Bot& bot, boost::asio::io_context& io, const Options& options, uint64_t now_us, std::string& error) {
@@ -95,6 +98,12 @@ void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
                               static_cast<sim::Direction>(rng.below(9)),
                               rng.below(4) == 0 ? sim::MoveMode::run : sim::MoveMode::walk},
              now_us);
+  }
+  if (rng.below(1000) < options.chat_per_mille) {
+    static constexpr const char* lines[] = {"hello", "anyone near the river?", "building a wall here",
+                                            "gg",    "héllo wörld ✓",          "need wood"};
+    (void)c.say(std::string(lines[rng.below(std::size(lines))]) + " #" + std::to_string(c.stats().chat_sent));
+    c.take_chat();  // a bot reads nothing; the count is in its stats
   }
   const bool build = rng.below(1000) < options.build_per_mille;
   const bool dig = rng.below(1000) < options.break_per_mille;
@@ -242,6 +251,7 @@ int main(int argc, char** argv) {
   app.add_option("--move", o.move_per_mille, "per-mille chance per tick to change direction");
   app.add_option("--build", o.build_per_mille, "per-mille chance per tick to place a block");
   app.add_option("--break", o.break_per_mille, "per-mille chance per tick to break a block");
+  app.add_option("--chat", o.chat_per_mille, "per-mille chance per tick to say a chat line");
   app.add_option("--churn", o.churn_per_mille, "per-mille chance per bot per second to leave and come back");
   app.add_option("--seed", o.seed, "behaviour seed");
   app.add_option("--name-prefix", o.name_prefix, "bot login names are <prefix><n>");
@@ -343,7 +353,9 @@ int main(int argc, char** argv) {
       static_cast<double>(corrections) / (seconds / 60.0) / o.bots,
       corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
-  std::printf("  inputs submitted: %llu\n", static_cast<unsigned long long>(total.inputs_submitted));
+  std::printf("  inputs submitted: %llu; chat: %llu lines said, %llu heard\n",
+              static_cast<unsigned long long>(total.inputs_submitted), static_cast<unsigned long long>(total.chat_sent),
+              static_cast<unsigned long long>(total.chat_received));
   std::printf("  per client: %.0f snapshot bytes/s, %.1f entities in view, mean rtt %.1f ms, mean loss %.3f\n",
               static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
               visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
