@@ -54,7 +54,7 @@ inline constexpr std::size_t reliable_chunk_slots = 64;
 static_assert((reliable_chunk_slots & (reliable_chunk_slots - 1)) == 0);
 // The smallest ring (span of the smallest window) is a whole number of chunks.
 static_assert(reliable_span_factor * fragment_count_max % reliable_chunk_slots == 0);
-// A ring left empty this long gives back its chunk table and spare chunk.
+// A ring left empty this long gives back its chunk table.
 inline constexpr std::uint64_t reliable_idle_trim_us = 1'000'000;
 
 // Unreliable-sequenced channel: queued outgoing messages (fragments count one each) and concurrent

@@ -2,11 +2,11 @@
 // indexed by message id modulo the ring's capacity (reliable_span_factor x the window) but allocated
 // in chunks of reliable_chunk_slots, only when an id of the chunk is claimed, and freed once the
 // chunk holds no valid slot: memory follows the messages actually in flight, not the window, so a
-// large window costs nothing until a bulk transfer uses it. One empty chunk is kept as a spare (a
-// steady trickle crossing chunk boundaries does not allocate); trim() gives the spare and the chunk
-// table back when the ring is empty.
+// large window costs nothing until a bulk transfer uses it. No spare chunk is kept: one allocation
+// per 64 messages is cheap at any rate, while a spare would cost 2.5 kB per ring on every lightly
+// used connection. trim() gives the chunk table back when the ring is empty.
 //
-// Invariants: a chunk is allocated iff it holds at least one valid slot (or is the spare); used()
+// Invariants: a chunk is allocated iff it holds at least one valid slot; used()
 // is the number of valid slots; at most capacity / reliable_chunk_slots chunks exist, so a peer can
 // make us allocate at most the ring's capacity, never more.
 #pragma once
@@ -51,7 +51,7 @@ class ReliableRing {
   ReliableSlot& claim(std::uint16_t id) {
     if (chunks_.empty()) chunks_.resize(capacity_ / reliable_chunk_slots);
     std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(id)];
-    if (!chunk) chunk = spare_ ? std::move(spare_) : std::make_unique<Chunk>();
+    if (!chunk) chunk = std::make_unique<Chunk>();
     ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
     assert(!slot.valid);
     assert(chunk->used < reliable_chunk_slots);
@@ -70,27 +70,20 @@ class ReliableRing {
     assert(chunk && chunk->used > 0);
     slot.valid = false;
     --used_;
-    if (--chunk->used > 0) return;
-    if (spare_) {
-      chunk.reset();
-    } else {
-      spare_ = std::move(chunk);
-    }
+    if (--chunk->used == 0) chunk.reset();
   }
 
-  // Gives back the spare chunk and the chunk table when no slot is valid.
+  // Gives back the chunk table when no slot is valid.
   void trim() {
     if (used_ != 0) return;
-    spare_.reset();
     std::vector<std::unique_ptr<Chunk>>().swap(chunks_);
   }
 
   [[nodiscard]] std::size_t used() const { return used_; }
   [[nodiscard]] std::size_t capacity() const { return capacity_; }
-  [[nodiscard]] bool trimmed() const { return chunks_.empty() && !spare_; }
-  // Chunks held, the spare included.
+  [[nodiscard]] bool trimmed() const { return chunks_.empty(); }
   [[nodiscard]] std::size_t chunks_allocated() const {
-    std::size_t n = spare_ ? 1 : 0;
+    std::size_t n = 0;
     for (const auto& chunk : chunks_) n += chunk ? 1 : 0;
     return n;
   }
@@ -106,7 +99,6 @@ class ReliableRing {
   std::size_t capacity_;
   std::size_t used_ = 0;
   std::vector<std::unique_ptr<Chunk>> chunks_;  // capacity_ / reliable_chunk_slots once used
-  std::unique_ptr<Chunk> spare_;
 };
 
 }  // namespace strata::net

@@ -63,9 +63,9 @@ RC_GTEST_PROP(net_reliable_ring, matches_a_model_under_any_claims_and_releases, 
     }
     while (oldest != next && !model.contains(oldest)) ++oldest;
     RC_ASSERT(ring.used() == model.size());
-    // Chunks follow what is held: at most the chunks touched by the held span, plus the spare.
+    // Chunks follow what is held: at most the chunks touched by the held span.
     const std::size_t span_now = static_cast<std::uint16_t>(next - oldest);
-    RC_ASSERT(ring.chunks_allocated() <= std::min(chunks_for(span_now) + 2, capacity / reliable_chunk_slots + 1));
+    RC_ASSERT(ring.chunks_allocated() <= std::min(chunks_for(span_now) + 1, capacity / reliable_chunk_slots));
   }
   for (const auto& [id, tag] : model) {
     const ReliableSlot* slot = ring.find(id);
@@ -74,7 +74,7 @@ RC_GTEST_PROP(net_reliable_ring, matches_a_model_under_any_claims_and_releases, 
     RC_ASSERT(slot->data[0] == static_cast<std::uint8_t>(tag));
   }
   for (const auto& [id, tag] : model) ring.release(*ring.find(id));
-  RC_ASSERT(ring.chunks_allocated() <= 1u);  // the spare
+  RC_ASSERT(ring.chunks_allocated() == 0u);
   ring.trim();
   RC_ASSERT(ring.trimmed());
   RC_ASSERT(ring.chunks_allocated() == 0u);
@@ -133,8 +133,8 @@ RC_GTEST_PROP(net_reliable_storage, exactly_once_in_order_across_growth_and_shri
     RC_ASSERT(pair.a().state() == ConnectionState::connected);
     RC_ASSERT(pair.b().state() == ConnectionState::connected);
   }
-  // Send ring (span) and receive ring on one side, plus a spare each: never beyond the rings' size.
-  RC_ASSERT(max_chunks <= 2 * (reliable_span_factor * config.reliable_window / reliable_chunk_slots + 1));
+  // Send ring (span) and receive ring on one side: never beyond the rings' size.
+  RC_ASSERT(max_chunks <= 2 * reliable_span_factor * config.reliable_window / reliable_chunk_slots);
   RC_ASSERT(max_history <= sent_history_max);
 }
 
@@ -154,7 +154,7 @@ RC_GTEST_PROP(net_reliable_storage, full_window_refuses_stays_bounded_and_recove
   RC_ASSERT(pair.a().send(Channel::reliable_ordered, one) == SendResult::queue_full);
   for (int i = 0; i < 100; ++i) pair.step(10'000);  // resends into the void
   RC_ASSERT(pair.a().send(Channel::reliable_ordered, one) == SendResult::queue_full);
-  RC_ASSERT(pair.a().reliable_chunks_allocated() <= config.reliable_window / reliable_chunk_slots + 1);
+  RC_ASSERT(pair.a().reliable_chunks_allocated() <= config.reliable_window / reliable_chunk_slots + 1);  // + a boundary
   RC_ASSERT(pair.a().state() == ConnectionState::connected);
   pair.a_to_b().set_config(LinkConfig{});
   pair.b_to_a().set_config(LinkConfig{});
@@ -178,7 +178,7 @@ TEST(net_reliable_storage, idle_connection_holds_no_ring_and_a_minimal_history) 
   for (int i = 0; i < 100; ++i) pair.step(10'000);
   EXPECT_EQ(pair.a().reliable_chunks_allocated(), 0u);
   EXPECT_EQ(pair.a().sent_history_capacity(), sent_history_min);
-  // A trickle (one reliable message per 50 ms) holds one chunk and a spare at most per ring.
+  // A trickle (one reliable message per 50 ms) holds at most two chunks per ring (at a boundary).
   const std::vector<std::uint8_t> data(32, 9);
   for (int i = 0; i < 400; ++i) {
     if (i % 5 == 0) {
