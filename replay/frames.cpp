@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -127,6 +128,26 @@ Status FrameReader::start() {
   return {};
 }
 
+Status FrameReader::fetch(uint64_t offset, size_t length, uint8_t* out) {
+  if (offset >= window_offset_ && offset - window_offset_ <= window_.size() &&
+      length <= window_.size() - (offset - window_offset_)) {
+    if (length > 0) std::memcpy(out, window_.data() + (offset - window_offset_), length);
+    return {};
+  }
+  if (length >= window_bytes) return bytes_.read_at(offset, length, out);  // large frames: directly
+  if (offset > bytes_.size() || length > bytes_.size() - offset)
+    return Status::error(Code::damaged, "read beyond the end", std::nullopt, offset);
+  const auto fill = static_cast<size_t>(std::min<uint64_t>(window_bytes, bytes_.size() - offset));
+  window_.resize(fill);
+  window_offset_ = offset;
+  if (Status s = bytes_.read_at(offset, fill, window_.data()); !s.ok()) {
+    window_.clear();
+    return s;
+  }
+  if (length > 0) std::memcpy(out, window_.data(), length);
+  return {};
+}
+
 bool FrameReader::head(Status& status, uint64_t tick_hint, uint32_t& length, uint64_t& hash) {
   status = {};
   frame_offset_ = offset_;
@@ -137,7 +158,7 @@ bool FrameReader::head(Status& status, uint64_t tick_hint, uint32_t& length, uin
     return false;
   }
   uint8_t head[limits::frame_header_bytes];
-  if (status = bytes_.read_at(offset_, sizeof(head), head); !status.ok()) {
+  if (status = fetch(offset_, sizeof(head), head); !status.ok()) {
     status.tick = tick_hint;
     return false;
   }
@@ -165,7 +186,7 @@ bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick
   uint64_t hash = 0;
   if (!head(status, tick_hint, length, hash)) return false;
   payload_.resize(length);
-  if (status = bytes_.read_at(offset_ + limits::frame_header_bytes, length, payload_.data()); !status.ok()) {
+  if (status = fetch(offset_ + limits::frame_header_bytes, length, payload_.data()); !status.ok()) {
     status.tick = tick_hint;
     return false;
   }
