@@ -232,6 +232,7 @@ int main(int argc, char** argv) {
   login_config.server_addresses = {udp->local_address()};
   login_config.token_ttl_s = config.connect_token_ttl_s;
   server::Login login(login_config);
+  const uint16_t tcp_port = tcp->local_address().port;  // told to clients for the TCP fallback
   auto metrics_owner = server::Metrics::create(server::default_metrics_config(), error);
   if (!metrics_owner) {
     spdlog::error("metrics: {}", error);
@@ -256,11 +257,11 @@ int main(int argc, char** argv) {
     const auto result = login.login(login_name(request), net::system_now_us() / 1'000'000, observer);
     if (!result.error.empty())
       return server::HttpResponse{400, "application/json", "{\"error\":\"" + json_escape(result.error) + "\"}\n", {}};
-    return server::HttpResponse{
-        200,
-        "application/json",
-        "{\"player\":" + std::to_string(result.player) + ",\"token\":\"" + base64(result.token) + "\"}\n",
-        {}};
+    return server::HttpResponse{200,
+                                "application/json",
+                                "{\"player\":" + std::to_string(result.player) + ",\"token\":\"" +
+                                    base64(result.token) + "\",\"tcp_port\":" + std::to_string(tcp_port) + "}\n",
+                                {}};
   });
   http.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);

@@ -53,6 +53,15 @@ std::optional<LoginReply> http_login(const std::string& host, uint16_t port, con
       return std::nullopt;
     }
     reply.token.resize(length);
+    if (const size_t tcp_key = response.find("\"tcp_port\":"); tcp_key != std::string::npos) {
+      const unsigned long tcp_port = std::strtoul(response.c_str() + tcp_key + 11, nullptr, 10);
+      const auto peer = socket.remote_endpoint().address();
+      if (tcp_port > 0 && tcp_port <= 65535 && peer.is_v4()) {
+        const auto b = peer.to_v4().to_bytes();
+        reply.tcp_port = static_cast<uint16_t>(tcp_port);
+        reply.server_tcp = net::make_ipv4(b[0], b[1], b[2], b[3], reply.tcp_port);
+      }
+    }
     return reply;
   } catch (const std::exception& e) {
     error = std::string("login failed: ") + e.what();

@@ -35,7 +35,10 @@ using namespace strata;
 
 struct Bot {
   std::string name;
-  std::unique_ptr<net::UdpSocket> socket;
+  std::unique_ptr<net::UdpSocket> socket;  // UDP, or
+  std::unique_ptr<net::TcpClient> stream;  // TCP (networks that block UDP; the fallback)
+  bool use_tcp = false;                    // how the next connection goes
+  bool ever_connected = false;             // this connection reached connected
   std::unique_ptr<sdk::GameClient> client;
   uint64_t reconnect_at_us = 0;
   uint64_t connects = 0;
@@ -52,6 +55,7 @@ struct Options {
   uint32_t break_per_mille = 15;
   uint32_t churn_per_mille = 0;  // per bot per second: disconnect and come back
   uint32_t chat_per_mille = 2;   // per bot per tick: say a line
+  uint32_t tcp_per_mille = 0;    // bots that connect over TCP from the start
   uint64_t seed = 1;
   std::string name_prefix = "bot";
   bool observer = false;
@@ -72,19 +76,56 @@ void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
   into.chat_received += s.chat_received;
 }
 
+net::DatagramSink& sink_of(Bot& bot) {
+  if (bot.stream) return *bot.stream;
+  return *bot.socket;
+}
+
+void flush(Bot& bot) {
+  if (bot.socket) bot.socket->flush();
+}
+
+void drop_transport(Bot& bot) {
+  bot.stream.reset();  // first: its callbacks name the client
+  bot.socket.reset();
+  bot.client.reset();
+}
+
 bool connect_bot(Bot& bot, boost::asio::io_context& io, const Options& options, uint64_t now_us, std::string& error) {
   auto reply = sdk::http_login(options.host, options.http_port, bot.name, error);
   if (!reply) return false;
-  net::UdpConfig udp;
-  udp.receive_buffer_bytes = 256 << 10;
-  udp.send_buffer_bytes = 256 << 10;
-  bot.socket = net::UdpSocket::open(io, udp, error);
-  if (!bot.socket) return false;
-  bot.client = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
+  sdk::GameClientConfig config = sdk::default_game_client_config();
+  if (bot.use_tcp) {
+    if (reply->tcp_port == 0) {
+      error = "the login did not say the server's TCP port";
+      return false;
+    }
+    config.net.transport = net::TransportKind::stream;
+    bot.client = std::make_unique<sdk::GameClient>(config);
+    sdk::GameClient* client = bot.client.get();
+    bot.stream = std::make_unique<net::TcpClient>(
+        io,
+        [client, &bot](const net::Address&, std::span<const uint8_t> frame) {
+          // Our own stream has one peer, the server we connected to: the netchannel client
+          // expects its packets from the address in the token (the UDP one), so name that.
+          if (bot.client.get() == client)
+            client->receive(client->net_client().server_address(), frame, net::system_now_us());
+        },
+        [] {});
+    bot.stream->connect(reply->server_tcp);
+  } else {
+    net::UdpConfig udp;
+    udp.receive_buffer_bytes = 256 << 10;
+    udp.send_buffer_bytes = 256 << 10;
+    bot.socket = net::UdpSocket::open(io, udp, error);
+    if (!bot.socket) return false;
+    bot.client = std::make_unique<sdk::GameClient>(config);
+  }
   if (!bot.client->connect(reply->token, now_us)) {
     error = "the token was refused by the client";
     return false;
   }
+  bot.ever_connected = false;
   bot.connects += 1;
   return true;
 }
@@ -126,6 +167,7 @@ struct Group {
   sim::Rng rng = sim::Rng::seeded(1, 9);
   uint64_t churned = 0;
   uint64_t reconnects = 0;
+  uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
   uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
   std::atomic<size_t> connected{0};  // for the live summary
@@ -146,13 +188,14 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
     fds.clear();
     polled.clear();
     for (Bot* bot : g.bots) {
-      if (!bot->client) continue;
+      if (!bot->client || !bot->socket) continue;
       fds.push_back(pollfd{bot->socket->native_handle(), POLLIN, 0});
       polled.push_back(bot);
     }
     if (observer_socket != nullptr) fds.push_back(pollfd{observer_socket->native_handle(), POLLIN, 0});
     const uint64_t wait_us = next_service > now ? std::min<uint64_t>(next_service - now, 2'000) : 0;
     (void)::poll(fds.data(), fds.size(), static_cast<int>((wait_us + 999) / 1000));
+    g.io.poll();  // TCP bots: their streams' reads and writes
     now = net::system_now_us();
     for (size_t i = 0; i < polled.size(); ++i) {
       if ((fds[i].revents & POLLIN) == 0) continue;
@@ -180,11 +223,16 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
           continue;
         }
         const net::ClientState state = bot.client->state();
+        if (state == net::ClientState::connected) bot.ever_connected = true;
         if (state == net::ClientState::disconnected || state == net::ClientState::failed) {
-          // The server went away (or refused us): log in again shortly, as a player would.
+          // A UDP handshake that never completed: the network may block UDP, so the next login
+          // goes over TCP (the fallback). Otherwise the server went away: log in again shortly.
+          if (!bot.ever_connected && !bot.use_tcp) {
+            bot.use_tcp = true;
+            g.fallbacks += 1;
+          }
           accumulate(bot.finished, bot.client->stats());
-          bot.client.reset();
-          bot.socket.reset();
+          drop_transport(bot);
           bot.reconnect_at_us = now + 500'000 + g.rng.below(1'000'000);
           g.reconnects += 1;
           continue;
@@ -192,11 +240,10 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
         behave(bot, g.rng, o, now);
         if (o.churn_per_mille > 0 && g.rng.below(20'000) < o.churn_per_mille && bot.client->welcome()) {
           bot.client->disconnect(now);
-          bot.client->send_packets(now, *bot.socket);
-          bot.socket->flush();
+          bot.client->send_packets(now, sink_of(bot));
+          flush(bot);
           accumulate(bot.finished, bot.client->stats());
-          bot.client.reset();
-          bot.socket.reset();
+          drop_transport(bot);
           bot.reconnect_at_us = now + 1'000'000 + g.rng.below(2'000'000);
           g.churned += 1;
         }
@@ -207,8 +254,8 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       for (Bot* bot : g.bots) {
         if (!bot->client) continue;
         bot->client->update(now);
-        bot->client->send_packets(now, *bot->socket);
-        bot->socket->flush();
+        bot->client->send_packets(now, sink_of(*bot));
+        flush(*bot);
       }
     }
     if (now >= next_sample) {
@@ -251,6 +298,8 @@ int main(int argc, char** argv) {
   app.add_option("--move", o.move_per_mille, "per-mille chance per tick to change direction");
   app.add_option("--build", o.build_per_mille, "per-mille chance per tick to place a block");
   app.add_option("--break", o.break_per_mille, "per-mille chance per tick to break a block");
+  app.add_option("--tcp", o.tcp_per_mille, "per-mille of bots that connect over TCP (as behind a UDP block)")
+      ->check(CLI::Range(0U, 1000U));
   app.add_option("--chat", o.chat_per_mille, "per-mille chance per tick to say a chat line");
   app.add_option("--churn", o.churn_per_mille, "per-mille chance per bot per second to leave and come back");
   app.add_option("--seed", o.seed, "behaviour seed");
@@ -275,6 +324,7 @@ int main(int argc, char** argv) {
   for (uint32_t i = 0; i < o.bots; ++i) {
     Group& group = *groups[i % threads];
     bots[i].name = o.name_prefix + std::to_string(i);
+    bots[i].use_tcp = (static_cast<uint64_t>(i) * 1000 + 500) / o.bots < o.tcp_per_mille;
     std::string error;
     if (!connect_bot(bots[i], group.io, o, now, error)) {
       std::fprintf(stderr, "strata-bot: %s: %s\n", bots[i].name.c_str(), error.c_str());
@@ -302,9 +352,9 @@ int main(int argc, char** argv) {
     workers.emplace_back([&, g] { run_group(*groups[g], o, start, end, nullptr, nullptr); });
   run_group(*groups[0], o, start, end, observer.get(), observer_socket.get(), &groups);
   for (auto& w : workers) w.join();
-  uint64_t churned = 0, reconnects = 0, visible_sum = 0, visible_samples = 0;
+  uint64_t churned = 0, reconnects = 0, visible_sum = 0, visible_samples = 0, fallbacks = 0;
   for (const auto& g : groups) {
-    churned += g->churned, reconnects += g->reconnects;
+    churned += g->churned, reconnects += g->reconnects, fallbacks += g->fallbacks;
     visible_sum += g->visible_sum, visible_samples += g->visible_samples;
   }
   // Final report.
@@ -327,9 +377,13 @@ int main(int argc, char** argv) {
     }
   }
   const double seconds = static_cast<double>(net::system_now_us() - start) / 1e6;
-  std::printf("strata-bot report: %u bots, %.1f s, %zu connected, %zu welcomed, %llu churned, %llu reconnected\n",
-              o.bots, seconds, connected, welcomed, static_cast<unsigned long long>(churned),
-              static_cast<unsigned long long>(reconnects));
+  size_t on_tcp = 0;
+  for (const Bot& bot : bots) on_tcp += bot.client && bot.stream ? 1 : 0;
+  std::printf(
+      "strata-bot report: %u bots, %.1f s, %zu connected (%zu over TCP, %llu fell back from UDP), %zu welcomed, "
+      "%llu churned, %llu reconnected\n",
+      o.bots, seconds, connected, on_tcp, static_cast<unsigned long long>(fallbacks), welcomed,
+      static_cast<unsigned long long>(churned), static_cast<unsigned long long>(reconnects));
   std::printf(
       "  snapshots: %llu received, %llu applied, %llu full, %llu stale, %llu missing baseline, %llu refused\n",
       static_cast<unsigned long long>(total.snapshots_received),
@@ -363,8 +417,8 @@ int main(int argc, char** argv) {
               with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
   for (Bot& bot : bots) {
     if (bot.client)
-      bot.client->disconnect(net::system_now_us()), bot.client->send_packets(net::system_now_us(), *bot.socket),
-          bot.socket->flush();
+      bot.client->disconnect(net::system_now_us()), bot.client->send_packets(net::system_now_us(), sink_of(bot)),
+          flush(bot);
   }
   if (observer) {
     const sdk::ObserverStats& os = observer->stats();
