@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <memory>
 
 #include "net/sdk/game_client.h"
@@ -16,6 +17,7 @@ struct strata_client {
   boost::asio::io_context io;
   std::unique_ptr<strata::net::UdpSocket> socket;
   std::unique_ptr<strata::sdk::GameClient> game;
+  std::deque<strata::view::ChatLine> heard;  // taken from the client, not yet read through the ABI
 };
 
 namespace {
@@ -129,6 +131,28 @@ uint32_t strata_client_break(strata_client* client, int32_t cell_x, int32_t cell
 uint32_t strata_client_interact(strata_client* client, int32_t cell_x, int32_t cell_y) {
   if (client == nullptr) return 0;
   return client->game->submit(sim::InteractCommand{{}, 0, {cell_x, cell_y}, {}}, now());
+}
+
+int strata_client_say(strata_client* client, const char* text) {
+  if (client == nullptr || text == nullptr) return -1;
+  return client->game->say(text) ? 0 : -1;
+}
+
+int strata_client_next_chat(strata_client* client, uint32_t* from, char* text, size_t text_size) {
+  if (client == nullptr) return -1;
+  if (client->heard.empty()) {
+    for (view::ChatLine& line : client->game->take_chat()) client->heard.push_back(std::move(line));
+  }
+  if (client->heard.empty()) return -1;
+  const view::ChatLine& line = client->heard.front();
+  if (from != nullptr) *from = line.from;
+  if (text != nullptr && text_size > 0) {
+    const size_t n = std::min(text_size - 1, line.text.size());
+    std::memcpy(text, line.text.data(), n);
+    text[n] = '\0';
+  }
+  client->heard.pop_front();
+  return 0;
 }
 
 void strata_client_get_stats(const strata_client* client, strata_client_stats* out) {

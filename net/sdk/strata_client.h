@@ -86,6 +86,12 @@ uint32_t strata_client_place(strata_client* client, int32_t cell_x, int32_t cell
 uint32_t strata_client_break(strata_client* client, int32_t cell_x, int32_t cell_y);
 uint32_t strata_client_interact(strata_client* client, int32_t cell_x, int32_t cell_y);
 void strata_client_get_stats(const strata_client* client, strata_client_stats* out);
+/* Chat. say: a line of UTF-8 (no control characters, at most 256 bytes) to the players around;
+   0 when queued, -1 when refused. next_chat: the oldest line heard and not read yet: copies its
+   text (NUL-terminated, cut to text_size - 1 bytes) and speaker; 0 when a line was read, -1 when
+   none is waiting. */
+int strata_client_say(strata_client* client, const char* text);
+int strata_client_next_chat(strata_client* client, uint32_t* from, char* text, size_t text_size);
 /* The local player: predicted (sim rules, unprocessed inputs re-applied), and smoothed (what to
  * draw). Return 0 when known, -1 before the player is in view. */
 int strata_client_predicted(const strata_client* client, int32_t* x, int32_t* y);

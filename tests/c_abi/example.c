@@ -1,9 +1,10 @@
 /* tests/c_abi/example.c — the smallest engine integration, in C: log in, connect, walk east for
  * two seconds, print what it sees. The suite compiles and runs it against a real strata-server
- * (tools/e2e-c-abi.sh). Exit 0 when it was welcomed, saw itself move, and had no checksum
- * mismatch. Usage: example HOST HTTP_PORT */
+ * (tools/e2e-c-abi.sh). Exit 0 when it was welcomed, saw itself move, heard its own chat line
+ * echoed, and had no checksum mismatch. Usage: example HOST HTTP_PORT */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "net/sdk/strata_client.h"
@@ -38,11 +39,19 @@ int main(int argc, char** argv) {
   if (c == NULL || strata_client_connect(c, token, size) != 0) return 1;
   int32_t start_x = 0, x = 0;
   int have_start = 0;
+  int heard_own = 0;
   for (int frame = 0; frame < 400; ++frame) { /* ~4 s at 10 ms a frame */
     strata_client_update(c);
     if (!have_start && strata_client_player(c) != 0 && my_x(c, player, &start_x)) {
       have_start = 1;
       strata_client_move(c, STRATA_DIR_E, 0);
+      if (strata_client_say(c, "hello from C") != 0) fprintf(stderr, "say refused\n");
+    }
+    uint32_t from = 0;
+    char text[300];
+    while (strata_client_next_chat(c, &from, text, sizeof text) == 0) {
+      printf("c example: heard player %u: %s\n", from, text);
+      heard_own = heard_own || (from == player && strcmp(text, "hello from C") == 0);
     }
     sleep_ms(10);
   }
@@ -55,5 +64,5 @@ int main(int argc, char** argv) {
          (unsigned long long)strata_client_tick(c), start_x, x, (unsigned long long)stats.snapshots_applied,
          (unsigned long long)stats.checksum_mismatches, stats.rtt_ms);
   strata_client_destroy(c);
-  return (moved && stats.checksum_mismatches == 0) ? 0 : 1;
+  return (moved && heard_own && stats.checksum_mismatches == 0) ? 0 : 1;
 }
