@@ -141,8 +141,10 @@ Status FrameReader::fetch(uint64_t offset, size_t length, uint8_t* out) {
   window_.resize(fill);
   window_offset_ = offset;
   if (Status s = bytes_.read_at(offset, fill, window_.data()); !s.ok()) {
+    // The window reached past what can be read now (a file cut short since it was opened): read
+    // just this, so the error, if any, is the one of these bytes.
     window_.clear();
-    return s;
+    return bytes_.read_at(offset, length, out);
   }
   if (length > 0) std::memcpy(out, window_.data(), length);
   return {};
