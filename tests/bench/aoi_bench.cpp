@@ -62,6 +62,8 @@ void BM_Aoi(benchmark::State& state) {
   uint64_t full = 0;
   uint64_t full_bytes = 0;
   uint64_t visible = 0;
+  uint64_t deltas = 0;  // entity deltas in delta snapshots
+  uint64_t cells = 0;   // cell updates in delta snapshots
   uint64_t round = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -93,6 +95,8 @@ void BM_Aoi(benchmark::State& state) {
       } else {
         bytes += wire.size();
         snapshots += 1;
+        deltas += snapshot.entities.size();
+        cells += snapshot.cells.size();
       }
       size_t seen = 0;
       frame->index.query(p.pos.x.tile() - aoi.radius_cells, p.pos.y.tile() - aoi.radius_cells,
@@ -106,6 +110,8 @@ void BM_Aoi(benchmark::State& state) {
   state.counters["visible_per_client"] = static_cast<double>(visible) / static_cast<double>(snapshots + full);
   state.counters["delta_bytes_per_client_per_s_20hz"] =
       static_cast<double>(bytes) / static_cast<double>(snapshots) * 20.0;
+  state.counters["entity_deltas_per_snapshot"] = static_cast<double>(deltas) / static_cast<double>(snapshots);
+  state.counters["cells_per_snapshot"] = static_cast<double>(cells) / static_cast<double>(snapshots);
   state.counters["full_snapshot_bytes"] = full > 0 ? static_cast<double>(full_bytes) / static_cast<double>(full) : 0.0;
 }
 BENCHMARK(BM_Aoi)->Name("server/aoi/clients")->Arg(1000)->Arg(5000)->Unit(benchmark::kMillisecond)->MinWarmUpTime(1.0);
