@@ -360,6 +360,7 @@ int main(int argc, char** argv) {
   // Final report.
   sdk::GameClientStats total;
   double rtt_sum = 0;
+  uint64_t received_bytes = 0;  // every byte of the current connections (earlier sessions not kept)
   double loss_sum = 0;
   size_t with_stats = 0;
   size_t connected = 0;
@@ -371,6 +372,7 @@ int main(int argc, char** argv) {
     connected += bot.client->state() == net::ClientState::connected ? 1 : 0;
     welcomed += bot.client->welcome() ? 1 : 0;
     if (const net::ConnectionStats* s = bot.client->net_client().stats()) {
+      received_bytes += s->bytes_received;
       rtt_sum += s->rtt_ms;
       loss_sum += s->packet_loss;
       with_stats += 1;
@@ -410,11 +412,14 @@ int main(int argc, char** argv) {
   std::printf("  inputs submitted: %llu; chat: %llu lines said, %llu heard\n",
               static_cast<unsigned long long>(total.inputs_submitted), static_cast<unsigned long long>(total.chat_sent),
               static_cast<unsigned long long>(total.chat_received));
-  std::printf("  per client: %.0f snapshot bytes/s, %.1f entities in view, mean rtt %.1f ms, mean loss %.3f\n",
-              static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
-              visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
-              with_stats ? rtt_sum / static_cast<double>(with_stats) : 0.0,
-              with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
+  std::printf(
+      "  per client: %.0f snapshot bytes/s, %.0f bytes/s received in all (packets, headers, MACs), %.1f entities in "
+      "view, mean rtt %.1f ms, mean loss %.3f\n",
+      static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
+      static_cast<double>(received_bytes) / seconds / o.bots,
+      visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
+      with_stats ? rtt_sum / static_cast<double>(with_stats) : 0.0,
+      with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
   for (Bot& bot : bots) {
     if (bot.client)
       bot.client->disconnect(net::system_now_us()), bot.client->send_packets(net::system_now_us(), sink_of(bot)),
