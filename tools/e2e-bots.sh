@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end with real processes on loopback: strata-server and strata-bot with N bots for S
 # seconds (wander, build, break, chat, join/leave churn; 10% of them over TCP, as behind a UDP
-# block). Passes when the bots saw no checksum mismatch, the live /metrics passes `promtool check
+# block). Passes when the bots saw no checksum mismatch and at least 95% of their confirmed
+# predictions were exact (the SDK's tolerance), the live /metrics passes `promtool check
 # metrics`, the server stops cleanly on SIGTERM, and its session log then verifies bit-exact with
 # strata-replay and ends on a full snapshot.
 # Usage: e2e-bots.sh BIN_DIR [BOTS] [SECONDS]
@@ -10,7 +11,7 @@ source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
 e2e_start_server || exit 1
 grep 'listening:' "$work/server.log"
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --observer > "$work/bot.out" 2> "$work/bot.err"
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer > "$work/bot.out" 2> "$work/bot.err"
 bot_status=$?
 cat "$work/bot.out"
 status=0

@@ -53,9 +53,10 @@ struct Options {
   uint32_t move_per_mille = 60;
   uint32_t build_per_mille = 20;
   uint32_t break_per_mille = 15;
-  uint32_t churn_per_mille = 0;  // per bot per second: disconnect and come back
-  uint32_t chat_per_mille = 2;   // per bot per tick: say a line
-  uint32_t tcp_per_mille = 0;    // bots that connect over TCP from the start
+  uint32_t churn_per_mille = 0;     // per bot per second: disconnect and come back
+  uint32_t chat_per_mille = 2;      // per bot per tick: say a line
+  uint32_t tcp_per_mille = 0;       // bots that connect over TCP from the start
+  double prediction_exact_min = 0;  // fail (exit 7) when fewer predicted ticks than this were exact
   uint64_t seed = 1;
   std::string name_prefix = "bot";
   bool observer = false;
@@ -300,6 +301,10 @@ int main(int argc, char** argv) {
   app.add_option("--break", o.break_per_mille, "per-mille chance per tick to break a block");
   app.add_option("--tcp", o.tcp_per_mille, "per-mille of bots that connect over TCP (as behind a UDP block)")
       ->check(CLI::Range(0U, 1000U));
+  app.add_option("--prediction-exact-min", o.prediction_exact_min,
+                 "fail unless at least this share of confirmed predictions were exact (0..1; the SDK's "
+                 "documented tolerance: exact unless an input landed late)")
+      ->check(CLI::Range(0.0, 1.0));
   app.add_option("--chat", o.chat_per_mille, "per-mille chance per tick to say a chat line");
   app.add_option("--churn", o.churn_per_mille, "per-mille chance per bot per second to leave and come back");
   app.add_option("--seed", o.seed, "behaviour seed");
@@ -441,6 +446,11 @@ int main(int argc, char** argv) {
     if (os.ticks_verified == 0) return 6;
   }
   if (total.checksum_mismatches > 0) return 3;
+  if (checked > 0 && static_cast<double>(exact) < o.prediction_exact_min * static_cast<double>(checked)) {
+    std::printf("  prediction: %.2f%% exact is below the required %.2f%%\n",
+                100.0 * static_cast<double>(exact) / static_cast<double>(checked), 100.0 * o.prediction_exact_min);
+    return 7;
+  }
   if (o.churn_per_mille == 0 && connected != o.bots) return 4;
   return 0;
 }
