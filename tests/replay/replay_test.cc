@@ -4,6 +4,7 @@
 // with a precise status.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <rocksdb/db.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -479,6 +480,56 @@ TEST(ExportFile, FileCutAfterOpeningIsReportedByThePrefetchingReplay) {
   EXPECT_EQ(result.last_tick + 1, *result.status.tick);
   EXPECT_GT(result.last_tick, 10U);
   EXPECT_LT(result.last_tick, 150U);
+}
+
+}  // namespace
+}  // namespace strata
+
+namespace strata {
+namespace {
+
+// Removes the snapshot list the writer keeps in the meta column family (all of it, or its last
+// entry), as a log written before the list existed, or continued by such a writer, would be.
+void drop_snapshot_index(const std::string& dir, bool only_last) {
+  rocksdb::ColumnFamilyOptions cf;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors = {
+      {rocksdb::kDefaultColumnFamilyName, cf}, {"meta", cf}, {"ticks", cf}, {"snapshots", cf}};
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(rocksdb::Options(), dir, descriptors, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::vector<std::string> keys;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions(), handles[1]));
+  for (it->Seek("snapshot/"); it->Valid() && it->key().starts_with("snapshot/"); it->Next()) {
+    keys.push_back(it->key().ToString());
+  }
+  it.reset();
+  ASSERT_GT(keys.size(), 1U);
+  if (only_last) keys.erase(keys.begin(), keys.end() - 1);
+  for (const std::string& key : keys) ASSERT_TRUE(db->Delete(rocksdb::WriteOptions(), handles[1], key).ok());
+  ASSERT_TRUE(db->Flush(rocksdb::FlushOptions(), handles).ok());
+  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+  ASSERT_TRUE(db->Close().ok());
+}
+
+TEST(SessionLog, SnapshotTicksComeFromTheListOrFromAScanOfOlderLogs) {
+  test::TempDir dir;
+  test::record_scenario(dir.path("log"), 51, 6, 50, small_config(5, 7));
+  replay::Status status;
+  std::vector<uint64_t> expected;
+  for (uint64_t t = 0; t <= 50; t += 7) expected.push_back(t);
+  {
+    auto log = replay::open_log(dir.path("log"), status);
+    ASSERT_TRUE(log) << status.describe();
+    EXPECT_EQ(log->snapshot_ticks(), expected);
+  }
+  for (bool only_last : {true, false}) {
+    drop_snapshot_index(dir.path("log"), only_last);
+    auto log = replay::open_log(dir.path("log"), status);
+    ASSERT_TRUE(log) << status.describe();
+    EXPECT_EQ(log->snapshot_ticks(), expected) << (only_last ? "last entry dropped" : "list dropped");
+    EXPECT_TRUE(replay::replay(*log, {}).status.ok());
+  }
 }
 
 }  // namespace
