@@ -358,6 +358,40 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
               static_cast<unsigned long long>(c.snapshots_built), static_cast<unsigned long long>(c.frames_skipped));
 }
 
+// The compact entity records round-trip any sorted delta list, extreme values included.
+RC_GTEST_PROP(Aoi, EntityRecordsRoundTripAnyDeltas, ()) {
+  const auto n = *rc::gen::inRange<size_t>(0, 300);
+  std::map<view::EntityKey, view::EntityDelta> by_key;
+  const auto field = rc::gen::oneOf(rc::gen::just(0), rc::gen::inRange(-300, 300), rc::gen::arbitrary<int32_t>());
+  for (size_t i = 0; i < n; ++i) {
+    view::EntityDelta d;
+    d.key.kind = static_cast<view::EntityKind>(*rc::gen::inRange(0, 3));
+    d.key.region = d.key.kind == view::EntityKind::ghost ? *rc::gen::arbitrary<uint16_t>() : 0;
+    d.key.id = *rc::gen::oneOf(rc::gen::inRange<uint32_t>(1, 5000), rc::gen::arbitrary<uint32_t>());
+    d.fresh = *rc::gen::arbitrary<bool>();
+    d.x = *field, d.y = *field, d.vx = *field, d.vy = *field;
+    d.facing = *rc::gen::arbitrary<uint8_t>();
+    d.health = d.fresh ? *rc::gen::inRange(0, 65536) : *field;
+    by_key[d.key] = d;
+  }
+  view::ClientSnapshot s;
+  s.tick = 10;
+  s.baseline_tick = by_key.empty() ? 0 : 8;
+  for (const auto& [key, d] : by_key) s.entities.push_back(d);
+  std::vector<uint8_t> wire;
+  view::encode_client_snapshot(s, wire);
+  auto decoded = view::decode_client_snapshot(wire);
+  RC_ASSERT(decoded.snapshot.has_value());
+  RC_ASSERT(decoded.snapshot->entities.size() == s.entities.size());
+  for (size_t i = 0; i < s.entities.size(); ++i) {
+    const view::EntityDelta& a = s.entities[i];
+    const view::EntityDelta& b = decoded.snapshot->entities[i];
+    RC_ASSERT(a.key == b.key);
+    RC_ASSERT(a.fresh == b.fresh && a.x == b.x && a.y == b.y && a.vx == b.vx && a.vy == b.vy);
+    RC_ASSERT(a.facing == b.facing && a.health == b.health);
+  }
+}
+
 TEST(Aoi, HostileSnapshotBytesAreErrorsNotCrashes) {
   std::vector<uint8_t> junk(3000);
   Rng rng = Rng::seeded(1, 1);
