@@ -92,12 +92,19 @@ class PrefetchReader final : public TickReader {
   Status next(schema::TickRecord& out) override {
     std::unique_lock lock(mutex_);
     if (taken_ >= count_) return Status::error(Code::invalid_argument, "read past the end of the range");
-    ready_.wait(lock, [&] { return taken_ < filled_ || failed_; });
+    if (taken_ == filled_ && !failed_) {
+      consumer_waiting_ = true;
+      ready_.wait(lock, [&] { return taken_ < filled_ || failed_; });
+      consumer_waiting_ = false;
+    }
     if (taken_ == filled_) return error_;  // failed_, and every record before the error was taken
     std::swap(out, ring_[taken_ % ring_.size()]);
     taken_ += 1;
+    // The producer, once the ring was full, sleeps until half of it is free: one wake-up per half
+    // ring rather than one per record (each a futex round trip, and worse on a busy machine).
+    const bool wake = producer_waiting_ && filled_ - taken_ <= ring_.size() / 2;
     lock.unlock();
-    space_.notify_one();
+    if (wake) space_.notify_one();
     return {};
   }
 
@@ -107,19 +114,24 @@ class PrefetchReader final : public TickReader {
     for (uint64_t i = 0; i < count_; ++i) {
       Status status = inner_->next(record);
       std::unique_lock lock(mutex_);
-      space_.wait(lock, [&] { return stop_ || filled_ - taken_ < ring_.size(); });
+      if (!stop_ && filled_ - taken_ == ring_.size()) {
+        producer_waiting_ = true;
+        space_.wait(lock, [&] { return stop_ || filled_ - taken_ <= ring_.size() / 2; });
+        producer_waiting_ = false;
+      }
       if (stop_) return;
       if (!status.ok()) {
         error_ = std::move(status);
         failed_ = true;
-        lock.unlock();
-        ready_.notify_one();
-        return;
+      } else {
+        std::swap(ring_[filled_ % ring_.size()], record);
+        filled_ += 1;
       }
-      std::swap(ring_[filled_ % ring_.size()], record);
-      filled_ += 1;
+      const bool wake = consumer_waiting_;
+      const bool done = failed_;
       lock.unlock();
-      ready_.notify_one();
+      if (wake) ready_.notify_one();
+      if (done) return;
     }
   }
 
@@ -133,6 +145,8 @@ class PrefetchReader final : public TickReader {
   uint64_t taken_ = 0;             // records taken out
   bool failed_ = false;
   bool stop_ = false;
+  bool producer_waiting_ = false;  // for space
+  bool consumer_waiting_ = false;  // for a record
   Status error_;
   std::thread thread_;  // last: started once everything above is constructed
 };
