@@ -1,8 +1,9 @@
 // strata-replay — inspect, verify, replay and convert session logs (a RocksDB directory or an export
 // file; every subcommand takes either).
 //   info LOG                      header, tick range, snapshot ticks, size
-//   verify LOG [--from T --to T] [--jobs N]  replay and check every recorded hash (progress bar on a
-//                                 terminal; --jobs verifies the segments between snapshots concurrently)
+//   verify LOG [--from T --to T] [--jobs N] [--no-prefetch]  replay and check every recorded hash
+//                                 (progress bar on a terminal; --jobs verifies the segments between
+//                                 snapshots concurrently; one job decodes ahead on a second thread)
 //   hashes LOG [--out FILE]       the replayed hash stream, "tick quick [full]" (strata-scenario's format)
 //   state LOG --tick T [--field PATH] [--full]   the world at T as JSON, or the fields under PATH
 //   export LOG FILE / import FILE DIR
@@ -254,6 +255,9 @@ int main(int argc, char** argv) {
   uint32_t jobs = 1;
   verify_cmd->add_option("--jobs", jobs, "threads: segments between snapshots verified concurrently")
       ->check(CLI::Range(1U, 64U));
+  bool no_prefetch = false;
+  verify_cmd->add_flag("--no-prefetch", no_prefetch,
+                       "with one job, read and decode on the replaying thread (no second thread)");
   auto* hashes_cmd = app.add_subcommand("hashes", "print the replayed hash stream (tick quick [full])");
   hashes_cmd->add_option("log", log_path)->required();
   hashes_cmd->add_option("--out", other_path, "write to this file instead of stdout");
@@ -294,7 +298,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (info_cmd->parsed()) return info(log_path);
-  if (verify_cmd->parsed()) return run_replay(log_path, options, "verify", quiet, jobs);
+  if (verify_cmd->parsed()) {
+    options.prefetch = !no_prefetch;
+    return run_replay(log_path, options, "verify", quiet, jobs);
+  }
   if (hashes_cmd->parsed()) return hashes(log_path, other_path);
   if (state_cmd->parsed()) return state(log_path, tick, field, full);
   if (export_cmd->parsed()) {
