@@ -232,8 +232,10 @@ TEST(net_connection, keepalive_keeps_idle_connection_alive) {
   for (int i = 0; i < 3000; ++i) pair.step(10'000);  // 30 s idle
   EXPECT_EQ(pair.a().state(), ConnectionState::connected);
   EXPECT_EQ(pair.b().state(), ConnectionState::connected);
-  EXPECT_GT(pair.a().stats().packets_sent, 250u);
-  EXPECT_LT(pair.a().stats().packets_sent, 400u);  // ~10 per second, not one per step
+  // One per keepalive interval, not one per step.
+  const std::uint64_t expected = 30'000'000 / default_connection_config().keepalive_interval_us;
+  EXPECT_GT(pair.a().stats().packets_sent, expected * 8 / 10);
+  EXPECT_LT(pair.a().stats().packets_sent, expected * 13 / 10);
   EXPECT_GT(pair.a().stats().rtt_ms, -1.0);
 }
 

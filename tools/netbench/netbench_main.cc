@@ -54,7 +54,7 @@ struct Options {
   // queued + unacknowledged reliable commands (ENet's own window, 64 kB of data, applies too).
   std::size_t window = reliable_window_default;
   // Idle mode: the netchannel's keepalive interval (ENet pings every 500 ms by default).
-  double keepalive_ms = 100;
+  double keepalive_ms = static_cast<double>(default_connection_config().keepalive_interval_us) / 1000.0;
 };
 
 struct Result {
