@@ -22,6 +22,11 @@ void finish(MessageKind kind, capnp::MessageBuilder& message, std::vector<uint8_
 
 // Small messages: a tight traversal limit (inputs: 32 entries with small commands).
 constexpr uint64_t small_message_words_max = uint64_t{64} * 1024;
+// First segments sized to the message: the builder's default is 1024 words (8 kB, zeroed), which
+// for an ack sent by every client on every tick was most of its cost.
+constexpr unsigned small_first_segment_words = 16;
+constexpr unsigned chat_first_segment_words = 48;
+constexpr unsigned inputs_first_segment_words = 256;
 // Observer messages carry up to a snapshot part or a whole tick input.
 constexpr uint64_t observer_message_words_max = uint64_t{2} * 1024 * 1024;
 
@@ -42,7 +47,7 @@ const char* name(MessageError error) {
 }
 
 void encode_welcome(const Welcome& w, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(small_first_segment_words);
   auto root = message.initRoot<wire::Welcome>();
   root.setPlayer(w.player);
   root.setTick(w.tick);
@@ -64,7 +69,7 @@ void encode_snapshot_message(const ClientSnapshot& snapshot, std::vector<uint8_t
 }
 
 void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(inputs_first_segment_words);
   auto entries = message.initRoot<wire::InputBatch>().initEntries(static_cast<unsigned>(inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {
     auto e = entries[static_cast<unsigned>(i)];
@@ -77,13 +82,13 @@ void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& 
 }
 
 void encode_ack(uint64_t tick, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(small_first_segment_words);
   message.initRoot<wire::SnapshotAck>().setTick(tick);
   finish(MessageKind::ack, message, out);
 }
 
 void encode_checksum_report(const ChecksumReport& report, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(small_first_segment_words);
   auto root = message.initRoot<wire::ChecksumReport>();
   root.setTick(report.tick);
   root.setExpected(report.expected);
@@ -147,13 +152,13 @@ bool valid_chat_text(std::string_view text) {
 }
 
 void encode_chat_send(std::string_view text, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(chat_first_segment_words);
   message.initRoot<wire::ChatSend>().setText(capnp::Text::Reader(text.data(), text.size()));
   finish(MessageKind::chat_send, message, out);
 }
 
 void encode_chat(const ChatLine& line, std::vector<uint8_t>& out) {
-  capnp::MallocMessageBuilder message;
+  capnp::MallocMessageBuilder message(chat_first_segment_words);
   auto root = message.initRoot<wire::ChatLine>();
   root.setFrom(line.from);
   root.setTick(line.tick);

@@ -11,6 +11,7 @@
 #include <sodium.h>
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
 #include <poll.h>
 
 #include <algorithm>
@@ -315,6 +316,12 @@ int main(int argc, char** argv) {
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
   if (sodium_init() < 0) return 1;
+#if defined(__GLIBC__)
+  // Thousands of clients allocate and free snapshot-sized blocks all the time: keep them in the
+  // heap instead of mapping and faulting in fresh pages for each (profiled: ~20% of the bots' CPU).
+  (void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  (void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
 
   // Bots are split into groups, one thread each (--threads); a group waits on all its sockets with
   // one poll(2) and services every bot (update, send) at most every 2 ms.
