@@ -19,6 +19,9 @@
 #include <cstring>
 
 namespace strata::net {
+namespace {
+constexpr int sequence_half_space = -0x8000;  // sequence_difference of two sequences 32768 apart
+}  // namespace
 
 namespace {
 
@@ -120,7 +123,10 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
     return false;
   }
   const int age = sequence_difference(most_recent_received_, header.sequence);
-  if (age >= static_cast<int>(received_history_size) || (age >= 0 && received_bit(header.sequence))) {
+  // Exactly half the sequence space away is neither newer nor older (sequence_greater_than says
+  // newer, the signed difference says older): refused like a packet older than the history.
+  if (age >= static_cast<int>(received_history_size) || age == sequence_half_space ||
+      (age >= 0 && received_bit(header.sequence))) {
     stats_.drops.bump(DropReason::replay);
     return false;
   }
@@ -152,9 +158,10 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
 }
 
 void Connection::record_received(std::uint16_t sequence) {
-  if (sequence_greater_than(sequence, most_recent_received_)) {
+  const int gap = sequence_difference(sequence, most_recent_received_);
+  assert(gap != sequence_half_space);  // refused by receive_packet
+  if (gap > 0) {
     // Forget history entries that the new most-recent sequence skips over.
-    const int gap = sequence_difference(sequence, most_recent_received_);
     const int clear = std::min(gap, static_cast<int>(received_history_size));
     for (int i = 1; i < clear; ++i) set_received_bit(static_cast<std::uint16_t>(sequence - i), false);
     // The ack bits shift by the gap; the previous most recent becomes bit gap - 1.

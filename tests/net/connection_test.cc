@@ -283,6 +283,25 @@ TEST(net_connection, malformed_payload_changes_nothing) {
   EXPECT_EQ(c.state(), ConnectionState::connected);
 }
 
+// Found by fuzz_net_connection: a sequence exactly 32768 past the newest is "greater" to
+// sequence_greater_than but negative to sequence_difference; it was taken as newer without
+// clearing the history, and stale received bits would then have acked packets never received.
+TEST(net_connection, a_sequence_half_the_space_away_is_refused) {
+  Connection c(default_connection_config(), ConnectionId{1}, 0);
+  PacketHeader header;
+  const std::vector<std::uint8_t> empty;
+  for (std::uint16_t s = 0; s < 40; ++s) {
+    header.sequence = s;
+    ASSERT_TRUE(c.receive_packet(header, empty, 10 + s));
+  }
+  header.sequence = static_cast<std::uint16_t>(39 + 0x8000);
+  EXPECT_FALSE(c.receive_packet(header, empty, 100));
+  EXPECT_EQ(c.stats().drops[DropReason::replay], 1u);
+  header.sequence = 40;  // the stream goes on
+  EXPECT_TRUE(c.receive_packet(header, empty, 101));
+  EXPECT_EQ(c.stats().packets_received, 41u);
+}
+
 TEST(net_connection, bad_fragments_from_peer_are_a_protocol_error) {
   Connection c(default_connection_config(), ConnectionId{1}, 0);
   PacketHeader header;
