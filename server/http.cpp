@@ -217,15 +217,19 @@ HttpExchange parse_and_route(std::string_view bytes, const HttpConfig& config, c
   while (!parser.is_done()) {
     const size_t available = std::min(bytes.size() - exchange.consumed, cap);
     if (available == 0) return exchange;  // the server would wait for more bytes
+    const size_t remaining = bytes.size() - exchange.consumed;
     const size_t used = parser.put(asio::buffer(bytes.data() + exchange.consumed, available), ec);
     exchange.consumed += used;
     if (ec == http::error::need_more) {
+      // As Beast's own read loop: the parser is called again only with more bytes than it had.
+      // Every byte given: the server would wait for more. (Calling it again with the same bytes
+      // trips an assertion of Beast's chunk parser, found by fuzz_server_http.)
+      if (available == remaining) return exchange;
       if (used != 0) {
         ec = {};
-        continue;
+        continue;  // the window slides: more bytes than before
       }
-      if (available < cap) return exchange;  // every byte given: the server would wait for more
-      ec = http::error::buffer_overflow;
+      ec = http::error::buffer_overflow;  // a full buffer the parser cannot use
     }
     if (ec) {
       exchange.outcome = HttpExchange::Outcome::answered;
