@@ -20,6 +20,7 @@ replay::LogConfig log_config(const ServerConfig& config) {
   log.full_hash_every = config.full_hash_every_ticks;
   log.snapshot_every = config.snapshot_every_ticks;
   log.wal_sync = config.log_sync_every_tick ? replay::WalSync::every_tick : replay::WalSync::none;
+  log.background_snapshots = true;  // the sim thread must not encode a world-sized snapshot
   return log;
 }
 

@@ -329,6 +329,42 @@ TEST(SessionLog, DamagedRocksDbFilesGiveAnErrorOrAVerifiedPrefix) {
 namespace strata {
 namespace {
 
+// The server's mode: periodic snapshots written by a background thread from a copy of the world.
+// The log must hold the same snapshots, in place, as a synchronous writer's, verify the same, and
+// end on the forced snapshot of a clean stop.
+TEST(SessionLog, BackgroundSnapshotsGiveTheSameLogAsSynchronousOnes) {
+  test::TempDir dir;
+  auto config = small_config(5, 10);
+  const auto synchronous = test::record_scenario(dir.path("sync"), 73, 10, 64, config);
+  config.background_snapshots = true;
+  sim::Simulation sim(scenario::world_for(73, 2, 4));
+  scenario::ScenarioGenerator generator(test::busy_scenario(73, 10));
+  replay::Status status;
+  {
+    auto writer = replay::LogWriter::create(dir.path("log"), sim.world(), config, status);
+    ASSERT_TRUE(writer) << status.describe();
+    sim::TickInput input;
+    for (uint64_t t = 0; t < 64; ++t) {
+      generator.next(sim.world(), input);
+      sim.step(input);
+      ASSERT_TRUE(writer->append(input, sim, t == 63).ok());  // the last one forced, as a clean stop
+    }
+    ASSERT_TRUE(writer->flush_snapshots().ok());
+  }
+  EXPECT_EQ(sim.full_hash(), synchronous.final_full_hash);
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(log) << status.describe();
+  EXPECT_EQ(log->snapshot_ticks(), (std::vector<uint64_t>{0, 10, 20, 30, 40, 50, 60, 64}));
+  const auto result = replay::replay(*log, {});
+  EXPECT_TRUE(result.status.ok()) << result.status.describe();
+  EXPECT_EQ(result.last_tick, 64U);
+  // Every snapshot restores to the hash the log recorded at its tick.
+  replay::ReplayOptions from_snapshot;
+  from_snapshot.from_tick = 30;
+  const auto seeked = replay::replay(*log, from_snapshot);
+  EXPECT_TRUE(seeked.status.ok()) << seeked.status.describe();
+}
+
 TEST(SessionLog, RecoverRebuildsTheWorldAndAppendingContinuesTheSameRun) {
   test::TempDir dir;
   const auto config = small_config(5, 15);
