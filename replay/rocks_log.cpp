@@ -108,6 +108,12 @@ struct Db {
   rocksdb::ColumnFamilyHandle* meta() const { return handles[1]; }
   rocksdb::ColumnFamilyHandle* ticks() const { return handles[2]; }
   rocksdb::ColumnFamilyHandle* snapshots() const { return handles[3]; }
+  // A snapshot and its entry in the snapshot index, always in the same batch (readers list
+  // snapshots from the index without reading them).
+  void put_snapshot(rocksdb::WriteBatch& batch, uint64_t tick, const std::vector<uint8_t>& bytes) const {
+    (void)batch.Put(snapshots(), tick_key(tick), checked_value(bytes));
+    (void)batch.Put(meta(), snapshot_index_key(tick), rocksdb::Slice());
+  }
 };
 
 Status open_db(const std::string& dir, bool read_only, Db& out) {
@@ -384,8 +390,7 @@ struct LogWriter::Impl {
   }
   Status write_snapshot(uint64_t tick, const sim::World& world) {
     rocksdb::WriteBatch batch;
-    (void)batch.Put(db.snapshots(), tick_key(tick), checked_value(schema::encode_snapshot(world)));
-    (void)batch.Put(db.meta(), snapshot_index_key(tick), rocksdb::Slice());
+    db.put_snapshot(batch, tick, schema::encode_snapshot(world));
     rocksdb::WriteOptions options;
     options.sync = config.wal_sync != WalSync::none;
     const rocksdb::Status s = db.db->Write(options, &batch);
@@ -436,8 +441,7 @@ std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const s
     if (status = open_db(creating, false, db); !status.ok()) return nullptr;
     rocksdb::WriteBatch batch;
     (void)batch.Put(db.meta(), header_key, checked_value(schema::encode_log_header(header)));
-    (void)batch.Put(db.snapshots(), tick_key(header.start_tick), checked_value(start_snapshot));
-    (void)batch.Put(db.meta(), snapshot_index_key(header.start_tick), rocksdb::Slice());
+    db.put_snapshot(batch, header.start_tick, start_snapshot);
     rocksdb::WriteOptions sync;
     sync.sync = true;
     if (rocksdb::Status s = db.db->Write(sync, &batch); !s.ok()) {
@@ -518,8 +522,7 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   (void)batch.Put(impl_->db.ticks(), tick_key(input.tick), checked_value(impl_->scratch));
   if (snapshot && !background) {
     if (Status s = flush_snapshots(); !s.ok()) return s;  // snapshots stay in tick order
-    (void)batch.Put(impl_->db.snapshots(), tick_key(input.tick), checked_value(schema::encode_snapshot(after.world())));
-    (void)batch.Put(impl_->db.meta(), snapshot_index_key(input.tick), rocksdb::Slice());
+    impl_->db.put_snapshot(batch, input.tick, schema::encode_snapshot(after.world()));
   }
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = input.tick;
@@ -565,8 +568,7 @@ Status LogWriter::append_record(const schema::TickRecord& record, const std::vec
   schema::encode_tick_record(record, impl_->scratch);
   (void)batch.Put(impl_->db.ticks(), tick_key(record.input.tick), checked_value(impl_->scratch));
   if (snapshot != nullptr) {
-    (void)batch.Put(impl_->db.snapshots(), tick_key(record.input.tick), checked_value(*snapshot));
-    (void)batch.Put(impl_->db.meta(), snapshot_index_key(record.input.tick), rocksdb::Slice());
+    impl_->db.put_snapshot(batch, record.input.tick, *snapshot);
   }
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = record.input.tick;
