@@ -219,12 +219,7 @@ std::shared_ptr<MapMirror> FramePublisher::acquire_mirror(const World& world) {
 
 std::shared_ptr<const TickFrame> FramePublisher::publish(const World& world, const std::vector<CellChange>& changed,
                                                          uint64_t quick_hash) {
-  if (!started_) {
-    checksums_.rebuild(world);
-    started_ = true;
-  } else {
-    checksums_.update(world, changed);
-  }
+  checksums_.update(world, changed);  // the first call (no checksums yet) computes them all
   if (!changed.empty() || !history_.empty()) {
     auto entry = std::make_shared<ChangeTick>();
     entry->tick = world.tick;

@@ -147,7 +147,6 @@ class FramePublisher {
   std::shared_ptr<MapMirror> acquire_mirror(const sim::World& world);
   size_t history_ticks_;
   ChunkChecksums checksums_;
-  bool started_ = false;
   std::deque<std::shared_ptr<const ChangeTick>> history_;
   std::shared_ptr<Pool> pool_;
 };
