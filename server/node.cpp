@@ -1,7 +1,6 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "replay/replayer.h"
@@ -298,9 +297,10 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   counters_.joins += effects.joined.size();
   counters_.leaves += effects.left.size();
   for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
-  send_snapshots(effects);
+  auto frame = frames_.publish(sim_->world(), effects.changed_cells, sim_->quick_hash());
+  send_snapshots(frame);  // welcomes first: a line said this tick reaches only welcomed players
   send_observer_stream();
-  relay_chat();
+  relay_chat(*frame);
   {
     std::lock_guard lock(outbound_mutex_);
     for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
@@ -342,39 +342,34 @@ void RegionalNode::send_observer_stream() {
 }
 
 // Each line goes to every player within the AOI radius (Chebyshev, cells) of the speaker, the
-// speaker included (its echo), on the reliable channel. Chat is not simulation: it is not logged.
-void RegionalNode::relay_chat() {
+// speaker included (its echo), on the reliable channel: the frame's interest index finds them.
+// Chat is not simulation: it is not logged.
+void RegionalNode::relay_chat(const TickFrame& frame) {
   if (chat_pending_.empty()) return;
-  const World& world = sim_->world();
-  const auto radius = static_cast<int32_t>(options_.config.aoi_radius_cells);
-  auto find = [&](uint32_t id) -> const Player* {
-    auto it = std::lower_bound(world.players.begin(), world.players.end(), id,
-                               [](const Player& p, uint32_t key) { return raw(p.id) < key; });
-    return it != world.players.end() && raw(it->id) == id ? &*it : nullptr;
-  };
+  const auto r = static_cast<int32_t>(options_.config.aoi_radius_cells);
   for (view::ChatLine& line : chat_pending_) {
-    const Player* speaker = find(line.from);
+    const ViewerState* speaker = frame.viewer(line.from);
     if (speaker == nullptr) continue;  // left in the meantime
-    line.tick = world.tick;
+    line.tick = frame.tick;
     view::encode_chat(line, scratch_);
     counters_.chat_relayed += 1;
-    for (const auto& [client, session] : sessions_) {
-      if (session.observer || !session.welcomed) continue;
-      const Player* hearer = find(raw(session.player));
-      if (hearer == nullptr) continue;
-      const int32_t dx = std::abs(hearer->pos.x.tile() - speaker->pos.x.tile());
-      const int32_t dy = std::abs(hearer->pos.y.tile() - speaker->pos.y.tile());
-      if (std::max(dx, dy) > radius) continue;
-      send_reliable(client, scratch_);
-      counters_.chat_deliveries += 1;
-    }
+    frame.index.query(speaker->cell_x - r, speaker->cell_y - r, speaker->cell_x + r, speaker->cell_y + r,
+                      [&](uint32_t rank) {
+                        const view::EntityKey& key = frame.index.entity(rank).key;
+                        if (key.kind != view::EntityKind::player) return;
+                        auto client = client_of_player_.find(key.id);  // players only: no observers
+                        if (client == client_of_player_.end()) return;
+                        auto session = sessions_.find(client->second);
+                        if (session == sessions_.end() || !session->second.welcomed) return;
+                        send_reliable(client->second, scratch_);
+                        counters_.chat_deliveries += 1;
+                      });
   }
   chat_pending_.clear();
 }
 
-void RegionalNode::send_snapshots(const Effects& effects) {
+void RegionalNode::send_snapshots(std::shared_ptr<const TickFrame> frame) {
   const World& world = sim_->world();
-  auto frame = frames_.publish(world, effects.changed_cells, sim_->quick_hash());
   const uint32_t every = std::max<uint32_t>(1, options_.config.tick_rate_hz / options_.config.client_snapshot_rate_hz);
   std::vector<SnapshotJob> jobs;
   jobs.reserve(sessions_.size());

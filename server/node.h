@@ -144,7 +144,7 @@ class RegionalNode {
   static constexpr uint64_t chat_interval_ticks = 20;
   static constexpr uint64_t chat_burst = 3;
   static constexpr size_t chat_pending_max = 1024;
-  void relay_chat();
+  void relay_chat(const TickFrame& frame);
   // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
   static constexpr size_t inbox_messages_max = 1 << 18;
   struct IoCounters {
@@ -164,7 +164,7 @@ class RegionalNode {
   void pump_inbound();                  // network side
   void pump_outbound(uint64_t now_us);  // network side
   void publish_net_stats();             // network side
-  void send_snapshots(const sim::Effects& effects);
+  void send_snapshots(std::shared_ptr<const TickFrame> frame);
 
   Options options_;
   net::Server net_;
