@@ -263,7 +263,12 @@ const SentView* ClientInterest::baseline() const {
 
 void ClientInterest::remember(SentView view) {
   // Views older than the acknowledged one can never be a baseline again.
-  while (!sent_.empty() && (sent_.size() >= history || sent_.front().tick < acked_tick_)) sent_.pop_front();
+  while (!sent_.empty() && (sent_.size() >= history || sent_.front().tick < acked_tick_ ||
+                            entities_held_ + view.entities.size() > history_entities_max)) {
+    entities_held_ -= sent_.front().entities.size();
+    sent_.pop_front();
+  }
+  entities_held_ += view.entities.size();
   sent_.push_back(std::move(view));
   built_ += 1;
 }
@@ -348,7 +353,8 @@ view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInteres
   const int32_t vy = viewer.cell_y;
   const int32_t r = params.radius_cells;
   const SentView* base = client.baseline();
-  if (base != nullptr && !frame.covers(base->tick)) base = nullptr;  // older than the change history: full
+  // Older than the change history, or than a delta may span: full.
+  if (base != nullptr && (!frame.covers(base->tick) || frame.tick - base->tick > view::delta_ticks_max)) base = nullptr;
   const uint64_t elapsed = base != nullptr ? frame.tick - base->tick : 0;
   SentView now;
   now.tick = frame.tick;

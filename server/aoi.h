@@ -160,12 +160,17 @@ struct SentView {
 class ClientInterest {
  public:
   static constexpr size_t history = 32;  // views kept per client: an ack older than this means full
+  // And at most this many entity states in all (a crowded view is kept fewer ticks): what a client
+  // whose acks are late costs the server is bounded (~115 kB), whatever it sees.
+  static constexpr size_t history_entities_max = 4096;
   void acknowledge(uint64_t tick) {
     if (tick > acked_tick_) acked_tick_ = tick;
   }
   [[nodiscard]] const SentView* baseline() const;
   void remember(SentView view);
   [[nodiscard]] uint64_t acked_tick() const { return acked_tick_; }
+  [[nodiscard]] size_t views_held() const { return sent_.size(); }
+  [[nodiscard]] size_t entities_held() const { return entities_held_; }
   // Snapshots built for this client so far: paces the refresh of farther entities.
   [[nodiscard]] uint64_t built() const { return built_; }
   // Whether the next snapshot would be a full one (no acknowledged view is held).
@@ -178,6 +183,7 @@ class ClientInterest {
   uint64_t acked_tick_ = 0;
   uint64_t built_ = 0;
   uint64_t last_full_tick_ = 0;
+  size_t entities_held_ = 0;
   std::deque<SentView> sent_;
 };
 

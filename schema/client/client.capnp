@@ -1,28 +1,9 @@
 # schema/client/client.capnp — the per-client AOI snapshot (server -> client), see view.h for the
-# delta rules. Signed differences are zigzag-encoded into unsigned fields so that small values of
-# either sign are small numbers, which packed encoding shrinks to one or two bytes.
+# delta rules — and the other client <-> server messages. Snapshots travel packed (capnp packed
+# encoding drops zero bytes); their bulk is byte records, described above ClientSnapshot.
 @0xfdc04556934382e4;
 using Cxx = import "/capnp/c++.capnp";
 $Cxx.namespace("strata::view::wire");
-
-struct EntityKey {
-  kind @0 :UInt8;
-  region @1 :UInt16;
-  id @2 :UInt32;
-}
-
-struct EntityDelta {
-  kind @0 :UInt8;
-  fresh @1 :Bool;
-  region @2 :UInt16;
-  id @3 :UInt32;
-  x @4 :UInt32;       # zigzag
-  y @5 :UInt32;       # zigzag
-  vx @6 :UInt32;      # zigzag
-  vy @7 :UInt32;      # zigzag
-  facing @8 :UInt8;
-  health @9 :UInt32;  # zigzag
-}
 
 struct Chunk {
   cx @0 :Int32;
@@ -38,38 +19,45 @@ struct ChunkCoord {
   cy @1 :Int32;
 }
 
-struct CellUpdate {
-  x @0 :Int32;
-  y @1 :Int32;
-  layer @2 :UInt8;
-  kind @3 :UInt8;
-  state @4 :UInt8;
-}
-
+# A delta snapshot is mostly a few changed entities and cells, so those travel as compact byte
+# records (a Cap'n Proto struct per entity cost about 11 packed bytes, a record of an entity that
+# turned costs about 4). Varints are LEB128, at most 5 bytes, at most 2^32-1; "zz" marks a zigzag
+# varint (small values of either sign are small).
+#
+# entityRecords: the entity deltas in key order (view.h, EntityDelta). Each record:
+#   flags  u8: bits 0-1 kind, bit 2 fresh, bit 3 absolute key, bit 4 position, bit 5 motion,
+#              bit 6 facing, bit 7 health
+#   key    absolute: region, id (varints); else id - previous id (varint >= 1), with the kind and
+#          region of the previous record (only when they are the same)
+#   motion u8: bits 0-4 velocity code: 0 still, 1-24 walk, run and NPC speed in directions n..nw
+#              (sim::velocity_for), 31 explicit (then vx, vy zz); bit 5 the facing is the code's
+#              direction (no facing byte follows); bit 6 a turn follows (varint >= 1, not fresh);
+#              bit 7 zero
+#   then   position x, y (zz); facing (u8); health (varint), as flagged.
+# Fresh records carry the whole state, a clear flag meaning zero; other records carry the new
+# values of the flagged fields (the position as a correction to the dead-reckoned one).
+#
+# removedRecords: the keys of entities that left the view, in key order: a byte (bits 0-1 kind,
+# bit 2 absolute key, other bits zero), then the key as in entityRecords.
+#
+# cellRecords: changed cells in (x, y, layer) order: varint (x - previous x) << 2 | layer,
+# zz (y - previous y) (the first cell's previous is (0, 0)), kind u8, and state u8 for the
+# active layer only.
 struct ClientSnapshot {
   tick @0 :UInt64;
-  baselineTick @1 :UInt64;
-  aoiChecksum @2 :UInt64;
-  worldQuickHash @3 :UInt64;
-  lastInputSeq @4 :UInt32;
-  viewer @5 :UInt32;
-  entitiesRetired @6 :List(EntityDelta);  # replaced by entityRecords; always empty
-  removed @7 :List(EntityKey);
-  chunks @8 :List(Chunk);
-  droppedChunks @9 :List(ChunkCoord);
-  cells @10 :List(CellUpdate);
-  viewerHeading @11 :UInt8;
-  viewerMode @12 :UInt8;
-  viewerStamina @13 :UInt16;
-  # The entity deltas, in key order, as compact records (a struct per delta cost 4 words, about
-  # 11 bytes packed; a record of a turning entity is about 5). Each record:
-  #   flags  u8: bits 0-1 kind, bit 2 fresh, bit 3 absolute key, bit 4 position (x, y),
-  #              bit 5 velocity (vx, vy), bit 6 facing, bit 7 health
-  #   key    absolute: region, id (varints); else id - previous id (varint >= 1), with the kind and
-  #          region of the previous record (only when they are the same)
-  #   then the fields the flags name: x, y, vx, vy, health as zigzag varints, facing as one byte.
-  # Varints are LEB128, at most 5 bytes, at most 2^32-1. A field whose flag is clear is zero.
-  entityRecords @14 :Data;
+  aoiChecksum @1 :UInt64;
+  worldQuickHash @2 :UInt64;
+  lastInputSeq @3 :UInt32;
+  viewer @4 :UInt32;
+  baselineAge @5 :UInt16;     # tick - baseline tick; 0: a full snapshot
+  viewerStamina @6 :UInt16;
+  viewerHeading @7 :UInt8;
+  viewerMode @8 :UInt8;
+  entityRecords @9 :Data;
+  removedRecords @10 :Data;
+  cellRecords @11 :Data;
+  chunks @12 :List(Chunk);
+  droppedChunks @13 :List(ChunkCoord);
 }
 
 # Server -> client, reliable, once after connecting.

@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace strata::view {
@@ -79,6 +80,24 @@ uint64_t view_checksum(const ClientView& view) {
   return view_checksum(view.entities, chunks);
 }
 
+namespace {
+
+// How many of the `elapsed` ticks since the baseline the entity has moved with its new velocity:
+// exact for an entity that turned once with no collision (its position is then base.pos +
+// base.vel * (elapsed - k) + vel * k), and the correction carries whatever is left otherwise.
+uint32_t turn_ticks(const EntityState& base, const EntityState& e, uint64_t elapsed) {
+  const int64_t dvx = static_cast<int64_t>(e.vx) - base.vx;
+  const int64_t dvy = static_cast<int64_t>(e.vy) - base.vy;
+  const bool use_x = std::abs(dvx) >= std::abs(dvy);
+  const int64_t dv = use_x ? dvx : dvy;
+  if (dv == 0) return 0;
+  const int64_t err =
+      use_x ? e.x - dead_reckoned(base.x, base.vx, elapsed) : e.y - dead_reckoned(base.y, base.vy, elapsed);
+  return static_cast<uint32_t>(std::clamp<int64_t>(err / dv, 0, static_cast<int64_t>(elapsed)));
+}
+
+}  // namespace
+
 void diff_entities(const std::vector<EntityState>* baseline, uint64_t baseline_tick,
                    const std::vector<EntityState>& now, uint64_t tick, ClientSnapshot& out) {
   out.entities.clear();
@@ -92,61 +111,93 @@ void diff_entities(const std::vector<EntityState>* baseline, uint64_t baseline_t
       const EntityState& base = (*baseline)[b++];
       EntityDelta d;
       d.key = e.key;
-      d.x = static_cast<int32_t>(e.x - dead_reckoned(base.x, base.vx, elapsed));
-      d.y = static_cast<int32_t>(e.y - dead_reckoned(base.y, base.vy, elapsed));
-      d.vx = e.vx - base.vx;
-      d.vy = e.vy - base.vy;
-      d.facing = static_cast<uint8_t>(e.facing ^ base.facing);
-      d.health = static_cast<int32_t>(e.health) - static_cast<int32_t>(base.health);
-      if (d.x != 0 || d.y != 0 || d.vx != 0 || d.vy != 0 || d.facing != 0 || d.health != 0) out.entities.push_back(d);
+      int64_t x = dead_reckoned(base.x, base.vx, elapsed);
+      int64_t y = dead_reckoned(base.y, base.vy, elapsed);
+      if (e.vx != base.vx || e.vy != base.vy) {
+        d.has_velocity = true;
+        d.vx = e.vx;
+        d.vy = e.vy;
+        d.turn = turn_ticks(base, e, elapsed);
+        x += (static_cast<int64_t>(e.vx) - base.vx) * d.turn;
+        y += (static_cast<int64_t>(e.vy) - base.vy) * d.turn;
+      }
+      d.x = static_cast<int32_t>(e.x - x);
+      d.y = static_cast<int32_t>(e.y - y);
+      if (e.facing != base.facing) d.has_facing = true, d.facing = e.facing;
+      if (e.health != base.health) d.has_health = true, d.health = e.health;
+      if (d.x != 0 || d.y != 0 || d.has_velocity || d.has_facing || d.has_health) out.entities.push_back(d);
       continue;
     }
-    out.entities.push_back(EntityDelta{e.key, true, e.x, e.y, e.vx, e.vy, e.facing, e.health});
+    out.entities.push_back(EntityDelta{e.key, true, false, false, false, 0, e.x, e.y, e.vx, e.vy, e.facing, e.health});
   }
   while (b < b_end) out.removed.push_back((*baseline)[b++].key);
 }
 
 namespace {
 
+// The baseline entity carried to the snapshot's tick (dead-reckoned), with its delta applied when
+// it has one.
+std::string advance(const EntityState& base, const EntityDelta* d, uint64_t elapsed, EntityState& e) {
+  e = base;
+  int64_t x = dead_reckoned(base.x, base.vx, elapsed);
+  int64_t y = dead_reckoned(base.y, base.vy, elapsed);
+  if (d != nullptr) {
+    if (d->has_velocity) {
+      if (d->turn > elapsed) return "entity turned before its baseline";
+      x += (static_cast<int64_t>(d->vx) - base.vx) * d->turn;
+      y += (static_cast<int64_t>(d->vy) - base.vy) * d->turn;
+      e.vx = d->vx;
+      e.vy = d->vy;
+    } else if (d->turn != 0) {
+      return "entity turn without a velocity";
+    }
+    x += d->x;
+    y += d->y;
+    if (d->has_facing) e.facing = d->facing;
+    if (d->has_health) e.health = d->health;
+  }
+  if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) return "entity position out of range";
+  e.x = static_cast<int32_t>(x);
+  e.y = static_cast<int32_t>(y);
+  return {};
+}
+
+// One merge of the baseline's entities, the removed keys and the deltas (all sorted by key).
 std::string apply_entities(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
   const uint64_t elapsed = baseline != nullptr ? s.tick - baseline->tick : 0;
-  std::vector<EntityState> carried;
-  if (baseline != nullptr) {
-    size_t r = 0;
-    for (const EntityState& base : baseline->entities) {
-      while (r < s.removed.size() && s.removed[r] < base.key) ++r;
-      if (r < s.removed.size() && s.removed[r] == base.key) continue;
-      EntityState e = base;
-      const int64_t x = dead_reckoned(base.x, base.vx, elapsed);
-      const int64_t y = dead_reckoned(base.y, base.vy, elapsed);
-      if (x < INT32_MIN || x > INT32_MAX || y < INT32_MIN || y > INT32_MAX) return "entity dead-reckoned out of range";
-      e.x = static_cast<int32_t>(x);
-      e.y = static_cast<int32_t>(y);
-      carried.push_back(e);
-    }
-  }
-  // Merge carried (sorted) with the deltas (sorted).
+  static const std::vector<EntityState> none;
+  const std::vector<EntityState>& base = baseline != nullptr ? baseline->entities : none;
   view.entities.clear();
-  size_t c = 0;
+  view.entities.reserve(base.size() + s.entities.size());
+  size_t b = 0;
+  size_t r = 0;
+  // Carries baseline entities before `key` (all of them for nullptr), dropping the removed ones.
+  auto carry_before = [&](const EntityKey* key) -> std::string {
+    for (; b < base.size() && (key == nullptr || base[b].key < *key); ++b) {
+      while (r < s.removed.size() && s.removed[r] < base[b].key) ++r;
+      if (r < s.removed.size() && s.removed[r] == base[b].key) continue;
+      EntityState e;
+      if (std::string err = advance(base[b], nullptr, elapsed, e); !err.empty()) return err;
+      view.entities.push_back(e);
+    }
+    return {};
+  };
   for (const EntityDelta& d : s.entities) {
-    while (c < carried.size() && carried[c].key < d.key) view.entities.push_back(carried[c++]);
-    const bool known = c < carried.size() && carried[c].key == d.key;
+    if (std::string err = carry_before(&d.key); !err.empty()) return err;
+    const bool known = b < base.size() && base[b].key == d.key;
+    while (known && r < s.removed.size() && s.removed[r] < d.key) ++r;
+    if (known && r < s.removed.size() && s.removed[r] == d.key) return "delta for a removed entity";
     if (d.fresh) {
       if (known) return "fresh entity already in the baseline";
-      view.entities.push_back(EntityState{d.key, d.x, d.y, d.vx, d.vy, d.facing, static_cast<uint16_t>(d.health)});
+      view.entities.push_back(EntityState{d.key, d.x, d.y, d.vx, d.vy, d.facing, d.health});
       continue;
     }
     if (!known) return "delta for an entity not in the baseline";
-    EntityState e = carried[c++];
-    e.x += d.x;
-    e.y += d.y;
-    e.vx += d.vx;
-    e.vy += d.vy;
-    e.facing = static_cast<uint8_t>(e.facing ^ d.facing);
-    e.health = static_cast<uint16_t>(e.health + d.health);
+    EntityState e;
+    if (std::string err = advance(base[b++], &d, elapsed, e); !err.empty()) return err;
     view.entities.push_back(e);
   }
-  while (c < carried.size()) view.entities.push_back(carried[c++]);
+  if (std::string err = carry_before(nullptr); !err.empty()) return err;
   for (size_t i = 1; i < view.entities.size(); ++i) {
     if (!(view.entities[i - 1].key < view.entities[i].key)) return "entities not sorted or duplicated";
   }
@@ -203,6 +254,10 @@ ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& sna
     }
     if (snapshot.tick <= baseline->tick) {
       result.error = "snapshot is not newer than its baseline";
+      return result;
+    }
+    if (snapshot.tick - baseline->tick > delta_ticks_max) {
+      result.error = "snapshot spans too many ticks from its baseline";
       return result;
     }
   } else {

@@ -6,8 +6,9 @@
 // Delta rules (all integer, deterministic):
 //  - Entities are keyed by (kind, region, id) and kept sorted by key.
 //  - An entity present in the baseline is dead-reckoned: expected = base.pos + base.vel * (tick -
-//    baseline_tick). Its delta carries (actual - expected) and the changes of the other fields, and
-//    is omitted when all are zero — an entity moving in a straight line costs nothing.
+//    baseline_tick), or with a turn (see EntityDelta). Its delta carries (actual - expected) and the
+//    new values of the fields that changed, and is omitted when nothing changed — an entity moving
+//    in a straight line costs nothing.
 //  - An entity new to the view is sent whole (fresh); one that left the view is listed as removed.
 //  - Chunks newly in view are sent whole; chunks that left are dropped; cells that changed in
 //    chunks in view at both ends are sent with their current value.
@@ -75,15 +76,27 @@ struct ClientView {
   std::map<ChunkCoord, std::shared_ptr<const ViewChunk>> chunks;  // chunks in view, never null
 };
 
+// How an entity in the baseline changed (the record that turns it into its state at `tick`).
+// Dead reckoning with a turn: the entity kept its baseline velocity until `turn` ticks before
+// `tick`, then moved with the new one, so
+//   expected = base.pos + base.vel * (elapsed - turn) + vel * turn,   elapsed = tick - baseline_tick
+// (vel = the new velocity when has_velocity, else base.vel; turn is 0 unless has_velocity, and at
+// most elapsed). A walker that turned once since the baseline costs its new velocity and the turn
+// tick, with no position correction. Fields not flagged keep their baseline values.
 struct EntityDelta {
   EntityKey key;
-  bool fresh = false;  // whole state follows (new in view); else fields are differences
-  int32_t x = 0;       // fresh: position; else actual - dead-reckoned
+  bool fresh = false;         // new in view: x, y, vx, vy, facing, health are the whole state
+  bool has_velocity = false;  // not fresh: vx, vy are the new velocity
+  bool has_facing = false;    // not fresh: facing is the new facing
+  bool has_health = false;    // not fresh: health is the new health
+  uint32_t turn = 0;          // not fresh: ticks before `tick` the velocity changed (see above)
+  int32_t x = 0;              // fresh: position; else actual - expected
   int32_t y = 0;
-  int32_t vx = 0;  // fresh: velocity; else difference
+  int32_t vx = 0;
   int32_t vy = 0;
-  uint8_t facing = 0;  // fresh: facing; else xor
-  int32_t health = 0;  // fresh: health; else difference
+  uint8_t facing = 0;
+  uint16_t health = 0;
+  constexpr bool operator==(const EntityDelta&) const = default;
 };
 
 struct CellUpdate {
@@ -123,6 +136,9 @@ struct ClientSnapshot {
 inline constexpr size_t snapshot_entities_max = 8192;
 inline constexpr size_t snapshot_chunks_max = 81;  // 9x9 chunks: an AOI radius up to 4 chunks
 inline constexpr size_t snapshot_cells_max = 65536;
+// The most ticks a delta may span (tick - baseline tick): the server sends a full snapshot instead.
+// Bounds dead reckoning (velocity * ticks) far from overflow, and fits the wire's 16 bits.
+inline constexpr uint64_t delta_ticks_max = 65535;
 
 [[nodiscard]] uint64_t chunk_checksum(const ChunkContent& content);
 // The AOI checksum from entities and (coord, chunk checksum) pairs in coord order.

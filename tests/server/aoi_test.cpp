@@ -6,6 +6,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <map>
+#include <set>
 
 #include <thread>
 
@@ -166,6 +167,36 @@ TEST(Aoi, EntitiesUnderARoofAreHiddenFromOutsideAndStraightMotionCostsNothing) {
   std::vector<uint8_t> wire;
   view::encode_client_snapshot(delta, wire);
   EXPECT_LT(wire.size(), 80U);
+}
+
+// A client whose acks stop coming costs a bounded number of remembered entity states, however
+// crowded its view; once its acknowledged view has been let go, it gets a full snapshot.
+TEST(Aoi, LateAcksHoldBoundedMemory) {
+  WorldParams params = scenario::world_for(5, 3, 0);
+  params.random_ticks_per_chunk = 0;
+  Server server(params);
+  TickInput input;
+  input.tick = 1;
+  for (uint32_t id = 1; id <= 300; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
+  server.step(input);
+  AoiParams aoi;
+  ClientInterest client;
+  auto first = server.build(client, PlayerId{1}, aoi);
+  ASSERT_GT(first.entities.size(), 200U) << "a crowded view";
+  client.acknowledge(first.tick);
+  size_t deltas = 0;
+  for (int i = 0; i < 60; ++i) {
+    input.tick = server.sim.tick() + 1;
+    input.commands.clear();
+    server.step(input);
+    auto s = server.build(client, PlayerId{1}, aoi);
+    deltas += s.baseline_tick == first.tick ? 1 : 0;
+    EXPECT_LE(client.entities_held(), ClientInterest::history_entities_max);
+    EXPECT_GE(client.views_held(), 1U);
+  }
+  EXPECT_GT(deltas, 0U) << "deltas against the acknowledged view while it is held";
+  EXPECT_LT(deltas, 60U) << "not once it was let go";
+  EXPECT_TRUE(client.needs_full());
 }
 
 // Frames are read by builder threads while the sim steps on: each must keep the map, checksums
@@ -358,38 +389,126 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
               static_cast<unsigned long long>(c.snapshots_built), static_cast<unsigned long long>(c.frames_skipped));
 }
 
-// The compact entity records round-trip any sorted delta list, extreme values included.
-RC_GTEST_PROP(Aoi, EntityRecordsRoundTripAnyDeltas, ()) {
+// The compact records round-trip any sorted delta, removed and cell lists, extreme values included.
+RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
   const auto n = *rc::gen::inRange<size_t>(0, 300);
   std::map<view::EntityKey, view::EntityDelta> by_key;
   const auto field = rc::gen::oneOf(rc::gen::just(0), rc::gen::inRange(-300, 300), rc::gen::arbitrary<int32_t>());
+  // Mostly the velocities of the sim's gaits (one motion byte on the wire), sometimes any.
+  const auto speed = rc::gen::element(0, limits::walk_speed, limits::run_speed, limits::npc_speed);
   for (size_t i = 0; i < n; ++i) {
     view::EntityDelta d;
     d.key.kind = static_cast<view::EntityKind>(*rc::gen::inRange(0, 3));
     d.key.region = d.key.kind == view::EntityKind::ghost ? *rc::gen::arbitrary<uint16_t>() : 0;
     d.key.id = *rc::gen::oneOf(rc::gen::inRange<uint32_t>(1, 5000), rc::gen::arbitrary<uint32_t>());
     d.fresh = *rc::gen::arbitrary<bool>();
-    d.x = *field, d.y = *field, d.vx = *field, d.vy = *field;
-    d.facing = *rc::gen::arbitrary<uint8_t>();
-    d.health = d.fresh ? *rc::gen::inRange(0, 65536) : *field;
+    d.has_velocity = !d.fresh && *rc::gen::arbitrary<bool>();
+    d.has_facing = !d.fresh && *rc::gen::arbitrary<bool>();
+    d.has_health = !d.fresh && *rc::gen::arbitrary<bool>();
+    d.x = *field, d.y = *field;
+    if (d.fresh || d.has_velocity) {
+      if (*rc::gen::arbitrary<bool>()) {
+        const Vec2 v = velocity_for(static_cast<Direction>(*rc::gen::inRange(1, 9)), *speed);
+        d.vx = v.x.raw(), d.vy = v.y.raw();
+      } else {
+        d.vx = *field, d.vy = *field;
+      }
+    }
+    if (d.has_velocity) d.turn = *rc::gen::oneOf(rc::gen::just(0U), rc::gen::arbitrary<uint32_t>());
+    if (d.fresh || d.has_facing) d.facing = *rc::gen::arbitrary<uint8_t>();
+    if (d.fresh || d.has_health) d.health = *rc::gen::arbitrary<uint16_t>();
     by_key[d.key] = d;
   }
   view::ClientSnapshot s;
-  s.tick = 10;
-  s.baseline_tick = by_key.empty() ? 0 : 8;
+  s.tick = *rc::gen::inRange<uint64_t>(1, 1'000'000);
+  s.baseline_tick = by_key.empty() ? 0 : s.tick - std::min<uint64_t>(s.tick - 1, *rc::gen::inRange<uint64_t>(1, 65536));
   for (const auto& [key, d] : by_key) s.entities.push_back(d);
+  std::set<view::EntityKey> removed;
+  for (size_t i = *rc::gen::inRange<size_t>(0, 50); i > 0; --i) {
+    const auto kind = static_cast<view::EntityKind>(*rc::gen::inRange(0, 3));
+    removed.insert(view::EntityKey{kind,
+                                   kind == view::EntityKind::ghost ? *rc::gen::arbitrary<uint16_t>() : uint16_t{0},
+                                   *rc::gen::arbitrary<uint32_t>()});
+  }
+  s.removed.assign(removed.begin(), removed.end());
+  std::set<view::CellUpdate> cells;
+  for (size_t i = *rc::gen::inRange<size_t>(0, 200); i > 0; --i) {
+    view::CellUpdate c{*rc::gen::inRange(0, 1 << 20), *rc::gen::inRange(0, 1 << 20),
+                       static_cast<uint8_t>(*rc::gen::inRange(0, 3)), *rc::gen::arbitrary<uint8_t>(), 0};
+    if (c.layer == 1) c.state = *rc::gen::arbitrary<uint8_t>();
+    cells.insert(c);
+  }
+  s.cells.assign(cells.begin(), cells.end());
   std::vector<uint8_t> wire;
   view::encode_client_snapshot(s, wire);
   auto decoded = view::decode_client_snapshot(wire);
-  RC_ASSERT(decoded.snapshot.has_value());
-  RC_ASSERT(decoded.snapshot->entities.size() == s.entities.size());
-  for (size_t i = 0; i < s.entities.size(); ++i) {
-    const view::EntityDelta& a = s.entities[i];
-    const view::EntityDelta& b = decoded.snapshot->entities[i];
-    RC_ASSERT(a.key == b.key);
-    RC_ASSERT(a.fresh == b.fresh && a.x == b.x && a.y == b.y && a.vx == b.vx && a.vy == b.vy);
-    RC_ASSERT(a.facing == b.facing && a.health == b.health);
+  RC_ASSERT(decoded.error == "");
+  RC_ASSERT(decoded.snapshot->baseline_tick == s.baseline_tick);
+  RC_ASSERT(decoded.snapshot->entities == s.entities);
+  RC_ASSERT(decoded.snapshot->removed == s.removed);
+  RC_ASSERT(decoded.snapshot->cells == s.cells);
+}
+
+// Whatever happened to the entities since the baseline (straight moves, turns, stops, collisions,
+// teleports, facing and health changes, arrivals and departures), applying the delta to the
+// baseline gives exactly the current entities, through the wire; and an entity that turned once
+// costs no position correction.
+RC_GTEST_PROP(Aoi, DeltasRebuildTheCurrentEntitiesExactly, ()) {
+  const auto elapsed = *rc::gen::inRange<uint64_t>(1, 40);
+  const auto speed = rc::gen::element(0, limits::walk_speed, limits::run_speed, limits::npc_speed);
+  auto velocity = [&] { return velocity_for(static_cast<Direction>(*rc::gen::inRange(1, 9)), *speed); };
+  view::ClientView base;
+  base.tick = 1000;
+  std::vector<view::EntityState> now;
+  std::set<uint32_t> turned_once;  // ids
+  for (uint32_t id = 1; id <= 60; ++id) {
+    const view::EntityKey key{view::EntityKind::player, 0, id};
+    // Full-size range whatever the test size (inRange scales with it): every case in every test.
+    const int what = *rc::gen::resize(
+        rc::kNominalSize,
+        rc::gen::inRange(0, 7));  // 0 new, 1 gone, 2 straight, 3 one turn, 4 collision, 5 teleport, 6 facing/health
+    const Vec2 v0 = velocity();
+    view::EntityState b{key,
+                        *rc::gen::inRange(0, 1 << 18),
+                        *rc::gen::inRange(0, 1 << 18),
+                        v0.x.raw(),
+                        v0.y.raw(),
+                        static_cast<uint8_t>(*rc::gen::inRange(1, 9)),
+                        *rc::gen::inRange<uint16_t>(1, 100)};
+    if (what != 0) base.entities.push_back(b);
+    if (what == 1) continue;
+    view::EntityState e = b;
+    const auto t = static_cast<int32_t>(elapsed);
+    e.x = b.x + b.vx * t;
+    e.y = b.y + b.vy * t;
+    if (what == 3 || what == 4) {
+      const Vec2 v1 = velocity();
+      const auto k = *rc::gen::inRange<int32_t>(0, t + 1);
+      e.vx = v1.x.raw(), e.vy = v1.y.raw();
+      e.x = b.x + b.vx * (t - k) + e.vx * k;
+      e.y = b.y + b.vy * (t - k) + e.vy * k;
+      if (what == 4) e.x -= *rc::gen::inRange(1, 40), e.vx = 0;  // stopped by a wall
+      if (what == 3 && (e.vx != b.vx || e.vy != b.vy)) turned_once.insert(id);
+    }
+    if (what == 5) e.x = *rc::gen::inRange(0, 1 << 18);
+    if (what == 6) e.facing = static_cast<uint8_t>(*rc::gen::inRange(1, 9)), e.health = *rc::gen::arbitrary<uint16_t>();
+    now.push_back(e);
   }
+  view::ClientSnapshot s;
+  s.tick = base.tick + elapsed;
+  s.baseline_tick = base.tick;
+  view::diff_entities(&base.entities, base.tick, now, s.tick, s);
+  for (const view::EntityDelta& d : s.entities) {
+    if (turned_once.count(d.key.id) != 0) RC_ASSERT(d.has_velocity && d.x == 0 && d.y == 0);
+  }
+  std::vector<uint8_t> wire;
+  view::encode_client_snapshot(s, wire);
+  auto decoded = view::decode_client_snapshot(wire);
+  RC_ASSERT(decoded.error == "");
+  auto applied = view::apply_snapshot(&base, *decoded.snapshot);
+  RC_ASSERT(applied.error == "");
+  RC_ASSERT(applied.view->entities == now);
+  RC_TAG(turned_once.empty() ? "no turns" : "turns");
 }
 
 TEST(Aoi, HostileSnapshotBytesAreErrorsNotCrashes) {
