@@ -94,6 +94,8 @@ struct Status {
   uint64_t snapshot_bytes = 0;  // snapshot messages handed to the netchannel
   uint64_t net_bytes_in = 0;    // every datagram and frame, headers and MACs included
   uint64_t net_bytes_out = 0;
+  uint64_t net_packets_in = 0;  // datagrams (UDP) and frames (TCP)
+  uint64_t net_packets_out = 0;
   std::string sessions_json = "[]";
 };
 
@@ -272,14 +274,14 @@ int main(int argc, char** argv) {
   });
   http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
-    char body[768];
+    char body[1024];
     std::snprintf(
         body, sizeof body,
         "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
         "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
         "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
         "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu},"
-        "\"net_bytes\":{\"in\":%llu,\"out\":%llu}}\n",
+        "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu}}\n",
         config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
         status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
         static_cast<unsigned long long>(status.builders.snapshots_built),
@@ -289,7 +291,9 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(status.builders.frames_skipped),
         static_cast<unsigned long long>(status.builders.fulls_deferred),
         static_cast<double>(status.builders.build_us_max) / 1e3, static_cast<unsigned long long>(status.snapshot_bytes),
-        static_cast<unsigned long long>(status.net_bytes_in), static_cast<unsigned long long>(status.net_bytes_out));
+        static_cast<unsigned long long>(status.net_bytes_in), static_cast<unsigned long long>(status.net_bytes_out),
+        static_cast<unsigned long long>(status.net_packets_in),
+        static_cast<unsigned long long>(status.net_packets_out));
     return server::HttpResponse{200, "application/json", body, {}};
   });
   server::HttpConfig metrics_config = http_config;
@@ -413,6 +417,8 @@ int main(int argc, char** argv) {
         status.snapshot_bytes = counters.snapshot_bytes;
         status.net_bytes_in = hs.bytes_received;
         status.net_bytes_out = hs.bytes_sent;
+        status.net_packets_in = hs.datagrams_received;
+        status.net_packets_out = hs.datagrams_sent;
         status.sessions_json = sessions_json(net_stats, node->simulation().world(), tick_now);
       }
       if (tick_now - last_report >= 5'000'000) {
