@@ -296,10 +296,15 @@ void diff_chunks(const TickFrame& frame, const SentView* base, const std::vector
   const MapMirror& map = *frame.map;
   const std::vector<view::ChunkCoord> empty;
   const std::vector<view::ChunkCoord>& before = base != nullptr ? base->chunks : empty;
-  std::vector<view::ChunkCoord> kept;
+  out.chunks.clear();
+  out.dropped_chunks.clear();
+  out.cells.clear();
+  thread_local std::vector<view::ChunkCoord> kept;
+  kept.clear();
   std::set_intersection(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(kept));
   std::set_difference(before.begin(), before.end(), now.begin(), now.end(), std::back_inserter(out.dropped_chunks));
-  std::vector<view::ChunkCoord> fresh;
+  thread_local std::vector<view::ChunkCoord> fresh;
+  fresh.clear();
   std::set_difference(now.begin(), now.end(), before.begin(), before.end(), std::back_inserter(fresh));
   for (const view::ChunkCoord& c : fresh) out.chunks.push_back(view::FreshChunk{c, map.chunk(chunk_index(map, c))});
   // Cells changed since the baseline, with their value at this tick (a cell changed twice is sent once).
@@ -346,8 +351,8 @@ bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& 
   return tick >= client.last_full_tick() + params.full_retry_ticks;
 }
 
-view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
-                                           const AoiParams& params) {
+void build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
+                           const AoiParams& params, view::ClientSnapshot& out) {
   const InterestIndex& index = frame.index;
   const int32_t vx = viewer.cell_x;
   const int32_t vy = viewer.cell_y;
@@ -366,6 +371,9 @@ view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInteres
     if (!self && !viewer.indoors && index.indoors(rank)) return;
     visible[rank / 64] |= uint64_t{1} << (rank % 64);
   });
+  size_t count = 0;
+  for (const uint64_t word : visible) count += static_cast<size_t>(std::popcount(word));
+  now.entities.reserve(count);
   size_t b = 0;  // merge cursor in the baseline (both sorted by key)
   for (size_t word = 0; word < visible.size(); ++word) {
     for (uint64_t bits = visible[word]; bits != 0; bits &= bits - 1) {
@@ -385,7 +393,6 @@ view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInteres
   }
   now.chunks = chunks_around(*frame.map, vx - r, vy - r, vx + r, vy + r);
 
-  view::ClientSnapshot out;
   out.tick = frame.tick;
   out.world_quick_hash = frame.quick_hash;
   out.last_input_seq = viewer.last_seq;
@@ -397,14 +404,13 @@ view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInteres
   view::diff_entities(base != nullptr ? &base->entities : nullptr, out.baseline_tick, now.entities, now.tick, out);
   diff_chunks(frame, base, now.chunks, out);
 
-  std::vector<std::pair<view::ChunkCoord, uint64_t>> chunk_sums;
-  chunk_sums.reserve(now.chunks.size());
+  thread_local std::vector<std::pair<view::ChunkCoord, uint64_t>> chunk_sums;
+  chunk_sums.clear();
   for (const view::ChunkCoord& c : now.chunks)
     chunk_sums.emplace_back(c, frame.chunk_checksums[chunk_index(*frame.map, c)]);
   out.aoi_checksum = view::view_checksum(now.entities, chunk_sums);
   if (base == nullptr) client.built_full(frame.tick);
   client.remember(std::move(now));
-  return out;
 }
 
 }  // namespace strata::server

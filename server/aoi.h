@@ -207,9 +207,16 @@ struct AoiParams {
 // Whether a snapshot for this client is worth building at `tick` (see AoiParams::full_retry_ticks).
 [[nodiscard]] bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& params);
 
-// Builds the snapshot for `viewer` against its acknowledged view, and remembers what was sent.
-[[nodiscard]] view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client,
-                                                         const ViewerState& viewer, const AoiParams& params);
+// Builds the snapshot for `viewer` against its acknowledged view into `out` (whose buffers are
+// reused), and remembers what was sent.
+void build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
+                           const AoiParams& params, view::ClientSnapshot& out);
+[[nodiscard]] inline view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client,
+                                                                const ViewerState& viewer, const AoiParams& params) {
+  view::ClientSnapshot out;
+  build_client_snapshot(frame, client, viewer, params, out);
+  return out;
+}
 
 // ---------------------------------------------------------------------------------------------
 

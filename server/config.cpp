@@ -92,6 +92,8 @@ const std::vector<Key>& keys() {
                       "entities this close every 2nd snapshot, farther ones every 4th"),
       STRATA_UNSIGNED("aoi.builder_threads", snapshot_threads, 0, 64,
                       "threads building client snapshots (0: on the tick thread)"),
+      STRATA_UNSIGNED("aoi.builder_nice", snapshot_threads_nice, 0, 19,
+                      "builder threads' nice value above the tick thread's"),
       STRATA_UNSIGNED("hlc.max_offset_ms", hlc_max_offset_ms, 1, 3600000, "refuse remote stamps further ahead"),
       STRATA_UNSIGNED("inputs.max_lead_ticks", inputs.max_lead_ticks, 0, 1000, "how far ahead inputs may be scheduled"),
       STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1, 4096,

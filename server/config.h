@@ -34,6 +34,9 @@ struct ServerConfig {
   uint32_t aoi_near_cells = 8;  // refreshed every snapshot; see AoiParams
   uint32_t aoi_mid_cells = 16;  // every 2nd; beyond, every 4th
   uint32_t snapshot_threads = 1;
+  // Builder threads run this much nicer than the tick thread: on a saturated box the tick keeps its
+  // budget and snapshots degrade instead (a busy builder skips to the newest frame).
+  uint32_t snapshot_threads_nice = 5;
   uint64_t hlc_max_offset_ms = 2000;
   InputSchedulerConfig inputs;
   std::string auth_mode = "dev";  // dev: any name may log in

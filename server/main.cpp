@@ -220,6 +220,7 @@ int main(int argc, char** argv) {
   options.net.max_clients = config.max_clients;
   options.log_dir = config.data_dir + "/session-log";
   options.snapshot_threads = config.snapshot_threads;
+  options.snapshot_threads_nice = static_cast<int>(config.snapshot_threads_nice);
   node = server::RegionalNode::create(options, error);
   if (!node) {
     spdlog::error("{}", error);

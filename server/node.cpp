@@ -79,7 +79,7 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
   aoi.radius_cells = static_cast<int32_t>(options.config.aoi_radius_cells);
   aoi.near_cells = static_cast<int32_t>(options.config.aoi_near_cells);
   aoi.mid_cells = static_cast<int32_t>(options.config.aoi_mid_cells);
-  builders_ = std::make_unique<SnapshotBuilders>(options.snapshot_threads, aoi, outbox_);
+  builders_ = std::make_unique<SnapshotBuilders>(options.snapshot_threads, options.snapshot_threads_nice, aoi, outbox_);
   const std::vector<CellChange> none;
   (void)frames_.publish(sim_->world(), none, sim_->quick_hash());  // checksums and mirror of the start
 }

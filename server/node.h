@@ -62,6 +62,7 @@ class RegionalNode {
     std::string log_dir;  // created if missing; recovered from if present
     // Threads building client snapshots; 0 builds them inside tick() (deterministic, for tests).
     size_t snapshot_threads = 0;
+    int snapshot_threads_nice = 0;  // added to the builder threads' nice value
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
   [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, std::string& error);

@@ -66,7 +66,9 @@ struct SnapshotBuilderCounters {
 class SnapshotBuilders {
  public:
   // threads == 0: build inline in publish(). `outbox` must outlive this object.
-  SnapshotBuilders(size_t threads, const AoiParams& params, SnapshotOutbox& outbox);
+  // `nice`: added to each builder thread's nice value (Linux: per thread), so that the tick thread
+  // wins the CPU when it is short.
+  SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox);
   ~SnapshotBuilders();  // finishes no pending frame: stops and joins the threads
   SnapshotBuilders(const SnapshotBuilders&) = delete;
   SnapshotBuilders& operator=(const SnapshotBuilders&) = delete;
@@ -91,6 +93,7 @@ class SnapshotBuilders {
     std::vector<uint64_t> pending_forget;
     bool stop = false;
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
+    view::ClientSnapshot snapshot;                      // scratch: its buffers are reused
     std::atomic<uint64_t> skipped{0};
     std::atomic<uint64_t> built{0};
     std::atomic<uint64_t> deferred{0};

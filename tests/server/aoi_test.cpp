@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 #include <thread>
 
@@ -67,6 +70,34 @@ struct Server {
     return build_client_snapshot(*frame, client, *viewer, aoi);
   }
 };
+
+// Threads of this process whose nice value is at least `by` above the calling thread's
+// (/proc/self/task/TID/stat, field 19). Waits up to a second for `expected`: new threads renice
+// themselves as they start.
+size_t threads_niced_by(int by, size_t expected) {
+  auto nice_of = [](const std::string& path) {
+    std::ifstream in(path);
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string f;
+    for (int i = 3; i <= 19 && fields >> f; ++i) {
+    }
+    return std::atoi(f.c_str());
+  };
+  const int mine = nice_of("/proc/thread-self/stat");
+  size_t count = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    count = 0;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+      if (nice_of(task.path().string() + "/stat") >= mine + by) count += 1;
+    }
+    if (count >= expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return count;
+}
 
 RC_GTEST_PROP(Aoi, ClientsReconstructEveryViewWhateverAcksAreLost, ()) {
   const auto seed = *rc::gen::inRange<uint64_t>(1, 100000);
@@ -263,8 +294,9 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
   AoiParams aoi;
   aoi.radius_cells = 12;
   aoi.near_cells = 4;
-  SnapshotBuilders inline_builders(0, aoi, inline_out);
-  SnapshotBuilders threaded(3, aoi, threaded_out);
+  SnapshotBuilders inline_builders(0, 0, aoi, inline_out);
+  SnapshotBuilders threaded(3, 5, aoi, threaded_out);
+  EXPECT_EQ(threads_niced_by(5, 3), 3U) << "builder threads run nicer than the tick thread";
   std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> expected;  // (client, tick) -> bytes
   std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> got;
   std::map<uint64_t, uint64_t> acked;
@@ -311,7 +343,7 @@ TEST(Snapshots, UnacknowledgedFullSnapshotsAreRetriedNotRepeated) {
   SnapshotOutbox out;
   AoiParams aoi;
   aoi.full_retry_ticks = 10;
-  SnapshotBuilders builders(0, aoi, out);
+  SnapshotBuilders builders(0, 0, aoi, out);
   std::vector<uint64_t> built_at;
   std::vector<BuiltSnapshot> batch;
   for (int t = 0; t < 25; ++t) {
@@ -347,7 +379,7 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
   Server server(params);
   scenario::ScenarioGenerator generator(config);
   SnapshotOutbox out;
-  SnapshotBuilders builders(1, AoiParams{}, out);
+  SnapshotBuilders builders(1, 0, AoiParams{}, out);
   std::map<uint32_t, FakeClient> clients;
   std::map<uint64_t, uint64_t> acked;
   TickInput input;
