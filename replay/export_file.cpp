@@ -46,7 +46,7 @@ Status read_record(FrameReader& reader, uint64_t tick, schema::ExportEntry& entr
     return Status::error(Code::damaged, "frame is not the record of this tick (file changed since it was opened?)",
                          tick, reader.frame_offset());
   }
-  out = std::move(*record);
+  std::swap(out, *record);  // the entry keeps out's old buffers for the next frame
   return {};
 }
 

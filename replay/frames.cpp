@@ -196,7 +196,7 @@ bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick
     status = Status::error(Code::damaged, "frame checksum mismatch", tick_hint, offset_);
     return false;
   }
-  auto decoded = schema::decode_export_entry(payload_);
+  const schema::DecodeStatus decoded = decoder_.export_entry(payload_, entry);
   if (!decoded.ok()) {
     const Code code = decoded.code == schema::DecodeError::rules_version ? Code::rules_version
                       : decoded.code == schema::DecodeError::bad_version ? Code::unsupported
@@ -204,7 +204,6 @@ bool FrameReader::next(schema::ExportEntry& entry, Status& status, uint64_t tick
     status = Status::error(code, "frame does not decode: " + decoded.error, tick_hint, offset_);
     return false;
   }
-  entry = std::move(*decoded.value);
   offset_ += limits::frame_header_bytes + length;
   return true;
 }

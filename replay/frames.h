@@ -89,8 +89,9 @@ class FrameReader {
   // Checks the file magic and version.
   [[nodiscard]] Status start();
   [[nodiscard]] uint32_t version() const { return version_; }
-  // Reads the next frame. Returns false at the end of the bytes (status ok) or on damage (status
-  // set, with the frame's byte offset). `tick_hint` names the tick the caller expects next.
+  // Reads the next frame into `entry` (a tick record is decoded into the one `entry` holds, reusing
+  // its buffers). Returns false at the end of the bytes (status ok) or on damage (status set, with
+  // the frame's byte offset; `entry` unspecified). `tick_hint` names the tick the caller expects next.
   [[nodiscard]] bool next(schema::ExportEntry& entry, Status& status, uint64_t tick_hint);
   // Steps over the next frame after checking only its length (for a file whose frames were all
   // checked already, to reach an indexed one). Same return convention as next().
@@ -115,7 +116,8 @@ class FrameReader {
   uint64_t offset_ = 0;
   uint64_t frame_offset_ = 0;
   std::vector<uint8_t> payload_;
-  std::vector<uint8_t> window_;  // bytes_[window_offset_, window_offset_ + window_.size())
+  schema::LogStreamDecoder decoder_;  // entries decode into the caller's, reusing its buffers
+  std::vector<uint8_t> window_;       // bytes_[window_offset_, window_offset_ + window_.size())
   uint64_t window_offset_ = 0;
 };
 

@@ -158,7 +158,8 @@ Status find_last_tick(Db& db, const schema::LogHeader& header, uint64_t& last) {
 }
 
 // Checks and decodes one tick's value (u64 XXH3 | packed TickRecord).
-Status decode_tick_value(const rocksdb::Slice& value, uint64_t tick, schema::TickRecord& out) {
+Status decode_tick_value(const rocksdb::Slice& value, uint64_t tick, schema::LogStreamDecoder& decoder,
+                         schema::TickRecord& out) {
   if (value.size() < limits::value_checksum_bytes)
     return Status::error(Code::damaged, "tick record checksum mismatch", tick);
   uint64_t stored = 0;
@@ -166,20 +167,19 @@ Status decode_tick_value(const rocksdb::Slice& value, uint64_t tick, schema::Tic
   const std::span payload(reinterpret_cast<const uint8_t*>(value.data()) + 8, value.size() - 8);
   if (XXH3_64bits(payload.data(), payload.size()) != stored)
     return Status::error(Code::damaged, "tick record checksum mismatch", tick);
-  auto decoded = schema::decode_tick_record(payload);
+  const schema::DecodeStatus decoded = decoder.tick_record(payload, out);
   if (!decoded.ok()) return Status::error(Code::damaged, "tick record: " + decoded.error, tick);
-  if (decoded.value->input.tick != tick)
-    return Status::error(Code::damaged, "record holds the input of another tick", tick);
-  out = std::move(*decoded.value);
+  if (out.input.tick != tick) return Status::error(Code::damaged, "record holds the input of another tick", tick);
   return {};
 }
 
-Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch) {
+Status get_tick(Db& db, uint64_t tick, schema::TickRecord& out, std::string& scratch,
+                schema::LogStreamDecoder& decoder) {
   const rocksdb::Status s = db.db->Get(rocksdb::ReadOptions(), db.ticks(), tick_key(tick), &scratch);
   if (s.IsNotFound()) return Status::error(Code::damaged, "tick record missing", tick);
   if (s.IsCorruption()) return Status::error(Code::damaged, s.ToString(), tick);
   if (!s.ok()) return Status::error(Code::io, s.ToString(), tick);
-  return decode_tick_value(rocksdb::Slice(scratch), tick, out);
+  return decode_tick_value(rocksdb::Slice(scratch), tick, decoder, out);
 }
 
 // Sequential reads through one iterator (RocksDB iterators are independent of each other, so a
@@ -214,7 +214,7 @@ class RocksTickReader final : public TickReader {
     uint64_t key = 0;
     if (!key_tick(it_->key(), key)) return Status::error(Code::damaged, "malformed tick key", tick);
     if (key != tick) return Status::error(Code::damaged, "tick record missing", tick);
-    if (Status s = decode_tick_value(it_->value(), tick, out); !s.ok()) return s;
+    if (Status s = decode_tick_value(it_->value(), tick, decoder_, out); !s.ok()) return s;
     it_->Next();
     next_ += 1;
     return {};
@@ -229,6 +229,7 @@ class RocksTickReader final : public TickReader {
   std::string upper_;
   rocksdb::Slice upper_slice_;
   std::unique_ptr<rocksdb::Iterator> it_;
+  schema::LogStreamDecoder decoder_;
 };
 
 class RocksLog final : public LogSource {
@@ -288,7 +289,7 @@ class RocksLog final : public LogSource {
   Status read_tick(uint64_t tick, schema::TickRecord& out) override {
     if (tick <= header_.start_tick || tick > last_tick_)
       return Status::error(Code::invalid_argument, "no such tick", tick);
-    return get_tick(db_, tick, out, scratch_);
+    return get_tick(db_, tick, out, scratch_, decoder_);
   }
   std::unique_ptr<TickReader> read_ticks(uint64_t first, uint64_t last) override {
     return std::make_unique<RocksTickReader>(db_, first, last, header_.start_tick, last_tick_);
@@ -320,6 +321,7 @@ class RocksLog final : public LogSource {
   uint64_t last_tick_ = 0;
   std::vector<uint64_t> snapshots_;
   std::string scratch_;
+  schema::LogStreamDecoder decoder_;  // read_tick's
 };
 
 }  // namespace
@@ -495,7 +497,8 @@ std::unique_ptr<LogWriter> LogWriter::open(const std::string& dir, const LogConf
   if (impl->last_tick > impl->header.start_tick) {
     schema::TickRecord last;
     std::string scratch;
-    if (status = get_tick(impl->db, impl->last_tick, last, scratch); !status.ok()) return nullptr;
+    schema::LogStreamDecoder decoder;
+    if (status = get_tick(impl->db, impl->last_tick, last, scratch, decoder); !status.ok()) return nullptr;
   }
   status = {};
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));

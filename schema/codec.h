@@ -65,6 +65,14 @@ struct DecodeResult {
   [[nodiscard]] bool ok() const { return value.has_value(); }
 };
 
+// The outcome of a decode into the caller's object (a stream's reader reuses one object, so there is
+// no value to return). After a failure the object's contents are unspecified.
+struct DecodeStatus {
+  DecodeError code = DecodeError::none;
+  std::string error;  // what is wrong (and where), when code is not none
+  [[nodiscard]] bool ok() const { return code == DecodeError::none; }
+};
+
 // How decoders treat enum values outside the sim's range. Clients' commands are checked strictly
 // at the edge. A recorded TickInput must replay exactly as it was applied, hostile values included
 // (the rules rejected them with bad_enum, and that rejection is counted in the state), so log

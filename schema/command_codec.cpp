@@ -266,22 +266,32 @@ void detail::tick_input_to_wire(const sim::TickInput& input, wire::TickInput::Bu
   for (size_t i = 0; i < input.commands.size(); ++i) command_to_wire(input.commands[i], list[static_cast<unsigned>(i)]);
 }
 
-DecodeResult<sim::TickInput> detail::tick_input_from_wire(wire::TickInput::Reader in, EnumPolicy policy) {
-  sim::TickInput input;
-  input.tick = in.getTick();
+DecodeStatus detail::tick_input_into(wire::TickInput::Reader in, EnumPolicy policy, sim::TickInput& out) {
+  DecodeStatus status;
+  out.tick = in.getTick();
   const auto list = in.getCommands();
   if (list.size() > sim::limits::commands_per_tick_max) {
-    return refused<sim::TickInput>(
-        DecodeError::too_many_commands,
-        std::to_string(list.size()) + " commands, limit " + std::to_string(sim::limits::commands_per_tick_max));
+    status.code = DecodeError::too_many_commands;
+    status.error =
+        std::to_string(list.size()) + " commands, limit " + std::to_string(sim::limits::commands_per_tick_max);
+    return status;
   }
-  input.commands.resize(list.size());
+  out.commands.resize(list.size());  // within commands_per_tick_max: checked above
   CommandReader reader(policy);
   for (unsigned i = 0; i < list.size(); ++i) {
-    if (!reader.read(list[i], input.commands[i])) {
-      return refused<sim::TickInput>(reader.code, "command " + std::to_string(i) + ": " + reader.error);
+    if (!reader.read(list[i], out.commands[i])) {
+      status.code = reader.code;
+      status.error = "command " + std::to_string(i) + ": " + reader.error;
+      return status;
     }
   }
+  return status;
+}
+
+DecodeResult<sim::TickInput> detail::tick_input_from_wire(wire::TickInput::Reader in, EnumPolicy policy) {
+  sim::TickInput input;
+  DecodeStatus status = tick_input_into(in, policy, input);
+  if (!status.ok()) return refused<sim::TickInput>(status.code, std::move(status.error));
   DecodeResult<sim::TickInput> ok;
   ok.value = std::move(input);
   return ok;

@@ -85,20 +85,70 @@ void record_to_wire(const TickRecord& r, wire::TickRecord::Builder out) {
   record_to_wire(r.input, r.quick_hash, r.full_hash, out);
 }
 
-DecodeResult<TickRecord> record_from_wire(wire::TickRecord::Reader in) {
-  if (!in.hasInput()) return refused<TickRecord>(DecodeError::malformed, "tick record without its input");
-  auto input = detail::tick_input_from_wire(in.getInput(), EnumPolicy::as_recorded);
-  if (!input.ok()) return refused<TickRecord>(input.code, std::move(input.error));
-  TickRecord r;
-  r.input = std::move(*input.value);
-  r.quick_hash = in.getQuickHash();
+DecodeStatus failed(DecodeError code, std::string error) {
+  DecodeStatus status;
+  status.code = code;
+  status.error = std::move(error);
+  return status;
+}
+
+DecodeStatus record_into(wire::TickRecord::Reader in, TickRecord& out) {
+  if (!in.hasInput()) return failed(DecodeError::malformed, "tick record without its input");
+  if (DecodeStatus s = detail::tick_input_into(in.getInput(), EnumPolicy::as_recorded, out.input); !s.ok()) return s;
+  out.quick_hash = in.getQuickHash();
   if (in.getHasFullHash()) {
-    r.full_hash = in.getFullHash();
+    out.full_hash = in.getFullHash();
   } else if (in.getFullHash() != 0) {
-    return refused<TickRecord>(DecodeError::malformed, "full hash present without its flag");
+    return failed(DecodeError::malformed, "full hash present without its flag");
+  } else {
+    out.full_hash.reset();
   }
-  DecodeResult<TickRecord> ok;
-  ok.value = std::move(r);
+  return {};
+}
+
+DecodeStatus entry_into(wire::ExportEntry::Reader root, ExportEntry& out) {
+  switch (root.which()) {
+    case wire::ExportEntry::HEADER: {
+      auto h = header_from_wire(root.getHeader());
+      if (!h.ok()) return failed(h.code, std::move(h.error));
+      out = *h.value;
+      return {};
+    }
+    case wire::ExportEntry::SNAPSHOT: {
+      const auto data = root.getSnapshot();
+      if (data.size() > limits::snapshot_packed_bytes_max) {
+        return failed(DecodeError::too_large, "snapshot entry too large");
+      }
+      out = SnapshotBytes{std::vector<uint8_t>(data.begin(), data.end())};
+      return {};
+    }
+    case wire::ExportEntry::TICK: {
+      if (!std::holds_alternative<TickRecord>(out)) out.emplace<TickRecord>();
+      return record_into(root.getTick(), std::get<TickRecord>(out));
+    }
+    case wire::ExportEntry::END: {
+      const auto g = root.getEnd();
+      out = ExportEnd{g.getTickCount(), g.getSnapshotCount(), g.getLastTick()};
+      return {};
+    }
+    case wire::ExportEntry::SECTION: {
+      const auto g = root.getSection();
+      if (g.getSide() > 1) return failed(DecodeError::bad_params, "bundle side out of range");
+      out = BundleSection{g.getSide(), g.getDivergentTick()};
+      return {};
+    }
+  }
+  return failed(DecodeError::unknown_command, "unknown export entry kind");
+}
+
+// A one-off decode into a fresh T through the `into` path (one set of checks for both paths).
+template <class T, class Reader, class Into>
+DecodeResult<T> fresh(Reader in, Into&& into) {
+  T value;
+  DecodeStatus status = into(in, value);
+  if (!status.ok()) return refused<T>(status.code, std::move(status.error));
+  DecodeResult<T> ok;
+  ok.value = std::move(value);
   return ok;
 }
 
@@ -137,10 +187,11 @@ void encode_tick_record(const TickRecord& record, std::vector<uint8_t>& out) {
 }
 
 DecodeResult<TickRecord> decode_tick_record(std::span<const uint8_t> bytes, DecodeStats* stats) {
-  return counted(detail::read_message<TickRecord, wire::TickRecord>(bytes, limits::tick_record_words_max,
-                                                                    limits::tick_record_words_max,
-                                                                    limits::tick_record_nesting_max, record_from_wire),
-                 stats);
+  return counted(
+      detail::read_message<TickRecord, wire::TickRecord>(
+          bytes, limits::tick_record_words_max, limits::tick_record_words_max, limits::tick_record_nesting_max,
+          [](wire::TickRecord::Reader in) { return fresh<TickRecord>(in, record_into); }),
+      stats);
 }
 
 void encode_export_entry(const ExportEntry& entry, std::vector<uint8_t>& out) {
@@ -168,46 +219,34 @@ void encode_export_entry(const ExportEntry& entry, std::vector<uint8_t>& out) {
 }
 
 DecodeResult<ExportEntry> decode_export_entry(std::span<const uint8_t> bytes, DecodeStats* stats) {
-  auto result = detail::read_message<ExportEntry, wire::ExportEntry>(
-      bytes, limits::export_entry_words_max, limits::export_entry_words_max, limits::export_entry_nesting_max,
-      [](wire::ExportEntry::Reader root) -> DecodeResult<ExportEntry> {
-        DecodeResult<ExportEntry> ok;
-        switch (root.which()) {
-          case wire::ExportEntry::HEADER: {
-            auto h = header_from_wire(root.getHeader());
-            if (!h.ok()) return refused<ExportEntry>(h.code, std::move(h.error));
-            ok.value = *h.value;
-            return ok;
-          }
-          case wire::ExportEntry::SNAPSHOT: {
-            const auto data = root.getSnapshot();
-            if (data.size() > limits::snapshot_packed_bytes_max) {
-              return refused<ExportEntry>(DecodeError::too_large, "snapshot entry too large");
-            }
-            ok.value = SnapshotBytes{std::vector<uint8_t>(data.begin(), data.end())};
-            return ok;
-          }
-          case wire::ExportEntry::TICK: {
-            auto r = record_from_wire(root.getTick());
-            if (!r.ok()) return refused<ExportEntry>(r.code, std::move(r.error));
-            ok.value = std::move(*r.value);
-            return ok;
-          }
-          case wire::ExportEntry::END: {
-            const auto g = root.getEnd();
-            ok.value = ExportEnd{g.getTickCount(), g.getSnapshotCount(), g.getLastTick()};
-            return ok;
-          }
-          case wire::ExportEntry::SECTION: {
-            const auto g = root.getSection();
-            if (g.getSide() > 1) return refused<ExportEntry>(DecodeError::bad_params, "bundle side out of range");
-            ok.value = BundleSection{g.getSide(), g.getDivergentTick()};
-            return ok;
-          }
-        }
-        return refused<ExportEntry>(DecodeError::unknown_command, "unknown export entry kind");
-      });
-  return counted(std::move(result), stats);
+  return counted(
+      detail::read_message<ExportEntry, wire::ExportEntry>(
+          bytes, limits::export_entry_words_max, limits::export_entry_words_max, limits::export_entry_nesting_max,
+          [](wire::ExportEntry::Reader in) { return fresh<ExportEntry>(in, entry_into); }),
+      stats);
+}
+
+LogStreamDecoder::LogStreamDecoder() : buffer_(std::make_unique<detail::UnpackBuffer>()) {}
+LogStreamDecoder::~LogStreamDecoder() = default;
+LogStreamDecoder::LogStreamDecoder(LogStreamDecoder&&) noexcept = default;
+LogStreamDecoder& LogStreamDecoder::operator=(LogStreamDecoder&&) noexcept = default;
+
+DecodeStatus LogStreamDecoder::tick_record(std::span<const uint8_t> bytes, TickRecord& out, DecodeStats* stats) {
+  STRATA_ASSERT(buffer_ != nullptr, "use of a moved-from LogStreamDecoder");
+  DecodeStatus status = detail::read_message_into<wire::TickRecord>(
+      bytes, limits::tick_record_words_max, limits::tick_record_words_max, limits::tick_record_nesting_max, *buffer_,
+      [&](wire::TickRecord::Reader in) { return record_into(in, out); });
+  if (stats != nullptr) stats->count(status.code);
+  return status;
+}
+
+DecodeStatus LogStreamDecoder::export_entry(std::span<const uint8_t> bytes, ExportEntry& out, DecodeStats* stats) {
+  STRATA_ASSERT(buffer_ != nullptr, "use of a moved-from LogStreamDecoder");
+  DecodeStatus status = detail::read_message_into<wire::ExportEntry>(
+      bytes, limits::export_entry_words_max, limits::export_entry_words_max, limits::export_entry_nesting_max, *buffer_,
+      [&](wire::ExportEntry::Reader in) { return entry_into(in, out); });
+  if (stats != nullptr) stats->count(status.code);
+  return status;
 }
 
 }  // namespace strata::schema

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "schema/codec.h"
@@ -31,6 +32,17 @@ struct Unpacked {
 };
 
 [[nodiscard]] Unpacked unpack(std::span<const uint8_t> bytes, size_t words_max);
+
+// A destination for unpacked messages that is kept between messages (a log reader's): it grows to
+// the largest message read so far, never beyond the words_max of the calls that filled it, so a
+// stream of records allocates nothing once warm.
+struct UnpackBuffer {
+  kj::Array<capnp::word> words;
+};
+// unpack() into `buffer`: the same checks, in the same order, before anything is allocated. On
+// success the message is buffer.words[0, words).
+[[nodiscard]] DecodeError unpack_into(std::span<const uint8_t> bytes, size_t words_max, UnpackBuffer& buffer,
+                                      size_t& words, std::string& error);
 
 // Appends the packed encoding of the message to `out`.
 void write_packed(capnp::MessageBuilder& message, std::vector<uint8_t>& out);
@@ -52,8 +64,32 @@ DecodeResult<T> accept(T value, DecodeStats* stats) {
   return result;
 }
 
-// Runs `read(root_reader)` over the unpacked message with the given limits, turning capnp's
-// exceptions into DecodeError::malformed. `read` returns a DecodeResult<T> (without counting).
+// Runs `read(root_reader)` over an unpacked message with the given limits, turning capnp's
+// exceptions into DecodeError::malformed. R is DecodeResult<T> or DecodeStatus (both have code and
+// error); `read` returns an R (without counting).
+template <class R, class Root, class Fn>
+R read_words(kj::ArrayPtr<const capnp::word> words, uint64_t traversal_words, int nesting_max, Fn&& read) {
+  try {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = traversal_words;
+    options.nestingLimit = nesting_max;
+    capnp::FlatArrayMessageReader reader(words, options);
+    if (reader.getEnd() != words.end()) {
+      R result;
+      result.code = DecodeError::malformed;
+      result.error = "trailing words after the message";
+      return result;
+    }
+    return read(reader.getRoot<Root>());
+  } catch (const kj::Exception& e) {
+    R result;
+    result.code = DecodeError::malformed;
+    result.error = std::string("malformed message: ") + e.getDescription().cStr();
+    return result;
+  }
+}
+
+// unpack() then read_words(): a one-off message, its own allocation.
 template <class T, class Root, class Fn>
 DecodeResult<T> read_message(std::span<const uint8_t> bytes, size_t words_max, uint64_t traversal_words,
                              int nesting_max, Fn&& read) {
@@ -64,24 +100,20 @@ DecodeResult<T> read_message(std::span<const uint8_t> bytes, size_t words_max, u
     result.error = std::move(unpacked.error);
     return result;
   }
-  try {
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = traversal_words;
-    options.nestingLimit = nesting_max;
-    capnp::FlatArrayMessageReader reader(unpacked.words.asPtr(), options);
-    if (reader.getEnd() != unpacked.words.end()) {
-      DecodeResult<T> result;
-      result.code = DecodeError::malformed;
-      result.error = "trailing words after the message";
-      return result;
-    }
-    return read(reader.getRoot<Root>());
-  } catch (const kj::Exception& e) {
-    DecodeResult<T> result;
-    result.code = DecodeError::malformed;
-    result.error = std::string("malformed message: ") + e.getDescription().cStr();
-    return result;
-  }
+  return read_words<DecodeResult<T>, Root>(unpacked.words.asPtr(), traversal_words, nesting_max,
+                                           std::forward<Fn>(read));
+}
+
+// unpack_into() then read_words(): a message of a stream, in the stream's reused buffer.
+template <class Root, class Fn>
+DecodeStatus read_message_into(std::span<const uint8_t> bytes, size_t words_max, uint64_t traversal_words,
+                               int nesting_max, UnpackBuffer& buffer, Fn&& read) {
+  DecodeStatus status;
+  size_t words = 0;
+  status.code = unpack_into(bytes, words_max, buffer, words, status.error);
+  if (status.code != DecodeError::none) return status;
+  return read_words<DecodeStatus, Root>(buffer.words.slice(0, words).asConst(), traversal_words, nesting_max,
+                                        std::forward<Fn>(read));
 }
 
 }  // namespace strata::schema::detail

@@ -5,6 +5,9 @@ strata_add_test(NAME schema_command_codec_test
 strata_add_test(NAME schema_snapshot_codec_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/snapshot_codec_test.cc
   LIBS strata_schema strata_scenario LABELS schema)
+strata_add_test(NAME schema_log_codec_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/log_codec_test.cc
+  LIBS strata_schema LABELS schema)
 
 # Writes the fuzzers' seed corpora from real encodings (run by hand; the seeds are committed).
 add_executable(schema_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cc)
