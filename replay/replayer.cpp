@@ -162,16 +162,38 @@ std::unique_ptr<TickReader> open_reader(LogSource& log, uint64_t first, uint64_t
 
 }  // namespace
 
+namespace {
+
+Code snapshot_error_code(schema::DecodeError error) {
+  return error == schema::DecodeError::rules_version   ? Code::rules_version
+         : error == schema::DecodeError::hash_mismatch ? Code::hash_mismatch
+                                                       : Code::damaged;
+}
+
+// The full hash of the snapshot at `tick` from its state bytes, checked against the hash it
+// records, its tick and the log's params, without decoding the world (schema::decode_snapshot_digest).
+Status digest_snapshot(LogSource& log, uint64_t tick, uint64_t& state_hash) {
+  std::vector<uint8_t> bytes;
+  if (Status s = log.read_snapshot(tick, bytes); !s.ok()) return s;
+  const auto digest = schema::decode_snapshot_digest(bytes);
+  if (!digest.ok()) return Status::error(snapshot_error_code(digest.code), "snapshot: " + digest.error, tick);
+  if (digest.value->header.tick != tick) return Status::error(Code::damaged, "snapshot of another tick", tick);
+  if (!(digest.value->header.params == log.header().params)) {
+    return Status::error(Code::damaged, "snapshot world parameters differ from the log's", tick);
+  }
+  state_hash = digest.value->state_hash;
+  return {};
+}
+
+}  // namespace
+
 StateAt load_snapshot(LogSource& log, uint64_t tick) {
   StateAt out;
   std::vector<uint8_t> bytes;
   if (out.status = log.read_snapshot(tick, bytes); !out.status.ok()) return out;
   auto decoded = schema::decode_snapshot(bytes);
   if (!decoded.ok()) {
-    const Code code = decoded.code == schema::DecodeError::rules_version   ? Code::rules_version
-                      : decoded.code == schema::DecodeError::hash_mismatch ? Code::hash_mismatch
-                                                                           : Code::damaged;
-    out.status = Status::error(code, "snapshot: " + decoded.error, tick);
+    out.status = Status::error(snapshot_error_code(decoded.code), "snapshot: " + decoded.error, tick);
     return out;
   }
   std::string error;
@@ -192,35 +214,36 @@ ReplayResult replay(LogSource& log, const ReplayOptions& options) {
     result.status = Status::error(Code::invalid_argument, "rollback ticks out of range");
     return result;
   }
-  // Tick 0: world generation is part of what a build must reproduce. It is independent of the
-  // snapshot restore, so it runs on a second thread meanwhile (each is tens of ms for a big map).
-  const bool check_generation = start == 0 && header.start_tick == 0;
-  std::optional<sim::Simulation> generated;
-  uint64_t generated_hash = 0;
-  std::thread generator;
-  if (check_generation) {
-    generator = std::thread([&] {
-      generated.emplace(header.params);
-      generated_hash = generated->full_hash();
+  std::optional<sim::Simulation> sim;
+  if (start == 0 && header.start_tick == 0) {
+    // Tick 0: world generation is part of what a build must reproduce, and the generated world
+    // must equal the start snapshot. Their full hashes are compared (as a restored snapshot's is
+    // with its record): the snapshot's from its state bytes, so it is checked but never decoded
+    // into a second 9 MB world, while the generation runs on a second thread.
+    uint64_t generated_hash = 0;
+    std::thread generator([&] {
+      sim.emplace(header.params);
+      generated_hash = sim->full_hash();
     });
-  }
-  StateAt state = load_snapshot(log, start);
-  if (generator.joinable()) generator.join();
-  if (!state.status.ok()) {
-    result.status = state.status;
-    return result;
-  }
-  std::optional<sim::Simulation>& sim = state.sim;
-  if (result.status = check_snapshot_against_record(log, start, *sim); !result.status.ok()) {
-    result.which = "full hash of the snapshot";
-    return result;
-  }
-  if (check_generation) {
-    if (generated_hash != sim->full_hash()) {
-      result.status = mismatch(result, 0, "full hash of the generated world", sim->full_hash(), generated_hash);
+    uint64_t snapshot_hash = 0;
+    result.status = digest_snapshot(log, start, snapshot_hash);
+    generator.join();
+    if (!result.status.ok()) return result;
+    if (generated_hash != snapshot_hash) {
+      result.status = mismatch(result, 0, "full hash of the generated world", snapshot_hash, generated_hash);
       return result;
     }
-    sim = std::move(generated);
+  } else {
+    StateAt state = load_snapshot(log, start);
+    if (!state.status.ok()) {
+      result.status = state.status;
+      return result;
+    }
+    sim = std::move(state.sim);
+    if (result.status = check_snapshot_against_record(log, start, *sim); !result.status.ok()) {
+      result.which = "full hash of the snapshot";
+      return result;
+    }
   }
   History history;
   std::vector<uint64_t> recorded_quick;

@@ -106,6 +106,16 @@ struct SnapshotHeader {
 // Checks magic, versions and params only.
 [[nodiscard]] DecodeResult<SnapshotHeader> decode_snapshot_header(std::span<const uint8_t> bytes,
                                                                   DecodeStats* stats = nullptr);
+// A snapshot's header and the full hash of its state, from the state's bytes without decoding
+// them (sim::state_bytes_full_hash), which must equal the header's recorded full hash. For a
+// replay from tick 0: the world is regenerated from the parameters anyway and only has to be
+// proved equal to the snapshot, for which equal full hashes are the proof decode_snapshot gives too.
+struct SnapshotDigest {
+  SnapshotHeader header;
+  uint64_t state_hash = 0;
+};
+[[nodiscard]] DecodeResult<SnapshotDigest> decode_snapshot_digest(std::span<const uint8_t> bytes,
+                                                                  DecodeStats* stats = nullptr);
 // Checks the header, decodes and validates the state (sim::decode_state), checks that it agrees
 // with the header and that its full hash equals the recorded one.
 [[nodiscard]] DecodeResult<sim::World> decode_snapshot(std::span<const uint8_t> bytes, DecodeStats* stats = nullptr);

@@ -133,6 +133,23 @@ DecodeResult<SnapshotHeader> decode_snapshot_header(std::span<const uint8_t> byt
   });
 }
 
+DecodeResult<SnapshotDigest> decode_snapshot_digest(std::span<const uint8_t> bytes, DecodeStats* stats) {
+  return read_snapshot<SnapshotDigest>(bytes, stats, [](const SnapshotHeader& header, std::span<const uint8_t> state) {
+    if (state.size() > limits::state_bytes_max) {
+      return refused<SnapshotDigest>(DecodeError::too_large, "state of " + std::to_string(state.size()) + " bytes");
+    }
+    const std::optional<uint64_t> hash = sim::state_bytes_full_hash(state);
+    if (!hash) return refused<SnapshotDigest>(DecodeError::bad_state, "not a world state of this format");
+    if (*hash != header.full_hash) {
+      return refused<SnapshotDigest>(DecodeError::hash_mismatch,
+                                     "full hash of the state bytes differs from the recorded one");
+    }
+    DecodeResult<SnapshotDigest> ok;
+    ok.value = SnapshotDigest{header, *hash};
+    return ok;
+  });
+}
+
 DecodeResult<sim::World> decode_snapshot(std::span<const uint8_t> bytes, DecodeStats* stats) {
   return read_snapshot<sim::World>(bytes, stats, [](const SnapshotHeader& header, std::span<const uint8_t> state) {
     if (state.size() > limits::state_bytes_max) {

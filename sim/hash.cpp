@@ -88,4 +88,12 @@ uint64_t hash_scope(const World& world, WalkScope scope) {
 uint64_t quick_hash(const World& world) { return hash_scope(world, WalkScope::quick); }
 uint64_t full_hash(const World& world) { return hash_scope(world, WalkScope::full); }
 
+uint64_t walk_hash(std::span<const uint8_t> walk_bytes) {
+#if defined(__x86_64__)
+  return XXH3_64bits_dispatch(walk_bytes.data(), walk_bytes.size());
+#else
+  return XXH3_64bits(walk_bytes.data(), walk_bytes.size());
+#endif
+}
+
 }  // namespace strata::sim

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "sim/world.h"
 
@@ -10,5 +11,8 @@ namespace strata::sim {
 
 [[nodiscard]] uint64_t quick_hash(const World& world);
 [[nodiscard]] uint64_t full_hash(const World& world);
+// XXH3-64 of canonical walk bytes as they are (sim/canonical.h): full_hash(w) is walk_hash of the
+// bytes of w's full walk. For state bytes that are only to be compared with a known world.
+[[nodiscard]] uint64_t walk_hash(std::span<const uint8_t> walk_bytes);
 
 }  // namespace strata::sim

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sim/canonical.h"
+#include "sim/hash.h"
 #include "sim/movement.h"
 
 namespace strata::sim {
@@ -101,6 +102,16 @@ StateDecodeResult decode_state(std::span<const uint8_t> bytes) {
   }
   result.world = std::move(world);
   return result;
+}
+
+std::optional<uint64_t> state_bytes_full_hash(std::span<const uint8_t> bytes) {
+  constexpr size_t prefix = magic.size() + sizeof(uint32_t);
+  if (bytes.size() < prefix || std::memcmp(bytes.data(), magic.data(), magic.size()) != 0) return std::nullopt;
+  canonical::Reader reader(bytes.subspan(magic.size(), sizeof(uint32_t)));
+  uint32_t version = 0;
+  reader.u32("version", version);
+  if (!reader.ok() || version != state_format_version) return std::nullopt;
+  return walk_hash(bytes.subspan(prefix));
 }
 
 std::string validate_world(const World& world) {

@@ -27,6 +27,13 @@ struct StateDecodeResult {
 };
 [[nodiscard]] StateDecodeResult decode_state(std::span<const uint8_t> bytes);
 
+// The full hash of the world `bytes` encode, from the bytes alone (the hash of their walk part,
+// which is what full_hash hashes): full_hash(*decode_state(bytes).world) whenever that decodes.
+// Bytes that do not decode hash to a value no world's full hash has (short of an XXH3 collision),
+// so equality with a known world's full hash proves the bytes are its encoding without decoding
+// them. nullopt when the magic or the format version is not this build's.
+[[nodiscard]] std::optional<uint64_t> state_bytes_full_hash(std::span<const uint8_t> bytes);
+
 // Checks everything a decoded world must satisfy before the simulation may step it: params, sorted
 // unique ids, positions on the map, enum values of every cell, inventory bounds, no entity inside a
 // blocking cell. Returns the first problem, or an empty string.

@@ -27,6 +27,7 @@ struct WorldParams {
   uint32_t npc_count = 0;  // NPCs created with the world
   RegionId region{1};      // this region's id (remote presence of the own region is refused)
   uint32_t rules = rules_version;
+  constexpr bool operator==(const WorldParams&) const = default;
 };
 
 // Returns nullptr when the parameters are valid, else what is wrong (for config/log errors).

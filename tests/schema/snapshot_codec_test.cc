@@ -110,6 +110,29 @@ RC_GTEST_PROP(Snapshot, DamagedBytesAreRefusedOrDecodeToTheSameWorld, ()) {
     RC_ASSERT(decoded.code != DecodeError::none);
     RC_ASSERT(!decoded.error.empty());
   }
+  // The digest (tick-0 replays) accepts only bytes whose state hashes as the world's did.
+  const auto digest = schema::decode_snapshot_digest(damaged);
+  if (digest.ok()) {
+    RC_ASSERT(digest.value->state_hash == hash);
+  } else {
+    RC_ASSERT(digest.code != DecodeError::none);
+    RC_ASSERT(!digest.error.empty());
+  }
+}
+
+TEST(Snapshot, DigestIsTheDecodedWorldsFullHashWithoutDecoding) {
+  const sim::World world = world_after(5, 40);
+  const std::vector<uint8_t> bytes = schema::encode_snapshot(world);
+  const auto digest = schema::decode_snapshot_digest(bytes);
+  ASSERT_TRUE(digest.ok()) << digest.error;
+  EXPECT_EQ(digest.value->state_hash, sim::full_hash(world));
+  EXPECT_EQ(digest.value->header.tick, world.tick);
+  EXPECT_TRUE(digest.value->header.params == world.params);
+  std::vector<uint8_t> state;
+  sim::encode_state(world, state);
+  EXPECT_EQ(sim::state_bytes_full_hash(state), sim::full_hash(world));
+  state[0] ^= 1U;  // magic
+  EXPECT_FALSE(sim::state_bytes_full_hash(state).has_value());
 }
 
 TEST(Snapshot, StateSizeLimitsMatchTheCanonicalEncoding) {
