@@ -109,13 +109,10 @@ constexpr int32_t one = limits::fixed_one;
 template <class Map>
 inline constexpr bool skips_overlapped_cells = std::is_same_v<Map, BlockingBits>;
 
+// The cells of the lead column (rows y0..y1) the box enters, in order: the first that blocks stops
+// it flush against that column. Out of line: what is inline is only the common case above.
 template <class Map>
-int32_t move_axis_x(const Map& map, int32_t x, int32_t y, int32_t vx) {
-  const int32_t nx = x + vx;
-  const int32_t lead_col = (vx > 0 ? nx + h : nx - h) >> limits::fixed_shift;
-  if constexpr (skips_overlapped_cells<Map>) {
-    if (lead_col == (vx > 0 ? x + h : x - h) >> limits::fixed_shift) return nx;
-  }
+[[gnu::noinline]] int32_t enter_column(const Map& map, int32_t nx, int32_t lead_col, int32_t y, int32_t vx) {
   const int32_t y0 = (y - h) >> limits::fixed_shift;
   const int32_t y1 = (y + h) >> limits::fixed_shift;
   for (int32_t cy = y0; cy <= y1; ++cy) {
@@ -125,12 +122,7 @@ int32_t move_axis_x(const Map& map, int32_t x, int32_t y, int32_t vx) {
 }
 
 template <class Map>
-int32_t move_axis_y(const Map& map, int32_t x, int32_t y, int32_t vy) {
-  const int32_t ny = y + vy;
-  const int32_t lead_row = (vy > 0 ? ny + h : ny - h) >> limits::fixed_shift;
-  if constexpr (skips_overlapped_cells<Map>) {
-    if (lead_row == (vy > 0 ? y + h : y - h) >> limits::fixed_shift) return ny;
-  }
+[[gnu::noinline]] int32_t enter_row(const Map& map, int32_t ny, int32_t lead_row, int32_t x, int32_t vy) {
   const int32_t x0 = (x - h) >> limits::fixed_shift;
   const int32_t x1 = (x + h) >> limits::fixed_shift;
   for (int32_t cx = x0; cx <= x1; ++cx) {
@@ -138,10 +130,30 @@ int32_t move_axis_y(const Map& map, int32_t x, int32_t y, int32_t vy) {
   }
   return ny;
 }
+
+template <class Map>
+[[gnu::always_inline]] inline int32_t move_axis_x(const Map& map, int32_t x, int32_t y, int32_t vx) {
+  const int32_t nx = x + vx;
+  const int32_t lead_col = (vx > 0 ? nx + h : nx - h) >> limits::fixed_shift;
+  if constexpr (skips_overlapped_cells<Map>) {
+    if (lead_col == (vx > 0 ? x + h : x - h) >> limits::fixed_shift) return nx;
+  }
+  return enter_column(map, nx, lead_col, y, vx);
+}
+
+template <class Map>
+[[gnu::always_inline]] inline int32_t move_axis_y(const Map& map, int32_t x, int32_t y, int32_t vy) {
+  const int32_t ny = y + vy;
+  const int32_t lead_row = (vy > 0 ? ny + h : ny - h) >> limits::fixed_shift;
+  if constexpr (skips_overlapped_cells<Map>) {
+    if (lead_row == (vy > 0 ? y + h : y - h) >> limits::fixed_shift) return ny;
+  }
+  return enter_row(map, ny, lead_row, x, vy);
+}
 }  // namespace movement_detail
 
 template <class Map>
-Vec2 move_box(const Map& map, Vec2 pos, Vec2 vel) {
+[[gnu::always_inline]] inline Vec2 move_box(const Map& map, Vec2 pos, Vec2 vel) {
   STRATA_ASSERT(vel.x.raw() > -limits::fixed_one && vel.x.raw() < limits::fixed_one,
                 "velocity x beyond one cell per tick");
   STRATA_ASSERT(vel.y.raw() > -limits::fixed_one && vel.y.raw() < limits::fixed_one,
