@@ -197,6 +197,9 @@ class RocksTickReader final : public TickReader {
     rocksdb::ReadOptions options;
     options.iterate_upper_bound = &upper_slice_;
     options.readahead_size = readahead_bytes;
+    // A scan reads each block once: caching them only grew the heap block by block (a page fault
+    // per new page, 14% of the decoding thread's time) to hold blocks no one reads again.
+    options.fill_cache = false;
     it_.reset(db.db->NewIterator(options, db.ticks()));
     it_->Seek(tick_key(first));
   }
