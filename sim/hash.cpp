@@ -56,6 +56,18 @@ class HashSink {
     if (cursor_ >= full_) [[unlikely]]
       flush();
   }
+  // Lends room for one list item (canonical::Writer): at most reserve_bytes_max, which the slack
+  // always has, so this is free; commit moves the cursor past what was written.
+  static constexpr size_t reserve_bytes_max = direct_threshold - 1;
+  uint8_t* reserve(size_t size) {
+    STRATA_ASSERT(size <= reserve_bytes_max, "reserve beyond the slack");
+    return cursor_;
+  }
+  void commit(uint8_t* end) {
+    cursor_ = end;
+    if (cursor_ >= full_) [[unlikely]]
+      flush();
+  }
   [[gnu::noinline]] void flush() {
     if (cursor_ == begin_) return;
     update(begin_, static_cast<size_t>(cursor_ - begin_));

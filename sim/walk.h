@@ -96,6 +96,21 @@ void walk_chunk(V& v, C& c) {
   v.array("ceiling_stamp_region", c.stamp_region[2]);
 }
 
+// One list item by its type: what walk_world's list lambdas call for it (for a visitor that walks a
+// list's items itself, canonical::Writer's reserved path).
+template <class V>
+void walk_item(V& v, const Player& p) {
+  walk_player(v, p);
+}
+template <class V>
+void walk_item(V& v, const Npc& n) {
+  walk_npc(v, n);
+}
+template <class V>
+void walk_item(V& v, const Ghost& g) {
+  walk_ghost(v, g);
+}
+
 }  // namespace walk_detail
 
 // W is World or const World.
