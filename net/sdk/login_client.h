@@ -1,8 +1,12 @@
 // net/sdk/login_client.h — the client side of POST /api/login: a player name in, the player id and
-// the connect token out. A blocking HTTP/1.1 exchange with a bounded response (64 KiB).
+// the connect token out. Blocking HTTP/1.1 exchanges with a bounded response (64 KiB).
+// LoginClient keeps its connection open between logins (keep-alive): a bot swarm logging in
+// thousands of players through one connection each would exhaust the ephemeral ports (every closed
+// connection sits in TIME_WAIT for a minute, and connect() then searches the port range).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,7 +24,26 @@ struct LoginReply {
   net::Address server_tcp;
 };
 
-// observer: log in as an observer of the region (receives its input stream, does not play).
+// Logins over one kept-alive HTTP connection, reopened when the server closes it (it closes
+// after a number of requests, or on a malformed one). Not thread safe: one per thread.
+class LoginClient {
+ public:
+  LoginClient(std::string host, uint16_t port);
+  ~LoginClient();
+  LoginClient(const LoginClient&) = delete;
+  LoginClient& operator=(const LoginClient&) = delete;
+
+  // observer: log in as an observer of the region (receives its input stream, does not play).
+  [[nodiscard]] std::optional<LoginReply> login(const std::string& name, std::string& error, bool observer = false);
+  [[nodiscard]] uint64_t connections_opened() const { return connections_opened_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  uint64_t connections_opened_ = 0;
+};
+
+// One login on a connection of its own.
 [[nodiscard]] std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
                                                    std::string& error, bool observer = false);
 

@@ -62,6 +62,7 @@ struct Options {
   std::string name_prefix = "bot";
   bool observer = false;
   uint32_t threads = 1;
+  uint32_t login_rate = 1000;  // logins per second at most (the whole process)
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -93,8 +94,8 @@ void drop_transport(Bot& bot) {
   bot.client.reset();
 }
 
-bool connect_bot(Bot& bot, boost::asio::io_context& io, const Options& options, uint64_t now_us, std::string& error) {
-  auto reply = sdk::http_login(options.host, options.http_port, bot.name, error);
+bool connect_bot(Bot& bot, boost::asio::io_context& io, sdk::LoginClient& login, uint64_t now_us, std::string& error) {
+  auto reply = login.login(bot.name, error);
   if (!reply) return false;
   sdk::GameClientConfig config = sdk::default_game_client_config();
   if (bot.use_tcp) {
@@ -164,7 +165,9 @@ void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
 }
 
 struct Group {
+  explicit Group(const Options& o) : login(o.host, o.http_port) {}
   boost::asio::io_context io;  // the group's sockets
+  sdk::LoginClient login;      // one kept-alive HTTP connection for the group's logins
   std::vector<Bot*> bots;
   sim::Rng rng = sim::Rng::seeded(1, 9);
   uint64_t churned = 0;
@@ -186,6 +189,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
   std::vector<pollfd> fds;
   std::vector<Bot*> polled;
   uint64_t now = 0;
+  const auto logins_per_think = std::max<uint32_t>(1, o.login_rate / 20 / std::max<uint32_t>(1, o.threads));
   while ((now = net::system_now_us()) < end) {
     fds.clear();
     polled.clear();
@@ -214,11 +218,16 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
     }
     if (now >= next_think) {
       next_think += 50'000;
+      // Logins block on an HTTP exchange: a bounded number per think, so the bots already
+      // connected keep being serviced while thousands log in (their handshakes would time out).
+      uint32_t logins_left = logins_per_think;
       for (Bot* b : g.bots) {
         Bot& bot = *b;
         if (!bot.client) {
+          if (now < bot.reconnect_at_us || logins_left == 0) continue;
+          logins_left -= 1;
           std::string error;
-          if (now >= bot.reconnect_at_us && !connect_bot(bot, g.io, o, now, error)) {
+          if (!connect_bot(bot, g.io, g.login, now, error)) {
             std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), error.c_str());
             bot.reconnect_at_us = now + 1'000'000;
           }
@@ -312,6 +321,8 @@ int main(int argc, char** argv) {
   app.add_option("--name-prefix", o.name_prefix, "bot login names are <prefix><n>");
   app.add_option("--threads", o.threads, "threads, each running an equal share of the bots")
       ->check(CLI::Range(1U, 64U));
+  app.add_option("--login-rate", o.login_rate, "logins per second at most (start and reconnects)")
+      ->check(CLI::Range(20U, 100000U));
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -329,7 +340,7 @@ int main(int argc, char** argv) {
   std::vector<std::unique_ptr<Group>> groups;  // before the bots: their sockets use the groups' io_contexts
   std::vector<Bot> bots(o.bots);
   for (uint32_t g = 0; g < threads; ++g) {
-    groups.push_back(std::make_unique<Group>());
+    groups.push_back(std::make_unique<Group>(o));
     groups.back()->rng = sim::Rng::seeded(o.seed, 9 + g);
   }
   uint64_t now = net::system_now_us();
@@ -337,12 +348,13 @@ int main(int argc, char** argv) {
     Group& group = *groups[i % threads];
     bots[i].name = o.name_prefix + std::to_string(i);
     bots[i].use_tcp = (static_cast<uint64_t>(i) * 1000 + 500) / o.bots < o.tcp_per_mille;
-    std::string error;
-    if (!connect_bot(bots[i], group.io, o, now, error)) {
-      std::fprintf(stderr, "strata-bot: %s: %s\n", bots[i].name.c_str(), error.c_str());
-      return 2;
-    }
     group.bots.push_back(&bots[i]);
+  }
+  // The first bot logs in now (a server that is not there fails the run at once); the others
+  // log in from their groups' loops, o.login_rate a second.
+  if (std::string error; !connect_bot(bots[0], groups[0]->io, groups[0]->login, now, error)) {
+    std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), error.c_str());
+    return 2;
   }
   std::unique_ptr<sdk::Observer> observer;
   std::unique_ptr<net::UdpSocket> observer_socket;
