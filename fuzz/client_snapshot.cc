@@ -23,7 +23,8 @@ const strata::view::ClientView& baseline() {
                                                      static_cast<uint8_t>(1 + id % 8),
                                                      100});
     }
-    v.chunks.emplace(strata::view::ChunkCoord{0, 0}, std::make_shared<strata::view::ViewChunk>());
+    v.chunks.push_back(
+        strata::view::ViewChunkRef{strata::view::ChunkCoord{0, 0}, std::make_shared<strata::view::ViewChunk>()});
     return v;
   }();
   return view;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 
 namespace strata::view {
 namespace {
@@ -74,9 +75,9 @@ uint64_t view_checksum(const std::vector<EntityState>& entities,
 }
 
 uint64_t view_checksum(const ClientView& view) {
-  std::vector<std::pair<ChunkCoord, uint64_t>> chunks;
-  chunks.reserve(view.chunks.size());
-  for (const auto& [coord, chunk] : view.chunks) chunks.emplace_back(coord, chunk->checksum);
+  thread_local std::vector<std::pair<ChunkCoord, uint64_t>> chunks;  // reused: clients verify 20 views a second
+  chunks.clear();
+  for (const ViewChunkRef& ref : view.chunks) chunks.emplace_back(ref.coord, ref.chunk->checksum);
   return view_checksum(view.entities, chunks);
 }
 
@@ -204,77 +205,131 @@ std::string apply_entities(const ClientView* baseline, const ClientSnapshot& s, 
   return {};
 }
 
-std::string apply_chunks(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
-  if (baseline != nullptr) view.chunks = baseline->chunks;  // shares every chunk
-  for (const ChunkCoord& coord : s.dropped_chunks) {
-    if (view.chunks.erase(coord) == 0) return "dropped a chunk not in view";
+bool coord_less(const ViewChunkRef& a, const ViewChunkRef& b) { return a.coord < b.coord; }
+
+// The baseline's chunks minus the dropped ones into view.chunks (sharing every chunk).
+std::string carry_chunks(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
+  std::span<const ChunkCoord> dropped = s.dropped_chunks;
+  std::vector<ChunkCoord> sorted;  // only for a sender that did not sort them (ours does)
+  if (!std::is_sorted(dropped.begin(), dropped.end())) {
+    sorted.assign(dropped.begin(), dropped.end());
+    std::sort(sorted.begin(), sorted.end());
+    dropped = sorted;
   }
+  size_t d = 0;
+  if (baseline != nullptr) {
+    for (const ViewChunkRef& ref : baseline->chunks) {
+      if (d < dropped.size() && dropped[d] < ref.coord) return "dropped a chunk not in view";
+      if (d < dropped.size() && dropped[d] == ref.coord) {
+        ++d;
+        continue;
+      }
+      view.chunks.push_back(ref);
+    }
+  }
+  if (d != dropped.size()) return "dropped a chunk not in view";
+  return {};
+}
+
+// Fresh chunks are made and hashed, then merged into the carried ones (both sorted).
+std::string add_fresh_chunks(const ClientSnapshot& s, ClientView& view) {
+  if (s.chunks.empty()) return {};
+  const auto carried = static_cast<std::ptrdiff_t>(view.chunks.size());
   for (const FreshChunk& fresh : s.chunks) {
     auto chunk = std::make_shared<ViewChunk>();
     chunk->content = fresh.content;
     chunk->checksum = chunk_checksum(chunk->content);
-    if (!view.chunks.emplace(fresh.coord, std::move(chunk)).second) return "fresh chunk already in view";
+    view.chunks.push_back(ViewChunkRef{fresh.coord, std::move(chunk)});
   }
-  // Cell updates: each touched chunk is copied once (the baseline's stays as it was), then hashed.
-  std::map<ChunkCoord, std::shared_ptr<ViewChunk>> touched;
+  const auto middle = view.chunks.begin() + carried;
+  if (!std::is_sorted(middle, view.chunks.end(), coord_less)) std::sort(middle, view.chunks.end(), coord_less);
+  std::inplace_merge(view.chunks.begin(), middle, view.chunks.end(), coord_less);
+  for (size_t i = 1; i < view.chunks.size(); ++i) {
+    if (!(view.chunks[i - 1].coord < view.chunks[i].coord)) return "fresh chunk already in view";
+  }
+  return {};
+}
+
+// Cell updates: each touched chunk is copied once (the baseline keeps its own), updated, then
+// hashed once. Updates are sorted by (x, y, layer), so those of one chunk are not contiguous.
+std::string update_cells(const ClientSnapshot& s, ClientView& view) {
+  struct Copy {
+    ChunkCoord coord;
+    ViewChunk* chunk;  // made here, owned by view.chunks
+  };
+  thread_local std::vector<Copy> copies;  // a few per snapshot; kept for its capacity
+  copies.clear();
+  Copy* last = nullptr;
   for (const CellUpdate& u : s.cells) {
     if (u.x < 0 || u.y < 0) return "cell update outside the map";
+    if (u.layer > 2) return "cell update with a bad layer";
     const ChunkCoord coord{u.x >> sim::limits::chunk_shift, u.y >> sim::limits::chunk_shift};
-    auto it = view.chunks.find(coord);
-    if (it == view.chunks.end()) return "cell update outside the view";
-    std::shared_ptr<ViewChunk>& copy = touched[coord];
-    if (copy == nullptr) {
-      copy = std::make_shared<ViewChunk>(*it->second);
-      it->second = copy;
+    if (last == nullptr || last->coord != coord) {
+      last = nullptr;
+      for (Copy& c : copies) last = c.coord == coord ? &c : last;
+    }
+    if (last == nullptr) {
+      auto it = std::lower_bound(view.chunks.begin(), view.chunks.end(), coord,
+                                 [](const ViewChunkRef& a, const ChunkCoord& c) { return a.coord < c; });
+      if (it == view.chunks.end() || it->coord != coord) return "cell update outside the view";
+      auto copy = std::make_shared<ViewChunk>(*it->chunk);
+      copies.push_back(Copy{coord, copy.get()});
+      it->chunk = std::move(copy);
+      last = &copies.back();
     }
     const auto i = static_cast<size_t>(((u.y & (sim::limits::chunk_size - 1)) << sim::limits::chunk_shift) |
                                        (u.x & (sim::limits::chunk_size - 1)));
+    ChunkContent& content = last->chunk->content;
     switch (u.layer) {
-      case 0: copy->content.floor[i] = u.kind; break;
+      case 0: content.floor[i] = u.kind; break;
       case 1:
-        copy->content.active[i] = u.kind;
-        copy->content.active_state[i] = u.state;
+        content.active[i] = u.kind;
+        content.active_state[i] = u.state;
         break;
-      case 2: copy->content.ceiling[i] = u.kind; break;
-      default: return "cell update with a bad layer";
+      default: content.ceiling[i] = u.kind; break;
     }
   }
-  for (auto& [coord, chunk] : touched) chunk->checksum = chunk_checksum(chunk->content);
+  for (Copy& c : copies) c.chunk->checksum = chunk_checksum(c.chunk->content);
   return {};
+}
+
+std::string apply_chunks(const ClientView* baseline, const ClientSnapshot& s, ClientView& view) {
+  view.chunks.clear();
+  if (std::string e = carry_chunks(baseline, s, view); !e.empty()) return e;
+  if (std::string e = add_fresh_chunks(s, view); !e.empty()) return e;
+  return update_cells(s, view);
 }
 
 }  // namespace
 
-ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot) {
-  ApplyResult result;
+std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot& snapshot, ClientView& out) {
   if (snapshot.baseline_tick != 0) {
     if (baseline == nullptr || baseline->tick != snapshot.baseline_tick) {
-      result.error = "snapshot needs the view of tick " + std::to_string(snapshot.baseline_tick);
-      return result;
+      return "snapshot needs the view of tick " + std::to_string(snapshot.baseline_tick);
     }
-    if (snapshot.tick <= baseline->tick) {
-      result.error = "snapshot is not newer than its baseline";
-      return result;
-    }
-    if (snapshot.tick - baseline->tick > delta_ticks_max) {
-      result.error = "snapshot spans too many ticks from its baseline";
-      return result;
-    }
+    if (snapshot.tick <= baseline->tick) return "snapshot is not newer than its baseline";
+    if (snapshot.tick - baseline->tick > delta_ticks_max) return "snapshot spans too many ticks from its baseline";
   } else {
     baseline = nullptr;
   }
+  if (baseline == &out) return "snapshot applied onto its own baseline";
+  out.tick = snapshot.tick;
+  if (std::string e = apply_entities(baseline, snapshot, out); !e.empty()) return e;
+  return apply_chunks(baseline, snapshot, out);
+}
+
+ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot) {
+  ApplyResult result;
   ClientView view;
-  view.tick = snapshot.tick;
-  if (std::string e = apply_entities(baseline, snapshot, view); !e.empty()) {
-    result.error = e;
-    return result;
-  }
-  if (std::string e = apply_chunks(baseline, snapshot, view); !e.empty()) {
-    result.error = e;
-    return result;
-  }
-  result.view = std::move(view);
+  result.error = apply_snapshot_into(baseline, snapshot, view);
+  if (result.error.empty()) result.view = std::move(view);
   return result;
+}
+
+const ViewChunk* ClientView::chunk(ChunkCoord coord) const {
+  auto it = std::lower_bound(chunks.begin(), chunks.end(), coord,
+                             [](const ViewChunkRef& a, const ChunkCoord& c) { return a.coord < c; });
+  return it != chunks.end() && it->coord == coord ? it->chunk.get() : nullptr;
 }
 
 }  // namespace strata::view

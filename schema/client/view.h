@@ -18,7 +18,6 @@
 #include <array>
 #include <compare>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,11 +68,23 @@ struct ViewChunk {
   uint64_t checksum = 0;  // chunk_checksum(content)
 };
 
-// The client's reconstruction of its view at one tick.
+// A chunk in view: its coordinate and its shared, never null, content.
+struct ViewChunkRef {
+  ChunkCoord coord;
+  std::shared_ptr<const ViewChunk> chunk;
+};
+
+// The client's reconstruction of its view at one tick. Flat sorted vectors, not node containers:
+// a client applies 20 snapshots a second, and a view reused for the next tick (apply_snapshot_into)
+// keeps their capacity, so applying a delta in steady state allocates nothing but the chunks whose
+// cells changed.
 struct ClientView {
   uint64_t tick = 0;
-  std::vector<EntityState> entities;                              // sorted by key
-  std::map<ChunkCoord, std::shared_ptr<const ViewChunk>> chunks;  // chunks in view, never null
+  std::vector<EntityState> entities;  // sorted by key
+  std::vector<ViewChunkRef> chunks;   // sorted by coord, unique
+
+  // The chunk at `coord`, or nullptr when it is not in view (binary search).
+  [[nodiscard]] const ViewChunk* chunk(ChunkCoord coord) const;
 };
 
 // How an entity in the baseline changed (the record that turns it into its state at `tick`).
@@ -157,5 +168,9 @@ struct ApplyResult {
   std::string error;
 };
 [[nodiscard]] ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot);
+// The same into `out` (which must not be the baseline), reusing its storage; returns the error, or
+// empty. On error `out` holds a partial view: do not use it.
+[[nodiscard]] std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot& snapshot,
+                                              ClientView& out);
 
 }  // namespace strata::view
