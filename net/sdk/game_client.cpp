@@ -21,11 +21,11 @@ class ViewMap {
   explicit ViewMap(const view::ClientView& view) : view_(view) {}
   [[nodiscard]] bool blocks(sim::CellPos cell) const {
     if (cell.x < 0 || cell.y < 0) return true;
-    auto it =
-        view_.chunks.find(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
-    if (it == view_.chunks.end()) return true;
+    const view::ViewChunk* in_view =
+        view_.chunk(view::ChunkCoord{cell.x >> sim::limits::chunk_shift, cell.y >> sim::limits::chunk_shift});
+    if (in_view == nullptr) return true;
     const size_t i = sim::TileMap::index_in_chunk(cell);
-    const view::ChunkContent& chunk = it->second->content;
+    const view::ChunkContent& chunk = in_view->content;
     return !sim::floor_walkable(static_cast<sim::Floor>(chunk.floor[i])) ||
            sim::block_solid(static_cast<sim::Block>(chunk.active[i]), chunk.active_state[i]);
   }
@@ -60,8 +60,8 @@ void GameClient::check_prediction(const view::ClientView& confirmed) {
 }
 
 void GameClient::predict(uint64_t now_us) {
-  if (!welcome_ || views_.empty()) return;
-  const view::ClientView& base = views_.rbegin()->second;
+  if (!welcome_ || views_count_ == 0) return;
+  const view::ClientView& base = *view();
   const view::EntityState* me = own_entity(base, welcome_->player);
   if (me == nullptr) return;
   // From the server's state at the base tick, re-apply the moves it had not processed yet with the
@@ -108,7 +108,7 @@ std::optional<sim::Vec2> GameClient::smoothed_position() const {
 }
 
 std::optional<sim::Vec2> GameClient::interpolated_position(const view::EntityKey& key, uint64_t now_us) const {
-  if (views_.empty() || newest_tick_ == 0) return std::nullopt;
+  if (views_count_ == 0 || newest_tick_ == 0) return std::nullopt;
   // Render time in thousandths of a tick, two ticks behind the newest estimate.
   const uint64_t elapsed_milli = (now_us - newest_tick_at_us_) * 1000 / tick_us_;
   const uint64_t render_milli = newest_tick_ * 1000 + std::min<uint64_t>(elapsed_milli, 1000) - 2000;
@@ -117,31 +117,48 @@ std::optional<sim::Vec2> GameClient::interpolated_position(const view::EntityKey
                                [](const view::EntityState& e, const view::EntityKey& k) { return e.key < k; });
     return it != v.entities.end() && it->key == key ? &*it : nullptr;
   };
-  auto after = views_.upper_bound(render_milli / 1000);
-  if (after == views_.begin()) after = std::next(after);
-  if (after == views_.end()) {
-    const view::EntityState* e = find(views_.rbegin()->second);
+  // The first kept view after the render tick, and the one before it.
+  size_t after = 0;
+  while (after < views_count_ && view_at(after).tick <= render_milli / 1000) ++after;
+  if (after == 0) after = 1;
+  if (after >= views_count_) {
+    const view::EntityState* e = find(*view());
     if (e == nullptr) return std::nullopt;
     return sim::Vec2{sim::Fixed::from_raw(e->x), sim::Fixed::from_raw(e->y)};
   }
-  auto before = std::prev(after);
-  const view::EntityState* a = find(before->second);
-  const view::EntityState* b = find(after->second);
+  const view::ClientView& before_view = view_at(after - 1);
+  const view::ClientView& after_view = view_at(after);
+  const view::EntityState* a = find(before_view);
+  const view::EntityState* b = find(after_view);
   if (a == nullptr || b == nullptr) {
     const view::EntityState* e = b != nullptr ? b : a;
     if (e == nullptr) return std::nullopt;
     return sim::Vec2{sim::Fixed::from_raw(e->x), sim::Fixed::from_raw(e->y)};
   }
-  const auto span = static_cast<int64_t>((after->first - before->first) * 1000);
+  const auto span = static_cast<int64_t>((after_view.tick - before_view.tick) * 1000);
   const auto into =
-      std::clamp<int64_t>(static_cast<int64_t>(render_milli) - static_cast<int64_t>(before->first * 1000), 0, span);
+      std::clamp<int64_t>(static_cast<int64_t>(render_milli) - static_cast<int64_t>(before_view.tick * 1000), 0, span);
   auto lerp = [&](int32_t from, int32_t to) {
     return static_cast<int32_t>(from + (static_cast<int64_t>(to - from) * into) / span);
   };
   return sim::Vec2{sim::Fixed::from_raw(lerp(a->x, b->x)), sim::Fixed::from_raw(lerp(a->y, b->y))};
 }
 
-GameClient::GameClient(const GameClientConfig& config) : config_(config), net_(config.net) {}
+GameClient::GameClient(const GameClientConfig& config)
+    : config_(config), net_(config.net), views_(std::max<size_t>(1, config.views_kept)) {}
+
+const view::ClientView* GameClient::find_view(uint64_t tick) const {
+  size_t lo = 0, hi = views_count_;  // binary search: ticks increase from the oldest
+  while (lo < hi) {
+    const size_t mid = (lo + hi) / 2;
+    if (view_at(mid).tick < tick) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo < views_count_ && view_at(lo).tick == tick ? &view_at(lo) : nullptr;
+}
 
 bool GameClient::connect(std::span<const uint8_t> token, uint64_t now_us) { return net_.connect(token, now_us); }
 
@@ -185,21 +202,19 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
   }
   const view::ClientView* base = nullptr;
   if (snapshot.baseline_tick != 0) {
-    auto it = views_.find(snapshot.baseline_tick);
-    if (it == views_.end()) {
+    base = find_view(snapshot.baseline_tick);
+    if (base == nullptr) {
       stats_.missing_baseline += 1;
       return;
     }
-    base = &it->second;
   } else {
     stats_.full_snapshots += 1;
   }
-  auto applied = view::apply_snapshot(base, snapshot);
-  if (!applied.view) {
+  if (!view::apply_snapshot_into(base, snapshot, next_view_).empty()) {
     stats_.refused_messages += 1;
     return;
   }
-  const uint64_t actual = view::view_checksum(*applied.view);
+  const uint64_t actual = view::view_checksum(next_view_);
   if (actual != snapshot.aoi_checksum) {
     stats_.checksum_mismatches += 1;
     view::encode_checksum_report(view::ChecksumReport{snapshot.tick, snapshot.aoi_checksum, actual}, scratch_);
@@ -207,11 +222,17 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
     return;  // never build on a view we know is wrong: the next full or delta from an older one fixes it
   }
   stats_.snapshots_applied += 1;
-  check_prediction(*applied.view);
+  check_prediction(next_view_);
   base_motion_ = sim::MotionState{static_cast<sim::Direction>(snapshot.viewer_heading),
                                   static_cast<sim::MoveMode>(snapshot.viewer_mode), snapshot.viewer_stamina};
-  views_[snapshot.tick] = std::move(*applied.view);
-  while (views_.size() > config_.views_kept) views_.erase(views_.begin());
+  // Into the ring; the view leaving it (the oldest, when full) takes next_view_'s place.
+  if (views_count_ == views_.size()) {
+    std::swap(views_[views_first_], next_view_);
+    views_first_ = (views_first_ + 1) % views_.size();
+  } else {
+    std::swap(views_[(views_first_ + views_count_) % views_.size()], next_view_);
+    views_count_ += 1;
+  }
   newest_tick_ = snapshot.tick;
   newest_tick_at_us_ = now_us;
   last_world_quick_hash_ = snapshot.world_quick_hash;

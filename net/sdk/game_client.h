@@ -91,7 +91,7 @@ class GameClient {
   [[nodiscard]] net::ClientState state() const { return net_.state(); }
   [[nodiscard]] const net::Client& net_client() const { return net_; }
   [[nodiscard]] const std::optional<view::Welcome>& welcome() const { return welcome_; }
-  [[nodiscard]] const view::ClientView* view() const { return views_.empty() ? nullptr : &views_.rbegin()->second; }
+  [[nodiscard]] const view::ClientView* view() const { return views_count_ == 0 ? nullptr : &view_at(views_count_ - 1); }
   [[nodiscard]] uint32_t last_processed_seq() const { return last_processed_seq_; }
   [[nodiscard]] uint64_t last_world_quick_hash() const { return last_world_quick_hash_; }
   [[nodiscard]] uint32_t input_delay_ticks() const { return input_delay_ticks_; }
@@ -119,11 +119,21 @@ class GameClient {
   void handle(const view::Message& message, size_t bytes, uint64_t now_us);
   void apply(const view::ClientSnapshot& snapshot, uint64_t now_us);
   void adapt_input_delay();
+  // Kept views, i = 0 the oldest .. views_count_ - 1 the newest (ticks increasing).
+  [[nodiscard]] const view::ClientView& view_at(size_t i) const {
+    return views_[(views_first_ + i) % views_.size()];
+  }
+  [[nodiscard]] const view::ClientView* find_view(uint64_t tick) const;
 
   GameClientConfig config_;
   net::Client net_;
   std::optional<view::Welcome> welcome_;
-  std::map<uint64_t, view::ClientView> views_;  // by tick
+  // The kept views as a ring of config_.views_kept slots; a view leaving it becomes next_view_,
+  // into which the next snapshot is applied, so their storage is reused, not reallocated.
+  std::vector<view::ClientView> views_;
+  size_t views_first_ = 0;
+  size_t views_count_ = 0;
+  view::ClientView next_view_;
   std::deque<view::InputEntry> pending_;        // submitted, not yet processed by the server
   static constexpr size_t chat_kept = 256;
   std::deque<view::ChatLine> chat_;
