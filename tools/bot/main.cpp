@@ -12,11 +12,14 @@
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
-#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -63,6 +66,7 @@ struct Options {
   bool observer = false;
   uint32_t threads = 1;
   uint32_t login_rate = 1000;  // logins per second at most (the whole process)
+  double service_ms = 2;       // every bot's update and send at least this often
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -88,14 +92,45 @@ void flush(Bot& bot) {
   if (bot.socket) bot.socket->flush();
 }
 
+void service(Bot& bot, uint64_t now) {
+  bot.client->update(now);
+  bot.client->send_packets(now, sink_of(bot));
+  flush(bot);
+}
+
 void drop_transport(Bot& bot) {
   bot.stream.reset();  // first: its callbacks name the client
   bot.socket.reset();
   bot.client.reset();
 }
 
-bool connect_bot(Bot& bot, boost::asio::io_context& io, sdk::LoginClient& login, uint64_t now_us, std::string& error) {
-  auto reply = login.login(bot.name, error);
+struct Group {
+  explicit Group(const Options& o) : login(o.host, o.http_port), epoll_fd(::epoll_create1(EPOLL_CLOEXEC)) {}
+  ~Group() {
+    if (epoll_fd >= 0) ::close(epoll_fd);
+  }
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+  boost::asio::io_context io;  // the group's sockets
+  sdk::LoginClient login;      // one kept-alive HTTP connection for the group's logins
+  // The group's UDP sockets, each registered once with its Bot: a wait costs nothing per idle
+  // socket (poll(2) over thousands of them every 2 ms cost a good share of the bots' CPU).
+  int epoll_fd = -1;
+  size_t streams_open = 0;  // bots on TCP (counted every think): their io_context needs polling
+  std::vector<Bot*> bots;
+  sim::Rng rng = sim::Rng::seeded(1, 9);
+  uint64_t churned = 0;
+  uint64_t reconnects = 0;
+  uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
+  uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
+  uint64_t visible_samples = 0;
+  std::atomic<size_t> connected{0};  // for the live summary
+  std::atomic<uint64_t> mismatches{0};
+};
+
+bool connect_bot(Bot& bot, Group& group, uint64_t now_us, std::string& error) {
+  boost::asio::io_context& io = group.io;
+  auto reply = group.login.login(bot.name, error);
   if (!reply) return false;
   sdk::GameClientConfig config = sdk::default_game_client_config();
   if (bot.use_tcp) {
@@ -122,6 +157,14 @@ bool connect_bot(Bot& bot, boost::asio::io_context& io, sdk::LoginClient& login,
     udp.send_buffer_bytes = 256 << 10;
     bot.socket = net::UdpSocket::open(io, udp, error);
     if (!bot.socket) return false;
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = &bot;
+    if (::epoll_ctl(group.epoll_fd, EPOLL_CTL_ADD, bot.socket->native_handle(), &event) != 0) {
+      error = std::string("epoll_ctl: ") + std::strerror(errno);
+      bot.socket.reset();
+      return false;
+    }
     bot.client = std::make_unique<sdk::GameClient>(config);
   }
   if (!bot.client->connect(reply->token, now_us)) {
@@ -164,21 +207,6 @@ void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   }
 }
 
-struct Group {
-  explicit Group(const Options& o) : login(o.host, o.http_port) {}
-  boost::asio::io_context io;  // the group's sockets
-  sdk::LoginClient login;      // one kept-alive HTTP connection for the group's logins
-  std::vector<Bot*> bots;
-  sim::Rng rng = sim::Rng::seeded(1, 9);
-  uint64_t churned = 0;
-  uint64_t reconnects = 0;
-  uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
-  uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
-  uint64_t visible_samples = 0;
-  std::atomic<size_t> connected{0};  // for the live summary
-  std::atomic<uint64_t> mismatches{0};
-};
-
 // One group's loop until `end`. Group 0 also drives the observer and prints the live summary.
 void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Observer* observer,
                net::UdpSocket* observer_socket, const std::vector<std::unique_ptr<Group>>* all = nullptr) {
@@ -186,28 +214,26 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
   uint64_t next_service = start;
   uint64_t next_sample = start + 1'000'000;
   uint64_t next_report = start + 5'000'000;
-  std::vector<pollfd> fds;
-  std::vector<Bot*> polled;
+  std::vector<epoll_event> events(256);
   uint64_t now = 0;
   const auto logins_per_think = std::max<uint32_t>(1, o.login_rate / 20 / std::max<uint32_t>(1, o.threads));
+  const uint64_t service_us = static_cast<uint64_t>(o.service_ms * 1000);
   while ((now = net::system_now_us()) < end) {
-    fds.clear();
-    polled.clear();
-    for (Bot* bot : g.bots) {
-      if (!bot->client || !bot->socket) continue;
-      fds.push_back(pollfd{bot->socket->native_handle(), POLLIN, 0});
-      polled.push_back(bot);
-    }
-    if (observer_socket != nullptr) fds.push_back(pollfd{observer_socket->native_handle(), POLLIN, 0});
-    const uint64_t wait_us = next_service > now ? std::min<uint64_t>(next_service - now, 2'000) : 0;
-    (void)::poll(fds.data(), fds.size(), static_cast<int>((wait_us + 999) / 1000));
+    uint64_t wait_us = next_service > now ? next_service - now : 0;
+    if (observer != nullptr) wait_us = std::min<uint64_t>(wait_us, 2'000);
+    if (g.streams_open > 0) wait_us = std::min<uint64_t>(wait_us, 1'000);  // TCP bots: the io_context is polled
+    const int ready = ::epoll_wait(g.epoll_fd, events.data(), static_cast<int>(events.size()),
+                                   static_cast<int>((wait_us + 999) / 1000));
     g.io.poll();  // TCP bots: their streams' reads and writes
     now = net::system_now_us();
-    for (size_t i = 0; i < polled.size(); ++i) {
-      if ((fds[i].revents & POLLIN) == 0) continue;
-      Bot& bot = *polled[i];
+    for (int i = 0; i < ready; ++i) {
+      Bot& bot = *static_cast<Bot*>(events[static_cast<size_t>(i)].data.ptr);
+      if (!bot.client || !bot.socket) continue;
       bot.socket->receive(
           [&](const net::Address& from, std::span<const uint8_t> data) { bot.client->receive(from, data, now); });
+      // Process at once: the snapshot's ack (and the netchannel's) leave without waiting for
+      // the next service round, so the RTT measured is the network's, not our polling interval.
+      service(bot, now);
     }
     if (observer != nullptr) {
       observer_socket->receive(
@@ -221,13 +247,15 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       // Logins block on an HTTP exchange: a bounded number per think, so the bots already
       // connected keep being serviced while thousands log in (their handshakes would time out).
       uint32_t logins_left = logins_per_think;
+      g.streams_open = 0;
+      for (const Bot* b : g.bots) g.streams_open += b->stream ? 1 : 0;
       for (Bot* b : g.bots) {
         Bot& bot = *b;
         if (!bot.client) {
           if (now < bot.reconnect_at_us || logins_left == 0) continue;
           logins_left -= 1;
           std::string error;
-          if (!connect_bot(bot, g.io, g.login, now, error)) {
+          if (!connect_bot(bot, g, now, error)) {
             std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), error.c_str());
             bot.reconnect_at_us = now + 1'000'000;
           }
@@ -261,12 +289,9 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       }
     }
     if (now >= next_service) {
-      next_service = now + 2'000;
+      next_service = now + service_us;
       for (Bot* bot : g.bots) {
-        if (!bot->client) continue;
-        bot->client->update(now);
-        bot->client->send_packets(now, sink_of(*bot));
-        flush(*bot);
+        if (bot->client) service(*bot, now);
       }
     }
     if (now >= next_sample) {
@@ -323,6 +348,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1U, 64U));
   app.add_option("--login-rate", o.login_rate, "logins per second at most (start and reconnects)")
       ->check(CLI::Range(20U, 100000U));
+  app.add_option("--service-ms", o.service_ms,
+                 "update and send for every bot at least every this many ms (a bot that receives is serviced at once)")
+      ->check(CLI::Range(0.5, 50.0));
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -352,7 +380,7 @@ int main(int argc, char** argv) {
   }
   // The first bot logs in now (a server that is not there fails the run at once); the others
   // log in from their groups' loops, o.login_rate a second.
-  if (std::string error; !connect_bot(bots[0], groups[0]->io, groups[0]->login, now, error)) {
+  if (std::string error; !connect_bot(bots[0], *groups[0], now, error)) {
     std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), error.c_str());
     return 2;
   }
