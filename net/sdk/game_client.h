@@ -106,6 +106,8 @@ class GameClient {
   // A remote entity's position interpolated two ticks in the past (nullopt when not in view).
   [[nodiscard]] std::optional<sim::Vec2> interpolated_position(const view::EntityKey& key, uint64_t now_us) const;
   [[nodiscard]] const PredictionStats& prediction_stats() const { return prediction_; }
+  // The server's motion state of the local player (heading, mode, stamina) at the newest view.
+  [[nodiscard]] const sim::MotionState& base_motion() const { return base_motion_; }
 
  private:
   struct OwnMove {

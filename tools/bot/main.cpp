@@ -47,6 +47,15 @@ struct Bot {
   uint64_t reconnect_at_us = 0;
   uint64_t connects = 0;
   sdk::GameClientStats finished;  // stats of earlier sessions (churn)
+  // --spread: the bot's home, a random cell within spread_cells of where it first appeared.
+  bool has_home = false;
+  bool at_home = false;  // reached it once; from then on it wanders around it
+  sim::CellPos home{};
+  sim::CellPos progress_cell{};  // where it was at the last progress check
+  uint64_t progress_check_us = 0;
+  uint64_t detour_until_us = 0;  // blocked on the way: a random direction until then
+  uint8_t heading = 0;           // the direction last submitted
+  uint64_t heading_at_us = 0;
 };
 
 struct Options {
@@ -67,6 +76,8 @@ struct Options {
   uint32_t threads = 1;
   uint32_t login_rate = 1000;  // logins per second at most (the whole process)
   double service_ms = 2;       // every bot's update and send at least this often
+  uint32_t spread_cells = 0;   // 0: wander from the spawn; else first walk to a home this far out
+  uint32_t wander_cells = 12;  // with --spread: how far a bot strays from its home
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -124,6 +135,8 @@ struct Group {
   uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
   uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
+  uint64_t visible_late_sum = 0;  // the same over the last third of the run (spread out by then)
+  uint64_t visible_late_samples = 0;
   std::atomic<size_t> connected{0};  // for the live summary
   std::atomic<uint64_t> mismatches{0};
 };
@@ -176,10 +189,64 @@ bool connect_bot(Bot& bot, Group& group, uint64_t now_us, std::string& error) {
   return true;
 }
 
+// --spread: walks to its home (a random cell within spread_cells of its spawn), then wanders
+// there, walking back whenever it strays farther than wander_cells. A client can only send moves:
+// the server's spawn rule is part of the simulation and stays as it is. True when it steered
+// this think (no random move then).
+bool steer_home(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
+  sdk::GameClient& c = *bot.client;
+  const std::optional<sim::Vec2>& position = c.predicted_position();
+  if (!position) return false;
+  const sim::CellPos cell{position->x.raw() >> 8, position->y.raw() >> 8};
+  if (!bot.has_home) {
+    const int32_t spread = static_cast<int32_t>(options.spread_cells);
+    const int32_t width = c.welcome()->chunks_x * sim::limits::chunk_size;
+    const int32_t height = c.welcome()->chunks_y * sim::limits::chunk_size;
+    auto offset = [&] { return static_cast<int32_t>(rng.below(static_cast<uint32_t>(2 * spread + 1))) - spread; };
+    bot.home = sim::CellPos{std::clamp(cell.x + offset(), 2, std::max(2, width - 3)),
+                            std::clamp(cell.y + offset(), 2, std::max(2, height - 3))};
+    bot.has_home = true;
+    bot.progress_cell = cell;
+    bot.progress_check_us = now_us + 3'000'000;
+  }
+  const int32_t dx = bot.home.x - cell.x;
+  const int32_t dy = bot.home.y - cell.y;
+  const int32_t distance = std::max(std::abs(dx), std::abs(dy));
+  if (distance <= 1) bot.at_home = true;
+  if (bot.at_home && distance <= static_cast<int32_t>(options.wander_cells)) return false;
+  if (now_us >= bot.progress_check_us) {
+    // Blocked (water, a wall, other players)? Try a random direction for a second.
+    const int32_t moved = std::max(std::abs(cell.x - bot.progress_cell.x), std::abs(cell.y - bot.progress_cell.y));
+    if (moved < 2) bot.detour_until_us = now_us + 1'000'000;
+    bot.progress_cell = cell;
+    bot.progress_check_us = now_us + 3'000'000;
+  }
+  uint8_t heading = 0;
+  if (now_us < bot.detour_until_us) {
+    heading = bot.heading != 0 && rng.below(10) != 0 ? bot.heading : static_cast<uint8_t>(1 + rng.below(8));
+  } else {
+    static constexpr sim::Direction table[3][3] = {{sim::Direction::nw, sim::Direction::n, sim::Direction::ne},
+                                                   {sim::Direction::w, sim::Direction::none, sim::Direction::e},
+                                                   {sim::Direction::sw, sim::Direction::s, sim::Direction::se}};
+    heading = sim::to_underlying(table[(dy > 0) - (dy < 0) + 1][(dx > 0) - (dx < 0) + 1]);
+  }
+  // A move is an intent the server keeps: resend only on a change (or now and then, in case
+  // one was refused, e.g. a run without stamina).
+  if (heading != bot.heading || now_us - bot.heading_at_us >= 1'000'000) {
+    const bool run = c.base_motion().stamina >= sim::limits::stamina_run_min + 10;
+    c.submit(sim::MoveCommand{{}, 0, static_cast<sim::Direction>(heading), run ? sim::MoveMode::run : sim::MoveMode::walk},
+             now_us);
+    bot.heading = heading;
+    bot.heading_at_us = now_us;
+  }
+  return true;
+}
+
 void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   sdk::GameClient& c = *bot.client;
   if (!c.welcome() || c.view() == nullptr) return;
-  if (rng.below(1000) < options.move_per_mille) {
+  const bool steered = options.spread_cells > 0 && steer_home(bot, rng, options, now_us);
+  if (!steered && rng.below(1000) < options.move_per_mille) {
     c.submit(sim::MoveCommand{{},
                               0,
                               static_cast<sim::Direction>(rng.below(9)),
@@ -304,6 +371,10 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
         if (!bot->client || bot->client->view() == nullptr) continue;
         g.visible_sum += bot->client->view()->entities.size();
         g.visible_samples += 1;
+        if (3 * (now - start) >= 2 * (end - start)) {
+          g.visible_late_sum += bot->client->view()->entities.size();
+          g.visible_late_samples += 1;
+        }
       }
       g.connected.store(connected);
       g.mismatches.store(mismatches);
@@ -351,6 +422,12 @@ int main(int argc, char** argv) {
   app.add_option("--service-ms", o.service_ms,
                  "update and send for every bot at least every this many ms (a bot that receives is serviced at once)")
       ->check(CLI::Range(0.5, 50.0));
+  app.add_option("--spread", o.spread_cells,
+                 "each bot first walks to a random cell within this many cells of its spawn (Chebyshev), then "
+                 "wanders around it: spreads the swarm so each sees a realistic number of entities")
+      ->check(CLI::Range(0U, 4096U));
+  app.add_option("--wander", o.wander_cells, "with --spread: how far a bot strays from its cell before walking back")
+      ->check(CLI::Range(1U, 256U));
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -405,9 +482,11 @@ int main(int argc, char** argv) {
   run_group(*groups[0], o, start, end, observer.get(), observer_socket.get(), &groups);
   for (auto& w : workers) w.join();
   uint64_t churned = 0, reconnects = 0, visible_sum = 0, visible_samples = 0, fallbacks = 0;
+  uint64_t visible_late_sum = 0, visible_late_samples = 0;
   for (const auto& g : groups) {
     churned += g->churned, reconnects += g->reconnects, fallbacks += g->fallbacks;
     visible_sum += g->visible_sum, visible_samples += g->visible_samples;
+    visible_late_sum += g->visible_late_sum, visible_late_samples += g->visible_late_samples;
   }
   // Final report.
   sdk::GameClientStats total;
@@ -466,10 +545,11 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(total.chat_received));
   std::printf(
       "  per client: %.0f snapshot bytes/s, %.0f bytes/s received in all (packets, headers, MACs), %.1f entities in "
-      "view, mean rtt %.1f ms, mean loss %.3f\n",
+      "view (%.1f over the last third), mean rtt %.1f ms, mean loss %.3f\n",
       static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
       static_cast<double>(received_bytes) / seconds / o.bots,
       visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
+      visible_late_samples ? static_cast<double>(visible_late_sum) / static_cast<double>(visible_late_samples) : 0.0,
       with_stats ? rtt_sum / static_cast<double>(with_stats) : 0.0,
       with_stats ? loss_sum / static_cast<double>(with_stats) : 0.0);
   for (Bot& bot : bots) {
