@@ -210,19 +210,23 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
   } else {
     stats_.full_snapshots += 1;
   }
-  if (!view::apply_snapshot_into(base, snapshot, next_view_).empty()) {
+  if (!view::apply_snapshot_into(base, snapshot, next_view_, config_.light).empty()) {
     stats_.refused_messages += 1;
     return;
   }
-  const uint64_t actual = view::view_checksum(next_view_);
+  const uint64_t actual = config_.light ? snapshot.aoi_checksum : view::view_checksum(next_view_);
   if (actual != snapshot.aoi_checksum) {
     stats_.checksum_mismatches += 1;
     view::encode_checksum_report(view::ChecksumReport{snapshot.tick, snapshot.aoi_checksum, actual}, scratch_);
     (void)net_.send(net::Channel::reliable_ordered, scratch_);
     return;  // never build on a view we know is wrong: the next full or delta from an older one fixes it
   }
-  stats_.snapshots_applied += 1;
-  check_prediction(next_view_);
+  if (config_.light) {
+    stats_.snapshots_unverified += 1;
+  } else {
+    stats_.snapshots_applied += 1;
+    check_prediction(next_view_);
+  }
   base_motion_ = sim::MotionState{static_cast<sim::Direction>(snapshot.viewer_heading),
                                   static_cast<sim::MoveMode>(snapshot.viewer_mode), snapshot.viewer_stamina};
   // Into the ring; the view leaving it (the oldest, when full) takes next_view_'s place.
@@ -285,7 +289,7 @@ void GameClient::update(uint64_t now_us) {
   }
   if (net_.state() != net::ClientState::connected) return;
   adapt_input_delay();
-  predict(now_us);
+  if (!config_.light) predict(now_us);
   if (newest_tick_ > acked_tick_) {
     view::encode_ack(newest_tick_, scratch_);
     if (net_.send(net::Channel::unreliable_sequenced, scratch_) == net::SendResult::ok) acked_tick_ = newest_tick_;

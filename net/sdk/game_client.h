@@ -40,6 +40,11 @@ struct GameClientConfig {
   // Unprocessed inputs are resent at most this often (new inputs go out at once): redundancy
   // against loss without flooding the server when update() is called at a high frame rate.
   uint64_t input_resend_us = 25'000;
+  // Light mode, for load generators only: snapshots are decoded, their entities applied (so
+  // view() says where everything is) and acknowledged like any client's, but the chunks are not
+  // reconstructed, the AOI checksum is not verified and the local player is not predicted.
+  // Counted in GameClientStats::snapshots_unverified. Game clients keep it false.
+  bool light = false;
 };
 [[nodiscard]] GameClientConfig default_game_client_config();
 
@@ -54,7 +59,8 @@ struct PredictionStats {
 
 struct GameClientStats {
   uint64_t snapshots_received = 0;
-  uint64_t snapshots_applied = 0;
+  uint64_t snapshots_applied = 0;     // reconstructed and verified against the AOI checksum
+  uint64_t snapshots_unverified = 0;  // light mode: entities applied, nothing verified
   uint64_t snapshot_bytes = 0;
   uint64_t full_snapshots = 0;
   uint64_t checksum_mismatches = 0;

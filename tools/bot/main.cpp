@@ -42,6 +42,7 @@ struct Bot {
   std::unique_ptr<net::UdpSocket> socket;  // UDP, or
   std::unique_ptr<net::TcpClient> stream;  // TCP (networks that block UDP; the fallback)
   bool use_tcp = false;                    // how the next connection goes
+  bool light = false;                      // --verify-every: this bot does not verify (GameClientConfig::light)
   bool ever_connected = false;             // this connection reached connected
   std::unique_ptr<sdk::GameClient> client;
   uint64_t reconnect_at_us = 0;
@@ -78,11 +79,13 @@ struct Options {
   double service_ms = 2;       // every bot's update and send at least this often
   uint32_t spread_cells = 0;   // 0: wander from the spawn; else first walk to a home this far out
   uint32_t wander_cells = 12;  // with --spread: how far a bot strays from its home
+  uint32_t verify_every = 1;   // every Nth bot reconstructs and verifies; the others are light
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
   into.snapshots_received += s.snapshots_received;
   into.snapshots_applied += s.snapshots_applied;
+  into.snapshots_unverified += s.snapshots_unverified;
   into.snapshot_bytes += s.snapshot_bytes;
   into.full_snapshots += s.full_snapshots;
   into.checksum_mismatches += s.checksum_mismatches;
@@ -146,6 +149,7 @@ bool connect_bot(Bot& bot, Group& group, uint64_t now_us, std::string& error) {
   auto reply = group.login.login(bot.name, error);
   if (!reply) return false;
   sdk::GameClientConfig config = sdk::default_game_client_config();
+  config.light = bot.light;
   if (bot.use_tcp) {
     if (reply->tcp_port == 0) {
       error = "the login did not say the server's TCP port";
@@ -189,13 +193,23 @@ bool connect_bot(Bot& bot, Group& group, uint64_t now_us, std::string& error) {
   return true;
 }
 
+std::optional<sim::Vec2> own_position(const sdk::GameClient& c) {
+  const view::EntityKey me{view::EntityKind::player, 0, c.welcome()->player};
+  const auto& entities = c.view()->entities;
+  auto it = std::lower_bound(entities.begin(), entities.end(), me,
+                             [](const view::EntityState& e, const view::EntityKey& k) { return e.key < k; });
+  if (it == entities.end() || it->key != me) return std::nullopt;
+  return sim::Vec2{sim::Fixed::from_raw(it->x), sim::Fixed::from_raw(it->y)};
+}
+
 // --spread: walks to its home (a random cell within spread_cells of its spawn), then wanders
 // there, walking back whenever it strays farther than wander_cells. A client can only send moves:
 // the server's spawn rule is part of the simulation and stays as it is. True when it steered
 // this think (no random move then).
 bool steer_home(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   sdk::GameClient& c = *bot.client;
-  const std::optional<sim::Vec2>& position = c.predicted_position();
+  std::optional<sim::Vec2> position = c.predicted_position();
+  if (!position) position = own_position(c);  // light bots predict nothing: the newest view
   if (!position) return false;
   const sim::CellPos cell{position->x.raw() >> 8, position->y.raw() >> 8};
   if (!bot.has_home) {
@@ -262,16 +276,13 @@ void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   const bool build = rng.below(1000) < options.build_per_mille;
   const bool dig = rng.below(1000) < options.break_per_mille;
   if (!build && !dig) return;
-  const view::EntityKey me{view::EntityKind::player, 0, c.welcome()->player};
-  for (const view::EntityState& e : c.view()->entities) {
-    if (e.key != me) continue;
-    const sim::CellPos cell{(e.x >> 8) + static_cast<int32_t>(rng.below(5)) - 2,
-                            (e.y >> 8) + static_cast<int32_t>(rng.below(5)) - 2};
-    if (build)
-      c.submit(sim::PlaceCommand{{}, 0, cell, sim::Layer::active, sim::to_underlying(sim::Block::wood_wall), {}},
-               now_us);
-    if (dig) c.submit(sim::BreakCommand{{}, 0, cell, sim::Layer::active, {}}, now_us);
-  }
+  const std::optional<sim::Vec2> me = own_position(c);
+  if (!me) return;
+  const sim::CellPos cell{(me->x.raw() >> 8) + static_cast<int32_t>(rng.below(5)) - 2,
+                          (me->y.raw() >> 8) + static_cast<int32_t>(rng.below(5)) - 2};
+  if (build)
+    c.submit(sim::PlaceCommand{{}, 0, cell, sim::Layer::active, sim::to_underlying(sim::Block::wood_wall), {}}, now_us);
+  if (dig) c.submit(sim::BreakCommand{{}, 0, cell, sim::Layer::active, {}}, now_us);
 }
 
 // One group's loop until `end`. Group 0 also drives the observer and prints the live summary.
@@ -428,6 +439,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0U, 4096U));
   app.add_option("--wander", o.wander_cells, "with --spread: how far a bot strays from its cell before walking back")
       ->check(CLI::Range(1U, 256U));
+  app.add_option("--verify-every", o.verify_every,
+                 "only every Nth bot reconstructs its view and verifies every snapshot (AOI checksum, "
+                 "prediction); the others are light: they decode, apply the entities and acknowledge every "
+                 "snapshot (the server's work is the same) but verify nothing. Default 1: every bot verifies")
+      ->check(CLI::Range(1U, 1000000U));
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -453,6 +469,7 @@ int main(int argc, char** argv) {
     Group& group = *groups[i % threads];
     bots[i].name = o.name_prefix + std::to_string(i);
     bots[i].use_tcp = (static_cast<uint64_t>(i) * 1000 + 500) / o.bots < o.tcp_per_mille;
+    bots[i].light = i % o.verify_every != 0;
     group.bots.push_back(&bots[i]);
   }
   // The first bot logs in now (a server that is not there fails the run at once); the others
@@ -517,10 +534,21 @@ int main(int argc, char** argv) {
       "%llu churned, %llu reconnected\n",
       o.bots, seconds, connected, on_tcp, static_cast<unsigned long long>(fallbacks), welcomed,
       static_cast<unsigned long long>(churned), static_cast<unsigned long long>(reconnects));
+  const size_t light_bots = static_cast<size_t>(std::count_if(bots.begin(), bots.end(), [](const Bot& b) { return b.light; }));
+  if (light_bots == 0) {
+    std::printf("  verification: full, every bot reconstructs and verifies every snapshot\n");
+  } else {
+    std::printf(
+        "  verification: PARTIAL (--verify-every %u): %zu bots reconstruct and verify every snapshot; %zu light bots "
+        "decode, apply the entities and acknowledge, verifying nothing\n",
+        o.verify_every, o.bots - light_bots, light_bots);
+  }
   std::printf(
-      "  snapshots: %llu received, %llu applied, %llu full, %llu stale, %llu missing baseline, %llu refused\n",
+      "  snapshots: %llu received, %llu applied and verified, %llu unverified (light), %llu full, %llu stale, %llu "
+      "missing baseline, %llu refused\n",
       static_cast<unsigned long long>(total.snapshots_received),
-      static_cast<unsigned long long>(total.snapshots_applied), static_cast<unsigned long long>(total.full_snapshots),
+      static_cast<unsigned long long>(total.snapshots_applied),
+      static_cast<unsigned long long>(total.snapshots_unverified), static_cast<unsigned long long>(total.full_snapshots),
       static_cast<unsigned long long>(total.stale_snapshots), static_cast<unsigned long long>(total.missing_baseline),
       static_cast<unsigned long long>(total.refused_messages));
   uint64_t checked = 0, exact = 0, error_sum = 0, corrections = 0, correction_sum = 0;
@@ -537,7 +565,7 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(checked),
       checked ? 100.0 * static_cast<double>(exact) / static_cast<double>(checked) : 0.0,
       checked ? static_cast<double>(error_sum) / static_cast<double>(checked) : 0.0, error_max,
-      static_cast<double>(corrections) / (seconds / 60.0) / o.bots,
+      static_cast<double>(corrections) / (seconds / 60.0) / static_cast<double>(std::max<size_t>(1, o.bots - light_bots)),
       corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
   std::printf("  inputs submitted: %llu; chat: %llu lines said, %llu heard\n",
