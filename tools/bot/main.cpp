@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -136,6 +137,8 @@ struct Group {
   uint64_t churned = 0;
   uint64_t reconnects = 0;
   uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
+  std::array<uint64_t, 5> failures{};     // connections that failed, by net::ClientFailure
+  std::array<uint64_t, 8> disconnects{};  // connections lost, by net::DisconnectReason
   uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
   uint64_t visible_late_sum = 0;  // the same over the last third of the run (spread out by then)
@@ -348,6 +351,12 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
             bot.use_tcp = true;
             g.fallbacks += 1;
           }
+          const net::Client& n = bot.client->net_client();
+          if (state == net::ClientState::failed) {
+            g.failures[static_cast<size_t>(n.failure())] += 1;
+          } else {
+            g.disconnects[std::min<size_t>(static_cast<size_t>(n.disconnect_reason()), g.disconnects.size() - 1)] += 1;
+          }
           accumulate(bot.finished, bot.client->stats());
           drop_transport(bot);
           bot.reconnect_at_us = now + 500'000 + g.rng.below(1'000'000);
@@ -543,6 +552,22 @@ int main(int argc, char** argv) {
         "decode, apply the entities and acknowledge, verifying nothing\n",
         o.verify_every, o.bots - light_bots, light_bots);
   }
+  std::array<uint64_t, 5> failures{};
+  std::array<uint64_t, 8> disconnects{};
+  for (const auto& g : groups) {
+    for (size_t i = 0; i < failures.size(); ++i) failures[i] += g->failures[i];
+    for (size_t i = 0; i < disconnects.size(); ++i) disconnects[i] += g->disconnects[i];
+  }
+  std::printf(
+      "  connections ended: failed %llu token invalid, %llu token expired, %llu denied, %llu handshake timeout; lost "
+      "%llu requested, %llu timeout, %llu protocol error, %llu server full, %llu shutdown, %llu kicked, %llu transport "
+      "error\n",
+      static_cast<unsigned long long>(failures[1]), static_cast<unsigned long long>(failures[2]),
+      static_cast<unsigned long long>(failures[3]), static_cast<unsigned long long>(failures[4]),
+      static_cast<unsigned long long>(disconnects[1]), static_cast<unsigned long long>(disconnects[2]),
+      static_cast<unsigned long long>(disconnects[3]), static_cast<unsigned long long>(disconnects[4]),
+      static_cast<unsigned long long>(disconnects[5]), static_cast<unsigned long long>(disconnects[6]),
+      static_cast<unsigned long long>(disconnects[7]));
   std::printf(
       "  snapshots: %llu received, %llu applied and verified, %llu unverified (light), %llu full, %llu stale, %llu "
       "missing baseline, %llu refused\n",
