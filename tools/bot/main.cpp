@@ -20,6 +20,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <cstring>
 #include <cstdio>
 #include <memory>
@@ -44,6 +47,7 @@ struct Bot {
   std::unique_ptr<net::TcpClient> stream;  // TCP (networks that block UDP; the fallback)
   bool use_tcp = false;                    // how the next connection goes
   bool light = false;                      // --verify-every: this bot does not verify (GameClientConfig::light)
+  bool login_pending = false;              // asked its group's LoginWorker
   bool ever_connected = false;             // this connection reached connected
   std::unique_ptr<sdk::GameClient> client;
   uint64_t reconnect_at_us = 0;
@@ -119,15 +123,82 @@ void drop_transport(Bot& bot) {
   bot.client.reset();
 }
 
+struct LoginDone {
+  Bot* bot = nullptr;
+  std::optional<sdk::LoginReply> reply;
+  std::string error;
+};
+
+// Logins on a thread of their own: an HTTP exchange blocks (for long when the server is busy),
+// and the group's loop must keep servicing its connected bots meanwhile (a stalled loop timed out
+// the handshakes of the bots that had just logged in). One kept-alive HTTP connection.
+class LoginWorker {
+ public:
+  explicit LoginWorker(const Options& o) : client_(o.host, o.http_port), thread_([this] { run(); }) {}
+  ~LoginWorker() { stop(); }
+  // Finishes the login under way, drops the queued ones; idempotent.
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) thread_.join();
+  }
+  LoginWorker(const LoginWorker&) = delete;
+  LoginWorker& operator=(const LoginWorker&) = delete;
+
+  void request(Bot* bot) {
+    {
+      std::lock_guard lock(mutex_);
+      queue_.push_back(bot);
+    }
+    wake_.notify_one();
+  }
+  // Moves the finished logins into `out` (emptied first).
+  void take(std::vector<LoginDone>& out) {
+    out.clear();
+    std::lock_guard lock(mutex_);
+    out.swap(done_);
+  }
+
+ private:
+  void run() {
+    for (;;) {
+      Bot* bot = nullptr;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (stop_) return;
+        bot = queue_.front();
+        queue_.pop_front();
+      }
+      LoginDone done{bot, std::nullopt, {}};
+      done.reply = client_.login(bot->name, done.error);  // bot->name never changes after start
+      std::lock_guard lock(mutex_);
+      done_.push_back(std::move(done));
+    }
+  }
+
+  sdk::LoginClient client_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Bot*> queue_;
+  std::vector<LoginDone> done_;
+  bool stop_ = false;
+  std::thread thread_;  // last: starts once the rest is built
+};
+
 struct Group {
-  explicit Group(const Options& o) : login(o.host, o.http_port), epoll_fd(::epoll_create1(EPOLL_CLOEXEC)) {}
+  explicit Group(const Options& o) : login(o), epoll_fd(::epoll_create1(EPOLL_CLOEXEC)) {}
   ~Group() {
     if (epoll_fd >= 0) ::close(epoll_fd);
   }
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
   boost::asio::io_context io;  // the group's sockets
-  sdk::LoginClient login;      // one kept-alive HTTP connection for the group's logins
+  LoginWorker login;           // the group's logins
+  std::vector<LoginDone> logged_in;
   // The group's UDP sockets, each registered once with its Bot: a wait costs nothing per idle
   // socket (poll(2) over thousands of them every 2 ms cost a good share of the bots' CPU).
   int epoll_fd = -1;
@@ -147,10 +218,9 @@ struct Group {
   std::atomic<uint64_t> mismatches{0};
 };
 
-bool connect_bot(Bot& bot, Group& group, uint64_t now_us, std::string& error) {
+// Connects a bot that logged in (over UDP, or TCP when it has fallen back).
+bool connect_bot(Bot& bot, Group& group, const sdk::LoginReply* reply, uint64_t now_us, std::string& error) {
   boost::asio::io_context& io = group.io;
-  auto reply = group.login.login(bot.name, error);
-  if (!reply) return false;
   sdk::GameClientConfig config = sdk::default_game_client_config();
   config.light = bot.light;
   if (bot.use_tcp) {
@@ -330,16 +400,23 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       uint32_t logins_left = logins_per_think;
       g.streams_open = 0;
       for (const Bot* b : g.bots) g.streams_open += b->stream ? 1 : 0;
+      g.login.take(g.logged_in);
+      for (LoginDone& done : g.logged_in) {
+        Bot& bot = *done.bot;
+        bot.login_pending = false;
+        if (!done.reply || !connect_bot(bot, g, &*done.reply, now, done.error)) {
+          std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), done.error.c_str());
+          drop_transport(bot);
+          bot.reconnect_at_us = now + 1'000'000;
+        }
+      }
       for (Bot* b : g.bots) {
         Bot& bot = *b;
         if (!bot.client) {
-          if (now < bot.reconnect_at_us || logins_left == 0) continue;
+          if (bot.login_pending || now < bot.reconnect_at_us || logins_left == 0) continue;
           logins_left -= 1;
-          std::string error;
-          if (!connect_bot(bot, g, now, error)) {
-            std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), error.c_str());
-            bot.reconnect_at_us = now + 1'000'000;
-          }
+          bot.login_pending = true;
+          g.login.request(&bot);
           continue;
         }
         const net::ClientState state = bot.client->state();
@@ -483,8 +560,10 @@ int main(int argc, char** argv) {
   }
   // The first bot logs in now (a server that is not there fails the run at once); the others
   // log in from their groups' loops, o.login_rate a second.
-  if (std::string error; !connect_bot(bots[0], *groups[0], now, error)) {
-    std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), error.c_str());
+  std::string first_error;
+  const auto first = sdk::http_login(o.host, o.http_port, bots[0].name, first_error);
+  if (!first || !connect_bot(bots[0], *groups[0], &*first, now, first_error)) {
+    std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), first_error.c_str());
     return 2;
   }
   std::unique_ptr<sdk::Observer> observer;
@@ -507,6 +586,7 @@ int main(int argc, char** argv) {
     workers.emplace_back([&, g] { run_group(*groups[g], o, start, end, nullptr, nullptr); });
   run_group(*groups[0], o, start, end, observer.get(), observer_socket.get(), &groups);
   for (auto& w : workers) w.join();
+  for (auto& g : groups) g->login.stop();  // before the bots it names go
   uint64_t churned = 0, reconnects = 0, visible_sum = 0, visible_samples = 0, fallbacks = 0;
   uint64_t visible_late_sum = 0, visible_late_samples = 0;
   for (const auto& g : groups) {
