@@ -85,6 +85,7 @@ struct Options {
   uint32_t spread_cells = 0;   // 0: wander from the spawn; else first walk to a home this far out
   uint32_t wander_cells = 12;  // with --spread: how far a bot strays from its home
   uint32_t verify_every = 1;   // every Nth bot reconstructs and verifies; the others are light
+  size_t views_kept = sdk::default_game_client_config().views_kept;
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -216,13 +217,18 @@ struct Group {
   uint64_t visible_late_samples = 0;
   std::atomic<size_t> connected{0};  // for the live summary
   std::atomic<uint64_t> mismatches{0};
+  // The longest turn of the loop (work between two waits) since the last live summary: a bot
+  // process that cannot keep up shows it here before its RTTs do.
+  std::atomic<uint64_t> loop_lag_max_us{0};
 };
 
 // Connects a bot that logged in (over UDP, or TCP when it has fallen back).
-bool connect_bot(Bot& bot, Group& group, const sdk::LoginReply* reply, uint64_t now_us, std::string& error) {
+bool connect_bot(Bot& bot, Group& group, const Options& options, const sdk::LoginReply* reply, uint64_t now_us,
+                 std::string& error) {
   boost::asio::io_context& io = group.io;
   sdk::GameClientConfig config = sdk::default_game_client_config();
   config.light = bot.light;
+  config.views_kept = options.views_kept;
   if (bot.use_tcp) {
     if (reply->tcp_port == 0) {
       error = "the login did not say the server's TCP port";
@@ -245,6 +251,7 @@ bool connect_bot(Bot& bot, Group& group, const sdk::LoginReply* reply, uint64_t 
     net::UdpConfig udp;
     udp.receive_buffer_bytes = 256 << 10;
     udp.send_buffer_bytes = 256 << 10;
+    udp.batch = 8;  // a bot gets a few datagrams per wake: small buffers, less to clear per call
     bot.socket = net::UdpSocket::open(io, udp, error);
     if (!bot.socket) return false;
     epoll_event event{};
@@ -369,6 +376,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
   uint64_t now = 0;
   const auto logins_per_think = std::max<uint32_t>(1, o.login_rate / 20 / std::max<uint32_t>(1, o.threads));
   const uint64_t service_us = static_cast<uint64_t>(o.service_ms * 1000);
+  uint64_t turn_start_us = net::system_now_us();
   while ((now = net::system_now_us()) < end) {
     uint64_t wait_us = next_service > now ? next_service - now : 0;
     if (observer != nullptr) wait_us = std::min<uint64_t>(wait_us, 2'000);
@@ -376,7 +384,10 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
     const int ready = ::epoll_wait(g.epoll_fd, events.data(), static_cast<int>(events.size()),
                                    static_cast<int>((wait_us + 999) / 1000));
     g.io.poll();  // TCP bots: their streams' reads and writes
+    if (const uint64_t turn = now - turn_start_us; turn > g.loop_lag_max_us.load(std::memory_order_relaxed))
+      g.loop_lag_max_us.store(turn, std::memory_order_relaxed);
     now = net::system_now_us();
+    turn_start_us = now;
     for (int i = 0; i < ready; ++i) {
       Bot& bot = *static_cast<Bot*>(events[static_cast<size_t>(i)].data.ptr);
       if (!bot.client || !bot.socket) continue;
@@ -404,7 +415,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       for (LoginDone& done : g.logged_in) {
         Bot& bot = *done.bot;
         bot.login_pending = false;
-        if (!done.reply || !connect_bot(bot, g, &*done.reply, now, done.error)) {
+        if (!done.reply || !connect_bot(bot, g, o, &*done.reply, now, done.error)) {
           std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), done.error.c_str());
           drop_transport(bot);
           bot.reconnect_at_us = now + 1'000'000;
@@ -483,9 +494,12 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
       for (const auto& other : *all) {
         connected += other->connected.load(), mismatches += other->mismatches.load(), bots += other->bots.size();
       }
-      std::fprintf(stderr, "strata-bot: %.0f s: %zu/%zu connected, %llu checksum mismatches\n",
-                   static_cast<double>(now - start) / 1e6, connected, bots,
-                   static_cast<unsigned long long>(mismatches));
+      uint64_t lag_max_us = 0;
+      for (const auto& other : *all) lag_max_us = std::max(lag_max_us, other->loop_lag_max_us.exchange(0));
+      std::fprintf(stderr,
+                   "strata-bot: %.0f s: %zu/%zu connected, %llu checksum mismatches; longest loop turn %.1f ms\n",
+                   static_cast<double>(now - start) / 1e6, connected, bots, static_cast<unsigned long long>(mismatches),
+                   static_cast<double>(lag_max_us) / 1e3);
     }
   }
 }
@@ -530,6 +544,10 @@ int main(int argc, char** argv) {
                  "prediction); the others are light: they decode, apply the entities and acknowledge every "
                  "snapshot (the server's work is the same) but verify nothing. Default 1: every bot verifies")
       ->check(CLI::Range(1U, 1000000U));
+  app.add_option("--views-kept", o.views_kept,
+                 "views each bot keeps as possible baselines (the SDK's default covers 3 s of RTT; thousands of "
+                 "bots on one box need less memory)")
+      ->check(CLI::Range(size_t{2}, size_t{1024}));
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -562,7 +580,7 @@ int main(int argc, char** argv) {
   // log in from their groups' loops, o.login_rate a second.
   std::string first_error;
   const auto first = sdk::http_login(o.host, o.http_port, bots[0].name, first_error);
-  if (!first || !connect_bot(bots[0], *groups[0], &*first, now, first_error)) {
+  if (!first || !connect_bot(bots[0], *groups[0], o, &*first, now, first_error)) {
     std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), first_error.c_str());
     return 2;
   }
