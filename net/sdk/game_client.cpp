@@ -200,6 +200,12 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
     stats_.stale_snapshots += 1;
     return;
   }
+  stats_.full_snapshots += snapshot.baseline_tick == 0 ? 1 : 0;
+  if (config_.light) {
+    stats_.snapshots_unverified += 1;  // acknowledged (update()), never applied
+    accept(snapshot, now_us);
+    return;
+  }
   const view::ClientView* base = nullptr;
   if (snapshot.baseline_tick != 0) {
     base = find_view(snapshot.baseline_tick);
@@ -207,28 +213,20 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
       stats_.missing_baseline += 1;
       return;
     }
-  } else {
-    stats_.full_snapshots += 1;
   }
-  if (!view::apply_snapshot_into(base, snapshot, next_view_, config_.light).empty()) {
+  if (!view::apply_snapshot_into(base, snapshot, next_view_).empty()) {
     stats_.refused_messages += 1;
     return;
   }
-  const uint64_t actual = config_.light ? snapshot.aoi_checksum : view::view_checksum(next_view_);
+  const uint64_t actual = view::view_checksum(next_view_);
   if (actual != snapshot.aoi_checksum) {
     stats_.checksum_mismatches += 1;
     view::encode_checksum_report(view::ChecksumReport{snapshot.tick, snapshot.aoi_checksum, actual}, scratch_);
     (void)net_.send(net::Channel::reliable_ordered, scratch_);
     return;  // never build on a view we know is wrong: the next full or delta from an older one fixes it
   }
-  if (config_.light) {
-    stats_.snapshots_unverified += 1;
-  } else {
-    stats_.snapshots_applied += 1;
-    check_prediction(next_view_);
-  }
-  base_motion_ = sim::MotionState{static_cast<sim::Direction>(snapshot.viewer_heading),
-                                  static_cast<sim::MoveMode>(snapshot.viewer_mode), snapshot.viewer_stamina};
+  stats_.snapshots_applied += 1;
+  check_prediction(next_view_);
   // Into the ring; the view leaving it (the oldest, when full) takes next_view_'s place.
   if (views_count_ == views_.size()) {
     std::swap(views_[views_first_], next_view_);
@@ -237,6 +235,12 @@ void GameClient::apply(const view::ClientSnapshot& snapshot, uint64_t now_us) {
     std::swap(views_[(views_first_ + views_count_) % views_.size()], next_view_);
     views_count_ += 1;
   }
+  accept(snapshot, now_us);
+}
+
+void GameClient::accept(const view::ClientSnapshot& snapshot, uint64_t now_us) {
+  base_motion_ = sim::MotionState{static_cast<sim::Direction>(snapshot.viewer_heading),
+                                  static_cast<sim::MoveMode>(snapshot.viewer_mode), snapshot.viewer_stamina};
   newest_tick_ = snapshot.tick;
   newest_tick_at_us_ = now_us;
   last_world_quick_hash_ = snapshot.world_quick_hash;

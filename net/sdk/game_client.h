@@ -40,10 +40,10 @@ struct GameClientConfig {
   // Unprocessed inputs are resent at most this often (new inputs go out at once): redundancy
   // against loss without flooding the server when update() is called at a high frame rate.
   uint64_t input_resend_us = 25'000;
-  // Light mode, for load generators only: snapshots are decoded, their entities applied (so
-  // view() says where everything is) and acknowledged like any client's, but the chunks are not
-  // reconstructed, the AOI checksum is not verified and the local player is not predicted.
-  // Counted in GameClientStats::snapshots_unverified. Game clients keep it false.
+  // Light mode, for load generators only: snapshots are decrypted, decoded and acknowledged like
+  // any client's (so the server's work is the same: deltas against what we acknowledged), but not
+  // applied: no view (view() stays nullptr), no AOI checksum verified, no prediction. Counted in
+  // GameClientStats::snapshots_unverified. Game clients keep it false.
   bool light = false;
 };
 [[nodiscard]] GameClientConfig default_game_client_config();
@@ -60,7 +60,7 @@ struct PredictionStats {
 struct GameClientStats {
   uint64_t snapshots_received = 0;
   uint64_t snapshots_applied = 0;     // reconstructed and verified against the AOI checksum
-  uint64_t snapshots_unverified = 0;  // light mode: entities applied, nothing verified
+  uint64_t snapshots_unverified = 0;  // light mode: decoded and acknowledged, not applied
   uint64_t snapshot_bytes = 0;
   uint64_t full_snapshots = 0;
   uint64_t checksum_mismatches = 0;
@@ -102,6 +102,8 @@ class GameClient {
   [[nodiscard]] uint64_t last_world_quick_hash() const { return last_world_quick_hash_; }
   [[nodiscard]] uint32_t input_delay_ticks() const { return input_delay_ticks_; }
   [[nodiscard]] uint64_t estimated_server_tick(uint64_t now_us) const;
+  // The tick of the newest snapshot accepted (0 before the first).
+  [[nodiscard]] uint64_t newest_tick() const { return newest_tick_; }
   [[nodiscard]] const GameClientStats& stats() const { return stats_; }
 
   // The local player predicted at predicted_tick() (nullopt before it is seen in a snapshot).
@@ -126,6 +128,8 @@ class GameClient {
   void check_prediction(const view::ClientView& confirmed);
   void handle(const view::Message& message, size_t bytes, uint64_t now_us);
   void apply(const view::ClientSnapshot& snapshot, uint64_t now_us);
+  // The snapshot is the newest: its tick, hash, processed inputs and our motion state.
+  void accept(const view::ClientSnapshot& snapshot, uint64_t now_us);
   void adapt_input_delay();
   // Kept views, i = 0 the oldest .. views_count_ - 1 the newest (ticks increasing).
   [[nodiscard]] const view::ClientView& view_at(size_t i) const {

@@ -302,8 +302,7 @@ std::string apply_chunks(const ClientView* baseline, const ClientSnapshot& s, Cl
 
 }  // namespace
 
-std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot& snapshot, ClientView& out,
-                                bool entities_only) {
+std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot& snapshot, ClientView& out) {
   if (snapshot.baseline_tick != 0) {
     if (baseline == nullptr || baseline->tick != snapshot.baseline_tick) {
       return "snapshot needs the view of tick " + std::to_string(snapshot.baseline_tick);
@@ -316,10 +315,6 @@ std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot
   if (baseline == &out) return "snapshot applied onto its own baseline";
   out.tick = snapshot.tick;
   if (std::string e = apply_entities(baseline, snapshot, out); !e.empty()) return e;
-  if (entities_only) {
-    out.chunks.clear();
-    return {};
-  }
   return apply_chunks(baseline, snapshot, out);
 }
 

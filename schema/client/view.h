@@ -169,10 +169,8 @@ struct ApplyResult {
 };
 [[nodiscard]] ApplyResult apply_snapshot(const ClientView* baseline, const ClientSnapshot& snapshot);
 // The same into `out` (which must not be the baseline), reusing its storage; returns the error, or
-// empty. On error `out` holds a partial view: do not use it. With `entities_only` the chunks are
-// left out (out.chunks stays empty, cell updates are not checked): a view that cannot be verified
-// against the AOI checksum, for load generators that only need to know where things are.
+// empty. On error `out` holds a partial view: do not use it.
 [[nodiscard]] std::string apply_snapshot_into(const ClientView* baseline, const ClientSnapshot& snapshot,
-                                              ClientView& out, bool entities_only = false);
+                                              ClientView& out);
 
 }  // namespace strata::view

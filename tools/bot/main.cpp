@@ -62,6 +62,11 @@ struct Bot {
   uint64_t detour_until_us = 0;  // blocked on the way: a random direction until then
   uint8_t heading = 0;           // the direction last submitted
   uint64_t heading_at_us = 0;
+  struct Leg {
+    uint8_t heading = 0;
+    uint64_t until_us = 0;
+  };
+  std::array<Leg, 2> legs{};  // a light bot's blind walk out (it has no view to steer by)
 };
 
 struct Options {
@@ -274,6 +279,7 @@ bool connect_bot(Bot& bot, Group& group, const Options& options, const sdk::Logi
 }
 
 std::optional<sim::Vec2> own_position(const sdk::GameClient& c) {
+  if (c.view() == nullptr) return std::nullopt;  // light: no view
   const view::EntityKey me{view::EntityKind::player, 0, c.welcome()->player};
   const auto& entities = c.view()->entities;
   auto it = std::lower_bound(entities.begin(), entities.end(), me,
@@ -282,14 +288,66 @@ std::optional<sim::Vec2> own_position(const sdk::GameClient& c) {
   return sim::Vec2{sim::Fixed::from_raw(it->x), sim::Fixed::from_raw(it->y)};
 }
 
+sim::Direction direction_of(int32_t dx, int32_t dy) {
+  static constexpr sim::Direction table[3][3] = {{sim::Direction::nw, sim::Direction::n, sim::Direction::ne},
+                                                 {sim::Direction::w, sim::Direction::none, sim::Direction::e},
+                                                 {sim::Direction::sw, sim::Direction::s, sim::Direction::se}};
+  return table[(dy > 0) - (dy < 0) + 1][(dx > 0) - (dx < 0) + 1];
+}
+
+// Submits a walk or run in `heading` when it differs from the last one, or a second after it (a
+// move is an intent the server keeps; resent now and then in case one was refused).
+void head(Bot& bot, uint8_t heading, bool run, uint64_t now_us) {
+  if (heading == bot.heading && now_us - bot.heading_at_us < 1'000'000) return;
+  bot.client->submit(
+      sim::MoveCommand{{}, 0, static_cast<sim::Direction>(heading), run ? sim::MoveMode::run : sim::MoveMode::walk},
+      now_us);
+  bot.heading = heading;
+  bot.heading_at_us = now_us;
+}
+
+// --spread for a light bot, which has no view and so does not know where it is: it walks out
+// blind, a diagonal leg then a straight one toward a random offset, each timed at walking speed,
+// then wanders. A leg that meets an obstacle ends short: a spread, not a placement.
+bool steer_blind(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
+  if (bot.at_home) return false;
+  if (!bot.has_home) {
+    const auto spread = static_cast<int32_t>(options.spread_cells);
+    auto offset = [&] { return static_cast<int32_t>(rng.below(static_cast<uint32_t>(2 * spread + 1))) - spread; };
+    const int32_t dx = offset();
+    const int32_t dy = offset();
+    const int64_t diagonal = std::min(std::abs(dx), std::abs(dy));
+    const int64_t straight = std::max(std::abs(dx), std::abs(dy)) - diagonal;
+    const int64_t tick_us = 1'000'000 / std::max<uint32_t>(1, bot.client->welcome()->tick_rate_hz);
+    // Cells to ticks: a walk covers walk_speed/256 cell a tick along each axis it moves on
+    // (times diagonal_numerator/256 on a diagonal).
+    const int64_t diagonal_speed = sim::limits::walk_speed * sim::limits::diagonal_numerator / sim::limits::fixed_one;
+    const int64_t diagonal_us = diagonal * sim::limits::fixed_one / diagonal_speed * tick_us;
+    const int64_t straight_us = straight * sim::limits::fixed_one / sim::limits::walk_speed * tick_us;
+    bot.legs[0] = {sim::to_underlying(direction_of(dx, dy)), now_us + static_cast<uint64_t>(diagonal_us)};
+    bot.legs[1] = {sim::to_underlying(direction_of(std::abs(dx) > std::abs(dy) ? dx : 0,
+                                                   std::abs(dy) > std::abs(dx) ? dy : 0)),
+                   now_us + static_cast<uint64_t>(diagonal_us + straight_us)};
+    bot.has_home = true;
+  }
+  for (const Bot::Leg& leg : bot.legs) {
+    if (now_us < leg.until_us) {
+      head(bot, leg.heading, false, now_us);
+      return true;
+    }
+  }
+  bot.at_home = true;
+  return false;
+}
+
 // --spread: walks to its home (a random cell within spread_cells of its spawn), then wanders
 // there, walking back whenever it strays farther than wander_cells. A client can only send moves:
 // the server's spawn rule is part of the simulation and stays as it is. True when it steered
 // this think (no random move then).
 bool steer_home(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   sdk::GameClient& c = *bot.client;
+  if (c.view() == nullptr) return steer_blind(bot, rng, options, now_us);
   std::optional<sim::Vec2> position = c.predicted_position();
-  if (!position) position = own_position(c);  // light bots predict nothing: the newest view
   if (!position) return false;
   const sim::CellPos cell{position->x.raw() >> 8, position->y.raw() >> 8};
   if (!bot.has_home) {
@@ -319,26 +377,15 @@ bool steer_home(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us
   if (now_us < bot.detour_until_us) {
     heading = bot.heading != 0 && rng.below(10) != 0 ? bot.heading : static_cast<uint8_t>(1 + rng.below(8));
   } else {
-    static constexpr sim::Direction table[3][3] = {{sim::Direction::nw, sim::Direction::n, sim::Direction::ne},
-                                                   {sim::Direction::w, sim::Direction::none, sim::Direction::e},
-                                                   {sim::Direction::sw, sim::Direction::s, sim::Direction::se}};
-    heading = sim::to_underlying(table[(dy > 0) - (dy < 0) + 1][(dx > 0) - (dx < 0) + 1]);
+    heading = sim::to_underlying(direction_of(dx, dy));
   }
-  // A move is an intent the server keeps: resend only on a change (or now and then, in case
-  // one was refused, e.g. a run without stamina).
-  if (heading != bot.heading || now_us - bot.heading_at_us >= 1'000'000) {
-    const bool run = c.base_motion().stamina >= sim::limits::stamina_run_min + 10;
-    c.submit(sim::MoveCommand{{}, 0, static_cast<sim::Direction>(heading), run ? sim::MoveMode::run : sim::MoveMode::walk},
-             now_us);
-    bot.heading = heading;
-    bot.heading_at_us = now_us;
-  }
+  head(bot, heading, c.base_motion().stamina >= sim::limits::stamina_run_min + 10, now_us);
   return true;
 }
 
 void behave(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_us) {
   sdk::GameClient& c = *bot.client;
-  if (!c.welcome() || c.view() == nullptr) return;
+  if (!c.welcome() || c.newest_tick() == 0) return;
   const bool steered = options.spread_cells > 0 && steer_home(bot, rng, options, now_us);
   if (!steered && rng.below(1000) < options.move_per_mille) {
     c.submit(sim::MoveCommand{{},
@@ -541,8 +588,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1U, 256U));
   app.add_option("--verify-every", o.verify_every,
                  "only every Nth bot reconstructs its view and verifies every snapshot (AOI checksum, "
-                 "prediction); the others are light: they decode, apply the entities and acknowledge every "
-                 "snapshot (the server's work is the same) but verify nothing. Default 1: every bot verifies")
+                 "prediction); the others are light: they decrypt, decode and acknowledge every snapshot (the "
+                 "server's work is the same) but apply and verify none, and with --spread walk out blind. "
+                 "Default 1: every bot verifies")
       ->check(CLI::Range(1U, 1000000U));
   app.add_option("--views-kept", o.views_kept,
                  "views each bot keeps as possible baselines (the SDK's default covers 3 s of RTT; thousands of "
@@ -647,7 +695,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf(
         "  verification: PARTIAL (--verify-every %u): %zu bots reconstruct and verify every snapshot; %zu light bots "
-        "decode, apply the entities and acknowledge, verifying nothing\n",
+        "decrypt, decode and acknowledge every snapshot but apply and verify none\n",
         o.verify_every, o.bots - light_bots, light_bots);
   }
   std::array<uint64_t, 5> failures{};
@@ -696,7 +744,7 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(total.chat_received));
   std::printf(
       "  per client: %.0f snapshot bytes/s, %.0f bytes/s received in all (packets, headers, MACs), %.1f entities in "
-      "view (%.1f over the last third), mean rtt %.1f ms, mean loss %.3f\n",
+      "view of the verifying bots (%.1f over the last third), mean rtt %.1f ms, mean loss %.3f\n",
       static_cast<double>(total.snapshot_bytes) / seconds / o.bots,
       static_cast<double>(received_bytes) / seconds / o.bots,
       visible_samples ? static_cast<double>(visible_sum) / static_cast<double>(visible_samples) : 0.0,
