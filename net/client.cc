@@ -1,5 +1,6 @@
 // net/client.cc: the client endpoint's handshake and packet authentication. The client trusts only
-// packets from the server address it connects to, sealed with the token's server->client key.
+// packets from its peer (the token's server address over UDP, the stream's far end over TCP),
+// sealed with the token's server->client key.
 #include "net/client.h"
 
 #include <cassert>
@@ -24,10 +25,24 @@ void Client::fail(ClientFailure failure) {
 }
 
 bool Client::connect(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index) {
+  return start(connect_token, now_us, server_index, nullptr);
+}
+
+bool Client::connect_stream(std::span<const std::uint8_t> connect_token, const Address& stream_peer,
+                            std::uint64_t now_us, std::size_t server_index) {
+  return start(connect_token, now_us, server_index, &stream_peer);
+}
+
+bool Client::start(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index,
+                   const Address* stream_peer) {
   token_ = read_connect_token(connect_token);
   connection_.reset();
   replay_ = ReplayWindow();
   failure_ = ClientFailure::none;
+  if ((config_.transport == TransportKind::stream) != (stream_peer != nullptr)) {
+    fail(ClientFailure::wrong_transport);
+    return false;
+  }
   if (!token_ || server_index >= token_->server_addresses.size()) {
     fail(ClientFailure::token_invalid);
     return false;
@@ -37,6 +52,7 @@ bool Client::connect(std::span<const std::uint8_t> connect_token, std::uint64_t 
     return false;
   }
   server_address_ = token_->server_addresses[server_index];
+  peer_address_ = stream_peer != nullptr ? *stream_peer : server_address_;
   state_ = ClientState::sending_request;
   handshake_start_us_ = now_us;
   handshake_send_due_ = true;
@@ -44,7 +60,7 @@ bool Client::connect(std::span<const std::uint8_t> connect_token, std::uint64_t 
 }
 
 void Client::receive(const Address& from, std::span<const std::uint8_t> datagram, std::uint64_t now_us) {
-  if (from != server_address_) {
+  if (from != peer_address_) {
     drops_.bump(DropReason::unknown_connection);
     return;
   }
@@ -162,13 +178,13 @@ void Client::send_packets(std::uint64_t now_us, DatagramSink& sink) {
     request.private_data = token_->private_data;
     std::array<std::uint8_t, connection_request_size> out;
     write_connection_request(request, out);
-    sink.send_datagram(config_.transport, server_address_, out);
+    sink.send_datagram(config_.transport, peer_address_, out);
     last_handshake_send_us_ = now_us;
     handshake_send_due_ = false;
     return;
   }
   if (handshake_send_due_ && state_ == ClientState::sending_response) {
-    sink.send_datagram(config_.transport, server_address_, response_);
+    sink.send_datagram(config_.transport, peer_address_, response_);
     last_handshake_send_us_ = now_us;
     handshake_send_due_ = false;
     return;
@@ -180,7 +196,7 @@ void Client::send_packets(std::uint64_t now_us, DatagramSink& sink) {
     assert(static_cast<std::uint16_t>(send_sequence_) == header.sequence);
     const std::size_t n = seal_data_packet(header, payload_, token_->client_to_server_key, send_sequence_++,
                                            token_->protocol_id, packet_buffer_);
-    sink.send_datagram(config_.transport, server_address_, std::span<const std::uint8_t>(packet_buffer_.data(), n));
+    sink.send_datagram(config_.transport, peer_address_, std::span<const std::uint8_t>(packet_buffer_.data(), n));
   }
   if (connection_->state() == ConnectionState::disconnected) state_ = ClientState::disconnected;
 }

@@ -37,15 +37,27 @@ enum class ClientState : std::uint8_t {
   failed,        // see failure()
 };
 
-enum class ClientFailure : std::uint8_t { none, token_invalid, token_expired, denied, handshake_timeout };
+enum class ClientFailure : std::uint8_t {
+  none,
+  token_invalid,
+  token_expired,
+  denied,
+  handshake_timeout,
+  wrong_transport,  // connect() over a stream, or connect_stream() over datagrams
+};
 
 class Client {
  public:
   explicit Client(const ClientConfig& config);
 
-  // Starts connecting to the token's server_index-th address. False (and failure()) if the token is
-  // unreadable, expired or has no such address.
+  // Starts connecting to the token's server_index-th address over datagrams (UDP). False (and
+  // failure()) if the token is unreadable, expired or has no such address.
   bool connect(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index = 0);
+  // The same over a stream (ClientConfig::transport == stream) to `stream_peer`, the far end of
+  // the caller's TCP stream: the handshake still names the token's server_index-th address (the
+  // token is bound to it), but packets are accepted only from `stream_peer`, where they come from.
+  bool connect_stream(std::span<const std::uint8_t> connect_token, const Address& stream_peer, std::uint64_t now_us,
+                      std::size_t server_index = 0);
   void receive(const Address& from, std::span<const std::uint8_t> datagram, std::uint64_t now_us);
   void update(std::uint64_t now_us);
   void send_packets(std::uint64_t now_us, DatagramSink& sink);
@@ -57,7 +69,10 @@ class Client {
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] ClientFailure failure() const { return failure_; }
   [[nodiscard]] DisconnectReason disconnect_reason() const;
+  // The token's address of the server (its identity in the handshake).
   [[nodiscard]] const Address& server_address() const { return server_address_; }
+  // Where packets go to and are accepted from: server_address(), or the stream's far end.
+  [[nodiscard]] const Address& peer_address() const { return peer_address_; }
   [[nodiscard]] std::size_t server_count() const { return token_ ? token_->server_addresses.size() : 0; }
   [[nodiscard]] const DropCounters& endpoint_drops() const { return drops_; }
   [[nodiscard]] const ConnectionStats* stats() const { return connection_ ? &connection_->stats() : nullptr; }
@@ -65,6 +80,8 @@ class Client {
 
  private:
   void fail(ClientFailure failure);
+  bool start(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index,
+             const Address* stream_peer);
   void receive_challenge(std::span<const std::uint8_t> packet, std::uint64_t now_us);
   void receive_data(std::span<const std::uint8_t> packet, std::uint64_t now_us);
 
@@ -73,6 +90,7 @@ class Client {
   ClientFailure failure_ = ClientFailure::none;
   std::optional<ConnectTokenPublic> token_;
   Address server_address_;
+  Address peer_address_;
   std::uint64_t handshake_start_us_ = 0;
   std::uint64_t last_handshake_send_us_ = 0;
   bool handshake_send_due_ = false;

@@ -162,6 +162,10 @@ const view::ClientView* GameClient::find_view(uint64_t tick) const {
 
 bool GameClient::connect(std::span<const uint8_t> token, uint64_t now_us) { return net_.connect(token, now_us); }
 
+bool GameClient::connect_stream(std::span<const uint8_t> token, const net::Address& stream_peer, uint64_t now_us) {
+  return net_.connect_stream(token, stream_peer, now_us);
+}
+
 void GameClient::receive(const net::Address& from, std::span<const uint8_t> datagram, uint64_t now_us) {
   net_.receive(from, datagram, now_us);
 }

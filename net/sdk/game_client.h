@@ -77,6 +77,9 @@ class GameClient {
  public:
   explicit GameClient(const GameClientConfig& config);
   bool connect(std::span<const uint8_t> token, uint64_t now_us);
+  // Over TCP (config.net.transport == stream): `stream_peer` is the far end of the caller's stream,
+  // the address its frames are passed to receive() with (see net::Client::connect_stream).
+  bool connect_stream(std::span<const uint8_t> token, const net::Address& stream_peer, uint64_t now_us);
   void receive(const net::Address& from, std::span<const uint8_t> datagram, uint64_t now_us);
   // Processes what arrived, acknowledges the newest view, resends unprocessed inputs.
   void update(uint64_t now_us);

@@ -124,22 +124,24 @@ struct TcpWorld {
   Key key = random_key();
   std::unique_ptr<Server> server;
   std::unique_ptr<TcpServer> listener;
-  std::unique_ptr<UdpSocket> udp;  // bound on the same port as the listener: the token's address
+  std::unique_ptr<UdpSocket> udp;  // its address is the token's
   Address address;
+  Address tcp_address;  // the listener's: the UDP port, or one of its own (as strata-server has)
   std::uint64_t now = 0;
 
-  void open() {
+  void open(bool tcp_on_own_port = false) {
     std::string error;
     udp = UdpSocket::open(io, default_udp_config(), error);
     ASSERT_TRUE(udp) << error;
     address = udp->local_address();
     listener = TcpServer::open(
-        io, address,
+        io, tcp_on_own_port ? make_ipv4(127, 0, 0, 1, 0) : address,
         [this](const Address& from, std::span<const std::uint8_t> frame) {
           server->receive(TransportKind::stream, from, frame, now, *listener);
         },
         [this](const Address& peer) { server->transport_closed(TransportKind::stream, peer); }, error);
     ASSERT_TRUE(listener) << error;
+    tcp_address = listener->local_address();
     server = std::make_unique<Server>(server_config(key, address));
   }
 };
@@ -153,8 +155,8 @@ TEST(net_loopback, tcp_handshake_and_messages_both_ways) {
   auto stream = std::make_unique<TcpClient>(
       w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); },
       [] {});
-  stream->connect(w.address);
-  ASSERT_TRUE(client.connect(mint(w.key, w.address, ClientId{10}), system_now_us()));
+  stream->connect(w.tcp_address);
+  ASSERT_TRUE(client.connect_stream(mint(w.key, w.address, ClientId{10}), w.tcp_address, system_now_us()));
   Exchange exchange;
   Deadline deadline;
   while (!deadline.passed() && !exchange.done()) {
@@ -227,7 +229,8 @@ TEST(net_loopback, silent_tcp_streams_are_closed) {
 
 TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
   TcpWorld w;
-  ASSERT_NO_FATAL_FAILURE(w.open());
+  ASSERT_NO_FATAL_FAILURE(w.open(true));  // TCP on a port of its own, as strata-server listens
+  ASSERT_NE(w.tcp_address, w.address);
   const ConnectToken token = mint(w.key, w.address, ClientId{11});
   // UDP is "blocked": the server never reads its UDP socket.
   std::string error;
@@ -252,8 +255,8 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
   TcpClient stream(
       w.io, [&](const Address& from, std::span<const std::uint8_t> frame) { client.receive(from, frame, w.now); },
       [] {});
-  stream.connect(w.address);
-  ASSERT_TRUE(client.connect(token, system_now_us()));
+  stream.connect(w.tcp_address);
+  ASSERT_TRUE(client.connect_stream(token, w.tcp_address, system_now_us()));
   while (!deadline.passed() && client.state() != ClientState::connected) {
     w.now = system_now_us();
     w.io.run_for(std::chrono::microseconds(500));
@@ -264,6 +267,52 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
   }
   EXPECT_EQ(client.state(), ClientState::connected);
   EXPECT_EQ(w.server->connected_count(), 1u);
+  EXPECT_EQ(client.peer_address(), w.tcp_address);  // where its frames really came from
+  EXPECT_EQ(client.server_address(), w.address);    // the token's
+  EXPECT_EQ(client.endpoint_drops()[DropReason::unknown_connection], 0u);
+}
+
+TEST(net_loopback, stream_client_accepts_frames_only_from_its_stream_peer) {
+  TcpWorld w;
+  ASSERT_NO_FATAL_FAILURE(w.open(true));
+  ClientConfig config = default_client_config();
+  config.transport = TransportKind::stream;
+  const ConnectToken token = mint(w.key, w.address, ClientId{12});
+  // Over a stream the peer must be named: connect() would expect packets from the token's UDP address.
+  Client wrong(config);
+  EXPECT_FALSE(wrong.connect(token, system_now_us()));
+  EXPECT_EQ(wrong.failure(), ClientFailure::wrong_transport);
+  Client datagram(default_client_config());
+  EXPECT_FALSE(datagram.connect_stream(token, w.tcp_address, system_now_us()));
+  EXPECT_EQ(datagram.failure(), ClientFailure::wrong_transport);
+
+  Client client(config);
+  std::vector<std::vector<std::uint8_t>> frames;  // what the server sent, kept to replay them
+  TcpClient stream(
+      w.io,
+      [&](const Address& from, std::span<const std::uint8_t> frame) {
+        EXPECT_EQ(from, w.tcp_address);
+        frames.emplace_back(frame.begin(), frame.end());
+        client.receive(from, frame, w.now);
+      },
+      [] {});
+  stream.connect(w.tcp_address);
+  ASSERT_TRUE(client.connect_stream(token, w.tcp_address, system_now_us()));
+  Deadline deadline;
+  while (!deadline.passed() && client.state() != ClientState::connected) {
+    w.now = system_now_us();
+    w.io.run_for(std::chrono::microseconds(500));
+    w.server->update(w.now);
+    client.update(w.now);
+    w.server->send_packets(w.now, *w.listener);
+    client.send_packets(w.now, stream);
+  }
+  ASSERT_EQ(client.state(), ClientState::connected);
+  ASSERT_FALSE(frames.empty());
+  // The same bytes said to come from anywhere else, the token's UDP address included, are dropped.
+  client.receive(w.address, frames.back(), w.now);
+  EXPECT_EQ(client.endpoint_drops()[DropReason::unknown_connection], 1u);
+  EXPECT_EQ(client.state(), ClientState::connected);
 }
 
 }  // namespace
