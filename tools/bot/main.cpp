@@ -6,6 +6,7 @@
 // all its sockets with one poll(2), so thousands of bots cost no syscall per idle socket.
 #include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <sodium.h>
@@ -48,6 +49,7 @@ struct Bot {
   bool use_tcp = false;                    // how the next connection goes
   bool light = false;                      // --verify-every: this bot does not verify (GameClientConfig::light)
   bool login_pending = false;              // asked its group's LoginWorker
+  bool udp_blocked = false;                // --udp-blocked: its UDP datagrams never leave
   bool ever_connected = false;             // this connection reached connected
   std::unique_ptr<sdk::GameClient> client;
   uint64_t reconnect_at_us = 0;
@@ -91,6 +93,7 @@ struct Options {
   uint32_t wander_cells = 12;  // with --spread: how far a bot strays from its home
   uint32_t verify_every = 1;   // every Nth bot reconstructs and verifies; the others are light
   size_t views_kept = sdk::default_game_client_config().views_kept;
+  bool udp_blocked = false;  // drop every UDP datagram the bots send: they must fall back to TCP
 };
 
 void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
@@ -108,8 +111,16 @@ void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
   into.chat_received += s.chat_received;
 }
 
+// --udp-blocked: what a firewall that drops UDP does to a bot's datagrams.
+class BlackHole : public net::DatagramSink {
+ public:
+  void send_datagram(net::TransportKind, const net::Address&, std::span<const uint8_t>) override {}
+};
+
 net::DatagramSink& sink_of(Bot& bot) {
+  static BlackHole black_hole;  // stateless
   if (bot.stream) return *bot.stream;
+  if (bot.udp_blocked) return black_hole;
   return *bot.socket;
 }
 
@@ -203,6 +214,10 @@ struct Group {
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
   boost::asio::io_context io;  // the group's sockets
+  // Without work an io_context stops at its first poll() and runs nothing after: a group whose
+  // bots were all on UDP then never connected a bot that fell back to TCP.
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_polling =
+      boost::asio::make_work_guard(io);
   LoginWorker login;           // the group's logins
   std::vector<LoginDone> logged_in;
   // The group's UDP sockets, each registered once with its Bot: a wait costs nothing per idle
@@ -214,7 +229,7 @@ struct Group {
   uint64_t churned = 0;
   uint64_t reconnects = 0;
   uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
-  std::array<uint64_t, 5> failures{};     // connections that failed, by net::ClientFailure
+  std::array<uint64_t, 6> failures{};     // connections that failed, by net::ClientFailure
   std::array<uint64_t, 8> disconnects{};  // connections lost, by net::DisconnectReason
   uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
@@ -244,11 +259,8 @@ bool connect_bot(Bot& bot, Group& group, const Options& options, const sdk::Logi
     sdk::GameClient* client = bot.client.get();
     bot.stream = std::make_unique<net::TcpClient>(
         io,
-        [client, &bot](const net::Address&, std::span<const uint8_t> frame) {
-          // Our own stream has one peer, the server we connected to: the netchannel client
-          // expects its packets from the address in the token (the UDP one), so name that.
-          if (bot.client.get() == client)
-            client->receive(client->net_client().server_address(), frame, net::system_now_us());
+        [client, &bot](const net::Address& from, std::span<const uint8_t> frame) {
+          if (bot.client.get() == client) client->receive(from, frame, net::system_now_us());
         },
         [] {});
     bot.stream->connect(reply->server_tcp);
@@ -269,7 +281,9 @@ bool connect_bot(Bot& bot, Group& group, const Options& options, const sdk::Logi
     }
     bot.client = std::make_unique<sdk::GameClient>(config);
   }
-  if (!bot.client->connect(reply->token, now_us)) {
+  const bool started = bot.stream ? bot.client->connect_stream(reply->token, reply->server_tcp, now_us)
+                                  : bot.client->connect(reply->token, now_us);
+  if (!started) {
     error = "the token was refused by the client";
     return false;
   }
@@ -488,7 +502,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
           }
           const net::Client& n = bot.client->net_client();
           if (state == net::ClientState::failed) {
-            g.failures[static_cast<size_t>(n.failure())] += 1;
+            g.failures[std::min<size_t>(static_cast<size_t>(n.failure()), g.failures.size() - 1)] += 1;
           } else {
             g.disconnects[std::min<size_t>(static_cast<size_t>(n.disconnect_reason()), g.disconnects.size() - 1)] += 1;
           }
@@ -596,6 +610,9 @@ int main(int argc, char** argv) {
                  "views each bot keeps as possible baselines (the SDK's default covers 3 s of RTT; thousands of "
                  "bots on one box need less memory)")
       ->check(CLI::Range(size_t{2}, size_t{1024}));
+  app.add_flag("--udp-blocked", o.udp_blocked,
+               "drop every UDP datagram the bots send, as a firewall would: their handshakes time out and they "
+               "must fall back to TCP (exit 8 unless every bot ends connected over TCP)");
   app.add_flag("--observer", o.observer,
                "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
   CLI11_PARSE(app, argc, argv);
@@ -622,6 +639,7 @@ int main(int argc, char** argv) {
     bots[i].name = o.name_prefix + std::to_string(i);
     bots[i].use_tcp = (static_cast<uint64_t>(i) * 1000 + 500) / o.bots < o.tcp_per_mille;
     bots[i].light = i % o.verify_every != 0;
+    bots[i].udp_blocked = o.udp_blocked;
     group.bots.push_back(&bots[i]);
   }
   // The first bot logs in now (a server that is not there fails the run at once); the others
@@ -698,18 +716,19 @@ int main(int argc, char** argv) {
         "decrypt, decode and acknowledge every snapshot but apply and verify none\n",
         o.verify_every, o.bots - light_bots, light_bots);
   }
-  std::array<uint64_t, 5> failures{};
+  std::array<uint64_t, 6> failures{};
   std::array<uint64_t, 8> disconnects{};
   for (const auto& g : groups) {
     for (size_t i = 0; i < failures.size(); ++i) failures[i] += g->failures[i];
     for (size_t i = 0; i < disconnects.size(); ++i) disconnects[i] += g->disconnects[i];
   }
   std::printf(
-      "  connections ended: failed %llu token invalid, %llu token expired, %llu denied, %llu handshake timeout; lost "
-      "%llu requested, %llu timeout, %llu protocol error, %llu server full, %llu shutdown, %llu kicked, %llu transport "
-      "error\n",
+      "  connections ended: failed %llu token invalid, %llu token expired, %llu denied, %llu handshake timeout, %llu "
+      "wrong transport; lost %llu requested, %llu timeout, %llu protocol error, %llu server full, %llu shutdown, %llu "
+      "kicked, %llu transport error\n",
       static_cast<unsigned long long>(failures[1]), static_cast<unsigned long long>(failures[2]),
       static_cast<unsigned long long>(failures[3]), static_cast<unsigned long long>(failures[4]),
+      static_cast<unsigned long long>(failures[5]),
       static_cast<unsigned long long>(disconnects[1]), static_cast<unsigned long long>(disconnects[2]),
       static_cast<unsigned long long>(disconnects[3]), static_cast<unsigned long long>(disconnects[4]),
       static_cast<unsigned long long>(disconnects[5]), static_cast<unsigned long long>(disconnects[6]),
@@ -778,5 +797,10 @@ int main(int argc, char** argv) {
     return 7;
   }
   if (o.churn_per_mille == 0 && connected != o.bots) return 4;
+  if (o.udp_blocked && (on_tcp != o.bots || fallbacks < o.bots)) {
+    std::printf("  --udp-blocked: %zu of %u bots connected over TCP, %llu fell back\n", on_tcp, o.bots,
+                static_cast<unsigned long long>(fallbacks));
+    return 8;
+  }
   return 0;
 }
