@@ -2,9 +2,18 @@
 #include "net/sdk/game_client.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 
+#include <capnp/message.h>
+#include <capnp/serialize-packed.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <kj/io.h>
+
+#include "schema/client/client.capnp.h"
 #include "sim/map.h"
 #include "sim/movement.h"
 
@@ -42,6 +51,58 @@ const view::EntityState* own_entity(const view::ClientView& view, uint32_t playe
 }
 
 constexpr uint64_t prediction_ticks_max = 64;  // bounds the re-simulation after a long stall
+
+// Light mode reads only a snapshot's header fields (tick, baseline, hash, processed input, our
+// motion state), not its lists: it unpacks the first words of the packed message (the segment
+// table, the root pointer and the root struct, which the encoder allocates first), trims the
+// segment to what was unpacked and reads them through the generated reader, whose bounds checks
+// still apply. Anything unexpected (several segments, a root struct beyond those words, a bad
+// value) returns nullopt and the caller decodes the whole message as usual.
+constexpr size_t header_words_max = 48;
+
+std::optional<view::ClientSnapshot> read_snapshot_header(std::span<const uint8_t> message) {
+  if (message.size() < 2 || message[0] != static_cast<uint8_t>(view::MessageKind::snapshot)) return std::nullopt;
+  std::array<capnp::word, header_words_max> words{};
+  std::optional<view::ClientSnapshot> header;
+  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
+    const kj::ArrayPtr<const kj::byte> bytes_in(message.data() + 1, message.size() - 1);
+    const size_t got = std::min(capnp::computeUnpackedSizeInWords(bytes_in), words.size());  // a scan, no copy
+    kj::ArrayInputStream input(bytes_in);
+    capnp::_::PackedInputStream packed(input);
+    packed.read(words.data(), got * sizeof(capnp::word));
+    // The segment table: segment count - 1, then the first segment's size (u32 little endian).
+    auto* bytes = reinterpret_cast<kj::byte*>(words.data());
+    std::array<uint32_t, 2> table{};
+    std::memcpy(table.data(), bytes, sizeof(table));
+    if (got < 3 || table[0] != 0) return;
+    table[1] = std::min<uint32_t>(table[1], static_cast<uint32_t>(got - 1));
+    std::memcpy(bytes, table.data(), sizeof(table));
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = header_words_max;
+    options.nestingLimit = 2;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(words.data(), table[1] + 1), options);
+    const auto root = reader.getRoot<view::wire::ClientSnapshot>();
+    view::ClientSnapshot s;
+    s.tick = root.getTick();
+    const uint16_t age = root.getBaselineAge();  // as schema/client/codec.cpp reads it
+    if (age > s.tick) return;
+    s.baseline_tick = age != 0 ? s.tick - age : 0;
+    s.aoi_checksum = root.getAoiChecksum();
+    s.world_quick_hash = root.getWorldQuickHash();
+    s.last_input_seq = root.getLastInputSeq();
+    s.viewer = root.getViewer();
+    s.viewer_heading = root.getViewerHeading();
+    s.viewer_mode = root.getViewerMode();
+    s.viewer_stamina = root.getViewerStamina();
+    if (s.viewer_heading >= static_cast<uint8_t>(sim::Direction::count) ||
+        s.viewer_mode >= static_cast<uint8_t>(sim::MoveMode::count) || s.viewer_stamina > sim::limits::stamina_max) {
+      return;
+    }
+    header = s;
+  });
+  if (failure != nullptr) return std::nullopt;
+  return header;
+}
 
 }  // namespace
 
@@ -288,6 +349,15 @@ void GameClient::update(uint64_t now_us) {
   net_.update(now_us);
   net::Message message;
   while (net_.pop_message(message)) {
+    if (config_.light) {
+      if (const auto header = read_snapshot_header(message.data)) {
+        stats_.snapshots_received += 1;
+        stats_.snapshot_bytes += message.data.size();
+        stats_.header_only += 1;
+        apply(*header, now_us);
+        continue;
+      }
+    }
     auto decoded = view::decode_message(message.data);
     if (!decoded.message) {
       stats_.refused_messages += 1;

@@ -40,9 +40,10 @@ struct GameClientConfig {
   // Unprocessed inputs are resent at most this often (new inputs go out at once): redundancy
   // against loss without flooding the server when update() is called at a high frame rate.
   uint64_t input_resend_us = 25'000;
-  // Light mode, for load generators only: snapshots are decrypted, decoded and acknowledged like
-  // any client's (so the server's work is the same: deltas against what we acknowledged), but not
-  // applied: no view (view() stays nullptr), no AOI checksum verified, no prediction. Counted in
+  // Light mode, for load generators only: snapshots are decrypted and acknowledged like any
+  // client's (so the server's work is the same: deltas against what we acknowledged), but only
+  // their header is decoded (tick, baseline, processed input) and nothing is applied: no view
+  // (view() stays nullptr), no AOI checksum verified, no prediction. Counted in
   // GameClientStats::snapshots_unverified. Game clients keep it false.
   bool light = false;
 };
@@ -61,6 +62,7 @@ struct GameClientStats {
   uint64_t snapshots_received = 0;
   uint64_t snapshots_applied = 0;     // reconstructed and verified against the AOI checksum
   uint64_t snapshots_unverified = 0;  // light mode: decoded and acknowledged, not applied
+  uint64_t header_only = 0;           // light mode: ... of which only the header was decoded
   uint64_t snapshot_bytes = 0;
   uint64_t full_snapshots = 0;
   uint64_t checksum_mismatches = 0;

@@ -100,6 +100,7 @@ void accumulate(sdk::GameClientStats& into, const sdk::GameClientStats& s) {
   into.snapshots_received += s.snapshots_received;
   into.snapshots_applied += s.snapshots_applied;
   into.snapshots_unverified += s.snapshots_unverified;
+  into.header_only += s.header_only;
   into.snapshot_bytes += s.snapshot_bytes;
   into.full_snapshots += s.full_snapshots;
   into.checksum_mismatches += s.checksum_mismatches;
@@ -602,8 +603,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1U, 256U));
   app.add_option("--verify-every", o.verify_every,
                  "only every Nth bot reconstructs its view and verifies every snapshot (AOI checksum, "
-                 "prediction); the others are light: they decrypt, decode and acknowledge every snapshot (the "
-                 "server's work is the same) but apply and verify none, and with --spread walk out blind. "
+                 "prediction); the others are light: they decrypt every snapshot, decode its header and acknowledge "
+                 "it (the server's work is the same) but apply and verify none, and with --spread walk out blind. "
                  "Default 1: every bot verifies")
       ->check(CLI::Range(1U, 1000000U));
   app.add_option("--views-kept", o.views_kept,
@@ -713,7 +714,7 @@ int main(int argc, char** argv) {
   } else {
     std::printf(
         "  verification: PARTIAL (--verify-every %u): %zu bots reconstruct and verify every snapshot; %zu light bots "
-        "decrypt, decode and acknowledge every snapshot but apply and verify none\n",
+        "decrypt every snapshot, decode its header and acknowledge it, but apply and verify none\n",
         o.verify_every, o.bots - light_bots, light_bots);
   }
   std::array<uint64_t, 6> failures{};
@@ -734,11 +735,12 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(disconnects[5]), static_cast<unsigned long long>(disconnects[6]),
       static_cast<unsigned long long>(disconnects[7]));
   std::printf(
-      "  snapshots: %llu received, %llu applied and verified, %llu unverified (light), %llu full, %llu stale, %llu "
-      "missing baseline, %llu refused\n",
+      "  snapshots: %llu received, %llu applied and verified, %llu unverified (light; %llu header only), %llu full, "
+      "%llu stale, %llu missing baseline, %llu refused\n",
       static_cast<unsigned long long>(total.snapshots_received),
       static_cast<unsigned long long>(total.snapshots_applied),
-      static_cast<unsigned long long>(total.snapshots_unverified), static_cast<unsigned long long>(total.full_snapshots),
+      static_cast<unsigned long long>(total.snapshots_unverified), static_cast<unsigned long long>(total.header_only),
+      static_cast<unsigned long long>(total.full_snapshots),
       static_cast<unsigned long long>(total.stale_snapshots), static_cast<unsigned long long>(total.missing_baseline),
       static_cast<unsigned long long>(total.refused_messages));
   uint64_t checked = 0, exact = 0, error_sum = 0, corrections = 0, correction_sum = 0;
