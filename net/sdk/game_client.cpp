@@ -357,6 +357,10 @@ void GameClient::update(uint64_t now_us) {
         apply(*header, now_us);
         continue;
       }
+      if (!message.data.empty() && message.data[0] == static_cast<uint8_t>(view::MessageKind::chat)) {
+        stats_.chat_received += 1;  // heard, not read: a light client keeps no chat
+        continue;
+      }
     }
     auto decoded = view::decode_message(message.data);
     if (!decoded.message) {

@@ -43,7 +43,8 @@ struct GameClientConfig {
   // Light mode, for load generators only: snapshots are decrypted and acknowledged like any
   // client's (so the server's work is the same: deltas against what we acknowledged), but only
   // their header is decoded (tick, baseline, processed input) and nothing is applied: no view
-  // (view() stays nullptr), no AOI checksum verified, no prediction. Counted in
+  // (view() stays nullptr), no AOI checksum verified, no prediction, chat counted but not read
+  // (chat() stays empty). Counted in
   // GameClientStats::snapshots_unverified. Game clients keep it false.
   bool light = false;
 };
