@@ -103,7 +103,9 @@ class GameClient {
   [[nodiscard]] net::ClientState state() const { return net_.state(); }
   [[nodiscard]] const net::Client& net_client() const { return net_; }
   [[nodiscard]] const std::optional<view::Welcome>& welcome() const { return welcome_; }
-  [[nodiscard]] const view::ClientView* view() const { return views_count_ == 0 ? nullptr : &view_at(views_count_ - 1); }
+  [[nodiscard]] const view::ClientView* view() const {
+    return views_count_ == 0 ? nullptr : &view_at(views_count_ - 1);
+  }
   [[nodiscard]] uint32_t last_processed_seq() const { return last_processed_seq_; }
   [[nodiscard]] uint64_t last_world_quick_hash() const { return last_world_quick_hash_; }
   [[nodiscard]] uint32_t input_delay_ticks() const { return input_delay_ticks_; }
@@ -138,9 +140,7 @@ class GameClient {
   void accept(const view::ClientSnapshot& snapshot, uint64_t now_us);
   void adapt_input_delay();
   // Kept views, i = 0 the oldest .. views_count_ - 1 the newest (ticks increasing).
-  [[nodiscard]] const view::ClientView& view_at(size_t i) const {
-    return views_[(views_first_ + i) % views_.size()];
-  }
+  [[nodiscard]] const view::ClientView& view_at(size_t i) const { return views_[(views_first_ + i) % views_.size()]; }
   [[nodiscard]] const view::ClientView* find_view(uint64_t tick) const;
 
   GameClientConfig config_;
@@ -152,7 +152,7 @@ class GameClient {
   size_t views_first_ = 0;
   size_t views_count_ = 0;
   view::ClientView next_view_;
-  std::deque<view::InputEntry> pending_;        // submitted, not yet processed by the server
+  std::deque<view::InputEntry> pending_;  // submitted, not yet processed by the server
   static constexpr size_t chat_kept = 256;
   std::deque<view::ChatLine> chat_;
   uint32_t next_seq_ = 1;

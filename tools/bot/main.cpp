@@ -22,11 +22,11 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <deque>
-#include <mutex>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -219,7 +219,7 @@ struct Group {
   // bots were all on UDP then never connected a bot that fell back to TCP.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> keep_polling =
       boost::asio::make_work_guard(io);
-  LoginWorker login;           // the group's logins
+  LoginWorker login;  // the group's logins
   std::vector<LoginDone> logged_in;
   // The group's UDP sockets, each registered once with its Bot: a wait costs nothing per idle
   // socket (poll(2) over thousands of them every 2 ms cost a good share of the bots' CPU).
@@ -229,10 +229,10 @@ struct Group {
   sim::Rng rng = sim::Rng::seeded(1, 9);
   uint64_t churned = 0;
   uint64_t reconnects = 0;
-  uint64_t fallbacks = 0;    // bots that fell back from UDP to TCP
+  uint64_t fallbacks = 0;                 // bots that fell back from UDP to TCP
   std::array<uint64_t, 6> failures{};     // connections that failed, by net::ClientFailure
   std::array<uint64_t, 8> disconnects{};  // connections lost, by net::DisconnectReason
-  uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
+  uint64_t visible_sum = 0;               // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
   uint64_t visible_late_sum = 0;  // the same over the last third of the run (spread out by then)
   uint64_t visible_late_samples = 0;
@@ -340,9 +340,9 @@ bool steer_blind(Bot& bot, sim::Rng& rng, const Options& options, uint64_t now_u
     const int64_t diagonal_us = diagonal * sim::limits::fixed_one / diagonal_speed * tick_us;
     const int64_t straight_us = straight * sim::limits::fixed_one / sim::limits::walk_speed * tick_us;
     bot.legs[0] = {sim::to_underlying(direction_of(dx, dy)), now_us + static_cast<uint64_t>(diagonal_us)};
-    bot.legs[1] = {sim::to_underlying(direction_of(std::abs(dx) > std::abs(dy) ? dx : 0,
-                                                   std::abs(dy) > std::abs(dx) ? dy : 0)),
-                   now_us + static_cast<uint64_t>(diagonal_us + straight_us)};
+    bot.legs[1] = {
+        sim::to_underlying(direction_of(std::abs(dx) > std::abs(dy) ? dx : 0, std::abs(dy) > std::abs(dx) ? dy : 0)),
+        now_us + static_cast<uint64_t>(diagonal_us + straight_us)};
     bot.has_home = true;
   }
   for (const Bot::Leg& leg : bot.legs) {
@@ -708,7 +708,8 @@ int main(int argc, char** argv) {
       "%llu churned, %llu reconnected\n",
       o.bots, seconds, connected, on_tcp, static_cast<unsigned long long>(fallbacks), welcomed,
       static_cast<unsigned long long>(churned), static_cast<unsigned long long>(reconnects));
-  const size_t light_bots = static_cast<size_t>(std::count_if(bots.begin(), bots.end(), [](const Bot& b) { return b.light; }));
+  const size_t light_bots =
+      static_cast<size_t>(std::count_if(bots.begin(), bots.end(), [](const Bot& b) { return b.light; }));
   if (light_bots == 0) {
     std::printf("  verification: full, every bot reconstructs and verifies every snapshot\n");
   } else {
@@ -729,20 +730,18 @@ int main(int argc, char** argv) {
       "kicked, %llu transport error\n",
       static_cast<unsigned long long>(failures[1]), static_cast<unsigned long long>(failures[2]),
       static_cast<unsigned long long>(failures[3]), static_cast<unsigned long long>(failures[4]),
-      static_cast<unsigned long long>(failures[5]),
-      static_cast<unsigned long long>(disconnects[1]), static_cast<unsigned long long>(disconnects[2]),
-      static_cast<unsigned long long>(disconnects[3]), static_cast<unsigned long long>(disconnects[4]),
-      static_cast<unsigned long long>(disconnects[5]), static_cast<unsigned long long>(disconnects[6]),
-      static_cast<unsigned long long>(disconnects[7]));
+      static_cast<unsigned long long>(failures[5]), static_cast<unsigned long long>(disconnects[1]),
+      static_cast<unsigned long long>(disconnects[2]), static_cast<unsigned long long>(disconnects[3]),
+      static_cast<unsigned long long>(disconnects[4]), static_cast<unsigned long long>(disconnects[5]),
+      static_cast<unsigned long long>(disconnects[6]), static_cast<unsigned long long>(disconnects[7]));
   std::printf(
       "  snapshots: %llu received, %llu applied and verified, %llu unverified (light; %llu header only), %llu full, "
       "%llu stale, %llu missing baseline, %llu refused\n",
       static_cast<unsigned long long>(total.snapshots_received),
       static_cast<unsigned long long>(total.snapshots_applied),
       static_cast<unsigned long long>(total.snapshots_unverified), static_cast<unsigned long long>(total.header_only),
-      static_cast<unsigned long long>(total.full_snapshots),
-      static_cast<unsigned long long>(total.stale_snapshots), static_cast<unsigned long long>(total.missing_baseline),
-      static_cast<unsigned long long>(total.refused_messages));
+      static_cast<unsigned long long>(total.full_snapshots), static_cast<unsigned long long>(total.stale_snapshots),
+      static_cast<unsigned long long>(total.missing_baseline), static_cast<unsigned long long>(total.refused_messages));
   uint64_t checked = 0, exact = 0, error_sum = 0, corrections = 0, correction_sum = 0;
   int32_t error_max = 0;
   for (const Bot& bot : bots) {
@@ -757,7 +756,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(checked),
       checked ? 100.0 * static_cast<double>(exact) / static_cast<double>(checked) : 0.0,
       checked ? static_cast<double>(error_sum) / static_cast<double>(checked) : 0.0, error_max,
-      static_cast<double>(corrections) / (seconds / 60.0) / static_cast<double>(std::max<size_t>(1, o.bots - light_bots)),
+      static_cast<double>(corrections) / (seconds / 60.0) /
+          static_cast<double>(std::max<size_t>(1, o.bots - light_bots)),
       corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
   std::printf("  inputs submitted: %llu; chat: %llu lines said, %llu heard\n",
