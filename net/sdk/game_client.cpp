@@ -132,6 +132,14 @@ void GameClient::predict(uint64_t now_us) {
   sim::MotionState motion = base_motion_;
   const uint64_t present =
       std::min(estimated_server_tick(now_us) + input_delay_ticks_, base.tick + prediction_ticks_max);
+  // The same base view, moves and present tick predict the same position: a client updated at a
+  // high frame rate re-simulates only when one of them changed (the smoothing still decays).
+  const std::array<uint64_t, 3> inputs{base.tick, present, moves_submitted_};
+  if (predicted_ && inputs == predicted_from_) {
+    decay_correction();
+    return;
+  }
+  predicted_from_ = inputs;
   const ViewMap map(base);
   sim::Vec2 pos{sim::Fixed::from_raw(me->x), sim::Fixed::from_raw(me->y)};
   size_t next = 0;
@@ -156,10 +164,14 @@ void GameClient::predict(uint64_t now_us) {
   }
   if (std::max(std::abs(offset_x_), std::abs(offset_y_)) > 2 * sim::limits::fixed_one)
     offset_x_ = offset_y_ = 0;  // snap
-  offset_x_ -= offset_x_ / 8;
-  offset_y_ -= offset_y_ / 8;
+  decay_correction();
   predicted_ = pos;
   predicted_tick_ = present;
+}
+
+void GameClient::decay_correction() {
+  offset_x_ -= offset_x_ / 8;
+  offset_y_ -= offset_y_ / 8;
 }
 
 std::optional<sim::Vec2> GameClient::smoothed_position() const {
@@ -244,6 +256,7 @@ uint32_t GameClient::submit(const sim::Command& command, uint64_t now_us) {
   inputs_new_ = true;
   if (const auto* move = std::get_if<sim::MoveCommand>(&command)) {
     moves_.push_back(OwnMove{seq, tick, sim::to_underlying(move->direction), sim::to_underlying(move->mode)});
+    moves_submitted_ += 1;
     while (moves_.size() > 256) moves_.pop_front();
   }
   while (pending_.size() > view::input_batch_max) pending_.pop_front();  // far behind: oldest lost

@@ -15,6 +15,7 @@
 // then bounded by run speed times the ticks of lateness. tests/server/node_test checks it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -133,6 +134,7 @@ class GameClient {
     uint8_t mode = 0;
   };
   void predict(uint64_t now_us);
+  void decay_correction();
   void check_prediction(const view::ClientView& confirmed);
   void handle(const view::Message& message, size_t bytes, uint64_t now_us);
   void apply(const view::ClientSnapshot& snapshot, uint64_t now_us);
@@ -171,6 +173,8 @@ class GameClient {
   std::map<uint64_t, sim::Vec2> predicted_at_;  // tick -> its prediction when it was the present
   sim::MotionState base_motion_;                // the server's motion state of ours at the newest view
   std::optional<sim::Vec2> predicted_;
+  uint64_t moves_submitted_ = 0;
+  std::array<uint64_t, 3> predicted_from_{};  // base view tick, present tick, moves_submitted_
   uint64_t predicted_tick_ = 0;
   int32_t offset_x_ = 0;  // visible correction still to smooth out
   int32_t offset_y_ = 0;

@@ -87,7 +87,7 @@ struct Options {
   std::string name_prefix = "bot";
   bool observer = false;
   uint32_t threads = 1;
-  uint32_t login_rate = 1000;  // logins per second at most (the whole process)
+  uint32_t login_rate = 250;   // logins per second at most (the whole process)
   double service_ms = 2;       // every bot's update and send at least this often
   uint32_t spread_cells = 0;   // 0: wander from the spawn; else first walk to a home this far out
   uint32_t wander_cells = 12;  // with --spread: how far a bot strays from its home
