@@ -14,6 +14,7 @@
 
 #include <malloc.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -701,6 +702,10 @@ int main(int argc, char** argv) {
     }
   }
   const double seconds = static_cast<double>(net::system_now_us() - start) / 1e6;
+  rusage usage{};
+  (void)::getrusage(RUSAGE_SELF, &usage);  // this process: is the load generator keeping up?
+  const double cpu_seconds = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+                             static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
   size_t on_tcp = 0;
   for (const Bot& bot : bots) on_tcp += bot.client && bot.stream ? 1 : 0;
   std::printf(
@@ -760,6 +765,8 @@ int main(int argc, char** argv) {
           static_cast<double>(std::max<size_t>(1, o.bots - light_bots)),
       corrections ? static_cast<double>(correction_sum) / static_cast<double>(corrections) : 0.0);
   std::printf("  checksum mismatches: %llu\n", static_cast<unsigned long long>(total.checksum_mismatches));
+  std::printf("  bot process: %.1f s of CPU in %.1f s (%.0f%% of one core), %ld MiB peak RSS\n", cpu_seconds, seconds,
+              100.0 * cpu_seconds / seconds, usage.ru_maxrss / 1024);
   std::printf("  inputs submitted: %llu; chat: %llu lines said, %llu heard\n",
               static_cast<unsigned long long>(total.inputs_submitted), static_cast<unsigned long long>(total.chat_sent),
               static_cast<unsigned long long>(total.chat_received));
