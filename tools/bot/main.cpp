@@ -1,9 +1,16 @@
 // strata-bot — N headless game clients in one process, for load and end-to-end tests. Each bot
-// logs in over HTTP (POST /api/login), connects with the token over UDP, and behaves (wander,
-// build, break, chat, join/leave churn) while the SDK applies and verifies every snapshot. Prints a live
-// summary every few seconds and a final report; exits 0 only when no bot saw a checksum mismatch
-// and every bot that should be connected is. --threads splits the bots over threads; each waits on
-// all its sockets with one poll(2), so thousands of bots cost no syscall per idle socket.
+// logs in over HTTP (POST /api/login; one kept-alive connection per group, on a thread of its own,
+// at most --login-rate a second), connects with the token over UDP (or TCP: --tcp, and the
+// fallback when a UDP handshake times out; --udp-blocked forces it), and behaves (wander, build,
+// break, chat, join/leave churn; --spread walks each bot out to a home of its own first) while the
+// SDK applies and verifies every snapshot. Prints a live summary every few seconds and a final
+// report; exits 0 only when no bot saw a checksum mismatch and every bot that should be connected
+// is. --threads splits the bots over threads; each waits on all its sockets with one epoll set.
+//
+// Verification: by default every bot reconstructs and verifies every snapshot. --verify-every N
+// keeps that for every Nth bot only; the others are light (GameClientConfig::light): they decrypt
+// every snapshot, read its header and acknowledge it, so the server does the same work for them,
+// but they verify nothing. The report then says "verification: PARTIAL".
 #include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
 
 #include <boost/asio/executor_work_guard.hpp>
