@@ -114,6 +114,8 @@ class GameClient {
   // The tick of the newest snapshot accepted (0 before the first).
   [[nodiscard]] uint64_t newest_tick() const { return newest_tick_; }
   [[nodiscard]] const GameClientStats& stats() const { return stats_; }
+  // Inputs submitted since the last update() (they go out with the next one).
+  [[nodiscard]] bool inputs_pending() const { return inputs_new_; }
 
   // The local player predicted at predicted_tick() (nullopt before it is seen in a snapshot).
   [[nodiscard]] const std::optional<sim::Vec2>& predicted_position() const { return predicted_; }

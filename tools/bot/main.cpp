@@ -522,6 +522,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
           continue;
         }
         behave(bot, g.rng, o, now);
+        if (bot.client->inputs_pending()) service(bot, now);  // its new inputs leave now
         if (o.churn_per_mille > 0 && g.rng.below(20'000) < o.churn_per_mille && bot.client->welcome()) {
           bot.client->disconnect(now);
           bot.client->send_packets(now, sink_of(bot));
