@@ -39,6 +39,7 @@ bool Client::start(std::span<const std::uint8_t> connect_token, std::uint64_t no
   connection_.reset();
   replay_ = ReplayWindow();
   failure_ = ClientFailure::none;
+  heard_from_server_ = false;
   if ((config_.transport == TransportKind::stream) != (stream_peer != nullptr)) {
     fail(ClientFailure::wrong_transport);
     return false;
@@ -107,6 +108,7 @@ void Client::receive_challenge(std::span<const std::uint8_t> packet, std::uint64
     drops_.bump(DropReason::bad_mac);
     return;
   }
+  heard_from_server_ = true;
   write_challenge_packet(PacketType::connection_response, parsed->sequence, parsed->connection_id, parsed->token,
                          token_->client_to_server_key, token_->protocol_id, response_);
   ConnectionConfig connection = config_.connection;

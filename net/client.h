@@ -68,6 +68,9 @@ class Client {
 
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] ClientFailure failure() const { return failure_; }
+  // Whether the server answered this connection attempt (an authentic challenge arrived): a
+  // handshake that timed out after that did not fail because the transport is blocked.
+  [[nodiscard]] bool heard_from_server() const { return heard_from_server_; }
   [[nodiscard]] DisconnectReason disconnect_reason() const;
   // The token's address of the server (its identity in the handshake).
   [[nodiscard]] const Address& server_address() const { return server_address_; }
@@ -94,6 +97,7 @@ class Client {
   std::uint64_t handshake_start_us_ = 0;
   std::uint64_t last_handshake_send_us_ = 0;
   bool handshake_send_due_ = false;
+  bool heard_from_server_ = false;
   std::array<std::uint8_t, challenge_packet_size> response_{};
   std::unique_ptr<Connection> connection_;
   ReplayWindow replay_;

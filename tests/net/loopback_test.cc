@@ -248,6 +248,7 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
     w.io.run_for(std::chrono::milliseconds(5));
   }
   ASSERT_EQ(udp_client.failure(), ClientFailure::handshake_timeout);
+  EXPECT_FALSE(udp_client.heard_from_server());  // blocked, not busy: fall back
   // Same token over TCP: it was never used (the server never saw the UDP requests).
   ClientConfig tcp_config = default_client_config();
   tcp_config.transport = TransportKind::stream;
@@ -266,6 +267,7 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
     client.send_packets(w.now, stream);
   }
   EXPECT_EQ(client.state(), ClientState::connected);
+  EXPECT_TRUE(client.heard_from_server());
   EXPECT_EQ(w.server->connected_count(), 1u);
   EXPECT_EQ(client.peer_address(), w.tcp_address);  // where its frames really came from
   EXPECT_EQ(client.server_address(), w.address);    // the token's

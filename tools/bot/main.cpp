@@ -503,9 +503,10 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
         const net::ClientState state = bot.client->state();
         if (state == net::ClientState::connected) bot.ever_connected = true;
         if (state == net::ClientState::disconnected || state == net::ClientState::failed) {
-          // A UDP handshake that never completed: the network may block UDP, so the next login
-          // goes over TCP (the fallback). Otherwise the server went away: log in again shortly.
-          if (!bot.ever_connected && !bot.use_tcp) {
+          // A UDP handshake that the server never answered: the network may block UDP, so the
+          // next login goes over TCP (the fallback). One it answered (a busy server, a bot loop
+          // that fell behind) or a lost connection: log in again over UDP shortly.
+          if (!bot.ever_connected && !bot.use_tcp && !bot.client->net_client().heard_from_server()) {
             bot.use_tcp = true;
             g.fallbacks += 1;
           }
