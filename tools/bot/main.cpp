@@ -157,10 +157,17 @@ struct LoginDone {
 
 // Logins on a thread of their own: an HTTP exchange blocks (for long when the server is busy),
 // and the group's loop must keep servicing its connected bots meanwhile (a stalled loop timed out
-// the handshakes of the bots that had just logged in). One kept-alive HTTP connection.
+// the handshakes of the bots that had just logged in). A few threads, each with one kept-alive
+// HTTP connection.
 class LoginWorker {
  public:
-  explicit LoginWorker(const Options& o) : client_(o.host, o.http_port), thread_([this] { run(); }) {}
+  static constexpr size_t connections = 4;  // logins under way at once (a busy server answers slowly)
+
+  explicit LoginWorker(const Options& o) {
+    for (size_t i = 0; i < connections; ++i)
+      clients_.push_back(std::make_unique<sdk::LoginClient>(o.host, o.http_port));
+    for (size_t i = 0; i < connections; ++i) threads_.emplace_back([this, i] { run(*clients_[i]); });
+  }
   ~LoginWorker() { stop(); }
   // Finishes the login under way, drops the queued ones; idempotent.
   void stop() {
@@ -168,8 +175,10 @@ class LoginWorker {
       std::lock_guard lock(mutex_);
       stop_ = true;
     }
-    wake_.notify_one();
-    if (thread_.joinable()) thread_.join();
+    wake_.notify_all();
+    for (std::thread& thread : threads_) {
+      if (thread.joinable()) thread.join();
+    }
   }
   LoginWorker(const LoginWorker&) = delete;
   LoginWorker& operator=(const LoginWorker&) = delete;
@@ -189,7 +198,7 @@ class LoginWorker {
   }
 
  private:
-  void run() {
+  void run(sdk::LoginClient& client) {
     for (;;) {
       Bot* bot = nullptr;
       {
@@ -200,19 +209,19 @@ class LoginWorker {
         queue_.pop_front();
       }
       LoginDone done{bot, std::nullopt, {}};
-      done.reply = client_.login(bot->name, done.error);  // bot->name never changes after start
+      done.reply = client.login(bot->name, done.error);  // bot->name never changes after start
       std::lock_guard lock(mutex_);
       done_.push_back(std::move(done));
     }
   }
 
-  sdk::LoginClient client_;
+  std::vector<std::unique_ptr<sdk::LoginClient>> clients_;  // one kept-alive connection per thread
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Bot*> queue_;
   std::vector<LoginDone> done_;
   bool stop_ = false;
-  std::thread thread_;  // last: starts once the rest is built
+  std::vector<std::thread> threads_;  // last: started once the rest is built
 };
 
 struct Group {
