@@ -34,6 +34,13 @@ const strata::view::ClientView& baseline() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto decoded = strata::view::decode_client_snapshot(std::span<const uint8_t>(data, size));
+  // The header-only read never crashes, and never disagrees with a full decode that succeeds.
+  const auto header = strata::view::decode_client_snapshot_header(std::span<const uint8_t>(data, size));
+  if (header && decoded.snapshot &&
+      (header->tick != decoded.snapshot->tick || header->baseline_tick != decoded.snapshot->baseline_tick ||
+       header->aoi_checksum != decoded.snapshot->aoi_checksum || header->viewer != decoded.snapshot->viewer)) {
+    __builtin_trap();
+  }
   if (!decoded.snapshot) return 0;
   strata::view::ClientSnapshot snapshot = *decoded.snapshot;
   snapshot.baseline_tick = 0;

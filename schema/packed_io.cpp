@@ -86,6 +86,36 @@ DecodeError unpack_into(std::span<const uint8_t> bytes, size_t words_max, Unpack
   return DecodeError::none;
 }
 
+std::optional<size_t> unpack_prefix(std::span<const uint8_t> in, std::span<uint8_t> out) {
+  size_t i = 0;
+  size_t o = 0;
+  while (o + 8 <= out.size() && i < in.size()) {
+    const uint8_t tag = in[i++];
+    for (size_t b = 0; b < 8; ++b) {
+      if ((tag & (1U << b)) == 0) {
+        out[o + b] = 0;
+        continue;
+      }
+      if (i >= in.size()) return std::nullopt;
+      out[o + b] = in[i++];
+    }
+    o += 8;
+    if (tag != 0x00 && tag != 0xff) continue;
+    if (i >= in.size()) return std::nullopt;
+    const size_t run = size_t{in[i++]} * 8;
+    const size_t room = std::min(run, out.size() - o);
+    if (tag == 0x00) {
+      std::memset(out.data() + o, 0, room);
+    } else {
+      if (run > in.size() - i) return std::nullopt;
+      std::memcpy(out.data() + o, in.data() + i, room);
+      i += run;
+    }
+    o += room;
+  }
+  return o;
+}
+
 void write_packed(capnp::MessageBuilder& message, std::vector<uint8_t>& out) {
   VectorOutput output(out);
   capnp::writePackedMessage(output, message);

@@ -16,6 +16,7 @@
 #include <kj/io.h>
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -43,6 +44,14 @@ struct UnpackBuffer {
 // success the message is buffer.words[0, words).
 [[nodiscard]] DecodeError unpack_into(std::span<const uint8_t> bytes, size_t words_max, UnpackBuffer& buffer,
                                       size_t& words, std::string& error);
+
+// Unpacks the first out.size() bytes (whole words) of packed bytes, or fewer when the input ends
+// first: for reading a message's leading words (its segment table and root struct) without
+// unpacking the rest. Returns how many bytes were written; nullopt when the input ends mid-word.
+// (PackedInputStream refuses to stop inside a run; a prefix must.) Packing: per word a tag byte,
+// then the word's nonzero bytes; tag 0x00 is followed by a count of further zero words, tag 0xff
+// by a count of words copied verbatim.
+[[nodiscard]] std::optional<size_t> unpack_prefix(std::span<const uint8_t> in, std::span<uint8_t> out);
 
 // Appends the packed encoding of the message to `out`.
 void write_packed(capnp::MessageBuilder& message, std::vector<uint8_t>& out);

@@ -5,13 +5,9 @@
 #include <array>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
+#include <span>
 
-#include <capnp/message.h>
-#include <capnp/serialize.h>
-#include <kj/exception.h>
-
-#include "schema/client/client.capnp.h"
+#include "schema/client/codec.h"
 #include "sim/map.h"
 #include "sim/movement.h"
 
@@ -49,101 +45,6 @@ const view::EntityState* own_entity(const view::ClientView& view, uint32_t playe
 }
 
 constexpr uint64_t prediction_ticks_max = 64;  // bounds the re-simulation after a long stall
-
-// Light mode reads only a snapshot's header fields (tick, baseline, hash, processed input, our
-// motion state), not its lists: it unpacks the first words of the packed message (the segment
-// table, the root pointer and the root struct, which the encoder allocates first), makes them a
-// one-segment message and reads it through the generated reader, whose bounds checks still apply.
-// Anything unexpected (too many segments, a root struct beyond those words, a bad value) returns
-// nullopt and the caller decodes the whole message as usual.
-constexpr size_t header_words_max = 48;
-constexpr size_t segments_max = 64;  // in the table; more than the encoder ever writes
-constexpr size_t table_words_max = (segments_max + 2) / 2;
-
-// Unpacks the first out.size() bytes (whole words) of Cap'n Proto packed bytes, or fewer when the
-// input ends first; returns how many bytes were written, nullopt when the input ends mid-word.
-// (PackedInputStream refuses to stop inside a run; a prefix must.) Packing: per word a tag byte,
-// then the word's nonzero bytes; tag 0x00 is followed by a count of further zero words, tag 0xff
-// by a count of words copied verbatim.
-std::optional<size_t> unpack_prefix(std::span<const uint8_t> in, std::span<uint8_t> out) {
-  size_t i = 0;
-  size_t o = 0;
-  while (o + 8 <= out.size() && i < in.size()) {
-    const uint8_t tag = in[i++];
-    for (size_t b = 0; b < 8; ++b) {
-      if ((tag & (1U << b)) == 0) {
-        out[o + b] = 0;
-        continue;
-      }
-      if (i >= in.size()) return std::nullopt;
-      out[o + b] = in[i++];
-    }
-    o += 8;
-    if (tag != 0x00 && tag != 0xff) continue;
-    if (i >= in.size()) return std::nullopt;
-    const size_t run = size_t{in[i++]} * 8;
-    const size_t room = std::min(run, out.size() - o);
-    if (tag == 0x00) {
-      std::memset(out.data() + o, 0, room);
-    } else {
-      if (run > in.size() - i) return std::nullopt;
-      std::memcpy(out.data() + o, in.data() + i, room);
-      i += run;
-    }
-    o += room;
-  }
-  return o;
-}
-
-std::optional<view::ClientSnapshot> read_snapshot_header(std::span<const uint8_t> message) {
-  if (message.size() < 2 || message[0] != static_cast<uint8_t>(view::MessageKind::snapshot)) return std::nullopt;
-  // The segment table (u32 little endian): segment count - 1, each segment's size, padded to a
-  // word. A large snapshot (a full one) outgrows the encoder's first segment: the root struct is
-  // still at the start of segment 0, and pointers into other segments are never followed here.
-  std::array<uint8_t, (table_words_max + header_words_max) * 8> bytes{};
-  const auto unpacked = unpack_prefix(message.subspan(1), bytes);
-  if (!unpacked || *unpacked < 3 * 8) return std::nullopt;
-  std::array<uint32_t, 2> first{};  // segment count - 1, segment 0's size
-  std::memcpy(first.data(), bytes.data(), sizeof(first));
-  const size_t segments = size_t{first[0]} + 1;
-  if (segments > segments_max) return std::nullopt;
-  const size_t table_words = (segments + 2) / 2;
-  if (*unpacked / 8 <= table_words) return std::nullopt;
-  // One segment of segment 0's first words, under a table of its own.
-  const size_t segment_words = std::min<size_t>({first[1], *unpacked / 8 - table_words, header_words_max});
-  std::array<capnp::word, 1 + header_words_max> one{};
-  auto* one_bytes = reinterpret_cast<kj::byte*>(one.data());
-  const std::array<uint32_t, 2> table{0, static_cast<uint32_t>(segment_words)};
-  std::memcpy(one_bytes, table.data(), sizeof(table));
-  std::memcpy(one_bytes + 8, bytes.data() + table_words * 8, segment_words * 8);
-  std::optional<view::ClientSnapshot> header;
-  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
-    capnp::ReaderOptions options;
-    options.traversalLimitInWords = header_words_max;
-    options.nestingLimit = 2;
-    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(one.data(), 1 + segment_words), options);
-    const auto root = reader.getRoot<view::wire::ClientSnapshot>();
-    view::ClientSnapshot s;
-    s.tick = root.getTick();
-    const uint16_t age = root.getBaselineAge();  // as schema/client/codec.cpp reads it
-    if (age > s.tick) return;
-    s.baseline_tick = age != 0 ? s.tick - age : 0;
-    s.aoi_checksum = root.getAoiChecksum();
-    s.world_quick_hash = root.getWorldQuickHash();
-    s.last_input_seq = root.getLastInputSeq();
-    s.viewer = root.getViewer();
-    s.viewer_heading = root.getViewerHeading();
-    s.viewer_mode = root.getViewerMode();
-    s.viewer_stamina = root.getViewerStamina();
-    if (s.viewer_heading >= static_cast<uint8_t>(sim::Direction::count) ||
-        s.viewer_mode >= static_cast<uint8_t>(sim::MoveMode::count) || s.viewer_stamina > sim::limits::stamina_max) {
-      return;
-    }
-    header = s;
-  });
-  if (failure != nullptr) return std::nullopt;
-  return header;
-}
 
 }  // namespace
 
@@ -404,7 +305,10 @@ void GameClient::update(uint64_t now_us) {
   net::Message message;
   while (net_.pop_message(message)) {
     if (config_.light) {
-      if (const auto header = read_snapshot_header(message.data)) {
+      const std::span<const uint8_t> bytes(message.data);
+      if (const auto header = !bytes.empty() && bytes[0] == static_cast<uint8_t>(view::MessageKind::snapshot)
+                                  ? view::decode_client_snapshot_header(bytes.subspan(1))
+                                  : std::nullopt) {
         stats_.snapshots_received += 1;
         stats_.snapshot_bytes += message.data.size();
         stats_.header_only += 1;

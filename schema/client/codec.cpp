@@ -10,6 +10,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -376,10 +377,8 @@ namespace {
 
 std::span<const uint8_t> bytes_of(capnp::Data::Reader data) { return {data.begin(), data.size()}; }
 
-std::string read_snapshot(wire::ClientSnapshot::Reader root, ClientSnapshot& s) {
-  if (root.getChunks().size() > snapshot_chunks_max || root.getDroppedChunks().size() > snapshot_chunks_max) {
-    return "too many chunks";
-  }
+// The header fields: everything but the records and chunks.
+std::string read_header(wire::ClientSnapshot::Reader root, ClientSnapshot& s) {
   s.tick = root.getTick();
   const uint16_t age = root.getBaselineAge();
   if (age > s.tick) return "baseline before tick 0";
@@ -396,6 +395,14 @@ std::string read_snapshot(wire::ClientSnapshot::Reader root, ClientSnapshot& s) 
   s.viewer_heading = root.getViewerHeading();
   s.viewer_mode = root.getViewerMode();
   s.viewer_stamina = root.getViewerStamina();
+  return {};
+}
+
+std::string read_snapshot(wire::ClientSnapshot::Reader root, ClientSnapshot& s) {
+  if (root.getChunks().size() > snapshot_chunks_max || root.getDroppedChunks().size() > snapshot_chunks_max) {
+    return "too many chunks";
+  }
+  if (std::string e = read_header(root, s); !e.empty()) return e;
   if (std::string e = read_entity_records(bytes_of(root.getEntityRecords()), s.entities); !e.empty()) return e;
   if (std::string e = read_removed_records(bytes_of(root.getRemovedRecords()), s.removed); !e.empty()) return e;
   if (std::string e = read_cell_records(bytes_of(root.getCellRecords()), s.cells); !e.empty()) return e;
@@ -440,6 +447,46 @@ SnapshotDecodeResult decode_client_snapshot(std::span<const uint8_t> bytes) {
   }
   if (result.error.empty()) result.snapshot = std::move(snapshot);
   return result;
+}
+
+// The header is read from the message's leading words only: unpacked (segment table, root pointer
+// and root struct, which the encoder allocates first), made a one-segment message of their own and
+// read through the generated reader, whose bounds checks still apply; pointers (records, chunks)
+// are never followed.
+std::optional<ClientSnapshot> decode_client_snapshot_header(std::span<const uint8_t> bytes) {
+  constexpr size_t header_words_max = 48;
+  constexpr size_t segments_max = 64;  // in the table; more than the encoder ever writes
+  constexpr size_t table_words_max = (segments_max + 2) / 2;
+  // The segment table (u32 little endian): segment count - 1, each segment's size, padded to a
+  // word. A large snapshot (a full one) outgrows the encoder's first segment: the root struct is
+  // still at the start of segment 0.
+  std::array<uint8_t, (table_words_max + header_words_max) * 8> unpacked_bytes{};
+  const auto unpacked = schema::detail::unpack_prefix(bytes, unpacked_bytes);
+  if (!unpacked || *unpacked < 3 * 8) return std::nullopt;
+  std::array<uint32_t, 2> first{};  // segment count - 1, segment 0's size
+  std::memcpy(first.data(), unpacked_bytes.data(), sizeof(first));
+  const size_t segments = size_t{first[0]} + 1;
+  if (segments > segments_max) return std::nullopt;
+  const size_t table_words = (segments + 2) / 2;
+  if (*unpacked / 8 <= table_words) return std::nullopt;
+  // One segment of segment 0's first words, under a table of its own.
+  const size_t segment_words = std::min<size_t>({first[1], *unpacked / 8 - table_words, header_words_max});
+  std::array<capnp::word, 1 + header_words_max> one{};
+  auto* one_bytes = reinterpret_cast<kj::byte*>(one.data());
+  const std::array<uint32_t, 2> table{0, static_cast<uint32_t>(segment_words)};
+  std::memcpy(one_bytes, table.data(), sizeof(table));
+  std::memcpy(one_bytes + 8, unpacked_bytes.data() + table_words * 8, segment_words * 8);
+  std::optional<ClientSnapshot> header;
+  kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&] {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = header_words_max;
+    options.nestingLimit = 2;
+    capnp::FlatArrayMessageReader reader(kj::ArrayPtr<const capnp::word>(one.data(), 1 + segment_words), options);
+    ClientSnapshot s;
+    if (read_header(reader.getRoot<wire::ClientSnapshot>(), s).empty()) header = std::move(s);
+  });
+  if (failure != nullptr) return std::nullopt;
+  return header;
 }
 
 }  // namespace strata::view

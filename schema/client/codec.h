@@ -21,4 +21,10 @@ struct SnapshotDecodeResult {
 };
 [[nodiscard]] SnapshotDecodeResult decode_client_snapshot(std::span<const uint8_t> bytes);
 
+// The header fields alone (tick, baseline, checksums, last input, the viewer's motion state; no
+// entities, cells or chunks), read from the leading words without unpacking the rest: for a
+// client that only acknowledges. nullopt when they cannot be read that way (a malformed message,
+// or one laid out unlike the encoder's); decode_client_snapshot then decides.
+[[nodiscard]] std::optional<ClientSnapshot> decode_client_snapshot_header(std::span<const uint8_t> bytes);
+
 }  // namespace strata::view

@@ -471,6 +471,18 @@ RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
     cells.insert(c);
   }
   s.cells.assign(cells.begin(), cells.end());
+  s.aoi_checksum = *rc::gen::arbitrary<uint64_t>();
+  s.world_quick_hash = *rc::gen::arbitrary<uint64_t>();
+  s.last_input_seq = *rc::gen::arbitrary<uint32_t>();
+  s.viewer = *rc::gen::arbitrary<uint32_t>();
+  // Enough fresh chunks, sometimes, for the message to outgrow the encoder's first segment.
+  const int fresh_chunks = *rc::gen::resize(rc::kNominalSize, rc::gen::inRange(0, 12));
+  for (int i = 0; i < fresh_chunks; ++i) {  // in coord order, as the server sends them
+    view::FreshChunk c;
+    c.coord = {i, 0};
+    c.content.floor.fill(static_cast<uint8_t>(i + 1));
+    s.chunks.push_back(c);
+  }
   std::vector<uint8_t> wire;
   view::encode_client_snapshot(s, wire);
   auto decoded = view::decode_client_snapshot(wire);
@@ -479,6 +491,13 @@ RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
   RC_ASSERT(decoded.snapshot->entities == s.entities);
   RC_ASSERT(decoded.snapshot->removed == s.removed);
   RC_ASSERT(decoded.snapshot->cells == s.cells);
+  // The header alone, read from the leading words, is the full decode's header.
+  const auto header = view::decode_client_snapshot_header(wire);
+  RC_ASSERT(header.has_value());
+  RC_ASSERT(header->tick == s.tick && header->baseline_tick == s.baseline_tick);
+  RC_ASSERT(header->aoi_checksum == s.aoi_checksum && header->world_quick_hash == s.world_quick_hash);
+  RC_ASSERT(header->last_input_seq == s.last_input_seq && header->viewer == s.viewer);
+  RC_ASSERT(header->entities.empty() && header->cells.empty());
 }
 
 // Whatever happened to the entities since the baseline (straight moves, turns, stops, collisions,
