@@ -144,6 +144,18 @@ struct TcpWorld {
     tcp_address = listener->local_address();
     server = std::make_unique<Server>(server_config(key, address));
   }
+
+  // Runs the server and a stream client until it is connected or the deadline passes.
+  void connect_over(TcpClient& stream, Client& client, const Deadline& deadline) {
+    while (!deadline.passed() && client.state() != ClientState::connected) {
+      now = system_now_us();
+      io.run_for(std::chrono::microseconds(500));
+      server->update(now);
+      client.update(now);
+      server->send_packets(now, *listener);
+      client.send_packets(now, stream);
+    }
+  }
 };
 
 TEST(net_loopback, tcp_handshake_and_messages_both_ways) {
@@ -258,14 +270,7 @@ TEST(net_loopback, client_falls_back_from_udp_to_tcp) {
       [] {});
   stream.connect(w.tcp_address);
   ASSERT_TRUE(client.connect_stream(token, w.tcp_address, system_now_us()));
-  while (!deadline.passed() && client.state() != ClientState::connected) {
-    w.now = system_now_us();
-    w.io.run_for(std::chrono::microseconds(500));
-    w.server->update(w.now);
-    client.update(w.now);
-    w.server->send_packets(w.now, *w.listener);
-    client.send_packets(w.now, stream);
-  }
+  w.connect_over(stream, client, deadline);
   EXPECT_EQ(client.state(), ClientState::connected);
   EXPECT_TRUE(client.heard_from_server());
   EXPECT_EQ(w.server->connected_count(), 1u);
@@ -301,14 +306,7 @@ TEST(net_loopback, stream_client_accepts_frames_only_from_its_stream_peer) {
   stream.connect(w.tcp_address);
   ASSERT_TRUE(client.connect_stream(token, w.tcp_address, system_now_us()));
   Deadline deadline;
-  while (!deadline.passed() && client.state() != ClientState::connected) {
-    w.now = system_now_us();
-    w.io.run_for(std::chrono::microseconds(500));
-    w.server->update(w.now);
-    client.update(w.now);
-    w.server->send_packets(w.now, *w.listener);
-    client.send_packets(w.now, stream);
-  }
+  w.connect_over(stream, client, deadline);
   ASSERT_EQ(client.state(), ClientState::connected);
   ASSERT_FALSE(frames.empty());
   // The same bytes said to come from anywhere else, the token's UDP address included, are dropped.
