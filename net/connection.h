@@ -108,6 +108,7 @@ class Connection {
   // Moves the next delivered message into out; out's previous buffer is kept for reuse, so an
   // application that reuses one Message does not allocate per message.
   bool pop_message(Message& out);
+  [[nodiscard]] bool has_message() const { return !delivered_.empty(); }
   void disconnect(DisconnectReason reason, std::uint64_t now_us);
   // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
   void request_packet() { ack_pending_ = true; }

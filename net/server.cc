@@ -28,6 +28,7 @@ struct Server::Client {
   std::uint64_t packet_budget_us = 0;
   bool announced_disconnect = false;
   bool due = false;                     // in Server::due_
+  bool readable = false;                // in Server::readable_
   std::uint64_t timer_us = UINT64_MAX;  // its live entry in Server::timers_
 };
 
@@ -276,6 +277,10 @@ void Server::receive_data(TransportKind kind, const Address& from, std::span<con
   }
   client.replay.mark(sequence);
   client.connection.receive_packet(*header, std::span<const std::uint8_t>(payload.data(), payload_size), now_us);
+  if (!client.readable && client.connection.has_message()) {
+    client.readable = true;
+    readable_.push_back(it->second);
+  }
   // Most packets of an idle connection (keepalives) only push its deadlines later: no visit needed.
   if (!client.due && client.connection.next_deadline_us(now_us) < client.timer_us) mark_due(it->second);
 }
@@ -384,6 +389,26 @@ bool Server::pop_message(ClientId client, Message& out) {
   // Taking a message may release held reliable ones (and acks for them): visit it.
   mark_due(it->second);
   return true;
+}
+
+bool Server::pop_any_message(ClientId& client, Message& out) {
+  while (readable_cursor_ < readable_.size()) {
+    const std::size_t slot = readable_[readable_cursor_];
+    // A removed slot may have been reused: its new client's messages are as good (and it may be
+    // listed twice: the second visit finds nothing).
+    if (Client* c = slots_[slot].get()) {
+      if (c->connection.pop_message(out)) {
+        client = c->client_id;
+        mark_due(slot);  // as pop_message(client): held reliable messages (and acks) may follow
+        return true;
+      }
+      c->readable = false;
+    }
+    ++readable_cursor_;
+  }
+  readable_.clear();
+  readable_cursor_ = 0;
+  return false;
 }
 
 bool Server::pop_event(ServerEvent& out) {

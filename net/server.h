@@ -80,6 +80,9 @@ class Server {
 
   [[nodiscard]] SendResult send(ClientId client, Channel channel, std::span<const std::uint8_t> data);
   bool pop_message(ClientId client, Message& out);
+  // The next delivered message of any client (`client` names it), clients in the order their first
+  // waiting message arrived: costs O(messages), not O(clients), per call.
+  bool pop_any_message(ClientId& client, Message& out);
   bool pop_event(ServerEvent& out);
   void disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us);
   // Drops a stream peer whose transport failed (the TCP connection closed).
@@ -137,6 +140,9 @@ class Server {
   // deletion; compacted past timer_heap_slack_factor x clients). due_: slots to visit this loop.
   std::vector<std::pair<std::uint64_t, std::size_t>> timers_;
   std::vector<std::size_t> due_;
+  // Slots that may hold delivered messages (flag Client::readable), drained by pop_any_message.
+  std::vector<std::size_t> readable_;
+  std::size_t readable_cursor_ = 0;
 
   DropCounters drops_;
   DropCounters closed_connection_drops_;

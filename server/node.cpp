@@ -118,10 +118,8 @@ void RegionalNode::pump_inbound() {
     io_events_.push_back(in);
   }
   net::Message message;
-  for (const SessionInfo& c : io_clients_) {
-    while (net_.pop_message(net::ClientId{c.client}, message))
-      io_messages_.push_back({c.client, std::move(message.data)});
-  }
+  net::ClientId from{};
+  while (net_.pop_any_message(from, message)) io_messages_.push_back({static_cast<uint64_t>(from), std::move(message.data)});
   if (io_events_.empty() && io_messages_.empty()) return;
   std::lock_guard lock(inbox_mutex_);
   inbox_.events.insert(inbox_.events.end(), io_events_.begin(), io_events_.end());
