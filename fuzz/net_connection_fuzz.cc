@@ -1,6 +1,6 @@
 // fuzz/net_connection_fuzz.cc: every message decoder and fragment reassembly of a Connection on an
 // arbitrary sequence of authenticated packets (what a malicious but authenticated peer can send).
-// Input: repeated [u16 length][u16 sequence][u16 ack][u32 ack bits][payload of length].
+// Input: repeated [u16 length][u16 sequence][u16 ack][u32 ack bits][u16 ack delay][payload of length].
 #include <cstddef>
 #include <cstdint>
 
@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     in.sequence = r.u16();
     in.ack = r.u16();
     in.ack_bits = r.u32();
+    in.ack_delay = r.u16();
     auto body = r.bytes(std::min<std::size_t>(length, r.remaining()));
     if (!r.ok()) break;
     connection.receive_packet(in, body, now_us);

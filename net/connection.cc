@@ -141,7 +141,7 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
       return false;
     }
   }
-  record_received(header.sequence);
+  record_received(header.sequence, now_us);
   last_received_us_ = now_us;
   ++stats_.packets_received;
   stats_.bytes_received += packet_header_size + payload.size() + mac_size;
@@ -149,15 +149,23 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
   EntryReader reader(payload);
   Entry entry;
   bool any_entry = false;
+  bool ack_now = false;
   while (reader.next(entry) && state_ != ConnectionState::disconnected) {
     any_entry = true;
+    // Reliable data waits for its ack to be released (or resent): ack at the next send. An ack of
+    // unreliable messages only feeds RTT and loss figures: it may ride on the next packet out.
+    ack_now = ack_now || (entry.tag != EntryTag::unreliable_message && entry.tag != EntryTag::unreliable_fragment);
     if (!receive_entry(entry)) break;
   }
-  if (any_entry) ack_pending_ = true;
+  if (ack_now) {
+    ack_pending_ = true;
+  } else if (any_entry && ack_due_us_ == UINT64_MAX) {
+    ack_due_us_ = now_us + config_.ack_delay_max_us;
+  }
   return true;
 }
 
-void Connection::record_received(std::uint16_t sequence) {
+void Connection::record_received(std::uint16_t sequence, std::uint64_t now_us) {
   const int gap = sequence_difference(sequence, most_recent_received_);
   assert(gap != sequence_half_space);  // refused by receive_packet
   if (gap > 0) {
@@ -169,6 +177,7 @@ void Connection::record_received(std::uint16_t sequence) {
     ack_bits_ = shift >= ack_bits_count ? 0 : ack_bits_ << shift;
     if (shift <= ack_bits_count && received_bit(most_recent_received_)) ack_bits_ |= 1u << (shift - 1);
     most_recent_received_ = sequence;
+    most_recent_received_us_ = now_us;
   } else {
     const int age = sequence_difference(most_recent_received_, sequence);
     if (age >= 1 && age <= static_cast<int>(ack_bits_count)) ack_bits_ |= 1u << (age - 1);
@@ -177,7 +186,7 @@ void Connection::record_received(std::uint16_t sequence) {
   assert(ack_bits_ == ack_bits_scan());
   if (++received_since_ack_ >= ack_bits_count / 2) {
     if (ack_snapshots_.size() == ack_snapshot_queue_max) ack_snapshots_.pop_front();
-    ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits_});
+    ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits_, most_recent_received_us_});
     received_since_ack_ = 0;
   }
 }
@@ -202,9 +211,17 @@ std::uint32_t Connection::ack_bits_scan() const {
 }
 
 void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) {
-  process_ack(header.ack, now_us);
+  // RTT: from the packet `ack` names only (when newly acked), less the time the peer held the ack;
+  // the others in the ack bits arrived earlier, their wait is unknown (as QUIC's largest acked).
+  if (process_ack(header.ack) && header.ack_delay < ack_delay_wire_max) {
+    const std::uint64_t sent_us = sent_entry(header.ack).sent_us;
+    const std::uint64_t raw = now_us >= sent_us ? now_us - sent_us : 0;
+    const std::uint64_t delay = std::uint64_t{header.ack_delay} * ack_delay_unit_us;
+    // A delay longer than the whole round trip is a bogus peer's: no sample.
+    if (delay <= raw) add_rtt_sample(static_cast<double>(raw - delay));
+  }
   for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
-    if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i), now_us);
+    if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i));
   }
   detect_lost_packets(now_us);
   update_loss(now_us);  // judge acked packets at once: the history holds only undecided ones
@@ -236,9 +253,9 @@ void Connection::detect_lost_packets(std::uint64_t now_us) {
   }
 }
 
-void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
+bool Connection::process_ack(std::uint16_t sequence) {
   SentPacket& sent = sent_entry(sequence);
-  if (!sent.valid || sent.sequence != sequence || sent.acked) return;
+  if (!sent.valid || sent.sequence != sequence || sent.acked) return false;
   sent.acked = true;
   if (sent.declared_lost && have_rtt_) {
     // It was only late: a spurious fast retransmit. Widen the reorder window (as RACK does).
@@ -248,7 +265,12 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   ++stats_.packets_acked;
   if (!any_acked_ || sequence_greater_than(sequence, highest_acked_)) highest_acked_ = sequence;
   any_acked_ = true;
-  const double sample = static_cast<double>(now_us >= sent.sent_us ? now_us - sent.sent_us : 0);
+  for (std::uint16_t id : sent.reliable_ids) release_reliable(id);
+  sent.reliable_ids.clear();
+  return true;
+}
+
+void Connection::add_rtt_sample(double sample) {
   if (!have_rtt_) {
     rtt_us_ = sample;
     jitter_us_ = sample / 2;
@@ -259,8 +281,6 @@ void Connection::process_ack(std::uint16_t sequence, std::uint64_t now_us) {
   }
   stats_.rtt_ms = rtt_us_ / 1000.0;
   stats_.jitter_ms = jitter_us_ / 1000.0;
-  for (std::uint16_t id : sent.reliable_ids) release_reliable(id);
-  sent.reliable_ids.clear();
 }
 
 void Connection::release_reliable(std::uint16_t id) {
@@ -559,6 +579,7 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   header.connection_id = id_;
   header.ack = most_recent_received_;
   header.ack_bits = ack_bits_;
+  std::uint64_t ack_received_us = most_recent_received_us_;
   if (state_ == ConnectionState::disconnecting) {
     Entry entry;
     entry.tag = EntryTag::disconnect;
@@ -573,15 +594,18 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
       // received packet goes unacknowledged.
       header.ack = ack_snapshots_.front().ack;
       header.ack_bits = ack_snapshots_.front().ack_bits;
+      ack_received_us = ack_snapshots_.front().ack_received_us;
       ack_snapshots_.pop_front();
       ack_snapshot = true;
     }
     const bool keepalive_due = now_us - last_sent_us_ >= config_.keepalive_interval_us;
-    if (used == 0 && !ack_snapshot && !ack_pending_ && !keepalive_due) {
+    if (used == 0 && !ack_snapshot && !ack_pending_ && !keepalive_due && now_us < ack_due_us_) {
       payload.clear();
       return false;
     }
   }
+  const std::uint64_t held_us = now_us >= ack_received_us ? now_us - ack_received_us : 0;
+  header.ack_delay = static_cast<std::uint16_t>(std::min(held_us / ack_delay_unit_us, ack_delay_wire_max));
   payload.resize(used);
   header.sequence = next_sequence_;
   sent.valid = true;
@@ -592,6 +616,7 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
   ++next_sequence_;
   if (!ack_snapshot) {
     ack_pending_ = false;
+    ack_due_us_ = UINT64_MAX;
     received_since_ack_ = 0;
   }
   last_sent_us_ = now_us;
@@ -601,7 +626,8 @@ bool Connection::write_packet(std::uint64_t now_us, PacketHeader& header, std::v
 }
 
 bool Connection::has_packet_due(std::uint64_t now_us) const {
-  if (ack_pending_ || !ack_snapshots_.empty() || !unreliable_queue_.empty() || first_unsent_id_ != next_send_id_)
+  if (ack_pending_ || now_us >= ack_due_us_ || !ack_snapshots_.empty() || !unreliable_queue_.empty() ||
+      first_unsent_id_ != next_send_id_)
     return true;
   if (now_us - last_sent_us_ >= config_.keepalive_interval_us) return true;
   return !config_.stream_transport && unacked_count_ > 0 && now_us >= resend_scan_due_us_;
@@ -666,13 +692,15 @@ void Connection::trim_rings(std::uint64_t now_us) {
 }
 
 std::uint64_t Connection::loss_wait_us() const {
-  return have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000;
+  // The peer may hold an ack of unreliable traffic for ack_delay_max_us.
+  return (have_rtt_ ? static_cast<std::uint64_t>(2 * rtt_us_ + 4 * jitter_us_) + 50'000 : 1'000'000) +
+         config_.ack_delay_max_us;
 }
 
 std::uint64_t Connection::next_deadline_us(std::uint64_t now_us) const {
   if (state_ != ConnectionState::connected || has_packet_due(now_us)) return now_us;
   std::uint64_t deadline =
-      std::min(last_sent_us_ + config_.keepalive_interval_us, last_received_us_ + config_.timeout_us);
+      std::min({last_sent_us_ + config_.keepalive_interval_us, last_received_us_ + config_.timeout_us, ack_due_us_});
   if (!config_.stream_transport && unacked_count_ > 0) deadline = std::min(deadline, resend_scan_due_us_);
   if (loss_cursor_ != next_sequence_) {
     const SentPacket& oldest = sent_entry(loss_cursor_);

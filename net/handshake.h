@@ -71,7 +71,7 @@ void write_denied_packet(std::uint64_t sequence, std::uint8_t reason, const Key&
 [[nodiscard]] std::optional<std::uint8_t> read_denied_packet(std::span<const std::uint8_t> packet, const Key& key,
                                                              std::uint64_t protocol_id);
 
-// Data packets: header (13 bytes) + sealed payload. Additional data = header + protocol id.
+// Data packets: header (15 bytes) + sealed payload. Additional data = header + protocol id.
 // Returns bytes written to out (header + payload + MAC).
 std::size_t seal_data_packet(const PacketHeader& header, std::span<const std::uint8_t> payload, const Key& key,
                              std::uint64_t sequence, std::uint64_t protocol_id,

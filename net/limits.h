@@ -12,8 +12,11 @@ namespace strata::net {
 // (IP + UDP + header + MAC) under the 1280-byte IPv6 minimum MTU, so nothing fragments at IP level.
 inline constexpr std::size_t packet_payload_max = 1200;
 // Data packet header on the wire (see packet.h): prefix 1 + connection id 4 + sequence 2 + ack 2 +
-// ack bits 4.
-inline constexpr std::size_t packet_header_size = 13;
+// ack bits 4 + ack delay 2.
+inline constexpr std::size_t packet_header_size = 15;
+// Unit of the header's ack delay (the time the sender held the ack): 8 us, up to ~524 ms.
+inline constexpr std::uint64_t ack_delay_unit_us = 8;
+inline constexpr std::uint64_t ack_delay_wire_max = 0xffff;
 // Poly1305 tag appended to every authenticated packet.
 inline constexpr std::size_t mac_size = 16;
 inline constexpr std::size_t data_packet_size_max = packet_header_size + packet_payload_max + mac_size;

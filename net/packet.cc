@@ -11,8 +11,11 @@
 //                           from it, see extend_sequence)
 //   7   2    ack           (most recent sequence received from the peer)
 //   9   4    ack bits      (bit i set = ack - 1 - i was received)
-//   13  n    payload       (ChaCha20-Poly1305 ciphertext of the entries below, n <= 1200)
-//   13+n 16  MAC           (additional data = header bytes 0..12 + protocol id u64)
+//   13  2    ack delay     (time between receiving `ack` and sending this packet, in 8 us units,
+//                           saturating: RTT samples subtract it, so acks of unreliable traffic can
+//                           wait for the next packet going out instead of costing one of their own)
+//   15  n    payload       (ChaCha20-Poly1305 ciphertext of the entries below, n <= 1200)
+//   15+n 16  MAC           (additional data = header bytes 0..14 + protocol id u64)
 // The protocol id is not sent in data packets: it is bound through the MAC (and sent in clear only
 // in the connection request), so a packet of another protocol fails authentication.
 //
@@ -25,8 +28,8 @@
 //   6 disconnect              reason u8
 //
 // Test vectors (tests/net/packet_test.cc):
-//   header {connection 0x11223344, seq 0x0102, ack 0xfffe, bits 0x80000001} ->
-//     04 44 33 22 11 02 01 fe ff 01 00 00 80
+//   header {connection 0x11223344, seq 0x0102, ack 0xfffe, bits 0x80000001, delay 0x0a0b} ->
+//     04 44 33 22 11 02 01 fe ff 01 00 00 80 0b 0a
 //   reliable_message id 7 "hi" -> 01 07 00 02 00 68 69
 //   unreliable_fragment seq 0x0203 index 1 count 3 "x" -> 05 03 02 01 00 03 00 01 00 78
 #include "net/packet.h"
@@ -42,6 +45,7 @@ void write_packet_header(const PacketHeader& header, std::span<std::uint8_t, pac
   w.u16(header.sequence);
   w.u16(header.ack);
   w.u32(header.ack_bits);
+  w.u16(header.ack_delay);
 }
 
 std::optional<PacketType> read_packet_type(std::span<const std::uint8_t> packet) {
@@ -60,6 +64,7 @@ std::optional<PacketHeader> read_packet_header(std::span<const std::uint8_t> pac
   header.sequence = r.u16();
   header.ack = r.u16();
   header.ack_bits = r.u32();
+  header.ack_delay = r.u16();
   return header;
 }
 

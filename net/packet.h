@@ -27,10 +27,13 @@ struct PacketHeader {
   std::uint16_t sequence = 0;
   std::uint16_t ack = 0;
   std::uint32_t ack_bits = 0;
+  // How long the sender held `ack` before sending this packet, in ack_delay_unit_us (saturating):
+  // the peer subtracts it from its RTT sample, so acks may wait for a packet going out anyway.
+  std::uint16_t ack_delay = 0;
   friend bool operator==(const PacketHeader&, const PacketHeader&) = default;
 };
 
-// Writes the 13-byte header; `out` must hold packet_header_size bytes.
+// Writes the 15-byte header; `out` must hold packet_header_size bytes.
 void write_packet_header(const PacketHeader& header, std::span<std::uint8_t, packet_header_size> out);
 // Reads the header of a data packet; nullopt if too short or the prefix is not a data packet.
 [[nodiscard]] std::optional<PacketHeader> read_packet_header(std::span<const std::uint8_t> packet);

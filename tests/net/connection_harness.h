@@ -1,5 +1,5 @@
 // tests/net/connection_harness.h: two bare Connections (no crypto) joined by two seeded LinkSims,
-// stepped on simulated time. Datagram = 13-byte header + payload (the MAC is added by endpoints).
+// stepped on simulated time. Datagram = 15-byte header + payload (the MAC is added by endpoints).
 #pragma once
 
 #include <cstdint>

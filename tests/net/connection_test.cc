@@ -334,5 +334,77 @@ TEST(net_connection, stats_measure_rtt_and_loss) {
   EXPECT_GT(s.sent_bytes_per_second, 10'000.0);
 }
 
+// Both ends stream unreliable messages at 20 Hz, 20 ms out of phase, over 10 ms each way: every
+// ack rides on the other side's next message (no ack-only packets), and the RTT measured is the
+// link's, not the link's plus the 20-30 ms the acks waited (the header's ack delay is subtracted).
+TEST(net_connection, acks_of_unreliable_streams_ride_on_outgoing_packets) {
+  LinkConfig link;
+  link.latency_us = 10'000;
+  ConnectionPair pair(default_connection_config(), link, 3);
+  std::vector<std::uint8_t> data(60);
+  int sent_each = 0;
+  for (int ms = 0; ms < 10'000; ++ms) {
+    if (ms % 50 == 0) (void)pair.a().send(Channel::unreliable_sequenced, data), ++sent_each;
+    if (ms % 50 == 20) (void)pair.b().send(Channel::unreliable_sequenced, data);
+    pair.step(1000);
+    Message m;
+    while (pair.a().pop_message(m)) {
+    }
+    while (pair.b().pop_message(m)) {
+    }
+  }
+  for (Connection* c : {&pair.a(), &pair.b()}) {
+    const auto& s = c->stats();
+    EXPECT_LE(s.packets_sent, static_cast<std::uint64_t>(sent_each) + 2);  // no ack-only packets
+    EXPECT_EQ(s.packets_lost, 0u);
+    EXPECT_NEAR(s.rtt_ms, 20.0, 1.0);
+  }
+}
+
+// A one-way unreliable stream: the receiver acks at most every ack_delay_max_us (not once per
+// packet), and the sender still measures the RTT and counts no packet lost.
+TEST(net_connection, a_one_way_unreliable_stream_is_acked_every_ack_delay) {
+  LinkConfig link;
+  link.latency_us = 5'000;
+  const ConnectionConfig config = default_connection_config();
+  ConnectionPair pair(config, link, 4);
+  std::vector<std::uint8_t> data(60);
+  const int seconds = 10;
+  for (int ms = 0; ms < seconds * 1000; ++ms) {
+    if (ms % 20 == 0) (void)pair.a().send(Channel::unreliable_sequenced, data);
+    pair.step(1000);
+    Message m;
+    while (pair.b().pop_message(m)) {
+    }
+  }
+  const double acks_per_second = static_cast<double>(pair.b().stats().packets_sent) / seconds;
+  EXPECT_LE(acks_per_second, 1e6 / static_cast<double>(config.ack_delay_max_us) + 1);
+  EXPECT_GE(acks_per_second, 1e6 / static_cast<double>(config.ack_delay_max_us) - 1);
+  EXPECT_EQ(pair.a().stats().packets_lost, 0u);
+  EXPECT_NEAR(pair.a().stats().rtt_ms, 10.0, 1.0);
+}
+
+// Reliable messages are acked at the receiver's next send, even while its own traffic is an
+// unreliable stream: the sender never resends on a clean link and sees the link's RTT.
+TEST(net_connection, reliable_messages_are_acked_at_once) {
+  LinkConfig link;
+  link.latency_us = 10'000;
+  ConnectionPair pair(default_connection_config(), link, 5);
+  std::vector<std::uint8_t> data(60);
+  for (int ms = 0; ms < 5'000; ++ms) {
+    if (ms % 50 == 0) (void)pair.a().send(Channel::reliable_ordered, data);
+    if (ms % 50 == 20) (void)pair.b().send(Channel::unreliable_sequenced, data);
+    pair.step(1000);
+    Message m;
+    while (pair.a().pop_message(m)) {
+    }
+    while (pair.b().pop_message(m)) {
+    }
+  }
+  EXPECT_EQ(pair.a().stats().reliable_resends, 0u);
+  EXPECT_NEAR(pair.a().stats().rtt_ms, 20.0, 1.0);
+  EXPECT_GE(pair.b().stats().packets_sent, 180u);  // 100 of its own + an ack per reliable message
+}
+
 }  // namespace
 }  // namespace strata::net

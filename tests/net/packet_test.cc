@@ -11,11 +11,11 @@ namespace strata::net {
 namespace {
 
 TEST(net_packet, header_test_vector) {
-  PacketHeader header{ConnectionId{0x11223344}, 0x0102, 0xfffe, 0x80000001};
+  PacketHeader header{ConnectionId{0x11223344}, 0x0102, 0xfffe, 0x80000001, 0x0a0b};
   std::uint8_t out[packet_header_size];
   write_packet_header(header, out);
-  const std::vector<std::uint8_t> expected = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01,
-                                              0xfe, 0xff, 0x01, 0x00, 0x00, 0x80};
+  const std::vector<std::uint8_t> expected = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01, 0xfe,
+                                              0xff, 0x01, 0x00, 0x00, 0x80, 0x0b, 0x0a};
   EXPECT_EQ(std::vector<std::uint8_t>(out, out + packet_header_size), expected);
   auto back = read_packet_header(expected);
   ASSERT_TRUE(back);
@@ -23,9 +23,11 @@ TEST(net_packet, header_test_vector) {
 }
 
 TEST(net_packet, header_rejects_short_and_wrong_type) {
-  std::vector<std::uint8_t> bytes = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01, 0xfe, 0xff, 0x01, 0x00, 0x00};
+  std::vector<std::uint8_t> bytes = {0x04, 0x44, 0x33, 0x22, 0x11, 0x02, 0x01,
+                                     0xfe, 0xff, 0x01, 0x00, 0x00, 0x80, 0x00};
   EXPECT_FALSE(read_packet_header(bytes));
-  bytes.push_back(0x80);
+  bytes.push_back(0x00);
+  EXPECT_TRUE(read_packet_header(bytes));
   bytes[0] = 0x03;
   EXPECT_FALSE(read_packet_header(bytes));
   EXPECT_FALSE(read_packet_type(std::vector<std::uint8_t>{0x14}));
