@@ -113,6 +113,7 @@ struct UdpSocket::Impl {
   std::vector<sockaddr_storage> in_addr;
   std::vector<iovec> in_iov;
   std::vector<mmsghdr> in_msg;
+  std::size_t in_filled = 0;  // entries the last recvmmsg filled (their name lengths changed)
   // Send queue (flat, reused).
   struct Out {
     sockaddr_storage addr;
@@ -149,6 +150,14 @@ std::unique_ptr<UdpSocket> UdpSocket::open(asio::io_context& io, const UdpConfig
   impl->in_addr.resize(batch);
   impl->in_iov.resize(batch);
   impl->in_msg.resize(batch);
+  for (std::size_t i = 0; i < batch; ++i) {
+    impl->in_iov[i] = iovec{impl->in_data.data() + i * impl->slot_size, impl->slot_size};
+    std::memset(&impl->in_msg[i], 0, sizeof(mmsghdr));
+    impl->in_msg[i].msg_hdr.msg_name = &impl->in_addr[i];
+    impl->in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    impl->in_msg[i].msg_hdr.msg_iov = &impl->in_iov[i];
+    impl->in_msg[i].msg_hdr.msg_iovlen = 1;
+  }
   impl->out_iov.resize(batch);
   impl->out_msg.resize(batch);
   return std::unique_ptr<UdpSocket>(new UdpSocket(std::move(impl)));
@@ -168,17 +177,14 @@ std::size_t UdpSocket::receive(const OnDatagram& on_datagram, std::size_t max_ba
   const std::size_t batch = s.config.batch;
   std::size_t total = 0;
   for (std::size_t call = 0; call < max_batches; ++call) {
-    for (std::size_t i = 0; i < batch; ++i) {
-      s.in_iov[i] = iovec{s.in_data.data() + i * s.slot_size, s.slot_size};
-      std::memset(&s.in_msg[i], 0, sizeof(mmsghdr));
-      s.in_msg[i].msg_hdr.msg_name = &s.in_addr[i];
-      s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
-      s.in_msg[i].msg_hdr.msg_iov = &s.in_iov[i];
-      s.in_msg[i].msg_hdr.msg_iovlen = 1;
-    }
+    // The headers were laid out at open(); the kernel rewrites only the name length (and the
+    // output fields) of the entries it fills.
+    for (std::size_t i = 0; i < s.in_filled; ++i) s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+    s.in_filled = 0;
     const int n = ::recvmmsg(fd, s.in_msg.data(), static_cast<unsigned>(batch), MSG_DONTWAIT, nullptr);
     ++stats_.receive_calls;
     if (n <= 0) break;
+    s.in_filled = static_cast<std::size_t>(n);
     for (int i = 0; i < n; ++i) {
       const std::size_t len = s.in_msg[i].msg_len;
       Address from;

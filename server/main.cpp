@@ -429,9 +429,15 @@ int main(int argc, char** argv) {
       }
     }
   });
-  // This (network) thread: receive, hand over, send, until asked to stop.
+  // This (network) thread: receive, hand over, send, until asked to stop. A turn at most every
+  // net.loop_min_us: what arrives meanwhile waits in the socket and is taken in one batch.
+  const auto loop_min = std::chrono::microseconds(config.net_loop_min_us);
+  auto turn_start = std::chrono::steady_clock::now();
   while (!stop_requested.load()) {
+    if (const auto spent = std::chrono::steady_clock::now() - turn_start; spent < loop_min)
+      std::this_thread::sleep_for(loop_min - spent);
     (void)udp->wait_readable(1'000);
+    turn_start = std::chrono::steady_clock::now();
     now_us = net::system_now_us();
     udp->receive([&](const net::Address& from, std::span<const uint8_t> data) {
       node->receive(net::TransportKind::datagram, from, data, now_us, sink);
