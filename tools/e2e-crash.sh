@@ -2,12 +2,13 @@
 # Crash recovery end to end: strata-server with N bots, SIGKILLed mid-run and restarted on the same
 # log and ports; the bots notice, log in again and play on. Passes when the restarted server
 # recovered the log, the bots saw no checksum mismatch and are all connected at the end, and the
-# whole log (before and after the crash) verifies bit-exact. Usage: e2e-crash.sh BIN_DIR [BOTS]
+# whole log (before and after the crash) verifies bit-exact. The bots use a UDP socket each here
+# (--socket-per-bot; e2e-bots.sh covers the default shared socket). Usage: e2e-crash.sh BIN_DIR [BOTS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-50}
 e2e_start_server --set log.snapshot_every_ticks=100 || exit 1
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds 32 > "$work/bot.out" 2> "$work/bot.err" &
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds 32 --socket-per-bot > "$work/bot.out" 2> "$work/bot.err" &
 bot_pid=$!; other_pids=$bot_pid
 sleep 8
 before=$(curl -sf "http://127.0.0.1:$http_port/api/world/status")
