@@ -85,6 +85,7 @@ const std::vector<Key>& keys() {
       STRATA_UNSIGNED("net.max_clients", max_clients, 1, 16384, "connected clients at most"),
       STRATA_UNSIGNED("net.loop_min_us", net_loop_min_us, 0, 20000,
                       "network loop turns at most this often: datagrams are taken in batches"),
+      STRATA_UNSIGNED("net.nice", net_thread_nice, 0, 19, "network thread's nice value above the tick thread's"),
       STRATA_UNSIGNED("http.port", http_port, 0, 65535, "HTTP API port"),
       STRATA_UNSIGNED("metrics.port", metrics_port, 0, 65535, "Prometheus metrics port"),
       STRATA_UNSIGNED("aoi.radius_cells", aoi_radius_cells, 4, 256, "area of interest radius"),

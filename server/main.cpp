@@ -26,6 +26,7 @@
 #include "server/login.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/threads.h"
 
 namespace {
 
@@ -332,6 +333,7 @@ int main(int argc, char** argv) {
   // It never touches a socket: the node's inbox and outbox are its only contact with the network.
   std::atomic<bool> log_failed{false};
   std::thread sim_thread([&] {
+    server::name_this_thread("strata-sim");
     while (!stop_requested.load()) {
       uint64_t tick_now = net::system_now_us();
       if (run_seconds > 0 && static_cast<double>(tick_now - start_us) >= run_seconds * 1e6) {
@@ -432,6 +434,8 @@ int main(int argc, char** argv) {
   // This (network) thread: receive, hand over, send, until asked to stop. A turn at most every
   // net.loop_min_us: what arrives meanwhile waits in the socket and is taken in one batch.
   const auto loop_min = std::chrono::microseconds(config.net_loop_min_us);
+  // (This thread keeps the process's name, strata-server: renaming it would rename the process.)
+  server::renice_this_thread(static_cast<int>(config.net_thread_nice));
   auto turn_start = std::chrono::steady_clock::now();
   while (!stop_requested.load()) {
     if (const auto spent = std::chrono::steady_clock::now() - turn_start; spent < loop_min)

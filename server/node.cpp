@@ -119,7 +119,8 @@ void RegionalNode::pump_inbound() {
   }
   net::Message message;
   net::ClientId from{};
-  while (net_.pop_any_message(from, message)) io_messages_.push_back({static_cast<uint64_t>(from), std::move(message.data)});
+  while (net_.pop_any_message(from, message))
+    io_messages_.push_back({static_cast<uint64_t>(from), std::move(message.data)});
   if (io_events_.empty() && io_messages_.empty()) return;
   std::lock_guard lock(inbox_mutex_);
   inbox_.events.insert(inbox_.events.end(), io_events_.begin(), io_events_.end());

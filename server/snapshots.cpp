@@ -1,15 +1,11 @@
 // server/snapshots.cpp — see snapshots.h.
 #include "server/snapshots.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 
 #include "schema/client/messages.h"
+#include "server/threads.h"
 #include "sim/assert.h"
 
 namespace strata::server {
@@ -39,14 +35,9 @@ SnapshotBuilders::SnapshotBuilders(size_t threads, int nice, const AoiParams& pa
   forget_.resize(count);
   for (size_t i = 0; i < threads_; ++i) {
     Builder& b = *builders_[i];
-    b.thread = std::thread([this, &b, nice] {
-      if (nice != 0) {
-        // Linux keeps a nice value per thread; failure (a sandbox forbidding it) only costs priority.
-        const auto tid = static_cast<id_t>(::syscall(SYS_gettid));
-        errno = 0;
-        const int current = ::getpriority(PRIO_PROCESS, tid);
-        if (errno == 0) (void)::setpriority(PRIO_PROCESS, tid, std::min(19, current + nice));
-      }
+    b.thread = std::thread([this, &b, nice, i] {
+      name_this_thread(("strata-build-" + std::to_string(i)).c_str());
+      renice_this_thread(nice);
       run(b);
     });
   }
