@@ -14,6 +14,7 @@
 #include "net/connection.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 #include <cstring>
@@ -220,8 +221,27 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
     // A delay longer than the whole round trip is a bogus peer's: no sample.
     if (delay <= raw) add_rtt_sample(static_cast<double>(raw - delay));
   }
-  for (std::uint32_t i = 0; i < ack_bits_count; ++i) {
-    if (header.ack_bits & (1u << i)) process_ack(static_cast<std::uint16_t>(header.ack - 1 - i));
+  // The ack bits repeat what the peer's earlier packets said: visit only the bits it had not yet
+  // said (process_ack of an acked packet does nothing, so this only saves the walk).
+  std::uint32_t fresh = header.ack_bits;
+  const int ahead = any_peer_ack_ ? sequence_difference(header.ack, peer_ack_) : -1;
+  if (ahead >= 0 && ahead <= static_cast<int>(ack_bits_count)) {
+    const std::uint64_t said = ahead == 0 ? peer_ack_bits_
+                                          : (std::uint64_t{peer_ack_bits_} << ahead) | (std::uint64_t{1} << (ahead - 1));
+    fresh &= ~static_cast<std::uint32_t>(said);
+    peer_ack_bits_ = header.ack_bits | static_cast<std::uint32_t>(said);
+    peer_ack_ = header.ack;
+  } else if (ahead != -1 && ahead > 0) {  // far ahead: nothing in common
+    peer_ack_bits_ = header.ack_bits;
+    peer_ack_ = header.ack;
+  } else if (!any_peer_ack_) {
+    peer_ack_bits_ = header.ack_bits;
+    peer_ack_ = header.ack;
+    any_peer_ack_ = true;
+  }  // an older ack (reordered): every bit visited, nothing remembered
+  for (; fresh != 0; fresh &= fresh - 1) {
+    const auto i = static_cast<std::uint32_t>(std::countr_zero(fresh));
+    process_ack(static_cast<std::uint16_t>(header.ack - 1 - i));
   }
   detect_lost_packets(now_us);
   update_loss(now_us);  // judge acked packets at once: the history holds only undecided ones

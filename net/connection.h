@@ -228,6 +228,10 @@ class Connection {
   std::uint64_t most_recent_received_us_ = 0;  // when most_recent_received_ arrived
   bool ack_pending_ = false;                   // an ack must leave at the next send
   std::uint64_t ack_due_us_ = UINT64_MAX;      // an ack of unreliable traffic must leave by then
+  // What the peer's acks have said so far (bit i: peer_ack_ - 1 - i), to skip repeated ack bits.
+  bool any_peer_ack_ = false;
+  std::uint16_t peer_ack_ = 0;
+  std::uint32_t peer_ack_bits_ = 0;
   std::uint64_t last_sent_us_;
   std::uint64_t last_received_us_;
 
