@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <ctime>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -83,6 +84,11 @@ struct Status {
   double tick_p50_ms = 0;  // over the last tick_window ticks
   double tick_p99_ms = 0;
   double tick_max_ms = 0;
+  // The same ticks' CPU time on the sim thread: a wall time far above it was time the thread
+  // waited for a core (a saturated box), not work.
+  double tick_cpu_p50_ms = 0;
+  double tick_cpu_p99_ms = 0;
+  double tick_cpu_max_ms = 0;
   bool ready = false;
   uint64_t tick = 0;
   uint64_t quick_hash = 0;
@@ -281,11 +287,13 @@ int main(int argc, char** argv) {
         body, sizeof body,
         "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
         "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
+        "\"tick_cpu_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
         "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
         "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu},"
         "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu}}\n",
         config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
         status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
+        status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms,
         static_cast<unsigned long long>(status.builders.snapshots_built),
         static_cast<unsigned long long>(status.snapshots_sent),
         static_cast<unsigned long long>(status.snapshots_not_sent),
@@ -328,6 +336,12 @@ int main(int argc, char** argv) {
   std::array<uint64_t, 3> chat_seen{};  // relayed, rate limited, deliveries
   constexpr size_t tick_window = 1200;  // one minute at 20 Hz
   std::vector<double> tick_ms(tick_window, 0.0);
+  std::vector<double> tick_cpu_ms(tick_window, 0.0);
+  auto thread_cpu_ms = [] {
+    timespec t{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+  };
   size_t tick_samples = 0;
   // The sim thread: one tick per period, then the metrics and the status the HTTP threads read.
   // It never touches a socket: the node's inbox and outbox are its only contact with the network.
@@ -345,6 +359,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto t0 = std::chrono::steady_clock::now();
+      const double cpu0 = thread_cpu_ms();
       if (!node->tick(tick_now)) {
         spdlog::critical("the session log could not be written: stopping (tick {})", node->simulation().tick() + 1);
         log_failed.store(true);
@@ -354,6 +369,7 @@ int main(int argc, char** argv) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
       metrics.observe_tick(seconds, overrun);
+      tick_cpu_ms[tick_samples % tick_window] = thread_cpu_ms() - cpu0;
       tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
       next_tick += period_us;
       if (tick_now > next_tick + 10 * period_us) next_tick = tick_now + period_us;  // after a stall: no burst
@@ -400,14 +416,19 @@ int main(int argc, char** argv) {
       rejected_seen = counters.rejected;
       snapshot_bytes = counters.snapshot_bytes;
       if (world.tick % 10 == 0) {
-        std::vector<double> sorted(tick_ms.begin(),
-                                   tick_ms.begin() + static_cast<std::ptrdiff_t>(std::min(tick_samples, tick_window)));
+        const auto samples = static_cast<std::ptrdiff_t>(std::min(tick_samples, tick_window));
+        std::vector<double> sorted(tick_ms.begin(), tick_ms.begin() + samples);
+        std::vector<double> sorted_cpu(tick_cpu_ms.begin(), tick_cpu_ms.begin() + samples);
         std::sort(sorted.begin(), sorted.end());
+        std::sort(sorted_cpu.begin(), sorted_cpu.end());
         std::lock_guard lock(status.mutex);
         if (!sorted.empty()) {
           status.tick_p50_ms = sorted[sorted.size() / 2];
           status.tick_p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
           status.tick_max_ms = sorted.back();
+          status.tick_cpu_p50_ms = sorted_cpu[sorted_cpu.size() / 2];
+          status.tick_cpu_p99_ms = sorted_cpu[std::min(sorted_cpu.size() - 1, sorted_cpu.size() * 99 / 100)];
+          status.tick_cpu_max_ms = sorted_cpu.back();
         }
         status.ready = true;
         status.tick = world.tick;

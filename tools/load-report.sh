@@ -48,7 +48,8 @@ built = (b["snapshots"]["built"] - a["snapshots"]["built"]) / wall / clients
 print(f"load: {bots} bots, {b['sessions']} sessions; over {wall:.0f} s of steady play: server CPU "
       f"{100 * (c1 - c0) / clk / wall:.0f}% of one core, RSS {rss_kb / 1024:.0f} MiB, per client "
       f"{built:.1f} snapshots/s, {snap:.0f} snapshot B/s, {out:.0f} B/s sent in all; "
-      f"tick ms (last minute) p50 {b['tick_ms']['p50']} p99 {b['tick_ms']['p99']} max {b['tick_ms']['max']}; "
+      f"tick ms (last minute) p50 {b['tick_ms']['p50']} p99 {b['tick_ms']['p99']} max {b['tick_ms']['max']} "
+      f"(its CPU time p50 {b['tick_cpu_ms']['p50']} p99 {b['tick_cpu_ms']['p99']} max {b['tick_cpu_ms']['max']}); "
       f"frames skipped {b['snapshots']['frames_skipped'] - a['snapshots']['frames_skipped']}, "
       f"fulls deferred {b['snapshots']['fulls_deferred'] - a['snapshots']['fulls_deferred']}")
 PY
