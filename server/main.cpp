@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -103,20 +104,27 @@ struct Status {
   uint64_t net_bytes_out = 0;
   uint64_t net_packets_in = 0;  // datagrams (UDP) and frames (TCP)
   uint64_t net_packets_out = 0;
-  std::string sessions_json = "[]";
+  // For GET /api/sessions, formatted on request (not on the sim thread): the sessions' link
+  // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
+  server::RegionalNode::NetStats net_stats;
+  std::vector<std::array<int64_t, 3>> player_cells;
 };
 
 // GET /api/sessions: every connected client with its transport, address and link statistics, and
 // where its player stands (absent until its join tick).
-std::string sessions_json(const server::RegionalNode::NetStats& stats, const sim::World& world, uint64_t now_us) {
+std::string sessions_json(const server::RegionalNode::NetStats& stats,
+                          const std::vector<std::array<int64_t, 3>>& player_cells, uint64_t now_us) {
   std::string out = "[";
   char item[512];
   for (const auto& s : stats.sessions) {
-    auto p = std::lower_bound(world.players.begin(), world.players.end(), s.client,
-                              [](const sim::Player& p, uint64_t id) { return sim::raw(p.id) < id; });
-    const bool in_world = !s.observer && p != world.players.end() && sim::raw(p->id) == s.client;
+    const auto id = static_cast<int64_t>(s.client);
+    auto p = std::lower_bound(player_cells.begin(), player_cells.end(), id,
+                              [](const std::array<int64_t, 3>& p, int64_t id) { return p[0] < id; });
+    const bool in_world = !s.observer && p != player_cells.end() && (*p)[0] == id;
     char position[96] = "null";
-    if (in_world) std::snprintf(position, sizeof position, "{\"x\":%d,\"y\":%d}", p->pos.x.tile(), p->pos.y.tile());
+    if (in_world)
+      std::snprintf(position, sizeof position, "{\"x\":%lld,\"y\":%lld}", static_cast<long long>((*p)[1]),
+                    static_cast<long long>((*p)[2]));
     std::snprintf(item, sizeof item,
                   "%s{\"player\":%llu,\"role\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\",\"connected_s\":%.1f,"
                   "\"rtt_ms\":%.2f,\"jitter_ms\":%.2f,\"packet_loss\":%.4f,\"sent_bytes_per_second\":%.0f,"
@@ -278,7 +286,8 @@ int main(int argc, char** argv) {
   });
   http.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
-    return server::HttpResponse{200, "application/json", status.sessions_json + "\n", {}};
+    return server::HttpResponse{
+        200, "application/json", sessions_json(status.net_stats, status.player_cells, net::system_now_us()) + "\n", {}};
   });
   http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
@@ -376,7 +385,7 @@ int main(int argc, char** argv) {
       const auto& world = node->simulation().world();
       metrics.set_tick(world.tick);
       metrics.set_players(node->sessions());
-      const server::RegionalNode::NetStats net_stats = node->net_stats();
+      const server::RegionalNode::NetCounters net_stats = node->net_counters();
       const net::HandshakeCounters& hs = net_stats.handshake;
       metrics.add_net_bytes(server::NetDirection::in, hs.bytes_received - bytes_in);
       metrics.add_net_bytes(server::NetDirection::out, hs.bytes_sent - bytes_out);
@@ -421,6 +430,11 @@ int main(int argc, char** argv) {
         std::vector<double> sorted_cpu(tick_cpu_ms.begin(), tick_cpu_ms.begin() + samples);
         std::sort(sorted.begin(), sorted.end());
         std::sort(sorted_cpu.begin(), sorted_cpu.end());
+        server::RegionalNode::NetStats sessions = node->net_stats();  // copied outside the status lock
+        std::vector<std::array<int64_t, 3>> cells;
+        cells.reserve(world.players.size());
+        for (const sim::Player& p : world.players)
+          cells.push_back({static_cast<int64_t>(sim::raw(p.id)), p.pos.x.tile(), p.pos.y.tile()});
         std::lock_guard lock(status.mutex);
         if (!sorted.empty()) {
           status.tick_p50_ms = sorted[sorted.size() / 2];
@@ -443,7 +457,8 @@ int main(int argc, char** argv) {
         status.net_bytes_out = hs.bytes_sent;
         status.net_packets_in = hs.datagrams_received;
         status.net_packets_out = hs.datagrams_sent;
-        status.sessions_json = sessions_json(net_stats, node->simulation().world(), tick_now);
+        status.net_stats = std::move(sessions);
+        status.player_cells = std::move(cells);
       }
       if (tick_now - last_report >= 5'000'000) {
         spdlog::info("tick {}: {} sessions, {} players, last tick {:.3f} ms, quick_hash {:016x}", world.tick,

@@ -174,6 +174,11 @@ RegionalNode::NetStats RegionalNode::net_stats() const {
   return net_stats_;
 }
 
+RegionalNode::NetCounters RegionalNode::net_counters() const {
+  std::lock_guard lock(net_stats_mutex_);
+  return NetCounters{net_stats_.handshake, net_stats_.drops};
+}
+
 NodeCounters RegionalNode::counters() const {
   NodeCounters c = counters_;
   c.snapshots_sent = io_counters_.snapshots_sent.load(std::memory_order_relaxed);

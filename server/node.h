@@ -109,6 +109,12 @@ class RegionalNode {
     std::vector<SessionInfo> sessions;
   };
   [[nodiscard]] NetStats net_stats() const;
+  // The counters only (no per-session copy): cheap enough for every tick.
+  struct NetCounters {
+    net::HandshakeCounters handshake;
+    net::DropCounters drops;
+  };
+  [[nodiscard]] NetCounters net_counters() const;
   [[nodiscard]] size_t sessions() const { return sessions_.size(); }
   [[nodiscard]] uint64_t recovered_from_tick() const { return recovered_from_tick_; }
   [[nodiscard]] SnapshotBuilderCounters snapshot_builders() const { return builders_->counters(); }

@@ -2,7 +2,8 @@
 # End to end with real processes on loopback: strata-server and strata-bot with N bots for S
 # seconds (wander, build, break, chat, join/leave churn; 10% of them over TCP, as behind a UDP
 # block). Passes when the bots saw no checksum mismatch and at least 95% of their confirmed
-# predictions were exact (the SDK's tolerance), the live /metrics passes `promtool check
+# predictions were exact (the SDK's tolerance), mid-run GET /api/sessions lists the bots (players
+# in the world, with link statistics) and the observer, the live /metrics passes `promtool check
 # metrics`, the server stops cleanly on SIGTERM, and its session log then verifies bit-exact with
 # strata-replay and ends on a full snapshot.
 # Usage: e2e-bots.sh BIN_DIR [BOTS] [SECONDS]
@@ -11,10 +12,26 @@ source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
 e2e_start_server || exit 1
 grep 'listening:' "$work/server.log"
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer > "$work/bot.out" 2> "$work/bot.err"
-bot_status=$?
-cat "$work/bot.out"
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer > "$work/bot.out" 2> "$work/bot.err" &
+bot=$!; other_pids=$bot
 status=0
+sleep $((seconds / 2))
+curl -sf "http://127.0.0.1:$http_port/api/sessions" > "$work/sessions.json" || { echo "no /api/sessions"; status=1; }
+python3 - "$work/sessions.json" "$bots" <<'PY' || status=1
+import json, sys
+sessions = json.load(open(sys.argv[1])); bots = int(sys.argv[2])
+players = [s for s in sessions if s["role"] == "player"]
+placed = [s for s in players if s["in_world"] and s["cell"] is not None and s["rtt_ms"] >= 0]
+observers = [s for s in sessions if s["role"] == "observer"]
+print(f"/api/sessions: {len(players)} players ({len(placed)} in the world), {len(observers)} observer(s), "
+      f"{sum(s['transport'] == 'tcp' for s in players)} over TCP")
+# Churn takes a few bots away at any moment; the observer is there all along.
+sys.exit(0 if len(placed) >= 0.8 * bots and len(observers) == 1 else 1)
+PY
+wait $bot
+bot_status=$?
+other_pids=""
+cat "$work/bot.out"
 [ $bot_status = 0 ] || { echo "strata-bot failed ($bot_status)"; tail -5 "$work/bot.err"; status=1; }
 if command -v promtool > /dev/null; then
   curl -sf "http://127.0.0.1:$metrics_port/metrics" > "$work/metrics.txt" || { echo "no /metrics"; status=1; }
