@@ -155,6 +155,7 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
       io_counters_.snapshots_not_sent.fetch_add(1, std::memory_order_relaxed);
     }
   }
+  outbox_.recycle(ready_);  // the netchannel copied them: their buffers go back to the builders
 }
 
 void RegionalNode::publish_net_stats() {

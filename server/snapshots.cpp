@@ -27,6 +27,27 @@ void SnapshotOutbox::take(std::vector<BuiltSnapshot>& out) {
   out.swap(items_);
 }
 
+void SnapshotOutbox::recycle(std::vector<BuiltSnapshot>& sent) {
+  {
+    std::lock_guard lock(spares_mutex_);
+    for (BuiltSnapshot& s : sent) {
+      if (spares_.size() >= spares_max) break;
+      s.bytes.clear();
+      spares_.push_back(std::move(s.bytes));
+    }
+  }
+  sent.clear();  // the rest are freed here
+}
+
+void SnapshotOutbox::take_spares(std::vector<std::vector<uint8_t>>& into, size_t want) {
+  std::lock_guard lock(spares_mutex_);
+  const size_t n = std::min(want, spares_.size());
+  for (size_t i = 0; i < n; ++i) {
+    into.push_back(std::move(spares_.back()));
+    spares_.pop_back();
+  }
+}
+
 SnapshotBuilders::SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox)
     : threads_(threads), params_(params), outbox_(outbox) {
   const size_t count = std::max<size_t>(1, threads);
@@ -108,6 +129,7 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
   for (uint64_t client : forget) b.clients.erase(client);
   std::vector<BuiltSnapshot> batch;
   batch.reserve(jobs.size());
+  if (b.spares.size() < jobs.size()) outbox_.take_spares(b.spares, jobs.size() - b.spares.size());
   for (const SnapshotJob& job : jobs) {
     const ViewerState* viewer = frame.viewer(job.player);
     if (viewer == nullptr) continue;  // not in this frame's world (joined later, or left)
@@ -120,6 +142,10 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     }
     build_client_snapshot(frame, state.interest, *viewer, params_, b.snapshot);
     BuiltSnapshot built{job.client, frame.tick, {}};
+    if (!b.spares.empty()) {
+      built.bytes = std::move(b.spares.back());
+      b.spares.pop_back();
+    }
     view::encode_snapshot_message(b.snapshot, built.bytes);
     batch.push_back(std::move(built));
   }

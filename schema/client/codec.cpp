@@ -326,6 +326,11 @@ std::string read_cell_records(std::span<const uint8_t> in, std::vector<CellUpdat
 }  // namespace
 
 void encode_client_snapshot(const ClientSnapshot& s, std::vector<uint8_t>& out) {
+  out.clear();
+  append_client_snapshot(s, out);
+}
+
+void append_client_snapshot(const ClientSnapshot& s, std::vector<uint8_t>& out) {
   // A per-thread first segment instead of a malloc per message. Cap'n Proto requires it zeroed:
   // it starts zeroed and the words a message used are zeroed again after it is written.
   constexpr size_t scratch_words = 4096;
@@ -367,7 +372,12 @@ void encode_client_snapshot(const ClientSnapshot& s, std::vector<uint8_t>& out) 
     dropped[static_cast<unsigned>(i)].setCx(s.dropped_chunks[i].first);
     dropped[static_cast<unsigned>(i)].setCy(s.dropped_chunks[i].second);
   }
-  out.clear();
+  // Packed output is at most the unpacked size plus a tag byte per 8 words: one reservation, so
+  // the stream's writes never reallocate.
+  size_t unpacked_bytes = 16;
+  for (const auto segment : message.getSegmentsForOutput())
+    unpacked_bytes += segment.size() * sizeof(capnp::word) * 9 / 8 + 8;
+  out.reserve(out.size() + unpacked_bytes);
   schema::detail::write_packed(message, out);
   const auto first = message.getSegmentsForOutput()[0];
   if (first.begin() == scratch.data()) std::memset(scratch.data(), 0, first.size() * sizeof(capnp::word));

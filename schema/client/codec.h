@@ -14,6 +14,8 @@
 namespace strata::view {
 
 void encode_client_snapshot(const ClientSnapshot& snapshot, std::vector<uint8_t>& out);
+// The same, appended to `out` (whose capacity is reused: one allocation at most).
+void append_client_snapshot(const ClientSnapshot& snapshot, std::vector<uint8_t>& out);
 
 struct SnapshotDecodeResult {
   std::optional<ClientSnapshot> snapshot;

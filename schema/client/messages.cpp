@@ -60,12 +60,9 @@ void encode_welcome(const Welcome& w, std::vector<uint8_t>& out) {
 }
 
 void encode_snapshot_message(const ClientSnapshot& snapshot, std::vector<uint8_t>& out) {
-  std::vector<uint8_t> body;
-  encode_client_snapshot(snapshot, body);
   out.clear();
-  out.reserve(body.size() + 1);
   out.push_back(static_cast<uint8_t>(MessageKind::snapshot));
-  out.insert(out.end(), body.begin(), body.end());
+  append_client_snapshot(snapshot, out);
 }
 
 void encode_inputs(const std::vector<InputEntry>& inputs, std::vector<uint8_t>& out) {

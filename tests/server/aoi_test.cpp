@@ -320,7 +320,10 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
     while (done() < jobs_done + jobs.size()) std::this_thread::yield();
     jobs_done += jobs.size();
     threaded_out.take(batch);
-    for (BuiltSnapshot& b : batch) got[{b.client, b.tick}] = std::move(b.bytes);
+    // Copied, and the buffers handed back as the network side does: the builders encode the next
+    // frames into used buffers, which must give the same bytes.
+    for (BuiltSnapshot& b : batch) got[{b.client, b.tick}] = b.bytes;
+    threaded_out.recycle(batch);
     for (const SnapshotJob& j : jobs) {
       if ((j.client + static_cast<uint64_t>(t)) % 3 != 0) acked[j.client] = server.frame->tick;  // some acks lost
     }
@@ -330,6 +333,24 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
   ASSERT_EQ(got.size(), expected.size());
   for (const auto& [key, bytes] : expected)
     ASSERT_EQ(got[key], bytes) << "client " << key.first << " tick " << key.second;
+}
+
+// Sent snapshots' buffers come back empty with their capacity, at most spares_max of them.
+TEST(Snapshots, OutboxRecyclesBoundedBuffers) {
+  SnapshotOutbox out;
+  std::vector<BuiltSnapshot> sent(SnapshotOutbox::spares_max + 10);
+  for (BuiltSnapshot& s : sent) s.bytes.assign(300, 7);
+  out.recycle(sent);
+  EXPECT_TRUE(sent.empty());
+  std::vector<std::vector<uint8_t>> spares;
+  out.take_spares(spares, 5);
+  ASSERT_EQ(spares.size(), 5U);
+  for (const auto& b : spares) {
+    EXPECT_TRUE(b.empty());
+    EXPECT_GE(b.capacity(), 300U);
+  }
+  out.take_spares(spares, SnapshotOutbox::spares_max * 2);
+  EXPECT_EQ(spares.size(), SnapshotOutbox::spares_max);
 }
 
 // A client that does not acknowledge its full snapshot is not sent another one every tick.
