@@ -226,8 +226,8 @@ void Connection::process_acks(const PacketHeader& header, std::uint64_t now_us) 
   std::uint32_t fresh = header.ack_bits;
   const int ahead = any_peer_ack_ ? sequence_difference(header.ack, peer_ack_) : -1;
   if (ahead >= 0 && ahead <= static_cast<int>(ack_bits_count)) {
-    const std::uint64_t said = ahead == 0 ? peer_ack_bits_
-                                          : (std::uint64_t{peer_ack_bits_} << ahead) | (std::uint64_t{1} << (ahead - 1));
+    const std::uint64_t said =
+        ahead == 0 ? peer_ack_bits_ : (std::uint64_t{peer_ack_bits_} << ahead) | (std::uint64_t{1} << (ahead - 1));
     fresh &= ~static_cast<std::uint32_t>(said);
     peer_ack_bits_ = header.ack_bits | static_cast<std::uint32_t>(said);
     peer_ack_ = header.ack;
