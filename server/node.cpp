@@ -211,17 +211,20 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
         observer.epoch = ++epochs_;
         observer.observer = true;
         sessions_[client] = std::move(observer);
+        observer_clients_.insert(client);
         continue;
       }
       if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
         sim_outbound_.disconnects.emplace_back(it->second, net::DisconnectReason::kicked);  // logged in again
         sessions_.erase(it->second);
+        observer_clients_.erase(it->second);
         builders_->forget(it->second);
       }
       Session session;
       session.player = PlayerId{player};
       session.epoch = ++epochs_;
       sessions_[client] = std::move(session);
+      observer_clients_.erase(client);
       client_of_player_[player] = client;
       const InputVerdict verdict = scheduler_.submit_system(JoinCommand{PlayerId{player}});
       (void)verdict;
@@ -232,6 +235,7 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
     const PlayerId player = it->second.player;
     const bool observer = it->second.observer;
     sessions_.erase(it);
+    observer_clients_.erase(client);
     builders_->forget(client);
     if (observer) continue;
     if (auto p = client_of_player_.find(raw(player)); p != client_of_player_.end() && p->second == client) {
@@ -319,16 +323,14 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
 // Observers get the world once (after the tick it was taken at), then every later tick's input and
 // quick hash, on the reliable channel: they re-simulate the region in lockstep.
 void RegionalNode::send_observer_stream() {
-  bool any = false;
-  for (const auto& [client, session] : sessions_) any = any || session.observer;
-  if (!any) return;
+  if (observer_clients_.empty()) return;  // (not a walk over every session each tick)
   std::vector<uint8_t> input_bytes;
   schema::encode_tick_input(input_, input_bytes);
   view::encode_observer_tick(sim_->tick(), input_bytes, sim_->quick_hash(), scratch_);
   const std::vector<uint8_t> tick_message = scratch_;
   std::vector<uint8_t> world;
-  for (auto& [client, session] : sessions_) {
-    if (!session.observer) continue;
+  for (const uint64_t client : observer_clients_) {
+    Session& session = sessions_.at(client);
     if (!session.observer_started) {
       if (world.empty()) world = schema::encode_snapshot(sim_->world());
       const size_t parts = (world.size() + view::observer_part_bytes_max - 1) / view::observer_part_bytes_max;

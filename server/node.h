@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -205,6 +206,7 @@ class RegionalNode {
   NetStats net_stats_;
   std::map<uint64_t, Session> sessions_;           // by net client id
   std::map<uint32_t, uint64_t> client_of_player_;  // player id -> net client id
+  std::set<uint64_t> observer_clients_;            // sessions_ keys of observers
   NodeCounters counters_;
   sim::TickInput input_;
   std::vector<uint8_t> scratch_;

@@ -32,6 +32,7 @@ void SnapshotOutbox::recycle(std::vector<BuiltSnapshot>& sent) {
     std::lock_guard lock(spares_mutex_);
     for (BuiltSnapshot& s : sent) {
       if (spares_.size() >= spares_max) break;
+      if (s.bytes.capacity() > spare_bytes_max) continue;
       s.bytes.clear();
       spares_.push_back(std::move(s.bytes));
     }

@@ -54,6 +54,7 @@ class SnapshotOutbox {
   // nothing and no buffer is freed on another thread than the one that allocated it (glibc's
   // slow path: a fifth of the builder's time at 5000 clients).
   static constexpr size_t spares_max = 16384;
+  static constexpr size_t spare_bytes_max = 4096;  // larger buffers (full snapshots) are freed
   void recycle(std::vector<BuiltSnapshot>& sent);  // takes the byte buffers, clears `sent`
   // Moves up to `want` spare buffers (empty, with capacity) to the back of `into`.
   void take_spares(std::vector<std::vector<uint8_t>>& into, size_t want);

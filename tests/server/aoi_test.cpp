@@ -335,11 +335,14 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
     ASSERT_EQ(got[key], bytes) << "client " << key.first << " tick " << key.second;
 }
 
-// Sent snapshots' buffers come back empty with their capacity, at most spares_max of them.
+// Sent snapshots' buffers come back empty with their capacity, at most spares_max of them and
+// none larger than spare_bytes_max (full snapshots would hold memory for nothing).
 TEST(Snapshots, OutboxRecyclesBoundedBuffers) {
   SnapshotOutbox out;
   std::vector<BuiltSnapshot> sent(SnapshotOutbox::spares_max + 10);
   for (BuiltSnapshot& s : sent) s.bytes.assign(300, 7);
+  sent[0].bytes.assign(SnapshotOutbox::spare_bytes_max + 1, 7);
+  sent.back().bytes.assign(SnapshotOutbox::spare_bytes_max * 4, 7);
   out.recycle(sent);
   EXPECT_TRUE(sent.empty());
   std::vector<std::vector<uint8_t>> spares;
@@ -351,6 +354,7 @@ TEST(Snapshots, OutboxRecyclesBoundedBuffers) {
   }
   out.take_spares(spares, SnapshotOutbox::spares_max * 2);
   EXPECT_EQ(spares.size(), SnapshotOutbox::spares_max);
+  for (const auto& b : spares) EXPECT_LE(b.capacity(), SnapshotOutbox::spare_bytes_max);
 }
 
 // A client that does not acknowledge its full snapshot is not sent another one every tick.
