@@ -9,13 +9,14 @@
 # (in production the clients are elsewhere; on a box shared with other work, BOT_NICE=0 keeps the
 # load generator from starving: the bots' report says how much CPU they got and their longest
 # loop turn, and their RTTs show whether they kept up). Extra arguments go to strata-server (--set k=v);
-# BOT_ARGS (environment) goes to strata-bot, e.g. BOT_ARGS="--spread 170 --service-ms 10".
+# BOT_ARGS (environment) goes to strata-bot, e.g. BOT_ARGS="--spread 250 --service-ms 10".
 # Usage: [BOT_ARGS=...] load-report.sh BIN_DIR BOTS [SECONDS [SERVER ARGS...]]
-# Example (issue 5's figures: ~100 entities in view at 5000 bots; one process cannot verify every
+# Example (issue 5's figures: ~100 entities in view at 5000 bots: --spread 400, and the bots take
+# ~160 s to walk out at 2.5 cells/s, so measure from 175 s; one process cannot verify every
 # snapshot of 5000 bots on a core, so every 10th bot verifies and the others are light, see
 # strata-bot --help; the report says so):
-#   WARMUP=60 BOT_ARGS="--spread 170 --verify-every 10 --service-ms 10 --views-kept 32 --login-rate 250" \
-#     tools/load-report.sh build/release/bin 5000 90
+#   WARMUP=175 BOT_ARGS="--spread 400 --verify-every 10 --service-ms 10 --views-kept 32 --login-rate 250" \
+#     tools/load-report.sh build/release/bin 5000 240
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=$2; seconds=${3:-60}; shift 3 2>/dev/null || shift $#
