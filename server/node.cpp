@@ -1,6 +1,8 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
+#include <ctime>
+
 #include <filesystem>
 
 #include "replay/replayer.h"
@@ -25,7 +27,43 @@ replay::LogConfig log_config(const ServerConfig& config) {
 
 uint64_t physical_ms(uint64_t now_us) { return now_us / 1000; }
 
+uint64_t thread_cpu_ns() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(t.tv_nsec);
+}
+
+// Times consecutive phases: end(p) charges the time since the last end() to p. The phases a tick
+// leaves early (a log failure) keep 0.
+class PhaseClock {
+ public:
+  explicit PhaseClock(TickPhaseTimes& times) : times_(times), last_(thread_cpu_ns()) { times_.fill(0); }
+  void end(TickPhase phase) {
+    const uint64_t now = thread_cpu_ns();
+    times_[static_cast<size_t>(phase)] = now - last_;
+    last_ = now;
+  }
+
+ private:
+  TickPhaseTimes& times_;
+  uint64_t last_;
+};
+
 }  // namespace
+
+const char* name(TickPhase phase) {
+  switch (phase) {
+    case TickPhase::inbox: return "inbox";
+    case TickPhase::schedule: return "schedule";
+    case TickPhase::step: return "step";
+    case TickPhase::log: return "log";
+    case TickPhase::frame: return "frame";
+    case TickPhase::snapshots: return "snapshots";
+    case TickPhase::relay: return "relay";
+    case TickPhase::count: break;
+  }
+  return "invalid";
+}
 
 std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::string& error) {
   replay::Status status;
@@ -284,6 +322,7 @@ void RegionalNode::handle_message(Session& session, std::span<const uint8_t> byt
 }
 
 bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
+  PhaseClock clock(phases_);
   {
     std::lock_guard lock(inbox_mutex_);
     std::swap(inbox_, sim_inbox_);
@@ -295,19 +334,25 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   }
   sim_inbox_.events.clear();
   sim_inbox_.messages.clear();
+  clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
+  clock.end(TickPhase::schedule);
   const Effects& effects = sim_->step(input_);
+  clock.end(TickPhase::step);
   if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {
     counters_.log_failures += 1;
     return false;
   }
+  clock.end(TickPhase::log);
   counters_.ticks += 1;
   counters_.joins += effects.joined.size();
   counters_.leaves += effects.left.size();
   for (const Rejection& r : effects.rejections) counters_.rejected[static_cast<size_t>(r.reason)] += 1;
   auto frame = frames_.publish(sim_->world(), effects.changed_cells, sim_->quick_hash());
+  clock.end(TickPhase::frame);
   send_snapshots(frame);  // welcomes first: a line said this tick reaches only welcomed players
+  clock.end(TickPhase::snapshots);
   send_observer_stream();
   relay_chat(*frame);
   {
@@ -317,6 +362,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   }
   sim_outbound_.disconnects.clear();
   sim_outbound_.reliable.clear();
+  clock.end(TickPhase::relay);
   return true;
 }
 

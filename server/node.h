@@ -14,6 +14,7 @@
 // that world have no session any more, so the first tick makes them leave (logged like any input).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -55,6 +56,22 @@ struct NodeCounters {
   std::array<uint64_t, sim::reject_reason_count> rejected{};  // commands the rules refused, by reason
 };
 
+// The parts of one tick, timed on the sim thread's own CPU clock (a preempted thread's wait is not
+// counted): which part a slow tick spent its time in.
+enum class TickPhase : uint8_t {
+  inbox,      // net events and client messages decoded and handed to the scheduler
+  schedule,   // TickInput(T) built
+  step,       // sim::step
+  log,        // appended to the session log (hashes; a snapshot when due)
+  frame,      // chunk checksums, change log, interest index
+  snapshots,  // snapshot jobs handed to the builders (and welcomes)
+  relay,      // observer stream, chat, sends handed to the network side
+  count
+};
+inline constexpr size_t tick_phase_count = static_cast<size_t>(TickPhase::count);
+[[nodiscard]] const char* name(TickPhase phase);
+using TickPhaseTimes = std::array<uint64_t, tick_phase_count>;  // nanoseconds per phase
+
 class RegionalNode {
  public:
   struct Options {
@@ -92,6 +109,8 @@ class RegionalNode {
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
   [[nodiscard]] NodeCounters counters() const;
   [[nodiscard]] const InputScheduler& scheduler() const { return scheduler_; }
+  // The CPU time of each phase of the last tick (sim thread).
+  [[nodiscard]] const TickPhaseTimes& last_tick_phases() const { return phases_; }
   // Network side only (tests on one thread may use it too).
   [[nodiscard]] const net::Server& net_server() const { return net_; }
   // The netchannel's counters and per-session statistics, as the network side last published
@@ -208,6 +227,7 @@ class RegionalNode {
   std::map<uint32_t, uint64_t> client_of_player_;  // player id -> net client id
   std::set<uint64_t> observer_clients_;            // sessions_ keys of observers
   NodeCounters counters_;
+  TickPhaseTimes phases_{};
   sim::TickInput input_;
   std::vector<uint8_t> scratch_;
   uint64_t recovered_from_tick_ = 0;
