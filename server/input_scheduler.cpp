@@ -49,12 +49,14 @@ InputVerdict InputScheduler::submit_player(PlayerId player, uint32_t seq, uint64
                                            uint64_t current_tick) {
   if (!bind_player(command, player, seq)) return count(InputVerdict::not_player);
   if (wanted_tick > current_tick + config_.max_lead_ticks) return count(InputVerdict::too_early);
-  auto it = players_.find(raw(player));
-  if (it == players_.end()) {
-    if (players_.size() >= config_.max_pending_players) return count(InputVerdict::queue_full);
-    it = players_.emplace(raw(player), PlayerQueue{}).first;
+  const auto id_pos = std::lower_bound(player_ids_.begin(), player_ids_.end(), raw(player));
+  const auto index = id_pos - player_ids_.begin();
+  if (id_pos == player_ids_.end() || *id_pos != raw(player)) {
+    if (player_ids_.size() >= config_.max_pending_players) return count(InputVerdict::queue_full);
+    player_ids_.insert(id_pos, raw(player));
+    queues_.insert(queues_.begin() + index, PlayerQueue{});
   }
-  PlayerQueue& queue = it->second;
+  PlayerQueue& queue = queues_[static_cast<size_t>(index)];
   if (seq <= queue.last_scheduled) return count(InputVerdict::duplicate);
   auto pos = std::lower_bound(queue.pending.begin(), queue.pending.end(), seq,
                               [](const Pending& p, uint32_t key) { return p.seq < key; });
@@ -101,7 +103,7 @@ void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) 
   out.commands.clear();
   for (Command& c : system_) out.commands.push_back(c);
   system_.clear();
-  for (auto& [id, queue] : players_) {
+  for (PlayerQueue& queue : queues_) {
     size_t taken = 0;
     for (Pending& p : queue.pending) {
       if (p.wanted_tick > tick) break;  // keep sequence order: later inputs wait behind an early one
@@ -119,16 +121,26 @@ void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) 
   remote_.clear();
 }
 
-void InputScheduler::forget_player(PlayerId player) { players_.erase(raw(player)); }
+std::ptrdiff_t InputScheduler::find(uint32_t player) const {
+  const auto pos = std::lower_bound(player_ids_.begin(), player_ids_.end(), player);
+  return pos != player_ids_.end() && *pos == player ? pos - player_ids_.begin() : -1;
+}
+
+void InputScheduler::forget_player(PlayerId player) {
+  if (const std::ptrdiff_t i = find(raw(player)); i >= 0) {
+    player_ids_.erase(player_ids_.begin() + i);
+    queues_.erase(queues_.begin() + i);
+  }
+}
 
 uint32_t InputScheduler::last_scheduled_seq(PlayerId player) const {
-  auto it = players_.find(raw(player));
-  return it == players_.end() ? 0 : it->second.last_scheduled;
+  const std::ptrdiff_t i = find(raw(player));
+  return i < 0 ? 0 : queues_[static_cast<size_t>(i)].last_scheduled;
 }
 
 size_t InputScheduler::pending() const {
   size_t n = system_.size() + remote_.size();
-  for (const auto& [id, queue] : players_) n += queue.pending.size();
+  for (const PlayerQueue& queue : queues_) n += queue.pending.size();
   return n;
 }
 

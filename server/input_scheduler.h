@@ -91,11 +91,16 @@ class InputScheduler {
     return verdict;
   }
   void stamp(sim::Command& command, uint64_t physical_ms);
+  // The queue of a player, or -1.
+  [[nodiscard]] std::ptrdiff_t find(uint32_t player) const;
 
   InputSchedulerConfig config_;
   sim::RegionId region_;
   Hlc& hlc_;
-  std::map<uint32_t, PlayerQueue> players_;  // ordered by player id: the order of the tick
+  // Ordered by player id, the order of the tick: two flat arrays, since each tick walks them all and
+  // every input looks one up (5000 map nodes were cache misses); a join inserts in the middle.
+  std::vector<uint32_t> player_ids_;
+  std::vector<PlayerQueue> queues_;  // queues_[i] is player_ids_[i]'s
   std::vector<sim::Command> system_;
   std::vector<Remote> remote_;
   std::map<uint16_t, uint64_t> applied_remote_;  // origin -> highest stream seq taken or pending

@@ -134,8 +134,10 @@ void RegionalNode::receive(net::TransportKind kind, const net::Address& from, st
 // Network side: events and messages out of the netchannel into the inbox, in one short critical
 // section; the sim thread swaps the inbox out at its next tick.
 void RegionalNode::pump_inbound() {
-  io_events_.clear();
-  io_messages_.clear();
+  Inbound& staged = io_inbound_;
+  staged.events.clear();
+  staged.messages.clear();
+  staged.inputs.clear();
   net::ServerEvent event;
   while (net_.pop_event(event)) {
     const uint64_t client = static_cast<uint64_t>(event.client);
@@ -153,22 +155,40 @@ void RegionalNode::pump_inbound() {
     } else {
       std::erase_if(io_clients_, [&](const SessionInfo& c) { return c.client == client; });
     }
-    io_events_.push_back(in);
+    staged.events.push_back(in);
   }
+  // Decoded here, off the sim thread (at 5000 clients, ~10000 messages a tick were 2-3 ms of it).
   net::Message message;
   net::ClientId from{};
-  while (net_.pop_any_message(from, message))
-    io_messages_.push_back({static_cast<uint64_t>(from), std::move(message.data)});
-  if (io_events_.empty() && io_messages_.empty()) return;
+  while (net_.pop_any_message(from, message)) {
+    ClientMessage& m = staged.messages.emplace_back();
+    m.client = static_cast<uint64_t>(from);
+    auto decoded = view::decode_message(message.data);
+    if (!decoded.message) {
+      m.error = decoded.code;
+      continue;
+    }
+    view::Message& body = *decoded.message;
+    m.kind = body.kind;
+    m.ack_tick = body.ack_tick;
+    m.inputs_begin = static_cast<uint32_t>(staged.inputs.size());
+    m.inputs_count = static_cast<uint32_t>(body.inputs.size());
+    staged.inputs.insert(staged.inputs.end(), body.inputs.begin(), body.inputs.end());
+    if (body.kind == view::MessageKind::chat_send) m.chat = std::move(body.chat.text);
+  }
+  if (staged.events.empty() && staged.messages.empty()) return;
   std::lock_guard lock(inbox_mutex_);
-  inbox_.events.insert(inbox_.events.end(), io_events_.begin(), io_events_.end());
-  for (auto& m : io_messages_) {
+  inbox_.events.insert(inbox_.events.end(), staged.events.begin(), staged.events.end());
+  const auto offset = static_cast<uint32_t>(inbox_.inputs.size());
+  for (ClientMessage& m : staged.messages) {
     if (inbox_.messages.size() >= inbox_messages_max) {
       io_counters_.inbox_overflow.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
+    m.inputs_begin += offset;
     inbox_.messages.push_back(std::move(m));
   }
+  inbox_.inputs.insert(inbox_.inputs.end(), staged.inputs.begin(), staged.inputs.end());
 }
 
 // Network side: what the sim thread asked to send or close, then the built snapshots.
@@ -232,6 +252,36 @@ void RegionalNode::send_reliable(uint64_t client, std::vector<uint8_t> bytes) {
   sim_outbound_.reliable.push_back({client, std::move(bytes)});
 }
 
+RegionalNode::Session* RegionalNode::find_session(uint64_t client) {
+  auto it = session_slot_.find(client);
+  return it == session_slot_.end() ? nullptr : &sessions_[it->second];
+}
+
+RegionalNode::Session& RegionalNode::add_session(uint64_t client) {
+  auto [it, added] = session_slot_.try_emplace(client, 0);
+  if (added) {
+    if (free_slots_.empty()) {
+      it->second = static_cast<uint32_t>(sessions_.size());
+      sessions_.emplace_back();
+    } else {
+      it->second = free_slots_.back();
+      free_slots_.pop_back();
+    }
+  }
+  Session& session = sessions_[it->second];
+  session = Session{};
+  session.client = client;
+  return session;
+}
+
+void RegionalNode::erase_session(uint64_t client) {
+  auto it = session_slot_.find(client);
+  if (it == session_slot_.end()) return;
+  sessions_[it->second] = Session{};  // client 0: free
+  free_slots_.push_back(it->second);
+  session_slot_.erase(it);
+}
+
 void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
   for (const InboundEvent& in : events) {
     const net::ServerEvent& event = in.event;
@@ -244,35 +294,33 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
       }
       const auto player = static_cast<uint32_t>(client);
       if (in.observer) {
-        Session observer;
+        Session& observer = add_session(client);
         observer.player = PlayerId{player};
         observer.epoch = ++epochs_;
         observer.observer = true;
-        sessions_[client] = std::move(observer);
         observer_clients_.insert(client);
         continue;
       }
       if (auto it = client_of_player_.find(player); it != client_of_player_.end() && it->second != client) {
         sim_outbound_.disconnects.emplace_back(it->second, net::DisconnectReason::kicked);  // logged in again
-        sessions_.erase(it->second);
+        erase_session(it->second);
         observer_clients_.erase(it->second);
         builders_->forget(it->second);
       }
-      Session session;
+      Session& session = add_session(client);
       session.player = PlayerId{player};
       session.epoch = ++epochs_;
-      sessions_[client] = std::move(session);
       observer_clients_.erase(client);
       client_of_player_[player] = client;
       const InputVerdict verdict = scheduler_.submit_system(JoinCommand{PlayerId{player}});
       (void)verdict;
       continue;
     }
-    auto it = sessions_.find(client);
-    if (it == sessions_.end()) continue;
-    const PlayerId player = it->second.player;
-    const bool observer = it->second.observer;
-    sessions_.erase(it);
+    const Session* session = find_session(client);
+    if (session == nullptr) continue;
+    const PlayerId player = session->player;
+    const bool observer = session->observer;
+    erase_session(client);
     observer_clients_.erase(client);
     builders_->forget(client);
     if (observer) continue;
@@ -285,17 +333,15 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
   }
 }
 
-void RegionalNode::handle_message(Session& session, std::span<const uint8_t> bytes) {
-  auto decoded = view::decode_message(bytes);
-  if (!decoded.message) {
-    counters_.messages_refused[static_cast<size_t>(decoded.code)] += 1;
+void RegionalNode::handle_message(Session& session, const ClientMessage& m, std::span<const view::InputEntry> inputs) {
+  if (m.error != view::MessageError::none) {
+    counters_.messages_refused[static_cast<size_t>(m.error)] += 1;
     return;
   }
-  const view::Message& m = *decoded.message;
   if (session.observer) return;  // observers only listen
   switch (m.kind) {
     case view::MessageKind::inputs:
-      for (const view::InputEntry& entry : m.inputs) {
+      for (const view::InputEntry& entry : inputs.subspan(m.inputs_begin, m.inputs_count)) {
         const InputVerdict verdict =
             scheduler_.submit_player(session.player, entry.seq, entry.tick, entry.command, sim_->tick() + 1);
         (void)verdict;  // counted by the scheduler
@@ -314,7 +360,7 @@ void RegionalNode::handle_message(Session& session, std::span<const uint8_t> byt
         break;
       }
       session.chat_tat = tat + chat_interval_ticks;
-      chat_pending_.push_back(view::ChatLine{raw(session.player), 0, m.chat.text});
+      chat_pending_.push_back(view::ChatLine{raw(session.player), 0, m.chat});
       break;
     }
     default: counters_.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)] += 1; break;
@@ -328,12 +374,12 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     std::swap(inbox_, sim_inbox_);
   }
   handle_events(sim_inbox_.events);
-  for (auto& [client, bytes] : sim_inbox_.messages) {
-    auto it = sessions_.find(client);
-    if (it != sessions_.end()) handle_message(it->second, bytes);
+  for (const ClientMessage& m : sim_inbox_.messages) {
+    if (Session* session = find_session(m.client)) handle_message(*session, m, sim_inbox_.inputs);
   }
   sim_inbox_.events.clear();
   sim_inbox_.messages.clear();
+  sim_inbox_.inputs.clear();
   clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
@@ -376,7 +422,7 @@ void RegionalNode::send_observer_stream() {
   const std::vector<uint8_t> tick_message = scratch_;
   std::vector<uint8_t> world;
   for (const uint64_t client : observer_clients_) {
-    Session& session = sessions_.at(client);
+    Session& session = *find_session(client);
     if (!session.observer_started) {
       if (world.empty()) world = schema::encode_snapshot(sim_->world());
       const size_t parts = (world.size() + view::observer_part_bytes_max - 1) / view::observer_part_bytes_max;
@@ -412,8 +458,8 @@ void RegionalNode::relay_chat(const TickFrame& frame) {
                         if (key.kind != view::EntityKind::player) return;
                         auto client = client_of_player_.find(key.id);  // players only: no observers
                         if (client == client_of_player_.end()) return;
-                        auto session = sessions_.find(client->second);
-                        if (session == sessions_.end() || !session->second.welcomed) return;
+                        const Session* session = find_session(client->second);
+                        if (session == nullptr || !session->welcomed) return;
                         send_reliable(client->second, scratch_);
                         counters_.chat_deliveries += 1;
                       });
@@ -425,9 +471,10 @@ void RegionalNode::send_snapshots(std::shared_ptr<const TickFrame> frame) {
   const World& world = sim_->world();
   const uint32_t every = std::max<uint32_t>(1, options_.config.tick_rate_hz / options_.config.client_snapshot_rate_hz);
   std::vector<SnapshotJob> jobs;
-  jobs.reserve(sessions_.size());
-  for (auto& [client, session] : sessions_) {
-    if (session.observer || frame->viewer(raw(session.player)) == nullptr) continue;  // not joined (yet)
+  jobs.reserve(session_slot_.size());
+  for (Session& session : sessions_) {
+    const uint64_t client = session.client;
+    if (client == 0 || session.observer || frame->viewer(raw(session.player)) == nullptr) continue;  // not joined (yet)
     if (!session.welcomed) {
       view::Welcome welcome{raw(session.player),    world.tick,        options_.config.tick_rate_hz,
                             options_.config.region, world.params.seed, world.params.chunks_x,

@@ -2,6 +2,9 @@
 // land in the current tick, early ones wait (bounded), duplicates drop, stamps come from the HLC
 // and the session's player overrides whatever the client claimed.
 #include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include <map>
 
 #include "server/input_scheduler.h"
 
@@ -101,6 +104,88 @@ TEST(InputScheduler, PendingLimitsAreEnforced) {
   EXPECT_EQ(scheduler.submit_player(PlayerId{1}, 1, 3, move(Direction::n), 1), InputVerdict::accepted);
   EXPECT_EQ(scheduler.submit_player(PlayerId{1}, 2, 3, move(Direction::n), 1), InputVerdict::accepted);
   EXPECT_EQ(scheduler.submit_player(PlayerId{1}, 3, 3, move(Direction::n), 1), InputVerdict::queue_full);
+}
+
+// The scheduler keeps its players in flat arrays; this model keeps them in a std::map, the plain
+// statement of the rules: per player, pending inputs sorted by sequence, taken in sequence order
+// while due, the whole tick ordered by player id.
+class SchedulerModel {
+ public:
+  explicit SchedulerModel(InputSchedulerConfig config) : config_(config) {}
+  InputVerdict submit(uint32_t player, uint32_t seq, uint64_t wanted, Direction d, uint64_t current) {
+    if (wanted > current + config_.max_lead_ticks) return InputVerdict::too_early;
+    auto it = players_.find(player);
+    if (it == players_.end()) {
+      if (players_.size() >= config_.max_pending_players) return InputVerdict::queue_full;
+      it = players_.emplace(player, Queue{}).first;
+    }
+    Queue& q = it->second;
+    if (seq <= q.last || q.pending.count(seq) > 0) return InputVerdict::duplicate;
+    if (q.pending.size() >= config_.max_pending_per_player) return InputVerdict::queue_full;
+    q.pending.emplace(seq, std::pair{std::max(wanted, current), d});
+    return wanted < current ? InputVerdict::late : InputVerdict::accepted;
+  }
+  void forget(uint32_t player) { players_.erase(player); }
+  std::vector<std::tuple<uint32_t, uint32_t, Direction>> build(uint64_t tick) {
+    std::vector<std::tuple<uint32_t, uint32_t, Direction>> out;
+    for (auto& [player, q] : players_) {
+      while (!q.pending.empty() && q.pending.begin()->second.first <= tick) {
+        out.emplace_back(player, q.pending.begin()->first, q.pending.begin()->second.second);
+        q.last = q.pending.begin()->first;
+        q.pending.erase(q.pending.begin());
+      }
+    }
+    return out;
+  }
+  uint32_t last(uint32_t player) const {
+    auto it = players_.find(player);
+    return it == players_.end() ? 0 : it->second.last;
+  }
+
+ private:
+  struct Queue {
+    uint32_t last = 0;
+    std::map<uint32_t, std::pair<uint64_t, Direction>> pending;
+  };
+  InputSchedulerConfig config_;
+  std::map<uint32_t, Queue> players_;
+};
+
+RC_GTEST_PROP(InputScheduler, AgreesWithTheOrderedMapModel, ()) {
+  InputSchedulerConfig config;
+  config.max_lead_ticks = *rc::gen::inRange<uint32_t>(0, 6);
+  config.max_pending_per_player = *rc::gen::inRange<uint32_t>(1, 8);
+  config.max_pending_players = *rc::gen::inRange<uint32_t>(1, 24);
+  Hlc hlc(1000);
+  InputScheduler scheduler(config, region, hlc);
+  SchedulerModel model(config);
+  uint64_t tick = 1;
+  const auto steps = *rc::gen::inRange(1, 400);
+  for (int i = 0; i < steps; ++i) {
+    const auto op = *rc::gen::inRange(0, 10);
+    const auto player = *rc::gen::inRange<uint32_t>(1, 40);
+    if (op < 7) {
+      const auto seq = *rc::gen::inRange<uint32_t>(1, 30);
+      const uint64_t wanted = tick + *rc::gen::inRange<uint64_t>(0, 12) - std::min<uint64_t>(tick, 4);
+      const auto d = *rc::gen::element(Direction::n, Direction::e, Direction::s, Direction::w);
+      RC_ASSERT(scheduler.submit_player(PlayerId{player}, seq, wanted, move(d), tick) ==
+                model.submit(player, seq, wanted, d, tick));
+    } else if (op == 7) {
+      scheduler.forget_player(PlayerId{player});
+      model.forget(player);
+    } else {
+      TickInput input;
+      scheduler.build(tick, 5000 + tick, input);
+      std::vector<std::tuple<uint32_t, uint32_t, Direction>> got;
+      for (const Command& c : input.commands) {
+        const auto& m = std::get<MoveCommand>(c);
+        got.emplace_back(raw(m.player), m.seq, m.direction);
+      }
+      RC_ASSERT(got == model.build(tick));
+      RC_ASSERT(scheduler.last_scheduled_seq(PlayerId{player}) == model.last(player));
+      tick += 1;
+    }
+  }
 }
 
 }  // namespace
