@@ -22,6 +22,7 @@ replay::LogConfig log_config(const ServerConfig& config) {
   log.snapshot_every = config.snapshot_every_ticks;
   log.wal_sync = config.log_sync_every_tick ? replay::WalSync::every_tick : replay::WalSync::none;
   log.background_snapshots = true;  // the sim thread must not encode a world-sized snapshot
+  log.background_full_hash = true;  // nor read the whole map for a full hash (tick() settles it before each step)
   return log;
 }
 
@@ -384,6 +385,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
   clock.end(TickPhase::schedule);
+  log_->settle();  // the last tick's full hash, if one is being computed, is done with the world
   const Effects& effects = sim_->step(input_);
   clock.end(TickPhase::step);
   if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <random>
 
+#include "replay/desync.h"
 #include "replay/export_file.h"
 #include "replay/frames.h"
 #include "replay/limits.h"
@@ -363,6 +364,93 @@ TEST(SessionLog, BackgroundSnapshotsGiveTheSameLogAsSynchronousOnes) {
   from_snapshot.from_tick = 30;
   const auto seeked = replay::replay(*log, from_snapshot);
   EXPECT_TRUE(seeked.status.ok()) << seeked.status.describe();
+}
+
+// Full hashes computed by the background thread (the server's way) give, once the writer is closed,
+// the very records a synchronous writer gives: every tick's quick and full hash.
+TEST(SessionLog, BackgroundFullHashesGiveTheSameRecordsAsSynchronousOnes) {
+  test::TempDir dir;
+  auto config = small_config(5, 20);
+  (void)test::record_scenario(dir.path("sync"), 77, 10, 65, config);
+  config.background_full_hash = true;
+  config.background_snapshots = true;
+  sim::Simulation sim(scenario::world_for(77, 2, 4));
+  scenario::ScenarioGenerator generator(test::busy_scenario(77, 10));
+  replay::Status status;
+  {
+    auto writer = replay::LogWriter::create(dir.path("log"), sim.world(), config, status);
+    ASSERT_TRUE(writer) << status.describe();
+    sim::TickInput input;
+    for (uint64_t t = 0; t < 65; ++t) {
+      generator.next(sim.world(), input);
+      writer->settle();
+      sim.step(input);
+      ASSERT_TRUE(writer->append(input, sim).ok());
+    }
+    // Ticks 1, 5, 10, 15, 25, 30, 35, 45, 50, 55, 65 are due a full hash and no snapshot (20, 40,
+    // 60 are: their hash is synchronous); the last one is still running, settled by the destructor.
+    EXPECT_EQ(writer->background_full_hashes(), 10U);
+  }  // tick 65's record is rewritten with its full hash here
+  replay::HashStream expected, got;
+  auto sync_log = replay::open_log(dir.path("sync"), status);
+  ASSERT_TRUE(sync_log) << status.describe();
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(log) << status.describe();
+  ASSERT_TRUE(replay::recorded_hashes(*sync_log, expected).ok());
+  ASSERT_TRUE(replay::recorded_hashes(*log, got).ok());
+  ASSERT_EQ(got.size(), 65U);
+  size_t full = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].tick, expected[i].tick);
+    EXPECT_EQ(got[i].quick, expected[i].quick) << "tick " << got[i].tick;
+    EXPECT_EQ(got[i].full, expected[i].full) << "tick " << got[i].tick;
+    full += got[i].full.has_value() ? 1 : 0;
+  }
+  EXPECT_EQ(full, 14U);  // 1, every 5th tick up to 65
+  const auto result = replay::replay(*log, {});
+  EXPECT_TRUE(result.status.ok()) << result.status.describe();
+}
+
+// A writer whose caller stepped without settle(): the append is refused, the tick whose hash was
+// running keeps no full hash (it may be of the later world), nothing else is lost, and the same
+// append then goes through.
+TEST(SessionLog, AnAppendWithoutSettleIsRefusedAndTheUnsureHashDropped) {
+  test::TempDir dir;
+  auto config = small_config(5, 20);
+  config.background_full_hash = true;
+  sim::Simulation sim(scenario::world_for(79, 2, 4));
+  scenario::ScenarioGenerator generator(test::busy_scenario(79, 10));
+  replay::Status status;
+  {
+    auto writer = replay::LogWriter::create(dir.path("log"), sim.world(), config, status);
+    ASSERT_TRUE(writer) << status.describe();
+    sim::TickInput input;
+    for (uint64_t t = 1; t <= 12; ++t) {
+      generator.next(sim.world(), input);
+      if (t != 6) writer->settle();  // tick 5's hash is not waited for before tick 6's step
+      sim.step(input);
+      const replay::Status appended = writer->append(input, sim);
+      if (t == 6) {
+        EXPECT_EQ(appended.code, replay::Code::invalid_argument);
+        EXPECT_NE(appended.message.find("tick 5"), std::string::npos) << appended.describe();
+        EXPECT_EQ(writer->last_tick(), 5U);
+        ASSERT_TRUE(writer->append(input, sim).ok());  // retried
+      } else {
+        ASSERT_TRUE(appended.ok()) << appended.describe();
+      }
+    }
+  }
+  auto log = replay::open_log(dir.path("log"), status);
+  ASSERT_TRUE(log) << status.describe();
+  replay::HashStream hashes;
+  ASSERT_TRUE(replay::recorded_hashes(*log, hashes).ok());
+  ASSERT_EQ(hashes.size(), 12U);
+  EXPECT_TRUE(hashes[0].full.has_value());   // tick 1: synchronous
+  EXPECT_FALSE(hashes[4].full.has_value());  // tick 5: dropped
+  EXPECT_TRUE(hashes[9].full.has_value());   // tick 10: background, settled
+  const auto result = replay::replay(*log, {});
+  EXPECT_TRUE(result.status.ok()) << result.status.describe();
+  EXPECT_EQ(result.last_tick, 12U);
 }
 
 TEST(SessionLog, RecoverRebuildsTheWorldAndAppendingContinuesTheSameRun) {
