@@ -200,11 +200,11 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
   }
   for (const auto& [client, reason] : io_outbound_.disconnects) net_.disconnect(net::ClientId{client}, reason, now_us);
   for (const auto& m : io_outbound_.reliable) {
-    if (net_.send(net::ClientId{m.client}, net::Channel::reliable_ordered, m.bytes) != net::SendResult::ok)
+    const std::span<const uint8_t> bytes(io_outbound_.bytes.data() + m.offset, m.size);
+    if (net_.send(net::ClientId{m.client}, net::Channel::reliable_ordered, bytes) != net::SendResult::ok)
       io_counters_.reliable_send_failures.fetch_add(1, std::memory_order_relaxed);
   }
-  io_outbound_.disconnects.clear();
-  io_outbound_.reliable.clear();
+  io_outbound_.reset();
   outbox_.take(ready_);
   for (const BuiltSnapshot& s : ready_) {
     if (net_.send(net::ClientId{s.client}, net::Channel::unreliable_sequenced, s.bytes) == net::SendResult::ok) {
@@ -249,8 +249,19 @@ NodeCounters RegionalNode::counters() const {
   return c;
 }
 
-void RegionalNode::send_reliable(uint64_t client, std::vector<uint8_t> bytes) {
-  sim_outbound_.reliable.push_back({client, std::move(bytes)});
+// Keeps the buffers' capacity for the next tick up to a bound (an observer's starting world passes
+// through once; its tens of MB are not kept).
+void RegionalNode::Outbound::reset() {
+  constexpr size_t bytes_kept_max = size_t{1} << 20;
+  disconnects.clear();
+  reliable.clear();
+  bytes.clear();
+  if (bytes.capacity() > bytes_kept_max) std::vector<uint8_t>().swap(bytes);
+}
+
+void RegionalNode::send_reliable(uint64_t client, std::span<const uint8_t> bytes) {
+  sim_outbound_.reliable.push_back({client, sim_outbound_.bytes.size(), bytes.size()});
+  sim_outbound_.bytes.insert(sim_outbound_.bytes.end(), bytes.begin(), bytes.end());
 }
 
 RegionalNode::Session* RegionalNode::find_session(uint64_t client) {
@@ -406,10 +417,12 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   {
     std::lock_guard lock(outbound_mutex_);
     for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
-    for (auto& m : sim_outbound_.reliable) outbound_.reliable.push_back(std::move(m));
+    const size_t offset = outbound_.bytes.size();
+    for (const Outbound::Reliable& m : sim_outbound_.reliable)
+      outbound_.reliable.push_back({m.client, offset + m.offset, m.size});
+    outbound_.bytes.insert(outbound_.bytes.end(), sim_outbound_.bytes.begin(), sim_outbound_.bytes.end());
   }
-  sim_outbound_.disconnects.clear();
-  sim_outbound_.reliable.clear();
+  sim_outbound_.reset();
   clock.end(TickPhase::relay);
   return true;
 }

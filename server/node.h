@@ -173,10 +173,13 @@ class RegionalNode {
   struct Outbound {
     struct Reliable {
       uint64_t client = 0;
-      std::vector<uint8_t> bytes;
+      size_t offset = 0;  // the message is bytes[offset, offset + size)
+      size_t size = 0;
     };
     std::vector<Reliable> reliable;
+    std::vector<uint8_t> bytes;  // the reliable messages, one after another (no allocation per message)
     std::vector<std::pair<uint64_t, net::DisconnectReason>> disconnects;
+    void reset();  // empty
   };
   // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
   // chat_pending_max lines relayed per tick (a bound on the relay work one tick can be given).
@@ -202,7 +205,7 @@ class RegionalNode {
   Session* find_session(uint64_t client);
   Session& add_session(uint64_t client);  // replaces the client's session if it has one
   void erase_session(uint64_t client);
-  void send_reliable(uint64_t client, std::vector<uint8_t> bytes);
+  void send_reliable(uint64_t client, std::span<const uint8_t> bytes);
   void pump_inbound();                  // network side
   void pump_outbound(uint64_t now_us);  // network side
   void publish_net_stats();             // network side

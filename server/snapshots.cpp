@@ -146,6 +146,8 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     if (!b.spares.empty()) {
       built.bytes = std::move(b.spares.back());
       b.spares.pop_back();
+    } else {
+      built.bytes.reserve(SnapshotOutbox::spare_bytes_max);  // every recycled buffer fits any delta
     }
     view::encode_snapshot_message(b.snapshot, built.bytes);
     batch.push_back(std::move(built));
