@@ -91,8 +91,9 @@ struct Status {
   double tick_cpu_p50_ms = 0;
   double tick_cpu_p99_ms = 0;
   double tick_cpu_max_ms = 0;
-  // Each phase's CPU time over the same ticks (server::TickPhase): mean, p99, max.
+  // Each phase's CPU and wall time over the same ticks (server::TickPhase): mean, p99, max.
   std::array<std::array<double, 3>, server::tick_phase_count> phase_cpu_ms{};
+  std::array<std::array<double, 3>, server::tick_phase_count> phase_wall_ms{};
   bool ready = false;
   uint64_t tick = 0;
   uint64_t quick_hash = 0;
@@ -294,28 +295,32 @@ int main(int argc, char** argv) {
   });
   http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
     std::lock_guard lock(status.mutex);
-    std::string phases = "{";
-    for (size_t i = 0; i < server::tick_phase_count; ++i) {
-      char part[128];
-      const auto& [mean, p99, max] = status.phase_cpu_ms[i];
-      std::snprintf(part, sizeof part, "%s\"%s\":{\"mean\":%.3f,\"p99\":%.3f,\"max\":%.3f}", i == 0 ? "" : ",",
-                    server::name(static_cast<server::TickPhase>(i)), mean, p99, max);
-      phases += part;
-    }
-    phases += "}";
-    char body[2048];
+    auto phases_json = [](const std::array<std::array<double, 3>, server::tick_phase_count>& stats) {
+      std::string json = "{";
+      for (size_t i = 0; i < server::tick_phase_count; ++i) {
+        char part[128];
+        const auto& [mean, p99, max] = stats[i];
+        std::snprintf(part, sizeof part, "%s\"%s\":{\"mean\":%.3f,\"p99\":%.3f,\"max\":%.3f}", i == 0 ? "" : ",",
+                      server::name(static_cast<server::TickPhase>(i)), mean, p99, max);
+        json += part;
+      }
+      return json + "}";
+    };
+    const std::string phases = phases_json(status.phase_cpu_ms);
+    const std::string wall_phases = phases_json(status.phase_wall_ms);
+    char body[4096];
     std::snprintf(
         body, sizeof body,
         "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
         "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
         "\"tick_cpu_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-        "\"tick_phase_cpu_ms\":%s,"
+        "\"tick_phase_cpu_ms\":%s,\"tick_phase_ms\":%s,"
         "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
         "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu},"
         "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu}}\n",
         config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
         status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
-        status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms, phases.c_str(),
+        status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms, phases.c_str(), wall_phases.c_str(),
         static_cast<unsigned long long>(status.builders.snapshots_built),
         static_cast<unsigned long long>(status.snapshots_sent),
         static_cast<unsigned long long>(status.snapshots_not_sent),
@@ -359,8 +364,9 @@ int main(int argc, char** argv) {
   constexpr size_t tick_window = 1200;  // one minute at 20 Hz
   std::vector<double> tick_ms(tick_window, 0.0);
   std::vector<double> tick_cpu_ms(tick_window, 0.0);
-  std::array<std::vector<double>, server::tick_phase_count> phase_ms;
+  std::array<std::vector<double>, server::tick_phase_count> phase_ms, phase_wall_ms;
   for (auto& ring : phase_ms) ring.assign(tick_window, 0.0);
+  for (auto& ring : phase_wall_ms) ring.assign(tick_window, 0.0);
   auto thread_cpu_ms = [] {
     timespec t{};
     ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
@@ -395,7 +401,10 @@ int main(int argc, char** argv) {
       metrics.observe_tick(seconds, overrun);
       tick_cpu_ms[tick_samples % tick_window] = thread_cpu_ms() - cpu0;
       for (size_t i = 0; i < server::tick_phase_count; ++i)
-        phase_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases()[i]) / 1e6;
+      {
+        phase_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().cpu_ns[i]) / 1e6;
+        phase_wall_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().wall_ns[i]) / 1e6;
+      }
       tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
       next_tick += period_us;
       if (tick_now > next_tick + 10 * period_us) next_tick = tick_now + period_us;  // after a stall: no burst
@@ -447,14 +456,20 @@ int main(int argc, char** argv) {
         std::vector<double> sorted_cpu(tick_cpu_ms.begin(), tick_cpu_ms.begin() + samples);
         std::sort(sorted.begin(), sorted.end());
         std::sort(sorted_cpu.begin(), sorted_cpu.end());
-        std::array<std::array<double, 3>, server::tick_phase_count> phase_stats{};
-        for (size_t i = 0; i < server::tick_phase_count && samples > 0; ++i) {
-          std::vector<double> v(phase_ms[i].begin(), phase_ms[i].begin() + samples);
-          const double sum = std::accumulate(v.begin(), v.end(), 0.0);
-          const auto p99 = v.begin() + std::min<std::ptrdiff_t>(samples - 1, samples * 99 / 100);
-          std::nth_element(v.begin(), p99, v.end());
-          phase_stats[i] = {sum / static_cast<double>(samples), *p99, *std::max_element(p99, v.end())};
-        }
+        // mean, p99, max of each phase's ring
+        auto phase_stats = [&](const std::array<std::vector<double>, server::tick_phase_count>& rings) {
+          std::array<std::array<double, 3>, server::tick_phase_count> stats{};
+          for (size_t i = 0; i < server::tick_phase_count && samples > 0; ++i) {
+            std::vector<double> v(rings[i].begin(), rings[i].begin() + samples);
+            const double sum = std::accumulate(v.begin(), v.end(), 0.0);
+            const auto p99 = v.begin() + std::min<std::ptrdiff_t>(samples - 1, samples * 99 / 100);
+            std::nth_element(v.begin(), p99, v.end());
+            stats[i] = {sum / static_cast<double>(samples), *p99, *std::max_element(p99, v.end())};
+          }
+          return stats;
+        };
+        const auto cpu_phases = phase_stats(phase_ms);
+        const auto wall_phases = phase_stats(phase_wall_ms);
         server::RegionalNode::NetStats sessions = node->net_stats();  // copied outside the status lock
         std::vector<std::array<int64_t, 3>> cells;
         cells.reserve(world.players.size());
@@ -468,7 +483,8 @@ int main(int argc, char** argv) {
           status.tick_cpu_p50_ms = sorted_cpu[sorted_cpu.size() / 2];
           status.tick_cpu_p99_ms = sorted_cpu[std::min(sorted_cpu.size() - 1, sorted_cpu.size() * 99 / 100)];
           status.tick_cpu_max_ms = sorted_cpu.back();
-          status.phase_cpu_ms = phase_stats;
+          status.phase_cpu_ms = cpu_phases;
+          status.phase_wall_ms = wall_phases;
         }
         status.ready = true;
         status.tick = world.tick;

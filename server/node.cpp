@@ -1,6 +1,7 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
+#include <chrono>
 #include <ctime>
 
 #include <filesystem>
@@ -38,16 +39,27 @@ uint64_t thread_cpu_ns() {
 // leaves early (a log failure) keep 0.
 class PhaseClock {
  public:
-  explicit PhaseClock(TickPhaseTimes& times) : times_(times), last_(thread_cpu_ns()) { times_.fill(0); }
+  explicit PhaseClock(TickPhaseTimes& times) : times_(times), cpu_(thread_cpu_ns()), wall_(wall_ns()) {
+    times_ = TickPhaseTimes{};
+  }
   void end(TickPhase phase) {
-    const uint64_t now = thread_cpu_ns();
-    times_[static_cast<size_t>(phase)] = now - last_;
-    last_ = now;
+    const uint64_t cpu = thread_cpu_ns();
+    const uint64_t wall = wall_ns();
+    times_.cpu_ns[static_cast<size_t>(phase)] = cpu - cpu_;
+    times_.wall_ns[static_cast<size_t>(phase)] = wall - wall_;
+    cpu_ = cpu;
+    wall_ = wall;
   }
 
  private:
+  static uint64_t wall_ns() {
+    return static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+  }
   TickPhaseTimes& times_;
-  uint64_t last_;
+  uint64_t cpu_;
+  uint64_t wall_;
 };
 
 }  // namespace

@@ -70,7 +70,10 @@ enum class TickPhase : uint8_t {
 };
 inline constexpr size_t tick_phase_count = static_cast<size_t>(TickPhase::count);
 [[nodiscard]] const char* name(TickPhase phase);
-using TickPhaseTimes = std::array<uint64_t, tick_phase_count>;  // nanoseconds per phase
+struct TickPhaseTimes {
+  std::array<uint64_t, tick_phase_count> cpu_ns{};   // the sim thread's CPU time
+  std::array<uint64_t, tick_phase_count> wall_ns{};  // elapsed: CPU time plus waits (locks, I/O, a core)
+};
 
 class RegionalNode {
  public:
@@ -109,7 +112,7 @@ class RegionalNode {
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
   [[nodiscard]] NodeCounters counters() const;
   [[nodiscard]] const InputScheduler& scheduler() const { return scheduler_; }
-  // The CPU time of each phase of the last tick (sim thread).
+  // The CPU and wall time of each phase of the last tick (sim thread).
   [[nodiscard]] const TickPhaseTimes& last_tick_phases() const { return phases_; }
   // Network side only (tests on one thread may use it too).
   [[nodiscard]] const net::Server& net_server() const { return net_; }

@@ -53,8 +53,9 @@ print(f"load: {bots} bots, {b['sessions']} sessions; over {wall:.0f} s of steady
       f"(its CPU time p50 {b['tick_cpu_ms']['p50']} p99 {b['tick_cpu_ms']['p99']} max {b['tick_cpu_ms']['max']}); "
       f"frames skipped {b['snapshots']['frames_skipped'] - a['snapshots']['frames_skipped']}, "
       f"fulls deferred {b['snapshots']['fulls_deferred'] - a['snapshots']['fulls_deferred']}")
-print("tick phases, CPU ms mean/p99/max (last minute): " + ", ".join(
-      f"{k} {v['mean']}/{v['p99']}/{v['max']}" for k, v in b["tick_phase_cpu_ms"].items()))
+for key, what in (("tick_phase_cpu_ms", "CPU"), ("tick_phase_ms", "wall")):
+    print(f"tick phases, {what} ms mean/p99/max (last minute): " + ", ".join(
+          f"{k} {v['mean']}/{v['p99']}/{v['max']}" for k, v in b[key].items()))
 PY
 echo "bot (nice ${BOT_NICE:-10}): strata-bot --bots $bots --seconds $seconds --threads $threads ${BOT_ARGS:-}"
 cat "$work/bot.out"
