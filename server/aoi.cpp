@@ -168,9 +168,12 @@ void TickFrame::changes_in(size_t chunk_index, uint64_t after, std::vector<view:
 // thread that dropped the last frame; the mutex orders that thread's last reads before the next
 // writer's updates.
 struct FramePublisher::Pool {
+  static constexpr size_t frames_kept_max = 8;  // frames in use are a few (builders skip to the newest)
   std::mutex mutex;
   std::vector<std::unique_ptr<MapMirror>> free;
   size_t allocated = 0;
+  std::vector<std::unique_ptr<TickFrame>> frames;
+  size_t frames_allocated = 0;
 };
 
 FramePublisher::FramePublisher(size_t history_ticks) : history_ticks_(history_ticks), pool_(std::make_shared<Pool>()) {
@@ -182,6 +185,35 @@ FramePublisher::~FramePublisher() = default;
 size_t FramePublisher::mirrors_allocated() const {
   std::lock_guard lock(pool_->mutex);
   return pool_->allocated;
+}
+
+size_t FramePublisher::frames_allocated() const {
+  std::lock_guard lock(pool_->mutex);
+  return pool_->frames_allocated;
+}
+
+std::shared_ptr<TickFrame> FramePublisher::acquire_frame() {
+  std::unique_ptr<TickFrame> frame;
+  {
+    std::lock_guard lock(pool_->mutex);
+    if (!pool_->frames.empty()) {
+      frame = std::move(pool_->frames.back());
+      pool_->frames.pop_back();
+    } else {
+      pool_->frames_allocated += 1;
+    }
+  }
+  if (!frame) frame = std::make_unique<TickFrame>();
+  std::weak_ptr<Pool> pool = pool_;
+  return {frame.release(), [pool](TickFrame* f) {
+            std::unique_ptr<TickFrame> owned(f);
+            owned->map.reset();  // the mirror goes back to its pool now, and the change ticks go
+            owned->changes.clear();
+            auto p = pool.lock();
+            if (!p) return;
+            std::lock_guard lock(p->mutex);
+            if (p->frames.size() < Pool::frames_kept_max) p->frames.push_back(std::move(owned));
+          }};
 }
 
 std::shared_ptr<MapMirror> FramePublisher::acquire_mirror(const World& world) {
@@ -236,11 +268,12 @@ std::shared_ptr<const TickFrame> FramePublisher::publish(const World& world, con
     history_.push_back(std::move(entry));
     while (history_.size() > history_ticks_) history_.pop_front();
   }
-  auto frame = std::make_shared<TickFrame>();
+  std::shared_ptr<TickFrame> frame = acquire_frame();
   frame->tick = world.tick;
   frame->quick_hash = quick_hash;
   frame->index.rebuild(world);
   frame->chunk_checksums = checksums_.all();
+  frame->viewers.clear();
   frame->viewers.reserve(world.players.size());
   for (const Player& p : world.players) {
     const CellPos cell{p.pos.x.tile(), p.pos.y.tile()};
@@ -273,16 +306,17 @@ struct ViewSpares {
 };
 thread_local ViewSpares view_spares;
 
-// A spare that holds `entities` states without growing and is not over twice that (views' sizes
-// vary from client to client: the last spare alone made half of the reservations reallocate, and
-// taking the largest would let every view grow to the most crowded one's size); else the last.
+// A spare that holds `entities` states without growing and not much more (views' sizes vary from
+// client to client: the last spare alone made half of the reservations reallocate; taking any that
+// fits would let every view grow to the most crowded one's size, and views are most of the
+// server's memory); else the last.
 SentView take_spare_view(size_t entities) {
   std::vector<SentView>& views = view_spares.views;
   if (views.empty()) return {};
   size_t pick = views.size() - 1;
   for (size_t i = views.size(); i-- > 0;) {
     const size_t capacity = views[i].entities.capacity();
-    if (capacity >= entities && capacity <= 2 * entities + 16) {
+    if (capacity >= entities && capacity <= entities + entities / 4 + 16) {
       pick = i;
       break;
     }

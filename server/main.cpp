@@ -400,8 +400,7 @@ int main(int argc, char** argv) {
       const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
       metrics.observe_tick(seconds, overrun);
       tick_cpu_ms[tick_samples % tick_window] = thread_cpu_ms() - cpu0;
-      for (size_t i = 0; i < server::tick_phase_count; ++i)
-      {
+      for (size_t i = 0; i < server::tick_phase_count; ++i) {
         phase_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().cpu_ns[i]) / 1e6;
         phase_wall_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().wall_ns[i]) / 1e6;
       }

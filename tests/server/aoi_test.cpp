@@ -230,6 +230,27 @@ TEST(Aoi, LateAcksHoldBoundedMemory) {
   EXPECT_TRUE(client.needs_full());
 }
 
+// A frame dropped by its last holder goes back to the publisher's pool: a server whose builders
+// keep up (one frame held at a time) makes two frames in all, whatever the number of ticks, and a
+// recycled frame holds only its own tick's viewers and entities.
+TEST(Aoi, DroppedFramesAreReused) {
+  scenario::ScenarioConfig config;
+  config.seed = 5;
+  config.players = 20;
+  config.join_ramp_ticks = 3;
+  Server server(scenario::world_for(5, 2, 4));
+  scenario::ScenarioGenerator generator(config);
+  TickInput input;
+  for (int t = 0; t < 100; ++t) {
+    generator.next(server.sim.world(), input);
+    server.step(input);  // the previous frame is dropped as the new one replaces it
+    ASSERT_EQ(server.frame->viewers.size(), server.sim.world().players.size());
+    ASSERT_EQ(server.frame->index.size(),
+              server.sim.world().players.size() + server.sim.world().npcs.size() + server.sim.world().ghosts.size());
+  }
+  EXPECT_EQ(server.frames.frames_allocated(), 2U);
+}
+
 // Frames are read by builder threads while the sim steps on: each must keep the map, checksums
 // and viewers of its own tick, however long it is held and however the mirrors are recycled.
 RC_GTEST_PROP(Aoi, FramesKeepTheirTickWhileTheWorldMovesOn, ()) {
@@ -248,6 +269,8 @@ RC_GTEST_PROP(Aoi, FramesKeepTheirTickWhileTheWorldMovesOn, ()) {
     std::shared_ptr<const TickFrame> frame;
     std::vector<view::ChunkContent> map;  // the world's content at that tick
     std::vector<uint64_t> checksums;
+    std::vector<ViewerState> viewers;  // a copy: the frame's own must not change while held
+    std::vector<view::EntityState> entities;
   };
   std::vector<Held> held;
   Rng rng = Rng::seeded(seed, 9);
@@ -255,7 +278,9 @@ RC_GTEST_PROP(Aoi, FramesKeepTheirTickWhileTheWorldMovesOn, ()) {
   for (int t = 0; t < 150; ++t) {
     generator.next(server.sim.world(), input);
     server.step(input);
-    Held h{server.frame, {}, {}};
+    Held h{server.frame, {}, {}, server.frame->viewers, {}};
+    for (uint32_t rank = 0; rank < server.frame->index.size(); ++rank)
+      h.entities.push_back(server.frame->index.entity(rank));
     for (const Chunk& c : server.sim.world().map.chunks()) {
       view::ChunkContent content;
       content.floor = c.floor;
@@ -273,6 +298,10 @@ RC_GTEST_PROP(Aoi, FramesKeepTheirTickWhileTheWorldMovesOn, ()) {
       RC_ASSERT(k.frame->map->tick() == k.frame->tick);
       RC_ASSERT(k.frame->chunk_checksums == k.checksums);
       for (size_t i = 0; i < k.map.size(); ++i) RC_ASSERT(k.frame->map->chunk(i) == k.map[i]);
+      RC_ASSERT(k.frame->viewers == k.viewers);
+      RC_ASSERT(k.frame->index.size() == k.entities.size());
+      for (uint32_t rank = 0; rank < k.entities.size(); ++rank)
+        RC_ASSERT(k.frame->index.entity(rank) == k.entities[rank]);
     }
   }
   RC_ASSERT(server.frames.mirrors_allocated() <= 160U);
