@@ -41,11 +41,11 @@ wall = s["tick_phase_ms"]
 # (a mean may pass the p99: a phase whose 1% of ticks are long, e.g. the log's snapshot ticks)
 ok = list(phases) == names and list(wall) == names
 ok = ok and all(0 <= v["mean"] <= v["max"] and 0 <= v["p99"] <= v["max"] for v in [*phases.values(), *wall.values()])
-# The phases split the tick: their means add up to no more than the longest tick's CPU (wall) time,
-# and a phase's wall time holds its CPU time.
+# The phases split the tick: their means add up to no more than the longest tick's CPU (wall) time.
+# (Not "a phase's wall time holds its CPU time": two clocks, and on this VM the thread CPU clock
+# sometimes moves in 10 ms steps, so a 0.3 ms phase once read 10.6 ms of CPU.)
 ok = ok and s["tick"] > 0 and sum(v["mean"] for v in phases.values()) <= s["tick_cpu_ms"]["max"] + 0.01
 ok = ok and sum(v["mean"] for v in wall.values()) <= s["tick_ms"]["max"] + 0.01
-ok = ok and all(wall[k]["mean"] + 0.01 >= phases[k]["mean"] for k in names)
 if not ok: print("/api/world/status: tick_phase_cpu_ms is not a split of the tick:", json.dumps(s))
 sys.exit(0 if ok else 1)
 PY
