@@ -55,6 +55,7 @@ inline scenario::ScenarioConfig busy_scenario(uint64_t seed, uint32_t players) {
 struct Recording {
   uint64_t final_full_hash = 0;
   uint64_t last_tick = 0;
+  uint64_t background_full_hashes = 0;  // settled before the writer closed (config.background_full_hash)
 };
 
 // Records `ticks` ticks of a busy scenario into a new log at `dir`. `fault`, when set, may change
@@ -71,6 +72,7 @@ inline Recording record_scenario(const std::string& dir, uint64_t seed, uint32_t
   sim::TickInput input;
   for (uint64_t t = 0; t < ticks; ++t) {
     generator.next(sim.world(), input);
+    writer->settle();  // the server's order (a no-op unless config.background_full_hash)
     sim.step(input);
     if (fault) {
       sim::World world = sim.world();
@@ -79,7 +81,7 @@ inline Recording record_scenario(const std::string& dir, uint64_t seed, uint32_t
     status = writer->append(input, sim);
     if (!status.ok()) throw std::runtime_error("append: " + status.describe());
   }
-  return Recording{sim.full_hash(), sim.tick()};
+  return Recording{sim.full_hash(), sim.tick(), writer->background_full_hashes()};
 }
 
 }  // namespace strata::test
