@@ -308,7 +308,20 @@ int main(int argc, char** argv) {
     };
     const std::string phases = phases_json(status.phase_cpu_ms);
     const std::string wall_phases = phases_json(status.phase_wall_ms);
-    char body[4096];
+    // What the builders made (cumulative sums; a reader takes differences over its own window).
+    const server::SnapshotBuilderCounters& sb = status.builders;
+    char built[768];
+    std::snprintf(built, sizeof built,
+                  "\"frames_cut\":%llu,\"fulls\":%llu,\"full_bytes\":%llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
+                  "\"delta_age_ticks\":%llu,\"delta_entities\":%llu,\"delta_fresh_entities\":%llu,"
+                  "\"delta_chunks\":%llu,\"lag_us\":%llu",
+                  static_cast<unsigned long long>(sb.frames_cut), static_cast<unsigned long long>(sb.fulls_built),
+                  static_cast<unsigned long long>(sb.full_bytes), static_cast<unsigned long long>(sb.deltas_built),
+                  static_cast<unsigned long long>(sb.delta_bytes), static_cast<unsigned long long>(sb.delta_age_ticks),
+                  static_cast<unsigned long long>(sb.delta_entities),
+                  static_cast<unsigned long long>(sb.delta_fresh_entities),
+                  static_cast<unsigned long long>(sb.delta_chunks), static_cast<unsigned long long>(sb.lag_us));
+    char body[6144];
     std::snprintf(
         body, sizeof body,
         "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
@@ -316,7 +329,7 @@ int main(int argc, char** argv) {
         "\"tick_cpu_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
         "\"tick_phase_cpu_ms\":%s,\"tick_phase_ms\":%s,"
         "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
-        "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu},"
+        "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu,%s},"
         "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu}}\n",
         config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
         status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
@@ -328,8 +341,8 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(status.builders.frames_skipped),
         static_cast<unsigned long long>(status.builders.fulls_deferred),
         static_cast<double>(status.builders.build_us_max) / 1e3, static_cast<unsigned long long>(status.snapshot_bytes),
-        static_cast<unsigned long long>(status.net_bytes_in), static_cast<unsigned long long>(status.net_bytes_out),
-        static_cast<unsigned long long>(status.net_packets_in),
+        built, static_cast<unsigned long long>(status.net_bytes_in),
+        static_cast<unsigned long long>(status.net_bytes_out), static_cast<unsigned long long>(status.net_packets_in),
         static_cast<unsigned long long>(status.net_packets_out));
     return server::HttpResponse{200, "application/json", body, {}};
   });

@@ -85,18 +85,21 @@ void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vect
   for (auto& s : split_) s.clear();
   for (const SnapshotJob& job : jobs) split_[job.client % builders_.size()].push_back(job);
   if (threads_ == 0) {
-    build(*builders_[0], *frame, split_[0], forget_[0]);
+    build(*builders_[0], *frame, split_[0], forget_[0], std::chrono::steady_clock::now());
     forget_[0].clear();
     return;
   }
+  const auto now = std::chrono::steady_clock::now();
   for (size_t i = 0; i < threads_; ++i) {
     Builder& b = *builders_[i];
     {
       std::lock_guard lock(b.mutex);
       if (b.pending != nullptr) b.skipped.fetch_add(1, std::memory_order_relaxed);
       b.pending = frame;
+      b.pending_since = now;
       b.pending_jobs.swap(split_[i]);
       b.pending_forget.insert(b.pending_forget.end(), forget_[i].begin(), forget_[i].end());
+      b.newer.store(true, std::memory_order_release);
     }
     forget_[i].clear();
     b.wake.notify_one();
@@ -108,6 +111,7 @@ void SnapshotBuilders::run(Builder& b) {
   std::vector<uint64_t> forget;
   for (;;) {
     std::shared_ptr<const TickFrame> frame;
+    std::chrono::steady_clock::time_point since;
     {
       std::unique_lock lock(b.mutex);
       b.wake.wait(lock, [&] { return b.stop || b.pending != nullptr; });
@@ -118,20 +122,48 @@ void SnapshotBuilders::run(Builder& b) {
       b.pending_jobs.clear();
       forget.swap(b.pending_forget);
       b.pending_forget.clear();
+      since = b.pending_since;
+      b.newer.store(false, std::memory_order_relaxed);
     }
-    build(b, *frame, jobs, forget);
+    build(b, *frame, jobs, forget, since);
     forget.clear();
   }
 }
 
-void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vector<SnapshotJob>& jobs,
-                             const std::vector<uint64_t>& forget) {
+void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vector<SnapshotJob>& jobs_in,
+                             const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published) {
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t client : forget) b.clients.erase(client);
-  std::vector<BuiltSnapshot> batch;
-  batch.reserve(jobs.size());
-  if (b.spares.size() < jobs.size()) outbox_.take_spares(b.spares, jobs.size() - b.spares.size());
-  for (const SnapshotJob& job : jobs) {
+  // The rotation: clients in id order, starting after the one built last.
+  b.jobs.assign(jobs_in.begin(), jobs_in.end());
+  std::sort(b.jobs.begin(), b.jobs.end(),
+            [](const SnapshotJob& x, const SnapshotJob& y) { return x.client < y.client; });
+  const size_t n = b.jobs.size();
+  const size_t first =
+      static_cast<size_t>(std::upper_bound(b.jobs.begin(), b.jobs.end(), b.resume_after,
+                                           [](uint64_t client, const SnapshotJob& j) { return client < j.client; }) -
+                          b.jobs.begin());
+  if (b.spares.size() < n) outbox_.take_spares(b.spares, n - b.spares.size());
+  std::vector<BuiltSnapshot>& batch = b.batch;
+  const auto hand_over = [&] {
+    if (batch.empty()) return;
+    const auto lag =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - published);
+    const size_t count = batch.size();
+    b.lag_us.fetch_add(static_cast<uint64_t>(lag.count()) * count, std::memory_order_relaxed);
+    outbox_.push(batch);
+    b.built.fetch_add(count, std::memory_order_relaxed);  // after: a reader of the count finds them there
+  };
+  for (size_t k = 0; k < n; ++k) {
+    // A newer frame: this one is stale; the rest of the rotation gets the newer one. (Checked every
+    // few clients: a snapshot takes microseconds, a tick tens of milliseconds.)
+    if (threads_ > 0 && k % 16 == 0 && k > 0 && b.newer.load(std::memory_order_acquire)) {
+      b.cut.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    const SnapshotJob& job = b.jobs[(first + k) % n];
+    b.resume_after = job.client;
+    if (job_hook_) job_hook_(job.client);
     const ViewerState* viewer = frame.viewer(job.player);
     if (viewer == nullptr) continue;  // not in this frame's world (joined later, or left)
     ClientState& state = b.clients[job.client];
@@ -150,10 +182,24 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
       built.bytes.reserve(SnapshotOutbox::spare_bytes_max);  // every recycled buffer fits any delta
     }
     view::encode_snapshot_message(b.snapshot, built.bytes);
+    const view::ClientSnapshot& s = b.snapshot;
+    if (s.baseline_tick == 0) {
+      b.fulls.fetch_add(1, std::memory_order_relaxed);
+      b.full_bytes.fetch_add(built.bytes.size(), std::memory_order_relaxed);
+    } else {
+      uint64_t fresh = 0;
+      for (const view::EntityDelta& e : s.entities) fresh += e.fresh ? 1 : 0;
+      b.deltas.fetch_add(1, std::memory_order_relaxed);
+      b.delta_bytes.fetch_add(built.bytes.size(), std::memory_order_relaxed);
+      b.delta_age.fetch_add(s.tick - s.baseline_tick, std::memory_order_relaxed);
+      b.delta_entities.fetch_add(s.entities.size(), std::memory_order_relaxed);
+      b.delta_fresh.fetch_add(fresh, std::memory_order_relaxed);
+      b.delta_chunks.fetch_add(s.chunks.size(), std::memory_order_relaxed);
+    }
     batch.push_back(std::move(built));
+    if (batch.size() >= hand_over_batch) hand_over();
   }
-  b.built.fetch_add(batch.size(), std::memory_order_relaxed);
-  if (!batch.empty()) outbox_.push(batch);
+  hand_over();
   const auto us = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
   uint64_t max = b.build_us_max.load(std::memory_order_relaxed);
@@ -169,6 +215,16 @@ SnapshotBuilderCounters SnapshotBuilders::counters() const {
     c.snapshots_built += b->built.load(std::memory_order_relaxed);
     c.fulls_deferred += b->deferred.load(std::memory_order_relaxed);
     c.build_us_max = std::max(c.build_us_max, b->build_us_max.load(std::memory_order_relaxed));
+    c.frames_cut += b->cut.load(std::memory_order_relaxed);
+    c.fulls_built += b->fulls.load(std::memory_order_relaxed);
+    c.full_bytes += b->full_bytes.load(std::memory_order_relaxed);
+    c.deltas_built += b->deltas.load(std::memory_order_relaxed);
+    c.delta_bytes += b->delta_bytes.load(std::memory_order_relaxed);
+    c.delta_age_ticks += b->delta_age.load(std::memory_order_relaxed);
+    c.delta_entities += b->delta_entities.load(std::memory_order_relaxed);
+    c.delta_fresh_entities += b->delta_fresh.load(std::memory_order_relaxed);
+    c.delta_chunks += b->delta_chunks.load(std::memory_order_relaxed);
+    c.lag_us += b->lag_us.load(std::memory_order_relaxed);
   }
   return c;
 }

@@ -6,16 +6,23 @@
 // Invariants:
 //  - A client's interest state (its sent views and acked tick) belongs to exactly one builder
 //    (client id modulo the builder count), so no two threads ever touch it.
-//  - The sim thread never waits: a builder still busy when the next frame comes keeps only the
-//    newest pending frame and counts the one it skipped. Under overload clients get fewer
-//    snapshots; a skipped snapshot is like a lost one, which the delta protocol already survives.
+//  - The sim thread never waits. A builder works through its clients in a rotation that carries
+//    over from frame to frame; when a newer frame is published while it is building, it stops
+//    (the frame is "cut") and goes on with the next client of the rotation on the newer frame.
+//    Under overload every client still gets snapshots at the same (lower) rate, each built from
+//    the newest frame: no client waits behind a whole stale frame. A client passed over is like a
+//    lost snapshot, which the delta protocol already survives.
+//  - Built snapshots reach the outbox in small batches, so the network side sends the first
+//    clients' while the builder is still on the others.
 //  - A new session of the same client id (a reconnect) has a new epoch and starts from nothing.
 //  - With zero builder threads, publish() builds inline: the deterministic mode tests use.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -70,9 +77,20 @@ class SnapshotOutbox {
 struct SnapshotBuilderCounters {
   uint64_t frames = 0;          // frames published
   uint64_t frames_skipped = 0;  // per builder: a newer frame came before it started this one
+  uint64_t frames_cut = 0;      // per builder: a newer frame came before it finished this one
   uint64_t snapshots_built = 0;
   uint64_t fulls_deferred = 0;  // a full snapshot held back: the previous one is not acknowledged yet
   uint64_t build_us_max = 0;    // the longest one builder spent on one frame (steady clock)
+  // What was built (sums: divide by the counts for means; the load report does, over a window).
+  uint64_t fulls_built = 0;
+  uint64_t full_bytes = 0;
+  uint64_t deltas_built = 0;
+  uint64_t delta_bytes = 0;
+  uint64_t delta_age_ticks = 0;       // sum over deltas of tick - baseline tick (how stale the ack was)
+  uint64_t delta_entities = 0;        // entity records in deltas (fresh, changed) ...
+  uint64_t delta_fresh_entities = 0;  // ... of which fresh (new in view)
+  uint64_t delta_chunks = 0;          // chunks sent whole in deltas (newly in view)
+  uint64_t lag_us = 0;                // sum over snapshots of frame publish -> handed to the outbox
 };
 
 class SnapshotBuilders {
@@ -91,6 +109,9 @@ class SnapshotBuilders {
   void forget(uint64_t client);
   [[nodiscard]] SnapshotBuilderCounters counters() const;
   [[nodiscard]] size_t threads() const { return threads_; }
+  // Tests: called on the builder's thread after each job it takes (built, deferred or passed
+  // over), with the job's client. Set before the first publish().
+  void set_job_hook(std::function<void(uint64_t client)> hook) { job_hook_ = std::move(hook); }
 
  private:
   struct ClientState {
@@ -103,19 +124,35 @@ class SnapshotBuilders {
     std::shared_ptr<const TickFrame> pending;  // newest frame not started yet
     std::vector<SnapshotJob> pending_jobs;
     std::vector<uint64_t> pending_forget;
+    std::chrono::steady_clock::time_point pending_since;
     bool stop = false;
+    std::atomic<bool> newer{false};  // a frame is pending: the one being built is cut short
+    uint64_t resume_after = 0;       // the rotation: the client built last (its successor goes first)
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
     view::ClientSnapshot snapshot;                      // scratch: its buffers are reused
+    std::vector<SnapshotJob> jobs;                      // scratch: this frame's jobs in rotation order
+    std::vector<BuiltSnapshot> batch;                   // scratch: built, not handed over yet
     std::vector<std::vector<uint8_t>> spares;           // sent snapshots' buffers, to encode into
     std::atomic<uint64_t> skipped{0};
     std::atomic<uint64_t> built{0};
     std::atomic<uint64_t> deferred{0};
     std::atomic<uint64_t> build_us_max{0};
+    std::atomic<uint64_t> cut{0};
+    std::atomic<uint64_t> fulls{0};
+    std::atomic<uint64_t> full_bytes{0};
+    std::atomic<uint64_t> deltas{0};
+    std::atomic<uint64_t> delta_bytes{0};
+    std::atomic<uint64_t> delta_age{0};
+    std::atomic<uint64_t> delta_entities{0};
+    std::atomic<uint64_t> delta_fresh{0};
+    std::atomic<uint64_t> delta_chunks{0};
+    std::atomic<uint64_t> lag_us{0};
     std::thread thread;
   };
+  static constexpr size_t hand_over_batch = 64;  // snapshots handed to the outbox at a time
   void run(Builder& builder);
   void build(Builder& builder, const TickFrame& frame, const std::vector<SnapshotJob>& jobs,
-             const std::vector<uint64_t>& forget);
+             const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published);
 
   size_t threads_;
   AoiParams params_;
@@ -124,6 +161,7 @@ class SnapshotBuilders {
   std::vector<std::vector<SnapshotJob>> split_;     // publish() scratch, per builder
   std::vector<std::vector<uint64_t>> forget_;       // per builder, handed over with the next frame
   uint64_t frames_ = 0;
+  std::function<void(uint64_t)> job_hook_;
 };
 
 }  // namespace strata::server

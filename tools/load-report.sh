@@ -53,6 +53,13 @@ print(f"load: {bots} bots, {b['sessions']} sessions; over {wall:.0f} s of steady
       f"(its CPU time p50 {b['tick_cpu_ms']['p50']} p99 {b['tick_cpu_ms']['p99']} max {b['tick_cpu_ms']['max']}); "
       f"frames skipped {b['snapshots']['frames_skipped'] - a['snapshots']['frames_skipped']}, "
       f"fulls deferred {b['snapshots']['fulls_deferred'] - a['snapshots']['fulls_deferred']}")
+d = {k: b["snapshots"].get(k, 0) - a["snapshots"].get(k, 0) for k in b["snapshots"]}
+per = lambda k, n: d[k] / d[n] if d[n] else 0.0
+print(f"snapshots built in the window: {d['deltas']} deltas, mean {per('delta_bytes', 'deltas'):.0f} B, baseline "
+      f"{per('delta_age_ticks', 'deltas'):.1f} ticks old, {per('delta_entities', 'deltas'):.1f} entity records "
+      f"({per('delta_fresh_entities', 'deltas'):.1f} fresh), {per('delta_chunks', 'deltas'):.2f} fresh chunks; "
+      f"{d['fulls']} fulls, mean {per('full_bytes', 'fulls'):.0f} B; publish-to-outbox "
+      f"{d['lag_us'] / max(1, d['deltas'] + d['fulls']) / 1000:.1f} ms mean; frames cut {d['frames_cut']}")
 for key, what in (("tick_phase_cpu_ms", "CPU"), ("tick_phase_ms", "wall")):
     print(f"tick phases, {what} ms mean/p99/max (last minute): " + ", ".join(
           f"{k} {v['mean']}/{v['p99']}/{v['max']}" for k, v in b[key].items()))

@@ -11,6 +11,8 @@
 #include <set>
 #include <sstream>
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "schema/client/codec.h"
@@ -473,6 +475,113 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
   }
   std::printf("published %llu jobs, built %llu, frames skipped %llu\n", static_cast<unsigned long long>(jobs_published),
               static_cast<unsigned long long>(c.snapshots_built), static_cast<unsigned long long>(c.frames_skipped));
+}
+
+// A newer frame published while a builder is on an older one cuts the older one short: the
+// builder goes on with the next client of its rotation on the newer frame, so under overload every
+// client is served in turn from the newest frame instead of waiting behind a whole stale frame.
+TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
+  Server server(scenario::world_for(9, 2, 0));
+  TickInput input;
+  input.tick = 1;
+  for (uint32_t id = 1; id <= 200; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
+  server.step(input);
+  input.commands.clear();
+  const auto step = [&] {
+    input.tick = server.sim.tick() + 1;
+    server.step(input);
+  };
+  const size_t players = server.sim.world().players.size();
+  ASSERT_EQ(players, 200U);
+  SnapshotOutbox out;
+  SnapshotBuilders builders(1, 0, AoiParams{}, out);
+  std::mutex mutex;
+  std::condition_variable changed;
+  size_t taken = 0;
+  size_t hold_at = 0;  // the hook blocks at this many jobs taken until released (0: never)
+  bool released = false;
+  builders.set_job_hook([&](uint64_t) {
+    std::unique_lock lock(mutex);
+    taken += 1;
+    changed.notify_all();
+    if (taken == hold_at) changed.wait(lock, [&] { return released; });
+  });
+  std::map<uint64_t, FakeClient> clients;
+  std::map<uint64_t, uint64_t> acked;
+  std::vector<BuiltSnapshot> batch;
+  std::vector<std::pair<uint64_t, uint64_t>> order;  // (tick, client) as built
+  const auto jobs = [&] {
+    std::vector<SnapshotJob> list;
+    for (const Player& p : server.sim.world().players) list.push_back({raw(p.id), 1, raw(p.id), acked[raw(p.id)]});
+    std::reverse(list.begin(), list.end());  // the builder's rotation does not depend on the jobs' order
+    return list;
+  };
+  const auto wait_taken = [&](size_t n) {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(60), [&] { return taken >= n; }));
+  };
+  const auto drain = [&](uint64_t built) {
+    for (int spin = 0; spin < 60'000 && builders.counters().snapshots_built < built; ++spin)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(builders.counters().snapshots_built, built);
+    out.take(batch);
+    for (const BuiltSnapshot& b : batch) {
+      order.emplace_back(b.tick, b.client);
+      auto decoded = view::decode_message(b.bytes);
+      ASSERT_TRUE(decoded.message.has_value());
+      std::vector<uint8_t> wire;
+      view::encode_client_snapshot(decoded.message->snapshot, wire);
+      ASSERT_EQ(clients[b.client].receive(wire), "");
+      acked[b.client] = b.tick;
+    }
+  };
+  // A first frame, built whole: every client has a full snapshot and acknowledges it.
+  builders.publish(server.frame, jobs());
+  wait_taken(players);
+  drain(players);
+  ASSERT_EQ(order.size(), players);
+  for (size_t i = 0; i < players; ++i) EXPECT_EQ(order[i].second, i + 1) << "the rotation goes by client id";
+  order.clear();
+  // Frame A: the builder is held after 40 jobs while frame B is published; it notices B at its
+  // next check (every 16 jobs), so A gets 48 clients and B starts with client 49.
+  {
+    std::lock_guard lock(mutex);
+    hold_at = players + 40;
+  }
+  step();
+  const uint64_t tick_a = server.frame->tick;
+  builders.publish(server.frame, jobs());
+  wait_taken(players + 40);
+  step();
+  const uint64_t tick_b = server.frame->tick;
+  builders.publish(server.frame, jobs());
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  changed.notify_all();
+  wait_taken(players + 48 + players);
+  drain(players + 48 + players);
+  ASSERT_EQ(order.size(), 48 + players);
+  for (size_t i = 0; i < 48; ++i) EXPECT_EQ(order[i], std::make_pair(tick_a, uint64_t{i + 1}));
+  for (size_t i = 0; i < players; ++i)
+    EXPECT_EQ(order[48 + i], std::make_pair(tick_b, uint64_t{(48 + i) % players + 1}));
+  const SnapshotBuilderCounters c = builders.counters();
+  EXPECT_EQ(c.frames_cut, 1U);
+  EXPECT_EQ(c.frames_skipped, 0U);
+  EXPECT_EQ(c.fulls_built, players);
+  EXPECT_EQ(c.deltas_built, 48 + players);
+  EXPECT_EQ(c.fulls_deferred, 0U);
+  EXPECT_GT(c.delta_bytes, 0U);
+  // B was built whole, so the next frame starts where B started.
+  order.clear();
+  step();
+  builders.publish(server.frame, jobs());
+  wait_taken(players + 48 + 2 * players);
+  drain(players + 48 + 2 * players);
+  ASSERT_EQ(order.size(), players);
+  EXPECT_EQ(order.front().second, 49U);
+  for (const auto& [id, client] : clients) EXPECT_EQ(client.mismatches, 0U) << "client " << id;
 }
 
 // The compact records round-trip any sorted delta, removed and cell lists, extreme values included.
