@@ -155,12 +155,11 @@ const ViewerState* TickFrame::viewer(uint32_t id) const {
 }
 
 void TickFrame::changes_in(size_t chunk_index, uint64_t after, std::vector<view::CellUpdate>& out) const {
-  const auto chunk = static_cast<uint32_t>(chunk_index);
-  for (const auto& t : changes) {
-    if (t->tick <= after) continue;
-    auto range = std::equal_range(t->changes.begin(), t->changes.end(), ChangeTick::Entry{chunk, {}},
-                                  [](const auto& a, const auto& b) { return a.chunk < b.chunk; });
-    for (auto it = range.first; it != range.second; ++it) out.push_back(it->cell);
+  if (changes.empty()) return;
+  // Consecutive ticks: the first one after `after` is found by arithmetic.
+  const uint64_t first = changes.front()->tick;
+  for (size_t i = after + 1 > first ? static_cast<size_t>(after + 1 - first) : 0; i < changes.size(); ++i) {
+    for (const ChangeTick::Entry& e : changes[i]->in_chunk(chunk_index)) out.push_back(e.cell);
   }
 }
 
@@ -255,15 +254,24 @@ std::shared_ptr<const TickFrame> FramePublisher::publish(const World& world, con
   if (!changed.empty() || !history_.empty()) {
     auto entry = std::make_shared<ChangeTick>();
     entry->tick = world.tick;
-    entry->changes.reserve(changed.size());
-    for (const CellChange& c : changed) {
-      const CellValue value = world.map.get(c.cell, c.layer);
-      entry->changes.push_back(
-          ChangeTick::Entry{static_cast<uint32_t>(world.map.chunk_index(c.cell)),
-                            view::CellUpdate{c.cell.x, c.cell.y, to_underlying(c.layer), value.kind, value.state}});
+    if (!changed.empty()) {
+      // A counting sort by chunk (stable: a chunk's changes keep the tick's order), which also
+      // gives every chunk's range.
+      const size_t chunk_count = static_cast<size_t>(world.map.chunks_x()) * static_cast<size_t>(world.map.chunks_y());
+      entry->chunk_start.assign(chunk_count + 1, 0);
+      for (const CellChange& c : changed) entry->chunk_start[world.map.chunk_index(c.cell) + 1] += 1;
+      for (size_t i = 1; i <= chunk_count; ++i) entry->chunk_start[i] += entry->chunk_start[i - 1];
+      thread_local std::vector<uint32_t> cursor;
+      cursor.assign(entry->chunk_start.begin(), entry->chunk_start.end() - 1);
+      entry->changes.resize(changed.size());
+      for (const CellChange& c : changed) {
+        const size_t chunk = world.map.chunk_index(c.cell);
+        const CellValue value = world.map.get(c.cell, c.layer);
+        entry->changes[cursor[chunk]++] =
+            ChangeTick::Entry{static_cast<uint32_t>(chunk),
+                              view::CellUpdate{c.cell.x, c.cell.y, to_underlying(c.layer), value.kind, value.state}};
+      }
     }
-    std::stable_sort(entry->changes.begin(), entry->changes.end(),
-                     [](const auto& a, const auto& b) { return a.chunk < b.chunk; });
     if (!history_.empty() && history_.back()->tick + 1 != world.tick) history_.clear();  // not consecutive
     history_.push_back(std::move(entry));
     while (history_.size() > history_ticks_) history_.pop_front();
@@ -405,7 +413,9 @@ bool refresh_due(const view::EntityState& e, const ViewerState& viewer, const Ao
   const int32_t d = chebyshev(e, viewer);
   if (d <= params.near_cells) return true;
   const uint32_t every = d <= params.mid_cells ? params.mid_every : params.far_every;
-  return every <= 1 || (built + e.key.id) % every == 0;
+  const uint64_t n = built + e.key.id;
+  // (every is 2 or 4 by default: a mask, not a 64-bit division per entity per snapshot)
+  return every <= 1 || ((every & (every - 1)) == 0 ? (n & (every - 1)) == 0 : n % every == 0);
 }
 
 // The view records, for an entity not refreshed this time, exactly what the client computes from
@@ -427,26 +437,32 @@ bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& 
   return tick >= client.last_full_tick() + params.full_retry_ticks;
 }
 
-void build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
-                           const AoiParams& params, view::ClientSnapshot& out) {
+SnapshotKind build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
+                                   const AoiParams& params, view::ClientSnapshot& out) {
   const InterestIndex& index = frame.index;
   const int32_t vx = viewer.cell_x;
   const int32_t vy = viewer.cell_y;
   const int32_t r = params.radius_cells;
   const SentView* base = client.baseline();
+  SnapshotKind kind = SnapshotKind::delta;
+  if (base == nullptr) kind = client.acked_tick() == 0 ? SnapshotKind::full_first : SnapshotKind::full_evicted;
   // Older than the change history, or than a delta may span: full.
-  if (base != nullptr && (!frame.covers(base->tick) || frame.tick - base->tick > view::delta_ticks_max)) base = nullptr;
+  if (base != nullptr && (!frame.covers(base->tick) || frame.tick - base->tick > view::delta_ticks_max)) {
+    base = nullptr;
+    kind = SnapshotKind::full_too_old;
+  }
   const uint64_t elapsed = base != nullptr ? frame.tick - base->tick : 0;
   thread_local std::vector<uint64_t> visible;  // bitset over ranks
   visible.assign((index.size() + 63) / 64, 0);
+  size_t count = 0;  // each entity is in one bucket: a query reports it once
   index.query(vx - r, vy - r, vx + r, vy + r, [&](uint32_t rank) {
-    const view::EntityState& e = index.entity(rank);
-    const bool self = e.key.kind == view::EntityKind::player && e.key.id == viewer.id;
-    if (!self && !viewer.indoors && index.indoors(rank)) return;
+    if (!viewer.indoors && index.indoors(rank)) {  // hidden, unless it is the viewer itself
+      const view::EntityState& e = index.entity(rank);
+      if (e.key.kind != view::EntityKind::player || e.key.id != viewer.id) return;
+    }
     visible[rank / 64] |= uint64_t{1} << (rank % 64);
+    count += 1;
   });
-  size_t count = 0;
-  for (const uint64_t word : visible) count += static_cast<size_t>(std::popcount(word));
   SentView now = take_spare_view(count);
   now.tick = frame.tick;
   now.entities.reserve(count);
@@ -487,6 +503,7 @@ void build_client_snapshot(const TickFrame& frame, ClientInterest& client, const
   out.aoi_checksum = view::view_checksum(now.entities, chunk_sums);
   if (base == nullptr) client.built_full(frame.tick);
   client.remember(std::move(now));
+  return kind;
 }
 
 }  // namespace strata::server

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "schema/client/view.h"
@@ -72,6 +73,13 @@ struct ChangeTick {
   };
   uint64_t tick = 0;
   std::vector<Entry> changes;  // sorted by chunk, in the order the tick made them within a chunk
+  // The changes of chunk c are changes[chunk_start[c], chunk_start[c + 1]) (a client looks up a
+  // dozen chunks in up to 64 ticks per snapshot: no search). Empty when the tick changed nothing.
+  std::vector<uint32_t> chunk_start;
+  [[nodiscard]] std::span<const Entry> in_chunk(size_t chunk) const {
+    if (chunk + 1 >= chunk_start.size()) return {};
+    return {changes.data() + chunk_start[chunk], changes.data() + chunk_start[chunk + 1]};
+  }
 };
 
 // The map's visible content (no LWW stamps) at one tick. Kept in step with the world by replaying
@@ -212,14 +220,23 @@ struct AoiParams {
 // Whether a snapshot for this client is worth building at `tick` (see AoiParams::full_retry_ticks).
 [[nodiscard]] bool snapshot_due(const ClientInterest& client, uint64_t tick, const AoiParams& params);
 
+// What a snapshot was, and for a full one why (what a user tuning the AOI history wants to know).
+enum class SnapshotKind : uint8_t {
+  delta,
+  full_first,    // nothing acknowledged yet (a new client, or its first full snapshot was lost)
+  full_evicted,  // the acknowledged view is no longer held (ClientInterest::history, or
+                 // history_entities_max for a crowded view): the ack came too late
+  full_too_old,  // held, but older than the frame's change history (or delta_ticks_max)
+};
+
 // Builds the snapshot for `viewer` against its acknowledged view into `out` (whose buffers are
 // reused), and remembers what was sent.
-void build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
-                           const AoiParams& params, view::ClientSnapshot& out);
+SnapshotKind build_client_snapshot(const TickFrame& frame, ClientInterest& client, const ViewerState& viewer,
+                                   const AoiParams& params, view::ClientSnapshot& out);
 [[nodiscard]] inline view::ClientSnapshot build_client_snapshot(const TickFrame& frame, ClientInterest& client,
                                                                 const ViewerState& viewer, const AoiParams& params) {
   view::ClientSnapshot out;
-  build_client_snapshot(frame, client, viewer, params, out);
+  (void)build_client_snapshot(frame, client, viewer, params, out);
   return out;
 }
 

@@ -312,10 +312,12 @@ int main(int argc, char** argv) {
     const server::SnapshotBuilderCounters& sb = status.builders;
     char built[768];
     std::snprintf(built, sizeof built,
-                  "\"frames_cut\":%llu,\"fulls\":%llu,\"full_bytes\":%llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
+                  "\"frames_cut\":%llu,\"fulls\":%llu,\"fulls_evicted\":%llu,\"fulls_too_old\":%llu,\"full_bytes\":%"
+                  "llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
                   "\"delta_age_ticks\":%llu,\"delta_entities\":%llu,\"delta_fresh_entities\":%llu,"
                   "\"delta_chunks\":%llu,\"lag_us\":%llu",
                   static_cast<unsigned long long>(sb.frames_cut), static_cast<unsigned long long>(sb.fulls_built),
+                  static_cast<unsigned long long>(sb.fulls_evicted), static_cast<unsigned long long>(sb.fulls_too_old),
                   static_cast<unsigned long long>(sb.full_bytes), static_cast<unsigned long long>(sb.deltas_built),
                   static_cast<unsigned long long>(sb.delta_bytes), static_cast<unsigned long long>(sb.delta_age_ticks),
                   static_cast<unsigned long long>(sb.delta_entities),

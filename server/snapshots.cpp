@@ -173,7 +173,7 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
       b.deferred.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    build_client_snapshot(frame, state.interest, *viewer, params_, b.snapshot);
+    const SnapshotKind kind = build_client_snapshot(frame, state.interest, *viewer, params_, b.snapshot);
     BuiltSnapshot built{job.client, frame.tick, {}};
     if (!b.spares.empty()) {
       built.bytes = std::move(b.spares.back());
@@ -185,6 +185,8 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     const view::ClientSnapshot& s = b.snapshot;
     if (s.baseline_tick == 0) {
       b.fulls.fetch_add(1, std::memory_order_relaxed);
+      if (kind == SnapshotKind::full_evicted) b.fulls_evicted.fetch_add(1, std::memory_order_relaxed);
+      if (kind == SnapshotKind::full_too_old) b.fulls_too_old.fetch_add(1, std::memory_order_relaxed);
       b.full_bytes.fetch_add(built.bytes.size(), std::memory_order_relaxed);
     } else {
       uint64_t fresh = 0;
@@ -217,6 +219,8 @@ SnapshotBuilderCounters SnapshotBuilders::counters() const {
     c.build_us_max = std::max(c.build_us_max, b->build_us_max.load(std::memory_order_relaxed));
     c.frames_cut += b->cut.load(std::memory_order_relaxed);
     c.fulls_built += b->fulls.load(std::memory_order_relaxed);
+    c.fulls_evicted += b->fulls_evicted.load(std::memory_order_relaxed);
+    c.fulls_too_old += b->fulls_too_old.load(std::memory_order_relaxed);
     c.full_bytes += b->full_bytes.load(std::memory_order_relaxed);
     c.deltas_built += b->deltas.load(std::memory_order_relaxed);
     c.delta_bytes += b->delta_bytes.load(std::memory_order_relaxed);

@@ -83,6 +83,8 @@ struct SnapshotBuilderCounters {
   uint64_t build_us_max = 0;    // the longest one builder spent on one frame (steady clock)
   // What was built (sums: divide by the counts for means; the load report does, over a window).
   uint64_t fulls_built = 0;
+  uint64_t fulls_evicted = 0;  // of which: the acknowledged view was no longer held (a late ack)
+  uint64_t fulls_too_old = 0;  // of which: older than the change history (the rest: first contact)
   uint64_t full_bytes = 0;
   uint64_t deltas_built = 0;
   uint64_t delta_bytes = 0;
@@ -139,6 +141,8 @@ class SnapshotBuilders {
     std::atomic<uint64_t> build_us_max{0};
     std::atomic<uint64_t> cut{0};
     std::atomic<uint64_t> fulls{0};
+    std::atomic<uint64_t> fulls_evicted{0};
+    std::atomic<uint64_t> fulls_too_old{0};
     std::atomic<uint64_t> full_bytes{0};
     std::atomic<uint64_t> deltas{0};
     std::atomic<uint64_t> delta_bytes{0};

@@ -58,7 +58,8 @@ per = lambda k, n: d[k] / d[n] if d[n] else 0.0
 print(f"snapshots built in the window: {d['deltas']} deltas, mean {per('delta_bytes', 'deltas'):.0f} B, baseline "
       f"{per('delta_age_ticks', 'deltas'):.1f} ticks old, {per('delta_entities', 'deltas'):.1f} entity records "
       f"({per('delta_fresh_entities', 'deltas'):.1f} fresh), {per('delta_chunks', 'deltas'):.2f} fresh chunks; "
-      f"{d['fulls']} fulls, mean {per('full_bytes', 'fulls'):.0f} B; publish-to-outbox "
+      f"{d['fulls']} fulls ({d['fulls_evicted']} for an ack of a view no longer held, {d['fulls_too_old']} older than "
+      f"the change history), mean {per('full_bytes', 'fulls'):.0f} B; publish-to-outbox "
       f"{d['lag_us'] / max(1, d['deltas'] + d['fulls']) / 1000:.1f} ms mean; frames cut {d['frames_cut']}")
 for key, what in (("tick_phase_cpu_ms", "CPU"), ("tick_phase_ms", "wall")):
     print(f"tick phases, {what} ms mean/p99/max (last minute): " + ", ".join(

@@ -214,22 +214,64 @@ TEST(Aoi, LateAcksHoldBoundedMemory) {
   server.step(input);
   AoiParams aoi;
   ClientInterest client;
-  auto first = server.build(client, PlayerId{1}, aoi);
+  view::ClientSnapshot first;
+  EXPECT_EQ(build_client_snapshot(*server.frame, client, *server.frame->viewer(1), aoi, first),
+            SnapshotKind::full_first);
   ASSERT_GT(first.entities.size(), 200U) << "a crowded view";
   client.acknowledge(first.tick);
   size_t deltas = 0;
+  size_t evicted = 0;
   for (int i = 0; i < 60; ++i) {
     input.tick = server.sim.tick() + 1;
     input.commands.clear();
     server.step(input);
-    auto s = server.build(client, PlayerId{1}, aoi);
-    deltas += s.baseline_tick == first.tick ? 1 : 0;
+    view::ClientSnapshot s;
+    const SnapshotKind kind = build_client_snapshot(*server.frame, client, *server.frame->viewer(1), aoi, s);
+    EXPECT_EQ(kind == SnapshotKind::delta, s.baseline_tick == first.tick);
+    deltas += kind == SnapshotKind::delta ? 1 : 0;
+    evicted += kind == SnapshotKind::full_evicted ? 1 : 0;
     EXPECT_LE(client.entities_held(), ClientInterest::history_entities_max);
     EXPECT_GE(client.views_held(), 1U);
   }
   EXPECT_GT(deltas, 0U) << "deltas against the acknowledged view while it is held";
-  EXPECT_LT(deltas, 60U) << "not once it was let go";
+  EXPECT_EQ(deltas + evicted, 60U) << "then fulls, since the acknowledged view was let go";
+  EXPECT_GT(evicted, 0U);
   EXPECT_TRUE(client.needs_full());
+}
+
+// An acknowledged view older than the frame's change history gets a full snapshot, said so.
+TEST(Aoi, AnAckOlderThanTheChangeHistoryGetsAFullSnapshot) {
+  WorldParams params = scenario::world_for(5, 2, 0);
+  params.random_ticks_per_chunk = 4;  // cells change every tick: the change history fills
+  Simulation sim(params);
+  FramePublisher frames(4);  // 4 ticks of change history
+  auto frame = frames.publish(sim.world(), {}, sim.quick_hash());
+  TickInput input;
+  // Until some tick changed a cell, no history is kept at all (every baseline is covered).
+  while (frame->changes.empty() && sim.tick() < 100) {
+    input.tick = sim.tick() + 1;
+    frame = frames.publish(sim.world(), sim.step(input).changed_cells, sim.quick_hash());
+  }
+  ASSERT_FALSE(frame->changes.empty());
+  input.tick = sim.tick() + 1;
+  input.commands = {JoinCommand{PlayerId{1}}};
+  frame = frames.publish(sim.world(), sim.step(input).changed_cells, sim.quick_hash());
+  AoiParams aoi;
+  aoi.radius_cells = 20;
+  ClientInterest client;
+  view::ClientSnapshot s;
+  ASSERT_EQ(build_client_snapshot(*frame, client, *frame->viewer(1), aoi, s), SnapshotKind::full_first);
+  client.acknowledge(s.tick);
+  std::vector<SnapshotKind> kinds;
+  for (int i = 0; i < 6; ++i) {
+    input.tick = sim.tick() + 1;
+    input.commands.clear();
+    frame = frames.publish(sim.world(), sim.step(input).changed_cells, sim.quick_hash());
+    ClientInterest held = client;  // the same acknowledged view each time
+    kinds.push_back(build_client_snapshot(*frame, held, *frame->viewer(1), aoi, s));
+  }
+  using K = SnapshotKind;
+  EXPECT_EQ(kinds, (std::vector<K>{K::delta, K::delta, K::delta, K::delta, K::full_too_old, K::full_too_old}));
 }
 
 // A frame dropped by its last holder goes back to the publisher's pool: a server whose builders
