@@ -179,6 +179,13 @@ class ClientInterest {
   void acknowledge(uint64_t tick) {
     if (tick > acked_tick_) acked_tick_ = tick;
   }
+  // The same for an ack straight from the network: only a tick up to the newest view built for
+  // this client (a client cannot have a later one). True when it moved the acknowledged tick on.
+  bool acknowledge_sent(uint64_t tick) {
+    if (sent_.empty() || tick > sent_.back().tick || tick <= acked_tick_) return false;
+    acked_tick_ = tick;
+    return true;
+  }
   [[nodiscard]] const SentView* baseline() const;
   void remember(SentView view);
   [[nodiscard]] uint64_t acked_tick() const { return acked_tick_; }

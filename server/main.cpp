@@ -310,19 +310,21 @@ int main(int argc, char** argv) {
     const std::string wall_phases = phases_json(status.phase_wall_ms);
     // What the builders made (cumulative sums; a reader takes differences over its own window).
     const server::SnapshotBuilderCounters& sb = status.builders;
-    char built[768];
-    std::snprintf(built, sizeof built,
-                  "\"frames_cut\":%llu,\"fulls\":%llu,\"fulls_evicted\":%llu,\"fulls_too_old\":%llu,\"full_bytes\":%"
-                  "llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
-                  "\"delta_age_ticks\":%llu,\"delta_entities\":%llu,\"delta_fresh_entities\":%llu,"
-                  "\"delta_chunks\":%llu,\"lag_us\":%llu",
-                  static_cast<unsigned long long>(sb.frames_cut), static_cast<unsigned long long>(sb.fulls_built),
-                  static_cast<unsigned long long>(sb.fulls_evicted), static_cast<unsigned long long>(sb.fulls_too_old),
-                  static_cast<unsigned long long>(sb.full_bytes), static_cast<unsigned long long>(sb.deltas_built),
-                  static_cast<unsigned long long>(sb.delta_bytes), static_cast<unsigned long long>(sb.delta_age_ticks),
-                  static_cast<unsigned long long>(sb.delta_entities),
-                  static_cast<unsigned long long>(sb.delta_fresh_entities),
-                  static_cast<unsigned long long>(sb.delta_chunks), static_cast<unsigned long long>(sb.lag_us));
+    char built[1024];
+    std::snprintf(
+        built, sizeof built,
+        "\"frames_cut\":%llu,\"fulls\":%llu,\"fulls_evicted\":%llu,\"fulls_too_old\":%llu,\"full_bytes\":%"
+        "llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
+        "\"delta_age_ticks\":%llu,\"delta_entities\":%llu,\"delta_fresh_entities\":%llu,"
+        "\"delta_chunks\":%llu,\"lag_us\":%llu,\"acks_posted\":%llu,\"acks_advanced\":%llu,\"acks_dropped\":%llu",
+        static_cast<unsigned long long>(sb.frames_cut), static_cast<unsigned long long>(sb.fulls_built),
+        static_cast<unsigned long long>(sb.fulls_evicted), static_cast<unsigned long long>(sb.fulls_too_old),
+        static_cast<unsigned long long>(sb.full_bytes), static_cast<unsigned long long>(sb.deltas_built),
+        static_cast<unsigned long long>(sb.delta_bytes), static_cast<unsigned long long>(sb.delta_age_ticks),
+        static_cast<unsigned long long>(sb.delta_entities), static_cast<unsigned long long>(sb.delta_fresh_entities),
+        static_cast<unsigned long long>(sb.delta_chunks), static_cast<unsigned long long>(sb.lag_us),
+        static_cast<unsigned long long>(sb.acks_posted), static_cast<unsigned long long>(sb.acks_advanced),
+        static_cast<unsigned long long>(sb.acks_dropped));
     char body[6144];
     std::snprintf(
         body, sizeof body,

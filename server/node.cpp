@@ -184,10 +184,15 @@ void RegionalNode::pump_inbound() {
     view::Message& body = *decoded.message;
     m.kind = body.kind;
     m.ack_tick = body.ack_tick;
+    if (body.kind == view::MessageKind::ack) io_acks_.emplace_back(m.client, body.ack_tick);
     m.inputs_begin = static_cast<uint32_t>(staged.inputs.size());
     m.inputs_count = static_cast<uint32_t>(body.inputs.size());
     staged.inputs.insert(staged.inputs.end(), body.inputs.begin(), body.inputs.end());
     if (body.kind == view::MessageKind::chat_send) m.chat = std::move(body.chat.text);
+  }
+  if (!io_acks_.empty()) {  // to the builders at once, besides the sim thread's bookkeeping below
+    builders_->post_acks(io_acks_);
+    io_acks_.clear();
   }
   if (staged.events.empty() && staged.messages.empty()) return;
   std::lock_guard lock(inbox_mutex_);

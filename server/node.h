@@ -231,6 +231,7 @@ class RegionalNode {
   // Network side.
   std::vector<SessionInfo> io_clients_;  // connected, from the events popped (stats filled when published)
   Inbound io_inbound_;                   // events and decoded messages, staged outside the inbox lock
+  std::vector<std::pair<uint64_t, uint64_t>> io_acks_;  // snapshot acks (client, tick) for the builders
   Outbound io_outbound_;
   std::vector<BuiltSnapshot> ready_;
   uint64_t next_stats_us_ = 0;

@@ -77,6 +77,46 @@ SnapshotBuilders::~SnapshotBuilders() {
   }
 }
 
+void SnapshotBuilders::post_acks(std::span<const std::pair<uint64_t, uint64_t>> acks) {
+  const size_t n = builders_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Builder& b = *builders_[i];
+    uint64_t posted = 0;
+    uint64_t dropped = 0;
+    {
+      std::lock_guard lock(b.ack_mutex);
+      for (const auto& ack : acks) {
+        if (ack.first % n != i) continue;
+        if (b.posted_acks.size() >= posted_acks_max) {
+          dropped += 1;
+          continue;
+        }
+        b.posted_acks.push_back(ack);
+        posted += 1;
+      }
+      if (posted > 0) b.acks_waiting.store(true, std::memory_order_release);
+    }
+    b.acks_posted.fetch_add(posted, std::memory_order_relaxed);
+    if (dropped > 0) b.acks_dropped.fetch_add(dropped, std::memory_order_relaxed);
+  }
+}
+
+void SnapshotBuilders::take_acks(Builder& b) {
+  if (!b.acks_waiting.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard lock(b.ack_mutex);
+    b.acks.swap(b.posted_acks);
+    b.acks_waiting.store(false, std::memory_order_relaxed);
+  }
+  uint64_t advanced = 0;
+  for (const auto& [client, tick] : b.acks) {
+    const auto it = b.clients.find(client);
+    if (it != b.clients.end() && it->second.interest.acknowledge_sent(tick)) advanced += 1;
+  }
+  b.acks.clear();
+  b.acks_advanced.fetch_add(advanced, std::memory_order_relaxed);
+}
+
 void SnapshotBuilders::forget(uint64_t client) { forget_[client % builders_.size()].push_back(client); }
 
 void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vector<SnapshotJob> jobs) {
@@ -134,6 +174,7 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
                              const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published) {
   const auto start = std::chrono::steady_clock::now();
   for (uint64_t client : forget) b.clients.erase(client);
+  take_acks(b);
   // The rotation: clients in id order, starting after the one built last.
   b.jobs.assign(jobs_in.begin(), jobs_in.end());
   std::sort(b.jobs.begin(), b.jobs.end(),
@@ -155,11 +196,15 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     b.built.fetch_add(count, std::memory_order_relaxed);  // after: a reader of the count finds them there
   };
   for (size_t k = 0; k < n; ++k) {
-    // A newer frame: this one is stale; the rest of the rotation gets the newer one. (Checked every
-    // few clients: a snapshot takes microseconds, a tick tens of milliseconds.)
-    if (threads_ > 0 && k % 16 == 0 && k > 0 && b.newer.load(std::memory_order_acquire)) {
-      b.cut.fetch_add(1, std::memory_order_relaxed);
-      break;
+    // Every few clients (a snapshot takes microseconds, a tick tens of milliseconds): a newer
+    // frame makes this one stale, and the rest of the rotation gets the newer one; acks that
+    // arrived meanwhile are applied.
+    if (k % 16 == 0 && k > 0) {
+      if (threads_ > 0 && b.newer.load(std::memory_order_acquire)) {
+        b.cut.fetch_add(1, std::memory_order_relaxed);
+        break;
+      }
+      take_acks(b);
     }
     const SnapshotJob& job = b.jobs[(first + k) % n];
     b.resume_after = job.client;
@@ -229,6 +274,9 @@ SnapshotBuilderCounters SnapshotBuilders::counters() const {
     c.delta_fresh_entities += b->delta_fresh.load(std::memory_order_relaxed);
     c.delta_chunks += b->delta_chunks.load(std::memory_order_relaxed);
     c.lag_us += b->lag_us.load(std::memory_order_relaxed);
+    c.acks_posted += b->acks_posted.load(std::memory_order_relaxed);
+    c.acks_advanced += b->acks_advanced.load(std::memory_order_relaxed);
+    c.acks_dropped += b->acks_dropped.load(std::memory_order_relaxed);
   }
   return c;
 }

@@ -25,8 +25,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/aoi.h"
@@ -93,6 +95,9 @@ struct SnapshotBuilderCounters {
   uint64_t delta_fresh_entities = 0;  // ... of which fresh (new in view)
   uint64_t delta_chunks = 0;          // chunks sent whole in deltas (newly in view)
   uint64_t lag_us = 0;                // sum over snapshots of frame publish -> handed to the outbox
+  uint64_t acks_posted = 0;           // acks from the network side (post_acks) ...
+  uint64_t acks_advanced = 0;         // ... that moved a client's acknowledged tick on before its job did
+  uint64_t acks_dropped = 0;          // ... dropped: a builder had posted_acks_max waiting
 };
 
 class SnapshotBuilders {
@@ -109,6 +114,12 @@ class SnapshotBuilders {
   void publish(std::shared_ptr<const TickFrame> frame, std::vector<SnapshotJob> jobs);
   // Drops the interest state of clients that are gone (sim thread; applied by their builder).
   void forget(uint64_t client);
+  // Network side (any thread): snapshot acks (client, tick) as they arrive. A builder applies them
+  // as it goes, so a delta is against the newest view the client has, not the one the last tick's
+  // job carried (on a busy server that job is a tick and half a rotation older). A tick later than
+  // the newest view built for the client is ignored; the jobs' acked ticks count as well.
+  void post_acks(std::span<const std::pair<uint64_t, uint64_t>> acks);
+  static constexpr size_t posted_acks_max = 65536;  // waiting per builder; more are dropped (counted)
   [[nodiscard]] SnapshotBuilderCounters counters() const;
   [[nodiscard]] size_t threads() const { return threads_; }
   // Tests: called on the builder's thread after each job it takes (built, deferred or passed
@@ -129,7 +140,14 @@ class SnapshotBuilders {
     std::chrono::steady_clock::time_point pending_since;
     bool stop = false;
     std::atomic<bool> newer{false};  // a frame is pending: the one being built is cut short
-    uint64_t resume_after = 0;       // the rotation: the client built last (its successor goes first)
+    std::mutex ack_mutex;
+    std::vector<std::pair<uint64_t, uint64_t>> posted_acks;  // (client, tick), under ack_mutex
+    std::vector<std::pair<uint64_t, uint64_t>> acks;         // the builder's: taken from posted_acks
+    std::atomic<bool> acks_waiting{false};
+    std::atomic<uint64_t> acks_posted{0};
+    std::atomic<uint64_t> acks_advanced{0};
+    std::atomic<uint64_t> acks_dropped{0};
+    uint64_t resume_after = 0;  // the rotation: the client built last (its successor goes first)
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
     view::ClientSnapshot snapshot;                      // scratch: its buffers are reused
     std::vector<SnapshotJob> jobs;                      // scratch: this frame's jobs in rotation order
@@ -155,6 +173,7 @@ class SnapshotBuilders {
   };
   static constexpr size_t hand_over_batch = 64;  // snapshots handed to the outbox at a time
   void run(Builder& builder);
+  void take_acks(Builder& builder);  // applies the posted acks to the builder's clients
   void build(Builder& builder, const TickFrame& frame, const std::vector<SnapshotJob>& jobs,
              const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published);
 

@@ -56,6 +56,7 @@ mix = b["fulls"] >= 200 and b["deltas"] > b["fulls"] and b["fulls"] + b["deltas"
 mix = mix and b["delta_age_ticks"] >= b["deltas"] and b["delta_fresh_entities"] <= b["delta_entities"]
 mix = mix and b["full_bytes"] + b["delta_bytes"] >= b["bytes"] > 0 and b["lag_us"] > 0
 mix = mix and b["fulls_evicted"] + b["fulls_too_old"] <= b["fulls"]
+mix = mix and b["acks_posted"] >= b["deltas"] / 2 and b["acks_advanced"] <= b["acks_posted"]
 if not mix: print("/api/world/status: the snapshot counts do not add up:", json.dumps(b))
 sys.exit(0 if ok and mix else 1)
 PY

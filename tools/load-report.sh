@@ -60,7 +60,8 @@ print(f"snapshots built in the window: {d['deltas']} deltas, mean {per('delta_by
       f"({per('delta_fresh_entities', 'deltas'):.1f} fresh), {per('delta_chunks', 'deltas'):.2f} fresh chunks; "
       f"{d['fulls']} fulls ({d['fulls_evicted']} for an ack of a view no longer held, {d['fulls_too_old']} older than "
       f"the change history), mean {per('full_bytes', 'fulls'):.0f} B; publish-to-outbox "
-      f"{d['lag_us'] / max(1, d['deltas'] + d['fulls']) / 1000:.1f} ms mean; frames cut {d['frames_cut']}")
+      f"{d['lag_us'] / max(1, d['deltas'] + d['fulls']) / 1000:.1f} ms mean; frames cut {d['frames_cut']}; "
+      f"acks {d['acks_posted']}, {d['acks_advanced']} applied before the tick's job")
 for key, what in (("tick_phase_cpu_ms", "CPU"), ("tick_phase_ms", "wall")):
     print(f"tick phases, {what} ms mean/p99/max (last minute): " + ", ".join(
           f"{k} {v['mean']}/{v['p99']}/{v['max']}" for k, v in b[key].items()))

@@ -626,6 +626,47 @@ TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
   for (const auto& [id, client] : clients) EXPECT_EQ(client.mismatches, 0U) << "client " << id;
 }
 
+// Acks posted straight from the network side reach the builder before the sim thread's next job
+// carries them: the next delta is against the newest acknowledged view. An ack of a tick the
+// client was never sent, or from an unknown client, changes nothing.
+TEST(Snapshots, PostedAcksAreUsedBeforeTheJobsCarryThem) {
+  Server server(scenario::world_for(9, 2, 0));
+  TickInput input;
+  input.tick = 1;
+  for (uint32_t id = 1; id <= 50; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
+  server.step(input);
+  input.commands.clear();
+  SnapshotOutbox out;
+  SnapshotBuilders builders(0, 0, AoiParams{}, out);  // inline: deterministic
+  std::vector<SnapshotJob> jobs;
+  for (uint32_t id = 1; id <= 50; ++id) jobs.push_back({id, 1, id, 0});  // the sim thread saw no ack
+  std::vector<BuiltSnapshot> batch;
+  builders.publish(server.frame, jobs);
+  out.take(batch);
+  ASSERT_EQ(batch.size(), 50U);
+  const uint64_t first = server.frame->tick;
+  std::vector<std::pair<uint64_t, uint64_t>> acks;
+  for (uint64_t id = 1; id <= 50; ++id) acks.emplace_back(id, first);
+  acks.emplace_back(1, first + 1000);  // never sent: ignored
+  acks.emplace_back(999, first);       // no such client
+  builders.post_acks(acks);
+  input.tick = server.sim.tick() + 1;
+  server.step(input);
+  builders.publish(server.frame, jobs);
+  out.take(batch);
+  ASSERT_EQ(batch.size(), 50U);
+  for (const BuiltSnapshot& b : batch) {
+    auto decoded = view::decode_message(b.bytes);
+    ASSERT_TRUE(decoded.message.has_value());
+    EXPECT_EQ(decoded.message->snapshot.baseline_tick, first) << "client " << b.client;
+  }
+  const SnapshotBuilderCounters c = builders.counters();
+  EXPECT_EQ(c.acks_posted, 52U);
+  EXPECT_EQ(c.acks_advanced, 50U);
+  EXPECT_EQ(c.acks_dropped, 0U);
+  EXPECT_EQ(c.fulls_deferred, 0U);
+}
+
 // The compact records round-trip any sorted delta, removed and cell lists, extreme values included.
 RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
   const auto n = *rc::gen::inRange<size_t>(0, 300);
