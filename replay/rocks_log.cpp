@@ -402,15 +402,19 @@ struct LogWriter::Impl {
     amended_tick = hash_tick;
     background_hashes += 1;
   }
+  // Tells a worker thread that waits on `cv` for `stop` to end, and joins it.
+  static void stop_worker(std::thread& thread, std::mutex& mutex, std::condition_variable& cv, bool& stop) {
+    {
+      std::lock_guard lock(mutex);
+      stop = true;
+    }
+    cv.notify_all();
+    thread.join();
+  }
   void stop_hash_thread() {
     if (!hash_thread.joinable()) return;
     settle_hash();
-    {
-      std::lock_guard lock(hash_mutex);
-      hash_stop = true;
-    }
-    hash_cv.notify_all();
-    hash_thread.join();
+    stop_worker(hash_thread, hash_mutex, hash_cv, hash_stop);
   }
   // Puts the amended record (if any) into `batch`.
   void take_amendment(rocksdb::WriteBatch& batch) {
@@ -464,12 +468,7 @@ struct LogWriter::Impl {
   void stop_snapshot_thread() {
     if (!snapshot_thread.joinable()) return;
     wait_snapshots();
-    {
-      std::lock_guard lock(snapshot_mutex);
-      snapshot_stop = true;
-    }
-    snapshot_cv.notify_all();
-    snapshot_thread.join();
+    stop_worker(snapshot_thread, snapshot_mutex, snapshot_cv, snapshot_stop);
   }
   Status write_snapshot(uint64_t tick, const sim::World& world) {
     rocksdb::WriteBatch batch;

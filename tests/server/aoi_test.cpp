@@ -53,6 +53,14 @@ struct FakeClient {
     while (views.size() > 64) views.erase(views.begin());
     return {};
   }
+  // A snapshot as the builders hand it to the network (a message: kind byte, then the snapshot).
+  std::string receive_message(const std::vector<uint8_t>& message) {
+    auto decoded = view::decode_message(message);
+    if (!decoded.message) return "message: " + decoded.error;
+    std::vector<uint8_t> wire;
+    view::encode_client_snapshot(decoded.message->snapshot, wire);
+    return receive(wire);
+  }
 };
 
 struct Server {
@@ -65,6 +73,13 @@ struct Server {
   void step(const TickInput& input) {
     const Effects& effects = sim.step(input);
     frame = frames.publish(sim.world(), effects.changed_cells, sim.quick_hash());
+  }
+  // One tick in which players 1..count join.
+  void join(uint32_t count) {
+    TickInput input;
+    input.tick = sim.tick() + 1;
+    for (uint32_t id = 1; id <= count; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
+    step(input);
   }
   view::ClientSnapshot build(ClientInterest& client, PlayerId player, const AoiParams& aoi) const {
     const ViewerState* viewer = frame->viewer(raw(player));
@@ -159,10 +174,8 @@ TEST(Aoi, EntitiesUnderARoofAreHiddenFromOutsideAndStraightMotionCostsNothing) {
   WorldParams params = scenario::world_for(3, 2, 0);
   params.random_ticks_per_chunk = 0;
   Server server(params);
+  server.join(2);
   TickInput input;
-  input.tick = 1;
-  input.commands = {JoinCommand{PlayerId{1}}, JoinCommand{PlayerId{2}}};
-  server.step(input);
   const CellPos spawn = spawn_cell(server.sim.world().map);
   // A roof over the spawn cell written by another region: both players now stand indoors.
   input.tick = 2;
@@ -208,10 +221,8 @@ TEST(Aoi, LateAcksHoldBoundedMemory) {
   WorldParams params = scenario::world_for(5, 3, 0);
   params.random_ticks_per_chunk = 0;
   Server server(params);
+  server.join(300);
   TickInput input;
-  input.tick = 1;
-  for (uint32_t id = 1; id <= 300; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
-  server.step(input);
   AoiParams aoi;
   ClientInterest client;
   view::ClientSnapshot first;
@@ -434,10 +445,8 @@ TEST(Snapshots, OutboxRecyclesBoundedBuffers) {
 TEST(Snapshots, UnacknowledgedFullSnapshotsAreRetriedNotRepeated) {
   WorldParams params = scenario::world_for(8, 2, 0);
   Server server(params);
+  server.join(1);
   TickInput input;
-  input.tick = 1;
-  input.commands = {JoinCommand{PlayerId{1}}};
-  server.step(input);
   SnapshotOutbox out;
   AoiParams aoi;
   aoi.full_retry_ticks = 10;
@@ -497,12 +506,7 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
     }
     out.take(batch);
     for (const BuiltSnapshot& b : batch) {
-      auto& client = clients[static_cast<uint32_t>(b.client)];
-      auto decoded = view::decode_message(b.bytes);
-      ASSERT_TRUE(decoded.message.has_value());
-      std::vector<uint8_t> wire;
-      view::encode_client_snapshot(decoded.message->snapshot, wire);
-      ASSERT_EQ(client.receive(wire), "");
+      ASSERT_EQ(clients[static_cast<uint32_t>(b.client)].receive_message(b.bytes), "");
       acked[b.client] = b.tick;
     }
   }
@@ -524,11 +528,8 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
 // client is served in turn from the newest frame instead of waiting behind a whole stale frame.
 TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
   Server server(scenario::world_for(9, 2, 0));
+  server.join(200);
   TickInput input;
-  input.tick = 1;
-  for (uint32_t id = 1; id <= 200; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
-  server.step(input);
-  input.commands.clear();
   const auto step = [&] {
     input.tick = server.sim.tick() + 1;
     server.step(input);
@@ -569,11 +570,7 @@ TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
     out.take(batch);
     for (const BuiltSnapshot& b : batch) {
       order.emplace_back(b.tick, b.client);
-      auto decoded = view::decode_message(b.bytes);
-      ASSERT_TRUE(decoded.message.has_value());
-      std::vector<uint8_t> wire;
-      view::encode_client_snapshot(decoded.message->snapshot, wire);
-      ASSERT_EQ(clients[b.client].receive(wire), "");
+      ASSERT_EQ(clients[b.client].receive_message(b.bytes), "");
       acked[b.client] = b.tick;
     }
   };
@@ -631,11 +628,8 @@ TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
 // client was never sent, or from an unknown client, changes nothing.
 TEST(Snapshots, PostedAcksAreUsedBeforeTheJobsCarryThem) {
   Server server(scenario::world_for(9, 2, 0));
+  server.join(50);
   TickInput input;
-  input.tick = 1;
-  for (uint32_t id = 1; id <= 50; ++id) input.commands.emplace_back(JoinCommand{PlayerId{id}});
-  server.step(input);
-  input.commands.clear();
   SnapshotOutbox out;
   SnapshotBuilders builders(0, 0, AoiParams{}, out);  // inline: deterministic
   std::vector<SnapshotJob> jobs;
