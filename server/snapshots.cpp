@@ -96,8 +96,9 @@ void SnapshotBuilders::post_acks(std::span<const std::pair<uint64_t, uint64_t>> 
       }
       if (posted > 0) b.acks_waiting.store(true, std::memory_order_release);
     }
-    b.acks_posted.fetch_add(posted, std::memory_order_relaxed);
-    if (dropped > 0) b.acks_dropped.fetch_add(dropped, std::memory_order_relaxed);
+    std::lock_guard lock(b.stats_mutex);
+    b.stats.acks_posted += posted;
+    b.stats.acks_dropped += dropped;
   }
 }
 
@@ -114,7 +115,7 @@ void SnapshotBuilders::take_acks(Builder& b) {
     if (it != b.clients.end() && it->second.interest.acknowledge_sent(tick)) advanced += 1;
   }
   b.acks.clear();
-  b.acks_advanced.fetch_add(advanced, std::memory_order_relaxed);
+  b.pending_counts.acks_advanced += advanced;
 }
 
 void SnapshotBuilders::forget(uint64_t client) { forget_[client % builders_.size()].push_back(client); }
@@ -134,7 +135,10 @@ void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vect
     Builder& b = *builders_[i];
     {
       std::lock_guard lock(b.mutex);
-      if (b.pending != nullptr) b.skipped.fetch_add(1, std::memory_order_relaxed);
+      if (b.pending != nullptr) {
+        std::lock_guard stats_lock(b.stats_mutex);
+        b.stats.frames_skipped += 1;
+      }
       b.pending = frame;
       b.pending_since = now;
       b.pending_jobs.swap(split_[i]);
@@ -186,14 +190,18 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
                           b.jobs.begin());
   if (b.spares.size() < n) outbox_.take_spares(b.spares, n - b.spares.size());
   std::vector<BuiltSnapshot>& batch = b.batch;
+  SnapshotBuilderCounters& counts = b.pending_counts;
   const auto hand_over = [&] {
-    if (batch.empty()) return;
-    const auto lag =
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - published);
-    const size_t count = batch.size();
-    b.lag_us.fetch_add(static_cast<uint64_t>(lag.count()) * count, std::memory_order_relaxed);
-    outbox_.push(batch);
-    b.built.fetch_add(count, std::memory_order_relaxed);  // after: a reader of the count finds them there
+    if (!batch.empty()) {
+      const auto lag =
+          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - published);
+      counts.lag_us += static_cast<uint64_t>(lag.count()) * batch.size();
+      counts.snapshots_built += batch.size();
+      outbox_.push(batch);
+    }
+    std::lock_guard lock(b.stats_mutex);  // after the push: a reader of the count finds them there
+    b.stats += counts;
+    counts = SnapshotBuilderCounters{};
   };
   for (size_t k = 0; k < n; ++k) {
     // Every few clients (a snapshot takes microseconds, a tick tens of milliseconds): a newer
@@ -201,7 +209,7 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     // arrived meanwhile are applied.
     if (k % 16 == 0 && k > 0) {
       if (threads_ > 0 && b.newer.load(std::memory_order_acquire)) {
-        b.cut.fetch_add(1, std::memory_order_relaxed);
+        counts.frames_cut += 1;
         break;
       }
       take_acks(b);
@@ -215,7 +223,7 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     if (state.epoch != job.epoch) state = ClientState{job.epoch, {}};
     state.interest.acknowledge(job.acked_tick);
     if (!snapshot_due(state.interest, frame.tick, params_)) {
-      b.deferred.fetch_add(1, std::memory_order_relaxed);
+      counts.fulls_deferred += 1;
       continue;
     }
     const SnapshotKind kind = build_client_snapshot(frame, state.interest, *viewer, params_, b.snapshot);
@@ -229,55 +237,57 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     view::encode_snapshot_message(b.snapshot, built.bytes);
     const view::ClientSnapshot& s = b.snapshot;
     if (s.baseline_tick == 0) {
-      b.fulls.fetch_add(1, std::memory_order_relaxed);
-      if (kind == SnapshotKind::full_evicted) b.fulls_evicted.fetch_add(1, std::memory_order_relaxed);
-      if (kind == SnapshotKind::full_too_old) b.fulls_too_old.fetch_add(1, std::memory_order_relaxed);
-      b.full_bytes.fetch_add(built.bytes.size(), std::memory_order_relaxed);
+      counts.fulls_built += 1;
+      counts.fulls_evicted += kind == SnapshotKind::full_evicted ? 1 : 0;
+      counts.fulls_too_old += kind == SnapshotKind::full_too_old ? 1 : 0;
+      counts.full_bytes += built.bytes.size();
     } else {
-      uint64_t fresh = 0;
-      for (const view::EntityDelta& e : s.entities) fresh += e.fresh ? 1 : 0;
-      b.deltas.fetch_add(1, std::memory_order_relaxed);
-      b.delta_bytes.fetch_add(built.bytes.size(), std::memory_order_relaxed);
-      b.delta_age.fetch_add(s.tick - s.baseline_tick, std::memory_order_relaxed);
-      b.delta_entities.fetch_add(s.entities.size(), std::memory_order_relaxed);
-      b.delta_fresh.fetch_add(fresh, std::memory_order_relaxed);
-      b.delta_chunks.fetch_add(s.chunks.size(), std::memory_order_relaxed);
+      counts.deltas_built += 1;
+      counts.delta_bytes += built.bytes.size();
+      counts.delta_age_ticks += s.tick - s.baseline_tick;
+      counts.delta_entities += s.entities.size();
+      for (const view::EntityDelta& e : s.entities) counts.delta_fresh_entities += e.fresh ? 1 : 0;
+      counts.delta_chunks += s.chunks.size();
     }
     batch.push_back(std::move(built));
     if (batch.size() >= hand_over_batch) hand_over();
   }
-  hand_over();
-  const auto us = static_cast<uint64_t>(
+  counts.build_us_max = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
-  uint64_t max = b.build_us_max.load(std::memory_order_relaxed);
-  while (us > max && !b.build_us_max.compare_exchange_weak(max, us, std::memory_order_relaxed)) {
-  }
+  hand_over();
+}
+
+SnapshotBuilderCounters& SnapshotBuilderCounters::operator+=(const SnapshotBuilderCounters& o) {
+  frames += o.frames;
+  frames_skipped += o.frames_skipped;
+  frames_cut += o.frames_cut;
+  snapshots_built += o.snapshots_built;
+  fulls_deferred += o.fulls_deferred;
+  build_us_max = std::max(build_us_max, o.build_us_max);
+  fulls_built += o.fulls_built;
+  fulls_evicted += o.fulls_evicted;
+  fulls_too_old += o.fulls_too_old;
+  full_bytes += o.full_bytes;
+  deltas_built += o.deltas_built;
+  delta_bytes += o.delta_bytes;
+  delta_age_ticks += o.delta_age_ticks;
+  delta_entities += o.delta_entities;
+  delta_fresh_entities += o.delta_fresh_entities;
+  delta_chunks += o.delta_chunks;
+  lag_us += o.lag_us;
+  acks_posted += o.acks_posted;
+  acks_advanced += o.acks_advanced;
+  acks_dropped += o.acks_dropped;
+  return *this;
 }
 
 SnapshotBuilderCounters SnapshotBuilders::counters() const {
   SnapshotBuilderCounters c;
-  c.frames = frames_;
   for (const auto& b : builders_) {
-    c.frames_skipped += b->skipped.load(std::memory_order_relaxed);
-    c.snapshots_built += b->built.load(std::memory_order_relaxed);
-    c.fulls_deferred += b->deferred.load(std::memory_order_relaxed);
-    c.build_us_max = std::max(c.build_us_max, b->build_us_max.load(std::memory_order_relaxed));
-    c.frames_cut += b->cut.load(std::memory_order_relaxed);
-    c.fulls_built += b->fulls.load(std::memory_order_relaxed);
-    c.fulls_evicted += b->fulls_evicted.load(std::memory_order_relaxed);
-    c.fulls_too_old += b->fulls_too_old.load(std::memory_order_relaxed);
-    c.full_bytes += b->full_bytes.load(std::memory_order_relaxed);
-    c.deltas_built += b->deltas.load(std::memory_order_relaxed);
-    c.delta_bytes += b->delta_bytes.load(std::memory_order_relaxed);
-    c.delta_age_ticks += b->delta_age.load(std::memory_order_relaxed);
-    c.delta_entities += b->delta_entities.load(std::memory_order_relaxed);
-    c.delta_fresh_entities += b->delta_fresh.load(std::memory_order_relaxed);
-    c.delta_chunks += b->delta_chunks.load(std::memory_order_relaxed);
-    c.lag_us += b->lag_us.load(std::memory_order_relaxed);
-    c.acks_posted += b->acks_posted.load(std::memory_order_relaxed);
-    c.acks_advanced += b->acks_advanced.load(std::memory_order_relaxed);
-    c.acks_dropped += b->acks_dropped.load(std::memory_order_relaxed);
+    std::lock_guard lock(b->stats_mutex);
+    c += b->stats;
   }
+  c.frames = frames_;
   return c;
 }
 

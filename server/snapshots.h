@@ -98,6 +98,9 @@ struct SnapshotBuilderCounters {
   uint64_t acks_posted = 0;           // acks from the network side (post_acks) ...
   uint64_t acks_advanced = 0;         // ... that moved a client's acknowledged tick on before its job did
   uint64_t acks_dropped = 0;          // ... dropped: a builder had posted_acks_max waiting
+
+  // Adds `other`'s counts (build_us_max: the larger).
+  SnapshotBuilderCounters& operator+=(const SnapshotBuilderCounters& other);
 };
 
 class SnapshotBuilders {
@@ -144,31 +147,17 @@ class SnapshotBuilders {
     std::vector<std::pair<uint64_t, uint64_t>> posted_acks;  // (client, tick), under ack_mutex
     std::vector<std::pair<uint64_t, uint64_t>> acks;         // the builder's: taken from posted_acks
     std::atomic<bool> acks_waiting{false};
-    std::atomic<uint64_t> acks_posted{0};
-    std::atomic<uint64_t> acks_advanced{0};
-    std::atomic<uint64_t> acks_dropped{0};
     uint64_t resume_after = 0;  // the rotation: the client built last (its successor goes first)
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
     view::ClientSnapshot snapshot;                      // scratch: its buffers are reused
     std::vector<SnapshotJob> jobs;                      // scratch: this frame's jobs in rotation order
     std::vector<BuiltSnapshot> batch;                   // scratch: built, not handed over yet
     std::vector<std::vector<uint8_t>> spares;           // sent snapshots' buffers, to encode into
-    std::atomic<uint64_t> skipped{0};
-    std::atomic<uint64_t> built{0};
-    std::atomic<uint64_t> deferred{0};
-    std::atomic<uint64_t> build_us_max{0};
-    std::atomic<uint64_t> cut{0};
-    std::atomic<uint64_t> fulls{0};
-    std::atomic<uint64_t> fulls_evicted{0};
-    std::atomic<uint64_t> fulls_too_old{0};
-    std::atomic<uint64_t> full_bytes{0};
-    std::atomic<uint64_t> deltas{0};
-    std::atomic<uint64_t> delta_bytes{0};
-    std::atomic<uint64_t> delta_age{0};
-    std::atomic<uint64_t> delta_entities{0};
-    std::atomic<uint64_t> delta_fresh{0};
-    std::atomic<uint64_t> delta_chunks{0};
-    std::atomic<uint64_t> lag_us{0};
+    // The counts: `pending_counts` is the builder thread's, added to `stats` (under stats_mutex) as
+    // each batch is handed over; post_acks and publish add theirs to `stats` directly.
+    SnapshotBuilderCounters pending_counts;
+    std::mutex stats_mutex;
+    SnapshotBuilderCounters stats;
     std::thread thread;
   };
   static constexpr size_t hand_over_batch = 64;  // snapshots handed to the outbox at a time
