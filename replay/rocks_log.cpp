@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -341,6 +342,70 @@ struct LogWriter::Impl {
   uint64_t ticks_since_sync = 0;
   std::vector<uint8_t> scratch;
 
+  // Durability (WalSync::background): append() hands the tick it committed to `sync_thread`, which
+  // fsyncs the WAL (SyncWAL covers every write before it) and then publishes that tick as durable.
+  // Invariant: durable <= last_tick, and durable only grows.
+  std::atomic<uint64_t> durable{0};
+  std::thread sync_thread;
+  std::mutex sync_mutex;
+  std::condition_variable sync_cv;
+  uint64_t sync_written = 0;  // newest tick committed and not yet known to be synced
+  bool sync_stop = false;
+  Status sync_status;  // the first failed fsync: appends fail from then on (the node stops)
+
+  void start_sync_thread() {
+    sync_thread = std::thread([this] {
+      name_thread("strata-log-sync");
+      for (;;) {
+        uint64_t target = 0;
+        {
+          std::unique_lock lock(sync_mutex);
+          sync_cv.wait(lock, [&] { return sync_stop || sync_written > durable.load(std::memory_order_relaxed); });
+          if (sync_written <= durable.load(std::memory_order_relaxed)) return;  // stopping, all synced
+          if (!sync_status.ok()) return;
+          target = sync_written;
+        }
+        if (config.before_sync) config.before_sync();
+        const rocksdb::Status s = db.db->SyncWAL();
+        if (!s.ok()) {
+          std::lock_guard lock(sync_mutex);
+          sync_status = Status::error(Code::io, "fsync of the log: " + s.ToString(), target);
+          sync_cv.notify_all();
+          return;
+        }
+        {
+          std::lock_guard lock(sync_mutex);  // (under the lock: written() may be waiting on it)
+          durable.store(target, std::memory_order_release);
+        }
+        sync_cv.notify_all();
+      }
+    });
+  }
+  // Sim thread, after a commit of `tick`.
+  Status written(uint64_t tick) {
+    if (config.wal_sync != WalSync::background) {
+      durable.store(tick, std::memory_order_release);
+      return {};
+    }
+    if (!sync_thread.joinable()) start_sync_thread();
+    {
+      std::unique_lock lock(sync_mutex);
+      if (!sync_status.ok()) return sync_status;
+      sync_written = tick;
+      sync_cv.notify_all();
+      // Back-pressure: past the lag bound the tick waits for the disk.
+      sync_cv.wait(lock, [&] {
+        return !sync_status.ok() || durable.load(std::memory_order_relaxed) + config.sync_lag_ticks_max >= tick;
+      });
+      if (!sync_status.ok()) return sync_status;
+    }
+    return {};
+  }
+  void stop_sync_thread() {
+    if (!sync_thread.joinable()) return;
+    stop_worker(sync_thread, sync_mutex, sync_cv, sync_stop);  // syncs what was written first
+  }
+
   // Background snapshots: one pending world at a time, written by `snapshot_thread`.
   std::thread snapshot_thread;
   std::mutex snapshot_mutex;
@@ -501,6 +566,7 @@ LogWriter::~LogWriter() {
   impl_->stop_hash_thread();
   (void)impl_->write_amendment();
   impl_->stop_snapshot_thread();  // a pending snapshot is written first
+  impl_->stop_sync_thread();
   rocksdb::FlushOptions options;
   options.wait = true;
   (void)impl_->db.db->Flush(options, impl_->db.handles);
@@ -543,6 +609,7 @@ std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const s
   impl->header = header;
   impl->config = config;
   impl->last_tick = header.start_tick;
+  impl->durable.store(header.start_tick);  // the header and start snapshot were written with sync
   status = {};
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
 }
@@ -582,6 +649,7 @@ std::unique_ptr<LogWriter> LogWriter::open(const std::string& dir, const LogConf
     schema::LogStreamDecoder decoder;
     if (status = get_tick(impl->db, impl->last_tick, last, scratch, decoder); !status.ok()) return nullptr;
   }
+  impl->durable.store(impl->last_tick);  // what a reopened log holds is what survived
   status = {};
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
 }
@@ -591,6 +659,7 @@ bool LogWriter::full_hash_due(uint64_t tick) const {
 }
 bool LogWriter::snapshot_due(uint64_t tick) const { return tick % impl_->header.snapshot_every == 0; }
 uint64_t LogWriter::last_tick() const { return impl_->last_tick; }
+uint64_t LogWriter::durable_tick() const { return impl_->durable.load(std::memory_order_acquire); }
 const schema::LogHeader& LogWriter::header() const { return impl_->header; }
 
 Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot) {
@@ -623,6 +692,7 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   }
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = input.tick;
+  if (Status s = impl_->written(input.tick); !s.ok()) return s;
   if (background_hash) {
     Impl& i = *impl_;
     if (!i.hash_thread.joinable()) i.start_hash_thread();
@@ -688,6 +758,7 @@ Status LogWriter::append_record(const schema::TickRecord& record, const std::vec
   }
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = record.input.tick;
+  if (Status s = impl_->written(record.input.tick); !s.ok()) return s;
   return {};
 }
 

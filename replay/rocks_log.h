@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ enum class WalSync : uint8_t {
   none,           // WAL written each tick (survives a process kill), fsynced when the OS decides
   every_tick,     // fsync each tick: survives power loss, costs a disk flush per tick
   every_n_ticks,  // fsync every sync_every_ticks ticks
+  // A log thread fsyncs the WAL after each commit (group commit: one fsync covers every tick
+  // written while the previous one ran): survives power loss like every_tick, without putting the
+  // disk's flush latency on the appending (sim) thread. durable_tick() says how far the disk has
+  // it; the caller holds back whatever it derives from a tick until then.
+  background,
 };
 
 struct LogConfig {
@@ -31,6 +37,12 @@ struct LogConfig {
   uint32_t snapshot_every = 1000;  // K: snapshot every K ticks (seek points)
   WalSync wal_sync = WalSync::none;
   uint32_t sync_every_ticks = 20;  // for WalSync::every_n_ticks
+  // WalSync::background: an append waits while the disk lags this many ticks behind (a stuck disk
+  // slows the ticks instead of growing what the caller holds back without bound).
+  uint32_t sync_lag_ticks_max = 40;
+  // Test seam: runs on the log thread before each fsync of WalSync::background (a test holds it
+  // to see what a node does while the disk lags).
+  std::function<void()> before_sync;
   // Periodic snapshots are encoded and written by a background thread from a copy of the world,
   // so append() costs a copy (~ms) instead of the encode and write (hundreds of ms for a 35 MB
   // world) at each snapshot tick. The tick record (with its full hash) is still committed by
@@ -74,6 +86,11 @@ class LogWriter {
   [[nodiscard]] Status append_record(const schema::TickRecord& record, const std::vector<uint8_t>* snapshot);
 
   [[nodiscard]] uint64_t last_tick() const;
+  // The newest tick whose record is as durable as wal_sync promises: with `background`, the newest
+  // one the log thread has fsynced; with the other policies, the last one appended (committed to
+  // the WAL before append() returned). Safe from any thread: a node's network side reads it to hold
+  // back what it would send about later ticks.
+  [[nodiscard]] uint64_t durable_tick() const;
   [[nodiscard]] const schema::LogHeader& header() const;
   [[nodiscard]] bool full_hash_due(uint64_t tick) const;
   [[nodiscard]] bool snapshot_due(uint64_t tick) const;

@@ -36,7 +36,7 @@ std::string parse_unsigned(const std::string& text, T& out, uint64_t min, uint64
   return {};
 }
 
-std::string parse_bool(const std::string& text, bool& out) {
+[[maybe_unused]] std::string parse_bool(const std::string& text, bool& out) {
   if (text == "true" || text == "1" || text == "yes" || text == "on") {
     out = true;
     return {};
@@ -76,9 +76,26 @@ const std::vector<Key>& keys() {
       STRATA_STRING("log.dir", data_dir, "folder of the embedded store (session log, snapshots)"),
       STRATA_UNSIGNED("log.snapshot_every_ticks", snapshot_every_ticks, 1, 1000000, "snapshot period K"),
       STRATA_UNSIGNED("log.full_hash_every_ticks", full_hash_every_ticks, 1, 1000000, "full hash period N"),
-      Key{"log.sync_every_tick", "fsync the log on every tick",
-          [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.log_sync_every_tick); },
-          [](const ServerConfig& c) { return std::string(c.log_sync_every_tick ? "true" : "false"); }},
+      Key{"log.sync",
+          "when the log is fsynced: background (a log thread after every tick; what a tick shows is sent once "
+          "the disk holds it), tick (on the tick thread, every tick), none (when the OS decides: a machine crash "
+          "loses the last seconds)",
+          [](ServerConfig& c, const std::string& t) {
+            if (t == "background")
+              c.log_sync = replay::WalSync::background;
+            else if (t == "tick")
+              c.log_sync = replay::WalSync::every_tick;
+            else if (t == "none")
+              c.log_sync = replay::WalSync::none;
+            else
+              return std::string("expected background, tick or none");
+            return std::string();
+          },
+          [](const ServerConfig& c) {
+            return std::string(c.log_sync == replay::WalSync::background   ? "background"
+                               : c.log_sync == replay::WalSync::every_tick ? "tick"
+                                                                           : "none");
+          }},
       STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
       STRATA_UNSIGNED("net.udp_port", udp_port, 0, 65535, "netchannel UDP port (0: any free port)"),
       STRATA_UNSIGNED("net.tcp_port", tcp_port, 0, 65535, "netchannel TCP fallback port"),

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "replay/rocks_log.h"
 #include "server/input_scheduler.h"
 #include "sim/world.h"
 
@@ -22,7 +23,13 @@ struct ServerConfig {
   std::string data_dir = "./strata-data";
   uint32_t snapshot_every_ticks = 600;   // K: a snapshot every 30 s at 20 Hz
   uint32_t full_hash_every_ticks = 100;  // N
-  bool log_sync_every_tick = false;      // fsync the log's WAL on every tick's group commit
+  // When the log's WAL is fsynced (DESIGN.md step 4). background: by a log thread after every tick,
+  // and what is derived from a tick leaves the node only once the disk holds it (an input a client
+  // saw processed survives power loss; the tick thread never waits on the disk unless it lags by
+  // LogConfig::sync_lag_ticks_max). every_tick: the same on the tick thread (costs the disk's flush
+  // latency each tick: p99 45 ms at 1,000 bots on this VM). none: a process kill loses nothing, a
+  // machine crash may lose what the OS had not written.
+  replay::WalSync log_sync = replay::WalSync::background;
   std::string bind_address = "127.0.0.1";
   uint16_t udp_port = 27500;
   uint16_t tcp_port = 27501;

@@ -17,11 +17,13 @@ using namespace strata::sim;
 
 namespace {
 
-replay::LogConfig log_config(const ServerConfig& config) {
+replay::LogConfig log_config(const RegionalNode::Options& options) {
+  const ServerConfig& config = options.config;
   replay::LogConfig log;
+  log.before_sync = options.log_before_sync;
   log.full_hash_every = config.full_hash_every_ticks;
   log.snapshot_every = config.snapshot_every_ticks;
-  log.wal_sync = config.log_sync_every_tick ? replay::WalSync::every_tick : replay::WalSync::none;
+  log.wal_sync = config.log_sync;
   log.background_snapshots = true;  // the sim thread must not encode a world-sized snapshot
   log.background_full_hash = true;  // nor read the whole map for a full hash (tick() settles it before each step)
   return log;
@@ -86,7 +88,7 @@ std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::
   if (std::filesystem::exists(options.log_dir)) {
     // The writer opens first (RocksDB repairs a torn WAL tail to the last intact record), then the
     // world is rebuilt at the last tick, checking every recorded hash on the way.
-    auto recovered_log = replay::recover(options.log_dir, log_config(options.config));
+    auto recovered_log = replay::recover(options.log_dir, log_config(options));
     if (!recovered_log.writer || !recovered_log.sim) {
       error = "cannot recover the log in " + options.log_dir + ": " + recovered_log.status.describe();
       return nullptr;
@@ -102,7 +104,7 @@ std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::
       return nullptr;
     }
     sim = std::make_unique<Simulation>(params);
-    log = replay::LogWriter::create(options.log_dir, sim->world(), log_config(options.config), status);
+    log = replay::LogWriter::create(options.log_dir, sim->world(), log_config(options), status);
   }
   if (!log) {
     error = "cannot open the session log in " + options.log_dir + ": " + status.describe();
@@ -209,21 +211,61 @@ void RegionalNode::pump_inbound() {
   inbox_.inputs.insert(inbox_.inputs.end(), staged.inputs.begin(), staged.inputs.end());
 }
 
-// Network side: what the sim thread asked to send or close, then the built snapshots.
+// Network side: what the sim thread asked to send or close, then the built snapshots. DESIGN.md's
+// invariant: nothing derived from tick T leaves the node before T's record is in the log under the
+// configured fsync policy; with log.sync = background the log thread's fsync trails the tick, so
+// what is about a tick the disk does not hold yet waits here (in order) for a later turn.
 void RegionalNode::pump_outbound(uint64_t now_us) {
   {
     std::lock_guard lock(outbound_mutex_);
-    std::swap(io_outbound_, outbound_);
+    if (io_outbound_.reliable.empty() && io_outbound_.disconnects.empty()) {
+      std::swap(io_outbound_, outbound_);  // the usual case: nothing held back
+    } else {
+      for (const auto& d : outbound_.disconnects) io_outbound_.disconnects.push_back(d);
+      const size_t offset = io_outbound_.bytes.size();
+      for (const Outbound::Reliable& m : outbound_.reliable)
+        io_outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
+      io_outbound_.bytes.insert(io_outbound_.bytes.end(), outbound_.bytes.begin(), outbound_.bytes.end());
+      outbound_.reset();
+    }
   }
+  const uint64_t durable = log_->durable_tick();
   for (const auto& [client, reason] : io_outbound_.disconnects) net_.disconnect(net::ClientId{client}, reason, now_us);
-  for (const auto& m : io_outbound_.reliable) {
+  io_outbound_.disconnects.clear();
+  size_t sent = 0;
+  for (; sent < io_outbound_.reliable.size() && io_outbound_.reliable[sent].tick <= durable; ++sent) {
+    const Outbound::Reliable& m = io_outbound_.reliable[sent];
     const std::span<const uint8_t> bytes(io_outbound_.bytes.data() + m.offset, m.size);
     if (net_.send(net::ClientId{m.client}, net::Channel::reliable_ordered, bytes) != net::SendResult::ok)
       io_counters_.reliable_send_failures.fetch_add(1, std::memory_order_relaxed);
   }
-  io_outbound_.reset();
+  if (sent == io_outbound_.reliable.size()) {
+    io_outbound_.reset();
+  } else if (sent > 0) {  // keep the rest, moved to the front
+    const size_t first = io_outbound_.reliable[sent].offset;
+    io_outbound_.reliable.erase(io_outbound_.reliable.begin(),
+                                io_outbound_.reliable.begin() + static_cast<std::ptrdiff_t>(sent));
+    for (Outbound::Reliable& m : io_outbound_.reliable) m.offset -= first;
+    io_outbound_.bytes.erase(io_outbound_.bytes.begin(),
+                             io_outbound_.bytes.begin() + static_cast<std::ptrdiff_t>(first));
+  }
   outbox_.take(ready_);
-  for (const BuiltSnapshot& s : ready_) {
+  // Held snapshots are older than the ones just taken: they go first.
+  if (!held_.empty()) {
+    ready_.insert(ready_.begin(), std::make_move_iterator(held_.begin()), std::make_move_iterator(held_.end()));
+    held_.clear();
+  }
+  // Bounded: the log writer stalls the tick when the disk lags by more than sync_lag_ticks_max,
+  // and past capacity_max the oldest held snapshot is dropped (a newer one of its client follows).
+  const size_t drop = ready_.size() > SnapshotOutbox::capacity_max ? ready_.size() - SnapshotOutbox::capacity_max : 0;
+  io_counters_.snapshots_not_sent.fetch_add(drop, std::memory_order_relaxed);
+  for (size_t i = 0; i < drop; ++i) ready_[i].bytes.clear();
+  for (BuiltSnapshot& s : std::span(ready_).subspan(drop)) {
+    if (s.tick > durable) {
+      held_.push_back(std::move(s));
+      s.bytes.clear();
+      continue;
+    }
     if (net_.send(net::ClientId{s.client}, net::Channel::unreliable_sequenced, s.bytes) == net::SendResult::ok) {
       io_counters_.snapshots_sent.fetch_add(1, std::memory_order_relaxed);
       io_counters_.snapshot_bytes.fetch_add(s.bytes.size(), std::memory_order_relaxed);
@@ -256,6 +298,8 @@ RegionalNode::NetCounters RegionalNode::net_counters() const {
   return NetCounters{net_stats_.handshake, net_stats_.drops};
 }
 
+uint64_t RegionalNode::durable_tick() const { return log_->durable_tick(); }
+
 NodeCounters RegionalNode::counters() const {
   NodeCounters c = counters_;
   c.snapshots_sent = io_counters_.snapshots_sent.load(std::memory_order_relaxed);
@@ -277,7 +321,7 @@ void RegionalNode::Outbound::reset() {
 }
 
 void RegionalNode::send_reliable(uint64_t client, std::span<const uint8_t> bytes) {
-  sim_outbound_.reliable.push_back({client, sim_outbound_.bytes.size(), bytes.size()});
+  sim_outbound_.reliable.push_back({client, sim_->tick(), sim_outbound_.bytes.size(), bytes.size()});
   sim_outbound_.bytes.insert(sim_outbound_.bytes.end(), bytes.begin(), bytes.end());
 }
 
@@ -436,7 +480,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
     const size_t offset = outbound_.bytes.size();
     for (const Outbound::Reliable& m : sim_outbound_.reliable)
-      outbound_.reliable.push_back({m.client, offset + m.offset, m.size});
+      outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
     outbound_.bytes.insert(outbound_.bytes.end(), sim_outbound_.bytes.begin(), sim_outbound_.bytes.end());
   }
   sim_outbound_.reset();

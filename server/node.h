@@ -17,6 +17,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -83,7 +84,8 @@ class RegionalNode {
     std::string log_dir;  // created if missing; recovered from if present
     // Threads building client snapshots; 0 builds them inside tick() (deterministic, for tests).
     size_t snapshot_threads = 0;
-    int snapshot_threads_nice = 0;  // added to the builder threads' nice value
+    int snapshot_threads_nice = 0;          // added to the builder threads' nice value
+    std::function<void()> log_before_sync;  // test seam: replay::LogConfig::before_sync
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
   [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, std::string& error);
@@ -140,6 +142,8 @@ class RegionalNode {
   [[nodiscard]] NetCounters net_counters() const;
   [[nodiscard]] size_t sessions() const { return session_slot_.size(); }
   [[nodiscard]] uint64_t recovered_from_tick() const { return recovered_from_tick_; }
+  // The newest tick the log holds under its fsync policy: nothing about a later one has been sent.
+  [[nodiscard]] uint64_t durable_tick() const;
   [[nodiscard]] SnapshotBuilderCounters snapshot_builders() const { return builders_->counters(); }
   [[nodiscard]] uint64_t snapshots_dropped_unsent() const { return outbox_.dropped(); }
 
@@ -176,6 +180,7 @@ class RegionalNode {
   struct Outbound {
     struct Reliable {
       uint64_t client = 0;
+      uint64_t tick = 0;  // the tick it derives from: sent once the log holds that tick durably
       size_t offset = 0;  // the message is bytes[offset, offset + size)
       size_t size = 0;
     };
@@ -232,8 +237,9 @@ class RegionalNode {
   std::vector<SessionInfo> io_clients_;  // connected, from the events popped (stats filled when published)
   Inbound io_inbound_;                   // events and decoded messages, staged outside the inbox lock
   std::vector<std::pair<uint64_t, uint64_t>> io_acks_;  // snapshot acks (client, tick) for the builders
-  Outbound io_outbound_;
+  Outbound io_outbound_;  // taken from outbound_; what is not durable yet stays here, in order
   std::vector<BuiltSnapshot> ready_;
+  std::vector<BuiltSnapshot> held_;  // built, of a tick the log does not hold durably yet
   uint64_t next_stats_us_ = 0;
   uint64_t io_now_us_ = 0;  // the network side's clock at its last flush
   IoCounters io_counters_;

@@ -23,8 +23,9 @@ TEST(Config, YamlThenEnvironmentThenOverrides) {
   EXPECT_EQ(config.world.chunks_x, 16);
   EXPECT_EQ(config.udp_port, 4000);
   EXPECT_EQ(config.http_port, 8181);
-  EXPECT_TRUE(apply_override(config, "log.sync_every_tick=true").empty());
-  EXPECT_TRUE(config.log_sync_every_tick);
+  EXPECT_TRUE(apply_override(config, "log.sync=tick").empty());
+  EXPECT_EQ(config.log_sync, replay::WalSync::every_tick);
+  EXPECT_FALSE(apply_override(config, "log.sync=sometimes").empty());
 }
 
 TEST(Config, ErrorsNameTheKeySourceAndLine) {

@@ -6,8 +6,12 @@
 
 #include <algorithm>
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <mutex>
+#include <thread>
 
 #include "net/link_sim.h"
 #include "net/sdk/game_client.h"
@@ -53,8 +57,15 @@ struct TempDir {
 
 class Cluster {
  public:
-  Cluster(const std::string& log_dir, const net::LinkConfig& link, uint64_t seed)
-      : up_(link, seed), down_(link, seed * 7 + 1), node_sink_(down_, server_address(), now_) {
+  // The log is fsynced when the OS decides unless a test asks for another policy (background
+  // fsyncs would make what reaches the clients depend on the disk's timing).
+  Cluster(const std::string& log_dir, const net::LinkConfig& link, uint64_t seed,
+          replay::WalSync sync = replay::WalSync::none, std::function<void()> before_sync = {})
+      : up_(link, seed),
+        down_(link, seed * 7 + 1),
+        node_sink_(down_, server_address(), now_),
+        sync_(sync),
+        before_sync_(std::move(before_sync)) {
     private_key_ = net::random_key();
     open_node(log_dir);
   }
@@ -67,6 +78,8 @@ class Cluster {
     options.config.snapshot_every_ticks = 100;
     options.config.full_hash_every_ticks = 20;
     options.config.aoi_radius_cells = 16;
+    options.config.log_sync = sync_;
+    options.log_before_sync = before_sync_;
     options.net = net::default_server_config();
     options.net.protocol_id = protocol_id;
     options.net.public_address = server_address();
@@ -176,6 +189,8 @@ class Cluster {
   net::LinkSim up_;
   net::LinkSim down_;
   LinkSink node_sink_;
+  replay::WalSync sync_;
+  std::function<void()> before_sync_;
   std::unique_ptr<RegionalNode> node_;
   std::vector<std::unique_ptr<sdk::GameClient>> clients_;
   std::vector<std::unique_ptr<LinkSink>> sinks_;
@@ -190,6 +205,67 @@ replay::ReplayResult verify_log(const std::string& dir) {
   EXPECT_TRUE(log) << status.describe();
   if (!log) return {};
   return replay::replay(*log, replay::ReplayOptions{});
+}
+
+// DESIGN.md's invariant under log.sync = background: nothing derived from tick T (snapshots, the
+// welcome, processed-input acks) reaches a client before the log thread has fsynced T. The test
+// holds the log thread before an fsync: while it is held, no client may see a newer tick; once
+// released, everything held back arrives and the clients play on.
+TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
+  TempDir dir;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool hold = false;
+  bool holding = false;
+  auto before_sync = [&] {
+    std::unique_lock lock(mutex);
+    if (!hold) return;
+    holding = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return !hold; });
+    holding = false;
+  };
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 3, replay::WalSync::background, before_sync);
+  cluster.add_clients(6);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(3'000'000, rng);  // 60 ticks: welcomed and playing
+  auto newest_seen = [&] {
+    uint64_t newest = 0;
+    for (size_t i = 0; i < cluster.size(); ++i) {
+      if (const view::ClientView* v = cluster.client(i).view()) newest = std::max(newest, v->tick);
+    }
+    return newest;
+  };
+  ASSERT_GT(newest_seen(), 0U);
+  {
+    std::unique_lock lock(mutex);
+    hold = true;
+  }
+  cluster.run(200'000, rng);  // the next fsync starts and is held
+  uint64_t held_at = 0;
+  {
+    std::unique_lock lock(mutex);
+    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return holding; }));
+    held_at = cluster.node().durable_tick();
+  }
+  const uint64_t tick_before = cluster.node().simulation().tick();
+  cluster.run(1'000'000, rng);  // 20 more ticks (below the writer's lag bound of 40)
+  EXPECT_GE(cluster.node().simulation().tick(), tick_before + 19);
+  EXPECT_EQ(cluster.node().durable_tick(), held_at) << "the log thread is held";
+  EXPECT_LE(newest_seen(), held_at) << "a client saw a tick the disk does not hold";
+  {
+    std::unique_lock lock(mutex);
+    hold = false;
+  }
+  cv.notify_all();
+  const uint64_t deadline_ticks = cluster.node().simulation().tick();
+  for (int i = 0; i < 200 && cluster.node().durable_tick() < deadline_ticks; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  cluster.run(500'000, rng);
+  EXPECT_GT(newest_seen(), held_at + 19) << "what was held back was sent once durable";
+  for (size_t i = 0; i < cluster.size(); ++i) EXPECT_EQ(cluster.client(i).stats().checksum_mismatches, 0U) << i;
 }
 
 TEST(Node, ClientsOverLossyLinksReconstructEverySnapshotAndTheLogReplaysAcrossARestart) {
