@@ -661,6 +661,13 @@ void Connection::disconnect(DisconnectReason reason, std::uint64_t now_us) {
   disconnect_copies_left_ = disconnect_packet_copies;
 }
 
+void Connection::abort(DisconnectReason reason) {
+  if (state_ == ConnectionState::disconnected) return;
+  state_ = ConnectionState::disconnected;
+  disconnect_reason_ = reason;
+  disconnect_copies_left_ = 0;
+}
+
 // --- time --------------------------------------------------------------------------------------
 
 void Connection::update(std::uint64_t now_us) {

@@ -116,6 +116,8 @@ class Connection {
   bool pop_message(Message& out);
   [[nodiscard]] bool has_message() const { return !delivered_.empty(); }
   void disconnect(DisconnectReason reason, std::uint64_t now_us);
+  // Ends the connection at once, sending nothing (its transport is gone).
+  void abort(DisconnectReason reason);
   // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
   void request_packet() { ack_pending_ = true; }
 

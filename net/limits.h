@@ -150,8 +150,25 @@ static_assert(tcp_frame_body_max <= 0xffff);
 // Bytes queued for one TCP stream not yet taken by the kernel; a peer that does not read is dropped.
 inline constexpr std::size_t tcp_send_queue_bytes_max = 4 << 20;
 // Streams one TcpServer holds at once; further connections are closed at accept.
-// Each holds a read buffer of about 5 kB, so the bound is about 40 MB.
+// Each holds a read buffer of about 5 kB, so the bound is about 40 MB (plus send queues, which
+// only a connected client can fill: at most tcp_send_queue_bytes_max each).
 inline constexpr std::size_t tcp_streams_max = 8192;
+// A stream that carries no connected client this long after it was accepted is closed.
+inline constexpr std::uint64_t tcp_handshake_timeout_default_us = 5'000'000;
+// Streams of one peer IP (any port): in all, and not yet carrying a connected client. One host
+// cannot hold more than the second figure with connections that never complete the handshake
+// (each lives at most the handshake timeout); players behind one NAT (or bots on loopback) each
+// carry a connected client, bounded by the first.
+inline constexpr std::size_t tcp_streams_per_address_default = 256;
+inline constexpr std::size_t tcp_pending_streams_per_address_default = 16;
+static_assert(tcp_pending_streams_per_address_default <= tcp_streams_per_address_default);
+static_assert(tcp_streams_per_address_default <= tcp_streams_max);
+// Descriptors a TcpServer leaves free under the process limit (RocksDB's files, HTTP sessions).
+inline constexpr std::size_t tcp_descriptor_reserve_default = 128;
+// accept(2) out of descriptors or memory: pause accepting this long, doubling up to the max.
+inline constexpr std::uint64_t tcp_accept_backoff_us = 50'000;
+inline constexpr std::uint64_t tcp_accept_backoff_max_us = 1'000'000;
+static_assert(tcp_accept_backoff_us > 0 && tcp_accept_backoff_us <= tcp_accept_backoff_max_us);
 
 // --- transports ----------------------------------------------------------------------------------
 // Datagrams moved per recvmmsg/sendmmsg call.

@@ -27,6 +27,9 @@ struct Server::Client {
   double packet_budget = 0;
   std::uint64_t packet_budget_us = 0;
   bool announced_disconnect = false;
+  // Its transport failed (transport_closed): nothing more is written to it; it is removed at the
+  // next safe point (update or send_packets), never while the server may be writing to it.
+  bool transport_failed = false;
   bool due = false;                     // in Server::due_
   bool readable = false;                // in Server::readable_
   std::uint64_t timer_us = UINT64_MAX;  // its live entry in Server::timers_
@@ -342,7 +345,9 @@ void Server::send_packets(std::uint64_t now_us, DatagramSink& sink) {
     if (!slots_[slot] || !slots_[slot]->due) continue;  // removed (or visited: a duplicate entry)
     Client& client = *slots_[slot];
     client.due = false;
-    while (client.connection.write_packet(now_us, header, payload_)) {
+    // The sink may report this client's transport closed from inside emit() (a TCP stream whose
+    // send queue overflowed): transport_closed() only marks it, and it is removed below.
+    while (!client.transport_failed && client.connection.write_packet(now_us, header, payload_)) {
       assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
       const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
                                              config_.protocol_id, packet_buffer_);
@@ -426,12 +431,16 @@ void Server::disconnect(ClientId client, DisconnectReason reason, std::uint64_t 
 }
 
 void Server::transport_closed(TransportKind kind, const Address& address) {
+  // May run from inside send_packets() (through the sink): mark only; the client is removed at the
+  // next safe point (the end of its visit in send_packets, or update()).
   const auto& by_address = by_address_[static_cast<int>(kind)];
   const auto it = by_address.find(address);
   if (it == by_address.end()) return;
   const std::size_t slot = it->second;
-  slots_[slot]->connection.disconnect(DisconnectReason::transport_error, 0);
-  remove(slot);
+  Client& client = *slots_[slot];
+  client.transport_failed = true;
+  client.connection.abort(DisconnectReason::transport_error);
+  mark_due(slot);
 }
 
 std::vector<ClientId> Server::clients() const {

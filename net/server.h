@@ -85,7 +85,9 @@ class Server {
   bool pop_any_message(ClientId& client, Message& out);
   bool pop_event(ServerEvent& out);
   void disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us);
-  // Drops a stream peer whose transport failed (the TCP connection closed).
+  // Drops a peer whose transport failed (the TCP connection closed). Safe from anywhere, the sink
+  // inside send_packets() included: it only marks the client, which is removed (and its
+  // disconnected event, reason transport_error, queued) at the next update() or send_packets().
   void transport_closed(TransportKind kind, const Address& address);
 
   [[nodiscard]] std::size_t connected_count() const { return by_client_.size(); }
