@@ -756,6 +756,7 @@ std::size_t Connection::memory_bytes() const {
   bytes +=
       (send_ring_.chunks_allocated() + receive_ring_.chunks_allocated()) * reliable_chunk_slots * sizeof(ReliableSlot);
   bytes += assembly_.capacity();
+  bytes += receive_ring_bytes_;  // messages held in the receive ring (by size)
   bytes += spare_buffers_.capacity() * sizeof(std::vector<std::uint8_t>) + spare_buffer_bytes_;
   for (const Reassembly& r : reassembly_) bytes += sizeof(Reassembly) + r.data.capacity() + r.have.capacity() / 8;
   return bytes;

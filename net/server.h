@@ -117,6 +117,8 @@ class Server {
   [[nodiscard]] DropCounters total_drops() const;
   [[nodiscard]] const HandshakeCounters& handshake_counters() const { return handshake_; }
   [[nodiscard]] std::size_t used_token_count() const { return used_tokens_.size(); }
+  // Sender IPs whose connection-request budget is remembered (at most request_address_table_size).
+  [[nodiscard]] std::size_t request_addresses_tracked() const { return address_request_budgets_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:
