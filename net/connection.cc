@@ -360,6 +360,11 @@ bool Connection::receive_reliable(const Entry& entry) {
   // Held out of order beyond the byte bound: dropped (the sender resends it). The next expected id
   // is always taken, so delivery never stalls on the bound.
   if (ahead > 0 && receive_ring_bytes_ + entry.data.size() > config_.reliable_receive_bytes_max) {
+    // Over a stream nothing is resent: a dropped message would leave a gap for ever.
+    if (config_.stream_transport) {
+      protocol_error(DropReason::receive_buffer_full);
+      return false;
+    }
     stats_.drops.bump(DropReason::receive_buffer_full);
     return true;
   }

@@ -39,8 +39,9 @@ enum class DisconnectReason : std::uint8_t {
   replaced = 8,         // the same client connected again (a newer login): the older connection ends
   token_reused = 9,     // denied: the connect token was used already
   refused = 10,         // denied: the server cannot take the connection now (token table full, id clash)
+  rate_limited = 11,    // a stream client went over its packet or byte budget (a stream cannot drop)
 };
-inline constexpr DisconnectReason disconnect_reason_last = DisconnectReason::refused;
+inline constexpr DisconnectReason disconnect_reason_last = DisconnectReason::rate_limited;
 
 enum class ConnectionState : std::uint8_t { connected, disconnecting, disconnected };
 

@@ -305,15 +305,21 @@ void Server::receive_data(TransportKind kind, const Address& from, std::span<con
     return;
   }
   // Budgets before decryption: what a client can make the server decrypt and decode is bounded.
-  if (config_.packets_per_second_per_client > 0 &&
-      !client.packet_budget.take(1.0, config_.packets_per_second_per_client, config_.packet_burst_per_client, now_us)) {
-    drops_.bump(DropReason::packet_rate_limit);
-    return;
-  }
-  if (config_.bytes_per_second_per_client > 0 &&
+  const bool over_packets =
+      config_.packets_per_second_per_client > 0 &&
+      !client.packet_budget.take(1.0, config_.packets_per_second_per_client, config_.packet_burst_per_client, now_us);
+  const bool over_bytes =
+      !over_packets && config_.bytes_per_second_per_client > 0 &&
       !client.byte_budget.take(static_cast<double>(packet.size()), config_.bytes_per_second_per_client,
-                               config_.byte_burst_per_client, now_us)) {
-    drops_.bump(DropReason::byte_rate_limit);
+                               config_.byte_burst_per_client, now_us);
+  if (over_packets || over_bytes) {
+    drops_.bump(over_packets ? DropReason::packet_rate_limit : DropReason::byte_rate_limit);
+    // Over datagrams the peer resends what mattered. Over a stream nothing is resent, so a dropped
+    // packet would break its reliable channel for good: the connection ends instead.
+    if (client.transport == TransportKind::stream) {
+      client.connection.disconnect(DisconnectReason::rate_limited, now_us);
+      mark_due(it->second);
+    }
     return;
   }
   std::size_t payload_size = 0;

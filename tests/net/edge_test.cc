@@ -334,5 +334,21 @@ TEST(net_edge, skipping_one_reliable_id_cannot_pin_more_than_the_byte_bound) {
   EXPECT_EQ(c.state(), ConnectionState::connected);
 }
 
+TEST(net_edge, over_a_stream_the_receive_bound_ends_the_connection_instead_of_leaving_a_gap) {
+  const std::uint64_t now = 1'000'000;
+  ConnectionConfig config = default_connection_config();
+  config.stream_transport = true;  // nothing is ever resent: a dropped message would never come back
+  Connection c(config, ConnectionId{1}, now);
+  std::uint16_t id = 1;
+  while (c.state() == ConnectionState::connected && id < 4000) {
+    ASSERT_NO_FATAL_FAILURE(receive_reliable(c, id, id, unfragmented_size_max, now));
+    ++id;
+  }
+  EXPECT_EQ(c.state(), ConnectionState::disconnected);
+  EXPECT_EQ(c.disconnect_reason(), DisconnectReason::protocol_error);
+  EXPECT_EQ(c.stats().drops[DropReason::receive_buffer_full], 1u);
+  EXPECT_LE(c.reliable_receive_bytes(), reliable_receive_bytes_default);
+}
+
 }  // namespace
 }  // namespace strata::net
