@@ -718,6 +718,27 @@ std::size_t TcpServer::close_silent_streams() {
 }
 
 const TransportStats& TcpServer::stats() const { return impl_->stats; }
+
+std::optional<std::string> StreamReport::poll(const TcpServer& server, std::chrono::steady_clock::time_point now) {
+  if (now < next_) return std::nullopt;
+  next_ = now + interval_;
+  const TransportStats& s = server.stats();
+  if (s.streams_accepted == last_.streams_accepted && s.streams_refused == last_.streams_refused &&
+      s.streams_closed == last_.streams_closed && s.accept_errors == last_.accept_errors)
+    return std::nullopt;
+  std::string line = std::to_string(server.stream_count()) + " streams (descriptor limit " +
+                     std::to_string(server.descriptor_limit()) + "); accepted " + std::to_string(s.streams_accepted);
+  line += "; refused";
+  for (std::size_t i = 0; i < stream_refusal_count; ++i)
+    line += " " + std::string(name(static_cast<StreamRefusal>(i))) + "=" + std::to_string(s.streams_refused_by[i]);
+  line += "; closed";
+  for (std::size_t i = 0; i < stream_close_count; ++i)
+    line += " " + std::string(name(static_cast<StreamClose>(i))) + "=" + std::to_string(s.streams_closed_by[i]);
+  line +=
+      "; accept errors " + std::to_string(s.accept_errors) + " (backoffs " + std::to_string(s.accept_backoffs) + ")";
+  last_ = s;
+  return line;
+}
 std::size_t TcpServer::descriptor_limit() const { return impl_->descriptor_limit; }
 
 struct TcpClient::Impl : std::enable_shared_from_this<TcpClient::Impl> {

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -193,6 +194,20 @@ class TcpServer : public DatagramSink {
   struct Impl;
   explicit TcpServer(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
+};
+
+// What a TcpServer did, for a server's log: a line every `interval` at most, when a counter changed
+// (streams accepted, refused and closed by reason).
+class StreamReport {
+ public:
+  explicit StreamReport(std::chrono::steady_clock::duration interval = std::chrono::seconds(10))
+      : interval_(interval) {}
+  [[nodiscard]] std::optional<std::string> poll(const TcpServer& server, std::chrono::steady_clock::time_point now);
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::chrono::steady_clock::time_point next_{};
+  TransportStats last_;
 };
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (what a server does at start); returns the soft
