@@ -332,6 +332,17 @@ TEST(net_edge, skipping_one_reliable_id_cannot_pin_more_than_the_byte_bound) {
   EXPECT_GT(expected, 1u);
   EXPECT_EQ(c.reliable_receive_bytes(), 0u);
   EXPECT_EQ(c.state(), ConnectionState::connected);
+  // Tiny messages instead: the slots bound them (their chunks are the cost, not their bytes).
+  Connection tiny(default_connection_config(), ConnectionId{1}, now);
+  std::size_t tiny_peak = 0;
+  for (std::size_t id = 1; id < window_slots; ++id) {
+    ASSERT_NO_FATAL_FAILURE(
+        receive_reliable(tiny, static_cast<std::uint16_t>(id), static_cast<std::uint16_t>(id), 1, now));
+    tiny_peak = std::max(tiny_peak, tiny.memory_bytes());
+  }
+  EXPECT_LE(tiny_peak, reliable_receive_bytes_default);
+  std::printf("reliable receive, 1-byte messages: held %zu bytes, connection memory at peak %zu bytes\n",
+              tiny.reliable_receive_bytes(), tiny_peak);
 }
 
 TEST(net_edge, over_a_stream_the_receive_bound_ends_the_connection_instead_of_leaving_a_gap) {
