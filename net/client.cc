@@ -39,6 +39,7 @@ bool Client::start(std::span<const std::uint8_t> connect_token, std::uint64_t no
   connection_.reset();
   replay_ = ReplayWindow();
   failure_ = ClientFailure::none;
+  denied_reason_ = DisconnectReason::none;
   heard_from_server_ = false;
   if ((config_.transport == TransportKind::stream) != (stream_peer != nullptr)) {
     fail(ClientFailure::wrong_transport);
@@ -81,11 +82,14 @@ void Client::receive(const Address& from, std::span<const std::uint8_t> datagram
         drops_.bump(DropReason::wrong_state);
         return;
       }
-      if (!read_denied_packet(datagram, token_->server_to_client_key, token_->protocol_id)) {
-        drops_.bump(DropReason::bad_mac);
+      if (const auto reason = read_denied_packet(datagram, token_->server_to_client_key, token_->protocol_id)) {
+        denied_reason_ = *reason <= static_cast<std::uint8_t>(disconnect_reason_last)
+                             ? static_cast<DisconnectReason>(*reason)
+                             : DisconnectReason::refused;
+        fail(ClientFailure::denied);
         return;
       }
-      fail(ClientFailure::denied);
+      drops_.bump(DropReason::bad_mac);
       return;
     case PacketType::data: receive_data(datagram, now_us); return;
     case PacketType::connection_request:
@@ -220,6 +224,7 @@ void Client::disconnect(DisconnectReason reason, std::uint64_t now_us) {
 }
 
 DisconnectReason Client::disconnect_reason() const {
+  if (failure_ == ClientFailure::denied) return denied_reason_;
   return connection_ ? connection_->disconnect_reason() : DisconnectReason::none;
 }
 

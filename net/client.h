@@ -71,6 +71,8 @@ class Client {
   // Whether the server answered this connection attempt (an authentic challenge arrived): a
   // handshake that timed out after that did not fail because the transport is blocked.
   [[nodiscard]] bool heard_from_server() const { return heard_from_server_; }
+  // disconnected: why (from the server's disconnect packet, or timeout); failed with
+  // ClientFailure::denied: the reason the server gave (server_full, token_reused, refused, timeout).
   [[nodiscard]] DisconnectReason disconnect_reason() const;
   // The token's address of the server (its identity in the handshake).
   [[nodiscard]] const Address& server_address() const { return server_address_; }
@@ -91,6 +93,7 @@ class Client {
   ClientConfig config_;
   ClientState state_ = ClientState::idle;
   ClientFailure failure_ = ClientFailure::none;
+  DisconnectReason denied_reason_ = DisconnectReason::none;
   std::optional<ConnectTokenPublic> token_;
   Address server_address_;
   Address peer_address_;

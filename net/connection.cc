@@ -334,7 +334,7 @@ bool Connection::receive_entry(const Entry& entry) {
     case EntryTag::unreliable_fragment: return receive_unreliable_fragment(entry);
     case EntryTag::disconnect:
       state_ = ConnectionState::disconnected;
-      disconnect_reason_ = entry.reason <= static_cast<std::uint8_t>(DisconnectReason::transport_error)
+      disconnect_reason_ = entry.reason <= static_cast<std::uint8_t>(disconnect_reason_last)
                                ? static_cast<DisconnectReason>(entry.reason)
                                : DisconnectReason::requested;
       return false;
@@ -357,10 +357,22 @@ bool Connection::receive_reliable(const Entry& entry) {
     stats_.drops.bump(DropReason::stale_message);
     return true;
   }
+  // Held out of order beyond the byte bound: dropped (the sender resends it). The next expected id
+  // is always taken, so delivery never stalls on the bound.
+  if (ahead > 0 && receive_ring_bytes_ + entry.data.size() > config_.reliable_receive_bytes_max) {
+    // Over a stream nothing is resent: a dropped message would leave a gap for ever.
+    if (config_.stream_transport) {
+      protocol_error(DropReason::receive_buffer_full);
+      return false;
+    }
+    stats_.drops.bump(DropReason::receive_buffer_full);
+    return true;
+  }
   ReliableSlot& slot = receive_ring_.claim(entry.id);  // within ring_size_ of next_receive_id_
   slot.tag = entry.tag;
   acquire_buffer(slot.data);
   slot.data.assign(entry.data.begin(), entry.data.end());
+  receive_ring_bytes_ += slot.data.size();
   deliver_reliable();
   return state_ != ConnectionState::disconnected;
 }
@@ -370,6 +382,7 @@ void Connection::deliver_reliable() {
     ReliableSlot* held = receive_ring_.find(next_receive_id_);
     if (held == nullptr) return;
     ReliableSlot& slot = *held;
+    const std::size_t held_bytes = slot.data.size();  // (moved out below when delivered whole)
     if (slot.tag == EntryTag::reliable_message) {
       if (assembling_) {
         protocol_error(DropReason::fragment_limits);
@@ -391,6 +404,7 @@ void Connection::deliver_reliable() {
       }
     }
     release_buffer(slot.data);  // delivered
+    receive_ring_bytes_ -= held_bytes;
     receive_ring_.release(slot);
     ++next_receive_id_;
   }
@@ -661,6 +675,13 @@ void Connection::disconnect(DisconnectReason reason, std::uint64_t now_us) {
   disconnect_copies_left_ = disconnect_packet_copies;
 }
 
+void Connection::abort(DisconnectReason reason) {
+  if (state_ == ConnectionState::disconnected) return;
+  state_ = ConnectionState::disconnected;
+  disconnect_reason_ = reason;
+  disconnect_copies_left_ = 0;
+}
+
 // --- time --------------------------------------------------------------------------------------
 
 void Connection::update(std::uint64_t now_us) {
@@ -740,6 +761,7 @@ std::size_t Connection::memory_bytes() const {
   bytes +=
       (send_ring_.chunks_allocated() + receive_ring_.chunks_allocated()) * reliable_chunk_slots * sizeof(ReliableSlot);
   bytes += assembly_.capacity();
+  bytes += receive_ring_bytes_;  // messages held in the receive ring (by size)
   bytes += spare_buffers_.capacity() * sizeof(std::vector<std::uint8_t>) + spare_buffer_bytes_;
   for (const Reassembly& r : reassembly_) bytes += sizeof(Reassembly) + r.data.capacity() + r.have.capacity() / 8;
   return bytes;

@@ -36,7 +36,12 @@ enum class DisconnectReason : std::uint8_t {
   shutdown = 5,         // the server is stopping
   kicked = 6,           // the server removed the client
   transport_error = 7,  // the TCP stream failed or a frame was malformed
+  replaced = 8,         // the same client connected again (a newer login): the older connection ends
+  token_reused = 9,     // denied: the connect token was used already
+  refused = 10,         // denied: the server cannot take the connection now (token table full, id clash)
+  rate_limited = 11,    // a stream client went over its packet or byte budget (a stream cannot drop)
 };
+inline constexpr DisconnectReason disconnect_reason_last = DisconnectReason::rate_limited;
 
 enum class ConnectionState : std::uint8_t { connected, disconnecting, disconnected };
 
@@ -64,6 +69,8 @@ struct ConnectionConfig {
   // message does not stop new ones; the rings (both directions) may hold that many slots, allocated
   // in chunks as they are used (reliable_ring.h), so a large window costs memory only when used.
   std::size_t reliable_window = reliable_window_default;
+  // Bytes of reliable messages held received out of order, at most (see limits.h).
+  std::size_t reliable_receive_bytes_max = reliable_receive_bytes_default;
   // True over TCP: the stream never loses, so reliable messages are sent once and never resent.
   bool stream_transport = false;
   // First packet sequence and first reliable message id; both ends must agree (tests start them
@@ -116,6 +123,8 @@ class Connection {
   bool pop_message(Message& out);
   [[nodiscard]] bool has_message() const { return !delivered_.empty(); }
   void disconnect(DisconnectReason reason, std::uint64_t now_us);
+  // Ends the connection at once, sending nothing (its transport is gone).
+  void abort(DisconnectReason reason);
   // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
   void request_packet() { ack_pending_ = true; }
 
@@ -135,6 +144,8 @@ class Connection {
   // Heap held by this connection's protocol state, in bytes (approximate: buffers by capacity).
   [[nodiscard]] std::size_t memory_bytes() const;
   [[nodiscard]] std::size_t sent_history_capacity() const { return sent_.size(); }
+  // Bytes of reliable messages waiting in the receive ring (out of order, or for delivery room).
+  [[nodiscard]] std::size_t reliable_receive_bytes() const { return receive_ring_bytes_; }
   [[nodiscard]] std::size_t reliable_chunks_allocated() const {
     return send_ring_.chunks_allocated() + receive_ring_.chunks_allocated();
   }
@@ -244,6 +255,7 @@ class Connection {
   std::uint16_t next_send_id_;
   std::uint64_t resend_scan_due_us_ = 0;
   ReliableRing receive_ring_;
+  std::size_t receive_ring_bytes_ = 0;  // data bytes held in receive_ring_
   std::uint16_t next_receive_id_;
   std::uint64_t last_reliable_activity_us_;
   std::vector<std::uint8_t> assembly_;

@@ -17,7 +17,7 @@ enum class DropReason : std::uint8_t {
   too_large,              // datagram, frame or message larger than its limit
   fragment_limits,        // fragment index/count/size out of bounds, reassembly over its limit
   unknown_connection,     // data packet from an address with no connection
-  rate_limit,             // over the connection-request or per-connection packet budget
+  rate_limit,             // over the global connection-request budget
   wrong_protocol,         // protocol id or version magic differs
   token_invalid,          // connect token does not decrypt/verify
   token_expired,          // connect token or challenge past its expiry
@@ -29,6 +29,10 @@ enum class DropReason : std::uint8_t {
   stale_message,          // duplicate or out-of-window message id, older unreliable sequence
   wrong_state,            // a packet type the endpoint does not expect in its current state
   queue_full,             // delivered messages not taken by the application (unreliable only)
+  address_rate_limit,     // over the connection-request budget of the sender's IP
+  packet_rate_limit,      // over the connected client's packet budget
+  byte_rate_limit,        // over the connected client's byte budget
+  receive_buffer_full,    // reliable messages held out of order over the connection's byte bound
   count
 };
 
@@ -52,7 +56,11 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropRe
                                                                      "already_connected",
                                                                      "stale_message",
                                                                      "wrong_state",
-                                                                     "queue_full"};
+                                                                     "queue_full",
+                                                                     "address_rate_limit",
+                                                                     "packet_rate_limit",
+                                                                     "byte_rate_limit",
+                                                                     "receive_buffer_full"};
   const auto i = static_cast<std::size_t>(reason);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }

@@ -52,6 +52,12 @@ static_assert(reliable_span_factor * reliable_window_max < 0x8000);
 static_assert(reliable_window_default <= reliable_window_max);
 // A whole maximum-size message must fit the window, or it could never be sent.
 static_assert(fragment_count_max <= reliable_window_default);
+// Bytes of reliable messages a connection holds received out of order (ids after a missing one),
+// whatever its window: a peer that skips one id cannot pin window x message size (~9.7 MB) of
+// buffers. Beyond it, out-of-order messages are dropped (receive_buffer_full) and the sender
+// resends them; the next expected id is always taken. Four maximum messages of room.
+inline constexpr std::size_t reliable_receive_bytes_default = 4 * message_size_max;
+static_assert(reliable_receive_bytes_default >= message_size_max + fragment_size);
 // Reliable ring slots allocated together (a chunk is ~2.5 kB); chunks are freed once empty.
 inline constexpr std::size_t reliable_chunk_slots = 64;
 static_assert((reliable_chunk_slots & (reliable_chunk_slots - 1)) == 0);
@@ -133,6 +139,22 @@ static_assert(denied_packet_size <= connection_request_size);
 // Tokens whose single use is remembered (until they expire); when full, new connections are refused.
 inline constexpr std::size_t used_token_table_max = 65536;
 inline constexpr std::size_t clients_max = 65536;
+// Connection requests (each costs a token decryption) per peer IP, on top of the global budget:
+// junk with the public protocol id from one host cannot use up what every other host may spend.
+// A client resends its request every 100 ms until answered; 128 covers a NAT (or bots on one
+// loopback address) starting 100 clients at once. The table of IPs is bounded (oldest evicted).
+inline constexpr double requests_per_second_per_address_default = 32;
+inline constexpr double request_burst_per_address_default = 128;
+inline constexpr std::size_t request_address_table_default = 16384;
+// Authenticated packets and bytes a connected client may send, sustained and in a burst (checked
+// before decryption). A 20 Hz client sends 20-60 packets (a few kB) a second; the bursts cover
+// resends after a stall of several seconds. Worst accepted decode work per client: 150 packets
+// of at most data_packet_size_max, 64 KiB a second.
+inline constexpr double client_packets_per_second_default = 150;
+inline constexpr double client_packet_burst_default = 600;
+inline constexpr double client_bytes_per_second_default = 64 * 1024;
+inline constexpr double client_byte_burst_default = 256 * 1024;
+static_assert(client_byte_burst_default >= 4 * data_packet_size_max);
 // The server's deadline heap keeps stale entries (lazy deletion) until it holds this many per
 // client (plus a constant), then is rebuilt from the clients' current deadlines.
 inline constexpr std::size_t timer_heap_slack_factor = 4;
@@ -150,8 +172,25 @@ static_assert(tcp_frame_body_max <= 0xffff);
 // Bytes queued for one TCP stream not yet taken by the kernel; a peer that does not read is dropped.
 inline constexpr std::size_t tcp_send_queue_bytes_max = 4 << 20;
 // Streams one TcpServer holds at once; further connections are closed at accept.
-// Each holds a read buffer of about 5 kB, so the bound is about 40 MB.
+// Each holds a read buffer of about 5 kB, so the bound is about 40 MB (plus send queues, which
+// only a connected client can fill: at most tcp_send_queue_bytes_max each).
 inline constexpr std::size_t tcp_streams_max = 8192;
+// A stream that carries no connected client this long after it was accepted is closed.
+inline constexpr std::uint64_t tcp_handshake_timeout_default_us = 5'000'000;
+// Streams of one peer IP (any port): in all, and not yet carrying a connected client. One host
+// cannot hold more than the second figure with connections that never complete the handshake
+// (each lives at most the handshake timeout); players behind one NAT (or bots on loopback) each
+// carry a connected client, bounded by the first.
+inline constexpr std::size_t tcp_streams_per_address_default = 256;
+inline constexpr std::size_t tcp_pending_streams_per_address_default = 16;
+static_assert(tcp_pending_streams_per_address_default <= tcp_streams_per_address_default);
+static_assert(tcp_streams_per_address_default <= tcp_streams_max);
+// Descriptors a TcpServer leaves free under the process limit (RocksDB's files, HTTP sessions).
+inline constexpr std::size_t tcp_descriptor_reserve_default = 128;
+// accept(2) out of descriptors or memory: pause accepting this long, doubling up to the max.
+inline constexpr std::uint64_t tcp_accept_backoff_us = 50'000;
+inline constexpr std::uint64_t tcp_accept_backoff_max_us = 1'000'000;
+static_assert(tcp_accept_backoff_us > 0 && tcp_accept_backoff_us <= tcp_accept_backoff_max_us);
 
 // --- transports ----------------------------------------------------------------------------------
 // Datagrams moved per recvmmsg/sendmmsg call.

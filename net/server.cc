@@ -24,9 +24,12 @@ struct Server::Client {
   ReplayWindow replay;
   std::uint64_t send_sequence = 0;
   std::uint64_t first_sequence = 0;
-  double packet_budget = 0;
-  std::uint64_t packet_budget_us = 0;
+  TokenBucket packet_budget;
+  TokenBucket byte_budget;
   bool announced_disconnect = false;
+  // Its transport failed (transport_closed): nothing more is written to it; it is removed at the
+  // next safe point (update or send_packets), never while the server may be writing to it.
+  bool transport_failed = false;
   bool due = false;                     // in Server::due_
   bool readable = false;                // in Server::readable_
   std::uint64_t timer_us = UINT64_MAX;  // its live entry in Server::timers_
@@ -40,7 +43,11 @@ std::size_t Server::TokenIdHash::operator()(const TokenId& id) const noexcept {
   return static_cast<std::size_t>(h);
 }
 
-Server::Server(const ServerConfig& config) : config_(config), request_budget_(config.connection_request_burst) {
+Server::Server(const ServerConfig& config)
+    : config_(config),
+      request_budget_{config.connection_request_burst, 0},
+      address_request_budgets_(config.request_address_table_size, config.requests_per_second_per_address,
+                               config.request_burst_per_address) {
   assert(config.max_clients > 0 && config.max_clients <= clients_max);
   [[maybe_unused]] const bool ready = crypto_init();
   assert(ready);
@@ -99,16 +106,16 @@ void Server::receive_request(TransportKind kind, const Address& from, std::span<
     drops_.bump(DropReason::token_expired);
     return;
   }
-  // Token bucket: decrypting tokens is the expensive step a flood would target.
-  const double elapsed_s = static_cast<double>(now_us - std::min(now_us, request_budget_us_)) / 1e6;
-  request_budget_ =
-      std::min(config_.connection_request_burst, request_budget_ + elapsed_s * config_.connection_requests_per_second);
-  request_budget_us_ = now_us;
-  if (request_budget_ < 1.0) {
+  // Token buckets: decrypting tokens is the expensive step a flood would target. The sender's IP
+  // first, so one host's junk cannot drain the global budget every host shares.
+  if (!address_request_budgets_.take(from, now_us)) {
+    drops_.bump(DropReason::address_rate_limit);
+    return;
+  }
+  if (!request_budget_.take(1.0, config_.connection_requests_per_second, config_.connection_request_burst, now_us)) {
     drops_.bump(DropReason::rate_limit);
     return;
   }
-  request_budget_ -= 1.0;
   ConnectTokenPrivate token;
   if (open_private_token(request.private_data, request.nonce, request.protocol_id, request.expire_unix_s,
                          config_.private_key, token) != TokenError::none) {
@@ -168,31 +175,43 @@ void Server::receive_response(TransportKind kind, const Address& from, std::span
   }
   if (challenge.challenge_expire_us <= now_us) {
     drops_.bump(DropReason::token_expired);
+    deny(kind, from, DisconnectReason::timeout, challenge.server_to_client_key, sink);
     return;
   }
+  // Authenticated from here on: every refusal is answered with its reason, except a resend.
   auto& by_address = by_address_[static_cast<int>(kind)];
-  if (by_address.contains(from) || by_client_.contains(static_cast<std::uint64_t>(challenge.client_id)) ||
-      by_connection_id_.contains(static_cast<std::uint32_t>(challenge.connection_id))) {
-    drops_.bump(DropReason::already_connected);  // includes resent responses of a connected client
-    return;
-  }
+  const auto at_address = by_address.find(from);
+  const auto same_client = by_client_.find(static_cast<std::uint64_t>(challenge.client_id));
   if (used_tokens_.contains(challenge.token_id)) {
+    if (at_address != by_address.end() && same_client != by_client_.end() &&
+        at_address->second == same_client->second) {
+      drops_.bump(DropReason::already_connected);  // a resent response of the client it connected
+      return;
+    }
     drops_.bump(DropReason::token_reused);
+    deny(kind, from, DisconnectReason::token_reused, challenge.server_to_client_key, sink);
     return;
   }
-  if (free_slots_.empty()) {
+  if (by_connection_id_.contains(static_cast<std::uint32_t>(challenge.connection_id))) {
+    drops_.bump(DropReason::already_connected);  // a 32-bit id clash: the client retries with a new one
+    deny(kind, from, DisconnectReason::refused, challenge.server_to_client_key, sink);
+    return;
+  }
+  // A fresh token for a client connected elsewhere (a newer login), or from an address that holds
+  // another connection (its socket now speaks a new handshake): the older connection gives way.
+  const bool replacing = at_address != by_address.end() || same_client != by_client_.end();
+  if (free_slots_.empty() && !replacing) {
     drops_.bump(DropReason::server_full);
-    std::array<std::uint8_t, denied_packet_size> out;
-    write_denied_packet(denied_sequence_++, static_cast<std::uint8_t>(DisconnectReason::server_full),
-                        challenge.server_to_client_key, config_.protocol_id, out);
-    ++handshake_.denied_sent;
-    emit(sink, kind, from, out);
+    deny(kind, from, DisconnectReason::server_full, challenge.server_to_client_key, sink);
     return;
   }
   if (!remember_token(challenge.token_id, challenge.token_expire_unix_s, now_us)) {
     drops_.bump(DropReason::used_token_table_full);
+    deny(kind, from, DisconnectReason::refused, challenge.server_to_client_key, sink);
     return;
   }
+  if (same_client != by_client_.end()) replace(same_client->second, now_us, sink);
+  if (const auto again = by_address.find(from); again != by_address.end()) replace(again->second, now_us, sink);
   const std::size_t slot = free_slots_.back();
   free_slots_.pop_back();
   ConnectionConfig connection = config_.connection;
@@ -207,8 +226,8 @@ void Server::receive_response(TransportKind kind, const Address& from, std::span
   client->user_data = challenge.user_data;
   client->send_sequence = connection.first_sequence;
   client->first_sequence = connection.first_sequence;
-  client->packet_budget = config_.packet_burst_per_client;
-  client->packet_budget_us = now_us;
+  client->packet_budget = TokenBucket{config_.packet_burst_per_client, now_us};
+  client->byte_budget = TokenBucket{config_.byte_burst_per_client, now_us};
   client->connection.request_packet();  // confirms the connection to the client at once
   slots_[slot] = std::move(client);
   mark_due(slot);
@@ -218,6 +237,33 @@ void Server::receive_response(TransportKind kind, const Address& from, std::span
   ++handshake_.connections_accepted;
   if (events_.size() == server_events_max) events_.pop_front();
   events_.push_back(ServerEvent{ServerEvent::Kind::connected, challenge.client_id, DisconnectReason::none, from, kind});
+}
+
+void Server::deny(TransportKind kind, const Address& to, DisconnectReason reason, const Key& key, DatagramSink& sink) {
+  std::array<std::uint8_t, denied_packet_size> out;
+  write_denied_packet(denied_sequence_++, static_cast<std::uint8_t>(reason), key, config_.protocol_id, out);
+  ++handshake_.denied_sent;
+  emit(sink, kind, to, out);
+}
+
+void Server::replace(std::size_t slot, std::uint64_t now_us, DatagramSink& sink) {
+  Client& client = *slots_[slot];
+  client.connection.disconnect(DisconnectReason::replaced, now_us);
+  write_packets(client, now_us, sink);  // its disconnect copies, now: the slot is reused at once
+  client.connection.abort(DisconnectReason::replaced);
+  remove(slot);
+}
+
+void Server::write_packets(Client& client, std::uint64_t now_us, DatagramSink& sink) {
+  PacketHeader header;
+  // The sink may report this client's transport closed from inside emit() (a TCP stream whose
+  // send queue overflowed): transport_closed() only marks it, and the caller removes it later.
+  while (!client.transport_failed && client.connection.write_packet(now_us, header, payload_)) {
+    assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
+    const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
+                                           config_.protocol_id, packet_buffer_);
+    emit(sink, client.transport, client.address, std::span<const std::uint8_t>(packet_buffer_.data(), n));
+  }
 }
 
 bool Server::remember_token(const TokenId& id, std::uint64_t expire_unix_s, std::uint64_t now_us) {
@@ -258,16 +304,23 @@ void Server::receive_data(TransportKind kind, const Address& from, std::span<con
     drops_.bump(DropReason::replay);
     return;
   }
-  if (config_.packets_per_second_per_client > 0) {
-    const double elapsed_s = static_cast<double>(now_us - std::min(now_us, client.packet_budget_us)) / 1e6;
-    client.packet_budget = std::min(config_.packet_burst_per_client,
-                                    client.packet_budget + elapsed_s * config_.packets_per_second_per_client);
-    client.packet_budget_us = now_us;
-    if (client.packet_budget < 1.0) {
-      drops_.bump(DropReason::rate_limit);
-      return;
+  // Budgets before decryption: what a client can make the server decrypt and decode is bounded.
+  const bool over_packets =
+      config_.packets_per_second_per_client > 0 &&
+      !client.packet_budget.take(1.0, config_.packets_per_second_per_client, config_.packet_burst_per_client, now_us);
+  const bool over_bytes =
+      !over_packets && config_.bytes_per_second_per_client > 0 &&
+      !client.byte_budget.take(static_cast<double>(packet.size()), config_.bytes_per_second_per_client,
+                               config_.byte_burst_per_client, now_us);
+  if (over_packets || over_bytes) {
+    drops_.bump(over_packets ? DropReason::packet_rate_limit : DropReason::byte_rate_limit);
+    // Over datagrams the peer resends what mattered. Over a stream nothing is resent, so a dropped
+    // packet would break its reliable channel for good: the connection ends instead.
+    if (client.transport == TransportKind::stream) {
+      client.connection.disconnect(DisconnectReason::rate_limited, now_us);
+      mark_due(it->second);
     }
-    client.packet_budget -= 1.0;
+    return;
   }
   std::size_t payload_size = 0;
   std::array<std::uint8_t, packet_payload_max> payload;
@@ -336,18 +389,13 @@ void Server::update(std::uint64_t now_us) {
 
 void Server::send_packets(std::uint64_t now_us, DatagramSink& sink) {
   collect_expired(now_us);
-  PacketHeader header;
   for (std::size_t i = 0; i < due_.size(); ++i) {
     const std::size_t slot = due_[i];
     if (!slots_[slot] || !slots_[slot]->due) continue;  // removed (or visited: a duplicate entry)
     Client& client = *slots_[slot];
     client.due = false;
-    while (client.connection.write_packet(now_us, header, payload_)) {
-      assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
-      const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
-                                             config_.protocol_id, packet_buffer_);
-      emit(sink, client.transport, client.address, std::span<const std::uint8_t>(packet_buffer_.data(), n));
-    }
+    write_packets(client, now_us, sink);
+    // A transport that failed meanwhile left the client marked, not freed: it is removed here.
     if (client.connection.state() == ConnectionState::disconnected) {
       remove(slot);
     } else {
@@ -426,12 +474,16 @@ void Server::disconnect(ClientId client, DisconnectReason reason, std::uint64_t 
 }
 
 void Server::transport_closed(TransportKind kind, const Address& address) {
+  // May run from inside send_packets() (through the sink): mark only; the client is removed at the
+  // next safe point (the end of its visit in send_packets, or update()).
   const auto& by_address = by_address_[static_cast<int>(kind)];
   const auto it = by_address.find(address);
   if (it == by_address.end()) return;
   const std::size_t slot = it->second;
-  slots_[slot]->connection.disconnect(DisconnectReason::transport_error, 0);
-  remove(slot);
+  Client& client = *slots_[slot];
+  client.transport_failed = true;
+  client.connection.abort(DisconnectReason::transport_error);
+  mark_due(slot);
 }
 
 std::vector<ClientId> Server::clients() const {

@@ -17,6 +17,7 @@
 #include "net/connection.h"
 #include "net/crypto.h"
 #include "net/endpoint.h"
+#include "net/rate_limit.h"
 #include "net/token.h"
 
 namespace strata::net {
@@ -32,12 +33,19 @@ struct ServerConfig {
   std::size_t max_clients = 256;
   // How long a challenge may be answered.
   std::uint64_t challenge_lifetime_us = 10'000'000;
-  // Connection requests processed per second (token decryption costs CPU) and the burst allowed.
+  // Connection requests processed per second (token decryption costs CPU) and the burst allowed:
+  // per sender IP (a bounded table; rate 0 = no per-IP limit), then in all (the backstop).
+  double requests_per_second_per_address = requests_per_second_per_address_default;
+  double request_burst_per_address = request_burst_per_address_default;
+  std::size_t request_address_table_size = request_address_table_default;
   double connection_requests_per_second = 10'000;
   double connection_request_burst = 1'000;
-  // Authenticated packets accepted per client per second and burst (0 = no limit).
-  double packets_per_second_per_client = 0;
-  double packet_burst_per_client = 1'000;
+  // Authenticated packets and bytes accepted per client per second, and their bursts (0 = no
+  // limit). On by default; the figures and why are in limits.h.
+  double packets_per_second_per_client = client_packets_per_second_default;
+  double packet_burst_per_client = client_packet_burst_default;
+  double bytes_per_second_per_client = client_bytes_per_second_default;
+  double byte_burst_per_client = client_byte_burst_default;
   // Protocol settings of each connection (its timeout comes from the client's token).
   ConnectionConfig connection = default_connection_config();
 };
@@ -73,6 +81,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
+  // A valid response for a client id already connected elsewhere (the same account logging in
+  // again with a fresh token) takes over: the older connection ends with DisconnectReason::replaced
+  // (told to its peer), then the newer one is accepted. Every other refusal of an authenticated
+  // response is answered with a denied packet carrying the reason, except a resend of the
+  // response that connected the client at the same address.
   void receive(TransportKind kind, const Address& from, std::span<const std::uint8_t> datagram, std::uint64_t now_us,
                DatagramSink& sink);
   void update(std::uint64_t now_us);
@@ -85,10 +98,16 @@ class Server {
   bool pop_any_message(ClientId& client, Message& out);
   bool pop_event(ServerEvent& out);
   void disconnect(ClientId client, DisconnectReason reason, std::uint64_t now_us);
-  // Drops a stream peer whose transport failed (the TCP connection closed).
+  // Drops a peer whose transport failed (the TCP connection closed). Safe from anywhere, the sink
+  // inside send_packets() included: it only marks the client, which is removed (and its
+  // disconnected event, reason transport_error, queued) at the next update() or send_packets().
   void transport_closed(TransportKind kind, const Address& address);
 
   [[nodiscard]] std::size_t connected_count() const { return by_client_.size(); }
+  // Whether a connected client is on `address` over `kind` (a TCP listener's handshake deadline).
+  [[nodiscard]] bool connected_at(TransportKind kind, const Address& address) const {
+    return by_address_[static_cast<int>(kind)].contains(address);
+  }
   [[nodiscard]] std::vector<ClientId> clients() const;
   [[nodiscard]] const ConnectionStats* client_stats(ClientId client) const;
   [[nodiscard]] const UserData* client_user_data(ClientId client) const;
@@ -98,6 +117,8 @@ class Server {
   [[nodiscard]] DropCounters total_drops() const;
   [[nodiscard]] const HandshakeCounters& handshake_counters() const { return handshake_; }
   [[nodiscard]] std::size_t used_token_count() const { return used_tokens_.size(); }
+  // Sender IPs whose connection-request budget is remembered (at most request_address_table_size).
+  [[nodiscard]] std::size_t request_addresses_tracked() const { return address_request_budgets_.size(); }
   [[nodiscard]] const ServerConfig& config() const { return config_; }
 
  private:
@@ -113,6 +134,10 @@ class Server {
   void receive_data(TransportKind kind, const Address& from, std::span<const std::uint8_t> packet,
                     std::uint64_t now_us);
   bool remember_token(const TokenId& id, std::uint64_t expire_unix_s, std::uint64_t now_us);
+  void deny(TransportKind kind, const Address& to, DisconnectReason reason, const Key& key, DatagramSink& sink);
+  // Ends a connection at once in favour of a newer one: its disconnect packets go out now.
+  void replace(std::size_t slot, std::uint64_t now_us, DatagramSink& sink);
+  void write_packets(Client& client, std::uint64_t now_us, DatagramSink& sink);
   void emit(DatagramSink& sink, TransportKind kind, const Address& to, std::span<const std::uint8_t> data);
   Client* find(ClientId client) const;
   void remove(std::size_t slot);
@@ -126,8 +151,8 @@ class Server {
   Key challenge_key_;
   std::uint64_t challenge_sequence_ = 0;
   std::uint64_t denied_sequence_ = 0;
-  double request_budget_;
-  std::uint64_t request_budget_us_ = 0;
+  TokenBucket request_budget_;
+  AddressBudgets address_request_budgets_;
 
   std::vector<std::unique_ptr<Client>> slots_;
   std::vector<std::size_t> free_slots_;

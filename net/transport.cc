@@ -1,7 +1,9 @@
 // net/transport.cc: Asio UDP (recvmmsg/sendmmsg on the native socket) and TCP framing. Untrusted
 // bytes from the network only reach the endpoints through receive()/on_frame with bounded sizes:
 // UDP datagrams larger than datagram_size_max are truncated by the kernel and dropped here; TCP
-// frames with a zero or oversized length close the stream.
+// frames with a zero or oversized length close the stream. A stream closed from inside a send (its
+// queue overflowed) leaves the transport's tables at once, but its owner hears of it only from the
+// io_context, when no endpoint is in the middle of writing to it.
 #include <utility>  // before Asio: Boost 1.74 Asio with GCC 12 in C++20 needs it
 
 #include "net/transport.h"
@@ -9,13 +11,17 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <boost/asio.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstring>
 #include <deque>
 #include <unordered_map>
+
+#include "net/tcp_frames.h"
 
 namespace strata::net {
 
@@ -275,22 +281,74 @@ bool UdpSocket::wait_readable(std::uint64_t timeout_us) {
 
 // --- TCP streams -----------------------------------------------------------------------------------
 
+std::string_view name(StreamClose reason) {
+  constexpr std::array<std::string_view, stream_close_count> names = {
+      "peer", "malformed_frame", "send_overflow", "handshake_timeout", "silent", "shutdown"};
+  const auto i = static_cast<std::size_t>(reason);
+  return i < names.size() ? names[i] : std::string_view("unknown");
+}
+
+std::string_view name(StreamRefusal reason) {
+  constexpr std::array<std::string_view, stream_refusal_count> names = {
+      "streams_max", "address_max", "address_pending_max", "descriptors", "no_peer"};
+  const auto i = static_cast<std::size_t>(reason);
+  return i < names.size() ? names[i] : std::string_view("unknown");
+}
+
+TcpConfig default_tcp_config() { return TcpConfig{}; }
+
+std::size_t raise_open_file_limit(std::size_t& before) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    before = 0;
+    return 0;
+  }
+  before = static_cast<std::size_t>(limit.rlim_cur);
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return limit.rlim_cur == RLIM_INFINITY ? SIZE_MAX : static_cast<std::size_t>(limit.rlim_cur);
+}
+
 namespace {
 
-// One framed stream: reads frames into on_frame, writes frames coalesced into one buffer.
+std::uint64_t steady_now_us() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+// Out of descriptors or memory: accepting again at once would fail again (and spin).
+bool is_resource_error(const boost::system::error_code& ec) {
+  const int e = ec.value();
+  return ec.category() == boost::system::system_category() &&
+         (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM);
+}
+
+Address ip_of(const Address& peer) {
+  Address ip = peer;
+  ip.port = 0;
+  return ip;
+}
+
+// One framed stream: reads frames into on_frame, writes frames coalesced into one buffer. Its
+// owner learns of its close through on_closed, synchronously (bookkeeping only: the owner defers
+// anything that may reach an endpoint to the io_context).
 class Stream : public std::enable_shared_from_this<Stream> {
  public:
   using OnFrame = std::function<void(const Address&, std::span<const std::uint8_t>)>;
-  using OnClosed = std::function<void(const Address&)>;
+  using OnClosed = std::function<void(Stream&, StreamClose)>;
 
-  Stream(tcp::socket socket, Address peer, TransportStats& stats, OnFrame on_frame, OnClosed on_closed)
+  Stream(tcp::socket socket, Address peer, TransportStats& stats, std::size_t send_queue_max, OnFrame on_frame,
+         OnClosed on_closed)
       : socket_(std::move(socket)),
         peer_(peer),
         stats_(stats),
+        send_queue_max_(send_queue_max),
         on_frame_(std::move(on_frame)),
-        on_closed_(std::move(on_closed)) {
-    read_buffer_.resize(2 + tcp_frame_body_max + 4096);
-  }
+        on_closed_(std::move(on_closed)) {}
 
   void start() {
     boost::system::error_code ec;
@@ -300,14 +358,18 @@ class Stream : public std::enable_shared_from_this<Stream> {
   }
 
   void send_frame(std::span<const std::uint8_t> data) {
-    if (closed_) return;
+    if (closed_) {
+      ++stats_.send_dropped;
+      return;
+    }
     if (data.empty() || data.size() > tcp_frame_body_max) {
       ++stats_.send_dropped;
       return;
     }
-    if (pending_.size() + data.size() + 2 > tcp_send_queue_bytes_max) {
+    // Both buffers count: the one being written may hold as much as the queue did.
+    if (pending_.size() + in_flight_.size() + data.size() + 2 > send_queue_max_) {
       ++stats_.send_dropped;
-      close();  // the peer does not read: drop it rather than buffer without limit
+      close(StreamClose::send_overflow);  // the peer does not read: drop it rather than buffer without limit
       return;
     }
     pending_.push_back(static_cast<std::uint8_t>(data.size()));
@@ -315,23 +377,22 @@ class Stream : public std::enable_shared_from_this<Stream> {
     pending_.insert(pending_.end(), data.begin(), data.end());
     ++stats_.datagrams_sent;
     stats_.bytes_sent += data.size();
-    if (started_) write();
+    write();
   }
 
-  void set_started() { started_ = true; }
-
-  void close() {
+  void close(StreamClose reason) {
     if (closed_) return;
     closed_ = true;
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     ++stats_.streams_closed;
-    if (on_closed_) on_closed_(peer_);
+    ++stats_.streams_closed_by[static_cast<std::size_t>(reason)];
+    if (on_closed_) on_closed_(*this, reason);
   }
 
   [[nodiscard]] bool closed() const { return closed_; }
-  tcp::socket& socket() { return socket_; }
+  [[nodiscard]] const Address& peer() const { return peer_; }
   // True when no frame arrived since the previous call; a stream's first call never counts (it
   // may have been accepted just before).
   bool silent_since_last_check() {
@@ -340,40 +401,39 @@ class Stream : public std::enable_shared_from_this<Stream> {
     frames_ = 0;
     return silent;
   }
+  // Handshake bookkeeping of the TcpServer: whether a connected client is on the stream, and since
+  // when it has had none.
+  bool authenticated = false;
+  std::uint64_t unauthenticated_since_us = 0;
 
  private:
   void read() {
     auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(read_buffer_.data() + read_length_, read_buffer_.size() - read_length_),
+    const std::span<std::uint8_t> space = reader_.free_space();
+    socket_.async_read_some(asio::buffer(space.data(), space.size()),
                             [self](const boost::system::error_code& ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(const boost::system::error_code& ec, std::size_t n) {
     if (closed_) return;
     if (ec) {
-      close();
+      close(StreamClose::peer);
       return;
     }
     ++stats_.receive_calls;
-    read_length_ += n;
-    std::size_t pos = 0;
-    while (read_length_ - pos >= 2) {
-      const std::size_t length = read_buffer_[pos] | (static_cast<std::size_t>(read_buffer_[pos + 1]) << 8);
-      if (length == 0 || length > tcp_frame_body_max) {
-        ++stats_.frames_malformed;
-        close();
-        return;
-      }
-      if (read_length_ - pos - 2 < length) break;
+    const auto result = reader_.commit(n, [this](std::span<const std::uint8_t> frame) {
       ++stats_.datagrams_received;
       ++frames_;
-      stats_.bytes_received += length;
-      on_frame_(peer_, std::span<const std::uint8_t>(read_buffer_.data() + pos + 2, length));
-      if (closed_) return;
-      pos += 2 + length;
+      stats_.bytes_received += frame.size();
+      on_frame_(peer_, frame);
+      return !closed_;
+    });
+    if (result == TcpFrameReader::Result::malformed) {
+      ++stats_.frames_malformed;
+      close(StreamClose::malformed_frame);
+      return;
     }
-    std::memmove(read_buffer_.data(), read_buffer_.data() + pos, read_length_ - pos);
-    read_length_ -= pos;
+    if (closed_) return;
     read();
   }
 
@@ -387,7 +447,7 @@ class Stream : public std::enable_shared_from_this<Stream> {
     asio::async_write(socket_, asio::buffer(in_flight_), [self](const boost::system::error_code& ec, std::size_t) {
       self->writing_ = false;
       if (ec) {
-        self->close();
+        self->close(StreamClose::peer);
         return;
       }
       self->in_flight_.clear();
@@ -398,63 +458,198 @@ class Stream : public std::enable_shared_from_this<Stream> {
   tcp::socket socket_;
   Address peer_;
   TransportStats& stats_;
+  std::size_t send_queue_max_;
   OnFrame on_frame_;
   OnClosed on_closed_;
-  std::vector<std::uint8_t> read_buffer_;
-  std::size_t read_length_ = 0;
+  TcpFrameReader reader_;
   std::vector<std::uint8_t> pending_;
   std::vector<std::uint8_t> in_flight_;
   std::uint64_t frames_ = 0;
   bool seen_by_check_ = false;
   bool writing_ = false;
   bool closed_ = false;
-  bool started_ = true;
 };
 
 }  // namespace
 
 struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
-  Impl(asio::io_context& io, OnFrame f, OnClosed c) : acceptor(io), on_frame(std::move(f)), on_closed(std::move(c)) {}
+  Impl(asio::io_context& io, const TcpConfig& c, OnFrame f, OnClosed cl)
+      : config(c), acceptor(io), sweep_timer(io), backoff_timer(io), on_frame(std::move(f)), on_closed(std::move(cl)) {}
+  struct PerIp {
+    std::size_t streams = 0;
+    std::size_t authenticated = 0;
+  };
+
+  TcpConfig config;
   tcp::acceptor acceptor;
+  asio::steady_timer sweep_timer;
+  asio::steady_timer backoff_timer;
   OnFrame on_frame;
   OnClosed on_closed;
   std::unordered_map<Address, std::shared_ptr<Stream>, AddressHash> streams;
+  std::unordered_map<Address, PerIp, AddressHash> per_ip;  // key: the peer's address with port 0
   TransportStats stats;
+  std::size_t descriptor_limit = 0;
+  std::uint64_t backoff_us = 0;  // the current pause after a resource error (0: none)
   bool stopped = false;
 
   void accept() {
     auto self = shared_from_this();
     acceptor.async_accept([self](const boost::system::error_code& ec, tcp::socket socket) {
       if (self->stopped) return;
-      if (!ec) {
-        boost::system::error_code e2;
-        const Address peer = from_endpoint(socket.remote_endpoint(e2));
-        if (!e2 && self->streams.size() < tcp_streams_max) {
-          ++self->stats.streams_accepted;
-          std::weak_ptr<Impl> weak = self;
-          auto stream = std::make_shared<Stream>(std::move(socket), peer, self->stats, self->on_frame,
-                                                 [weak](const Address& closed_peer) {
-                                                   if (auto owner = weak.lock()) {
-                                                     owner->streams.erase(closed_peer);
-                                                     if (owner->on_closed) owner->on_closed(closed_peer);
-                                                   }
-                                                 });
-          self->streams[peer] = stream;
-          stream->start();
-        } else {
-          ++self->stats.streams_refused;  // over tcp_streams_max: the socket closes here
+      if (ec) {
+        ++self->stats.accept_errors;
+        if (is_resource_error(ec)) {
+          self->pause_accepting();
+          return;
         }
+      } else {
+        self->backoff_us = 0;
+        self->admit(std::move(socket));
       }
       self->accept();
     });
   }
+
+  void pause_accepting() {
+    ++stats.accept_backoffs;
+    backoff_us = backoff_us == 0 ? config.accept_backoff_us : std::min(2 * backoff_us, config.accept_backoff_max_us);
+    backoff_timer.expires_after(std::chrono::microseconds(backoff_us));
+    auto self = shared_from_this();
+    backoff_timer.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec && !self->stopped) self->accept();
+    });
+  }
+
+  void refuse(tcp::socket& socket, StreamRefusal reason) {
+    ++stats.streams_refused;
+    ++stats.streams_refused_by[static_cast<std::size_t>(reason)];
+    boost::system::error_code ec;
+    socket.close(ec);
+  }
+
+  // The checks of an accepted connection, cheapest first; the socket closes here when refused.
+  void admit(tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return refuse(socket, StreamRefusal::no_peer);
+    // Descriptors are handed out lowest first: this one's number is how many are in use below it.
+    if (static_cast<std::size_t>(socket.native_handle()) + config.descriptor_reserve >= descriptor_limit)
+      return refuse(socket, StreamRefusal::descriptors);
+    if (streams.size() >= config.streams_max) return refuse(socket, StreamRefusal::streams_max);
+    const Address peer = from_endpoint(endpoint);
+    PerIp& ip = per_ip[ip_of(peer)];
+    if (ip.streams >= config.streams_per_address_max ||
+        ip.streams - ip.authenticated >= config.pending_streams_per_address_max) {
+      const bool all = ip.streams >= config.streams_per_address_max;
+      if (ip.streams == 0) per_ip.erase(ip_of(peer));
+      return refuse(socket, all ? StreamRefusal::address_max : StreamRefusal::address_pending_max);
+    }
+    if (config.send_buffer_bytes > 0)
+      socket.set_option(asio::socket_base::send_buffer_size(config.send_buffer_bytes), ec);
+    ++stats.streams_accepted;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    auto stream = std::make_shared<Stream>(
+        std::move(socket), peer, stats, config.send_queue_bytes_max,
+        [weak](const Address& from, std::span<const std::uint8_t> frame) {
+          if (auto owner = weak.lock()) owner->frame_arrived(from, frame);
+        },
+        [weak](Stream& closed, StreamClose) {
+          if (auto owner = weak.lock()) owner->stream_closed(closed);
+        });
+    stream->unauthenticated_since_us = steady_now_us();
+    ++ip.streams;
+    if (const auto old = streams.find(peer); old != streams.end()) old->second->close(StreamClose::peer);
+    streams[peer] = stream;
+    stream->start();
+    if (config.authenticated && config.handshake_timeout_us > 0) arm_sweep();
+  }
+
+  void frame_arrived(const Address& from, std::span<const std::uint8_t> frame) {
+    if (on_frame) on_frame(from, frame);
+    // A handshake may just have completed: count the stream as carrying a client at once, so its
+    // IP's pending streams free up without waiting for the sweep.
+    if (!config.authenticated) return;
+    const auto it = streams.find(from);
+    if (it != streams.end() && !it->second->authenticated && config.authenticated(from))
+      set_authenticated(*it->second, true);
+  }
+
+  void set_authenticated(Stream& stream, bool authenticated) {
+    if (stream.authenticated == authenticated) return;
+    stream.authenticated = authenticated;
+    PerIp& ip = per_ip[ip_of(stream.peer())];
+    if (authenticated) {
+      ++ip.authenticated;
+    } else {
+      --ip.authenticated;
+      stream.unauthenticated_since_us = steady_now_us();
+    }
+  }
+
+  // Bookkeeping at once (the stream is gone from the tables before close() returns); the owner's
+  // callback from the io_context, after whatever send or read closed the stream has returned.
+  void stream_closed(Stream& closed) {
+    const Address peer = closed.peer();
+    const auto it = streams.find(peer);
+    if (it == streams.end() || it->second.get() != &closed) return;  // replaced (or already gone)
+    const auto ip = per_ip.find(ip_of(peer));
+    if (ip != per_ip.end()) {
+      if (closed.authenticated) --ip->second.authenticated;
+      if (--ip->second.streams == 0) per_ip.erase(ip);
+    }
+    auto keep = it->second;  // the map may hold the last reference: it lives until we return
+    streams.erase(it);
+    if (stopped) return;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    asio::post(acceptor.get_executor(), [weak, peer] {
+      if (auto owner = weak.lock(); owner && owner->on_closed) owner->on_closed(peer);
+    });
+  }
+
+  // Every sweep interval while streams exist: streams with no connected client for longer than the
+  // handshake timeout are closed.
+  void arm_sweep() {
+    if (sweep_armed || stopped) return;
+    sweep_armed = true;
+    const std::uint64_t interval = std::clamp<std::uint64_t>(config.handshake_timeout_us / 4, 10'000, 1'000'000);
+    sweep_timer.expires_after(std::chrono::microseconds(interval));
+    auto self = shared_from_this();
+    sweep_timer.async_wait([self](const boost::system::error_code& ec) {
+      self->sweep_armed = false;
+      if (ec || self->stopped) return;
+      self->sweep();
+      if (!self->streams.empty()) self->arm_sweep();
+    });
+  }
+
+  void sweep() {
+    const std::uint64_t now = steady_now_us();
+    std::vector<std::shared_ptr<Stream>> expired;
+    for (auto& [peer, stream] : streams) {
+      set_authenticated(*stream, config.authenticated(peer));
+      if (!stream->authenticated && now - stream->unauthenticated_since_us >= config.handshake_timeout_us)
+        expired.push_back(stream);
+    }
+    for (auto& stream : expired) stream->close(StreamClose::handshake_timeout);
+  }
+
+  bool sweep_armed = false;
 };
 
-std::unique_ptr<TcpServer> TcpServer::open(asio::io_context& io, const Address& bind, OnFrame on_frame,
+std::unique_ptr<TcpServer> TcpServer::open(asio::io_context& io, const TcpConfig& config, OnFrame on_frame,
                                            OnClosed on_closed, std::string& error) {
-  auto impl = std::make_shared<Impl>(io, std::move(on_frame), std::move(on_closed));
+  auto impl = std::make_shared<Impl>(io, config, std::move(on_frame), std::move(on_closed));
+  if (config.descriptor_limit != 0) {
+    impl->descriptor_limit = config.descriptor_limit;
+  } else {
+    rlimit limit{};
+    impl->descriptor_limit = ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                                 ? static_cast<std::size_t>(limit.rlim_cur)
+                                 : SIZE_MAX / 2;
+  }
   boost::system::error_code ec;
-  const auto endpoint = to_endpoint<tcp::endpoint>(bind);
+  const auto endpoint = to_endpoint<tcp::endpoint>(config.bind);
   impl->acceptor.open(endpoint.protocol(), ec);
   if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) impl->acceptor.bind(endpoint, ec);
@@ -467,15 +662,25 @@ std::unique_ptr<TcpServer> TcpServer::open(asio::io_context& io, const Address& 
   return std::unique_ptr<TcpServer>(new TcpServer(std::move(impl)));
 }
 
+std::unique_ptr<TcpServer> TcpServer::open(asio::io_context& io, const Address& bind, OnFrame on_frame,
+                                           OnClosed on_closed, std::string& error) {
+  TcpConfig config = default_tcp_config();
+  config.bind = bind;
+  return open(io, config, std::move(on_frame), std::move(on_closed), error);
+}
+
 TcpServer::TcpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TcpServer::~TcpServer() {
   impl_->stopped = true;
+  impl_->on_closed = nullptr;
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
-  auto streams = std::move(impl_->streams);
-  impl_->on_closed = nullptr;
-  for (auto& [peer, stream] : streams) stream->close();
+  impl_->sweep_timer.cancel();
+  impl_->backoff_timer.cancel();
+  std::vector<std::shared_ptr<Stream>> streams;
+  for (auto& [peer, stream] : impl_->streams) streams.push_back(stream);
+  for (auto& stream : streams) stream->close(StreamClose::shutdown);
 }
 
 Address TcpServer::local_address() const {
@@ -489,11 +694,16 @@ void TcpServer::send_datagram(TransportKind, const Address& to, std::span<const 
     ++impl_->stats.send_dropped;
     return;
   }
-  auto stream = it->second;  // send_frame may close and erase it
+  auto stream = it->second;  // send_frame may close it (and erase it from the map)
   stream->send_frame(data);
 }
 
 std::size_t TcpServer::stream_count() const { return impl_->streams.size(); }
+
+std::size_t TcpServer::streams_from(const Address& peer) const {
+  const auto it = impl_->per_ip.find(ip_of(peer));
+  return it == impl_->per_ip.end() ? 0 : it->second.streams;
+}
 
 std::size_t TcpServer::close_silent_streams() {
   std::vector<std::shared_ptr<Stream>> silent;
@@ -502,11 +712,34 @@ std::size_t TcpServer::close_silent_streams() {
   }
   for (auto& stream : silent) {
     ++impl_->stats.streams_silent;
-    stream->close();  // erases itself from the map and reports on_closed
+    stream->close(StreamClose::silent);  // erases itself from the map; on_closed follows from the io_context
   }
   return silent.size();
 }
+
 const TransportStats& TcpServer::stats() const { return impl_->stats; }
+
+std::optional<std::string> StreamReport::poll(const TcpServer& server, std::chrono::steady_clock::time_point now) {
+  if (now < next_) return std::nullopt;
+  next_ = now + interval_;
+  const TransportStats& s = server.stats();
+  if (s.streams_accepted == last_.streams_accepted && s.streams_refused == last_.streams_refused &&
+      s.streams_closed == last_.streams_closed && s.accept_errors == last_.accept_errors)
+    return std::nullopt;
+  std::string line = std::to_string(server.stream_count()) + " streams (descriptor limit " +
+                     std::to_string(server.descriptor_limit()) + "); accepted " + std::to_string(s.streams_accepted);
+  line += "; refused";
+  for (std::size_t i = 0; i < stream_refusal_count; ++i)
+    line += " " + std::string(name(static_cast<StreamRefusal>(i))) + "=" + std::to_string(s.streams_refused_by[i]);
+  line += "; closed";
+  for (std::size_t i = 0; i < stream_close_count; ++i)
+    line += " " + std::string(name(static_cast<StreamClose>(i))) + "=" + std::to_string(s.streams_closed_by[i]);
+  line +=
+      "; accept errors " + std::to_string(s.accept_errors) + " (backoffs " + std::to_string(s.accept_backoffs) + ")";
+  last_ = s;
+  return line;
+}
+std::size_t TcpServer::descriptor_limit() const { return impl_->descriptor_limit; }
 
 struct TcpClient::Impl : std::enable_shared_from_this<TcpClient::Impl> {
   Impl(asio::io_context& i, OnFrame f, OnClosed c) : io(i), on_frame(std::move(f)), on_closed(std::move(c)) {}
@@ -519,6 +752,16 @@ struct TcpClient::Impl : std::enable_shared_from_this<TcpClient::Impl> {
   bool connected = false;
   bool closed = false;
   TransportStats stats;
+
+  // The state at once; the owner's callback from the io_context (never from inside a send).
+  void report_closed() {
+    closed = true;
+    connected = false;
+    std::weak_ptr<Impl> weak = shared_from_this();
+    asio::post(io, [weak] {
+      if (auto owner = weak.lock(); owner && owner->on_closed) owner->on_closed();
+    });
+  }
 };
 
 TcpClient::TcpClient(asio::io_context& io, OnFrame on_frame, OnClosed on_closed)
@@ -526,34 +769,34 @@ TcpClient::TcpClient(asio::io_context& io, OnFrame on_frame, OnClosed on_closed)
 
 TcpClient::~TcpClient() {
   impl_->on_closed = nullptr;
-  if (impl_->stream) impl_->stream->close();
+  if (impl_->stream) impl_->stream->close(StreamClose::shutdown);
 }
 
 void TcpClient::connect(const Address& server) {
   auto socket = std::make_shared<tcp::socket>(impl_->io);
   std::weak_ptr<Impl> weak = impl_;
-  socket->async_connect(
-      to_endpoint<tcp::endpoint>(server), [weak, socket, server](const boost::system::error_code& ec) {
-        auto self = weak.lock();
-        if (!self) return;
-        if (ec) {
-          self->closed = true;
-          if (self->on_closed) self->on_closed();
-          return;
-        }
-        self->connected = true;
-        self->stream =
-            std::make_shared<Stream>(std::move(*socket), server, self->stats, self->on_frame, [weak](const Address&) {
-              if (auto owner = weak.lock()) {
-                owner->closed = true;
-                owner->connected = false;
-                if (owner->on_closed) owner->on_closed();
-              }
-            });
-        self->stream->start();
-        for (const auto& frame : self->queued) self->stream->send_frame(frame);
-        self->queued.clear();
-      });
+  socket->async_connect(to_endpoint<tcp::endpoint>(server),
+                        [weak, socket, server](const boost::system::error_code& ec) {
+                          auto self = weak.lock();
+                          if (!self) return;
+                          if (ec) {
+                            self->report_closed();
+                            return;
+                          }
+                          self->connected = true;
+                          self->stream = std::make_shared<Stream>(
+                              std::move(*socket), server, self->stats, tcp_send_queue_bytes_max,
+                              [weak](const Address& from, std::span<const std::uint8_t> frame) {
+                                if (auto owner = weak.lock(); owner && owner->on_frame) owner->on_frame(from, frame);
+                              },
+                              [weak](Stream&, StreamClose) {
+                                if (auto owner = weak.lock()) owner->report_closed();
+                              });
+                          self->stream->start();
+                          for (const auto& frame : self->queued) self->stream->send_frame(frame);
+                          self->queued.clear();
+                          self->queued_bytes = 0;
+                        });
 }
 
 bool TcpClient::connected() const { return impl_->connected && !impl_->closed; }

@@ -2,19 +2,26 @@
 // this header includes no Asio; the io_context is forward declared).
 //   UdpSocket  one non-blocking UDP socket; receives and sends in batches with recvmmsg/sendmmsg.
 //   TcpServer  accepts TCP streams; u16-length-prefixed frames carry the same packets (all reliable).
+//              Keeps its descriptors in check: per-IP caps, a handshake deadline, a descriptor
+//              reserve and a backoff when accept(2) runs out of resources.
 //   TcpClient  the client side of one such stream.
 // All callbacks run on the thread that runs the io_context; the caller owns the loop and the clock.
 //
 // TCP frame layout: length u16 little endian (1..tcp_frame_body_max), then that many bytes: exactly
-// one netchannel packet (handshake or data). A zero or oversized length closes the stream.
+// one netchannel packet (handshake or data). A zero or oversized length closes the stream (the
+// reader is net/tcp_frames.h). Closes are reported to OnClosed from the io_context, never from
+// inside a send.
 #pragma once
 
+#include <array>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "net/address.h"
@@ -27,6 +34,30 @@ class io_context;
 
 namespace strata::net {
 
+// Why a TCP stream was closed (TransportStats::streams_closed_by).
+enum class StreamClose : std::uint8_t {
+  peer,               // the peer closed it, or a read or write failed
+  malformed_frame,    // zero or oversized frame length
+  send_overflow,      // its send queue passed send_queue_bytes_max: the peer does not read
+  handshake_timeout,  // no connected client on it within handshake_timeout_us
+  silent,             // close_silent_streams()
+  shutdown,           // the TcpServer or TcpClient was destroyed
+  count
+};
+// Why an accepted TCP connection was closed at once (TransportStats::streams_refused_by).
+enum class StreamRefusal : std::uint8_t {
+  streams_max,          // the listener holds streams_max streams
+  address_max,          // the peer's IP holds streams_per_address_max streams
+  address_pending_max,  // the peer's IP holds pending_streams_per_address_max unauthenticated streams
+  descriptors,          // open descriptors near the process limit (descriptor_reserve kept free)
+  no_peer,              // the peer was gone before it could be looked at
+  count
+};
+inline constexpr std::size_t stream_close_count = static_cast<std::size_t>(StreamClose::count);
+inline constexpr std::size_t stream_refusal_count = static_cast<std::size_t>(StreamRefusal::count);
+[[nodiscard]] std::string_view name(StreamClose reason);
+[[nodiscard]] std::string_view name(StreamRefusal reason);
+
 struct TransportStats {
   std::uint64_t datagrams_received = 0;
   std::uint64_t datagrams_sent = 0;
@@ -38,9 +69,19 @@ struct TransportStats {
   std::uint64_t receive_truncated = 0;
   std::uint64_t frames_malformed = 0;  // TCP: zero or oversized length
   std::uint64_t streams_accepted = 0;
-  std::uint64_t streams_refused = 0;  // over tcp_streams_max
+  std::uint64_t streams_refused = 0;  // every refusal (the sum of streams_refused_by)
   std::uint64_t streams_silent = 0;   // closed by close_silent_streams()
-  std::uint64_t streams_closed = 0;
+  std::uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
+  std::uint64_t accept_errors = 0;    // accept(2) failed
+  std::uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
+  std::array<std::uint64_t, stream_close_count> streams_closed_by{};
+  std::array<std::uint64_t, stream_refusal_count> streams_refused_by{};
+  [[nodiscard]] std::uint64_t closed(StreamClose reason) const {
+    return streams_closed_by[static_cast<std::size_t>(reason)];
+  }
+  [[nodiscard]] std::uint64_t refused(StreamRefusal reason) const {
+    return streams_refused_by[static_cast<std::size_t>(reason)];
+  }
 };
 
 struct UdpConfig {
@@ -89,11 +130,48 @@ class UdpSocket : public DatagramSink {
   TransportStats stats_;
 };
 
+struct TcpConfig {
+  // Local address to listen on (port 0 picks one).
+  Address bind = make_ipv4(127, 0, 0, 1, 0);
+  // True when a connected netchannel client is on the stream from `peer` (the server endpoint's
+  // view: Server::connected_at). Without it streams are never closed for lack of a handshake.
+  std::function<bool(const Address& peer)> authenticated;
+  // A stream with no connected client this long after it was accepted (or after its client left)
+  // is closed (0: never).
+  std::uint64_t handshake_timeout_us = tcp_handshake_timeout_default_us;
+  // Streams held at once, in all and per peer IP (any port); streams of one IP with no connected
+  // client yet. Connections beyond are accepted and closed at once (counted).
+  std::size_t streams_max = tcp_streams_max;
+  std::size_t streams_per_address_max = tcp_streams_per_address_default;
+  std::size_t pending_streams_per_address_max = tcp_pending_streams_per_address_default;
+  // Bytes queued for one stream and not yet taken by the kernel; beyond it the stream is closed.
+  std::size_t send_queue_bytes_max = tcp_send_queue_bytes_max;
+  // Kernel send buffer of each accepted stream (SO_SNDBUF; 0 keeps the OS default).
+  int send_buffer_bytes = 0;
+  // Descriptors kept free for the rest of the process (the log's files, HTTP): a connection that
+  // would leave fewer free under the soft RLIMIT_NOFILE is accepted and closed at once.
+  std::size_t descriptor_reserve = tcp_descriptor_reserve_default;
+  // The limit that reserve is counted against (0: the process's soft RLIMIT_NOFILE, read at open).
+  std::size_t descriptor_limit = 0;
+  // When accept(2) fails for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accepting
+  // pauses this long (doubling up to accept_backoff_max_us while it keeps failing) instead of
+  // spinning on a backlog it cannot take.
+  std::uint64_t accept_backoff_us = tcp_accept_backoff_us;
+  std::uint64_t accept_backoff_max_us = tcp_accept_backoff_max_us;
+};
+
+[[nodiscard]] TcpConfig default_tcp_config();
+
 class TcpServer : public DatagramSink {
  public:
   using OnFrame = std::function<void(const Address& from, std::span<const std::uint8_t> frame)>;
+  // Runs from the io_context, never from inside send_datagram(): a stream whose send queue
+  // overflows while the endpoint writes to it is reported after the write returned.
   using OnClosed = std::function<void(const Address& peer)>;
 
+  static std::unique_ptr<TcpServer> open(boost::asio::io_context& io, const TcpConfig& config, OnFrame on_frame,
+                                         OnClosed on_closed, std::string& error);
+  // Default config listening on `bind` (no handshake timeout: no `authenticated` predicate).
   static std::unique_ptr<TcpServer> open(boost::asio::io_context& io, const Address& bind, OnFrame on_frame,
                                          OnClosed on_closed, std::string& error);
   ~TcpServer() override;
@@ -102,17 +180,39 @@ class TcpServer : public DatagramSink {
   // Frames to a peer with no stream are dropped and counted.
   void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;
   [[nodiscard]] std::size_t stream_count() const;
+  // Streams from this peer's IP (any port).
+  [[nodiscard]] std::size_t streams_from(const Address& peer) const;
   // Closes every stream that received no frame since the previous call (clock-free: the caller
   // calls it every few seconds; a stream accepted since the previous call is spared once), so
   // connections that never speak cannot hold slots forever.
   std::size_t close_silent_streams();
   [[nodiscard]] const TransportStats& stats() const;
+  // The descriptor limit the reserve is counted against.
+  [[nodiscard]] std::size_t descriptor_limit() const;
 
  private:
   struct Impl;
   explicit TcpServer(std::shared_ptr<Impl> impl);
   std::shared_ptr<Impl> impl_;
 };
+
+// What a TcpServer did, for a server's log: a line every `interval` at most, when a counter changed
+// (streams accepted, refused and closed by reason).
+class StreamReport {
+ public:
+  explicit StreamReport(std::chrono::steady_clock::duration interval = std::chrono::seconds(10))
+      : interval_(interval) {}
+  [[nodiscard]] std::optional<std::string> poll(const TcpServer& server, std::chrono::steady_clock::time_point now);
+
+ private:
+  std::chrono::steady_clock::duration interval_;
+  std::chrono::steady_clock::time_point next_{};
+  TransportStats last_;
+};
+
+// Raises the soft RLIMIT_NOFILE to the hard limit (what a server does at start); returns the soft
+// limit now in force (and the one before in `before`).
+std::size_t raise_open_file_limit(std::size_t& before);
 
 class TcpClient : public DatagramSink {
  public:

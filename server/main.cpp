@@ -192,7 +192,11 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  // Transports.
+  // Transports. Descriptors first: as many as the system allows, so idle connections cannot
+  // starve the log and HTTP (the TCP listener also keeps a reserve under this limit).
+  std::size_t open_files_before = 0;
+  const std::size_t open_files = net::raise_open_file_limit(open_files_before);
+  spdlog::info("open files: soft limit {} (was {})", open_files, open_files_before);
   boost::asio::io_context io;
   auto udp_bind = parse_ipv4(config.bind_address, config.udp_port);
   auto tcp_bind = parse_ipv4(config.bind_address, config.tcp_port);
@@ -212,8 +216,15 @@ int main(int argc, char** argv) {
   uint64_t now_us = net::system_now_us();
   std::unique_ptr<net::TcpServer> tcp;
   net::SplitSink* sink_ptr = nullptr;
+  // The listener closes streams that carry no connected client within its handshake deadline,
+  // caps streams per IP and keeps descriptors free for the log and HTTP (net/transport.h).
+  net::TcpConfig tcp_config = net::default_tcp_config();
+  tcp_config.bind = *tcp_bind;
+  tcp_config.authenticated = [&](const net::Address& peer) {
+    return node && node->net_server().connected_at(net::TransportKind::stream, peer);
+  };
   tcp = net::TcpServer::open(
-      io, *tcp_bind,
+      io, tcp_config,
       [&](const net::Address& from, std::span<const uint8_t> frame) {
         if (node && sink_ptr) node->receive(net::TransportKind::stream, from, frame, now_us, *sink_ptr);
       },
@@ -531,7 +542,9 @@ int main(int argc, char** argv) {
   // (This thread keeps the process's name, strata-server: renaming it would rename the process.)
   server::renice_this_thread(static_cast<int>(config.net_thread_nice));
   auto turn_start = std::chrono::steady_clock::now();
+  net::StreamReport tcp_report;
   while (!stop_requested.load()) {
+    if (auto line = tcp_report.poll(*tcp, turn_start)) spdlog::info("tcp: {}", *line);
     if (const auto spent = std::chrono::steady_clock::now() - turn_start; spent < loop_min)
       std::this_thread::sleep_for(loop_min - spent);
     (void)udp->wait_readable(1'000);

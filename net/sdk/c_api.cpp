@@ -91,6 +91,12 @@ int strata_client_state(const strata_client* client) {
   return STRATA_STATE_FAILED;
 }
 
+int strata_client_reason(const strata_client* client) {
+  static_assert(static_cast<int>(net::disconnect_reason_last) == STRATA_REASON_RATE_LIMITED);
+  if (client == nullptr) return STRATA_REASON_NONE;
+  return static_cast<int>(client->game->net_client().disconnect_reason());
+}
+
 uint32_t strata_client_player(const strata_client* client) {
   return client != nullptr && client->game->welcome() ? client->game->welcome()->player : 0;
 }

@@ -30,6 +30,23 @@ enum strata_state {
   STRATA_STATE_FAILED = 4
 };
 
+/* Why the client is STRATA_STATE_DISCONNECTED, or why the server denied it (STRATA_STATE_FAILED
+   after a denied handshake); the values of net::DisconnectReason. */
+enum strata_reason {
+  STRATA_REASON_NONE = 0,
+  STRATA_REASON_REQUESTED = 1,
+  STRATA_REASON_TIMEOUT = 2,
+  STRATA_REASON_PROTOCOL_ERROR = 3,
+  STRATA_REASON_SERVER_FULL = 4,
+  STRATA_REASON_SHUTDOWN = 5,
+  STRATA_REASON_KICKED = 6,
+  STRATA_REASON_TRANSPORT_ERROR = 7,
+  STRATA_REASON_REPLACED = 8, /* the same account connected again elsewhere */
+  STRATA_REASON_TOKEN_REUSED = 9,
+  STRATA_REASON_REFUSED = 10,
+  STRATA_REASON_RATE_LIMITED = 11
+};
+
 enum strata_direction {
   STRATA_DIR_NONE = 0,
   STRATA_DIR_N,
@@ -75,6 +92,8 @@ int strata_client_connect(strata_client* client, const uint8_t* token, size_t to
 void strata_client_update(strata_client* client);
 void strata_client_disconnect(strata_client* client);
 int strata_client_state(const strata_client* client);
+/* A strata_reason: why the connection ended or the handshake was denied (0 otherwise). */
+int strata_client_reason(const strata_client* client);
 uint32_t strata_client_player(const strata_client* client);
 /* The tick of the newest verified view (0 before the first). */
 uint64_t strata_client_tick(const strata_client* client);

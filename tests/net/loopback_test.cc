@@ -186,9 +186,13 @@ TEST(net_loopback, tcp_handshake_and_messages_both_ways) {
   const ConnectionStats* stats = w.server->client_stats(ClientId{10});
   ASSERT_NE(stats, nullptr);
   EXPECT_EQ(stats->reliable_resends, 0u);  // a stream never loses: nothing is resent
-  // Closing the stream ends the connection on the server.
+  // Closing the stream ends the connection on the server (at its next update: the transport
+  // reports closes from the io_context, and the server removes the client at a safe point).
   stream.reset();
-  for (int i = 0; i < 100 && w.server->connected_count() > 0; ++i) w.io.run_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 100 && w.server->connected_count() > 0; ++i) {
+    w.io.run_for(std::chrono::milliseconds(5));
+    w.server->update(system_now_us());
+  }
   EXPECT_EQ(w.server->connected_count(), 0u);
 }
 

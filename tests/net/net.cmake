@@ -21,3 +21,8 @@ strata_add_test(NAME net_endpoint_property_test SOURCES ${CMAKE_CURRENT_LIST_DIR
 target_include_directories(net_endpoint_property_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
 strata_add_test(NAME net_reliable_storage_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/reliable_storage_test.cc LIBS strata_net LABELS net)
 target_include_directories(net_reliable_storage_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+# Issue 13 (hardening the edge): the endpoint against hostile peers, and the TCP transport's hygiene.
+strata_add_test(NAME net_edge_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/edge_test.cc LIBS strata_net LABELS net)
+target_include_directories(net_edge_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
+strata_add_test(NAME net_tcp_edge_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/tcp_edge_test.cc LIBS strata_net_transport LABELS net)
+target_include_directories(net_tcp_edge_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)

@@ -294,7 +294,7 @@ TEST(net_security, per_client_packet_rate_limit_drops_the_excess) {
   }
   world.step(1000);
   world.step(1000);
-  EXPECT_GT(world.server().endpoint_drops()[DropReason::rate_limit], 900u);
+  EXPECT_GT(world.server().endpoint_drops()[DropReason::packet_rate_limit], 900u);
   EXPECT_EQ(world.server().connected_count(), 1u);
 }
 
