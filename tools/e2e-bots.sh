@@ -13,11 +13,15 @@ source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
 e2e_start_server || exit 1
 grep 'listening:' "$work/server.log"
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer > "$work/bot.out" 2> "$work/bot.err" &
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer \
+  --admin-port "$admin_port" --admin-token-file "$admin_token_file" > "$work/bot.out" 2> "$work/bot.err" &
 bot=$!; other_pids=$bot
 status=0
 sleep $((seconds / 2))
-curl -sf "http://127.0.0.1:$http_port/api/sessions" > "$work/sessions.json" || { echo "no /api/sessions"; status=1; }
+curl -sf "http://127.0.0.1:$admin_port/api/sessions" > "$work/sessions.json" || { echo "no /api/sessions"; status=1; }
+# The public listener serves login and health only.
+public=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/api/sessions")
+[ "$public" = 404 ] || { echo "the public listener answered /api/sessions with $public"; status=1; }
 python3 - "$work/sessions.json" "$bots" <<'PY' || status=1
 import json, sys
 sessions = json.load(open(sys.argv[1])); bots = int(sys.argv[2])
@@ -29,7 +33,7 @@ print(f"/api/sessions: {len(players)} players ({len(placed)} in the world), {len
 # Churn takes a few bots away at any moment; the observer is there all along.
 sys.exit(0 if len(placed) >= 0.8 * bots and len(observers) == 1 else 1)
 PY
-curl -sf "http://127.0.0.1:$http_port/api/world/status" > "$work/status.json" || { echo "no /api/world/status"; status=1; }
+curl -sf "http://127.0.0.1:$admin_port/api/world/status" > "$work/status.json" || { echo "no /api/world/status"; status=1; }
 python3 - "$work/status.json" <<'PY' || status=1
 import json, sys
 s = json.load(open(sys.argv[1]))
