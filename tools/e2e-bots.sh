@@ -34,9 +34,9 @@ print(f"/api/sessions: {len(players)} players ({len(placed)} in the world), {len
 sys.exit(0 if len(placed) >= 0.8 * bots and len(observers) == 1 else 1)
 PY
 curl -sf "http://127.0.0.1:$admin_port/api/world/status" > "$work/status.json" || { echo "no /api/world/status"; status=1; }
-python3 - "$work/status.json" <<'PY' || status=1
+python3 - "$work/status.json" "$bots" <<'PY' || status=1
 import json, sys
-s = json.load(open(sys.argv[1]))
+s = json.load(open(sys.argv[1])); bots = int(sys.argv[2])
 phases = s["tick_phase_cpu_ms"]
 print("/api/world/status: tick", s["tick"], "CPU ms p50", s["tick_cpu_ms"]["p50"], "phases (mean ms):",
       ", ".join(f"{k} {v['mean']}" for k, v in phases.items()))
@@ -51,12 +51,12 @@ ok = ok and all(0 <= v["mean"] <= v["max"] and 0 <= v["p99"] <= v["max"] for v i
 ok = ok and s["tick"] > 0 and sum(v["mean"] for v in phases.values()) <= s["tick_cpu_ms"]["max"] + 0.01
 ok = ok and sum(v["mean"] for v in wall.values()) <= s["tick_ms"]["max"] + 0.01
 if not ok: print("/api/world/status: tick_phase_cpu_ms is not a split of the tick:", json.dumps(s))
-# What the builders made: 200 bots each had a full snapshot then deltas; a delta's baseline is at
+# What the builders made: every bot had a full snapshot then deltas; a delta's baseline is at
 # least a tick old and the counts add up (built counts a batch once handed over, so it may trail).
 b = s["snapshots"]
 print(f"/api/world/status: snapshots built {b['built']}: {b['fulls']} fulls, {b['deltas']} deltas of "
       f"{b['delta_bytes'] / max(1, b['deltas']):.0f} B mean, baseline {b['delta_age_ticks'] / max(1, b['deltas']):.1f} ticks old")
-mix = b["fulls"] >= 200 and b["deltas"] > b["fulls"] and b["fulls"] + b["deltas"] >= b["built"] > 0
+mix = b["fulls"] >= bots and b["deltas"] > b["fulls"] and b["fulls"] + b["deltas"] >= b["built"] > 0
 mix = mix and b["delta_age_ticks"] >= b["deltas"] and b["delta_fresh_entities"] <= b["delta_entities"]
 mix = mix and b["full_bytes"] + b["delta_bytes"] >= b["bytes"] > 0 and b["lag_us"] > 0
 mix = mix and b["fulls_evicted"] + b["fulls_too_old"] <= b["fulls"]
