@@ -245,12 +245,13 @@ LoginResult Login::verify_and_finish(const Pending& pending) {
 LoginResult Login::finish(const std::string& account, bool observer, const std::string& address, uint64_t now_us) {
   storage::Binding binding;
   {
-    std::lock_guard lock(limits_mutex_);  // find, check the caps, create: one decision at a time
+    std::lock_guard names_lock(names_mutex_);  // find, check the caps, create: one decision at a time
     binding = registry_.bind(account, false);
     if (binding.status == storage::Binding::Status::not_found) {
       if (config_.mode == AuthMode::dev && !observer) {
         if (registry_.size() >= config_.dev_names_max) return refuse(LoginReason::names_full);
         const double per_min = config_.dev_new_names_per_address_per_min;
+        std::lock_guard limits_lock(limits_mutex_);
         if (!take_token(new_names_, address, per_min / seconds_per_minute, per_min, now_us))
           return refuse(LoginReason::new_names_limited);
       }

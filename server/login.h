@@ -163,7 +163,8 @@ class Login {
   std::optional<TicketVerifier> tickets_;
   std::array<std::atomic<uint64_t>, login_reason_count> counters_{};
 
-  std::mutex limits_mutex_;  // the buckets, and new-name decisions (find, check caps, create)
+  std::mutex limits_mutex_;  // the buckets (held briefly: the HTTP thread takes it on every attempt)
+  std::mutex names_mutex_;   // new-name decisions (find, check caps, create: a registry write)
   std::map<std::string, Bucket, std::less<>> attempts_;
   std::map<std::string, Bucket, std::less<>> new_names_;
 

@@ -163,3 +163,22 @@ std::string login_counters_json(const Login& login) {
 }
 
 }  // namespace strata::server
+
+namespace strata::server {
+
+std::string login_metrics_text(const Login& login) {
+  const auto counts = login.counters();
+  std::string out =
+      "# HELP strata_logins_total Logins answered, by outcome: ok, or the reason the login was refused.\n"
+      "# TYPE strata_logins_total counter\n";
+  for (size_t i = 0; i < counts.size(); ++i) {
+    out += "strata_logins_total{reason=\"";
+    out += name(static_cast<LoginReason>(i));
+    out += "\"} ";
+    out += std::to_string(counts[i]);
+    out += '\n';
+  }
+  return out;
+}
+
+}  // namespace strata::server

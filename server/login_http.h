@@ -28,6 +28,9 @@ void add_login_route(HttpServer& http, Login& login, bool admin_listener, uint16
 // {"ok":N,"malformed":N,...}: every reason's count.
 [[nodiscard]] std::string login_counters_json(const Login& login);
 
+// The same as a Prometheus family (text exposition), strata_logins_total{reason="..."}.
+[[nodiscard]] std::string login_metrics_text(const Login& login);
+
 // The JSON answer to one login (exposed for tests).
 [[nodiscard]] HttpResponse login_response(const LoginResult& result, uint16_t tcp_port);
 

@@ -413,7 +413,8 @@ int main(int argc, char** argv) {
   metrics_config.port = config.metrics_port;
   server::HttpServer metrics_http(metrics_config);
   metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
-    return server::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(), {}};
+    return server::HttpResponse{
+        200, "text/plain; version=0.0.4; charset=utf-8", metrics.render() + server::login_metrics_text(login), {}};
   });
   if (!http.start(error) || !admin.start(error) || !metrics_http.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);

@@ -429,6 +429,10 @@ TEST_F(LoginTest, AttemptsAreRateLimitedPerAddress) {
   EXPECT_EQ(attempt(login, {R"({"name":"a"})", "127.0.0.1", "", false, t0_us + 500'000}).reason, LoginReason::ok);
   EXPECT_EQ(counted(login, LoginReason::rate_limited), 2U);
   EXPECT_EQ(login_status(LoginReason::rate_limited), 429);
+  const std::string metrics = login_metrics_text(login);
+  EXPECT_NE(metrics.find("strata_logins_total{reason=\"rate_limited\"} 2\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("strata_logins_total{reason=\"ok\"} 6\n"), std::string::npos) << metrics;
+  EXPECT_NE(login_counters_json(login).find("\"rate_limited\":2"), std::string::npos);
 }
 
 // --- The HTTP answer, the config checks, a deferred route -------------------------------------
