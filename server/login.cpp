@@ -289,16 +289,21 @@ void Login::submit(const LoginRequest& request, std::function<void(LoginResult)>
     done(*decided);
     return;
   }
+  LoginReason refused = LoginReason::busy;
   {
     std::lock_guard lock(queue_mutex_);
-    if (!stopping_ && !verifiers_.empty() && queue_.size() < config_.verify_queue_max) {
+    const auto mine = verifying_.find(pending->address);
+    if (mine != verifying_.end() && mine->second >= login_verifications_per_address_max) {
+      refused = LoginReason::rate_limited;
+    } else if (!stopping_ && !verifiers_.empty() && queue_.size() < config_.verify_queue_max) {
+      verifying_[pending->address] += 1;
       pending->done = std::move(done);
       queue_.push_back(std::move(pending));
       queue_wake_.notify_one();
       return;
     }
   }
-  done(refuse(LoginReason::busy));
+  done(refuse(refused));
 }
 
 void Login::verifier_loop() {
@@ -311,7 +316,13 @@ void Login::verifier_loop() {
       pending = std::move(queue_.front());
       queue_.pop_front();
     }
-    pending->done(verify_and_finish(*pending));
+    LoginResult result = verify_and_finish(*pending);
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (auto mine = verifying_.find(pending->address); mine != verifying_.end() && --mine->second == 0)
+        verifying_.erase(mine);
+    }
+    pending->done(std::move(result));
   }
 }
 

@@ -103,6 +103,9 @@ struct LoginConfig {
 // every tracked address is active a new one is refused (rate_limited).
 inline constexpr size_t login_addresses_max = 16384;
 inline constexpr size_t admin_token_bytes_min = 16;
+// Password verifications queued or running for one peer address at most: one host's flood cannot
+// fill the verifier queue ahead of everyone else (its extra attempts are answered rate_limited).
+inline constexpr uint32_t login_verifications_per_address_max = 2;
 
 struct LoginRequest {
   std::string_view body;
@@ -171,6 +174,7 @@ class Login {
   std::mutex queue_mutex_;
   std::condition_variable queue_wake_;
   std::deque<std::unique_ptr<Pending>> queue_;
+  std::map<std::string, uint32_t, std::less<>> verifying_;  // per address: queued or running
   bool stopping_ = false;
   std::vector<std::thread> verifiers_;
 };

@@ -302,6 +302,29 @@ TEST_F(LoginTest, StaticModeChecksThePassword) {
   EXPECT_EQ(login_status(LoginReason::wrong_password), 401);
 }
 
+// Submits `count` logins at once (from `addresses` in turn) and waits for every answer.
+std::vector<LoginReason> submit_all(Login& login, const std::string& body, const std::vector<std::string>& addresses,
+                                    int count, std::vector<bool>* on_caller = nullptr) {
+  std::mutex mutex;
+  std::vector<LoginReason> answers;
+  std::promise<void> all;
+  const auto caller = std::this_thread::get_id();
+  for (int i = 0; i < count; ++i) {
+    LoginRequest request;
+    request.body = body;
+    request.address = addresses[static_cast<size_t>(i) % addresses.size()];
+    request.now_us = t0_us;
+    login.submit(request, [&, caller](LoginResult result) {
+      std::lock_guard lock(mutex);
+      answers.push_back(result.reason);
+      if (on_caller) on_caller->push_back(std::this_thread::get_id() == caller);
+      if (answers.size() == static_cast<size_t>(count)) all.set_value();
+    });
+  }
+  all.get_future().wait();
+  return answers;
+}
+
 TEST_F(LoginTest, PasswordChecksRunOnTheBoundedVerifierPool) {
   auto registry = open_registry(dir_);
   LoginConfig config = base_config(AuthMode::static_accounts);
@@ -310,40 +333,30 @@ TEST_F(LoginTest, PasswordChecksRunOnTheBoundedVerifierPool) {
   config.accounts = accounts;
   config.verify_threads = 1;
   config.verify_queue_max = 2;
-  config.attempts_burst_per_address = 100;
   Login login(config, *registry);
   const std::string body = R"({"name":"alice","password":"pw"})";
-  constexpr int submitted = 12;
-  std::mutex mutex;
-  std::vector<LoginReason> answers;
-  std::vector<std::thread::id> threads;
-  std::promise<void> all;
-  for (int i = 0; i < submitted; ++i) {
-    LoginRequest request;
-    request.body = body;
-    request.address = "127.0.0.1";
-    request.now_us = t0_us;
-    login.submit(request, [&](LoginResult result) {
-      std::lock_guard lock(mutex);
-      answers.push_back(result.reason);
-      threads.push_back(std::this_thread::get_id());
-      if (answers.size() == submitted) all.set_value();
-    });
-  }
-  all.get_future().wait();
-  // At most one verifying and two waiting: of the 12 submitted at once, the rest were answered busy
-  // on the submitting thread, and every login was answered exactly once.
+  // 12 hosts at once: at most one verifying and two waiting; the rest are answered busy on the
+  // submitting thread, and every login is answered exactly once.
+  std::vector<std::string> hosts;
+  for (int i = 0; i < 12; ++i) hosts.push_back("10.0.0." + std::to_string(i));
+  std::vector<bool> on_caller;
+  auto answers = submit_all(login, body, hosts, 12, &on_caller);
   const auto oks = std::count(answers.begin(), answers.end(), LoginReason::ok);
   const auto busy = std::count(answers.begin(), answers.end(), LoginReason::busy);
-  EXPECT_EQ(oks + busy, submitted);
+  EXPECT_EQ(oks + busy, 12);
   EXPECT_GE(oks, 2);
   EXPECT_LE(oks, 3);
   EXPECT_EQ(counted(login, LoginReason::busy), static_cast<uint64_t>(busy));
   for (size_t i = 0; i < answers.size(); ++i) {
     if (answers[i] == LoginReason::ok) {
-      EXPECT_NE(threads[i], std::this_thread::get_id());
+      EXPECT_FALSE(on_caller[i]);  // verified on a verifier thread
     }
   }
+  // One host cannot hold more than its share of the queue.
+  answers = submit_all(login, body, {"10.9.9.9"}, 2 + login_verifications_per_address_max);
+  EXPECT_EQ(std::count(answers.begin(), answers.end(), LoginReason::rate_limited), 2);
+  EXPECT_EQ(std::count(answers.begin(), answers.end(), LoginReason::ok),
+            static_cast<long>(login_verifications_per_address_max));
 }
 
 // --- Ticket mode -----------------------------------------------------------------------------
