@@ -8,7 +8,9 @@
 //           per address per minute and in total, so made-up names cannot fill the id space.
 //   static  an accounts file: name -> crypto_pwhash_str hash (server/accounts.h). Verifying costs
 //           ~64 MiB and ~0.1 s on purpose, so it runs on a small pool of verifier threads with a
-//           bounded queue (a flood is answered 503 busy, it never stalls the HTTP thread or the CPU).
+//           bounded queue, at most login_verifications_per_address_max of it per peer address (a
+//           flood is answered 429/503; it never stalls the HTTP thread or takes more than
+//           auth.verify_threads cores).
 //   ticket  a ticket signed by the game's backend (server/ticket.h): forged, expired, too long-lived
 //           and replayed tickets are refused.
 // Observers (the whole world and every input) need the admin credential (auth.admin_token, sent as
