@@ -149,6 +149,12 @@ void add_login_route(HttpServer& http, Login& login, bool admin_listener, uint16
       });
 }
 
+std::optional<HttpResponse> refuse_admin_request(const Login& login, bool admin_on_loopback,
+                                                 const HttpRequest& request) {
+  if (admin_on_loopback || login.admin_request_ok(request.header("Authorization"))) return std::nullopt;
+  return HttpResponse{401, "application/json", "{\"error\":\"admin_credential\"}\n", {}};
+}
+
 std::string login_counters_json(const Login& login) {
   const auto counts = login.counters();
   std::string out = "{";

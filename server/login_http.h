@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "server/config.h"
@@ -24,6 +25,11 @@ namespace strata::server {
 
 // Adds POST /api/login. admin_listener: observers may log in here (with the admin credential).
 void add_login_route(HttpServer& http, Login& login, bool admin_listener, uint16_t tcp_port);
+
+// The admin listener's guard for its other routes: nullopt when the request may be served (the
+// listener is on loopback, or the request carries the admin token), else the 401 answer.
+[[nodiscard]] std::optional<HttpResponse> refuse_admin_request(const Login& login, bool admin_on_loopback,
+                                                               const HttpRequest& request);
 
 // {"ok":N,"malformed":N,...}: every reason's count.
 [[nodiscard]] std::string login_counters_json(const Login& login);

@@ -340,9 +340,8 @@ int main(int argc, char** argv) {
   server::HttpServer admin(admin_config);
   server::add_login_route(admin, login, true, tcp_port);
   const bool admin_open = server::is_loopback(config.admin_bind_address);
-  auto admin_refused = [&](const server::HttpRequest& request) -> std::optional<server::HttpResponse> {
-    if (admin_open || login.admin_request_ok(request.header("Authorization"))) return std::nullopt;
-    return server::HttpResponse{401, "application/json", "{\"error\":\"admin_credential\"}\n", {}};
+  auto admin_refused = [&](const server::HttpRequest& request) {
+    return server::refuse_admin_request(login, admin_open, request);
   };
   admin.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest& request) {
     if (auto refused = admin_refused(request)) return *refused;

@@ -462,6 +462,18 @@ TEST(LoginHttp, RefusalsAreJsonWithTheReasonAndStatus) {
   EXPECT_NE(ok.body.find("\"tcp_port\":27501"), std::string::npos);
 }
 
+TEST_F(LoginTest, AdminRoutesOffLoopbackNeedTheAdminToken) {
+  auto registry = open_registry(dir_);
+  Login login(base_config(AuthMode::static_accounts), *registry);
+  HttpRequest request;
+  EXPECT_FALSE(refuse_admin_request(login, true, request));  // on loopback: open
+  const auto refused = refuse_admin_request(login, false, request);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 401);
+  request.headers.emplace_back("authorization", "Bearer " + admin_token);
+  EXPECT_FALSE(refuse_admin_request(login, false, request));
+}
+
 TEST(LoginConfigCheck, DevModeIsRefusedOffLoopback) {
   ServerConfig config;
   EXPECT_TRUE(validate_config(config).empty());  // the default: dev mode on 127.0.0.1
