@@ -411,6 +411,12 @@ int main(int argc, char** argv) {
   server::HttpConfig metrics_config = http_config;
   metrics_config.port = config.metrics_port;
   server::HttpServer metrics_http(metrics_config);
+  // Whatever way main() returns, the login's verifiers stop (answering what they hold) before the
+  // HTTP servers their replies are posted to: declared after them, destroyed before them.
+  struct StopLoginFirst {
+    server::Login& login;
+    ~StopLoginFirst() { login.stop(); }
+  } stop_login_first{login};
   metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
     return server::HttpResponse{
         200, "text/plain; version=0.0.4; charset=utf-8", metrics.render() + server::login_metrics_text(login), {}};
