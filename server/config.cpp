@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iterator>
@@ -118,8 +119,34 @@ const std::vector<Key>& keys() {
       STRATA_UNSIGNED("inputs.max_lead_ticks", inputs.max_lead_ticks, 0, 1000, "how far ahead inputs may be scheduled"),
       STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1, 4096,
                       "inputs waiting per player"),
-      STRATA_STRING("auth.mode", auth_mode, "dev (open) or static"),
+      STRATA_STRING("auth.mode", auth.mode,
+                    "dev (open, every listener on loopback only), static (accounts file) or ticket (signed tickets)"),
       STRATA_UNSIGNED("auth.connect_token_ttl_s", connect_token_ttl_s, 1, 3600, "connect token lifetime"),
+      STRATA_STRING("auth.accounts_file", auth.accounts_file,
+                    "static mode: lines '<name> <hash>' (strata-server --hash-password NAME makes one)"),
+      STRATA_STRING("auth.ticket_key_file", auth.ticket_key_file,
+                    "ticket mode: file holding the 64-hex-digit key shared with the game backend"),
+      STRATA_UNSIGNED("auth.ticket_lifetime_max_s", auth.ticket_lifetime_max_s, 1, 86400,
+                      "tickets expiring further ahead are refused"),
+      STRATA_STRING("auth.admin_token", auth.admin_token,
+                    "admin credential for observer logins (Bearer; at least 16 characters)"),
+      STRATA_STRING("auth.admin_token_file", auth.admin_token_file, "file holding the admin credential"),
+      STRATA_UNSIGNED("auth.attempts_per_address_per_s", auth.attempts_per_address_per_s, 1, 1000000,
+                      "login attempts per second per peer address"),
+      STRATA_UNSIGNED("auth.attempts_burst_per_address", auth.attempts_burst_per_address, 1, 1000000,
+                      "login attempts in a burst per peer address"),
+      STRATA_UNSIGNED("auth.dev_new_names_per_address_per_min", auth.dev_new_names_per_address_per_min, 1, 1000000,
+                      "dev mode: new names per minute per peer address"),
+      STRATA_UNSIGNED("auth.dev_names_max", auth.dev_names_max, 1, (1U << 24) - 1, "dev mode: names at most"),
+      STRATA_UNSIGNED("auth.verify_threads", auth.verify_threads, 1, 16, "password verifications at once"),
+      STRATA_UNSIGNED("auth.verify_queue_max", auth.verify_queue_max, 1, 4096,
+                      "logins waiting for a password verification (then 503 busy)"),
+      Key{"auth.accounts_sync", "fsync every new account binding",
+          [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.auth.accounts_sync); },
+          [](const ServerConfig& c) { return std::string(c.auth.accounts_sync ? "true" : "false"); }},
+      STRATA_STRING("admin.bind", admin_bind_address,
+                    "address of the admin listener (sessions, world status, observer logins)"),
+      STRATA_UNSIGNED("admin.port", admin_port, 0, 65535, "admin HTTP port"),
   };
   return table;
 }
@@ -202,7 +229,43 @@ std::string check_yaml_shape(const std::string& text) {
   return {};
 }
 
+void validate_auth(const ServerConfig& config, std::vector<ConfigError>& errors) {
+  const AuthSettings& auth = config.auth;
+  if (auth.mode == "dev") {
+    // Open logins are for a developer's machine: every listener must be unreachable from elsewhere.
+    if (!is_loopback(config.bind_address))
+      errors.push_back({"auth.mode dev (open logins) needs every listener on loopback, but net.bind is '" +
+                        config.bind_address + "' (use auth.mode static or ticket)"});
+    if (!is_loopback(config.admin_bind_address))
+      errors.push_back({"auth.mode dev (open logins) needs every listener on loopback, but admin.bind is '" +
+                        config.admin_bind_address + "'"});
+  } else if (auth.mode == "static") {
+    if (auth.accounts_file.empty()) errors.push_back({"auth.mode static needs auth.accounts_file"});
+  } else if (auth.mode == "ticket") {
+    if (auth.ticket_key_file.empty()) errors.push_back({"auth.mode ticket needs auth.ticket_key_file"});
+  } else {
+    errors.push_back({"auth.mode: expected dev, static or ticket, got '" + auth.mode + "'"});
+  }
+  if (!auth.admin_token.empty() && !auth.admin_token_file.empty())
+    errors.push_back({"auth.admin_token and auth.admin_token_file: set one, not both"});
+  if (!auth.admin_token.empty() && auth.admin_token.size() < 16)
+    errors.push_back({"auth.admin_token: at least 16 characters"});
+  if (!is_loopback(config.admin_bind_address) && auth.admin_token.empty() && auth.admin_token_file.empty())
+    errors.push_back({"admin.bind '" + config.admin_bind_address +
+                      "' is not loopback: set auth.admin_token_file (the admin routes then need it)"});
+}
+
 }  // namespace
+
+bool is_loopback(std::string_view address) {
+  if (address == "localhost" || address == "::1") return true;
+  if (address.rfind("::ffff:", 0) == 0) address.remove_prefix(7);
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  char tail = 0;
+  const std::string text(address);
+  return std::sscanf(text.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) == 4 && a == 127 && b <= 255 && c <= 255 &&
+         d <= 255;
+}
 
 std::vector<ConfigError> load_config(ServerConfig& config, const std::string& yaml_text, const std::string& source_name,
                                      const std::map<std::string, std::string>& env) {
@@ -273,7 +336,8 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
   const Port ports[] = {{"net.udp_port", config.udp_port, true},
                         {"net.tcp_port", config.tcp_port, false},
                         {"http.port", config.http_port, false},
-                        {"metrics.port", config.metrics_port, false}};
+                        {"metrics.port", config.metrics_port, false},
+                        {"admin.port", config.admin_port, false}};
   for (size_t i = 0; i < std::size(ports); ++i) {
     for (size_t j = i + 1; j < std::size(ports); ++j) {
       if (ports[i].number != 0 && ports[i].number == ports[j].number && ports[i].udp == ports[j].udp) {
@@ -286,9 +350,7 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
     errors.push_back({"aoi.near_cells (" + std::to_string(config.aoi_near_cells) + ") must not exceed aoi.mid_cells (" +
                       std::to_string(config.aoi_mid_cells) + ")"});
   }
-  if (config.auth_mode != "dev" && config.auth_mode != "static") {
-    errors.push_back({"auth.mode: expected dev or static, got '" + config.auth_mode + "'"});
-  }
+  validate_auth(config, errors);
   return errors;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "replay/rocks_log.h"
@@ -15,6 +16,27 @@
 #include "sim/world.h"
 
 namespace strata::server {
+
+// Authentication (server/login.h). Secrets are read from files named here (or, for the admin
+// token, from STRATA_AUTH_ADMIN_TOKEN), so they need not appear on a command line.
+struct AuthSettings {
+  std::string mode = "dev";     // dev (open, loopback only), static (accounts file), ticket (signed tickets)
+  std::string accounts_file;    // static: "<name> <crypto_pwhash_str hash>" lines
+  std::string ticket_key_file;  // ticket: 64 hex digits, the key shared with the game's backend
+  uint32_t ticket_lifetime_max_s = 300;
+  std::string admin_token;  // observers' credential ("Authorization: Bearer ..."); empty: none
+  std::string admin_token_file;
+  uint32_t attempts_per_address_per_s = 20;  // login attempts, token bucket per peer address
+  uint32_t attempts_burst_per_address = 40;
+  uint32_t dev_new_names_per_address_per_min = 1000;
+  uint32_t dev_names_max = 100'000;
+  uint32_t verify_threads = 1;  // password verifications at once (each ~64 MiB, ~0.1 s)
+  uint32_t verify_queue_max = 32;
+  bool accounts_sync = true;  // fsync each new account binding
+};
+
+// True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".
+[[nodiscard]] bool is_loopback(std::string_view address);
 
 struct ServerConfig {
   uint32_t tick_rate_hz = 20;
@@ -53,8 +75,11 @@ struct ServerConfig {
   uint32_t snapshot_threads_nice = 5;
   uint64_t hlc_max_offset_ms = 2000;
   InputSchedulerConfig inputs;
-  std::string auth_mode = "dev";  // dev: any name may log in
   uint32_t connect_token_ttl_s = 30;
+  // The admin listener (sessions, world status, observer logins): loopback by default.
+  std::string admin_bind_address = "127.0.0.1";
+  uint16_t admin_port = 8081;
+  AuthSettings auth;
 };
 
 struct ConfigError {

@@ -14,6 +14,7 @@
 #include "server/http.h"
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -92,14 +93,15 @@ HttpMethod to_method(http::verb verb) {
   }
 }
 
-// A completely parsed request, routed. Only origin-form targets ("/path?query") are accepted; any
-// other is malformed, and like every malformed request it ends the connection (`keep_alive` false).
-HttpResponse answer_request(BeastRequest&& parsed, const HttpRoutes& routes, HttpCounters& counters, bool& keep_alive) {
+// A completely parsed request as the handlers see it. Only origin-form targets ("/path?query") are
+// accepted; any other is malformed (nullopt, counted), and like every malformed request it ends the
+// connection (`keep_alive` false).
+std::optional<HttpRequest> to_request(BeastRequest&& parsed, HttpCounters& counters, bool& keep_alive) {
   const std::string_view target(parsed.target().data(), parsed.target().size());
   if (target.empty() || target.front() != '/') {
     keep_alive = false;
     counters.malformed.fetch_add(1, std::memory_order_relaxed);
-    return text_response(400, "malformed request: target must start with '/'\n");
+    return std::nullopt;
   }
   HttpRequest request;
   request.method = to_method(parsed.method());
@@ -110,7 +112,16 @@ HttpResponse answer_request(BeastRequest&& parsed, const HttpRoutes& routes, Htt
     request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   }
   request.body = std::move(parsed.body());
-  return routes.route(request, counters);
+  return request;
+}
+
+HttpResponse bad_target() { return text_response(400, "malformed request: target must start with '/'\n"); }
+
+// A completely parsed request, routed.
+HttpResponse answer_request(BeastRequest&& parsed, const HttpRoutes& routes, HttpCounters& counters, bool& keep_alive) {
+  auto request = to_request(std::move(parsed), counters, keep_alive);
+  if (!request) return bad_target();
+  return routes.route(*request, counters);
 }
 
 bool keep_alive_after(const BeastRequest& parsed, const HttpConfig& config, uint32_t requests_done) {
@@ -167,14 +178,42 @@ std::string_view HttpRequest::header(std::string_view wanted) const {
 }
 
 void HttpRoutes::add(HttpMethod method, std::string path, HttpHandler handler) {
-  routes_[std::move(path)][method] = std::move(handler);
+  routes_[std::move(path)][method] = Handler{std::move(handler), {}};
 }
 
+void HttpRoutes::add_deferred(HttpMethod method, std::string path, HttpDeferredHandler handler) {
+  routes_[std::move(path)][method] = Handler{{}, std::move(handler)};
+}
+
+namespace {
+
+// The handler's answer as sent: a bad status or header value becomes a counted 500.
+HttpResponse checked(HttpResponse response, HttpCounters& counters) {
+  if (response.status < 100 || response.status > 599 || has_line_break(response.content_type) ||
+      has_line_break(response.allow)) {
+    counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+    return text_response(500, "internal error\n");
+  }
+  counters.requests_handled.fetch_add(1, std::memory_order_relaxed);
+  return response;
+}
+
+}  // namespace
+
 HttpResponse HttpRoutes::route(const HttpRequest& request, HttpCounters& counters) const {
+  std::optional<HttpResponse> answer;
+  route(request, counters, [&answer](HttpResponse response) { answer = std::move(response); });
+  if (answer) return std::move(*answer);
+  counters.handler_errors.fetch_add(1, std::memory_order_relaxed);  // a deferred handler that went away
+  return text_response(500, "internal error\n");
+}
+
+void HttpRoutes::route(const HttpRequest& request, HttpCounters& counters, HttpReply reply) const {
   const auto path = routes_.find(request.path);
   if (path == routes_.end()) {
     counters.not_found.fetch_add(1, std::memory_order_relaxed);
-    return text_response(404, "not found\n");
+    reply(text_response(404, "not found\n"));
+    return;
   }
   const auto& methods = path->second;
   auto handler = methods.find(request.method);
@@ -187,22 +226,31 @@ HttpResponse HttpRoutes::route(const HttpRequest& request, HttpCounters& counter
       response.allow += name(method);
       if (method == HttpMethod::get && !methods.contains(HttpMethod::head)) response.allow += ", HEAD";
     }
-    return response;
+    reply(std::move(response));
+    return;
+  }
+  if (handler->second.deferred) {
+    // `answered` keeps a handler that throws after replying from answering twice.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    try {
+      handler->second.deferred(request, [&counters, reply, answered](HttpResponse response) mutable {
+        if (!answered->exchange(true)) reply(checked(std::move(response), counters));
+      });
+    } catch (...) {
+      counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
+      if (!answered->exchange(true)) reply(text_response(500, "internal error\n"));
+    }
+    return;
   }
   HttpResponse response;
   try {
-    response = handler->second(request);
+    response = handler->second.now(request);
   } catch (...) {
     counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
-    return text_response(500, "internal error\n");
+    reply(text_response(500, "internal error\n"));
+    return;
   }
-  if (response.status < 100 || response.status > 599 || has_line_break(response.content_type) ||
-      has_line_break(response.allow)) {
-    counters.handler_errors.fetch_add(1, std::memory_order_relaxed);
-    return text_response(500, "internal error\n");
-  }
-  counters.requests_handled.fetch_add(1, std::memory_order_relaxed);
-  return response;
+  reply(checked(std::move(response), counters));
 }
 
 HttpExchange parse_and_route(std::string_view bytes, const HttpConfig& config, const HttpRoutes& routes,
@@ -311,9 +359,28 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool head = parser_->get().method() == http::verb::head;
     bool keep_alive = keep_alive_after(parser_->get(), config_, requests_done_);
     const unsigned version = parser_->get().version();
-    HttpResponse answer = answer_request(parser_->release(), routes_, counters_, keep_alive);
+    auto request = to_request(parser_->release(), counters_, keep_alive);
     parser_.reset();
-    write_answer(answer, head, keep_alive, version);
+    if (!request) {
+      write_answer(bad_target(), head, keep_alive, version);
+      return;
+    }
+    beast::error_code ec_peer;
+    const auto peer = stream_.socket().remote_endpoint(ec_peer);
+    if (!ec_peer) {
+      const auto address = peer.address();
+      request->remote_address = address.is_v6() && address.to_v6().is_v4_mapped()
+                                    ? asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6()).to_string()
+                                    : address.to_string();
+    }
+    // The answer is written on the HTTP thread, whichever thread gives it. The session moves into
+    // the posted handler, so the reply's copy (on a verifier thread) never frees the session there.
+    routes_.route(*request, counters_,
+                  [self = shared_from_this(), head, keep_alive, version](HttpResponse answer) mutable {
+                    auto executor = self->stream_.get_executor();
+                    asio::post(executor, [self = std::move(self), answer = std::move(answer), head, keep_alive,
+                                          version] { self->write_answer(answer, head, keep_alive, version); });
+                  });
   }
 
   void write_answer(const HttpResponse& answer, bool head, bool keep_alive, unsigned version) {
@@ -413,6 +480,11 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::add_route(HttpMethod method, std::string path, HttpHandler handler) {
   if (impl_->running.load()) throw std::logic_error("HttpServer::add_route after start()");
   impl_->routes.add(method, std::move(path), std::move(handler));
+}
+
+void HttpServer::add_deferred_route(HttpMethod method, std::string path, HttpDeferredHandler handler) {
+  if (impl_->running.load()) throw std::logic_error("HttpServer::add_deferred_route after start()");
+  impl_->routes.add_deferred(method, std::move(path), std::move(handler));
 }
 
 bool HttpServer::start(std::string& error) {

@@ -60,6 +60,7 @@ struct HttpRequest {
   std::string query;  // the target after '?', as sent (not percent-decoded); empty without '?'
   std::vector<std::pair<std::string, std::string>> headers;  // in arrival order, names as sent
   std::string body;
+  std::string remote_address;  // the peer's IP address as text (empty outside a connection)
 
   // The first header of that name (case-insensitive), or empty.
   [[nodiscard]] std::string_view header(std::string_view name) const;
@@ -73,6 +74,11 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+// A handler that answers later (e.g. after a password verification on another thread): it must call
+// the reply exactly once, from any thread, before the server is stopped; the connection waits for it
+// (it reads no further request meanwhile) and the HTTP thread serves the other connections.
+using HttpReply = std::function<void(HttpResponse)>;
+using HttpDeferredHandler = std::function<void(const HttpRequest&, HttpReply)>;
 
 // One counter per reason a request is refused or a connection is dropped, readable from any thread.
 struct HttpCounters {
@@ -93,11 +99,19 @@ struct HttpCounters {
 class HttpRoutes {
  public:
   void add(HttpMethod method, std::string path, HttpHandler handler);
-  // 404/405 when no route fits (counted), the handler's answer otherwise (500 if it throws).
+  void add_deferred(HttpMethod method, std::string path, HttpDeferredHandler handler);
+  // 404/405 when no route fits (counted), the handler's answer otherwise (500 if it throws). A
+  // deferred handler that does not answer before it returns is answered 500 here.
   [[nodiscard]] HttpResponse route(const HttpRequest& request, HttpCounters& counters) const;
+  // The same, the answer given to `reply` (at once, or later for a deferred handler).
+  void route(const HttpRequest& request, HttpCounters& counters, HttpReply reply) const;
 
  private:
-  std::map<std::string, std::map<HttpMethod, HttpHandler>, std::less<>> routes_;
+  struct Handler {
+    HttpHandler now;
+    HttpDeferredHandler deferred;
+  };
+  std::map<std::string, std::map<HttpMethod, Handler>, std::less<>> routes_;
 };
 
 // The result of parse_and_route: what the server would do with these bytes.
@@ -126,6 +140,7 @@ class HttpServer {
 
   // Only before start(): the table is read by the HTTP thread without a lock afterwards.
   void add_route(HttpMethod method, std::string path, HttpHandler handler);
+  void add_deferred_route(HttpMethod method, std::string path, HttpDeferredHandler handler);
 
   // Binds and starts the HTTP thread. False (with the reason in `error`) on a bad config or address,
   // a port in use, or if already started.

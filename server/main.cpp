@@ -1,6 +1,8 @@
 // strata-server — the regional node's process: configuration (YAML + STRATA_* + flags), the UDP
-// (recvmmsg/sendmmsg) and TCP transports, the HTTP API (health, login, sessions, world status), the
-// Prometheus metrics endpoint, the tick loop on this thread, graceful shutdown on SIGINT/SIGTERM.
+// (recvmmsg/sendmmsg) and TCP transports, two HTTP listeners (public: login and health; admin,
+// loopback by default: sessions, world status, observer logins), the Prometheus metrics endpoint,
+// the tick loop on this thread, graceful shutdown on SIGINT/SIGTERM. Also the auth tools:
+// --hash-password (an accounts file line), --new-ticket-key, --mint-ticket (server/login.h).
 // All the node's logic is in RegionalNode (sans I/O); this file only wires and drives it.
 #include <utility>  // before Asio (Boost 1.74 + C++20 + GCC 12)
 
@@ -17,6 +19,7 @@
 #include <csignal>
 #include <ctime>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <mutex>
 #include <numeric>
@@ -27,9 +30,12 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/login.h"
+#include "server/login_http.h"
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/threads.h"
+#include "sim/limits.h"
+#include "storage/account_registry.h"
 
 namespace {
 
@@ -51,33 +57,52 @@ std::optional<net::Address> parse_ipv4(const std::string& text, uint16_t port) {
                         static_cast<uint8_t>(d), port);
 }
 
-std::string json_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20) out += c;
+// --hash-password NAME: the password from stdin (one line, the newline dropped) -> "NAME <hash>".
+int hash_password_tool(const std::string& name) {
+  if (!server::valid_login_name(name)) {
+    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
+    return 2;
   }
-  return out;
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty() || password.size() > server::password_bytes_max) {
+    std::fprintf(stderr, "strata-server: the password (stdin) must be 1 to %zu bytes\n", server::password_bytes_max);
+    return 2;
+  }
+  const std::string hash = server::hash_password(password);
+  sodium_memzero(password.data(), password.size());
+  if (hash.empty()) {
+    std::fprintf(stderr, "strata-server: hashing failed (out of memory?)\n");
+    return 1;
+  }
+  std::printf("%s %s\n", name.c_str(), hash.c_str());
+  return 0;
 }
 
-// The login name from a JSON body {"name":"..."} or a form body name=...
-std::string login_name(const server::HttpRequest& request) {
-  const std::string& body = request.body;
-  if (auto key = body.find("\"name\""); key != std::string::npos) {
-    const size_t open = body.find('"', body.find(':', key) + 1);
-    const size_t close = open == std::string::npos ? open : body.find('"', open + 1);
-    if (open != std::string::npos && close != std::string::npos) return body.substr(open + 1, close - open - 1);
-  }
-  if (body.rfind("name=", 0) == 0)
-    return body.substr(5, body.find('&') == std::string::npos ? std::string::npos : body.find('&') - 5);
-  return {};
+int new_ticket_key_tool() {
+  server::TicketKey key{};
+  randombytes_buf(key.data(), key.size());
+  char hex[2 * server::ticket_key_bytes + 1];
+  sodium_bin2hex(hex, sizeof hex, key.data(), key.size());
+  std::printf("%s\n", hex);
+  return 0;
 }
 
-std::string base64(std::span<const uint8_t> bytes) {
-  std::string out(sodium_base64_encoded_len(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
+int mint_ticket_tool(const server::ServerConfig& config, const std::string& name, uint32_t ttl_s) {
+  server::LoginConfig login;
+  std::string error;
+  if (config.auth.ticket_key_file.empty() || !server::configure_login(config, login, error) || !login.ticket_key) {
+    std::fprintf(stderr, "strata-server: --mint-ticket needs auth.ticket_key_file %s\n", error.c_str());
+    return 2;
+  }
+  const std::string ticket = server::mint_ticket(*login.ticket_key, name, net::system_now_us() / 1'000'000, ttl_s);
+  if (ticket.empty()) {
+    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
+    return 2;
+  }
+  std::printf("%s\n", ticket.c_str());
+  return 0;
 }
 
 // What the HTTP threads may read about the node, published by the tick thread once per tick.
@@ -152,15 +177,30 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   double run_seconds = 0;
   bool list_keys = false;
+  std::string hash_password_name, mint_ticket_name;
+  bool new_ticket_key = false;
+  uint32_t ticket_ttl_s = 60;
   app.add_option("-c,--config", config_path, "YAML configuration file (optional; every key also STRATA_<KEY>)");
   app.add_option("--set", overrides, "override one key: path=value (repeatable), e.g. --set net.udp_port=0");
   app.add_option("--run-for", run_seconds, "stop after this many seconds (0: until SIGINT/SIGTERM)");
   app.add_flag("--list-keys", list_keys, "print every configuration key with its environment name and default");
+  app.add_option("--hash-password", hash_password_name,
+                 "print an accounts file line '<NAME> <hash>' for the password read from stdin, and exit");
+  app.add_flag("--new-ticket-key", new_ticket_key, "print a new random ticket key (64 hex digits), and exit");
+  app.add_option("--mint-ticket", mint_ticket_name,
+                 "print a login ticket for NAME signed with auth.ticket_key_file (for tests and backends), and exit");
+  app.add_option("--ticket-ttl", ticket_ttl_s, "lifetime of --mint-ticket's ticket in seconds");
   CLI11_PARSE(app, argc, argv);
   if (list_keys) {
     for (const std::string& line : server::describe_config_keys()) std::printf("%s\n", line.c_str());
     return 0;
   }
+  if (sodium_init() < 0) {
+    spdlog::error("libsodium failed to initialise");
+    return 1;
+  }
+  if (!hash_password_name.empty()) return hash_password_tool(hash_password_name);
+  if (new_ticket_key) return new_ticket_key_tool();
   std::string yaml;
   if (!config_path.empty()) {
     std::ifstream file(config_path);
@@ -172,6 +212,7 @@ int main(int argc, char** argv) {
     text << file.rdbuf();
     yaml = text.str();
   }
+  std::string error;
   server::ServerConfig config;
   auto errors =
       server::load_config(config, yaml, config_path.empty() ? "(no file)" : config_path, server::strata_environment());
@@ -185,10 +226,19 @@ int main(int argc, char** argv) {
     for (const auto& e : errors) spdlog::error("config: {}", e.message);
     return 2;
   }
-  if (sodium_init() < 0) {
-    spdlog::error("libsodium failed to initialise");
-    return 1;
+  if (!mint_ticket_name.empty()) return mint_ticket_tool(config, mint_ticket_name, ticket_ttl_s);
+  server::LoginConfig login_config;
+  if (!server::configure_login(config, login_config, error)) {
+    spdlog::error("config: {}", error);
+    return 2;
   }
+  if (login_config.mode == server::AuthMode::dev) {
+    spdlog::warn("**************************************************************************************");
+    spdlog::warn("auth.mode dev: OPEN LOGINS: anyone who reaches this machine's loopback can log in as any");
+    spdlog::warn("name. Every listener is on loopback; never run a public server like this (static/ticket).");
+    spdlog::warn("**************************************************************************************");
+  }
+  if (login_config.admin_token.empty()) spdlog::info("no admin token (auth.admin_token_file): observers are refused");
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
@@ -204,7 +254,6 @@ int main(int argc, char** argv) {
     spdlog::error("config: net.bind must be an IPv4 address, got '{}'", config.bind_address);
     return 2;
   }
-  std::string error;
   net::UdpConfig udp_config;
   udp_config.bind = *udp_bind;
   auto udp = net::UdpSocket::open(io, udp_config, error);
@@ -261,13 +310,17 @@ int main(int argc, char** argv) {
                  node->simulation().full_hash());
   }
 
-  // HTTP API and metrics.
-  server::LoginConfig login_config;
+  // HTTP API and metrics. The account registry: name -> persistent player id (storage/).
+  auto registry = storage::RocksAccountRegistry::open(config.data_dir + "/accounts", sim::limits::player_id_max,
+                                                      config.auth.accounts_sync, error);
+  if (!registry) {
+    spdlog::error("{}", error);
+    return 1;
+  }
   login_config.protocol_id = protocol_id;
   login_config.private_key = key;
   login_config.server_addresses = {udp->local_address()};
-  login_config.token_ttl_s = config.connect_token_ttl_s;
-  server::Login login(login_config);
+  server::Login login(login_config, *registry);
   const uint16_t tcp_port = tcp->local_address().port;  // told to clients for the TCP fallback
   auto metrics_owner = server::Metrics::create(server::default_metrics_config(), error);
   if (!metrics_owner) {
@@ -276,10 +329,12 @@ int main(int argc, char** argv) {
   }
   server::Metrics& metrics = *metrics_owner;
   Status status;
+  // Public listener: login and health only.
   server::HttpConfig http_config;
   http_config.address = config.bind_address;
   http_config.port = config.http_port;
   server::HttpServer http(http_config);
+  server::add_login_route(http, login, false, tcp_port);
   http.add_route(server::HttpMethod::get, "/healthz", [](const server::HttpRequest&) {
     return server::HttpResponse{200, "text/plain", "ok\n", {}};
   });
@@ -288,23 +343,26 @@ int main(int argc, char** argv) {
     return status.ready ? server::HttpResponse{200, "text/plain", "ready\n", {}}
                         : server::HttpResponse{503, "text/plain", "starting\n", {}};
   });
-  http.add_route(server::HttpMethod::post, "/api/login", [&](const server::HttpRequest& request) {
-    const bool observer = request.body.find("\"role\":\"observer\"") != std::string::npos;
-    const auto result = login.login(login_name(request), net::system_now_us() / 1'000'000, observer);
-    if (!result.error.empty())
-      return server::HttpResponse{400, "application/json", "{\"error\":\"" + json_escape(result.error) + "\"}\n", {}};
-    return server::HttpResponse{200,
-                                "application/json",
-                                "{\"player\":" + std::to_string(result.player) + ",\"token\":\"" +
-                                    base64(result.token) + "\",\"tcp_port\":" + std::to_string(tcp_port) + "}\n",
-                                {}};
-  });
-  http.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest&) {
+  // Admin listener (admin.bind, loopback by default): observer logins, sessions, world status. Off
+  // loopback, every admin route needs the admin credential.
+  server::HttpConfig admin_config = http_config;
+  admin_config.address = config.admin_bind_address;
+  admin_config.port = config.admin_port;
+  server::HttpServer admin(admin_config);
+  server::add_login_route(admin, login, true, tcp_port);
+  const bool admin_open = server::is_loopback(config.admin_bind_address);
+  auto admin_refused = [&](const server::HttpRequest& request) {
+    return server::refuse_admin_request(login, admin_open, request);
+  };
+  admin.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest& request) {
+    if (auto refused = admin_refused(request)) return *refused;
     std::lock_guard lock(status.mutex);
     return server::HttpResponse{
         200, "application/json", sessions_json(status.net_stats, status.player_cells, net::system_now_us()) + "\n", {}};
   });
-  http.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest&) {
+  admin.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest& request) {
+    if (auto refused = admin_refused(request)) return *refused;
+    const std::string logins = server::login_counters_json(login);
     std::lock_guard lock(status.mutex);
     auto phases_json = [](const std::array<std::array<double, 3>, server::tick_phase_count>& stats) {
       std::string json = "{";
@@ -345,7 +403,7 @@ int main(int argc, char** argv) {
         "\"tick_phase_cpu_ms\":%s,\"tick_phase_ms\":%s,"
         "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
         "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu,%s},"
-        "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu}}\n",
+        "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu},\"logins\":%s}\n",
         config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
         status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
         status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms, phases.c_str(), wall_phases.c_str(),
@@ -358,24 +416,33 @@ int main(int argc, char** argv) {
         static_cast<double>(status.builders.build_us_max) / 1e3, static_cast<unsigned long long>(status.snapshot_bytes),
         built, static_cast<unsigned long long>(status.net_bytes_in),
         static_cast<unsigned long long>(status.net_bytes_out), static_cast<unsigned long long>(status.net_packets_in),
-        static_cast<unsigned long long>(status.net_packets_out));
+        static_cast<unsigned long long>(status.net_packets_out), logins.c_str());
     return server::HttpResponse{200, "application/json", body, {}};
   });
   server::HttpConfig metrics_config = http_config;
   metrics_config.port = config.metrics_port;
   server::HttpServer metrics_http(metrics_config);
+  // Whatever way main() returns, the login's verifiers stop (answering what they hold) before the
+  // HTTP servers their replies are posted to: declared after them, destroyed before them.
+  struct StopLoginFirst {
+    server::Login& login;
+    ~StopLoginFirst() { login.stop(); }
+  } stop_login_first{login};
   metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
-    return server::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics.render(), {}};
+    return server::HttpResponse{
+        200, "text/plain; version=0.0.4; charset=utf-8", metrics.render() + server::login_metrics_text(login), {}};
   });
-  if (!http.start(error) || !metrics_http.start(error)) {
+  if (!http.start(error) || !admin.start(error) || !metrics_http.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
     return 1;
   }
   spdlog::info("strata-server: region {}, map {}x{} cells, {} Hz", config.region,
                node->simulation().world().map.width(), node->simulation().world().map.height(), config.tick_rate_hz);
-  spdlog::info("listening: udp {} tcp {} http {}:{} metrics {}:{}/metrics", net::to_string(udp->local_address()),
-               net::to_string(tcp->local_address()), config.bind_address, http.port(), config.bind_address,
-               metrics_http.port());
+  spdlog::info("listening: udp {} tcp {} http {}:{} admin {}:{} metrics {}:{}/metrics",
+               net::to_string(udp->local_address()), net::to_string(tcp->local_address()), config.bind_address,
+               http.port(), config.admin_bind_address, admin.port(), config.bind_address, metrics_http.port());
+  spdlog::info("auth.mode {}; account registry {}/accounts holds {} names", config.auth.mode, config.data_dir,
+               registry->size());
   spdlog::info("session log: {} ; logging to stderr", options.log_dir);
   std::fflush(stdout);
 
@@ -570,7 +637,9 @@ int main(int argc, char** argv) {
   const uint64_t final_tick = node->simulation().tick();
   const uint64_t final_hash = node->simulation().full_hash();
   node.reset();  // closes the log (flushes RocksDB)
+  login.stop();  // answers the logins still waiting for a verifier, while the HTTP threads still run
   http.stop();
+  admin.stop();
   metrics_http.stop();
   spdlog::info("strata-server: stopped at tick {}, full_hash {:016x}", final_tick, final_hash);
   return log_failed.load() || !final_logged ? 1 : 0;

@@ -13,11 +13,15 @@ source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-200}; seconds=${3:-60}
 e2e_start_server || exit 1
 grep 'listening:' "$work/server.log"
-"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer > "$work/bot.out" 2> "$work/bot.err" &
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --churn 20 --tcp 100 --prediction-exact-min 0.95 --observer \
+  --admin-port "$admin_port" --admin-token-file "$admin_token_file" > "$work/bot.out" 2> "$work/bot.err" &
 bot=$!; other_pids=$bot
 status=0
 sleep $((seconds / 2))
-curl -sf "http://127.0.0.1:$http_port/api/sessions" > "$work/sessions.json" || { echo "no /api/sessions"; status=1; }
+curl -sf "http://127.0.0.1:$admin_port/api/sessions" > "$work/sessions.json" || { echo "no /api/sessions"; status=1; }
+# The public listener serves login and health only.
+public=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$http_port/api/sessions")
+[ "$public" = 404 ] || { echo "the public listener answered /api/sessions with $public"; status=1; }
 python3 - "$work/sessions.json" "$bots" <<'PY' || status=1
 import json, sys
 sessions = json.load(open(sys.argv[1])); bots = int(sys.argv[2])
@@ -29,10 +33,10 @@ print(f"/api/sessions: {len(players)} players ({len(placed)} in the world), {len
 # Churn takes a few bots away at any moment; the observer is there all along.
 sys.exit(0 if len(placed) >= 0.8 * bots and len(observers) == 1 else 1)
 PY
-curl -sf "http://127.0.0.1:$http_port/api/world/status" > "$work/status.json" || { echo "no /api/world/status"; status=1; }
-python3 - "$work/status.json" <<'PY' || status=1
+curl -sf "http://127.0.0.1:$admin_port/api/world/status" > "$work/status.json" || { echo "no /api/world/status"; status=1; }
+python3 - "$work/status.json" "$bots" <<'PY' || status=1
 import json, sys
-s = json.load(open(sys.argv[1]))
+s = json.load(open(sys.argv[1])); bots = int(sys.argv[2])
 phases = s["tick_phase_cpu_ms"]
 print("/api/world/status: tick", s["tick"], "CPU ms p50", s["tick_cpu_ms"]["p50"], "phases (mean ms):",
       ", ".join(f"{k} {v['mean']}" for k, v in phases.items()))
@@ -47,12 +51,12 @@ ok = ok and all(0 <= v["mean"] <= v["max"] and 0 <= v["p99"] <= v["max"] for v i
 ok = ok and s["tick"] > 0 and sum(v["mean"] for v in phases.values()) <= s["tick_cpu_ms"]["max"] + 0.01
 ok = ok and sum(v["mean"] for v in wall.values()) <= s["tick_ms"]["max"] + 0.01
 if not ok: print("/api/world/status: tick_phase_cpu_ms is not a split of the tick:", json.dumps(s))
-# What the builders made: 200 bots each had a full snapshot then deltas; a delta's baseline is at
+# What the builders made: every bot had a full snapshot then deltas; a delta's baseline is at
 # least a tick old and the counts add up (built counts a batch once handed over, so it may trail).
 b = s["snapshots"]
 print(f"/api/world/status: snapshots built {b['built']}: {b['fulls']} fulls, {b['deltas']} deltas of "
       f"{b['delta_bytes'] / max(1, b['deltas']):.0f} B mean, baseline {b['delta_age_ticks'] / max(1, b['deltas']):.1f} ticks old")
-mix = b["fulls"] >= 200 and b["deltas"] > b["fulls"] and b["fulls"] + b["deltas"] >= b["built"] > 0
+mix = b["fulls"] >= bots and b["deltas"] > b["fulls"] and b["fulls"] + b["deltas"] >= b["built"] > 0
 mix = mix and b["delta_age_ticks"] >= b["deltas"] and b["delta_fresh_entities"] <= b["delta_entities"]
 mix = mix and b["full_bytes"] + b["delta_bytes"] >= b["bytes"] > 0 and b["lag_us"] > 0
 mix = mix and b["fulls_evicted"] + b["fulls_too_old"] <= b["fulls"]

@@ -11,7 +11,7 @@ e2e_start_server --set log.snapshot_every_ticks=100 || exit 1
 "$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds 32 --socket-per-bot > "$work/bot.out" 2> "$work/bot.err" &
 bot_pid=$!; other_pids=$bot_pid
 sleep 8
-before=$(curl -sf "http://127.0.0.1:$http_port/api/world/status")
+before=$(curl -sf "http://127.0.0.1:$admin_port/api/world/status")
 kill -9 "$server_pid"; wait "$server_pid" 2>/dev/null; server_pid=""
 echo "killed the server (SIGKILL) at: $before"
 sleep 1

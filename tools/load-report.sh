@@ -24,7 +24,7 @@ ulimit -n 65536 2>/dev/null || true
 e2e_start_server --set net.max_clients=10000 --set world.chunks_x=32 --set world.chunks_y=32 "$@" || exit 1
 clk=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14+$15}' "/proc/$server_pid/stat"; }
-status() { curl -sf "http://127.0.0.1:$http_port/api/world/status"; }
+status() { curl -sf "http://127.0.0.1:$admin_port/api/world/status"; }
 threads=$(( bots > 1500 ? 2 : 1 ))
 # shellcheck disable=SC2086 # BOT_ARGS is a list of options
 nice -n "${BOT_NICE:-10}" "$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds "$seconds" --threads "$threads" \

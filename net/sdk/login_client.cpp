@@ -10,6 +10,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -47,12 +48,51 @@ std::string header_value(const std::string& headers, const char* name) {
   return {};
 }
 
+// A JSON string's content: quotes, backslashes and control characters escaped; other bytes as given.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", byte);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+// The status code of "HTTP/1.1 NNN ...", or 0.
+uint16_t status_of(const std::string& response) {
+  if (response.size() < 12 || response.rfind("HTTP/1.", 0) != 0) return 0;
+  const unsigned long status = std::strtoul(response.c_str() + 9, nullptr, 10);
+  return status >= 100 && status <= 599 ? static_cast<uint16_t>(status) : 0;
+}
+
+// The server's reason code ({"error":"code",...}), only if it is a plain word.
+std::string reason_of(const std::string& body) {
+  const size_t key = body.find("\"error\":\"");
+  if (key == std::string::npos) return "?";
+  std::string code;
+  for (size_t i = key + 9; i < body.size() && code.size() < 40; ++i) {
+    const char c = body[i];
+    if (!((c >= 'a' && c <= 'z') || c == '_')) break;
+    code += c;
+  }
+  return code.empty() ? "?" : code;
+}
+
 std::optional<LoginReply> parse_reply(const std::string& response, const std::string& body,
                                       const boost::asio::ip::address& peer, std::string& error) {
   const size_t key = body.find("\"token\":\"");
   const size_t player_key = body.find("\"player\":");
-  if (response.rfind("HTTP/1.1 200", 0) != 0 || key == std::string::npos || player_key == std::string::npos) {
-    error = "login refused: " + response.substr(0, std::min<size_t>(response.size(), 200));
+  if (status_of(response) != 200 || key == std::string::npos || player_key == std::string::npos) {
+    error = "login refused: " + std::to_string(status_of(response)) + " " + reason_of(body);
     return std::nullopt;
   }
   LoginReply reply;
@@ -100,12 +140,43 @@ LoginClient::LoginClient(std::string host, uint16_t port) : impl_(std::make_uniq
 LoginClient::~LoginClient() = default;
 
 std::optional<LoginReply> LoginClient::login(const std::string& name, std::string& error, bool observer) {
-  const std::string body = "{\"name\":\"" + name + "\"" + (observer ? ",\"role\":\"observer\"" : "") + "}";
+  LoginCredentials credentials;
+  credentials.observer = observer;
+  return login(name, error, credentials);
+}
+
+std::optional<LoginReply> LoginClient::login(const std::string& name, std::string& error,
+                                             const LoginCredentials& credentials) {
+  last_status_ = 0;
+  std::string body = "{";
+  auto member = [&body](const char* key, const std::string& value) {
+    if (body.size() > 1) body += ',';
+    body += '"';
+    body += key;
+    body += "\":";
+    body += json_string(value);
+  };
+  if (!name.empty()) member("name", name);
+  if (!credentials.password.empty()) member("password", credentials.password);
+  if (!credentials.ticket.empty()) member("ticket", credentials.ticket);
+  if (credentials.observer) member("role", "observer");
+  body += '}';
+  std::string authorization;
+  if (!credentials.admin_token.empty()) {
+    for (char c : credentials.admin_token) {
+      if (c == '\r' || c == '\n') {
+        error = "the admin token has a line break";
+        return std::nullopt;
+      }
+    }
+    authorization = "Authorization: Bearer " + credentials.admin_token + "\r\n";
+  }
   const std::string request = "POST /api/login HTTP/1.1\r\nHost: " + impl_->host +
-                              "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
-                              "\r\n\r\n" + body;
+                              "\r\nContent-Type: application/json\r\n" + authorization +
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   // A kept-alive connection may have been closed by the server meanwhile: then one more try on a
-  // fresh connection (a login is idempotent for a name).
+  // fresh connection (a login is idempotent for a name; a ticket is single use, so a ticket login
+  // that the server took before the connection failed is refused as replayed on the retry).
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = impl_->socket.has_value();
     try {
@@ -135,6 +206,7 @@ std::optional<LoginReply> LoginClient::login(const std::string& name, std::strin
       const std::string reply_body = response.substr(headers_size, length);
       const auto peer = socket.remote_endpoint().address();
       if (close || response.size() != headers_size + length) impl_->socket.reset();
+      last_status_ = status_of(response);
       return parse_reply(response, reply_body, peer, error);
     } catch (const std::exception& e) {
       impl_->socket.reset();
@@ -149,6 +221,12 @@ std::optional<LoginReply> http_login(const std::string& host, uint16_t port, con
                                      std::string& error, bool observer) {
   LoginClient client(host, port);
   return client.login(name, error, observer);
+}
+
+std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
+                                     std::string& error, const LoginCredentials& credentials) {
+  LoginClient client(host, port);
+  return client.login(name, error, credentials);
 }
 
 }  // namespace strata::sdk

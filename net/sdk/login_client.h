@@ -1,5 +1,8 @@
-// net/sdk/login_client.h — the client side of POST /api/login: a player name in, the player id and
-// the connect token out. Blocking HTTP/1.1 exchanges with a bounded response (64 KiB).
+// net/sdk/login_client.h — the client side of POST /api/login: a player name and its credential
+// (a password for a server in static mode, a ticket from the game's backend in ticket mode, nothing
+// in dev mode) in, the player id and the connect token out. Observers log in on the server's admin
+// listener with the admin token. Blocking HTTP/1.1 exchanges with a bounded response (64 KiB).
+// A refusal names the server's reason code and HTTP status in `error` (e.g. "401 wrong_password").
 // LoginClient keeps its connection open between logins (keep-alive): a bot swarm logging in
 // thousands of players through one connection each would exhaust the ephemeral ports (every closed
 // connection sits in TIME_WAIT for a minute, and connect() then searches the port range).
@@ -24,6 +27,13 @@ struct LoginReply {
   net::Address server_tcp;
 };
 
+struct LoginCredentials {
+  std::string password;     // static mode
+  std::string ticket;       // ticket mode (then the name may be empty: the ticket names the player)
+  std::string admin_token;  // observers: sent as "Authorization: Bearer <admin_token>"
+  bool observer = false;
+};
+
 // Logins over one kept-alive HTTP connection, reopened when the server closes it (it closes
 // after a number of requests, or on a malformed one). Not thread safe: one per thread.
 class LoginClient {
@@ -35,16 +45,23 @@ class LoginClient {
 
   // observer: log in as an observer of the region (receives its input stream, does not play).
   [[nodiscard]] std::optional<LoginReply> login(const std::string& name, std::string& error, bool observer = false);
+  [[nodiscard]] std::optional<LoginReply> login(const std::string& name, std::string& error,
+                                                const LoginCredentials& credentials);
+  // The HTTP status of the last answer (0: none, e.g. the connection failed).
+  [[nodiscard]] uint16_t last_status() const { return last_status_; }
   [[nodiscard]] uint64_t connections_opened() const { return connections_opened_; }
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   uint64_t connections_opened_ = 0;
+  uint16_t last_status_ = 0;
 };
 
 // One login on a connection of its own.
 [[nodiscard]] std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
                                                    std::string& error, bool observer = false);
+[[nodiscard]] std::optional<LoginReply> http_login(const std::string& host, uint16_t port, const std::string& name,
+                                                   std::string& error, const LoginCredentials& credentials);
 
 }  // namespace strata::sdk

@@ -48,7 +48,7 @@ TEST(Config, CrossFieldChecks) {
   ServerConfig config;
   config.http_port = config.metrics_port;
   config.udp_port = config.tcp_port;  // fine: different protocols
-  config.auth_mode = "magic";
+  config.auth.mode = "magic";
   const auto errors = validate_config(config);
   ASSERT_EQ(errors.size(), 2U);
   EXPECT_EQ(errors[0].message, "http.port and metrics.port both use port 9100");

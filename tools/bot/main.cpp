@@ -6,6 +6,7 @@
 // SDK applies and verifies every snapshot. Prints a live summary every few seconds and a final
 // report; exits 0 only when no bot saw a checksum mismatch and every bot that should be connected
 // is. --threads splits the bots over threads; each waits on all its sockets with one epoll set.
+// --observer logs in on the server's admin listener (--admin-port) with its admin token.
 // Against a loopback server the UDP bots of a thread share one socket, each bot with an address of
 // its own (tools/bot/shared_udp.h), and a thread's loop turns at most every --loop-min-us: the
 // datagrams of all its bots then go in and out in recvmmsg/sendmmsg batches (at 1,000 bots the
@@ -37,6 +38,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -102,6 +104,8 @@ struct Options {
   uint64_t seed = 1;
   std::string name_prefix = "bot";
   bool observer = false;
+  uint16_t admin_port = 0;       // the server's admin listener (observer logins)
+  std::string admin_token_file;  // the admin credential for the observer login
   uint32_t threads = 1;
   uint32_t login_rate = 250;   // logins per second at most (the whole process)
   double service_ms = 2;       // every bot's update and send at least this often
@@ -693,8 +697,20 @@ int main(int argc, char** argv) {
                "a UDP socket per bot; by default bots on a loopback server share one socket per thread, each "
                "with its own 127.x.y.z address (two system calls per batch instead of per datagram)");
   app.add_flag("--observer", o.observer,
-               "also run an observer: re-simulate the region from its input stream, checking every tick's hash");
+               "also run an observer: re-simulate the region from its input stream, checking every tick's hash "
+               "(logs in on --admin-port with the token in --admin-token-file)");
+  app.add_option("--admin-port", o.admin_port, "the server's admin HTTP port (observer login)");
+  app.add_option("--admin-token-file", o.admin_token_file,
+                 "file holding the server's admin token (auth.admin_token_file; observer login)");
   CLI11_PARSE(app, argc, argv);
+  std::string admin_token;
+  if (o.observer) {
+    std::ifstream file(o.admin_token_file);
+    if (o.admin_port == 0 || o.admin_token_file.empty() || !std::getline(file, admin_token) || admin_token.empty()) {
+      std::fprintf(stderr, "strata-bot: --observer needs --admin-port and a readable --admin-token-file\n");
+      return 2;
+    }
+  }
   if (sodium_init() < 0) return 1;
   // Replies to 127.x.y.z reach us only from a server on this machine's loopback.
   o.shared_socket = !socket_per_bot && (o.host == "localhost" || o.host.rfind("127.", 0) == 0);
@@ -746,7 +762,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<net::UdpSocket> observer_socket;
   if (o.observer) {
     std::string error;
-    auto reply = sdk::http_login(o.host, o.http_port, o.name_prefix + "-observer", error, true);
+    sdk::LoginCredentials credentials;
+    credentials.observer = true;
+    credentials.admin_token = admin_token;
+    auto reply = sdk::http_login(o.host, o.admin_port, o.name_prefix + "-observer", error, credentials);
     net::UdpConfig udp;
     observer_socket = reply ? net::UdpSocket::open(groups[0]->io, udp, error) : nullptr;
     observer = std::make_unique<sdk::Observer>();
