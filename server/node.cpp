@@ -494,6 +494,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     for (const Outbound::Reliable& m : sim_outbound_.reliable)
       outbound_.reliable.push_back({m.client, offset + m.offset, m.size});
     outbound_.bytes.insert(outbound_.bytes.end(), sim_outbound_.bytes.begin(), sim_outbound_.bytes.end());
+    for (Outbound::Observed& o : sim_outbound_.observed) outbound_.observed.push_back(std::move(o));
   }
   sim_outbound_.reset();
   clock.end(TickPhase::relay);
@@ -592,14 +593,14 @@ void RegionalNode::send_observed(uint64_t client, const SharedMessage& message, 
 
 // Each line goes to every player within the AOI radius (Chebyshev, cells) of the speaker, the
 // speaker included (its echo), who can see the speaker (hears()), on the reliable channel: the
-// frame's interest index finds them. At most chat_deliveries_per_tick_max a tick (plus one line's
+// frame's interest index finds them. At most options_.chat_deliveries_per_tick a tick (plus one line's
 // hearers); the lines left wait for the next tick, in order. Chat is not simulation: not logged.
 void RegionalNode::relay_chat(const TickFrame& frame) {
   if (chat_pending_.empty()) return;
   const auto r = static_cast<int32_t>(options_.config.aoi_radius_cells);
   size_t deliveries = 0;
   size_t relayed = 0;
-  for (; relayed < chat_pending_.size() && deliveries < chat_deliveries_per_tick_max; ++relayed) {
+  for (; relayed < chat_pending_.size() && deliveries < options_.chat_deliveries_per_tick; ++relayed) {
     view::ChatLine& line = chat_pending_[relayed];
     const ViewerState* speaker = frame.viewer(line.from);
     if (speaker == nullptr) continue;  // left in the meantime

@@ -107,6 +107,10 @@ class RegionalNode {
     size_t observer_backlog_bytes_max = size_t{64} << 20;
     // Encode observers' starting worlds on a thread of their own; false: inline (tests).
     bool observer_encode_thread = true;
+    // (line, hearer) chat pairs sent per tick: 1024 lines x 1000 hearers would be a million sends
+    // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
+    // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
+    size_t chat_deliveries_per_tick = 8192;
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
   [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, std::string& error);
@@ -221,10 +225,6 @@ class RegionalNode {
   static constexpr uint64_t chat_interval_ticks = 20;
   static constexpr uint64_t chat_burst = 3;
   static constexpr size_t chat_pending_max = 1024;
-  // (line, hearer) pairs sent per tick: 1024 lines x 1000 hearers would be a million sends on the
-  // sim thread. A line is relayed whole; lines left when the budget is spent wait for the next
-  // tick (chat_deferred), so one tick sends at most this plus one line's hearers.
-  static constexpr size_t chat_deliveries_per_tick_max = 8192;
   // A client's checksum_mismatch reports count once per this many ticks (5 s at 20 Hz): one
   // client must not be able to make the mismatch counter, an alarm, say what it likes.
   static constexpr uint64_t mismatch_report_interval_ticks = 100;
