@@ -5,3 +5,6 @@ strata_add_fuzzer(NAME fuzz_client_snapshot SOURCES ${CMAKE_CURRENT_LIST_DIR}/cl
                   CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/client_snapshot)
 strata_add_fuzzer(NAME fuzz_client_messages SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_messages.cc LIBS strata_client_view
                   CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/client_messages)
+# A client's bytes through the decoder, the scheduler and the log record codec: every tick decodes.
+strata_add_fuzzer(NAME fuzz_server_client_path SOURCES ${CMAKE_CURRENT_LIST_DIR}/server_client_path.cc
+                  LIBS strata_server_core strata_client_view CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/server_client_path)

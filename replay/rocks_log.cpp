@@ -20,6 +20,7 @@
 #include "replay/limits.h"
 #include "schema/codec.h"
 #include "sim/hash.h"
+#include "sim/limits.h"
 
 namespace strata::replay {
 namespace {
@@ -665,6 +666,13 @@ const schema::LogHeader& LogWriter::header() const { return impl_->header; }
 Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot) {
   if (input.tick != impl_->last_tick + 1 || after.tick() != input.tick) {
     return Status::error(Code::invalid_argument, "append out of order: log at " + std::to_string(impl_->last_tick),
+                         input.tick);
+  }
+  if (input.commands.size() > sim::limits::commands_per_tick_max) {
+    // Written, it would not decode (schema: too_many_commands): replay and recovery would stop here.
+    return Status::error(Code::invalid_argument,
+                         "tick input of " + std::to_string(input.commands.size()) + " commands, the log decodes " +
+                             std::to_string(sim::limits::commands_per_tick_max),
                          input.tick);
   }
   if (impl_->hash_unsettled) {

@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "sim/assert.h"
+
 namespace strata::server {
 
 using namespace strata::sim;
@@ -23,8 +25,22 @@ const char* name(InputVerdict verdict) {
   return "invalid";
 }
 
+namespace {
+// The configured parts, never beyond the limits (a config file must not be able to make a tick
+// undecodable), and at least one command per player per tick.
+InputSchedulerConfig clamped(InputSchedulerConfig config) {
+  namespace l = scheduler_limits;
+  config.commands_per_player_per_tick =
+      std::clamp<uint32_t>(config.commands_per_player_per_tick, 1, l::commands_per_player_per_tick_max);
+  config.player_commands_per_tick = std::min(config.player_commands_per_tick, l::player_commands_per_tick_max);
+  config.system_commands_per_tick = std::min(config.system_commands_per_tick, l::system_commands_per_tick_max);
+  config.remote_commands_per_tick = std::min(config.remote_commands_per_tick, l::remote_commands_per_tick_max);
+  return config;
+}
+}  // namespace
+
 InputScheduler::InputScheduler(const InputSchedulerConfig& config, RegionId region, Hlc& hlc)
-    : config_(config), region_(region), hlc_(hlc) {}
+    : config_(clamped(config)), region_(region), hlc_(hlc) {}
 
 namespace {
 // Sets the command's player to the session's; false for kinds a player may not submit.
@@ -101,24 +117,92 @@ void InputScheduler::stamp(Command& command, uint64_t physical_ms) {
 void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) {
   out.tick = tick;
   out.commands.clear();
-  for (Command& c : system_) out.commands.push_back(c);
-  system_.clear();
-  for (PlayerQueue& queue : queues_) {
-    size_t taken = 0;
-    for (Pending& p : queue.pending) {
-      if (p.wanted_tick > tick) break;  // keep sequence order: later inputs wait behind an early one
+  take_system(out);
+  take_players(tick, physical_ms, out);
+  take_remote(out);
+  STRATA_ASSERT(out.commands.size() <= sim::limits::commands_per_tick_max, "a tick beyond what the log decodes");
+}
+
+// Arrival order; what does not fit waits at the front for the next tick.
+void InputScheduler::take_system(TickInput& out) {
+  const size_t taken = std::min<size_t>(system_.size(), config_.system_commands_per_tick);
+  out.commands.insert(out.commands.end(), system_.begin(), system_.begin() + static_cast<std::ptrdiff_t>(taken));
+  deferrals_.system_cap += system_.size() - taken;
+  system_.erase(system_.begin(), system_.begin() + static_cast<std::ptrdiff_t>(taken));
+}
+
+void InputScheduler::take_players(uint64_t tick, uint64_t physical_ms, TickInput& out) {
+  share_players(tick);
+  for (size_t i = 0; i < queues_.size(); ++i) {
+    PlayerQueue& queue = queues_[i];
+    const uint32_t taken = taken_[i];
+    STRATA_ASSERT(taken <= due_[i] && due_[i] <= queue.pending.size(), "took more than was due");
+    for (uint32_t k = 0; k < taken; ++k) {
+      Pending& p = queue.pending[k];
       stamp(p.command, physical_ms);
       out.commands.push_back(p.command);
       queue.last_scheduled = p.seq;
-      ++taken;
     }
-    queue.pending.erase(queue.pending.begin(), queue.pending.begin() + static_cast<std::ptrdiff_t>(taken));
+    queue.pending.erase(queue.pending.begin(), queue.pending.begin() + taken);
   }
+}
+
+void InputScheduler::share_players(uint64_t tick) {
+  const size_t n = queues_.size();
+  due_.assign(n, 0);
+  taken_.assign(n, 0);
+  const uint32_t cap = config_.commands_per_player_per_tick;
+  uint64_t wanted = 0;
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t due = 0;
+    for (const Pending& p : queues_[i].pending) {
+      if (p.wanted_tick > tick) break;  // keep sequence order: later inputs wait behind an early one
+      if (due == cap) {
+        deferrals_.player_cap += 1;  // due beyond the per-player cap: next tick
+        continue;
+      }
+      due += 1;
+    }
+    due_[i] = due;
+    wanted += due;
+  }
+  const uint64_t budget = config_.player_commands_per_tick;
+  if (wanted <= budget) {
+    taken_ = due_;
+    return;
+  }
+  // Water filling: the largest share s with sum(min(due, s)) <= budget, then one more each for the
+  // players still wanting, starting at a place that moves with the tick (nobody is always last).
+  uint32_t share = cap;
+  uint64_t sum = wanted;
+  while (share > 0 && sum > budget) {
+    share -= 1;
+    sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += std::min(due_[i], share);
+  }
+  uint64_t extra = budget - sum;
+  for (size_t i = 0; i < n; ++i) taken_[i] = std::min(due_[i], share);
+  const size_t start = static_cast<size_t>(tick % n);
+  for (size_t k = 0; k < n && extra > 0; ++k) {
+    const size_t i = (start + k) % n;
+    if (due_[i] > taken_[i]) {
+      taken_[i] += 1;
+      extra -= 1;
+    }
+  }
+  deferrals_.fair_share += wanted - budget;
+  deferrals_.ticks_shared += 1;
+}
+
+// Ordered by (origin, stream sequence); what does not fit waits for the next tick, still in order.
+void InputScheduler::take_remote(TickInput& out) {
   std::stable_sort(remote_.begin(), remote_.end(), [](const Remote& a, const Remote& b) {
     return a.origin != b.origin ? a.origin < b.origin : a.stream_seq < b.stream_seq;
   });
-  for (Remote& r : remote_) out.commands.push_back(r.command);
-  remote_.clear();
+  const size_t taken = std::min<size_t>(remote_.size(), config_.remote_commands_per_tick);
+  for (size_t i = 0; i < taken; ++i) out.commands.push_back(remote_[i].command);
+  deferrals_.remote_cap += remote_.size() - taken;
+  remote_.erase(remote_.begin(), remote_.begin() + static_cast<std::ptrdiff_t>(taken));
 }
 
 std::ptrdiff_t InputScheduler::find(uint32_t player) const {

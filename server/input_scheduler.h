@@ -10,6 +10,13 @@
 // stamp from the HLC here, so the stamp is an input, never something the sim reads from a clock.
 // Remote events carry their origin's stamp; the HLC merges it (refusing clocks too far ahead), and
 // a stream sequence at or below one already taken from that origin is a duplicate.
+//
+// A tick holds at most what the log codec decodes (sim::limits::commands_per_tick_max): the tick's
+// budget is split between system, player and remote commands (scheduler_limits below), and a
+// player gets at most what the sim applies (commands_per_player_per_tick_max) and, when the players
+// together want more than their part, a fair share of it. What does not fit stays pending, in
+// order, for the next tick (counted as deferrals): a tick's record always decodes, so the log
+// always recovers, whatever the clients send.
 #pragma once
 
 #include <array>
@@ -19,17 +26,59 @@
 
 #include "server/hlc.h"
 #include "sim/command.h"
+#include "sim/limits.h"
 
 namespace strata::server {
+
+namespace scheduler_limits {
+// Never more than the sim looks at: it refuses a player's 9th command of a tick (too_many_commands),
+// so logging more would only fill the log with commands that cannot act.
+inline constexpr uint32_t commands_per_player_per_tick_max = sim::limits::commands_per_player_per_tick_max;
+// Joins, leaves, admin: a recovered world makes every player leave in its first tick.
+inline constexpr uint32_t system_commands_per_tick_max = sim::limits::players_max;
+// Events of other regions (block writes, presence).
+inline constexpr uint32_t remote_commands_per_tick_max = 8192;
+// The players' part of a tick: what the codec takes less the other two parts.
+inline constexpr uint32_t player_commands_per_tick_max =
+    sim::limits::commands_per_tick_max - system_commands_per_tick_max - remote_commands_per_tick_max;
+// The scale the design targets, where nobody's share is cut.
+inline constexpr uint32_t full_share_players = 5000;
+
+// players_max x commands_per_player_per_tick_max (131,072) exceeds the codec's limit (65,536):
+// hence the fair share; these are the relations that do hold.
+static_assert(system_commands_per_tick_max + remote_commands_per_tick_max + player_commands_per_tick_max <=
+                  sim::limits::commands_per_tick_max,
+              "a tick the scheduler builds must decode (schema: too_many_commands)");
+static_assert(player_commands_per_tick_max >= sim::limits::players_max,
+              "every player can have at least one command in every tick");
+static_assert(full_share_players * commands_per_player_per_tick_max <= player_commands_per_tick_max,
+              "at the design scale, every player gets all the sim will apply");
+static_assert(commands_per_player_per_tick_max >= 1);
+}  // namespace scheduler_limits
 
 struct InputSchedulerConfig {
   uint32_t max_lead_ticks = 20;          // how far ahead a client may schedule an input
   uint32_t max_pending_per_player = 64;  // inputs waiting per player (early ones and this tick's)
   uint32_t max_pending_players = 16384;  // players with pending inputs
-  uint32_t max_pending_system = 4096;    // joins/leaves/admin waiting for the next tick
-  uint32_t max_pending_remote = 65536;   // remote events waiting for the next tick
+  // Joins/leaves/admin waiting: room for every player's leave after a recovery, and some.
+  uint32_t max_pending_system = sim::limits::players_max + 4096;
+  uint32_t max_pending_remote = 65536;  // remote events waiting for the next tick
+  // Per-tick parts (at most the scheduler_limits of the same name: larger values are clamped).
+  uint32_t commands_per_player_per_tick = scheduler_limits::commands_per_player_per_tick_max;
+  uint32_t player_commands_per_tick = scheduler_limits::player_commands_per_tick_max;
+  uint32_t system_commands_per_tick = scheduler_limits::system_commands_per_tick_max;
+  uint32_t remote_commands_per_tick = scheduler_limits::remote_commands_per_tick_max;
 };
 [[nodiscard]] InputSchedulerConfig default_input_scheduler_config();
+
+// Inputs due in a tick that were left for a later one, by cause. Each tick an input waits counts once.
+struct DeferralCounters {
+  uint64_t player_cap = 0;    // beyond commands_per_player_per_tick
+  uint64_t fair_share = 0;    // the players together wanted more than player_commands_per_tick
+  uint64_t system_cap = 0;    // beyond system_commands_per_tick
+  uint64_t remote_cap = 0;    // beyond remote_commands_per_tick
+  uint64_t ticks_shared = 0;  // ticks in which the fair share cut someone
+};
 
 enum class InputVerdict : uint8_t {
   accepted,
@@ -57,7 +106,8 @@ class InputScheduler {
   // An event from another region, with its stream sequence (per origin).
   InputVerdict submit_remote(sim::RegionId origin, uint64_t stream_seq, sim::Command command, uint64_t physical_ms);
 
-  // Builds TickInput(tick) from everything due, stamping local block writes at physical_ms.
+  // Builds TickInput(tick) from everything due, within the tick's parts (the rest waits), stamping
+  // local block writes at physical_ms. Never more than sim::limits::commands_per_tick_max commands.
   void build(uint64_t tick, uint64_t physical_ms, sim::TickInput& out);
 
   // Forgets a player's pending inputs and sequence (after it left).
@@ -69,7 +119,10 @@ class InputScheduler {
   void restore_applied_stream_seq(sim::RegionId origin, uint64_t seq) { applied_remote_[raw(origin)] = seq; }
 
   [[nodiscard]] const std::array<uint64_t, input_verdict_count>& counters() const { return counters_; }
+  [[nodiscard]] const DeferralCounters& deferrals() const { return deferrals_; }
   [[nodiscard]] size_t pending() const;
+  // The configuration in force (after clamping to scheduler_limits).
+  [[nodiscard]] const InputSchedulerConfig& config() const { return config_; }
 
  private:
   struct Pending {
@@ -91,6 +144,11 @@ class InputScheduler {
     return verdict;
   }
   void stamp(sim::Command& command, uint64_t physical_ms);
+  void take_system(sim::TickInput& out);
+  void take_players(uint64_t tick, uint64_t physical_ms, sim::TickInput& out);
+  void take_remote(sim::TickInput& out);
+  // How many of each player's due inputs go into this tick (taken_), within the players' part.
+  void share_players(uint64_t tick);
   // The queue of a player, or -1.
   [[nodiscard]] std::ptrdiff_t find(uint32_t player) const;
 
@@ -105,6 +163,9 @@ class InputScheduler {
   std::vector<Remote> remote_;
   std::map<uint16_t, uint64_t> applied_remote_;  // origin -> highest stream seq taken or pending
   std::array<uint64_t, input_verdict_count> counters_{};
+  DeferralCounters deferrals_;
+  std::vector<uint32_t> due_;    // per queue: inputs due this tick (within the per-player cap)
+  std::vector<uint32_t> taken_;  // per queue: inputs taken this tick
 };
 
 }  // namespace strata::server

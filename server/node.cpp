@@ -10,6 +10,7 @@
 #include "replay/rocks_log.h"
 #include "schema/codec.h"
 #include "server/login.h"
+#include "sim/assert.h"
 
 namespace strata::server {
 
@@ -127,7 +128,8 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
       hlc_(options.config.hlc_max_offset_ms),
       scheduler_(options.config.inputs, RegionId{options.config.region}, hlc_),
       sim_(std::move(sim)),
-      log_(std::move(log)) {
+      log_(std::move(log)),
+      observer_encoder_(options.observer_encode_thread) {
   AoiParams aoi;
   aoi.radius_cells = static_cast<int32_t>(options.config.aoi_radius_cells);
   aoi.near_cells = static_cast<int32_t>(options.config.aoi_near_cells);
@@ -169,16 +171,18 @@ void RegionalNode::pump_inbound() {
       io_clients_.push_back(info);
     } else {
       std::erase_if(io_clients_, [&](const SessionInfo& c) { return c.client == client; });
+      io_observer_queues_.erase(client);  // its stream's buffers go with it
     }
     staged.events.push_back(in);
   }
-  // Decoded here, off the sim thread (at 5000 clients, ~10000 messages a tick were 2-3 ms of it).
+  // Decoded here, off the sim thread (at 5000 clients, ~10000 messages a tick were 2-3 ms of it);
+  // client kinds only, each within its own budget (a server kind is refused unread).
   net::Message message;
   net::ClientId from{};
   while (net_.pop_any_message(from, message)) {
     ClientMessage& m = staged.messages.emplace_back();
     m.client = static_cast<uint64_t>(from);
-    auto decoded = view::decode_message(message.data);
+    auto decoded = view::decode_client_message(message.data);
     if (!decoded.message) {
       m.error = decoded.code;
       continue;
@@ -218,10 +222,11 @@ void RegionalNode::pump_inbound() {
 void RegionalNode::pump_outbound(uint64_t now_us) {
   {
     std::lock_guard lock(outbound_mutex_);
-    if (io_outbound_.reliable.empty() && io_outbound_.disconnects.empty()) {
+    if (io_outbound_.reliable.empty() && io_outbound_.disconnects.empty() && io_outbound_.observed.empty()) {
       std::swap(io_outbound_, outbound_);  // the usual case: nothing held back
     } else {
       for (const auto& d : outbound_.disconnects) io_outbound_.disconnects.push_back(d);
+      for (Outbound::Observed& o : outbound_.observed) io_outbound_.observed.push_back(std::move(o));
       const size_t offset = io_outbound_.bytes.size();
       for (const Outbound::Reliable& m : outbound_.reliable)
         io_outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
@@ -240,7 +245,8 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
       io_counters_.reliable_send_failures.fetch_add(1, std::memory_order_relaxed);
   }
   if (sent == io_outbound_.reliable.size()) {
-    io_outbound_.reset();
+    io_outbound_.reliable.clear();
+    io_outbound_.bytes.clear();
   } else if (sent > 0) {  // keep the rest, moved to the front
     const size_t first = io_outbound_.reliable[sent].offset;
     io_outbound_.reliable.erase(io_outbound_.reliable.begin(),
@@ -249,6 +255,14 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
     io_outbound_.bytes.erase(io_outbound_.bytes.begin(),
                              io_outbound_.bytes.begin() + static_cast<std::ptrdiff_t>(first));
   }
+  for (Outbound::Observed& o : io_outbound_.observed) {
+    ObserverQueue& queue = io_observer_queues_[o.client];
+    if (!o.start_part) queue.backlog_bytes += o.message->size();
+    queue.messages.push_back(std::move(o));
+  }
+  io_outbound_.observed.clear();
+  if (io_outbound_.reliable.empty()) io_outbound_.reset();  // (gives back an oversized buffer)
+  drain_observers(now_us, durable);
   outbox_.take(ready_);
   // Held snapshots are older than the ones just taken: they go first.
   if (!held_.empty()) {
@@ -274,6 +288,36 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
     }
   }
   outbox_.recycle(ready_);  // the netchannel copied them: their buffers go back to the builders
+}
+
+// Network side: each observer's queue into the netchannel while its reliable window takes them (a
+// message is refused whole when it does not fit: it is tried again at the next flush). An observer
+// whose tick messages queued beyond observer_backlog_bytes_max does not keep up: disconnected.
+void RegionalNode::drain_observers(uint64_t now_us, uint64_t durable_tick) {
+  for (auto it = io_observer_queues_.begin(); it != io_observer_queues_.end();) {
+    ObserverQueue& queue = it->second;
+    const net::ClientId client{it->first};
+    bool gone = false;
+    while (!queue.messages.empty()) {
+      const Outbound::Observed& front = queue.messages.front();
+      if (front.tick > durable_tick) break;  // the log does not hold that tick yet
+      const net::SendResult sent = net_.send(client, net::Channel::reliable_ordered, *front.message);
+      if (sent == net::SendResult::queue_full) break;
+      if (sent != net::SendResult::ok) {
+        io_counters_.reliable_send_failures.fetch_add(1, std::memory_order_relaxed);
+        gone = true;  // not connected (any more), or a message the channel refuses: the stream is broken
+        break;
+      }
+      if (!front.start_part) queue.backlog_bytes -= front.message->size();
+      queue.messages.pop_front();
+    }
+    if (!gone && queue.backlog_bytes > options_.observer_backlog_bytes_max) {
+      io_counters_.observers_dropped_slow.fetch_add(1, std::memory_order_relaxed);
+      net_.disconnect(client, net::DisconnectReason::kicked, now_us);
+      gone = true;
+    }
+    it = gone ? io_observer_queues_.erase(it) : std::next(it);
+  }
 }
 
 void RegionalNode::publish_net_stats() {
@@ -307,6 +351,7 @@ NodeCounters RegionalNode::counters() const {
   c.snapshots_not_sent = io_counters_.snapshots_not_sent.load(std::memory_order_relaxed);
   c.reliable_send_failures = io_counters_.reliable_send_failures.load(std::memory_order_relaxed);
   c.inbox_overflow = io_counters_.inbox_overflow.load(std::memory_order_relaxed);
+  c.observers_dropped_slow += io_counters_.observers_dropped_slow.load(std::memory_order_relaxed);
   return c;
 }
 
@@ -316,6 +361,7 @@ void RegionalNode::Outbound::reset() {
   constexpr size_t bytes_kept_max = size_t{1} << 20;
   disconnects.clear();
   reliable.clear();
+  observed.clear();
   bytes.clear();
   if (bytes.capacity() > bytes_kept_max) std::vector<uint8_t>().swap(bytes);
 }
@@ -423,7 +469,16 @@ void RegionalNode::handle_message(Session& session, const ClientMessage& m, std:
     case view::MessageKind::ack:
       if (m.ack_tick <= sim_->tick()) session.acked_tick = std::max(session.acked_tick, m.ack_tick);
       break;
-    case view::MessageKind::checksum_report: counters_.checksum_mismatches += 1; break;
+    case view::MessageKind::checksum_report: {
+      const uint64_t now = sim_->tick() + 1;
+      if (session.mismatch_report_tick != 0 && now < session.mismatch_report_tick + mismatch_report_interval_ticks) {
+        counters_.checksum_reports_refused += 1;
+        break;
+      }
+      session.mismatch_report_tick = now;
+      counters_.checksum_mismatches += 1;
+      break;
+    }
     case view::MessageKind::chat_send: {
       // GCRA: the line is allowed when it is at most chat_burst intervals ahead of its schedule.
       const uint64_t now = sim_->tick() + 1;
@@ -456,6 +511,12 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
+  if (input_.commands.size() > limits::commands_per_tick_max) {
+    // Unreachable while the scheduler's parts hold (input_scheduler.h): a record the log could not
+    // decode would stop every replay and recovery at this tick, so the excess is refused instead.
+    counters_.tick_commands_refused += input_.commands.size() - limits::commands_per_tick_max;
+    input_.commands.resize(limits::commands_per_tick_max);
+  }
   clock.end(TickPhase::schedule);
   log_->settle();  // the last tick's full hash, if one is being computed, is done with the world
   const Effects& effects = sim_->step(input_);
@@ -482,6 +543,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     for (const Outbound::Reliable& m : sim_outbound_.reliable)
       outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
     outbound_.bytes.insert(outbound_.bytes.end(), sim_outbound_.bytes.begin(), sim_outbound_.bytes.end());
+    for (Outbound::Observed& o : sim_outbound_.observed) outbound_.observed.push_back(std::move(o));
   }
   sim_outbound_.reset();
   clock.end(TickPhase::relay);
@@ -489,40 +551,106 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
 }
 
 // Observers get the world once (after the tick it was taken at), then every later tick's input and
-// quick hash, on the reliable channel: they re-simulate the region in lockstep.
+// quick hash, on the reliable channel: they re-simulate the region in lockstep. The world is encoded
+// off the tick thread (WorldEncoder); while it is, the tick messages since its tick are kept for
+// the observers waiting for it (bounded: beyond observer_backlog_bytes_max they are dropped).
 void RegionalNode::send_observer_stream() {
-  if (observer_clients_.empty()) return;  // (not a walk over every session each tick)
+  if (observer_clients_.empty() && !observer_encoder_.busy()) return;  // (not a walk over every session)
   std::vector<uint8_t> input_bytes;
   schema::encode_tick_input(input_, input_bytes);
-  view::encode_observer_tick(sim_->tick(), input_bytes, sim_->quick_hash(), scratch_);
-  const std::vector<uint8_t> tick_message = scratch_;
-  std::vector<uint8_t> world;
+  auto tick_message = std::make_shared<std::vector<uint8_t>>();
+  view::encode_observer_tick(sim_->tick(), input_bytes, sim_->quick_hash(), *tick_message);
+  if (std::optional<EncodedWorld> world = observer_encoder_.poll()) {
+    if (!observer_backlog_lost_) finish_observer_start(*world);
+    observer_backlog_lost_ = false;  // a lost backlog's world is delivered to nobody
+  }
   for (const uint64_t client : observer_clients_) {
-    Session& session = *find_session(client);
-    if (!session.observer_started) {
-      if (world.empty()) world = schema::encode_snapshot(sim_->world());
-      const size_t parts = (world.size() + view::observer_part_bytes_max - 1) / view::observer_part_bytes_max;
-      for (size_t i = 0; i < parts; ++i) {
-        const size_t begin = i * view::observer_part_bytes_max;
-        const size_t size = std::min(view::observer_part_bytes_max, world.size() - begin);
-        view::encode_observer_part(static_cast<uint32_t>(i), static_cast<uint32_t>(parts),
-                                   std::span(world).subspan(begin, size), scratch_);
-        send_reliable(client, scratch_);
+    if (find_session(client)->observer_started) send_observed(client, tick_message, false);
+  }
+  if (observer_encoder_.busy() && !observer_backlog_lost_) {
+    observer_backlog_bytes_ += tick_message->size();
+    observer_backlog_.push_back(std::move(tick_message));
+    if (observer_backlog_bytes_ > options_.observer_backlog_bytes_max) {
+      // The encoding takes longer than the bound allows: the waiting observers are dropped, and
+      // that world, once encoded, is delivered to nobody (later observers wait for the next one).
+      for (const uint64_t client : std::vector<uint64_t>(observer_clients_.begin(), observer_clients_.end())) {
+        Session& session = *find_session(client);
+        if (session.observer_waiting) drop_observer(session, net::DisconnectReason::kicked);
       }
-      session.observer_started = true;
+      observer_backlog_.clear();
+      observer_backlog_bytes_ = 0;
+      observer_backlog_lost_ = true;
+    }
+  }
+  start_observers();
+}
+
+// New observers: beyond observers_max they are refused; the others wait for the world being
+// encoded (its tick's backlog is theirs too), or make it be encoded from this tick's world.
+void RegionalNode::start_observers() {
+  size_t active = 0;
+  for (const uint64_t client : observer_clients_) {
+    const Session& session = *find_session(client);
+    active += session.observer_started || session.observer_waiting ? 1 : 0;
+  }
+  bool waiting = false;
+  for (const uint64_t client : std::vector<uint64_t>(observer_clients_.begin(), observer_clients_.end())) {
+    Session& session = *find_session(client);
+    if (session.observer_started || session.observer_waiting) continue;
+    if (active >= options_.observers_max) {
+      counters_.observers_refused += 1;
+      drop_observer(session, net::DisconnectReason::server_full);
       continue;
     }
-    send_reliable(client, tick_message);
+    active += 1;
+    if (observer_backlog_lost_) continue;  // waits for the next encoding
+    session.observer_waiting = true;
+    waiting = true;
+  }
+  if (waiting && !observer_encoder_.busy()) {
+    STRATA_ASSERT(observer_backlog_.empty(), "a backlog without a world being encoded");
+    observer_encoder_.start(sim_->world());
+    counters_.observer_world_encodings += 1;
   }
 }
 
+void RegionalNode::finish_observer_start(const EncodedWorld& world) {
+  for (const uint64_t client : observer_clients_) {
+    Session& session = *find_session(client);
+    if (!session.observer_waiting) continue;
+    for (const SharedMessage& part : world.parts) send_observed(client, part, true);
+    for (const SharedMessage& message : observer_backlog_) send_observed(client, message, false);
+    session.observer_waiting = false;
+    session.observer_started = true;
+  }
+  observer_backlog_.clear();
+  observer_backlog_bytes_ = 0;
+}
+
+// Disconnects an observer; its session goes now (the disconnection event finds none).
+void RegionalNode::drop_observer(Session& session, net::DisconnectReason reason) {
+  const uint64_t client = session.client;
+  if (reason == net::DisconnectReason::kicked) counters_.observers_dropped_slow += 1;
+  sim_outbound_.disconnects.emplace_back(client, reason);
+  erase_session(client);
+  observer_clients_.erase(client);
+}
+
+void RegionalNode::send_observed(uint64_t client, const SharedMessage& message, bool start_part) {
+  sim_outbound_.observed.push_back(Outbound::Observed{client, message, start_part, sim_->tick()});
+}
+
 // Each line goes to every player within the AOI radius (Chebyshev, cells) of the speaker, the
-// speaker included (its echo), on the reliable channel: the frame's interest index finds them.
-// Chat is not simulation: it is not logged.
+// speaker included (its echo), who can see the speaker (hears()), on the reliable channel: the
+// frame's interest index finds them. At most options_.chat_deliveries_per_tick a tick (plus one line's
+// hearers); the lines left wait for the next tick, in order. Chat is not simulation: not logged.
 void RegionalNode::relay_chat(const TickFrame& frame) {
   if (chat_pending_.empty()) return;
   const auto r = static_cast<int32_t>(options_.config.aoi_radius_cells);
-  for (view::ChatLine& line : chat_pending_) {
+  size_t deliveries = 0;
+  size_t relayed = 0;
+  for (; relayed < chat_pending_.size() && deliveries < options_.chat_deliveries_per_tick; ++relayed) {
+    view::ChatLine& line = chat_pending_[relayed];
     const ViewerState* speaker = frame.viewer(line.from);
     if (speaker == nullptr) continue;  // left in the meantime
     line.tick = frame.tick;
@@ -536,11 +664,22 @@ void RegionalNode::relay_chat(const TickFrame& frame) {
                         if (client == client_of_player_.end()) return;
                         const Session* session = find_session(client->second);
                         if (session == nullptr || !session->welcomed) return;
+                        if (key.id != speaker->id && !hears(*speaker, frame.index, rank)) {
+                          counters_.chat_withheld += 1;
+                          return;
+                        }
                         send_reliable(client->second, scratch_);
                         counters_.chat_deliveries += 1;
+                        deliveries += 1;
                       });
   }
-  chat_pending_.clear();
+  counters_.chat_deferred += chat_pending_.size() - relayed;
+  chat_pending_.erase(chat_pending_.begin(), chat_pending_.begin() + static_cast<std::ptrdiff_t>(relayed));
+}
+
+// The snapshots' rule (aoi.cpp): an entity under a roof is hidden from a viewer who is not.
+bool RegionalNode::hears(const ViewerState& speaker, const InterestIndex& index, uint32_t hearer_rank) {
+  return !speaker.indoors || index.indoors(hearer_rank);
 }
 
 void RegionalNode::send_snapshots(std::shared_ptr<const TickFrame> frame) {

@@ -9,6 +9,11 @@
 // snapshot (unreliable channel), stamped with T, its AOI checksum, the world quick hash and its
 // last processed input sequence.
 //
+// What a logged-in client can make the node do is bounded: a tick's commands (the scheduler's
+// parts, so every record decodes), the decode of its messages (client kinds only, per-kind budgets),
+// chat deliveries per tick, mismatch reports per client, and observers (a capped number, each
+// started from a world encoded off the tick thread and fed through a queue bounded in bytes).
+//
 // Recovery: when the log directory already holds a log, the node rebuilds the world at the log's
 // last tick (snapshot + tail, verifying every recorded hash) and appends after it; players left in
 // that world have no session any more, so the first tick makes them leave (logged like any input).
@@ -17,6 +22,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -32,6 +38,7 @@
 #include "server/config.h"
 #include "server/input_scheduler.h"
 #include "server/snapshots.h"
+#include "server/world_encoder.h"
 
 namespace strata::replay {
 class LogWriter;
@@ -45,12 +52,19 @@ struct NodeCounters {
   uint64_t leaves = 0;
   uint64_t snapshots_sent = 0;
   uint64_t snapshot_bytes = 0;
-  uint64_t snapshots_not_sent = 0;   // the netchannel refused (queue full, too large, client gone)
-  uint64_t checksum_mismatches = 0;  // reported by clients
+  uint64_t snapshots_not_sent = 0;        // the netchannel refused (queue full, too large, client gone)
+  uint64_t checksum_mismatches = 0;       // reported by clients (each client at most once per interval)
+  uint64_t checksum_reports_refused = 0;  // reports within a client's interval: not counted above
+  uint64_t tick_commands_refused = 0;     // beyond what the log decodes (0: the scheduler caps a tick)
   std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> messages_refused{};  // by reason
-  uint64_t chat_relayed = 0;       // lines relayed to the players around the speaker
-  uint64_t chat_rate_limited = 0;  // lines refused: the speaker exceeded the chat rate
-  uint64_t chat_deliveries = 0;    // (line, hearer) pairs sent
+  uint64_t chat_relayed = 0;              // lines relayed to the players around the speaker
+  uint64_t chat_rate_limited = 0;         // lines refused: the speaker exceeded the chat rate
+  uint64_t chat_deliveries = 0;           // (line, hearer) pairs sent
+  uint64_t chat_deferred = 0;             // lines left for a later tick: the tick's deliveries were used up
+  uint64_t chat_withheld = 0;             // (line, hearer) pairs not sent: the speaker is hidden from the hearer
+  uint64_t observers_refused = 0;         // beyond observers_max: disconnected (server_full)
+  uint64_t observers_dropped_slow = 0;    // fell behind beyond their bound: disconnected (kicked)
+  uint64_t observer_world_encodings = 0;  // starting worlds encoded (off the tick thread)
   uint64_t log_failures = 0;
   uint64_t reliable_send_failures = 0;  // the reliable channel refused (queue full): e.g. an observer falls behind
   uint64_t inbox_overflow = 0;          // client messages dropped: the sim thread fell that far behind
@@ -84,7 +98,20 @@ class RegionalNode {
     std::string log_dir;  // created if missing; recovered from if present
     // Threads building client snapshots; 0 builds them inside tick() (deterministic, for tests).
     size_t snapshot_threads = 0;
-    int snapshot_threads_nice = 0;          // added to the builder threads' nice value
+    int snapshot_threads_nice = 0;  // added to the builder threads' nice value
+    // Observers at once (each re-simulates the whole region from the input stream); more are
+    // disconnected with server_full.
+    size_t observers_max = 4;
+    // Bytes of tick messages one observer may have queued (a world being encoded for it, or the
+    // netchannel's window full); beyond it the observer is disconnected (kicked). Its starting
+    // world's parts are not counted: one encoding shared by the observers that start from it.
+    size_t observer_backlog_bytes_max = size_t{64} << 20;
+    // Encode observers' starting worlds on a thread of their own; false: inline (tests).
+    bool observer_encode_thread = true;
+    // (line, hearer) chat pairs sent per tick: 1024 lines x 1000 hearers would be a million sends
+    // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
+    // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
+    size_t chat_deliveries_per_tick = 8192;
     std::function<void()> log_before_sync;  // test seam: replay::LogConfig::before_sync
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
@@ -154,9 +181,11 @@ class RegionalNode {
     uint64_t epoch = 0;       // this session's number (the snapshot builders' state is per epoch)
     uint64_t acked_tick = 0;  // the newest snapshot the client acknowledged
     bool welcomed = false;
-    bool observer = false;          // receives the input stream instead of playing
-    bool observer_started = false;  // its starting world was sent
-    uint64_t chat_tat = 0;          // chat rate limit: the theoretical arrival time (GCRA), in ticks
+    bool observer = false;              // receives the input stream instead of playing
+    bool observer_started = false;      // its starting world was sent
+    bool observer_waiting = false;      // waits for the world being encoded (then its backlog)
+    uint64_t chat_tat = 0;              // chat rate limit: the theoretical arrival time (GCRA), in ticks
+    uint64_t mismatch_report_tick = 0;  // the tick of the last mismatch report counted (0: none)
   };
   struct InboundEvent {
     net::ServerEvent event;
@@ -187,6 +216,14 @@ class RegionalNode {
     std::vector<Reliable> reliable;
     std::vector<uint8_t> bytes;  // the reliable messages, one after another (no allocation per message)
     std::vector<std::pair<uint64_t, net::DisconnectReason>> disconnects;
+    // The observers' stream, shared buffers (a tick's message is the same for every observer).
+    struct Observed {
+      uint64_t client = 0;
+      SharedMessage message;
+      bool start_part = false;  // a part of its starting world (not counted in its backlog bound)
+      uint64_t tick = 0;        // sent once the log holds this tick durably
+    };
+    std::vector<Observed> observed;
     void reset();  // empty
   };
   // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
@@ -194,7 +231,13 @@ class RegionalNode {
   static constexpr uint64_t chat_interval_ticks = 20;
   static constexpr uint64_t chat_burst = 3;
   static constexpr size_t chat_pending_max = 1024;
+  // A client's checksum_mismatch reports count once per this many ticks (5 s at 20 Hz): one
+  // client must not be able to make the mismatch counter, an alarm, say what it likes.
+  static constexpr uint64_t mismatch_report_interval_ticks = 100;
   void relay_chat(const TickFrame& frame);
+  // Whether a line from `speaker` may reach `hearer_rank`: the rule of the snapshots (aoi.h), so a
+  // player hidden indoors is not named to a hearer outside, who does not see it.
+  [[nodiscard]] static bool hears(const ViewerState& speaker, const InterestIndex& index, uint32_t hearer_rank);
   // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
   static constexpr size_t inbox_messages_max = 1 << 18;
   struct IoCounters {
@@ -203,9 +246,15 @@ class RegionalNode {
     std::atomic<uint64_t> snapshots_not_sent{0};
     std::atomic<uint64_t> reliable_send_failures{0};
     std::atomic<uint64_t> inbox_overflow{0};
+    std::atomic<uint64_t> observers_dropped_slow{0};
   };
 
   void send_observer_stream();
+  void start_observers();                                 // cap, then the world encoding they wait for
+  void finish_observer_start(const EncodedWorld& world);  // parts and backlog to the waiting ones
+  void drop_observer(Session& session, net::DisconnectReason reason);
+  void send_observed(uint64_t client, const SharedMessage& message, bool start_part);
+  void drain_observers(uint64_t now_us, uint64_t durable_tick);  // network side
   RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::LogWriter> log);
   bool tick(uint64_t now_us, bool final_snapshot);
   void handle_events(const std::vector<InboundEvent>& events);
@@ -262,6 +311,18 @@ class RegionalNode {
   sim::TickInput input_;
   std::vector<uint8_t> scratch_;
   uint64_t recovered_from_tick_ = 0;
+  // Observers (sim thread): the world being encoded for the waiting ones, and the tick messages
+  // since its tick, which they get after it.
+  WorldEncoder observer_encoder_;
+  std::vector<SharedMessage> observer_backlog_;
+  size_t observer_backlog_bytes_ = 0;
+  bool observer_backlog_lost_ = false;  // dropped beyond its bound: the world being encoded goes to nobody
+  // Observers (network side): each one's queue, fed to the netchannel as its window allows.
+  struct ObserverQueue {
+    std::deque<Outbound::Observed> messages;
+    size_t backlog_bytes = 0;  // of its tick messages (not its starting world's parts)
+  };
+  std::unordered_map<uint64_t, ObserverQueue> io_observer_queues_;
 };
 
 }  // namespace strata::server

@@ -41,6 +41,8 @@ const char* name(MessageError error) {
     case MessageError::too_many_inputs: return "too_many_inputs";
     case MessageError::bad_command: return "bad_command";
     case MessageError::bad_chat: return "bad_chat";
+    case MessageError::wrong_direction: return "wrong_direction";
+    case MessageError::too_large: return "too_large";
     case MessageError::count: break;
   }
   return "invalid";
@@ -231,53 +233,37 @@ MessageError read_body(MessageKind kind, capnp::MessageReader& reader, Message& 
 
 }  // namespace
 
-MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
+namespace {
+
+MessageDecodeResult refuse(MessageError code, std::string error) {
   MessageDecodeResult result;
-  if (bytes.empty()) {
-    result.code = MessageError::empty;
-    result.error = "empty message";
-    return result;
-  }
-  const auto kind = static_cast<MessageKind>(bytes[0]);
-  const auto body = bytes.subspan(1);
-  Message message;
-  message.kind = kind;
-  if (kind == MessageKind::snapshot) {
-    auto decoded = decode_client_snapshot(body);
-    if (!decoded.snapshot) {
-      result.code = MessageError::malformed;
-      result.error = decoded.error;
-      return result;
-    }
-    message.snapshot = std::move(*decoded.snapshot);
-    result.message = std::move(message);
-    return result;
-  }
-  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) || bytes[0] > static_cast<uint8_t>(MessageKind::chat)) {
-    result.code = MessageError::unknown_kind;
-    result.error = "unknown message kind " + std::to_string(bytes[0]);
-    return result;
-  }
+  result.code = code;
+  result.error = std::move(error);
+  return result;
+}
+
+// The packed Cap'n Proto body of a kind other than snapshot, unpacked within words_max (measured
+// from the packed bytes before allocating) and read with the same traversal limit.
+MessageDecodeResult decode_packed(MessageKind kind, std::span<const uint8_t> body, uint64_t words_max) {
   capnp::ReaderOptions options;
-  options.traversalLimitInWords = kind == MessageKind::observer_part || kind == MessageKind::observer_tick
-                                      ? observer_message_words_max
-                                      : small_message_words_max;
+  options.traversalLimitInWords = words_max;
   options.nestingLimit = 8;
-  MessageError code = MessageError::none;
   auto unpacked = schema::detail::unpack(body, options.traversalLimitInWords);
   if (unpacked.words.size() == 0) {
-    result.code = MessageError::malformed;
-    result.error = "malformed message: " + unpacked.error;
-    return result;
+    const MessageError code =
+        unpacked.code == schema::DecodeError::too_large ? MessageError::too_large : MessageError::malformed;
+    return refuse(code, "malformed message: " + unpacked.error);
   }
+  Message message;
+  message.kind = kind;
+  MessageDecodeResult result;
+  MessageError code = MessageError::none;
   kj::Maybe<kj::Exception> failure = kj::runCatchingExceptions([&]() {
     capnp::FlatArrayMessageReader reader(unpacked.words.asPtr(), options);
     code = read_body(kind, reader, message, result.error);
   });
   KJ_IF_MAYBE (e, failure) {
-    result.code = MessageError::malformed;
-    result.error = std::string("malformed message: ") + e->getDescription().cStr();
-    return result;
+    return refuse(MessageError::malformed, std::string("malformed message: ") + e->getDescription().cStr());
   }
   if (code != MessageError::none) {
     result.code = code;
@@ -286,6 +272,75 @@ MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
   }
   result.message = std::move(message);
   return result;
+}
+
+}  // namespace
+
+MessageDecodeResult decode_message(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return refuse(MessageError::empty, "empty message");
+  const auto kind = static_cast<MessageKind>(bytes[0]);
+  const auto body = bytes.subspan(1);
+  if (kind == MessageKind::snapshot) {
+    auto decoded = decode_client_snapshot(body);
+    if (!decoded.snapshot) return refuse(MessageError::malformed, decoded.error);
+    MessageDecodeResult result;
+    Message message;
+    message.kind = kind;
+    message.snapshot = std::move(*decoded.snapshot);
+    result.message = std::move(message);
+    return result;
+  }
+  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) || bytes[0] > static_cast<uint8_t>(MessageKind::chat)) {
+    return refuse(MessageError::unknown_kind, "unknown message kind " + std::to_string(bytes[0]));
+  }
+  const bool observer = kind == MessageKind::observer_part || kind == MessageKind::observer_tick;
+  return decode_packed(kind, body, observer ? observer_message_words_max : small_message_words_max);
+}
+
+bool client_to_server(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::inputs:
+    case MessageKind::ack:
+    case MessageKind::checksum_report:
+    case MessageKind::chat_send: return true;
+    case MessageKind::welcome:
+    case MessageKind::snapshot:
+    case MessageKind::observer_part:
+    case MessageKind::observer_tick:
+    case MessageKind::chat: return false;
+  }
+  return false;
+}
+
+namespace {
+uint64_t client_words_max(MessageKind kind) {
+  switch (kind) {
+    case MessageKind::inputs: return client_limits::inputs_words_max;
+    case MessageKind::ack: return client_limits::ack_words_max;
+    case MessageKind::checksum_report: return client_limits::checksum_report_words_max;
+    case MessageKind::chat_send: return client_limits::chat_send_words_max;
+    default: return 0;
+  }
+}
+}  // namespace
+
+MessageDecodeResult decode_client_message(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return refuse(MessageError::empty, "empty message");
+  const auto kind = static_cast<MessageKind>(bytes[0]);
+  if (bytes[0] < static_cast<uint8_t>(MessageKind::welcome) || bytes[0] > static_cast<uint8_t>(MessageKind::chat)) {
+    return refuse(MessageError::unknown_kind, "unknown message kind " + std::to_string(bytes[0]));
+  }
+  if (!client_to_server(kind)) {
+    return refuse(MessageError::wrong_direction, "message kind " + std::to_string(bytes[0]) + " is not a client's");
+  }
+  const uint64_t words_max = client_words_max(kind);
+  const auto body = bytes.subspan(1);
+  if (body.size() > words_max * client_limits::packed_bytes_per_word_max) {
+    return refuse(MessageError::too_large,
+                  "message of " + std::to_string(bytes.size()) + " bytes, kind " + std::to_string(bytes[0]) +
+                      " takes at most " + std::to_string(1 + words_max * client_limits::packed_bytes_per_word_max));
+  }
+  return decode_packed(kind, body, words_max);
 }
 
 }  // namespace strata::view

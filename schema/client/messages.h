@@ -42,6 +42,34 @@ inline constexpr size_t observer_parts_max = 1024;
 // Inputs a client may resend in one batch (its unprocessed inputs, oldest dropped first).
 inline constexpr size_t input_batch_max = 32;
 
+// What a server reads of a client, per kind (client -> server: inputs, ack, checksum_report,
+// chat_send). The unpacked words of the largest legal message of the kind, with room for a second
+// segment (a builder adds one when its first fills up: a larger segment table and a far pointer's
+// landing pad per spilled object). A message beyond its kind's budget is refused before anything is
+// unpacked; the traversal limit is the same figure. These are security features: the server spends
+// at most a few kB and a few microseconds on any message a client sends, whatever it claims to be
+// (a server -> client kind is refused unread: its budget is a world's).
+namespace client_limits {
+inline constexpr size_t segment_table_words_max = 2;  // up to 3 segments
+inline constexpr size_t root_pointer_words = 1;
+inline constexpr size_t spill_words_max = 64;  // landing pads and a segment's tail left unused
+// A command travels as packed bytes of a schema::encode_command message: at most 10 bytes a word.
+inline constexpr size_t command_data_words_max = (6 * 10 + 7) / 8;
+// InputBatch: struct (1 pointer) + list tag + per entry (2 data words, 1 pointer) + the command Data.
+inline constexpr size_t inputs_words_max = segment_table_words_max + root_pointer_words + 1 + 1 +
+                                           input_batch_max * (3 + command_data_words_max) + spill_words_max;
+inline constexpr size_t ack_words_max = segment_table_words_max + root_pointer_words + 1;
+inline constexpr size_t checksum_report_words_max = segment_table_words_max + root_pointer_words + 3;
+inline constexpr size_t chat_send_words_max =
+    segment_table_words_max + root_pointer_words + 1 + (chat_text_bytes_max + 1 + 7) / 8 + spill_words_max;
+// Packed encoding writes a word as at most 10 bytes (tag, 8 bytes, a run count).
+inline constexpr size_t packed_bytes_per_word_max = 10;
+inline constexpr size_t message_bytes_max = 1 + inputs_words_max * packed_bytes_per_word_max;
+static_assert(inputs_words_max < 1024, "a client's largest message unpacks to at most 8 kB");
+static_assert(chat_send_words_max < inputs_words_max);
+static_assert(ack_words_max < checksum_report_words_max);
+}  // namespace client_limits
+
 struct Welcome {
   uint32_t player = 0;
   uint64_t tick = 0;
@@ -117,7 +145,9 @@ enum class MessageError : uint8_t {
   malformed,
   too_many_inputs,
   bad_command,
-  bad_chat,  // too long, not UTF-8, or with control characters
+  bad_chat,         // too long, not UTF-8, or with control characters
+  wrong_direction,  // a server -> client kind sent by a client (refused unread)
+  too_large,        // beyond the kind's budget (client_limits), refused before unpacking
   count
 };
 [[nodiscard]] const char* name(MessageError error);
@@ -127,6 +157,12 @@ struct MessageDecodeResult {
   MessageError code = MessageError::none;
   std::string error;
 };
+// Any message, for a client reading what its server sends (the budgets of the server's kinds).
 [[nodiscard]] MessageDecodeResult decode_message(std::span<const uint8_t> bytes);
+// A message from a client, for the server: only the client -> server kinds, each read within its
+// own budget (client_limits) after the kind byte was looked at and the size checked.
+[[nodiscard]] MessageDecodeResult decode_client_message(std::span<const uint8_t> bytes);
+// Whether a kind is one a client sends.
+[[nodiscard]] bool client_to_server(MessageKind kind);
 
 }  // namespace strata::view

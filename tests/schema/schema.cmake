@@ -12,3 +12,6 @@ strata_add_test(NAME schema_log_codec_test
 # Writes the fuzzers' seed corpora from real encodings (run by hand; the seeds are committed).
 add_executable(schema_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cc)
 target_link_libraries(schema_write_seeds PRIVATE strata_schema strata_scenario)
+strata_add_test(NAME schema_client_messages_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/client_messages_test.cc
+  LIBS strata_client_view LABELS schema)

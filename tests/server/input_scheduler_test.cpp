@@ -5,6 +5,7 @@
 #include <rapidcheck/gtest.h>
 
 #include <map>
+#include <set>
 
 #include "server/input_scheduler.h"
 
@@ -186,6 +187,169 @@ RC_GTEST_PROP(InputScheduler, AgreesWithTheOrderedMapModel, ()) {
       tick += 1;
     }
   }
+}
+
+// A player's inputs due in one tick go in at most commands_per_player_per_tick at a time (what the
+// sim applies); the rest wait, in sequence order, and are counted.
+TEST(InputScheduler, APlayerGetsAtMostWhatTheSimAppliesPerTickAndTheRestWaitsInOrder) {
+  Fixture f;
+  constexpr uint32_t cap = scheduler_limits::commands_per_player_per_tick_max;
+  for (uint32_t seq = 1; seq <= 20; ++seq)
+    ASSERT_EQ(f.scheduler.submit_player(PlayerId{5}, seq, 1, move(Direction::n), 1), InputVerdict::accepted);
+  TickInput input;
+  uint32_t next_seq = 1;
+  for (uint64_t tick = 1; tick <= 3; ++tick) {
+    f.scheduler.build(tick, 0, input);
+    EXPECT_EQ(input.commands.size(), std::min<size_t>(cap, 21 - next_seq)) << tick;
+    for (const Command& c : input.commands) EXPECT_EQ(std::get<MoveCommand>(c).seq, next_seq++);
+  }
+  EXPECT_EQ(next_seq, 21U);
+  EXPECT_EQ(f.scheduler.pending(), 0U);
+  EXPECT_EQ(f.scheduler.deferrals().player_cap, (20U - cap) + (20U - 2 * cap));
+}
+
+// When the players together want more than their part of the tick, each gets a fair share (the
+// largest equal share that fits, the remainder one each in a rotation) and nobody is starved.
+TEST(InputScheduler, PlayersShareTheirPartOfATickFairly) {
+  Hlc hlc(1000);
+  InputSchedulerConfig config;
+  config.player_commands_per_tick = 10;
+  InputScheduler scheduler(config, region, hlc);
+  for (uint32_t player = 1; player <= 4; ++player) {
+    for (uint32_t seq = 1; seq <= 8; ++seq)
+      ASSERT_EQ(scheduler.submit_player(PlayerId{player}, seq, 1, move(Direction::n), 1), InputVerdict::accepted);
+  }
+  TickInput input;
+  scheduler.build(1, 0, input);
+  ASSERT_EQ(input.commands.size(), 10U);
+  std::map<uint32_t, uint32_t> got;
+  for (const Command& c : input.commands) got[raw(std::get<MoveCommand>(c).player)] += 1;
+  ASSERT_EQ(got.size(), 4U);
+  for (const auto& [player, n] : got) EXPECT_TRUE(n == 2 || n == 3) << player << " got " << n;
+  EXPECT_EQ(scheduler.deferrals().fair_share, 22U);
+  EXPECT_EQ(scheduler.deferrals().ticks_shared, 1U);
+  // Everything arrives in a few ticks, in sequence order per player.
+  std::map<uint32_t, uint32_t> last;
+  for (const Command& c : input.commands) last[raw(std::get<MoveCommand>(c).player)] = std::get<MoveCommand>(c).seq;
+  for (uint64_t tick = 2; tick <= 4; ++tick) {
+    scheduler.build(tick, 0, input);
+    EXPECT_LE(input.commands.size(), 10U);
+    for (const Command& c : input.commands) {
+      const auto& m = std::get<MoveCommand>(c);
+      EXPECT_EQ(m.seq, last[raw(m.player)] + 1);
+      last[raw(m.player)] = m.seq;
+    }
+  }
+  EXPECT_EQ(scheduler.pending(), 0U);
+  for (const auto& [player, seq] : last) EXPECT_EQ(seq, 8U) << player;
+}
+
+TEST(InputScheduler, SystemAndRemotePartsWaitForTheNextTickInOrder) {
+  Hlc hlc(1000);
+  InputSchedulerConfig config;
+  config.system_commands_per_tick = 3;
+  config.remote_commands_per_tick = 2;
+  InputScheduler scheduler(config, region, hlc);
+  for (uint32_t player = 1; player <= 5; ++player)
+    ASSERT_EQ(scheduler.submit_system(JoinCommand{PlayerId{player}}), InputVerdict::accepted);
+  for (uint64_t seq : {3, 1, 2}) {
+    ASSERT_EQ(scheduler.submit_remote(RegionId{uint16_t(seq == 3 ? 9 : 4)}, seq,
+                                      RemotePresenceCommand{RegionId{4}, PlayerId{uint32_t(seq)}, {}, Direction::n}, 0),
+              InputVerdict::accepted);
+  }
+  TickInput input;
+  scheduler.build(1, 0, input);
+  ASSERT_EQ(input.commands.size(), 5U);
+  EXPECT_EQ(std::get<JoinCommand>(input.commands[2]).player, PlayerId{3});
+  EXPECT_EQ(std::get<RemotePresenceCommand>(input.commands[3]).player, PlayerId{1});  // origin 4, seq 1
+  EXPECT_EQ(std::get<RemotePresenceCommand>(input.commands[4]).player, PlayerId{2});
+  scheduler.build(2, 0, input);
+  ASSERT_EQ(input.commands.size(), 3U);
+  EXPECT_EQ(std::get<JoinCommand>(input.commands[0]).player, PlayerId{4});
+  EXPECT_EQ(std::get<JoinCommand>(input.commands[1]).player, PlayerId{5});
+  EXPECT_EQ(std::get<RemotePresenceCommand>(input.commands[2]).player, PlayerId{3});  // origin 9
+  EXPECT_EQ(scheduler.deferrals().system_cap, 2U);
+  EXPECT_EQ(scheduler.deferrals().remote_cap, 1U);
+}
+
+TEST(InputScheduler, AConfigCannotRaiseThePartsBeyondTheLimits) {
+  Hlc hlc(1000);
+  InputSchedulerConfig config;
+  config.commands_per_player_per_tick = 1000;
+  config.player_commands_per_tick = 1'000'000;
+  config.system_commands_per_tick = 1'000'000;
+  config.remote_commands_per_tick = 1'000'000;
+  InputScheduler scheduler(config, region, hlc);
+  EXPECT_EQ(scheduler.config().commands_per_player_per_tick, sim::limits::commands_per_player_per_tick_max);
+  EXPECT_EQ(scheduler.config().player_commands_per_tick, scheduler_limits::player_commands_per_tick_max);
+  EXPECT_EQ(scheduler.config().system_commands_per_tick, scheduler_limits::system_commands_per_tick_max);
+  EXPECT_EQ(scheduler.config().remote_commands_per_tick, scheduler_limits::remote_commands_per_tick_max);
+  config.commands_per_player_per_tick = 0;
+  EXPECT_EQ(InputScheduler(config, region, hlc).config().commands_per_player_per_tick, 1U);
+}
+
+// Any flood, any parts: a tick never holds more than its parts, a player never more than its cap,
+// each player's inputs go in sequence order, and every accepted input is scheduled exactly once.
+RC_GTEST_PROP(InputScheduler, FloodsNeverExceedTheTicksPartsAndNothingAcceptedIsLost, ()) {
+  InputSchedulerConfig config;
+  config.max_lead_ticks = *rc::gen::inRange<uint32_t>(0, 5);
+  config.max_pending_per_player = *rc::gen::inRange<uint32_t>(1, 70);
+  config.commands_per_player_per_tick = *rc::gen::inRange<uint32_t>(1, 9);
+  config.player_commands_per_tick = *rc::gen::inRange<uint32_t>(1, 200);
+  config.system_commands_per_tick = *rc::gen::inRange<uint32_t>(1, 8);
+  Hlc hlc(1000);
+  InputScheduler scheduler(config, region, hlc);
+  std::set<std::pair<uint32_t, uint32_t>> accepted;
+  std::set<std::pair<uint32_t, uint32_t>> scheduled;
+  std::map<uint32_t, uint32_t> last_seq;
+  size_t system_accepted = 0;
+  size_t system_scheduled = 0;
+  uint64_t tick = 1;
+  auto build = [&] {
+    TickInput input;
+    scheduler.build(tick, tick, input);
+    std::map<uint32_t, uint32_t> per_player;
+    size_t players = 0;
+    for (const Command& c : input.commands) {
+      if (std::holds_alternative<JoinCommand>(c)) {
+        RC_ASSERT(players == 0);  // system first
+        system_scheduled += 1;
+        continue;
+      }
+      const auto& m = std::get<MoveCommand>(c);
+      players += 1;
+      per_player[raw(m.player)] += 1;
+      RC_ASSERT(m.seq > last_seq[raw(m.player)]);
+      last_seq[raw(m.player)] = m.seq;
+      RC_ASSERT(scheduled.emplace(raw(m.player), m.seq).second);
+    }
+    RC_ASSERT(players <= config.player_commands_per_tick);
+    RC_ASSERT(input.commands.size() - players <= config.system_commands_per_tick);
+    for (const auto& [player, n] : per_player) RC_ASSERT(n <= config.commands_per_player_per_tick);
+    tick += 1;
+  };
+  const auto steps = *rc::gen::inRange(1, 300);
+  for (int i = 0; i < steps; ++i) {
+    const auto op = *rc::gen::inRange(0, 10);
+    if (op < 7) {
+      const auto player = *rc::gen::inRange<uint32_t>(1, 30);
+      const auto burst = *rc::gen::inRange<uint32_t>(1, 40);
+      const auto first = *rc::gen::inRange<uint32_t>(1, 200);
+      const uint64_t wanted = tick + *rc::gen::inRange<uint64_t>(0, 8) - std::min<uint64_t>(tick, 3);
+      for (uint32_t k = 0; k < burst; ++k) {
+        const InputVerdict v = scheduler.submit_player(PlayerId{player}, first + k, wanted, move(Direction::s), tick);
+        if (v == InputVerdict::accepted || v == InputVerdict::late) accepted.emplace(player, first + k);
+      }
+    } else if (op == 7) {
+      if (scheduler.submit_system(JoinCommand{PlayerId{1}}) == InputVerdict::accepted) system_accepted += 1;
+    } else {
+      build();
+    }
+  }
+  for (int drain = 0; drain < 400 && scheduler.pending() > 0; ++drain) build();
+  RC_ASSERT(scheduler.pending() == 0U);
+  RC_ASSERT(scheduled == accepted);
+  RC_ASSERT(system_scheduled == system_accepted);
 }
 
 }  // namespace

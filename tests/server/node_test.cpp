@@ -10,14 +10,17 @@
 #include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "net/link_sim.h"
 #include "net/sdk/game_client.h"
+#include "net/sdk/observer.h"
 #include "net/token.h"
 #include "replay/replayer.h"
 #include "replay/rocks_log.h"
+#include "server/login.h"
 #include "server/node.h"
 #include "sim/rng.h"
 
@@ -57,15 +60,14 @@ struct TempDir {
 
 class Cluster {
  public:
-  // The log is fsynced when the OS decides unless a test asks for another policy (background
+  // The log is fsynced when the OS decides unless `configure` asks for another policy (background
   // fsyncs would make what reaches the clients depend on the disk's timing).
   Cluster(const std::string& log_dir, const net::LinkConfig& link, uint64_t seed,
-          replay::WalSync sync = replay::WalSync::none, std::function<void()> before_sync = {})
+          std::function<void(RegionalNode::Options&)> configure = {})
       : up_(link, seed),
         down_(link, seed * 7 + 1),
         node_sink_(down_, server_address(), now_),
-        sync_(sync),
-        before_sync_(std::move(before_sync)) {
+        configure_(std::move(configure)) {
     private_key_ = net::random_key();
     open_node(log_dir);
   }
@@ -78,13 +80,14 @@ class Cluster {
     options.config.snapshot_every_ticks = 100;
     options.config.full_hash_every_ticks = 20;
     options.config.aoi_radius_cells = 16;
-    options.config.log_sync = sync_;
-    options.log_before_sync = before_sync_;
+    options.config.log_sync = replay::WalSync::none;
     options.net = net::default_server_config();
     options.net.protocol_id = protocol_id;
     options.net.public_address = server_address();
     options.net.private_key = private_key_;
     options.log_dir = log_dir;
+    options.observer_encode_thread = false;  // deterministic unless a test asks for the thread
+    if (configure_) configure_(options);
     std::string error;
     node_ = RegionalNode::create(options, error);
     ASSERT_TRUE(node_) << error;
@@ -118,6 +121,10 @@ class Cluster {
         const size_t index = static_cast<size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
         if (index < clients_.size()) clients_[index]->receive(d.from, d.data, now_);
         if (index >= raw_base && index - raw_base < raw_.size()) raw_[index - raw_base]->receive(d.from, d.data, now_);
+        if (index >= observer_base && index - observer_base < observers_.size() &&
+            observers_[index - observer_base].reading) {
+          observers_[index - observer_base].observer->receive(d.from, d.data, now_);
+        }
       }
       if (now_ >= next_tick_) {
         next_tick_ = now_ + 50'000;
@@ -130,6 +137,10 @@ class Cluster {
       for (size_t i = 0; i < raw_.size(); ++i) {
         raw_[i]->update(now_);
         raw_[i]->send_packets(now_, *raw_sinks_[i]);
+      }
+      for (ObserverSlot& o : observers_) {
+        o.observer->update(now_);
+        o.observer->send_packets(now_, *o.sink);  // keepalives (and acks, while it reads)
       }
       node_->flush(now_, node_sink_);
       for (size_t i = 0; i < clients_.size(); ++i) {
@@ -176,6 +187,27 @@ class Cluster {
     EXPECT_TRUE(raw_.back()->connect(*token, now_));
     return *raw_.back();
   }
+  // An observer (token user data says so); `reading` false stops delivering to it: a client that
+  // stops reading but stays alive (its keepalives go on).
+  sdk::Observer& add_observer(uint32_t id) {
+    net::ConnectTokenParams params;
+    params.protocol_id = protocol_id;
+    params.client_id = net::ClientId{id};
+    params.expire_seconds = 600;
+    params.timeout_seconds = 10;
+    params.server_addresses = {server_address()};
+    params.user_data[0] = Login::observer_flag;
+    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000);
+    EXPECT_TRUE(token);
+    ObserverSlot slot;
+    slot.observer = std::make_unique<sdk::Observer>();
+    slot.sink = std::make_unique<LinkSink>(up_, client_address(observer_base + observers_.size()), now_);
+    EXPECT_TRUE(slot.observer->connect(*token, now_));
+    observers_.push_back(std::move(slot));
+    return *observers_.back().observer;
+  }
+  void set_observer_reading(size_t i, bool reading) { observers_[i].reading = reading; }
+  uint64_t now() const { return now_; }
   std::function<void(uint64_t tick)> on_tick;
   bool behaving = true;  // clients wander, build and break
   RegionalNode& node() { return *node_; }
@@ -189,14 +221,20 @@ class Cluster {
   net::LinkSim up_;
   net::LinkSim down_;
   LinkSink node_sink_;
-  replay::WalSync sync_;
-  std::function<void()> before_sync_;
   std::unique_ptr<RegionalNode> node_;
   std::vector<std::unique_ptr<sdk::GameClient>> clients_;
   std::vector<std::unique_ptr<LinkSink>> sinks_;
   static constexpr size_t raw_base = 1000;
   std::vector<std::unique_ptr<net::Client>> raw_;
   std::vector<std::unique_ptr<LinkSink>> raw_sinks_;
+  struct ObserverSlot {
+    std::unique_ptr<sdk::Observer> observer;
+    std::unique_ptr<LinkSink> sink;
+    bool reading = true;
+  };
+  static constexpr size_t observer_base = 2000;
+  std::vector<ObserverSlot> observers_;
+  std::function<void(RegionalNode::Options&)> configure_;
 };
 
 replay::ReplayResult verify_log(const std::string& dir) {
@@ -227,7 +265,10 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
   };
   net::LinkConfig link;
   link.latency_us = 10'000;
-  Cluster cluster(dir.path.string(), link, 3, replay::WalSync::background, before_sync);
+  Cluster cluster(dir.path.string(), link, 3, [&](RegionalNode::Options& options) {
+    options.config.log_sync = replay::WalSync::background;
+    options.log_before_sync = before_sync;
+  });
   cluster.add_clients(6);
   sim::Rng rng = sim::Rng::seeded(2, 2);
   cluster.run(3'000'000, rng);  // 60 ticks: welcomed and playing
@@ -406,8 +447,9 @@ TEST(Node, HostileClientIsRefusedWithCountersAndOthersAreUnaffected) {
   const auto& v = cluster.node().scheduler().counters();
   auto verdict = [&](InputVerdict x) { return v[static_cast<size_t>(x)]; };
   auto rejected = [&](sim::RejectReason r) { return c.rejected[static_cast<size_t>(r)]; };
-  EXPECT_GT(c.messages_refused[static_cast<size_t>(view::MessageError::malformed)] +
-                c.messages_refused[static_cast<size_t>(view::MessageError::unknown_kind)],
+  auto refused = [&](view::MessageError e) { return c.messages_refused[static_cast<size_t>(e)]; };
+  EXPECT_GT(refused(view::MessageError::malformed) + refused(view::MessageError::unknown_kind) +
+                refused(view::MessageError::wrong_direction) + refused(view::MessageError::too_large),
             100U);
   EXPECT_GT(verdict(InputVerdict::not_player), 100U);
   EXPECT_GT(verdict(InputVerdict::too_early), 100U);
@@ -415,13 +457,20 @@ TEST(Node, HostileClientIsRefusedWithCountersAndOthersAreUnaffected) {
   EXPECT_GT(verdict(InputVerdict::queue_full) + verdict(InputVerdict::duplicate), 100U);
   EXPECT_GT(rejected(sim::RejectReason::out_of_reach), 50U);
   EXPECT_GT(rejected(sim::RejectReason::no_item) + rejected(sim::RejectReason::out_of_reach), 100U);
-  EXPECT_GT(rejected(sim::RejectReason::too_many_commands), 100U);
+  // The flood waits in the scheduler (at most what the sim applies per player per tick): the sim
+  // never sees a 9th command of a player in a tick.
+  EXPECT_GT(cluster.node().scheduler().deferrals().player_cap, 100U);
+  EXPECT_EQ(rejected(sim::RejectReason::too_many_commands), 0U);
   for (size_t i = 0; i < cluster.size(); ++i) {
     EXPECT_EQ(cluster.client(i).stats().checksum_mismatches, 0U) << i;
     EXPECT_GT(cluster.client(i).stats().snapshots_applied, 250U) << i;
     EXPECT_GT(cluster.client(i).last_processed_seq(), 0U) << i;
   }
   EXPECT_EQ(cluster.node().sessions(), 21U) << "the hostile client is refused message by message, not crashed";
+  EXPECT_EQ(c.tick_commands_refused, 0U);
+  cluster.close_node();
+  const auto replayed = verify_log(dir.path.string());
+  EXPECT_TRUE(replayed.status.ok()) << replayed.status.describe();
 }
 
 // Chat is relayed to the players around the speaker (echo included), rate limited per speaker,
@@ -478,6 +527,207 @@ TEST(Node, ChatReachesThePlayersAroundTheSpeakerAndFloodsAreLimited) {
   for (size_t i = 0; i < cluster.size(); ++i) heard += cluster.client(i).stats().chat_received;
   EXPECT_EQ(c.chat_deliveries, heard);
   EXPECT_EQ(cluster.node().sessions(), 17U) << "the hostile client stays connected";
+}
+
+// Mismatch reports are an alarm: one client counts at most once per interval, the rest refused.
+TEST(Node, MismatchReportsCountOncePerClientPerInterval) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 5);
+  cluster.behaving = false;
+  cluster.add_clients(2);
+  net::Client& liar = cluster.add_raw_client(700);
+  sim::Rng rng = sim::Rng::seeded(4, 4);
+  cluster.run(1'000'000, rng);
+  ASSERT_EQ(liar.state(), net::ClientState::connected);
+  std::vector<uint8_t> bytes;
+  view::encode_checksum_report(view::ChecksumReport{1, 2, 3}, bytes);
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(liar.send(net::Channel::reliable_ordered, bytes), net::SendResult::ok);
+  cluster.run(1'000'000, rng);
+  NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.checksum_mismatches, 1U);
+  EXPECT_EQ(c.checksum_reports_refused, 49U);
+  // After the interval (100 ticks = 5 s) one more counts.
+  cluster.run(5'500'000, rng);
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(liar.send(net::Channel::reliable_ordered, bytes), net::SendResult::ok);
+  cluster.run(1'000'000, rng);
+  c = cluster.node().counters();
+  EXPECT_EQ(c.checksum_mismatches, 2U);
+  EXPECT_EQ(c.checksum_reports_refused, 58U);
+}
+
+// A server -> client kind sent by a client is refused unread with its own reason (once it cost
+// the network thread megabytes), and the client stays connected.
+TEST(Node, ServerKindsAndOversizedMessagesFromAClientAreRefusedWithTheirReasons) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 6);
+  cluster.behaving = false;
+  cluster.add_clients(1);
+  net::Client& hostile = cluster.add_raw_client(710);
+  sim::Rng rng = sim::Rng::seeded(5, 5);
+  cluster.run(1'000'000, rng);
+  std::vector<uint8_t> fat(1, static_cast<uint8_t>(view::MessageKind::observer_tick));
+  for (int i = 0; i < 8000; ++i) fat.insert(fat.end(), {0x00, 0xff});  // 16 kB of zero runs: 16 MiB unpacked
+  ASSERT_EQ(hostile.send(net::Channel::reliable_ordered, fat), net::SendResult::ok);
+  std::vector<uint8_t> big(1, static_cast<uint8_t>(view::MessageKind::inputs));
+  for (int i = 0; i < 4000; ++i) big.insert(big.end(), {0x00, 0xff});
+  ASSERT_EQ(hostile.send(net::Channel::reliable_ordered, big), net::SendResult::ok);
+  cluster.run(1'000'000, rng);
+  const NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.messages_refused[static_cast<size_t>(view::MessageError::wrong_direction)], 1U);
+  EXPECT_EQ(c.messages_refused[static_cast<size_t>(view::MessageError::too_large)], 1U);
+  EXPECT_EQ(hostile.state(), net::ClientState::connected);
+}
+
+// A player hidden indoors (under a roof) is not named by its chat to hearers outside, who do not
+// see it in their snapshots either (the same rule); it hears those outside, and its own echo.
+TEST(Node, ChatFromAPlayerHiddenIndoorsIsNotDeliveredToHearersOutside) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 3);
+  cluster.behaving = false;
+  cluster.add_clients(16);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(2'000'000, rng);
+  const sim::World& world = cluster.node().simulation().world();
+  ASSERT_EQ(world.players.size(), 16U);
+  const sim::Player& speaker = world.players[0];
+  const sim::CellPos cell{speaker.pos.x.tile(), speaker.pos.y.tile()};
+  cluster.client(0).submit(
+      sim::PlaceCommand{{}, 0, cell, sim::Layer::ceiling, sim::to_underlying(sim::Ceiling::thatch_roof), {}},
+      cluster.now());
+  cluster.run(1'000'000, rng);
+  ASSERT_NE(world.map.ceiling(cell), sim::Ceiling::none) << "the speaker built a roof over itself";
+  ASSERT_TRUE(cluster.client(0).say("nobody outside knows I am here"));
+  cluster.run(1'000'000, rng);
+  size_t near_outside = 0;
+  for (size_t i = 1; i < cluster.size(); ++i) {
+    const sim::Player& p = world.players[i];
+    const bool in_range = std::max(std::abs(p.pos.x.tile() - cell.x), std::abs(p.pos.y.tile() - cell.y)) <= 16;
+    const bool outside = world.map.ceiling(sim::CellPos{p.pos.x.tile(), p.pos.y.tile()}) == sim::Ceiling::none;
+    ASSERT_TRUE(outside) << i;
+    near_outside += in_range ? 1 : 0;
+    for (const view::ChatLine& line : cluster.client(i).chat()) EXPECT_NE(line.from, 1U) << "client " << i;
+  }
+  ASSERT_GE(near_outside, 1U) << "someone outside was within earshot";
+  const auto& echo = cluster.client(0).chat();
+  EXPECT_TRUE(std::any_of(echo.begin(), echo.end(), [](const view::ChatLine& l) { return l.from == 1; }));
+  NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.chat_withheld, near_outside);
+  // A player outside speaks: the hidden one hears it (indoors sees out).
+  size_t outside_speaker = 0;
+  for (size_t i = 1; i < cluster.size(); ++i) {
+    const sim::Player& p = world.players[i];
+    if (std::max(std::abs(p.pos.x.tile() - cell.x), std::abs(p.pos.y.tile() - cell.y)) <= 16) outside_speaker = i;
+  }
+  ASSERT_TRUE(cluster.client(outside_speaker).say("anyone?"));
+  cluster.run(1'000'000, rng);
+  const uint32_t from = sim::raw(world.players[outside_speaker].id);
+  EXPECT_TRUE(std::any_of(echo.begin(), echo.end(), [&](const view::ChatLine& l) { return l.from == from; }));
+}
+
+// Chat deliveries per tick are bounded: the lines left wait for the next tick, in order, and every
+// line still reaches its hearers.
+TEST(Node, ChatDeliveriesPerTickAreBoundedAndTheRestWaits) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  constexpr size_t budget = 6;
+  Cluster cluster(dir.path.string(), link, 3,
+                  [](RegionalNode::Options& options) { options.chat_deliveries_per_tick = budget; });
+  cluster.behaving = false;
+  cluster.add_clients(16);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(2'000'000, rng);
+  uint64_t last_deliveries = cluster.node().counters().chat_deliveries;
+  uint64_t most_in_a_tick = 0;
+  cluster.on_tick = [&](uint64_t) {
+    const uint64_t now = cluster.node().counters().chat_deliveries;
+    most_in_a_tick = std::max(most_in_a_tick, now - last_deliveries);
+    last_deliveries = now;
+  };
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    for (int k = 0; k < 3; ++k) ASSERT_TRUE(cluster.client(i).say("line " + std::to_string(k)));
+  }
+  cluster.run(5'000'000, rng);
+  const NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.chat_relayed, 48U) << "every line went out in the end";
+  EXPECT_GT(c.chat_deferred, 0U);
+  EXPECT_LE(most_in_a_tick, budget + 16) << "the budget, plus at most one line's hearers";
+  uint64_t heard = 0;
+  for (size_t i = 0; i < cluster.size(); ++i) heard += cluster.client(i).stats().chat_received;
+  EXPECT_EQ(c.chat_deliveries, heard);
+  // Each hearer got one speaker's lines in the order said.
+  for (size_t i = 0; i < cluster.size(); ++i) {
+    std::map<uint32_t, int> next;
+    for (const view::ChatLine& line : cluster.client(i).chat()) {
+      EXPECT_EQ(line.text, "line " + std::to_string(next[line.from]++)) << i;
+    }
+  }
+}
+
+// Observers: at most observers_max; each starts from a world encoded off the tick thread (here on
+// the encoder's thread) and then verifies every tick's hash; one more is refused with server_full.
+TEST(Node, ObserversAreCappedAndStartFromAWorldEncodedOffTheTickThread) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 9, [](RegionalNode::Options& options) {
+    options.observers_max = 2;
+    options.observer_encode_thread = true;
+  });
+  cluster.add_clients(8);
+  sim::Rng rng = sim::Rng::seeded(6, 6);
+  cluster.run(1'000'000, rng);
+  sdk::Observer& first = cluster.add_observer(900);
+  cluster.run(1'000'000, rng);
+  sdk::Observer& second = cluster.add_observer(901);
+  cluster.run(500'000, rng);
+  sdk::Observer& third = cluster.add_observer(902);
+  cluster.run(4'000'000, rng);
+  for (sdk::Observer* o : {&first, &second}) {
+    EXPECT_EQ(o->state(), net::ClientState::connected);
+    EXPECT_GT(o->stats().ticks_verified, 60U) << o->last_error();
+    EXPECT_EQ(o->stats().hash_mismatches, 0U);
+    EXPECT_EQ(o->stats().gaps, 0U);
+  }
+  EXPECT_NE(third.state(), net::ClientState::connected);
+  EXPECT_EQ(third.stats().ticks_verified, 0U);
+  const NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.observers_refused, 1U);
+  // The second observer either joined the encoding in flight (simulated time runs far faster than
+  // the encoder's thread) or had its own: at most one encoding per observer let in.
+  EXPECT_GE(c.observer_world_encodings, 1U);
+  EXPECT_LE(c.observer_world_encodings, 2U);
+  EXPECT_EQ(cluster.node().sessions(), 10U);
+}
+
+// An observer that stops reading (but stays alive) fills its netchannel window, then its queue;
+// beyond observer_backlog_bytes_max it is disconnected: the server's memory for it is bounded.
+TEST(Node, AnObserverThatStopsReadingIsDroppedWhenItsBacklogPassesTheBound) {
+  TempDir dir;
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster(dir.path.string(), link, 10, [](RegionalNode::Options& options) {
+    options.observer_backlog_bytes_max = 4096;
+    options.net.connection.reliable_window = net::fragment_count_max;  // the smallest window: fills soon
+  });
+  cluster.add_clients(4);
+  sim::Rng rng = sim::Rng::seeded(7, 7);
+  sdk::Observer& observer = cluster.add_observer(950);
+  cluster.run(2'000'000, rng);
+  ASSERT_GT(observer.stats().ticks_verified, 10U);
+  const size_t before = cluster.node().sessions();
+  cluster.set_observer_reading(0, false);
+  cluster.run(30'000'000, rng);
+  const NodeCounters c = cluster.node().counters();
+  EXPECT_EQ(c.observers_dropped_slow, 1U);
+  EXPECT_EQ(cluster.node().sessions(), before - 1);
+  for (size_t i = 0; i < cluster.size(); ++i) EXPECT_EQ(cluster.client(i).stats().checksum_mismatches, 0U);
 }
 
 }  // namespace
