@@ -141,7 +141,7 @@ const std::vector<Key>& keys() {
       STRATA_UNSIGNED("auth.verify_threads", auth.verify_threads, 1, 16, "password verifications at once"),
       STRATA_UNSIGNED("auth.verify_queue_max", auth.verify_queue_max, 1, 4096,
                       "logins waiting for a password verification (then 503 busy)"),
-      Key{"auth.accounts_sync", "fsync every new account binding",
+      Key{"auth.accounts_sync", "fsync every new account binding (static and ticket modes; dev mode never does)",
           [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.auth.accounts_sync); },
           [](const ServerConfig& c) { return std::string(c.auth.accounts_sync ? "true" : "false"); }},
       STRATA_STRING("admin.bind", admin_bind_address,

@@ -32,7 +32,7 @@ struct AuthSettings {
   uint32_t dev_names_max = 100'000;
   uint32_t verify_threads = 1;  // password verifications at once (each ~64 MiB, ~0.1 s)
   uint32_t verify_queue_max = 32;
-  bool accounts_sync = true;  // fsync each new account binding
+  bool accounts_sync = true;  // fsync each new account binding (not in dev mode)
 };
 
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".

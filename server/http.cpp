@@ -23,6 +23,7 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -201,10 +202,22 @@ HttpResponse checked(HttpResponse response, HttpCounters& counters) {
 }  // namespace
 
 HttpResponse HttpRoutes::route(const HttpRequest& request, HttpCounters& counters) const {
-  std::optional<HttpResponse> answer;
-  route(request, counters, [&answer](HttpResponse response) { answer = std::move(response); });
-  if (answer) return std::move(*answer);
-  counters.handler_errors.fetch_add(1, std::memory_order_relaxed);  // a deferred handler that went away
+  // A deferred handler may answer after this returns (on another thread): the answer then goes to
+  // a slot nobody reads any more, never to this frame.
+  struct Slot {
+    std::mutex mutex;
+    std::optional<HttpResponse> answer;
+    bool closed = false;
+  };
+  auto slot = std::make_shared<Slot>();
+  route(request, counters, [slot](HttpResponse response) {
+    std::lock_guard lock(slot->mutex);
+    if (!slot->closed) slot->answer = std::move(response);
+  });
+  std::lock_guard lock(slot->mutex);
+  slot->closed = true;
+  if (slot->answer) return std::move(*slot->answer);
+  counters.handler_errors.fetch_add(1, std::memory_order_relaxed);  // not answered at once
   return text_response(500, "internal error\n");
 }
 

@@ -11,6 +11,8 @@
 // Threads: handlers run on the HTTP thread, one at a time, while the rest of the node runs on other
 // threads: a handler must be thread-safe with respect to whatever it reads or writes (atomics, a
 // mutex, or a message to the owning thread), and must not block for long (it stalls every client).
+// Slow work (a password hash) goes behind a deferred route: its handler hands the request to
+// another thread and returns; the answer, given from there, is written on the HTTP thread.
 #pragma once
 
 #include <atomic>

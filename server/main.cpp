@@ -311,8 +311,11 @@ int main(int argc, char** argv) {
   }
 
   // HTTP API and metrics. The account registry: name -> persistent player id (storage/).
+  // Dev mode's names are a developer's: written without fsync (they survive a crash of the process,
+  // not of the machine), so a burst of new names costs the HTTP thread no disk flushes.
+  const bool accounts_sync = config.auth.accounts_sync && login_config.mode != server::AuthMode::dev;
   auto registry = storage::RocksAccountRegistry::open(config.data_dir + "/accounts", sim::limits::player_id_max,
-                                                      config.auth.accounts_sync, error);
+                                                      accounts_sync, error);
   if (!registry) {
     spdlog::error("{}", error);
     return 1;

@@ -20,7 +20,7 @@ e2e_start_server() {
   "$bin/strata-server" --set log.dir="$work/data" --set net.udp_port="$udp_port" --set net.tcp_port="$tcp_port" \
     --set http.port="$http_port" --set metrics.port="$metrics_port" --set admin.port="$admin_port" \
     --set auth.admin_token_file="$admin_token_file" --set auth.attempts_per_address_per_s=100000 \
-    --set auth.attempts_burst_per_address=100000 --set auth.dev_new_names_per_address_per_min=1000000 \
+    --set auth.attempts_burst_per_address=100000 --set auth.dev_new_names_per_address_per_min=20000 \
     --set net.max_clients=2000 "$@" >> "$work/server.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 150); do curl -sf "http://127.0.0.1:$http_port/readyz" > /dev/null && return 0; sleep 0.1; done

@@ -29,9 +29,18 @@ extern "C" {
 
 int strata_login(const char* host, uint16_t http_port, const char* name, uint8_t* token, size_t* token_size,
                  uint32_t* player) {
-  if (host == nullptr || name == nullptr || token == nullptr || token_size == nullptr) return -1;
+  if (name == nullptr) return -1;
+  return strata_login_credential(host, http_port, name, nullptr, nullptr, token, token_size, player);
+}
+
+int strata_login_credential(const char* host, uint16_t http_port, const char* name, const char* password,
+                            const char* ticket, uint8_t* token, size_t* token_size, uint32_t* player) {
+  if (host == nullptr || token == nullptr || token_size == nullptr) return -1;
   std::string error;
-  auto reply = sdk::http_login(host, http_port, name, error);
+  sdk::LoginCredentials credentials;
+  if (password != nullptr) credentials.password = password;
+  if (ticket != nullptr) credentials.ticket = ticket;
+  auto reply = sdk::http_login(host, http_port, name != nullptr ? name : "", error, credentials);
   if (!reply || reply->token.size() > *token_size) return -1;
   std::memcpy(token, reply->token.data(), reply->token.size());
   *token_size = reply->token.size();

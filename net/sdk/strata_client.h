@@ -83,6 +83,10 @@ typedef struct strata_client_stats {
 /* POST /api/login. On success returns 0, writes the token (size in/out) and the player id. */
 int strata_login(const char* host, uint16_t http_port, const char* name, uint8_t* token, size_t* token_size,
                  uint32_t* player);
+/* The same with a credential: a password (servers in auth.mode static) or a login ticket from the
+ * game's backend (auth.mode ticket); either may be NULL. With a ticket, name may be NULL or "". */
+int strata_login_credential(const char* host, uint16_t http_port, const char* name, const char* password,
+                            const char* ticket, uint8_t* token, size_t* token_size, uint32_t* player);
 
 strata_client* strata_client_create(void);
 void strata_client_destroy(strata_client* client);
