@@ -3,6 +3,8 @@
 // general decoder (every kind, the server's kinds' budgets: what the server ran before) and the
 // client decoder (client kinds only, per-kind budgets: what it runs now). Figures per message:
 // bytes allocated (global operator new, counted in this binary only), and ns per input byte.
+// Also what a new observer costs the tick thread: encoding the world there (before) against the
+// copy the node now makes before a worker encodes it (observer_start/*, 32 x 32 chunks).
 #include <benchmark/benchmark.h>
 
 #include <atomic>
@@ -11,6 +13,8 @@
 
 #include "../schema/client_message_gen.h"
 #include "schema/client/messages.h"
+#include "schema/codec.h"
+#include "sim/simulation.h"
 
 namespace {
 std::atomic<uint64_t> allocated_bytes{0};
@@ -30,6 +34,8 @@ void operator delete[](void* p, size_t) noexcept { std::free(p); }
 namespace {
 
 using namespace strata::view;
+namespace sim = strata::sim;
+namespace schema = strata::schema;
 
 enum class Worst : int { zero_runs_observer_tick, fat_observer_tick, zero_runs_inputs, largest_inputs };
 
@@ -77,6 +83,38 @@ void worst_messages(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_Decode<false>)->Name("client_messages/general_decoder")->Apply(worst_messages);
 BENCHMARK(BM_Decode<true>)->Name("client_messages/client_decoder")->Apply(worst_messages);
+
+sim::World big_world() {
+  sim::WorldParams params;
+  params.seed = 5;
+  params.chunks_x = 32;
+  params.chunks_y = 32;
+  params.npc_count = 1000;
+  return sim::Simulation(params).world();
+}
+
+void BM_ObserverStartEncode(benchmark::State& state) {
+  const sim::World world = big_world();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    const std::vector<uint8_t> encoded = schema::encode_snapshot(world);
+    bytes = encoded.size();
+    benchmark::DoNotOptimize(encoded.data());
+  }
+  state.counters["snapshot_bytes"] = static_cast<double>(bytes);
+}
+
+void BM_ObserverStartCopy(benchmark::State& state) {
+  const sim::World world = big_world();
+  auto spare = std::make_unique<sim::World>(world);  // the encoder's spare, warm after the first start
+  for (auto _ : state) {
+    *spare = world;
+    benchmark::DoNotOptimize(spare.get());
+  }
+}
+
+BENCHMARK(BM_ObserverStartEncode)->Name("observer_start/encode_on_tick_thread")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ObserverStartCopy)->Name("observer_start/copy_on_tick_thread")->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
