@@ -28,6 +28,7 @@
 
 #include "net/transport.h"
 #include "server/config.h"
+#include "server/edge_counters.h"
 #include "server/http.h"
 #include "server/login.h"
 #include "server/login_http.h"
@@ -108,6 +109,12 @@ int mint_ticket_tool(const server::ServerConfig& config, const std::string& name
 // What the HTTP threads may read about the node, published by the tick thread once per tick.
 struct Status {
   std::mutex mutex;
+  // The edge's refusal counters (server/edge_counters.h): the node's, copied by the sim thread,
+  // and the TCP listener's, copied by the network thread every 100 ms.
+  server::NodeCounters node_counters;
+  server::DeferralCounters deferrals;
+  net::TransportStats tcp_stats;
+  uint64_t durable_tick = 0;
   double tick_p50_ms = 0;  // over the last tick_window ticks
   double tick_p99_ms = 0;
   double tick_max_ms = 0;
@@ -420,7 +427,16 @@ int main(int argc, char** argv) {
         built, static_cast<unsigned long long>(status.net_bytes_in),
         static_cast<unsigned long long>(status.net_bytes_out), static_cast<unsigned long long>(status.net_packets_in),
         static_cast<unsigned long long>(status.net_packets_out), logins.c_str());
-    return server::HttpResponse{200, "application/json", body, {}};
+    // The edge's counters (server/edge_counters.h), and how far the disk holds the log.
+    std::string json(body);
+    json.resize(json.rfind('}'));
+    json += ",\"log\":{\"durable_tick\":" + std::to_string(status.durable_tick) +
+            "},\"edge\":{\"tcp\":" + server::counts_json(server::tcp_event_counts(status.tcp_stats)) +
+            ",\"http_public\":" + server::counts_json(server::http_event_counts(http.counters())) +
+            ",\"http_admin\":" + server::counts_json(server::http_event_counts(admin.counters())) +
+            ",\"node\":" + server::counts_json(server::node_event_counts(status.node_counters, status.deferrals)) +
+            "}}\n";
+    return server::HttpResponse{200, "application/json", json, {}};
   });
   server::HttpConfig metrics_config = http_config;
   metrics_config.port = config.metrics_port;
@@ -432,8 +448,25 @@ int main(int argc, char** argv) {
     ~StopLoginFirst() { login.stop(); }
   } stop_login_first{login};
   metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
-    return server::HttpResponse{
-        200, "text/plain; version=0.0.4; charset=utf-8", metrics.render() + server::login_metrics_text(login), {}};
+    std::string text = metrics.render() + server::login_metrics_text(login);
+    {
+      std::lock_guard lock(status.mutex);
+      text += server::counts_prometheus("strata_tcp_events_total",
+                                        "TCP listener: streams accepted, refused and closed by reason, frames refused",
+                                        server::tcp_event_counts(status.tcp_stats));
+      text += server::counts_prometheus(
+          "strata_node_events_total",
+          "The node's bounds: inputs deferred, chat, observers and reports refused, sends that failed",
+          server::node_event_counts(status.node_counters, status.deferrals));
+    }
+    text +=
+        "# HELP strata_http_events_total HTTP listeners: connections and requests, refusals by reason\n"
+        "# TYPE strata_http_events_total counter\n";
+    text += server::counts_prometheus_series("strata_http_events_total", "listener=\"public\"",
+                                             server::http_event_counts(http.counters()));
+    text += server::counts_prometheus_series("strata_http_events_total", "listener=\"admin\"",
+                                             server::http_event_counts(admin.counters()));
+    return server::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text, {}};
   });
   if (!http.start(error) || !admin.start(error) || !metrics_http.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
@@ -589,6 +622,9 @@ int main(int argc, char** argv) {
         status.players = world.players.size();
         status.sessions = node->sessions();
         status.builders = node->snapshot_builders();
+        status.node_counters = counters;
+        status.deferrals = node->scheduler().deferrals();
+        status.durable_tick = node->durable_tick();
         status.snapshots_sent = counters.snapshots_sent;
         status.snapshots_not_sent = counters.snapshots_not_sent;
         status.snapshot_bytes = counters.snapshot_bytes;
@@ -613,8 +649,14 @@ int main(int argc, char** argv) {
   server::renice_this_thread(static_cast<int>(config.net_thread_nice));
   auto turn_start = std::chrono::steady_clock::now();
   net::StreamReport tcp_report;
+  auto next_stats_copy = turn_start;
   while (!stop_requested.load()) {
     if (auto line = tcp_report.poll(*tcp, turn_start)) spdlog::info("tcp: {}", *line);
+    if (turn_start >= next_stats_copy) {  // the TCP listener's counters, for the HTTP threads
+      next_stats_copy = turn_start + std::chrono::milliseconds(100);
+      std::lock_guard lock(status.mutex);
+      status.tcp_stats = tcp->stats();
+    }
     if (const auto spent = std::chrono::steady_clock::now() - turn_start; spent < loop_min)
       std::this_thread::sleep_for(loop_min - spent);
     (void)udp->wait_readable(1'000);
