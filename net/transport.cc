@@ -772,8 +772,20 @@ TcpClient::~TcpClient() {
   if (impl_->stream) impl_->stream->close(StreamClose::shutdown);
 }
 
-void TcpClient::connect(const Address& server) {
+void TcpClient::connect(const Address& server) { connect(server, Address{}); }
+
+void TcpClient::connect(const Address& server, const Address& local) {
   auto socket = std::make_shared<tcp::socket>(impl_->io);
+  if (local.family != AddressFamily::none) {
+    boost::system::error_code ec;
+    const auto endpoint = to_endpoint<tcp::endpoint>(local);
+    socket->open(endpoint.protocol(), ec);
+    if (!ec) socket->bind(endpoint, ec);
+    if (ec) {
+      impl_->report_closed();
+      return;
+    }
+  }
   std::weak_ptr<Impl> weak = impl_;
   socket->async_connect(to_endpoint<tcp::endpoint>(server),
                         [weak, socket, server](const boost::system::error_code& ec) {

@@ -223,6 +223,9 @@ class TcpClient : public DatagramSink {
   ~TcpClient() override;
   // Starts connecting; frames sent before the stream is up are queued.
   void connect(const Address& server);
+  // The same from a local address (port 0: any): on loopback any 127.x.y.z, so that many clients
+  // of one process do not share the per-IP caps of the server's listener.
+  void connect(const Address& server, const Address& local);
   [[nodiscard]] bool connected() const;
   [[nodiscard]] bool closed() const;
   void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;

@@ -209,13 +209,14 @@ TEST(net_tcp_edge, one_address_holds_at_most_its_pending_streams) {
   EXPECT_EQ(w.listener->streams_from(make_ipv4(127, 0, 0, 7, 0)), 4u);
   // Another host is not affected, and its client connects.
   StreamPeer peer;
-  peer.stream.connect(w.address);
+  peer.stream.connect(w.address, make_ipv4(127, 0, 0, 8, 0));
   ASSERT_TRUE(peer.client.connect_stream(mint(w.key, w.address, ClientId{6}), w.address, system_now_us()));
   run_until(w, deadline, [&] {
     peer.turn();
     return peer.client.state() == ClientState::connected;
   });
   EXPECT_EQ(peer.client.state(), ClientState::connected);
+  EXPECT_EQ(w.listener->streams_from(make_ipv4(127, 0, 0, 8, 0)), 1u);
 }
 
 TEST(net_tcp_edge, thousands_of_idle_connections_from_one_host_do_not_disturb_a_player) {
