@@ -74,6 +74,7 @@ struct TransportStats {
   std::uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
   std::uint64_t accept_errors = 0;    // accept(2) failed
   std::uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
+  std::uint64_t accept_paced = 0;     // accepting paused for the rest of a full accept window
   std::array<std::uint64_t, stream_close_count> streams_closed_by{};
   std::array<std::uint64_t, stream_refusal_count> streams_refused_by{};
   [[nodiscard]] std::uint64_t closed(StreamClose reason) const {
@@ -158,6 +159,10 @@ struct TcpConfig {
   // spinning on a backlog it cannot take.
   std::uint64_t accept_backoff_us = tcp_accept_backoff_us;
   std::uint64_t accept_backoff_max_us = tcp_accept_backoff_max_us;
+  // At most this many accepts per window (a turn of the caller's loop must stay short whatever
+  // the rate of incoming connections); the rest wait in the kernel's backlog.
+  std::size_t accepts_per_window = tcp_accepts_per_window;
+  std::uint64_t accept_window_us = tcp_accept_window_us;
 };
 
 [[nodiscard]] TcpConfig default_tcp_config();

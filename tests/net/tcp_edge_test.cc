@@ -370,5 +370,27 @@ TEST(net_tcp_edge, a_stream_client_over_its_packet_budget_is_disconnected_not_dr
   EXPECT_EQ(w.server->connected_count(), 0u);
 }
 
+TEST(net_tcp_edge, accepting_is_paced_so_a_connect_flood_cannot_fill_a_turn) {
+  TcpServerWorld w;
+  TcpConfig config = default_tcp_config();
+  config.accepts_per_window = 8;
+  config.accept_window_us = 100'000;  // long enough that one poll never spans two windows
+  ASSERT_NO_FATAL_FAILURE(w.open(config));
+  std::vector<std::unique_ptr<tcp::socket>> flood;
+  for (int i = 0; i < 100; ++i) {
+    flood.push_back(idle_connection(w.io, w.address, "127.0.0.15"));
+    ASSERT_TRUE(flood.back());
+  }
+  // One poll takes at most one window's share, whatever waits in the backlog.
+  w.io.poll();
+  EXPECT_LE(w.listener->stats().streams_accepted + w.listener->stats().streams_refused, 8u);
+  Deadline deadline;
+  run_until(w, deadline,
+            [&] { return w.listener->stats().streams_accepted + w.listener->stats().streams_refused >= 100; });
+  const TransportStats& stats = w.listener->stats();
+  EXPECT_EQ(stats.streams_accepted + stats.streams_refused, 100u);
+  EXPECT_GE(stats.accept_paced, 100u / 8 - 1);
+}
+
 }  // namespace
 }  // namespace strata::net
