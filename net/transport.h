@@ -135,7 +135,8 @@ struct TcpConfig {
   // Local address to listen on (port 0 picks one).
   Address bind = make_ipv4(127, 0, 0, 1, 0);
   // True when a connected netchannel client is on the stream from `peer` (the server endpoint's
-  // view: Server::connected_at). Without it streams are never closed for lack of a handshake.
+  // view: Server::connected_at). Without it streams are never closed for lack of a handshake, and
+  // every stream counts as pending against pending_streams_per_address_max.
   std::function<bool(const Address& peer)> authenticated;
   // A stream with no connected client this long after it was accepted (or after its client left)
   // is closed (0: never).
