@@ -191,6 +191,11 @@ inline constexpr std::size_t tcp_descriptor_reserve_default = 128;
 inline constexpr std::uint64_t tcp_accept_backoff_us = 50'000;
 inline constexpr std::uint64_t tcp_accept_backoff_max_us = 1'000'000;
 static_assert(tcp_accept_backoff_us > 0 && tcp_accept_backoff_us <= tcp_accept_backoff_max_us);
+// Connections accepted per window at most (~12,800 a second): one network-loop turn never spends
+// more than ~64 accept-and-refuse (~1 ms) on a host that reconnects in a tight loop; beyond it
+// connections wait in the kernel's backlog.
+inline constexpr std::size_t tcp_accepts_per_window = 64;
+inline constexpr std::uint64_t tcp_accept_window_us = 5'000;
 
 // --- transports ----------------------------------------------------------------------------------
 // Datagrams moved per recvmmsg/sendmmsg call.

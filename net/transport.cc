@@ -474,7 +474,13 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
 struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
   Impl(asio::io_context& io, const TcpConfig& c, OnFrame f, OnClosed cl)
-      : config(c), acceptor(io), sweep_timer(io), backoff_timer(io), on_frame(std::move(f)), on_closed(std::move(cl)) {}
+      : config(c),
+        acceptor(io),
+        sweep_timer(io),
+        backoff_timer(io),
+        pace_timer(io),
+        on_frame(std::move(f)),
+        on_closed(std::move(cl)) {}
   struct PerIp {
     std::size_t streams = 0;
     std::size_t authenticated = 0;
@@ -484,19 +490,23 @@ struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
   tcp::acceptor acceptor;
   asio::steady_timer sweep_timer;
   asio::steady_timer backoff_timer;
+  asio::steady_timer pace_timer;
   OnFrame on_frame;
   OnClosed on_closed;
   std::unordered_map<Address, std::shared_ptr<Stream>, AddressHash> streams;
   std::unordered_map<Address, PerIp, AddressHash> per_ip;  // key: the peer's address with port 0
   TransportStats stats;
   std::size_t descriptor_limit = 0;
-  std::uint64_t backoff_us = 0;  // the current pause after a resource error (0: none)
+  std::uint64_t backoff_us = 0;       // the current pause after a resource error (0: none)
+  std::uint64_t window_start_us = 0;  // the current accept window and what it has taken
+  std::size_t window_accepts = 0;
   bool stopped = false;
 
   void accept() {
     auto self = shared_from_this();
     acceptor.async_accept([self](const boost::system::error_code& ec, tcp::socket socket) {
       if (self->stopped) return;
+      self->count_accept();
       if (ec) {
         ++self->stats.accept_errors;
         if (is_resource_error(ec)) {
@@ -507,7 +517,30 @@ struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
         self->backoff_us = 0;
         self->admit(std::move(socket));
       }
-      self->accept();
+      self->accept_paced();
+    });
+  }
+
+  void count_accept() {
+    const std::uint64_t now = steady_now_us();
+    if (now - window_start_us >= config.accept_window_us) {
+      window_start_us = now;
+      window_accepts = 0;
+    }
+    ++window_accepts;
+  }
+
+  // Accepts again now, or once the current window is over if it has taken its share.
+  void accept_paced() {
+    const std::uint64_t now = steady_now_us();
+    if (config.accepts_per_window == 0 || window_accepts < config.accepts_per_window ||
+        now - window_start_us >= config.accept_window_us)
+      return accept();
+    ++stats.accept_paced;
+    pace_timer.expires_after(std::chrono::microseconds(window_start_us + config.accept_window_us - now));
+    auto self = shared_from_this();
+    pace_timer.async_wait([self](const boost::system::error_code& ec) {
+      if (!ec && !self->stopped) self->accept();
     });
   }
 
@@ -524,7 +557,10 @@ struct TcpServer::Impl : std::enable_shared_from_this<TcpServer::Impl> {
   void refuse(tcp::socket& socket, StreamRefusal reason) {
     ++stats.streams_refused;
     ++stats.streams_refused_by[static_cast<std::size_t>(reason)];
+    // Reset rather than close: a refused connection leaves no TIME_WAIT behind (a host that
+    // reconnects in a loop would otherwise park tens of thousands of them in the kernel).
     boost::system::error_code ec;
+    socket.set_option(asio::socket_base::linger(true, 0), ec);
     socket.close(ec);
   }
 
@@ -678,6 +714,7 @@ TcpServer::~TcpServer() {
   impl_->acceptor.close(ec);
   impl_->sweep_timer.cancel();
   impl_->backoff_timer.cancel();
+  impl_->pace_timer.cancel();
   std::vector<std::shared_ptr<Stream>> streams;
   for (auto& [peer, stream] : impl_->streams) streams.push_back(stream);
   for (auto& stream : streams) stream->close(StreamClose::shutdown);
@@ -772,8 +809,20 @@ TcpClient::~TcpClient() {
   if (impl_->stream) impl_->stream->close(StreamClose::shutdown);
 }
 
-void TcpClient::connect(const Address& server) {
+void TcpClient::connect(const Address& server) { connect(server, Address{}); }
+
+void TcpClient::connect(const Address& server, const Address& local) {
   auto socket = std::make_shared<tcp::socket>(impl_->io);
+  if (local.family != AddressFamily::none) {
+    boost::system::error_code ec;
+    const auto endpoint = to_endpoint<tcp::endpoint>(local);
+    socket->open(endpoint.protocol(), ec);
+    if (!ec) socket->bind(endpoint, ec);
+    if (ec) {
+      impl_->report_closed();
+      return;
+    }
+  }
   std::weak_ptr<Impl> weak = impl_;
   socket->async_connect(to_endpoint<tcp::endpoint>(server),
                         [weak, socket, server](const boost::system::error_code& ec) {

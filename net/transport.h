@@ -74,6 +74,7 @@ struct TransportStats {
   std::uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
   std::uint64_t accept_errors = 0;    // accept(2) failed
   std::uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
+  std::uint64_t accept_paced = 0;     // accepting paused for the rest of a full accept window
   std::array<std::uint64_t, stream_close_count> streams_closed_by{};
   std::array<std::uint64_t, stream_refusal_count> streams_refused_by{};
   [[nodiscard]] std::uint64_t closed(StreamClose reason) const {
@@ -134,7 +135,8 @@ struct TcpConfig {
   // Local address to listen on (port 0 picks one).
   Address bind = make_ipv4(127, 0, 0, 1, 0);
   // True when a connected netchannel client is on the stream from `peer` (the server endpoint's
-  // view: Server::connected_at). Without it streams are never closed for lack of a handshake.
+  // view: Server::connected_at). Without it streams are never closed for lack of a handshake, and
+  // every stream counts as pending against pending_streams_per_address_max.
   std::function<bool(const Address& peer)> authenticated;
   // A stream with no connected client this long after it was accepted (or after its client left)
   // is closed (0: never).
@@ -158,6 +160,10 @@ struct TcpConfig {
   // spinning on a backlog it cannot take.
   std::uint64_t accept_backoff_us = tcp_accept_backoff_us;
   std::uint64_t accept_backoff_max_us = tcp_accept_backoff_max_us;
+  // At most this many accepts per window (a turn of the caller's loop must stay short whatever
+  // the rate of incoming connections); the rest wait in the kernel's backlog.
+  std::size_t accepts_per_window = tcp_accepts_per_window;
+  std::uint64_t accept_window_us = tcp_accept_window_us;
 };
 
 [[nodiscard]] TcpConfig default_tcp_config();
@@ -223,6 +229,9 @@ class TcpClient : public DatagramSink {
   ~TcpClient() override;
   // Starts connecting; frames sent before the stream is up are queued.
   void connect(const Address& server);
+  // The same from a local address (port 0: any): on loopback any 127.x.y.z, so that many clients
+  // of one process do not share the per-IP caps of the server's listener.
+  void connect(const Address& server, const Address& local);
   [[nodiscard]] bool connected() const;
   [[nodiscard]] bool closed() const;
   void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;

@@ -209,13 +209,14 @@ TEST(net_tcp_edge, one_address_holds_at_most_its_pending_streams) {
   EXPECT_EQ(w.listener->streams_from(make_ipv4(127, 0, 0, 7, 0)), 4u);
   // Another host is not affected, and its client connects.
   StreamPeer peer;
-  peer.stream.connect(w.address);
+  peer.stream.connect(w.address, make_ipv4(127, 0, 0, 8, 0));
   ASSERT_TRUE(peer.client.connect_stream(mint(w.key, w.address, ClientId{6}), w.address, system_now_us()));
   run_until(w, deadline, [&] {
     peer.turn();
     return peer.client.state() == ClientState::connected;
   });
   EXPECT_EQ(peer.client.state(), ClientState::connected);
+  EXPECT_EQ(w.listener->streams_from(make_ipv4(127, 0, 0, 8, 0)), 1u);
 }
 
 TEST(net_tcp_edge, thousands_of_idle_connections_from_one_host_do_not_disturb_a_player) {
@@ -367,6 +368,28 @@ TEST(net_tcp_edge, a_stream_client_over_its_packet_budget_is_disconnected_not_dr
   EXPECT_EQ(peer.client.disconnect_reason(), DisconnectReason::rate_limited);
   EXPECT_GE(w.server->total_drops()[DropReason::packet_rate_limit], 1u);
   EXPECT_EQ(w.server->connected_count(), 0u);
+}
+
+TEST(net_tcp_edge, accepting_is_paced_so_a_connect_flood_cannot_fill_a_turn) {
+  TcpServerWorld w;
+  TcpConfig config = default_tcp_config();
+  config.accepts_per_window = 8;
+  config.accept_window_us = 100'000;  // long enough that one poll never spans two windows
+  ASSERT_NO_FATAL_FAILURE(w.open(config));
+  std::vector<std::unique_ptr<tcp::socket>> flood;
+  for (int i = 0; i < 100; ++i) {
+    flood.push_back(idle_connection(w.io, w.address, "127.0.0.15"));
+    ASSERT_TRUE(flood.back());
+  }
+  // One poll takes at most one window's share, whatever waits in the backlog.
+  w.io.poll();
+  EXPECT_LE(w.listener->stats().streams_accepted + w.listener->stats().streams_refused, 8u);
+  Deadline deadline;
+  run_until(w, deadline,
+            [&] { return w.listener->stats().streams_accepted + w.listener->stats().streams_refused >= 100; });
+  const TransportStats& stats = w.listener->stats();
+  EXPECT_EQ(stats.streams_accepted + stats.streams_refused, 100u);
+  EXPECT_GE(stats.accept_paced, 100u / 8 - 1);
 }
 
 }  // namespace

@@ -114,6 +114,8 @@ Result run_strata(const Options& o, std::uint16_t connect_port) {
     sc.public_address = public_address;
     sc.private_key = key;
     sc.connection.reliable_window = o.window;
+    sc.packets_per_second_per_client = 0;  // throughput of the protocol, not of the per-client budgets
+    sc.bytes_per_second_per_client = 0;
     Server server(sc);
     server_ready = true;
     std::uint64_t expected = 0;
@@ -617,6 +619,8 @@ void process_mode(const Options& o) {
   sc.public_address = server_address;
   sc.private_key = key;
   sc.connection.reliable_window = o.window;
+  sc.packets_per_second_per_client = 0;  // protocol cost per packet, not the per-client budgets
+  sc.bytes_per_second_per_client = 0;
   Server server(sc);
   Mailbox server_sink(server_address);
   server_sink.queue = &to_client;
