@@ -910,10 +910,11 @@ int main(int argc, char** argv) {
     const sdk::ObserverStats& os = observer->stats();
     std::printf(
         "  observer: started at tick %llu, %llu ticks re-simulated and verified, %llu hash mismatches (first at tick "
-        "%llu), %llu gaps, %llu refused%s%s\n",
+        "%llu), %llu gaps, %llu refused, connected at the end: %s%s%s\n",
         static_cast<unsigned long long>(os.start_tick), static_cast<unsigned long long>(os.ticks_verified),
         static_cast<unsigned long long>(os.hash_mismatches), static_cast<unsigned long long>(os.first_mismatch_tick),
         static_cast<unsigned long long>(os.gaps), static_cast<unsigned long long>(os.refused_messages),
+        observer->state() == net::ClientState::connected ? "yes" : "no",
         observer->last_error().empty() ? "" : "; last error: ", observer->last_error().c_str());
     observer->disconnect(net::system_now_us());
     observer->send_packets(net::system_now_us(), *observer_socket);

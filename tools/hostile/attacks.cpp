@@ -435,12 +435,13 @@ void stop_reading(Run& run, Report& report) {
   for (uint32_t s = 0; s < run.options.stop_reading && !run.over(); ++s) {
     auto session = std::make_unique<Session>();
     std::string error;
+    const bool observer = s < run.options.stop_reading_observers;
     if (!session->open(run, run.options.name_prefix + "-stop-reading-" + std::to_string(s), true, 1024,
-                       session_timeout_ms, error)) {
-      report.add("session_failed");
+                       session_timeout_ms, error, observer)) {
+      report.add(observer ? "observer_sessions_failed" : "session_failed");
       continue;
     }
-    report.add("sessions_opened");
+    report.add(observer ? "observer_sessions_opened" : "sessions_opened");
     sessions.push_back(std::move(session));
   }
   hold(run, [&] {

@@ -33,20 +33,21 @@ struct Options {
   uint16_t http_port = 0;
   double seconds = 30;  // every attack ends by then, whatever it has left to send
   std::vector<std::string> attacks;
-  uint32_t garbage = 20'000;         // garbage UDP datagrams
-  uint32_t truncated = 5'000;        // truncated handshake and data packets
-  uint32_t replayed = 5'000;         // replayed handshake and data packets
-  uint32_t datagram_rate = 5'000;    // UDP datagrams per second per attack
-  uint32_t idle_streams = 1'100;     // TCP streams opened and held silent
-  uint32_t half_open_streams = 200;  // TCP streams holding a partial frame
-  uint32_t slow_http = 200;          // HTTP connections sending a header byte every few seconds
-  uint32_t logins = 2'000;           // POST /api/login with hostile names and bodies
-  uint32_t login_rate = 200;         // per second
-  uint32_t oversized = 400;          // oversized and wrong-kind messages from a logged-in client
-  uint32_t input_flood = 4'000;      // input batches aimed at one tick
-  uint32_t flood_sessions = 4;       // logged-in clients sharing the input flood
-  uint32_t stop_reading = 4;         // TCP clients that log in and stop reading
-  double probe_interval_s = 0.5;     // /healthz and login probes
+  uint32_t garbage = 20'000;            // garbage UDP datagrams
+  uint32_t truncated = 5'000;           // truncated handshake and data packets
+  uint32_t replayed = 5'000;            // replayed handshake and data packets
+  uint32_t datagram_rate = 5'000;       // UDP datagrams per second per attack
+  uint32_t idle_streams = 1'100;        // TCP streams opened and held silent
+  uint32_t half_open_streams = 200;     // TCP streams holding a partial frame
+  uint32_t slow_http = 200;             // HTTP connections sending a header byte every few seconds
+  uint32_t logins = 2'000;              // POST /api/login with hostile names and bodies
+  uint32_t login_rate = 200;            // per second
+  uint32_t oversized = 400;             // oversized and wrong-kind messages from a logged-in client
+  uint32_t input_flood = 4'000;         // input batches aimed at one tick
+  uint32_t flood_sessions = 4;          // logged-in clients sharing the input flood
+  uint32_t stop_reading = 4;            // TCP clients that log in and stop reading
+  uint32_t stop_reading_observers = 2;  // ... of which observers (sent the whole world, then every tick)
+  double probe_interval_s = 0.5;        // /healthz and login probes
   std::string name_prefix = "hostile";
 };
 

@@ -162,9 +162,9 @@ Session::~Session() {
 }
 
 bool Session::open(Run& run, const std::string& name, bool tcp, int receive_buffer_bytes, int timeout_ms,
-                   std::string& error) {
+                   std::string& error, bool observer) {
   const Options& o = run.options;
-  const auto reply = sdk::http_login(o.host, o.http_port, name, error, false, static_cast<uint32_t>(timeout_ms));
+  const auto reply = sdk::http_login(o.host, o.http_port, name, error, observer, static_cast<uint32_t>(timeout_ms));
   if (!reply) return false;
   net::ClientConfig config = net::default_client_config();
   const uint64_t now = net::system_now_us();
@@ -195,12 +195,14 @@ bool Session::open(Run& run, const std::string& name, bool tcp, int receive_buff
     }
   }
   const uint64_t deadline = steady_now_us() + static_cast<uint64_t>(timeout_ms) * 1000;
-  while (!(connected() && welcome_) && steady_now_us() < deadline && !run.over()) {
+  // An observer gets no welcome: connected is enough.
+  auto ready = [&] { return connected() && (welcome_ || observer); };
+  while (!ready() && steady_now_us() < deadline && !run.over()) {
     pump();
     if (client_->state() == net::ClientState::failed || client_->state() == net::ClientState::disconnected) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  if (!(connected() && welcome_)) {
+  if (!ready()) {
     error = "handshake did not complete (state " + std::to_string(static_cast<int>(client_->state())) + ")";
     return false;
   }

@@ -50,7 +50,9 @@ class Session {
 
   // Logs in as `name` and connects (tcp: over a raw stream with the given receive buffer); waits
   // until connected and welcomed, at most timeout_ms. False with `error` otherwise.
-  bool open(Run& run, const std::string& name, bool tcp, int receive_buffer_bytes, int timeout_ms, std::string& error);
+  // observer: log in with the observer role (the server sends it the whole world, then every tick).
+  bool open(Run& run, const std::string& name, bool tcp, int receive_buffer_bytes, int timeout_ms, std::string& error,
+            bool observer = false);
   // Receives what arrived (over TCP: at most read_bytes_max bytes, 0: none, SIZE_MAX: all), updates
   // and sends. Decodes the welcome; drops every other message.
   void pump(size_t read_bytes_max = SIZE_MAX);

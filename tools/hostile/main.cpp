@@ -155,6 +155,10 @@ int run_main(int argc, char** argv) {
       ->check(CLI::Range(1U, sessions_max));
   app.add_option("--stop-reading", o.stop_reading, "TCP clients that log in and stop reading")
       ->check(CLI::Range(0U, sessions_max));
+  app.add_option("--stop-reading-observers", o.stop_reading_observers,
+                 "of the --stop-reading clients, this many log in as observers (their queue fills faster; the "
+                 "observer role will need an admin credential)")
+      ->check(CLI::Range(0U, sessions_max));
   app.add_option("--probe-interval", o.probe_interval_s, "seconds between /healthz and login probes")
       ->check(CLI::Range(0.05, 60.0));
   app.add_option("--name-prefix", o.name_prefix, "login names of the tool's own clients start with this");
