@@ -58,6 +58,8 @@ bot_seconds=$((warmup_seconds + attack_seconds + 6))
 bot=$!; other_pids=$bot
 sleep "$warmup_seconds"
 
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+cpu_before=$(cpu_ticks); attack_start=$(date +%s.%N)
 "$bin/strata-hostile" --http-port "$http_port" --tcp-port "$tcp_port" --udp-port "$udp_port" \
   --seconds "$attack_seconds" "${hostile_args[@]}" > "$work/hostile.json" 2> "$work/hostile.err" &
 hostile=$!; other_pids="$bot $hostile"
@@ -76,6 +78,18 @@ done
 curl -s -m 5 "http://127.0.0.1:$metrics_port/metrics" > "$work/metrics-during.txt"
 curl -s -m 5 "$(status_url)" > "$work/status-during.json"
 wait "$hostile"; hostile_status=$?
+# Figures (printed, not checked): the server's CPU while attacked and its tick times then.
+python3 - "$(cpu_ticks)" "$cpu_before" "$attack_start" "$(date +%s.%N)" "$(getconf CLK_TCK)" "$work/status-during.json" <<'PY'
+import json, sys
+after, before, t0, t1, hz = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+cpu = (after - before) / hz
+print(f"server CPU during the attack: {cpu:.1f} s in {t1 - t0:.1f} s ({100 * cpu / (t1 - t0):.0f}% of a core)")
+try:
+    s = json.load(open(sys.argv[6]))
+    print("server tick ms (/api/world/status during the attack):", s["tick_ms"], "cpu:", s["tick_cpu_ms"])
+except Exception as e:
+    print("server tick ms: /api/world/status unreadable during the attack:", e)
+PY
 echo "strata-hostile exited $hostile_status: $(cat "$work/hostile.json")"
 [ $hostile_status = 0 ] || { fail "strata-hostile failed"; tail -5 "$work/hostile.err"; }
 curl -s -m 5 "http://127.0.0.1:$metrics_port/metrics" > "$work/metrics.txt" || fail "no /metrics after the attack"
