@@ -247,7 +247,7 @@ void slow_http(Run& run, Report& report) {
 }
 
 // Hostile names (JSON string contents, raw bytes as sent) and hostile bodies.
-std::vector<std::string> hostile_bodies() {
+std::vector<std::string> hostile_bodies(const std::string& online_name) {
   const std::string long_name(5000, 'x');
   std::vector<std::string> names = {
       "a\\\"quote",
@@ -270,7 +270,7 @@ std::vector<std::string> hostile_bodies() {
       "' OR 1=1 --",
       "%s%s%s%n",
       std::string(70'000, 'y'),
-      "bot0",  // a name the bots use (taking an online player's name)
+      online_name,  // the name of one of the tool's own players, online meanwhile
   };
   std::vector<std::string> bodies;
   for (const std::string& name : names) bodies.push_back("{\"name\":\"" + name + "\"}");
@@ -287,7 +287,9 @@ std::vector<std::string> hostile_bodies() {
 
 // Login flood: POST /api/login with hostile names and bodies (and some valid, unique names).
 void login_flood(Run& run, Report& report) {
-  const std::vector<std::string> bodies = hostile_bodies();
+  // (not a bot's name: a login that takes an online player's name is the auth tests' business; the
+  // tool's own player is the one that would be kicked or keep its name)
+  const std::vector<std::string> bodies = hostile_bodies(run.options.name_prefix + "-oversized");
   const uint64_t start = steady_now_us();
   for (uint64_t i = 0; i < run.options.logins && !run.over(); ++i) {
     pace(run, start, i, run.options.login_rate);
