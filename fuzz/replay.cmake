@@ -4,3 +4,8 @@ strata_add_fuzzer(NAME fuzz_replay_record SOURCES ${CMAKE_CURRENT_LIST_DIR}/repl
   LIBS strata_schema CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_record)
 strata_add_fuzzer(NAME fuzz_replay_export_file SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_export_file.cc
   LIBS strata_replay PkgConfig::XXHASH CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_export_file)
+# A log directory's keys and values (replay/rocks_keys.h), and hash stream text (read_hash_stream).
+strata_add_fuzzer(NAME fuzz_replay_rocks_keys SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_rocks_keys.cc
+  LIBS strata_replay CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_rocks_keys)
+strata_add_fuzzer(NAME fuzz_replay_hash_stream SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_hash_stream.cc
+  LIBS strata_replay CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/replay_hash_stream)

@@ -120,22 +120,54 @@ Status recorded_hashes(LogSource& log, HashStream& out) {
   return {};
 }
 
+namespace {
+
+// Reads one line (without its '\n') of at most line_bytes_max bytes. A longer line is not read
+// whole: the bytes past the limit are never buffered (a file with one 10 GB line costs nothing).
+enum class LineRead : uint8_t { line, end, too_long };
+LineRead read_bounded_line(std::istream& in, std::string& line, size_t line_bytes_max) {
+  line.clear();
+  std::streambuf* buffer = in.rdbuf();
+  bool any = false;
+  for (;;) {
+    const int c = buffer->sbumpc();
+    if (c == std::char_traits<char>::eof()) return any ? LineRead::line : LineRead::end;
+    any = true;
+    if (c == '\n') return LineRead::line;
+    if (line.size() == line_bytes_max) return LineRead::too_long;
+    line.push_back(static_cast<char>(c));
+  }
+}
+
+}  // namespace
+
 Status read_hash_stream(const std::string& path, HashStream& out) {
   out.clear();
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) return Status::error(Code::not_found, path + ": cannot open");
+  return read_hash_stream(in, path, out);
+}
+
+Status read_hash_stream(std::istream& in, const std::string& name, HashStream& out) {
+  out.clear();
   std::string line;
+  line.reserve(limits::hash_stream_line_bytes_max);
   uint64_t line_number = 0;
-  while (std::getline(in, line)) {
+  for (;;) {
+    const LineRead read = read_bounded_line(in, line, limits::hash_stream_line_bytes_max);
+    if (read == LineRead::end) break;
     line_number += 1;
     auto bad = [&](const std::string& what) {
-      std::string message = path;
+      std::string message = name;
       message.append(" line ").append(std::to_string(line_number)).append(": ").append(what);
       return Status::error(Code::damaged, std::move(message));
     };
-    if (line.size() > limits::hash_stream_line_bytes_max) return bad("line too long");
+    if (read == LineRead::too_long)
+      return bad("line longer than " + std::to_string(limits::hash_stream_line_bytes_max) + " bytes");
     if (line_number > limits::hash_stream_lines_max) return bad("too many lines");
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // written on Windows
     if (line.empty()) continue;
+    if (line.find('\0') != std::string::npos) return bad("NUL byte");
     char tick_text[24] = {};
     char quick_text[24] = {};
     char full_text[24] = {};

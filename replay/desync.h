@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <istream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -28,7 +29,10 @@ using HashStream = std::vector<HashEntry>;  // contiguous ticks, ascending
 [[nodiscard]] Status recorded_hashes(LogSource& log, HashStream& out);
 // Parses a hash stream file (untrusted: line length, count, order and hex digits are checked; errors
 // name the line).
+// A line longer than limits::hash_stream_line_bytes_max is refused without being read whole.
 [[nodiscard]] Status read_hash_stream(const std::string& path, HashStream& out);
+// The same from a stream (`name` for messages); what the file version and the fuzzer call.
+[[nodiscard]] Status read_hash_stream(std::istream& in, const std::string& name, HashStream& out);
 
 struct Divergence {
   bool found = false;

@@ -29,7 +29,10 @@ inline constexpr size_t prefetch_ticks = 64;
 inline constexpr uint64_t export_frames_max = uint64_t{1} << 26;
 // Lines of a hash stream file (same bound as frames).
 inline constexpr uint64_t hash_stream_lines_max = export_frames_max;
+// Longest line: "<20 digits> <16 hex> <16 hex>" is 54 bytes; a longer line is refused after this
+// many bytes, never read whole (a file of one endless line must not cost its size in memory).
 inline constexpr size_t hash_stream_line_bytes_max = 128;
+static_assert(hash_stream_line_bytes_max >= 20 + 1 + 16 + 1 + 16 + 1, "the longest valid line (with a \\r)");
 // Largest export file or bundle accepted (they are streamed, not read whole, except by tests).
 inline constexpr uint64_t file_bytes_max = uint64_t{16} << 30;
 

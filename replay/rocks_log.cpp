@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "replay/limits.h"
+#include "replay/rocks_keys.h"
 #include "schema/codec.h"
 #include "sim/hash.h"
 #include "sim/limits.h"
@@ -30,45 +31,25 @@ constexpr const char* ticks_cf = "ticks";
 constexpr const char* snapshots_cf = "snapshots";
 constexpr const char* header_key = "header";
 
-std::string tick_key(uint64_t tick) {
-  std::string key(8, '\0');
-  for (int i = 0; i < 8; ++i) key[static_cast<size_t>(i)] = static_cast<char>((tick >> (56 - 8 * i)) & 0xFFU);
-  return key;
-}
-
-// The meta column family also lists the snapshot ticks, one empty value per snapshot under
-// "snapshot/" + tick key, written in the snapshot's batch: a reader learns them without reading
-// the snapshots (iterating the snapshots column family reads every snapshot's blocks: 15 MB for a
-// 1-hour log, most of opening it). Logs written without the list are scanned as before.
-constexpr std::string_view snapshot_index_prefix = "snapshot/";
-
-std::string snapshot_index_key(uint64_t tick) { return std::string(snapshot_index_prefix) + tick_key(tick); }
+// Keys and value framing: replay/rocks_keys.h (fuzzed apart from RocksDB).
+using rocks_keys::checked_value;
+using rocks_keys::snapshot_index_key;
+using rocks_keys::snapshot_index_prefix;
+using rocks_keys::tick_key;
 
 bool key_tick(const rocksdb::Slice& key, uint64_t& tick) {
-  if (key.size() != 8) return false;
-  tick = 0;
-  for (size_t i = 0; i < 8; ++i) tick = (tick << 8U) | static_cast<uint8_t>(key[i]);
-  return true;
+  return rocks_keys::key_tick(std::string_view(key.data(), key.size()), tick);
+}
+
+bool snapshot_index_tick(const rocksdb::Slice& key, uint64_t& tick) {
+  return rocks_keys::snapshot_index_tick(std::string_view(key.data(), key.size()), tick);
+}
+
+bool open_value(const std::string& value, std::span<const uint8_t>& payload) {
+  return rocks_keys::open_value(value, payload);
 }
 
 void name_thread(const char* name) { (void)::pthread_setname_np(::pthread_self(), name); }
-
-std::string checked_value(const std::vector<uint8_t>& payload) {
-  const uint64_t hash = XXH3_64bits(payload.data(), payload.size());
-  std::string value(limits::value_checksum_bytes + payload.size(), '\0');
-  for (size_t i = 0; i < 8; ++i) value[i] = static_cast<char>((hash >> (8 * i)) & 0xFFU);
-  if (!payload.empty()) std::memcpy(value.data() + limits::value_checksum_bytes, payload.data(), payload.size());
-  return value;
-}
-
-// Verifies a value's checksum; on success `payload` views the bytes after it.
-bool open_value(const std::string& value, std::span<const uint8_t>& payload) {
-  if (value.size() < limits::value_checksum_bytes) return false;
-  uint64_t stored = 0;
-  for (size_t i = 0; i < 8; ++i) stored |= uint64_t{static_cast<uint8_t>(value[i])} << (8 * i);
-  payload = std::span(reinterpret_cast<const uint8_t*>(value.data()) + 8, value.size() - 8);
-  return XXH3_64bits(payload.data(), payload.size()) == stored;
-}
 
 Code code_of(schema::DecodeError error) {
   switch (error) {
@@ -277,9 +258,7 @@ class RocksLog final : public LogSource {
          it->key().starts_with(rocksdb::Slice(snapshot_index_prefix.data(), snapshot_index_prefix.size()));
          it->Next()) {
       uint64_t tick = 0;
-      rocksdb::Slice key = it->key();
-      key.remove_prefix(snapshot_index_prefix.size());
-      if (!key_tick(key, tick)) return Status::error(Code::damaged, "malformed snapshot index key");
+      if (!snapshot_index_tick(it->key(), tick)) return Status::error(Code::damaged, "malformed snapshot index key");
       snapshots_.push_back(tick);
     }
     if (!it->status().ok()) return Status::error(Code::io, it->status().ToString());

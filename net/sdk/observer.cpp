@@ -6,6 +6,39 @@
 
 namespace strata::sdk {
 
+void WorldAssembler::reset() {
+  bytes_.clear();
+  next_ = 0;
+  count_ = 0;
+  complete_ = false;
+}
+
+WorldAssembler::Result WorldAssembler::add(const view::ObserverPart& part, std::string& error) {
+  if (complete_) reset();  // a world not taken: start again
+  auto refuse = [&](std::string why) {
+    error = "world part " + std::to_string(part.index) + "/" + std::to_string(part.count) + ": " + std::move(why);
+    reset();
+    return Result::refused;
+  };
+  if (part.index != next_) return refuse("out of order (expected " + std::to_string(next_) + ")");
+  if (part.count == 0 || part.count > view::observer_parts_max) return refuse("count out of bounds");
+  if (next_ == 0) count_ = part.count;
+  if (part.count != count_) return refuse("count changed from " + std::to_string(count_));
+  if (part.bytes.size() > view::observer_part_bytes_max) return refuse("part too large");
+  if (part.bytes.size() > world_bytes_max - bytes_.size()) return refuse("world too large");
+  bytes_.insert(bytes_.end(), part.bytes.begin(), part.bytes.end());
+  next_ += 1;
+  if (next_ < count_) return Result::incomplete;
+  complete_ = true;
+  return Result::complete;
+}
+
+std::vector<uint8_t> WorldAssembler::take() {
+  std::vector<uint8_t> out = complete_ ? std::move(bytes_) : std::vector<uint8_t>{};
+  reset();
+  return out;
+}
+
 void Observer::update(uint64_t now_us) {
   net_.update(now_us);
   net::Message message;
@@ -18,16 +51,10 @@ void Observer::update(uint64_t now_us) {
     }
     const view::Message& m = *decoded.message;
     if (m.kind == view::MessageKind::observer_part && !sim_) {
-      if (m.observer_part.index != parts_received_) {
-        stats_.refused_messages += 1;
-        last_error_ = "world part out of order";
-        continue;
-      }
-      world_bytes_.insert(world_bytes_.end(), m.observer_part.bytes.begin(), m.observer_part.bytes.end());
-      parts_received_ += 1;
-      if (parts_received_ < m.observer_part.count) continue;
-      auto world = schema::decode_snapshot(world_bytes_);
-      world_bytes_.clear();
+      const WorldAssembler::Result added = world_.add(m.observer_part, last_error_);
+      if (added == WorldAssembler::Result::refused) stats_.refused_messages += 1;
+      if (added != WorldAssembler::Result::complete) continue;
+      auto world = schema::decode_snapshot(world_.take());
       if (!world.ok()) {
         stats_.refused_messages += 1;
         last_error_ = "world: " + world.error;

@@ -4,6 +4,7 @@
 // (or a bug in the stream): counted, never hidden. Sans I/O, like GameClient.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -12,9 +13,34 @@
 #include <vector>
 
 #include "net/client.h"
+#include "schema/client/messages.h"
+#include "schema/limits.h"
 #include "sim/simulation.h"
 
 namespace strata::sdk {
+
+// Puts the observer's world back together from its parts (untrusted: fuzz/sdk_observer_reassembly).
+// Parts must come in order (index 0, 1, ..., count - 1) with the count of the first one; the whole
+// is bounded by world_bytes_max. A part that breaks these is refused with a reason and the world
+// under way is dropped (the next part 0 starts again): a server's bug, never a reason to grow.
+class WorldAssembler {
+ public:
+  // The largest world accepted: what its parts can carry, and no more than a packed snapshot can be.
+  static constexpr size_t world_bytes_max =
+      std::min(view::observer_parts_max * view::observer_part_bytes_max, schema::limits::snapshot_packed_bytes_max);
+  enum class Result : uint8_t { incomplete, complete, refused };
+  [[nodiscard]] Result add(const view::ObserverPart& part, std::string& error);
+  // The world, once add() said complete (then the assembler is empty again).
+  [[nodiscard]] std::vector<uint8_t> take();
+  [[nodiscard]] uint32_t parts_received() const { return next_; }
+
+ private:
+  void reset();
+  std::vector<uint8_t> bytes_;
+  uint32_t next_ = 0;   // index of the next part
+  uint32_t count_ = 0;  // parts of the world under way (from its first part)
+  bool complete_ = false;
+};
 
 struct ObserverStats {
   uint64_t ticks_verified = 0;
@@ -43,8 +69,7 @@ class Observer {
 
  private:
   net::Client net_;
-  std::vector<uint8_t> world_bytes_;
-  uint32_t parts_received_ = 0;
+  WorldAssembler world_;
   std::unique_ptr<sim::Simulation> sim_;
   ObserverStats stats_;
   std::string last_error_;

@@ -7,10 +7,12 @@
 
 #include <cinttypes>
 #include <fstream>
+#include <sstream>
 
 #include "replay/desync.h"
 #include "replay/export_file.h"
 #include "replay/frames.h"
+#include "replay/limits.h"
 #include "replay/replayer.h"
 #include "schema/codec.h"
 #include "tests/replay/log_fixture.h"
@@ -230,6 +232,48 @@ TEST(HashStream, ParsesTheReplayFormatAndRefusesGarbageWithTheLine) {
     EXPECT_EQ(status.code, Code::damaged) << bad;
     EXPECT_NE(status.message.find("line"), std::string::npos) << status.describe();
   }
+}
+
+// A stream of one endless line: read_hash_stream must refuse it after the line limit, having
+// taken no more than that from it (the old reader buffered the whole line first).
+class EndlessLine : public std::streambuf {
+ public:
+  size_t taken = 0;
+
+ protected:
+  int_type underflow() override {
+    return taken > (size_t{1} << 30) ? traits_type::eof() : traits_type::to_int_type('7');
+  }
+  int_type uflow() override {
+    taken += 1;
+    return underflow();
+  }
+};
+
+TEST(HashStream, RefusesAnEndlessLineWithoutReadingIt) {
+  EndlessLine source;
+  std::istream in(&source);
+  replay::HashStream s;
+  const replay::Status status = replay::read_hash_stream(in, "endless", s);
+  EXPECT_EQ(status.code, Code::damaged);
+  EXPECT_NE(status.message.find("endless line 1: line longer than"), std::string::npos) << status.describe();
+  EXPECT_LE(source.taken, replay::limits::hash_stream_line_bytes_max + 1);
+  EXPECT_TRUE(s.empty());
+}
+
+TEST(HashStream, AcceptsCrLfAndRefusesNul) {
+  std::istringstream crlf("5 00000000000000aa\r\n6 00000000000000ab 0000000000000001\r\n");
+  replay::HashStream s;
+  const replay::Status ok = replay::read_hash_stream(crlf, "crlf", s);
+  ASSERT_TRUE(ok.ok()) << ok.describe();
+  ASSERT_EQ(s.size(), 2U);
+  EXPECT_EQ(s[1].tick, 6U);
+  EXPECT_EQ(s[1].full, 1U);
+  static constexpr char with_nul[] = "5 00000000000000aa\n6 00\0 1\n";
+  std::istringstream nul(std::string(with_nul, sizeof(with_nul) - 1));
+  const replay::Status refused = replay::read_hash_stream(nul, "nul", s);
+  EXPECT_EQ(refused.code, Code::damaged);
+  EXPECT_NE(refused.message.find("nul line 2: NUL byte"), std::string::npos) << refused.describe();
 }
 
 int run(const std::string& command) {

@@ -5,10 +5,13 @@
 // break, chat, join/leave churn; --spread walks each bot out to a home of its own first) while the
 // SDK applies and verifies every snapshot. Prints a live summary every few seconds and a final
 // report; exits 0 only when no bot saw a checksum mismatch and every bot that should be connected
-// is. --threads splits the bots over threads; each waits on all its sockets with one epoll set.
-// --observer logs in on the server's admin listener (--admin-port) with its admin token.
-// Against a loopback server the UDP bots of a thread share one socket, each bot with an address of
-// its own (tools/bot/shared_udp.h), and a thread's loop turns at most every --loop-min-us: the
+// is. The run ends at --seconds whatever the server does: every login is bounded in time (a login
+// under way at the end is cut off then), so a server that stalls cannot keep the process alive;
+// connections lost are counted in the report ("lost connections"). --threads splits the bots over
+// threads; each waits on all its sockets with one epoll set. --observer logs in on the server's admin
+// listener (--admin-port) with its admin token. Against a loopback server the UDP bots of a thread
+// share one socket, each bot with an address of its own (tools/bot/shared_udp.h), and a thread's
+// loop turns at most every --loop-min-us: the
 // datagrams of all its bots then go in and out in recvmmsg/sendmmsg batches (at 1,000 bots the
 // process's CPU fell from 42% to 26% of a core). --socket-per-bot keeps a socket per bot.
 //
@@ -117,7 +120,9 @@ struct Options {
   // UDP bots share one socket per thread, each with its own 127.x.y.z address (loopback servers
   // only; see tools/bot/shared_udp.h); false: a socket per bot.
   bool shared_socket = true;
-  uint32_t loop_min_us = 1000;  // a thread's loop turns at most this often (datagrams wait in batches)
+  uint32_t loop_min_us = 1000;       // a thread's loop turns at most this often (datagrams wait in batches)
+  uint32_t login_timeout_ms = 5000;  // one login (HTTP exchange) at most; also cut off at the run's end
+  std::atomic<uint64_t> end_us{0};   // the run's end (set once it starts; 0 before); read by login threads
 };
 
 // Addresses of bots on shared sockets: a new one per connection (a server still holding a lost
@@ -185,13 +190,13 @@ class LoginWorker {
  public:
   static constexpr size_t connections = 4;  // logins under way at once (a busy server answers slowly)
 
-  explicit LoginWorker(const Options& o) {
+  explicit LoginWorker(const Options& o) : options_(o) {
     for (size_t i = 0; i < connections; ++i)
-      clients_.push_back(std::make_unique<sdk::LoginClient>(o.host, o.http_port));
+      clients_.push_back(std::make_unique<sdk::LoginClient>(o.host, o.http_port, o.login_timeout_ms));
     for (size_t i = 0; i < connections; ++i) threads_.emplace_back([this, i] { run(*clients_[i]); });
   }
   ~LoginWorker() { stop(); }
-  // Finishes the login under way, drops the queued ones; idempotent.
+  // Finishes the login under way (bounded: it ends by the run's end), drops the queued ones; idempotent.
   void stop() {
     {
       std::lock_guard lock(mutex_);
@@ -231,12 +236,20 @@ class LoginWorker {
         queue_.pop_front();
       }
       LoginDone done{bot, std::nullopt, {}};
+      // Never past the run's end: the HTTP exchange of a stalled server would otherwise keep
+      // stop() (and so the process) waiting after --seconds.
+      const uint64_t now = net::system_now_us();
+      const uint64_t end = options_.end_us.load();
+      if (end != 0 && now >= end) continue;
+      const uint64_t left_ms = end == 0 ? options_.login_timeout_ms : (end - now) / 1000 + 1;
+      client.set_timeout_ms(static_cast<uint32_t>(std::min<uint64_t>(options_.login_timeout_ms, left_ms)));
       done.reply = client.login(bot->name, done.error);  // bot->name never changes after start
       std::lock_guard lock(mutex_);
       done_.push_back(std::move(done));
     }
   }
 
+  const Options& options_;
   std::vector<std::unique_ptr<sdk::LoginClient>> clients_;  // one kept-alive connection per thread
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -274,6 +287,7 @@ struct Group {
   uint64_t churned = 0;
   uint64_t reconnects = 0;
   uint64_t fallbacks = 0;                 // bots that fell back from UDP to TCP
+  uint64_t login_failures = 0;            // logins refused, failed or timed out (then retried)
   std::array<uint64_t, 6> failures{};     // connections that failed, by net::ClientFailure
   std::array<uint64_t, 8> disconnects{};  // connections lost, by net::DisconnectReason
   uint64_t visible_sum = 0;               // entities in view, summed over bots once a second
@@ -551,6 +565,7 @@ void run_group(Group& g, const Options& o, uint64_t start, uint64_t end, sdk::Ob
         bot.login_pending = false;
         if (!done.reply || !connect_bot(bot, g, o, &*done.reply, now, done.error)) {
           std::fprintf(stderr, "strata-bot: %s: %s (retrying)\n", bot.name.c_str(), done.error.c_str());
+          g.login_failures += 1;
           drop_transport(bot);
           bot.reconnect_at_us = now + 1'000'000;
         }
@@ -692,6 +707,9 @@ int main(int argc, char** argv) {
   app.add_option("--loop-min-us", o.loop_min_us,
                  "each thread's loop turns at most this often: datagrams that arrive meanwhile are taken in one batch")
       ->check(CLI::Range(0U, 20000U));
+  app.add_option("--login-timeout-ms", o.login_timeout_ms,
+                 "a login (HTTP exchange) that has not completed in this long fails and is retried later")
+      ->check(CLI::Range(100U, 600000U));
   bool socket_per_bot = false;
   app.add_flag("--socket-per-bot", socket_per_bot,
                "a UDP socket per bot; by default bots on a loopback server share one socket per thread, each "
@@ -753,7 +771,7 @@ int main(int argc, char** argv) {
   // The first bot logs in now (a server that is not there fails the run at once); the others
   // log in from their groups' loops, o.login_rate a second.
   std::string first_error;
-  const auto first = sdk::http_login(o.host, o.http_port, bots[0].name, first_error);
+  const auto first = sdk::http_login(o.host, o.http_port, bots[0].name, first_error, false, o.login_timeout_ms);
   if (!first || !connect_bot(bots[0], *groups[0], o, &*first, now, first_error)) {
     std::fprintf(stderr, "strata-bot: %s: %s\n", bots[0].name.c_str(), first_error.c_str());
     return 2;
@@ -765,7 +783,8 @@ int main(int argc, char** argv) {
     sdk::LoginCredentials credentials;
     credentials.observer = true;
     credentials.admin_token = admin_token;
-    auto reply = sdk::http_login(o.host, o.admin_port, o.name_prefix + "-observer", error, credentials);
+    auto reply =
+        sdk::http_login(o.host, o.admin_port, o.name_prefix + "-observer", error, credentials, o.login_timeout_ms);
     net::UdpConfig udp;
     observer_socket = reply ? net::UdpSocket::open(groups[0]->io, udp, error) : nullptr;
     observer = std::make_unique<sdk::Observer>();
@@ -776,6 +795,7 @@ int main(int argc, char** argv) {
   }
   const uint64_t start = net::system_now_us();
   const auto end = start + static_cast<uint64_t>(o.seconds * 1e6);
+  o.end_us.store(end);
   std::vector<std::thread> workers;
   for (uint32_t g = 1; g < threads; ++g)
     workers.emplace_back([&, g] { run_group(*groups[g], o, start, end, nullptr, nullptr); });
@@ -848,6 +868,20 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(disconnects[2]), static_cast<unsigned long long>(disconnects[3]),
       static_cast<unsigned long long>(disconnects[4]), static_cast<unsigned long long>(disconnects[5]),
       static_cast<unsigned long long>(disconnects[6]), static_cast<unsigned long long>(disconnects[7]));
+  // Every connection that ended without the bot asking: lost after connecting, or a handshake
+  // that failed (counted as they were noticed), plus those found ended at the end of the run.
+  uint64_t lost = 0;
+  for (size_t i = 2; i < disconnects.size(); ++i) lost += disconnects[i];
+  for (size_t i = 1; i < failures.size(); ++i) lost += failures[i];
+  for (const Bot& bot : bots) {
+    const bool ended = bot.client && (bot.client->state() == net::ClientState::disconnected ||
+                                      bot.client->state() == net::ClientState::failed);
+    lost += ended ? 1 : 0;
+  }
+  uint64_t login_failures = 0;
+  for (const auto& g : groups) login_failures += g->login_failures;
+  std::printf("  lost connections: %llu; logins failed: %llu\n", static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(login_failures));
   std::printf(
       "  snapshots: %llu received, %llu applied and verified, %llu unverified (light; %llu header only), %llu full, "
       "%llu stale, %llu missing baseline, %llu refused\n",
@@ -897,10 +931,11 @@ int main(int argc, char** argv) {
     const sdk::ObserverStats& os = observer->stats();
     std::printf(
         "  observer: started at tick %llu, %llu ticks re-simulated and verified, %llu hash mismatches (first at tick "
-        "%llu), %llu gaps, %llu refused%s%s\n",
+        "%llu), %llu gaps, %llu refused, connected at the end: %s%s%s\n",
         static_cast<unsigned long long>(os.start_tick), static_cast<unsigned long long>(os.ticks_verified),
         static_cast<unsigned long long>(os.hash_mismatches), static_cast<unsigned long long>(os.first_mismatch_tick),
         static_cast<unsigned long long>(os.gaps), static_cast<unsigned long long>(os.refused_messages),
+        observer->state() == net::ClientState::connected ? "yes" : "no",
         observer->last_error().empty() ? "" : "; last error: ", observer->last_error().c_str());
     observer->disconnect(net::system_now_us());
     observer->send_packets(net::system_now_us(), *observer_socket);
