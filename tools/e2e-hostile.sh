@@ -8,6 +8,9 @@
 #      attack a counter matching its pattern below is nonzero;
 #   4. the server survived, stopped cleanly on SIGTERM, and its session log verifies.
 # Every failed check is printed with "FAIL:"; the script goes on and exits 1 at the end.
+# Known gap: the stop_reading attack is named only once a stream's send queue passes its bound
+# (4 MiB), and this server sends one client 20-60 kB/s: a 30 s run does not get there, so that
+# check fails until the bound is reachable in the test (a smaller bound for it, or a longer run).
 # Usage: e2e-hostile.sh BIN_DIR [BOTS] [ATTACK_SECONDS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
