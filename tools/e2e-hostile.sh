@@ -8,37 +8,44 @@
 #      attack a counter matching its pattern below is nonzero;
 #   4. the server survived, stopped cleanly on SIGTERM, and its session log verifies.
 # Every failed check is printed with "FAIL:"; the script goes on and exits 1 at the end.
+# Known gap: the stop_reading attack is named only once a stream's send queue passes its bound
+# (4 MiB), and this server sends one client 20-60 kB/s: a 30 s run does not get there, so that
+# check fails until the bound is reachable in the test (a smaller bound for it, or a longer run).
 # Usage: e2e-hostile.sh BIN_DIR [BOTS] [ATTACK_SECONDS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
 e2e_init "$1"; bots=${2:-100}; attack_seconds=${3:-30}
 
 # ---- Settings to adapt (the auth and admin-listener changes of issue 13 move these) ------------
-read -r admin_port < <(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-# Extra server flags: dev auth on loopback; the admin listener on its own port once it exists, e.g.
-#   server_args=(--set auth.mode=dev --set http.admin_port="$admin_port")
+# With the admin listener (e2e-lib.sh then sets admin_port and admin_token_file): /api/world/status
+# is served there and the observer logs in there with the admin token; before it, both are on the
+# public port. Extra server flags go in server_args (e2e-lib.sh already runs dev auth on loopback).
 server_args=()
-# Where /api/world/status is served (moves to the admin port).
-status_url() { echo "http://127.0.0.1:$http_port/api/world/status"; }
-# How strata-bot runs its observer (an observer login will need an admin credential, e.g.
-#   bot_observer_args=(--observer --observer-token "$admin_token")).
-bot_observer_args=(--observer)
+if [ -n "${admin_token_file:-}" ]; then
+  status_port=$admin_port
+  bot_observer_args=(--observer --admin-port "$admin_port" --admin-token-file "$admin_token_file")
+else
+  status_port=$http_port
+  bot_observer_args=(--observer)
+fi
+status_url() { echo "http://127.0.0.1:$status_port/api/world/status"; }
 # The latency every probe must meet while the attack is held (seconds; curl's time_total).
 probe_latency_max_s=0.100
 # For each attack, an extended regex over the server's counters: /metrics lines ("name{labels} value")
 # and /api/world/status flattened to "path.to.key value". The attack is "named" when a matching
-# counter is nonzero. Patterns for counters that do not exist yet are written loosely on purpose.
+# counter is nonzero. The names are those of the edge counters (server/edge_counters.h,
+# strata_logins_total, MessageError) as they land with the other parts of issue 13.
 declare -A drop_counters=(
   [garbage]='^strata_net_dropped_total\{reason="(bad_header|too_large|wrong_protocol)"\}'
   [truncated]='^strata_net_dropped_total\{reason="bad_header"\}'
   [replayed]='^strata_net_dropped_total\{reason="(replay|token_reused|already_connected)"\}'
-  [idle_tcp]='(stream|tcp)[a-z_]*(idle|silent|handshake_timeout|unauthenticated)'
-  [half_open_tcp]='(stream|tcp|frame)[a-z_]*(half_open|partial|malformed|bad_length|frame)'
-  [slow_http]='http[a-z_]*(timeout|slow|timed_out)'
-  [login_flood]='login[a-z_]*(refused|invalid|bad|rejected)'
-  [oversized]='^strata_client_messages_refused_total\{reason="(unknown_kind|wrong_kind|too_large|malformed)"\}'
-  [input_flood]='^strata_(inputs_total\{verdict="queue_full"\}|commands_rejected_total\{reason="too_many_commands"\})'
-  [stop_reading]='(send_queue|stream|tcp)[a-z_]*(full|overflow|slow|backlog)'
+  [idle_tcp]='^strata_tcp_events_total\{event="(closed_handshake_timeout|closed_silent|refused_address_pending_max|refused_address_max|refused_descriptors)"\}'
+  [half_open_tcp]='^strata_tcp_events_total\{event="(frames_malformed|closed_malformed_frame)"\}'
+  [slow_http]='^strata_http_events_total\{[^}]*event="(read_timeouts|truncated)"\}'
+  [login_flood]='^strata_(logins_total\{reason="(malformed|bad_name|bad_role|observer_admin_only|observer_needs_admin)"\}|http_events_total\{[^}]*event="(malformed|too_large)"\})'
+  [oversized]='^strata_client_messages_refused_total\{reason="(unknown_kind|wrong_direction|too_large|malformed)"\}'
+  [input_flood]='^strata_(inputs_total\{verdict="queue_full"\}|commands_rejected_total\{reason="too_many_commands"\}|node_events_total\{event="(inputs_deferred_[a-z_]+|tick_commands_refused)"\})'
+  [stop_reading]='^strata_(tcp_events_total\{event="(closed_send_overflow|send_dropped)"\}|node_events_total\{event="(observers_dropped_slow|snapshots_not_sent|reliable_send_failures)"\})'
 )
 warmup_seconds=8  # bots log in and settle before the attack starts
 # More strata-hostile flags from the environment, e.g. HOSTILE_ARGS="--attacks garbage,slow_http" to
@@ -115,12 +122,12 @@ sys.exit(0 if ok else 1)
 PY
 
 # 3. Each attack named by a nonzero drop counter.
-patterns=""
+: > "$work/patterns.tsv"
 for attack in "${!drop_counters[@]}"; do
   # only the attacks that ran (all of them unless HOSTILE_ARGS chose)
-  grep -q "\"$attack\":" "$work/hostile.json" 2>/dev/null && patterns+="$attack	${drop_counters[$attack]}"$'\n'
+  grep -q "\"$attack\":" "$work/hostile.json" 2>/dev/null && printf '%s\t%s\n' "$attack" "${drop_counters[$attack]}" >> "$work/patterns.tsv"
 done
-python3 - "$work/metrics.txt" "$work/status.json" "$work/hostile.json" <<PY || status=1
+python3 - "$work/metrics.txt" "$work/status.json" "$work/hostile.json" "$work/patterns.tsv" <<'PY' || status=1
 import json, re, sys
 lines = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")]
 try:
@@ -138,7 +145,7 @@ try:
 except Exception:
     sent = {}
 ok = True
-for row in """$patterns""".strip().splitlines():
+for row in open(sys.argv[4]).read().splitlines():
     attack, pattern = row.split("\t", 1)
     hits = [l for l in lines if re.search(pattern, l.rsplit(" ", 1)[0]) and float(l.rsplit(" ", 1)[1]) > 0]
     if hits:
