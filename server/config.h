@@ -55,6 +55,10 @@ struct ServerConfig {
   std::string bind_address = "127.0.0.1";
   uint16_t udp_port = 27500;
   uint16_t tcp_port = 27501;
+  // Bytes queued for one TCP stream that the kernel has not taken; a peer that does not read past it
+  // is dropped (net::TcpConfig::send_queue_bytes_max).
+  uint32_t tcp_send_queue_bytes = 4 << 20;
+  uint32_t tcp_send_buffer_bytes = 0;  // SO_SNDBUF of each accepted stream (0: the OS default, autotuned)
   uint16_t http_port = 8080;
   uint16_t metrics_port = 9100;
   uint32_t max_clients = 5000;

@@ -276,6 +276,8 @@ int main(int argc, char** argv) {
   // caps streams per IP and keeps descriptors free for the log and HTTP (net/transport.h).
   net::TcpConfig tcp_config = net::default_tcp_config();
   tcp_config.bind = *tcp_bind;
+  tcp_config.send_queue_bytes_max = config.tcp_send_queue_bytes;
+  tcp_config.send_buffer_bytes = static_cast<int>(config.tcp_send_buffer_bytes);
   tcp_config.authenticated = [&](const net::Address& peer) {
     return node && node->net_server().connected_at(net::TransportKind::stream, peer);
   };

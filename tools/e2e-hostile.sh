@@ -8,9 +8,9 @@
 #      attack a counter matching its pattern below is nonzero;
 #   4. the server survived, stopped cleanly on SIGTERM, and its session log verifies.
 # Every failed check is printed with "FAIL:"; the script goes on and exits 1 at the end.
-# Known gap: the stop_reading attack is named only once a stream's send queue passes its bound
-# (4 MiB), and this server sends one client 20-60 kB/s: a 30 s run does not get there, so that
-# check fails until the bound is reachable in the test (a smaller bound for it, or a longer run).
+# The stop_reading attack is named once a stream's send queue passes its bound; this server sends one
+# client 20-60 kB/s, so the test runs the server with a 64 KiB bound (net.tcp_send_queue_bytes) and a
+# 16 KiB kernel send buffer (net.tcp_send_buffer_bytes) that a 30 s run goes past (the default, 4 MiB, would take minutes).
 # Usage: e2e-hostile.sh BIN_DIR [BOTS] [ATTACK_SECONDS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
@@ -20,7 +20,7 @@ e2e_init "$1"; bots=${2:-100}; attack_seconds=${3:-30}
 # With the admin listener (e2e-lib.sh then sets admin_port and admin_token_file): /api/world/status
 # is served there and the observer logs in there with the admin token; before it, both are on the
 # public port. Extra server flags go in server_args (e2e-lib.sh already runs dev auth on loopback).
-server_args=()
+server_args=(--set net.tcp_send_queue_bytes=65536 --set net.tcp_send_buffer_bytes=16384)
 if [ -n "${admin_token_file:-}" ]; then
   status_port=$admin_port
   bot_observer_args=(--observer --admin-port "$admin_port" --admin-token-file "$admin_token_file")
