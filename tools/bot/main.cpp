@@ -286,11 +286,11 @@ struct Group {
   sim::Rng rng = sim::Rng::seeded(1, 9);
   uint64_t churned = 0;
   uint64_t reconnects = 0;
-  uint64_t fallbacks = 0;                 // bots that fell back from UDP to TCP
-  uint64_t login_failures = 0;            // logins refused, failed or timed out (then retried)
-  std::array<uint64_t, 6> failures{};     // connections that failed, by net::ClientFailure
-  std::array<uint64_t, 8> disconnects{};  // connections lost, by net::DisconnectReason
-  uint64_t visible_sum = 0;               // entities in view, summed over bots once a second
+  uint64_t fallbacks = 0;              // bots that fell back from UDP to TCP
+  uint64_t login_failures = 0;         // logins refused, failed or timed out (then retried)
+  std::array<uint64_t, 6> failures{};  // connections that failed, by net::ClientFailure
+  std::array<uint64_t, static_cast<size_t>(net::disconnect_reason_last) + 1> disconnects{};  // lost, by reason
+  uint64_t visible_sum = 0;  // entities in view, summed over bots once a second
   uint64_t visible_samples = 0;
   uint64_t visible_late_sum = 0;  // the same over the last third of the run (spread out by then)
   uint64_t visible_late_samples = 0;
@@ -853,21 +853,24 @@ int main(int argc, char** argv) {
         o.verify_every, o.bots - light_bots, light_bots);
   }
   std::array<uint64_t, 6> failures{};
-  std::array<uint64_t, 8> disconnects{};
+  std::array<uint64_t, static_cast<size_t>(net::disconnect_reason_last) + 1> disconnects{};
   for (const auto& g : groups) {
     for (size_t i = 0; i < failures.size(); ++i) failures[i] += g->failures[i];
     for (size_t i = 0; i < disconnects.size(); ++i) disconnects[i] += g->disconnects[i];
   }
+  static_assert(net::disconnect_reason_last == net::DisconnectReason::rate_limited, "name every reason below");
   std::printf(
       "  connections ended: failed %llu token invalid, %llu token expired, %llu denied, %llu handshake timeout, %llu "
       "wrong transport; lost %llu requested, %llu timeout, %llu protocol error, %llu server full, %llu shutdown, %llu "
-      "kicked, %llu transport error\n",
+      "kicked, %llu transport error, %llu replaced, %llu token reused, %llu refused, %llu rate limited\n",
       static_cast<unsigned long long>(failures[1]), static_cast<unsigned long long>(failures[2]),
       static_cast<unsigned long long>(failures[3]), static_cast<unsigned long long>(failures[4]),
       static_cast<unsigned long long>(failures[5]), static_cast<unsigned long long>(disconnects[1]),
       static_cast<unsigned long long>(disconnects[2]), static_cast<unsigned long long>(disconnects[3]),
       static_cast<unsigned long long>(disconnects[4]), static_cast<unsigned long long>(disconnects[5]),
-      static_cast<unsigned long long>(disconnects[6]), static_cast<unsigned long long>(disconnects[7]));
+      static_cast<unsigned long long>(disconnects[6]), static_cast<unsigned long long>(disconnects[7]),
+      static_cast<unsigned long long>(disconnects[8]), static_cast<unsigned long long>(disconnects[9]),
+      static_cast<unsigned long long>(disconnects[10]), static_cast<unsigned long long>(disconnects[11]));
   // Every connection that ended without the bot asking: lost after connecting, or a handshake
   // that failed (counted as they were noticed), plus those found ended at the end of the run.
   uint64_t lost = 0;
