@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "net/transport.h"
+#include "server/auth_tools.h"
 #include "server/config.h"
 #include "server/edge_counters.h"
 #include "server/http.h"
@@ -56,54 +57,6 @@ std::optional<net::Address> parse_ipv4(const std::string& text, uint16_t port) {
   }
   return net::make_ipv4(static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c),
                         static_cast<uint8_t>(d), port);
-}
-
-// --hash-password NAME: the password from stdin (one line, the newline dropped) -> "NAME <hash>".
-int hash_password_tool(const std::string& name) {
-  if (!server::valid_login_name(name)) {
-    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
-    return 2;
-  }
-  std::string password;
-  std::getline(std::cin, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  if (password.empty() || password.size() > server::password_bytes_max) {
-    std::fprintf(stderr, "strata-server: the password (stdin) must be 1 to %zu bytes\n", server::password_bytes_max);
-    return 2;
-  }
-  const std::string hash = server::hash_password(password);
-  sodium_memzero(password.data(), password.size());
-  if (hash.empty()) {
-    std::fprintf(stderr, "strata-server: hashing failed (out of memory?)\n");
-    return 1;
-  }
-  std::printf("%s %s\n", name.c_str(), hash.c_str());
-  return 0;
-}
-
-int new_ticket_key_tool() {
-  server::TicketKey key{};
-  randombytes_buf(key.data(), key.size());
-  char hex[2 * server::ticket_key_bytes + 1];
-  sodium_bin2hex(hex, sizeof hex, key.data(), key.size());
-  std::printf("%s\n", hex);
-  return 0;
-}
-
-int mint_ticket_tool(const server::ServerConfig& config, const std::string& name, uint32_t ttl_s) {
-  server::LoginConfig login;
-  std::string error;
-  if (config.auth.ticket_key_file.empty() || !server::configure_login(config, login, error) || !login.ticket_key) {
-    std::fprintf(stderr, "strata-server: --mint-ticket needs auth.ticket_key_file %s\n", error.c_str());
-    return 2;
-  }
-  const std::string ticket = server::mint_ticket(*login.ticket_key, name, net::system_now_us() / 1'000'000, ttl_s);
-  if (ticket.empty()) {
-    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
-    return 2;
-  }
-  std::printf("%s\n", ticket.c_str());
-  return 0;
 }
 
 // What the HTTP threads may read about the node, published by the tick thread once per tick.
@@ -206,8 +159,8 @@ int main(int argc, char** argv) {
     spdlog::error("libsodium failed to initialise");
     return 1;
   }
-  if (!hash_password_name.empty()) return hash_password_tool(hash_password_name);
-  if (new_ticket_key) return new_ticket_key_tool();
+  if (!hash_password_name.empty()) return server::hash_password_tool(hash_password_name);
+  if (new_ticket_key) return server::new_ticket_key_tool();
   std::string yaml;
   if (!config_path.empty()) {
     std::ifstream file(config_path);
@@ -233,7 +186,7 @@ int main(int argc, char** argv) {
     for (const auto& e : errors) spdlog::error("config: {}", e.message);
     return 2;
   }
-  if (!mint_ticket_name.empty()) return mint_ticket_tool(config, mint_ticket_name, ticket_ttl_s);
+  if (!mint_ticket_name.empty()) return server::mint_ticket_tool(config, mint_ticket_name, ticket_ttl_s);
   server::LoginConfig login_config;
   if (!server::configure_login(config, login_config, error)) {
     spdlog::error("config: {}", error);
