@@ -38,6 +38,7 @@
 #include "server/routes.h"
 #include "server/status.h"
 #include "server/threads.h"
+#include "server/tick_stats.h"
 #include "sim/limits.h"
 #include "storage/account_registry.h"
 
@@ -273,18 +274,7 @@ int main(int argc, char** argv) {
   std::array<uint64_t, sim::reject_reason_count> rejected_seen{};
   std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> refused_seen{};
   std::array<uint64_t, 3> chat_seen{};  // relayed, rate limited, deliveries
-  constexpr size_t tick_window = 1200;  // one minute at 20 Hz
-  std::vector<double> tick_ms(tick_window, 0.0);
-  std::vector<double> tick_cpu_ms(tick_window, 0.0);
-  std::array<std::vector<double>, server::tick_phase_count> phase_ms, phase_wall_ms;
-  for (auto& ring : phase_ms) ring.assign(tick_window, 0.0);
-  for (auto& ring : phase_wall_ms) ring.assign(tick_window, 0.0);
-  auto thread_cpu_ms = [] {
-    timespec t{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-  };
-  size_t tick_samples = 0;
+  server::TickStats tick_stats;
   // The sim thread: one tick per period, then the metrics and the status the HTTP threads read.
   // It never touches a socket: the node's inbox and outbox are its only contact with the network.
   std::atomic<bool> log_failed{false};
@@ -301,7 +291,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto t0 = std::chrono::steady_clock::now();
-      const double cpu0 = thread_cpu_ms();
+      const double cpu0 = server::thread_cpu_ms();
       if (!node->tick(tick_now)) {
         spdlog::critical("the session log could not be written: stopping (tick {})", node->simulation().tick() + 1);
         log_failed.store(true);
@@ -311,12 +301,7 @@ int main(int argc, char** argv) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
       metrics.observe_tick(seconds, overrun);
-      tick_cpu_ms[tick_samples % tick_window] = thread_cpu_ms() - cpu0;
-      for (size_t i = 0; i < server::tick_phase_count; ++i) {
-        phase_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().cpu_ns[i]) / 1e6;
-        phase_wall_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().wall_ns[i]) / 1e6;
-      }
-      tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
+      tick_stats.record(seconds * 1e3, server::thread_cpu_ms() - cpu0, node->last_tick_phases());
       next_tick += period_us;
       if (tick_now > next_tick + 10 * period_us) next_tick = tick_now + period_us;  // after a stall: no burst
       const auto& world = node->simulation().world();
@@ -362,41 +347,14 @@ int main(int argc, char** argv) {
       rejected_seen = counters.rejected;
       snapshot_bytes = counters.snapshot_bytes;
       if (world.tick % 10 == 0) {
-        const auto samples = static_cast<std::ptrdiff_t>(std::min(tick_samples, tick_window));
-        std::vector<double> sorted(tick_ms.begin(), tick_ms.begin() + samples);
-        std::vector<double> sorted_cpu(tick_cpu_ms.begin(), tick_cpu_ms.begin() + samples);
-        std::sort(sorted.begin(), sorted.end());
-        std::sort(sorted_cpu.begin(), sorted_cpu.end());
-        // mean, p99, max of each phase's ring
-        auto phase_stats = [&](const std::array<std::vector<double>, server::tick_phase_count>& rings) {
-          std::array<std::array<double, 3>, server::tick_phase_count> stats{};
-          for (size_t i = 0; i < server::tick_phase_count && samples > 0; ++i) {
-            std::vector<double> v(rings[i].begin(), rings[i].begin() + samples);
-            const double sum = std::accumulate(v.begin(), v.end(), 0.0);
-            const auto p99 = v.begin() + std::min<std::ptrdiff_t>(samples - 1, samples * 99 / 100);
-            std::nth_element(v.begin(), p99, v.end());
-            stats[i] = {sum / static_cast<double>(samples), *p99, *std::max_element(p99, v.end())};
-          }
-          return stats;
-        };
-        const auto cpu_phases = phase_stats(phase_ms);
-        const auto wall_phases = phase_stats(phase_wall_ms);
+        const auto tick_summary = tick_stats.summary();
         server::RegionalNode::NetStats sessions = node->net_stats();  // copied outside the status lock
         std::vector<std::array<int64_t, 3>> cells;
         cells.reserve(world.players.size());
         for (const sim::Player& p : world.players)
           cells.push_back({static_cast<int64_t>(sim::raw(p.id)), p.pos.x.tile(), p.pos.y.tile()});
         std::lock_guard lock(status.mutex);
-        if (!sorted.empty()) {
-          status.tick_p50_ms = sorted[sorted.size() / 2];
-          status.tick_p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
-          status.tick_max_ms = sorted.back();
-          status.tick_cpu_p50_ms = sorted_cpu[sorted_cpu.size() / 2];
-          status.tick_cpu_p99_ms = sorted_cpu[std::min(sorted_cpu.size() - 1, sorted_cpu.size() * 99 / 100)];
-          status.tick_cpu_max_ms = sorted_cpu.back();
-          status.phase_cpu_ms = cpu_phases;
-          status.phase_wall_ms = wall_phases;
-        }
+        if (tick_summary) server::publish(*tick_summary, status);
         status.ready = true;
         status.tick = world.tick;
         status.quick_hash = node->simulation().quick_hash();
