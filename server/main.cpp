@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "net/transport.h"
+#include "server/auth_tools.h"
 #include "server/config.h"
 #include "server/edge_counters.h"
 #include "server/http.h"
@@ -34,7 +35,10 @@
 #include "server/login_http.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/routes.h"
+#include "server/status.h"
 #include "server/threads.h"
+#include "server/tick_stats.h"
 #include "sim/limits.h"
 #include "storage/account_registry.h"
 
@@ -56,124 +60,6 @@ std::optional<net::Address> parse_ipv4(const std::string& text, uint16_t port) {
   }
   return net::make_ipv4(static_cast<uint8_t>(a), static_cast<uint8_t>(b), static_cast<uint8_t>(c),
                         static_cast<uint8_t>(d), port);
-}
-
-// --hash-password NAME: the password from stdin (one line, the newline dropped) -> "NAME <hash>".
-int hash_password_tool(const std::string& name) {
-  if (!server::valid_login_name(name)) {
-    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
-    return 2;
-  }
-  std::string password;
-  std::getline(std::cin, password);
-  if (!password.empty() && password.back() == '\r') password.pop_back();
-  if (password.empty() || password.size() > server::password_bytes_max) {
-    std::fprintf(stderr, "strata-server: the password (stdin) must be 1 to %zu bytes\n", server::password_bytes_max);
-    return 2;
-  }
-  const std::string hash = server::hash_password(password);
-  sodium_memzero(password.data(), password.size());
-  if (hash.empty()) {
-    std::fprintf(stderr, "strata-server: hashing failed (out of memory?)\n");
-    return 1;
-  }
-  std::printf("%s %s\n", name.c_str(), hash.c_str());
-  return 0;
-}
-
-int new_ticket_key_tool() {
-  server::TicketKey key{};
-  randombytes_buf(key.data(), key.size());
-  char hex[2 * server::ticket_key_bytes + 1];
-  sodium_bin2hex(hex, sizeof hex, key.data(), key.size());
-  std::printf("%s\n", hex);
-  return 0;
-}
-
-int mint_ticket_tool(const server::ServerConfig& config, const std::string& name, uint32_t ttl_s) {
-  server::LoginConfig login;
-  std::string error;
-  if (config.auth.ticket_key_file.empty() || !server::configure_login(config, login, error) || !login.ticket_key) {
-    std::fprintf(stderr, "strata-server: --mint-ticket needs auth.ticket_key_file %s\n", error.c_str());
-    return 2;
-  }
-  const std::string ticket = server::mint_ticket(*login.ticket_key, name, net::system_now_us() / 1'000'000, ttl_s);
-  if (ticket.empty()) {
-    std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
-    return 2;
-  }
-  std::printf("%s\n", ticket.c_str());
-  return 0;
-}
-
-// What the HTTP threads may read about the node, published by the tick thread once per tick.
-struct Status {
-  std::mutex mutex;
-  // The edge's refusal counters (server/edge_counters.h): the node's, copied by the sim thread,
-  // and the TCP listener's, copied by the network thread every 100 ms.
-  server::NodeCounters node_counters;
-  server::DeferralCounters deferrals;
-  net::TransportStats tcp_stats;
-  uint64_t durable_tick = 0;
-  double tick_p50_ms = 0;  // over the last tick_window ticks
-  double tick_p99_ms = 0;
-  double tick_max_ms = 0;
-  // The same ticks' CPU time on the sim thread: a wall time far above it was time the thread
-  // waited for a core (a saturated box), not work.
-  double tick_cpu_p50_ms = 0;
-  double tick_cpu_p99_ms = 0;
-  double tick_cpu_max_ms = 0;
-  // Each phase's CPU and wall time over the same ticks (server::TickPhase): mean, p99, max.
-  std::array<std::array<double, 3>, server::tick_phase_count> phase_cpu_ms{};
-  std::array<std::array<double, 3>, server::tick_phase_count> phase_wall_ms{};
-  bool ready = false;
-  uint64_t tick = 0;
-  uint64_t quick_hash = 0;
-  uint64_t full_hash_tick = 0;
-  size_t players = 0;
-  size_t sessions = 0;
-  server::SnapshotBuilderCounters builders;
-  uint64_t snapshots_sent = 0;
-  uint64_t snapshots_not_sent = 0;
-  uint64_t snapshot_bytes = 0;  // snapshot messages handed to the netchannel
-  uint64_t net_bytes_in = 0;    // every datagram and frame, headers and MACs included
-  uint64_t net_bytes_out = 0;
-  uint64_t net_packets_in = 0;  // datagrams (UDP) and frames (TCP)
-  uint64_t net_packets_out = 0;
-  // For GET /api/sessions, formatted on request (not on the sim thread): the sessions' link
-  // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
-  server::RegionalNode::NetStats net_stats;
-  std::vector<std::array<int64_t, 3>> player_cells;
-};
-
-// GET /api/sessions: every connected client with its transport, address and link statistics, and
-// where its player stands (absent until its join tick).
-std::string sessions_json(const server::RegionalNode::NetStats& stats,
-                          const std::vector<std::array<int64_t, 3>>& player_cells, uint64_t now_us) {
-  std::string out = "[";
-  char item[512];
-  for (const auto& s : stats.sessions) {
-    const auto id = static_cast<int64_t>(s.client);
-    auto p = std::lower_bound(player_cells.begin(), player_cells.end(), id,
-                              [](const std::array<int64_t, 3>& p, int64_t id) { return p[0] < id; });
-    const bool in_world = !s.observer && p != player_cells.end() && (*p)[0] == id;
-    char position[96] = "null";
-    if (in_world)
-      std::snprintf(position, sizeof position, "{\"x\":%lld,\"y\":%lld}", static_cast<long long>((*p)[1]),
-                    static_cast<long long>((*p)[2]));
-    std::snprintf(item, sizeof item,
-                  "%s{\"player\":%llu,\"role\":\"%s\",\"transport\":\"%s\",\"address\":\"%s\",\"connected_s\":%.1f,"
-                  "\"rtt_ms\":%.2f,\"jitter_ms\":%.2f,\"packet_loss\":%.4f,\"sent_bytes_per_second\":%.0f,"
-                  "\"received_bytes_per_second\":%.0f,\"in_world\":%s,\"cell\":%s}",
-                  out.size() > 1 ? "," : "", static_cast<unsigned long long>(s.client),
-                  s.observer ? "observer" : "player", s.transport == net::TransportKind::datagram ? "udp" : "tcp",
-                  net::to_string(s.address).c_str(),
-                  now_us > s.connected_us ? static_cast<double>(now_us - s.connected_us) / 1e6 : 0.0, s.stats.rtt_ms,
-                  s.stats.jitter_ms, s.stats.packet_loss, s.stats.sent_bytes_per_second,
-                  s.stats.received_bytes_per_second, in_world ? "true" : "false", position);
-    out += item;
-  }
-  return out + "]";
 }
 
 }  // namespace
@@ -206,8 +92,8 @@ int main(int argc, char** argv) {
     spdlog::error("libsodium failed to initialise");
     return 1;
   }
-  if (!hash_password_name.empty()) return hash_password_tool(hash_password_name);
-  if (new_ticket_key) return new_ticket_key_tool();
+  if (!hash_password_name.empty()) return server::hash_password_tool(hash_password_name);
+  if (new_ticket_key) return server::new_ticket_key_tool();
   std::string yaml;
   if (!config_path.empty()) {
     std::ifstream file(config_path);
@@ -233,7 +119,7 @@ int main(int argc, char** argv) {
     for (const auto& e : errors) spdlog::error("config: {}", e.message);
     return 2;
   }
-  if (!mint_ticket_name.empty()) return mint_ticket_tool(config, mint_ticket_name, ticket_ttl_s);
+  if (!mint_ticket_name.empty()) return server::mint_ticket_tool(config, mint_ticket_name, ticket_ttl_s);
   server::LoginConfig login_config;
   if (!server::configure_login(config, login_config, error)) {
     spdlog::error("config: {}", error);
@@ -340,21 +226,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::Metrics& metrics = *metrics_owner;
-  Status status;
+  server::Status status;
   // Public listener: login and health only.
   server::HttpConfig http_config;
   http_config.address = config.bind_address;
   http_config.port = config.http_port;
   server::HttpServer http(http_config);
   server::add_login_route(http, login, false, tcp_port);
-  http.add_route(server::HttpMethod::get, "/healthz", [](const server::HttpRequest&) {
-    return server::HttpResponse{200, "text/plain", "ok\n", {}};
-  });
-  http.add_route(server::HttpMethod::get, "/readyz", [&](const server::HttpRequest&) {
-    std::lock_guard lock(status.mutex);
-    return status.ready ? server::HttpResponse{200, "text/plain", "ready\n", {}}
-                        : server::HttpResponse{503, "text/plain", "starting\n", {}};
-  });
+  server::add_public_routes(http, status);
   // Admin listener (admin.bind, loopback by default): observer logins, sessions, world status. Off
   // loopback, every admin route needs the admin credential.
   server::HttpConfig admin_config = http_config;
@@ -362,84 +241,7 @@ int main(int argc, char** argv) {
   admin_config.port = config.admin_port;
   server::HttpServer admin(admin_config);
   server::add_login_route(admin, login, true, tcp_port);
-  const bool admin_open = server::is_loopback(config.admin_bind_address);
-  auto admin_refused = [&](const server::HttpRequest& request) {
-    return server::refuse_admin_request(login, admin_open, request);
-  };
-  admin.add_route(server::HttpMethod::get, "/api/sessions", [&](const server::HttpRequest& request) {
-    if (auto refused = admin_refused(request)) return *refused;
-    std::lock_guard lock(status.mutex);
-    return server::HttpResponse{
-        200, "application/json", sessions_json(status.net_stats, status.player_cells, net::system_now_us()) + "\n", {}};
-  });
-  admin.add_route(server::HttpMethod::get, "/api/world/status", [&](const server::HttpRequest& request) {
-    if (auto refused = admin_refused(request)) return *refused;
-    const std::string logins = server::login_counters_json(login);
-    std::lock_guard lock(status.mutex);
-    auto phases_json = [](const std::array<std::array<double, 3>, server::tick_phase_count>& stats) {
-      std::string json = "{";
-      for (size_t i = 0; i < server::tick_phase_count; ++i) {
-        char part[128];
-        const auto& [mean, p99, max] = stats[i];
-        std::snprintf(part, sizeof part, "%s\"%s\":{\"mean\":%.3f,\"p99\":%.3f,\"max\":%.3f}", i == 0 ? "" : ",",
-                      server::name(static_cast<server::TickPhase>(i)), mean, p99, max);
-        json += part;
-      }
-      return json + "}";
-    };
-    const std::string phases = phases_json(status.phase_cpu_ms);
-    const std::string wall_phases = phases_json(status.phase_wall_ms);
-    // What the builders made (cumulative sums; a reader takes differences over its own window).
-    const server::SnapshotBuilderCounters& sb = status.builders;
-    char built[1024];
-    std::snprintf(
-        built, sizeof built,
-        "\"frames_cut\":%llu,\"fulls\":%llu,\"fulls_evicted\":%llu,\"fulls_too_old\":%llu,\"full_bytes\":%"
-        "llu,\"deltas\":%llu,\"delta_bytes\":%llu,"
-        "\"delta_age_ticks\":%llu,\"delta_entities\":%llu,\"delta_fresh_entities\":%llu,"
-        "\"delta_chunks\":%llu,\"lag_us\":%llu,\"acks_posted\":%llu,\"acks_advanced\":%llu,\"acks_dropped\":%llu",
-        static_cast<unsigned long long>(sb.frames_cut), static_cast<unsigned long long>(sb.fulls_built),
-        static_cast<unsigned long long>(sb.fulls_evicted), static_cast<unsigned long long>(sb.fulls_too_old),
-        static_cast<unsigned long long>(sb.full_bytes), static_cast<unsigned long long>(sb.deltas_built),
-        static_cast<unsigned long long>(sb.delta_bytes), static_cast<unsigned long long>(sb.delta_age_ticks),
-        static_cast<unsigned long long>(sb.delta_entities), static_cast<unsigned long long>(sb.delta_fresh_entities),
-        static_cast<unsigned long long>(sb.delta_chunks), static_cast<unsigned long long>(sb.lag_us),
-        static_cast<unsigned long long>(sb.acks_posted), static_cast<unsigned long long>(sb.acks_advanced),
-        static_cast<unsigned long long>(sb.acks_dropped));
-    char body[6144];
-    std::snprintf(
-        body, sizeof body,
-        "{\"region\":%u,\"tick\":%llu,\"quick_hash\":\"%016llx\",\"players\":%zu,\"sessions\":%zu,"
-        "\"tick_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-        "\"tick_cpu_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f},"
-        "\"tick_phase_cpu_ms\":%s,\"tick_phase_ms\":%s,"
-        "\"snapshots\":{\"built\":%llu,\"sent\":%llu,\"not_sent\":%llu,\"frames\":%llu,"
-        "\"frames_skipped\":%llu,\"fulls_deferred\":%llu,\"build_ms_max\":%.3f,\"bytes\":%llu,%s},"
-        "\"net_bytes\":{\"in\":%llu,\"out\":%llu},\"net_packets\":{\"in\":%llu,\"out\":%llu},\"logins\":%s}\n",
-        config.region, static_cast<unsigned long long>(status.tick), static_cast<unsigned long long>(status.quick_hash),
-        status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
-        status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms, phases.c_str(), wall_phases.c_str(),
-        static_cast<unsigned long long>(status.builders.snapshots_built),
-        static_cast<unsigned long long>(status.snapshots_sent),
-        static_cast<unsigned long long>(status.snapshots_not_sent),
-        static_cast<unsigned long long>(status.builders.frames),
-        static_cast<unsigned long long>(status.builders.frames_skipped),
-        static_cast<unsigned long long>(status.builders.fulls_deferred),
-        static_cast<double>(status.builders.build_us_max) / 1e3, static_cast<unsigned long long>(status.snapshot_bytes),
-        built, static_cast<unsigned long long>(status.net_bytes_in),
-        static_cast<unsigned long long>(status.net_bytes_out), static_cast<unsigned long long>(status.net_packets_in),
-        static_cast<unsigned long long>(status.net_packets_out), logins.c_str());
-    // The edge's counters (server/edge_counters.h), and how far the disk holds the log.
-    std::string json(body);
-    json.resize(json.rfind('}'));
-    json += ",\"log\":{\"durable_tick\":" + std::to_string(status.durable_tick) +
-            "},\"edge\":{\"tcp\":" + server::counts_json(server::tcp_event_counts(status.tcp_stats)) +
-            ",\"http_public\":" + server::counts_json(server::http_event_counts(http.counters())) +
-            ",\"http_admin\":" + server::counts_json(server::http_event_counts(admin.counters())) +
-            ",\"node\":" + server::counts_json(server::node_event_counts(status.node_counters, status.deferrals)) +
-            "}}\n";
-    return server::HttpResponse{200, "application/json", json, {}};
-  });
+  server::add_admin_routes(admin, login, server::is_loopback(config.admin_bind_address), status, http, config.region);
   server::HttpConfig metrics_config = http_config;
   metrics_config.port = config.metrics_port;
   server::HttpServer metrics_http(metrics_config);
@@ -449,27 +251,7 @@ int main(int argc, char** argv) {
     server::Login& login;
     ~StopLoginFirst() { login.stop(); }
   } stop_login_first{login};
-  metrics_http.add_route(server::HttpMethod::get, "/metrics", [&](const server::HttpRequest&) {
-    std::string text = metrics.render() + server::login_metrics_text(login);
-    {
-      std::lock_guard lock(status.mutex);
-      text += server::counts_prometheus("strata_tcp_events_total",
-                                        "TCP listener: streams accepted, refused and closed by reason, frames refused",
-                                        server::tcp_event_counts(status.tcp_stats));
-      text += server::counts_prometheus(
-          "strata_node_events_total",
-          "The node's bounds: inputs deferred, chat, observers and reports refused, sends that failed",
-          server::node_event_counts(status.node_counters, status.deferrals));
-    }
-    text +=
-        "# HELP strata_http_events_total HTTP listeners: connections and requests, refusals by reason\n"
-        "# TYPE strata_http_events_total counter\n";
-    text += server::counts_prometheus_series("strata_http_events_total", "listener=\"public\"",
-                                             server::http_event_counts(http.counters()));
-    text += server::counts_prometheus_series("strata_http_events_total", "listener=\"admin\"",
-                                             server::http_event_counts(admin.counters()));
-    return server::HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text, {}};
-  });
+  server::add_metrics_route(metrics_http, metrics, login, status, http, admin);
   if (!http.start(error) || !admin.start(error) || !metrics_http.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
     return 1;
@@ -494,18 +276,7 @@ int main(int argc, char** argv) {
   std::array<uint64_t, sim::reject_reason_count> rejected_seen{};
   std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> refused_seen{};
   std::array<uint64_t, 3> chat_seen{};  // relayed, rate limited, deliveries
-  constexpr size_t tick_window = 1200;  // one minute at 20 Hz
-  std::vector<double> tick_ms(tick_window, 0.0);
-  std::vector<double> tick_cpu_ms(tick_window, 0.0);
-  std::array<std::vector<double>, server::tick_phase_count> phase_ms, phase_wall_ms;
-  for (auto& ring : phase_ms) ring.assign(tick_window, 0.0);
-  for (auto& ring : phase_wall_ms) ring.assign(tick_window, 0.0);
-  auto thread_cpu_ms = [] {
-    timespec t{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
-  };
-  size_t tick_samples = 0;
+  server::TickStats tick_stats;
   // The sim thread: one tick per period, then the metrics and the status the HTTP threads read.
   // It never touches a socket: the node's inbox and outbox are its only contact with the network.
   std::atomic<bool> log_failed{false};
@@ -522,7 +293,7 @@ int main(int argc, char** argv) {
         continue;
       }
       const auto t0 = std::chrono::steady_clock::now();
-      const double cpu0 = thread_cpu_ms();
+      const double cpu0 = server::thread_cpu_ms();
       if (!node->tick(tick_now)) {
         spdlog::critical("the session log could not be written: stopping (tick {})", node->simulation().tick() + 1);
         log_failed.store(true);
@@ -532,12 +303,7 @@ int main(int argc, char** argv) {
       const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const bool overrun = seconds * 1e6 > static_cast<double>(period_us);
       metrics.observe_tick(seconds, overrun);
-      tick_cpu_ms[tick_samples % tick_window] = thread_cpu_ms() - cpu0;
-      for (size_t i = 0; i < server::tick_phase_count; ++i) {
-        phase_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().cpu_ns[i]) / 1e6;
-        phase_wall_ms[i][tick_samples % tick_window] = static_cast<double>(node->last_tick_phases().wall_ns[i]) / 1e6;
-      }
-      tick_ms[tick_samples++ % tick_window] = seconds * 1e3;
+      tick_stats.record(seconds * 1e3, server::thread_cpu_ms() - cpu0, node->last_tick_phases());
       next_tick += period_us;
       if (tick_now > next_tick + 10 * period_us) next_tick = tick_now + period_us;  // after a stall: no burst
       const auto& world = node->simulation().world();
@@ -583,41 +349,14 @@ int main(int argc, char** argv) {
       rejected_seen = counters.rejected;
       snapshot_bytes = counters.snapshot_bytes;
       if (world.tick % 10 == 0) {
-        const auto samples = static_cast<std::ptrdiff_t>(std::min(tick_samples, tick_window));
-        std::vector<double> sorted(tick_ms.begin(), tick_ms.begin() + samples);
-        std::vector<double> sorted_cpu(tick_cpu_ms.begin(), tick_cpu_ms.begin() + samples);
-        std::sort(sorted.begin(), sorted.end());
-        std::sort(sorted_cpu.begin(), sorted_cpu.end());
-        // mean, p99, max of each phase's ring
-        auto phase_stats = [&](const std::array<std::vector<double>, server::tick_phase_count>& rings) {
-          std::array<std::array<double, 3>, server::tick_phase_count> stats{};
-          for (size_t i = 0; i < server::tick_phase_count && samples > 0; ++i) {
-            std::vector<double> v(rings[i].begin(), rings[i].begin() + samples);
-            const double sum = std::accumulate(v.begin(), v.end(), 0.0);
-            const auto p99 = v.begin() + std::min<std::ptrdiff_t>(samples - 1, samples * 99 / 100);
-            std::nth_element(v.begin(), p99, v.end());
-            stats[i] = {sum / static_cast<double>(samples), *p99, *std::max_element(p99, v.end())};
-          }
-          return stats;
-        };
-        const auto cpu_phases = phase_stats(phase_ms);
-        const auto wall_phases = phase_stats(phase_wall_ms);
+        const auto tick_summary = tick_stats.summary();
         server::RegionalNode::NetStats sessions = node->net_stats();  // copied outside the status lock
         std::vector<std::array<int64_t, 3>> cells;
         cells.reserve(world.players.size());
         for (const sim::Player& p : world.players)
           cells.push_back({static_cast<int64_t>(sim::raw(p.id)), p.pos.x.tile(), p.pos.y.tile()});
         std::lock_guard lock(status.mutex);
-        if (!sorted.empty()) {
-          status.tick_p50_ms = sorted[sorted.size() / 2];
-          status.tick_p99_ms = sorted[std::min(sorted.size() - 1, sorted.size() * 99 / 100)];
-          status.tick_max_ms = sorted.back();
-          status.tick_cpu_p50_ms = sorted_cpu[sorted_cpu.size() / 2];
-          status.tick_cpu_p99_ms = sorted_cpu[std::min(sorted_cpu.size() - 1, sorted_cpu.size() * 99 / 100)];
-          status.tick_cpu_max_ms = sorted_cpu.back();
-          status.phase_cpu_ms = cpu_phases;
-          status.phase_wall_ms = wall_phases;
-        }
+        if (tick_summary) server::publish(*tick_summary, status);
         status.ready = true;
         status.tick = world.tick;
         status.quick_hash = node->simulation().quick_hash();

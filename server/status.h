@@ -1,0 +1,56 @@
+// server/status.h: what the HTTP threads may read about the node (server/routes.h), written by the
+// sim thread once per tick and by the network thread every 100 ms, under `mutex`.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "net/transport.h"
+#include "server/edge_counters.h"
+#include "server/node.h"
+
+namespace strata::server {
+
+// What the HTTP threads may read about the node, published by the tick thread once per tick.
+struct Status {
+  std::mutex mutex;
+  // The edge's refusal counters (server/edge_counters.h): the node's, copied by the sim thread,
+  // and the TCP listener's, copied by the network thread every 100 ms.
+  NodeCounters node_counters;
+  DeferralCounters deferrals;
+  net::TransportStats tcp_stats;
+  uint64_t durable_tick = 0;
+  double tick_p50_ms = 0;  // over the last tick_window ticks
+  double tick_p99_ms = 0;
+  double tick_max_ms = 0;
+  // The same ticks' CPU time on the sim thread: a wall time far above it was time the thread
+  // waited for a core (a saturated box), not work.
+  double tick_cpu_p50_ms = 0;
+  double tick_cpu_p99_ms = 0;
+  double tick_cpu_max_ms = 0;
+  // Each phase's CPU and wall time over the same ticks (TickPhase): mean, p99, max.
+  std::array<std::array<double, 3>, tick_phase_count> phase_cpu_ms{};
+  std::array<std::array<double, 3>, tick_phase_count> phase_wall_ms{};
+  bool ready = false;
+  uint64_t tick = 0;
+  uint64_t quick_hash = 0;
+  uint64_t full_hash_tick = 0;
+  size_t players = 0;
+  size_t sessions = 0;
+  SnapshotBuilderCounters builders;
+  uint64_t snapshots_sent = 0;
+  uint64_t snapshots_not_sent = 0;
+  uint64_t snapshot_bytes = 0;  // snapshot messages handed to the netchannel
+  uint64_t net_bytes_in = 0;    // every datagram and frame, headers and MACs included
+  uint64_t net_bytes_out = 0;
+  uint64_t net_packets_in = 0;  // datagrams (UDP) and frames (TCP)
+  uint64_t net_packets_out = 0;
+  // For GET /api/sessions, formatted on request (not on the sim thread): the sessions' link
+  // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
+  RegionalNode::NetStats net_stats;
+  std::vector<std::array<int64_t, 3>> player_cells;
+};
+
+}  // namespace strata::server
