@@ -309,6 +309,10 @@ void Connection::add_rtt_sample(double sample) {
 }
 
 void Connection::release_reliable(std::uint16_t id) {
+  // Only a sent id: an old packet's id may alias (16-bit wrap) an unsent message of the same id.
+  if (static_cast<std::uint16_t>(id - oldest_unacked_id_) >=
+      static_cast<std::uint16_t>(first_unsent_id_ - oldest_unacked_id_))
+    return;
   ReliableSlot* slot = send_ring_.find(id);
   if (slot == nullptr) return;  // acked before, by another copy
   release_buffer(slot->data);
