@@ -44,6 +44,7 @@ class ReliableRing {
     if (chunks_.empty()) return nullptr;
     Chunk* chunk = chunks_[chunk_index(id)].get();
     if (chunk == nullptr) return nullptr;
+    STRATA_ASSERT(chunk->used > 0 && chunk->used <= reliable_chunk_slots, chunk->used, id);  // else freed
     ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
     return slot.valid && slot.id == id ? &slot : nullptr;
   }
