@@ -3,18 +3,18 @@
 // sealed with the token's server->client key.
 #include "net/client.h"
 
-#include <cassert>
 #include <cstring>
 
 #include "net/handshake.h"
+#include "sim/assert.h"
 
 namespace strata::net {
 
 ClientConfig default_client_config() { return ClientConfig{}; }
 
 Client::Client(const ClientConfig& config) : config_(config) {
-  [[maybe_unused]] const bool ready = crypto_init();
-  assert(ready);
+  const bool ready = crypto_init();
+  STRATA_ASSERT(ready, "libsodium initialises");
   payload_.reserve(packet_payload_max);
 }
 
@@ -199,7 +199,7 @@ void Client::send_packets(std::uint64_t now_us, DatagramSink& sink) {
     return;
   PacketHeader header;
   while (connection_->write_packet(now_us, header, payload_)) {
-    assert(static_cast<std::uint16_t>(send_sequence_) == header.sequence);
+    STRATA_ASSERT(static_cast<std::uint16_t>(send_sequence_) == header.sequence, send_sequence_, header.sequence);
     const std::size_t n = seal_data_packet(header, payload_, token_->client_to_server_key, send_sequence_++,
                                            token_->protocol_id, packet_buffer_);
     sink.send_datagram(config_.transport, peer_address_, std::span<const std::uint8_t>(packet_buffer_.data(), n));

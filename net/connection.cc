@@ -12,10 +12,10 @@
 //    ids before next_receive_id_ were delivered (or are being reassembled) exactly once;
 //  - an unreliable message is delivered only if its sequence is newer than the last delivered one.
 #include "net/connection.h"
+#include "sim/assert.h"
 
 #include <algorithm>
 #include <bit>
-#include <cassert>
 #include <cmath>
 #include <cstring>
 
@@ -55,13 +55,13 @@ Connection::Connection(const ConnectionConfig& config, ConnectionId id, std::uin
       reassembly_(unreliable_reassembly_max),
       rate_window_start_us_(now_us) {
   // Configuration comes from our own code, not from the peer: a bad one is our bug.
-  assert(is_power_of_two(config.reliable_window));
-  assert(config.reliable_window <= reliable_window_max);
-  assert(config.reliable_window >= fragment_count_max);
+  STRATA_REQUIRE(is_power_of_two(config.reliable_window), config.reliable_window);
+  STRATA_REQUIRE(config.reliable_window <= reliable_window_max, config.reliable_window);
+  STRATA_REQUIRE(config.reliable_window >= fragment_count_max, config.reliable_window);
 }
 
 std::size_t Connection::reliable_in_flight() const {
-  assert(unacked_count_ == send_ring_.used());
+  STRATA_ASSERT(unacked_count_ == send_ring_.used(), unacked_count_, send_ring_.used());
   return unacked_count_;
 }
 
@@ -70,7 +70,7 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
   if (data.size() > message_size_max) return SendResult::too_large;
   const std::size_t pieces =
       data.size() <= unfragmented_size_max ? 1 : (data.size() + fragment_size - 1) / fragment_size;
-  assert(pieces <= fragment_count_max);
+  STRATA_ASSERT(pieces <= fragment_count_max, pieces, data.size());
   if (channel == Channel::reliable_ordered) {
     // Two bounds: unacked messages (flow control) and the id span from the oldest unacked one (the
     // rings). The span may exceed the count, so a lost message does not stall new ones at once.
@@ -91,6 +91,11 @@ SendResult Connection::send(Channel channel, std::span<const std::uint8_t> data)
       ++next_send_id_;
       ++unacked_count_;
     }
+    // Written: the window bounds checked above hold for what was claimed.
+    STRATA_ASSERT(unacked_count_ <= config_.reliable_window, unacked_count_, config_.reliable_window);
+    STRATA_ASSERT(static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_) <= ring_size_, next_send_id_,
+                  oldest_unacked_id_, ring_size_);
+    STRATA_ASSERT(unacked_count_ == send_ring_.used(), unacked_count_, send_ring_.used());
   } else {
     if (pieces > unreliable_send_queue_max - unreliable_queue_.size()) return SendResult::queue_full;
     const std::uint16_t sequence = next_unreliable_sequence_++;
@@ -168,7 +173,7 @@ bool Connection::receive_packet(const PacketHeader& header, std::span<const std:
 
 void Connection::record_received(std::uint16_t sequence, std::uint64_t now_us) {
   const int gap = sequence_difference(sequence, most_recent_received_);
-  assert(gap != sequence_half_space);  // refused by receive_packet
+  STRATA_ASSERT(gap != sequence_half_space, sequence, most_recent_received_);  // refused by receive_packet
   if (gap > 0) {
     // Forget history entries that the new most-recent sequence skips over.
     const int clear = std::min(gap, static_cast<int>(received_history_size));
@@ -184,7 +189,7 @@ void Connection::record_received(std::uint16_t sequence, std::uint64_t now_us) {
     if (age >= 1 && age <= static_cast<int>(ack_bits_count)) ack_bits_ |= 1u << (age - 1);
   }
   set_received_bit(sequence, true);
-  assert(ack_bits_ == ack_bits_scan());
+  STRATA_ASSERT(ack_bits_ == ack_bits_scan(), ack_bits_, ack_bits_scan(), most_recent_received_);
   if (++received_since_ack_ >= ack_bits_count / 2) {
     if (ack_snapshots_.size() == ack_snapshot_queue_max) ack_snapshots_.pop_front();
     ack_snapshots_.push_back(AckSnapshot{most_recent_received_, ack_bits_, most_recent_received_us_});
@@ -304,13 +309,17 @@ void Connection::add_rtt_sample(double sample) {
 }
 
 void Connection::release_reliable(std::uint16_t id) {
+  // Only a sent id: an old packet's id may alias (16-bit wrap) an unsent message of the same id.
+  if (static_cast<std::uint16_t>(id - oldest_unacked_id_) >=
+      static_cast<std::uint16_t>(first_unsent_id_ - oldest_unacked_id_))
+    return;
   ReliableSlot* slot = send_ring_.find(id);
   if (slot == nullptr) return;  // acked before, by another copy
   release_buffer(slot->data);
   send_ring_.release(*slot);
-  assert(unacked_count_ > 0);
+  STRATA_ASSERT(unacked_count_ > 0, id);
   --unacked_count_;
-  assert(unacked_count_ == send_ring_.used());
+  STRATA_ASSERT(unacked_count_ == send_ring_.used(), unacked_count_, send_ring_.used(), id);
 }
 
 bool Connection::receive_entry(const Entry& entry) {
@@ -368,6 +377,7 @@ bool Connection::receive_reliable(const Entry& entry) {
     stats_.drops.bump(DropReason::receive_buffer_full);
     return true;
   }
+  STRATA_ASSERT(ahead >= 0 && static_cast<std::size_t>(ahead) < ring_size_, ahead, entry.id, next_receive_id_);
   ReliableSlot& slot = receive_ring_.claim(entry.id);  // within ring_size_ of next_receive_id_
   slot.tag = entry.tag;
   acquire_buffer(slot.data);
@@ -382,6 +392,8 @@ void Connection::deliver_reliable() {
     ReliableSlot* held = receive_ring_.find(next_receive_id_);
     if (held == nullptr) return;
     ReliableSlot& slot = *held;
+    STRATA_ASSERT(slot.id == next_receive_id_, slot.id, next_receive_id_);
+    STRATA_ASSERT(receive_ring_bytes_ >= slot.data.size(), receive_ring_bytes_, slot.data.size());
     const std::size_t held_bytes = slot.data.size();  // (moved out below when delivered whole)
     if (slot.tag == EntryTag::reliable_message) {
       if (assembling_) {
@@ -478,7 +490,7 @@ void Connection::acquire_buffer(std::vector<std::uint8_t>& out) {
   if (out.capacity() == 0 && !spare_buffers_.empty()) {
     out.swap(spare_buffers_.back());
     spare_buffers_.pop_back();
-    assert(spare_buffer_bytes_ >= out.capacity());
+    STRATA_ASSERT(spare_buffer_bytes_ >= out.capacity(), spare_buffer_bytes_, out.capacity());
     spare_buffer_bytes_ -= out.capacity();
   }
 }
@@ -570,8 +582,12 @@ void Connection::pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out
     resend_scan_due_us_ = next_due;
   }
   while (first_unsent_id_ != next_send_id_) {
+    // Read: unsent ids lie in [oldest_unacked_id_, next_send_id_) and none of them can be acked yet.
+    STRATA_ASSERT(static_cast<std::uint16_t>(first_unsent_id_ - oldest_unacked_id_) <
+                      static_cast<std::uint16_t>(next_send_id_ - oldest_unacked_id_),
+                  first_unsent_id_, oldest_unacked_id_, next_send_id_);
     ReliableSlot* slot = send_ring_.find(first_unsent_id_);
-    assert(slot != nullptr);
+    STRATA_ASSERT(slot != nullptr, first_unsent_id_, oldest_unacked_id_, next_send_id_);
     if (!try_add(*slot)) break;
     resend_scan_due_us_ = std::min(resend_scan_due_us_, now_us + resend_us);
     ++first_unsent_id_;
@@ -699,8 +715,8 @@ void Connection::update(std::uint64_t now_us) {
 }
 
 void Connection::resize_sent_history(std::size_t capacity) {
-  assert(is_power_of_two(capacity));
-  assert(capacity >= sent_history_min && capacity <= sent_history_max);
+  STRATA_ASSERT(is_power_of_two(capacity), capacity);
+  STRATA_ASSERT(capacity >= sent_history_min && capacity <= sent_history_max, capacity);
   std::vector<SentPacket> resized(capacity);
   const std::size_t keep = std::min(sent_.size(), capacity);
   for (std::size_t i = 1; i <= keep; ++i) {

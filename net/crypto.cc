@@ -1,9 +1,8 @@
 // net/crypto.cc: thin wrappers over libsodium; see crypto.h for the nonce layout.
 #include "net/crypto.h"
+#include "sim/assert.h"
 
 #include <sodium.h>
-
-#include <cassert>
 
 namespace strata::net {
 
@@ -47,7 +46,7 @@ void seal(const Key& key, NonceDomain domain, std::uint64_t sequence, std::span<
   unsigned long long written = 0;
   crypto_aead_chacha20poly1305_ietf_encrypt(out, &written, plaintext.data(), plaintext.size(), ad.data(), ad.size(),
                                             nullptr, nonce.data(), key.data());
-  assert(written == plaintext.size() + mac_size);
+  STRATA_ASSERT(written == plaintext.size() + mac_size, written, plaintext.size());
 }
 
 bool open(const Key& key, NonceDomain domain, std::uint64_t sequence, std::span<const std::uint8_t> ad,
@@ -64,7 +63,7 @@ void xseal(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce, std
   unsigned long long written = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(out, &written, plaintext.data(), plaintext.size(), ad.data(), ad.size(),
                                              nullptr, nonce.data(), key.data());
-  assert(written == plaintext.size() + mac_size);
+  STRATA_ASSERT(written == plaintext.size() + mac_size, written, plaintext.size());
 }
 
 bool xopen(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce, std::span<const std::uint8_t> ad,

@@ -12,13 +12,13 @@
 #pragma once
 
 #include <array>
-#include <cassert>
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "net/limits.h"
 #include "net/packet.h"
+#include "sim/assert.h"
 
 namespace strata::net {
 
@@ -34,8 +34,9 @@ struct ReliableSlot {
 class ReliableRing {
  public:
   explicit ReliableRing(std::size_t capacity) : capacity_(capacity) {
-    assert(capacity % reliable_chunk_slots == 0);
-    assert(capacity <= reliable_span_factor * reliable_window_max);
+    // A power of two, so id % capacity stays continuous where the 16-bit ids wrap.
+    STRATA_REQUIRE(capacity >= reliable_chunk_slots && (capacity & (capacity - 1)) == 0, capacity);
+    STRATA_REQUIRE(capacity <= reliable_span_factor * reliable_window_max, capacity);
   }
 
   // The slot holding id, or nullptr when it holds none (its chunk, or the slot, is free).
@@ -43,6 +44,7 @@ class ReliableRing {
     if (chunks_.empty()) return nullptr;
     Chunk* chunk = chunks_[chunk_index(id)].get();
     if (chunk == nullptr) return nullptr;
+    STRATA_ASSERT(chunk->used > 0 && chunk->used <= reliable_chunk_slots, chunk->used, id);  // else freed
     ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
     return slot.valid && slot.id == id ? &slot : nullptr;
   }
@@ -53,8 +55,11 @@ class ReliableRing {
     std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(id)];
     if (!chunk) chunk = std::make_unique<Chunk>();
     ReliableSlot& slot = chunk->slots[id % reliable_chunk_slots];
-    assert(!slot.valid);
-    assert(chunk->used < reliable_chunk_slots);
+    // The caller claims only ids of its window, whose slots are all distinct: a valid slot here is
+    // another id of the window or a double claim.
+    STRATA_REQUIRE(!slot.valid, id, slot.id, capacity_);
+    STRATA_ASSERT(chunk->used < reliable_chunk_slots, chunk->used, id);
+    STRATA_ASSERT(used_ < capacity_, used_, capacity_);
     slot.valid = true;
     slot.id = id;
     ++chunk->used;
@@ -64,10 +69,12 @@ class ReliableRing {
 
   // Frees the valid slot (whose data the caller has already taken or released).
   void release(ReliableSlot& slot) {
-    assert(slot.valid);
-    assert(used_ > 0);
+    STRATA_REQUIRE(slot.valid, slot.id);
+    STRATA_ASSERT(used_ > 0, slot.id);
+    STRATA_ASSERT(!chunks_.empty(), slot.id);
     std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(slot.id)];
-    assert(chunk && chunk->used > 0);
+    STRATA_ASSERT(chunk != nullptr && chunk->used > 0, slot.id, used_);
+    STRATA_REQUIRE(&slot == &chunk->slots[slot.id % reliable_chunk_slots], slot.id);  // a slot of this ring
     slot.valid = false;
     --used_;
     if (--chunk->used == 0) chunk.reset();

@@ -4,11 +4,11 @@
 #include "net/server.h"
 
 #include <algorithm>
-#include <cassert>
 #include <cstring>
 #include <functional>
 
 #include "net/handshake.h"
+#include "sim/assert.h"
 
 namespace strata::net {
 
@@ -48,9 +48,9 @@ Server::Server(const ServerConfig& config)
       request_budget_{config.connection_request_burst, 0},
       address_request_budgets_(config.request_address_table_size, config.requests_per_second_per_address,
                                config.request_burst_per_address) {
-  assert(config.max_clients > 0 && config.max_clients <= clients_max);
-  [[maybe_unused]] const bool ready = crypto_init();
-  assert(ready);
+  STRATA_REQUIRE(config.max_clients > 0 && config.max_clients <= clients_max, config.max_clients);
+  const bool ready = crypto_init();
+  STRATA_ASSERT(ready, "libsodium initialises");
   challenge_key_ = random_key();
   slots_.resize(config.max_clients);
   for (std::size_t i = config.max_clients; i > 0; --i) free_slots_.push_back(i - 1);
@@ -259,7 +259,8 @@ void Server::write_packets(Client& client, std::uint64_t now_us, DatagramSink& s
   // The sink may report this client's transport closed from inside emit() (a TCP stream whose
   // send queue overflowed): transport_closed() only marks it, and the caller removes it later.
   while (!client.transport_failed && client.connection.write_packet(now_us, header, payload_)) {
-    assert(static_cast<std::uint16_t>(client.send_sequence) == header.sequence);
+    STRATA_ASSERT(static_cast<std::uint16_t>(client.send_sequence) == header.sequence, client.send_sequence,
+                  header.sequence);
     const std::size_t n = seal_data_packet(header, payload_, client.server_to_client_key, client.send_sequence++,
                                            config_.protocol_id, packet_buffer_);
     emit(sink, client.transport, client.address, std::span<const std::uint8_t>(packet_buffer_.data(), n));

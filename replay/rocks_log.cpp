@@ -20,6 +20,7 @@
 #include "replay/limits.h"
 #include "replay/rocks_keys.h"
 #include "schema/codec.h"
+#include "sim/assert.h"
 #include "sim/hash.h"
 #include "sim/limits.h"
 
@@ -355,6 +356,8 @@ struct LogWriter::Impl {
         }
         {
           std::lock_guard lock(sync_mutex);  // (under the lock: written() may be waiting on it)
+          // durable only grows (target was committed after what is durable).
+          STRATA_ASSERT(target > durable.load(std::memory_order_relaxed), target, durable.load());
           durable.store(target, std::memory_order_release);
         }
         sync_cv.notify_all();
@@ -363,7 +366,9 @@ struct LogWriter::Impl {
   }
   // Sim thread, after a commit of `tick`.
   Status written(uint64_t tick) {
+    STRATA_ASSERT(tick == last_tick, tick, last_tick);
     if (config.wal_sync != WalSync::background) {
+      STRATA_ASSERT(tick > durable.load(std::memory_order_relaxed), tick, durable.load());
       durable.store(tick, std::memory_order_release);
       return {};
     }
@@ -371,6 +376,7 @@ struct LogWriter::Impl {
     {
       std::unique_lock lock(sync_mutex);
       if (!sync_status.ok()) return sync_status;
+      STRATA_ASSERT(tick > sync_written, tick, sync_written);  // handed over in tick order
       sync_written = tick;
       sync_cv.notify_all();
       // Back-pressure: past the lag bound the tick waits for the disk.
@@ -443,6 +449,7 @@ struct LogWriter::Impl {
       hash_cv.wait(lock, [&] { return !hash_busy; });
     }
     hash_unsettled = false;
+    STRATA_ASSERT(hash_tick > header.start_tick && hash_tick <= last_tick, hash_tick, last_tick);
     amended = checked_value(hash_record);
     amended_tick = hash_tick;
     background_hashes += 1;
@@ -464,6 +471,8 @@ struct LogWriter::Impl {
   // Puts the amended record (if any) into `batch`.
   void take_amendment(rocksdb::WriteBatch& batch) {
     if (amended.empty()) return;
+    // The amendment rewrites a tick already appended (never one ahead of the log).
+    STRATA_ASSERT(amended_tick > header.start_tick && amended_tick <= last_tick, amended_tick, last_tick);
     (void)batch.Put(db.ticks(), tick_key(amended_tick), amended);
     amended.clear();
   }
@@ -680,11 +689,13 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = input.tick;
   if (Status s = impl_->written(input.tick); !s.ok()) return s;
+  STRATA_ASSERT(durable_tick() <= impl_->last_tick, durable_tick(), impl_->last_tick);
   if (background_hash) {
     Impl& i = *impl_;
     if (!i.hash_thread.joinable()) i.start_hash_thread();
     {
       std::lock_guard lock(i.hash_mutex);
+      STRATA_ASSERT(!i.hash_busy && i.hash_world == nullptr, i.hash_tick, input.tick);  // settled above
       i.hash_input = input;  // copy-assign: reuses the capacity
       i.hash_quick = quick;
       i.hash_tick = input.tick;
@@ -712,6 +723,7 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
     }
     {
       std::lock_guard lock(i.snapshot_mutex);
+      STRATA_ASSERT(!i.snapshot_busy && i.pending_world == nullptr, i.pending_tick, input.tick);  // waited above
       i.pending_world = std::move(copy);
       i.pending_tick = input.tick;
       i.snapshot_busy = true;
@@ -746,6 +758,7 @@ Status LogWriter::append_record(const schema::TickRecord& record, const std::vec
   if (Status s = impl_->commit(batch); !s.ok()) return s;
   impl_->last_tick = record.input.tick;
   if (Status s = impl_->written(record.input.tick); !s.ok()) return s;
+  STRATA_ASSERT(durable_tick() <= impl_->last_tick, durable_tick(), impl_->last_tick);
   return {};
 }
 

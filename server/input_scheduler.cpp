@@ -2,6 +2,7 @@
 #include "server/input_scheduler.h"
 
 #include <algorithm>
+#include <span>
 
 #include "sim/assert.h"
 
@@ -59,6 +60,45 @@ bool bind_player(Command& command, PlayerId player, uint32_t seq) {
       },
       command);
 }
+
+// The (player, seq) of a player's command; false for other kinds.
+bool player_key(const Command& command, uint32_t& player, uint32_t& seq) {
+  return std::visit(
+      [&](const auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, MoveCommand> || std::is_same_v<T, PlaceCommand> ||
+                      std::is_same_v<T, BreakCommand> || std::is_same_v<T, InteractCommand>) {
+          player = raw(c.player);
+          seq = c.seq;
+          return true;
+        } else {
+          return false;
+        }
+      },
+      command);
+}
+
+// Read back from a built tick: the players' commands [first, last) are ordered by (player, seq),
+// strictly (no duplicate), and no player has more than `per_player` of them.
+void assert_players_ordered(std::span<const Command> commands, uint32_t per_player) {
+  uint32_t previous_player = 0;
+  uint32_t previous_seq = 0;
+  uint32_t run = 0;
+  bool any = false;
+  for (const Command& command : commands) {
+    uint32_t player = 0;
+    uint32_t seq = 0;
+    STRATA_ASSERT(player_key(command, player, seq), "a player's command in the players' part");
+    const bool same = any && player == previous_player;
+    STRATA_ASSERT(!any || player > previous_player || (same && seq > previous_seq), previous_player, previous_seq,
+                  player, seq);
+    run = same ? run + 1 : 1;
+    STRATA_ASSERT(run <= per_player, player, run, per_player);
+    previous_player = player;
+    previous_seq = seq;
+    any = true;
+  }
+}
 }  // namespace
 
 InputVerdict InputScheduler::submit_player(PlayerId player, uint32_t seq, uint64_t wanted_tick, Command command,
@@ -80,6 +120,7 @@ InputVerdict InputScheduler::submit_player(PlayerId player, uint32_t seq, uint64
   if (queue.pending.size() >= config_.max_pending_per_player) return count(InputVerdict::queue_full);
   const bool late = wanted_tick < current_tick;
   queue.pending.insert(pos, Pending{seq, std::max(wanted_tick, current_tick), command});
+  STRATA_ASSERT(player_ids_.size() == queues_.size(), player_ids_.size(), queues_.size());
   return count(late ? InputVerdict::late : InputVerdict::accepted);
 }
 
@@ -117,10 +158,21 @@ void InputScheduler::stamp(Command& command, uint64_t physical_ms) {
 void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) {
   out.tick = tick;
   out.commands.clear();
+  // Each part within its cap (the caps sum to at most what the log decodes: scheduler_limits).
   take_system(out);
+  const size_t system_end = out.commands.size();
+  STRATA_ASSERT(system_end <= config_.system_commands_per_tick, system_end, config_.system_commands_per_tick);
   take_players(tick, physical_ms, out);
+  const size_t players_end = out.commands.size();
+  STRATA_ASSERT(players_end - system_end <= config_.player_commands_per_tick, players_end - system_end,
+                config_.player_commands_per_tick);
+  assert_players_ordered(std::span<const Command>(out.commands).subspan(system_end, players_end - system_end),
+                         config_.commands_per_player_per_tick);
   take_remote(out);
-  STRATA_ASSERT(out.commands.size() <= sim::limits::commands_per_tick_max, "a tick beyond what the log decodes");
+  STRATA_ASSERT(out.commands.size() - players_end <= config_.remote_commands_per_tick,
+                out.commands.size() - players_end, config_.remote_commands_per_tick);
+  STRATA_ASSERT(out.commands.size() <= sim::limits::commands_per_tick_max, "a tick beyond what the log decodes",
+                out.commands.size());
 }
 
 // Arrival order; what does not fit waits at the front for the next tick.
@@ -136,9 +188,12 @@ void InputScheduler::take_players(uint64_t tick, uint64_t physical_ms, TickInput
   for (size_t i = 0; i < queues_.size(); ++i) {
     PlayerQueue& queue = queues_[i];
     const uint32_t taken = taken_[i];
-    STRATA_ASSERT(taken <= due_[i] && due_[i] <= queue.pending.size(), "took more than was due");
+    STRATA_ASSERT(taken <= due_[i] && due_[i] <= queue.pending.size(), "took more than was due", taken, due_[i],
+                  queue.pending.size());
+    STRATA_ASSERT(i == 0 || player_ids_[i - 1] < player_ids_[i], i, player_ids_[i]);  // queues by player
     for (uint32_t k = 0; k < taken; ++k) {
       Pending& p = queue.pending[k];
+      STRATA_ASSERT(p.seq > queue.last_scheduled, player_ids_[i], p.seq, queue.last_scheduled);
       stamp(p.command, physical_ms);
       out.commands.push_back(p.command);
       queue.last_scheduled = p.seq;
@@ -190,6 +245,7 @@ void InputScheduler::share_players(uint64_t tick) {
       extra -= 1;
     }
   }
+  STRATA_ASSERT(extra == 0, extra, share, budget);  // share + 1 for everyone wanting more would not fit
   deferrals_.fair_share += wanted - budget;
   deferrals_.ticks_shared += 1;
 }

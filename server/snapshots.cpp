@@ -19,11 +19,13 @@ void SnapshotOutbox::push(std::vector<BuiltSnapshot>& batch) {
     items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(excess));
     dropped_.fetch_add(excess, std::memory_order_relaxed);
   }
+  STRATA_ASSERT(items_.size() <= capacity_max, items_.size());
 }
 
 void SnapshotOutbox::take(std::vector<BuiltSnapshot>& out) {
   out.clear();
   std::lock_guard lock(mutex_);
+  STRATA_ASSERT(items_.size() <= capacity_max, items_.size());
   out.swap(items_);
 }
 
@@ -121,7 +123,7 @@ void SnapshotBuilders::take_acks(Builder& b) {
 void SnapshotBuilders::forget(uint64_t client) { forget_[client % builders_.size()].push_back(client); }
 
 void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vector<SnapshotJob> jobs) {
-  STRATA_ASSERT(frame != nullptr, "a frame to build from");
+  STRATA_REQUIRE(frame != nullptr, "a frame to build from");
   frames_ += 1;
   for (auto& s : split_) s.clear();
   for (const SnapshotJob& job : jobs) split_[job.client % builders_.size()].push_back(job);
@@ -177,12 +179,18 @@ void SnapshotBuilders::run(Builder& b) {
 void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vector<SnapshotJob>& jobs_in,
                              const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published) {
   const auto start = std::chrono::steady_clock::now();
+  // Read: a builder's frames never go back (a client's views, and so its baselines, are older).
+  STRATA_REQUIRE(frame.tick >= b.last_frame_tick, frame.tick, b.last_frame_tick);
+  b.last_frame_tick = frame.tick;
   for (uint64_t client : forget) b.clients.erase(client);
   take_acks(b);
   // The rotation: clients in id order, starting after the one built last.
   b.jobs.assign(jobs_in.begin(), jobs_in.end());
   std::sort(b.jobs.begin(), b.jobs.end(),
             [](const SnapshotJob& x, const SnapshotJob& y) { return x.client < y.client; });
+  const auto twice = std::adjacent_find(
+      b.jobs.begin(), b.jobs.end(), [](const SnapshotJob& x, const SnapshotJob& y) { return x.client == y.client; });
+  STRATA_REQUIRE(twice == b.jobs.end(), "one job per client and frame", twice->client, frame.tick);
   const size_t n = b.jobs.size();
   const size_t first =
       static_cast<size_t>(std::upper_bound(b.jobs.begin(), b.jobs.end(), b.resume_after,
@@ -236,6 +244,10 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     }
     view::encode_snapshot_message(b.snapshot, built.bytes);
     const view::ClientSnapshot& s = b.snapshot;
+    // Written: a snapshot of this frame, a delta exactly when it has a baseline, never from ahead.
+    STRATA_ASSERT(s.tick == frame.tick, s.tick, frame.tick, job.client);
+    STRATA_ASSERT((kind == SnapshotKind::delta) == (s.baseline_tick != 0), kind, s.baseline_tick, job.client);
+    STRATA_ASSERT(s.baseline_tick <= s.tick, s.baseline_tick, s.tick, job.client);
     if (s.baseline_tick == 0) {
       counts.fulls_built += 1;
       counts.fulls_evicted += kind == SnapshotKind::full_evicted ? 1 : 0;

@@ -147,7 +147,8 @@ class SnapshotBuilders {
     std::vector<std::pair<uint64_t, uint64_t>> posted_acks;  // (client, tick), under ack_mutex
     std::vector<std::pair<uint64_t, uint64_t>> acks;         // the builder's: taken from posted_acks
     std::atomic<bool> acks_waiting{false};
-    uint64_t resume_after = 0;  // the rotation: the client built last (its successor goes first)
+    uint64_t resume_after = 0;     // the rotation: the client built last (its successor goes first)
+    uint64_t last_frame_tick = 0;  // of the frame built last: frames never go back
     std::unordered_map<uint64_t, ClientState> clients;  // only this builder's thread touches it
     view::ClientSnapshot snapshot;                      // scratch: its buffers are reused
     std::vector<SnapshotJob> jobs;                      // scratch: this frame's jobs in rotation order

@@ -195,5 +195,18 @@ TEST(net_reliable_storage, idle_connection_holds_no_ring_and_a_minimal_history) 
   EXPECT_LT(pair.a().memory_bytes(), 16u * 1024u);
 }
 
+// The ring's invariants stay on in release builds and name the ids involved.
+TEST(net_reliable_ring_DeathTest, a_double_claim_or_a_foreign_slot_stops_with_the_ids) {
+  ReliableRing ring(256);
+  ring.claim(5);
+  EXPECT_DEATH(ring.claim(5), "STRATA_REQUIRE failed .*!slot.valid; id = 5, slot.id = 5, capacity_ = 256");
+  EXPECT_DEATH(ring.claim(5 + 256), "STRATA_REQUIRE failed .*!slot.valid; id = 261, slot.id = 5");
+  ReliableSlot stray;
+  stray.valid = true;
+  stray.id = 5;
+  EXPECT_DEATH(ring.release(stray),
+               "STRATA_REQUIRE failed .*&slot == &chunk->slots\\[slot.id % reliable_chunk_slots\\]; slot.id = 5");
+}
+
 }  // namespace
 }  // namespace strata::net
