@@ -222,16 +222,10 @@ void RegionalNode::pump_inbound() {
 void RegionalNode::pump_outbound(uint64_t now_us) {
   {
     std::lock_guard lock(outbound_mutex_);
-    if (io_outbound_.reliable.empty() && io_outbound_.disconnects.empty() && io_outbound_.observed.empty()) {
+    if (io_outbound_.empty()) {
       std::swap(io_outbound_, outbound_);  // the usual case: nothing held back
     } else {
-      for (const auto& d : outbound_.disconnects) io_outbound_.disconnects.push_back(d);
-      for (Outbound::Observed& o : outbound_.observed) io_outbound_.observed.push_back(std::move(o));
-      const size_t offset = io_outbound_.bytes.size();
-      for (const Outbound::Reliable& m : outbound_.reliable)
-        io_outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
-      io_outbound_.bytes.insert(io_outbound_.bytes.end(), outbound_.bytes.begin(), outbound_.bytes.end());
-      outbound_.reset();
+      io_outbound_.append(outbound_);
     }
   }
   const uint64_t durable = log_->durable_tick();
@@ -364,6 +358,15 @@ void RegionalNode::Outbound::reset() {
   observed.clear();
   bytes.clear();
   if (bytes.capacity() > bytes_kept_max) std::vector<uint8_t>().swap(bytes);
+}
+
+void RegionalNode::Outbound::append(Outbound& later) {
+  disconnects.insert(disconnects.end(), later.disconnects.begin(), later.disconnects.end());
+  const size_t offset = bytes.size();
+  for (const Reliable& m : later.reliable) reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
+  bytes.insert(bytes.end(), later.bytes.begin(), later.bytes.end());
+  for (Observed& o : later.observed) observed.push_back(std::move(o));
+  later.reset();
 }
 
 void RegionalNode::send_reliable(uint64_t client, std::span<const uint8_t> bytes) {
@@ -538,14 +541,8 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   relay_chat(*frame);
   {
     std::lock_guard lock(outbound_mutex_);
-    for (auto& d : sim_outbound_.disconnects) outbound_.disconnects.push_back(d);
-    const size_t offset = outbound_.bytes.size();
-    for (const Outbound::Reliable& m : sim_outbound_.reliable)
-      outbound_.reliable.push_back({m.client, m.tick, offset + m.offset, m.size});
-    outbound_.bytes.insert(outbound_.bytes.end(), sim_outbound_.bytes.begin(), sim_outbound_.bytes.end());
-    for (Outbound::Observed& o : sim_outbound_.observed) outbound_.observed.push_back(std::move(o));
+    outbound_.append(sim_outbound_);
   }
-  sim_outbound_.reset();
   clock.end(TickPhase::relay);
   return true;
 }

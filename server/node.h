@@ -224,7 +224,9 @@ class RegionalNode {
       uint64_t tick = 0;        // sent once the log holds this tick durably
     };
     std::vector<Observed> observed;
-    void reset();  // empty
+    void reset();                  // empty
+    void append(Outbound& later);  // `later`'s sends after these (its observed messages moved), then it is reset
+    [[nodiscard]] bool empty() const { return reliable.empty() && disconnects.empty() && observed.empty(); }
   };
   // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
   // chat_pending_max lines relayed per tick (a bound on the relay work one tick can be given).
