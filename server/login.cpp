@@ -132,29 +132,19 @@ std::array<uint64_t, login_reason_count> Login::counters() const {
 
 bool Login::take_token(std::map<std::string, Bucket, std::less<>>& buckets, std::string_view address, double per_s,
                        double capacity, uint64_t now_us) {
-  auto refill = [&](Bucket& bucket) {
-    if (now_us > bucket.at_us) {
-      bucket.tokens =
-          std::min(capacity, bucket.tokens + per_s * static_cast<double>(now_us - bucket.at_us) / 1'000'000.0);
-    }
-    bucket.at_us = std::max(bucket.at_us, now_us);
-  };
   auto it = buckets.find(address);
   if (it == buckets.end()) {
     if (buckets.size() >= login_addresses_max) {
       // A full bucket is the same as none: forget those, keep the active ones.
       for (auto entry = buckets.begin(); entry != buckets.end();) {
-        refill(entry->second);
+        (void)entry->second.take(0, per_s, capacity, now_us);  // refills only
         entry = entry->second.tokens >= capacity ? buckets.erase(entry) : std::next(entry);
       }
       if (buckets.size() >= login_addresses_max) return false;
     }
     it = buckets.emplace(std::string(address), Bucket{capacity, now_us}).first;
   }
-  refill(it->second);
-  if (it->second.tokens < 1.0) return false;
-  it->second.tokens -= 1.0;
-  return true;
+  return it->second.take(1.0, per_s, capacity, now_us);
 }
 
 bool Login::admin_request_ok(std::string_view authorization) const {

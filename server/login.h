@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "net/rate_limit.h"
 #include "net/token.h"
 #include "server/accounts.h"
 #include "server/ticket.h"
@@ -150,10 +151,7 @@ class Login {
 
  private:
   struct Pending;  // a login waiting for its password verification
-  struct Bucket {
-    double tokens = 0;
-    uint64_t at_us = 0;
-  };
+  using Bucket = net::TokenBucket;
   std::optional<LoginResult> prepare(const LoginRequest& request, Pending& pending);
   LoginResult verify_and_finish(const Pending& pending);
   LoginResult finish(const std::string& account, bool observer, const std::string& address, uint64_t now_us);
