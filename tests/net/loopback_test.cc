@@ -13,26 +13,16 @@
 #include "net/server.h"
 #include "net/transport.h"
 #include "tests/net/connection_harness.h"
+#include "tests/net/loopback_harness.h"
 
 namespace strata::net {
 namespace {
 
 using test::message_bytes;
 
-constexpr std::uint64_t protocol_id = 0x1234;
-
-struct Deadline {
-  std::chrono::steady_clock::time_point end = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() > end; }
-};
-
-ConnectToken mint(const Key& key, const Address& server, ClientId id) {
-  ConnectTokenParams params;
-  params.protocol_id = protocol_id;
-  params.client_id = id;
-  params.server_addresses = {server};
-  return *mint_connect_token(params, key, system_now_us() / 1'000'000);
-}
+constexpr std::uint64_t protocol_id = test::loopback_protocol_id;
+using test::Deadline;
+using test::mint;
 
 ServerConfig server_config(const Key& key, const Address& address) {
   ServerConfig config = default_server_config();

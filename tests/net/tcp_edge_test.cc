@@ -16,25 +16,14 @@
 #include "net/client.h"
 #include "net/server.h"
 #include "net/transport.h"
+#include "tests/net/loopback_harness.h"
 
 namespace strata::net {
 namespace {
 
-constexpr std::uint64_t protocol_id = 0x1234;
-
-struct Deadline {
-  std::chrono::steady_clock::time_point end;
-  explicit Deadline(int seconds = 20) : end(std::chrono::steady_clock::now() + std::chrono::seconds(seconds)) {}
-  [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() > end; }
-};
-
-ConnectToken mint(const Key& key, const Address& server, ClientId id) {
-  ConnectTokenParams params;
-  params.protocol_id = protocol_id;
-  params.client_id = id;
-  params.server_addresses = {server};
-  return *mint_connect_token(params, key, system_now_us() / 1'000'000);
-}
+constexpr std::uint64_t protocol_id = test::loopback_protocol_id;
+using test::Deadline;
+using test::mint;
 
 // A server endpoint behind a TcpServer on 127.0.0.1 (the token names the listener's address).
 struct TcpServerWorld {
