@@ -154,6 +154,17 @@ void replayed(Run& run, Report& report) {
 }
 
 // Holds `fds` until the run is over, counting the streams the server closes.
+// Closes the streams still open at the end of an attack, counting them.
+void close_streams(const std::vector<int>& fds, Report& report) {
+  size_t open = 0;
+  for (const int fd : fds) {
+    if (fd < 0) continue;
+    open += 1;
+    ::close(fd);
+  }
+  report.add("open_at_end", open);
+}
+
 void hold_streams(Run& run, std::vector<int>& fds, Report& report) {
   hold(run, [&] {
     for (int& fd : fds) {
@@ -164,13 +175,7 @@ void hold_streams(Run& run, std::vector<int>& fds, Report& report) {
       }
     }
   });
-  size_t open = 0;
-  for (const int fd : fds) {
-    if (fd < 0) continue;
-    open += 1;
-    ::close(fd);
-  }
-  report.add("open_at_end", open);
+  close_streams(fds, report);
 }
 
 // Opens `count` TCP streams to `port` (at most 500 a second), each then given `first_bytes`.
@@ -237,13 +242,7 @@ void slow_http(Run& run, Report& report) {
       }
     }
   });
-  size_t open = 0;
-  for (const int fd : fds) {
-    if (fd < 0) continue;
-    open += 1;
-    ::close(fd);
-  }
-  report.add("open_at_end", open);
+  close_streams(fds, report);
 }
 
 // Hostile names (JSON string contents, raw bytes as sent) and hostile bodies.
