@@ -9,26 +9,26 @@
 
 namespace strata::net {
 
-enum class AddressFamily : std::uint8_t { none = 0, ipv4 = 4, ipv6 = 6 };
+enum class AddressFamily : uint8_t { none = 0, ipv4 = 4, ipv6 = 6 };
 
 struct Address {
   AddressFamily family = AddressFamily::none;
-  std::array<std::uint8_t, 16> ip{};  // IPv4 uses the first 4 bytes, the rest stay zero
-  std::uint16_t port = 0;
+  std::array<uint8_t, 16> ip{};  // IPv4 uses the first 4 bytes, the rest stay zero
+  uint16_t port = 0;
 
   friend bool operator==(const Address&, const Address&) = default;
 };
 
 // Wire form (19 bytes): family u8, ip 16 bytes, port u16 little endian.
-inline constexpr std::size_t address_wire_size = 19;
+inline constexpr size_t address_wire_size = 19;
 
-[[nodiscard]] Address make_ipv4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint16_t port);
+[[nodiscard]] Address make_ipv4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port);
 [[nodiscard]] std::string to_string(const Address& address);
-void write_address(const Address& address, std::uint8_t* out);          // address_wire_size bytes
-[[nodiscard]] bool read_address(const std::uint8_t* in, Address& out);  // false if malformed
+void write_address(const Address& address, uint8_t* out);          // address_wire_size bytes
+[[nodiscard]] bool read_address(const uint8_t* in, Address& out);  // false if malformed
 
 struct AddressHash {
-  std::size_t operator()(const Address& a) const noexcept;
+  size_t operator()(const Address& a) const noexcept;
 };
 
 }  // namespace strata::net

@@ -17,9 +17,9 @@ namespace strata::net {
 
 struct ClientConfig {
   // Interval between resends of the request and of the response while handshaking.
-  std::uint64_t handshake_resend_us = 100'000;
+  uint64_t handshake_resend_us = 100'000;
   // Give up the handshake with one server after this long.
-  std::uint64_t handshake_timeout_us = 5'000'000;
+  uint64_t handshake_timeout_us = 5'000'000;
   // Datagrams (UDP) or a stream (TCP): over a stream reliable messages are never resent.
   TransportKind transport = TransportKind::datagram;
   // Protocol settings of the connection (its timeout comes from the token).
@@ -28,7 +28,7 @@ struct ClientConfig {
 
 [[nodiscard]] ClientConfig default_client_config();
 
-enum class ClientState : std::uint8_t {
+enum class ClientState : uint8_t {
   idle,
   sending_request,
   sending_response,
@@ -37,7 +37,7 @@ enum class ClientState : std::uint8_t {
   failed,        // see failure()
 };
 
-enum class ClientFailure : std::uint8_t {
+enum class ClientFailure : uint8_t {
   none,
   token_invalid,
   token_expired,
@@ -52,19 +52,19 @@ class Client {
 
   // Starts connecting to the token's server_index-th address over datagrams (UDP). False (and
   // failure()) if the token is unreadable, expired or has no such address.
-  bool connect(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index = 0);
+  bool connect(std::span<const uint8_t> connect_token, uint64_t now_us, size_t server_index = 0);
   // The same over a stream (ClientConfig::transport == stream) to `stream_peer`, the far end of
   // the caller's TCP stream: the handshake still names the token's server_index-th address (the
   // token is bound to it), but packets are accepted only from `stream_peer`, where they come from.
-  bool connect_stream(std::span<const std::uint8_t> connect_token, const Address& stream_peer, std::uint64_t now_us,
-                      std::size_t server_index = 0);
-  void receive(const Address& from, std::span<const std::uint8_t> datagram, std::uint64_t now_us);
-  void update(std::uint64_t now_us);
-  void send_packets(std::uint64_t now_us, DatagramSink& sink);
+  bool connect_stream(std::span<const uint8_t> connect_token, const Address& stream_peer, uint64_t now_us,
+                      size_t server_index = 0);
+  void receive(const Address& from, std::span<const uint8_t> datagram, uint64_t now_us);
+  void update(uint64_t now_us);
+  void send_packets(uint64_t now_us, DatagramSink& sink);
 
-  [[nodiscard]] SendResult send(Channel channel, std::span<const std::uint8_t> data);
+  [[nodiscard]] SendResult send(Channel channel, std::span<const uint8_t> data);
   bool pop_message(Message& out);
-  void disconnect(DisconnectReason reason, std::uint64_t now_us);
+  void disconnect(DisconnectReason reason, uint64_t now_us);
 
   [[nodiscard]] ClientState state() const { return state_; }
   [[nodiscard]] ClientFailure failure() const { return failure_; }
@@ -78,17 +78,16 @@ class Client {
   [[nodiscard]] const Address& server_address() const { return server_address_; }
   // Where packets go to and are accepted from: server_address(), or the stream's far end.
   [[nodiscard]] const Address& peer_address() const { return peer_address_; }
-  [[nodiscard]] std::size_t server_count() const { return token_ ? token_->server_addresses.size() : 0; }
+  [[nodiscard]] size_t server_count() const { return token_ ? token_->server_addresses.size() : 0; }
   [[nodiscard]] const DropCounters& endpoint_drops() const { return drops_; }
   [[nodiscard]] const ConnectionStats* stats() const { return connection_ ? &connection_->stats() : nullptr; }
   [[nodiscard]] const Connection* connection() const { return connection_.get(); }
 
  private:
   void fail(ClientFailure failure);
-  bool start(std::span<const std::uint8_t> connect_token, std::uint64_t now_us, std::size_t server_index,
-             const Address* stream_peer);
-  void receive_challenge(std::span<const std::uint8_t> packet, std::uint64_t now_us);
-  void receive_data(std::span<const std::uint8_t> packet, std::uint64_t now_us);
+  bool start(std::span<const uint8_t> connect_token, uint64_t now_us, size_t server_index, const Address* stream_peer);
+  void receive_challenge(std::span<const uint8_t> packet, uint64_t now_us);
+  void receive_data(std::span<const uint8_t> packet, uint64_t now_us);
 
   ClientConfig config_;
   ClientState state_ = ClientState::idle;
@@ -97,17 +96,17 @@ class Client {
   std::optional<ConnectTokenPublic> token_;
   Address server_address_;
   Address peer_address_;
-  std::uint64_t handshake_start_us_ = 0;
-  std::uint64_t last_handshake_send_us_ = 0;
+  uint64_t handshake_start_us_ = 0;
+  uint64_t last_handshake_send_us_ = 0;
   bool handshake_send_due_ = false;
   bool heard_from_server_ = false;
-  std::array<std::uint8_t, challenge_packet_size> response_{};
+  std::array<uint8_t, challenge_packet_size> response_{};
   std::unique_ptr<Connection> connection_;
   ReplayWindow replay_;
-  std::uint64_t send_sequence_ = 0;
+  uint64_t send_sequence_ = 0;
   DropCounters drops_;
-  std::vector<std::uint8_t> payload_;
-  std::array<std::uint8_t, data_packet_size_max> packet_buffer_{};
+  std::vector<uint8_t> payload_;
+  std::array<uint8_t, data_packet_size_max> packet_buffer_{};
 };
 
 }  // namespace strata::net

@@ -25,9 +25,9 @@
 
 namespace strata::net {
 
-enum class Channel : std::uint8_t { reliable_ordered = 0, unreliable_sequenced = 1 };
+enum class Channel : uint8_t { reliable_ordered = 0, unreliable_sequenced = 1 };
 
-enum class DisconnectReason : std::uint8_t {
+enum class DisconnectReason : uint8_t {
   none = 0,
   requested = 1,        // the application closed the connection
   timeout = 2,          // nothing valid received for timeout_us
@@ -43,50 +43,50 @@ enum class DisconnectReason : std::uint8_t {
 };
 inline constexpr DisconnectReason disconnect_reason_last = DisconnectReason::rate_limited;
 
-enum class ConnectionState : std::uint8_t { connected, disconnecting, disconnected };
+enum class ConnectionState : uint8_t { connected, disconnecting, disconnected };
 
 struct ConnectionConfig {
   // Send an empty packet (carrying acks) when nothing else was sent for this long. 250 ms: an
   // idle connection costs 8 datagrams a second (ENet pings every 500 ms); active connections
   // carry their acks on data and never need it. Measured: 2.2 % of a core per 1,000 idle
   // connections (4.4 % at 100 ms), unchanged throughput at 5 % loss and 100 ms RTT.
-  std::uint64_t keepalive_interval_us = 250'000;
+  uint64_t keepalive_interval_us = 250'000;
   // How long an ack of packets that carried only unreliable messages may wait for a packet going
   // out anyway (reliable messages and disconnects are acked at the next send). The ack carries
   // how long it waited (PacketHeader::ack_delay), so RTT samples stay exact. 100 ms covers a
   // 10 Hz snapshot stream: a client acking each snapshot no longer draws an ack-only packet from
   // the server (that was 23 of the 43 packets/s a 20 Hz client received), nor the other way round.
-  std::uint64_t ack_delay_max_us = 100'000;
+  uint64_t ack_delay_max_us = 100'000;
   // Disconnect with DisconnectReason::timeout when no valid packet arrived for this long.
-  std::uint64_t timeout_us = 10'000'000;
+  uint64_t timeout_us = 10'000'000;
   // Reliable resend delay before the first RTT sample.
-  std::uint64_t resend_initial_us = 100'000;
+  uint64_t resend_initial_us = 100'000;
   // Bounds of the RTT-based resend delay (smoothed RTT + 4 x jitter).
-  std::uint64_t resend_min_us = 10'000;
-  std::uint64_t resend_max_us = 1'000'000;
+  uint64_t resend_min_us = 10'000;
+  uint64_t resend_max_us = 1'000'000;
   // Reliable messages (or fragments) sent and not yet acked, at most; a power of two, at most
   // reliable_window_max. The id span in flight may reach reliable_span_factor times this, so a lost
   // message does not stop new ones; the rings (both directions) may hold that many slots, allocated
   // in chunks as they are used (reliable_ring.h), so a large window costs memory only when used.
-  std::size_t reliable_window = reliable_window_default;
+  size_t reliable_window = reliable_window_default;
   // Bytes of reliable messages held received out of order, at most (see limits.h).
-  std::size_t reliable_receive_bytes_max = reliable_receive_bytes_default;
+  size_t reliable_receive_bytes_max = reliable_receive_bytes_default;
   // True over TCP: the stream never loses, so reliable messages are sent once and never resent.
   bool stream_transport = false;
   // First packet sequence and first reliable message id; both ends must agree (tests start them
   // near 65535 to exercise wrap-around).
-  std::uint16_t first_sequence = 0;
-  std::uint16_t first_message_id = 0;
+  uint16_t first_sequence = 0;
+  uint16_t first_message_id = 0;
 };
 
 [[nodiscard]] ConnectionConfig default_connection_config();
 
 struct Message {
   Channel channel = Channel::reliable_ordered;
-  std::vector<std::uint8_t> data;
+  std::vector<uint8_t> data;
 };
 
-enum class SendResult : std::uint8_t { ok, too_large, queue_full, not_connected };
+enum class SendResult : uint8_t { ok, too_large, queue_full, not_connected };
 
 struct ConnectionStats {
   double rtt_ms = 0;       // smoothed round-trip time
@@ -96,33 +96,33 @@ struct ConnectionStats {
   double received_bytes_per_second = 0;
   double sent_packets_per_second = 0;
   double received_packets_per_second = 0;
-  std::uint64_t packets_sent = 0;
-  std::uint64_t packets_received = 0;
-  std::uint64_t packets_acked = 0;
-  std::uint64_t packets_lost = 0;
-  std::uint64_t bytes_sent = 0;  // header + payload + MAC
-  std::uint64_t bytes_received = 0;
-  std::uint64_t messages_sent = 0;
-  std::uint64_t messages_delivered = 0;
-  std::uint64_t reliable_resends = 0;
+  uint64_t packets_sent = 0;
+  uint64_t packets_received = 0;
+  uint64_t packets_acked = 0;
+  uint64_t packets_lost = 0;
+  uint64_t bytes_sent = 0;  // header + payload + MAC
+  uint64_t bytes_received = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_delivered = 0;
+  uint64_t reliable_resends = 0;
   DropCounters drops;
 };
 
 class Connection {
  public:
-  Connection(const ConnectionConfig& config, ConnectionId id, std::uint64_t now_us);
+  Connection(const ConnectionConfig& config, ConnectionId id, uint64_t now_us);
 
-  [[nodiscard]] SendResult send(Channel channel, std::span<const std::uint8_t> data);
+  [[nodiscard]] SendResult send(Channel channel, std::span<const uint8_t> data);
   // Feeds an authenticated packet. Returns false (and counts) when it was dropped.
-  bool receive_packet(const PacketHeader& header, std::span<const std::uint8_t> payload, std::uint64_t now_us);
+  bool receive_packet(const PacketHeader& header, std::span<const uint8_t> payload, uint64_t now_us);
   // Builds the next packet to send now; false when there is nothing to send.
-  bool write_packet(std::uint64_t now_us, PacketHeader& header, std::vector<std::uint8_t>& payload);
-  void update(std::uint64_t now_us);
+  bool write_packet(uint64_t now_us, PacketHeader& header, std::vector<uint8_t>& payload);
+  void update(uint64_t now_us);
   // Moves the next delivered message into out; out's previous buffer is kept for reuse, so an
   // application that reuses one Message does not allocate per message.
   bool pop_message(Message& out);
   [[nodiscard]] bool has_message() const { return !delivered_.empty(); }
-  void disconnect(DisconnectReason reason, std::uint64_t now_us);
+  void disconnect(DisconnectReason reason, uint64_t now_us);
   // Ends the connection at once, sending nothing (its transport is gone).
   void abort(DisconnectReason reason);
   // Makes the next write_packet() emit a packet even if empty (confirms a new connection).
@@ -133,20 +133,20 @@ class Connection {
   [[nodiscard]] ConnectionId id() const { return id_; }
   [[nodiscard]] const ConnectionStats& stats() const { return stats_; }
   [[nodiscard]] ConnectionStats& mutable_stats() { return stats_; }
-  [[nodiscard]] std::size_t reliable_in_flight() const;
-  [[nodiscard]] std::size_t unreliable_queued() const { return unreliable_queue_.size(); }
-  [[nodiscard]] std::uint64_t last_received_us() const { return last_received_us_; }
+  [[nodiscard]] size_t reliable_in_flight() const;
+  [[nodiscard]] size_t unreliable_queued() const { return unreliable_queue_.size(); }
+  [[nodiscard]] uint64_t last_received_us() const { return last_received_us_; }
   // The earliest time at which update() or write_packet() may have something to do without any new
   // input (keepalive, resend, timeout, loss, rates, trimming); now_us when something is due now.
   // Receiving a packet, send() and disconnect() may make it earlier. Lets an endpoint leave idle
   // connections alone until then.
-  [[nodiscard]] std::uint64_t next_deadline_us(std::uint64_t now_us) const;
+  [[nodiscard]] uint64_t next_deadline_us(uint64_t now_us) const;
   // Heap held by this connection's protocol state, in bytes (approximate: buffers by capacity).
-  [[nodiscard]] std::size_t memory_bytes() const;
-  [[nodiscard]] std::size_t sent_history_capacity() const { return sent_.size(); }
+  [[nodiscard]] size_t memory_bytes() const;
+  [[nodiscard]] size_t sent_history_capacity() const { return sent_.size(); }
   // Bytes of reliable messages waiting in the receive ring (out of order, or for delivery room).
-  [[nodiscard]] std::size_t reliable_receive_bytes() const { return receive_ring_bytes_; }
-  [[nodiscard]] std::size_t reliable_chunks_allocated() const {
+  [[nodiscard]] size_t reliable_receive_bytes() const { return receive_ring_bytes_; }
+  [[nodiscard]] size_t reliable_chunks_allocated() const {
     return send_ring_.chunks_allocated() + receive_ring_.chunks_allocated();
   }
 
@@ -155,130 +155,128 @@ class Connection {
     bool valid = false;
     bool acked = false;
     bool declared_lost = false;  // by fast retransmit
-    std::uint16_t sequence = 0;
-    std::uint64_t sent_us = 0;
-    std::vector<std::uint16_t> reliable_ids;
+    uint16_t sequence = 0;
+    uint64_t sent_us = 0;
+    std::vector<uint16_t> reliable_ids;
   };
   struct UnreliableItem {
     EntryTag tag = EntryTag::unreliable_message;
-    std::uint16_t sequence = 0;
-    std::uint16_t fragment_index = 0;
-    std::uint16_t fragment_count = 0;
-    std::vector<std::uint8_t> data;
+    uint16_t sequence = 0;
+    uint16_t fragment_index = 0;
+    uint16_t fragment_count = 0;
+    std::vector<uint8_t> data;
   };
   struct Reassembly {
     bool active = false;
-    std::uint16_t sequence = 0;
-    std::uint16_t count = 0;
-    std::uint16_t received = 0;
-    std::size_t last_size = 0;
+    uint16_t sequence = 0;
+    uint16_t count = 0;
+    uint16_t received = 0;
+    size_t last_size = 0;
     std::vector<bool> have;
-    std::vector<std::uint8_t> data;
+    std::vector<uint8_t> data;
   };
   struct AckSnapshot {
-    std::uint16_t ack = 0;
-    std::uint32_t ack_bits = 0;
-    std::uint64_t ack_received_us = 0;  // when `ack` arrived
+    uint16_t ack = 0;
+    uint32_t ack_bits = 0;
+    uint64_t ack_received_us = 0;  // when `ack` arrived
   };
 
-  void process_acks(const PacketHeader& header, std::uint64_t now_us);
+  void process_acks(const PacketHeader& header, uint64_t now_us);
   // Marks one packet acked; false if it was already (or is unknown).
-  bool process_ack(std::uint16_t sequence);
+  bool process_ack(uint16_t sequence);
   void add_rtt_sample(double sample_us);
-  void detect_lost_packets(std::uint64_t now_us);
-  void record_received(std::uint16_t sequence, std::uint64_t now_us);
-  [[nodiscard]] bool received_bit(std::uint16_t sequence) const;
-  void set_received_bit(std::uint16_t sequence, bool value);
-  [[nodiscard]] SentPacket& sent_entry(std::uint16_t sequence) { return sent_[sequence & (sent_.size() - 1)]; }
-  [[nodiscard]] const SentPacket& sent_entry(std::uint16_t sequence) const {
-    return sent_[sequence & (sent_.size() - 1)];
-  }
-  void resize_sent_history(std::size_t capacity);
-  void release_reliable(std::uint16_t id);
-  void trim_rings(std::uint64_t now_us);
+  void detect_lost_packets(uint64_t now_us);
+  void record_received(uint16_t sequence, uint64_t now_us);
+  [[nodiscard]] bool received_bit(uint16_t sequence) const;
+  void set_received_bit(uint16_t sequence, bool value);
+  [[nodiscard]] SentPacket& sent_entry(uint16_t sequence) { return sent_[sequence & (sent_.size() - 1)]; }
+  [[nodiscard]] const SentPacket& sent_entry(uint16_t sequence) const { return sent_[sequence & (sent_.size() - 1)]; }
+  void resize_sent_history(size_t capacity);
+  void release_reliable(uint16_t id);
+  void trim_rings(uint64_t now_us);
   // The 32 ack bits recomputed from the received bitmap (checks the running ack_bits_).
-  [[nodiscard]] std::uint32_t ack_bits_scan() const;
+  [[nodiscard]] uint32_t ack_bits_scan() const;
   bool receive_entry(const Entry& entry);
   bool receive_reliable(const Entry& entry);
   bool receive_unreliable_fragment(const Entry& entry);
   void deliver_reliable();
-  void deliver(Channel channel, std::span<const std::uint8_t> data);
-  void acquire_buffer(std::vector<std::uint8_t>& out);
-  void release_buffer(std::vector<std::uint8_t>& buffer);
+  void deliver(Channel channel, std::span<const uint8_t> data);
+  void acquire_buffer(std::vector<uint8_t>& out);
+  void release_buffer(std::vector<uint8_t>& buffer);
   void protocol_error(DropReason reason);
-  [[nodiscard]] std::uint64_t resend_delay_us() const;
-  void pack_reliable(std::uint64_t now_us, std::span<std::uint8_t> out, std::size_t& used, SentPacket& sent);
-  void pack_unreliable(std::span<std::uint8_t> out, std::size_t& used);
-  [[nodiscard]] bool has_packet_due(std::uint64_t now_us) const;
-  void update_loss(std::uint64_t now_us);
-  [[nodiscard]] std::uint64_t loss_wait_us() const;
-  void update_rates(std::uint64_t now_us);
+  [[nodiscard]] uint64_t resend_delay_us() const;
+  void pack_reliable(uint64_t now_us, std::span<uint8_t> out, size_t& used, SentPacket& sent);
+  void pack_unreliable(std::span<uint8_t> out, size_t& used);
+  [[nodiscard]] bool has_packet_due(uint64_t now_us) const;
+  void update_loss(uint64_t now_us);
+  [[nodiscard]] uint64_t loss_wait_us() const;
+  void update_rates(uint64_t now_us);
 
   ConnectionConfig config_;
   ConnectionId id_;
   ConnectionState state_ = ConnectionState::connected;
   DisconnectReason disconnect_reason_ = DisconnectReason::none;
-  std::size_t disconnect_copies_left_ = 0;
+  size_t disconnect_copies_left_ = 0;
 
   // Packets.
-  std::uint16_t next_sequence_;
-  std::uint16_t most_recent_received_;
-  std::uint16_t loss_cursor_;
+  uint16_t next_sequence_;
+  uint16_t most_recent_received_;
+  uint16_t loss_cursor_;
   // Fast retransmit: a packet unacked while one sent fast_retransmit_threshold later is acked is
   // declared lost at once and its reliable messages resent without waiting for the timer.
-  std::uint16_t highest_acked_ = 0;
+  uint16_t highest_acked_ = 0;
   bool any_acked_ = false;
-  std::uint16_t fast_loss_cursor_;
+  uint16_t fast_loss_cursor_;
   // Learned from spurious fast retransmits: how late a packet may be before it counts as lost.
-  std::uint64_t reorder_window_us_ = 0;
+  uint64_t reorder_window_us_ = 0;
   std::vector<SentPacket> sent_;  // sent_history_min..sent_history_max entries, a power of two
-  std::array<std::uint64_t, received_history_size / 64> received_{};  // bit per sequence % size
-  std::uint32_t ack_bits_ = 0;  // received bits of the 32 sequences before most_recent_received_
+  std::array<uint64_t, received_history_size / 64> received_{};  // bit per sequence % size
+  uint32_t ack_bits_ = 0;  // received bits of the 32 sequences before most_recent_received_
   std::deque<AckSnapshot> ack_snapshots_;
-  std::size_t received_since_ack_ = 0;
-  std::uint64_t most_recent_received_us_ = 0;  // when most_recent_received_ arrived
-  bool ack_pending_ = false;                   // an ack must leave at the next send
-  std::uint64_t ack_due_us_ = UINT64_MAX;      // an ack of unreliable traffic must leave by then
+  size_t received_since_ack_ = 0;
+  uint64_t most_recent_received_us_ = 0;  // when most_recent_received_ arrived
+  bool ack_pending_ = false;              // an ack must leave at the next send
+  uint64_t ack_due_us_ = UINT64_MAX;      // an ack of unreliable traffic must leave by then
   // What the peer's acks have said so far (bit i: peer_ack_ - 1 - i), to skip repeated ack bits.
   bool any_peer_ack_ = false;
-  std::uint16_t peer_ack_ = 0;
-  std::uint32_t peer_ack_bits_ = 0;
-  std::uint64_t last_sent_us_;
-  std::uint64_t last_received_us_;
+  uint16_t peer_ack_ = 0;
+  uint32_t peer_ack_bits_ = 0;
+  uint64_t last_sent_us_;
+  uint64_t last_received_us_;
 
   // Reliable-ordered channel.
-  std::size_t ring_size_;
-  std::size_t unacked_count_ = 0;
+  size_t ring_size_;
+  size_t unacked_count_ = 0;
   ReliableRing send_ring_;
-  std::uint16_t oldest_unacked_id_;
-  std::uint16_t first_unsent_id_;
-  std::uint16_t next_send_id_;
-  std::uint64_t resend_scan_due_us_ = 0;
+  uint16_t oldest_unacked_id_;
+  uint16_t first_unsent_id_;
+  uint16_t next_send_id_;
+  uint64_t resend_scan_due_us_ = 0;
   ReliableRing receive_ring_;
-  std::size_t receive_ring_bytes_ = 0;  // data bytes held in receive_ring_
-  std::uint16_t next_receive_id_;
-  std::uint64_t last_reliable_activity_us_;
-  std::vector<std::uint8_t> assembly_;
+  size_t receive_ring_bytes_ = 0;  // data bytes held in receive_ring_
+  uint16_t next_receive_id_;
+  uint64_t last_reliable_activity_us_;
+  std::vector<uint8_t> assembly_;
   bool assembling_ = false;
 
   // Unreliable-sequenced channel.
   std::deque<UnreliableItem> unreliable_queue_;
-  std::uint16_t next_unreliable_sequence_ = 0;
+  uint16_t next_unreliable_sequence_ = 0;
   bool unreliable_delivered_any_ = false;
-  std::uint16_t unreliable_last_delivered_ = 0;
+  uint16_t unreliable_last_delivered_ = 0;
   std::vector<Reassembly> reassembly_;
 
   std::deque<Message> delivered_;
-  std::vector<std::vector<std::uint8_t>> spare_buffers_;  // at most spare_buffers_max
-  std::size_t spare_buffer_bytes_ = 0;                    // their capacities, <= spare_buffer_bytes_max
+  std::vector<std::vector<uint8_t>> spare_buffers_;  // at most spare_buffers_max
+  size_t spare_buffer_bytes_ = 0;                    // their capacities, <= spare_buffer_bytes_max
 
   // Statistics.
   ConnectionStats stats_;
   bool have_rtt_ = false;
   double rtt_us_ = 0;
   double jitter_us_ = 0;
-  std::uint64_t rate_window_start_us_;
-  std::uint64_t rate_bytes_sent_ = 0, rate_bytes_received_ = 0, rate_packets_sent_ = 0, rate_packets_received_ = 0;
+  uint64_t rate_window_start_us_;
+  uint64_t rate_bytes_sent_ = 0, rate_bytes_received_ = 0, rate_packets_sent_ = 0, rate_packets_received_ = 0;
 };
 
 }  // namespace strata::net

@@ -10,7 +10,7 @@
 
 namespace strata::net {
 
-enum class DropReason : std::uint8_t {
+enum class DropReason : uint8_t {
   bad_header,             // truncated or malformed header, unknown packet type, bad entry encoding
   bad_mac,                // AEAD authentication failed (tampered, wrong key, forged)
   replay,                 // sequence already seen or older than the replay window
@@ -36,7 +36,7 @@ enum class DropReason : std::uint8_t {
   count
 };
 
-inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropReason::count);
+inline constexpr size_t drop_reason_count = static_cast<size_t>(DropReason::count);
 
 [[nodiscard]] constexpr std::string_view name(DropReason reason) {
   constexpr std::array<std::string_view, drop_reason_count> names = {"bad_header",
@@ -61,24 +61,22 @@ inline constexpr std::size_t drop_reason_count = static_cast<std::size_t>(DropRe
                                                                      "packet_rate_limit",
                                                                      "byte_rate_limit",
                                                                      "receive_buffer_full"};
-  const auto i = static_cast<std::size_t>(reason);
+  const auto i = static_cast<size_t>(reason);
   return i < names.size() ? names[i] : std::string_view("unknown");
 }
 
 struct DropCounters {
-  std::array<std::uint64_t, drop_reason_count> by_reason{};
+  std::array<uint64_t, drop_reason_count> by_reason{};
 
-  void bump(DropReason reason) { ++by_reason[static_cast<std::size_t>(reason)]; }
-  [[nodiscard]] std::uint64_t operator[](DropReason reason) const {
-    return by_reason[static_cast<std::size_t>(reason)];
-  }
-  [[nodiscard]] std::uint64_t total() const {
-    std::uint64_t sum = 0;
+  void bump(DropReason reason) { ++by_reason[static_cast<size_t>(reason)]; }
+  [[nodiscard]] uint64_t operator[](DropReason reason) const { return by_reason[static_cast<size_t>(reason)]; }
+  [[nodiscard]] uint64_t total() const {
+    uint64_t sum = 0;
     for (auto v : by_reason) sum += v;
     return sum;
   }
   DropCounters& operator+=(const DropCounters& other) {
-    for (std::size_t i = 0; i < drop_reason_count; ++i) by_reason[i] += other.by_reason[i];
+    for (size_t i = 0; i < drop_reason_count; ++i) by_reason[i] += other.by_reason[i];
     return *this;
   }
 };

@@ -14,9 +14,9 @@
 
 namespace strata::net {
 
-using Key = std::array<std::uint8_t, key_size>;
+using Key = std::array<uint8_t, key_size>;
 
-enum class NonceDomain : std::uint32_t {
+enum class NonceDomain : uint32_t {
   data = 0,             // data packets; sequence = the sender's 64-bit packet sequence
   challenge_token = 1,  // the challenge token, under the server's own challenge key
   challenge = 2,        // challenge packet, server -> client key
@@ -26,36 +26,36 @@ enum class NonceDomain : std::uint32_t {
 
 // Must be called before any other function here (idempotent, thread-safe; libsodium's own init).
 [[nodiscard]] bool crypto_init();
-void random_bytes(std::span<std::uint8_t> out);
+void random_bytes(std::span<uint8_t> out);
 [[nodiscard]] Key random_key();
-[[nodiscard]] std::uint64_t random_u64();
+[[nodiscard]] uint64_t random_u64();
 
 // Seals `plaintext` into out (plaintext.size() + mac_size bytes). out may alias plaintext.
-void seal(const Key& key, NonceDomain domain, std::uint64_t sequence, std::span<const std::uint8_t> ad,
-          std::span<const std::uint8_t> plaintext, std::uint8_t* out);
+void seal(const Key& key, NonceDomain domain, uint64_t sequence, std::span<const uint8_t> ad,
+          std::span<const uint8_t> plaintext, uint8_t* out);
 // Opens `sealed` (ciphertext + MAC) into out (sealed.size() - mac_size bytes); false if forged.
-[[nodiscard]] bool open(const Key& key, NonceDomain domain, std::uint64_t sequence, std::span<const std::uint8_t> ad,
-                        std::span<const std::uint8_t> sealed, std::uint8_t* out);
+[[nodiscard]] bool open(const Key& key, NonceDomain domain, uint64_t sequence, std::span<const uint8_t> ad,
+                        std::span<const uint8_t> sealed, uint8_t* out);
 
-inline constexpr std::size_t xnonce_size = 24;
-void xseal(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce, std::span<const std::uint8_t> ad,
-           std::span<const std::uint8_t> plaintext, std::uint8_t* out);
-[[nodiscard]] bool xopen(const Key& key, std::span<const std::uint8_t, xnonce_size> nonce,
-                         std::span<const std::uint8_t> ad, std::span<const std::uint8_t> sealed, std::uint8_t* out);
+inline constexpr size_t xnonce_size = 24;
+void xseal(const Key& key, std::span<const uint8_t, xnonce_size> nonce, std::span<const uint8_t> ad,
+           std::span<const uint8_t> plaintext, uint8_t* out);
+[[nodiscard]] bool xopen(const Key& key, std::span<const uint8_t, xnonce_size> nonce, std::span<const uint8_t> ad,
+                         std::span<const uint8_t> sealed, uint8_t* out);
 
 // Remembers which authenticated 64-bit sequences arrived recently. A sequence is refused when it
 // was seen, or is replay_window_size or more behind the highest seen.
 class ReplayWindow {
  public:
   ReplayWindow();
-  [[nodiscard]] bool already_received(std::uint64_t sequence) const;
-  void mark(std::uint64_t sequence);  // only after the packet authenticated
-  [[nodiscard]] std::uint64_t highest() const { return highest_; }
+  [[nodiscard]] bool already_received(uint64_t sequence) const;
+  void mark(uint64_t sequence);  // only after the packet authenticated
+  [[nodiscard]] uint64_t highest() const { return highest_; }
   [[nodiscard]] bool any() const { return any_; }
 
  private:
-  std::array<std::uint64_t, replay_window_size> seen_;
-  std::uint64_t highest_ = 0;
+  std::array<uint64_t, replay_window_size> seen_;
+  uint64_t highest_ = 0;
   bool any_ = false;
 };
 

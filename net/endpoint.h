@@ -10,12 +10,12 @@
 
 namespace strata::net {
 
-enum class TransportKind : std::uint8_t { datagram = 0, stream = 1 };
+enum class TransportKind : uint8_t { datagram = 0, stream = 1 };
 
 class DatagramSink {
  public:
   virtual ~DatagramSink() = default;
-  virtual void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) = 0;
+  virtual void send_datagram(TransportKind kind, const Address& to, std::span<const uint8_t> data) = 0;
 };
 
 }  // namespace strata::net

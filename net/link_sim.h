@@ -14,62 +14,62 @@ namespace strata::net {
 
 struct LinkConfig {
   // One-way base delay added to every datagram.
-  std::uint64_t latency_us = 0;
+  uint64_t latency_us = 0;
   // Uniform extra delay in [-jitter, +jitter] (never below zero total delay); reorders naturally.
-  std::uint64_t jitter_us = 0;
+  uint64_t jitter_us = 0;
   // Probability a datagram is dropped.
   double loss = 0;
   // Probability a datagram is delivered twice (the copy gets its own delay).
   double duplicate = 0;
   // Probability a datagram is held back an extra reorder_delay_us (explicit reordering).
   double reorder = 0;
-  std::uint64_t reorder_delay_us = 0;
+  uint64_t reorder_delay_us = 0;
   // Datagrams held at once; beyond it new ones are dropped (and counted).
-  std::size_t in_flight_max = 65536;
+  size_t in_flight_max = 65536;
 };
 
 [[nodiscard]] LinkConfig default_link_config();
 
 struct LinkStats {
-  std::uint64_t sent = 0;
-  std::uint64_t lost = 0;
-  std::uint64_t duplicated = 0;
-  std::uint64_t reordered = 0;
-  std::uint64_t overflowed = 0;
-  std::uint64_t delivered = 0;
+  uint64_t sent = 0;
+  uint64_t lost = 0;
+  uint64_t duplicated = 0;
+  uint64_t reordered = 0;
+  uint64_t overflowed = 0;
+  uint64_t delivered = 0;
 };
 
 struct SimDatagram {
-  std::uint64_t deliver_us = 0;
-  std::uint64_t order = 0;  // tie-break: equal delivery times keep send order
+  uint64_t deliver_us = 0;
+  uint64_t order = 0;  // tie-break: equal delivery times keep send order
   Address from;
   Address to;
-  std::vector<std::uint8_t> data;
+  std::vector<uint8_t> data;
 };
 
 // Small splitmix64 generator: deterministic everywhere.
 class SeededRandom {
  public:
-  explicit SeededRandom(std::uint64_t seed) : state_(seed) {}
-  std::uint64_t next_u64();
-  double next_unit();                        // [0, 1)
-  std::uint64_t below(std::uint64_t bound);  // [0, bound), bound > 0
+  explicit SeededRandom(uint64_t seed) : state_(seed) {}
+  uint64_t next_u64();
+  double next_unit();              // [0, 1)
+  uint64_t below(uint64_t bound);  // [0, bound), bound > 0
 
  private:
-  std::uint64_t state_;
+  uint64_t state_;
 };
 
 class LinkSim {
  public:
-  LinkSim(const LinkConfig& config, std::uint64_t seed);
+  LinkSim(const LinkConfig& config, uint64_t seed);
 
-  void send(std::uint64_t now_us, const Address& from, const Address& to, std::span<const std::uint8_t> data);
+  void send(uint64_t now_us, const Address& from, const Address& to, std::span<const uint8_t> data);
   // Pops the next datagram due at `now_us`; false when none is due.
-  bool receive(std::uint64_t now_us, SimDatagram& out);
+  bool receive(uint64_t now_us, SimDatagram& out);
   // Delivery time of the next datagram (UINT64_MAX when empty).
-  [[nodiscard]] std::uint64_t next_delivery_us() const;
+  [[nodiscard]] uint64_t next_delivery_us() const;
   [[nodiscard]] const LinkStats& stats() const { return stats_; }
-  [[nodiscard]] std::size_t in_flight() const { return queue_.size(); }
+  [[nodiscard]] size_t in_flight() const { return queue_.size(); }
   void set_config(const LinkConfig& config) { config_ = config; }
 
  private:
@@ -78,12 +78,12 @@ class LinkSim {
       return a.deliver_us != b.deliver_us ? a.deliver_us > b.deliver_us : a.order > b.order;
     }
   };
-  void enqueue(std::uint64_t now_us, const Address& from, const Address& to, std::span<const std::uint8_t> data);
+  void enqueue(uint64_t now_us, const Address& from, const Address& to, std::span<const uint8_t> data);
 
   LinkConfig config_;
   SeededRandom random_;
   std::priority_queue<SimDatagram, std::vector<SimDatagram>, Later> queue_;
-  std::uint64_t order_ = 0;
+  uint64_t order_ = 0;
   LinkStats stats_;
 };
 

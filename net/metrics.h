@@ -11,7 +11,7 @@
 
 namespace strata::net {
 
-enum class MetricType : std::uint8_t { counter, gauge };
+enum class MetricType : uint8_t { counter, gauge };
 
 struct MetricSample {
   std::string_view name;  // e.g. "strata_net_dropped_total"

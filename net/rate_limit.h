@@ -15,10 +15,10 @@ namespace strata::net {
 
 struct TokenBucket {
   double tokens = 0;
-  std::uint64_t refilled_us = 0;
+  uint64_t refilled_us = 0;
 
   // Refills at `rate` a second up to `burst`, then takes `cost` if there is that much.
-  [[nodiscard]] bool take(double cost, double rate, double burst, std::uint64_t now_us) {
+  [[nodiscard]] bool take(double cost, double rate, double burst, uint64_t now_us) {
     const double elapsed_s = static_cast<double>(now_us - std::min(now_us, refilled_us)) / 1e6;
     tokens = std::min(burst, tokens + elapsed_s * rate);
     refilled_us = std::max(refilled_us, now_us);
@@ -30,10 +30,10 @@ struct TokenBucket {
 
 class AddressBudgets {
  public:
-  AddressBudgets(std::size_t capacity, double rate, double burst) : capacity_(capacity), rate_(rate), burst_(burst) {}
+  AddressBudgets(size_t capacity, double rate, double burst) : capacity_(capacity), rate_(rate), burst_(burst) {}
 
   // One unit from the bucket of `from`'s IP (the port is ignored); false when it is empty.
-  [[nodiscard]] bool take(const Address& from, std::uint64_t now_us) {
+  [[nodiscard]] bool take(const Address& from, uint64_t now_us) {
     if (capacity_ == 0 || rate_ <= 0) return true;  // off
     Address ip = from;
     ip.port = 0;
@@ -50,16 +50,16 @@ class AddressBudgets {
     return it->second.take(1.0, rate_, burst_, now_us);
   }
 
-  [[nodiscard]] std::size_t size() const { return buckets_.size(); }
-  [[nodiscard]] std::uint64_t evictions() const { return evictions_; }
+  [[nodiscard]] size_t size() const { return buckets_.size(); }
+  [[nodiscard]] uint64_t evictions() const { return evictions_; }
 
  private:
-  std::size_t capacity_;
+  size_t capacity_;
   double rate_;
   double burst_;
   std::unordered_map<Address, TokenBucket, AddressHash> buckets_;
   std::deque<Address> order_;  // insertion order: the front is evicted first
-  std::uint64_t evictions_ = 0;
+  uint64_t evictions_ = 0;
 };
 
 }  // namespace strata::net

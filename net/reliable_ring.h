@@ -26,21 +26,21 @@ struct ReliableSlot {
   bool valid = false;
   bool ever_sent = false;
   EntryTag tag = EntryTag::reliable_message;
-  std::uint16_t id = 0;
-  std::uint64_t last_sent_us = 0;
-  std::vector<std::uint8_t> data;
+  uint16_t id = 0;
+  uint64_t last_sent_us = 0;
+  std::vector<uint8_t> data;
 };
 
 class ReliableRing {
  public:
-  explicit ReliableRing(std::size_t capacity) : capacity_(capacity) {
+  explicit ReliableRing(size_t capacity) : capacity_(capacity) {
     // A power of two, so id % capacity stays continuous where the 16-bit ids wrap.
     STRATA_REQUIRE(capacity >= reliable_chunk_slots && (capacity & (capacity - 1)) == 0, capacity);
     STRATA_REQUIRE(capacity <= reliable_span_factor * reliable_window_max, capacity);
   }
 
   // The slot holding id, or nullptr when it holds none (its chunk, or the slot, is free).
-  [[nodiscard]] ReliableSlot* find(std::uint16_t id) {
+  [[nodiscard]] ReliableSlot* find(uint16_t id) {
     if (chunks_.empty()) return nullptr;
     Chunk* chunk = chunks_[chunk_index(id)].get();
     if (chunk == nullptr) return nullptr;
@@ -50,7 +50,7 @@ class ReliableRing {
   }
 
   // Marks id's slot valid (allocating its chunk) and returns it; the slot must be free.
-  ReliableSlot& claim(std::uint16_t id) {
+  ReliableSlot& claim(uint16_t id) {
     if (chunks_.empty()) chunks_.resize(capacity_ / reliable_chunk_slots);
     std::unique_ptr<Chunk>& chunk = chunks_[chunk_index(id)];
     if (!chunk) chunk = std::make_unique<Chunk>();
@@ -86,11 +86,11 @@ class ReliableRing {
     std::vector<std::unique_ptr<Chunk>>().swap(chunks_);
   }
 
-  [[nodiscard]] std::size_t used() const { return used_; }
-  [[nodiscard]] std::size_t capacity() const { return capacity_; }
+  [[nodiscard]] size_t used() const { return used_; }
+  [[nodiscard]] size_t capacity() const { return capacity_; }
   [[nodiscard]] bool trimmed() const { return chunks_.empty(); }
-  [[nodiscard]] std::size_t chunks_allocated() const {
-    std::size_t n = 0;
+  [[nodiscard]] size_t chunks_allocated() const {
+    size_t n = 0;
     for (const auto& chunk : chunks_) n += chunk ? 1 : 0;
     return n;
   }
@@ -98,13 +98,13 @@ class ReliableRing {
  private:
   struct Chunk {
     std::array<ReliableSlot, reliable_chunk_slots> slots;
-    std::size_t used = 0;
+    size_t used = 0;
   };
 
-  [[nodiscard]] std::size_t chunk_index(std::uint16_t id) const { return (id % capacity_) / reliable_chunk_slots; }
+  [[nodiscard]] size_t chunk_index(uint16_t id) const { return (id % capacity_) / reliable_chunk_slots; }
 
-  std::size_t capacity_;
-  std::size_t used_ = 0;
+  size_t capacity_;
+  size_t used_ = 0;
   std::vector<std::unique_ptr<Chunk>> chunks_;  // capacity_ / reliable_chunk_slots once used
 };
 

@@ -1,6 +1,6 @@
 // net/token.h: connect tokens. The server's HTTP login mints one per login with
 // mint_connect_token(); the client passes it to Client::connect(); the game server opens its private
-// part. Layouts are written at the top of token.cc.
+// part. Layouts are written at the top of token.cpp.
 //
 // Security properties: the private part is encrypted and authenticated (XChaCha20-Poly1305) with a
 // key shared only by the login endpoint and the game servers; it expires; it is bound to the
@@ -20,21 +20,21 @@
 
 namespace strata::net {
 
-enum class ClientId : std::uint64_t {};
+enum class ClientId : uint64_t {};
 
-using ConnectToken = std::array<std::uint8_t, connect_token_size>;
-using UserData = std::array<std::uint8_t, user_data_size>;
-using TokenId = std::array<std::uint8_t, mac_size>;  // the MAC of the private part: unique per token
+using ConnectToken = std::array<uint8_t, connect_token_size>;
+using UserData = std::array<uint8_t, user_data_size>;
+using TokenId = std::array<uint8_t, mac_size>;  // the MAC of the private part: unique per token
 
 struct ConnectTokenParams {
   // Which protocol (and version) the token is for; servers of another protocol refuse it.
-  std::uint64_t protocol_id = 0;
+  uint64_t protocol_id = 0;
   // Identity of the player, as the login endpoint authenticated it.
   ClientId client_id{};
   // Token lifetime from `now_unix_s`.
-  std::uint32_t expire_seconds = 30;
+  uint32_t expire_seconds = 30;
   // Connection timeout the server and client will use.
-  std::uint32_t timeout_seconds = 10;
+  uint32_t timeout_seconds = 10;
   // Game servers the token is valid on (1..server_addresses_max), in the order the client tries them.
   std::vector<Address> server_addresses;
   // Opaque application data delivered to the server with the connection (e.g. session ticket).
@@ -43,39 +43,38 @@ struct ConnectTokenParams {
 
 // Mints a token; nullopt if params are invalid (no or too many addresses).
 [[nodiscard]] std::optional<ConnectToken> mint_connect_token(const ConnectTokenParams& params, const Key& private_key,
-                                                             std::uint64_t now_unix_s);
+                                                             uint64_t now_unix_s);
 
 // The public part, readable by the client.
 struct ConnectTokenPublic {
-  std::uint64_t protocol_id = 0;
-  std::uint64_t create_unix_s = 0;
-  std::uint64_t expire_unix_s = 0;
-  std::array<std::uint8_t, xnonce_size> nonce{};
-  std::array<std::uint8_t, private_token_size> private_data{};
-  std::uint32_t timeout_seconds = 0;
+  uint64_t protocol_id = 0;
+  uint64_t create_unix_s = 0;
+  uint64_t expire_unix_s = 0;
+  std::array<uint8_t, xnonce_size> nonce{};
+  std::array<uint8_t, private_token_size> private_data{};
+  uint32_t timeout_seconds = 0;
   std::vector<Address> server_addresses;
   Key client_to_server_key{};
   Key server_to_client_key{};
 };
 
-[[nodiscard]] std::optional<ConnectTokenPublic> read_connect_token(std::span<const std::uint8_t> token);
+[[nodiscard]] std::optional<ConnectTokenPublic> read_connect_token(std::span<const uint8_t> token);
 
 // The private part, readable only with the private key.
 struct ConnectTokenPrivate {
   ClientId client_id{};
-  std::uint32_t timeout_seconds = 0;
+  uint32_t timeout_seconds = 0;
   std::vector<Address> server_addresses;
   Key client_to_server_key{};
   Key server_to_client_key{};
   UserData user_data{};
 };
 
-enum class TokenError : std::uint8_t { none, malformed, forged };
+enum class TokenError : uint8_t { none, malformed, forged };
 
 // Decrypts and parses the private part bound to (protocol id, expiry).
-[[nodiscard]] TokenError open_private_token(std::span<const std::uint8_t, private_token_size> sealed,
-                                            std::span<const std::uint8_t, xnonce_size> nonce, std::uint64_t protocol_id,
-                                            std::uint64_t expire_unix_s, const Key& private_key,
-                                            ConnectTokenPrivate& out);
+[[nodiscard]] TokenError open_private_token(std::span<const uint8_t, private_token_size> sealed,
+                                            std::span<const uint8_t, xnonce_size> nonce, uint64_t protocol_id,
+                                            uint64_t expire_unix_s, const Key& private_key, ConnectTokenPrivate& out);
 
 }  // namespace strata::net

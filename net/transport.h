@@ -35,7 +35,7 @@ class io_context;
 namespace strata::net {
 
 // Why a TCP stream was closed (TransportStats::streams_closed_by).
-enum class StreamClose : std::uint8_t {
+enum class StreamClose : uint8_t {
   peer,               // the peer closed it, or a read or write failed
   malformed_frame,    // zero or oversized frame length
   send_overflow,      // its send queue passed send_queue_bytes_max: the peer does not read
@@ -45,7 +45,7 @@ enum class StreamClose : std::uint8_t {
   count
 };
 // Why an accepted TCP connection was closed at once (TransportStats::streams_refused_by).
-enum class StreamRefusal : std::uint8_t {
+enum class StreamRefusal : uint8_t {
   streams_max,          // the listener holds streams_max streams
   address_max,          // the peer's IP holds streams_per_address_max streams
   address_pending_max,  // the peer's IP holds pending_streams_per_address_max unauthenticated streams
@@ -53,58 +53,54 @@ enum class StreamRefusal : std::uint8_t {
   no_peer,              // the peer was gone before it could be looked at
   count
 };
-inline constexpr std::size_t stream_close_count = static_cast<std::size_t>(StreamClose::count);
-inline constexpr std::size_t stream_refusal_count = static_cast<std::size_t>(StreamRefusal::count);
+inline constexpr size_t stream_close_count = static_cast<size_t>(StreamClose::count);
+inline constexpr size_t stream_refusal_count = static_cast<size_t>(StreamRefusal::count);
 [[nodiscard]] std::string_view name(StreamClose reason);
 [[nodiscard]] std::string_view name(StreamRefusal reason);
 
 struct TransportStats {
-  std::uint64_t datagrams_received = 0;
-  std::uint64_t datagrams_sent = 0;
-  std::uint64_t bytes_received = 0;
-  std::uint64_t bytes_sent = 0;
-  std::uint64_t receive_calls = 0;  // recvmmsg calls (or reads)
-  std::uint64_t send_calls = 0;     // sendmmsg calls (or writes)
-  std::uint64_t send_dropped = 0;   // datagrams the OS would not take (buffer full) or queue limit
-  std::uint64_t receive_truncated = 0;
-  std::uint64_t frames_malformed = 0;  // TCP: zero or oversized length
-  std::uint64_t streams_accepted = 0;
-  std::uint64_t streams_refused = 0;  // every refusal (the sum of streams_refused_by)
-  std::uint64_t streams_silent = 0;   // closed by close_silent_streams()
-  std::uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
-  std::uint64_t accept_errors = 0;    // accept(2) failed
-  std::uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
-  std::uint64_t accept_paced = 0;     // accepting paused for the rest of a full accept window
-  std::array<std::uint64_t, stream_close_count> streams_closed_by{};
-  std::array<std::uint64_t, stream_refusal_count> streams_refused_by{};
-  [[nodiscard]] std::uint64_t closed(StreamClose reason) const {
-    return streams_closed_by[static_cast<std::size_t>(reason)];
-  }
-  [[nodiscard]] std::uint64_t refused(StreamRefusal reason) const {
-    return streams_refused_by[static_cast<std::size_t>(reason)];
-  }
+  uint64_t datagrams_received = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t receive_calls = 0;  // recvmmsg calls (or reads)
+  uint64_t send_calls = 0;     // sendmmsg calls (or writes)
+  uint64_t send_dropped = 0;   // datagrams the OS would not take (buffer full) or queue limit
+  uint64_t receive_truncated = 0;
+  uint64_t frames_malformed = 0;  // TCP: zero or oversized length
+  uint64_t streams_accepted = 0;
+  uint64_t streams_refused = 0;  // every refusal (the sum of streams_refused_by)
+  uint64_t streams_silent = 0;   // closed by close_silent_streams()
+  uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
+  uint64_t accept_errors = 0;    // accept(2) failed
+  uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
+  uint64_t accept_paced = 0;     // accepting paused for the rest of a full accept window
+  std::array<uint64_t, stream_close_count> streams_closed_by{};
+  std::array<uint64_t, stream_refusal_count> streams_refused_by{};
+  [[nodiscard]] uint64_t closed(StreamClose reason) const { return streams_closed_by[static_cast<size_t>(reason)]; }
+  [[nodiscard]] uint64_t refused(StreamRefusal reason) const { return streams_refused_by[static_cast<size_t>(reason)]; }
 };
 
 struct UdpConfig {
   // Local address to bind (port 0 picks one).
   Address bind = make_ipv4(127, 0, 0, 1, 0);
   // Datagrams per recvmmsg/sendmmsg call (<= udp_batch_size).
-  std::size_t batch = udp_batch_size;
+  size_t batch = udp_batch_size;
   // Socket buffer sizes requested from the OS (0 keeps the default).
   int receive_buffer_bytes = 4 << 20;
   int send_buffer_bytes = 4 << 20;
   // Queued outgoing datagrams before flush() must run (beyond it they are dropped and counted).
-  std::size_t send_queue_max = 4096;
+  size_t send_queue_max = 4096;
   // Largest datagram received or sent; longer ones are dropped and counted. The netchannel needs
   // datagram_size_max; a relay carrying other protocols (ENet uses 1400-byte packets) sets more.
-  std::size_t datagram_max = datagram_size_max;
+  size_t datagram_max = datagram_size_max;
 };
 
 [[nodiscard]] UdpConfig default_udp_config();
 
 class UdpSocket : public DatagramSink {
  public:
-  using OnDatagram = std::function<void(const Address& from, std::span<const std::uint8_t> data)>;
+  using OnDatagram = std::function<void(const Address& from, std::span<const uint8_t> data)>;
 
   // Opens and binds; nullptr and `error` set on failure.
   static std::unique_ptr<UdpSocket> open(boost::asio::io_context& io, const UdpConfig& config, std::string& error);
@@ -112,14 +108,14 @@ class UdpSocket : public DatagramSink {
 
   [[nodiscard]] Address local_address() const;
   // Reads every datagram available now (batches of `batch`), up to `max_batches` calls.
-  std::size_t receive(const OnDatagram& on_datagram, std::size_t max_batches = 16);
+  size_t receive(const OnDatagram& on_datagram, size_t max_batches = 16);
   // Queues a datagram; flush() sends the queue with sendmmsg.
-  void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;
-  std::size_t flush();
+  void send_datagram(TransportKind kind, const Address& to, std::span<const uint8_t> data) override;
+  size_t flush();
   // Calls `ready` once when the socket becomes readable (through the io_context).
   void async_wait_readable(std::function<void()> ready);
   // Blocks up to timeout_us for readability without the io_context (poll(2)).
-  bool wait_readable(std::uint64_t timeout_us);
+  bool wait_readable(uint64_t timeout_us);
   // The OS socket, for callers that poll many sockets at once.
   [[nodiscard]] int native_handle() const;
   [[nodiscard]] const TransportStats& stats() const { return stats_; }
@@ -140,37 +136,37 @@ struct TcpConfig {
   std::function<bool(const Address& peer)> authenticated;
   // A stream with no connected client this long after it was accepted (or after its client left)
   // is closed (0: never).
-  std::uint64_t handshake_timeout_us = tcp_handshake_timeout_default_us;
+  uint64_t handshake_timeout_us = tcp_handshake_timeout_default_us;
   // Streams held at once, in all and per peer IP (any port); streams of one IP with no connected
   // client yet. Connections beyond are accepted and closed at once (counted).
-  std::size_t streams_max = tcp_streams_max;
-  std::size_t streams_per_address_max = tcp_streams_per_address_default;
-  std::size_t pending_streams_per_address_max = tcp_pending_streams_per_address_default;
+  size_t streams_max = tcp_streams_max;
+  size_t streams_per_address_max = tcp_streams_per_address_default;
+  size_t pending_streams_per_address_max = tcp_pending_streams_per_address_default;
   // Bytes queued for one stream and not yet taken by the kernel; beyond it the stream is closed.
-  std::size_t send_queue_bytes_max = tcp_send_queue_bytes_max;
+  size_t send_queue_bytes_max = tcp_send_queue_bytes_max;
   // Kernel send buffer of each accepted stream (SO_SNDBUF; 0 keeps the OS default).
   int send_buffer_bytes = 0;
   // Descriptors kept free for the rest of the process (the log's files, HTTP): a connection that
   // would leave fewer free under the soft RLIMIT_NOFILE is accepted and closed at once.
-  std::size_t descriptor_reserve = tcp_descriptor_reserve_default;
+  size_t descriptor_reserve = tcp_descriptor_reserve_default;
   // The limit that reserve is counted against (0: the process's soft RLIMIT_NOFILE, read at open).
-  std::size_t descriptor_limit = 0;
+  size_t descriptor_limit = 0;
   // When accept(2) fails for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), accepting
   // pauses this long (doubling up to accept_backoff_max_us while it keeps failing) instead of
   // spinning on a backlog it cannot take.
-  std::uint64_t accept_backoff_us = tcp_accept_backoff_us;
-  std::uint64_t accept_backoff_max_us = tcp_accept_backoff_max_us;
+  uint64_t accept_backoff_us = tcp_accept_backoff_us;
+  uint64_t accept_backoff_max_us = tcp_accept_backoff_max_us;
   // At most this many accepts per window (a turn of the caller's loop must stay short whatever
   // the rate of incoming connections); the rest wait in the kernel's backlog.
-  std::size_t accepts_per_window = tcp_accepts_per_window;
-  std::uint64_t accept_window_us = tcp_accept_window_us;
+  size_t accepts_per_window = tcp_accepts_per_window;
+  uint64_t accept_window_us = tcp_accept_window_us;
 };
 
 [[nodiscard]] TcpConfig default_tcp_config();
 
 class TcpServer : public DatagramSink {
  public:
-  using OnFrame = std::function<void(const Address& from, std::span<const std::uint8_t> frame)>;
+  using OnFrame = std::function<void(const Address& from, std::span<const uint8_t> frame)>;
   // Runs from the io_context, never from inside send_datagram(): a stream whose send queue
   // overflows while the endpoint writes to it is reported after the write returned.
   using OnClosed = std::function<void(const Address& peer)>;
@@ -184,17 +180,17 @@ class TcpServer : public DatagramSink {
 
   [[nodiscard]] Address local_address() const;
   // Frames to a peer with no stream are dropped and counted.
-  void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;
-  [[nodiscard]] std::size_t stream_count() const;
+  void send_datagram(TransportKind kind, const Address& to, std::span<const uint8_t> data) override;
+  [[nodiscard]] size_t stream_count() const;
   // Streams from this peer's IP (any port).
-  [[nodiscard]] std::size_t streams_from(const Address& peer) const;
+  [[nodiscard]] size_t streams_from(const Address& peer) const;
   // Closes every stream that received no frame since the previous call (clock-free: the caller
   // calls it every few seconds; a stream accepted since the previous call is spared once), so
   // connections that never speak cannot hold slots forever.
-  std::size_t close_silent_streams();
+  size_t close_silent_streams();
   [[nodiscard]] const TransportStats& stats() const;
   // The descriptor limit the reserve is counted against.
-  [[nodiscard]] std::size_t descriptor_limit() const;
+  [[nodiscard]] size_t descriptor_limit() const;
 
  private:
   struct Impl;
@@ -218,11 +214,11 @@ class StreamReport {
 
 // Raises the soft RLIMIT_NOFILE to the hard limit (what a server does at start); returns the soft
 // limit now in force (and the one before in `before`).
-std::size_t raise_open_file_limit(std::size_t& before);
+size_t raise_open_file_limit(size_t& before);
 
 class TcpClient : public DatagramSink {
  public:
-  using OnFrame = std::function<void(const Address& from, std::span<const std::uint8_t> frame)>;
+  using OnFrame = std::function<void(const Address& from, std::span<const uint8_t> frame)>;
   using OnClosed = std::function<void()>;
 
   TcpClient(boost::asio::io_context& io, OnFrame on_frame, OnClosed on_closed);
@@ -234,7 +230,7 @@ class TcpClient : public DatagramSink {
   void connect(const Address& server, const Address& local);
   [[nodiscard]] bool connected() const;
   [[nodiscard]] bool closed() const;
-  void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override;
+  void send_datagram(TransportKind kind, const Address& to, std::span<const uint8_t> data) override;
   [[nodiscard]] const TransportStats& stats() const;
 
  private:
@@ -246,7 +242,7 @@ class TcpClient : public DatagramSink {
 class SplitSink : public DatagramSink {
  public:
   SplitSink(DatagramSink* datagram, DatagramSink* stream) : datagram_(datagram), stream_(stream) {}
-  void send_datagram(TransportKind kind, const Address& to, std::span<const std::uint8_t> data) override {
+  void send_datagram(TransportKind kind, const Address& to, std::span<const uint8_t> data) override {
     DatagramSink* sink = kind == TransportKind::datagram ? datagram_ : stream_;
     if (sink != nullptr) sink->send_datagram(kind, to, data);
   }
@@ -257,6 +253,6 @@ class SplitSink : public DatagramSink {
 };
 
 // Microseconds since the Unix epoch from the system clock: what main() passes as `now`.
-[[nodiscard]] std::uint64_t system_now_us();
+[[nodiscard]] uint64_t system_now_us();
 
 }  // namespace strata::net

@@ -1,6 +1,6 @@
 // replay/rocks_keys.h — the session log's RocksDB keys and value framing, apart from RocksDB so
 // that the decoders of what a log directory holds (untrusted: a copied or damaged log) can be
-// fuzzed (fuzz/replay_rocks_keys.cc).
+// fuzzed (fuzz/replay_rocks_keys.cpp).
 //   tick key          8 bytes, the tick big-endian (keys sort in tick order)
 //   snapshot index    "snapshot/" + tick key, in the meta column family (an empty value per snapshot)
 //   value             XXH3-64 of the payload (8 bytes, little-endian) | payload

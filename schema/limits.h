@@ -35,7 +35,7 @@ inline constexpr int tick_input_nesting_max = 4;
 
 // --- Snapshots ------------------------------------------------------------------------------
 // Byte sizes of the canonical state (sim/canonical.h): a fixed part, then per entity and chunk.
-// Checked against sim::encode_state by tests/schema/snapshot_test.cc.
+// Checked against sim::encode_state by tests/schema/snapshot_test.cpp.
 inline constexpr size_t state_fixed_bytes = 302;
 inline constexpr size_t state_player_bytes = 53;
 inline constexpr size_t state_npc_bytes = 29;

@@ -59,7 +59,7 @@ HttpResponse text_response(uint16_t status, std::string body) {
 
 void configure(RequestParser& parser, const HttpConfig& config) {
   parser.header_limit(config.header_bytes_max);
-  parser.body_limit(std::uint64_t{config.body_bytes_max});
+  parser.body_limit(uint64_t{config.body_bytes_max});
   parser.eager(true);
 }
 

@@ -178,9 +178,9 @@ void InputScheduler::build(uint64_t tick, uint64_t physical_ms, TickInput& out) 
 // Arrival order; what does not fit waits at the front for the next tick.
 void InputScheduler::take_system(TickInput& out) {
   const size_t taken = std::min<size_t>(system_.size(), config_.system_commands_per_tick);
-  out.commands.insert(out.commands.end(), system_.begin(), system_.begin() + static_cast<std::ptrdiff_t>(taken));
+  out.commands.insert(out.commands.end(), system_.begin(), system_.begin() + static_cast<ptrdiff_t>(taken));
   deferrals_.system_cap += system_.size() - taken;
-  system_.erase(system_.begin(), system_.begin() + static_cast<std::ptrdiff_t>(taken));
+  system_.erase(system_.begin(), system_.begin() + static_cast<ptrdiff_t>(taken));
 }
 
 void InputScheduler::take_players(uint64_t tick, uint64_t physical_ms, TickInput& out) {
@@ -258,23 +258,23 @@ void InputScheduler::take_remote(TickInput& out) {
   const size_t taken = std::min<size_t>(remote_.size(), config_.remote_commands_per_tick);
   for (size_t i = 0; i < taken; ++i) out.commands.push_back(remote_[i].command);
   deferrals_.remote_cap += remote_.size() - taken;
-  remote_.erase(remote_.begin(), remote_.begin() + static_cast<std::ptrdiff_t>(taken));
+  remote_.erase(remote_.begin(), remote_.begin() + static_cast<ptrdiff_t>(taken));
 }
 
-std::ptrdiff_t InputScheduler::find(uint32_t player) const {
+ptrdiff_t InputScheduler::find(uint32_t player) const {
   const auto pos = std::lower_bound(player_ids_.begin(), player_ids_.end(), player);
   return pos != player_ids_.end() && *pos == player ? pos - player_ids_.begin() : -1;
 }
 
 void InputScheduler::forget_player(PlayerId player) {
-  if (const std::ptrdiff_t i = find(raw(player)); i >= 0) {
+  if (const ptrdiff_t i = find(raw(player)); i >= 0) {
     player_ids_.erase(player_ids_.begin() + i);
     queues_.erase(queues_.begin() + i);
   }
 }
 
 uint32_t InputScheduler::last_scheduled_seq(PlayerId player) const {
-  const std::ptrdiff_t i = find(raw(player));
+  const ptrdiff_t i = find(raw(player));
   return i < 0 ? 0 : queues_[static_cast<size_t>(i)].last_scheduled;
 }
 

@@ -150,7 +150,7 @@ class InputScheduler {
   // How many of each player's due inputs go into this tick (taken_), within the players' part.
   void share_players(uint64_t tick);
   // The queue of a player, or -1.
-  [[nodiscard]] std::ptrdiff_t find(uint32_t player) const;
+  [[nodiscard]] ptrdiff_t find(uint32_t player) const;
 
   InputSchedulerConfig config_;
   sim::RegionId region_;

@@ -137,8 +137,8 @@ int main(int argc, char** argv) {
 
   // Transports. Descriptors first: as many as the system allows, so idle connections cannot
   // starve the log and HTTP (the TCP listener also keeps a reserve under this limit).
-  std::size_t open_files_before = 0;
-  const std::size_t open_files = net::raise_open_file_limit(open_files_before);
+  size_t open_files_before = 0;
+  const size_t open_files = net::raise_open_file_limit(open_files_before);
   spdlog::info("open files: soft limit {} (was {})", open_files, open_files_before);
   boost::asio::io_context io;
   auto udp_bind = parse_ipv4(config.bind_address, config.udp_port);

@@ -244,10 +244,9 @@ void RegionalNode::pump_outbound(uint64_t now_us) {
   } else if (sent > 0) {  // keep the rest, moved to the front
     const size_t first = io_outbound_.reliable[sent].offset;
     io_outbound_.reliable.erase(io_outbound_.reliable.begin(),
-                                io_outbound_.reliable.begin() + static_cast<std::ptrdiff_t>(sent));
+                                io_outbound_.reliable.begin() + static_cast<ptrdiff_t>(sent));
     for (Outbound::Reliable& m : io_outbound_.reliable) m.offset -= first;
-    io_outbound_.bytes.erase(io_outbound_.bytes.begin(),
-                             io_outbound_.bytes.begin() + static_cast<std::ptrdiff_t>(first));
+    io_outbound_.bytes.erase(io_outbound_.bytes.begin(), io_outbound_.bytes.begin() + static_cast<ptrdiff_t>(first));
   }
   for (Outbound::Observed& o : io_outbound_.observed) {
     ObserverQueue& queue = io_observer_queues_[o.client];
@@ -671,7 +670,7 @@ void RegionalNode::relay_chat(const TickFrame& frame) {
                       });
   }
   counters_.chat_deferred += chat_pending_.size() - relayed;
-  chat_pending_.erase(chat_pending_.begin(), chat_pending_.begin() + static_cast<std::ptrdiff_t>(relayed));
+  chat_pending_.erase(chat_pending_.begin(), chat_pending_.begin() + static_cast<ptrdiff_t>(relayed));
 }
 
 // The snapshots' rule (aoi.cpp): an entity under a roof is hidden from a viewer who is not.

@@ -16,7 +16,7 @@ void SnapshotOutbox::push(std::vector<BuiltSnapshot>& batch) {
   batch.clear();
   if (items_.size() > capacity_max) {
     const size_t excess = items_.size() - capacity_max;
-    items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(excess));
+    items_.erase(items_.begin(), items_.begin() + static_cast<ptrdiff_t>(excess));
     dropped_.fetch_add(excess, std::memory_order_relaxed);
   }
   STRATA_ASSERT(items_.size() <= capacity_max, items_.size());

@@ -22,7 +22,7 @@ void TickStats::record(double wall_ms, double cpu_ms, const TickPhaseTimes& phas
 }
 
 std::optional<TickSummary> TickStats::summary() const {
-  const auto samples = static_cast<std::ptrdiff_t>(std::min(samples_, window));
+  const auto samples = static_cast<ptrdiff_t>(std::min(samples_, window));
   if (samples == 0) return std::nullopt;
   std::vector<double> sorted(tick_ms_.begin(), tick_ms_.begin() + samples);
   std::vector<double> sorted_cpu(tick_cpu_ms_.begin(), tick_cpu_ms_.begin() + samples);
@@ -34,7 +34,7 @@ std::optional<TickSummary> TickStats::summary() const {
     for (size_t i = 0; i < tick_phase_count && samples > 0; ++i) {
       std::vector<double> v(rings[i].begin(), rings[i].begin() + samples);
       const double sum = std::accumulate(v.begin(), v.end(), 0.0);
-      const auto p99 = v.begin() + std::min<std::ptrdiff_t>(samples - 1, samples * 99 / 100);
+      const auto p99 = v.begin() + std::min<ptrdiff_t>(samples - 1, samples * 99 / 100);
       std::nth_element(v.begin(), p99, v.end());
       stats[i] = {sum / static_cast<double>(samples), *p99, *std::max_element(p99, v.end())};
     }

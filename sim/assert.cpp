@@ -8,8 +8,8 @@
 namespace strata::sim::detail {
 namespace {
 
-constexpr std::size_t line_bytes_max = 4096;
-constexpr std::size_t text_value_bytes_max = 256;  // a longer string value is cut, marked "..."
+constexpr size_t line_bytes_max = 4096;
+constexpr size_t text_value_bytes_max = 256;  // a longer string value is cut, marked "..."
 
 // Appends to a fixed buffer; what does not fit is dropped (the line is cut, never overrun).
 class Line {
@@ -25,8 +25,7 @@ class Line {
     char piece[64];
     const int n = std::snprintf(piece, sizeof piece, format, args...);
     if (n > 0)
-      add(std::string_view(
-          piece, static_cast<std::size_t>(n) < sizeof piece ? static_cast<std::size_t>(n) : sizeof piece - 1));
+      add(std::string_view(piece, static_cast<size_t>(n) < sizeof piece ? static_cast<size_t>(n) : sizeof piece - 1));
   }
   void write() {
     bytes_[used_++] = '\n';
@@ -36,14 +35,14 @@ class Line {
 
  private:
   char bytes_[line_bytes_max];
-  std::size_t used_ = 0;
+  size_t used_ = 0;
 };
 
 // The next argument text of `names` (split at top-level commas, outside parentheses and quotes),
 // trimmed; advances `names` past it.
 std::string_view next_name(std::string_view& names) {
-  std::size_t depth = 0;
-  std::size_t i = 0;
+  size_t depth = 0;
+  size_t i = 0;
   char quote = 0;
   for (; i < names.size(); ++i) {
     const char c = names[i];
@@ -104,7 +103,7 @@ void add_value(Line& line, const CheckValue& value) {
 
 }  // namespace
 
-void check_failed(const CheckSite& site, const CheckValue* values, std::size_t count) {
+void check_failed(const CheckSite& site, const CheckValue* values, size_t count) {
   Line line;
   line.add("strata: ");
   line.add(site.file);
@@ -113,7 +112,7 @@ void check_failed(const CheckSite& site, const CheckValue* values, std::size_t c
                                              : "STRATA_REQUIRE failed (a bug in the caller): ");
   line.add(site.condition);
   std::string_view names = site.names;
-  for (std::size_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < count; ++i) {
     line.add(i == 0 ? "; " : ", ");
     const std::string_view name = next_name(names);
     if (!name.empty() && name.front() == '"' && values[i].type == CheckValue::Type::text) {

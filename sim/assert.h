@@ -16,7 +16,7 @@
 
 namespace strata::sim::detail {
 
-enum class CheckKind : std::uint8_t { assertion, requirement };
+enum class CheckKind : uint8_t { assertion, requirement };
 
 // Where a failed check sits and what it says, as written in the source.
 struct CheckSite {
@@ -29,10 +29,10 @@ struct CheckSite {
 
 // One argument of a failed check, reduced to what sim/assert.cpp can print.
 struct CheckValue {
-  enum class Type : std::uint8_t { signed_int, unsigned_int, boolean, character, text, pointer };
+  enum class Type : uint8_t { signed_int, unsigned_int, boolean, character, text, pointer };
   Type type = Type::pointer;
-  std::int64_t signed_value = 0;
-  std::uint64_t unsigned_value = 0;
+  int64_t signed_value = 0;
+  uint64_t unsigned_value = 0;
   std::string_view text;
   const void* pointer = nullptr;
 };
@@ -54,12 +54,12 @@ template <class T>
     out = check_value(static_cast<std::underlying_type_t<U>>(value));
   } else if constexpr (std::is_integral_v<U> && std::is_signed_v<U>) {
     out.type = CheckValue::Type::signed_int;
-    out.signed_value = static_cast<std::int64_t>(value);
+    out.signed_value = static_cast<int64_t>(value);
   } else if constexpr (std::is_integral_v<U>) {
     out.type = CheckValue::Type::unsigned_int;
-    out.unsigned_value = static_cast<std::uint64_t>(value);
+    out.unsigned_value = static_cast<uint64_t>(value);
   } else if constexpr (std::is_array_v<U> && std::is_same_v<std::remove_extent_t<U>, char>) {
-    std::size_t size = 0;  // up to the terminator, never past the array
+    size_t size = 0;  // up to the terminator, never past the array
     while (size < std::extent_v<U> && value[size] != '\0') ++size;
     out.type = CheckValue::Type::text;
     out.text = std::string_view(value, size);
@@ -82,7 +82,7 @@ template <class T>
 }
 
 // Prints the failure (sim/assert.cpp) and aborts.
-[[noreturn]] void check_failed(const CheckSite& site, const CheckValue* values, std::size_t count);
+[[noreturn]] void check_failed(const CheckSite& site, const CheckValue* values, size_t count);
 
 // Out of line and cold, so a check costs its caller one predictable branch and one call.
 template <class... Values>

@@ -467,7 +467,7 @@ void StepContext::evict_from(CellPos cell) {
       ++i;
     } else {
       effects_.left.push_back(p.id);
-      world_.players.erase(world_.players.begin() + static_cast<std::ptrdiff_t>(i));
+      world_.players.erase(world_.players.begin() + static_cast<ptrdiff_t>(i));
     }
   }
   for (size_t i = 0; i < world_.npcs.size();) {
@@ -484,7 +484,7 @@ void StepContext::evict_from(CellPos cell) {
       occupy(n.pos, +1);
       ++i;
     } else {
-      world_.npcs.erase(world_.npcs.begin() + static_cast<std::ptrdiff_t>(i));
+      world_.npcs.erase(world_.npcs.begin() + static_cast<ptrdiff_t>(i));
     }
   }
 }

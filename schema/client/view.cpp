@@ -306,7 +306,7 @@ std::string carry_chunks(const ClientView* baseline, const ClientSnapshot& s, Cl
 // Fresh chunks are made and hashed, then merged into the carried ones (both sorted).
 std::string add_fresh_chunks(const ClientSnapshot& s, ClientView& view) {
   if (s.chunks.empty()) return {};
-  const auto carried = static_cast<std::ptrdiff_t>(view.chunks.size());
+  const auto carried = static_cast<ptrdiff_t>(view.chunks.size());
   for (const FreshChunk& fresh : s.chunks) {
     auto chunk = make_chunk();
     chunk->content = fresh.content;

@@ -10,7 +10,7 @@
 
 namespace strata::net::test {
 
-inline constexpr std::uint64_t loopback_protocol_id = 0x1234;
+inline constexpr uint64_t loopback_protocol_id = 0x1234;
 
 struct Deadline {
   std::chrono::steady_clock::time_point end;

@@ -1,12 +1,12 @@
 # tests/replay/replay.cmake — session log, replayer, desync and crash tests (issue 3), included from
 # tests/CMakeLists.txt.
 strata_add_test(NAME replay_log_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_test.cc
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/replay_test.cpp
   LIBS strata_replay strata_scenario LABELS replay)
 # Each property case creates RocksDB directories (fsyncs): 25 cases keep the suite fast.
 set_tests_properties(replay_log_test PROPERTIES ENVIRONMENT "RC_PARAMS=max_success=25")
 strata_add_test(NAME replay_desync_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/desync_test.cc
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/desync_test.cpp
   LIBS strata_replay strata_scenario LABELS replay)
 if(TARGET strata-replay AND TARGET strata-desync)
   target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="$<TARGET_FILE:strata-replay>"
@@ -16,17 +16,17 @@ else()
   target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="strata-replay" STRATA_DESYNC_BIN="strata-desync")
 endif()
 # Crash test: a child (replay_crash_writer) appends and is SIGKILLed at random moments.
-add_executable(replay_crash_writer ${CMAKE_CURRENT_LIST_DIR}/crash_writer.cc)
+add_executable(replay_crash_writer ${CMAKE_CURRENT_LIST_DIR}/crash_writer.cpp)
 target_link_libraries(replay_crash_writer PRIVATE strata_replay strata_scenario)
 strata_add_test(NAME replay_crash_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/crash_test.cc
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/crash_test.cpp
   LIBS strata_replay strata_scenario LABELS replay)
 target_compile_definitions(replay_crash_test PRIVATE STRATA_CRASH_WRITER_BIN="$<TARGET_FILE:replay_crash_writer>")
 add_dependencies(replay_crash_test replay_crash_writer)
 # Writes the replay fuzzers' seed corpora (run by hand; the seeds are committed).
-add_executable(replay_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cc)
+add_executable(replay_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cpp)
 target_link_libraries(replay_write_seeds PRIVATE strata_replay strata_scenario)
 strata_add_test(NAME replay_golden_test
-  SOURCES ${CMAKE_CURRENT_LIST_DIR}/golden_test.cc
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/golden_test.cpp
   LIBS strata_replay LABELS replay)
 target_compile_definitions(replay_golden_test PRIVATE STRATA_DATA_DIR="${CMAKE_CURRENT_LIST_DIR}/../data")

@@ -59,7 +59,7 @@ TEST(EdgeCounters, NodeAndHttpCountsAreValidAndPrometheusIsWellFormed) {
       counts_prometheus_series("strata_http_events_total", "listener=\"admin\"", http_event_counts(http));
   EXPECT_NE(series.find("strata_http_events_total{listener=\"admin\",event=\"read_timeouts\"} 5\n"), std::string::npos)
       << series;
-  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), static_cast<std::ptrdiff_t>(counts.size() + 2));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), static_cast<ptrdiff_t>(counts.size() + 2));
 }
 
 }  // namespace

@@ -52,8 +52,8 @@ void send_inputs(InputScheduler& scheduler, uint32_t player, std::vector<view::I
   std::vector<uint8_t> bytes;
   for (size_t begin = 0; begin < entries.size(); begin += view::input_batch_max) {
     const size_t end = std::min(entries.size(), begin + view::input_batch_max);
-    view::encode_inputs(std::vector<view::InputEntry>(entries.begin() + static_cast<std::ptrdiff_t>(begin),
-                                                      entries.begin() + static_cast<std::ptrdiff_t>(end)),
+    view::encode_inputs(std::vector<view::InputEntry>(entries.begin() + static_cast<ptrdiff_t>(begin),
+                                                      entries.begin() + static_cast<ptrdiff_t>(end)),
                         bytes);
     auto decoded = view::decode_client_message(bytes);
     RC_ASSERT(decoded.message.has_value());

@@ -40,8 +40,8 @@ TEST(AssertDeathTest, AssertPrintsKindConditionAndValues) {
 }
 
 TEST(AssertDeathTest, RequirePrintsKindConditionAndValues) {
-  const std::uint32_t count = 9;
-  const std::uint32_t limit = 8;
+  const uint32_t count = 9;
+  const uint32_t limit = 8;
   EXPECT_DEATH(STRATA_REQUIRE(count <= limit, "a batch over its limit", count, limit),
                "STRATA_REQUIRE failed \\(a bug in the caller\\): count <= limit; a batch over its limit, "
                "count = 9, limit = 8");
@@ -55,8 +55,8 @@ TEST(AssertDeathTest, NoValuesPrintsTheCondition) {
 TEST(AssertDeathTest, PrintsEachKindOfValue) {
   const PlayerId player{7};
   const Direction direction = Direction::e;
-  const std::int64_t negative = -5;
-  const std::uint64_t big = std::numeric_limits<std::uint64_t>::max();
+  const int64_t negative = -5;
+  const uint64_t big = std::numeric_limits<uint64_t>::max();
   const bool flag = true;
   const char letter = 'x';
   const std::string_view name = "ab\x01";

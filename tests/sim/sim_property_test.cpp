@@ -186,8 +186,8 @@ RC_GTEST_PROP(Lww, RemoteWritesInAnyOrderWithDuplicatesGiveTheSameMap, ()) {
   Simulation b(test::small_params());
   test::step_with(a, writes);
   const size_t half = permuted.size() / 2;
-  test::step_with(b, std::vector<Command>(permuted.begin(), permuted.begin() + static_cast<std::ptrdiff_t>(half)));
-  test::step_with(b, std::vector<Command>(permuted.begin() + static_cast<std::ptrdiff_t>(half), permuted.end()));
+  test::step_with(b, std::vector<Command>(permuted.begin(), permuted.begin() + static_cast<ptrdiff_t>(half)));
+  test::step_with(b, std::vector<Command>(permuted.begin() + static_cast<ptrdiff_t>(half), permuted.end()));
   test::step_with(a, {});
   // The map (every layer and stamp) is identical; counters differ by design (duplicates counted).
   World ma = a.world();

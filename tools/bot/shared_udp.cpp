@@ -15,27 +15,27 @@
 namespace strata::bot {
 
 namespace {
-constexpr std::size_t batch = 64;
-constexpr std::size_t slot_size = net::datagram_size_max + 1;  // a longer datagram shows as truncated
-constexpr std::size_t control_size = CMSG_SPACE(sizeof(in_pktinfo));
+constexpr size_t batch = 64;
+constexpr size_t slot_size = net::datagram_size_max + 1;  // a longer datagram shows as truncated
+constexpr size_t control_size = CMSG_SPACE(sizeof(in_pktinfo));
 }  // namespace
 
 struct SharedUdp::Impl {
   // Receive batch, laid out once.
-  std::vector<std::uint8_t> in_data = std::vector<std::uint8_t>(batch * slot_size);
+  std::vector<uint8_t> in_data = std::vector<uint8_t>(batch * slot_size);
   std::array<sockaddr_in, batch> in_addr{};
   std::array<iovec, batch> in_iov{};
-  std::array<std::array<std::uint8_t, control_size>, batch> in_control{};
+  std::array<std::array<uint8_t, control_size>, batch> in_control{};
   std::array<mmsghdr, batch> in_msg{};
   // Send batch: flushed when full.
   struct Out {
     sockaddr_in to{};
-    std::array<std::uint8_t, control_size> control{};
-    std::size_t size = 0;
-    std::array<std::uint8_t, net::datagram_size_max> data{};
+    std::array<uint8_t, control_size> control{};
+    size_t size = 0;
+    std::array<uint8_t, net::datagram_size_max> data{};
   };
   std::vector<Out> out = std::vector<Out>(batch);
-  std::size_t out_count = 0;
+  size_t out_count = 0;
   std::array<iovec, batch> out_iov{};
   std::array<mmsghdr, batch> out_msg{};
 };
@@ -67,9 +67,9 @@ std::unique_ptr<SharedUdp> SharedUdp::open(std::string& error) {
   return std::unique_ptr<SharedUdp>(new SharedUdp(fd, ntohs(bind_to.sin_port)));
 }
 
-SharedUdp::SharedUdp(int fd, std::uint16_t port) : fd_(fd), port_(port), impl_(std::make_unique<Impl>()) {
+SharedUdp::SharedUdp(int fd, uint16_t port) : fd_(fd), port_(port), impl_(std::make_unique<Impl>()) {
   Impl& s = *impl_;
-  for (std::size_t i = 0; i < batch; ++i) {
+  for (size_t i = 0; i < batch; ++i) {
     s.in_iov[i] = iovec{s.in_data.data() + i * slot_size, slot_size};
     msghdr& h = s.in_msg[i].msg_hdr;
     h.msg_name = &s.in_addr[i];
@@ -88,11 +88,11 @@ SharedUdp::SharedUdp(int fd, std::uint16_t port) : fd_(fd), port_(port), impl_(s
 
 SharedUdp::~SharedUdp() { ::close(fd_); }
 
-std::size_t SharedUdp::receive(const OnDatagram& on_datagram, std::size_t max_calls) {
+size_t SharedUdp::receive(const OnDatagram& on_datagram, size_t max_calls) {
   Impl& s = *impl_;
-  std::size_t total = 0;
-  for (std::size_t call = 0; call < max_calls; ++call) {
-    for (std::size_t i = 0; i < batch; ++i) {  // the kernel rewrites these lengths
+  size_t total = 0;
+  for (size_t call = 0; call < max_calls; ++call) {
+    for (size_t i = 0; i < batch; ++i) {  // the kernel rewrites these lengths
       s.in_msg[i].msg_hdr.msg_namelen = sizeof(sockaddr_in);
       s.in_msg[i].msg_hdr.msg_controllen = control_size;
     }
@@ -100,10 +100,10 @@ std::size_t SharedUdp::receive(const OnDatagram& on_datagram, std::size_t max_ca
     ++stats_.receive_calls;
     if (n <= 0) break;
     for (int k = 0; k < n; ++k) {
-      const auto i = static_cast<std::size_t>(k);
+      const auto i = static_cast<size_t>(k);
       msghdr& h = s.in_msg[i].msg_hdr;
-      const std::size_t size = s.in_msg[i].msg_len;
-      std::uint32_t to_ip = 0;
+      const size_t size = s.in_msg[i].msg_len;
+      uint32_t to_ip = 0;
       for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
           in_pktinfo info;
@@ -116,20 +116,20 @@ std::size_t SharedUdp::receive(const OnDatagram& on_datagram, std::size_t max_ca
         ++stats_.dropped;
         continue;
       }
-      const std::uint32_t from_ip = ntohl(s.in_addr[i].sin_addr.s_addr);
-      const net::Address from = net::make_ipv4(
-          static_cast<std::uint8_t>(from_ip >> 24), static_cast<std::uint8_t>(from_ip >> 16),
-          static_cast<std::uint8_t>(from_ip >> 8), static_cast<std::uint8_t>(from_ip), ntohs(s.in_addr[i].sin_port));
+      const uint32_t from_ip = ntohl(s.in_addr[i].sin_addr.s_addr);
+      const net::Address from = net::make_ipv4(static_cast<uint8_t>(from_ip >> 24), static_cast<uint8_t>(from_ip >> 16),
+                                               static_cast<uint8_t>(from_ip >> 8), static_cast<uint8_t>(from_ip),
+                                               ntohs(s.in_addr[i].sin_port));
       ++stats_.datagrams_received;
-      on_datagram(to_ip, from, std::span<const std::uint8_t>(s.in_data.data() + i * slot_size, size));
+      on_datagram(to_ip, from, std::span<const uint8_t>(s.in_data.data() + i * slot_size, size));
     }
-    total += static_cast<std::size_t>(n);
-    if (static_cast<std::size_t>(n) < batch) break;
+    total += static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < batch) break;
   }
   return total;
 }
 
-void SharedUdp::queue(std::uint32_t from_ip, const net::Address& to, std::span<const std::uint8_t> data) {
+void SharedUdp::queue(uint32_t from_ip, const net::Address& to, std::span<const uint8_t> data) {
   Impl& s = *impl_;
   if (to.family != net::AddressFamily::ipv4 || data.size() > net::datagram_size_max) {
     ++stats_.dropped;
@@ -137,8 +137,8 @@ void SharedUdp::queue(std::uint32_t from_ip, const net::Address& to, std::span<c
   }
   if (s.out_count == batch) flush();
   Impl::Out& o = s.out[s.out_count++];
-  std::uint32_t to_ip = 0;
-  for (int b = 0; b < 4; ++b) to_ip = to_ip << 8 | to.ip[static_cast<std::size_t>(b)];
+  uint32_t to_ip = 0;
+  for (int b = 0; b < 4; ++b) to_ip = to_ip << 8 | to.ip[static_cast<size_t>(b)];
   o.to.sin_addr.s_addr = htonl(to_ip);
   o.to.sin_port = htons(to.port);
   in_pktinfo info{};
@@ -148,13 +148,13 @@ void SharedUdp::queue(std::uint32_t from_ip, const net::Address& to, std::span<c
   std::memcpy(o.data.data(), data.data(), data.size());
 }
 
-std::size_t SharedUdp::flush() {
+size_t SharedUdp::flush() {
   Impl& s = *impl_;
-  std::size_t done = 0;
+  size_t done = 0;
   int stalls = 0;
   while (done < s.out_count) {
-    const std::size_t n = s.out_count - done;
-    for (std::size_t i = 0; i < n; ++i) {
+    const size_t n = s.out_count - done;
+    for (size_t i = 0; i < n; ++i) {
       Impl::Out& o = s.out[done + i];
       s.out_iov[i] = iovec{o.data.data(), o.size};
       msghdr& h = s.out_msg[i].msg_hdr;
@@ -169,8 +169,8 @@ std::size_t SharedUdp::flush() {
     const int sent = ::sendmmsg(fd_, s.out_msg.data(), static_cast<unsigned>(n), MSG_DONTWAIT);
     ++stats_.send_calls;
     if (sent > 0) {
-      done += static_cast<std::size_t>(sent);
-      stats_.datagrams_sent += static_cast<std::uint64_t>(sent);
+      done += static_cast<size_t>(sent);
+      stats_.datagrams_sent += static_cast<uint64_t>(sent);
       continue;
     }
     if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && stalls++ < 3) {
@@ -181,7 +181,7 @@ std::size_t SharedUdp::flush() {
     ++stats_.dropped;  // UDP may lose; the protocol recovers
     ++done;
   }
-  const std::size_t total = s.out_count;
+  const size_t total = s.out_count;
   s.out_count = 0;
   return total;
 }

@@ -25,7 +25,7 @@ namespace strata::bot {
 class SharedUdp {
  public:
   // Receives: (the bot's address it was sent to, IPv4 in host order; sender; bytes).
-  using OnDatagram = std::function<void(std::uint32_t to_ip, const net::Address& from, std::span<const std::uint8_t>)>;
+  using OnDatagram = std::function<void(uint32_t to_ip, const net::Address& from, std::span<const uint8_t>)>;
 
   // Binds the wildcard address on an ephemeral port; nullptr and `error` on failure.
   static std::unique_ptr<SharedUdp> open(std::string& error);
@@ -34,27 +34,27 @@ class SharedUdp {
   SharedUdp& operator=(const SharedUdp&) = delete;
 
   [[nodiscard]] int fd() const { return fd_; }
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] uint16_t port() const { return port_; }
   // Every datagram available now (at most max_calls recvmmsg batches).
-  std::size_t receive(const OnDatagram& on_datagram, std::size_t max_calls = 64);
+  size_t receive(const OnDatagram& on_datagram, size_t max_calls = 64);
   // Queues a datagram from `from_ip` (host order, in 127/8); sent by flush() (or when a batch fills).
-  void queue(std::uint32_t from_ip, const net::Address& to, std::span<const std::uint8_t> data);
-  std::size_t flush();
+  void queue(uint32_t from_ip, const net::Address& to, std::span<const uint8_t> data);
+  size_t flush();
 
   struct Stats {
-    std::uint64_t datagrams_received = 0;
-    std::uint64_t datagrams_sent = 0;
-    std::uint64_t receive_calls = 0;
-    std::uint64_t send_calls = 0;
-    std::uint64_t dropped = 0;  // unreadable (no destination, not IPv4, truncated) or not sent
+    uint64_t datagrams_received = 0;
+    uint64_t datagrams_sent = 0;
+    uint64_t receive_calls = 0;
+    uint64_t send_calls = 0;
+    uint64_t dropped = 0;  // unreadable (no destination, not IPv4, truncated) or not sent
   };
   [[nodiscard]] const Stats& stats() const { return stats_; }
 
  private:
   struct Impl;
-  SharedUdp(int fd, std::uint16_t port);
+  SharedUdp(int fd, uint16_t port);
   int fd_;
-  std::uint16_t port_;
+  uint16_t port_;
   std::unique_ptr<Impl> impl_;
   Stats stats_;
 };
@@ -62,15 +62,15 @@ class SharedUdp {
 // A bot's sink: its datagrams leave the shared socket from its own address.
 class SharedUdpSink final : public net::DatagramSink {
  public:
-  SharedUdpSink(SharedUdp& shared, std::uint32_t ip) : shared_(shared), ip_(ip) {}
-  void send_datagram(net::TransportKind, const net::Address& to, std::span<const std::uint8_t> data) override {
+  SharedUdpSink(SharedUdp& shared, uint32_t ip) : shared_(shared), ip_(ip) {}
+  void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override {
     shared_.queue(ip_, to, data);
   }
-  [[nodiscard]] std::uint32_t ip() const { return ip_; }
+  [[nodiscard]] uint32_t ip() const { return ip_; }
 
  private:
   SharedUdp& shared_;
-  std::uint32_t ip_;
+  uint32_t ip_;
 };
 
 }  // namespace strata::bot

@@ -227,7 +227,7 @@ void Session::receive_stream(size_t read_bytes_max, uint64_t now) {
     client_->receive(stream_peer_, std::span(stream_buffer_).subspan(at + 2, length), now);
     at += 2 + length;
   }
-  stream_buffer_.erase(stream_buffer_.begin(), stream_buffer_.begin() + static_cast<std::ptrdiff_t>(at));
+  stream_buffer_.erase(stream_buffer_.begin(), stream_buffer_.begin() + static_cast<ptrdiff_t>(at));
 }
 
 void Session::pump(size_t read_bytes_max) {

@@ -16,13 +16,13 @@
 
 namespace {
 
-constexpr std::size_t huge_page_bytes = std::size_t{2} << 20;
+constexpr size_t huge_page_bytes = size_t{2} << 20;
 // Below two huge pages the alignment would waste more than it saves.
-constexpr std::size_t huge_block_bytes_min = 2 * huge_page_bytes;
+constexpr size_t huge_block_bytes_min = 2 * huge_page_bytes;
 
-void* allocate(std::size_t bytes) {
+void* allocate(size_t bytes) {
   if (bytes < huge_block_bytes_min) return std::malloc(bytes == 0 ? 1 : bytes);
-  const std::size_t rounded = (bytes + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
+  const size_t rounded = (bytes + huge_page_bytes - 1) & ~(huge_page_bytes - 1);
   void* block = std::aligned_alloc(huge_page_bytes, rounded);
   if (block != nullptr) (void)madvise(block, rounded, MADV_HUGEPAGE);
   return block;
@@ -30,7 +30,7 @@ void* allocate(std::size_t bytes) {
 
 }  // namespace
 
-void* operator new(std::size_t bytes) {
+void* operator new(size_t bytes) {
   for (;;) {
     if (void* block = allocate(bytes)) return block;
     const std::new_handler handler = std::get_new_handler();
@@ -40,4 +40,4 @@ void* operator new(std::size_t bytes) {
 }
 
 void operator delete(void* block) noexcept { std::free(block); }
-void operator delete(void* block, std::size_t /*bytes*/) noexcept { std::free(block); }
+void operator delete(void* block, size_t /*bytes*/) noexcept { std::free(block); }
