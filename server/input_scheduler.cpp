@@ -2,6 +2,7 @@
 #include "server/input_scheduler.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <span>
 
 #include "sim/assert.h"

@@ -2,6 +2,7 @@
 #include "server/node.h"
 
 #include <chrono>
+#include <cstddef>
 #include <ctime>
 
 #include <filesystem>

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 
 #include "schema/client/messages.h"
 #include "server/threads.h"

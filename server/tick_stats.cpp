@@ -2,6 +2,7 @@
 #include "server/tick_stats.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <ctime>
 #include <numeric>
 

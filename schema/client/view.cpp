@@ -3,6 +3,7 @@
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
+#include <cstddef>
 
 #include <algorithm>
 #include <cstdlib>

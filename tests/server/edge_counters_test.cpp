@@ -2,6 +2,7 @@
 // JSON and Prometheus: every name unique and a valid label value, every refusal and close reason of
 // the TCP listener present, values carried through.
 #include <gtest/gtest.h>
+#include <cstddef>
 
 #include <set>
 

@@ -5,6 +5,7 @@
 // recovers for appending (the path a restart takes).
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <cstddef>
 
 #include <filesystem>
 

@@ -3,6 +3,7 @@
 // wander and build; every snapshot must reconstruct to the server's AOI checksum, every client's
 // inputs must be processed, and the log must then replay bit-exact — also across a restart.
 #include <gtest/gtest.h>
+#include <cstddef>
 
 #include <algorithm>
 

@@ -3,6 +3,7 @@
 // under any order with duplicates.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
+#include <cstddef>
 
 #include <algorithm>
 #include <cinttypes>

@@ -4,6 +4,7 @@
 #include "tools/hostile/io.h"
 
 #include <boost/asio/io_context.hpp>
+#include <cstddef>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
