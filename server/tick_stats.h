@@ -41,7 +41,4 @@ class TickStats {
 // Copies a summary into the status (the caller holds status.mutex).
 void publish(const TickSummary& summary, Status& status);
 
-// The calling thread's CPU time in milliseconds.
-[[nodiscard]] double thread_cpu_ms();
-
 }  // namespace strata::server
