@@ -72,14 +72,28 @@ struct InputSchedulerConfig {
 };
 [[nodiscard]] InputSchedulerConfig default_input_scheduler_config();
 
-// Inputs due in a tick that were left for a later one, by cause. Each tick an input waits counts once.
+// Inputs due in a tick that were left for a later one, by cause. Each tick an input waits counts
+// once. Listed once (net/counters.h): X(member, event name, what it counts); they are published
+// as strata_node_events_total{event}.
+#define STRATA_DEFERRAL_COUNTERS(X)                                                                           \
+  X(player_cap, inputs_deferred_player_cap, "beyond commands_per_player_per_tick")                            \
+  X(fair_share, inputs_deferred_fair_share, "the players together wanted more than player_commands_per_tick") \
+  X(system_cap, inputs_deferred_system_cap, "beyond system_commands_per_tick")                                \
+  X(remote_cap, inputs_deferred_remote_cap, "beyond remote_commands_per_tick")                                \
+  X(ticks_shared, ticks_fair_shared, "ticks in which the fair share cut someone")
+
+#define STRATA_DEFERRAL_FIELD_(member, event, help) uint64_t member = 0;
+#define STRATA_DEFERRAL_ADD_(member, event, help) member += other.member;
 struct DeferralCounters {
-  uint64_t player_cap = 0;    // beyond commands_per_player_per_tick
-  uint64_t fair_share = 0;    // the players together wanted more than player_commands_per_tick
-  uint64_t system_cap = 0;    // beyond system_commands_per_tick
-  uint64_t remote_cap = 0;    // beyond remote_commands_per_tick
-  uint64_t ticks_shared = 0;  // ticks in which the fair share cut someone
+  STRATA_DEFERRAL_COUNTERS(STRATA_DEFERRAL_FIELD_)
+  DeferralCounters& operator+=(const DeferralCounters& other) {
+    STRATA_DEFERRAL_COUNTERS(STRATA_DEFERRAL_ADD_)
+    return *this;
+  }
+  bool operator==(const DeferralCounters&) const = default;
 };
+#undef STRATA_DEFERRAL_FIELD_
+#undef STRATA_DEFERRAL_ADD_
 
 enum class InputVerdict : uint8_t {
   accepted,

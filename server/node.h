@@ -46,29 +46,40 @@ class LogWriter;
 
 namespace strata::server {
 
+// The node's counters, listed once (net/counters.h: X(member, series, help), XA for the arrays
+// by reason); series "" is strata_node_events_total{event="member"}, the node's bounds and events.
+#define STRATA_NODE_COUNTERS(X, XA)                                                                            \
+  X(ticks, "", "ticks run")                                                                                    \
+  X(joins, "", "players that joined the world")                                                                \
+  X(leaves, "", "players that left it")                                                                        \
+  X(snapshots_sent, "", "snapshot messages handed to the netchannel")                                          \
+  X(snapshot_bytes, "strata_snapshot_bytes_total", "Bytes of AOI snapshots sent to clients")                   \
+  X(snapshots_not_sent, "", "the netchannel refused (queue full, too large, client gone)")                     \
+  X(checksum_mismatches, "strata_checksum_mismatches_total", "AOI checksum mismatches reported by clients")    \
+  X(checksum_reports_refused, "", "reports within a client's interval: not counted above")                     \
+  X(tick_commands_refused, "", "beyond what the log decodes (0: the scheduler caps a tick)")                   \
+  XA(messages_refused, view::MessageError, 1, "strata_client_messages_refused_total{reason}",                  \
+     "Client messages the node refused, by reason")                                                            \
+  X(chat_relayed, "strata_chat_lines_total{outcome=relayed}", "Chat lines from clients, by outcome")           \
+  X(chat_rate_limited, "strata_chat_lines_total{outcome=rate_limited}", "Chat lines from clients, by outcome") \
+  X(chat_deliveries, "strata_chat_deliveries_total", "Chat lines delivered to hearers")                        \
+  X(chat_deferred, "", "lines left for a later tick: the tick's deliveries were used up")                      \
+  X(chat_withheld, "", "(line, hearer) pairs not sent: the speaker is hidden from the hearer")                 \
+  X(observers_refused, "", "beyond observers_max: disconnected (server_full)")                                 \
+  X(observers_dropped_slow, "", "fell behind beyond their bound: disconnected (kicked)")                       \
+  X(observer_world_encodings, "", "starting worlds encoded (off the tick thread)")                             \
+  X(log_failures, "", "ticks the session log could not write")                                                 \
+  X(reliable_send_failures, "", "the reliable channel refused (queue full): e.g. an observer falls behind")    \
+  X(inbox_overflow, "", "client messages dropped: the sim thread fell that far behind")                        \
+  XA(rejected, sim::RejectReason, 1, "strata_commands_rejected_total{reason}", "Commands the rules rejected, by reason")
+
 struct NodeCounters {
-  uint64_t ticks = 0;
-  uint64_t joins = 0;
-  uint64_t leaves = 0;
-  uint64_t snapshots_sent = 0;
-  uint64_t snapshot_bytes = 0;
-  uint64_t snapshots_not_sent = 0;        // the netchannel refused (queue full, too large, client gone)
-  uint64_t checksum_mismatches = 0;       // reported by clients (each client at most once per interval)
-  uint64_t checksum_reports_refused = 0;  // reports within a client's interval: not counted above
-  uint64_t tick_commands_refused = 0;     // beyond what the log decodes (0: the scheduler caps a tick)
-  std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> messages_refused{};  // by reason
-  uint64_t chat_relayed = 0;              // lines relayed to the players around the speaker
-  uint64_t chat_rate_limited = 0;         // lines refused: the speaker exceeded the chat rate
-  uint64_t chat_deliveries = 0;           // (line, hearer) pairs sent
-  uint64_t chat_deferred = 0;             // lines left for a later tick: the tick's deliveries were used up
-  uint64_t chat_withheld = 0;             // (line, hearer) pairs not sent: the speaker is hidden from the hearer
-  uint64_t observers_refused = 0;         // beyond observers_max: disconnected (server_full)
-  uint64_t observers_dropped_slow = 0;    // fell behind beyond their bound: disconnected (kicked)
-  uint64_t observer_world_encodings = 0;  // starting worlds encoded (off the tick thread)
-  uint64_t log_failures = 0;
-  uint64_t reliable_send_failures = 0;  // the reliable channel refused (queue full): e.g. an observer falls behind
-  uint64_t inbox_overflow = 0;          // client messages dropped: the sim thread fell that far behind
-  std::array<uint64_t, sim::reject_reason_count> rejected{};  // commands the rules refused, by reason
+  STRATA_NODE_COUNTERS(STRATA_COUNTER_FIELD_, STRATA_COUNTER_ARRAY_FIELD_)
+  NodeCounters& operator+=(const NodeCounters& other) {
+    STRATA_NODE_COUNTERS(STRATA_COUNTER_ADD_, STRATA_COUNTER_ARRAY_ADD_)
+    return *this;
+  }
+  bool operator==(const NodeCounters&) const = default;
 };
 
 // The parts of one tick, timed on the sim thread's own CPU clock (a preempted thread's wait is not

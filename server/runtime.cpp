@@ -15,16 +15,6 @@
 
 namespace strata::server {
 
-// The counters' last published values (main.cpp's delta bookkeeping, until the counter lists).
-struct Runtime::Published {
-  uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0, mismatches = 0, snapshot_bytes = 0;
-  net::DropCounters drops;
-  std::array<uint64_t, input_verdict_count> verdicts{};
-  std::array<uint64_t, sim::reject_reason_count> rejected{};
-  std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> refused{};
-  std::array<uint64_t, 3> chat{};  // relayed, rate limited, deliveries
-};
-
 RuntimeConfig runtime_config(const ServerConfig& config) {
   RuntimeConfig out;
   out.tick_rate_hz = config.tick_rate_hz;
@@ -44,8 +34,7 @@ Runtime::Runtime(const RuntimeConfig& config, const Clock& clock, std::unique_pt
       period_us_(1'000'000 / std::max<uint32_t>(config.tick_rate_hz, 1)),
       start_us_(clock.monotonic_us()),
       next_tick_us_(start_us_),
-      last_report_us_(start_us_),
-      published_(std::make_unique<Published>()) {
+      last_report_us_(start_us_) {
   STRATA_REQUIRE(node_ != nullptr);
   STRATA_REQUIRE(config.tick_rate_hz > 0, config.tick_rate_hz);
 }
@@ -117,9 +106,11 @@ void Runtime::after_tick(uint64_t monotonic_us, uint64_t tick_us, uint64_t cpu_n
     metrics_->observe_tick(seconds, tick_us > period_us_);
     metrics_->set_tick(world.tick);
     metrics_->set_players(node.sessions());
-    publish_metrics();
   }
-  if (status_ != nullptr && world.tick % config_.status_interval_ticks == 0) publish_status();
+  if (status_ != nullptr) {
+    publish_counters();
+    if (world.tick % config_.status_interval_ticks == 0) publish_status();
+  }
   if (monotonic_us - last_report_us_ >= config_.report_interval_us) {
     spdlog::info("tick {}: {} sessions, {} players, last tick {:.3f} ms, quick_hash {:016x}", world.tick,
                  node.sessions(), world.players.size(), seconds * 1e3, node.simulation().quick_hash());
@@ -127,53 +118,22 @@ void Runtime::after_tick(uint64_t monotonic_us, uint64_t tick_us, uint64_t cpu_n
   }
 }
 
-void Runtime::publish_metrics() {
-  Metrics& metrics = *metrics_;
-  Published& seen = *published_;
-  const RegionalNode::NetCounters net_stats = node_->net_counters();
-  const net::HandshakeCounters& hs = net_stats.handshake;
-  metrics.add_net_bytes(NetDirection::in, hs.bytes_received - seen.bytes_in);
-  metrics.add_net_bytes(NetDirection::out, hs.bytes_sent - seen.bytes_out);
-  metrics.add_net_packets(NetDirection::in, hs.datagrams_received - seen.packets_in);
-  metrics.add_net_packets(NetDirection::out, hs.datagrams_sent - seen.packets_out);
-  seen.bytes_in = hs.bytes_received, seen.bytes_out = hs.bytes_sent, seen.packets_in = hs.datagrams_received,
-  seen.packets_out = hs.datagrams_sent;
-  net::DropCounters delta;
-  for (size_t i = 0; i < delta.by_reason.size(); ++i)
-    delta.by_reason[i] = net_stats.drops.by_reason[i] - seen.drops.by_reason[i];
-  metrics.add_net_dropped(delta);
-  seen.drops = net_stats.drops;
-  const auto counters = node_->counters();
-  metrics.add_checksum_mismatches(counters.checksum_mismatches - seen.mismatches);
-  metrics.add_snapshot_bytes(counters.snapshot_bytes - seen.snapshot_bytes);
-  seen.mismatches = counters.checksum_mismatches;
-  seen.snapshot_bytes = counters.snapshot_bytes;
-  for (size_t i = 1; i < counters.messages_refused.size(); ++i) {
-    if (counters.messages_refused[i] != seen.refused[i])
-      metrics.add_message_refused(static_cast<view::MessageError>(i), counters.messages_refused[i] - seen.refused[i]);
-  }
-  seen.refused = counters.messages_refused;
-  metrics.add_chat(counters.chat_relayed - seen.chat[0], counters.chat_rate_limited - seen.chat[1],
-                   counters.chat_deliveries - seen.chat[2]);
-  seen.chat = {counters.chat_relayed, counters.chat_rate_limited, counters.chat_deliveries};
-  const auto& verdicts = node_->scheduler().counters();
-  for (size_t i = 0; i < verdicts.size(); ++i) {
-    if (verdicts[i] != seen.verdicts[i])
-      metrics.add_input(name(static_cast<InputVerdict>(i)), verdicts[i] - seen.verdicts[i]);
-  }
-  seen.verdicts = verdicts;
-  for (size_t i = 1; i < counters.rejected.size(); ++i) {
-    if (counters.rejected[i] != seen.rejected[i])
-      metrics.add_command_rejected(static_cast<sim::RejectReason>(i), counters.rejected[i] - seen.rejected[i]);
-  }
-  seen.rejected = counters.rejected;
+void Runtime::publish_counters() {
+  CounterSnapshot counters;
+  counters.node = node_->counters();
+  counters.deferrals = node_->scheduler().deferrals();
+  counters.inputs = node_->scheduler().counters();
+  const RegionalNode::NetCounters net = node_->net_counters();
+  counters.net = net.handshake;
+  counters.drops = net.drops;
+  std::lock_guard lock(status_->mutex);
+  status_->counters = counters;
 }
 
 void Runtime::publish_status() {
   const RegionalNode& node = *node_;
   const auto& world = node.simulation().world();
   const auto tick_summary = tick_stats_.summary();
-  const NodeCounters counters = node.counters();
   const RegionalNode::NetStats sessions = node.net_stats();  // copied outside the status lock
   std::vector<std::array<int64_t, 3>> cells;
   cells.reserve(world.players.size());
@@ -188,16 +148,7 @@ void Runtime::publish_status() {
   status.players = world.players.size();
   status.sessions = node.sessions();
   status.builders = node.snapshot_builders();
-  status.node_counters = counters;
-  status.deferrals = node.scheduler().deferrals();
   status.durable_tick = node.durable_tick();
-  status.snapshots_sent = counters.snapshots_sent;
-  status.snapshots_not_sent = counters.snapshots_not_sent;
-  status.snapshot_bytes = counters.snapshot_bytes;
-  status.net_bytes_in = sessions.handshake.bytes_received;
-  status.net_bytes_out = sessions.handshake.bytes_sent;
-  status.net_packets_in = sessions.handshake.datagrams_received;
-  status.net_packets_out = sessions.handshake.datagrams_sent;
   status.net_stats = sessions;
   status.player_cells = std::move(cells);
 }

@@ -112,7 +112,7 @@ class Runtime {
  private:
   bool tick_once(uint64_t monotonic_us);  // false: the log failed (the runtime is stopping)
   void after_tick(uint64_t monotonic_us, uint64_t tick_us, uint64_t cpu_ns);
-  void publish_metrics();
+  void publish_counters();  // every tick: the counter lists' values
   void publish_status();
   void sim_loop();
   void network_loop();
@@ -135,8 +135,6 @@ class Runtime {
   std::vector<std::function<void()>> stop_steps_;
   bool stopped_ = false;
   RuntimeStop result_;
-  struct Published;
-  std::unique_ptr<Published> published_;
 };
 
 }  // namespace strata::server

@@ -195,8 +195,9 @@ TEST(Runtime, AClientJoinsAndTheShutdownLogsTheFinalTick) {
     EXPECT_TRUE(status.ready);
     EXPECT_EQ(status.tick, 40U);  // published every 10 ticks
     EXPECT_EQ(status.sessions, 1U);
-    EXPECT_EQ(status.node_counters.joins, 1U);
-    EXPECT_GT(status.net_packets_in, 0U);
+    EXPECT_EQ(status.counters.node.joins, 1U);
+    EXPECT_EQ(status.counters.node.ticks, 40U);  // published every tick
+    EXPECT_GT(status.counters.net.datagrams_received, 0U);
   }
   const std::string text = metrics->render();
   EXPECT_NE(text.find("strata_tick 40\n"), std::string::npos) << text;
