@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "server/limits.h"
+
 namespace strata::server {
 
 struct MetricsConfig {
@@ -30,7 +32,7 @@ struct MetricsConfig {
 [[nodiscard]] MetricsConfig default_metrics_config();
 
 // Bucket count limit: every bucket is a series per scrape.
-inline constexpr size_t metrics_tick_buckets_max = 32;
+using limits::metrics_tick_buckets_max;
 
 class Metrics {
  public:

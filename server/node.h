@@ -37,6 +37,7 @@
 #include "server/aoi.h"
 #include "server/config.h"
 #include "server/input_scheduler.h"
+#include "server/limits.h"
 #include "server/snapshots.h"
 #include "server/world_encoder.h"
 
@@ -112,17 +113,17 @@ class RegionalNode {
     int snapshot_threads_nice = 0;  // added to the builder threads' nice value
     // Observers at once (each re-simulates the whole region from the input stream); more are
     // disconnected with server_full.
-    size_t observers_max = 4;
+    size_t observers_max = limits::observers_max_default;
     // Bytes of tick messages one observer may have queued (a world being encoded for it, or the
     // netchannel's window full); beyond it the observer is disconnected (kicked). Its starting
     // world's parts are not counted: one encoding shared by the observers that start from it.
-    size_t observer_backlog_bytes_max = size_t{64} << 20;
+    size_t observer_backlog_bytes_max = limits::observer_backlog_bytes_default;
     // Encode observers' starting worlds on a thread of their own; false: inline (tests).
     bool observer_encode_thread = true;
     // (line, hearer) chat pairs sent per tick: 1024 lines x 1000 hearers would be a million sends
     // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
     // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
-    size_t chat_deliveries_per_tick = 8192;
+    size_t chat_deliveries_per_tick = limits::chat_deliveries_per_tick_default;
     std::function<void()> log_before_sync;  // test seam: replay::LogConfig::before_sync
   };
   // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
@@ -239,20 +240,11 @@ class RegionalNode {
     void append(Outbound& later);  // `later`'s sends after these (its observed messages moved), then it is reset
     [[nodiscard]] bool empty() const { return reliable.empty() && disconnects.empty() && observed.empty(); }
   };
-  // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
-  // chat_pending_max lines relayed per tick (a bound on the relay work one tick can be given).
-  static constexpr uint64_t chat_interval_ticks = 20;
-  static constexpr uint64_t chat_burst = 3;
-  static constexpr size_t chat_pending_max = 1024;
-  // A client's checksum_mismatch reports count once per this many ticks (5 s at 20 Hz): one
-  // client must not be able to make the mismatch counter, an alarm, say what it likes.
-  static constexpr uint64_t mismatch_report_interval_ticks = 100;
+  // (Chat's rate and per-tick bounds, the mismatch report interval: server/limits.h.)
   void relay_chat(const TickFrame& frame);
   // Whether a line from `speaker` may reach `hearer_rank`: the rule of the snapshots (aoi.h), so a
   // player hidden indoors is not named to a hearer outside, who does not see it.
   [[nodiscard]] static bool hears(const ViewerState& speaker, const InterestIndex& index, uint32_t hearer_rank);
-  // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
-  static constexpr size_t inbox_messages_max = 1 << 18;
   struct IoCounters {
     std::atomic<uint64_t> snapshots_sent{0};
     std::atomic<uint64_t> snapshot_bytes{0};
@@ -287,7 +279,7 @@ class RegionalNode {
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
   std::unique_ptr<replay::LogWriter> log_;
-  FramePublisher frames_{64};  // change history: an ack older than this gets a full snapshot
+  FramePublisher frames_{limits::frame_history_ticks};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;
   std::unique_ptr<SnapshotBuilders> builders_;
   uint64_t epochs_ = 0;

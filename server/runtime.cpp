@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/status.h"
 #include "server/threads.h"
@@ -92,7 +93,8 @@ bool Runtime::tick_once(uint64_t monotonic_us) {
   const uint64_t cpu_ns = clock_.thread_cpu_ns() - cpu0;
   next_tick_us_ += period_us_;
   // After a stall, no burst of ticks to catch up: the next one is a period from now.
-  if (monotonic_us > next_tick_us_ + 10 * period_us_) next_tick_us_ = monotonic_us + period_us_;
+  if (monotonic_us > next_tick_us_ + limits::tick_catch_up_periods_max * period_us_)
+    next_tick_us_ = monotonic_us + period_us_;
   after_tick(monotonic_us, tick_us, cpu_ns);
   return true;
 }
@@ -126,8 +128,11 @@ void Runtime::publish_counters() {
   const RegionalNode::NetCounters net = node_->net_counters();
   counters.net = net.handshake;
   counters.drops = net.drops;
+  // Read after the node's counters: what was sent was built before, so the JSON's sums add up.
+  const SnapshotBuilderCounters builders = node_->snapshot_builders();
   std::lock_guard lock(status_->mutex);
   status_->counters = counters;
+  status_->builders = builders;
 }
 
 void Runtime::publish_status() {
@@ -147,7 +152,6 @@ void Runtime::publish_status() {
   status.quick_hash = node.simulation().quick_hash();
   status.players = world.players.size();
   status.sessions = node.sessions();
-  status.builders = node.snapshot_builders();
   status.durable_tick = node.durable_tick();
   status.net_stats = sessions;
   status.player_cells = std::move(cells);

@@ -62,7 +62,7 @@ struct Status {
   uint64_t full_hash_tick = 0;
   size_t players = 0;
   size_t sessions = 0;
-  SnapshotBuilderCounters builders;
+  SnapshotBuilderCounters builders;  // with `counters`, every tick
   // For GET /api/sessions, formatted on request (not on the sim thread): the sessions' link
   // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
   RegionalNode::NetStats net_stats;
