@@ -266,11 +266,13 @@ TEST_F(LoginTest, FailedAttemptsNeverTakeAnId) {
     std::string observer = "{\"role\":\"observer\",\"name\":\"";
     observer += name;
     observer += "\"}";
-    ASSERT_NE(attempt(login, {ticket_body(mint_ticket(other, name, t0_us / 1'000'000, 60))}).reason, LoginReason::ok);
+    ASSERT_NE(attempt(login, {ticket_body(mint_ticket(other, name, t0_us / 1'000'000, 60, net::os_random()))}).reason,
+              LoginReason::ok);
     ASSERT_NE(attempt(login, {observer, "127.0.0.1", "", true}).reason, LoginReason::ok);
   }
   EXPECT_EQ(registry->size(), 0U);
-  const auto ok = attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "real", t0_us / 1'000'000, 60))});
+  const auto ok =
+      attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "real", t0_us / 1'000'000, 60, net::os_random()))});
   ASSERT_EQ(ok.reason, LoginReason::ok);
   EXPECT_EQ(ok.player, 1U);
   EXPECT_EQ(counted(login, LoginReason::forged_ticket), 20'000U);
@@ -370,24 +372,27 @@ TEST_F(LoginTest, TicketModeRefusesForgedExpiredReplayedAndTooLongTickets) {
   Login login(config, *registry, net::os_random());
   const uint64_t now_s = t0_us / 1'000'000;
   auto body = [](const std::string& ticket) { return ticket_body(ticket); };
-  const std::string ticket = mint_ticket(*config.ticket_key, "carol", now_s, 60);
+  const std::string ticket = mint_ticket(*config.ticket_key, "carol", now_s, 60, net::os_random());
   const auto ok = attempt(login, {body(ticket)});
   ASSERT_EQ(ok.reason, LoginReason::ok);
   EXPECT_EQ(ok.player, 1U);
   EXPECT_EQ(attempt(login, {body(ticket)}).reason, LoginReason::replayed_ticket);
   TicketKey forged_key = *config.ticket_key;
   forged_key[0] ^= 1;
-  EXPECT_EQ(attempt(login, {body(mint_ticket(forged_key, "carol", now_s, 60))}).reason, LoginReason::forged_ticket);
+  EXPECT_EQ(attempt(login, {body(mint_ticket(forged_key, "carol", now_s, 60, net::os_random()))}).reason,
+            LoginReason::forged_ticket);
   EXPECT_EQ(attempt(login, {body("not-a-ticket")}).reason, LoginReason::forged_ticket);
-  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s - 120, 60))}).reason,
+  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s - 120, 60, net::os_random()))}).reason,
             LoginReason::expired_ticket);
-  const std::string later = mint_ticket(*config.ticket_key, "carol", now_s, 30);
+  const std::string later = mint_ticket(*config.ticket_key, "carol", now_s, 30, net::os_random());
   EXPECT_EQ(attempt(login, {body(later), "127.0.0.1", "", false, t0_us + 31'000'000}).reason,
             LoginReason::expired_ticket);
-  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s, 3600))}).reason,
+  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s, 3600, net::os_random()))}).reason,
             LoginReason::ticket_too_long);
-  EXPECT_EQ(attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "carol", now_s, 60), "alice")}).reason,
-            LoginReason::ticket_name_mismatch);
+  EXPECT_EQ(
+      attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "carol", now_s, 60, net::os_random()), "alice")})
+          .reason,
+      LoginReason::ticket_name_mismatch);
   EXPECT_EQ(attempt(login, {R"({"name":"carol"})"}).reason, LoginReason::missing_credential);
   EXPECT_EQ(counted(login, LoginReason::forged_ticket), 2U);
   EXPECT_EQ(counted(login, LoginReason::expired_ticket), 2U);
