@@ -18,6 +18,7 @@
 #include "net/counters.h"
 #include "net/crypto.h"
 #include "net/endpoint.h"
+#include "net/random.h"
 #include "net/rate_limit.h"
 #include "net/token.h"
 
@@ -66,7 +67,8 @@ struct ServerEvent {
 
 class Server {
  public:
-  explicit Server(const ServerConfig& config);
+  // `random` draws the challenge key and connection ids; it must outlive the server.
+  Server(const ServerConfig& config, Random& random);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -137,6 +139,7 @@ class Server {
   void compact_timers();
 
   ServerConfig config_;
+  Random& random_;
   Key challenge_key_;
   uint64_t challenge_sequence_ = 0;
   uint64_t denied_sequence_ = 0;

@@ -1,9 +1,9 @@
 // server/limits.h — every limit of the server in one place: what each bounds, and why (most are a
 // bound on what a client, a host or a slow peer can make the node hold or do), and the relations
 // between them, checked at compile time. The netchannel's own limits are in net/limits.h, the
-// simulation's and the codec's in sim/limits.h (namespaces net::, sim::limits::); the relations that cross into them are here.
-// Configurable limits have their default here, and the range the configuration accepts
-// (server/config.cpp) where the range is itself a safety bound.
+// simulation's and the codec's in sim/limits.h (namespaces net::, sim::limits::); the relations that cross into them
+// are here. Configurable limits have their default here, and the range the configuration accepts (server/config.cpp)
+// where the range is itself a safety bound.
 #pragma once
 
 #include <cstddef>

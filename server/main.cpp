@@ -15,9 +15,9 @@
 #include "server/auth_tools.h"
 #include "server/clock.h"
 #include "server/login.h"
-#include "server/login_http.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/node_start.h"
 #include "server/runtime.h"
 #include "server/status.h"
 #include "server/transports.h"
@@ -77,9 +77,12 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   auto transports = server::Transports::open(*config);
   if (!transports) return 1;
+  // The node's ports (they outlive it): the host's clocks and the OS's randomness.
+  const server::SystemClock clock;
+  net::OsRandom random;
 
   // The node (recovers from its log if one is there).
-  const net::Key key = net::random_key();
+  const net::Key key = random.key();
   server::RegionalNode::Options options;
   options.config = *config;
   options.net = net::default_server_config();
@@ -87,21 +90,19 @@ int main(int argc, char** argv) {
   options.net.public_address = transports->udp_address();
   options.net.private_key = key;
   options.net.max_clients = config->max_clients;
-  options.log_dir = config->data_dir + "/session-log";
+  options.clock = &clock;
+  options.random = &random;
   options.snapshot_threads = config->snapshot_threads;
   options.snapshot_threads_nice = static_cast<int>(config->snapshot_threads_nice);
-  auto node = server::RegionalNode::create(options, error);
+  const std::string log_dir = config->data_dir + "/session-log";
+  std::unique_ptr<server::RegionalNode> node;
+  std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error);
+  if (start) node = server::RegionalNode::create(options, std::move(*start), error);
   if (!node) {
     spdlog::error("{}", error);
     return 1;
   }
-  if (node->recovered_from_tick() > 0) {
-    spdlog::info("recovered the session log at tick {} (full hash {:016x})", node->recovered_from_tick(),
-                 node->simulation().full_hash());
-  }
-  const auto& map = node->simulation().world().map;
-  spdlog::info("strata-server: region {}, map {}x{} cells, {} Hz", config->region, map.width(), map.height(),
-               config->tick_rate_hz);
+  server::log_node_start(*node, *config);
 
   // The account registry (name -> persistent player id), the login and the HTTP listeners. Dev
   // mode's names are written without fsync: a burst of new names costs the HTTP thread no flushes.
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
   login_config.protocol_id = protocol_id;
   login_config.private_key = key;
   login_config.server_addresses = {transports->udp_address()};
-  server::Login login(login_config, *registry);
+  server::Login login(login_config, *registry, random);
   auto metrics = server::Metrics::create(server::default_metrics_config(), error);
   if (!metrics) {
     spdlog::error("metrics: {}", error);
@@ -127,19 +128,15 @@ int main(int argc, char** argv) {
     spdlog::error("cannot start HTTP: {}", error);
     return 1;
   }
-  spdlog::info("listening: udp {} tcp {} http {}:{} admin {}:{} metrics {}:{}/metrics",
-               net::to_string(transports->udp_address()), net::to_string(transports->tcp_address()),
-               config->bind_address, listeners.http_port(), config->admin_bind_address, listeners.admin_port(),
-               config->bind_address, listeners.metrics_port());
+  server::log_listening(*config, *transports, listeners);
   spdlog::info("auth.mode {}; account registry {}/accounts holds {} names", config->auth.mode, config->data_dir,
                registry->size());
-  spdlog::info("session log: {} ; logging to stderr", options.log_dir);
+  spdlog::info("session log: {} ; logging to stderr", log_dir);
   std::fflush(stdout);
 
   server::RuntimeConfig runtime_config = server::runtime_config(*config);
   runtime_config.run_for_us = static_cast<uint64_t>(run_seconds * 1e6);
   runtime_config.stop_signal = &stop_requested;
-  server::SystemClock clock;
   server::Runtime runtime(runtime_config, clock, std::move(node), *transports, metrics.get(), &status);
   runtime.add_stop_step([&listeners] { listeners.stop(); });  // after the log is closed
   return runtime.run().exit_code();

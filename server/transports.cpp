@@ -63,6 +63,23 @@ std::optional<ServerConfig> read_server_config(const std::string& path, const st
   return config;
 }
 
+void log_node_start(const RegionalNode& node, const ServerConfig& config) {
+  if (node.recovered_from_tick() > 0) {
+    spdlog::info("recovered the session log at tick {} (full hash {:016x})", node.recovered_from_tick(),
+                 node.simulation().full_hash());
+  }
+  const auto& map = node.simulation().world().map;
+  spdlog::info("strata-server: region {}, map {}x{} cells, {} Hz", config.region, map.width(), map.height(),
+               config.tick_rate_hz);
+}
+
+void log_listening(const ServerConfig& config, const Transports& transports, const HttpListeners& listeners) {
+  spdlog::info("listening: udp {} tcp {} http {}:{} admin {}:{} metrics {}:{}/metrics",
+               net::to_string(transports.udp_address()), net::to_string(transports.tcp_address()), config.bind_address,
+               listeners.http_port(), config.admin_bind_address, listeners.admin_port(), config.bind_address,
+               listeners.metrics_port());
+}
+
 void log_auth_mode(const LoginConfig& login) {
   if (login.mode == AuthMode::dev) {
     spdlog::warn("**************************************************************************************");

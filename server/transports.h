@@ -28,6 +28,9 @@ struct Status;
 [[nodiscard]] std::optional<ServerConfig> read_server_config(const std::string& path,
                                                              const std::vector<std::string>& overrides);
 
+// Logs the node's start: the tick its log was recovered at (if it was), the region and map.
+void log_node_start(const RegionalNode& node, const ServerConfig& config);
+
 // Logs the authentication mode's warnings (dev mode: open logins; no admin token: no observers).
 void log_auth_mode(const LoginConfig& login);
 
@@ -80,5 +83,9 @@ class HttpListeners {
   HttpServer admin_;
   HttpServer metrics_;
 };
+
+// Logs every listener's address ("listening: udp ... tcp ... http ... admin ... metrics ...": the
+// end-to-end scripts wait for it).
+void log_listening(const ServerConfig& config, const Transports& transports, const HttpListeners& listeners);
 
 }  // namespace strata::server

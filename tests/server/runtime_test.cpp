@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "net/client.h"
+#include "net/random.h"
 #include "net/token.h"
 #include "server/metrics.h"
+#include "server/node_start.h"
 #include "server/runtime.h"
 #include "server/status.h"
 
@@ -64,7 +66,7 @@ struct DirectNetwork final : NetworkPort {
   void send(RegionalNode&, uint64_t) override { ++sends; }
 };
 
-RegionalNode::Options node_options(const std::string& log_dir) {
+RegionalNode::Options node_options() {
   RegionalNode::Options options;
   options.config.world.seed = 7;
   options.config.world.chunks_x = 2;
@@ -75,14 +77,25 @@ RegionalNode::Options node_options(const std::string& log_dir) {
   options.net.protocol_id = protocol_id;
   options.net.public_address = server_address();
   options.net.private_key = net::Key{};  // fixed: the run is the same every time
-  options.log_dir = log_dir;
   options.observer_encode_thread = false;
   return options;
 }
 
-std::unique_ptr<RegionalNode> open_node(const std::string& log_dir) {
+// A node over a RocksDB log in `log_dir` (recovered if it holds one), on `clock`, drawing from a
+// seeded random.
+struct NodePorts {
+  const Clock& clock;
+  net::DeterministicRandom random{7};
+};
+std::unique_ptr<RegionalNode> open_node(const std::string& log_dir, NodePorts& ports) {
+  RegionalNode::Options options = node_options();
+  options.clock = &ports.clock;
+  options.random = &ports.random;
   std::string error;
-  auto node = RegionalNode::create(node_options(log_dir), error);
+  std::optional<NodeStart> start = open_rocks_start(options.config, log_dir, error);
+  EXPECT_TRUE(start) << error;
+  if (!start) return nullptr;
+  auto node = RegionalNode::create(options, std::move(*start), error);
   EXPECT_TRUE(node) << error;
   return node;
 }
@@ -101,10 +114,11 @@ struct LogCapture {
 TEST(Runtime, TicksAtTheConfiguredRateOfSimulatedTime) {
   TempDir dir("rate");
   ManualClock clock;
+  NodePorts ports{clock};
   DirectNetwork network;
   RuntimeConfig config;
   config.tick_rate_hz = 20;
-  Runtime runtime(config, clock, open_node(dir.path.string()), network, nullptr, nullptr);
+  Runtime runtime(config, clock, open_node(dir.path.string(), ports), network, nullptr, nullptr);
   const uint64_t start = clock.monotonic_us();
   runtime.run_until(clock, start + 10'000'000);  // 10 s: a tick at 0, 50 ms, ..., 9.95 s, and 10 s
   EXPECT_EQ(runtime.ticks(), 201U);
@@ -131,11 +145,12 @@ TEST(Runtime, TicksAtTheConfiguredRateOfSimulatedTime) {
 TEST(Runtime, RunForStopsAtItsSimulatedDeadline) {
   TempDir dir("run_for");
   ManualClock clock;
+  NodePorts ports{clock};
   DirectNetwork network;
   RuntimeConfig config;
   config.tick_rate_hz = 10;
   config.run_for_us = 3'000'000;
-  Runtime runtime(config, clock, open_node(dir.path.string()), network, nullptr, nullptr);
+  Runtime runtime(config, clock, open_node(dir.path.string(), ports), network, nullptr, nullptr);
   runtime.run_until(clock, clock.monotonic_us() + 60'000'000);
   EXPECT_TRUE(runtime.stopping());
   EXPECT_EQ(runtime.ticks(), 30U);  // 0, 100 ms, ..., 2.9 s
@@ -147,8 +162,9 @@ TEST(Runtime, SameTicksAndWorldOnEveryRun) {
   for (uint64_t& hash : hashes) {
     TempDir dir("same");
     ManualClock clock;
+    NodePorts ports{clock};
     DirectNetwork network;
-    Runtime runtime(RuntimeConfig{}, clock, open_node(dir.path.string()), network, nullptr, nullptr);
+    Runtime runtime(RuntimeConfig{}, clock, open_node(dir.path.string(), ports), network, nullptr, nullptr);
     runtime.run_until(clock, clock.monotonic_us() + 5'000'000);
     hash = runtime.stop().final_hash;
   }
@@ -158,13 +174,14 @@ TEST(Runtime, SameTicksAndWorldOnEveryRun) {
 TEST(Runtime, AClientJoinsAndTheShutdownLogsTheFinalTick) {
   TempDir dir("client");
   ManualClock clock;
+  NodePorts ports{clock};
   DirectNetwork network;
   std::string error;
   auto metrics = Metrics::create(default_metrics_config(), error);
   ASSERT_TRUE(metrics) << error;
   Status status;
   LogCapture log;
-  Runtime runtime(RuntimeConfig{}, clock, open_node(dir.path.string()), network, metrics.get(), &status);
+  Runtime runtime(RuntimeConfig{}, clock, open_node(dir.path.string(), ports), network, metrics.get(), &status);
   std::vector<std::string> stopped;
   runtime.add_stop_step([&] { stopped.push_back("login"); });
   runtime.add_stop_step([&] { stopped.push_back("http"); });
@@ -173,7 +190,8 @@ TEST(Runtime, AClientJoinsAndTheShutdownLogsTheFinalTick) {
   params.protocol_id = protocol_id;
   params.client_id = net::ClientId{42};
   params.server_addresses = {server_address()};
-  auto token = net::mint_connect_token(params, net::Key{}, clock.wall_us() / 1'000'000);
+  net::DeterministicRandom token_random(8);
+  auto token = net::mint_connect_token(params, net::Key{}, clock.wall_us() / 1'000'000, token_random);
   ASSERT_TRUE(token);
   net::Client client(net::default_client_config());
   ASSERT_TRUE(client.connect(*token, clock.wall_us()));
@@ -217,7 +235,8 @@ TEST(Runtime, AClientJoinsAndTheShutdownLogsTheFinalTick) {
   for (const auto& [from, data] : network.to_client.datagrams) client.receive(from, data, clock.wall_us());
   EXPECT_EQ(client.state(), net::ClientState::disconnected);
   // The log was closed at the final tick: a node opened on it recovers there, with the same world.
-  auto recovered = open_node(dir.path.string());
+  NodePorts recovered_ports{clock};
+  auto recovered = open_node(dir.path.string(), recovered_ports);
   ASSERT_TRUE(recovered);
   EXPECT_EQ(recovered->recovered_from_tick(), stop.final_tick);
   EXPECT_EQ(recovered->simulation().full_hash(), stop.final_hash);
