@@ -15,6 +15,7 @@
 #include "server/auth_tools.h"
 #include "server/clock.h"
 #include "server/login.h"
+#include "server/login_http.h"
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/node_start.h"
