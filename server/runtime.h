@@ -12,6 +12,9 @@
 //                simulated time with it, and get the same ticks a real run would.
 // The node's bytes come and go through a NetworkPort: the UDP/TCP transports in production
 // (server/transports.h), an in-memory link in tests and the simulator.
+// Time: ticks are due by the Clock's monotonic reading; the node is handed its wall reading (the
+// HLC, token expiry). Destroying a Runtime without stop() closes the node without the shutdown's
+// final tick; a simulated crash is staged by the log store (replay/memory_log.h), not here.
 #pragma once
 
 #include <atomic>
