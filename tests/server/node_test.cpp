@@ -773,7 +773,8 @@ TEST(Node, AnObserverThatStopsReadingIsDroppedWhenItsBacklogPassesTheBound) {
 }
 
 // The whole node through its ports: a MemorySessionLog, a ManualClock and a DeterministicRandom,
-// one thread, no builder or encoder threads. Two runs with the same seed send the same datagrams,
+// one thread, no builder or encoder threads; players and an observer. Two runs with the same seed
+// send the same datagrams,
 // byte for byte (a run with another seed does not: the digest sees what is sent), and the memory
 // log replays bit-exact.
 TEST(Node, OverItsPortsTheSameSeedSendsTheSameBytes) {
@@ -791,9 +792,11 @@ TEST(Node, OverItsPortsTheSameSeedSendsTheSameBytes) {
     link.duplicate = 0.02;
     Cluster cluster("", link, seed);
     cluster.add_clients(12);
+    sdk::Observer& observer = cluster.add_observer(900);  // the observer stream and its world encoding too
     sim::Rng rng = sim::Rng::seeded(seed, 3);
     cluster.run(4'000'000, rng);
     EXPECT_GT(cluster.node().counters().snapshots_sent, 500U);
+    EXPECT_GT(observer.stats().ticks_verified, 20U);
     auto source = cluster.disk().source();
     const replay::ReplayResult verified = replay::replay(*source, {});
     EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
