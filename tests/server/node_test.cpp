@@ -854,5 +854,51 @@ TEST(Node, RecoversTheLastDurableTickAfterAMachineCrashOfItsMemoryLog) {
   EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
 }
 
+// The same invariant as BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold, on a memory log whose
+// sync the test holds (no threads: deterministic): while held no client sees a tick the disk does
+// not hold; once it completes, what was held back is sent and the clients play on.
+TEST(Node, AHeldMemoryLogSyncHoldsBackEverySendOfLaterTicks) {
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster("", link, 3,
+                  [](RegionalNode::Options& options) { options.config.log_sync = replay::WalSync::background; });
+  cluster.add_clients(6);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(3'000'000, rng);
+  auto newest_seen = [&] {
+    uint64_t newest = 0;
+    for (size_t i = 0; i < cluster.size(); ++i) newest = std::max(newest, cluster.client(i).newest_tick());
+    return newest;
+  };
+  ASSERT_GT(newest_seen(), 0U);
+  cluster.memory_log()->hold_sync(true);
+  const uint64_t held_at = cluster.node().durable_tick();
+  cluster.run(1'000'000, rng);  // 20 ticks, below the lag bound (40)
+  EXPECT_GE(cluster.node().simulation().tick(), held_at + 20);
+  EXPECT_EQ(cluster.node().durable_tick(), held_at);
+  EXPECT_LE(newest_seen(), held_at) << "a client saw a tick the disk does not hold";
+  EXPECT_EQ(cluster.memory_log()->stalls(), 0U);
+  cluster.memory_log()->complete_sync();
+  cluster.memory_log()->hold_sync(false);
+  cluster.run(500'000, rng);
+  EXPECT_GT(newest_seen(), held_at + 19) << "what was held back was sent once durable";
+}
+
+// A log store that fails an append: the tick reports it (the node must stop), the failure is
+// counted, and nothing of that tick becomes durable.
+TEST(Node, AFailingLogAppendStopsTheTick) {
+  net::LinkConfig link;
+  Cluster cluster("", link, 4);
+  cluster.add_clients(2);
+  sim::Rng rng = sim::Rng::seeded(4, 4);
+  cluster.run(1'000'000, rng);
+  const uint64_t tick = cluster.node().simulation().tick();
+  cluster.memory_log()->fail_append(tick + 1, replay::Status::error(replay::Code::io, "disk full"));
+  EXPECT_FALSE(cluster.node().tick(cluster.now() + 50'000));
+  EXPECT_EQ(cluster.node().counters().log_failures, 1U);
+  EXPECT_EQ(cluster.node().durable_tick(), tick);
+  EXPECT_EQ(cluster.disk().last_written(), tick);
+}
+
 }  // namespace
 }  // namespace strata::server
