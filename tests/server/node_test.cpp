@@ -322,6 +322,10 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
     return newest;
   };
   ASSERT_GT(newest_seen(), 0U);
+  // The disk first catches up: held with a lag already near the writer's bound (40 ticks, a slow
+  // fsync on a busy machine), the appends below would wait for a sync this thread holds, forever.
+  for (int i = 0; i < 1000 && cluster.node().durable_tick() < cluster.node().simulation().tick(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   {
     std::unique_lock lock(mutex);
     hold = true;
@@ -330,7 +334,9 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
   uint64_t held_at = 0;
   {
     std::unique_lock lock(mutex);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return holding; }));
+    const bool reached = cv.wait_for(lock, std::chrono::seconds(10), [&] { return holding; });
+    if (!reached) hold = false;  // (a failed test must not leave the log thread held: its join would hang)
+    ASSERT_TRUE(reached);
     held_at = cluster.node().durable_tick();
   }
   const uint64_t tick_before = cluster.node().simulation().tick();
