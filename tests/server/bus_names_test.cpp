@@ -1,0 +1,56 @@
+// tests/server/bus_names_test.cpp — the bus's text forms: subjects and message ids round-trip, and
+// the parsers (which read untrusted text from the stream) refuse everything but the exact form.
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "server/bus.h"
+
+namespace strata::server {
+namespace {
+
+TEST(BusNames, SubjectsAndIdsHaveOneSpelling) {
+  EXPECT_EQ(subject_text({sim::RegionId{3}, BusChannel::world}), "events.3.world");
+  EXPECT_EQ(subject_text({sim::RegionId{65535}, BusChannel::presence}), "events.65535.presence");
+  EXPECT_EQ(subject_text({sim::RegionId{0}, BusChannel::health}), "events.0.health");
+  EXPECT_EQ(filter_text({sim::RegionId{7}, std::nullopt}), "events.7.*");
+  EXPECT_EQ(filter_text({sim::RegionId{7}, BusChannel::world}), "events.7.world");
+  EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234}), "2:1234");
+  EXPECT_EQ(message_id_text({sim::RegionId{65535}, UINT64_MAX}), "65535:18446744073709551615");
+}
+
+TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
+  for (const char* bad : {"", "events.", "events.1", "events.1.", "events.1.worlds", "events.01.world",
+                          "events.-1.world", "events.+1.world", "events.65536.world", "events. 1.world",
+                          "events.1.world ", "Events.1.world", "events.1.*", "events.1.world.x", "x.1.world"}) {
+    EXPECT_FALSE(parse_subject(bad).has_value()) << bad;
+  }
+  for (const char* bad : {"", ":", "1:", ":1", "1:01", "01:1", "1:-1", "1: 1", "1:1 ", "65536:1", "1:1:1", "1;1",
+                          "1:18446744073709551616", "1:0x10"}) {
+    EXPECT_FALSE(parse_message_id(bad).has_value()) << bad;
+  }
+  EXPECT_EQ(parse_message_id("0:0"), (BusMessageId{sim::RegionId{0}, 0}));
+  EXPECT_EQ(parse_subject("events.12.health"), (BusSubject{sim::RegionId{12}, BusChannel::health}));
+}
+
+TEST(BusNames, FiltersMatchTheirOriginAndChannel) {
+  const BusSubject world{sim::RegionId{4}, BusChannel::world};
+  EXPECT_TRUE(filter_matches({sim::RegionId{4}, std::nullopt}, world));
+  EXPECT_TRUE(filter_matches({sim::RegionId{4}, BusChannel::world}, world));
+  EXPECT_FALSE(filter_matches({sim::RegionId{4}, BusChannel::presence}, world));
+  EXPECT_FALSE(filter_matches({sim::RegionId{5}, std::nullopt}, world));
+}
+
+RC_GTEST_PROP(BusNames, EveryIdAndSubjectRoundTrips, (uint16_t region, uint64_t tick, uint8_t channel)) {
+  const BusMessageId id{sim::RegionId{region}, tick};
+  RC_ASSERT(parse_message_id(message_id_text(id)) == std::optional<BusMessageId>(id));
+  const BusSubject subject{sim::RegionId{region}, static_cast<BusChannel>(channel % 3)};
+  RC_ASSERT(parse_subject(subject_text(subject)) == std::optional<BusSubject>(subject));
+}
+
+RC_GTEST_PROP(BusNames, AnyTextParsesOnlyToWhatPrintsItBack, (std::string text)) {
+  if (const auto id = parse_message_id(text)) RC_ASSERT(message_id_text(*id) == text);
+  if (const auto subject = parse_subject(text)) RC_ASSERT(subject_text(*subject) == text);
+}
+
+}  // namespace
+}  // namespace strata::server
