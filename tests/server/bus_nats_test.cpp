@@ -1,7 +1,8 @@
 // tests/server/bus_nats_test.cpp — NatsBus against a real nats-server -js (the CTest fixture
-// `nats`, started by tools/service-nats.sh; its URL comes from $STRATA_SERVICES_DIR/nats.env). Each test has its own
-// stream and subject namespace, so the tests share one server. Waits have deadlines (a failure, never a timed
-// assertion).
+// `nats`, started by tools/service-nats.sh; its URL comes from $STRATA_SERVICES_DIR/nats.env), and
+// the twin checked against it: the same scripted scenario through MemoryBus and through NatsBus
+// gives the same acks and deliveries. Each test has its own stream and subject namespace, so the
+// tests share one server. Waits have deadlines (a failure, never a timed assertion).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -13,8 +14,10 @@
 #include <thread>
 
 #include "server/clock.h"
+#include "server/memory_bus.h"
 #include "server/nats_bus.h"
 #include "tests/server/bus_proxy.h"
+#include "tests/server/bus_scenario.h"
 
 namespace strata::server {
 namespace {
@@ -260,6 +263,82 @@ TEST(NatsBus, NothingIsLostOrDuplicatedAcrossAReconnect) {
   EXPECT_EQ(region_two_stored, 5u);
   EXPECT_GE(proxied->counters().disconnects, 1u);
   EXPECT_GE(proxied->counters().reconnects, 1u);
+}
+
+// ---- the twin checked against the real server ----
+
+class TwinHarness final : public test::ScenarioHarness {
+ public:
+  TwinHarness() : writer_(stream_, {}), reader_(stream_, {}) {}
+  Bus& writer() override { return writer_; }
+  Bus& reader() override { return reader_; }
+  void cut() override {
+    writer_.disconnect();
+    reader_.disconnect();
+  }
+  void heal() override {
+    writer_.reconnect(now_);
+    reader_.reconnect(now_);
+  }
+  uint64_t now_us() override { return now_; }
+  bool pause() override {
+    now_ += 1000;
+    return ++pauses_ < 100'000;
+  }
+
+ private:
+  MemoryStream stream_;
+  MemoryBus writer_;
+  MemoryBus reader_;
+  uint64_t now_ = 1'000'000;
+  size_t pauses_ = 0;
+};
+
+class NatsHarness final : public test::ScenarioHarness {
+ public:
+  explicit NatsHarness(const NatsService& service) : proxy_(service.port) {
+    NatsBusConfig config = test_config(service.url, "scenario");
+    config.url = "nats://127.0.0.1:" + std::to_string(proxy_.port());
+    writer_ = open_bus(config);
+    reader_ = open_bus(config);
+  }
+  [[nodiscard]] bool ready() const { return writer_ && reader_; }
+  Bus& writer() override { return *writer_; }
+  Bus& reader() override { return *reader_; }
+  void cut() override {
+    proxy_.cut();
+    EXPECT_TRUE(wait_state({writer_.get(), reader_.get()}, BusState::reconnecting));
+  }
+  void heal() override {
+    proxy_.heal();
+    EXPECT_TRUE(wait_state({writer_.get(), reader_.get()}, BusState::connected));
+  }
+  uint64_t now_us() override { return clock_.monotonic_us(); }
+  bool pause() override {
+    std::this_thread::sleep_for(2ms);
+    if (deadline_ == 0) deadline_ = now_us() + 60'000'000;
+    return now_us() < deadline_;
+  }
+
+ private:
+  test::TcpProxy proxy_;
+  std::unique_ptr<NatsBus> writer_;
+  std::unique_ptr<NatsBus> reader_;
+  uint64_t deadline_ = 0;
+};
+
+TEST(BusTwin, TheTwinAndNatsServerDeliverTheSameScenario) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  TwinHarness twin;
+  const test::ScenarioResult twin_result = test::run_bus_scenario(twin);
+  NatsHarness real(*service);
+  ASSERT_TRUE(real.ready());
+  const test::ScenarioResult real_result = test::run_bus_scenario(real);
+  EXPECT_EQ(twin_result, test::expected_bus_scenario());
+  EXPECT_EQ(real_result, twin_result);
+  EXPECT_EQ(real_result.acks.size(), 12u);
+  EXPECT_EQ(real_result.deliveries.size(), 5u);
 }
 
 }  // namespace
