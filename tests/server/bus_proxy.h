@@ -2,6 +2,8 @@
 // nats-server, to cut the connection and heal it on command (a partition the test controls,
 // without restarting the shared server). While cut, it closes every connection it carries and
 // every new one at once, so the client sees the server go away and keeps reconnecting.
+// It can also hold what the server sends (the connections stay up, the bytes wait in the kernel)
+// to delay acks past a publish's MaxWait: a lost ack, as far as the client can tell.
 // One thread, poll(2), a self-pipe to wake it; blocking only inside that thread.
 #pragma once
 
@@ -61,6 +63,10 @@ class TcpProxy {
     cut_ = false;
     wake();
   }
+  void hold_server_bytes(bool hold) {
+    hold_ = hold;
+    wake();
+  }
 
  private:
   static sockaddr_in loopback(uint16_t port) {
@@ -115,7 +121,7 @@ class TcpProxy {
       std::vector<pollfd> fds{{listener_, POLLIN, 0}, {wake_[0], POLLIN, 0}};
       for (const auto& [client, server] : pairs_) {
         fds.push_back({client, POLLIN, 0});
-        fds.push_back({server, POLLIN, 0});
+        fds.push_back({server, static_cast<short>(hold_ ? 0 : POLLIN), 0});
       }
       if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
       if (fds[1].revents != 0) {
@@ -146,6 +152,7 @@ class TcpProxy {
   int listener_ = -1;
   std::array<int, 2> wake_{-1, -1};
   std::atomic<bool> cut_{false};
+  std::atomic<bool> hold_{false};
   std::atomic<bool> stop_{false};
   std::vector<std::pair<int, int>> pairs_;  // (client, server), touched only by the proxy thread
   std::thread thread_;

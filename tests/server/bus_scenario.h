@@ -1,8 +1,10 @@
 // tests/server/bus_scenario.h — one scripted scenario that any Bus runs: publishes of two regions,
 // duplicate message ids, a consumer from a start sequence, a cut and a heal with publishes while
-// cut. The twin and the real nats-server must give the same acks (id, kind, sequence, attempts)
-// and the same deliveries (sequence, subject, id, payload): the twin's model is checked, not
-// assumed. A Harness says how to cut, heal and let time pass for its kind of bus.
+// cut, an ack that comes too late (after MaxWait: the bus resends, dedup acks the copy), and a
+// publish that runs out of attempts while cut (reported failed, yet stored once on the heal).
+// Both harnesses give the writer publish_attempts = scenario_publish_attempts. The twin and the real nats-server must
+// give the same acks (id, kind, sequence, attempts) and the same deliveries (sequence, subject, id, payload): the
+// twin's model is checked, not assumed. A Harness says how to cut, heal and let time pass for its kind of bus.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -28,11 +30,19 @@ class ScenarioHarness {
   virtual Bus& reader() = 0;
   virtual void cut() = 0;   // both buses lose the server; returns once both know it
   virtual void heal() = 0;  // the server is back; returns once both are connected again
+  // The writer's next ack does not arrive before its MaxWait expires: the twin loses it, the real
+  // bus has it held back. release_acks() lets held acks go (a late ack finds nothing to match).
+  virtual void hold_acks() = 0;
+  virtual void release_acks() = 0;
+  // Lets more than the writer's MaxWait pass, polling both buses.
+  virtual void pass_max_wait(ScenarioResult& result) = 0;
   [[nodiscard]] virtual uint64_t now_us() = 0;
   // Lets time pass a little (a twin advances its clock, a real bus sleeps); false once the harness
   // has waited too long for the scenario to make progress.
   [[nodiscard]] virtual bool pause() = 0;
 };
+
+inline constexpr uint32_t scenario_publish_attempts = 2;
 
 inline std::vector<uint8_t> scenario_bytes(const std::string& text) { return {text.begin(), text.end()}; }
 // (Built by append: GCC 12 warns falsely about `"text" + std::to_string(n)`.)
@@ -92,11 +102,29 @@ inline ScenarioResult run_bus_scenario(ScenarioHarness& harness) {
   // 5. And after the heal, a publish goes straight through.
   publish(one, BusChannel::world, 6, "one-world-6");
   EXPECT_TRUE(scenario_wait(harness, result, ++acks, 5));
+  // 6. An ack that does not come in time: stored once, resent once, acked as its own duplicate.
+  harness.hold_acks();
+  publish(one, BusChannel::world, 7, "one-world-7");
+  harness.pass_max_wait(result);
+  harness.release_acks();
+  EXPECT_TRUE(scenario_wait(harness, result, ++acks, 6));
+  // 7. Cut for longer than every attempt's MaxWait: reported failed. Both sends waited in the
+  //    reconnect buffer and go out on the heal: stored once (the copy is a duplicate, both acks
+  //    find nothing pending), delivered once, and the same id published again is its duplicate.
+  harness.cut();
+  publish(one, BusChannel::world, 8, "one-world-8");
+  for (uint32_t i = 0; i < scenario_publish_attempts; ++i) harness.pass_max_wait(result);
+  EXPECT_TRUE(scenario_wait(harness, result, ++acks, 6));
+  harness.heal();
+  EXPECT_TRUE(scenario_wait(harness, result, acks, 7));
+  publish(one, BusChannel::world, 8, "one-world-8-again");
+  EXPECT_TRUE(scenario_wait(harness, result, ++acks, 7));
   return result;
 }
 
 // What the scenario must give, written out: the stream is 1:1 2:1 1:2 2:2 1:3 2:3 (1..6), then
-// 1:4 1:5 (7, 8) after the heal and 1:6 (9).
+// 1:4 1:5 (7, 8) after the heal, 1:6 (9), 1:7 (10), whose ack comes from its resend, and 1:8 (11),
+// reported failed but stored on the heal.
 inline ScenarioResult expected_bus_scenario() {
   const sim::RegionId one{1};
   const sim::RegionId two{2};
@@ -116,6 +144,9 @@ inline ScenarioResult expected_bus_scenario() {
   ack(one, 5, AckKind::stored, 8);
   ack(one, 1, AckKind::duplicate, 1);
   ack(one, 6, AckKind::stored, 9);
+  expected.acks.push_back(PublishAck{{one, 7}, AckKind::duplicate, 10, 2});
+  expected.acks.push_back(PublishAck{{one, 8}, AckKind::failed, 0, scenario_publish_attempts});
+  ack(one, 8, AckKind::duplicate, 11);
   auto delivery = [&](uint64_t seq, BusChannel channel, uint64_t tick, const std::string& payload) {
     expected.deliveries.push_back(
         Delivery{SubscriptionId{1}, seq, {one, channel}, {one, tick}, scenario_bytes(payload)});
@@ -125,6 +156,8 @@ inline ScenarioResult expected_bus_scenario() {
   delivery(7, BusChannel::world, 4, "one-world-4");
   delivery(8, BusChannel::health, 5, "one-health-5");
   delivery(9, BusChannel::world, 6, "one-world-6");
+  delivery(10, BusChannel::world, 7, "one-world-7");
+  delivery(11, BusChannel::world, 8, "one-world-8");
   return expected;
 }
 
