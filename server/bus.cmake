@@ -5,6 +5,6 @@
 include_guard(GLOBAL)
 add_library(strata_server_bus STATIC ${CMAKE_CURRENT_LIST_DIR}/bus.cpp ${CMAKE_CURRENT_LIST_DIR}/memory_bus.cpp)
 target_link_libraries(strata_server_bus PUBLIC strata_sim)
-pkg_check_modules(NATS REQUIRED IMPORTED_TARGET libnats)
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET GLOBAL libnats)
 add_library(strata_server_nats STATIC ${CMAKE_CURRENT_LIST_DIR}/nats_bus.cpp)
 target_link_libraries(strata_server_nats PUBLIC strata_server_bus PRIVATE PkgConfig::NATS Threads::Threads)

@@ -89,4 +89,30 @@ bool filter_matches(BusFilter filter, BusSubject subject) {
   return filter.origin == subject.origin && (!filter.channel || *filter.channel == subject.channel);
 }
 
+DeliveryCheck check_delivery(std::string_view prefix, BusFilter filter, std::string_view subject,
+                             std::optional<std::string_view> message_id, size_t payload_bytes) {
+  DeliveryCheck out;
+  std::optional<BusSubject> parsed_subject;
+  if (subject.starts_with(prefix)) parsed_subject = parse_subject(subject.substr(prefix.size()));
+  if (!parsed_subject || !filter_matches(filter, *parsed_subject)) {
+    out.verdict = DeliveryVerdict::bad_subject;
+    return out;
+  }
+  out.subject = *parsed_subject;
+  const std::optional<BusMessageId> parsed_id = message_id ? parse_message_id(*message_id) : std::nullopt;
+  if (!parsed_id) {
+    out.verdict = DeliveryVerdict::bad_message_id;
+    return out;
+  }
+  out.id = *parsed_id;
+  if (out.id.origin != out.subject.origin) {
+    out.verdict = DeliveryVerdict::forged;
+  } else if (payload_bytes > bus_limits::payload_bytes_max) {
+    out.verdict = DeliveryVerdict::too_large;
+  } else {
+    out.verdict = DeliveryVerdict::accepted;
+  }
+  return out;
+}
+
 }  // namespace strata::server

@@ -67,6 +67,19 @@ struct BusFilter {
 [[nodiscard]] std::optional<BusMessageId> parse_message_id(std::string_view text);
 [[nodiscard]] bool filter_matches(BusFilter filter, BusSubject subject);
 
+// A message read from the stream, judged before it becomes a Delivery: its subject (after the
+// deployment's namespace prefix) must be one the subscription asked for, its Nats-Msg-Id header
+// present and well formed and of the subject's region (a region cannot speak for another), its
+// payload within the limit. Untrusted: any value of any argument gives a verdict.
+enum class DeliveryVerdict : uint8_t { accepted, bad_subject, bad_message_id, forged, too_large };
+struct DeliveryCheck {
+  DeliveryVerdict verdict = DeliveryVerdict::bad_subject;
+  BusSubject subject;
+  BusMessageId id;
+};
+[[nodiscard]] DeliveryCheck check_delivery(std::string_view prefix, BusFilter filter, std::string_view subject,
+                                           std::optional<std::string_view> message_id, size_t payload_bytes);
+
 enum class AckKind : uint8_t { stored, duplicate, failed };
 
 struct PublishAck {

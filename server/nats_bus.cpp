@@ -178,7 +178,10 @@ bool NatsBus::Impl::connect(std::string& error) {
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = config.api_wait_ms;
-  js_options.PublishAsync.MaxPending = static_cast<int64_t>(config.pending_max);
+  // One above the bus's own limit: nats.c counts a publish until its ack handler has returned, and
+  // poll() may free that publish's place (and publish() reuse it) just before; with no margin that
+  // publish would stall for StallWait. At most one handler runs at a time (one reply thread).
+  js_options.PublishAsync.MaxPending = static_cast<int64_t>(config.pending_max) + 1;
   js_options.PublishAsync.AckHandler = on_ack;
   js_options.PublishAsync.AckHandlerClosure = this;
   s = natsConnection_JetStream(&js, connection, &js_options);
@@ -481,36 +484,24 @@ bool NatsBus::Impl::deliver(SubscriptionId id, Subscription& subscription, natsM
     ++counters.deliveries_duplicate;
     return false;
   }
-  std::string_view subject_full = natsMsg_GetSubject(message);
-  std::optional<BusSubject> subject;
-  if (subject_full.starts_with(prefix)) subject = parse_subject(subject_full.substr(prefix.size()));
   const char* id_text = nullptr;
-  std::optional<BusMessageId> message_id;
-  if (natsMsgHeader_Get(message, msg_id_header, &id_text) == NATS_OK && id_text != nullptr) {
-    message_id = parse_message_id(id_text);
-  }
-  const int size = natsMsg_GetDataLength(message);
+  std::optional<std::string_view> id_header;
+  if (natsMsgHeader_Get(message, msg_id_header, &id_text) == NATS_OK && id_text != nullptr) id_header = id_text;
+  const int size = std::max(natsMsg_GetDataLength(message), 0);
   // Whatever is refused is still passed: the consumer never asks for it again.
   subscription.last_delivered_seq = seq;
-  if (!subject || !filter_matches(subscription.filter, *subject)) {
-    ++counters.deliveries_refused_subject;
-    return false;
-  }
-  if (!message_id) {
-    ++counters.deliveries_refused_message_id;
-    return false;
-  }
-  if (message_id->origin != subject->origin) {
-    ++counters.deliveries_refused_forged;
-    return false;
-  }
-  if (size < 0 || static_cast<size_t>(size) > bus_limits::payload_bytes_max) {
-    ++counters.deliveries_refused_too_large;
-    return false;
+  const DeliveryCheck check =
+      check_delivery(prefix, subscription.filter, natsMsg_GetSubject(message), id_header, static_cast<size_t>(size));
+  switch (check.verdict) {
+    case DeliveryVerdict::accepted: break;
+    case DeliveryVerdict::bad_subject: ++counters.deliveries_refused_subject; return false;
+    case DeliveryVerdict::bad_message_id: ++counters.deliveries_refused_message_id; return false;
+    case DeliveryVerdict::forged: ++counters.deliveries_refused_forged; return false;
+    case DeliveryVerdict::too_large: ++counters.deliveries_refused_too_large; return false;
   }
   const auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(message));
   out.deliveries.push_back(
-      Delivery{id, seq, *subject, *message_id, std::vector<uint8_t>(data, data + static_cast<size_t>(size))});
+      Delivery{id, seq, check.subject, check.id, std::vector<uint8_t>(data, data + static_cast<size_t>(size))});
   ++counters.deliveries;
   return true;
 }
@@ -528,6 +519,18 @@ void NatsBus::poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) {
 BusState NatsBus::state() const { return impl_->state.load(); }
 size_t NatsBus::pending() const { return impl_->pending.size(); }
 BusCounters NatsBus::counters() const { return impl_->counters; }
+
+NatsBus::Buffered NatsBus::buffered_deliveries() const {
+  Buffered total;
+  for (const auto& [id, subscription] : impl_->subscriptions) {
+    int messages = 0;
+    int bytes = 0;
+    if (natsSubscription_GetPending(subscription.sub, &messages, &bytes) != NATS_OK) continue;
+    total.messages += static_cast<uint64_t>(std::max(messages, 0));
+    total.bytes += static_cast<uint64_t>(std::max(bytes, 0));
+  }
+  return total;
+}
 
 std::optional<uint64_t> NatsBus::stream_last_seq() {
   jsStreamInfo* info = nullptr;

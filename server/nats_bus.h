@@ -7,12 +7,17 @@
 //    stream order through one consumer filtering events.<origin>.* (several filters per consumer
 //    came with 2.10). A subject with another channel is refused at delivery and counted;
 //  - publishes are asynchronous (js_PublishMsgAsync) with Nats-Msg-Id set, a finite MaxPending
-//    equal to pending_max (the bus refuses above it, so nats.c never stalls the caller) and a
+//    (pending_max + 1: the bus refuses above pending_max, so nats.c never stalls the caller) and a
 //    MaxWait per publish (without it a lost ack never calls back in 3.4.1). A send whose ack
 //    timed out or failed is resent, with the same id, from the pending list at the next poll;
 //  - each subscription is an ordered push consumer (DeliverByStartSequence, OptStartSeq = after + 1)
 //    read synchronously: nats.c recreates it after a gap, a missed heartbeat or a reconnect;
 //    natsSubscription_Fetch is never used (3.4.1's heap overflow and timeout bugs).
+//
+// What may still wait on the caller's thread: publish() hands the message to nats.c, which writes
+// it to the socket itself when its 32 KiB buffer fills (not when the server is slow to ack);
+// open() and subscribe() are requests to the server (up to api_wait_ms): call them at start-up or
+// off the tick thread.
 //
 // Threads: nats.c's own threads only queue (acks, connection events) under a mutex; poll(),
 // called on the caller's thread, turns the queue into acks and resends, and reads deliveries.
@@ -82,6 +87,13 @@ class NatsBus final : public Bus {
 
   // The stream's last sequence, asked of the server (a request: not for the tick thread).
   [[nodiscard]] std::optional<uint64_t> stream_last_seq();
+  // Messages and bytes received by nats.c for the subscriptions and not yet polled (its queues,
+  // which flow control bounds): a gauge for metrics and tests.
+  struct Buffered {
+    uint64_t messages = 0;
+    uint64_t bytes = 0;
+  };
+  [[nodiscard]] Buffered buffered_deliveries() const;
 
   struct Impl;
 

@@ -12,7 +12,7 @@ set_tests_properties(services.nats.start PROPERTIES FIXTURES_SETUP nats TIMEOUT 
 add_test(NAME services.nats.stop COMMAND ${PROJECT_SOURCE_DIR}/tools/service-nats.sh stop ${STRATA_SERVICES_DIR})
 set_tests_properties(services.nats.stop PROPERTIES FIXTURES_CLEANUP nats TIMEOUT 30)
 add_executable(server_bus_nats_test ${CMAKE_CURRENT_LIST_DIR}/bus_nats_test.cpp ${PROJECT_SOURCE_DIR}/server/clock.cpp)
-target_link_libraries(server_bus_nats_test PRIVATE strata_server_nats GTest::gtest GTest::gtest_main)
+target_link_libraries(server_bus_nats_test PRIVATE strata_server_nats PkgConfig::NATS GTest::gtest GTest::gtest_main)
 add_test(NAME server_bus_nats_test COMMAND server_bus_nats_test)
 set_tests_properties(server_bus_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})

@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "server/bus.h"
+#include "server/bus_limits.h"
 
 namespace strata::server {
 namespace {
@@ -38,6 +39,26 @@ TEST(BusNames, FiltersMatchTheirOriginAndChannel) {
   EXPECT_TRUE(filter_matches({sim::RegionId{4}, BusChannel::world}, world));
   EXPECT_FALSE(filter_matches({sim::RegionId{4}, BusChannel::presence}, world));
   EXPECT_FALSE(filter_matches({sim::RegionId{5}, std::nullopt}, world));
+}
+
+TEST(BusNames, ADeliveryIsJudgedBeforeItIsHandedOver) {
+  const BusFilter region_one{sim::RegionId{1}, std::nullopt};
+  auto verdict = [&](std::string_view subject, std::optional<std::string_view> id, size_t bytes = 10) {
+    return check_delivery("ns.", region_one, subject, id, bytes).verdict;
+  };
+  EXPECT_EQ(verdict("ns.events.1.world", "1:5"), DeliveryVerdict::accepted);
+  EXPECT_EQ(verdict("ns.events.1.health", "1:5"), DeliveryVerdict::accepted);
+  EXPECT_EQ(verdict("events.1.world", "1:5"), DeliveryVerdict::bad_subject);     // no namespace
+  EXPECT_EQ(verdict("ns.events.2.world", "2:5"), DeliveryVerdict::bad_subject);  // not what was asked
+  EXPECT_EQ(verdict("ns.events.1.bogus", "1:5"), DeliveryVerdict::bad_subject);
+  EXPECT_EQ(verdict("ns.events.1.world", std::nullopt), DeliveryVerdict::bad_message_id);
+  EXPECT_EQ(verdict("ns.events.1.world", "1:05"), DeliveryVerdict::bad_message_id);
+  EXPECT_EQ(verdict("ns.events.1.world", "2:5"), DeliveryVerdict::forged);
+  EXPECT_EQ(verdict("ns.events.1.world", "1:5", bus_limits::payload_bytes_max + 1), DeliveryVerdict::too_large);
+  const DeliveryCheck check = check_delivery("", region_one, "events.1.presence", "1:9", 0);
+  EXPECT_EQ(check.verdict, DeliveryVerdict::accepted);
+  EXPECT_EQ(check.subject, (BusSubject{sim::RegionId{1}, BusChannel::presence}));
+  EXPECT_EQ(check.id, (BusMessageId{sim::RegionId{1}, 9}));
 }
 
 RC_GTEST_PROP(BusNames, EveryIdAndSubjectRoundTrips, (uint16_t region, uint64_t tick, uint8_t channel)) {

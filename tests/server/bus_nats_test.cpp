@@ -4,9 +4,11 @@
 // gives the same acks and deliveries. Each test has its own stream and subject namespace, so the
 // tests share one server. Waits have deadlines (a failure, never a timed assertion).
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -74,7 +76,7 @@ uint64_t now_us() { return clock_.monotonic_us(); }
 
 // Polls `buses` until `done(collected)` or 20 s pass.
 template <class Done>
-bool poll_until(std::vector<Bus*> buses, BusPoll& collected, Done done) {
+bool poll_until(std::vector<Bus*> buses, BusPoll& collected, Done&& done) {
   const uint64_t deadline = now_us() + 20'000'000;
   while (!done(collected)) {
     if (now_us() > deadline) return false;
@@ -186,6 +188,92 @@ TEST(NatsBus, AConsumerAfterSequenceSGetsItsOriginFromSPlusOne) {
     EXPECT_EQ(got.deliveries[i].stream_seq, 11 + 2 * i);
     EXPECT_EQ(got.deliveries[i].id, (BusMessageId{one, 6 + i}));
   }
+}
+
+// A consumer that is not polled stops reading: JetStream's flow control pauses the push, nats.c's
+// queue holds what came before the pause, and once polled every message arrives, in order, none
+// dropped. (How much the queue holds is a figure for the report, not asserted.)
+TEST(NatsBus, AnUnpolledConsumerDropsNothing) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  NatsBusConfig config = test_config(service->url, "unpolled");
+  config.pending_max = 1024;
+  auto bus = open_bus(config);
+  ASSERT_TRUE(bus);
+  constexpr uint64_t count = 20'000;
+  const std::vector<uint8_t> payload(1024, 0x5A);
+  BusPoll acks;
+  for (uint64_t tick = 1; tick <= count; ++tick) {
+    if (bus->pending() == config.pending_max) {
+      ASSERT_TRUE(poll_until({bus.get()}, acks, [&](const BusPoll&) { return bus->pending() < config.pending_max; }));
+    }
+    ASSERT_EQ(bus->publish({one, BusChannel::world}, {one, tick}, payload, now_us()), PublishVerdict::accepted);
+  }
+  ASSERT_TRUE(poll_until({bus.get()}, acks, [&](const BusPoll& p) { return p.acks.size() == count; }));
+  const auto sub = bus->subscribe({one, BusChannel::world}, 0, now_us());
+  ASSERT_TRUE(sub);
+  std::this_thread::sleep_for(1500ms);  // not polled
+  const NatsBus::Buffered held = bus->buffered_deliveries();
+  std::printf("figure: an unpolled consumer of %llu x 1 KiB held %llu messages, %llu bytes in nats.c's queue\n",
+              static_cast<unsigned long long>(count), static_cast<unsigned long long>(held.messages),
+              static_cast<unsigned long long>(held.bytes));
+  uint64_t next = 1;
+  BusPoll got;
+  ASSERT_TRUE(poll_until({bus.get()}, got, [&](BusPoll& p) {
+    for (const Delivery& d : p.deliveries) {
+      EXPECT_EQ(d.id.tick, next);
+      ++next;
+    }
+    p.deliveries.clear();
+    return next == count + 1;
+  }));
+  EXPECT_EQ(bus->counters().deliveries, count);
+  EXPECT_EQ(bus->counters().deliveries_duplicate, 0u);
+}
+
+// Whoever may publish on the stream can write anything there: a message id of another region,
+// none, a malformed one, a subject with no such channel. Each is refused and counted, never
+// delivered; what follows them is.
+TEST(NatsBus, ForgedAndMalformedMessagesAreRefusedAndCounted) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  const NatsBusConfig config = test_config(service->url, "hostile");
+  auto bus = open_bus(config);
+  ASSERT_TRUE(bus);
+  natsConnection* raw = nullptr;
+  ASSERT_EQ(natsConnection_ConnectTo(&raw, service->url.c_str()), NATS_OK);
+  auto publish_raw = [&](const std::string& subject, const char* id) {
+    natsMsg* message = nullptr;
+    const std::string full = std::string(config.subject_namespace).append(".").append(subject);
+    ASSERT_EQ(natsMsg_Create(&message, full.c_str(), nullptr, "x", 1), NATS_OK);
+    if (id != nullptr) {
+      EXPECT_EQ(natsMsgHeader_Set(message, "Nats-Msg-Id", id), NATS_OK);
+    }
+    EXPECT_EQ(natsConnection_PublishMsg(raw, message), NATS_OK);
+    natsMsg_Destroy(message);
+  };
+  publish_raw("events.1.world", "2:1");    // region 2 speaking on region 1's subject
+  publish_raw("events.1.world", nullptr);  // no id
+  publish_raw("events.1.world", "1:01");   // a second spelling of 1:1
+  // No such channel. (Its id is not 1:1: dedup is per stream, not per subject, so a message stored
+  // with id 1:1 on any subject would make region 1's own 1:1 a duplicate. Only publish permissions
+  // on events.<region>.> keep one region from pre-empting another's ids.)
+  publish_raw("events.1.bogus", "1:99");
+  ASSERT_EQ(natsConnection_Flush(raw), NATS_OK);
+  natsConnection_Destroy(raw);
+  ASSERT_EQ(bus->publish({one, BusChannel::world}, {one, 1}, bytes("good"), now_us()), PublishVerdict::accepted);
+  const auto sub = bus->subscribe({one, std::nullopt}, 0, now_us());
+  ASSERT_TRUE(sub);
+  BusPoll got;
+  ASSERT_TRUE(poll_until({bus.get()}, got, [](const BusPoll& p) { return !p.deliveries.empty() && !p.acks.empty(); }));
+  EXPECT_EQ(got.acks, (std::vector<PublishAck>{{{one, 1}, AckKind::stored, 5, 1}}));
+  ASSERT_EQ(got.deliveries.size(), 1u);
+  EXPECT_EQ(got.deliveries[0], (Delivery{*sub, 5, {one, BusChannel::world}, {one, 1}, bytes("good")}));
+  const BusCounters counters = bus->counters();
+  EXPECT_EQ(counters.deliveries_refused_forged, 1u);
+  EXPECT_EQ(counters.deliveries_refused_message_id, 2u);
+  EXPECT_EQ(counters.deliveries_refused_subject, 1u);
+  EXPECT_EQ(counters.deliveries, 1u);
 }
 
 TEST(NatsBus, AStreamThatDiffersIsUpdatedAtOpen) {
