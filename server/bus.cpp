@@ -1,5 +1,5 @@
 // server/bus.cpp — the bus's text forms: subjects "events.<region>.<channel>" and message ids
-// "<region>:<tick>", written and parsed. A region or tick is plain decimal with no sign, no
+// "<region>:<tick>[:presence|:health]", written and parsed. A region or tick is plain decimal with no sign, no
 // leading zero (so one value has one spelling, and dedup cannot be dodged by "07" vs "7") and no
 // overflow; anything else is refused.
 #include "server/bus.h"
@@ -57,6 +57,10 @@ std::string message_id_text(BusMessageId id) {
   std::string out = std::to_string(sim::raw(id.origin));
   out += ':';
   out += std::to_string(id.tick);
+  if (id.channel != BusChannel::world) {
+    out += ':';
+    out += channel_name(id.channel);
+  }
   STRATA_ASSERT(out.size() <= bus_limits::message_id_text_bytes_max, "message id longer than its limit", out.size());
   return out;
 }
@@ -80,9 +84,23 @@ std::optional<BusMessageId> parse_message_id(std::string_view text) {
   const size_t colon = text.find(':');
   if (colon == std::string_view::npos) return std::nullopt;
   const auto region = parse_decimal<uint16_t>(text.substr(0, colon));
-  const auto tick = parse_decimal<uint64_t>(text.substr(colon + 1));
+  std::string_view rest = text.substr(colon + 1);
+  BusChannel channel = BusChannel::world;
+  if (const size_t second = rest.find(':'); second != std::string_view::npos) {
+    // Only presence and health name their channel: a world id has one spelling, without it.
+    const std::string_view name = rest.substr(second + 1);
+    if (name == channel_names[static_cast<size_t>(BusChannel::presence)]) {
+      channel = BusChannel::presence;
+    } else if (name == channel_names[static_cast<size_t>(BusChannel::health)]) {
+      channel = BusChannel::health;
+    } else {
+      return std::nullopt;
+    }
+    rest = rest.substr(0, second);
+  }
+  const auto tick = parse_decimal<uint64_t>(rest);
   if (!region || !tick) return std::nullopt;
-  return BusMessageId{sim::RegionId{*region}, *tick};
+  return BusMessageId{sim::RegionId{*region}, *tick, channel};
 }
 
 bool filter_matches(BusFilter filter, BusSubject subject) {
@@ -105,7 +123,7 @@ DeliveryCheck check_delivery(std::string_view prefix, BusFilter filter, std::str
     return out;
   }
   out.id = *parsed_id;
-  if (out.id.origin != out.subject.origin) {
+  if (out.id.origin != out.subject.origin || out.id.channel != out.subject.channel) {
     out.verdict = DeliveryVerdict::forged;
   } else if (payload_bytes > bus_limits::payload_bytes_max) {
     out.verdict = DeliveryVerdict::too_large;

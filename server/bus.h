@@ -7,7 +7,8 @@
 //   events.<region>.world      block batches, one per tick — never dropped
 //   events.<region>.presence   sampled player positions — may be thinned
 //   events.<region>.health     (applied-sequence vector, map hash) every few seconds
-// with the message id "<region>:<tick>", and the stream drops a publish whose id it saw within
+// with the message id "<region>:<tick>" (world; presence and health add ":<channel>", see
+// BusMessageId), and the stream drops a publish whose id it saw within
 // its dedup window (the publish is acknowledged as a duplicate of the stored one). A region reads
 // each other origin through an ordered consumer that starts after the stream sequence its own log
 // recorded for that origin, and gets that origin's messages in stream order, each once.
@@ -43,10 +44,14 @@ struct BusSubject {
   friend bool operator==(const BusSubject&, const BusSubject&) = default;
 };
 
-// "<region>:<tick>": a tick's batch of one region, unique for the life of the stream.
+// One region's message of one tick on one channel, unique for the life of the stream. Its text
+// is "<region>:<tick>" for a world batch, "<region>:<tick>:presence" and "<region>:<tick>:health"
+// for the others: JetStream dedups by id across the whole stream, not per subject, so a tick's
+// presence sample must not carry its world batch's id.
 struct BusMessageId {
   sim::RegionId origin{};
   uint64_t tick = 0;
+  BusChannel channel = BusChannel::world;
   friend bool operator==(const BusMessageId&, const BusMessageId&) = default;
   friend auto operator<=>(const BusMessageId&, const BusMessageId&) = default;
 };
@@ -126,28 +131,28 @@ struct BusPoll {
 };
 
 // Every counter of a bus, defined once: X(name, help).
-#define STRATA_BUS_COUNTERS(X)                                                                     \
-  X(publishes, "publishes accepted")                                                               \
-  X(publish_refused_pending_full, "publishes refused: pending_max acks outstanding")               \
-  X(publish_refused_id_pending, "publishes refused: the same id is still pending")                 \
-  X(publish_refused_too_large, "publishes refused: payload above the limit")                       \
-  X(publish_refused_buffer_full, "publishes refused: reconnect buffer full")                       \
-  X(publish_refused_closed, "publishes refused: bus closed")                                       \
-  X(resends, "messages sent again after a lost or failed ack")                                     \
-  X(acks_stored, "publishes acknowledged as stored")                                               \
-  X(acks_duplicate, "publishes acknowledged as a duplicate of a stored message")                   \
-  X(acks_failed, "publishes given up after their last attempt")                                    \
-  X(acks_unmatched, "acks for no pending publish (arrived after it was given up)")                 \
-  X(deliveries, "messages delivered to the caller")                                                \
-  X(deliveries_refused_subject, "messages dropped: subject not events.<region>.<channel>")         \
-  X(deliveries_refused_message_id, "messages dropped: missing or malformed message id")            \
-  X(deliveries_refused_forged, "messages dropped: message id region differs from subject region")  \
-  X(deliveries_refused_too_large, "messages dropped: payload above the limit")                     \
-  X(deliveries_duplicate, "messages dropped: stream sequence not after the last delivered")        \
-  X(consumer_resets, "ordered consumers restarted after a gap, a missed heartbeat or a reconnect") \
-  X(disconnects, "connections lost")                                                               \
-  X(reconnects, "connections regained")                                                            \
-  X(connection_errors, "errors the client library reported")                                       \
+#define STRATA_BUS_COUNTERS(X)                                                                        \
+  X(publishes, "publishes accepted")                                                                  \
+  X(publish_refused_pending_full, "publishes refused: pending_max acks outstanding")                  \
+  X(publish_refused_id_pending, "publishes refused: the same id is still pending")                    \
+  X(publish_refused_too_large, "publishes refused: payload above the limit")                          \
+  X(publish_refused_buffer_full, "publishes refused: reconnect buffer full")                          \
+  X(publish_refused_closed, "publishes refused: bus closed")                                          \
+  X(resends, "messages sent again after a lost or failed ack")                                        \
+  X(acks_stored, "publishes acknowledged as stored")                                                  \
+  X(acks_duplicate, "publishes acknowledged as a duplicate of a stored message")                      \
+  X(acks_failed, "publishes given up after their last attempt")                                       \
+  X(acks_unmatched, "acks for no pending publish (arrived after it was given up)")                    \
+  X(deliveries, "messages delivered to the caller")                                                   \
+  X(deliveries_refused_subject, "messages dropped: subject not events.<region>.<channel>")            \
+  X(deliveries_refused_message_id, "messages dropped: missing or malformed message id")               \
+  X(deliveries_refused_forged, "messages dropped: message id region or channel differs from subject") \
+  X(deliveries_refused_too_large, "messages dropped: payload above the limit")                        \
+  X(deliveries_duplicate, "messages dropped: stream sequence not after the last delivered")           \
+  X(consumer_resets, "ordered consumers restarted after a gap, a missed heartbeat or a reconnect")    \
+  X(disconnects, "connections lost")                                                                  \
+  X(reconnects, "connections regained")                                                               \
+  X(connection_errors, "errors the client library reported")                                          \
   X(events_dropped, "connection events dropped: their queue was full")
 
 struct BusCounters {

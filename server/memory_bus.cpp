@@ -57,8 +57,9 @@ MemoryBus::MemoryBus(MemoryStream& stream, MemoryBusConfig config, MemoryBusFaul
 
 PublishVerdict MemoryBus::publish(BusSubject subject, BusMessageId id, std::span<const uint8_t> payload,
                                   uint64_t now_us) {
-  STRATA_REQUIRE(subject.origin == id.origin, "a region publishes its own ids on its own subjects", subject.origin,
-                 id.origin);
+  STRATA_REQUIRE(subject.origin == id.origin && subject.channel == id.channel,
+                 "a message's id names its subject's region and channel", subject.origin, id.origin, subject.channel,
+                 id.channel);
   if (state_ == BusState::closed) {
     ++counters_.publish_refused_closed;
     return PublishVerdict::closed;

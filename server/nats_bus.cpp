@@ -302,8 +302,9 @@ natsStatus NatsBus::Impl::send(natsMsg** message, const std::string& id_text) {
 PublishVerdict NatsBus::publish(BusSubject subject, BusMessageId id, std::span<const uint8_t> payload,
                                 uint64_t /*now_us*/) {
   Impl& impl = *impl_;
-  STRATA_REQUIRE(subject.origin == id.origin, "a region publishes its own ids on its own subjects", subject.origin,
-                 id.origin);
+  STRATA_REQUIRE(subject.origin == id.origin && subject.channel == id.channel,
+                 "a message's id names its subject's region and channel", subject.origin, id.origin, subject.channel,
+                 id.channel);
   if (impl.state.load() == BusState::closed) {
     ++impl.counters.publish_refused_closed;
     return PublishVerdict::closed;

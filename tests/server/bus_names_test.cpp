@@ -17,6 +17,9 @@ TEST(BusNames, SubjectsAndIdsHaveOneSpelling) {
   EXPECT_EQ(filter_text({sim::RegionId{7}, BusChannel::world}), "events.7.world");
   EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234}), "2:1234");
   EXPECT_EQ(message_id_text({sim::RegionId{65535}, UINT64_MAX}), "65535:18446744073709551615");
+  EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234, BusChannel::presence}), "2:1234:presence");
+  EXPECT_EQ(message_id_text({sim::RegionId{65535}, UINT64_MAX, BusChannel::health}),
+            "65535:18446744073709551615:health");
 }
 
 TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
@@ -25,11 +28,30 @@ TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
                           "events.1.world ", "Events.1.world", "events.1.*", "events.1.world.x", "x.1.world"}) {
     EXPECT_FALSE(parse_subject(bad).has_value()) << bad;
   }
-  for (const char* bad : {"", ":", "1:", ":1", "1:01", "01:1", "1:-1", "1: 1", "1:1 ", "65536:1", "1:1:1", "1;1",
-                          "1:18446744073709551616", "1:0x10"}) {
+  for (const char* bad : {"",
+                          ":",
+                          "1:",
+                          ":1",
+                          "1:01",
+                          "01:1",
+                          "1:-1",
+                          "1: 1",
+                          "1:1 ",
+                          "65536:1",
+                          "1:1:1",
+                          "1;1",
+                          "1:18446744073709551616",
+                          "1:0x10",
+                          "1:1:world",
+                          "1:1:",
+                          "1:1:Presence",
+                          "1:1:presence:",
+                          "1::presence",
+                          "1:1:health:health"}) {
     EXPECT_FALSE(parse_message_id(bad).has_value()) << bad;
   }
   EXPECT_EQ(parse_message_id("0:0"), (BusMessageId{sim::RegionId{0}, 0}));
+  EXPECT_EQ(parse_message_id("3:9:presence"), (BusMessageId{sim::RegionId{3}, 9, BusChannel::presence}));
   EXPECT_EQ(parse_subject("events.12.health"), (BusSubject{sim::RegionId{12}, BusChannel::health}));
 }
 
@@ -47,22 +69,24 @@ TEST(BusNames, ADeliveryIsJudgedBeforeItIsHandedOver) {
     return check_delivery("ns.", region_one, subject, id, bytes).verdict;
   };
   EXPECT_EQ(verdict("ns.events.1.world", "1:5"), DeliveryVerdict::accepted);
-  EXPECT_EQ(verdict("ns.events.1.health", "1:5"), DeliveryVerdict::accepted);
+  EXPECT_EQ(verdict("ns.events.1.health", "1:5"), DeliveryVerdict::forged);      // a world id on health
   EXPECT_EQ(verdict("events.1.world", "1:5"), DeliveryVerdict::bad_subject);     // no namespace
   EXPECT_EQ(verdict("ns.events.2.world", "2:5"), DeliveryVerdict::bad_subject);  // not what was asked
   EXPECT_EQ(verdict("ns.events.1.bogus", "1:5"), DeliveryVerdict::bad_subject);
   EXPECT_EQ(verdict("ns.events.1.world", std::nullopt), DeliveryVerdict::bad_message_id);
   EXPECT_EQ(verdict("ns.events.1.world", "1:05"), DeliveryVerdict::bad_message_id);
   EXPECT_EQ(verdict("ns.events.1.world", "2:5"), DeliveryVerdict::forged);
+  EXPECT_EQ(verdict("ns.events.1.world", "1:5:presence"), DeliveryVerdict::forged);  // another channel's id
+  EXPECT_EQ(verdict("ns.events.1.health", "1:5:health"), DeliveryVerdict::accepted);
   EXPECT_EQ(verdict("ns.events.1.world", "1:5", bus_limits::payload_bytes_max + 1), DeliveryVerdict::too_large);
-  const DeliveryCheck check = check_delivery("", region_one, "events.1.presence", "1:9", 0);
+  const DeliveryCheck check = check_delivery("", region_one, "events.1.presence", "1:9:presence", 0);
   EXPECT_EQ(check.verdict, DeliveryVerdict::accepted);
   EXPECT_EQ(check.subject, (BusSubject{sim::RegionId{1}, BusChannel::presence}));
-  EXPECT_EQ(check.id, (BusMessageId{sim::RegionId{1}, 9}));
+  EXPECT_EQ(check.id, (BusMessageId{sim::RegionId{1}, 9, BusChannel::presence}));
 }
 
 RC_GTEST_PROP(BusNames, EveryIdAndSubjectRoundTrips, (uint16_t region, uint64_t tick, uint8_t channel)) {
-  const BusMessageId id{sim::RegionId{region}, tick};
+  const BusMessageId id{sim::RegionId{region}, tick, static_cast<BusChannel>(channel % 3)};
   RC_ASSERT(parse_message_id(message_id_text(id)) == std::optional<BusMessageId>(id));
   const BusSubject subject{sim::RegionId{region}, static_cast<BusChannel>(channel % 3)};
   RC_ASSERT(parse_subject(subject_text(subject)) == std::optional<BusSubject>(subject));

@@ -70,7 +70,7 @@ inline ScenarioResult run_bus_scenario(ScenarioHarness& harness) {
   const sim::RegionId two{2};
   auto publish = [&](sim::RegionId region, BusChannel channel, uint64_t tick, const std::string& payload) {
     const PublishVerdict verdict =
-        harness.writer().publish({region, channel}, {region, tick}, scenario_bytes(payload), harness.now_us());
+        harness.writer().publish({region, channel}, {region, tick, channel}, scenario_bytes(payload), harness.now_us());
     EXPECT_EQ(verdict, PublishVerdict::accepted) << "tick " << tick;
   };
   // 1. Six publishes, two regions interleaved, each waited for so the stream order is the script's.
@@ -129,19 +129,20 @@ inline ScenarioResult expected_bus_scenario() {
   const sim::RegionId one{1};
   const sim::RegionId two{2};
   ScenarioResult expected;
-  auto ack = [&](sim::RegionId region, uint64_t tick, AckKind kind, uint64_t seq) {
-    expected.acks.push_back(PublishAck{{region, tick}, kind, seq, 1});
+  auto ack = [&](sim::RegionId region, uint64_t tick, AckKind kind, uint64_t seq,
+                 BusChannel channel = BusChannel::world) {
+    expected.acks.push_back(PublishAck{{region, tick, channel}, kind, seq, 1});
   };
   ack(one, 1, AckKind::stored, 1);
   ack(two, 1, AckKind::stored, 2);
   ack(one, 2, AckKind::stored, 3);
-  ack(two, 2, AckKind::stored, 4);
+  ack(two, 2, AckKind::stored, 4, BusChannel::presence);
   ack(one, 3, AckKind::stored, 5);
   ack(two, 3, AckKind::stored, 6);
   ack(one, 2, AckKind::duplicate, 3);
   ack(two, 3, AckKind::duplicate, 6);
   ack(one, 4, AckKind::stored, 7);
-  ack(one, 5, AckKind::stored, 8);
+  ack(one, 5, AckKind::stored, 8, BusChannel::health);
   ack(one, 1, AckKind::duplicate, 1);
   ack(one, 6, AckKind::stored, 9);
   expected.acks.push_back(PublishAck{{one, 7}, AckKind::duplicate, 10, 2});
@@ -149,7 +150,7 @@ inline ScenarioResult expected_bus_scenario() {
   ack(one, 8, AckKind::duplicate, 11);
   auto delivery = [&](uint64_t seq, BusChannel channel, uint64_t tick, const std::string& payload) {
     expected.deliveries.push_back(
-        Delivery{SubscriptionId{1}, seq, {one, channel}, {one, tick}, scenario_bytes(payload)});
+        Delivery{SubscriptionId{1}, seq, {one, channel}, {one, tick, channel}, scenario_bytes(payload)});
   };
   delivery(3, BusChannel::world, 2, "one-world-2");
   delivery(5, BusChannel::world, 3, "one-world-3");
