@@ -3,7 +3,8 @@
 # pkg-config libnats: Debian's cnats CMake package is broken). Included from the tests' and the
 # fuzzers' fragments until the node is wired to it (the guard makes the first include define it).
 include_guard(GLOBAL)
-add_library(strata_server_bus STATIC ${CMAKE_CURRENT_LIST_DIR}/bus.cpp ${CMAKE_CURRENT_LIST_DIR}/memory_bus.cpp)
+add_library(strata_server_bus STATIC ${CMAKE_CURRENT_LIST_DIR}/bus.cpp ${CMAKE_CURRENT_LIST_DIR}/bus_outbox.cpp
+            ${CMAKE_CURRENT_LIST_DIR}/memory_bus.cpp)
 target_link_libraries(strata_server_bus PUBLIC strata_sim)
 pkg_check_modules(NATS REQUIRED IMPORTED_TARGET GLOBAL libnats)
 add_library(strata_server_nats STATIC ${CMAKE_CURRENT_LIST_DIR}/nats_bus.cpp)

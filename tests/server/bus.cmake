@@ -2,7 +2,7 @@
 # from tests/server/CMakeLists.txt.
 include(${CMAKE_CURRENT_LIST_DIR}/../../server/bus.cmake)
 strata_add_test(NAME server_bus_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/bus_names_test.cpp
-                ${CMAKE_CURRENT_LIST_DIR}/bus_memory_test.cpp LIBS strata_server_bus)
+                ${CMAKE_CURRENT_LIST_DIR}/bus_memory_test.cpp ${CMAKE_CURRENT_LIST_DIR}/bus_outbox_test.cpp LIBS strata_server_bus)
 
 # Against a real nats-server -js: one per ctest run, the fixture `nats` (tools/service-nats.sh).
 # Not in STRATA_UNIT_TEST_BINARIES: the sanitizer run would start it without the fixture.
