@@ -155,7 +155,7 @@ Result<std::optional<PlayerRecord>> MemoryStores::get(PlayerKey player) {
   Outcome outcome;
   if (gate(outcome) != Gate::pass) return {outcome, {}};
   auto found = cache_.find(player);
-  if (found == cache_.end()) return {};
+  if (found == cache_.end() || found->second.version == 0) return {};
   return {Outcome::success(), found->second};
 }
 
@@ -163,7 +163,10 @@ Outcome MemoryStores::put(std::span<const PlayerRecord> records) {
   if (Outcome valid = validate_all(records); !valid.ok()) return valid;
   Outcome outcome;
   if (gate(outcome) == Gate::refuse) return outcome;
-  for (const PlayerRecord& record : records) cache_[record.player] = record;
+  for (const PlayerRecord& record : records) {
+    PlayerRecord& stored = cache_[record.player];
+    if (record.version > stored.version) stored = record;
+  }
   return outcome;
 }
 

@@ -156,8 +156,8 @@ class SessionBackend {
   [[nodiscard]] virtual Result<std::optional<SessionRecord>> load(SessionId session) = 0;
 };
 
-// A cache of player state in front of a PlayerBackend (storage/cached_players.h). Not versioned:
-// put overwrites, so only one writer (the port's worker) may fill it.
+// A cache of player state in front of a PlayerBackend (storage/cached_players.h). put keeps the
+// newer version like a store does (a fill after a miss never overwrites a newer save).
 class PlayerCache {
  public:
   virtual ~PlayerCache() = default;

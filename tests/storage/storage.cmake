@@ -4,3 +4,18 @@
 strata_add_test(NAME storage_ports_test
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/conformance_local_test.cpp ${CMAKE_CURRENT_LIST_DIR}/async_port_test.cpp
                 LIBS strata_stores TIMEOUT 300)
+
+# Throwaway servers, once per ctest run (tools/service-<name>.sh writes <dir>/<name>.env).
+set(STRATA_SERVICES_DIR ${CMAKE_BINARY_DIR}/services)
+add_test(NAME services.redis.start COMMAND ${PROJECT_SOURCE_DIR}/tools/service-redis.sh start ${STRATA_SERVICES_DIR})
+add_test(NAME services.redis.stop COMMAND ${PROJECT_SOURCE_DIR}/tools/service-redis.sh stop ${STRATA_SERVICES_DIR})
+set_tests_properties(services.redis.start PROPERTIES FIXTURES_SETUP redis TIMEOUT 30)
+set_tests_properties(services.redis.stop PROPERTIES FIXTURES_CLEANUP redis TIMEOUT 30)
+
+# Not in STRATA_UNIT_TEST_BINARIES (the sanitizer run has no service fixtures): plain executables.
+add_executable(storage_redis_test ${CMAKE_CURRENT_LIST_DIR}/redis_test.cpp)
+target_link_libraries(storage_redis_test PRIVATE strata_stores_redis GTest::gtest GTest::gtest_main rapidcheck_gtest rapidcheck)
+target_compile_options(storage_redis_test PRIVATE -Wno-maybe-uninitialized)
+add_test(NAME storage_redis_test COMMAND storage_redis_test)
+set_tests_properties(storage_redis_test PROPERTIES FIXTURES_REQUIRED redis TIMEOUT 300 LABELS services
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
