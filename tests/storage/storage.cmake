@@ -19,3 +19,15 @@ target_compile_options(storage_redis_test PRIVATE -Wno-maybe-uninitialized)
 add_test(NAME storage_redis_test COMMAND storage_redis_test)
 set_tests_properties(storage_redis_test PROPERTIES FIXTURES_REQUIRED redis TIMEOUT 300 LABELS services
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+
+add_test(NAME services.mariadb.start COMMAND ${PROJECT_SOURCE_DIR}/tools/service-mariadb.sh start ${STRATA_SERVICES_DIR})
+add_test(NAME services.mariadb.stop COMMAND ${PROJECT_SOURCE_DIR}/tools/service-mariadb.sh stop ${STRATA_SERVICES_DIR})
+set_tests_properties(services.mariadb.start PROPERTIES FIXTURES_SETUP mariadb TIMEOUT 60)
+set_tests_properties(services.mariadb.stop PROPERTIES FIXTURES_CLEANUP mariadb TIMEOUT 30)
+
+add_executable(storage_mariadb_test ${CMAKE_CURRENT_LIST_DIR}/mariadb_test.cpp)
+target_link_libraries(storage_mariadb_test PRIVATE strata_stores_mariadb GTest::gtest GTest::gtest_main rapidcheck_gtest rapidcheck)
+target_compile_options(storage_mariadb_test PRIVATE -Wno-maybe-uninitialized)
+add_test(NAME storage_mariadb_test COMMAND storage_mariadb_test)
+set_tests_properties(storage_mariadb_test PROPERTIES FIXTURES_REQUIRED mariadb TIMEOUT 300 LABELS services
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
