@@ -31,3 +31,9 @@ target_compile_options(storage_mariadb_test PRIVATE -Wno-maybe-uninitialized)
 add_test(NAME storage_mariadb_test COMMAND storage_mariadb_test)
 set_tests_properties(storage_mariadb_test PROPERTIES FIXTURES_REQUIRED mariadb TIMEOUT 300 LABELS services
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+
+# strata-bench-stores: the storage figures (tests/bench/store_bench.cpp), against running services.
+if(STRATA_BENCH AND NOT STRATA_SANITIZE AND NOT STRATA_FUZZ)
+  add_executable(strata-bench-stores ${PROJECT_SOURCE_DIR}/tests/bench/store_bench.cpp)
+  target_link_libraries(strata-bench-stores PRIVATE strata_stores_redis strata_stores_mariadb)
+endif()
