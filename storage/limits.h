@@ -55,7 +55,4 @@ inline constexpr size_t port_batch_default = 256;
 static_assert(port_batch_default <= port_writes_queued_default);
 static_assert(port_reads_queued_default <= port_answers_waiting_max);
 
-// --- accounts ------------------------------------------------------------------------------------
-inline constexpr size_t account_name_bytes_limit = 64;
-
 }  // namespace strata::storage

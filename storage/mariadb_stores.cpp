@@ -6,6 +6,7 @@
 #include <array>
 #include <functional>
 
+#include "storage/account_registry.h"
 #include "storage/limits.h"
 
 namespace strata::storage {
@@ -41,6 +42,10 @@ enum Statement : size_t {
   select_chunks,
   upsert_session,
   select_session,
+  select_account,
+  next_account_id,
+  insert_account,
+  count_accounts,
   statement_count,
 };
 
@@ -61,6 +66,10 @@ constexpr std::array<const char*, statement_count> statement_sql = {
     " log_location = IF(VALUES(version) > version, VALUES(log_location), log_location),"
     " version = GREATEST(version, VALUES(version))",
     "SELECT version, region, start_tick, end_tick, log_location FROM sessions WHERE session = ?",
+    "SELECT player FROM accounts WHERE name = ?",
+    "SELECT COALESCE(MAX(player), 0) + 1 FROM accounts FOR UPDATE",
+    "INSERT INTO accounts (name, player) VALUES (?, ?)",
+    "SELECT COUNT(*) FROM accounts",
 };
 
 bool identifier_ok(const std::string& name) {
@@ -117,6 +126,7 @@ struct MariaDbStores::Impl {
   MYSQL* connection = nullptr;
   std::array<MYSQL_STMT*, statement_count> statements{};
   bool lost_before = false;
+  unsigned int last_error_code = 0;  // of the last failed call (the rollback after it resets mysql_errno)
   MariaDbCounters counters;
 
   ~Impl() { close(false); }
@@ -150,6 +160,7 @@ struct MariaDbStores::Impl {
   // Server errors roll the transaction back and keep the connection.
   Outcome classify(unsigned int code, std::string reason) {
     ++counters.transactions_failed;
+    last_error_code = code;
     if (code >= 2000 && code < 3000) {
       close(true);
       return Outcome::failure(StoreStatus::lost_connection, std::move(reason));
@@ -227,9 +238,10 @@ struct MariaDbStores::Impl {
   }
 
   // Runs a SELECT with one bound key and calls `row` for each row fetched into `columns`.
-  Outcome select(Statement which, MYSQL_BIND& key, std::vector<Column>& columns, const std::function<Outcome()>& row) {
+  // `key` may be null for a statement without parameters.
+  Outcome select(Statement which, MYSQL_BIND* key, std::vector<Column>& columns, const std::function<Outcome()>& row) {
     MYSQL_STMT* statement = statements[which];
-    if (mysql_stmt_bind_param(statement, &key) != 0) return statement_failure(statement, "bind");
+    if (key != nullptr && mysql_stmt_bind_param(statement, key) != 0) return statement_failure(statement, "bind");
     if (mysql_stmt_execute(statement) != 0) return statement_failure(statement, "execute");
     std::vector<MYSQL_BIND> results(columns.size());
     for (size_t i = 0; i < columns.size(); ++i) {
@@ -410,7 +422,7 @@ Result<std::optional<PlayerRecord>> MariaDbStores::load(PlayerKey player) {
   bind.is_unsigned = 1;
   std::vector<Column> columns = {Column(Column::Kind::u64), Column(Column::Kind::blob, player_state_bytes_max)};
   Result<std::optional<PlayerRecord>> result;
-  Outcome outcome = impl_->select(select_player, bind, columns, [&] {
+  Outcome outcome = impl_->select(select_player, &bind, columns, [&] {
     result.value = PlayerRecord{player, columns[0].u, columns[1].bytes};
     return Outcome::success();
   });
@@ -473,7 +485,7 @@ Result<std::optional<MapRecord>> MariaDbStores::load(MapId map) {
   bind.is_unsigned = 1;
   std::vector<Column> head = {Column(Column::Kind::u64), Column(Column::Kind::u64)};
   std::optional<MapRecord> record;
-  Outcome outcome = impl_->select(select_map, bind, head, [&] {
+  Outcome outcome = impl_->select(select_map, &bind, head, [&] {
     record = MapRecord{map, head[0].u, head[1].u, {}};
     return Outcome::success();
   });
@@ -481,7 +493,7 @@ Result<std::optional<MapRecord>> MariaDbStores::load(MapId map) {
   if (record) {
     std::vector<Column> chunk = {Column(Column::Kind::i64), Column(Column::Kind::i64), Column(Column::Kind::u64),
                                  Column(Column::Kind::blob, chunk_bytes_max)};
-    outcome = impl_->select(select_chunks, bind, chunk, [&] {
+    outcome = impl_->select(select_chunks, &bind, chunk, [&] {
       record->chunks.push_back(
           {static_cast<int32_t>(chunk[0].i), static_cast<int32_t>(chunk[1].i), chunk[2].u, chunk[3].bytes});
       return Outcome::success();
@@ -534,13 +546,119 @@ Result<std::optional<SessionRecord>> MariaDbStores::load(SessionId session) {
                                  Column(Column::Kind::u64), Column(Column::Kind::u64),
                                  Column(Column::Kind::blob, log_location_bytes_max)};
   Result<std::optional<SessionRecord>> result;
-  Outcome outcome = impl_->select(select_session, bind, columns, [&] {
+  Outcome outcome = impl_->select(select_session, &bind, columns, [&] {
     result.value = SessionRecord{session, columns[0].u, columns[1].bytes, columns[2].u, columns[3].u, columns[4].bytes};
     return Outcome::success();
   });
   if (!outcome.ok()) return {outcome, {}};
   if (Outcome committed = impl_->commit(); !committed.ok()) return {committed, {}};
   return result;
+}
+
+// --- accounts --------------------------------------------------------------------------------------
+
+namespace {
+
+constexpr unsigned int duplicate_key_error = 1062;  // ER_DUP_ENTRY
+
+}  // namespace
+
+Binding MariaDbStores::bind_account(std::string_view name, bool may_create, uint32_t ids_max) {
+  Binding out;
+  if (name.empty() || name.size() > account_name_bytes_max) return out;  // not_found, as the RocksDB registry
+  // Two tries: a second server may take the same name or id between our SELECT and INSERT (the
+  // keys refuse the second INSERT); the retry then finds the name or the next id.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    out = Binding{};
+    if (!impl_->ready().ok()) {
+      out.status = Binding::Status::store_error;
+      return out;
+    }
+    std::vector<const char*> names = {name.data()};
+    std::vector<unsigned long> lengths = {static_cast<unsigned long>(name.size())};
+    MYSQL_BIND key{};
+    key.buffer_type = MYSQL_TYPE_BLOB;
+    key.buffer = const_cast<char*>(name.data());
+    key.buffer_length = lengths[0];
+    key.length = &lengths[0];
+    std::vector<Column> player = {Column(Column::Kind::u64)};
+    bool found = false;
+    Outcome outcome = impl_->select(select_account, &key, player, [&] {
+      found = true;
+      return Outcome::success();
+    });
+    if (outcome.ok() && found) {
+      outcome = impl_->commit();
+      if (outcome.ok() && player[0].u >= 1 && player[0].u <= account_ids_limit) {
+        out.status = Binding::Status::existing;
+        out.player = static_cast<uint32_t>(player[0].u);
+        return out;
+      }
+    }
+    if (!outcome.ok() || found) {
+      out.status = Binding::Status::store_error;
+      return out;
+    }
+    if (!may_create) {
+      (void)impl_->commit();
+      return out;  // not_found
+    }
+    std::vector<Column> next = {Column(Column::Kind::u64)};
+    outcome = impl_->select(next_account_id, nullptr, next, [] { return Outcome::success(); });
+    if (!outcome.ok()) {
+      out.status = Binding::Status::store_error;
+      return out;
+    }
+    if (next[0].u > ids_max) {
+      (void)mysql_rollback(impl_->connection);
+      out.status = Binding::Status::full;
+      return out;
+    }
+    std::vector<uint32_t> ids = {static_cast<uint32_t>(next[0].u)};
+    Params params;
+    params.blob(names, lengths);
+    params.u32(ids);
+    outcome = impl_->execute_rows(insert_account, params, 1);
+    if (outcome.ok()) outcome = impl_->commit();
+    if (outcome.ok()) {
+      out.status = Binding::Status::created;
+      out.player = ids[0];
+      return out;
+    }
+    if (impl_->last_error_code != duplicate_key_error) break;
+  }
+  out.status = Binding::Status::store_error;
+  return out;
+}
+
+Result<uint64_t> MariaDbStores::account_count() {
+  if (Outcome ready = impl_->ready(); !ready.ok()) return {ready, 0};
+  std::vector<Column> count = {Column(Column::Kind::u64)};
+  Outcome outcome = impl_->select(count_accounts, nullptr, count, [] { return Outcome::success(); });
+  if (outcome.ok()) outcome = impl_->commit();
+  return {outcome, count[0].u};
+}
+
+std::unique_ptr<MariaDbAccountRegistry> MariaDbAccountRegistry::open(MariaDbOptions options, uint32_t ids_max,
+                                                                     std::string& error) {
+  if (ids_max == 0 || ids_max > account_ids_limit) {
+    error = "account registry: ids_max " + std::to_string(ids_max) + " out of range";
+    return nullptr;
+  }
+  auto stores = MariaDbStores::open(std::move(options), error);
+  if (!stores) return nullptr;
+  return std::unique_ptr<MariaDbAccountRegistry>(new MariaDbAccountRegistry(std::move(stores), ids_max));
+}
+
+Binding MariaDbAccountRegistry::bind(std::string_view name, bool may_create) {
+  std::lock_guard lock(mutex_);
+  return stores_->bind_account(name, may_create, ids_max_);
+}
+
+uint64_t MariaDbAccountRegistry::size() const {
+  std::lock_guard lock(mutex_);
+  const Result<uint64_t> count = stores_->account_count();
+  return count.ok() ? count.value : 0;
 }
 
 }  // namespace strata::storage

@@ -23,8 +23,10 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include "storage/account_registry.h"
 #include "storage/stores.h"
 
 namespace strata::storage {
@@ -73,6 +75,10 @@ class MariaDbStores final : public PlayerBackend, public MapBackend, public Sess
   [[nodiscard]] Outcome save_one_by_one(std::span<const PlayerRecord> records);
   // The applied schema version (SELECT MAX(version) FROM schema_version).
   [[nodiscard]] Result<uint32_t> schema_version();
+  // The account registry's operations (MariaDbAccountRegistry holds the lock around them): a new
+  // name gets MAX(player) + 1 in one transaction; the keys (name, player) refuse a racing server.
+  [[nodiscard]] Binding bind_account(std::string_view name, bool may_create, uint32_t ids_max);
+  [[nodiscard]] Result<uint64_t> account_count();
   // Drops the database (tests).
   [[nodiscard]] Outcome drop_database();
   [[nodiscard]] const MariaDbCounters& counters() const;
@@ -81,6 +87,25 @@ class MariaDbStores final : public PlayerBackend, public MapBackend, public Sess
   struct Impl;
   explicit MariaDbStores(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// The login's AccountRegistry on MariaDB (the accounts table), with the RocksDB registry's rules:
+// a name owns one id for good, ids are handed out once, in order, up to ids_max; an empty or too long
+// name is not_found. Thread-safe (one connection, one call at a time): the login calls it from the
+// HTTP thread and from its password verifiers, never from the tick.
+class MariaDbAccountRegistry final : public AccountRegistry {
+ public:
+  [[nodiscard]] static std::unique_ptr<MariaDbAccountRegistry> open(MariaDbOptions options, uint32_t ids_max,
+                                                                    std::string& error);
+  [[nodiscard]] Binding bind(std::string_view name, bool may_create) override;
+  [[nodiscard]] uint64_t size() const override;
+
+ private:
+  MariaDbAccountRegistry(std::unique_ptr<MariaDbStores> stores, uint32_t ids_max)
+      : stores_(std::move(stores)), ids_max_(ids_max) {}
+  mutable std::mutex mutex_;
+  std::unique_ptr<MariaDbStores> stores_;
+  uint32_t ids_max_;
 };
 
 }  // namespace strata::storage

@@ -4,9 +4,12 @@
 // server killed and restarted: writes queue bounded, reconnect and re-prepare, nothing lost).
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "storage/async_port.h"
 #include "storage/mariadb_stores.h"
 #include "tests/storage/conformance.h"
+#include "tests/storage/local_factories.h"
 #include "tests/storage/service_env.h"
 
 namespace strata::storage::testing {
@@ -137,6 +140,79 @@ TEST(MariaDbOutage, SavesQueueBoundedAndFlushAfterRestart) {
     EXPECT_EQ(loaded.value, record);
   }
   ASSERT_TRUE(fresh->drop_database().ok());
+}
+
+// --- the account registry: the same rules on RocksDB and MariaDB -----------------------------------
+
+struct RocksRegistryFactory {
+  std::unique_ptr<TempDir> dir = std::make_unique<TempDir>();
+  std::unique_ptr<AccountRegistry> open(uint32_t ids_max) {
+    std::string error;
+    auto registry = RocksAccountRegistry::open((dir->path() / "accounts").string(), ids_max, false, error);
+    if (!registry) throw std::runtime_error(error);
+    return registry;
+  }
+};
+
+struct MariaDbRegistryFactory {
+  std::string database = unique_name("strata_acc");
+  ~MariaDbRegistryFactory() {
+    std::string error;
+    if (auto stores = MariaDbStores::open(mariadb_options(database), error)) (void)stores->drop_database();
+  }
+  std::unique_ptr<AccountRegistry> open(uint32_t ids_max) {
+    std::string error;
+    auto registry = MariaDbAccountRegistry::open(mariadb_options(database), ids_max, error);
+    if (!registry) throw std::runtime_error(error);
+    return registry;
+  }
+};
+
+template <class F>
+class RegistryConformance : public ::testing::Test {};
+using RegistryFactories = ::testing::Types<RocksRegistryFactory, MariaDbRegistryFactory>;
+TYPED_TEST_SUITE(RegistryConformance, RegistryFactories);
+
+TYPED_TEST(RegistryConformance, HostileNamesKeepTheirIdsAcrossAReopen) {
+  TypeParam factory;
+  std::vector<std::string> names;
+  for (const std::string& name : hostile_strings()) {
+    if (!name.empty() && name.size() <= account_name_bytes_max) names.push_back(name);
+  }
+  names.push_back(std::string(account_name_bytes_max, 'n'));
+  std::map<std::string, uint32_t> ids;
+  {
+    auto registry = factory.open(100);
+    for (const std::string& name : names) {
+      const Binding created = registry->bind(name, true);
+      ASSERT_EQ(created.status, Binding::Status::created) << name.size();
+      ids[name] = created.player;
+    }
+    EXPECT_EQ(registry->size(), names.size());
+    EXPECT_EQ(registry->bind("", true).status, Binding::Status::not_found);
+    EXPECT_EQ(registry->bind(std::string(5000, 'x'), true).status, Binding::Status::not_found);
+    EXPECT_EQ(registry->bind("nobody", false).status, Binding::Status::not_found);
+  }
+  auto reopened = factory.open(100);
+  for (const std::string& name : names) {
+    const Binding again = reopened->bind(name, true);
+    EXPECT_EQ(again.status, Binding::Status::existing);
+    EXPECT_EQ(again.player, ids[name]);
+  }
+  std::set<uint32_t> distinct;
+  for (const auto& [name, id] : ids) distinct.insert(id);
+  EXPECT_EQ(distinct.size(), ids.size());
+  EXPECT_EQ(*distinct.begin(), 1U);
+  EXPECT_EQ(*distinct.rbegin(), ids.size());
+}
+
+TYPED_TEST(RegistryConformance, RefusesNewNamesWhenFull) {
+  TypeParam factory;
+  auto registry = factory.open(2);
+  EXPECT_EQ(registry->bind("a", true).player, 1U);
+  EXPECT_EQ(registry->bind("b", true).player, 2U);
+  EXPECT_EQ(registry->bind("c", true).status, Binding::Status::full);
+  EXPECT_EQ(registry->bind("a", true).status, Binding::Status::existing);
 }
 
 }  // namespace
