@@ -14,9 +14,11 @@
 #include <random>
 
 #include "storage/cached_players.h"
+#include "storage/limits.h"
 #include "storage/mariadb_stores.h"
 #include "storage/redis_stores.h"
 #include "storage/rocks_stores.h"
+#include "tests/bench/geo_bench.h"
 #include "tests/storage/service_env.h"
 
 namespace {
@@ -40,6 +42,54 @@ std::vector<PositionBatch> position_batches(uint32_t players, int rounds, std::m
     for (uint32_t p = 1; p <= players; ++p) batch.moved.push_back({PlayerKey{p}, coord(random), coord(random)});
   }
   return batches;
+}
+
+// The GEO alternative on the same positions: updates per second, queries per second, and whether
+// its filtered answers equal the grid's (they must: both are exact).
+void bench_geo(const RedisOptions& options, const std::vector<PositionBatch>& batches, RedisStores& grid,
+               uint32_t players, std::mt19937_64& random) {
+  strata::storage::bench::GeoPositions geo(options.host, options.port, options.prefix + "geo:");
+  if (!geo.ok()) {
+    std::fprintf(stderr, "geo: cannot connect\n");
+    std::exit(1);
+  }
+  auto start = Clock::now();
+  for (const PositionBatch& batch : batches) {
+    if (!geo.update(batch)) std::exit(1);
+  }
+  std::printf("redis positions/s, GEO (GEOADD + HSET, one round trip): %.0f\n",
+              static_cast<double>(players) * static_cast<double>(batches.size()) / seconds_since(start));
+  // The grid holds what the one-by-one run wrote last: give it the same final positions as GEO.
+  require(grid.update(std::span(&batches.back(), 1)), "grid update");
+  std::uniform_int_distribution<int32_t> coord(-2000, 2000);
+  std::uniform_int_distribution<uint32_t> radius(0, near_radius_max);
+  for (const bool wide : {false, true}) {
+    const int queries = 2000;
+    size_t dropped = 0;
+    size_t found = 0;
+    size_t mismatches = 0;
+    std::vector<Position> answer;
+    double geo_seconds = 0;
+    double grid_seconds = 0;
+    for (int q = 0; q < queries; ++q) {
+      const NearQuery query{coord(random), coord(random), wide ? radius(random) : 128U};
+      start = Clock::now();
+      if (!geo.near(query, answer, dropped)) std::exit(1);
+      geo_seconds += seconds_since(start);
+      found += answer.size();
+      start = Clock::now();
+      const auto exact = grid.near(query);
+      grid_seconds += seconds_since(start);
+      require(exact.outcome, "grid near");
+      if (exact.value != answer) ++mismatches;
+    }
+    std::printf(
+        "redis near, r %s: GEO + exact filter %.0f queries/s, grid %.0f queries/s; %.1f players per answer, "
+        "%.2f GEO candidates dropped per query, %zu answers differing\n",
+        wide ? "uniform in [0, 1024]" : "= 128", queries / geo_seconds, queries / grid_seconds,
+        static_cast<double>(found) / queries, static_cast<double>(dropped) / queries, mismatches);
+  }
+  geo.clear();
 }
 
 void bench_redis(const strata::storage::testing::ServiceEnv& env, uint32_t players, std::mt19937_64& random) {
@@ -66,8 +116,9 @@ void bench_redis(const strata::storage::testing::ServiceEnv& env, uint32_t playe
     require(answer.outcome, "redis near");
     found += answer.value.size();
   }
-  std::printf("redis near (r=128 over %u players in 4000x4000): %.0f queries/s, %.1f players per answer\n", players,
-              queries / seconds_since(start), static_cast<double>(found) / queries);
+  std::printf("redis near, grid (r=128 over %u players in 4000x4000): %.0f queries/s, %.1f players per answer\n",
+              players, queries / seconds_since(start), static_cast<double>(found) / queries);
+  bench_geo(options, batches, redis, players, random);
   require(redis.clear(), "redis clear");
 }
 
