@@ -29,9 +29,11 @@ inline constexpr size_t region_bytes_max = 255;
 inline constexpr size_t log_location_bytes_max = 4096;
 
 // --- positions -----------------------------------------------------------------------------------
-// Tile coordinates of a live position: |x|, |y| <= 2^30, so (dx*dx + dy*dy) fits 63 bits and the
-// exact near test needs no wider type.
-inline constexpr int32_t position_coord_abs_max = 1 << 30;
+// Tile coordinates of a live position: |x|, |y| <= 2^22. Redis's GEO index maps a tile to a metre
+// (storage/redis_stores.h), and 2^22 m stays within +-37.8 degrees of latitude, far from the poles
+// where GEO refuses points; the sim's maps are at most 2048 cells a side (2^19 in its 1/256 fixed
+// point). It also keeps (dx*dx + dy*dy) far inside 63 bits for the exact near test.
+inline constexpr int32_t position_coord_abs_max = 1 << 22;
 // Largest radius of a near query, in tiles. With cells of position_cell_tiles it bounds a query
 // to (2 * 1024 / 64 + 2)^2 = 1156 cells.
 inline constexpr uint32_t near_radius_max = 1024;

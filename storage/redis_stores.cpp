@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <map>
 
 #include "storage/codec.h"
@@ -41,6 +42,16 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 }
 
 using Xy = std::pair<int32_t, int32_t>;
+
+// Tile -> degrees: one tile is one metre along a meridian of the sphere Redis measures on
+// (radius 6372797.560856 m: 111226.3 m per degree).
+constexpr double degrees_per_tile = 1.0 / 111226.29;
+// GEOSEARCH radius for a tile radius r: r * factor + margin metres. On the sphere a tile step east is
+// cos(latitude) metres and a step north one metre, so sphere distances are at most tile distances
+// (up to float error, covered by the factor); the margin covers the 52-bit geohash cell (26 bits
+// per axis: <= 0.6 m) of the stored point. The candidates are a superset; the filter makes it exact.
+constexpr double geo_radius_factor = 1.001;
+constexpr double geo_margin_m = 2.0;
 
 }  // namespace
 
@@ -161,6 +172,39 @@ struct RedisStores::Impl {
     return xy;
   }
 
+  // The candidates an index answered (an array of player ids), kept when their exact tile (from the
+  // hash: the index only finds candidates) is within the query's circle; sorted by player.
+  Result<std::vector<Position>> filter_members(const redisReply* members, const NearQuery& query) {
+    if (members->type != REDIS_REPLY_ARRAY || members->elements > near_answer_max) {
+      return {Outcome::failure(StoreStatus::corrupt, "redis: the index answered no array within the limit"), {}};
+    }
+    Result<std::vector<Position>> result;
+    std::vector<PlayerKey> players;
+    for (size_t i = 0; i < members->elements; ++i) {
+      const redisReply* member = members->element[i];
+      const auto raw = member->type == REDIS_REPLY_STRING && member->len == 4
+                           ? codec::read_u32_be(std::string_view(member->str, member->len))
+                           : std::nullopt;
+      if (!raw) {
+        ++counters.corrupt_values;
+        continue;
+      }
+      players.push_back(static_cast<PlayerKey>(*raw));
+    }
+    if (players.empty()) return result;
+    std::vector<std::optional<Xy>> xys;
+    if (Outcome outcome = old_positions(players, xys); !outcome.ok()) return {outcome, {}};
+    for (size_t i = 0; i < players.size(); ++i) {
+      // A member whose tile is gone or elsewhere is a leftover of an interrupted update.
+      if (xys[i] && within(query, xys[i]->first, xys[i]->second)) {
+        result.value.push_back({players[i], xys[i]->first, xys[i]->second});
+      }
+    }
+    std::sort(result.value.begin(), result.value.end(),
+              [](const Position& a, const Position& b) { return a.player < b.player; });
+    return result;
+  }
+
   // Old positions of `players` in one HMGET.
   Outcome old_positions(const std::vector<PlayerKey>& players, std::vector<std::optional<Xy>>& out) {
     Command hmget;
@@ -200,6 +244,86 @@ bool same_cell(const Xy& a, const Xy& b) {
   return cell_of(a.first) == cell_of(b.first) && cell_of(a.second) == cell_of(b.second);
 }
 
+// --- the GEO index (see redis_stores.h for the mapping and its error) -------------------------------
+
+std::string degrees(int32_t tile) {
+  char text[32];
+  const int size = std::snprintf(text, sizeof(text), "%.10f", tile * degrees_per_tile);
+  return std::string(text, static_cast<size_t>(size));
+}
+
+// One round trip: MULTI, GEOADD of the moved, HSET of their exact tiles, ZREM and HDEL of the gone,
+// EXEC. `one_by_one` sends each player's commands as their own round trips (the benchmark's baseline).
+Outcome geo_update(RedisStores::Impl& impl, const std::map<PlayerKey, std::optional<Xy>>& finals, bool one_by_one) {
+  Command geoadd = Command{}.arg("GEOADD").arg(impl.key("geo"));
+  Command hset = Command{}.arg("HSET").arg(impl.key("pos"));
+  Command zrem = Command{}.arg("ZREM").arg(impl.key("geo"));
+  Command hdel = Command{}.arg("HDEL").arg(impl.key("pos"));
+  Reply reply;
+  for (const auto& [player, xy] : finals) {
+    const std::string field = player_field(player);
+    if (one_by_one) {
+      std::vector<Command> steps;
+      if (xy) {
+        steps.push_back(
+            Command{}.arg("GEOADD").arg(impl.key("geo")).arg(degrees(xy->first)).arg(degrees(xy->second)).arg(field));
+        steps.push_back(
+            Command{}.arg("HSET").arg(impl.key("pos")).arg(field).arg(codec::encode_xy(xy->first, xy->second)));
+      } else {
+        steps.push_back(Command{}.arg("ZREM").arg(impl.key("geo")).arg(field));
+        steps.push_back(Command{}.arg("HDEL").arg(impl.key("pos")).arg(field));
+      }
+      for (Command& step : steps) {
+        if (Outcome outcome = impl.run_one(std::move(step), reply); !outcome.ok()) return outcome;
+      }
+      continue;
+    }
+    if (xy) {
+      geoadd.arg(degrees(xy->first)).arg(degrees(xy->second)).arg(field);
+      hset.arg(field).arg(codec::encode_xy(xy->first, xy->second));
+    } else {
+      zrem.arg(field);
+      hdel.arg(field);
+    }
+  }
+  if (one_by_one) return Outcome::success();
+  std::vector<Command> pipeline;
+  pipeline.push_back(Command{}.arg("MULTI"));
+  if (hset.args.size() > 2) {
+    pipeline.push_back(std::move(geoadd));
+    pipeline.push_back(std::move(hset));
+  }
+  if (hdel.args.size() > 2) {
+    pipeline.push_back(std::move(zrem));
+    pipeline.push_back(std::move(hdel));
+  }
+  pipeline.push_back(Command{}.arg("EXEC"));
+  std::vector<Reply> replies;
+  if (Outcome outcome = impl.run(pipeline, replies); !outcome.ok()) return outcome;
+  if (replies.back()->type != REDIS_REPLY_ARRAY) {
+    return Outcome::failure(StoreStatus::unavailable, "redis: position update transaction aborted");
+  }
+  return Outcome::success();
+}
+
+// GEOSEARCH with the margin, then the candidates' exact tiles (HMGET) and the exact filter.
+Result<std::vector<Position>> geo_near(RedisStores::Impl& impl, const NearQuery& query) {
+  char radius[32];
+  const int radius_size = std::snprintf(radius, sizeof(radius), "%.3f", query.r * geo_radius_factor + geo_margin_m);
+  Command search = Command{}
+                       .arg("GEOSEARCH")
+                       .arg(impl.key("geo"))
+                       .arg("FROMLONLAT")
+                       .arg(degrees(query.x))
+                       .arg(degrees(query.y))
+                       .arg("BYRADIUS")
+                       .arg(std::string_view(radius, static_cast<size_t>(radius_size)))
+                       .arg("m");
+  Reply members;
+  if (Outcome outcome = impl.run_one(std::move(search), members); !outcome.ok()) return {outcome, {}};
+  return impl.filter_members(members.get(), query);
+}
+
 }  // namespace
 
 RedisStores::RedisStores(RedisOptions options) : impl_(std::make_unique<Impl>()) {
@@ -213,6 +337,7 @@ Outcome RedisStores::update(std::span<const PositionBatch> batches) {
   if (Outcome valid = validate_batches(batches); !valid.ok()) return valid;
   const auto finals = final_positions(batches);
   if (finals.empty()) return Outcome::success();
+  if (impl_->options.index == PositionIndex::geo) return geo_update(*impl_, finals, false);
   std::vector<PlayerKey> players;
   for (const auto& [player, xy] : finals) players.push_back(player);
   std::vector<std::optional<Xy>> old;
@@ -250,6 +375,7 @@ Outcome RedisStores::update(std::span<const PositionBatch> batches) {
 
 Outcome RedisStores::update_one_by_one(std::span<const PositionBatch> batches) {
   if (Outcome valid = validate_batches(batches); !valid.ok()) return valid;
+  if (impl_->options.index == PositionIndex::geo) return geo_update(*impl_, final_positions(batches), true);
   for (const auto& [player, xy] : final_positions(batches)) {
     const std::string field = player_field(player);
     Reply reply;
@@ -278,6 +404,7 @@ Outcome RedisStores::update_one_by_one(std::span<const PositionBatch> batches) {
 
 Result<std::vector<Position>> RedisStores::near(const NearQuery& query) {
   if (Outcome valid = validate(query); !valid.ok()) return {valid, {}};
+  if (impl_->options.index == PositionIndex::geo) return geo_near(*impl_, query);
   const int64_t r = query.r;
   Command sunion;
   sunion.arg("SUNION");
@@ -290,35 +417,7 @@ Result<std::vector<Position>> RedisStores::near(const NearQuery& query) {
   }
   Reply members;
   if (Outcome outcome = impl_->run_one(std::move(sunion), members); !outcome.ok()) return {outcome, {}};
-  if (members->type != REDIS_REPLY_ARRAY || members->elements > near_answer_max) {
-    return {Outcome::failure(StoreStatus::corrupt, "redis: SUNION answered no array within the limit"), {}};
-  }
-  Result<std::vector<Position>> result;
-  if (members->elements == 0) return result;
-  std::vector<PlayerKey> players;
-  for (size_t i = 0; i < members->elements; ++i) {
-    const redisReply* member = members->element[i];
-    const auto raw = member->type == REDIS_REPLY_STRING && member->len == 4
-                         ? codec::read_u32_be(std::string_view(member->str, member->len))
-                         : std::nullopt;
-    if (!raw) {
-      ++impl_->counters.corrupt_values;
-      continue;
-    }
-    players.push_back(static_cast<PlayerKey>(*raw));
-  }
-  std::vector<std::optional<Xy>> xys;
-  if (Outcome outcome = impl_->old_positions(players, xys); !outcome.ok()) return {outcome, {}};
-  for (size_t i = 0; i < players.size(); ++i) {
-    // A member whose position is gone or elsewhere is a leftover of an interrupted update: the hash
-    // is the truth, the cells only find candidates.
-    if (xys[i] && within(query, xys[i]->first, xys[i]->second)) {
-      result.value.push_back({players[i], xys[i]->first, xys[i]->second});
-    }
-  }
-  std::sort(result.value.begin(), result.value.end(),
-            [](const Position& a, const Position& b) { return a.player < b.player; });
-  return result;
+  return impl_->filter_members(members.get(), query);
 }
 
 Result<std::optional<PlayerRecord>> RedisStores::get(PlayerKey player) {

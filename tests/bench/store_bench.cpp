@@ -1,8 +1,9 @@
 // tests/bench/store_bench.cpp: strata-bench-stores, the storage figures of issue 16 against real
 // servers (start them with tools/service-redis.sh / tools/service-mariadb.sh start <dir> and pass
 // STRATA_SERVICES_DIR=<dir>). Prints, never asserts:
-//   - positions written to Redis per second, pipelined (one update per batch) vs one by one
-//   - near queries per second on the Redis grid
+//   - positions written to Redis per second, pipelined (one update per batch) vs one by one (every
+//     command its own round trip), with the GEO index and with the grid of cell sets
+//   - near queries per second with each index, and whether their (exact) answers agree
 //   - player saves per second to MariaDB, batched transactions (array binding) vs one statement and
 //     transaction per save
 //   - player saves per second to the embedded RocksDB (fsync on), batched vs one by one
@@ -18,7 +19,6 @@
 #include "storage/mariadb_stores.h"
 #include "storage/redis_stores.h"
 #include "storage/rocks_stores.h"
-#include "tests/bench/geo_bench.h"
 #include "tests/storage/service_env.h"
 
 namespace {
@@ -44,82 +44,57 @@ std::vector<PositionBatch> position_batches(uint32_t players, int rounds, std::m
   return batches;
 }
 
-// The GEO alternative on the same positions: updates per second, queries per second, and whether
-// its filtered answers equal the grid's (they must: both are exact).
-void bench_geo(const RedisOptions& options, const std::vector<PositionBatch>& batches, RedisStores& grid,
-               uint32_t players, std::mt19937_64& random) {
-  strata::storage::bench::GeoPositions geo(options.host, options.port, options.prefix + "geo:");
-  if (!geo.ok()) {
-    std::fprintf(stderr, "geo: cannot connect\n");
-    std::exit(1);
+// Positions per second, pipelined and one by one, and near queries per second, for one index; the
+// answers of every query are compared with the other index's (both must be exact).
+void bench_redis(const strata::storage::testing::ServiceEnv& env, uint32_t players, std::mt19937_64& random) {
+  RedisStores* stores[2] = {nullptr, nullptr};
+  std::unique_ptr<RedisStores> owned[2];
+  const PositionIndex indexes[2] = {PositionIndex::geo, PositionIndex::grid};
+  const char* names[2] = {"geo", "grid"};
+  const auto batches = position_batches(players, 10, random);
+  for (int i = 0; i < 2; ++i) {
+    RedisOptions options;
+    options.host = env.get("STRATA_REDIS_HOST");
+    options.port = static_cast<uint16_t>(std::stoi(env.get("STRATA_REDIS_PORT")));
+    options.prefix = strata::storage::testing::unique_name("bench") + ":";
+    options.index = indexes[i];
+    owned[i] = std::make_unique<RedisStores>(options);
+    stores[i] = owned[i].get();
+    auto start = Clock::now();
+    for (size_t b = 0; b < 2; ++b) require(stores[i]->update_one_by_one(std::span(&batches[b], 1)), "redis update");
+    const double single = static_cast<double>(players) * 2.0 / seconds_since(start);
+    start = Clock::now();
+    for (const PositionBatch& batch : batches) require(stores[i]->update(std::span(&batch, 1)), "redis update");
+    const double pipelined = static_cast<double>(players) * static_cast<double>(batches.size()) / seconds_since(start);
+    std::printf("redis positions/s (%s index): pipelined %.0f, one by one %.0f, ratio %.1fx (%u players per update)\n",
+                names[i], pipelined, single, pipelined / single, players);
   }
-  auto start = Clock::now();
-  for (const PositionBatch& batch : batches) {
-    if (!geo.update(batch)) std::exit(1);
-  }
-  std::printf("redis positions/s, GEO (GEOADD + HSET, one round trip): %.0f\n",
-              static_cast<double>(players) * static_cast<double>(batches.size()) / seconds_since(start));
-  // The grid holds what the one-by-one run wrote last: give it the same final positions as GEO.
-  require(grid.update(std::span(&batches.back(), 1)), "grid update");
   std::uniform_int_distribution<int32_t> coord(-2000, 2000);
   std::uniform_int_distribution<uint32_t> radius(0, near_radius_max);
   for (const bool wide : {false, true}) {
     const int queries = 2000;
-    size_t dropped = 0;
+    double seconds[2] = {0, 0};
     size_t found = 0;
-    size_t mismatches = 0;
-    std::vector<Position> answer;
-    double geo_seconds = 0;
-    double grid_seconds = 0;
+    size_t differing = 0;
     for (int q = 0; q < queries; ++q) {
       const NearQuery query{coord(random), coord(random), wide ? radius(random) : 128U};
-      start = Clock::now();
-      if (!geo.near(query, answer, dropped)) std::exit(1);
-      geo_seconds += seconds_since(start);
-      found += answer.size();
-      start = Clock::now();
-      const auto exact = grid.near(query);
-      grid_seconds += seconds_since(start);
-      require(exact.outcome, "grid near");
-      if (exact.value != answer) ++mismatches;
+      Result<std::vector<Position>> answers[2];
+      for (int i = 0; i < 2; ++i) {
+        const auto start = Clock::now();
+        answers[i] = stores[i]->near(query);
+        seconds[i] += seconds_since(start);
+        require(answers[i].outcome, "redis near");
+      }
+      found += answers[0].value.size();
+      if (answers[0].value != answers[1].value) ++differing;
     }
     std::printf(
-        "redis near, r %s: GEO + exact filter %.0f queries/s, grid %.0f queries/s; %.1f players per answer, "
-        "%.2f GEO candidates dropped per query, %zu answers differing\n",
-        wide ? "uniform in [0, 1024]" : "= 128", queries / geo_seconds, queries / grid_seconds,
-        static_cast<double>(found) / queries, static_cast<double>(dropped) / queries, mismatches);
+        "redis near, r %s over %u players in 4000 x 4000: geo %.0f queries/s, grid %.0f queries/s, %.1f "
+        "players per answer, %zu answers differing\n",
+        wide ? "uniform in [0, 1024]" : "= 128", players, queries / seconds[0], queries / seconds[1],
+        static_cast<double>(found) / queries, differing);
   }
-  geo.clear();
-}
-
-void bench_redis(const strata::storage::testing::ServiceEnv& env, uint32_t players, std::mt19937_64& random) {
-  RedisOptions options;
-  options.host = env.get("STRATA_REDIS_HOST");
-  options.port = static_cast<uint16_t>(std::stoi(env.get("STRATA_REDIS_PORT")));
-  options.prefix = strata::storage::testing::unique_name("bench") + ":";
-  RedisStores redis(options);
-  const auto batches = position_batches(players, 10, random);
-  auto start = Clock::now();
-  for (const PositionBatch& batch : batches) require(redis.update(std::span(&batch, 1)), "redis update");
-  const double pipelined = static_cast<double>(players) * static_cast<double>(batches.size()) / seconds_since(start);
-  start = Clock::now();
-  for (size_t i = 0; i < 2; ++i) require(redis.update_one_by_one(std::span(&batches[i], 1)), "redis update");
-  const double single = static_cast<double>(players) * 2.0 / seconds_since(start);
-  std::printf("redis positions/s: pipelined %.0f, one by one %.0f, ratio %.1fx (%u players per update)\n", pipelined,
-              single, pipelined / single, players);
-  std::uniform_int_distribution<int32_t> coord(-2000, 2000);
-  size_t found = 0;
-  const int queries = 2000;
-  start = Clock::now();
-  for (int q = 0; q < queries; ++q) {
-    const auto answer = redis.near({coord(random), coord(random), 128});
-    require(answer.outcome, "redis near");
-    found += answer.value.size();
-  }
-  std::printf("redis near, grid (r=128 over %u players in 4000x4000): %.0f queries/s, %.1f players per answer\n",
-              players, queries / seconds_since(start), static_cast<double>(found) / queries);
-  bench_geo(options, batches, redis, players, random);
-  require(redis.clear(), "redis clear");
+  for (auto& store : owned) require(store->clear(), "redis clear");
 }
 
 std::vector<PlayerRecord> player_records(uint32_t players, uint64_t version, size_t state_bytes) {

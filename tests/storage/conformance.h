@@ -218,11 +218,16 @@ TYPED_TEST_P(PositionConformance, NearEqualsBruteForce) {
     PositionBatch leave;  // everyone of the last case leaves first (a batch applies moved before gone)
     leave.gone = present;
     PositionBatch batch;
+    // Around the origin, or near a corner of the coordinate range (far from the equator for GEO).
+    const int32_t far = position_coord_abs_max - 1500;
+    const int32_t origin_x = *rc::gen::element(0, far, -far);
+    const int32_t origin_y = *rc::gen::element(0, far, -far);
     const auto count = *rc::gen::inRange<uint32_t>(0, 60);
     std::map<PlayerKey, Position> truth;
     for (uint32_t i = 0; i < count; ++i) {
       const PlayerKey player{*rc::gen::inRange<uint32_t>(1, 200)};
-      const Position position{player, *rc::gen::inRange<int32_t>(-300, 300), *rc::gen::inRange<int32_t>(-300, 300)};
+      const Position position{player, origin_x + *rc::gen::inRange<int32_t>(-300, 300),
+                              origin_y + *rc::gen::inRange<int32_t>(-300, 300)};
       batch.moved.push_back(position);
       truth[player] = position;
     }
@@ -231,8 +236,8 @@ TYPED_TEST_P(PositionConformance, NearEqualsBruteForce) {
     present.clear();
     for (const auto& [player, position] : truth) present.push_back(player);
     for (int q = 0; q < 4; ++q) {
-      const NearQuery query{*rc::gen::inRange<int32_t>(-400, 400), *rc::gen::inRange<int32_t>(-400, 400),
-                            *rc::gen::inRange<uint32_t>(0, 400)};
+      const NearQuery query{origin_x + *rc::gen::inRange<int32_t>(-400, 400),
+                            origin_y + *rc::gen::inRange<int32_t>(-400, 400), *rc::gen::inRange<uint32_t>(0, 400)};
       std::vector<Position> expected;
       for (const auto& [player, position] : truth) {
         const int64_t dx = position.x - query.x;

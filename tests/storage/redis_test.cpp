@@ -15,18 +15,20 @@
 namespace strata::storage::testing {
 namespace {
 
-RedisOptions redis_options() {
+RedisOptions redis_options(PositionIndex index = PositionIndex::geo) {
   const ServiceEnv env("redis");
   RedisOptions options;
   options.host = env.get("STRATA_REDIS_HOST");
   options.port = static_cast<uint16_t>(std::stoi(env.get("STRATA_REDIS_PORT")));
   options.prefix = unique_name("t") + ":";
+  options.index = index;
   return options;
 }
 
+template <PositionIndex index>
 struct RedisFactory {
   struct Instance {
-    RedisStores stores{redis_options()};
+    RedisStores stores{redis_options(index)};
     PositionBackend& positions() { return stores; }
     ~Instance() { (void)stores.clear(); }
   };
@@ -45,7 +47,8 @@ struct CachedRedisFactory {
   static std::unique_ptr<Instance> make() { return std::make_unique<Instance>(); }
 };
 
-INSTANTIATE_TYPED_TEST_SUITE_P(Redis, PositionConformance, ::testing::Types<RedisFactory>);
+using RedisIndexes = ::testing::Types<RedisFactory<PositionIndex::geo>, RedisFactory<PositionIndex::grid>>;
+INSTANTIATE_TYPED_TEST_SUITE_P(Redis, PositionConformance, RedisIndexes);
 INSTANTIATE_TYPED_TEST_SUITE_P(RedisCache, PlayerConformance, ::testing::Types<CachedRedisFactory>);
 
 TEST(RedisCache, HostileBytesRoundTripAndTheNewerVersionStays) {
@@ -100,9 +103,12 @@ TEST(RedisCache, ReadThroughCountsHitsAndMisses) {
 // redis-server is killed mid-test and restarted (empty: no persistence). Writes queue bounded while
 // it is down, reads fail with a reason, the port reconnects and flushes in order, and the near
 // query then answers exactly the last positions written.
-TEST(RedisOutage, WritesQueueBoundedAndFlushAfterRestart) {
+class RedisOutage : public ::testing::TestWithParam<PositionIndex> {};
+INSTANTIATE_TEST_SUITE_P(Index, RedisOutage, ::testing::Values(PositionIndex::geo, PositionIndex::grid));
+
+TEST_P(RedisOutage, WritesQueueBoundedAndFlushAfterRestart) {
   const ServiceEnv env("redis");
-  RedisStores stores(redis_options());
+  RedisStores stores(redis_options(GetParam()));
   auto port = make_position_port(stores, {.writes_queued_max = 32, .reads_queued_max = 8, .batch_max = 4});
   PositionBatch first;
   first.moved = {{PlayerKey{1}, 0, 0}, {PlayerKey{2}, 100, 100}};

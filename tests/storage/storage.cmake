@@ -35,7 +35,5 @@ set_tests_properties(storage_mariadb_test PROPERTIES FIXTURES_REQUIRED mariadb T
 # strata-bench-stores: the storage figures (tests/bench/store_bench.cpp), against running services.
 if(STRATA_BENCH AND NOT STRATA_SANITIZE AND NOT STRATA_FUZZ)
   add_executable(strata-bench-stores ${PROJECT_SOURCE_DIR}/tests/bench/store_bench.cpp)
-  find_package(PkgConfig REQUIRED)
-  pkg_check_modules(BENCH_HIREDIS REQUIRED IMPORTED_TARGET hiredis)  # the GEO comparison talks to Redis itself
-  target_link_libraries(strata-bench-stores PRIVATE strata_stores_redis strata_stores_mariadb PkgConfig::BENCH_HIREDIS)
+  target_link_libraries(strata-bench-stores PRIVATE strata_stores_redis strata_stores_mariadb)
 endif()
