@@ -22,6 +22,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (const auto session = codec::decode_session(SessionId{1}, bytes)) {
     STRATA_ASSERT(codec::encode_session(*session) == bytes);
   }
+  if (const auto player = codec::decode_player_record(bytes)) {
+    STRATA_ASSERT(codec::encode_player_record(*player) == bytes);
+  }
+  if (const auto session = codec::decode_session_record(bytes)) {
+    STRATA_ASSERT(codec::encode_session_record(*session) == bytes);
+  }
   (void)codec::read_i32_sortable(bytes);
   return 0;
 }

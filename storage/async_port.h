@@ -19,6 +19,10 @@
 //     a sequence <= s was applied by the backend (the sequence write() returned).
 //   - read your writes: a read is answered first from the newest queued write of the same key (the
 //     `pending` function), so a player leaving and rejoining during an outage gets what they left.
+//   - spill (optional, attach_spill): when the memory queue is full, writes go to a Spill (the
+//     embedded store, storage/spill.h) instead of being refused, and once anything is spilled every
+//     later write follows it, so the order holds; pump() moves spilled writes back as room frees.
+//     Spilled writes count as queued (not acknowledged) and are read back by reads like queued ones.
 #pragma once
 
 #include <deque>
@@ -30,6 +34,7 @@
 
 #include "sim/assert.h"
 #include "storage/limits.h"
+#include "storage/spill.h"
 #include "storage/stores.h"
 
 namespace strata::storage {
@@ -62,9 +67,12 @@ struct PortCounters {
   uint64_t reads_answered_from_queue = 0;
   uint64_t reads_answered_from_store = 0;
   uint64_t reads_failed = 0;
+  uint64_t writes_spilled = 0;
+  uint64_t spill_lost = 0;  // spilled entries that could not be read back or decoded (a disk fault)
   uint64_t failures_by_status[store_status_count] = {};  // batch and read failures, by status
   size_t writes_waiting = 0;                             // gauges at the time of counters()
   size_t reads_waiting = 0;
+  size_t writes_spilled_waiting = 0;
 };
 
 template <class Write, class Key, class Answer>
@@ -76,6 +84,8 @@ class AsyncPort {
   using PendingFn = std::function<std::optional<Answer>(const std::deque<Write>&, const Key&)>;
   using ValidateWriteFn = std::function<Outcome(const Write&)>;
   using ValidateKeyFn = std::function<Outcome(const Key&)>;
+  using EncodeFn = std::function<std::string(const Write&)>;
+  using DecodeFn = std::function<std::optional<Write>(std::string_view)>;
 
   struct Functions {
     ApplyFn apply;
@@ -83,6 +93,8 @@ class AsyncPort {
     PendingFn pending;  // may be empty: reads then always go to the store
     ValidateWriteFn validate_write;
     ValidateKeyFn validate_key;
+    EncodeFn encode;  // encode and decode: only for a port that may spill
+    DecodeFn decode;
   };
 
   AsyncPort(PortConfig config, Functions functions) : config_(config), fn_(std::move(functions)) {
@@ -91,7 +103,17 @@ class AsyncPort {
     STRATA_REQUIRE(config_.reads_queued_max <= port_answers_waiting_max, config_.reads_queued_max);
   }
 
-  // Queues a write; never blocks on the store.
+  // Borrows `spill` (it must outlive the port); call before the first write. Entries an earlier run
+  // left in it are offered first and take the sequences 1..n.
+  void attach_spill(Spill& spill) {
+    STRATA_REQUIRE(fn_.encode && fn_.decode);
+    std::lock_guard lock(mutex_);
+    STRATA_REQUIRE(spill_ == nullptr && writes_.empty() && last_sequence_ == 0, last_sequence_);
+    spill_ = &spill;
+    last_sequence_ = spill.size();
+  }
+
+  // Queues a write; never blocks on a store (a spill is a local RocksDB put).
   [[nodiscard]] SubmitResult write(Write write) {
     Outcome valid = fn_.validate_write(write);
     std::lock_guard lock(mutex_);
@@ -99,7 +121,13 @@ class AsyncPort {
       ++counters_.writes_refused_invalid;
       return {Submit::refused, 0, std::move(valid.reason)};
     }
-    if (writes_.size() >= config_.writes_queued_max) {
+    const bool spilling = spill_ != nullptr && spill_->size() > 0;
+    if (spilling || writes_.size() >= config_.writes_queued_max) {
+      if (spill_ != nullptr && spill_->push(fn_.encode(write))) {
+        ++counters_.writes_spilled;
+        ++counters_.writes_queued;
+        return {Submit::queued, ++last_sequence_, {}};
+      }
       ++counters_.writes_refused_full;
       return {Submit::full, 0, "write queue full"};
     }
@@ -149,7 +177,7 @@ class AsyncPort {
 
   [[nodiscard]] uint64_t durable_sequence() const {
     std::lock_guard lock(mutex_);
-    return last_sequence_ - writes_.size();
+    return last_sequence_ - writes_.size() - spilled();
   }
   [[nodiscard]] uint64_t last_sequence() const {
     std::lock_guard lock(mutex_);
@@ -157,7 +185,7 @@ class AsyncPort {
   }
   [[nodiscard]] bool idle() const {
     std::lock_guard lock(mutex_);
-    return writes_.empty() && reads_.empty();
+    return writes_.empty() && spilled() == 0 && reads_.empty();
   }
   // True while the last backend call failed (the store is down, stalled or refusing).
   [[nodiscard]] bool degraded() const {
@@ -173,6 +201,7 @@ class AsyncPort {
     PortCounters out = counters_;
     out.writes_waiting = writes_.size();
     out.reads_waiting = reads_.size();
+    out.writes_spilled_waiting = spilled();
     return out;
   }
 
@@ -187,10 +216,36 @@ class AsyncPort {
     last_error_ = outcome;
   }
 
+  [[nodiscard]] size_t spilled() const { return spill_ == nullptr ? 0 : spill_->size(); }
+
+  // Moves spilled writes (the oldest first) into the memory queue while it has room.
+  void refill_locked() {
+    while (spill_ != nullptr && spill_->size() > 0 && writes_.size() < config_.writes_queued_max) {
+      std::optional<std::string> bytes = spill_->front();
+      spill_->pop();
+      std::optional<Write> write = bytes ? fn_.decode(*bytes) : std::nullopt;
+      if (!write) {
+        ++counters_.spill_lost;
+        continue;
+      }
+      writes_.push_back(std::move(*write));
+    }
+  }
+
+  // The queued writes and, while anything is spilled, the spilled ones after them.
+  std::deque<Write> queued_and_spilled_locked() const {
+    std::deque<Write> all = writes_;
+    spill_->for_each([&](std::string_view bytes) {
+      if (std::optional<Write> write = fn_.decode(bytes)) all.push_back(std::move(*write));
+    });
+    return all;
+  }
+
   size_t apply_one_batch() {
     std::vector<Write> batch;
     {
       std::lock_guard lock(mutex_);
+      refill_locked();
       const size_t count = std::min(writes_.size(), config_.batch_max);
       batch.assign(writes_.begin(), writes_.begin() + static_cast<ptrdiff_t>(count));
     }
@@ -207,6 +262,7 @@ class AsyncPort {
     writes_.erase(writes_.begin(), writes_.begin() + static_cast<ptrdiff_t>(batch.size()));
     counters_.writes_applied += batch.size();
     ++counters_.batches_applied;
+    refill_locked();
     last_error_ = Outcome::success();
     return batch.size();
   }
@@ -220,7 +276,11 @@ class AsyncPort {
         if (reads_.empty()) return;
         request = std::move(reads_.front());
         reads_.pop_front();
-        if (fn_.pending) from_queue = fn_.pending(writes_, request.key);
+        if (fn_.pending && spilled() > 0) {
+          from_queue = fn_.pending(queued_and_spilled_locked(), request.key);
+        } else if (fn_.pending) {
+          from_queue = fn_.pending(writes_, request.key);
+        }
         if (from_queue) {
           ++counters_.reads_answered_from_queue;
           answers_[static_cast<uint64_t>(request.ticket)] = Result<Answer>{Outcome::success(), std::move(*from_queue)};
@@ -245,6 +305,7 @@ class AsyncPort {
   std::deque<Write> writes_;
   std::deque<PendingRead> reads_;
   std::unordered_map<uint64_t, Result<Answer>> answers_;
+  Spill* spill_ = nullptr;  // borrowed
   uint64_t last_sequence_ = 0;
   uint64_t last_ticket_ = 0;
   Outcome last_error_;

@@ -2,6 +2,7 @@
 #include "storage/codec.h"
 
 #include "storage/limits.h"
+#include "storage/stores.h"
 
 namespace strata::storage::codec {
 namespace {
@@ -121,6 +122,36 @@ std::optional<SessionRecord> decode_session(SessionId session, std::string_view 
   record.log_location = std::string(reader.take(location_size));
   if (!reader.ok() || !reader.rest().empty() || record.version < version_min) return std::nullopt;
   return record;
+}
+
+std::string encode_player_record(const PlayerRecord& record) {
+  std::string out;
+  append_u32_le(out, static_cast<uint32_t>(record.player));
+  out += encode_versioned(record.version, record.state);
+  return out;
+}
+
+std::optional<PlayerRecord> decode_player_record(std::string_view bytes) {
+  Reader reader(bytes);
+  const uint32_t player = reader.u32();
+  if (!reader.ok() || player == 0 || player > player_key_max) return std::nullopt;
+  const auto versioned = decode_versioned(reader.rest(), player_state_bytes_max);
+  if (!versioned) return std::nullopt;
+  return PlayerRecord{PlayerKey{player}, versioned->version, versioned->bytes};
+}
+
+std::string encode_session_record(const SessionRecord& record) {
+  std::string out;
+  append_u64_le(out, static_cast<uint64_t>(record.session));
+  out += encode_session(record);
+  return out;
+}
+
+std::optional<SessionRecord> decode_session_record(std::string_view bytes) {
+  Reader reader(bytes);
+  const uint64_t session = reader.u64();
+  if (!reader.ok() || session == 0) return std::nullopt;
+  return decode_session(SessionId{session}, reader.rest());
 }
 
 void append_u32_be(std::string& out, uint32_t value) {

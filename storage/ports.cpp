@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "storage/async_port.h"
+#include "storage/codec.h"
 
 namespace strata::storage {
 namespace {
@@ -29,6 +30,8 @@ std::unique_ptr<PlayerPort> make_player_port(PlayerBackend& backend, PortConfig 
   };
   fn.validate_write = [](const PlayerRecord& record) { return validate(record); };
   fn.validate_key = [](const PlayerKey& key) { return validate(key); };
+  fn.encode = [](const PlayerRecord& record) { return codec::encode_player_record(record); };
+  fn.decode = [](std::string_view bytes) { return codec::decode_player_record(bytes); };
   return std::make_unique<PlayerPort>(config, std::move(fn));
 }
 
@@ -64,6 +67,8 @@ std::unique_ptr<SessionPort> make_session_port(SessionBackend& backend, PortConf
     return static_cast<uint64_t>(session) == 0 ? Outcome::failure(StoreStatus::refused, "session id 0")
                                                : Outcome::success();
   };
+  fn.encode = [](const SessionRecord& record) { return codec::encode_session_record(record); };
+  fn.decode = [](std::string_view bytes) { return codec::decode_session_record(bytes); };
   return std::make_unique<SessionPort>(config, std::move(fn));
 }
 
