@@ -58,23 +58,32 @@ inline constexpr size_t stream_refusal_count = static_cast<size_t>(StreamRefusal
 [[nodiscard]] std::string_view name(StreamClose reason);
 [[nodiscard]] std::string_view name(StreamRefusal reason);
 
+// The transports' counters, listed once: (member, event, help). `event` names the member in the
+// edge's counts (strata_tcp_events_total{event} and /api/world/status "edge.tcp", written by
+// server/edge_counters.cpp from this list); "" keeps a traffic figure out of them. The per-reason
+// arrays below are named by name(StreamClose) and name(StreamRefusal).
+#define STRATA_TRANSPORT_COUNTERS(X)                                                               \
+  X(datagrams_received, "", "datagrams received")                                                  \
+  X(datagrams_sent, "", "datagrams sent")                                                          \
+  X(bytes_received, "", "bytes received")                                                          \
+  X(bytes_sent, "", "bytes sent")                                                                  \
+  X(receive_calls, "", "recvmmsg calls (or reads)")                                                \
+  X(send_calls, "", "sendmmsg calls (or writes)")                                                  \
+  X(send_dropped, "send_dropped", "datagrams the OS would not take (buffer full) or queue limit")  \
+  X(receive_truncated, "", "datagrams longer than datagram_max")                                   \
+  X(frames_malformed, "frames_malformed", "TCP: zero or oversized length")                         \
+  X(streams_accepted, "accepted", "TCP streams accepted")                                          \
+  X(streams_refused, "", "every refusal (the sum of streams_refused_by)")                          \
+  X(streams_silent, "", "closed by close_silent_streams()")                                        \
+  X(streams_closed, "", "every close (the sum of streams_closed_by)")                              \
+  X(accept_errors, "accept_errors", "accept(2) failed")                                            \
+  X(accept_backoffs, "accept_backoffs", "... for lack of descriptors or memory: accepting paused") \
+  X(accept_paced, "", "accepting paused for the rest of a full accept window")
+
 struct TransportStats {
-  uint64_t datagrams_received = 0;
-  uint64_t datagrams_sent = 0;
-  uint64_t bytes_received = 0;
-  uint64_t bytes_sent = 0;
-  uint64_t receive_calls = 0;  // recvmmsg calls (or reads)
-  uint64_t send_calls = 0;     // sendmmsg calls (or writes)
-  uint64_t send_dropped = 0;   // datagrams the OS would not take (buffer full) or queue limit
-  uint64_t receive_truncated = 0;
-  uint64_t frames_malformed = 0;  // TCP: zero or oversized length
-  uint64_t streams_accepted = 0;
-  uint64_t streams_refused = 0;  // every refusal (the sum of streams_refused_by)
-  uint64_t streams_silent = 0;   // closed by close_silent_streams()
-  uint64_t streams_closed = 0;   // every close (the sum of streams_closed_by)
-  uint64_t accept_errors = 0;    // accept(2) failed
-  uint64_t accept_backoffs = 0;  // ... for lack of descriptors or memory: accepting paused
-  uint64_t accept_paced = 0;     // accepting paused for the rest of a full accept window
+#define STRATA_TRANSPORT_FIELD_(member, event, help) uint64_t member = 0;
+  STRATA_TRANSPORT_COUNTERS(STRATA_TRANSPORT_FIELD_)
+#undef STRATA_TRANSPORT_FIELD_
   std::array<uint64_t, stream_close_count> streams_closed_by{};
   std::array<uint64_t, stream_refusal_count> streams_refused_by{};
   [[nodiscard]] uint64_t closed(StreamClose reason) const { return streams_closed_by[static_cast<size_t>(reason)]; }

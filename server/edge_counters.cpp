@@ -7,33 +7,24 @@
 namespace strata::server {
 
 NamedCounts tcp_event_counts(const net::TransportStats& s) {
-  NamedCounts out = {{"accepted", s.streams_accepted},
-                     {"accept_errors", s.accept_errors},
-                     {"accept_backoffs", s.accept_backoffs},
-                     {"frames_malformed", s.frames_malformed},
-                     {"send_dropped", s.send_dropped}};
-  static constexpr const char* refusals[] = {"refused_streams_max", "refused_address_max",
-                                             "refused_address_pending_max", "refused_descriptors", "refused_no_peer"};
-  static_assert(std::size(refusals) == net::stream_refusal_count);
-  for (size_t i = 0; i < net::stream_refusal_count; ++i) out.push_back({refusals[i], s.streams_refused_by[i]});
+  NamedCounts out;
+#define STRATA_TCP_EVENT_(member, event, help) \
+  if (std::string_view(event).size() > 0) out.push_back({event, s.member});
+  STRATA_TRANSPORT_COUNTERS(STRATA_TCP_EVENT_)
+#undef STRATA_TCP_EVENT_
+  for (size_t i = 0; i < net::stream_refusal_count; ++i)
+    out.push_back({"refused_" + std::string(net::name(static_cast<net::StreamRefusal>(i))), s.streams_refused_by[i]});
   for (size_t i = 0; i < net::stream_close_count; ++i)
     out.push_back({"closed_" + std::string(net::name(static_cast<net::StreamClose>(i))), s.streams_closed_by[i]});
   return out;
 }
 
 NamedCounts http_event_counts(const HttpCounters& c) {
-  const auto v = [](const std::atomic<uint64_t>& a) { return a.load(std::memory_order_relaxed); };
-  return {{"connections_accepted", v(c.connections_accepted)},
-          {"connections_refused", v(c.connections_refused)},
-          {"requests_handled", v(c.requests_handled)},
-          {"malformed", v(c.malformed)},
-          {"too_large", v(c.too_large)},
-          {"not_found", v(c.not_found)},
-          {"method_not_allowed", v(c.method_not_allowed)},
-          {"handler_errors", v(c.handler_errors)},
-          {"read_timeouts", v(c.read_timeouts)},
-          {"write_timeouts", v(c.write_timeouts)},
-          {"truncated", v(c.truncated)}};
+  NamedCounts out;
+#define STRATA_HTTP_EVENT_(member, help) out.push_back({#member, c.member.load(std::memory_order_relaxed)});
+  STRATA_HTTP_COUNTERS(STRATA_HTTP_EVENT_)
+#undef STRATA_HTTP_EVENT_
+  return out;
 }
 
 namespace {

@@ -86,18 +86,25 @@ using HttpReply = std::function<void(HttpResponse)>;
 using HttpDeferredHandler = std::function<void(const HttpRequest&, HttpReply)>;
 
 // One counter per reason a request is refused or a connection is dropped, readable from any thread.
+// An HTTP listener's counters, listed once: (member, help). Each is an event of
+// strata_http_events_total{listener,event} and of the status's "edge.http_*" (edge_counters.cpp).
+#define STRATA_HTTP_COUNTERS(X)                                             \
+  X(connections_accepted, "connections accepted")                           \
+  X(connections_refused, "over connections_max: answered 503 and closed")   \
+  X(requests_handled, "a handler answered (any status it chose)")           \
+  X(malformed, "400: not HTTP/1.x, bad header, bad target, bad chunking")   \
+  X(too_large, "413: header or body over its limit")                        \
+  X(not_found, "404: no route for the path")                                \
+  X(method_not_allowed, "405: the path exists, not with that method")       \
+  X(handler_errors, "500: a handler threw or returned a bad status")        \
+  X(read_timeouts, "closed: no complete request within read_timeout_ms")    \
+  X(write_timeouts, "closed: the client did not take the response in time") \
+  X(truncated, "closed by the client in the middle of a request")
+
 struct HttpCounters {
-  std::atomic<uint64_t> connections_accepted{0};
-  std::atomic<uint64_t> connections_refused{0};  // over connections_max: answered 503 and closed
-  std::atomic<uint64_t> requests_handled{0};     // a handler answered (any status it chose)
-  std::atomic<uint64_t> malformed{0};            // 400: not HTTP/1.x, bad header, bad target, bad chunking
-  std::atomic<uint64_t> too_large{0};            // 413: header or body over its limit
-  std::atomic<uint64_t> not_found{0};            // 404: no route for the path
-  std::atomic<uint64_t> method_not_allowed{0};   // 405: the path exists, not with that method
-  std::atomic<uint64_t> handler_errors{0};       // 500: a handler threw or returned a bad status
-  std::atomic<uint64_t> read_timeouts{0};        // closed: no complete request within read_timeout_ms
-  std::atomic<uint64_t> write_timeouts{0};       // closed: the client did not take the response in time
-  std::atomic<uint64_t> truncated{0};            // closed by the client in the middle of a request
+#define STRATA_HTTP_FIELD_(member, help) std::atomic<uint64_t> member{0};
+  STRATA_HTTP_COUNTERS(STRATA_HTTP_FIELD_)
+#undef STRATA_HTTP_FIELD_
 };
 
 // The route table: exact path match, then method. HEAD is served by the GET handler without the body.
