@@ -1,0 +1,913 @@
+// tools/vopr/simulator.cpp — see simulator.h. One class, Vopr, holds the simulated world: the node
+// (behind a Store that knows how its log survives a crash), the links, the endpoints and the
+// invariant counters. Its step() is one 10 ms turn of every party; on_tick() is the node's 50 ms
+// tick with the plan's faults and the per-tick checks.
+#include "tools/vopr/simulator.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "net/client.h"
+#include "net/link_sim.h"
+#include "net/sdk/game_client.h"
+#include "net/sdk/observer.h"
+#include "net/token.h"
+#include "replay/replayer.h"
+#include "replay/rocks_log.h"
+#include "server/clock.h"
+#include "server/login.h"
+#include "server/node.h"
+#include "sim/rng.h"
+
+namespace strata::vopr {
+
+namespace {
+
+using server::RegionalNode;
+
+constexpr uint64_t protocol_id = 0x5354524154410002ULL;
+constexpr uint32_t token_timeout_s = 5;
+constexpr size_t captured_max = 64;           // datagrams of each client kept for the replay attack
+constexpr uint32_t observer_player = 50'000;  // the observer's login id
+constexpr uint32_t peer_player_base = 60'000;
+constexpr uint64_t wall_start_us = 1'700'000'000'000'000ULL;
+constexpr uint64_t monotonic_start_us = 1'000'000;
+
+net::Address server_address() { return net::make_ipv4(10, 1, 1, 1, 40000); }
+net::Address client_address(size_t i) {
+  return net::make_ipv4(10, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 5000);
+}
+net::Address observer_address(uint64_t n) { return net::make_ipv4(10, 2, 0, static_cast<uint8_t>(n), 5000); }
+net::Address peer_address(size_t i) { return net::make_ipv4(10, 3, 0, static_cast<uint8_t>(i), 6000); }
+net::Address foreign_address() { return net::make_ipv4(10, 5, 0, 1, 7000); }
+
+enum class CrashKind : uint8_t { process, machine };
+
+// Where the node's session log lives, and what a crash keeps of it. Today: RocksDB in a temp dir,
+// where destroying the node is a process crash (the WAL is written each tick); a machine crash is
+// not modelled (it is run as a process crash and counted).
+class Store {
+ public:
+  explicit Store(uint64_t seed)
+      : dir_(std::filesystem::temp_directory_path() /
+             ("strata-vopr-" + std::to_string(::getpid()) + "-" + std::to_string(seed))) {
+    std::filesystem::remove_all(dir_);
+  }
+  ~Store() { std::filesystem::remove_all(dir_); }
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  [[nodiscard]] std::unique_ptr<RegionalNode> open(RegionalNode::Options options, std::string& error) {
+    options.log_dir = dir_.string();
+    return RegionalNode::create(options, error);
+  }
+  [[nodiscard]] static bool models_machine_crash() { return false; }
+  // The tick recovery must come back to after a crash of `kind` now.
+  [[nodiscard]] static uint64_t kept_tick(const RegionalNode& node, CrashKind) { return node.simulation().tick(); }
+  void crash(CrashKind) {}
+  [[nodiscard]] replay::ReplayResult replay(const replay::ReplayOptions& options) const {
+    replay::Status status;
+    auto log = replay::open_rocks_log(dir_.string(), status);
+    if (!log) {
+      replay::ReplayResult failed;
+      failed.status = status;
+      return failed;
+    }
+    return replay::replay(*log, options);
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+struct TickHashes {
+  uint64_t quick = 0;
+  uint64_t full = 0;
+};
+
+class Vopr;
+
+class Sink final : public net::DatagramSink {
+ public:
+  Sink(Vopr& vopr, net::Address from) : vopr_(vopr), from_(from) {}
+  void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override;
+
+ private:
+  Vopr& vopr_;
+  net::Address from_;
+};
+
+class NodeSink final : public net::DatagramSink {
+ public:
+  explicit NodeSink(Vopr& vopr) : vopr_(vopr) {}
+  void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override;
+
+ private:
+  Vopr& vopr_;
+};
+
+struct ClientSlot {
+  std::unique_ptr<sdk::GameClient> game;
+  std::unique_ptr<Sink> sink;
+  uint64_t generation = 0;  // the node incarnation it connected to (0: not connected yet)
+  bool away = false;        // left on purpose (churn)
+  uint64_t rejoin_at = 0;
+  uint64_t partitioned_until = 0;  // vopr tick; partitioned while ticks_ < this
+  uint64_t clock_offset_us = 0;    // its clock's forward jumps
+  uint64_t sessions = 0;
+  sdk::GameClientStats past;  // of its earlier sessions
+  sdk::PredictionStats past_prediction;
+  std::vector<std::vector<uint8_t>> captured;  // its last datagrams (ring), for the replay attack
+  size_t captured_next = 0;
+};
+
+struct ObserverSlot {
+  std::unique_ptr<sdk::Observer> observer;
+  std::unique_ptr<Sink> sink;
+  uint64_t generation = 0;
+  uint64_t sessions = 0;
+  sdk::ObserverStats past;
+};
+
+struct Peer {  // a hostile peer
+  FaultKind kind = FaultKind::garbage;
+  uint64_t until = 0;  // vopr tick
+  int64_t amount = 0;
+  int64_t target = -1;
+  std::unique_ptr<net::Client> net;  // flood, bad_messages: logged in
+  std::unique_ptr<Sink> sink;
+  net::Address address;
+};
+
+struct Obligation {  // a client must converge by `deadline`
+  size_t client = 0;
+  uint64_t from_tick = 0;  // node tick its view must reach
+  uint64_t deadline = 0;   // vopr tick
+};
+
+enum Inv : size_t {
+  inv_assertions,
+  inv_client_checksums,
+  inv_client_world_hash,
+  inv_observer,
+  inv_replay,
+  inv_recovery,
+  inv_durability,
+  inv_convergence,
+  inv_count
+};
+
+class Vopr {
+ public:
+  Vopr(const Plan& plan, const RunShape& shape);
+  RunResult run();
+
+  void up(const net::Address& from, const net::Address& to, std::span<const uint8_t> data);
+  void down(const net::Address& to, std::span<const uint8_t> data) {
+    down_.send(clock_.monotonic_us(), server_address(), to, data);
+  }
+
+ private:
+  [[nodiscard]] uint64_t node_now() const { return clock_.wall_us(); }
+  [[nodiscard]] uint64_t client_now(const ClientSlot& slot) const { return client_base() + slot.clock_offset_us; }
+  [[nodiscard]] uint64_t client_base() const { return clock_.monotonic_us() - monotonic_start_us + wall_start_us; }
+  void violate(Inv inv, const std::string& detail);
+  void check(Inv inv, bool ok, const std::string& detail) {
+    result_.invariants[inv].checks += 1;
+    if (!ok) violate(inv, detail);
+  }
+
+  RegionalNode::Options node_options() const;
+  void open_node();
+  void step();
+  void on_tick();
+  void node_tick();
+  void apply(const Fault& fault);
+  void end_faults();
+  void crash(CrashKind kind, const char* why);
+  void restart();
+  void deliver();
+  void update_clients();
+  void connect_client(size_t i);
+  void retire_client(ClientSlot& slot);
+  void connect_observer();
+  void behave(ClientSlot& slot);
+  void hostile_turn();
+  void peer_turn(Peer& peer);
+  void bad_message(Peer& peer);
+  std::optional<net::ConnectToken> mint(uint32_t id, uint64_t now_us, bool observer);
+  void check_durability();
+  void check_tick();
+  void check_convergence();
+  void oblige(size_t client, uint64_t from_tick);
+  void finish();
+  void stats();
+
+  Plan plan_;
+  RunShape shape_;
+  RunResult result_;
+  server::ManualClock clock_{monotonic_start_us, wall_start_us};
+  net::SeededRandom rng_;  // hostile bytes, behaviour
+  sim::Rng behaviour_;
+  net::Key key_{};
+  net::LinkSim up_;
+  net::LinkSim down_;
+  NodeSink node_sink_{*this};
+  Store store_;
+  std::unique_ptr<RegionalNode> node_;
+  uint64_t generation_ = 1;  // node incarnations
+  uint64_t restart_at_ = 0;  // vopr tick the node comes back (while down)
+  std::optional<Fault> pending_crash_;
+  uint64_t next_tick_us_ = monotonic_start_us;
+  uint64_t ticks_ = 0;  // vopr ticks so far
+  size_t next_fault_ = 0;
+  std::vector<TickHashes> hashes_;  // the node's world at each tick of the current timeline
+  std::vector<ClientSlot> clients_;
+  ObserverSlot observer_;
+  std::vector<Peer> peers_;
+  std::vector<Obligation> obligations_;
+  uint64_t storms_ = 0;
+  uint64_t storm_until_ = 0;
+  std::vector<uint8_t> scratch_;
+  // Figures.
+  uint64_t crashes_ = 0, machine_crashes_ = 0, machine_as_process_ = 0, log_failures_ = 0, reconnects_ = 0;
+  uint64_t partition_drops_ = 0, down_drops_ = 0, hostile_datagrams_ = 0, hostile_messages_ = 0;
+  uint64_t policy_losses_ = 0, log_faults_unmodelled_ = 0, seen_max_ = 0;
+};
+
+void Sink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
+  vopr_.up(from_, to, data);
+}
+void NodeSink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
+  vopr_.down(to, data);
+}
+
+Vopr::Vopr(const Plan& plan, const RunShape& shape)
+    : plan_(plan),
+      shape_(shape),
+      rng_(sim::mix64(plan.seed ^ 0x686f7374696c65ULL)),
+      behaviour_(sim::Rng::seeded(plan.seed, 7)),
+      up_(plan.link, sim::mix64(plan.seed + 1)),
+      down_(plan.link, sim::mix64(plan.seed + 2)),
+      store_(plan.seed) {
+  for (uint8_t& b : key_) b = static_cast<uint8_t>(rng_.next_u64());
+  const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",
+                                  "replay",     "recovery",         "durability",        "convergence"};
+  const char* whats[inv_count] = {"node ticks run with no assertion fired",
+                                  "snapshots reconstructed and verified by the SDK (AOI checksum)",
+                                  "client views whose world hash equals the node's at that tick",
+                                  "observer ticks re-simulated with the node's hash",
+                                  "log ticks replayed bit-exact, hashes equal to the run's",
+                                  "crashes whose recovered world equals the world at the kept tick",
+                                  "client/observer views no newer than the durable log",
+                                  "clients converged within the bound after a heal, rejoin or restart"};
+  for (size_t i = 0; i < inv_count; ++i) result_.invariants.push_back(Invariant{names[i], 0, whats[i], 0});
+  clients_.resize(shape.clients);
+  for (size_t i = 0; i < clients_.size(); ++i) clients_[i].sink = std::make_unique<Sink>(*this, client_address(i));
+}
+
+void Vopr::violate(Inv inv, const std::string& detail) {
+  if (!result_.ok) return;  // the first violation stops the run
+  result_.invariants[inv].violations += 1;
+  result_.ok = false;
+  result_.violation = "invariant=" + result_.invariants[inv].name + " tick=" + std::to_string(ticks_) +
+                      " node_tick=" + std::to_string(hashes_.empty() ? 0 : hashes_.size() - 1) + " " + detail;
+}
+
+RegionalNode::Options Vopr::node_options() const {
+  RegionalNode::Options options;
+  options.config.world.seed = plan_.seed;
+  options.config.world.chunks_x = 4;
+  options.config.world.chunks_y = 4;
+  options.config.world.npc_count = 12;
+  options.config.snapshot_every_ticks = 200;
+  options.config.full_hash_every_ticks = 20;
+  options.config.aoi_radius_cells = 16;
+  options.config.log_sync = plan_.log_sync;
+  options.net = net::default_server_config();
+  options.net.protocol_id = protocol_id;
+  options.net.public_address = server_address();
+  options.net.private_key = key_;
+  options.snapshot_threads = 0;
+  options.observer_encode_thread = false;
+  return options;
+}
+
+void Vopr::open_node() {
+  std::string error;
+  node_ = store_.open(node_options(), error);
+  if (!node_) {
+    violate(inv_recovery, "the node did not open: " + error);
+    return;
+  }
+  if (hashes_.empty()) hashes_.push_back(TickHashes{node_->simulation().quick_hash(), node_->simulation().full_hash()});
+}
+
+// --- the run ---------------------------------------------------------------------------------
+
+RunResult Vopr::run() {
+  open_node();
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    connect_client(i);
+    oblige(i, 1);
+  }
+  connect_observer();
+  while (result_.ok && ticks_ < shape_.ticks) step();
+  if (result_.ok) finish();
+  result_.ticks_run = ticks_;
+  result_.simulated_us = clock_.monotonic_us() - monotonic_start_us;
+  stats();
+  return result_;
+}
+
+void Vopr::step() {
+  clock_.advance(step_us);
+  deliver();
+  check_durability();
+  if (clock_.monotonic_us() >= next_tick_us_) {
+    next_tick_us_ += tick_us;
+    on_tick();
+    if (pending_crash_ && pending_crash_->phase == 1)
+      crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  }
+  hostile_turn();
+  if (node_) node_->flush(node_now(), node_sink_);
+  if (pending_crash_ && pending_crash_->phase == 2)
+    crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  update_clients();
+}
+
+void Vopr::on_tick() {
+  end_faults();
+  while (next_fault_ < plan_.faults.size() && plan_.faults[next_fault_].tick <= ticks_)
+    apply(plan_.faults[next_fault_++]);
+  if (pending_crash_ && pending_crash_->phase == 0)
+    crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  if (!node_ && ticks_ >= restart_at_) restart();
+  if (node_) node_tick();
+  ticks_ += 1;
+}
+
+void Vopr::node_tick() {
+  if (!node_->tick(node_now())) {  // the log refused the tick: the node stops, and is restarted
+    log_failures_ += 1;
+    crash(CrashKind::process, "log failure");
+    return;
+  }
+  result_.invariants[inv_assertions].checks += 1;
+  const sim::Simulation& sim = node_->simulation();
+  hashes_.resize(sim.tick());
+  hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
+  for (ClientSlot& slot : clients_) behave(slot);
+  check_tick();
+  check_convergence();
+}
+
+void Vopr::apply(const Fault& f) {
+  switch (f.kind) {
+    case FaultKind::link_storm: {
+      net::LinkConfig storm = plan_.link;
+      storm.loss = static_cast<double>(f.amount) / 1000.0;
+      storm.latency_us += 100'000;
+      storm.jitter_us += 50'000;
+      storm.duplicate = 0.1;
+      up_.set_config(storm);
+      down_.set_config(storm);
+      storms_ += 1;
+      storm_until_ = std::max(storm_until_, ticks_ + f.duration);
+      break;
+    }
+    case FaultKind::partition: {
+      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
+      slot.partitioned_until = std::max(slot.partitioned_until, ticks_ + f.duration);
+      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == static_cast<size_t>(f.target); });
+      break;
+    }
+    case FaultKind::leave: {
+      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
+      if (slot.away) break;
+      if (slot.game) slot.game->disconnect(client_now(slot));
+      slot.away = true;
+      slot.rejoin_at = ticks_ + f.duration;
+      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == static_cast<size_t>(f.target); });
+      break;
+    }
+    case FaultKind::client_clock_jump: {
+      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
+      slot.clock_offset_us += static_cast<uint64_t>(f.amount) * 1000;
+      if (!slot.away && slot.partitioned_until <= ticks_) oblige(static_cast<size_t>(f.target), hashes_.size() - 1);
+      break;
+    }
+    case FaultKind::node_clock_jump: clock_.jump_wall(f.amount * 1000); break;
+    case FaultKind::garbage:
+    case FaultKind::replay:
+    case FaultKind::flood:
+    case FaultKind::bad_messages: {
+      Peer peer;
+      peer.kind = f.kind;
+      peer.until = ticks_ + f.duration;
+      peer.amount = f.amount;
+      peer.target = f.target;
+      if (f.kind == FaultKind::flood || f.kind == FaultKind::bad_messages) {
+        const size_t index = peers_.size() + static_cast<size_t>(next_fault_);
+        peer.address = peer_address(index % 250);
+        peer.sink = std::make_unique<Sink>(*this, peer.address);
+        peer.net = std::make_unique<net::Client>(net::default_client_config());
+        if (auto token = mint(peer_player_base + static_cast<uint32_t>(next_fault_), client_base(), false))
+          (void)peer.net->connect(*token, client_base());
+      }
+      peers_.push_back(std::move(peer));
+      break;
+    }
+    case FaultKind::crash:
+      if (node_) {
+        pending_crash_ = f;
+        restart_at_ = ticks_ + f.duration;
+      }
+      break;
+    case FaultKind::log_slow:
+    case FaultKind::log_stuck:
+    case FaultKind::log_fail: log_faults_unmodelled_ += 1; break;
+  }
+}
+
+// Faults whose time is up: storms calm, partitions heal, leavers rejoin, hostile peers stop.
+void Vopr::end_faults() {
+  if (storms_ > 0 && ticks_ >= storm_until_) {
+    storms_ = 0;
+    up_.set_config(plan_.link);
+    down_.set_config(plan_.link);
+  }
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    ClientSlot& slot = clients_[i];
+    if (slot.partitioned_until != 0 && ticks_ >= slot.partitioned_until) {
+      slot.partitioned_until = 0;
+      if (!slot.away) oblige(i, hashes_.size() - 1);
+    }
+    if (slot.away && ticks_ >= slot.rejoin_at) {
+      slot.away = false;
+      connect_client(i);
+      if (slot.partitioned_until == 0) oblige(i, hashes_.size() - 1);
+    }
+  }
+  for (Peer& peer : peers_) {
+    if (peer.net && ticks_ >= peer.until) peer.net->disconnect(net::DisconnectReason::requested, client_base());
+  }
+  std::erase_if(peers_, [&](const Peer& p) { return ticks_ >= p.until + 20; });  // time to send the disconnects
+}
+
+// The node dies where the plan says. What survives is the store's business; the invariant is that
+// recovery comes back to exactly the kept tick, and (under a policy that promises it for this kind
+// of crash) that nothing a client saw is lost.
+void Vopr::crash(CrashKind kind, const char* why) {
+  pending_crash_.reset();
+  if (!node_) return;
+  if (kind == CrashKind::machine && !Store::models_machine_crash()) {
+    machine_as_process_ += 1;
+    kind = CrashKind::process;
+  }
+  crashes_ += 1;
+  machine_crashes_ += kind == CrashKind::machine ? 1 : 0;
+  const uint64_t kept = Store::kept_tick(*node_, kind);
+  store_.crash(kind);
+  node_.reset();
+  generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
+  const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
+                        plan_.log_sync == replay::WalSync::background;
+  if (seen_max_ > kept) {
+    if (promised) {
+      violate(inv_durability, std::string("crash (") + why + "): a client saw tick " + std::to_string(seen_max_) +
+                                  " but the log keeps only " + std::to_string(kept));
+    } else {
+      policy_losses_ += 1;  // the policy's documented risk (a machine crash under none / every_n_ticks)
+    }
+  }
+  seen_max_ = 0;
+  hashes_.resize(kept + 1);
+  if (restart_at_ < ticks_) restart_at_ = ticks_;
+}
+
+void Vopr::restart() {
+  const uint64_t expected = hashes_.size() - 1;
+  open_node();
+  if (!node_) return;
+  const sim::Simulation& sim = node_->simulation();
+  check(inv_recovery, node_->recovered_from_tick() == expected && sim.full_hash() == hashes_[expected].full,
+        "recovered tick " + std::to_string(node_->recovered_from_tick()) + " (expected " + std::to_string(expected) +
+            "), full hash " + std::to_string(sim.full_hash()) + " (expected " + std::to_string(hashes_[expected].full) +
+            ")");
+  for (Obligation& o : obligations_) {
+    o.deadline = std::max(o.deadline, ticks_ + convergence_ticks_max);
+    o.from_tick = std::min(o.from_tick, expected);
+  }
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    if (!clients_[i].away && clients_[i].partitioned_until == 0) oblige(i, expected);
+  }
+}
+
+// --- the network -----------------------------------------------------------------------------
+
+void Vopr::up(const net::Address& from, const net::Address& to, std::span<const uint8_t> data) {
+  if (from.ip[1] == 0) {  // a game client: partitions, and what the replay attack may resend
+    ClientSlot& slot = clients_[static_cast<size_t>(from.ip[2]) << 8 | from.ip[3]];
+    if (slot.partitioned_until != 0) {
+      partition_drops_ += 1;
+      return;
+    }
+    if (slot.captured.size() < captured_max) {
+      slot.captured.emplace_back(data.begin(), data.end());
+    } else {
+      slot.captured[slot.captured_next].assign(data.begin(), data.end());
+      slot.captured_next = (slot.captured_next + 1) % captured_max;
+    }
+  }
+  up_.send(clock_.monotonic_us(), from, to, data);
+}
+
+void Vopr::deliver() {
+  const uint64_t now = clock_.monotonic_us();
+  net::SimDatagram d;
+  while (up_.receive(now, d)) {
+    if (!node_) {
+      down_drops_ += 1;
+      continue;
+    }
+    node_->receive(net::TransportKind::datagram, d.from, d.data, node_now(), node_sink_);
+  }
+  while (down_.receive(now, d)) {
+    if (d.to.ip[1] == 0) {
+      const size_t i = static_cast<size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
+      if (i >= clients_.size() || !clients_[i].game) continue;
+      if (clients_[i].partitioned_until != 0) {
+        partition_drops_ += 1;
+        continue;
+      }
+      ClientSlot& slot = clients_[i];
+      slot.game->receive(d.from, d.data, client_now(slot));
+      // Tagged when the handshake completes: one begun before a crash may finish with the next node.
+      if (slot.generation == 0 && slot.game->state() == net::ClientState::connected) slot.generation = generation_;
+    } else if (d.to.ip[1] == 2) {
+      if (observer_.observer && d.to == observer_address(observer_.sessions)) {
+        observer_.observer->receive(d.from, d.data, client_base());
+        if (observer_.generation == 0 && observer_.observer->state() == net::ClientState::connected)
+          observer_.generation = generation_;
+      }
+    } else if (d.to.ip[1] == 3) {
+      for (Peer& peer : peers_) {
+        if (peer.net && peer.address == d.to) peer.net->receive(d.from, d.data, client_base());
+      }
+    }
+  }
+}
+
+std::optional<net::ConnectToken> Vopr::mint(uint32_t id, uint64_t now_us, bool observer) {
+  net::ConnectTokenParams params;
+  params.protocol_id = protocol_id;
+  params.client_id = net::ClientId{id};
+  params.expire_seconds = 600;
+  params.timeout_seconds = token_timeout_s;
+  params.server_addresses = {server_address()};
+  if (observer) params.user_data[0] = server::Login::observer_flag;
+  return net::mint_connect_token(params, key_, now_us / 1'000'000);
+}
+
+void Vopr::retire_client(ClientSlot& slot) {
+  if (!slot.game) return;
+  const sdk::GameClientStats& s = slot.game->stats();
+  slot.past.snapshots_applied += s.snapshots_applied;
+  slot.past.checksum_mismatches += s.checksum_mismatches;
+  slot.past.snapshots_received += s.snapshots_received;
+  slot.past.inputs_submitted += s.inputs_submitted;
+  const sdk::PredictionStats& p = slot.game->prediction_stats();
+  slot.past_prediction.checked += p.checked;
+  slot.past_prediction.exact += p.exact;
+  slot.game.reset();
+}
+
+void Vopr::connect_client(size_t i) {
+  ClientSlot& slot = clients_[i];
+  retire_client(slot);
+  slot.sessions += 1;
+  reconnects_ += slot.sessions > 1 ? 1 : 0;
+  slot.game = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
+  slot.generation = 0;  // set when connected
+  if (auto token = mint(static_cast<uint32_t>(i + 1), client_now(slot), false))
+    (void)slot.game->connect(*token, client_now(slot));
+}
+
+void Vopr::connect_observer() {
+  if (observer_.observer) {
+    const sdk::ObserverStats& s = observer_.observer->stats();
+    observer_.past.ticks_verified += s.ticks_verified;
+    observer_.past.hash_mismatches += s.hash_mismatches;
+    observer_.past.gaps += s.gaps;
+  }
+  observer_.sessions += 1;
+  observer_.generation = 0;
+  observer_.observer = std::make_unique<sdk::Observer>();
+  observer_.sink = std::make_unique<Sink>(*this, observer_address(observer_.sessions));
+  if (auto token = mint(observer_player, client_base(), true)) (void)observer_.observer->connect(*token, client_base());
+}
+
+void Vopr::update_clients() {
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    ClientSlot& slot = clients_[i];
+    if (!slot.game) continue;
+    const net::ClientState state = slot.game->state();
+    if (!slot.away && (state == net::ClientState::disconnected || state == net::ClientState::failed)) {
+      connect_client(i);  // a game reconnects with a fresh token from its login
+    }
+    slot.game->update(client_now(slot));
+    slot.game->send_packets(client_now(slot), *slot.sink);
+  }
+  const net::ClientState state = observer_.observer->state();
+  if (state == net::ClientState::disconnected || state == net::ClientState::failed) connect_observer();
+  observer_.observer->update(client_base());
+  observer_.observer->send_packets(client_base(), *observer_.sink);
+  for (Peer& peer : peers_) {
+    if (!peer.net) continue;
+    peer.net->update(client_base());
+    peer.net->send_packets(client_base(), *peer.sink);
+  }
+}
+
+// Wander, build, break and chat, as the node test's clients do.
+void Vopr::behave(ClientSlot& slot) {
+  if (!slot.game || slot.away || !slot.game->welcome() || slot.game->view() == nullptr) return;
+  sdk::GameClient& c = *slot.game;
+  const uint64_t now = client_now(slot);
+  const uint32_t roll = behaviour_.below(100);
+  if (roll < 8) {
+    c.submit(sim::MoveCommand{{},
+                              0,
+                              static_cast<sim::Direction>(behaviour_.below(9)),
+                              behaviour_.below(4) == 0 ? sim::MoveMode::run : sim::MoveMode::walk},
+             now);
+  } else if (roll < 11) {
+    const view::EntityKey me{view::EntityKind::player, 0, c.welcome()->player};
+    for (const view::EntityState& e : c.view()->entities) {
+      if (e.key != me) continue;
+      const sim::CellPos cell{(e.x >> 8) + static_cast<int32_t>(behaviour_.below(5)) - 2,
+                              (e.y >> 8) + static_cast<int32_t>(behaviour_.below(5)) - 2};
+      if (roll < 10) {
+        c.submit(sim::PlaceCommand{{}, 0, cell, sim::Layer::active, sim::to_underlying(sim::Block::wood_wall), {}},
+                 now);
+      } else {
+        c.submit(sim::BreakCommand{{}, 0, cell, sim::Layer::active, {}}, now);
+      }
+    }
+  } else if (roll == 11) {
+    (void)c.say("hello from " + std::to_string(c.welcome()->player));
+  }
+}
+
+// --- hostile peers ---------------------------------------------------------------------------
+
+void Vopr::hostile_turn() {
+  for (Peer& peer : peers_) {
+    if (ticks_ < peer.until) peer_turn(peer);
+  }
+}
+
+void Vopr::peer_turn(Peer& peer) {
+  const uint64_t now = clock_.monotonic_us();
+  const uint64_t per_step = static_cast<uint64_t>(peer.amount) * step_us / tick_us + 1;
+  switch (peer.kind) {
+    case FaultKind::garbage:
+      for (uint64_t i = 0; i < per_step; ++i) {
+        scratch_.resize(1 + rng_.below(1300));
+        for (uint8_t& b : scratch_) b = static_cast<uint8_t>(rng_.next_u64());
+        if (rng_.below(2) == 0) scratch_[0] = static_cast<uint8_t>(rng_.below(8));  // past the type byte
+        const net::Address from =
+            net::make_ipv4(10, 4, static_cast<uint8_t>(rng_.below(256)), static_cast<uint8_t>(rng_.below(256)),
+                           static_cast<uint16_t>(1024 + rng_.below(60000)));
+        up_.send(now, from, server_address(), scratch_);
+        hostile_datagrams_ += 1;
+      }
+      break;
+    case FaultKind::replay: {
+      const ClientSlot& victim = clients_[static_cast<size_t>(peer.target)];
+      for (uint64_t i = 0; i < per_step && !victim.captured.empty(); ++i) {
+        const std::vector<uint8_t>& d = victim.captured[rng_.below(victim.captured.size())];
+        const bool own = rng_.below(2) == 0;
+        up_.send(now, own ? client_address(static_cast<size_t>(peer.target)) : foreign_address(), server_address(), d);
+        hostile_datagrams_ += 1;
+      }
+      break;
+    }
+    case FaultKind::flood:
+      if (peer.net->state() != net::ClientState::connected) break;
+      for (uint64_t i = 0; i < per_step; ++i) {
+        std::vector<view::InputEntry> inputs(1 + rng_.below(4));
+        for (view::InputEntry& e : inputs) {
+          e.seq = static_cast<uint32_t>(rng_.next_u64());
+          e.tick = rng_.below(2) == 0 ? hashes_.size() + rng_.below(10) : rng_.next_u64();
+          e.command = sim::MoveCommand{{}, 0, static_cast<sim::Direction>(rng_.below(9)), sim::MoveMode::run};
+        }
+        view::encode_inputs(inputs, scratch_);
+        (void)peer.net->send(rng_.below(2) == 0 ? net::Channel::unreliable_sequenced : net::Channel::reliable_ordered,
+                             scratch_);
+        hostile_messages_ += 1;
+      }
+      break;
+    case FaultKind::bad_messages:
+      if (peer.net->state() != net::ClientState::connected) break;
+      for (uint64_t i = 0; i < std::min<uint64_t>(per_step, 8); ++i) bad_message(peer);
+      break;
+    default: break;
+  }
+}
+
+// One message a well-behaved client never sends: random bytes, a server's kind, an oversized one,
+// inputs for impossible ticks, a forged checksum report, chat that is not text.
+void Vopr::bad_message(Peer& peer) {
+  scratch_.clear();
+  switch (rng_.below(7)) {
+    case 0:
+      scratch_.resize(rng_.below(2000));
+      for (uint8_t& b : scratch_) b = static_cast<uint8_t>(rng_.next_u64());
+      break;
+    case 1: view::encode_welcome(view::Welcome{1, rng_.next_u64(), 20, 1, 2, 3, 4}, scratch_); break;
+    case 2: {
+      const std::vector<uint8_t> input(rng_.below(64), 0xab);
+      view::encode_observer_tick(rng_.next_u64(), input, rng_.next_u64(), scratch_);
+      break;
+    }
+    case 3: scratch_.assign(100'000 + rng_.below(200'000), 0x5a); break;  // oversized (some beyond the max)
+    case 4: {
+      std::vector<view::InputEntry> inputs(1);
+      inputs[0].seq = 0;
+      inputs[0].tick = rng_.next_u64();
+      inputs[0].command = sim::BreakCommand{sim::PlayerId{1}, 7, sim::CellPos{-5000, 70000}, sim::Layer::ceiling, {}};
+      view::encode_inputs(inputs, scratch_);
+      break;
+    }
+    case 5: view::encode_checksum_report(view::ChecksumReport{rng_.next_u64(), 1, 2}, scratch_); break;
+    default: view::encode_chat_send(std::string("\xff\xfe\x00 bad", 8), scratch_); break;
+  }
+  (void)peer.net->send(rng_.below(3) == 0 ? net::Channel::unreliable_sequenced : net::Channel::reliable_ordered,
+                       scratch_);
+  hostile_messages_ += 1;
+}
+
+// --- invariants ------------------------------------------------------------------------------
+
+void Vopr::oblige(size_t client, uint64_t from_tick) {
+  std::erase_if(obligations_, [&](const Obligation& o) { return o.client == client; });
+  obligations_.push_back(Obligation{client, from_tick, ticks_ + convergence_ticks_max});
+}
+
+// Nothing derived from a tick reaches anyone before the log holds that tick under its policy:
+// checked after every delivery, so a view is compared with the durable tick of the moment it arrived.
+void Vopr::check_durability() {
+  if (!node_) return;
+  const uint64_t durable = node_->durable_tick();
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    const ClientSlot& slot = clients_[i];
+    if (!slot.game || slot.generation != generation_) continue;
+    const uint64_t seen = std::max(slot.game->newest_tick(), slot.game->welcome() ? slot.game->welcome()->tick : 0);
+    if (seen == 0) continue;
+    seen_max_ = std::max(seen_max_, seen);
+    check(inv_durability, seen <= durable,
+          "client" + std::to_string(i) + " saw tick " + std::to_string(seen) + ", durable " + std::to_string(durable));
+  }
+  if (observer_.generation == generation_ && observer_.observer->simulation() != nullptr) {
+    const uint64_t seen = observer_.observer->simulation()->tick();
+    seen_max_ = std::max(seen_max_, seen);
+    check(inv_durability, seen <= durable,
+          "the observer is at tick " + std::to_string(seen) + ", durable " + std::to_string(durable));
+  }
+}
+
+void Vopr::check_tick() {
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    const ClientSlot& slot = clients_[i];
+    if (!slot.game || slot.generation != generation_ || slot.game->newest_tick() == 0) continue;
+    const uint64_t t = slot.game->newest_tick();
+    if (t >= hashes_.size()) continue;
+    check(inv_client_world_hash, slot.game->last_world_quick_hash() == hashes_[t].quick,
+          "client" + std::to_string(i) + " world hash at tick " + std::to_string(t));
+    check(inv_client_checksums, slot.game->stats().checksum_mismatches == 0,
+          "client" + std::to_string(i) + " counted " + std::to_string(slot.game->stats().checksum_mismatches) +
+              " AOI checksum mismatches");
+  }
+  const sdk::Observer& o = *observer_.observer;
+  check(inv_observer, o.stats().hash_mismatches == 0 && o.stats().gaps == 0,
+        "observer: " + std::to_string(o.stats().hash_mismatches) + " hash mismatches (first at tick " +
+            std::to_string(o.stats().first_mismatch_tick) + "), " + std::to_string(o.stats().gaps) + " gaps");
+  if (observer_.generation == generation_ && o.simulation() != nullptr && o.simulation()->tick() < hashes_.size()) {
+    const uint64_t t = o.simulation()->tick();
+    check(inv_observer, o.simulation()->quick_hash() == hashes_[t].quick,
+          "observer world at tick " + std::to_string(t) + " differs from the node's");
+  }
+}
+
+void Vopr::check_convergence() {
+  for (auto it = obligations_.begin(); it != obligations_.end();) {
+    const ClientSlot& slot = clients_[it->client];
+    const bool converged = slot.game && slot.generation == generation_ &&
+                           slot.game->state() == net::ClientState::connected &&
+                           slot.game->newest_tick() >= it->from_tick;
+    if (converged) {
+      result_.invariants[inv_convergence].checks += 1;
+      it = obligations_.erase(it);
+      continue;
+    }
+    if (ticks_ >= it->deadline) {
+      violate(inv_convergence, "client" + std::to_string(it->client) + " has not reached tick " +
+                                   std::to_string(it->from_tick) + " within " + std::to_string(convergence_ticks_max) +
+                                   " ticks (newest " + std::to_string(slot.game ? slot.game->newest_tick() : 0) + ")");
+      return;
+    }
+    ++it;
+  }
+}
+
+// The end: every obligation met, a clean stop, and the log replays bit-exact with the run's hashes.
+void Vopr::finish() {
+  if (!obligations_.empty()) {
+    const Obligation& o = obligations_.front();
+    violate(inv_convergence,
+            "client" + std::to_string(o.client) + " still owes tick " + std::to_string(o.from_tick) + " at the end");
+    return;
+  }
+  if (!node_) restart();
+  if (!node_) return;
+  if (!node_->shutdown(node_now(), node_sink_)) {
+    violate(inv_replay, "the clean stop could not write the log");
+    return;
+  }
+  const sim::Simulation& sim = node_->simulation();
+  hashes_.resize(sim.tick());
+  hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
+  node_.reset();
+  replay::ReplayOptions options;
+  options.prefetch = false;
+  uint64_t differing = 0;
+  uint64_t first = 0;
+  options.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t>) {
+    result_.invariants[inv_replay].checks += 1;
+    if (tick < hashes_.size() && hashes_[tick].quick == quick) return;
+    if (differing++ == 0) first = tick;
+  };
+  const replay::ReplayResult replayed = store_.replay(options);
+  if (!replayed.status.ok()) {
+    violate(inv_replay, "replay: " + replayed.status.describe() + " " + replayed.which);
+  } else if (differing > 0 || replayed.last_tick + 1 != hashes_.size()) {
+    violate(inv_replay, std::to_string(differing) + " replayed ticks differ from the run (first " +
+                            std::to_string(first) + "), last tick " + std::to_string(replayed.last_tick));
+  }
+}
+
+void Vopr::stats() {
+  sdk::GameClientStats total;
+  sdk::PredictionStats prediction;
+  for (ClientSlot& slot : clients_) retire_client(slot);
+  for (const ClientSlot& slot : clients_) {
+    total.snapshots_applied += slot.past.snapshots_applied;
+    total.checksum_mismatches += slot.past.checksum_mismatches;
+    total.inputs_submitted += slot.past.inputs_submitted;
+    prediction.checked += slot.past_prediction.checked;
+    prediction.exact += slot.past_prediction.exact;
+  }
+  result_.invariants[inv_client_checksums].checks = total.snapshots_applied;
+  result_.invariants[inv_client_checksums].violations =
+      std::max(result_.invariants[inv_client_checksums].violations, total.checksum_mismatches);
+  const sdk::ObserverStats& o = observer_.observer->stats();
+  result_.invariants[inv_observer].checks = observer_.past.ticks_verified + o.ticks_verified;
+  auto add = [&](const char* name, uint64_t value) {
+    result_.stats.push_back(std::string(name) + "=" + std::to_string(value));
+  };
+  add("inputs_submitted", total.inputs_submitted);
+  add("prediction_checked", prediction.checked);
+  add("prediction_exact", prediction.exact);
+  add("client_sessions", reconnects_ + clients_.size());
+  add("observer_sessions", observer_.sessions);
+  add("crashes", crashes_);
+  add("machine_crashes", machine_crashes_);
+  add("machine_crashes_run_as_process", machine_as_process_);
+  add("log_failures", log_failures_);
+  add("log_faults_not_modelled", log_faults_unmodelled_);
+  add("policy_losses", policy_losses_);
+  add("datagrams_up", up_.stats().sent);
+  add("datagrams_down", down_.stats().sent);
+  add("link_lost", up_.stats().lost + down_.stats().lost);
+  add("link_duplicated", up_.stats().duplicated + down_.stats().duplicated);
+  add("partition_drops", partition_drops_);
+  add("node_down_drops", down_drops_);
+  add("hostile_datagrams", hostile_datagrams_);
+  add("hostile_messages", hostile_messages_);
+}
+
+}  // namespace
+
+RunResult run(const Plan& plan, const RunShape& shape) {
+  Vopr vopr(plan, shape);
+  return vopr.run();
+}
+
+}  // namespace strata::vopr
