@@ -32,7 +32,8 @@ struct Setup {
     params.protocol_id = 7;
     params.client_id = ClientId{1};
     params.server_addresses = {config.public_address};
-    token = *mint_connect_token(params, config.private_key, now_us / 1'000'000);
+    DeterministicRandom random(2);
+    token = *mint_connect_token(params, config.private_key, now_us / 1'000'000, random);
   }
   ServerConfig config = default_server_config();
   ConnectToken token;
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Setup setup;
   if (size == 0) return 0;
   const Address client_address = make_ipv4(127, 0, 0, 1, 50000);
-  Server server(setup.config);
+  DeterministicRandom random(1);  // the same challenge key for the same input: a finding reproduces
+  Server server(setup.config, random);
   Client client(default_client_config());
   client.connect(setup.token, now_us);
   Capture to_server, to_client;

@@ -26,18 +26,10 @@ std::array<uint8_t, 12> make_nonce(NonceDomain domain, uint64_t sequence) {
 
 bool crypto_init() { return sodium_init() >= 0; }
 
-void random_bytes(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
-
 Key random_key() {
   Key key;
-  random_bytes(key);
+  randombytes_buf(key.data(), key.size());
   return key;
-}
-
-uint64_t random_u64() {
-  uint64_t v;
-  randombytes_buf(&v, sizeof v);
-  return v;
 }
 
 void seal(const Key& key, NonceDomain domain, uint64_t sequence, std::span<const uint8_t> ad,

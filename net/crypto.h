@@ -26,9 +26,8 @@ enum class NonceDomain : uint32_t {
 
 // Must be called before any other function here (idempotent, thread-safe; libsodium's own init).
 [[nodiscard]] bool crypto_init();
-void random_bytes(std::span<uint8_t> out);
+// A key from the OS (libsodium): for CLI tools and tests. The node draws through net::Random (random.h).
 [[nodiscard]] Key random_key();
-[[nodiscard]] uint64_t random_u64();
 
 // Seals `plaintext` into out (plaintext.size() + mac_size bytes). out may alias plaintext.
 void seal(const Key& key, NonceDomain domain, uint64_t sequence, std::span<const uint8_t> ad,

@@ -43,15 +43,16 @@ size_t Server::TokenIdHash::operator()(const TokenId& id) const noexcept {
   return static_cast<size_t>(h);
 }
 
-Server::Server(const ServerConfig& config)
+Server::Server(const ServerConfig& config, Random& random)
     : config_(config),
+      random_(random),
       request_budget_{config.connection_request_burst, 0},
       address_request_budgets_(config.request_address_table_size, config.requests_per_second_per_address,
                                config.request_burst_per_address) {
   STRATA_REQUIRE(config.max_clients > 0 && config.max_clients <= clients_max, config.max_clients);
   const bool ready = crypto_init();
   STRATA_ASSERT(ready, "libsodium initialises");
-  challenge_key_ = random_key();
+  challenge_key_ = random_.key();
   slots_.resize(config.max_clients);
   for (size_t i = config.max_clients; i > 0; --i) free_slots_.push_back(i - 1);
   payload_.reserve(packet_payload_max);
@@ -139,7 +140,7 @@ void Server::receive_request(TransportKind kind, const Address& from, std::span<
   }
   ChallengeToken challenge;
   challenge.client_id = token.client_id;
-  challenge.connection_id = ConnectionId{static_cast<uint32_t>(random_u64())};
+  challenge.connection_id = ConnectionId{static_cast<uint32_t>(random_.u64())};
   challenge.timeout_seconds = token.timeout_seconds;
   challenge.token_id = token_id;
   challenge.token_expire_unix_s = request.expire_unix_s;

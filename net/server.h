@@ -17,6 +17,7 @@
 #include "net/connection.h"
 #include "net/crypto.h"
 #include "net/endpoint.h"
+#include "net/random.h"
 #include "net/rate_limit.h"
 #include "net/token.h"
 
@@ -76,7 +77,8 @@ struct HandshakeCounters {
 
 class Server {
  public:
-  explicit Server(const ServerConfig& config);
+  // `random` draws the challenge key and connection ids; it must outlive the server.
+  Server(const ServerConfig& config, Random& random);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -147,6 +149,7 @@ class Server {
   void compact_timers();
 
   ServerConfig config_;
+  Random& random_;
   Key challenge_key_;
   uint64_t challenge_sequence_ = 0;
   uint64_t denied_sequence_ = 0;

@@ -86,15 +86,15 @@ bool read_addresses(ByteReader& r, std::vector<Address>& out) {
 }  // namespace
 
 std::optional<ConnectToken> mint_connect_token(const ConnectTokenParams& params, const Key& private_key,
-                                               uint64_t now_unix_s) {
+                                               uint64_t now_unix_s, Random& random) {
   if (params.server_addresses.empty() || params.server_addresses.size() > server_addresses_max) return std::nullopt;
   for (const Address& a : params.server_addresses) {
     if (a.family == AddressFamily::none) return std::nullopt;
   }
-  const Key c2s = random_key();
-  const Key s2c = random_key();
+  const Key c2s = random.key();
+  const Key s2c = random.key();
   std::array<uint8_t, xnonce_size> nonce;
-  random_bytes(nonce);
+  random.fill(nonce);
   const uint64_t expire = now_unix_s + params.expire_seconds;
 
   std::array<uint8_t, private_plain_size> plain{};

@@ -17,6 +17,7 @@
 #include "net/address.h"
 #include "net/crypto.h"
 #include "net/limits.h"
+#include "net/random.h"
 
 namespace strata::net {
 
@@ -41,9 +42,10 @@ struct ConnectTokenParams {
   UserData user_data{};
 };
 
-// Mints a token; nullopt if params are invalid (no or too many addresses).
+// Mints a token (its keys and nonce drawn from `random`); nullopt if params are invalid (no or too
+// many addresses).
 [[nodiscard]] std::optional<ConnectToken> mint_connect_token(const ConnectTokenParams& params, const Key& private_key,
-                                                             uint64_t now_unix_s);
+                                                             uint64_t now_unix_s, Random& random);
 
 // The public part, readable by the client.
 struct ConnectTokenPublic {

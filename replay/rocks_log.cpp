@@ -666,10 +666,11 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   if (impl_->hash_unsettled) {
     impl_->settle_hash();
     impl_->amended.clear();  // dropped: the world it hashed may have been this later one
-    return Status::error(Code::invalid_argument,
-                         "append while the background full hash of tick " + std::to_string(impl_->hash_tick) +
-                             " was not settled (settle() before the world changes): that tick keeps no full hash",
-                         input.tick);
+    return Status::error(
+        Code::invalid_argument,
+        "append while the background full hash of tick " + std::to_string(impl_->hash_tick) +
+            " was not settled (release_world() before the world changes): that tick keeps no full hash",
+        input.tick);
   }
   rocksdb::WriteBatch batch;
   impl_->take_amendment(batch);  // the previous background hash's record, now with its full hash
@@ -683,7 +684,7 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   schema::encode_tick_record(input, quick, full, impl_->scratch);
   (void)batch.Put(impl_->db.ticks(), tick_key(input.tick), checked_value(impl_->scratch));
   if (snapshot && !background) {
-    if (Status s = flush_snapshots(); !s.ok()) return s;  // snapshots stay in tick order
+    if (Status s = flush(); !s.ok()) return s;  // snapshots stay in tick order
     impl_->db.put_snapshot(batch, input.tick, schema::encode_snapshot(after.world()));
   }
   if (Status s = impl_->commit(batch); !s.ok()) return s;
@@ -733,10 +734,10 @@ Status LogWriter::append(const sim::TickInput& input, const sim::Simulation& aft
   return {};
 }
 
-void LogWriter::settle() { impl_->settle_hash(); }
+void LogWriter::release_world() { impl_->settle_hash(); }
 uint64_t LogWriter::background_full_hashes() const { return impl_->background_hashes; }
 
-Status LogWriter::flush_snapshots() {
+Status LogWriter::flush() {
   impl_->settle_hash();
   if (Status s = impl_->write_amendment(); !s.ok()) return s;
   if (!impl_->snapshot_thread.joinable()) return {};

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "replay/log_source.h"
+#include "replay/session_log.h"
 #include "sim/simulation.h"
 
 namespace strata::replay {
@@ -53,9 +54,9 @@ struct LogConfig {
   // The full hash of a tick that is due one but is no snapshot tick is computed by a background
   // thread from the live world (a full hash reads the whole map: ~2 ms idle, 6-7 ms on a busy
   // 2-core box, 1% of the ticks at N = 100, which was the tick's p99). append() commits the tick's
-  // record at once without it; the caller must call settle() before it changes or destroys that
-  // world (before its next step), and the record is rewritten with its full hash in the next
-  // append's batch (or by flush_snapshots() / the destructor). An append while a hash is unsettled
+  // record at once without it; the caller must call release_world() before it changes or destroys
+  // that world (before its next step), and the record is rewritten with its full hash in the next
+  // append's batch (or by flush() / the destructor). An append while a hash is unsettled
   // is refused and that hash dropped (the world may have moved under it); the same append may then
   // be retried. After a crash the last such record may
   // lack its full hash (a full hash is a check: replay verifies the hashes a record holds).
@@ -63,7 +64,11 @@ struct LogConfig {
 };
 [[nodiscard]] inline LogConfig default_config() { return LogConfig{}; }
 
-class LogWriter {
+// The SessionLog (session_log.h) of production. Its threads: a log thread fsyncs for
+// WalSync::background, a snapshot thread encodes background snapshots and a hash thread computes
+// background full hashes, each started by the first append that needs it; the destructor (a clean
+// close) joins them after they wrote what they had.
+class LogWriter final : public SessionLog {
  public:
   // A new log in `dir` (which must not exist yet) starting from `start`, whose snapshot it writes.
   [[nodiscard]] static std::unique_ptr<LogWriter> create(const std::string& dir, const sim::World& start,
@@ -74,32 +79,33 @@ class LogWriter {
                                                              const LogConfig& config, Status& status);
   // Reopens an existing log to append after its last tick (after a crash: after its clean prefix).
   [[nodiscard]] static std::unique_ptr<LogWriter> open(const std::string& dir, const LogConfig& config, Status& status);
-  ~LogWriter();
+  ~LogWriter() override;
   LogWriter(const LogWriter&) = delete;
   LogWriter& operator=(const LogWriter&) = delete;
 
   // Records tick input.tick (== last_tick() + 1) after `after` stepped it: the input, the quick
   // hash, the full hash when due, and a snapshot when due — one group commit. force_snapshot
   // writes a snapshot (and the full hash) whatever the period: a server's last tick on a clean stop.
-  [[nodiscard]] Status append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot = false);
+  [[nodiscard]] Status append(const sim::TickInput& input, const sim::Simulation& after, bool force_snapshot) override;
+  using SessionLog::append;
   // Records a ready-made record (and snapshot bytes for its tick, if any) — import.
   [[nodiscard]] Status append_record(const schema::TickRecord& record, const std::vector<uint8_t>* snapshot);
 
-  [[nodiscard]] uint64_t last_tick() const;
+  [[nodiscard]] uint64_t last_tick() const override;
   // The newest tick whose record is as durable as wal_sync promises: with `background`, the newest
   // one the log thread has fsynced; with the other policies, the last one appended (committed to
   // the WAL before append() returned). Safe from any thread: a node's network side reads it to hold
   // back what it would send about later ticks.
-  [[nodiscard]] uint64_t durable_tick() const;
-  [[nodiscard]] const schema::LogHeader& header() const;
+  [[nodiscard]] uint64_t durable_tick() const override;
+  [[nodiscard]] const schema::LogHeader& header() const override;
   [[nodiscard]] bool full_hash_due(uint64_t tick) const;
   [[nodiscard]] bool snapshot_due(uint64_t tick) const;
   // Waits for a pending background snapshot; its write's status (ok when none failed). Settles
   // and writes a pending background full hash too.
-  [[nodiscard]] Status flush_snapshots();
+  [[nodiscard]] Status flush() override;
   // Waits for the background full hash of the last append, if one is running: afterwards the world
   // that append was given may change. Cheap when none is (and a no-op without background_full_hash).
-  void settle();
+  void release_world() override;
   // Full hashes computed in the background (settled), for figures and tests.
   [[nodiscard]] uint64_t background_full_hashes() const;
 

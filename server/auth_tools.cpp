@@ -51,7 +51,8 @@ int mint_ticket_tool(const ServerConfig& config, const std::string& name, uint32
     std::fprintf(stderr, "strata-server: --mint-ticket needs auth.ticket_key_file %s\n", error.c_str());
     return 2;
   }
-  const std::string ticket = mint_ticket(*login.ticket_key, name, net::system_now_us() / 1'000'000, ttl_s);
+  const std::string ticket =
+      mint_ticket(*login.ticket_key, name, net::system_now_us() / 1'000'000, ttl_s, net::os_random());
   if (ticket.empty()) {
     std::fprintf(stderr, "strata-server: a name is 1 to 32 characters of A-Z a-z 0-9 _ -\n");
     return 2;

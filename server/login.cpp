@@ -95,7 +95,8 @@ uint16_t login_status(LoginReason reason) {
   return 500;
 }
 
-Login::Login(LoginConfig config, storage::AccountRegistry& registry) : config_(std::move(config)), registry_(registry) {
+Login::Login(LoginConfig config, storage::AccountRegistry& registry, net::Random& random)
+    : config_(std::move(config)), registry_(registry), random_(random) {
   if (config_.ticket_key) tickets_.emplace(*config_.ticket_key, config_.ticket_lifetime_max_s);
   if (config_.mode == AuthMode::static_accounts) {
     (void)dummy_hash();  // made once here, not under the first login
@@ -262,7 +263,7 @@ LoginResult Login::finish(const std::string& account, bool observer, const std::
   params.timeout_seconds = config_.connection_timeout_s;
   params.server_addresses = config_.server_addresses;
   params.user_data[0] = observer ? observer_flag : 0;
-  auto token = net::mint_connect_token(params, config_.private_key, now_us / 1'000'000);
+  auto token = net::mint_connect_token(params, config_.private_key, now_us / 1'000'000, random_);
   if (!token) return refuse(LoginReason::token_error);
   return count(LoginResult{LoginReason::ok, binding.player, observer, *token});
 }

@@ -127,7 +127,10 @@ struct LoginResult {
 
 class Login {
  public:
-  Login(LoginConfig config, storage::AccountRegistry& registry);
+  // `random` draws the connect tokens' keys and nonces, from the threads that finish logins (the
+  // caller of login(), the verifier threads of submit()): OsRandom in production; a DeterministicRandom
+  // only when logins run on one thread (login(), not submit()).
+  Login(LoginConfig config, storage::AccountRegistry& registry, net::Random& random);
   ~Login();  // stops the verifiers
   Login(const Login&) = delete;
   Login& operator=(const Login&) = delete;
@@ -163,6 +166,7 @@ class Login {
 
   LoginConfig config_;
   storage::AccountRegistry& registry_;
+  net::Random& random_;
   std::optional<TicketVerifier> tickets_;
   std::array<std::atomic<uint64_t>, login_reason_count> counters_{};
 

@@ -35,6 +35,7 @@
 #include "server/login_http.h"
 #include "server/metrics.h"
 #include "server/node.h"
+#include "server/node_start.h"
 #include "server/routes.h"
 #include "server/status.h"
 #include "server/threads.h"
@@ -154,6 +155,9 @@ int main(int argc, char** argv) {
     spdlog::error("cannot open UDP {}: {}", net::to_string(*udp_bind), error);
     return 1;
   }
+  // The node's ports (they outlive it): the host's clocks and the OS's randomness.
+  const server::SystemClock clock;
+  net::OsRandom random;
   std::unique_ptr<server::RegionalNode> node;
   uint64_t now_us = net::system_now_us();
   std::unique_ptr<net::TcpServer> tcp;
@@ -184,7 +188,7 @@ int main(int argc, char** argv) {
   sink_ptr = &sink;
 
   // The node (recovers from its log if one is there).
-  const net::Key key = net::random_key();
+  const net::Key key = random.key();
   server::RegionalNode::Options options;
   options.config = config;
   options.net = net::default_server_config();
@@ -192,10 +196,13 @@ int main(int argc, char** argv) {
   options.net.public_address = udp->local_address();
   options.net.private_key = key;
   options.net.max_clients = config.max_clients;
-  options.log_dir = config.data_dir + "/session-log";
+  options.clock = &clock;
+  options.random = &random;
   options.snapshot_threads = config.snapshot_threads;
   options.snapshot_threads_nice = static_cast<int>(config.snapshot_threads_nice);
-  node = server::RegionalNode::create(options, error);
+  const std::string log_dir = config.data_dir + "/session-log";
+  std::optional<server::NodeStart> start = server::open_rocks_start(config, log_dir, error);
+  if (start) node = server::RegionalNode::create(options, std::move(*start), error);
   if (!node) {
     spdlog::error("{}", error);
     return 1;
@@ -218,7 +225,7 @@ int main(int argc, char** argv) {
   login_config.protocol_id = protocol_id;
   login_config.private_key = key;
   login_config.server_addresses = {udp->local_address()};
-  server::Login login(login_config, *registry);
+  server::Login login(login_config, *registry, random);
   const uint16_t tcp_port = tcp->local_address().port;  // told to clients for the TCP fallback
   auto metrics_owner = server::Metrics::create(server::default_metrics_config(), error);
   if (!metrics_owner) {
@@ -263,7 +270,7 @@ int main(int argc, char** argv) {
                http.port(), config.admin_bind_address, admin.port(), config.bind_address, metrics_http.port());
   spdlog::info("auth.mode {}; account registry {}/accounts holds {} names", config.auth.mode, config.data_dir,
                registry->size());
-  spdlog::info("session log: {} ; logging to stderr", options.log_dir);
+  spdlog::info("session log: {} ; logging to stderr", log_dir);
   std::fflush(stdout);
 
   const uint64_t period_us = 1'000'000 / config.tick_rate_hz;

@@ -1,14 +1,8 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
-#include <chrono>
 #include <cstddef>
-#include <ctime>
 
-#include <filesystem>
-
-#include "replay/replayer.h"
-#include "replay/rocks_log.h"
 #include "schema/codec.h"
 #include "server/login.h"
 #include "sim/assert.h"
@@ -19,35 +13,19 @@ using namespace strata::sim;
 
 namespace {
 
-replay::LogConfig log_config(const RegionalNode::Options& options) {
-  const ServerConfig& config = options.config;
-  replay::LogConfig log;
-  log.before_sync = options.log_before_sync;
-  log.full_hash_every = config.full_hash_every_ticks;
-  log.snapshot_every = config.snapshot_every_ticks;
-  log.wal_sync = config.log_sync;
-  log.background_snapshots = true;  // the sim thread must not encode a world-sized snapshot
-  log.background_full_hash = true;  // nor read the whole map for a full hash (tick() settles it before each step)
-  return log;
-}
-
 uint64_t physical_ms(uint64_t now_us) { return now_us / 1000; }
 
-uint64_t thread_cpu_ns() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<uint64_t>(t.tv_sec) * 1'000'000'000 + static_cast<uint64_t>(t.tv_nsec);
-}
-
-// Times consecutive phases: end(p) charges the time since the last end() to p. The phases a tick
-// leaves early (a log failure) keep 0.
+// Times consecutive phases on the node's Clock: end(p) charges the time since the last end() to p
+// (CPU: the thread's CPU time; wall: the monotonic reading, microsecond resolution). The phases a
+// tick leaves early (a log failure) keep 0.
 class PhaseClock {
  public:
-  explicit PhaseClock(TickPhaseTimes& times) : times_(times), cpu_(thread_cpu_ns()), wall_(wall_ns()) {
+  PhaseClock(const Clock& clock, TickPhaseTimes& times)
+      : clock_(clock), times_(times), cpu_(clock.thread_cpu_ns()), wall_(wall_ns()) {
     times_ = TickPhaseTimes{};
   }
   void end(TickPhase phase) {
-    const uint64_t cpu = thread_cpu_ns();
+    const uint64_t cpu = clock_.thread_cpu_ns();
     const uint64_t wall = wall_ns();
     times_.cpu_ns[static_cast<size_t>(phase)] = cpu - cpu_;
     times_.wall_ns[static_cast<size_t>(phase)] = wall - wall_;
@@ -56,11 +34,8 @@ class PhaseClock {
   }
 
  private:
-  static uint64_t wall_ns() {
-    return static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count());
-  }
+  [[nodiscard]] uint64_t wall_ns() const { return clock_.monotonic_us() * 1000; }
+  const Clock& clock_;
   TickPhaseTimes& times_;
   uint64_t cpu_;
   uint64_t wall_;
@@ -82,37 +57,22 @@ const char* name(TickPhase phase) {
   return "invalid";
 }
 
-std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::string& error) {
-  replay::Status status;
-  std::unique_ptr<Simulation> sim;
-  std::unique_ptr<replay::LogWriter> log;
-  uint64_t recovered = 0;
-  if (std::filesystem::exists(options.log_dir)) {
-    // The writer opens first (RocksDB repairs a torn WAL tail to the last intact record), then the
-    // world is rebuilt at the last tick, checking every recorded hash on the way.
-    auto recovered_log = replay::recover(options.log_dir, log_config(options));
-    if (!recovered_log.writer || !recovered_log.sim) {
-      error = "cannot recover the log in " + options.log_dir + ": " + recovered_log.status.describe();
-      return nullptr;
-    }
-    sim = std::make_unique<Simulation>(std::move(*recovered_log.sim));
-    recovered = sim->tick();
-    log = std::move(recovered_log.writer);
-  } else {
-    WorldParams params = options.config.world;
-    params.region = RegionId{options.config.region};
-    if (const char* problem = validate(params)) {
-      error = std::string("world parameters: ") + problem;
-      return nullptr;
-    }
-    sim = std::make_unique<Simulation>(params);
-    log = replay::LogWriter::create(options.log_dir, sim->world(), log_config(options), status);
-  }
-  if (!log) {
-    error = "cannot open the session log in " + options.log_dir + ": " + status.describe();
+std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, NodeStart start, std::string& error) {
+  if (options.clock == nullptr || options.random == nullptr) {
+    error = "the node needs a clock and a random source";
     return nullptr;
   }
-  auto node = std::unique_ptr<RegionalNode>(new RegionalNode(options, std::move(sim), std::move(log)));
+  if (!start.log || !start.sim) {
+    error = "the node needs a session log and a world";
+    return nullptr;
+  }
+  if (start.sim->tick() != start.log->last_tick() || start.sim->world().params != start.log->header().params) {
+    error = "the world (tick " + std::to_string(start.sim->tick()) + ") is not the log's (last tick " +
+            std::to_string(start.log->last_tick()) + ")";
+    return nullptr;
+  }
+  const uint64_t recovered = start.sim->tick();
+  auto node = std::unique_ptr<RegionalNode>(new RegionalNode(options, std::move(start.sim), std::move(start.log)));
   node->recovered_from_tick_ = recovered;
   // Players of the recovered world have no session: they leave in the first tick.
   for (const Player& p : node->sim_->world().players) {
@@ -123,9 +83,9 @@ std::unique_ptr<RegionalNode> RegionalNode::create(const Options& options, std::
 }
 
 RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> sim,
-                           std::unique_ptr<replay::LogWriter> log)
+                           std::unique_ptr<replay::SessionLog> log)
     : options_(options),
-      net_(options.net),
+      net_(options.net, *options.random),
       hlc_(options.config.hlc_max_offset_ms),
       scheduler_(options.config.inputs, RegionId{options.config.region}, hlc_),
       sim_(std::move(sim)),
@@ -135,7 +95,8 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
   aoi.radius_cells = static_cast<int32_t>(options.config.aoi_radius_cells);
   aoi.near_cells = static_cast<int32_t>(options.config.aoi_near_cells);
   aoi.mid_cells = static_cast<int32_t>(options.config.aoi_mid_cells);
-  builders_ = std::make_unique<SnapshotBuilders>(options.snapshot_threads, options.snapshot_threads_nice, aoi, outbox_);
+  builders_ = std::make_unique<SnapshotBuilders>(options.snapshot_threads, options.snapshot_threads_nice, aoi, outbox_,
+                                                 *options.clock);
   const std::vector<CellChange> none;
   (void)frames_.publish(sim_->world(), none, sim_->quick_hash());  // checksums and mirror of the start
 }
@@ -499,7 +460,7 @@ void RegionalNode::handle_message(Session& session, const ClientMessage& m, std:
 }
 
 bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
-  PhaseClock clock(phases_);
+  PhaseClock clock(*options_.clock, phases_);
   {
     std::lock_guard lock(inbox_mutex_);
     std::swap(inbox_, sim_inbox_);
@@ -521,7 +482,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     input_.commands.resize(limits::commands_per_tick_max);
   }
   clock.end(TickPhase::schedule);
-  log_->settle();  // the last tick's full hash, if one is being computed, is done with the world
+  log_->release_world();  // the log is done with the world the last append was given: it may change
   const Effects& effects = sim_->step(input_);
   clock.end(TickPhase::step);
   if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {

@@ -1,7 +1,18 @@
 // server/node.h — the regional node: one tick of DESIGN.md's data path, sans I/O. The caller (main,
 // or a test on simulated time) feeds datagrams with receive(), calls tick() at the tick rate and
 // flush() to send; the node owns the netchannel server endpoint, the input scheduler and HLC, the
-// simulation, the session log (RocksDB) and interest management.
+// simulation and interest management, and writes every tick to the session log it is given.
+//
+// Ports: the node learns the time from a Clock (server/clock.h: the caller's now_us for the
+// simulation, the Clock for phase timings and snapshot build figures), draws unpredictable bytes
+// from a net::Random (net/random.h: the challenge key, connection ids) and writes ticks to a
+// replay::SessionLog (replay/session_log.h). It reads no clock, draws no OS randomness, sleeps
+// nowhere and keeps no global; it creates threads only when its Options ask for them
+// (snapshot_threads > 0, observer_encode_thread), and then only to build snapshots and encode
+// observers' worlds (the SessionLog implementation may have threads of its own: the RocksDB
+// writer does, the memory log does not). Run with a ManualClock, a DeterministicRandom, a
+// MemorySessionLog, snapshot_threads = 0 and observer_encode_thread = false, on one thread, two
+// runs with the same inputs send the same bytes.
 //
 // Per tick T: net events and messages -> scheduler; TickInput(T) built (system, players, remote);
 // sim::step; the log appends input + hashes (+ snapshot when due) in one group commit; chunk
@@ -14,9 +25,13 @@
 // chat deliveries per tick, mismatch reports per client, and observers (a capped number, each
 // started from a world encoded off the tick thread and fed through a queue bounded in bytes).
 //
-// Recovery: when the log directory already holds a log, the node rebuilds the world at the log's
-// last tick (snapshot + tail, verifying every recorded hash) and appends after it; players left in
-// that world have no session any more, so the first tick makes them leave (logged like any input).
+// Construction: the caller opens or recovers the log and rebuilds the world from it (NodeStart;
+// server/node_start.h does it for a RocksDB directory or a memory disk) and hands both to create().
+// Why the node does not open the log itself: which store, and what to do when there is a log to
+// recover, is main()'s choice (a simulation recovers from a memory disk after a crash it staged),
+// and a node handed an open log has no failure path of its own for storage it does not own.
+// Players left in a recovered world have no session any more, so the first tick makes them leave
+// (logged like any input).
 #pragma once
 
 #include <array>
@@ -32,17 +47,16 @@
 #include <unordered_map>
 #include <vector>
 
+#include "net/random.h"
 #include "net/server.h"
+#include "replay/session_log.h"
 #include "schema/client/messages.h"
 #include "server/aoi.h"
+#include "server/clock.h"
 #include "server/config.h"
 #include "server/input_scheduler.h"
 #include "server/snapshots.h"
 #include "server/world_encoder.h"
-
-namespace strata::replay {
-class LogWriter;
-}
 
 namespace strata::server {
 
@@ -90,12 +104,24 @@ struct TickPhaseTimes {
   std::array<uint64_t, tick_phase_count> wall_ns{};  // elapsed: CPU time plus waits (locks, I/O, a core)
 };
 
+// What a node starts from: its session log, open for appending after its last tick, and the world
+// at that tick (a new world at its start tick for a new log).
+struct NodeStart {
+  std::unique_ptr<replay::SessionLog> log;
+  std::unique_ptr<sim::Simulation> sim;
+};
+
 class RegionalNode {
  public:
   struct Options {
     ServerConfig config;
     net::ServerConfig net;
-    std::string log_dir;  // created if missing; recovered from if present
+    // The ports (required; they must outlive the node). `clock` times the tick's phases and the
+    // snapshot builds (figures, never decisions); with snapshot_threads > 0 the builders read it
+    // from their threads, so it must then be thread-safe (SystemClock). `random` is the
+    // netchannel's (drawn on the network side).
+    const Clock* clock = nullptr;
+    net::Random* random = nullptr;
     // Threads building client snapshots; 0 builds them inside tick() (deterministic, for tests).
     size_t snapshot_threads = 0;
     int snapshot_threads_nice = 0;  // added to the builder threads' nice value
@@ -112,10 +138,11 @@ class RegionalNode {
     // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
     // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
     size_t chat_deliveries_per_tick = 8192;
-    std::function<void()> log_before_sync;  // test seam: replay::LogConfig::before_sync
   };
-  // Opens (or recovers) the node. nullptr and `error` when the log cannot be created or recovered.
-  [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, std::string& error);
+  // The node over `start` (its log positioned at its world's tick). nullptr and `error` when the
+  // options or the start do not fit (no clock or random, a world of another tick than the log's).
+  [[nodiscard]] static std::unique_ptr<RegionalNode> create(const Options& options, NodeStart start,
+                                                            std::string& error);
   ~RegionalNode();
   RegionalNode(const RegionalNode&) = delete;
   RegionalNode& operator=(const RegionalNode&) = delete;
@@ -257,7 +284,7 @@ class RegionalNode {
   void drop_observer(Session& session, net::DisconnectReason reason);
   void send_observed(uint64_t client, const SharedMessage& message, bool start_part);
   void drain_observers(uint64_t now_us, uint64_t durable_tick);  // network side
-  RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::LogWriter> log);
+  RegionalNode(const Options& options, std::unique_ptr<sim::Simulation> sim, std::unique_ptr<replay::SessionLog> log);
   bool tick(uint64_t now_us, bool final_snapshot);
   void handle_events(const std::vector<InboundEvent>& events);
   void handle_message(Session& session, const ClientMessage& message, std::span<const view::InputEntry> inputs);
@@ -275,7 +302,7 @@ class RegionalNode {
   Hlc hlc_;
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
-  std::unique_ptr<replay::LogWriter> log_;
+  std::unique_ptr<replay::SessionLog> log_;
   FramePublisher frames_{64};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;
   std::unique_ptr<SnapshotBuilders> builders_;

@@ -2,7 +2,6 @@
 #include "server/snapshots.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 
 #include "schema/client/messages.h"
@@ -52,8 +51,9 @@ void SnapshotOutbox::take_spares(std::vector<std::vector<uint8_t>>& into, size_t
   }
 }
 
-SnapshotBuilders::SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox)
-    : threads_(threads), params_(params), outbox_(outbox) {
+SnapshotBuilders::SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox,
+                                   const Clock& clock)
+    : threads_(threads), params_(params), outbox_(outbox), clock_(clock) {
   const size_t count = std::max<size_t>(1, threads);
   for (size_t i = 0; i < count; ++i) builders_.push_back(std::make_unique<Builder>());
   split_.resize(count);
@@ -129,11 +129,11 @@ void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vect
   for (auto& s : split_) s.clear();
   for (const SnapshotJob& job : jobs) split_[job.client % builders_.size()].push_back(job);
   if (threads_ == 0) {
-    build(*builders_[0], *frame, split_[0], forget_[0], std::chrono::steady_clock::now());
+    build(*builders_[0], *frame, split_[0], forget_[0], clock_.monotonic_us());
     forget_[0].clear();
     return;
   }
-  const auto now = std::chrono::steady_clock::now();
+  const uint64_t now_us = clock_.monotonic_us();
   for (size_t i = 0; i < threads_; ++i) {
     Builder& b = *builders_[i];
     {
@@ -143,7 +143,7 @@ void SnapshotBuilders::publish(std::shared_ptr<const TickFrame> frame, std::vect
         b.stats.frames_skipped += 1;
       }
       b.pending = frame;
-      b.pending_since = now;
+      b.pending_since_us = now_us;
       b.pending_jobs.swap(split_[i]);
       b.pending_forget.insert(b.pending_forget.end(), forget_[i].begin(), forget_[i].end());
       b.newer.store(true, std::memory_order_release);
@@ -158,7 +158,7 @@ void SnapshotBuilders::run(Builder& b) {
   std::vector<uint64_t> forget;
   for (;;) {
     std::shared_ptr<const TickFrame> frame;
-    std::chrono::steady_clock::time_point since;
+    uint64_t since_us = 0;
     {
       std::unique_lock lock(b.mutex);
       b.wake.wait(lock, [&] { return b.stop || b.pending != nullptr; });
@@ -169,17 +169,17 @@ void SnapshotBuilders::run(Builder& b) {
       b.pending_jobs.clear();
       forget.swap(b.pending_forget);
       b.pending_forget.clear();
-      since = b.pending_since;
+      since_us = b.pending_since_us;
       b.newer.store(false, std::memory_order_relaxed);
     }
-    build(b, *frame, jobs, forget, since);
+    build(b, *frame, jobs, forget, since_us);
     forget.clear();
   }
 }
 
 void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vector<SnapshotJob>& jobs_in,
-                             const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published) {
-  const auto start = std::chrono::steady_clock::now();
+                             const std::vector<uint64_t>& forget, uint64_t published_us) {
+  const uint64_t start_us = clock_.monotonic_us();
   // Read: a builder's frames never go back (a client's views, and so its baselines, are older).
   STRATA_REQUIRE(frame.tick >= b.last_frame_tick, frame.tick, b.last_frame_tick);
   b.last_frame_tick = frame.tick;
@@ -202,9 +202,8 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
   SnapshotBuilderCounters& counts = b.pending_counts;
   const auto hand_over = [&] {
     if (!batch.empty()) {
-      const auto lag =
-          std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - published);
-      counts.lag_us += static_cast<uint64_t>(lag.count()) * batch.size();
+      const uint64_t now_us = clock_.monotonic_us();
+      counts.lag_us += (now_us > published_us ? now_us - published_us : 0) * batch.size();
       counts.snapshots_built += batch.size();
       outbox_.push(batch);
     }
@@ -265,8 +264,8 @@ void SnapshotBuilders::build(Builder& b, const TickFrame& frame, const std::vect
     batch.push_back(std::move(built));
     if (batch.size() >= hand_over_batch) hand_over();
   }
-  counts.build_us_max = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  const uint64_t end_us = clock_.monotonic_us();
+  counts.build_us_max = end_us > start_us ? end_us - start_us : 0;
   hand_over();
 }
 

@@ -19,7 +19,6 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -32,6 +31,7 @@
 #include <vector>
 
 #include "server/aoi.h"
+#include "server/clock.h"
 
 namespace strata::server {
 
@@ -82,7 +82,7 @@ struct SnapshotBuilderCounters {
   uint64_t frames_cut = 0;      // per builder: a newer frame came before it finished this one
   uint64_t snapshots_built = 0;
   uint64_t fulls_deferred = 0;  // a full snapshot held back: the previous one is not acknowledged yet
-  uint64_t build_us_max = 0;    // the longest one builder spent on one frame (steady clock)
+  uint64_t build_us_max = 0;    // the longest one builder spent on one frame (the Clock's monotonic time)
   // What was built (sums: divide by the counts for means; the load report does, over a window).
   uint64_t fulls_built = 0;
   uint64_t fulls_evicted = 0;  // of which: the acknowledged view was no longer held (a late ack)
@@ -107,8 +107,10 @@ class SnapshotBuilders {
  public:
   // threads == 0: build inline in publish(). `outbox` must outlive this object.
   // `nice`: added to each builder thread's nice value (Linux: per thread), so that the tick thread
-  // wins the CPU when it is short.
-  SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox);
+  // wins the CPU when it is short. `clock` times the builds (lag and build time, figures only: never
+  // what is built); with threads > 0 the builder threads read it, so it must be thread-safe (a
+  // SystemClock; a ManualClock only with threads == 0). `outbox` and `clock` must outlive this object.
+  SnapshotBuilders(size_t threads, int nice, const AoiParams& params, SnapshotOutbox& outbox, const Clock& clock);
   ~SnapshotBuilders();  // finishes no pending frame: stops and joins the threads
   SnapshotBuilders(const SnapshotBuilders&) = delete;
   SnapshotBuilders& operator=(const SnapshotBuilders&) = delete;
@@ -140,7 +142,7 @@ class SnapshotBuilders {
     std::shared_ptr<const TickFrame> pending;  // newest frame not started yet
     std::vector<SnapshotJob> pending_jobs;
     std::vector<uint64_t> pending_forget;
-    std::chrono::steady_clock::time_point pending_since;
+    uint64_t pending_since_us = 0;  // the clock's monotonic time
     bool stop = false;
     std::atomic<bool> newer{false};  // a frame is pending: the one being built is cut short
     std::mutex ack_mutex;
@@ -165,11 +167,12 @@ class SnapshotBuilders {
   void run(Builder& builder);
   void take_acks(Builder& builder);  // applies the posted acks to the builder's clients
   void build(Builder& builder, const TickFrame& frame, const std::vector<SnapshotJob>& jobs,
-             const std::vector<uint64_t>& forget, std::chrono::steady_clock::time_point published);
+             const std::vector<uint64_t>& forget, uint64_t published_us);
 
   size_t threads_;
   AoiParams params_;
   SnapshotOutbox& outbox_;
+  const Clock& clock_;
   std::vector<std::unique_ptr<Builder>> builders_;  // one inline builder when threads_ == 0
   std::vector<std::vector<SnapshotJob>> split_;     // publish() scratch, per builder
   std::vector<std::vector<uint64_t>> forget_;       // per builder, handed over with the next frame

@@ -15,13 +15,14 @@ constexpr size_t header_bytes = 26;  // version, expiry, nonce, name length
 
 }  // namespace
 
-std::string mint_ticket(const TicketKey& key, std::string_view name, uint64_t now_unix_s, uint32_t ttl_s) {
+std::string mint_ticket(const TicketKey& key, std::string_view name, uint64_t now_unix_s, uint32_t ttl_s,
+                        net::Random& random) {
   if (!valid_login_name(name) || name.size() > ticket_name_bytes_max) return {};
   std::vector<uint8_t> bytes(header_bytes + name.size() + ticket_mac_bytes);
   const uint64_t expiry = now_unix_s + ttl_s;
   bytes[0] = ticket_version;
   for (size_t i = 0; i < 8; ++i) bytes[1 + i] = static_cast<uint8_t>(expiry >> (8 * i));
-  randombytes_buf(bytes.data() + 9, ticket_nonce_bytes);
+  random.fill(std::span(bytes).subspan(9, ticket_nonce_bytes));
   bytes[25] = static_cast<uint8_t>(name.size());
   for (size_t i = 0; i < name.size(); ++i) bytes[header_bytes + i] = static_cast<uint8_t>(name[i]);
   const size_t signed_bytes = header_bytes + name.size();

@@ -27,6 +27,8 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "net/random.h"
+
 namespace strata::server {
 
 inline constexpr size_t ticket_key_bytes = 32;  // crypto_auth_KEYBYTES
@@ -51,7 +53,9 @@ struct TicketCheck {
 
 // Mints a ticket for `name` valid until now + ttl (for tests, the CLI and backends to copy). Empty
 // when the name is not a login name.
-[[nodiscard]] std::string mint_ticket(const TicketKey& key, std::string_view name, uint64_t now_unix_s, uint32_t ttl_s);
+// Its nonce is drawn from `random`.
+[[nodiscard]] std::string mint_ticket(const TicketKey& key, std::string_view name, uint64_t now_unix_s, uint32_t ttl_s,
+                                      net::Random& random);
 
 // A key from 64 hex digits (surrounding whitespace ignored).
 [[nodiscard]] std::optional<TicketKey> parse_ticket_key(std::string_view hex);

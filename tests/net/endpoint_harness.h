@@ -47,7 +47,8 @@ class World {
  public:
   World(const ServerConfig& server_config, const LinkConfig& link, uint64_t seed)
       : now_us_(start_unix_us),
-        server_(server_config),
+        random_(seed),
+        server_(server_config, random_),
         up_(link, seed),
         down_(link, seed * 31 + 7),
         server_sink_(down_, server_address(), now_us_) {}
@@ -68,7 +69,7 @@ class World {
     params.expire_seconds = expire_s;
     params.server_addresses = {server_address()};
     params.user_data[0] = static_cast<uint8_t>(static_cast<uint64_t>(id));
-    return *mint_connect_token(params, private_key, now_us_ / 1'000'000);
+    return *mint_connect_token(params, private_key, now_us_ / 1'000'000, random_);
   }
 
   size_t add_client(const ClientConfig& config = default_client_config()) {
@@ -101,6 +102,7 @@ class World {
 
  private:
   uint64_t now_us_;
+  DeterministicRandom random_;  // the server's and the tokens': a seed repeats a run byte for byte
   Server server_;
   LinkSim up_;
   LinkSim down_;

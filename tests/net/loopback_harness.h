@@ -23,7 +23,7 @@ inline ConnectToken mint(const Key& key, const Address& server, ClientId id) {
   params.protocol_id = loopback_protocol_id;
   params.client_id = id;
   params.server_addresses = {server};
-  return *mint_connect_token(params, key, system_now_us() / 1'000'000);
+  return *mint_connect_token(params, key, system_now_us() / 1'000'000, os_random());
 }
 
 }  // namespace strata::net::test

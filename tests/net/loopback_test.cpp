@@ -70,7 +70,7 @@ TEST(net_loopback, udp_handshake_and_messages_both_ways) {
   ASSERT_TRUE(client_socket) << error;
   const Key key = random_key();
   const Address server_address = server_socket->local_address();
-  Server server(server_config(key, server_address));
+  Server server(server_config(key, server_address), os_random());
   Client client(default_client_config());
   ASSERT_TRUE(client.connect(mint(key, server_address, ClientId{9}), system_now_us()));
   Exchange exchange;
@@ -132,7 +132,7 @@ struct TcpWorld {
         [this](const Address& peer) { server->transport_closed(TransportKind::stream, peer); }, error);
     ASSERT_TRUE(listener) << error;
     tcp_address = listener->local_address();
-    server = std::make_unique<Server>(server_config(key, address));
+    server = std::make_unique<Server>(server_config(key, address), os_random());
   }
 
   // Runs the server and a stream client until it is connected or the deadline passes.

@@ -1,5 +1,6 @@
 # tests/net/net.cmake: netchannel tests (issue 4), included from tests/CMakeLists.txt.
 strata_add_test(NAME net_packet_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/packet_test.cpp LIBS strata_net LABELS net)
+strata_add_test(NAME net_random_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/random_test.cpp LIBS strata_net LABELS net)
 strata_add_test(NAME net_connection_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/connection_test.cpp LIBS strata_net LABELS net)
 target_include_directories(net_connection_test PRIVATE ${CMAKE_CURRENT_LIST_DIR}/../..)
 strata_add_test(NAME net_security_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/security_test.cpp LIBS strata_net LABELS net)

@@ -57,7 +57,7 @@ TEST(net_netsim, relay_carries_a_connection_through_a_bad_link) {
   sc.protocol_id = 77;
   sc.public_address = relay_address;  // clients reach the server through the relay
   sc.private_key = key;
-  Server endpoint(sc);
+  Server endpoint(sc, os_random());
   ConnectTokenParams params;
   params.protocol_id = 77;
   params.client_id = ClientId{5};
@@ -65,7 +65,8 @@ TEST(net_netsim, relay_carries_a_connection_through_a_bad_link) {
   ClientConfig cc = default_client_config();
   cc.handshake_timeout_us = 10'000'000;  // the relay may still be starting
   Client client(cc);
-  ASSERT_TRUE(client.connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us()));
+  ASSERT_TRUE(
+      client.connect(*mint_connect_token(params, key, system_now_us() / 1'000'000, os_random()), system_now_us()));
   constexpr uint32_t count = 500;
   uint32_t up_sent = 0, up_received = 0, down_sent = 0, down_received = 0;
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);

@@ -160,12 +160,12 @@ TEST(net_security, wrong_server_and_wrong_protocol_tokens_are_refused) {
   params.protocol_id = test::test_protocol_id;
   params.client_id = ClientId{1};
   params.server_addresses = {make_ipv4(10, 9, 9, 9, 40000)};
-  const auto other_server = *mint_connect_token(params, f.key, f.world.now_us() / 1'000'000);
+  const auto other_server = *mint_connect_token(params, f.key, f.world.now_us() / 1'000'000, os_random());
   EXPECT_TRUE(f.inject(test::client_address(0), Fixture::request_from(other_server)).sizes.empty());
   EXPECT_EQ(f.world.server().endpoint_drops()[DropReason::token_wrong_server], 1u);
   params.server_addresses = {test::server_address()};
   params.protocol_id = 999;
-  const auto other_protocol = *mint_connect_token(params, f.key, f.world.now_us() / 1'000'000);
+  const auto other_protocol = *mint_connect_token(params, f.key, f.world.now_us() / 1'000'000, os_random());
   EXPECT_TRUE(f.inject(test::client_address(0), Fixture::request_from(other_protocol)).sizes.empty());
   EXPECT_EQ(f.world.server().endpoint_drops()[DropReason::wrong_protocol], 1u);
 }

@@ -52,7 +52,7 @@ struct TcpServerWorld {
     config.protocol_id = protocol_id;
     config.public_address = address;
     config.private_key = key;
-    server = std::make_unique<Server>(config);
+    server = std::make_unique<Server>(config, os_random());
   }
   void turn() {
     now = system_now_us();

@@ -72,7 +72,7 @@ inline Recording record_scenario(const std::string& dir, uint64_t seed, uint32_t
   sim::TickInput input;
   for (uint64_t t = 0; t < ticks; ++t) {
     generator.next(sim.world(), input);
-    writer->settle();  // the server's order (a no-op unless config.background_full_hash)
+    writer->release_world();  // the server's order (a no-op unless config.background_full_hash)
     sim.step(input);
     if (fault) {
       sim::World world = sim.world();

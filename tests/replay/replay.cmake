@@ -5,6 +5,10 @@ strata_add_test(NAME replay_log_test
   LIBS strata_replay strata_scenario LABELS replay)
 # Each property case creates RocksDB directories (fsyncs): 25 cases keep the suite fast.
 set_tests_properties(replay_log_test PROPERTIES ENVIRONMENT "RC_PARAMS=max_success=25")
+# The in-memory SessionLog: crash model per fsync policy, same records as RocksDB, injected faults.
+strata_add_test(NAME replay_memory_log_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/memory_log_test.cpp
+  LIBS strata_replay strata_scenario LABELS replay)
 strata_add_test(NAME replay_desync_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/desync_test.cpp
   LIBS strata_replay strata_scenario LABELS replay)

@@ -350,7 +350,7 @@ TEST(SessionLog, BackgroundSnapshotsGiveTheSameLogAsSynchronousOnes) {
       sim.step(input);
       ASSERT_TRUE(writer->append(input, sim, t == 63).ok());  // the last one forced, as a clean stop
     }
-    ASSERT_TRUE(writer->flush_snapshots().ok());
+    ASSERT_TRUE(writer->flush().ok());
   }
   EXPECT_EQ(sim.full_hash(), synchronous.final_full_hash);
   auto log = replay::open_log(dir.path("log"), status);
@@ -400,7 +400,7 @@ TEST(SessionLog, BackgroundFullHashesGiveTheSameRecordsAsSynchronousOnes) {
   EXPECT_TRUE(result.status.ok()) << result.status.describe();
 }
 
-// A writer whose caller stepped without settle(): the append is refused, the tick whose hash was
+// A writer whose caller stepped without release_world(): the append is refused, the tick whose hash was
 // running keeps no full hash (it may be of the later world), nothing else is lost, and the same
 // append then goes through.
 TEST(SessionLog, AnAppendWithoutSettleIsRefusedAndTheUnsureHashDropped) {
@@ -416,7 +416,7 @@ TEST(SessionLog, AnAppendWithoutSettleIsRefusedAndTheUnsureHashDropped) {
     sim::TickInput input;
     for (uint64_t t = 1; t <= 12; ++t) {
       generator.next(sim.world(), input);
-      if (t != 6) writer->settle();  // tick 5's hash is not waited for before tick 6's step
+      if (t != 6) writer->release_world();  // tick 5's hash is not waited for before tick 6's step
       sim.step(input);
       const replay::Status appended = writer->append(input, sim);
       if (t == 6) {

@@ -27,6 +27,8 @@ namespace {
 
 using namespace strata::sim;
 
+const SystemClock test_clock;  // the builders time their builds with it (figures only: never what is built)
+
 // The client side of the protocol, as the SDK does it: keeps recent views by tick.
 struct FakeClient {
   std::map<uint64_t, view::ClientView> views;
@@ -378,8 +380,8 @@ TEST(Snapshots, ThreadedBuildersMatchInlineBuildsByteForByte) {
   AoiParams aoi;
   aoi.radius_cells = 12;
   aoi.near_cells = 4;
-  SnapshotBuilders inline_builders(0, 0, aoi, inline_out);
-  SnapshotBuilders threaded(3, 5, aoi, threaded_out);
+  SnapshotBuilders inline_builders(0, 0, aoi, inline_out, test_clock);
+  SnapshotBuilders threaded(3, 5, aoi, threaded_out, test_clock);
   EXPECT_EQ(threads_niced_by(5, 3), 3U) << "builder threads run nicer than the tick thread";
   std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> expected;  // (client, tick) -> bytes
   std::map<std::pair<uint64_t, uint64_t>, std::vector<uint8_t>> got;
@@ -450,7 +452,7 @@ TEST(Snapshots, UnacknowledgedFullSnapshotsAreRetriedNotRepeated) {
   SnapshotOutbox out;
   AoiParams aoi;
   aoi.full_retry_ticks = 10;
-  SnapshotBuilders builders(0, 0, aoi, out);
+  SnapshotBuilders builders(0, 0, aoi, out, test_clock);
   std::vector<uint64_t> built_at;
   std::vector<BuiltSnapshot> batch;
   for (int t = 0; t < 25; ++t) {
@@ -486,7 +488,7 @@ TEST(Snapshots, OverloadedBuildersSkipFramesAndClientsStayConsistent) {
   Server server(params);
   scenario::ScenarioGenerator generator(config);
   SnapshotOutbox out;
-  SnapshotBuilders builders(1, 0, AoiParams{}, out);
+  SnapshotBuilders builders(1, 0, AoiParams{}, out, test_clock);
   std::map<uint32_t, FakeClient> clients;
   std::map<uint64_t, uint64_t> acked;
   TickInput input;
@@ -537,7 +539,7 @@ TEST(Snapshots, ANewerFrameCutsTheBuildAndTheRotationGoesOn) {
   const size_t players = server.sim.world().players.size();
   ASSERT_EQ(players, 200U);
   SnapshotOutbox out;
-  SnapshotBuilders builders(1, 0, AoiParams{}, out);
+  SnapshotBuilders builders(1, 0, AoiParams{}, out, test_clock);
   std::mutex mutex;
   std::condition_variable changed;
   size_t taken = 0;
@@ -631,7 +633,7 @@ TEST(Snapshots, PostedAcksAreUsedBeforeTheJobsCarryThem) {
   server.join(50);
   TickInput input;
   SnapshotOutbox out;
-  SnapshotBuilders builders(0, 0, AoiParams{}, out);  // inline: deterministic
+  SnapshotBuilders builders(0, 0, AoiParams{}, out, test_clock);  // inline: deterministic
   std::vector<SnapshotJob> jobs;
   for (uint32_t id = 1; id <= 50; ++id) jobs.push_back({id, 1, id, 0});  // the sim thread saw no ack
   std::vector<BuiltSnapshot> batch;

@@ -127,7 +127,7 @@ uint64_t run(const Scenario& s) {
     const replay::Status appended = log->append(input, sim);
     RC_ASSERT(appended.ok());
   }
-  RC_ASSERT(log->flush_snapshots().ok());
+  RC_ASSERT(log->flush().ok());
   log.reset();
 
   // Every record decodes, and the log replays with every hash verified.

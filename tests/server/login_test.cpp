@@ -215,7 +215,7 @@ TEST_F(LoginTest, RegistryRefusesWhenEveryIdIsTaken) {
 
 TEST_F(LoginTest, DevModeLogsInAnyValidNameAndTheNewerLoginWins) {
   auto registry = open_registry(dir_);
-  Login login(base_config(AuthMode::dev), *registry);
+  Login login(base_config(AuthMode::dev), *registry, net::os_random());
   const auto first = attempt(login, {R"({"name":"alice"})"});
   ASSERT_EQ(first.reason, LoginReason::ok);
   EXPECT_EQ(first.player, 1U);
@@ -236,7 +236,7 @@ TEST_F(LoginTest, DevModeCapsNewNamesPerAddressAndInTotal) {
   LoginConfig config = base_config(AuthMode::dev);
   config.dev_new_names_per_address_per_min = 3;
   config.dev_names_max = 5;
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   for (int i = 0; i < 3; ++i)
     EXPECT_EQ(attempt(login, {R"({"name":"n)" + std::to_string(i) + R"("})"}).reason, LoginReason::ok);
   EXPECT_EQ(attempt(login, {R"({"name":"n3"})"}).reason, LoginReason::new_names_limited);
@@ -259,18 +259,20 @@ TEST_F(LoginTest, FailedAttemptsNeverTakeAnId) {
   config.attempts_per_address_per_s = 1'000'000;
   config.attempts_burst_per_address = 1'000'000;
   TicketKey other{};
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   for (int i = 0; i < 20'000; ++i) {  // forged tickets, hostile names, observers without the credential
     std::string name = "m";
     name += std::to_string(i);
     std::string observer = "{\"role\":\"observer\",\"name\":\"";
     observer += name;
     observer += "\"}";
-    ASSERT_NE(attempt(login, {ticket_body(mint_ticket(other, name, t0_us / 1'000'000, 60))}).reason, LoginReason::ok);
+    ASSERT_NE(attempt(login, {ticket_body(mint_ticket(other, name, t0_us / 1'000'000, 60, net::os_random()))}).reason,
+              LoginReason::ok);
     ASSERT_NE(attempt(login, {observer, "127.0.0.1", "", true}).reason, LoginReason::ok);
   }
   EXPECT_EQ(registry->size(), 0U);
-  const auto ok = attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "real", t0_us / 1'000'000, 60))});
+  const auto ok =
+      attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "real", t0_us / 1'000'000, 60, net::os_random()))});
   ASSERT_EQ(ok.reason, LoginReason::ok);
   EXPECT_EQ(ok.player, 1U);
   EXPECT_EQ(counted(login, LoginReason::forged_ticket), 20'000U);
@@ -286,7 +288,7 @@ TEST_F(LoginTest, StaticModeChecksThePassword) {
   accounts->hashes["alice"] = hash_password("correct horse");
   ASSERT_FALSE(accounts->hashes["alice"].empty());
   config.accounts = accounts;
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   EXPECT_EQ(attempt(login, {R"({"name":"alice","password":"wrong horse"})"}).reason, LoginReason::wrong_password);
   EXPECT_EQ(attempt(login, {R"({"name":"mallory","password":"correct horse"})"}).reason, LoginReason::wrong_password);
   EXPECT_EQ(attempt(login, {R"({"name":"alice"})"}).reason, LoginReason::missing_credential);
@@ -333,7 +335,7 @@ TEST_F(LoginTest, PasswordChecksRunOnTheBoundedVerifierPool) {
   config.accounts = accounts;
   config.verify_threads = 1;
   config.verify_queue_max = 2;
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   const std::string body = R"({"name":"alice","password":"pw"})";
   // 12 hosts at once: at most one verifying and two waiting; the rest are answered busy on the
   // submitting thread, and every login is answered exactly once.
@@ -367,27 +369,30 @@ TEST_F(LoginTest, TicketModeRefusesForgedExpiredReplayedAndTooLongTickets) {
   config.ticket_key = parse_ticket_key(std::string(64, 'a'));
   ASSERT_TRUE(config.ticket_key);
   config.ticket_lifetime_max_s = 300;
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   const uint64_t now_s = t0_us / 1'000'000;
   auto body = [](const std::string& ticket) { return ticket_body(ticket); };
-  const std::string ticket = mint_ticket(*config.ticket_key, "carol", now_s, 60);
+  const std::string ticket = mint_ticket(*config.ticket_key, "carol", now_s, 60, net::os_random());
   const auto ok = attempt(login, {body(ticket)});
   ASSERT_EQ(ok.reason, LoginReason::ok);
   EXPECT_EQ(ok.player, 1U);
   EXPECT_EQ(attempt(login, {body(ticket)}).reason, LoginReason::replayed_ticket);
   TicketKey forged_key = *config.ticket_key;
   forged_key[0] ^= 1;
-  EXPECT_EQ(attempt(login, {body(mint_ticket(forged_key, "carol", now_s, 60))}).reason, LoginReason::forged_ticket);
+  EXPECT_EQ(attempt(login, {body(mint_ticket(forged_key, "carol", now_s, 60, net::os_random()))}).reason,
+            LoginReason::forged_ticket);
   EXPECT_EQ(attempt(login, {body("not-a-ticket")}).reason, LoginReason::forged_ticket);
-  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s - 120, 60))}).reason,
+  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s - 120, 60, net::os_random()))}).reason,
             LoginReason::expired_ticket);
-  const std::string later = mint_ticket(*config.ticket_key, "carol", now_s, 30);
+  const std::string later = mint_ticket(*config.ticket_key, "carol", now_s, 30, net::os_random());
   EXPECT_EQ(attempt(login, {body(later), "127.0.0.1", "", false, t0_us + 31'000'000}).reason,
             LoginReason::expired_ticket);
-  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s, 3600))}).reason,
+  EXPECT_EQ(attempt(login, {body(mint_ticket(*config.ticket_key, "carol", now_s, 3600, net::os_random()))}).reason,
             LoginReason::ticket_too_long);
-  EXPECT_EQ(attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "carol", now_s, 60), "alice")}).reason,
-            LoginReason::ticket_name_mismatch);
+  EXPECT_EQ(
+      attempt(login, {ticket_body(mint_ticket(*config.ticket_key, "carol", now_s, 60, net::os_random()), "alice")})
+          .reason,
+      LoginReason::ticket_name_mismatch);
   EXPECT_EQ(attempt(login, {R"({"name":"carol"})"}).reason, LoginReason::missing_credential);
   EXPECT_EQ(counted(login, LoginReason::forged_ticket), 2U);
   EXPECT_EQ(counted(login, LoginReason::expired_ticket), 2U);
@@ -398,7 +403,7 @@ TEST_F(LoginTest, TicketModeRefusesForgedExpiredReplayedAndTooLongTickets) {
 
 TEST_F(LoginTest, ObserversNeedTheAdminCredentialOnTheAdminListener) {
   auto registry = open_registry(dir_);
-  Login login(base_config(AuthMode::dev), *registry);
+  Login login(base_config(AuthMode::dev), *registry, net::os_random());
   const std::string body = R"({"name":"alice","role":"observer"})";
   const std::string bearer = "Bearer " + admin_token;
   EXPECT_EQ(attempt(login, {body, "127.0.0.1", bearer, false}).reason, LoginReason::observer_admin_only);
@@ -421,7 +426,7 @@ TEST_F(LoginTest, NoAdminTokenConfiguredMeansNoObserver) {
   auto registry = open_registry(dir_);
   LoginConfig config = base_config(AuthMode::dev);
   config.admin_token.clear();
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   EXPECT_EQ(attempt(login, {R"({"name":"a","role":"observer"})", "127.0.0.1", "Bearer ", true}).reason,
             LoginReason::observer_needs_admin);
   EXPECT_FALSE(login.admin_request_ok("Bearer "));
@@ -434,7 +439,7 @@ TEST_F(LoginTest, AttemptsAreRateLimitedPerAddress) {
   LoginConfig config = base_config(AuthMode::dev);
   config.attempts_per_address_per_s = 2;
   config.attempts_burst_per_address = 4;
-  Login login(config, *registry);
+  Login login(config, *registry, net::os_random());
   for (int i = 0; i < 4; ++i) EXPECT_EQ(attempt(login, {R"({"name":"a"})"}).reason, LoginReason::ok);
   EXPECT_EQ(attempt(login, {R"({"name":"a"})"}).reason, LoginReason::rate_limited);
   EXPECT_EQ(attempt(login, {"garbage"}).reason, LoginReason::rate_limited);  // before any parsing
@@ -464,7 +469,7 @@ TEST(LoginHttp, RefusalsAreJsonWithTheReasonAndStatus) {
 
 TEST_F(LoginTest, AdminRoutesOffLoopbackNeedTheAdminToken) {
   auto registry = open_registry(dir_);
-  Login login(base_config(AuthMode::static_accounts), *registry);
+  Login login(base_config(AuthMode::static_accounts), *registry, net::os_random());
   HttpRequest request;
   EXPECT_FALSE(refuse_admin_request(login, true, request));  // on loopback: open
   const auto refused = refuse_admin_request(login, false, request);

@@ -19,10 +19,12 @@
 #include "net/sdk/game_client.h"
 #include "net/sdk/observer.h"
 #include "net/token.h"
+#include "replay/memory_log.h"
 #include "replay/replayer.h"
 #include "replay/rocks_log.h"
 #include "server/login.h"
 #include "server/node.h"
+#include "server/node_start.h"
 #include "sim/rng.h"
 
 namespace strata::server {
@@ -41,12 +43,23 @@ class LinkSink : public net::DatagramSink {
   LinkSink(net::LinkSim& link, net::Address from, const uint64_t& now) : link_(link), from_(from), now_(now) {}
   void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override {
     link_.send(now_, from_, to, data);
+    // FNV-1a over (to, data): what was sent, in order, in one number.
+    const auto mix = [&](uint8_t b) { digest_ = (digest_ ^ b) * 0x100000001b3ULL; };
+    for (uint8_t b : to.ip) mix(b);
+    mix(static_cast<uint8_t>(to.port));
+    mix(static_cast<uint8_t>(to.port >> 8));
+    for (uint8_t b : data) mix(b);
+    datagrams_ += 1;
   }
+  [[nodiscard]] uint64_t digest() const { return digest_; }
+  [[nodiscard]] uint64_t datagrams() const { return datagrams_; }
 
  private:
   net::LinkSim& link_;
   net::Address from_;
   const uint64_t& now_;
+  uint64_t digest_ = 0xcbf29ce484222325ULL;
+  uint64_t datagrams_ = 0;
 };
 
 struct TempDir {
@@ -63,13 +76,18 @@ class Cluster {
  public:
   // The log is fsynced when the OS decides unless `configure` asks for another policy (background
   // fsyncs would make what reaches the clients depend on the disk's timing).
+  // An empty `log_dir` puts the log on the cluster's memory disk (replay/memory_log.h) instead of
+  // RocksDB. `before_sync` runs before each fsync of the log thread (replay::LogConfig::before_sync).
   Cluster(const std::string& log_dir, const net::LinkConfig& link, uint64_t seed,
-          std::function<void(RegionalNode::Options&)> configure = {})
+          std::function<void(RegionalNode::Options&)> configure = {}, std::function<void()> before_sync = {})
       : up_(link, seed),
         down_(link, seed * 7 + 1),
         node_sink_(down_, server_address(), now_),
-        configure_(std::move(configure)) {
-    private_key_ = net::random_key();
+        node_random_(seed),
+        token_random_(seed + 1),
+        configure_(std::move(configure)),
+        before_sync_(std::move(before_sync)) {
+    private_key_ = token_random_.key();
     open_node(log_dir);
   }
   void open_node(const std::string& log_dir) {
@@ -86,15 +104,28 @@ class Cluster {
     options.net.protocol_id = protocol_id;
     options.net.public_address = server_address();
     options.net.private_key = private_key_;
-    options.log_dir = log_dir;
+    options.clock = &clock_;
+    options.random = &node_random_;
     options.observer_encode_thread = false;  // deterministic unless a test asks for the thread
     if (configure_) configure_(options);
     std::string error;
-    node_ = RegionalNode::create(options, error);
+    if (log_dir.empty()) {
+      std::optional<MemoryNodeStart> start = open_memory_start(options.config, disk_, error);
+      ASSERT_TRUE(start) << error;
+      memory_log_ = start->memory;
+      node_ = RegionalNode::create(options, std::move(start->start), error);
+    } else {
+      std::optional<NodeStart> start = open_rocks_start(options.config, log_dir, error, before_sync_);
+      ASSERT_TRUE(start) << error;
+      node_ = RegionalNode::create(options, std::move(*start), error);
+    }
     ASSERT_TRUE(node_) << error;
   }
   void close_node() { node_.reset(); }
-  bool shutdown_node() { return node_->shutdown(now_ += 50'000, node_sink_); }
+  bool shutdown_node() {
+    clock_.advance(50'000);
+    return node_->shutdown(now_ += 50'000, node_sink_);
+  }
   void add_clients(size_t n) {
     for (size_t i = 0; i < n; ++i) {
       const size_t index = clients_.size();
@@ -104,7 +135,7 @@ class Cluster {
       params.expire_seconds = 600;
       params.timeout_seconds = 10;
       params.server_addresses = {server_address()};
-      auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000);
+      auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000, token_random_);
       ASSERT_TRUE(token);
       clients_.push_back(std::make_unique<sdk::GameClient>(sdk::default_game_client_config()));
       sinks_.push_back(std::make_unique<LinkSink>(up_, client_address(index), now_));
@@ -116,6 +147,7 @@ class Cluster {
     const uint64_t end = now_ + duration_us;
     while (now_ < end) {
       now_ += 5'000;
+      clock_.advance(5'000);
       net::SimDatagram d;
       while (up_.receive(now_, d)) node_->receive(net::TransportKind::datagram, d.from, d.data, now_, node_sink_);
       while (down_.receive(now_, d)) {
@@ -182,7 +214,7 @@ class Cluster {
     params.client_id = net::ClientId{player};
     params.expire_seconds = 600;
     params.server_addresses = {server_address()};
-    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000);
+    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000, token_random_);
     raw_.push_back(std::make_unique<net::Client>(net::default_client_config()));
     raw_sinks_.push_back(std::make_unique<LinkSink>(up_, client_address(raw_base + raw_.size() - 1), now_));
     EXPECT_TRUE(raw_.back()->connect(*token, now_));
@@ -198,7 +230,7 @@ class Cluster {
     params.timeout_seconds = 10;
     params.server_addresses = {server_address()};
     params.user_data[0] = Login::observer_flag;
-    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000);
+    auto token = net::mint_connect_token(params, private_key_, now_ / 1'000'000, token_random_);
     EXPECT_TRUE(token);
     ObserverSlot slot;
     slot.observer = std::make_unique<sdk::Observer>();
@@ -212,6 +244,11 @@ class Cluster {
   std::function<void(uint64_t tick)> on_tick;
   bool behaving = true;  // clients wander, build and break
   RegionalNode& node() { return *node_; }
+  replay::MemoryDisk& disk() { return disk_; }
+  // The node's memory log (its fault injection and sync schedule), when it has one.
+  replay::MemorySessionLog* memory_log() { return memory_log_; }
+  [[nodiscard]] uint64_t sent_digest() const { return node_sink_.digest(); }
+  [[nodiscard]] uint64_t sent_datagrams() const { return node_sink_.datagrams(); }
   sdk::GameClient& client(size_t i) { return *clients_[i]; }
   size_t size() const { return clients_.size(); }
 
@@ -222,6 +259,11 @@ class Cluster {
   net::LinkSim up_;
   net::LinkSim down_;
   LinkSink node_sink_;
+  ManualClock clock_{start_us, start_us};  // moves with now_
+  net::DeterministicRandom node_random_;
+  net::DeterministicRandom token_random_;  // the login's side: keys and tokens
+  replay::MemoryDisk disk_;                // the log's, when the cluster has no log directory
+  replay::MemorySessionLog* memory_log_ = nullptr;
   std::unique_ptr<RegionalNode> node_;
   std::vector<std::unique_ptr<sdk::GameClient>> clients_;
   std::vector<std::unique_ptr<LinkSink>> sinks_;
@@ -236,6 +278,7 @@ class Cluster {
   static constexpr size_t observer_base = 2000;
   std::vector<ObserverSlot> observers_;
   std::function<void(RegionalNode::Options&)> configure_;
+  std::function<void()> before_sync_;
 };
 
 replay::ReplayResult verify_log(const std::string& dir) {
@@ -266,10 +309,9 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
   };
   net::LinkConfig link;
   link.latency_us = 10'000;
-  Cluster cluster(dir.path.string(), link, 3, [&](RegionalNode::Options& options) {
-    options.config.log_sync = replay::WalSync::background;
-    options.log_before_sync = before_sync;
-  });
+  Cluster cluster(
+      dir.path.string(), link, 3,
+      [&](RegionalNode::Options& options) { options.config.log_sync = replay::WalSync::background; }, before_sync);
   cluster.add_clients(6);
   sim::Rng rng = sim::Rng::seeded(2, 2);
   cluster.run(3'000'000, rng);  // 60 ticks: welcomed and playing
@@ -729,6 +771,85 @@ TEST(Node, AnObserverThatStopsReadingIsDroppedWhenItsBacklogPassesTheBound) {
   EXPECT_EQ(c.observers_dropped_slow, 1U);
   EXPECT_EQ(cluster.node().sessions(), before - 1);
   for (size_t i = 0; i < cluster.size(); ++i) EXPECT_EQ(cluster.client(i).stats().checksum_mismatches, 0U);
+}
+
+// The whole node through its ports: a MemorySessionLog, a ManualClock and a DeterministicRandom,
+// one thread, no builder or encoder threads. Two runs with the same seed send the same datagrams,
+// byte for byte (a run with another seed does not: the digest sees what is sent), and the memory
+// log replays bit-exact.
+TEST(Node, OverItsPortsTheSameSeedSendsTheSameBytes) {
+  struct Outcome {
+    uint64_t digest = 0;
+    uint64_t datagrams = 0;
+    uint64_t ticks = 0;
+    uint64_t full_hash = 0;
+  };
+  auto run = [](uint64_t seed) {
+    net::LinkConfig link;
+    link.latency_us = 20'000;
+    link.jitter_us = 10'000;
+    link.loss = 0.05;
+    link.duplicate = 0.02;
+    Cluster cluster("", link, seed);
+    cluster.add_clients(12);
+    sim::Rng rng = sim::Rng::seeded(seed, 3);
+    cluster.run(4'000'000, rng);
+    EXPECT_GT(cluster.node().counters().snapshots_sent, 500U);
+    auto source = cluster.disk().source();
+    const replay::ReplayResult verified = replay::replay(*source, {});
+    EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
+    EXPECT_EQ(verified.last_tick, cluster.node().simulation().tick());
+    return Outcome{cluster.sent_digest(), cluster.sent_datagrams(), cluster.node().simulation().tick(),
+                   cluster.node().simulation().full_hash()};
+  };
+  const Outcome first = run(21);
+  const Outcome second = run(21);
+  const Outcome other = run(22);
+  EXPECT_EQ(first.datagrams, second.datagrams);
+  EXPECT_EQ(first.digest, second.digest);
+  EXPECT_EQ(first.full_hash, second.full_hash);
+  EXPECT_EQ(first.ticks, 80U);
+  EXPECT_NE(first.digest, other.digest);
+}
+
+// A node over a memory log whose background fsync trails the ticks, crashed (power loss): the
+// restarted node recovers exactly the world of the last durable tick (the log replayed to it), and
+// nothing of a later tick had been sent.
+TEST(Node, RecoversTheLastDurableTickAfterAMachineCrashOfItsMemoryLog) {
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster("", link, 31,
+                  [](RegionalNode::Options& options) { options.config.log_sync = replay::WalSync::background; });
+  cluster.memory_log()->set_sync_lag(4);
+  cluster.add_clients(6);
+  sim::Rng rng = sim::Rng::seeded(31, 1);
+  uint64_t newest_seen = 0;
+  cluster.run(3'000'000, rng);
+  for (size_t i = 0; i < cluster.size(); ++i) newest_seen = std::max(newest_seen, cluster.client(i).newest_tick());
+  const uint64_t last = cluster.node().simulation().tick();
+  const uint64_t durable = cluster.node().durable_tick();
+  EXPECT_EQ(durable, last - 4);
+  EXPECT_LE(newest_seen, durable) << "a client saw a tick the disk did not hold";
+  // The world at the durable tick, replayed from the log before the crash.
+  uint64_t expected_hash = 0;
+  {
+    auto source = cluster.disk().source();
+    replay::StateAt at = replay::state_at(*source, durable);
+    ASSERT_TRUE(at.sim) << at.status.describe();
+    expected_hash = at.sim->full_hash();
+  }
+  cluster.disk().crash(replay::CrashKind::machine);
+  cluster.close_node();
+  cluster.open_node("");
+  EXPECT_EQ(cluster.node().recovered_from_tick(), durable);
+  EXPECT_EQ(cluster.node().simulation().tick(), durable);
+  EXPECT_EQ(cluster.node().simulation().full_hash(), expected_hash);
+  cluster.behaving = false;
+  cluster.run(1'000'000, rng);  // ticks on from there: the players of the lost session leave
+  EXPECT_EQ(cluster.node().simulation().world().players.size(), 0U);
+  auto source = cluster.disk().source();
+  const replay::ReplayResult verified = replay::replay(*source, {});
+  EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
 }
 
 }  // namespace

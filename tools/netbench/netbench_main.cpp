@@ -116,7 +116,7 @@ Result run_strata(const Options& o, uint16_t connect_port) {
     sc.connection.reliable_window = o.window;
     sc.packets_per_second_per_client = 0;  // throughput of the protocol, not of the per-client budgets
     sc.bytes_per_second_per_client = 0;
-    Server server(sc);
+    Server server(sc, os_random());
     server_ready = true;
     uint64_t expected = 0;
     Message m;
@@ -155,7 +155,7 @@ Result run_strata(const Options& o, uint16_t connect_port) {
   ClientConfig cc = default_client_config();
   cc.connection.reliable_window = o.window;
   Client client(cc);
-  client.connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us());
+  client.connect(*mint_connect_token(params, key, system_now_us() / 1'000'000, os_random()), system_now_us());
   std::vector<uint8_t> payload(o.size);
   uint64_t sent = 0;
   double start = 0, connect_deadline = wall_seconds() + 5;
@@ -326,7 +326,7 @@ double idle_strata(const Options& o) {
     sc.private_key = key;
     sc.max_clients = o.idle;
     sc.connection.keepalive_interval_us = static_cast<uint64_t>(o.keepalive_ms * 1000);
-    Server server(sc);
+    Server server(sc, os_random());
     const uint64_t tick_us = static_cast<uint64_t>(1e6 / o.tick_hz);
     uint64_t next_tick = system_now_us();
     double cpu_start = 0, wall_start = 0;
@@ -379,7 +379,8 @@ double idle_strata(const Options& o) {
     ClientConfig cc = default_client_config();
     cc.connection.keepalive_interval_us = static_cast<uint64_t>(o.keepalive_ms * 1000);
     clients.push_back(std::make_unique<Client>(cc));
-    clients.back()->connect(*mint_connect_token(params, key, system_now_us() / 1'000'000), system_now_us());
+    clients.back()->connect(*mint_connect_token(params, key, system_now_us() / 1'000'000, os_random()),
+                            system_now_us());
   }
   const auto client_round = [&] {
     const uint64_t now = system_now_us();
@@ -527,7 +528,7 @@ void memory_mode(const Options& o) {
   sc.private_key = key;
   sc.max_clients = o.memory;
   sc.connection.reliable_window = o.window;
-  auto server = std::make_unique<Server>(sc);
+  auto server = std::make_unique<Server>(sc, os_random());
   Mailbox server_sink(server_address);
   server_sink.queue = &to_clients;
   const size_t heap_server = heap_in_use();
@@ -544,7 +545,7 @@ void memory_mode(const Options& o) {
     params.protocol_id = protocol_id;
     params.client_id = ClientId{i + 1};
     params.server_addresses = {server_address};
-    clients.back()->connect(*mint_connect_token(params, key, now / 1'000'000), now);
+    clients.back()->connect(*mint_connect_token(params, key, now / 1'000'000, os_random()), now);
   }
   std::vector<uint8_t> snapshot(400, 7), input(24, 3), chat(64, 5);
   Message m;
@@ -620,7 +621,7 @@ void process_mode(const Options& o) {
   sc.connection.reliable_window = o.window;
   sc.packets_per_second_per_client = 0;  // protocol cost per packet, not the per-client budgets
   sc.bytes_per_second_per_client = 0;
-  Server server(sc);
+  Server server(sc, os_random());
   Mailbox server_sink(server_address);
   server_sink.queue = &to_client;
   ClientConfig cc = default_client_config();
@@ -632,7 +633,7 @@ void process_mode(const Options& o) {
   params.protocol_id = protocol_id;
   params.client_id = ClientId{1};
   params.server_addresses = {server_address};
-  client.connect(*mint_connect_token(params, key, now / 1'000'000), now);
+  client.connect(*mint_connect_token(params, key, now / 1'000'000, os_random()), now);
   std::vector<uint8_t> payload(o.size, 1);
   uint64_t packets = 0, messages = 0, sent = 0;
   double cpu = 0;

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   server_config.public_address = server_address;
   server_config.private_key = random_key();
   server_config.max_clients = clients;
-  Server server(server_config);
+  Server server(server_config, os_random());
   LinkSink server_sink(down, server_address, now);
   std::vector<std::unique_ptr<Client>> client_list;
   std::vector<std::unique_ptr<LinkSink>> sinks;
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
     params.timeout_seconds = 30;
     params.expire_seconds = 120;
     params.server_addresses = {server_address};
-    const auto token = mint_connect_token(params, server_config.private_key, now / 1'000'000);
+    const auto token = mint_connect_token(params, server_config.private_key, now / 1'000'000, os_random());
     client_list.push_back(std::make_unique<Client>(default_client_config()));
     client_list.back()->connect(*token, now);
     sinks.push_back(std::make_unique<LinkSink>(up, address_of(i), now));
