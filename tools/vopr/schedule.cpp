@@ -106,7 +106,7 @@ void draw_node(net::SeededRandom& rng, const RunShape& shape, const Window& w, r
       Fault f{w.start(rng), FaultKind::crash, -1};
       f.amount = static_cast<int64_t>(rng.below(2));  // process or machine
       f.phase = static_cast<uint32_t>(rng.below(3));
-      f.duration = rng.below(60);  // ticks down before the restart
+      f.duration = rng.below(40);  // ticks down before the restart
       out.push_back(f);
     }
   }
@@ -119,7 +119,11 @@ void draw_node(net::SeededRandom& rng, const RunShape& shape, const Window& w, r
         out.push_back(f);
       }
     }
-    for (uint64_t i = rng.below(2); i > 0; --i) out.push_back(Fault{w.start(rng), FaultKind::log_fail, -1});
+    for (uint64_t i = rng.below(2); i > 0; --i) {
+      Fault f{w.start(rng), FaultKind::log_fail, -1};
+      f.amount = sync == replay::WalSync::background ? static_cast<int64_t>(rng.below(2)) : 0;  // append or fsync
+      out.push_back(f);
+    }
   }
 }
 
@@ -206,7 +210,7 @@ std::string describe(const Fault& f) {
       break;
     case FaultKind::client_clock_jump:
     case FaultKind::node_clock_jump: rest(" ms=%lld", static_cast<long long>(f.amount)); break;
-    case FaultKind::log_fail: break;
+    case FaultKind::log_fail: rest(" fails=%s", f.amount == 0 ? "append" : "fsync"); break;
     default:
       rest(" ticks=%llu amount=%lld", static_cast<unsigned long long>(f.duration), static_cast<long long>(f.amount));
       break;
@@ -221,7 +225,7 @@ Plan draw_plan(uint64_t seed, const RunShape& shape) {
   plan.link = draw_link(rng, shape.faults.has(FaultGroup::net));
   plan.log_sync = draw_sync(rng);
   // The last stretch is quiet (longer than the convergence bound): every client must end converged.
-  const uint64_t quiet_len = std::max<uint64_t>(shape.ticks * 15 / 100, 340);
+  const uint64_t quiet_len = std::max<uint64_t>(shape.ticks * 15 / 100, 360);
   plan.quiet_from = shape.ticks > quiet_len + 80 ? shape.ticks - quiet_len : shape.ticks;
   const Window window{40, plan.quiet_from};
   if (window.quiet > window.first + 1 && shape.clients > 0) {

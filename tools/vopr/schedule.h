@@ -37,7 +37,7 @@ enum class FaultKind : uint8_t {
   crash,              // the node dies (`amount`: 0 process, 1 machine; `phase`: where in the tick)
   log_slow,           // the background fsync lags `amount` appends for `duration` ticks
   log_stuck,          // the background fsync is held for `duration` ticks
-  log_fail,           // the append of this tick fails (the node stops; restarted with recovery)
+  log_fail,           // the next append (amount 0) or fsync (1) fails: the node stops, is restarted
 };
 [[nodiscard]] const char* name(FaultKind kind);
 

@@ -4,24 +4,23 @@
 // tick with the plan's faults and the per-tick checks.
 #include "tools/vopr/simulator.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cinttypes>
-#include <filesystem>
 #include <memory>
 #include <optional>
 
 #include "net/client.h"
 #include "net/link_sim.h"
+#include "net/random.h"
 #include "net/sdk/game_client.h"
 #include "net/sdk/observer.h"
 #include "net/token.h"
+#include "replay/memory_log.h"
 #include "replay/replayer.h"
-#include "replay/rocks_log.h"
 #include "server/clock.h"
 #include "server/login.h"
 #include "server/node.h"
+#include "server/node_start.h"
 #include "sim/rng.h"
 
 namespace strata::vopr {
@@ -46,43 +45,38 @@ net::Address observer_address(uint64_t n) { return net::make_ipv4(10, 2, 0, stat
 net::Address peer_address(size_t i) { return net::make_ipv4(10, 3, 0, static_cast<uint8_t>(i), 6000); }
 net::Address foreign_address() { return net::make_ipv4(10, 5, 0, 1, 7000); }
 
-enum class CrashKind : uint8_t { process, machine };
+using replay::CrashKind;
 
-// Where the node's session log lives, and what a crash keeps of it. Today: RocksDB in a temp dir,
-// where destroying the node is a process crash (the WAL is written each tick); a machine crash is
-// not modelled (it is run as a process crash and counted).
+// Where the node's session log lives, and what a crash keeps of it: a memory disk (replay/
+// memory_log.h) that outlives the node; a process crash keeps every tick written, a machine crash
+// only the synced ones. The log it opens is the node's; its fault hooks are reached through log().
 class Store {
  public:
-  explicit Store(uint64_t seed)
-      : dir_((std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                        : std::filesystem::temp_directory_path()) /
-             ("strata-vopr-" + std::to_string(::getpid()) + "-" + std::to_string(seed))) {
-    std::filesystem::remove_all(dir_);
+  [[nodiscard]] std::unique_ptr<RegionalNode> open(const RegionalNode::Options& options, std::string& error) {
+    std::optional<server::MemoryNodeStart> start = server::open_memory_start(options.config, disk_, error);
+    if (!start) return nullptr;
+    auto node = RegionalNode::create(options, std::move(start->start), error);
+    memory_ = node ? start->memory : nullptr;
+    return node;
   }
-  ~Store() { std::filesystem::remove_all(dir_); }
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
-  [[nodiscard]] std::unique_ptr<RegionalNode> open(RegionalNode::Options options, std::string& error) {
-    options.log_dir = dir_.string();
-    return RegionalNode::create(options, error);
-  }
-  [[nodiscard]] static bool models_machine_crash() { return false; }
   // The tick recovery must come back to after a crash of `kind` now.
-  [[nodiscard]] static uint64_t kept_tick(const RegionalNode& node, CrashKind) { return node.simulation().tick(); }
-  void crash(CrashKind) {}
+  [[nodiscard]] uint64_t kept_tick(CrashKind kind) const {
+    return kind == CrashKind::process ? disk_.last_written() : disk_.last_synced();
+  }
+  void crash(CrashKind kind) {  // before the node is destroyed (its log is detached)
+    disk_.crash(kind);
+    memory_ = nullptr;
+  }
+  void closed() { memory_ = nullptr; }
+  [[nodiscard]] replay::MemorySessionLog* log() { return memory_; }
   [[nodiscard]] replay::ReplayResult replay(const replay::ReplayOptions& options) const {
-    replay::Status status;
-    auto log = replay::open_rocks_log(dir_.string(), status);
-    if (!log) {
-      replay::ReplayResult failed;
-      failed.status = status;
-      return failed;
-    }
-    return replay::replay(*log, options);
+    std::unique_ptr<replay::LogSource> source = disk_.source();
+    return replay::replay(*source, options);
   }
 
  private:
-  std::filesystem::path dir_;
+  replay::MemoryDisk disk_;
+  replay::MemorySessionLog* memory_ = nullptr;  // owned by the node
 };
 
 struct TickHashes {
@@ -189,6 +183,7 @@ class Vopr {
   void node_tick();
   void apply(const Fault& fault);
   void end_faults();
+  void apply_log_faults();
   void crash(CrashKind kind, const char* why);
   void restart();
   void deliver();
@@ -218,6 +213,8 @@ class Vopr {
   net::LinkSim up_;
   net::LinkSim down_;
   NodeSink node_sink_{*this};
+  net::DeterministicRandom login_random_;                  // the login's side: token keys and nonces
+  std::unique_ptr<net::DeterministicRandom> node_random_;  // the node's, one per incarnation
   Store store_;
   std::unique_ptr<RegionalNode> node_;
   uint64_t generation_ = 1;  // node incarnations
@@ -235,9 +232,12 @@ class Vopr {
   uint64_t storm_until_ = 0;
   std::vector<uint8_t> scratch_;
   // Figures.
-  uint64_t crashes_ = 0, machine_crashes_ = 0, machine_as_process_ = 0, log_failures_ = 0, reconnects_ = 0;
+  uint64_t log_slow_until_ = 0;  // vopr ticks: the log faults in force (re-applied to a restarted node's log)
+  uint64_t log_slow_lag_ = 0;
+  uint64_t log_stuck_until_ = 0;
+  uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0, hostile_datagrams_ = 0, hostile_messages_ = 0;
-  uint64_t policy_losses_ = 0, log_faults_unmodelled_ = 0, seen_max_ = 0;
+  uint64_t policy_losses_ = 0, seen_max_ = 0;
 };
 
 void Sink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
@@ -254,7 +254,7 @@ Vopr::Vopr(const Plan& plan, const RunShape& shape)
       behaviour_(sim::Rng::seeded(plan.seed, 7)),
       up_(plan.link, sim::mix64(plan.seed + 1)),
       down_(plan.link, sim::mix64(plan.seed + 2)),
-      store_(plan.seed) {
+      login_random_(sim::mix64(plan.seed + 3)) {
   for (uint8_t& b : key_) b = static_cast<uint8_t>(rng_.next_u64());
   const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",
                                   "replay",     "recovery",         "durability",        "convergence"};
@@ -293,6 +293,8 @@ RegionalNode::Options Vopr::node_options() const {
   options.net.protocol_id = protocol_id;
   options.net.public_address = server_address();
   options.net.private_key = key_;
+  options.clock = &clock_;
+  options.random = node_random_.get();
   options.snapshot_threads = 0;
   options.observer_encode_thread = false;
   return options;
@@ -300,6 +302,7 @@ RegionalNode::Options Vopr::node_options() const {
 
 void Vopr::open_node() {
   std::string error;
+  node_random_ = std::make_unique<net::DeterministicRandom>(sim::mix64(plan_.seed * 31 + generation_));
   node_ = store_.open(node_options(), error);
   if (!node_) {
     violate(inv_recovery, "the node did not open: " + error);
@@ -431,13 +434,44 @@ void Vopr::apply(const Fault& f) {
       }
       break;
     case FaultKind::log_slow:
+      log_slow_until_ = std::max(log_slow_until_, ticks_ + f.duration);
+      log_slow_lag_ = static_cast<uint64_t>(f.amount);
+      log_faults_ += 1;
+      apply_log_faults();
+      break;
     case FaultKind::log_stuck:
-    case FaultKind::log_fail: log_faults_unmodelled_ += 1; break;
+      log_stuck_until_ = std::max(log_stuck_until_, ticks_ + f.duration);
+      log_faults_ += 1;
+      apply_log_faults();
+      break;
+    case FaultKind::log_fail:
+      if (replay::MemorySessionLog* log = store_.log()) {
+        log_faults_ += 1;
+        if (f.amount == 1) {
+          log->fail_next_sync();  // every append fails from then on (background), or none at all
+        } else {
+          log->fail_append(log->last_tick() + 1, replay::Status::error(replay::Code::io, "vopr: a failing disk"));
+        }
+      }
+      break;
   }
+}
+
+// The disk's weather on the node's log: a background fsync that lags or is held.
+void Vopr::apply_log_faults() {
+  replay::MemorySessionLog* log = store_.log();
+  if (log == nullptr) return;
+  log->set_sync_lag(ticks_ < log_slow_until_ ? log_slow_lag_ : 0);
+  log->hold_sync(ticks_ < log_stuck_until_);
 }
 
 // Faults whose time is up: storms calm, partitions heal, leavers rejoin, hostile peers stop.
 void Vopr::end_faults() {
+  if ((log_slow_until_ != 0 && ticks_ >= log_slow_until_) || (log_stuck_until_ != 0 && ticks_ >= log_stuck_until_)) {
+    if (ticks_ >= log_slow_until_) log_slow_until_ = 0;
+    if (ticks_ >= log_stuck_until_) log_stuck_until_ = 0;
+    apply_log_faults();
+  }
   if (storms_ > 0 && ticks_ >= storm_until_) {
     storms_ = 0;
     up_.set_config(plan_.link);
@@ -467,13 +501,9 @@ void Vopr::end_faults() {
 void Vopr::crash(CrashKind kind, const char* why) {
   pending_crash_.reset();
   if (!node_) return;
-  if (kind == CrashKind::machine && !Store::models_machine_crash()) {
-    machine_as_process_ += 1;
-    kind = CrashKind::process;
-  }
   crashes_ += 1;
   machine_crashes_ += kind == CrashKind::machine ? 1 : 0;
-  const uint64_t kept = Store::kept_tick(*node_, kind);
+  const uint64_t kept = store_.kept_tick(kind);
   store_.crash(kind);
   node_.reset();
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
@@ -496,6 +526,7 @@ void Vopr::restart() {
   const uint64_t expected = hashes_.size() - 1;
   open_node();
   if (!node_) return;
+  apply_log_faults();
   const sim::Simulation& sim = node_->simulation();
   check(inv_recovery, node_->recovered_from_tick() == expected && sim.full_hash() == hashes_[expected].full,
         "recovered tick " + std::to_string(node_->recovered_from_tick()) + " (expected " + std::to_string(expected) +
@@ -573,7 +604,7 @@ std::optional<net::ConnectToken> Vopr::mint(uint32_t id, uint64_t now_us, bool o
   params.timeout_seconds = token_timeout_s;
   params.server_addresses = {server_address()};
   if (observer) params.user_data[0] = server::Login::observer_flag;
-  return net::mint_connect_token(params, key_, now_us / 1'000'000);
+  return net::mint_connect_token(params, key_, now_us / 1'000'000, login_random_);
 }
 
 void Vopr::retire_client(ClientSlot& slot) {
@@ -847,7 +878,8 @@ void Vopr::finish() {
   const sim::Simulation& sim = node_->simulation();
   hashes_.resize(sim.tick());
   hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
-  node_.reset();
+  node_.reset();  // a clean close: the log syncs what it wrote
+  store_.closed();
   replay::ReplayOptions options;
   options.prefetch = false;
   uint64_t differing = 0;
@@ -892,9 +924,8 @@ void Vopr::stats() {
   add("observer_sessions", observer_.sessions);
   add("crashes", crashes_);
   add("machine_crashes", machine_crashes_);
-  add("machine_crashes_run_as_process", machine_as_process_);
   add("log_failures", log_failures_);
-  add("log_faults_not_modelled", log_faults_unmodelled_);
+  add("log_faults", log_faults_);
   add("policy_losses", policy_losses_);
   add("datagrams_up", up_.stats().sent);
   add("datagrams_down", down_.stats().sent);
