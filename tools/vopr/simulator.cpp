@@ -803,7 +803,9 @@ void Vopr::check_durability() {
   for (size_t i = 0; i < clients_.size(); ++i) {
     const ClientSlot& slot = clients_[i];
     if (!slot.game || slot.generation != generation_) continue;
-    const uint64_t seen = std::max(slot.game->newest_tick(), slot.game->welcome() ? slot.game->welcome()->tick : 0);
+    const sdk::GameClient& game = *slot.game;
+    const uint64_t heard = game.chat().empty() ? 0 : game.chat().back().tick;  // a chat line names its tick
+    const uint64_t seen = std::max({game.newest_tick(), game.welcome() ? game.welcome()->tick : 0, heard});
     if (seen == 0) continue;
     seen_max_ = std::max(seen_max_, seen);
     check(inv_durability, seen <= durable,
