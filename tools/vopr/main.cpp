@@ -57,8 +57,8 @@ bool run_seed(uint64_t seed, const RunShape& shape, double& simulated_s, double&
   real_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   simulated_s = static_cast<double>(result.simulated_us) / 1e6;
   print_result(result);
-  std::fprintf(stderr, "speed seed=%" PRIu64 " simulated_s_per_real_s=%.1f real_s=%.2f\n", seed,
-               real_s > 0 ? simulated_s / real_s : 0.0, real_s);
+  std::fprintf(stderr, "speed seed=%" PRIu64 " simulated_s_per_real_s=%.1f real_s=%.2f node_share=%.0f%%\n", seed,
+               real_s > 0 ? simulated_s / real_s : 0.0, real_s, real_s > 0 ? 100.0 * result.node_real_s / real_s : 0.0);
   return result.ok;
 }
 

@@ -5,6 +5,7 @@
 #include "tools/vopr/simulator.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cinttypes>
 #include <memory>
 #include <optional>
@@ -77,6 +78,19 @@ class Store {
  private:
   replay::MemoryDisk disk_;
   replay::MemorySessionLog* memory_ = nullptr;  // owned by the node
+};
+
+// Real time spent inside the node's calls (a figure for stderr, never part of the run's output).
+class NodeTimer {
+ public:
+  explicit NodeTimer(double& total) : total_(total), start_(std::chrono::steady_clock::now()) {}
+  ~NodeTimer() { total_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  NodeTimer(const NodeTimer&) = delete;
+  NodeTimer& operator=(const NodeTimer&) = delete;
+
+ private:
+  double& total_;
+  std::chrono::steady_clock::time_point start_;
 };
 
 struct TickHashes {
@@ -339,7 +353,10 @@ void Vopr::step() {
       crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
   }
   hostile_turn();
-  if (node_) node_->flush(node_now(), node_sink_);
+  if (node_) {
+    const NodeTimer timer(result_.node_real_s);
+    node_->flush(node_now(), node_sink_);
+  }
   if (pending_crash_ && pending_crash_->phase == 2)
     crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
   update_clients();
@@ -357,7 +374,12 @@ void Vopr::on_tick() {
 }
 
 void Vopr::node_tick() {
-  if (!node_->tick(node_now())) {  // the log refused the tick: the node stops, and is restarted
+  bool ticked = false;
+  {
+    const NodeTimer timer(result_.node_real_s);
+    ticked = node_->tick(node_now());
+  }
+  if (!ticked) {  // the log refused the tick: the node stops, and is restarted
     log_failures_ += 1;
     crash(CrashKind::process, "log failure");
     return;
@@ -568,6 +590,7 @@ void Vopr::deliver() {
       down_drops_ += 1;
       continue;
     }
+    const NodeTimer timer(result_.node_real_s);
     node_->receive(net::TransportKind::datagram, d.from, d.data, node_now(), node_sink_);
   }
   while (down_.receive(now, d)) {

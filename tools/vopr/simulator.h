@@ -26,6 +26,7 @@ struct RunResult {
   std::string violation;   // "invariant=<name> tick=<t> <detail>"
   uint64_t ticks_run = 0;  // node ticks attempted (simulated time / tick period)
   uint64_t simulated_us = 0;
+  double node_real_s = 0;  // real time inside the node's calls (receive, tick, flush): stderr only
   std::vector<Invariant> invariants;
   std::vector<std::string> stats;  // other figures of the run ("name=value"), deterministic
 };
