@@ -251,7 +251,7 @@ class Vopr {
   uint64_t log_stuck_until_ = 0;
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0, hostile_datagrams_ = 0, hostile_messages_ = 0;
-  uint64_t policy_losses_ = 0, seen_max_ = 0;
+  uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
 };
 
 void Sink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
@@ -886,14 +886,11 @@ void Vopr::check_convergence() {
   }
 }
 
-// The end: every obligation met, a clean stop, and the log replays bit-exact with the run's hashes.
+// The end: a clean stop, and the log replays bit-exact with the run's hashes.
 void Vopr::finish() {
-  if (!obligations_.empty()) {
-    const Obligation& o = obligations_.front();
-    violate(inv_convergence,
-            "client" + std::to_string(o.client) + " still owes tick " + std::to_string(o.from_tick) + " at the end");
-    return;
-  }
+  // Obligations whose bound has not passed when the run ends are not violations (a run shorter than
+  // its quiet stretch); they are counted. Those past their bound were caught as the run went.
+  open_at_end_ = obligations_.size();
   if (!node_) restart();
   if (!node_) return;
   if (!node_->shutdown(node_now(), node_sink_)) {
@@ -950,6 +947,7 @@ void Vopr::stats() {
   add("crashes", crashes_);
   add("machine_crashes", machine_crashes_);
   add("log_failures", log_failures_);
+  add("convergence_open_at_end", open_at_end_);
   add("log_faults", log_faults_);
   add("policy_losses", policy_losses_);
   add("datagrams_up", up_.stats().sent);
