@@ -23,6 +23,8 @@
 #include "server/node.h"
 #include "server/node_start.h"
 #include "sim/rng.h"
+#include "tools/vopr/addresses.h"
+#include "tools/vopr/hostile.h"
 
 namespace strata::vopr {
 
@@ -32,19 +34,11 @@ using server::RegionalNode;
 
 constexpr uint64_t protocol_id = 0x5354524154410002ULL;
 constexpr uint32_t token_timeout_s = 5;
-constexpr size_t captured_max = 64;           // datagrams of each client kept for the replay attack
-constexpr uint32_t observer_player = 50'000;  // the observer's login id
-constexpr uint32_t peer_player_base = 60'000;
+constexpr size_t captured_max = 64;            // datagrams of each client kept for the replay attack
+constexpr uint32_t observer_player = 50'000;   // the observer's login id
+constexpr uint32_t peer_player_base = 60'000;  // the hostile peers' login ids
 constexpr uint64_t wall_start_us = 1'700'000'000'000'000ULL;
 constexpr uint64_t monotonic_start_us = 1'000'000;
-
-net::Address server_address() { return net::make_ipv4(10, 1, 1, 1, 40000); }
-net::Address client_address(size_t i) {
-  return net::make_ipv4(10, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i), 5000);
-}
-net::Address observer_address(uint64_t n) { return net::make_ipv4(10, 2, 0, static_cast<uint8_t>(n), 5000); }
-net::Address peer_address(size_t i) { return net::make_ipv4(10, 3, 0, static_cast<uint8_t>(i), 6000); }
-net::Address foreign_address() { return net::make_ipv4(10, 5, 0, 1, 7000); }
 
 using replay::CrashKind;
 
@@ -142,16 +136,6 @@ struct ObserverSlot {
   sdk::ObserverStats past;
 };
 
-struct Peer {  // a hostile peer
-  FaultKind kind = FaultKind::garbage;
-  uint64_t until = 0;  // vopr tick
-  int64_t amount = 0;
-  int64_t target = -1;
-  std::unique_ptr<net::Client> net;  // flood, bad_messages: logged in
-  std::unique_ptr<Sink> sink;
-  net::Address address;
-};
-
 struct Obligation {  // a client must converge by `deadline`
   size_t client = 0;
   uint64_t from_tick = 0;  // node tick its view must reach
@@ -206,9 +190,6 @@ class Vopr {
   void retire_client(ClientSlot& slot);
   void connect_observer();
   void behave(ClientSlot& slot);
-  void hostile_turn();
-  void peer_turn(Peer& peer);
-  void bad_message(Peer& peer);
   std::optional<net::ConnectToken> mint(uint32_t id, uint64_t now_us, bool observer);
   void check_durability();
   void check_tick();
@@ -221,7 +202,6 @@ class Vopr {
   RunShape shape_;
   RunResult result_;
   server::ManualClock clock_{monotonic_start_us, wall_start_us};
-  net::SeededRandom rng_;  // hostile bytes, behaviour
   sim::Rng behaviour_;
   net::Key key_{};
   net::LinkSim up_;
@@ -240,7 +220,7 @@ class Vopr {
   std::vector<TickHashes> hashes_;  // the node's world at each tick of the current timeline
   std::vector<ClientSlot> clients_;
   ObserverSlot observer_;
-  std::vector<Peer> peers_;
+  HostilePeers hostile_;
   std::vector<Obligation> obligations_;
   uint64_t storms_ = 0;
   uint64_t storm_until_ = 0;
@@ -250,7 +230,7 @@ class Vopr {
   uint64_t log_slow_lag_ = 0;
   uint64_t log_stuck_until_ = 0;
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
-  uint64_t partition_drops_ = 0, down_drops_ = 0, hostile_datagrams_ = 0, hostile_messages_ = 0;
+  uint64_t partition_drops_ = 0, down_drops_ = 0;
   uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
 };
 
@@ -264,12 +244,17 @@ void NodeSink::send_datagram(net::TransportKind, const net::Address& to, std::sp
 Vopr::Vopr(const Plan& plan, const RunShape& shape)
     : plan_(plan),
       shape_(shape),
-      rng_(sim::mix64(plan.seed ^ 0x686f7374696c65ULL)),
       behaviour_(sim::Rng::seeded(plan.seed, 7)),
       up_(plan.link, sim::mix64(plan.seed + 1)),
       down_(plan.link, sim::mix64(plan.seed + 2)),
-      login_random_(sim::mix64(plan.seed + 3)) {
-  for (uint8_t& b : key_) b = static_cast<uint8_t>(rng_.next_u64());
+      login_random_(sim::mix64(plan.seed + 3)),
+      hostile_(
+          sim::mix64(plan.seed + 4),
+          [this](const net::Address& from, std::span<const uint8_t> data) {
+            up_.send(clock_.monotonic_us(), from, server_address(), data);
+          },
+          [this](size_t client) -> const std::vector<std::vector<uint8_t>>& { return clients_[client].captured; }) {
+  key_ = login_random_.key();
   const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",
                                   "replay",     "recovery",         "durability",        "convergence"};
   const char* whats[inv_count] = {"node ticks run with no assertion fired",
@@ -352,7 +337,7 @@ void Vopr::step() {
     if (pending_crash_ && pending_crash_->phase == 1)
       crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
   }
-  hostile_turn();
+  hostile_.turn(ticks_, hashes_.size(), tick_us / step_us);
   if (node_) {
     const NodeTimer timer(result_.node_real_s);
     node_->flush(node_now(), node_sink_);
@@ -433,20 +418,10 @@ void Vopr::apply(const Fault& f) {
     case FaultKind::replay:
     case FaultKind::flood:
     case FaultKind::bad_messages: {
-      Peer peer;
-      peer.kind = f.kind;
-      peer.until = ticks_ + f.duration;
-      peer.amount = f.amount;
-      peer.target = f.target;
-      if (f.kind == FaultKind::flood || f.kind == FaultKind::bad_messages) {
-        const size_t index = peers_.size() + static_cast<size_t>(next_fault_);
-        peer.address = peer_address(index % 250);
-        peer.sink = std::make_unique<Sink>(*this, peer.address);
-        peer.net = std::make_unique<net::Client>(net::default_client_config());
-        if (auto token = mint(peer_player_base + static_cast<uint32_t>(next_fault_), client_base(), false))
-          (void)peer.net->connect(*token, client_base());
-      }
-      peers_.push_back(std::move(peer));
+      std::optional<net::ConnectToken> token;
+      if (f.kind == FaultKind::flood || f.kind == FaultKind::bad_messages)
+        token = mint(peer_player_base + static_cast<uint32_t>(next_fault_), client_base(), false);
+      hostile_.start(f, ticks_ + f.duration, std::move(token), client_base());
       break;
     }
     case FaultKind::crash:
@@ -511,10 +486,7 @@ void Vopr::end_faults() {
       if (slot.partitioned_until == 0) oblige(i, hashes_.size() - 1);
     }
   }
-  for (Peer& peer : peers_) {
-    if (peer.net && ticks_ >= peer.until) peer.net->disconnect(net::DisconnectReason::requested, client_base());
-  }
-  std::erase_if(peers_, [&](const Peer& p) { return ticks_ >= p.until + 20; });  // time to send the disconnects
+  hostile_.end(ticks_, client_base());
 }
 
 // The node dies where the plan says. What survives is the store's business; the invariant is that
@@ -612,9 +584,7 @@ void Vopr::deliver() {
           observer_.generation = generation_;
       }
     } else if (d.to.ip[1] == 3) {
-      for (Peer& peer : peers_) {
-        if (peer.net && peer.address == d.to) peer.net->receive(d.from, d.data, client_base());
-      }
+      hostile_.receive(d.to, d.from, d.data, client_base());
     }
   }
 }
@@ -683,11 +653,7 @@ void Vopr::update_clients() {
   if (state == net::ClientState::disconnected || state == net::ClientState::failed) connect_observer();
   observer_.observer->update(client_base());
   observer_.observer->send_packets(client_base(), *observer_.sink);
-  for (Peer& peer : peers_) {
-    if (!peer.net) continue;
-    peer.net->update(client_base());
-    peer.net->send_packets(client_base(), *peer.sink);
-  }
+  hostile_.update(client_base());
 }
 
 // Wander, build, break and chat, as the node test's clients do.
@@ -718,97 +684,6 @@ void Vopr::behave(ClientSlot& slot) {
   } else if (roll == 11) {
     (void)c.say("hello from " + std::to_string(c.welcome()->player));
   }
-}
-
-// --- hostile peers ---------------------------------------------------------------------------
-
-void Vopr::hostile_turn() {
-  for (Peer& peer : peers_) {
-    if (ticks_ < peer.until) peer_turn(peer);
-  }
-}
-
-void Vopr::peer_turn(Peer& peer) {
-  const uint64_t now = clock_.monotonic_us();
-  const uint64_t per_step = static_cast<uint64_t>(peer.amount) * step_us / tick_us + 1;
-  switch (peer.kind) {
-    case FaultKind::garbage:
-      for (uint64_t i = 0; i < per_step; ++i) {
-        scratch_.resize(1 + rng_.below(1300));
-        for (uint8_t& b : scratch_) b = static_cast<uint8_t>(rng_.next_u64());
-        if (rng_.below(2) == 0) scratch_[0] = static_cast<uint8_t>(rng_.below(8));  // past the type byte
-        const net::Address from =
-            net::make_ipv4(10, 4, static_cast<uint8_t>(rng_.below(256)), static_cast<uint8_t>(rng_.below(256)),
-                           static_cast<uint16_t>(1024 + rng_.below(60000)));
-        up_.send(now, from, server_address(), scratch_);
-        hostile_datagrams_ += 1;
-      }
-      break;
-    case FaultKind::replay: {
-      const ClientSlot& victim = clients_[static_cast<size_t>(peer.target)];
-      for (uint64_t i = 0; i < per_step && !victim.captured.empty(); ++i) {
-        const std::vector<uint8_t>& d = victim.captured[rng_.below(victim.captured.size())];
-        const bool own = rng_.below(2) == 0;
-        up_.send(now, own ? client_address(static_cast<size_t>(peer.target)) : foreign_address(), server_address(), d);
-        hostile_datagrams_ += 1;
-      }
-      break;
-    }
-    case FaultKind::flood:
-      if (peer.net->state() != net::ClientState::connected) break;
-      for (uint64_t i = 0; i < per_step; ++i) {
-        std::vector<view::InputEntry> inputs(1 + rng_.below(4));
-        for (view::InputEntry& e : inputs) {
-          e.seq = static_cast<uint32_t>(rng_.next_u64());
-          e.tick = rng_.below(2) == 0 ? hashes_.size() + rng_.below(10) : rng_.next_u64();
-          e.command = sim::MoveCommand{{}, 0, static_cast<sim::Direction>(rng_.below(9)), sim::MoveMode::run};
-        }
-        view::encode_inputs(inputs, scratch_);
-        // Mostly unreliable: a full reliable window makes the peer's own resend scan quadratic
-        // (Connection::pack_reliable), which was 40% of a run's CPU and tests nothing of the node.
-        (void)peer.net->send(rng_.below(8) != 0 ? net::Channel::unreliable_sequenced : net::Channel::reliable_ordered,
-                             scratch_);
-        hostile_messages_ += 1;
-      }
-      break;
-    case FaultKind::bad_messages:
-      if (peer.net->state() != net::ClientState::connected) break;
-      for (uint64_t i = 0; i < std::min<uint64_t>(per_step, 2); ++i) bad_message(peer);
-      break;
-    default: break;
-  }
-}
-
-// One message a well-behaved client never sends: random bytes, a server's kind, an oversized one,
-// inputs for impossible ticks, a forged checksum report, chat that is not text.
-void Vopr::bad_message(Peer& peer) {
-  scratch_.clear();
-  switch (rng_.below(7)) {
-    case 0:
-      scratch_.resize(rng_.below(2000));
-      for (uint8_t& b : scratch_) b = static_cast<uint8_t>(rng_.next_u64());
-      break;
-    case 1: view::encode_welcome(view::Welcome{1, rng_.next_u64(), 20, 1, 2, 3, 4}, scratch_); break;
-    case 2: {
-      const std::vector<uint8_t> input(rng_.below(64), 0xab);
-      view::encode_observer_tick(rng_.next_u64(), input, rng_.next_u64(), scratch_);
-      break;
-    }
-    case 3: view::encode_chat_send(std::string(1000 + rng_.below(30'000), 'a'), scratch_); break;  // beyond its budget
-    case 4: {
-      std::vector<view::InputEntry> inputs(1);
-      inputs[0].seq = 0;
-      inputs[0].tick = rng_.next_u64();
-      inputs[0].command = sim::BreakCommand{sim::PlayerId{1}, 7, sim::CellPos{-5000, 70000}, sim::Layer::ceiling, {}};
-      view::encode_inputs(inputs, scratch_);
-      break;
-    }
-    case 5: view::encode_checksum_report(view::ChecksumReport{rng_.next_u64(), 1, 2}, scratch_); break;
-    default: view::encode_chat_send(std::string("\xff\xfe\x00 bad", 8), scratch_); break;
-  }
-  (void)peer.net->send(rng_.below(3) == 0 ? net::Channel::unreliable_sequenced : net::Channel::reliable_ordered,
-                       scratch_);
-  hostile_messages_ += 1;
 }
 
 // --- invariants ------------------------------------------------------------------------------
@@ -956,8 +831,8 @@ void Vopr::stats() {
   add("link_duplicated", up_.stats().duplicated + down_.stats().duplicated);
   add("partition_drops", partition_drops_);
   add("node_down_drops", down_drops_);
-  add("hostile_datagrams", hostile_datagrams_);
-  add("hostile_messages", hostile_messages_);
+  add("hostile_datagrams", hostile_.datagrams());
+  add("hostile_messages", hostile_.messages());
 }
 
 }  // namespace
