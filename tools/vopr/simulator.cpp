@@ -180,6 +180,8 @@ class Vopr {
   void on_tick();
   void node_tick();
   void apply(const Fault& fault);
+  void apply_client_fault(const Fault& fault, size_t client);
+  void apply_log_fault(const Fault& fault);
   void end_faults();
   void apply_log_faults();
   void crash(CrashKind kind, const char* why);
@@ -392,27 +394,9 @@ void Vopr::apply(const Fault& f) {
       storm_until_ = std::max(storm_until_, ticks_ + f.duration);
       break;
     }
-    case FaultKind::partition: {
-      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
-      slot.partitioned_until = std::max(slot.partitioned_until, ticks_ + f.duration);
-      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == static_cast<size_t>(f.target); });
-      break;
-    }
-    case FaultKind::leave: {
-      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
-      if (slot.away) break;
-      if (slot.game) slot.game->disconnect(client_now(slot));
-      slot.away = true;
-      slot.rejoin_at = ticks_ + f.duration;
-      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == static_cast<size_t>(f.target); });
-      break;
-    }
-    case FaultKind::client_clock_jump: {
-      ClientSlot& slot = clients_[static_cast<size_t>(f.target)];
-      slot.clock_offset_us += static_cast<uint64_t>(f.amount) * 1000;
-      if (!slot.away && slot.partitioned_until <= ticks_) oblige(static_cast<size_t>(f.target), hashes_.size() - 1);
-      break;
-    }
+    case FaultKind::partition:
+    case FaultKind::leave:
+    case FaultKind::client_clock_jump: apply_client_fault(f, static_cast<size_t>(f.target)); break;
     case FaultKind::node_clock_jump: clock_.jump_wall(f.amount * 1000); break;
     case FaultKind::garbage:
     case FaultKind::replay:
@@ -431,27 +415,49 @@ void Vopr::apply(const Fault& f) {
       }
       break;
     case FaultKind::log_slow:
-      log_slow_until_ = std::max(log_slow_until_, ticks_ + f.duration);
-      log_slow_lag_ = static_cast<uint64_t>(f.amount);
-      log_faults_ += 1;
-      apply_log_faults();
-      break;
     case FaultKind::log_stuck:
-      log_stuck_until_ = std::max(log_stuck_until_, ticks_ + f.duration);
-      log_faults_ += 1;
-      apply_log_faults();
-      break;
-    case FaultKind::log_fail:
-      if (replay::MemorySessionLog* log = store_.log()) {
-        log_faults_ += 1;
-        if (f.amount == 1) {
-          log->fail_next_sync();  // every append fails from then on (background), or none at all
-        } else {
-          log->fail_append(log->last_tick() + 1, replay::Status::error(replay::Code::io, "vopr: a failing disk"));
-        }
-      }
-      break;
+    case FaultKind::log_fail: apply_log_fault(f); break;
   }
+}
+
+// A partitioned or departed client owes no convergence until it is back (then it owes a new one).
+void Vopr::apply_client_fault(const Fault& f, size_t client) {
+  ClientSlot& slot = clients_[client];
+  switch (f.kind) {
+    case FaultKind::partition:
+      slot.partitioned_until = std::max(slot.partitioned_until, ticks_ + f.duration);
+      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == client; });
+      break;
+    case FaultKind::leave:
+      if (slot.away) break;
+      if (slot.game) slot.game->disconnect(client_now(slot));
+      slot.away = true;
+      slot.rejoin_at = ticks_ + f.duration;
+      std::erase_if(obligations_, [&](const Obligation& o) { return o.client == client; });
+      break;
+    case FaultKind::client_clock_jump:
+      slot.clock_offset_us += static_cast<uint64_t>(f.amount) * 1000;
+      if (!slot.away && slot.partitioned_until == 0) oblige(client, hashes_.size() - 1);
+      break;
+    default: break;
+  }
+}
+
+void Vopr::apply_log_fault(const Fault& f) {
+  replay::MemorySessionLog* log = store_.log();
+  if (log == nullptr) return;  // the node is down
+  log_faults_ += 1;
+  if (f.kind == FaultKind::log_slow) {
+    log_slow_until_ = std::max(log_slow_until_, ticks_ + f.duration);
+    log_slow_lag_ = static_cast<uint64_t>(f.amount);
+  } else if (f.kind == FaultKind::log_stuck) {
+    log_stuck_until_ = std::max(log_stuck_until_, ticks_ + f.duration);
+  } else if (f.amount == 1) {
+    log->fail_next_sync();  // every append fails from then on (under background; no effect otherwise)
+  } else {
+    log->fail_append(log->last_tick() + 1, replay::Status::error(replay::Code::io, "vopr: a failing disk"));
+  }
+  apply_log_faults();
 }
 
 // The disk's weather on the node's log: a background fsync that lags or is held.
