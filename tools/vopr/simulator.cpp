@@ -119,7 +119,7 @@ struct ClientSlot {
   uint64_t generation = 0;  // the node incarnation it connected to (0: not connected yet)
   bool away = false;        // left on purpose (churn)
   uint64_t rejoin_at = 0;
-  uint64_t partitioned_until = 0;  // vopr tick; partitioned while ticks_ < this
+  uint64_t partitioned_until = 0;  // vopr tick the partition heals (0: not partitioned)
   uint64_t clock_offset_us = 0;    // its clock's forward jumps
   uint64_t sessions = 0;
   sdk::GameClientStats past;  // of its earlier sessions
@@ -185,6 +185,11 @@ class Vopr {
   void end_faults();
   void apply_log_faults();
   void crash(CrashKind kind, const char* why);
+  // The planned crash, when it is due at `phase` (0 before the tick, 1 before the sends, 2 after).
+  void crash_if_planned(uint32_t phase) {
+    if (pending_crash_ && pending_crash_->phase == phase)
+      crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  }
   void restart();
   void deliver();
   void update_clients();
@@ -226,11 +231,10 @@ class Vopr {
   std::vector<Obligation> obligations_;
   uint64_t storms_ = 0;
   uint64_t storm_until_ = 0;
-  std::vector<uint8_t> scratch_;
-  // Figures.
   uint64_t log_slow_until_ = 0;  // vopr ticks: the log faults in force (re-applied to a restarted node's log)
   uint64_t log_slow_lag_ = 0;
   uint64_t log_stuck_until_ = 0;
+  // Figures.
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0;
   uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
@@ -336,16 +340,14 @@ void Vopr::step() {
   if (clock_.monotonic_us() >= next_tick_us_) {
     next_tick_us_ += tick_us;
     on_tick();
-    if (pending_crash_ && pending_crash_->phase == 1)
-      crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+    crash_if_planned(1);
   }
   hostile_.turn(ticks_, hashes_.size(), tick_us / step_us);
   if (node_) {
     const NodeTimer timer(result_.node_real_s);
     node_->flush(node_now(), node_sink_);
   }
-  if (pending_crash_ && pending_crash_->phase == 2)
-    crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  crash_if_planned(2);
   update_clients();
 }
 
@@ -353,8 +355,7 @@ void Vopr::on_tick() {
   end_faults();
   while (next_fault_ < plan_.faults.size() && plan_.faults[next_fault_].tick <= ticks_)
     apply(plan_.faults[next_fault_++]);
-  if (pending_crash_ && pending_crash_->phase == 0)
-    crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
+  crash_if_planned(0);
   if (!node_ && ticks_ >= restart_at_) restart();
   if (node_) node_tick();
   ticks_ += 1;
