@@ -5,7 +5,7 @@
 // counts; the same seed prints the same bytes on stdout. The speed goes to stderr (it is the one
 // figure that depends on the machine).
 //
-//   strata-vopr --seed S [--ticks N] [--clients C] [--faults LIST] [--count K | --forever]
+//   strata-vopr [--seed S] [--ticks N] [--clients C] [--faults LIST] [--count K | --forever]
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   bool forever = false;
   std::string faults = "all";
   RunShape shape;
-  app.add_option("--seed", seed, "the run's seed (the first one with --count / --forever)")->required();
+  // Without --seed: seed 1 (the sanitizer build runs the binary with no arguments).
+  app.add_option("--seed", seed, "the run's seed (the first one with --count / --forever); default 1");
   app.add_option("--ticks", shape.ticks, "node ticks to run (20 Hz)")
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app.add_option("--clients", shape.clients, "game clients")->check(CLI::Range(size_t{1}, size_t{5000}));
