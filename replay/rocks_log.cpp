@@ -414,7 +414,7 @@ struct LogWriter::Impl {
   std::vector<uint8_t> hash_record;  // the thread's encoding buffer
   bool hash_busy = false;            // a hash is running (or handed over and not yet taken)
   bool hash_stop = false;
-  bool hash_unsettled = false;  // sim thread: append started a hash that settle() has not waited for
+  bool hash_unsettled = false;  // sim thread: append started a hash that release_world() has not waited for
   std::string amended;          // sim thread: record of hash_tick with its full hash, to write
   uint64_t amended_tick = 0;
   uint64_t background_hashes = 0;

@@ -323,6 +323,10 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
     return newest;
   };
   ASSERT_GT(newest_seen(), 0U);
+  // The disk first catches up: held with a lag already near the writer's bound (40 ticks, a slow
+  // fsync on a busy machine), the appends below would wait for a sync this thread holds, forever.
+  for (int i = 0; i < 1000 && cluster.node().durable_tick() < cluster.node().simulation().tick(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   {
     std::unique_lock lock(mutex);
     hold = true;
@@ -331,7 +335,9 @@ TEST(Node, BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold) {
   uint64_t held_at = 0;
   {
     std::unique_lock lock(mutex);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return holding; }));
+    const bool reached = cv.wait_for(lock, std::chrono::seconds(10), [&] { return holding; });
+    if (!reached) hold = false;  // (a failed test must not leave the log thread held: its join would hang)
+    ASSERT_TRUE(reached);
     held_at = cluster.node().durable_tick();
   }
   const uint64_t tick_before = cluster.node().simulation().tick();
@@ -774,7 +780,8 @@ TEST(Node, AnObserverThatStopsReadingIsDroppedWhenItsBacklogPassesTheBound) {
 }
 
 // The whole node through its ports: a MemorySessionLog, a ManualClock and a DeterministicRandom,
-// one thread, no builder or encoder threads. Two runs with the same seed send the same datagrams,
+// one thread, no builder or encoder threads; players and an observer. Two runs with the same seed
+// send the same datagrams,
 // byte for byte (a run with another seed does not: the digest sees what is sent), and the memory
 // log replays bit-exact.
 TEST(Node, OverItsPortsTheSameSeedSendsTheSameBytes) {
@@ -792,9 +799,11 @@ TEST(Node, OverItsPortsTheSameSeedSendsTheSameBytes) {
     link.duplicate = 0.02;
     Cluster cluster("", link, seed);
     cluster.add_clients(12);
+    sdk::Observer& observer = cluster.add_observer(900);  // the observer stream and its world encoding too
     sim::Rng rng = sim::Rng::seeded(seed, 3);
     cluster.run(4'000'000, rng);
     EXPECT_GT(cluster.node().counters().snapshots_sent, 500U);
+    EXPECT_GT(observer.stats().ticks_verified, 20U);
     auto source = cluster.disk().source();
     const replay::ReplayResult verified = replay::replay(*source, {});
     EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
@@ -850,6 +859,52 @@ TEST(Node, RecoversTheLastDurableTickAfterAMachineCrashOfItsMemoryLog) {
   auto source = cluster.disk().source();
   const replay::ReplayResult verified = replay::replay(*source, {});
   EXPECT_TRUE(verified.status.ok()) << verified.status.describe();
+}
+
+// The same invariant as BackgroundSyncSendsNothingOfATickTheDiskDoesNotHold, on a memory log whose
+// sync the test holds (no threads: deterministic): while held no client sees a tick the disk does
+// not hold; once it completes, what was held back is sent and the clients play on.
+TEST(Node, AHeldMemoryLogSyncHoldsBackEverySendOfLaterTicks) {
+  net::LinkConfig link;
+  link.latency_us = 10'000;
+  Cluster cluster("", link, 3,
+                  [](RegionalNode::Options& options) { options.config.log_sync = replay::WalSync::background; });
+  cluster.add_clients(6);
+  sim::Rng rng = sim::Rng::seeded(2, 2);
+  cluster.run(3'000'000, rng);
+  auto newest_seen = [&] {
+    uint64_t newest = 0;
+    for (size_t i = 0; i < cluster.size(); ++i) newest = std::max(newest, cluster.client(i).newest_tick());
+    return newest;
+  };
+  ASSERT_GT(newest_seen(), 0U);
+  cluster.memory_log()->hold_sync(true);
+  const uint64_t held_at = cluster.node().durable_tick();
+  cluster.run(1'000'000, rng);  // 20 ticks, below the lag bound (40)
+  EXPECT_GE(cluster.node().simulation().tick(), held_at + 20);
+  EXPECT_EQ(cluster.node().durable_tick(), held_at);
+  EXPECT_LE(newest_seen(), held_at) << "a client saw a tick the disk does not hold";
+  EXPECT_EQ(cluster.memory_log()->stalls(), 0U);
+  cluster.memory_log()->complete_sync();
+  cluster.memory_log()->hold_sync(false);
+  cluster.run(500'000, rng);
+  EXPECT_GT(newest_seen(), held_at + 19) << "what was held back was sent once durable";
+}
+
+// A log store that fails an append: the tick reports it (the node must stop), the failure is
+// counted, and nothing of that tick becomes durable.
+TEST(Node, AFailingLogAppendStopsTheTick) {
+  net::LinkConfig link;
+  Cluster cluster("", link, 4);
+  cluster.add_clients(2);
+  sim::Rng rng = sim::Rng::seeded(4, 4);
+  cluster.run(1'000'000, rng);
+  const uint64_t tick = cluster.node().simulation().tick();
+  cluster.memory_log()->fail_append(tick + 1, replay::Status::error(replay::Code::io, "disk full"));
+  EXPECT_FALSE(cluster.node().tick(cluster.now() + 50'000));
+  EXPECT_EQ(cluster.node().counters().log_failures, 1U);
+  EXPECT_EQ(cluster.node().durable_tick(), tick);
+  EXPECT_EQ(cluster.disk().last_written(), tick);
 }
 
 }  // namespace
