@@ -22,8 +22,9 @@ using namespace strata::vopr;
 
 void print_plan(const Plan& plan, const RunShape& shape) {
   const strata::net::LinkConfig& l = plan.link;
-  std::printf("seed=%" PRIu64 " ticks=%" PRIu64 " clients=%zu faults=%s log_sync=%s\n", plan.seed, shape.ticks,
-              shape.clients, describe(shape.faults).c_str(), name(plan.log_sync));
+  std::printf("seed=%" PRIu64 " ticks=%" PRIu64 " clients=%zu faults=%s node_clock_jump_ms=%" PRIu64 " log_sync=%s\n",
+              plan.seed, shape.ticks, shape.clients, describe(shape.faults).c_str(), shape.node_clock_jump_ms_max,
+              name(plan.log_sync));
   std::printf("link latency_us=%" PRIu64 " jitter_us=%" PRIu64 " loss=%.3f duplicate=%.3f reorder=%.3f\n", l.latency_us,
               l.jitter_us, l.loss, l.duplicate, l.reorder);
   for (const Fault& f : plan.faults) std::printf("%s\n", describe(f).c_str());
@@ -38,7 +39,7 @@ void print_result(const RunResult& r) {
   }
   std::string line = "stats";
   for (const std::string& s : r.stats) line += " " + s;
-  std::printf("%s\n", line.c_str());
+  std::printf("%s\n%s\n", line.c_str(), r.drops.c_str());
   std::printf("simulated_s=%.2f ticks=%" PRIu64 "\n", static_cast<double>(r.simulated_us) / 1e6, r.ticks_run);
   if (r.ok) {
     std::printf("result ok\n");
@@ -80,6 +81,9 @@ int main(int argc, char** argv) {
                  "fault groups: all, none, or a list of net,partition,churn,hostile,crash,clock,log");
   app.add_option("--count", count, "seeds to run: seed, seed+1, ...")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
+  app.add_option("--node-clock-jump-ms", shape.node_clock_jump_ms_max,
+                 "largest step of the node's wall clock, either way (ms)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}));
   app.add_flag("--forever", forever, "keep drawing seeds until stopped (each from the previous one)");
   CLI11_PARSE(app, argc, argv);
   std::string error;

@@ -74,7 +74,8 @@ void draw_clients(net::SeededRandom& rng, const RunShape& shape, const Window& w
     }
     for (uint64_t i = count(rng, shape.ticks, 2, 1); i > 0; --i) {
       Fault f{w.start(rng), FaultKind::node_clock_jump, -1};
-      f.amount = static_cast<int64_t>(rng.below(6'001)) - 3'000;  // ms, either way
+      const uint64_t max = shape.node_clock_jump_ms_max;  // ms, either way (NTP steps)
+      f.amount = static_cast<int64_t>(rng.below(2 * max + 1)) - static_cast<int64_t>(max);
       out.push_back(f);
     }
   }

@@ -54,6 +54,12 @@ struct RunShape {
   uint64_t ticks = 2400;
   size_t clients = 8;
   FaultSet faults;
+  // The node's wall clock steps by up to this, either way. The node hands its netchannel the wall
+  // reading (as the runtime does), and a connection's timeout runs on it: a step back freezes the
+  // timeouts for as long as the step (a client whose session died meanwhile cannot reconnect from
+  // its address: already_connected), a step forward beyond the timeout drops every client. Within
+  // 3 s both stay inside the convergence bound; beyond it the invariant fails (see the report).
+  uint64_t node_clock_jump_ms_max = 3'000;
 };
 
 // What the seed decided besides the faults.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <cstdio>
 #include <memory>
 #include <optional>
 
@@ -238,6 +239,11 @@ class Vopr {
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0;
   uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
+  net::DropCounters drops_;  // the netchannel's, summed over the node's incarnations
+  void add_drops() {
+    const net::DropCounters d = node_->net_server().total_drops();
+    for (size_t i = 0; i < net::drop_reason_count; ++i) drops_.by_reason[i] += d.by_reason[i];
+  }
 };
 
 void Sink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
@@ -505,6 +511,7 @@ void Vopr::crash(CrashKind kind, const char* why) {
   crashes_ += 1;
   machine_crashes_ += kind == CrashKind::machine ? 1 : 0;
   const uint64_t kept = store_.kept_tick(kind);
+  add_drops();
   store_.crash(kind);
   node_.reset();
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
@@ -759,9 +766,15 @@ void Vopr::check_convergence() {
       continue;
     }
     if (ticks_ >= it->deadline) {
-      violate(inv_convergence, "client" + std::to_string(it->client) + " has not reached tick " +
-                                   std::to_string(it->from_tick) + " within " + std::to_string(convergence_ticks_max) +
-                                   " ticks (newest " + std::to_string(slot.game ? slot.game->newest_tick() : 0) + ")");
+      const net::Client* net = slot.game ? &slot.game->net_client() : nullptr;
+      char detail[256];
+      std::snprintf(detail, sizeof detail,
+                    "client%zu has not reached tick %" PRIu64 " within %" PRIu64 " ticks (newest %" PRIu64
+                    ", sessions %" PRIu64 ", net state %d failure %d reason %d)",
+                    it->client, it->from_tick, convergence_ticks_max, slot.game ? slot.game->newest_tick() : 0,
+                    slot.sessions, net ? static_cast<int>(net->state()) : -1,
+                    net ? static_cast<int>(net->failure()) : -1, net ? static_cast<int>(net->disconnect_reason()) : -1);
+      violate(inv_convergence, detail);
       return;
     }
     ++it;
@@ -782,6 +795,7 @@ void Vopr::finish() {
   const sim::Simulation& sim = node_->simulation();
   hashes_.resize(sim.tick());
   hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
+  add_drops();
   node_.reset();  // a clean close: the log syncs what it wrote
   store_.closed();
   replay::ReplayOptions options;
@@ -840,6 +854,16 @@ void Vopr::stats() {
   add("node_down_drops", down_drops_);
   add("hostile_datagrams", hostile_.datagrams());
   add("hostile_messages", hostile_.messages());
+  if (node_) add_drops();  // a run stopped by a violation
+  std::string& drops = result_.drops;
+  drops = "node_drops";
+  for (size_t i = 0; i < net::drop_reason_count; ++i) {
+    if (drops_.by_reason[i] == 0) continue;
+    drops += ' ';
+    drops += net::name(static_cast<net::DropReason>(i));
+    drops += '=';
+    drops += std::to_string(drops_.by_reason[i]);
+  }
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ struct RunResult {
   double node_real_s = 0;  // real time inside the node's calls (receive, tick, flush): stderr only
   std::vector<Invariant> invariants;
   std::vector<std::string> stats;  // other figures of the run ("name=value"), deterministic
+  std::string drops;               // the netchannel's drops by reason ("node_drops reason=count ...")
 };
 
 // Bounds the invariants are checked with.
