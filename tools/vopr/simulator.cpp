@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "net/client.h"
+#include "net/limits.h"
 #include "net/link_sim.h"
 #include "net/random.h"
 #include "net/sdk/game_client.h"
@@ -301,6 +302,8 @@ RegionalNode::Options Vopr::node_options() const {
   options.config.aoi_radius_cells = 16;
   options.config.log_sync = plan_.log_sync;
   options.net = net::default_server_config();
+  // Room for every client, the observer and the hostile peers (a full server is not a fault here).
+  options.net.max_clients = std::min(net::clients_max, shape_.clients + 64);
   options.net.protocol_id = protocol_id;
   options.net.public_address = server_address();
   options.net.private_key = key_;
