@@ -2,30 +2,96 @@
 // units (seconds, bytes).
 #include "net/metrics.h"
 
+#include <algorithm>
+#include <cinttypes>
 #include <cstdio>
 
 namespace strata::net {
 
-void for_each_metric(const Server& server, bool per_client, const std::function<void(const MetricSample&)>& visit) {
-  const DropCounters drops = server.total_drops();
-  for (size_t i = 0; i < drop_reason_count; ++i) {
-    visit(MetricSample{"strata_net_dropped_total", "Packets or messages dropped, by reason", MetricType::counter,
-                       "reason", std::string(name(static_cast<DropReason>(i))),
-                       static_cast<double>(drops.by_reason[i])});
+void add_counter(CounterSamples& out, std::string_view name, std::string_view series, std::string_view default_family,
+                 std::string_view default_help, std::string_view help, uint64_t value) {
+  if (series.empty()) {
+    out.push_back(CounterSample{name, {}, default_family, "event", name, default_help, value});
+    return;
   }
-  const HandshakeCounters& h = server.handshake_counters();
-  const auto counter = [&](std::string_view metric, std::string_view help, uint64_t v) {
-    visit(MetricSample{metric, help, MetricType::counter, {}, {}, static_cast<double>(v)});
-  };
-  counter("strata_net_connection_requests_total", "Connection requests received", h.requests_received);
-  counter("strata_net_challenges_sent_total", "Challenges sent", h.challenges_sent);
-  counter("strata_net_challenge_responses_total", "Challenge responses received", h.responses_received);
-  counter("strata_net_connections_accepted_total", "Connections accepted", h.connections_accepted);
-  counter("strata_net_denied_sent_total", "Connections denied (server full)", h.denied_sent);
-  counter("strata_net_datagrams_received_total", "Datagrams or frames received", h.datagrams_received);
-  counter("strata_net_datagrams_sent_total", "Datagrams or frames sent", h.datagrams_sent);
-  counter("strata_net_received_bytes_total", "Bytes received (netchannel layer)", h.bytes_received);
-  counter("strata_net_sent_bytes_total", "Bytes sent (netchannel layer)", h.bytes_sent);
+  const size_t brace = series.find('{');
+  if (brace == std::string_view::npos) {
+    out.push_back(CounterSample{name, {}, series, {}, {}, help, value});
+    return;
+  }
+  const size_t equals = series.find('=', brace);
+  out.push_back(CounterSample{name,
+                              {},
+                              series.substr(0, brace),
+                              series.substr(brace + 1, equals - brace - 1),
+                              series.substr(equals + 1, series.size() - equals - 2),
+                              help,
+                              value});
+}
+
+std::string counters_json(std::span<const CounterSample> samples) {
+  std::string out = "{";
+  std::string_view open_group;
+  char value[32];
+  for (const CounterSample& s : samples) {
+    if (s.group != open_group) {
+      if (!open_group.empty()) out += '}';
+      if (out.size() > 1) out += ',';
+      if (!s.group.empty()) out.append("\"").append(s.group).append("\":{");
+      open_group = s.group;
+    } else if (out.back() != '{') {
+      out += ',';
+    }
+    std::snprintf(value, sizeof value, "%" PRIu64, s.value);
+    out.append("\"").append(s.name).append("\":").append(value);
+  }
+  if (!open_group.empty()) out += '}';
+  return out + "}";
+}
+
+std::string counters_prometheus(std::span<const CounterSample> samples) {
+  std::vector<std::string_view> families;
+  for (const CounterSample& s : samples) {
+    if (std::find(families.begin(), families.end(), s.family) == families.end()) families.push_back(s.family);
+  }
+  std::string out;
+  char value[32];
+  for (const std::string_view family : families) {
+    bool first = true;
+    for (const CounterSample& s : samples) {
+      if (s.family != family) continue;
+      if (first) {
+        out.append("# HELP ").append(family).append(" ").append(s.help).append("\n");
+        out.append("# TYPE ").append(family).append(" counter\n");
+        first = false;
+      }
+      out.append(family);
+      if (!s.label_key.empty()) out.append("{").append(s.label_key).append("=\"").append(s.label_value).append("\"}");
+      std::snprintf(value, sizeof value, " %" PRIu64 "\n", s.value);
+      out.append(value);
+    }
+  }
+  return out;
+}
+
+void append_samples(const HandshakeCounters& c, CounterSamples& out) {
+  constexpr std::string_view family, family_help;  // every member names its own family
+  STRATA_NET_HANDSHAKE_COUNTERS(STRATA_COUNTER_SAMPLE_)
+}
+
+void append_samples(const DropCounters& c, CounterSamples& out) {
+  add_indexed(out, "dropped", "strata_net_dropped_total{reason}", "Netchannel packets or messages dropped, by reason",
+              c.by_reason, 0, [](size_t i) { return name(static_cast<DropReason>(i)); });
+}
+
+void for_each_metric(const Server& server, bool per_client, const std::function<void(const MetricSample&)>& visit) {
+  CounterSamples samples;
+  append_samples(server.total_drops(), samples);
+  append_samples(server.handshake_counters(), samples);
+  for (const CounterSample& s : samples) {
+    visit(MetricSample{s.family, s.help, MetricType::counter, s.label_key, std::string(s.label_value),
+                       static_cast<double>(s.value)});
+  }
   visit(MetricSample{"strata_net_connected_clients",
                      "Connected clients",
                      MetricType::gauge,

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "net/connection.h"
+#include "net/counters.h"
 #include "net/crypto.h"
 #include "net/endpoint.h"
 #include "net/random.h"
@@ -62,18 +63,7 @@ struct ServerEvent {
   TransportKind transport = TransportKind::datagram;
 };
 
-// Handshake traffic counters (drops are in DropCounters).
-struct HandshakeCounters {
-  uint64_t requests_received = 0;
-  uint64_t challenges_sent = 0;
-  uint64_t responses_received = 0;
-  uint64_t connections_accepted = 0;
-  uint64_t denied_sent = 0;
-  uint64_t bytes_received = 0;  // all datagrams, including dropped ones
-  uint64_t bytes_sent = 0;      // all datagrams
-  uint64_t datagrams_received = 0;
-  uint64_t datagrams_sent = 0;
-};
+// (HandshakeCounters and DropCounters: net/counters.h.)
 
 class Server {
  public:

@@ -65,7 +65,7 @@ void InterestIndex::rebuild(const World& world) {
   bucket_of_.resize(states_.size());
   for (size_t rank = 0; rank < states_.size(); ++rank) {
     const view::EntityState& e = states_[rank];
-    const CellPos cell{e.x >> limits::fixed_shift, e.y >> limits::fixed_shift};
+    const CellPos cell{e.x >> sim::limits::fixed_shift, e.y >> sim::limits::fixed_shift};
     indoors_.push_back(map.in_bounds(cell) && map.ceiling(cell) != Ceiling::none ? 1 : 0);
     const auto b = static_cast<uint32_t>((cell.y / bucket_cells) * buckets_x_ + cell.x / bucket_cells);
     bucket_of_[rank] = b;
@@ -76,7 +76,7 @@ void InterestIndex::rebuild(const World& world) {
   std::vector<uint32_t> cursor(start_.begin(), start_.end() - 1);
   for (uint32_t rank = 0; rank < states_.size(); ++rank) {
     const view::EntityState& e = states_[rank];
-    slots_[cursor[bucket_of_[rank]]++] = Slot{e.x >> limits::fixed_shift, e.y >> limits::fixed_shift, rank};
+    slots_[cursor[bucket_of_[rank]]++] = Slot{e.x >> sim::limits::fixed_shift, e.y >> sim::limits::fixed_shift, rank};
   }
 }
 
@@ -136,8 +136,8 @@ void MapMirror::apply(const ChangeTick& changes) {
 CellValue MapMirror::get(int32_t x, int32_t y, uint8_t layer) const {
   const CellPos cell{x, y};
   const view::ChunkContent& chunk =
-      chunks_[static_cast<size_t>(y >> limits::chunk_shift) * static_cast<size_t>(chunks_x_) +
-              static_cast<size_t>(x >> limits::chunk_shift)];
+      chunks_[static_cast<size_t>(y >> sim::limits::chunk_shift) * static_cast<size_t>(chunks_x_) +
+              static_cast<size_t>(x >> sim::limits::chunk_shift)];
   const size_t i = TileMap::index_in_chunk(cell);
   switch (static_cast<Layer>(layer)) {
     case Layer::floor: return CellValue{chunk.floor[i], 0};
@@ -362,10 +362,10 @@ namespace {
 void chunks_around(const MapMirror& map, int32_t x0, int32_t y0, int32_t x1, int32_t y1,
                    std::vector<view::ChunkCoord>& chunks) {
   chunks.clear();
-  const int32_t cx0 = std::max(0, x0) >> limits::chunk_shift;
-  const int32_t cy0 = std::max(0, y0) >> limits::chunk_shift;
-  const int32_t cx1 = std::min(map.width() - 1, x1) >> limits::chunk_shift;
-  const int32_t cy1 = std::min(map.height() - 1, y1) >> limits::chunk_shift;
+  const int32_t cx0 = std::max(0, x0) >> sim::limits::chunk_shift;
+  const int32_t cy0 = std::max(0, y0) >> sim::limits::chunk_shift;
+  const int32_t cx1 = std::min(map.width() - 1, x1) >> sim::limits::chunk_shift;
+  const int32_t cy1 = std::min(map.height() - 1, y1) >> sim::limits::chunk_shift;
   for (int32_t cx = cx0; cx <= cx1; ++cx) {
     for (int32_t cy = cy0; cy <= cy1; ++cy) chunks.emplace_back(cx, cy);  // pair order, as in ClientView::chunks
   }
@@ -403,8 +403,8 @@ void diff_chunks(const TickFrame& frame, const SentView* base, const std::vector
 }
 
 int32_t chebyshev(const view::EntityState& e, const ViewerState& viewer) {
-  const int32_t dx = (e.x >> limits::fixed_shift) - viewer.cell_x;
-  const int32_t dy = (e.y >> limits::fixed_shift) - viewer.cell_y;
+  const int32_t dx = (e.x >> sim::limits::fixed_shift) - viewer.cell_x;
+  const int32_t dy = (e.y >> sim::limits::fixed_shift) - viewer.cell_y;
   return std::max(dx < 0 ? -dx : dx, dy < 0 ? -dy : dy);
 }
 

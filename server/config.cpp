@@ -100,11 +100,12 @@ const std::vector<Key>& keys() {
       STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
       STRATA_UNSIGNED("net.udp_port", udp_port, 0, 65535, "netchannel UDP port (0: any free port)"),
       STRATA_UNSIGNED("net.tcp_port", tcp_port, 0, 65535, "netchannel TCP fallback port"),
-      STRATA_UNSIGNED("net.tcp_send_queue_bytes", tcp_send_queue_bytes, 16384, 64u << 20,
+      STRATA_UNSIGNED("net.tcp_send_queue_bytes", tcp_send_queue_bytes, limits::tcp_send_queue_bytes_min,
+                      limits::tcp_send_queue_bytes_limit,
                       "bytes queued for a TCP stream the peer does not read before it is dropped"),
       STRATA_UNSIGNED("net.tcp_send_buffer_bytes", tcp_send_buffer_bytes, 0, 64u << 20,
                       "kernel send buffer of each TCP stream (0: the OS default)"),
-      STRATA_UNSIGNED("net.max_clients", max_clients, 1, 16384, "connected clients at most"),
+      STRATA_UNSIGNED("net.max_clients", max_clients, 1, limits::max_clients_limit, "connected clients at most"),
       STRATA_UNSIGNED("net.loop_min_us", net_loop_min_us, 0, 20000,
                       "network loop turns at most this often: datagrams are taken in batches"),
       STRATA_UNSIGNED("net.nice", net_thread_nice, 0, 19, "network thread's nice value above the tick thread's"),
@@ -121,8 +122,8 @@ const std::vector<Key>& keys() {
                       "builder threads' nice value above the tick thread's"),
       STRATA_UNSIGNED("hlc.max_offset_ms", hlc_max_offset_ms, 1, 3600000, "refuse remote stamps further ahead"),
       STRATA_UNSIGNED("inputs.max_lead_ticks", inputs.max_lead_ticks, 0, 1000, "how far ahead inputs may be scheduled"),
-      STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1, 4096,
-                      "inputs waiting per player"),
+      STRATA_UNSIGNED("inputs.max_pending_per_player", inputs.max_pending_per_player, 1,
+                      limits::pending_per_player_limit, "inputs waiting per player"),
       STRATA_STRING("auth.mode", auth.mode,
                     "dev (open, every listener on loopback only), static (accounts file) or ticket (signed tickets)"),
       STRATA_UNSIGNED("auth.connect_token_ttl_s", connect_token_ttl_s, 1, 3600, "connect token lifetime"),
@@ -141,9 +142,10 @@ const std::vector<Key>& keys() {
                       "login attempts in a burst per peer address"),
       STRATA_UNSIGNED("auth.dev_new_names_per_address_per_min", auth.dev_new_names_per_address_per_min, 1, 1000000,
                       "dev mode: new names per minute per peer address"),
-      STRATA_UNSIGNED("auth.dev_names_max", auth.dev_names_max, 1, (1U << 24) - 1, "dev mode: names at most"),
-      STRATA_UNSIGNED("auth.verify_threads", auth.verify_threads, 1, 16, "password verifications at once"),
-      STRATA_UNSIGNED("auth.verify_queue_max", auth.verify_queue_max, 1, 4096,
+      STRATA_UNSIGNED("auth.dev_names_max", auth.dev_names_max, 1, limits::dev_names_limit, "dev mode: names at most"),
+      STRATA_UNSIGNED("auth.verify_threads", auth.verify_threads, 1, limits::verify_threads_limit,
+                      "password verifications at once"),
+      STRATA_UNSIGNED("auth.verify_queue_max", auth.verify_queue_max, 1, limits::verify_queue_limit,
                       "logins waiting for a password verification (then 503 busy)"),
       Key{"auth.accounts_sync", "fsync every new account binding (static and ticket modes; dev mode never does)",
           [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.auth.accounts_sync); },
@@ -213,11 +215,12 @@ void walk_yaml(const YAML::Node& node, const std::string& prefix, ServerConfig& 
 
 // yaml-cpp parses flow collections recursively: a few kilobytes of '[' would overflow the stack.
 // A config file needs neither size nor depth, so both are bounded before the parser sees it.
-constexpr size_t config_bytes_max = 1 << 20;
 constexpr int config_flow_depth_max = 16;
 
 std::string check_yaml_shape(const std::string& text) {
-  if (text.size() > config_bytes_max) return "file larger than " + std::to_string(config_bytes_max) + " bytes";
+  if (text.size() > limits::config_bytes_max) {
+    return "file larger than " + std::to_string(limits::config_bytes_max) + " bytes";
+  }
   int depth = 0;
   char quote = 0;
   for (char ch : text) {

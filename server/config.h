@@ -13,6 +13,7 @@
 
 #include "replay/rocks_log.h"
 #include "server/input_scheduler.h"
+#include "server/limits.h"
 #include "sim/world.h"
 
 namespace strata::server {
@@ -31,7 +32,7 @@ struct AuthSettings {
   uint32_t dev_new_names_per_address_per_min = 1000;
   uint32_t dev_names_max = 100'000;
   uint32_t verify_threads = 1;  // password verifications at once (each ~64 MiB, ~0.1 s)
-  uint32_t verify_queue_max = 32;
+  uint32_t verify_queue_max = limits::verify_queue_default;
   bool accounts_sync = true;  // fsync each new account binding (not in dev mode)
 };
 
@@ -57,7 +58,7 @@ struct ServerConfig {
   uint16_t tcp_port = 27501;
   // Bytes queued for one TCP stream that the kernel has not taken; a peer that does not read past it
   // is dropped (net::TcpConfig::send_queue_bytes_max).
-  uint32_t tcp_send_queue_bytes = 4 << 20;
+  uint32_t tcp_send_queue_bytes = limits::tcp_send_queue_bytes_default;
   uint32_t tcp_send_buffer_bytes = 0;  // SO_SNDBUF of each accepted stream (0: the OS default, autotuned)
   uint16_t http_port = 8080;
   uint16_t metrics_port = 9100;

@@ -36,23 +36,27 @@ NamedCounts http_event_counts(const HttpCounters& c) {
           {"truncated", v(c.truncated)}};
 }
 
-NamedCounts node_event_counts(const NodeCounters& c, const DeferralCounters& d) {
-  return {{"inputs_deferred_player_cap", d.player_cap},
-          {"inputs_deferred_fair_share", d.fair_share},
-          {"inputs_deferred_system_cap", d.system_cap},
-          {"inputs_deferred_remote_cap", d.remote_cap},
-          {"ticks_fair_shared", d.ticks_shared},
-          {"tick_commands_refused", c.tick_commands_refused},
-          {"checksum_reports_refused", c.checksum_reports_refused},
-          {"chat_rate_limited", c.chat_rate_limited},
-          {"chat_deferred", c.chat_deferred},
-          {"chat_withheld", c.chat_withheld},
-          {"observers_refused", c.observers_refused},
-          {"observers_dropped_slow", c.observers_dropped_slow},
-          {"reliable_send_failures", c.reliable_send_failures},
-          {"snapshots_not_sent", c.snapshots_not_sent},
-          {"inbox_overflow", c.inbox_overflow},
-          {"log_failures", c.log_failures}};
+namespace {
+constexpr std::string_view node_events_family = "strata_node_events_total";
+constexpr std::string_view node_events_help =
+    "The node's events and bounds: ticks, joins, inputs deferred, chat, observers and reports refused, failed sends";
+}  // namespace
+
+void append_samples(const NodeCounters& c, net::CounterSamples& out) {
+  constexpr std::string_view family = node_events_family, family_help = node_events_help;
+  STRATA_NODE_COUNTERS(STRATA_COUNTER_SAMPLE_, STRATA_COUNTER_ARRAY_SAMPLE_)
+}
+
+void append_samples(const DeferralCounters& c, net::CounterSamples& out) {
+#define STRATA_DEFERRAL_SAMPLE_(member, event, help) \
+  net::add_counter(out, #event, "", node_events_family, node_events_help, help, c.member);
+  STRATA_DEFERRAL_COUNTERS(STRATA_DEFERRAL_SAMPLE_)
+#undef STRATA_DEFERRAL_SAMPLE_
+}
+
+void append_verdict_samples(const VerdictCounters& c, net::CounterSamples& out) {
+  net::add_indexed(out, "inputs", "strata_inputs_total{verdict}", "Player, system and remote inputs by verdict", c, 0,
+                   [](size_t i) { return std::string_view(name(static_cast<InputVerdict>(i))); });
 }
 
 std::string counts_json(std::span<const NamedCount> counts) {

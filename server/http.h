@@ -26,32 +26,35 @@
 #include <utility>
 #include <vector>
 
+#include "server/limits.h"
+
 namespace strata::server {
 
 struct HttpConfig {
   std::string address = "127.0.0.1";  // IPv4 or IPv6 literal to bind; "0.0.0.0" to listen everywhere
   uint16_t port = 0;                  // 0: an ephemeral port, read back with HttpServer::port()
   // Bytes of request line + headers. Protects memory: a client cannot make us buffer an endless header.
-  uint32_t header_bytes_max = 8 * 1024;
+  uint32_t header_bytes_max = limits::http_header_bytes_default;
   // Bytes of body (after chunked decoding). A larger declared Content-Length is refused before any
   // body byte is read; a chunked body is refused as soon as it grows past this.
-  uint32_t body_bytes_max = 8 * 1024;
+  uint32_t body_bytes_max = limits::http_body_bytes_default;
   // Time a client has to deliver a whole request (and, on a kept-alive connection, to start the next
   // one). Protects the connection slots from slow-loris clients that trickle bytes.
-  uint32_t read_timeout_ms = 5000;
+  uint32_t read_timeout_ms = limits::http_read_timeout_ms_default;
   // Time we give a client to take our response. Protects the slots from clients that never read.
-  uint32_t write_timeout_ms = 5000;
+  uint32_t write_timeout_ms = limits::http_write_timeout_ms_default;
   // Open connections. Protects file descriptors and memory; one more is answered 503 and closed.
-  uint32_t connections_max = 256;
-  bool keep_alive = true;                       // honour HTTP/1.1 keep-alive (false: one request per connection)
-  uint32_t requests_per_connection_max = 1000;  // then the connection is closed, so no client holds a slot forever
+  uint32_t connections_max = limits::http_connections_default;
+  bool keep_alive = true;  // honour HTTP/1.1 keep-alive (false: one request per connection)
+  uint32_t requests_per_connection_max =
+      limits::http_requests_per_connection_default;  // then the connection is closed, so no client holds a slot forever
 };
 [[nodiscard]] HttpConfig default_http_config();
 
 // Upper bounds the config is checked against (start() refuses a config beyond them).
-inline constexpr uint32_t http_header_bytes_limit = 64 * 1024;
-inline constexpr uint32_t http_body_bytes_limit = 16 * 1024 * 1024;
-inline constexpr uint32_t http_connections_limit = 65536;
+using limits::http_body_bytes_limit;
+using limits::http_connections_limit;
+using limits::http_header_bytes_limit;
 
 enum class HttpMethod : uint8_t { get, head, post, put, del, patch, options, other, count };
 [[nodiscard]] std::string_view name(HttpMethod method);

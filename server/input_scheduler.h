@@ -26,44 +26,28 @@
 #include <vector>
 
 #include "server/hlc.h"
+#include "server/limits.h"
 #include "sim/command.h"
 #include "sim/limits.h"
 
 namespace strata::server {
 
+// The parts of a tick's commands (defined, with their relations, in server/limits.h).
 namespace scheduler_limits {
-// Never more than the sim looks at: it refuses a player's 9th command of a tick (too_many_commands),
-// so logging more would only fill the log with commands that cannot act.
-inline constexpr uint32_t commands_per_player_per_tick_max = sim::limits::commands_per_player_per_tick_max;
-// Joins, leaves, admin: a recovered world makes every player leave in its first tick.
-inline constexpr uint32_t system_commands_per_tick_max = sim::limits::players_max;
-// Events of other regions (block writes, presence).
-inline constexpr uint32_t remote_commands_per_tick_max = 8192;
-// The players' part of a tick: what the codec takes less the other two parts.
-inline constexpr uint32_t player_commands_per_tick_max =
-    sim::limits::commands_per_tick_max - system_commands_per_tick_max - remote_commands_per_tick_max;
-// The scale the design targets, where nobody's share is cut.
-inline constexpr uint32_t full_share_players = 5000;
-
-// players_max x commands_per_player_per_tick_max (131,072) exceeds the codec's limit (65,536):
-// hence the fair share; these are the relations that do hold.
-static_assert(system_commands_per_tick_max + remote_commands_per_tick_max + player_commands_per_tick_max <=
-                  sim::limits::commands_per_tick_max,
-              "a tick the scheduler builds must decode (schema: too_many_commands)");
-static_assert(player_commands_per_tick_max >= sim::limits::players_max,
-              "every player can have at least one command in every tick");
-static_assert(full_share_players * commands_per_player_per_tick_max <= player_commands_per_tick_max,
-              "at the design scale, every player gets all the sim will apply");
-static_assert(commands_per_player_per_tick_max >= 1);
+using limits::commands_per_player_per_tick_max;
+using limits::full_share_players;
+using limits::player_commands_per_tick_max;
+using limits::remote_commands_per_tick_max;
+using limits::system_commands_per_tick_max;
 }  // namespace scheduler_limits
 
 struct InputSchedulerConfig {
-  uint32_t max_lead_ticks = 20;          // how far ahead a client may schedule an input
-  uint32_t max_pending_per_player = 64;  // inputs waiting per player (early ones and this tick's)
-  uint32_t max_pending_players = 16384;  // players with pending inputs
-  // Joins/leaves/admin waiting: room for every player's leave after a recovery, and some.
-  uint32_t max_pending_system = sim::limits::players_max + 4096;
-  uint32_t max_pending_remote = 65536;  // remote events waiting for the next tick
+  // The scheduler's memory bounds (server/limits.h says why each).
+  uint32_t max_lead_ticks = limits::lead_ticks_default;
+  uint32_t max_pending_per_player = limits::pending_per_player_default;
+  uint32_t max_pending_players = limits::pending_players_default;
+  uint32_t max_pending_system = limits::pending_system_default;
+  uint32_t max_pending_remote = limits::pending_remote_default;
   // Per-tick parts (at most the scheduler_limits of the same name: larger values are clamped).
   uint32_t commands_per_player_per_tick = scheduler_limits::commands_per_player_per_tick_max;
   uint32_t player_commands_per_tick = scheduler_limits::player_commands_per_tick_max;
@@ -72,14 +56,28 @@ struct InputSchedulerConfig {
 };
 [[nodiscard]] InputSchedulerConfig default_input_scheduler_config();
 
-// Inputs due in a tick that were left for a later one, by cause. Each tick an input waits counts once.
+// Inputs due in a tick that were left for a later one, by cause. Each tick an input waits counts
+// once. Listed once (net/counters.h): X(member, event name, what it counts); they are published
+// as strata_node_events_total{event}.
+#define STRATA_DEFERRAL_COUNTERS(X)                                                                           \
+  X(player_cap, inputs_deferred_player_cap, "beyond commands_per_player_per_tick")                            \
+  X(fair_share, inputs_deferred_fair_share, "the players together wanted more than player_commands_per_tick") \
+  X(system_cap, inputs_deferred_system_cap, "beyond system_commands_per_tick")                                \
+  X(remote_cap, inputs_deferred_remote_cap, "beyond remote_commands_per_tick")                                \
+  X(ticks_shared, ticks_fair_shared, "ticks in which the fair share cut someone")
+
+#define STRATA_DEFERRAL_FIELD_(member, event, help) uint64_t member = 0;
+#define STRATA_DEFERRAL_ADD_(member, event, help) member += other.member;
 struct DeferralCounters {
-  uint64_t player_cap = 0;    // beyond commands_per_player_per_tick
-  uint64_t fair_share = 0;    // the players together wanted more than player_commands_per_tick
-  uint64_t system_cap = 0;    // beyond system_commands_per_tick
-  uint64_t remote_cap = 0;    // beyond remote_commands_per_tick
-  uint64_t ticks_shared = 0;  // ticks in which the fair share cut someone
+  STRATA_DEFERRAL_COUNTERS(STRATA_DEFERRAL_FIELD_)
+  DeferralCounters& operator+=(const DeferralCounters& other) {
+    STRATA_DEFERRAL_COUNTERS(STRATA_DEFERRAL_ADD_)
+    return *this;
+  }
+  bool operator==(const DeferralCounters&) const = default;
 };
+#undef STRATA_DEFERRAL_FIELD_
+#undef STRATA_DEFERRAL_ADD_
 
 enum class InputVerdict : uint8_t {
   accepted,

@@ -44,6 +44,7 @@
 #include "net/rate_limit.h"
 #include "net/token.h"
 #include "server/accounts.h"
+#include "server/limits.h"
 #include "server/ticket.h"
 #include "storage/account_registry.h"
 
@@ -99,16 +100,14 @@ struct LoginConfig {
   uint64_t dev_names_max = 100'000;
   // Password verifiers (static mode): threads, and requests waiting for one at most.
   uint32_t verify_threads = 1;
-  uint32_t verify_queue_max = 32;
+  uint32_t verify_queue_max = limits::verify_queue_default;
 };
 
-// Addresses the rate limiter tracks at most; idle (refilled) ones are forgotten first, and when
-// every tracked address is active a new one is refused (rate_limited).
-inline constexpr size_t login_addresses_max = 16384;
-inline constexpr size_t admin_token_bytes_min = 16;
-// Password verifications queued or running for one peer address at most: one host's flood cannot
-// fill the verifier queue ahead of everyone else (its extra attempts are answered rate_limited).
-inline constexpr uint32_t login_verifications_per_address_max = 2;
+// The login's bounds (server/limits.h): addresses tracked, the admin token's length, verifications
+// per peer address.
+using limits::admin_token_bytes_min;
+using limits::login_addresses_max;
+using limits::login_verifications_per_address_max;
 
 struct LoginRequest {
   std::string_view body;

@@ -167,7 +167,7 @@ void RegionalNode::pump_inbound() {
   inbox_.events.insert(inbox_.events.end(), staged.events.begin(), staged.events.end());
   const auto offset = static_cast<uint32_t>(inbox_.inputs.size());
   for (ClientMessage& m : staged.messages) {
-    if (inbox_.messages.size() >= inbox_messages_max) {
+    if (inbox_.messages.size() >= limits::inbox_messages_max) {
       io_counters_.inbox_overflow.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
@@ -371,7 +371,7 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
     const uint64_t client = static_cast<uint64_t>(event.client);
     if (event.kind == net::ServerEvent::Kind::connected) {
       // The token's client id is the player id the login assigned.
-      if (client == 0 || client > limits::player_id_max) {
+      if (client == 0 || client > sim::limits::player_id_max) {
         sim_outbound_.disconnects.emplace_back(client, net::DisconnectReason::kicked);
         continue;
       }
@@ -435,7 +435,8 @@ void RegionalNode::handle_message(Session& session, const ClientMessage& m, std:
       break;
     case view::MessageKind::checksum_report: {
       const uint64_t now = sim_->tick() + 1;
-      if (session.mismatch_report_tick != 0 && now < session.mismatch_report_tick + mismatch_report_interval_ticks) {
+      if (session.mismatch_report_tick != 0 &&
+          now < session.mismatch_report_tick + limits::mismatch_report_interval_ticks) {
         counters_.checksum_reports_refused += 1;
         break;
       }
@@ -447,11 +448,12 @@ void RegionalNode::handle_message(Session& session, const ClientMessage& m, std:
       // GCRA: the line is allowed when it is at most chat_burst intervals ahead of its schedule.
       const uint64_t now = sim_->tick() + 1;
       const uint64_t tat = std::max(session.chat_tat, now);
-      if (tat - now >= chat_interval_ticks * chat_burst || chat_pending_.size() >= chat_pending_max) {
+      if (tat - now >= limits::chat_interval_ticks * limits::chat_burst ||
+          chat_pending_.size() >= limits::chat_lines_per_tick_max) {
         counters_.chat_rate_limited += 1;
         break;
       }
-      session.chat_tat = tat + chat_interval_ticks;
+      session.chat_tat = tat + limits::chat_interval_ticks;
       chat_pending_.push_back(view::ChatLine{raw(session.player), 0, m.chat});
       break;
     }
@@ -475,11 +477,11 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
   scheduler_.build(tick, physical_ms(now_us), input_);
-  if (input_.commands.size() > limits::commands_per_tick_max) {
+  if (input_.commands.size() > sim::limits::commands_per_tick_max) {
     // Unreachable while the scheduler's parts hold (input_scheduler.h): a record the log could not
     // decode would stop every replay and recovery at this tick, so the excess is refused instead.
-    counters_.tick_commands_refused += input_.commands.size() - limits::commands_per_tick_max;
-    input_.commands.resize(limits::commands_per_tick_max);
+    counters_.tick_commands_refused += input_.commands.size() - sim::limits::commands_per_tick_max;
+    input_.commands.resize(sim::limits::commands_per_tick_max);
   }
   clock.end(TickPhase::schedule);
   log_->release_world();  // the log is done with the world the last append was given: it may change

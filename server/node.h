@@ -55,34 +55,46 @@
 #include "server/clock.h"
 #include "server/config.h"
 #include "server/input_scheduler.h"
+#include "server/limits.h"
 #include "server/snapshots.h"
 #include "server/world_encoder.h"
 
 namespace strata::server {
 
+// The node's counters, listed once (net/counters.h: X(member, series, help), XA for the arrays
+// by reason); series "" is strata_node_events_total{event="member"}, the node's bounds and events.
+#define STRATA_NODE_COUNTERS(X, XA)                                                                            \
+  X(ticks, "", "ticks run")                                                                                    \
+  X(joins, "", "players that joined the world")                                                                \
+  X(leaves, "", "players that left it")                                                                        \
+  X(snapshots_sent, "", "snapshot messages handed to the netchannel")                                          \
+  X(snapshot_bytes, "strata_snapshot_bytes_total", "Bytes of AOI snapshots sent to clients")                   \
+  X(snapshots_not_sent, "", "the netchannel refused (queue full, too large, client gone)")                     \
+  X(checksum_mismatches, "strata_checksum_mismatches_total", "AOI checksum mismatches reported by clients")    \
+  X(checksum_reports_refused, "", "reports within a client's interval: not counted above")                     \
+  X(tick_commands_refused, "", "beyond what the log decodes (0: the scheduler caps a tick)")                   \
+  XA(messages_refused, view::MessageError, 1, "strata_client_messages_refused_total{reason}",                  \
+     "Client messages the node refused, by reason")                                                            \
+  X(chat_relayed, "strata_chat_lines_total{outcome=relayed}", "Chat lines from clients, by outcome")           \
+  X(chat_rate_limited, "strata_chat_lines_total{outcome=rate_limited}", "Chat lines from clients, by outcome") \
+  X(chat_deliveries, "strata_chat_deliveries_total", "Chat lines delivered to hearers")                        \
+  X(chat_deferred, "", "lines left for a later tick: the tick's deliveries were used up")                      \
+  X(chat_withheld, "", "(line, hearer) pairs not sent: the speaker is hidden from the hearer")                 \
+  X(observers_refused, "", "beyond observers_max: disconnected (server_full)")                                 \
+  X(observers_dropped_slow, "", "fell behind beyond their bound: disconnected (kicked)")                       \
+  X(observer_world_encodings, "", "starting worlds encoded (off the tick thread)")                             \
+  X(log_failures, "", "ticks the session log could not write")                                                 \
+  X(reliable_send_failures, "", "the reliable channel refused (queue full): e.g. an observer falls behind")    \
+  X(inbox_overflow, "", "client messages dropped: the sim thread fell that far behind")                        \
+  XA(rejected, sim::RejectReason, 1, "strata_commands_rejected_total{reason}", "Commands the rules rejected, by reason")
+
 struct NodeCounters {
-  uint64_t ticks = 0;
-  uint64_t joins = 0;
-  uint64_t leaves = 0;
-  uint64_t snapshots_sent = 0;
-  uint64_t snapshot_bytes = 0;
-  uint64_t snapshots_not_sent = 0;        // the netchannel refused (queue full, too large, client gone)
-  uint64_t checksum_mismatches = 0;       // reported by clients (each client at most once per interval)
-  uint64_t checksum_reports_refused = 0;  // reports within a client's interval: not counted above
-  uint64_t tick_commands_refused = 0;     // beyond what the log decodes (0: the scheduler caps a tick)
-  std::array<uint64_t, static_cast<size_t>(view::MessageError::count)> messages_refused{};  // by reason
-  uint64_t chat_relayed = 0;              // lines relayed to the players around the speaker
-  uint64_t chat_rate_limited = 0;         // lines refused: the speaker exceeded the chat rate
-  uint64_t chat_deliveries = 0;           // (line, hearer) pairs sent
-  uint64_t chat_deferred = 0;             // lines left for a later tick: the tick's deliveries were used up
-  uint64_t chat_withheld = 0;             // (line, hearer) pairs not sent: the speaker is hidden from the hearer
-  uint64_t observers_refused = 0;         // beyond observers_max: disconnected (server_full)
-  uint64_t observers_dropped_slow = 0;    // fell behind beyond their bound: disconnected (kicked)
-  uint64_t observer_world_encodings = 0;  // starting worlds encoded (off the tick thread)
-  uint64_t log_failures = 0;
-  uint64_t reliable_send_failures = 0;  // the reliable channel refused (queue full): e.g. an observer falls behind
-  uint64_t inbox_overflow = 0;          // client messages dropped: the sim thread fell that far behind
-  std::array<uint64_t, sim::reject_reason_count> rejected{};  // commands the rules refused, by reason
+  STRATA_NODE_COUNTERS(STRATA_COUNTER_FIELD_, STRATA_COUNTER_ARRAY_FIELD_)
+  NodeCounters& operator+=(const NodeCounters& other) {
+    STRATA_NODE_COUNTERS(STRATA_COUNTER_ADD_, STRATA_COUNTER_ARRAY_ADD_)
+    return *this;
+  }
+  bool operator==(const NodeCounters&) const = default;
 };
 
 // The parts of one tick, timed on the sim thread's own CPU clock (a preempted thread's wait is not
@@ -127,17 +139,17 @@ class RegionalNode {
     int snapshot_threads_nice = 0;  // added to the builder threads' nice value
     // Observers at once (each re-simulates the whole region from the input stream); more are
     // disconnected with server_full.
-    size_t observers_max = 4;
+    size_t observers_max = limits::observers_max_default;
     // Bytes of tick messages one observer may have queued (a world being encoded for it, or the
     // netchannel's window full); beyond it the observer is disconnected (kicked). Its starting
     // world's parts are not counted: one encoding shared by the observers that start from it.
-    size_t observer_backlog_bytes_max = size_t{64} << 20;
+    size_t observer_backlog_bytes_max = limits::observer_backlog_bytes_default;
     // Encode observers' starting worlds on a thread of their own; false: inline (tests).
     bool observer_encode_thread = true;
     // (line, hearer) chat pairs sent per tick: 1024 lines x 1000 hearers would be a million sends
     // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
     // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
-    size_t chat_deliveries_per_tick = 8192;
+    size_t chat_deliveries_per_tick = limits::chat_deliveries_per_tick_default;
   };
   // The node over `start` (its log positioned at its world's tick). nullptr and `error` when the
   // options or the start do not fit (no clock or random, a world of another tick than the log's).
@@ -255,20 +267,11 @@ class RegionalNode {
     void append(Outbound& later);  // `later`'s sends after these (its observed messages moved), then it is reset
     [[nodiscard]] bool empty() const { return reliable.empty() && disconnects.empty() && observed.empty(); }
   };
-  // Chat: one line per chat_interval_ticks on average, bursts of chat_burst; at most
-  // chat_pending_max lines relayed per tick (a bound on the relay work one tick can be given).
-  static constexpr uint64_t chat_interval_ticks = 20;
-  static constexpr uint64_t chat_burst = 3;
-  static constexpr size_t chat_pending_max = 1024;
-  // A client's checksum_mismatch reports count once per this many ticks (5 s at 20 Hz): one
-  // client must not be able to make the mismatch counter, an alarm, say what it likes.
-  static constexpr uint64_t mismatch_report_interval_ticks = 100;
+  // (Chat's rate and per-tick bounds, the mismatch report interval: server/limits.h.)
   void relay_chat(const TickFrame& frame);
   // Whether a line from `speaker` may reach `hearer_rank`: the rule of the snapshots (aoi.h), so a
   // player hidden indoors is not named to a hearer outside, who does not see it.
   [[nodiscard]] static bool hears(const ViewerState& speaker, const InterestIndex& index, uint32_t hearer_rank);
-  // Bounds the inbox when the sim thread stalls (each client's queue is bounded by the netchannel).
-  static constexpr size_t inbox_messages_max = 1 << 18;
   struct IoCounters {
     std::atomic<uint64_t> snapshots_sent{0};
     std::atomic<uint64_t> snapshot_bytes{0};
@@ -303,7 +306,7 @@ class RegionalNode {
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
   std::unique_ptr<replay::SessionLog> log_;
-  FramePublisher frames_{64};  // change history: an ack older than this gets a full snapshot
+  FramePublisher frames_{limits::frame_history_ticks};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;
   std::unique_ptr<SnapshotBuilders> builders_;
   uint64_t epochs_ = 0;

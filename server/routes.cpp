@@ -86,6 +86,10 @@ void add_admin_routes(HttpServer& admin, const Login& login, bool admin_open, St
         };
         const std::string phases = phases_json(status.phase_cpu_ms);
         const std::string wall_phases = phases_json(status.phase_wall_ms);
+        // (snapshots.{sent,not_sent,bytes}, net_bytes and net_packets: shorthands kept for the tools
+        // that read them; every counter is under "edge.node" and "net", from its list.)
+        const NodeCounters& node = status.counters.node;
+        const net::HandshakeCounters& traffic = status.counters.net;
         // What the builders made (cumulative sums; a reader takes differences over its own window).
         const SnapshotBuilderCounters& sb = status.builders;
         char built[1024];
@@ -117,24 +121,26 @@ void add_admin_routes(HttpServer& admin, const Login& login, bool admin_open, St
             status.players, status.sessions, status.tick_p50_ms, status.tick_p99_ms, status.tick_max_ms,
             status.tick_cpu_p50_ms, status.tick_cpu_p99_ms, status.tick_cpu_max_ms, phases.c_str(), wall_phases.c_str(),
             static_cast<unsigned long long>(status.builders.snapshots_built),
-            static_cast<unsigned long long>(status.snapshots_sent),
-            static_cast<unsigned long long>(status.snapshots_not_sent),
+            static_cast<unsigned long long>(node.snapshots_sent),
+            static_cast<unsigned long long>(node.snapshots_not_sent),
             static_cast<unsigned long long>(status.builders.frames),
             static_cast<unsigned long long>(status.builders.frames_skipped),
             static_cast<unsigned long long>(status.builders.fulls_deferred),
             static_cast<double>(status.builders.build_us_max) / 1e3,
-            static_cast<unsigned long long>(status.snapshot_bytes), built,
-            static_cast<unsigned long long>(status.net_bytes_in), static_cast<unsigned long long>(status.net_bytes_out),
-            static_cast<unsigned long long>(status.net_packets_in),
-            static_cast<unsigned long long>(status.net_packets_out), logins.c_str());
+            static_cast<unsigned long long>(node.snapshot_bytes), built,
+            static_cast<unsigned long long>(traffic.bytes_received),
+            static_cast<unsigned long long>(traffic.bytes_sent),
+            static_cast<unsigned long long>(traffic.datagrams_received),
+            static_cast<unsigned long long>(traffic.datagrams_sent), logins.c_str());
         // The edge's counters (server/edge_counters.h), and how far the disk holds the log.
         std::string json(body);
         json.resize(json.rfind('}'));
         json += ",\"log\":{\"durable_tick\":" + std::to_string(status.durable_tick) +
-                "},\"edge\":{\"tcp\":" + counts_json(tcp_event_counts(status.tcp_stats)) +
+                "},\"net\":" + net::counters_json(net_samples(status.counters)) +
+                ",\"edge\":{\"tcp\":" + counts_json(tcp_event_counts(status.tcp_stats)) +
                 ",\"http_public\":" + counts_json(http_event_counts(http.counters())) +
                 ",\"http_admin\":" + counts_json(http_event_counts(admin.counters())) +
-                ",\"node\":" + counts_json(node_event_counts(status.node_counters, status.deferrals)) + "}}\n";
+                ",\"node\":" + net::counters_json(node_samples(status.counters)) + "}}\n";
         return HttpResponse{200, "application/json", json, {}};
       });
 }
@@ -145,13 +151,13 @@ void add_metrics_route(HttpServer& metrics_http, Metrics& metrics, const Login& 
     std::string text = metrics.render() + login_metrics_text(login);
     {
       std::lock_guard lock(status.mutex);
+      net::CounterSamples samples = net_samples(status.counters);
+      const net::CounterSamples node = node_samples(status.counters);
+      samples.insert(samples.end(), node.begin(), node.end());
+      text += net::counters_prometheus(samples);
       text += counts_prometheus("strata_tcp_events_total",
                                 "TCP listener: streams accepted, refused and closed by reason, frames refused",
                                 tcp_event_counts(status.tcp_stats));
-      text += counts_prometheus(
-          "strata_node_events_total",
-          "The node's bounds: inputs deferred, chat, observers and reports refused, sends that failed",
-          node_event_counts(status.node_counters, status.deferrals));
     }
     text +=
         "# HELP strata_http_events_total HTTP listeners: connections and requests, refusals by reason\n"

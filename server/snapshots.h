@@ -32,6 +32,7 @@
 
 #include "server/aoi.h"
 #include "server/clock.h"
+#include "server/limits.h"
 
 namespace strata::server {
 
@@ -52,7 +53,7 @@ struct BuiltSnapshot {
 // it, the oldest are dropped (and counted): an old snapshot is worth nothing once a newer exists.
 class SnapshotOutbox {
  public:
-  static constexpr size_t capacity_max = 65536;
+  static constexpr size_t capacity_max = limits::snapshot_outbox_max;
   void push(std::vector<BuiltSnapshot>& batch);
   // Moves everything waiting into `out` (cleared first).
   void take(std::vector<BuiltSnapshot>& out);
@@ -62,9 +63,9 @@ class SnapshotOutbox {
   // their capacity, up to spares_max) and builders encode into them, so the hot path allocates
   // nothing and no buffer is freed on another thread than the one that allocated it (glibc's
   // slow path: a fifth of the builder's time at 5000 clients).
-  static constexpr size_t spares_max = 16384;
-  static constexpr size_t spare_bytes_max = 4096;  // larger buffers (full snapshots) are freed
-  void recycle(std::vector<BuiltSnapshot>& sent);  // takes the byte buffers, clears `sent`
+  static constexpr size_t spares_max = limits::snapshot_spares_max;
+  static constexpr size_t spare_bytes_max = limits::snapshot_spare_bytes_max;  // larger ones (fulls) are freed
+  void recycle(std::vector<BuiltSnapshot>& sent);                              // takes the byte buffers, clears `sent`
   // Moves up to `want` spare buffers (empty, with capacity) to the back of `into`.
   void take_spares(std::vector<std::vector<uint8_t>>& into, size_t want);
 
@@ -124,7 +125,7 @@ class SnapshotBuilders {
   // job carried (on a busy server that job is a tick and half a rotation older). A tick later than
   // the newest view built for the client is ignored; the jobs' acked ticks count as well.
   void post_acks(std::span<const std::pair<uint64_t, uint64_t>> acks);
-  static constexpr size_t posted_acks_max = 65536;  // waiting per builder; more are dropped (counted)
+  static constexpr size_t posted_acks_max = limits::snapshot_posted_acks_max;  // per builder; more dropped
   [[nodiscard]] SnapshotBuilderCounters counters() const;
   [[nodiscard]] size_t threads() const { return threads_; }
   // Tests: called on the builder's thread after each job it takes (built, deferred or passed

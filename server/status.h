@@ -1,5 +1,5 @@
 // server/status.h: what the HTTP threads may read about the node (server/routes.h), written by the
-// sim thread once per tick and by the network thread every 100 ms, under `mutex`.
+// runtime's sim thread once per tick and by its network thread every 100 ms, under `mutex`.
 #pragma once
 
 #include <array>
@@ -13,13 +13,36 @@
 
 namespace strata::server {
 
+// Every counter list's values at one tick (the netchannel's as the network side last published
+// them): what /metrics and /api/world/status write, each counter once, from the lists.
+struct CounterSnapshot {
+  NodeCounters node;
+  DeferralCounters deferrals;
+  VerdictCounters inputs{};
+  net::HandshakeCounters net;
+  net::DropCounters drops;
+};
+// The node's samples (its events, the scheduler's deferrals and verdicts) and the netchannel's (traffic, drops).
+[[nodiscard]] inline net::CounterSamples node_samples(const CounterSnapshot& c) {
+  net::CounterSamples out;
+  append_samples(c.node, out);
+  append_samples(c.deferrals, out);
+  append_verdict_samples(c.inputs, out);
+  return out;
+}
+[[nodiscard]] inline net::CounterSamples net_samples(const CounterSnapshot& c) {
+  net::CounterSamples out;
+  append_samples(c.net, out);
+  append_samples(c.drops, out);
+  return out;
+}
+
 // What the HTTP threads may read about the node, published by the tick thread once per tick.
 struct Status {
   std::mutex mutex;
-  // The edge's refusal counters (server/edge_counters.h): the node's, copied by the sim thread,
-  // and the TCP listener's, copied by the network thread every 100 ms.
-  NodeCounters node_counters;
-  DeferralCounters deferrals;
+  // The counter lists, copied by the sim thread every tick; the TCP listener's counters, copied
+  // by the network thread every 100 ms.
+  CounterSnapshot counters;
   net::TransportStats tcp_stats;
   uint64_t durable_tick = 0;
   double tick_p50_ms = 0;  // over the last tick_window ticks
@@ -39,14 +62,7 @@ struct Status {
   uint64_t full_hash_tick = 0;
   size_t players = 0;
   size_t sessions = 0;
-  SnapshotBuilderCounters builders;
-  uint64_t snapshots_sent = 0;
-  uint64_t snapshots_not_sent = 0;
-  uint64_t snapshot_bytes = 0;  // snapshot messages handed to the netchannel
-  uint64_t net_bytes_in = 0;    // every datagram and frame, headers and MACs included
-  uint64_t net_bytes_out = 0;
-  uint64_t net_packets_in = 0;  // datagrams (UDP) and frames (TCP)
-  uint64_t net_packets_out = 0;
+  SnapshotBuilderCounters builders;  // with `counters`, every tick
   // For GET /api/sessions, formatted on request (not on the sim thread): the sessions' link
   // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
   RegionalNode::NetStats net_stats;

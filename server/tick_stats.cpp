@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <ctime>
 #include <numeric>
 
 namespace strata::server {
@@ -62,12 +61,6 @@ void publish(const TickSummary& summary, Status& status) {
   status.tick_cpu_max_ms = summary.cpu_max_ms;
   status.phase_cpu_ms = summary.phase_cpu_ms;
   status.phase_wall_ms = summary.phase_wall_ms;
-}
-
-double thread_cpu_ms() {
-  timespec t{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
 }
 
 }  // namespace strata::server

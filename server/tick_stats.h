@@ -24,7 +24,7 @@ struct TickSummary {
 
 class TickStats {
  public:
-  static constexpr size_t window = 1200;  // one minute at 20 Hz
+  static constexpr size_t window = limits::tick_stats_window;  // one minute at 20 Hz
   TickStats();
   // One tick: its wall and CPU time on the sim thread, and its phases' times.
   void record(double wall_ms, double cpu_ms, const TickPhaseTimes& phases);
@@ -40,8 +40,5 @@ class TickStats {
 
 // Copies a summary into the status (the caller holds status.mutex).
 void publish(const TickSummary& summary, Status& status);
-
-// The calling thread's CPU time in milliseconds.
-[[nodiscard]] double thread_cpu_ms();
 
 }  // namespace strata::server

@@ -669,7 +669,7 @@ RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
   std::map<view::EntityKey, view::EntityDelta> by_key;
   const auto field = rc::gen::oneOf(rc::gen::just(0), rc::gen::inRange(-300, 300), rc::gen::arbitrary<int32_t>());
   // Mostly the velocities of the sim's gaits (one motion byte on the wire), sometimes any.
-  const auto speed = rc::gen::element(0, limits::walk_speed, limits::run_speed, limits::npc_speed);
+  const auto speed = rc::gen::element(0, sim::limits::walk_speed, sim::limits::run_speed, sim::limits::npc_speed);
   for (size_t i = 0; i < n; ++i) {
     view::EntityDelta d;
     d.key.kind = static_cast<view::EntityKind>(*rc::gen::inRange(0, 3));
@@ -748,7 +748,7 @@ RC_GTEST_PROP(Aoi, RecordsRoundTripAnyDeltas, ()) {
 // costs no position correction.
 RC_GTEST_PROP(Aoi, DeltasRebuildTheCurrentEntitiesExactly, ()) {
   const auto elapsed = *rc::gen::inRange<uint64_t>(1, 40);
-  const auto speed = rc::gen::element(0, limits::walk_speed, limits::run_speed, limits::npc_speed);
+  const auto speed = rc::gen::element(0, sim::limits::walk_speed, sim::limits::run_speed, sim::limits::npc_speed);
   auto velocity = [&] { return velocity_for(static_cast<Direction>(*rc::gen::inRange(1, 9)), *speed); };
   view::ClientView base;
   base.tick = 1000;
