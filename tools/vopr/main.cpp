@@ -6,6 +6,8 @@
 // figure that depends on the machine).
 //
 //   strata-vopr [--seed S] [--ticks N] [--clients C] [--faults LIST] [--count K | --forever]
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
 #include <chrono>
@@ -86,6 +88,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{0}, uint64_t{3'600'000}));
   app.add_flag("--forever", forever, "keep drawing seeds until stopped (each from the previous one)");
   CLI11_PARSE(app, argc, argv);
+  // The runtime's log lines (a log failure, the stop) go to stderr: stdout is the run's record,
+  // the same bytes for the same seed.
+  spdlog::set_default_logger(spdlog::stderr_logger_st("strata-vopr"));
+  spdlog::set_level(spdlog::level::warn);
   std::string error;
   if (!parse_faults(faults, shape.faults, error)) {
     std::fprintf(stderr, "strata-vopr: %s\n", error.c_str());

@@ -24,6 +24,7 @@
 #include "server/login.h"
 #include "server/node.h"
 #include "server/node_start.h"
+#include "server/runtime.h"
 #include "sim/rng.h"
 #include "tools/vopr/addresses.h"
 #include "tools/vopr/hostile.h"
@@ -106,13 +107,27 @@ class Sink final : public net::DatagramSink {
   net::Address from_;
 };
 
-class NodeSink final : public net::DatagramSink {
+// The node's side of the network, as the runtime sees it (server/runtime.h): receive() hands the
+// node what the up link delivers now; what the node writes is held until send() puts it on the
+// down link (a crash between the two loses it, as a process that dies before its sendmmsg).
+class VoprNetwork final : public server::NetworkPort, public net::DatagramSink {
  public:
-  explicit NodeSink(Vopr& vopr) : vopr_(vopr) {}
-  void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override;
+  explicit VoprNetwork(Vopr& vopr) : vopr_(vopr) {}
+  void receive(RegionalNode& node, uint64_t now_us) override;
+  [[nodiscard]] net::DatagramSink& sink() override { return *this; }
+  void send(RegionalNode& node, uint64_t now_us) override;
+  void send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) override {
+    held_.push_back(Held{to, std::vector<uint8_t>(data.begin(), data.end())});
+  }
+  bool drop_sends = false;  // the planned crash falls between this turn's flush and its sends
 
  private:
+  struct Held {
+    net::Address to;
+    std::vector<uint8_t> data;
+  };
   Vopr& vopr_;
+  std::vector<Held> held_;
 };
 
 struct ClientSlot {
@@ -165,9 +180,11 @@ class Vopr {
   void down(const net::Address& to, std::span<const uint8_t> data) {
     down_.send(clock_.monotonic_us(), server_address(), to, data);
   }
+  // The up link's datagrams due now, to the node (the runtime's receive turn).
+  void receive_up(RegionalNode& node, uint64_t now_us);
+  void drop_up();  // ... while the node is down
 
  private:
-  [[nodiscard]] uint64_t node_now() const { return clock_.wall_us(); }
   [[nodiscard]] uint64_t client_now(const ClientSlot& slot) const { return client_base() + slot.clock_offset_us; }
   [[nodiscard]] uint64_t client_base() const { return clock_.monotonic_us() - monotonic_start_us + wall_start_us; }
   void violate(Inv inv, const std::string& detail);
@@ -179,8 +196,10 @@ class Vopr {
   RegionalNode::Options node_options() const;
   void open_node();
   void step();
-  void on_tick();
-  void node_tick();
+  void before_tick();
+  void run_turn(bool tick_due);
+  void after_node_tick();
+  [[nodiscard]] RegionalNode& node() { return runtime_->node(); }
   void apply(const Fault& fault);
   void apply_client_fault(const Fault& fault, size_t client);
   void apply_log_fault(const Fault& fault);
@@ -193,7 +212,7 @@ class Vopr {
       crash(pending_crash_->amount == 0 ? CrashKind::process : CrashKind::machine, "plan");
   }
   void restart();
-  void deliver();
+  void deliver();  // the down link's datagrams due now, to the clients, the observer and the peers
   void update_clients();
   void connect_client(size_t i);
   void retire_client(ClientSlot& slot);
@@ -215,13 +234,13 @@ class Vopr {
   net::Key key_{};
   net::LinkSim up_;
   net::LinkSim down_;
-  NodeSink node_sink_{*this};
+  VoprNetwork network_{*this};
   net::DeterministicRandom login_random_;                  // the login's side: token keys and nonces
   std::unique_ptr<net::DeterministicRandom> node_random_;  // the node's, one per incarnation
   Store store_;
-  std::unique_ptr<RegionalNode> node_;
-  uint64_t generation_ = 1;  // node incarnations
-  uint64_t restart_at_ = 0;  // vopr tick the node comes back (while down)
+  std::unique_ptr<server::Runtime> runtime_;  // owns the node; null while the node is down
+  uint64_t generation_ = 1;                   // node incarnations
+  uint64_t restart_at_ = 0;                   // vopr tick the node comes back (while down)
   std::optional<Fault> pending_crash_;
   uint64_t next_tick_us_ = monotonic_start_us;
   uint64_t ticks_ = 0;  // vopr ticks so far
@@ -242,7 +261,7 @@ class Vopr {
   uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
   net::DropCounters drops_;  // the netchannel's, summed over the node's incarnations
   void add_drops() {
-    const net::DropCounters d = node_->net_server().total_drops();
+    const net::DropCounters d = node().net_server().total_drops();
     for (size_t i = 0; i < net::drop_reason_count; ++i) drops_.by_reason[i] += d.by_reason[i];
   }
 };
@@ -250,8 +269,13 @@ class Vopr {
 void Sink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
   vopr_.up(from_, to, data);
 }
-void NodeSink::send_datagram(net::TransportKind, const net::Address& to, std::span<const uint8_t> data) {
-  vopr_.down(to, data);
+void VoprNetwork::receive(RegionalNode& node, uint64_t now_us) { vopr_.receive_up(node, now_us); }
+
+void VoprNetwork::send(RegionalNode&, uint64_t) {
+  if (!drop_sends) {
+    for (const Held& h : held_) vopr_.down(h.to, h.data);
+  }
+  held_.clear();
 }
 
 Vopr::Vopr(const Plan& plan, const RunShape& shape)
@@ -317,12 +341,15 @@ RegionalNode::Options Vopr::node_options() const {
 void Vopr::open_node() {
   std::string error;
   node_random_ = std::make_unique<net::DeterministicRandom>(sim::mix64(plan_.seed * 31 + generation_));
-  node_ = store_.open(node_options(), error);
-  if (!node_) {
+  std::unique_ptr<RegionalNode> opened = store_.open(node_options(), error);
+  if (!opened) {
     violate(inv_recovery, "the node did not open: " + error);
     return;
   }
-  if (hashes_.empty()) hashes_.push_back(TickHashes{node_->simulation().quick_hash(), node_->simulation().full_hash()});
+  server::RuntimeConfig config = server::runtime_config(node_options().config);
+  config.report_interval_us = UINT64_MAX / 2;  // no "tick N" log lines
+  runtime_ = std::make_unique<server::Runtime>(config, clock_, std::move(opened), network_, nullptr, nullptr);
+  if (hashes_.empty()) hashes_.push_back(TickHashes{node().simulation().quick_hash(), node().simulation().full_hash()});
 }
 
 // --- the run ---------------------------------------------------------------------------------
@@ -342,47 +369,58 @@ RunResult Vopr::run() {
   return result_;
 }
 
+// One 10 ms turn: the clients hear the node, the plan's faults of a new tick happen, the hostile
+// peers send, the runtime takes its turn (receive, tick when due, flush, send), the clients send.
 void Vopr::step() {
   clock_.advance(step_us);
   deliver();
   check_durability();
-  if (clock_.monotonic_us() >= next_tick_us_) {
+  const bool tick_due = clock_.monotonic_us() >= next_tick_us_;
+  if (tick_due) {
     next_tick_us_ += tick_us;
-    on_tick();
-    crash_if_planned(1);
+    before_tick();
   }
   hostile_.turn(ticks_, hashes_.size(), tick_us / step_us);
-  if (node_) {
-    const NodeTimer timer(result_.node_real_s);
-    node_->flush(node_now(), node_sink_);
+  if (runtime_) {
+    run_turn(tick_due);
+  } else {
+    drop_up();  // the node is down: what arrives is lost
   }
   crash_if_planned(2);
+  if (tick_due) ticks_ += 1;
   update_clients();
 }
 
-void Vopr::on_tick() {
+void Vopr::before_tick() {
   end_faults();
   while (next_fault_ < plan_.faults.size() && plan_.faults[next_fault_].tick <= ticks_)
     apply(plan_.faults[next_fault_++]);
   crash_if_planned(0);
-  if (!node_ && ticks_ >= restart_at_) restart();
-  if (node_) node_tick();
-  ticks_ += 1;
+  if (!runtime_ && ticks_ >= restart_at_) restart();
 }
 
-void Vopr::node_tick() {
-  bool ticked = false;
+void Vopr::run_turn(bool tick_due) {
+  const uint64_t ticks_before = runtime_->ticks();
+  network_.drop_sends = tick_due && pending_crash_ && pending_crash_->phase == 1;
+  bool alive = false;
   {
     const NodeTimer timer(result_.node_real_s);
-    ticked = node_->tick(node_now());
+    alive = runtime_->step();
   }
-  if (!ticked) {  // the log refused the tick: the node stops, and is restarted
+  if (!alive) {  // the log refused a tick: the runtime stopped the node, which is restarted
+    network_.drop_sends = false;
     log_failures_ += 1;
     crash(CrashKind::process, "log failure");
     return;
   }
+  if (runtime_->ticks() != ticks_before) after_node_tick();
+  if (network_.drop_sends) crash_if_planned(1);
+  network_.drop_sends = false;
+}
+
+void Vopr::after_node_tick() {
   result_.invariants[inv_assertions].checks += 1;
-  const sim::Simulation& sim = node_->simulation();
+  const sim::Simulation& sim = node().simulation();
   hashes_.resize(sim.tick());
   hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
   for (ClientSlot& slot : clients_) behave(slot);
@@ -419,7 +457,7 @@ void Vopr::apply(const Fault& f) {
       break;
     }
     case FaultKind::crash:
-      if (node_) {
+      if (runtime_) {
         pending_crash_ = f;
         restart_at_ = ticks_ + f.duration;
       }
@@ -510,13 +548,13 @@ void Vopr::end_faults() {
 // of crash) that nothing a client saw is lost.
 void Vopr::crash(CrashKind kind, const char* why) {
   pending_crash_.reset();
-  if (!node_) return;
+  if (!runtime_) return;
   crashes_ += 1;
   machine_crashes_ += kind == CrashKind::machine ? 1 : 0;
   const uint64_t kept = store_.kept_tick(kind);
   add_drops();
   store_.crash(kind);
-  node_.reset();
+  runtime_.reset();  // without stop(): no shutdown tick, nothing more written
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
                         plan_.log_sync == replay::WalSync::background;
@@ -536,11 +574,11 @@ void Vopr::crash(CrashKind kind, const char* why) {
 void Vopr::restart() {
   const uint64_t expected = hashes_.size() - 1;
   open_node();
-  if (!node_) return;
+  if (!runtime_) return;
   apply_log_faults();
-  const sim::Simulation& sim = node_->simulation();
-  check(inv_recovery, node_->recovered_from_tick() == expected && sim.full_hash() == hashes_[expected].full,
-        "recovered tick " + std::to_string(node_->recovered_from_tick()) + " (expected " + std::to_string(expected) +
+  const sim::Simulation& sim = node().simulation();
+  check(inv_recovery, node().recovered_from_tick() == expected && sim.full_hash() == hashes_[expected].full,
+        "recovered tick " + std::to_string(node().recovered_from_tick()) + " (expected " + std::to_string(expected) +
             "), full hash " + std::to_string(sim.full_hash()) + " (expected " + std::to_string(hashes_[expected].full) +
             ")");
   for (Obligation& o : obligations_) {
@@ -571,17 +609,20 @@ void Vopr::up(const net::Address& from, const net::Address& to, std::span<const 
   up_.send(clock_.monotonic_us(), from, to, data);
 }
 
+void Vopr::receive_up(RegionalNode& node, uint64_t now_us) {
+  net::SimDatagram d;
+  while (up_.receive(clock_.monotonic_us(), d))
+    node.receive(net::TransportKind::datagram, d.from, d.data, now_us, network_);
+}
+
+void Vopr::drop_up() {
+  net::SimDatagram d;
+  while (up_.receive(clock_.monotonic_us(), d)) down_drops_ += 1;
+}
+
 void Vopr::deliver() {
   const uint64_t now = clock_.monotonic_us();
   net::SimDatagram d;
-  while (up_.receive(now, d)) {
-    if (!node_) {
-      down_drops_ += 1;
-      continue;
-    }
-    const NodeTimer timer(result_.node_real_s);
-    node_->receive(net::TransportKind::datagram, d.from, d.data, node_now(), node_sink_);
-  }
   while (down_.receive(now, d)) {
     if (d.to.ip[1] == 0) {
       const size_t i = static_cast<size_t>(d.to.ip[2]) << 8 | d.to.ip[3];
@@ -721,8 +762,8 @@ void Vopr::oblige(size_t client, uint64_t from_tick) {
 // Nothing derived from a tick reaches anyone before the log holds that tick under its policy:
 // checked after every delivery, so a view is compared with the durable tick of the moment it arrived.
 void Vopr::check_durability() {
-  if (!node_) return;
-  const uint64_t durable = node_->durable_tick();
+  if (!runtime_) return;
+  const uint64_t durable = node().durable_tick();
   for (size_t i = 0; i < clients_.size(); ++i) {
     const ClientSlot& slot = clients_[i];
     if (!slot.game || slot.generation != generation_) continue;
@@ -797,25 +838,26 @@ void Vopr::finish() {
   // Obligations whose bound has not passed when the run ends are not violations (a run shorter than
   // its quiet stretch); they are counted. Those past their bound were caught as the run went.
   open_at_end_ = obligations_.size();
-  if (!node_) restart();
-  if (!node_) return;
-  if (!node_->shutdown(node_now(), node_sink_)) {
+  if (!runtime_) restart();
+  if (!runtime_) return;
+  add_drops();
+  const server::RuntimeStop stop = runtime_->stop();  // the shutdown tick; the log is closed cleanly
+  runtime_.reset();
+  store_.closed();
+  if (!stop.final_logged) {
     violate(inv_replay, "the clean stop could not write the log");
     return;
   }
-  const sim::Simulation& sim = node_->simulation();
-  hashes_.resize(sim.tick());
-  hashes_.push_back(TickHashes{sim.quick_hash(), sim.full_hash()});
-  add_drops();
-  node_.reset();  // a clean close: the log syncs what it wrote
-  store_.closed();
+  hashes_.resize(stop.final_tick);
+  hashes_.push_back(TickHashes{0, stop.final_hash});  // its full hash (the final tick's snapshot has one)
   replay::ReplayOptions options;
   options.prefetch = false;
   uint64_t differing = 0;
   uint64_t first = 0;
-  options.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t>) {
+  options.on_tick = [&](uint64_t tick, uint64_t quick, std::optional<uint64_t> full) {
     result_.invariants[inv_replay].checks += 1;
-    if (tick < hashes_.size() && hashes_[tick].quick == quick) return;
+    const bool last = tick + 1 == hashes_.size();
+    if (tick < hashes_.size() && (last ? full == hashes_[tick].full : hashes_[tick].quick == quick)) return;
     if (differing++ == 0) first = tick;
   };
   const replay::ReplayResult replayed = store_.replay(options);
@@ -863,7 +905,7 @@ void Vopr::stats() {
   add("node_down_drops", down_drops_);
   add("hostile_datagrams", hostile_.datagrams());
   add("hostile_messages", hostile_.messages());
-  if (node_) add_drops();  // a run stopped by a violation
+  if (runtime_) add_drops();  // a run stopped by a violation
   std::string& drops = result_.drops;
   drops = "node_drops";
   for (size_t i = 0; i < net::drop_reason_count; ++i) {
