@@ -1,7 +1,7 @@
-// tools/vopr/simulator.cpp — see simulator.h. One class, Vopr, holds the simulated world: the node
-// (behind a Store that knows how its log survives a crash), the links, the endpoints and the
-// invariant counters. Its step() is one 10 ms turn of every party; on_tick() is the node's 50 ms
-// tick with the plan's faults and the per-tick checks.
+// tools/vopr/simulator.cpp — see simulator.h. One class, Vopr, holds the simulated world: the
+// node's runtime (its log behind a Store that knows what a crash keeps), the links, the endpoints
+// and the invariant counters. Its step() is one 10 ms turn of every party; a tick's faults happen
+// in before_tick(), its checks in after_node_tick().
 #include "tools/vopr/simulator.h"
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // tools/vopr/simulator.h — one strata-vopr run: the real regional node (netchannel, scheduler,
-// simulation, session log), SDK game clients with prediction and verification, an observer and
-// hostile peers, all on one thread over seeded simulated links and a ManualClock. The Plan (drawn
+// simulation, memory session log) driven by the real runtime's one-thread step(), SDK game clients
+// with prediction and verification, an observer and hostile peers, all on one thread over seeded
+// simulated links and a ManualClock. The Plan (drawn
 // from the seed) says which faults happen when; the invariants are checked as the run goes, and a
 // run stops at the first violation, naming the invariant and the tick.
 #pragma once
