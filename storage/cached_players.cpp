@@ -1,0 +1,45 @@
+// storage/cached_players.cpp: read-through and fill-after-durable (see cached_players.h).
+#include "storage/cached_players.h"
+
+#include <map>
+
+namespace strata::storage {
+
+Outcome CachedPlayers::save(std::span<const PlayerRecord> records) {
+  Outcome outcome = cold_.save(records);
+  if (!outcome.ok()) return outcome;
+  std::map<PlayerKey, PlayerRecord> newest;
+  for (const PlayerRecord& record : records) {
+    auto [slot, inserted] = newest.try_emplace(record.player, record);
+    if (!inserted && record.version > slot->second.version) slot->second = record;
+  }
+  std::vector<PlayerRecord> fill;
+  for (auto& [player, record] : newest) fill.push_back(std::move(record));
+  if (!cache_.put(fill).ok()) ++counters_.cache_failures;
+  return outcome;
+}
+
+Result<std::optional<PlayerRecord>> CachedPlayers::load(PlayerKey player) {
+  if (Outcome valid = validate(player); !valid.ok()) return {valid, {}};
+  Result<std::optional<PlayerRecord>> cached = cache_.get(player);
+  if (cached.ok() && cached.value) {
+    ++counters_.hits;
+    return cached;
+  }
+  if (cached.ok()) {
+    ++counters_.misses;
+  } else {
+    ++counters_.cache_failures;
+  }
+  Result<std::optional<PlayerRecord>> cold = cold_.load(player);
+  if (cold.ok() && cold.value) {
+    if (cache_.put(std::span(&*cold.value, 1)).ok()) {
+      ++counters_.fills;
+    } else {
+      ++counters_.cache_failures;
+    }
+  }
+  return cold;
+}
+
+}  // namespace strata::storage

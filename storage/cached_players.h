@@ -1,0 +1,40 @@
+// storage/cached_players.h: a regional hot cache (Redis, or the twin) in front of the player cold
+// store (MariaDB, or RocksDB), as one PlayerBackend behind the node's PlayerPort.
+//   read-through:  load asks the cache; on a miss (or a cache failure) it loads from the cold store
+//                  and fills the cache with what it found.
+//   write-behind:  the node's save is queued in the PlayerPort (answered at once, read back from the
+//                  queue while it waits) and reaches the cold store in batches; after a batch is
+//                  durable in the cold store it is put in the cache (newest version per player), so
+//                  the cache never holds a state the cold store could lose.
+//   TTL:           the cache's (RedisOptions::cache_ttl); the twin keeps entries until restart.
+// A cache failure never fails a load or a save (it is counted): the cold store is the truth.
+// The cache keeps the newer version on put, so a fill or a retried batch never rolls it back.
+// (A player moving between regions needs the other region's entry dropped: not done here.)
+#pragma once
+
+#include "storage/stores.h"
+
+namespace strata::storage {
+
+struct CacheCounters {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t cache_failures = 0;  // get or put failed; served from / written to the cold store only
+  uint64_t fills = 0;           // entries put after a miss
+};
+
+class CachedPlayers final : public PlayerBackend {
+ public:
+  CachedPlayers(PlayerCache& cache, PlayerBackend& cold) : cache_(cache), cold_(cold) {}
+
+  [[nodiscard]] Outcome save(std::span<const PlayerRecord> records) override;
+  [[nodiscard]] Result<std::optional<PlayerRecord>> load(PlayerKey player) override;
+  [[nodiscard]] const CacheCounters& counters() const { return counters_; }
+
+ private:
+  PlayerCache& cache_;
+  PlayerBackend& cold_;
+  CacheCounters counters_;
+};
+
+}  // namespace strata::storage

@@ -1,0 +1,18 @@
+# tests/server/bus.cmake: the Bus port. The twin alone (unit and rapidcheck properties), included
+# from tests/server/CMakeLists.txt.
+include(${CMAKE_CURRENT_LIST_DIR}/../../server/bus.cmake)
+strata_add_test(NAME server_bus_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/bus_names_test.cpp
+                ${CMAKE_CURRENT_LIST_DIR}/bus_memory_test.cpp ${CMAKE_CURRENT_LIST_DIR}/bus_outbox_test.cpp LIBS strata_server_bus)
+
+# Against a real nats-server -js: one per ctest run, the fixture `nats` (tools/service-nats.sh).
+# Not in STRATA_UNIT_TEST_BINARIES: the sanitizer run would start it without the fixture.
+set(STRATA_SERVICES_DIR ${CMAKE_BINARY_DIR}/services)
+add_test(NAME services.nats.start COMMAND ${PROJECT_SOURCE_DIR}/tools/service-nats.sh start ${STRATA_SERVICES_DIR})
+set_tests_properties(services.nats.start PROPERTIES FIXTURES_SETUP nats TIMEOUT 30)
+add_test(NAME services.nats.stop COMMAND ${PROJECT_SOURCE_DIR}/tools/service-nats.sh stop ${STRATA_SERVICES_DIR})
+set_tests_properties(services.nats.stop PROPERTIES FIXTURES_CLEANUP nats TIMEOUT 30)
+add_executable(server_bus_nats_test ${CMAKE_CURRENT_LIST_DIR}/bus_nats_test.cpp ${PROJECT_SOURCE_DIR}/server/clock.cpp)
+target_link_libraries(server_bus_nats_test PRIVATE strata_server_nats PkgConfig::NATS GTest::gtest GTest::gtest_main)
+add_test(NAME server_bus_nats_test COMMAND server_bus_nats_test)
+set_tests_properties(server_bus_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
