@@ -67,6 +67,7 @@ class Store {
   }
   void closed() { memory_ = nullptr; }
   [[nodiscard]] replay::MemorySessionLog* log() { return memory_; }
+  [[nodiscard]] std::unique_ptr<replay::LogSource> source() const { return disk_.source(); }
   [[nodiscard]] replay::ReplayResult replay(const replay::ReplayOptions& options) const {
     std::unique_ptr<replay::LogSource> source = disk_.source();
     return replay::replay(*source, options);
@@ -139,6 +140,9 @@ struct ClientSlot {
   uint64_t partitioned_until = 0;  // vopr tick the partition heals (0: not partitioned)
   uint64_t clock_offset_us = 0;    // its clock's forward jumps
   uint64_t sessions = 0;
+  uint64_t session_tick = 0;  // the node's tick when this session connected
+  uint32_t reported_seq = 0;  // the newest input a snapshot said was processed ...
+  uint64_t reported_by = 0;   // ... by this tick at the latest
   sdk::GameClientStats past;  // of its earlier sessions
   sdk::PredictionStats past_prediction;
   std::vector<std::vector<uint8_t>> captured;  // its last datagrams (ring), for the replay attack
@@ -168,6 +172,7 @@ enum Inv : size_t {
   inv_recovery,
   inv_durability,
   inv_convergence,
+  inv_inputs_logged,
   inv_count
 };
 
@@ -221,6 +226,7 @@ class Vopr {
   std::optional<net::ConnectToken> mint(uint32_t id, uint64_t now_us, bool observer);
   void check_durability();
   void check_tick();
+  void check_inputs_logged(const char* when);
   void check_convergence();
   void oblige(size_t client, uint64_t from_tick);
   void finish();
@@ -292,8 +298,8 @@ Vopr::Vopr(const Plan& plan, const RunShape& shape)
           },
           [this](size_t client) -> const std::vector<std::vector<uint8_t>>& { return clients_[client].captured; }) {
   key_ = login_random_.key();
-  const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",
-                                  "replay",     "recovery",         "durability",        "convergence"};
+  const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",     "replay",
+                                  "recovery",   "durability",       "convergence",       "inputs_logged"};
   const char* whats[inv_count] = {"node ticks run with no assertion fired",
                                   "snapshots reconstructed and verified by the SDK (AOI checksum)",
                                   "client views whose world hash equals the node's at that tick",
@@ -301,7 +307,8 @@ Vopr::Vopr(const Plan& plan, const RunShape& shape)
                                   "log ticks replayed bit-exact, hashes equal to the run's",
                                   "crashes whose recovered world equals the world at the kept tick",
                                   "client/observer views no newer than the durable log",
-                                  "clients converged within the bound after a heal, rejoin or restart"};
+                                  "clients converged within the bound after a heal, rejoin or restart",
+                                  "inputs reported processed found in the log a crash or the end kept"};
   for (size_t i = 0; i < inv_count; ++i) result_.invariants.push_back(Invariant{names[i], 0, whats[i], 0});
   clients_.resize(shape.clients);
   for (size_t i = 0; i < clients_.size(); ++i) clients_[i].sink = std::make_unique<Sink>(*this, client_address(i));
@@ -555,9 +562,10 @@ void Vopr::crash(CrashKind kind, const char* why) {
   add_drops();
   store_.crash(kind);
   runtime_.reset();  // without stop(): no shutdown tick, nothing more written
-  generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
                         plan_.log_sync == replay::WalSync::background;
+  if (promised) check_inputs_logged(why);
+  generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   if (seen_max_ > kept) {
     if (promised) {
       violate(inv_durability, std::string("crash (") + why + "): a client saw tick " + std::to_string(seen_max_) +
@@ -634,7 +642,11 @@ void Vopr::deliver() {
       ClientSlot& slot = clients_[i];
       slot.game->receive(d.from, d.data, client_now(slot));
       // Tagged when the handshake completes: one begun before a crash may finish with the next node.
-      if (slot.generation == 0 && slot.game->state() == net::ClientState::connected) slot.generation = generation_;
+      if (slot.generation == 0 && slot.game->state() == net::ClientState::connected) {
+        slot.generation = generation_;
+        slot.session_tick = hashes_.size() - 1;
+        slot.reported_seq = 0;
+      }
     } else if (d.to.ip[1] == 2) {
       if (observer_.observer && d.to == observer_address(observer_.sessions)) {
         observer_.observer->receive(d.from, d.data, client_base());
@@ -783,11 +795,45 @@ void Vopr::check_durability() {
   }
 }
 
-void Vopr::check_tick() {
+// DESIGN.md's promise read literally: an input a snapshot told its client was processed is in the
+// log that survives (a crash the fsync policy covers, or the clean stop): a command of that player
+// with that sequence, at or before the snapshot's tick and after its session began.
+void Vopr::check_inputs_logged(const char* when) {
+  const std::unique_ptr<replay::LogSource> log = store_.source();
+  schema::TickRecord record;
   for (size_t i = 0; i < clients_.size(); ++i) {
     const ClientSlot& slot = clients_[i];
+    if (slot.generation != generation_ || slot.reported_seq == 0) continue;
+    const auto player = static_cast<uint32_t>(i + 1);
+    bool found = false;
+    for (uint64_t t = std::min(slot.reported_by, log->last_tick()); t > slot.session_tick && !found; --t) {
+      if (!log->read_tick(t, record).ok()) break;
+      for (const sim::Command& command : record.input.commands) {
+        found = found || std::visit(
+                             [&](const auto& c) {
+                               if constexpr (requires { c.seq; })
+                                 return sim::raw(c.player) == player && c.seq == slot.reported_seq;
+                               return false;
+                             },
+                             command);
+      }
+    }
+    check(inv_inputs_logged, found,
+          std::string(when) + ": client" + std::to_string(i) + "'s input " + std::to_string(slot.reported_seq) +
+              ", reported processed by tick " + std::to_string(slot.reported_by) + ", is not in the log (last tick " +
+              std::to_string(log->last_tick()) + ")");
+  }
+}
+
+void Vopr::check_tick() {
+  for (size_t i = 0; i < clients_.size(); ++i) {
+    ClientSlot& slot = clients_[i];
     if (!slot.game || slot.generation != generation_ || slot.game->newest_tick() == 0) continue;
     const uint64_t t = slot.game->newest_tick();
+    if (slot.game->last_processed_seq() != slot.reported_seq) {
+      slot.reported_seq = slot.game->last_processed_seq();
+      slot.reported_by = t;
+    }
     if (t >= hashes_.size()) continue;
     check(inv_client_world_hash, slot.game->last_world_quick_hash() == hashes_[t].quick,
           "client" + std::to_string(i) + " world hash at tick " + std::to_string(t));
@@ -850,6 +896,7 @@ void Vopr::finish() {
   }
   hashes_.resize(stop.final_tick);
   hashes_.push_back(TickHashes{0, stop.final_hash});  // its full hash (the final tick's snapshot has one)
+  check_inputs_logged("the end");
   replay::ReplayOptions options;
   options.prefetch = false;
   uint64_t differing = 0;
