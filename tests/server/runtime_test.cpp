@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 #include <string>
@@ -240,6 +241,40 @@ TEST(Runtime, AClientJoinsAndTheShutdownLogsTheFinalTick) {
   ASSERT_TRUE(recovered);
   EXPECT_EQ(recovered->recovered_from_tick(), stop.final_tick);
   EXPECT_EQ(recovered->simulation().full_hash(), stop.final_hash);
+}
+
+// The real-time driver (a sim thread and the network loop on this one) runs the same shutdown
+// sequence; asked to stop before it starts, it runs no tick but the shutdown's.
+TEST(Runtime, RealTimeDriverStopsWhenSignalledAndShutsDown) {
+  TempDir dir("real_time");
+  SystemClock clock;
+  NodePorts ports{clock};
+  DirectNetwork network;
+  std::atomic<bool> stop_signal{true};
+  RuntimeConfig config;
+  config.stop_signal = &stop_signal;
+  Runtime runtime(config, clock, open_node(dir.path.string(), ports), network, nullptr, nullptr);
+  const RuntimeStop stop = runtime.run();
+  EXPECT_EQ(runtime.ticks(), 0U);
+  EXPECT_TRUE(stop.final_logged);
+  EXPECT_EQ(stop.final_tick, 1U);
+  EXPECT_EQ(stop.exit_code(), 0);
+}
+
+// With run_for, it stops by itself (how many ticks it ran depends on the host: not checked).
+TEST(Runtime, RealTimeDriverStopsAfterRunFor) {
+  TempDir dir("real_time_run_for");
+  SystemClock clock;
+  NodePorts ports{clock};
+  DirectNetwork network;
+  RuntimeConfig config;
+  config.run_for_us = 200'000;
+  Runtime runtime(config, clock, open_node(dir.path.string(), ports), network, nullptr, nullptr);
+  const RuntimeStop stop = runtime.run();
+  EXPECT_TRUE(runtime.stopping());
+  EXPECT_EQ(stop.final_tick, runtime.ticks() + 1);
+  EXPECT_TRUE(stop.final_logged);
+  EXPECT_EQ(stop.exit_code(), 0);
 }
 
 }  // namespace
