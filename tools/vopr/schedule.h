@@ -1,0 +1,78 @@
+// tools/vopr/schedule.h — the faults one strata-vopr run injects, all drawn from its seed before the
+// run starts (and printed, one line each), so a seed names the whole run: which client is cut off
+// when, when the node crashes and how, what the hostile peers send, how the disk misbehaves.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "net/link_sim.h"
+#include "replay/rocks_log.h"
+
+namespace strata::vopr {
+
+// The groups --faults names (comma-separated; "all" or "none").
+enum class FaultGroup : uint8_t { net, partition, churn, hostile, crash, clock, log, count };
+inline constexpr size_t fault_group_count = static_cast<size_t>(FaultGroup::count);
+[[nodiscard]] const char* name(FaultGroup group);
+struct FaultSet {
+  bool on[fault_group_count] = {};
+  [[nodiscard]] bool has(FaultGroup g) const { return on[static_cast<size_t>(g)]; }
+};
+// Parses "all", "none" or a list such as "net,crash". False (and `error`) on an unknown name.
+[[nodiscard]] bool parse_faults(const std::string& list, FaultSet& out, std::string& error);
+[[nodiscard]] std::string describe(const FaultSet& set);
+
+enum class FaultKind : uint8_t {
+  link_storm,         // every link degrades (loss, latency, duplicates) for `duration` ticks
+  partition,          // client `target` is cut off for `duration` ticks
+  leave,              // client `target` disconnects, rejoins after `duration` ticks
+  client_clock_jump,  // client `target`'s clock jumps forwards by `amount` ms (a suspended laptop)
+  node_clock_jump,    // the node's wall clock steps by `amount` ms (either way: NTP)
+  garbage,            // `amount` random datagrams a tick from random addresses, `duration` ticks
+  replay,             // client `target`'s captured datagrams sent again (its address and another)
+  flood,              // a logged-in peer sends `amount` valid messages a tick for `duration` ticks
+  bad_messages,       // a logged-in peer sends undecodable, oversized and server-kind messages
+  crash,              // the node dies (`amount`: 0 process, 1 machine; `phase`: where in the tick)
+  log_slow,           // the background fsync lags `amount` appends for `duration` ticks
+  log_stuck,          // the background fsync is held for `duration` ticks
+  log_fail,           // the next append (amount 0) or fsync (1) fails: the node stops, is restarted
+};
+[[nodiscard]] const char* name(FaultKind kind);
+
+struct Fault {
+  uint64_t tick = 0;
+  FaultKind kind = FaultKind::link_storm;
+  int64_t target = -1;  // a client index; -1: the node or everyone
+  uint64_t duration = 0;
+  int64_t amount = 0;
+  uint32_t phase = 0;  // crash: 0 before the tick, 1 after the tick (before its sends), 2 after the sends
+};
+
+struct RunShape {
+  uint64_t ticks = 2400;
+  size_t clients = 8;
+  FaultSet faults;
+  // The node's wall clock steps by up to this, either way. The node hands its netchannel the wall
+  // reading (as the runtime does), and a connection's timeout runs on it: a step back freezes the
+  // timeouts for as long as the step (a client whose session died meanwhile cannot reconnect from
+  // its address: already_connected), a step forward beyond the timeout drops every client. Within
+  // 3 s both stay inside the convergence bound; beyond it the invariant fails (see the report).
+  uint64_t node_clock_jump_ms_max = 3'000;
+};
+
+// What the seed decided besides the faults.
+struct Plan {
+  uint64_t seed = 0;
+  net::LinkConfig link;  // the links' normal weather
+  replay::WalSync log_sync = replay::WalSync::none;
+  std::vector<Fault> faults;  // ordered by tick
+  uint64_t quiet_from = 0;    // no fault starts at or after this tick: the end converges
+};
+
+[[nodiscard]] Plan draw_plan(uint64_t seed, const RunShape& shape);
+[[nodiscard]] std::string describe(const Fault& fault);
+[[nodiscard]] const char* name(replay::WalSync sync);
+
+}  // namespace strata::vopr
