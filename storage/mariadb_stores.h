@@ -42,6 +42,7 @@ struct MariaDbOptions {
   unsigned int io_timeout_s = 5;  // read and write timeouts of one call
 };
 
+// Read on the thread that calls the store (the port's worker), or while it is idle.
 struct MariaDbCounters {
   uint64_t connects = 0;
   uint64_t reconnects = 0;

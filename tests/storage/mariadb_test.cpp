@@ -8,6 +8,7 @@
 
 #include "storage/async_port.h"
 #include "storage/mariadb_stores.h"
+#include "storage/store_set.h"
 #include "tests/storage/conformance.h"
 #include "tests/storage/local_factories.h"
 #include "tests/storage/service_env.h"
@@ -140,6 +141,45 @@ TEST(MariaDbOutage, SavesQueueBoundedAndFlushAfterRestart) {
     EXPECT_EQ(loaded.value, record);
   }
   ASSERT_TRUE(fresh->drop_database().ok());
+}
+
+// The configured set: players through the Redis hot cache into MariaDB, positions in Redis, maps and
+// sessions in MariaDB; a save reaches MariaDB, a second load hits the cache.
+TEST(StoreSet, ConfiguredWithRedisAndMariaDb) {
+  TempDir dir;
+  const ServiceEnv redis_env("redis");
+  StoreSetConfig config;
+  config.data_dir = (dir.path() / "data").string();
+  config.sync = false;
+  config.mariadb = mariadb_options(unique_name("strata_set"));
+  RedisOptions redis;
+  redis.host = redis_env.get("STRATA_REDIS_HOST");
+  redis.port = static_cast<uint16_t>(std::stoi(redis_env.get("STRATA_REDIS_PORT")));
+  redis.prefix = unique_name("set") + ":";
+  config.redis = redis;
+  std::string error;
+  auto set = StoreSet::open(config, error);
+  ASSERT_TRUE(set) << error;
+  ASSERT_EQ(set->players().write({PlayerKey{8}, 3, std::string("it's\0mine", 9)}).status, Submit::queued);
+  PositionBatch moved;
+  moved.moved = {{PlayerKey{8}, -10, 10}};
+  ASSERT_EQ(set->positions().write(moved).status, Submit::queued);
+  for (auto& pump : set->pumps()) (void)pump();
+  for (int i = 0; i < 2; ++i) {
+    const auto ticket = set->players().read(PlayerKey{8});
+    ASSERT_TRUE(ticket);
+    for (auto& pump : set->pumps()) (void)pump();
+    EXPECT_EQ(set->players().take(*ticket)->value, (PlayerRecord{PlayerKey{8}, 3, std::string("it's\0mine", 9)}));
+  }
+  EXPECT_EQ(set->cache_counters().hits, 2U);  // filled by the save, so both loads hit
+  const auto near = set->positions().read(NearQuery{-10, 10, 0});
+  ASSERT_TRUE(near);
+  for (auto& pump : set->pumps()) (void)pump();
+  EXPECT_EQ(set->positions().take(*near)->value, (std::vector<Position>{{PlayerKey{8}, -10, 10}}));
+  auto cold = open_or_throw(*config.mariadb);
+  EXPECT_EQ(cold->load(PlayerKey{8}).value, (PlayerRecord{PlayerKey{8}, 3, std::string("it's\0mine", 9)}));
+  ASSERT_TRUE(cold->drop_database().ok());
+  EXPECT_FALSE(set->degraded());
 }
 
 // --- the account registry: the same rules on RocksDB and MariaDB -----------------------------------
