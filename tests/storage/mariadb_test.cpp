@@ -90,6 +90,26 @@ TEST(MariaDb, AMapReloadedByAFreshConnectionIsTheSameMap) {
   ASSERT_TRUE(reader->drop_database().ok());
 }
 
+// Batches far over max_allowed_packet (16 MiB) are sent in slices of one transaction.
+TEST(MariaDb, BatchesOverTheServerPacketLimitAreSliced) {
+  auto stores = open_or_throw(mariadb_options(unique_name("strata_big")));
+  std::vector<PlayerRecord> players;
+  for (uint32_t p = 1; p <= 300; ++p) {
+    players.push_back({PlayerKey{p}, 1, std::string(player_state_bytes_max, static_cast<char>(p))});
+  }
+  ASSERT_TRUE(stores->save(players).ok());  // 19.7 MB
+  MapRecord map{MapId{2}, 1, 5, {}};
+  for (int32_t c = 0; c < 300; ++c)
+    map.chunks.push_back({c, -c, 1, std::string(chunk_bytes_max, static_cast<char>(c))});
+  ASSERT_TRUE(save_one(static_cast<MapBackend&>(*stores), map).ok());  // 19.7 MB
+  EXPECT_EQ(stores->load(PlayerKey{300}).value, players.back());
+  const auto loaded = stores->load(MapId{2});
+  ASSERT_TRUE(loaded.ok()) << loaded.outcome.reason;
+  ASSERT_TRUE(loaded.value.has_value());
+  EXPECT_EQ(loaded.value->chunks.size(), 300U);
+  ASSERT_TRUE(stores->drop_database().ok());
+}
+
 // mariadbd is killed mid-test and restarted on the same data: saves queue (bounded) while it is
 // down, the store reconnects and prepares its statements again, every accepted save is in the
 // database once afterwards, and loads answered from the queue during the outage were right.
