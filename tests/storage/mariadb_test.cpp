@@ -90,6 +90,36 @@ TEST(MariaDb, AMapReloadedByAFreshConnectionIsTheSameMap) {
   ASSERT_TRUE(reader->drop_database().ok());
 }
 
+// mariadbd stops answering (SIGSTOP) mid-run: calls time out, the connection is dropped, saves
+// queue; after it resumes the store reconnects, prepares again, and every save is there once.
+TEST(MariaDbStall, TimeoutsQueueAndFlushAfterResume) {
+  const ServiceEnv env("mariadb");
+  MariaDbOptions options = mariadb_options(unique_name("strata_stall"));
+  options.io_timeout_s = 1;
+  options.connect_timeout_s = 1;
+  auto stores = open_or_throw(options);
+  auto port = make_player_port(*stores, {.writes_queued_max = 16, .reads_queued_max = 4, .batch_max = 4});
+  ASSERT_EQ(port->write({PlayerKey{1}, 1, "one"}).status, Submit::queued);
+  (void)port->pump();
+  ASSERT_EQ(port->durable_sequence(), 1U);
+  {
+    StallGuard stall(env, "STRATA_MARIADB_CTL");
+    ASSERT_EQ(port->write({PlayerKey{1}, 2, "two"}).status, Submit::queued);
+    ASSERT_EQ(port->write({PlayerKey{2}, 1, "other"}).status, Submit::queued);
+    (void)port->pump();
+    EXPECT_TRUE(port->degraded());
+    EXPECT_EQ(port->durable_sequence(), 1U);
+    EXPECT_EQ(port->last_error().status, StoreStatus::lost_connection) << port->last_error().reason;
+  }
+  for (int round = 0; round < 100 && !port->idle(); ++round) (void)port->pump(4);
+  ASSERT_TRUE(port->idle()) << port->last_error().reason;
+  EXPECT_GE(stores->counters().reconnects, 1U);
+  auto fresh = open_or_throw(options);
+  EXPECT_EQ(fresh->load(PlayerKey{1}).value, (PlayerRecord{PlayerKey{1}, 2, "two"}));
+  EXPECT_EQ(fresh->load(PlayerKey{2}).value, (PlayerRecord{PlayerKey{2}, 1, "other"}));
+  ASSERT_TRUE(fresh->drop_database().ok());
+}
+
 // Batches far over max_allowed_packet (16 MiB) are sent in slices of one transaction.
 TEST(MariaDb, BatchesOverTheServerPacketLimitAreSliced) {
   auto stores = open_or_throw(mariadb_options(unique_name("strata_big")));
