@@ -64,6 +64,7 @@ struct PortCounters {
   uint64_t batches_failed = 0;
   uint64_t reads_queued = 0;
   uint64_t reads_refused_full = 0;
+  uint64_t reads_refused_invalid = 0;
   uint64_t reads_answered_from_queue = 0;
   uint64_t reads_answered_from_store = 0;
   uint64_t reads_failed = 0;
@@ -141,8 +142,11 @@ class AsyncPort {
   [[nodiscard]] std::optional<Ticket> read(Key key) {
     const bool valid = fn_.validate_key(key).ok();
     std::lock_guard lock(mutex_);
-    if (!valid || reads_.size() >= config_.reads_queued_max ||
-        reads_.size() + answers_.size() >= port_answers_waiting_max) {
+    if (!valid) {
+      ++counters_.reads_refused_invalid;
+      return std::nullopt;
+    }
+    if (reads_.size() >= config_.reads_queued_max || reads_.size() + answers_.size() >= port_answers_waiting_max) {
       ++counters_.reads_refused_full;
       return std::nullopt;
     }

@@ -15,7 +15,7 @@ Outcome CachedPlayers::save(std::span<const PlayerRecord> records) {
   }
   std::vector<PlayerRecord> fill;
   for (auto& [player, record] : newest) fill.push_back(std::move(record));
-  if (!cache_.put(fill).ok()) ++counters_.cache_failures;
+  if (!cache_.put(fill).ok()) ++cache_failures_;
   return outcome;
 }
 
@@ -23,20 +23,20 @@ Result<std::optional<PlayerRecord>> CachedPlayers::load(PlayerKey player) {
   if (Outcome valid = validate(player); !valid.ok()) return {valid, {}};
   Result<std::optional<PlayerRecord>> cached = cache_.get(player);
   if (cached.ok() && cached.value) {
-    ++counters_.hits;
+    ++hits_;
     return cached;
   }
   if (cached.ok()) {
-    ++counters_.misses;
+    ++misses_;
   } else {
-    ++counters_.cache_failures;
+    ++cache_failures_;
   }
   Result<std::optional<PlayerRecord>> cold = cold_.load(player);
   if (cold.ok() && cold.value) {
     if (cache_.put(std::span(&*cold.value, 1)).ok()) {
-      ++counters_.fills;
+      ++fills_;
     } else {
-      ++counters_.cache_failures;
+      ++cache_failures_;
     }
   }
   return cold;

@@ -12,6 +12,8 @@
 // (A player moving between regions needs the other region's entry dropped: not done here.)
 #pragma once
 
+#include <atomic>
+
 #include "storage/stores.h"
 
 namespace strata::storage {
@@ -29,12 +31,19 @@ class CachedPlayers final : public PlayerBackend {
 
   [[nodiscard]] Outcome save(std::span<const PlayerRecord> records) override;
   [[nodiscard]] Result<std::optional<PlayerRecord>> load(PlayerKey player) override;
-  [[nodiscard]] const CacheCounters& counters() const { return counters_; }
+  // A snapshot; safe from any thread (metrics read it while the worker loads and saves).
+  [[nodiscard]] CacheCounters counters() const {
+    return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
+            cache_failures_.load(std::memory_order_relaxed), fills_.load(std::memory_order_relaxed)};
+  }
 
  private:
   PlayerCache& cache_;
   PlayerBackend& cold_;
-  CacheCounters counters_;
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> misses_{0};
+  std::atomic<uint64_t> cache_failures_{0};
+  std::atomic<uint64_t> fills_{0};
 };
 
 }  // namespace strata::storage

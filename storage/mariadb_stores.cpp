@@ -81,6 +81,34 @@ bool identifier_ok(const std::string& name) {
   return true;
 }
 
+// Bytes of data one array-bound execution carries at most: a batch is sent in slices under it, all in
+// the same transaction, so no packet nears the server's max_allowed_packet (16 MiB by default; a
+// batch of 256 full player states is 16.8 MB, one map save of 4,096 full chunks 268 MB).
+constexpr size_t bulk_bytes_max = size_t{4} * 1024 * 1024;
+// Per-row overhead counted on top of its blobs (ids, versions, lengths on the wire).
+constexpr size_t bulk_row_overhead = 64;
+static_assert(player_state_bytes_max + bulk_row_overhead <= bulk_bytes_max);
+static_assert(chunk_bytes_max + bulk_row_overhead <= bulk_bytes_max);
+
+// Calls `execute` on consecutive slices of `items` of at most bulk_bytes_max bytes (by `size_of`),
+// stopping at the first failure.
+template <class Item, class SizeOf, class Execute>
+Outcome in_slices(std::span<const Item> items, SizeOf size_of, Execute execute) {
+  size_t begin = 0;
+  size_t bytes = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const size_t size = size_of(items[i]) + bulk_row_overhead;
+    if (i > begin && bytes + size > bulk_bytes_max) {
+      if (Outcome outcome = execute(items.subspan(begin, i - begin)); !outcome.ok()) return outcome;
+      begin = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (begin < items.size()) return execute(items.subspan(begin));
+  return Outcome::success();
+}
+
 // Column-wise parameter arrays of one statement execution (STMT_ATTR_ARRAY_SIZE rows). The vectors
 // the binds point into must outlive the execution; Params never copies them.
 class Params {
@@ -384,24 +412,25 @@ Outcome MariaDbStores::save(std::span<const PlayerRecord> records) {
   if (Outcome valid = validate_all(records); !valid.ok()) return valid;
   if (records.empty()) return Outcome::success();
   if (Outcome ready = impl_->ready(); !ready.ok()) return ready;
-  std::vector<uint32_t> players;
-  std::vector<uint64_t> versions;
-  std::vector<const char*> states;
-  std::vector<unsigned long> lengths;
-  for (const PlayerRecord& record : records) {
-    players.push_back(static_cast<uint32_t>(record.player));
-    versions.push_back(record.version);
-    states.push_back(record.state.data());
-    lengths.push_back(record.state.size());
-  }
-  Params params;
-  params.u32(players);
-  params.u64(versions);
-  params.blob(states, lengths);
-  if (Outcome executed = impl_->execute_rows(upsert_player, params, static_cast<unsigned int>(records.size()));
-      !executed.ok()) {
-    return executed;
-  }
+  const auto size_of = [](const PlayerRecord& record) { return record.state.size(); };
+  const auto execute = [this](std::span<const PlayerRecord> slice) {
+    std::vector<uint32_t> players;
+    std::vector<uint64_t> versions;
+    std::vector<const char*> states;
+    std::vector<unsigned long> lengths;
+    for (const PlayerRecord& record : slice) {
+      players.push_back(static_cast<uint32_t>(record.player));
+      versions.push_back(record.version);
+      states.push_back(record.state.data());
+      lengths.push_back(record.state.size());
+    }
+    Params params;
+    params.u32(players);
+    params.u64(versions);
+    params.blob(states, lengths);
+    return impl_->execute_rows(upsert_player, params, static_cast<unsigned int>(slice.size()));
+  };
+  if (Outcome executed = in_slices(records, size_of, execute); !executed.ok()) return executed;
   return impl_->commit();
 }
 
@@ -435,23 +464,12 @@ Outcome MariaDbStores::save(std::span<const MapRecord> records) {
   if (Outcome valid = validate_all(records); !valid.ok()) return valid;
   if (records.empty()) return Outcome::success();
   if (Outcome ready = impl_->ready(); !ready.ok()) return ready;
-  std::vector<uint32_t> maps, chunk_maps;
-  std::vector<uint64_t> versions, hashes, chunk_versions;
-  std::vector<int32_t> cxs, cys;
-  std::vector<const char*> bytes;
-  std::vector<unsigned long> lengths;
+  std::vector<uint32_t> maps;
+  std::vector<uint64_t> versions, hashes;
   for (const MapRecord& record : records) {
     maps.push_back(static_cast<uint32_t>(record.map));
     versions.push_back(record.version);
     hashes.push_back(record.hash);
-    for (const ChunkRecord& chunk : record.chunks) {
-      chunk_maps.push_back(static_cast<uint32_t>(record.map));
-      cxs.push_back(chunk.cx);
-      cys.push_back(chunk.cy);
-      chunk_versions.push_back(chunk.version);
-      bytes.push_back(chunk.bytes.data());
-      lengths.push_back(chunk.bytes.size());
-    }
   }
   Params heads;
   heads.u32(maps);
@@ -461,18 +479,38 @@ Outcome MariaDbStores::save(std::span<const MapRecord> records) {
       !executed.ok()) {
     return executed;
   }
-  if (!chunk_maps.empty()) {
+  struct MapChunk {
+    uint32_t map;
+    const ChunkRecord* chunk;
+  };
+  std::vector<MapChunk> all;
+  for (const MapRecord& record : records) {
+    for (const ChunkRecord& chunk : record.chunks) all.push_back({static_cast<uint32_t>(record.map), &chunk});
+  }
+  const auto size_of = [](const MapChunk& item) { return item.chunk->bytes.size(); };
+  const auto execute = [this](std::span<const MapChunk> slice) {
+    std::vector<uint32_t> chunk_maps;
+    std::vector<int32_t> cxs, cys;
+    std::vector<uint64_t> chunk_versions;
+    std::vector<const char*> bytes;
+    std::vector<unsigned long> lengths;
+    for (const MapChunk& item : slice) {
+      chunk_maps.push_back(item.map);
+      cxs.push_back(item.chunk->cx);
+      cys.push_back(item.chunk->cy);
+      chunk_versions.push_back(item.chunk->version);
+      bytes.push_back(item.chunk->bytes.data());
+      lengths.push_back(item.chunk->bytes.size());
+    }
     Params chunks;
     chunks.u32(chunk_maps);
     chunks.i32(cxs);
     chunks.i32(cys);
     chunks.u64(chunk_versions);
     chunks.blob(bytes, lengths);
-    if (Outcome executed = impl_->execute_rows(upsert_chunk, chunks, static_cast<unsigned int>(chunk_maps.size()));
-        !executed.ok()) {
-      return executed;
-    }
-  }
+    return impl_->execute_rows(upsert_chunk, chunks, static_cast<unsigned int>(slice.size()));
+  };
+  if (Outcome executed = in_slices(std::span<const MapChunk>(all), size_of, execute); !executed.ok()) return executed;
   return impl_->commit();
 }
 

@@ -8,8 +8,9 @@
 // with bound parameters (nothing is ever interpolated into SQL).
 //
 // Writes: a save is one transaction (autocommit off) of array-bound statements (STMT_ATTR_ARRAY_SIZE,
-// column-wise binding): one round trip for the whole batch of players, or for a map's head and its
-// chunks. Every row is an upsert that applies only when the incoming version is newer:
+// column-wise binding): one round trip for a batch of players, or for a map's head and its chunks,
+// sliced into executions of at most 4 MiB (max_allowed_packet is 16 MiB by default) within the same
+// transaction. Every row is an upsert that applies only when the incoming version is newer:
 //   INSERT ... ON DUPLICATE KEY UPDATE col = IF(VALUES(version) > version, VALUES(col), col), ...,
 //                                      version = GREATEST(version, VALUES(version))
 // (version assigned last: MariaDB evaluates the assignments in order), so a batch retried after a
@@ -42,6 +43,7 @@ struct MariaDbOptions {
   unsigned int io_timeout_s = 5;  // read and write timeouts of one call
 };
 
+// Read on the thread that calls the store (the port's worker), or while it is idle.
 struct MariaDbCounters {
   uint64_t connects = 0;
   uint64_t reconnects = 0;

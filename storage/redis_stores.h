@@ -54,6 +54,7 @@ struct RedisOptions {
   PositionIndex index = PositionIndex::geo;
 };
 
+// Read on the thread that calls the store (the port's worker), or while it is idle.
 struct RedisCounters {
   uint64_t connects = 0;
   uint64_t reconnects = 0;  // connects after a lost connection

@@ -5,14 +5,16 @@
 # Writes <state dir>/mariadb.env:
 #   STRATA_MARIADB_HOST, STRATA_MARIADB_PORT, STRATA_MARIADB_USER, STRATA_MARIADB_PASSWORD,
 #   STRATA_MARIADB_CTL (this script, so a test can stop and restart the server mid-test).
-# Usage: tools/service-mariadb.sh start|stop|down|up <state dir>
+# Usage: tools/service-mariadb.sh start|stop|down|up|stall|resume <state dir>
 #   start  install a data dir, start, create the user (30 s, then print the server's log and fail)
 #   down   kill the server (SIGKILL: an outage), keep the data dir, port and env file
 #   up     start it again on the same data dir and port
+#   stall  SIGSTOP the server: connections are accepted, nothing is answered (a slow server)
+#   resume SIGCONT it
 #   stop   kill it and remove its data dir and env file (works after a failed run too)
 # Runs as root in CI: mariadbd then needs --user=root.
 set -euo pipefail
-cmd=${1:?usage: service-mariadb.sh start|stop|down|up <state dir>}
+cmd=${1:?usage: service-mariadb.sh start|stop|down|up|stall|resume <state dir>}
 state=${2:?state dir}
 dir="$state/mariadb"
 env_file="$state/mariadb.env"
@@ -71,9 +73,12 @@ SQL
     port=$(sed -n 's/^STRATA_MARIADB_PORT=//p' "$env_file")
     run_server "$port"
     ;;
+  stall) kill -STOP "$(cat "$dir/mariadbd.pid")" ;;
+  resume) kill -CONT "$(cat "$dir/mariadbd.pid")" ;;
   stop)
+    [ -f "$dir/mariadbd.pid" ] && kill -CONT "$(cat "$dir/mariadbd.pid")" 2>/dev/null || true
     kill_server
     rm -rf "$dir" "$env_file"
     ;;
-  *) echo "usage: service-mariadb.sh start|stop|down|up <state dir>" >&2; exit 2 ;;
+  *) echo "usage: service-mariadb.sh start|stop|down|up|stall|resume <state dir>" >&2; exit 2 ;;
 esac

@@ -4,13 +4,15 @@
 # cache are built for). Writes <state dir>/redis.env:
 #   STRATA_REDIS_HOST, STRATA_REDIS_PORT, STRATA_REDIS_CTL (this script, so a test can stop and
 #   restart the server mid-test: `$STRATA_REDIS_CTL down|up <state dir>`).
-# Usage: tools/service-redis.sh start|stop|down|up <state dir>
+# Usage: tools/service-redis.sh start|stop|down|up|stall|resume <state dir>
 #   start  pick a port, start, wait until it answers PING (10 s, then print its log and fail)
 #   down   kill the server (SIGKILL: an outage), keep the port and the env file
 #   up     start it again on the same port
+#   stall  SIGSTOP the server: connections are accepted, nothing is answered (a slow server)
+#   resume SIGCONT it
 #   stop   kill it and remove its data dir and env file (works after a failed run too)
 set -euo pipefail
-cmd=${1:?usage: service-redis.sh start|stop|down|up <state dir>}
+cmd=${1:?usage: service-redis.sh start|stop|down|up|stall|resume <state dir>}
 state=${2:?state dir}
 dir="$state/redis"
 env_file="$state/redis.env"
@@ -52,9 +54,12 @@ case "$cmd" in
     port=$(sed -n 's/^STRATA_REDIS_PORT=//p' "$env_file")
     run_server "$port"
     ;;
+  stall) kill -STOP "$(cat "$dir/redis.pid")" ;;
+  resume) kill -CONT "$(cat "$dir/redis.pid")" ;;
   stop)
+    [ -f "$dir/redis.pid" ] && kill -CONT "$(cat "$dir/redis.pid")" 2>/dev/null || true
     kill_server
     rm -rf "$dir" "$env_file"
     ;;
-  *) echo "usage: service-redis.sh start|stop|down|up <state dir>" >&2; exit 2 ;;
+  *) echo "usage: service-redis.sh start|stop|down|up|stall|resume <state dir>" >&2; exit 2 ;;
 esac

@@ -187,7 +187,7 @@ void bench_cache_churn(const strata::storage::testing::ServiceEnv& redis_env,
     const PlayerRecord left{player, ++version[static_cast<uint32_t>(player)], std::string(256, 'c')};
     require(cached.save(std::span(&left, 1)), "churn save");
   }
-  const CacheCounters& counters = cached.counters();
+  const CacheCounters counters = cached.counters();
   std::printf("hot cache churn (%d joins over %u players): hits %lu, misses %lu, hit ratio %.3f\n", events, players,
               static_cast<unsigned long>(counters.hits), static_cast<unsigned long>(counters.misses),
               static_cast<double>(counters.hits) / static_cast<double>(counters.hits + counters.misses));

@@ -8,6 +8,7 @@
 
 #include "storage/async_port.h"
 #include "storage/mariadb_stores.h"
+#include "storage/store_set.h"
 #include "tests/storage/conformance.h"
 #include "tests/storage/local_factories.h"
 #include "tests/storage/service_env.h"
@@ -89,6 +90,56 @@ TEST(MariaDb, AMapReloadedByAFreshConnectionIsTheSameMap) {
   ASSERT_TRUE(reader->drop_database().ok());
 }
 
+// mariadbd stops answering (SIGSTOP) mid-run: calls time out, the connection is dropped, saves
+// queue; after it resumes the store reconnects, prepares again, and every save is there once.
+TEST(MariaDbStall, TimeoutsQueueAndFlushAfterResume) {
+  const ServiceEnv env("mariadb");
+  MariaDbOptions options = mariadb_options(unique_name("strata_stall"));
+  options.io_timeout_s = 1;
+  options.connect_timeout_s = 1;
+  auto stores = open_or_throw(options);
+  auto port = make_player_port(*stores, {.writes_queued_max = 16, .reads_queued_max = 4, .batch_max = 4});
+  ASSERT_EQ(port->write({PlayerKey{1}, 1, "one"}).status, Submit::queued);
+  (void)port->pump();
+  ASSERT_EQ(port->durable_sequence(), 1U);
+  {
+    StallGuard stall(env, "STRATA_MARIADB_CTL");
+    ASSERT_EQ(port->write({PlayerKey{1}, 2, "two"}).status, Submit::queued);
+    ASSERT_EQ(port->write({PlayerKey{2}, 1, "other"}).status, Submit::queued);
+    (void)port->pump();
+    EXPECT_TRUE(port->degraded());
+    EXPECT_EQ(port->durable_sequence(), 1U);
+    EXPECT_EQ(port->last_error().status, StoreStatus::lost_connection) << port->last_error().reason;
+  }
+  for (int round = 0; round < 100 && !port->idle(); ++round) (void)port->pump(4);
+  ASSERT_TRUE(port->idle()) << port->last_error().reason;
+  EXPECT_GE(stores->counters().reconnects, 1U);
+  auto fresh = open_or_throw(options);
+  EXPECT_EQ(fresh->load(PlayerKey{1}).value, (PlayerRecord{PlayerKey{1}, 2, "two"}));
+  EXPECT_EQ(fresh->load(PlayerKey{2}).value, (PlayerRecord{PlayerKey{2}, 1, "other"}));
+  ASSERT_TRUE(fresh->drop_database().ok());
+}
+
+// Batches far over max_allowed_packet (16 MiB) are sent in slices of one transaction.
+TEST(MariaDb, BatchesOverTheServerPacketLimitAreSliced) {
+  auto stores = open_or_throw(mariadb_options(unique_name("strata_big")));
+  std::vector<PlayerRecord> players;
+  for (uint32_t p = 1; p <= 300; ++p) {
+    players.push_back({PlayerKey{p}, 1, std::string(player_state_bytes_max, static_cast<char>(p))});
+  }
+  ASSERT_TRUE(stores->save(players).ok());  // 19.7 MB
+  MapRecord map{MapId{2}, 1, 5, {}};
+  for (int32_t c = 0; c < 300; ++c)
+    map.chunks.push_back({c, -c, 1, std::string(chunk_bytes_max, static_cast<char>(c))});
+  ASSERT_TRUE(save_one(static_cast<MapBackend&>(*stores), map).ok());  // 19.7 MB
+  EXPECT_EQ(stores->load(PlayerKey{300}).value, players.back());
+  const auto loaded = stores->load(MapId{2});
+  ASSERT_TRUE(loaded.ok()) << loaded.outcome.reason;
+  ASSERT_TRUE(loaded.value.has_value());
+  EXPECT_EQ(loaded.value->chunks.size(), 300U);
+  ASSERT_TRUE(stores->drop_database().ok());
+}
+
 // mariadbd is killed mid-test and restarted on the same data: saves queue (bounded) while it is
 // down, the store reconnects and prepares its statements again, every accepted save is in the
 // database once afterwards, and loads answered from the queue during the outage were right.
@@ -140,6 +191,45 @@ TEST(MariaDbOutage, SavesQueueBoundedAndFlushAfterRestart) {
     EXPECT_EQ(loaded.value, record);
   }
   ASSERT_TRUE(fresh->drop_database().ok());
+}
+
+// The configured set: players through the Redis hot cache into MariaDB, positions in Redis, maps and
+// sessions in MariaDB; a save reaches MariaDB, a second load hits the cache.
+TEST(StoreSet, ConfiguredWithRedisAndMariaDb) {
+  TempDir dir;
+  const ServiceEnv redis_env("redis");
+  StoreSetConfig config;
+  config.data_dir = (dir.path() / "data").string();
+  config.sync = false;
+  config.mariadb = mariadb_options(unique_name("strata_set"));
+  RedisOptions redis;
+  redis.host = redis_env.get("STRATA_REDIS_HOST");
+  redis.port = static_cast<uint16_t>(std::stoi(redis_env.get("STRATA_REDIS_PORT")));
+  redis.prefix = unique_name("set") + ":";
+  config.redis = redis;
+  std::string error;
+  auto set = StoreSet::open(config, error);
+  ASSERT_TRUE(set) << error;
+  ASSERT_EQ(set->players().write({PlayerKey{8}, 3, std::string("it's\0mine", 9)}).status, Submit::queued);
+  PositionBatch moved;
+  moved.moved = {{PlayerKey{8}, -10, 10}};
+  ASSERT_EQ(set->positions().write(moved).status, Submit::queued);
+  for (auto& pump : set->pumps()) (void)pump();
+  for (int i = 0; i < 2; ++i) {
+    const auto ticket = set->players().read(PlayerKey{8});
+    ASSERT_TRUE(ticket);
+    for (auto& pump : set->pumps()) (void)pump();
+    EXPECT_EQ(set->players().take(*ticket)->value, (PlayerRecord{PlayerKey{8}, 3, std::string("it's\0mine", 9)}));
+  }
+  EXPECT_EQ(set->cache_counters().hits, 2U);  // filled by the save, so both loads hit
+  const auto near = set->positions().read(NearQuery{-10, 10, 0});
+  ASSERT_TRUE(near);
+  for (auto& pump : set->pumps()) (void)pump();
+  EXPECT_EQ(set->positions().take(*near)->value, (std::vector<Position>{{PlayerKey{8}, -10, 10}}));
+  auto cold = open_or_throw(*config.mariadb);
+  EXPECT_EQ(cold->load(PlayerKey{8}).value, (PlayerRecord{PlayerKey{8}, 3, std::string("it's\0mine", 9)}));
+  ASSERT_TRUE(cold->drop_database().ok());
+  EXPECT_FALSE(set->degraded());
 }
 
 // --- the account registry: the same rules on RocksDB and MariaDB -----------------------------------

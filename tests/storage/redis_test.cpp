@@ -171,5 +171,39 @@ TEST_P(RedisOutage, WritesQueueBoundedAndFlushAfterRestart) {
   ASSERT_TRUE(stores.clear().ok());
 }
 
+// redis-server stops answering (SIGSTOP) with connections open: calls time out (stalled), the port
+// queues, and everything flushes once it answers again.
+TEST(RedisStall, TimeoutsQueueAndFlushAfterResume) {
+  const ServiceEnv env("redis");
+  RedisOptions options = redis_options();
+  options.timeout = std::chrono::milliseconds(200);
+  RedisStores stores(options);
+  auto port = make_position_port(stores, {.writes_queued_max = 16, .reads_queued_max = 4, .batch_max = 4});
+  PositionBatch first;
+  first.moved = {{PlayerKey{1}, 1, 1}};
+  ASSERT_EQ(port->write(first).status, Submit::queued);
+  (void)port->pump();
+  ASSERT_EQ(port->durable_sequence(), 1U);
+  {
+    StallGuard stall(env, "STRATA_REDIS_CTL");
+    PositionBatch moved;
+    moved.moved = {{PlayerKey{1}, 5, 5}, {PlayerKey{2}, 6, 6}};
+    ASSERT_EQ(port->write(moved).status, Submit::queued);
+    (void)port->pump();
+    (void)port->pump();
+    EXPECT_TRUE(port->degraded());
+    EXPECT_EQ(port->durable_sequence(), 1U);
+    EXPECT_GE(stores.counters().timeouts, 1U);
+    const StoreStatus status = port->last_error().status;
+    EXPECT_TRUE(status == StoreStatus::stalled || status == StoreStatus::lost_connection) << port->last_error().reason;
+  }
+  for (int round = 0; round < 100 && !port->idle(); ++round) (void)port->pump(4);
+  ASSERT_TRUE(port->idle()) << port->last_error().reason;
+  const auto near = stores.near({0, 0, 20});
+  ASSERT_TRUE(near.ok()) << near.outcome.reason;
+  EXPECT_EQ(near.value, (std::vector<Position>{{PlayerKey{1}, 5, 5}, {PlayerKey{2}, 6, 6}}));
+  ASSERT_TRUE(stores.clear().ok());
+}
+
 }  // namespace
 }  // namespace strata::storage::testing

@@ -45,6 +45,26 @@ class ServiceEnv {
   std::map<std::string, std::string> values_;
 };
 
+// Stalls a service (SIGSTOP) for its lifetime; resumes it whatever happens to the test.
+class StallGuard {
+ public:
+  StallGuard(const ServiceEnv& env, std::string ctl_key) : env_(env), ctl_key_(std::move(ctl_key)) {
+    env_.control(ctl_key_, "stall");
+  }
+  ~StallGuard() { resume(); }
+  StallGuard(const StallGuard&) = delete;
+  StallGuard& operator=(const StallGuard&) = delete;
+  void resume() {
+    if (stalled_) env_.control(ctl_key_, "resume");
+    stalled_ = false;
+  }
+
+ private:
+  const ServiceEnv& env_;
+  std::string ctl_key_;
+  bool stalled_ = true;
+};
+
 // A name no other test of this run uses (key prefixes, database names).
 inline std::string unique_name(const std::string& stem) {
   static std::mt19937_64 names{std::random_device{}()};  // test-only

@@ -3,7 +3,7 @@
 # servers that CTest fixtures start once per run (tools/service-redis.sh, tools/service-mariadb.sh).
 strata_add_test(NAME storage_ports_test
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/conformance_local_test.cpp ${CMAKE_CURRENT_LIST_DIR}/async_port_test.cpp
-                LIBS strata_stores TIMEOUT 300)
+                LIBS strata_store_set TIMEOUT 300)
 
 # Throwaway servers, once per ctest run (tools/service-<name>.sh writes <dir>/<name>.env).
 set(STRATA_SERVICES_DIR ${CMAKE_BINARY_DIR}/services)
@@ -17,7 +17,9 @@ add_executable(storage_redis_test ${CMAKE_CURRENT_LIST_DIR}/redis_test.cpp)
 target_link_libraries(storage_redis_test PRIVATE strata_stores_redis GTest::gtest GTest::gtest_main rapidcheck_gtest rapidcheck)
 target_compile_options(storage_redis_test PRIVATE -Wno-maybe-uninitialized)
 add_test(NAME storage_redis_test COMMAND storage_redis_test)
-set_tests_properties(storage_redis_test PROPERTIES FIXTURES_REQUIRED redis TIMEOUT 300 LABELS services
+# RESOURCE_LOCK: these tests stop and restart the servers; any other test of the same service must
+# say RESOURCE_LOCK <name> too, so it never runs during an outage it did not ask for.
+set_tests_properties(storage_redis_test PROPERTIES FIXTURES_REQUIRED redis RESOURCE_LOCK redis TIMEOUT 300 LABELS services
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
 
 add_test(NAME services.mariadb.start COMMAND ${PROJECT_SOURCE_DIR}/tools/service-mariadb.sh start ${STRATA_SERVICES_DIR})
@@ -26,10 +28,11 @@ set_tests_properties(services.mariadb.start PROPERTIES FIXTURES_SETUP mariadb TI
 set_tests_properties(services.mariadb.stop PROPERTIES FIXTURES_CLEANUP mariadb TIMEOUT 30)
 
 add_executable(storage_mariadb_test ${CMAKE_CURRENT_LIST_DIR}/mariadb_test.cpp)
-target_link_libraries(storage_mariadb_test PRIVATE strata_stores_mariadb GTest::gtest GTest::gtest_main rapidcheck_gtest rapidcheck)
+target_link_libraries(storage_mariadb_test PRIVATE strata_store_set GTest::gtest GTest::gtest_main rapidcheck_gtest rapidcheck)
 target_compile_options(storage_mariadb_test PRIVATE -Wno-maybe-uninitialized)
 add_test(NAME storage_mariadb_test COMMAND storage_mariadb_test)
-set_tests_properties(storage_mariadb_test PROPERTIES FIXTURES_REQUIRED mariadb TIMEOUT 300 LABELS services
+set_tests_properties(storage_mariadb_test PROPERTIES FIXTURES_REQUIRED "mariadb;redis" RESOURCE_LOCK "mariadb;redis"
+                     TIMEOUT 300 LABELS services
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
 
 # strata-bench-stores: the storage figures (tests/bench/store_bench.cpp), against running services.
