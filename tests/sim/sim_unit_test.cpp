@@ -331,9 +331,10 @@ TEST(Codec, RoundTripKeepsTheFullHashAndRefusesDamage) {
   }
   // Hostile lengths: a player count over the limit is refused before allocating.
   std::vector<uint8_t> hostile = bytes;
-  const size_t header = 4 + 4;                      // magic, format version
-  const size_t params = 8 + 4 + 4 + 4 + 4 + 2 + 4;  // seed, chunks x/y, random ticks, npcs, region, rules
-  const size_t before_counters = 8 + 8 + 8 + 4;     // tick, rng state, rng increment, next npc id
+  const size_t header = 4 + 4;  // magic, format version
+  // seed, chunks x/y, random ticks, npcs, region, rules; region map mode, fallback, no rectangles
+  const size_t params = 8 + 4 + 4 + 4 + 4 + 2 + 4 + 1 + 2 + 4;
+  const size_t before_counters = 8 + 8 + 8 + 4;  // tick, rng state, rng increment, next npc id
   const size_t counters = 8 + 8 * reject_reason_count + 8 * 4;
   const size_t players_count_offset = header + params + before_counters + counters;
   hostile[players_count_offset + 3] = 0x7F;
