@@ -30,10 +30,10 @@ constexpr uint64_t rng_stream = 0x5354524154ULL;            // "STRAT"
 constexpr uint64_t random_tick_salt = 0x52414E4454494BULL;  // "RANDTIK"
 constexpr uint64_t npc_salt = 0x4E504344524157ULL;          // "NPCDRAW"
 
-// The draws of one tick, for one purpose (salt) and one key (a chunk index, an NPC id): a function
-// of (seed, tick, salt, key) only. Whatever a region runs or skips, the draws of what it runs are
-// the ones the owner of everything would make (rules 4; one shared stream made them depend on
-// every earlier draw of the tick). `tick_base` is tick_draw_base(seed, tick).
+// The draws of one tick, for one purpose (salt) and one key (an NPC id; random ticks hash the chunk
+// index the same way, see random_ticks): a function of (seed, tick, salt, key) only. Whatever a region runs or skips,
+// the draws of what it runs are the ones the owner of everything would make (rules 4; one shared stream made them
+// depend on every earlier draw of the tick). `tick_base` is tick_draw_base(seed, tick).
 uint64_t tick_draw_base(uint64_t seed, uint64_t tick) { return mix64(seed ^ mix64(tick)); }
 Rng keyed_rng(uint64_t tick_base, uint64_t salt, uint64_t key) {
   return Rng::seeded(mix64(tick_base ^ mix64(key ^ salt)), salt);
@@ -691,12 +691,20 @@ void StepContext::random_ticks() {
   const RegionId local = world_.params.region;
   const uint64_t draw_base = tick_draw_base(world_.params.seed, world_.tick);
   const size_t count = chunks.size();
+  // A chunk's cells are drawn from a counter-based hash (one SplitMix64 finaliser per 6 cells, 10
+  // bits each) of (the tick's base, chunk, group): a PCG stream seeded per chunk cost 4 multiplies
+  // more per chunk, a quarter of a 64x64-chunk world's step.
+  static_assert(limits::chunk_cells == 1 << 10, "10 bits per drawn cell");
+  static_assert(limits::random_ticks_per_chunk_max <= 6 * 16, "a chunk's draw groups fit 4 bits of the key");
+  const uint64_t tick_base = mix64(draw_base ^ random_tick_salt);
   auto draw = [&](size_t c) {
     if (owner[c] != local) return;  // another region's (or nobody's) chunk: its owner draws
     const Chunk& chunk = chunks[c];
-    Rng draws = keyed_rng(draw_base, random_tick_salt, c);
+    uint64_t bits = 0;
     for (uint32_t k = 0; k < per_chunk; ++k) {
-      const uint32_t i = draws.below(limits::chunk_cells);
+      if (k % 6 == 0) bits = mix64(tick_base + ((static_cast<uint64_t>(c) << 4U) | (k / 6)));
+      const auto i = static_cast<uint32_t>(bits & (limits::chunk_cells - 1));
+      bits >>= 10U;
       drawn[(c % lookahead) * stride + k] = static_cast<uint16_t>(i);
       __builtin_prefetch(&chunk.active[i]);
       __builtin_prefetch(&chunk.floor[i]);
