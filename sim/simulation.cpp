@@ -828,7 +828,10 @@ void Simulation::rebuild_derived() {
   chunk_owners(world_.params.region_map, world_.params.region, map.chunks_x(), map.chunks_y(), chunk_owner_);
 }
 
-bool Simulation::owns(CellPos cell) const { return chunk_owner_[world_.map.chunk_index(cell)] == world_.params.region; }
+bool Simulation::owns(CellPos cell) const {
+  STRATA_REQUIRE(world_.map.in_bounds(cell), cell.x, cell.y);
+  return chunk_owner_[world_.map.chunk_index(cell)] == world_.params.region;
+}
 
 std::string Simulation::check_derived() const {
   Simulation fresh(world_);
