@@ -4,6 +4,7 @@
 // amplification each prevents).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -36,24 +37,30 @@ inline constexpr int tick_input_nesting_max = 4;
 // --- Snapshots ------------------------------------------------------------------------------
 // Byte sizes of the canonical state (sim/canonical.h): a fixed part, then per entity and chunk.
 // Checked against sim::encode_state by tests/schema/snapshot_test.cpp.
-inline constexpr size_t state_fixed_bytes = 302;
+inline constexpr size_t state_fixed_bytes = 309;
+inline constexpr size_t state_region_rect_bytes = 18;
 inline constexpr size_t state_player_bytes = 53;
 inline constexpr size_t state_npc_bytes = 29;
 inline constexpr size_t state_ghost_bytes = 23;
 inline constexpr size_t state_chunk_bytes = 34 * size_t{sim::limits::chunk_cells};
 inline constexpr size_t map_chunks_max =
     size_t{sim::limits::map_chunks_per_axis_max} * size_t{sim::limits::map_chunks_per_axis_max};
-inline constexpr size_t state_bytes_max = state_fixed_bytes + size_t{sim::limits::players_max} * state_player_bytes +
-                                          size_t{sim::limits::npcs_max} * state_npc_bytes +
-                                          size_t{sim::limits::ghosts_max} * state_ghost_bytes +
-                                          map_chunks_max * state_chunk_bytes;
-// Snapshot: header struct with params (at most 16 words) + Data of the state.
-inline constexpr size_t snapshot_header_words_max = 16;
+inline constexpr size_t state_bytes_max =
+    state_fixed_bytes + size_t{sim::limits::region_rects_max} * state_region_rect_bytes +
+    size_t{sim::limits::players_max} * state_player_bytes + size_t{sim::limits::npcs_max} * state_npc_bytes +
+    size_t{sim::limits::ghosts_max} * state_ghost_bytes + map_chunks_max * state_chunk_bytes;
+// The region map in WorldParams: a list of RegionRect structs (3 data words each) behind its tag.
+inline constexpr size_t region_rect_words = 3;
+inline constexpr size_t region_map_words_max = 1 + size_t{sim::limits::region_rects_max} * region_rect_words;
+// WorldParams -> List(RegionRect) -> RegionRect: the nesting the region map adds below params.
+inline constexpr int region_map_nesting = 2;
+// Snapshot: header struct with params (at most 16 words and the region map) + Data of the state.
+inline constexpr size_t snapshot_header_words_max = 16 + region_map_words_max;
 inline constexpr size_t snapshot_words_max =
     message_overhead_words + 2 + snapshot_header_words_max + 1 + (state_bytes_max + 7) / 8;
 inline constexpr uint64_t snapshot_traversal_words = snapshot_words_max;
-// Snapshot -> SnapshotHeader -> WorldParams.
-inline constexpr int snapshot_nesting_max = 4;
+// Snapshot -> SnapshotHeader -> WorldParams (-> the region map's rectangles).
+inline constexpr int snapshot_nesting_max = 4 + region_map_nesting;
 
 // --- Session log records and export entries ---------------------------------------------------
 // Packed encoding expands a word to at most 10 bytes (tag, 8 bytes, run count).
@@ -62,11 +69,13 @@ inline constexpr size_t snapshot_packed_bytes_max = snapshot_words_max * packed_
 // TickRecord struct (3 data words, 1 pointer) + the TickInput it holds.
 inline constexpr size_t tick_record_words_max = tick_input_words_max + 4;
 inline constexpr int tick_record_nesting_max = tick_input_nesting_max + 1;
-inline constexpr size_t log_header_words_max = message_overhead_words + 16;
+inline constexpr size_t log_header_words_max = message_overhead_words + 16 + region_map_words_max;
+// LogHeader -> WorldParams (-> the region map's rectangles).
+inline constexpr int log_header_nesting_max = 3 + region_map_nesting;
 // ExportEntry (union of header, snapshot Data, tick record, end group): the largest member is a
 // snapshot's packed bytes.
 inline constexpr size_t export_entry_words_max = message_overhead_words + 8 + 1 + (snapshot_packed_bytes_max + 7) / 8;
-inline constexpr int export_entry_nesting_max = tick_record_nesting_max + 1;
+inline constexpr int export_entry_nesting_max = std::max(tick_record_nesting_max, log_header_nesting_max) + 1;
 // Period limits of a log header (ticks).
 inline constexpr uint32_t log_period_max = 1U << 24;
 

@@ -15,7 +15,7 @@ using detail::refused;
 static_assert(wire::TickRecord::_capnpPrivate::dataWordSize + wire::TickRecord::_capnpPrivate::pointerCount <= 4,
               "tick_record_words_max assumes a 4-word TickRecord");
 static_assert(wire::LogHeader::_capnpPrivate::dataWordSize + wire::LogHeader::_capnpPrivate::pointerCount +
-                      wire::WorldParams::_capnpPrivate::dataWordSize <=
+                      wire::WorldParams::_capnpPrivate::dataWordSize + wire::WorldParams::_capnpPrivate::pointerCount <=
                   16,
               "log_header_words_max assumes this");
 
@@ -170,7 +170,8 @@ std::vector<uint8_t> encode_log_header(const LogHeader& header) {
 
 DecodeResult<LogHeader> decode_log_header(std::span<const uint8_t> bytes, DecodeStats* stats) {
   return counted(detail::read_message<LogHeader, wire::LogHeader>(bytes, limits::log_header_words_max,
-                                                                  limits::log_header_words_max, 3, header_from_wire),
+                                                                  limits::log_header_words_max,
+                                                                  limits::log_header_nesting_max, header_from_wire),
                  stats);
 }
 

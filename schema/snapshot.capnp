@@ -16,6 +16,20 @@ struct WorldParams {
   npcCount @4 :UInt32;
   region @5 :UInt16;
   rules @6 :UInt32;
+  # Who runs each chunk's random ticks and NPCs (sim/regions.h): mode 0 = this region owns every
+  # chunk (no rectangles, fallback 0), 1 = by the rectangles, else regionFallback (0: no region).
+  regionMode @7 :UInt8;
+  regionFallback @8 :UInt16;
+  regionRects @9 :List(RegionRect);
+}
+
+# A rectangle of chunks [x, x + w) x [y, y + h) owned by `region`.
+struct RegionRect {
+  x @0 :Int32;
+  y @1 :Int32;
+  w @2 :Int32;
+  h @3 :Int32;
+  region @4 :UInt16;
 }
 
 struct SnapshotHeader {

@@ -1,6 +1,7 @@
 // schema/snapshot_codec.cpp — world snapshots <-> packed Cap'n Proto (snapshot.capnp). The header
 // is checked before the state is touched; the state is decoded and validated by sim::decode_state;
 // then the decoded world must agree with the header (tick, params) and hash to the recorded value.
+#include <algorithm>
 #include <cstring>
 
 #include "schema/codec.h"
@@ -15,15 +16,15 @@ namespace strata::schema {
 namespace {
 
 static_assert(wire::SnapshotHeader::_capnpPrivate::dataWordSize + wire::SnapshotHeader::_capnpPrivate::pointerCount +
-                      wire::WorldParams::_capnpPrivate::dataWordSize <=
+                      wire::WorldParams::_capnpPrivate::dataWordSize + wire::WorldParams::_capnpPrivate::pointerCount +
+                      limits::region_map_words_max <=
                   limits::snapshot_header_words_max,
               "snapshot_header_words_max must cover the header and its params");
+static_assert(wire::RegionRect::_capnpPrivate::dataWordSize == limits::region_rect_words &&
+                  wire::RegionRect::_capnpPrivate::pointerCount == 0,
+              "region_map_words_max assumes 3-word rectangles");
 
-bool same_params(const sim::WorldParams& a, const sim::WorldParams& b) {
-  return a.seed == b.seed && a.chunks_x == b.chunks_x && a.chunks_y == b.chunks_y &&
-         a.random_ticks_per_chunk == b.random_ticks_per_chunk && a.npc_count == b.npc_count && a.region == b.region &&
-         a.rules == b.rules;
-}
+bool same_params(const sim::WorldParams& a, const sim::WorldParams& b) { return a == b; }
 
 using detail::params_from_wire;
 using detail::params_to_wire;
@@ -92,6 +93,19 @@ void detail::params_to_wire(const sim::WorldParams& p, wire::WorldParams::Builde
   out.setNpcCount(p.npc_count);
   out.setRegion(sim::raw(p.region));
   out.setRules(p.rules);
+  out.setRegionMode(sim::to_underlying(p.region_map.mode));
+  out.setRegionFallback(sim::raw(p.region_map.fallback));
+  if (p.region_map.rects.empty()) return;
+  auto rects = out.initRegionRects(static_cast<unsigned>(p.region_map.rects.size()));
+  for (unsigned i = 0; i < rects.size(); ++i) {
+    const sim::RegionRect& r = p.region_map.rects[i];
+    auto w = rects[i];
+    w.setX(r.x);
+    w.setY(r.y);
+    w.setW(r.w);
+    w.setH(r.h);
+    w.setRegion(sim::raw(r.region));
+  }
 }
 
 sim::WorldParams detail::params_from_wire(wire::WorldParams::Reader in) {
@@ -103,6 +117,22 @@ sim::WorldParams detail::params_from_wire(wire::WorldParams::Reader in) {
   p.npc_count = in.getNpcCount();
   p.region = sim::RegionId{in.getRegion()};
   p.rules = in.getRules();
+  // An out-of-range mode or too many rectangles is kept so that sim::validate refuses the params
+  // (the caller's check); at most one rectangle past the limit is copied.
+  const uint8_t mode = in.getRegionMode();
+  p.region_map.mode =
+      mode < sim::to_underlying(sim::Ownership::count) ? static_cast<sim::Ownership>(mode) : sim::Ownership::count;
+  p.region_map.fallback = sim::RegionId{in.getRegionFallback()};
+  if (in.hasRegionRects()) {
+    const auto rects = in.getRegionRects();
+    const size_t count = std::min<size_t>(rects.size(), size_t{sim::limits::region_rects_max} + 1);
+    p.region_map.rects.reserve(count);
+    for (size_t i = 0; i < count; ++i) {
+      const auto r = rects[static_cast<unsigned>(i)];
+      p.region_map.rects.push_back(
+          sim::RegionRect{r.getX(), r.getY(), r.getW(), r.getH(), sim::RegionId{r.getRegion()}});
+    }
+  }
   return p;
 }
 

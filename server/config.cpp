@@ -4,7 +4,9 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -16,13 +18,68 @@ extern char** environ;
 namespace strata::server {
 namespace {
 
-// A key sets a field from text; it returns an error message (empty when fine).
+// A key sets a field from text; it returns an error message (empty when fine). A `list` key also
+// takes a YAML sequence of scalars, given to `set` joined by spaces.
 struct Key {
   const char* path;
   const char* description;
   std::function<std::string(ServerConfig&, const std::string&)> set;
   std::function<std::string(const ServerConfig&)> get;
+  bool list = false;
 };
+
+// world.region_map: rectangles "X,Y,W,H:REGION" (in chunks) separated by spaces or ';'. Empty: no
+// map (this region owns every chunk, unless world.region_map_default names another owner).
+std::string parse_region_rects(const std::string& text, std::vector<sim::RegionRect>& out) {
+  out.clear();
+  size_t at = 0;
+  while (at < text.size()) {
+    const size_t start = text.find_first_not_of(" \t;", at);
+    if (start == std::string::npos) break;
+    const size_t end = std::min(text.find_first_of(" \t;", start), text.size());
+    const std::string item = text.substr(start, end - start);
+    at = end;
+    uint64_t v[5] = {};
+    size_t field = 0;
+    const char* p = item.data();
+    const char* const last = item.data() + item.size();
+    bool ok = true;
+    while (ok && field < 5) {
+      auto [next, ec] = std::from_chars(p, last, v[field]);
+      ok = ec == std::errc() && next != p;
+      p = next;
+      field += 1;
+      if (!ok || field == 5) break;
+      const char want = field == 4 ? ':' : ',';
+      ok = p != last && *p == want;
+      p += ok ? 1 : 0;
+    }
+    if (!ok || p != last)
+      return "expected rectangles X,Y,W,H:REGION (in chunks) separated by spaces, got '" + item + "'";
+    if (out.size() >= sim::limits::region_rects_max) {
+      return "more than " + std::to_string(sim::limits::region_rects_max) + " rectangles";
+    }
+    const uint64_t axis = sim::limits::map_chunks_per_axis_max;
+    if (v[0] >= axis || v[1] >= axis || v[2] < 1 || v[2] > axis || v[3] < 1 || v[3] > axis || v[4] < 1 ||
+        v[4] > 65535) {
+      return "rectangle '" + item + "' out of range (X, Y < " + std::to_string(axis) + "; W, H in [1, " +
+             std::to_string(axis) + "]; REGION in [1, 65535])";
+    }
+    out.push_back(sim::RegionRect{static_cast<int32_t>(v[0]), static_cast<int32_t>(v[1]), static_cast<int32_t>(v[2]),
+                                  static_cast<int32_t>(v[3]), sim::RegionId{static_cast<uint16_t>(v[4])}});
+  }
+  return {};
+}
+
+std::string show_rect(const sim::RegionRect& r) {
+  return std::to_string(r.x) + "," + std::to_string(r.y) + "," + std::to_string(r.w) + "," + std::to_string(r.h) + ":" +
+         std::to_string(sim::raw(r.region));
+}
+
+// The map is by rectangles as soon as it has one or names a fallback owner; else the region owns all.
+void settle_region_map(sim::RegionMap& map) {
+  map.mode = map.rects.empty() && sim::raw(map.fallback) == 0 ? sim::Ownership::whole : sim::Ownership::by_map;
+}
 
 template <class T>
 std::string parse_unsigned(const std::string& text, T& out, uint64_t min, uint64_t max) {
@@ -74,6 +131,36 @@ const std::vector<Key>& keys() {
       STRATA_UNSIGNED("world.npcs", world.npc_count, 0, 16384, "NPCs created with the world"),
       STRATA_UNSIGNED("world.random_ticks_per_chunk", world.random_ticks_per_chunk, 0, 64,
                       "random cell updates per chunk per tick"),
+      Key{"world.region_map",
+          "chunks each region owns (runs their random ticks and NPCs): rectangles X,Y,W,H:REGION in chunks, "
+          "separated by spaces (a YAML list of them too); chunks no rectangle covers go to "
+          "world.region_map_default. Empty: this region owns every chunk",
+          [](ServerConfig& c, const std::string& t) {
+            std::string problem = parse_region_rects(t, c.world.region_map.rects);
+            if (!problem.empty()) c.world.region_map.rects.clear();
+            settle_region_map(c.world.region_map);
+            return problem;
+          },
+          [](const ServerConfig& c) {
+            std::string text;
+            for (const sim::RegionRect& r : c.world.region_map.rects) {
+              if (!text.empty()) text += ' ';
+              text += show_rect(r);
+            }
+            return text;
+          },
+          true},
+      Key{"world.region_map_default",
+          "owner of the chunks no world.region_map rectangle covers (0: no region, their random ticks and NPCs "
+          "run nowhere)",
+          [](ServerConfig& c, const std::string& t) {
+            uint16_t owner = 0;
+            std::string problem = parse_unsigned(t, owner, 0, 65535);
+            if (problem.empty()) c.world.region_map.fallback = sim::RegionId{owner};
+            settle_region_map(c.world.region_map);
+            return problem;
+          },
+          [](const ServerConfig& c) { return std::to_string(sim::raw(c.world.region_map.fallback)); }},
       STRATA_STRING("log.dir", data_dir, "folder of the embedded store (session log, snapshots)"),
       STRATA_UNSIGNED("log.snapshot_every_ticks", snapshot_every_ticks, 1, 1000000, "snapshot period K"),
       STRATA_UNSIGNED("log.full_hash_every_ticks", full_hash_every_ticks, 1, 1000000, "full hash period N"),
@@ -201,6 +288,22 @@ void walk_yaml(const YAML::Node& node, const std::string& prefix, ServerConfig& 
       continue;
     }
     const Key* key = find_key(path);
+    if (key != nullptr && key->list && item.second.IsSequence()) {
+      std::string joined;
+      bool scalars = true;
+      for (const auto& element : item.second) {
+        scalars = scalars && element.IsScalar();
+        if (!scalars) continue;
+        if (!joined.empty()) joined += ' ';
+        joined += element.Scalar();
+      }
+      if (!scalars) {
+        errors.push_back({where + ": expected a list of single values"});
+      } else if (std::string problem = key->set(config, joined); !problem.empty()) {
+        errors.push_back({where + ": " + problem});
+      }
+      continue;
+    }
     if (key == nullptr) {
       errors.push_back({where + ": unknown key"});
     } else if (!item.second.IsScalar()) {
@@ -333,7 +436,18 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
   std::vector<ConfigError> errors;
   sim::WorldParams params = config.world;
   params.region = sim::RegionId{config.region};
-  if (const char* problem = sim::validate(params)) errors.push_back({std::string("world: ") + problem});
+  size_t bad_rect = SIZE_MAX;
+  if (const char* problem = sim::validate_region_map(params.region_map, params.chunks_x, params.chunks_y, &bad_rect)) {
+    std::string message = std::string("world.region_map: ") + problem;
+    if (bad_rect < params.region_map.rects.size()) {
+      message += " (rectangle " + std::to_string(bad_rect + 1) + ", " + show_rect(params.region_map.rects[bad_rect]) +
+                 ", on a map of " + std::to_string(params.chunks_x) + "x" + std::to_string(params.chunks_y) +
+                 " chunks)";
+    }
+    errors.push_back({std::move(message)});
+  } else if (const char* problem = sim::validate(params)) {
+    errors.push_back({std::string("world: ") + problem});
+  }
   // UDP and TCP are different protocols and may share a number; listeners of one protocol may not.
   struct Port {
     const char* key;

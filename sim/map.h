@@ -84,7 +84,7 @@ class TileMap {
   [[nodiscard]] LwwStamp stamp(CellPos cell, Layer layer) const;
   // Writes one layer of one cell and its stamp. The caller has validated kind/state.
   void set(CellPos cell, Layer layer, CellValue value, LwwStamp stamp);
-  // Writes without touching the stamp (map generation, random ticks).
+  // Writes without touching the stamp (map generation).
   void set_unstamped(CellPos cell, Layer layer, CellValue value);
 
   // A cell blocks movement when its floor is not walkable or its active block is solid.

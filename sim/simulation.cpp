@@ -16,6 +16,8 @@ namespace strata::sim {
 
 void Effects::clear() {
   block_writes.clear();
+  rule_writes.clear();
+  npcs_run.clear();
   rejections.clear();
   joined.clear();
   left.clear();
@@ -24,7 +26,29 @@ void Effects::clear() {
 
 namespace {
 
-constexpr uint64_t rng_stream = 0x5354524154ULL;  // "STRAT"
+constexpr uint64_t rng_stream = 0x5354524154ULL;            // "STRAT"
+constexpr uint64_t random_tick_salt = 0x52414E4454494BULL;  // "RANDTIK"
+constexpr uint64_t npc_salt = 0x4E504344524157ULL;          // "NPCDRAW"
+
+// The draws of one tick, for one purpose (salt) and one key (an NPC id; random ticks hash the chunk
+// index the same way, see random_ticks): a function of (seed, tick, salt, key) only. Whatever a region runs or skips,
+// the draws of what it runs are the ones the owner of everything would make (rules 4; one shared stream made them
+// depend on every earlier draw of the tick). `tick_base` is tick_draw_base(seed, tick).
+uint64_t tick_draw_base(uint64_t seed, uint64_t tick) { return mix64(seed ^ mix64(tick)); }
+Rng keyed_rng(uint64_t tick_base, uint64_t salt, uint64_t key) {
+  return Rng::seeded(mix64(tick_base ^ mix64(key ^ salt)), salt);
+}
+
+// The stamp of a write the rules make over `held`: its successor, by this region. It beats exactly
+// the state the rule read (and nothing newer), so in every region it merges by LWW like a command's
+// write. nullopt when `held` has no successor from this region (a stamp at the very top, which the
+// server's clock-offset check keeps out): the rule then writes nothing rather than write a value
+// other regions would refuse.
+std::optional<LwwStamp> rule_stamp(LwwStamp held, RegionId local) {
+  if (held.hlc != UINT64_MAX) return LwwStamp{held.hlc + 1, local};
+  if (raw(held.region) < raw(local)) return LwwStamp{held.hlc, local};
+  return std::nullopt;
+}
 
 Inventory starting_inventory() {
   Inventory inv{};
@@ -91,7 +115,7 @@ const char* validate(const WorldParams& params) {
   if (params.npc_count > limits::npcs_max) return "npc_count too large";
   if (raw(params.region) == 0) return "region id 0 is reserved";
   if (params.rules != rules_version) return "rules version not implemented by this build";
-  return nullptr;
+  return validate_region_map(params.region_map, params.chunks_x, params.chunks_y);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -554,7 +578,15 @@ int64_t distance_sq(Vec2 a, Vec2 b) {
 
 void StepContext::think_npcs() {
   const int64_t range_sq = static_cast<int64_t>(limits::npc_follow_range) * limits::npc_follow_range;
-  for (Npc& n : world_.npcs) {
+  const uint64_t draw_base = tick_draw_base(world_.params.seed, world_.tick);
+  auto& runs = sim_.npc_runs_;
+  runs.assign(world_.npcs.size(), 0);
+  for (size_t index = 0; index < world_.npcs.size(); ++index) {
+    Npc& n = world_.npcs[index];
+    // Only the owner of the chunk it stands in runs an NPC; elsewhere it waits for the owner's presence.
+    if (!sim_.owns(CellPos{n.pos.x.tile(), n.pos.y.tile()})) continue;
+    runs[index] = 1;
+    effects_.npcs_run.push_back(n.id);
     if (n.behavior == NpcBehavior::follow && (world_.tick + raw(n.id)) % limits::npc_retarget_period_ticks == 0) {
       n.target = PlayerId{0};
       int64_t best = range_sq + 1;
@@ -581,8 +613,9 @@ void StepContext::think_npcs() {
     } else {
       n.target = PlayerId{0};
       if (n.timer == 0) {
-        n.heading = static_cast<Direction>(world_.rng.below(static_cast<uint32_t>(Direction::count)));
-        n.timer = static_cast<uint16_t>(20 + world_.rng.below(60));
+        Rng draws = keyed_rng(draw_base, npc_salt, raw(n.id));
+        n.heading = static_cast<Direction>(draws.below(static_cast<uint32_t>(Direction::count)));
+        n.timer = static_cast<uint16_t>(20 + draws.below(60));
       } else {
         n.timer = static_cast<uint16_t>(n.timer - 1);
       }
@@ -604,7 +637,12 @@ void StepContext::integrate() {
     p.stamina = motion.stamina;
     relocate(p.pos, p.vel, next);
   }
-  for (Npc& n : world_.npcs) {
+  for (size_t index = 0; index < world_.npcs.size(); ++index) {
+    Npc& n = world_.npcs[index];
+    if (sim_.npc_runs_[index] == 0) {
+      n.vel = Vec2{};  // not run here: it stands still until the owner's presence moves it
+      continue;
+    }
     const bool moving = n.vel.x.raw() != 0 || n.vel.y.raw() != 0;
     relocate(n.pos, n.vel, moving ? move_box(blocking, n.pos, n.vel) : n.pos);
   }
@@ -639,52 +677,83 @@ void StepContext::random_ticks() {
   constexpr auto none = to_underlying(Block::none);
   constexpr auto dirt = to_underlying(Floor::dirt);
   constexpr auto grass = to_underlying(Floor::grass);
+  constexpr auto floor_layer = static_cast<size_t>(Layer::floor);
+  constexpr auto active_layer = static_cast<size_t>(Layer::active);
   // The cells are drawn `lookahead` chunks ahead of their processing and their bytes prefetched:
-  // a random cell of a 35 kB chunk is a cache miss, and this loop was mostly waiting on them. The
-  // draws stay in the same order and number (nothing else uses the RNG in this loop, and what a
-  // draw picks never depends on the cells), so the state is the same.
+  // a random cell of a 35 kB chunk is a cache miss, and this loop was mostly waiting on them. A
+  // chunk's draws are its own (keyed_rng), and what a draw picks never depends on the cells.
   constexpr size_t lookahead = 4;
   constexpr size_t stride = limits::random_ticks_per_chunk_max;
   static_assert(limits::chunk_cells <= 65536, "a drawn cell index fits 16 bits");
   std::array<uint16_t, lookahead * stride> drawn{};
   std::vector<Chunk>& chunks = map_.chunks();
+  const std::vector<RegionId>& owner = sim_.chunk_owner_;
+  const RegionId local = world_.params.region;
+  const uint64_t draw_base = tick_draw_base(world_.params.seed, world_.tick);
   const size_t count = chunks.size();
+  // A chunk's cells are drawn from a counter-based hash (one SplitMix64 finaliser per 6 cells, 10
+  // bits each) of (the tick's base, chunk, group): a PCG stream seeded per chunk cost 4 multiplies
+  // more per chunk, a quarter of a 64x64-chunk world's step.
+  static_assert(limits::chunk_cells == 1 << 10, "10 bits per drawn cell");
+  static_assert(limits::random_ticks_per_chunk_max <= 6 * 16, "a chunk's draw groups fit 4 bits of the key");
+  const uint64_t tick_base = mix64(draw_base ^ random_tick_salt);
   auto draw = [&](size_t c) {
+    if (owner[c] != local) return;  // another region's (or nobody's) chunk: its owner draws
     const Chunk& chunk = chunks[c];
+    uint64_t bits = 0;
     for (uint32_t k = 0; k < per_chunk; ++k) {
-      const uint32_t i = world_.rng.below(limits::chunk_cells);
+      if (k % 6 == 0) bits = mix64(tick_base + ((static_cast<uint64_t>(c) << 4U) | (k / 6)));
+      const auto i = static_cast<uint32_t>(bits & (limits::chunk_cells - 1));
+      bits >>= 10U;
       drawn[(c % lookahead) * stride + k] = static_cast<uint16_t>(i);
       __builtin_prefetch(&chunk.active[i]);
       __builtin_prefetch(&chunk.floor[i]);
     }
   };
+  // One rule write: the value is already in the chunk; stamp it and list it.
+  auto stamp_write = [&](Chunk& chunk, CellPos cell, size_t layer, uint32_t i, uint8_t kind, uint8_t state) {
+    const std::optional<LwwStamp> stamp =
+        rule_stamp(LwwStamp{chunk.stamp_hlc[layer][i], RegionId{chunk.stamp_region[layer][i]}}, local);
+    STRATA_ASSERT(stamp.has_value(), "rule write without a stamp (checked before writing)");
+    chunk.stamp_hlc[layer][i] = stamp->hlc;
+    chunk.stamp_region[layer][i] = raw(stamp->region);
+    const auto which = static_cast<Layer>(layer);
+    effects_.rule_writes.push_back(BlockWrite{cell, which, kind, state, *stamp});
+    effects_.changed_cells.push_back(CellChange{cell, which});
+    world_.counters.random_updates += 1;
+  };
+  auto stampable = [&](const Chunk& chunk, size_t layer, uint32_t i) {
+    return rule_stamp(LwwStamp{chunk.stamp_hlc[layer][i], RegionId{chunk.stamp_region[layer][i]}}, local).has_value();
+  };
   for (size_t c = 0; c < std::min(lookahead, count); ++c) draw(c);
   const auto chunks_x = static_cast<size_t>(map_.chunks_x());
   for (size_t c = 0; c < count; ++c) {
-    Chunk& chunk = chunks[c];
-    const auto cx = static_cast<int32_t>(c % chunks_x);
-    const auto cy = static_cast<int32_t>(c / chunks_x);
-    for (uint32_t k = 0; k < per_chunk; ++k) {
-      const uint32_t i = drawn[(c % lookahead) * stride + k];
-      if (chunk.active[i] == crop) {
-        if (chunk.active_state[i] < crop_stage_ripe) {
-          chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
-          world_.counters.random_updates += 1;
-          effects_.changed_cells.push_back(CellChange{cell_of(cx, cy, i), Layer::active});
+    if (owner[c] == local) {
+      Chunk& chunk = chunks[c];
+      const auto cx = static_cast<int32_t>(c % chunks_x);
+      const auto cy = static_cast<int32_t>(c / chunks_x);
+      for (uint32_t k = 0; k < per_chunk; ++k) {
+        const uint32_t i = drawn[(c % lookahead) * stride + k];
+        if (chunk.active[i] == crop) {
+          if (chunk.active_state[i] < crop_stage_ripe && stampable(chunk, active_layer, i)) {
+            chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
+            stamp_write(chunk, cell_of(cx, cy, i), active_layer, i, crop, chunk.active_state[i]);
+          }
+          continue;
         }
-        continue;
-      }
-      if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
-      // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
-      const CellPos cell = cell_of(cx, cy, i);
-      static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
-      for (const auto& o : offsets) {
-        const CellPos n{cell.x + o[0], cell.y + o[1]};
-        if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
-          chunk.floor[i] = grass;
-          world_.counters.random_updates += 1;
-          effects_.changed_cells.push_back(CellChange{cell, Layer::floor});
-          break;
+        if (chunk.floor[i] != dirt || chunk.active[i] != none || chunk.ceiling[i] != 0) continue;
+        // Grass spreads onto open dirt next to grass (4-neighbourhood, fixed order).
+        const CellPos cell = cell_of(cx, cy, i);
+        static constexpr int32_t offsets[4][2] = {{0, -1}, {1, 0}, {0, 1}, {-1, 0}};
+        for (const auto& o : offsets) {
+          const CellPos n{cell.x + o[0], cell.y + o[1]};
+          if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
+            if (stampable(chunk, floor_layer, i)) {
+              chunk.floor[i] = grass;
+              stamp_write(chunk, cell, floor_layer, i, grass, 0);
+            }
+            break;
+          }
         }
       }
     }
@@ -720,6 +789,9 @@ Simulation::Simulation(World world) : world_(std::move(world)) {
   world_.npcs.reserve(limits::npcs_max);
   world_.ghosts.reserve(limits::ghosts_max);
   effects_.block_writes.reserve(limits::commands_per_tick_max);
+  effects_.rule_writes.reserve(world_.map.chunks().size() * world_.params.random_ticks_per_chunk);
+  effects_.npcs_run.reserve(limits::npcs_max);
+  npc_runs_.reserve(limits::npcs_max);
   effects_.rejections.reserve(limits::commands_per_tick_max);
   effects_.joined.reserve(limits::players_max);
   effects_.left.reserve(limits::players_max);
@@ -753,6 +825,12 @@ void Simulation::rebuild_derived() {
   for (const Player& p : world_.players) add(p.pos);
   for (const Npc& n : world_.npcs) add(n.pos);
   blocking_.rebuild(map);
+  chunk_owners(world_.params.region_map, world_.params.region, map.chunks_x(), map.chunks_y(), chunk_owner_);
+}
+
+bool Simulation::owns(CellPos cell) const {
+  STRATA_REQUIRE(world_.map.in_bounds(cell), cell.x, cell.y);
+  return chunk_owner_[world_.map.chunk_index(cell)] == world_.params.region;
 }
 
 std::string Simulation::check_derived() const {

@@ -42,7 +42,15 @@ struct Rejection {
 // What one step did that the outside world needs to know. Not state: rebuilt by every step.
 struct Effects {
   uint64_t tick = 0;
-  std::vector<BlockWrite> block_writes;
+  std::vector<BlockWrite> block_writes;  // by commands, in command order
+  // Cell layers the rules wrote in chunks this region owns (random ticks: grass spreading, crops
+  // growing; NPCs write none yet), each stamped (the successor of the stamp it replaced, by this
+  // region), in the order written: chunk index order, then draw order. Other regions apply them as
+  // remote writes; what the owner publishes per tick.
+  std::vector<BlockWrite> rule_writes;
+  // NPCs this region ran this tick (those standing in its chunks when the tick's NPC phase began),
+  // in id order: the presence the owner publishes. The others stood still here.
+  std::vector<NpcId> npcs_run;
   std::vector<Rejection> rejections;
   std::vector<PlayerId> joined;
   std::vector<PlayerId> left;             // by command, or evicted with nowhere to go
@@ -64,6 +72,8 @@ class Simulation {
   [[nodiscard]] uint64_t tick() const { return world_.tick; }
   [[nodiscard]] uint64_t quick_hash() const;
   [[nodiscard]] uint64_t full_hash() const;
+  // Whether this region runs the rules (random ticks, NPCs) of the chunk holding `cell` (in the map).
+  [[nodiscard]] bool owns(CellPos cell) const;
 
   // Derived-index check for tests: occupancy counts match the entities. Empty when consistent.
   [[nodiscard]] std::string check_derived() const;
@@ -80,6 +90,10 @@ class Simulation {
   // Players bucketed by chunk (counting sort, rebuilt each tick before NPCs think).
   std::vector<uint32_t> bucket_start_;
   std::vector<uint32_t> bucket_players_;
+  // The owner of each chunk (params.region_map resolved, chunk index order) and, per NPC of the
+  // current step, whether this region runs it (set by the NPC phase, read by movement).
+  std::vector<RegionId> chunk_owner_;
+  std::vector<uint8_t> npc_runs_;
   Effects effects_;
 
   friend class StepContext;

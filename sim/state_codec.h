@@ -16,7 +16,8 @@
 
 namespace strata::sim {
 
-inline constexpr uint32_t state_format_version = 1;
+// 2: params carry the region map (mode, fallback, rectangles).
+inline constexpr uint32_t state_format_version = 2;
 
 void encode_state(const World& world, std::vector<uint8_t>& out);
 

@@ -1,6 +1,7 @@
 // sim/walk.h — THE canonical walk of the state. The quick hash, the full hash, the snapshot encoder
 // and decoder and the field-level diff are all visitors of this one function, so nothing can be
-// hashed but not saved, or saved but not compared. Order is fixed: params, tick, rng, counters,
+// hashed but not saved, or saved but not compared. Order is fixed: params (the region map's
+// rectangles included), tick, rng, counters,
 // players (by id), NPCs (by id), ghosts (by region, player), then — in the full scope only — the map
 // chunk by chunk (row-major), layer array by layer array.
 //
@@ -35,6 +36,7 @@ inline std::string item_key(const Npc& n) { return std::to_string(raw(n.id)); }
 inline std::string item_key(const Ghost& g) {
   return std::to_string(raw(g.region)) + ":" + std::to_string(raw(g.player));
 }
+inline std::string item_key(const RegionRect& r) { return std::to_string(r.x) + "," + std::to_string(r.y); }
 
 namespace walk_detail {
 
@@ -82,6 +84,15 @@ void walk_ghost(V& v, G& g) {
   v.u64("last_update_tick", g.last_update_tick);
 }
 
+template <class V, class R>
+void walk_region_rect(V& v, R& r) {
+  v.i32("x", r.x);
+  v.i32("y", r.y);
+  v.i32("w", r.w);
+  v.i32("h", r.h);
+  v.id("region", r.region);
+}
+
 template <class V, class C>
 void walk_chunk(V& v, C& c) {
   v.array("floor", c.floor);
@@ -110,6 +121,10 @@ template <class V>
 void walk_item(V& v, const Ghost& g) {
   walk_ghost(v, g);
 }
+template <class V>
+void walk_item(V& v, const RegionRect& r) {
+  walk_region_rect(v, r);
+}
 
 }  // namespace walk_detail
 
@@ -125,6 +140,11 @@ void walk_world(W& w, V& v, WalkScope scope) {
   v.u32("npc_count", w.params.npc_count);
   v.id("region", w.params.region);
   v.u32("rules", w.params.rules);
+  v.begin("region_map");
+  v.enumeration("mode", w.params.region_map.mode);
+  v.id("fallback", w.params.region_map.fallback);
+  v.list("rects", w.params.region_map.rects, limits::region_rects_max, [&](auto& r) { walk_region_rect(v, r); });
+  v.end();
   v.end();
   v.u64("tick", w.tick);
   v.begin("rng");

@@ -8,6 +8,7 @@
 
 #include "sim/entities.h"
 #include "sim/map.h"
+#include "sim/regions.h"
 #include "sim/rng.h"
 #include "sim/types.h"
 
@@ -17,7 +18,11 @@ namespace strata::sim {
 // it does not implement.
 // 2: velocity is the motion that happened (blocked axes are zero); intent is heading + mode.
 // 3: players join at a spot spread around the centre (by seed and id), not all on one cell.
-inline constexpr uint32_t rules_version = 3;
+// 4: regions own chunks (params.region_map): random ticks and NPCs run only in the owner's chunks;
+//    their draws are keyed by (seed, tick, chunk) and (seed, tick, NPC), not taken from one shared
+//    stream (so what runs in one region never shifts another's draws); random-tick writes are stamped
+//    (the successor of the stamp they replace, by the owner region) and listed in Effects::rule_writes.
+inline constexpr uint32_t rules_version = 4;
 
 struct WorldParams {
   uint64_t seed = 1;
@@ -27,7 +32,8 @@ struct WorldParams {
   uint32_t npc_count = 0;  // NPCs created with the world
   RegionId region{1};      // this region's id (remote presence of the own region is refused)
   uint32_t rules = rules_version;
-  constexpr bool operator==(const WorldParams&) const = default;
+  RegionMap region_map;  // who runs each chunk's random ticks and NPCs (sim/regions.h says why it is here)
+  bool operator==(const WorldParams&) const = default;
 };
 
 // Returns nullptr when the parameters are valid, else what is wrong (for config/log errors).
@@ -45,6 +51,8 @@ struct Counters {
 struct World {
   WorldParams params;
   uint64_t tick = 0;
+  // Draws of world generation (the initial NPCs). step draws nothing from it since rules 4: its
+  // draws are keyed per chunk and per NPC (see rules_version); it stays state for generation.
   Rng rng;
   uint32_t next_npc_id = 1;
   Counters counters;

@@ -33,6 +33,11 @@ int main(int argc, char** argv) {
   app.add_option("--remote-regions", remote_regions, "other regions sending writes and presence")
       ->check(CLI::Range(0U, 16U));
   app.add_option("--hostile", hostile, "per-mille of commands replaced by random ones")->check(CLI::Range(0U, 1000U));
+  uint32_t split_regions = 0;
+  app.add_option("--split-regions", split_regions,
+                 "split the map's chunk columns into this many strips owned by regions 1..N (this run is region 1; "
+                 "leftover columns belong to no region); 0: region 1 owns every chunk")
+      ->check(CLI::Range(0U, 64U));
   app.add_option("--hash-stream", out_path, "write the hash stream to this file instead of stdout");
   app.add_flag("--quiet", quiet, "no summary line on stderr");
   CLI11_PARSE(app, argc, argv);
@@ -45,7 +50,21 @@ int main(int argc, char** argv) {
   config.remote_writes_per_tick = remote_regions > 0 ? 4 : 0;
   config.remote_presence_per_tick = remote_regions > 0 ? 8 : 0;
   config.hostile_per_mille = hostile;
-  auto sim = std::make_unique<strata::sim::Simulation>(strata::scenario::world_for(seed, chunks, npcs));
+  strata::sim::WorldParams params = strata::scenario::world_for(seed, chunks, npcs);
+  if (split_regions > 0) {
+    const int32_t strip = chunks / static_cast<int32_t>(split_regions);
+    if (strip < 1) {
+      std::fprintf(stderr, "strata-scenario: --split-regions %u needs at least that many chunk columns\n",
+                   split_regions);
+      return 2;
+    }
+    params.region_map.mode = strata::sim::Ownership::by_map;
+    for (uint32_t i = 0; i < split_regions; ++i) {
+      params.region_map.rects.push_back(strata::sim::RegionRect{static_cast<int32_t>(i) * strip, 0, strip, chunks,
+                                                                strata::sim::RegionId{static_cast<uint16_t>(i + 1)}});
+    }
+  }
+  auto sim = std::make_unique<strata::sim::Simulation>(params);
   strata::scenario::ScenarioGenerator generator(config);
 
   std::FILE* out = stdout;
