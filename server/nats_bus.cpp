@@ -50,8 +50,9 @@ struct NatsBus::Impl {
     std::condition_variable closed_signal;
     bool closed = false;
     std::deque<AckEvent> acks;
-    std::deque<ConnectionEvent> events;
+    std::deque<std::pair<ConnectionEvent, natsSubscription*>> events;
     uint64_t events_dropped = 0;
+    std::string last_error;  // the library's text for its last async error, for logs
   };
   struct Pending {
     BusMessageId id;
@@ -63,6 +64,9 @@ struct NatsBus::Impl {
     natsSubscription* sub = nullptr;
     BusFilter filter;
     uint64_t last_delivered_seq = 0;
+    uint64_t last_consumer_seq = 0;  // of the current consumer: the next must be one more
+    uint64_t last_activity_us = 0;   // subscribed, delivered or recreated
+    bool broken = false;             // a gap, a mismatch or a missed heartbeat: recreate, read nothing
   };
 
   NatsBusConfig config;
@@ -74,7 +78,11 @@ struct NatsBus::Impl {
   std::atomic<BusState> state{BusState::connecting};
   BusCounters counters;
   std::map<std::string, Pending> pending;
+  // Guarded by subscriptions_mutex: maintain() may run on another thread than poll().
+  std::mutex subscriptions_mutex;
   std::map<SubscriptionId, Subscription> subscriptions;
+  std::atomic<uint64_t> recreated{0};          // consumers maintain() recreated
+  std::atomic<uint64_t> recreate_failures{0};  // and could not
   uint32_t next_subscription = 1;
   bool published_once = false;
 
@@ -86,7 +94,9 @@ struct NatsBus::Impl {
   void on_failed_send(Pending& pending, natsMsg* message, uint64_t now_us, BusPoll& out, const std::string& id_text);
   void retry_refused(uint64_t now_us, BusPoll& out);
   void take_events();
-  void read_deliveries(size_t budget, BusPoll& out);
+  [[nodiscard]] natsSubscription* create_consumer(BusFilter filter, uint64_t after_seq);
+  void read_deliveries(uint64_t now_us, size_t budget, BusPoll& out);
+  void mark_broken(natsSubscription* sub);
   [[nodiscard]] bool deliver(SubscriptionId id, Subscription& subscription, natsMsg* message, BusPoll& out);
   void shut_down();
 
@@ -96,7 +106,7 @@ struct NatsBus::Impl {
   static void on_reconnected(natsConnection*, void* closure);
   static void on_closed(natsConnection*, void* closure);
   static void on_error(natsConnection*, natsSubscription*, natsStatus status, void* closure);
-  void queue_event(ConnectionEvent event);
+  void queue_event(ConnectionEvent event, natsSubscription* sub = nullptr);
 };
 
 // ---- callbacks (nats.c's threads) ----
@@ -119,13 +129,13 @@ void NatsBus::Impl::on_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr*
   impl->shared.acks.push_back(std::move(event));
 }
 
-void NatsBus::Impl::queue_event(ConnectionEvent event) {
+void NatsBus::Impl::queue_event(ConnectionEvent event, natsSubscription* sub) {
   const std::lock_guard lock(shared.mutex);
   if (shared.events.size() >= bus_limits::connection_events_max) {
     ++shared.events_dropped;
     return;
   }
-  shared.events.push_back(event);
+  shared.events.emplace_back(event, sub);
 }
 
 void NatsBus::Impl::on_disconnected(natsConnection*, void* closure) {
@@ -150,16 +160,38 @@ void NatsBus::Impl::on_closed(natsConnection*, void* closure) {
   impl->shared.closed_signal.notify_all();
 }
 
-void NatsBus::Impl::on_error(natsConnection*, natsSubscription*, natsStatus status, void* closure) {
+void NatsBus::Impl::on_error(natsConnection*, natsSubscription* sub, natsStatus status, void* closure) {
   auto* impl = static_cast<Impl*>(closure);
-  impl->queue_event(status == NATS_MISSED_HEARTBEAT ? ConnectionEvent::missed_heartbeat : ConnectionEvent::error);
+  {
+    // nats.c hands the error's text to this thread's last error before calling back.
+    const char* text = nats_GetLastError(nullptr);
+    std::string line = natsStatus_GetText(status);
+    if (text != nullptr && *text != '\0') line.append(": ").append(text);
+    line.resize(std::min(line.size(), size_t{512}));
+    const std::lock_guard lock(impl->shared.mutex);
+    impl->shared.last_error = std::move(line);
+  }
+  // A missed heartbeat or a sequence mismatch on one of ours: its consumer is recreated.
+  const bool consumer_lost =
+      sub != nullptr && (status == NATS_MISSED_HEARTBEAT || status == NATS_MISMATCH || status == NATS_SLOW_CONSUMER);
+  impl->queue_event(consumer_lost ? ConnectionEvent::missed_heartbeat : ConnectionEvent::error, sub);
 }
 
 // ---- open and close ----
 
 bool NatsBus::Impl::connect(std::string& error) {
+  // A list goes through SetServers: 3.4.1's SetURL takes a comma-separated list without complaint
+  // and then finds no server in it ("No server available for connection").
+  std::vector<std::string> urls;
+  for (size_t start = 0; start <= config.url.size();) {
+    const size_t comma = std::min(config.url.find(',', start), config.url.size());
+    if (comma > start) urls.push_back(config.url.substr(start, comma - start));
+    start = comma + 1;
+  }
+  std::vector<const char*> url_ptrs;
+  for (const std::string& url : urls) url_ptrs.push_back(url.c_str());
   natsStatus s = natsOptions_Create(&options);
-  if (s == NATS_OK) s = natsOptions_SetURL(options, config.url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetServers(options, url_ptrs.data(), static_cast<int>(url_ptrs.size()));
   if (s == NATS_OK) s = natsOptions_SetTimeout(options, config.connect_timeout_ms);
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(options, -1);  // keep trying: the node never gives up
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(options, config.reconnect_wait_ms);
@@ -404,7 +436,7 @@ void NatsBus::Impl::retry_refused(uint64_t now_us, BusPoll& out) {
 }
 
 void NatsBus::Impl::take_events() {
-  std::deque<ConnectionEvent> events;
+  std::deque<std::pair<ConnectionEvent, natsSubscription*>> events;
   uint64_t dropped = 0;
   {
     const std::lock_guard lock(shared.mutex);
@@ -413,11 +445,11 @@ void NatsBus::Impl::take_events() {
     shared.events_dropped = 0;
   }
   counters.events_dropped += dropped;
-  for (const ConnectionEvent event : events) {
+  for (const auto& [event, sub] : events) {
     switch (event) {
       case ConnectionEvent::disconnected: ++counters.disconnects; break;
       case ConnectionEvent::reconnected: ++counters.reconnects; break;
-      case ConnectionEvent::missed_heartbeat: ++counters.consumer_resets; break;
+      case ConnectionEvent::missed_heartbeat: mark_broken(sub); break;
       case ConnectionEvent::closed:
       case ConnectionEvent::error: ++counters.connection_errors; break;
     }
@@ -426,47 +458,123 @@ void NatsBus::Impl::take_events() {
 
 // ---- subscribe and deliver ----
 
-std::optional<SubscriptionId> NatsBus::subscribe(BusFilter filter, uint64_t after_seq, uint64_t /*now_us*/) {
-  Impl& impl = *impl_;
-  if (impl.state.load() == BusState::closed || impl.subscriptions.size() >= bus_limits::subscriptions_max) {
-    return std::nullopt;
-  }
-  const std::string subject = impl.prefix + filter_text(filter);
+natsSubscription* NatsBus::Impl::create_consumer(BusFilter filter, uint64_t after_seq) {
+  const std::string subject = prefix + filter_text(filter);
   jsSubOptions options;
   jsSubOptions_Init(&options);
-  options.Stream = impl.config.stream_name.c_str();
-  options.Ordered = true;
+  options.Stream = config.stream_name.c_str();
+  // What nats.c's Ordered option sets up, without its recreation path (see nats_bus.h): an
+  // ephemeral push consumer, no acks, one delivery each, flow control and heartbeats.
   options.Config.DeliverPolicy = js_DeliverByStartSequence;
   options.Config.OptStartSeq = after_seq + 1;
-  options.Config.Heartbeat = impl.config.consumer_heartbeat_ms * ns_per_ms;
+  options.Config.AckPolicy = js_AckNone;
+  options.Config.MaxDeliver = 1;
+  options.Config.FlowControl = true;
+  options.Config.Heartbeat = config.consumer_heartbeat_ms * ns_per_ms;
+  options.Config.MemoryStorage = true;
+  options.Config.InactiveThreshold = config.consumer_inactive_ms * ns_per_ms;
   natsSubscription* sub = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
-  if (js_SubscribeSync(&sub, impl.js, subject.c_str(), nullptr, &options, &code) != NATS_OK) {
+  if (js_SubscribeSync(&sub, js, subject.c_str(), nullptr, &options, &code) != NATS_OK) return nullptr;
+  // No limit in nats.c's queue (see nats_bus.h): flow control bounds it, a drop would be a gap.
+  natsSubscription_SetPendingLimits(sub, -1, -1);
+  return sub;
+}
+
+std::optional<SubscriptionId> NatsBus::subscribe(BusFilter filter, uint64_t after_seq, uint64_t now_us) {
+  Impl& impl = *impl_;
+  if (impl.state.load() == BusState::closed) return std::nullopt;
+  {
+    const std::lock_guard lock(impl.subscriptions_mutex);
+    if (impl.subscriptions.size() >= bus_limits::subscriptions_max) return std::nullopt;
+  }
+  natsSubscription* sub = impl.create_consumer(filter, after_seq);
+  if (sub == nullptr) {
     ++impl.counters.connection_errors;
     return std::nullopt;
   }
-  // No limit in nats.c's queue (see nats_bus.h): flow control bounds it, a drop would be a gap.
-  natsSubscription_SetPendingLimits(sub, -1, -1);
+  const std::lock_guard lock(impl.subscriptions_mutex);
   const SubscriptionId id{impl.next_subscription++};
-  impl.subscriptions.emplace(id, Impl::Subscription{sub, filter, after_seq});
+  impl.subscriptions.emplace(id, Impl::Subscription{sub, filter, after_seq, now_us});
   return id;
 }
 
 void NatsBus::unsubscribe(SubscriptionId subscription) {
-  const auto found = impl_->subscriptions.find(subscription);
-  if (found == impl_->subscriptions.end()) return;
-  natsSubscription_Unsubscribe(found->second.sub);
-  natsSubscription_Destroy(found->second.sub);
-  impl_->subscriptions.erase(found);
+  natsSubscription* sub = nullptr;
+  {
+    const std::lock_guard lock(impl_->subscriptions_mutex);
+    const auto found = impl_->subscriptions.find(subscription);
+    if (found == impl_->subscriptions.end()) return;
+    sub = found->second.sub;
+    impl_->subscriptions.erase(found);
+  }
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
 }
 
-void NatsBus::Impl::read_deliveries(size_t budget, BusPoll& out) {
+void NatsBus::maintain(uint64_t now_us) {
+  Impl& impl = *impl_;
+  if (impl.state.load() != BusState::connected) return;
+  struct Idle {
+    SubscriptionId id;
+    BusFilter filter;
+    uint64_t after_seq;
+  };
+  std::vector<Idle> idle;
+  {
+    const std::lock_guard lock(impl.subscriptions_mutex);
+    for (const auto& [id, subscription] : impl.subscriptions) {
+      if (subscription.broken ||
+          now_us - std::min(now_us, subscription.last_activity_us) >= impl.config.consumer_idle_recreate_ms * 1000) {
+        idle.push_back(Idle{id, subscription.filter, subscription.last_delivered_seq});
+      }
+    }
+  }
+  for (const Idle& one : idle) {
+    natsSubscription* fresh = impl.create_consumer(one.filter, one.after_seq);  // a request: outside the lock
+    if (fresh == nullptr) {
+      ++impl.recreate_failures;
+      continue;
+    }
+    natsSubscription* old = fresh;  // discarded if the subscription went away meanwhile
+    {
+      const std::lock_guard lock(impl.subscriptions_mutex);
+      const auto found = impl.subscriptions.find(one.id);
+      if (found != impl.subscriptions.end()) {
+        // What the old consumer delivers meanwhile is at or below last_delivered_seq when the new
+        // one repeats it: poll() drops it by sequence.
+        old = found->second.sub;
+        found->second.sub = fresh;
+        found->second.last_consumer_seq = 0;
+        found->second.broken = false;
+        found->second.last_activity_us = now_us;
+        ++impl.recreated;
+      }
+    }
+    natsSubscription_Destroy(old);
+  }
+}
+
+void NatsBus::Impl::mark_broken(natsSubscription* sub) {
+  const std::lock_guard lock(subscriptions_mutex);
   for (auto& [id, subscription] : subscriptions) {
-    while (budget > 0) {
+    if (subscription.sub == sub) subscription.broken = true;
+  }
+}
+
+void NatsBus::Impl::read_deliveries(uint64_t now_us, size_t budget, BusPoll& out) {
+  const std::lock_guard lock(subscriptions_mutex);
+  for (auto& [id, subscription] : subscriptions) {
+    while (budget > 0 && !subscription.broken) {
       natsMsg* message = nullptr;
       // Timeout 0: returns at once, NATS_TIMEOUT when the queue is empty.
-      if (natsSubscription_NextMsg(&message, subscription.sub, 0) != NATS_OK) break;
-      if (deliver(id, subscription, message, out)) --budget;
+      const natsStatus status = natsSubscription_NextMsg(&message, subscription.sub, 0);
+      if (status == NATS_MISMATCH || status == NATS_SLOW_CONSUMER) subscription.broken = true;
+      if (status != NATS_OK) break;
+      if (deliver(id, subscription, message, out)) {
+        --budget;
+        subscription.last_activity_us = now_us;
+      }
       natsMsg_Destroy(message);
     }
   }
@@ -480,7 +588,15 @@ bool NatsBus::Impl::deliver(SubscriptionId id, Subscription& subscription, natsM
     return false;
   }
   const uint64_t seq = meta->Sequence.Stream;
+  const uint64_t consumer_seq = meta->Sequence.Consumer;
   jsMsgMetaData_Destroy(meta);
+  if (consumer_seq != subscription.last_consumer_seq + 1) {
+    // A gap: a message of this consumer was lost on the way (a reconnect, a server lost). Read
+    // nothing more from it; maintain() recreates it after the last sequence delivered.
+    subscription.broken = true;
+    return false;
+  }
+  subscription.last_consumer_seq = consumer_seq;
   if (seq <= subscription.last_delivered_seq) {
     ++counters.deliveries_duplicate;
     return false;
@@ -514,14 +630,24 @@ void NatsBus::poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) {
   impl.take_events();
   impl.take_acks(now_us, out);
   impl.retry_refused(now_us, out);
-  impl.read_deliveries(std::min(deliveries_max, bus_limits::deliveries_per_poll_max), out);
+  impl.read_deliveries(now_us, std::min(deliveries_max, bus_limits::deliveries_per_poll_max), out);
 }
 
 BusState NatsBus::state() const { return impl_->state.load(); }
+std::string NatsBus::last_error() const {
+  const std::lock_guard lock(impl_->shared.mutex);
+  return impl_->shared.last_error;
+}
 size_t NatsBus::pending() const { return impl_->pending.size(); }
-BusCounters NatsBus::counters() const { return impl_->counters; }
+BusCounters NatsBus::counters() const {
+  BusCounters out = impl_->counters;
+  out.consumer_resets += impl_->recreated.load();
+  out.connection_errors += impl_->recreate_failures.load();
+  return out;
+}
 
 NatsBus::Buffered NatsBus::buffered_deliveries() const {
+  const std::lock_guard lock(impl_->subscriptions_mutex);
   Buffered total;
   for (const auto& [id, subscription] : impl_->subscriptions) {
     int messages = 0;

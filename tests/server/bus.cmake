@@ -16,3 +16,21 @@ target_link_libraries(server_bus_nats_test PRIVATE strata_server_nats PkgConfig:
 add_test(NAME server_bus_nats_test COMMAND server_bus_nats_test)
 set_tests_properties(server_bus_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+
+# A 3-node JetStream cluster (the fixture `nats_cluster`): replicas 3, one server killed mid-play.
+# DISABLED (run it by hand: ctest -R nats_cluster after removing DISABLED, or the binary with the
+# fixture started by tools/service-nats.sh start-cluster): the writer side holds (every publish
+# acked, each message stored once), but in about half the runs the reader, once its server is
+# killed, never gets another message: new consumers are created and send nothing (not even
+# heartbeats), with nats.c 3.4.1's ordered consumers and with the bus's own recreation alike.
+# Not understood yet; see the issue 15 notes.
+add_test(NAME services.nats_cluster.start COMMAND ${PROJECT_SOURCE_DIR}/tools/service-nats.sh start-cluster ${STRATA_SERVICES_DIR})
+set_tests_properties(services.nats_cluster.start PROPERTIES FIXTURES_SETUP nats_cluster TIMEOUT 60)
+add_test(NAME services.nats_cluster.stop COMMAND ${PROJECT_SOURCE_DIR}/tools/service-nats.sh stop-cluster ${STRATA_SERVICES_DIR})
+set_tests_properties(services.nats_cluster.stop PROPERTIES FIXTURES_CLEANUP nats_cluster TIMEOUT 60)
+add_executable(server_bus_nats_cluster_test ${CMAKE_CURRENT_LIST_DIR}/bus_nats_cluster_test.cpp ${PROJECT_SOURCE_DIR}/server/clock.cpp)
+target_link_libraries(server_bus_nats_cluster_test PRIVATE strata_server_nats GTest::gtest GTest::gtest_main)
+add_test(NAME server_bus_nats_cluster_test COMMAND server_bus_nats_cluster_test)
+set_tests_properties(server_bus_nats_cluster_test PROPERTIES TIMEOUT 240 LABELS "services" FIXTURES_REQUIRED nats_cluster
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR} DISABLED TRUE)
+set_tests_properties(services.nats_cluster.start services.nats_cluster.stop PROPERTIES DISABLED TRUE)

@@ -18,6 +18,7 @@
 #include "server/clock.h"
 #include "server/memory_bus.h"
 #include "server/nats_bus.h"
+#include "tests/server/bus_nats_harness.h"
 #include "tests/server/bus_proxy.h"
 #include "tests/server/bus_scenario.h"
 
@@ -26,81 +27,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct NatsService {
-  std::string url;
-  uint16_t port = 0;
-};
-
-// The fixture's nats-server, or a failure that says why.
-std::optional<NatsService> nats_service() {
-  const char* dir = std::getenv("STRATA_SERVICES_DIR");
-  if (dir == nullptr) {
-    ADD_FAILURE() << "STRATA_SERVICES_DIR is not set: run through ctest (fixture services.nats.start)";
-    return std::nullopt;
-  }
-  std::ifstream env(std::string(dir) + "/nats.env");
-  std::map<std::string, std::string> values;
-  for (std::string line; std::getline(env, line);) {
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  if (!values.contains("STRATA_NATS_URL") || !values.contains("STRATA_NATS_PORT")) {
-    ADD_FAILURE() << "no nats-server: " << dir << "/nats.env is missing or incomplete (did services.nats.start fail?)";
-    return std::nullopt;
-  }
-  return NatsService{values["STRATA_NATS_URL"], static_cast<uint16_t>(std::stoul(values["STRATA_NATS_PORT"]))};
-}
-
-// A stream and namespace of its own for each bus configuration a test makes.
-NatsBusConfig test_config(const std::string& url, const std::string& name) {
-  NatsBusConfig config;
-  config.url = url;
-  config.stream_name = "T" + std::to_string(::getpid()) + "_" + name;
-  config.subject_namespace = "t" + std::to_string(::getpid()) + "_" + name;
-  config.reconnect_wait_ms = 50;
-  config.consumer_heartbeat_ms = 500;
-  return config;
-}
-
-std::unique_ptr<NatsBus> open_bus(const NatsBusConfig& config) {
-  std::string error;
-  auto bus = NatsBus::open(config, error);
-  EXPECT_NE(bus, nullptr) << error;
-  return bus;
-}
-
-std::vector<uint8_t> bytes(const std::string& text) { return {text.begin(), text.end()}; }
-
-SystemClock clock_;
-uint64_t now_us() { return clock_.monotonic_us(); }
-
-// Polls `buses` until `done(collected)` or 20 s pass.
-template <class Done>
-bool poll_until(std::vector<Bus*> buses, BusPoll& collected, Done&& done) {
-  const uint64_t deadline = now_us() + 20'000'000;
-  while (!done(collected)) {
-    if (now_us() > deadline) return false;
-    for (Bus* bus : buses) {
-      BusPoll out;
-      bus->poll(now_us(), 1000, out);
-      collected.acks.insert(collected.acks.end(), out.acks.begin(), out.acks.end());
-      collected.deliveries.insert(collected.deliveries.end(), out.deliveries.begin(), out.deliveries.end());
-    }
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
-
-bool wait_state(std::vector<Bus*> buses, BusState state) {
-  const uint64_t deadline = now_us() + 20'000'000;
-  for (Bus* bus : buses) {
-    while (bus->state() != state) {
-      if (now_us() > deadline) return false;
-      std::this_thread::sleep_for(2ms);
-    }
-  }
-  return true;
-}
+using test::bytes;
+using test::nats_service;
+using test::NatsService;
+using test::now_us;
+using test::open_bus;
+using test::poll_until;
+using test::test_config;
+using test::wait_state;
 
 constexpr sim::RegionId one{1};
 constexpr sim::RegionId two{2};
@@ -329,6 +263,7 @@ TEST(NatsBus, NothingIsLostOrDuplicatedAcrossAReconnect) {
   const uint64_t cut_until = now_us() + 1'500'000;  // three heartbeats of 500 ms
   while (now_us() < cut_until) {
     BusPoll out;
+    proxied->maintain(now_us());
     direct->poll(now_us(), 1000, out);
     proxied->poll(now_us(), 1000, out);
     got.acks.insert(got.acks.end(), out.acks.begin(), out.acks.end());
@@ -420,7 +355,7 @@ class NatsHarness final : public test::ScenarioHarness {
     // Past MaxWait, polling: nats.c times the send out, the bus resends it (its ack held too).
     const uint64_t until = now_us() + (max_wait_ms + 500) * 1000;
     while (now_us() < until) {
-      BusPoll out;
+      BusPoll out;  // (no maintain() here: its requests would wait on the held bytes)
       writer_->poll(now_us(), 1000, out);
       reader_->poll(now_us(), 1000, out);
       result.acks.insert(result.acks.end(), out.acks.begin(), out.acks.end());
@@ -428,8 +363,9 @@ class NatsHarness final : public test::ScenarioHarness {
       std::this_thread::sleep_for(2ms);
     }
   }
-  uint64_t now_us() override { return clock_.monotonic_us(); }
+  uint64_t now_us() override { return test::now_us(); }
   bool pause() override {
+    reader_->maintain(now_us());
     std::this_thread::sleep_for(2ms);
     if (deadline_ == 0) deadline_ = now_us() + 60'000'000;
     return now_us() < deadline_;
@@ -455,6 +391,19 @@ TEST(BusTwin, TheTwinAndNatsServerDeliverTheSameScenario) {
   const test::ScenarioResult real_result = test::run_bus_scenario(real);
   EXPECT_EQ(twin_result, test::expected_bus_scenario());
   EXPECT_EQ(real_result, twin_result);
+  for (size_t i = 0; i < std::min(real_result.acks.size(), twin_result.acks.size()); ++i) {
+    const PublishAck& r = real_result.acks[i];
+    const PublishAck& t = twin_result.acks[i];
+    EXPECT_EQ(r, t) << "ack " << i << ": real " << message_id_text(r.id) << " kind " << static_cast<int>(r.kind)
+                    << " seq " << r.stream_seq << " attempts " << r.attempts << ", twin " << message_id_text(t.id)
+                    << " kind " << static_cast<int>(t.kind) << " seq " << t.stream_seq << " attempts " << t.attempts;
+  }
+  for (size_t i = 0; i < std::min(real_result.deliveries.size(), twin_result.deliveries.size()); ++i) {
+    const Delivery& r = real_result.deliveries[i];
+    const Delivery& t = twin_result.deliveries[i];
+    EXPECT_EQ(r, t) << "delivery " << i << ": real seq " << r.stream_seq << " id " << message_id_text(r.id)
+                    << ", twin seq " << t.stream_seq << " id " << message_id_text(t.id);
+  }
   EXPECT_EQ(real_result.acks.size(), 15u);
   EXPECT_EQ(real_result.deliveries.size(), 7u);
 }
