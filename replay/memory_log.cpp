@@ -110,21 +110,13 @@ MemorySessionLog::~MemorySessionLog() {
 
 std::unique_ptr<MemorySessionLog> MemorySessionLog::create(MemoryDisk& disk, const sim::World& start,
                                                            const LogConfig& config, Status& status) {
-  if (config.full_hash_every == 0 || config.snapshot_every == 0 || config.full_hash_every > limits::period_max ||
-      config.snapshot_every > limits::period_max) {
-    status = Status::error(Code::invalid_argument, "full hash and snapshot periods must be in [1, 2^24]");
-    return nullptr;
-  }
+  const std::optional<schema::LogHeader> made = new_log_header(start, config, status);
+  if (!made) return nullptr;
   if (disk.created_) {
     status = Status::error(Code::invalid_argument, "the memory disk already holds a log");
     return nullptr;
   }
-  schema::LogHeader header;
-  header.params = start.params;
-  header.start_tick = start.tick;
-  header.start_snapshot_tick = start.tick;
-  header.full_hash_every = config.full_hash_every;
-  header.snapshot_every = config.snapshot_every;
+  const schema::LogHeader& header = *made;
   // The header and the start snapshot are written and synced at once (RocksDB: one synced batch).
   disk.created_ = true;
   disk.header_ = header;

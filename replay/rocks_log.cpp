@@ -603,12 +603,11 @@ std::unique_ptr<LogWriter> LogWriter::create_raw(const std::string& dir, const s
   return std::unique_ptr<LogWriter>(new LogWriter(std::move(impl)));
 }
 
-std::unique_ptr<LogWriter> LogWriter::create(const std::string& dir, const sim::World& start, const LogConfig& config,
-                                             Status& status) {
+std::optional<schema::LogHeader> new_log_header(const sim::World& start, const LogConfig& config, Status& status) {
   if (config.full_hash_every == 0 || config.snapshot_every == 0 || config.full_hash_every > limits::period_max ||
       config.snapshot_every > limits::period_max) {
     status = Status::error(Code::invalid_argument, "full hash and snapshot periods must be in [1, 2^24]");
-    return nullptr;
+    return std::nullopt;
   }
   schema::LogHeader header;
   header.params = start.params;
@@ -616,7 +615,14 @@ std::unique_ptr<LogWriter> LogWriter::create(const std::string& dir, const sim::
   header.start_snapshot_tick = start.tick;
   header.full_hash_every = config.full_hash_every;
   header.snapshot_every = config.snapshot_every;
-  return create_raw(dir, header, schema::encode_snapshot(start), config, status);
+  return header;
+}
+
+std::unique_ptr<LogWriter> LogWriter::create(const std::string& dir, const sim::World& start, const LogConfig& config,
+                                             Status& status) {
+  const std::optional<schema::LogHeader> header = new_log_header(start, config, status);
+  if (!header) return nullptr;
+  return create_raw(dir, *header, schema::encode_snapshot(start), config, status);
 }
 
 std::unique_ptr<LogWriter> LogWriter::open(const std::string& dir, const LogConfig& config, Status& status) {

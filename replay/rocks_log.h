@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,10 @@ struct LogConfig {
   bool background_full_hash = false;
 };
 [[nodiscard]] inline LogConfig default_config() { return LogConfig{}; }
+// The header of a new log starting from `start` under `config` (every SessionLog's create): nullopt
+// and `status` when the periods are out of range.
+[[nodiscard]] std::optional<schema::LogHeader> new_log_header(const sim::World& start, const LogConfig& config,
+                                                              Status& status);
 
 // The SessionLog (session_log.h) of production. Its threads: a log thread fsyncs for
 // WalSync::background, a snapshot thread encodes background snapshots and a hash thread computes

@@ -396,18 +396,6 @@ Outcome MariaDbStores::drop_database() {
   return Outcome::success();
 }
 
-namespace {
-
-template <class Record>
-Outcome validate_all(std::span<const Record> records) {
-  for (const Record& record : records) {
-    if (Outcome valid = validate(record); !valid.ok()) return valid;
-  }
-  return Outcome::success();
-}
-
-}  // namespace
-
 Outcome MariaDbStores::save(std::span<const PlayerRecord> records) {
   if (Outcome valid = validate_all(records); !valid.ok()) return valid;
   if (records.empty()) return Outcome::success();

@@ -46,20 +46,6 @@ MemoryStores::Gate MemoryStores::gate(Outcome& outcome) {
   return Gate::pass;
 }
 
-namespace {
-
-// Validates a whole batch first, so a refused record refuses the batch before anything applies
-// (what a transaction gives the real stores).
-template <class Record>
-Outcome validate_all(std::span<const Record> records) {
-  for (const Record& record : records) {
-    if (Outcome valid = validate(record); !valid.ok()) return valid;
-  }
-  return Outcome::success();
-}
-
-}  // namespace
-
 Outcome MemoryStores::save(std::span<const PlayerRecord> records) {
   if (Outcome valid = validate_all(records); !valid.ok()) return valid;
   Outcome outcome;

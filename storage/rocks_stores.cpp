@@ -61,14 +61,6 @@ Outcome failed(const rocksdb::Status& status) {
 
 Outcome corrupt(std::string what) { return Outcome::failure(StoreStatus::corrupt, "rocksdb: " + std::move(what)); }
 
-template <class Record>
-Outcome validate_all(std::span<const Record> records) {
-  for (const Record& record : records) {
-    if (Outcome valid = validate(record); !valid.ok()) return valid;
-  }
-  return Outcome::success();
-}
-
 }  // namespace
 
 struct RocksStores::Impl {

@@ -118,6 +118,15 @@ struct SessionRecord {
 [[nodiscard]] Outcome validate(const NearQuery& query);
 [[nodiscard]] Outcome validate(const SessionRecord& record);
 [[nodiscard]] Outcome validate(PlayerKey player);
+// Validates a whole batch first, so a refused record refuses the batch before anything applies
+// (what a transaction gives the real stores); every implementation's writes start with it.
+template <class Record>
+[[nodiscard]] Outcome validate_all(std::span<const Record> records) {
+  for (const Record& record : records) {
+    if (Outcome valid = validate(record); !valid.ok()) return valid;
+  }
+  return Outcome::success();
+}
 // True when (x, y) is within the query's circle (exact integer arithmetic).
 [[nodiscard]] bool within(const NearQuery& query, int32_t x, int32_t y);
 // The grid cell of a coordinate (floor division by position_cell_tiles).

@@ -731,10 +731,21 @@ TEST(Node, ObserversAreCappedAndStartFromAWorldEncodedOffTheTickThread) {
   });
   cluster.add_clients(8);
   sim::Rng rng = sim::Rng::seeded(6, 6);
+  // The starting world is encoded on a real thread while the cluster runs on simulated time, which
+  // on a loaded machine can outrun it by seconds: the run goes on in short steps, with real time
+  // left to the encoder, until the observer has verified its first tick (or a generous bound).
+  const auto run_until_started = [&](sdk::Observer& observer) {
+    for (int i = 0; i < 2000 && observer.stats().ticks_verified == 0; ++i) {
+      cluster.run(50'000, rng);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  };
   cluster.run(1'000'000, rng);
   sdk::Observer& first = cluster.add_observer(900);
+  run_until_started(first);
   cluster.run(1'000'000, rng);
   sdk::Observer& second = cluster.add_observer(901);
+  run_until_started(second);
   cluster.run(500'000, rng);
   sdk::Observer& third = cluster.add_observer(902);
   cluster.run(4'000'000, rng);
