@@ -103,7 +103,7 @@ void Server::receive_request(TransportKind kind, const Address& from, std::span<
     drops_.bump(DropReason::wrong_protocol);
     return;
   }
-  if (request.expire_unix_s <= now_us / 1'000'000) {
+  if (request.expire_unix_s <= wall_us_.value_or(now_us) / 1'000'000) {
     drops_.bump(DropReason::token_expired);
     return;
   }
@@ -270,7 +270,7 @@ void Server::write_packets(Client& client, uint64_t now_us, DatagramSink& sink) 
 
 bool Server::remember_token(const TokenId& id, uint64_t expire_unix_s, uint64_t now_us) {
   if (used_tokens_.size() >= used_token_table_max) {
-    const uint64_t now_s = now_us / 1'000'000;
+    const uint64_t now_s = wall_us_.value_or(now_us) / 1'000'000;
     std::erase_if(used_tokens_, [now_s](const auto& entry) { return entry.second <= now_s; });
     if (used_tokens_.size() >= used_token_table_max) return false;
   }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,12 @@ class Server {
   void receive(TransportKind kind, const Address& from, std::span<const uint8_t> datagram, uint64_t now_us,
                DatagramSink& sink);
   void update(uint64_t now_us);
+  // Connect tokens state their expiry in Unix seconds, so they are judged by the wall clock; every
+  // other time (timeouts, challenge lifetime, rate budgets) is the `now_us` the calls are given,
+  // which should be monotonic: a wall clock stepped back would keep dead connections (and their
+  // addresses) alive, one stepped forward would time every client out at once. A caller with both
+  // readings hands the wall one here before each turn; until it does, `now_us` serves as both.
+  void set_wall_clock_us(uint64_t wall_us) { wall_us_ = wall_us; }
   void send_packets(uint64_t now_us, DatagramSink& sink);
 
   [[nodiscard]] SendResult send(ClientId client, Channel channel, std::span<const uint8_t> data);
@@ -152,6 +159,7 @@ class Server {
   std::unordered_map<uint64_t, size_t> by_client_;
   std::unordered_map<uint32_t, size_t> by_connection_id_;
   std::unordered_map<TokenId, uint64_t, TokenIdHash> used_tokens_;  // token id -> expire (unix s)
+  std::optional<uint64_t> wall_us_;  // set_wall_clock_us(); unset: now_us is the wall clock
   std::deque<ServerEvent> events_;
   // Min-heap of (deadline, slot); an entry is stale unless it equals its client's timer_us (lazy
   // deletion; compacted past timer_heap_slack_factor x clients). due_: slots to visit this loop.

@@ -129,7 +129,7 @@ void RegionalNode::pump_inbound() {
       info.observer = in.observer;
       info.address = event.address;
       info.transport = event.transport;
-      info.connected_us = io_now_us_;
+      info.connected_us = io_wall_us_.value_or(io_now_us_);
       io_clients_.push_back(info);
     } else {
       std::erase_if(io_clients_, [&](const SessionInfo& c) { return c.client == client; });
@@ -683,7 +683,8 @@ bool RegionalNode::shutdown(uint64_t now_us, net::DatagramSink& sink) {
   net_.send_packets(now_us, sink);
   net_.update(now_us);
   pump_inbound();
-  const bool logged = tick(now_us, true);  // the disconnections become leaves; the log ends on a snapshot
+  // The disconnections become leaves; the log ends on a snapshot. The tick's HLC reads the wall clock.
+  const bool logged = tick(io_wall_us_.value_or(now_us), true);
   publish_net_stats();
   return logged;
 }

@@ -41,6 +41,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -173,6 +174,14 @@ class RegionalNode {
   void transport_closed(net::TransportKind kind, const net::Address& address) { net_.transport_closed(kind, address); }
   // Hands the snapshots built so far to the netchannel, then its housekeeping and sending.
   void flush(uint64_t now_us, net::DatagramSink& sink);
+  // Network side, before a turn: the wall clock (Unix µs), when the `now_us` given to receive(),
+  // flush() and shutdown() is monotonic (the runtime's). Connect-token expiry and the sessions'
+  // connection times are read from it; timeouts run on `now_us`, so a stepped wall clock neither
+  // keeps dead connections alive nor times everyone out. Without it `now_us` is both (tests).
+  void set_wall_clock_us(uint64_t wall_us) {
+    io_wall_us_ = wall_us;
+    net_.set_wall_clock_us(wall_us);
+  }
   // Graceful stop: tells every client, runs a last tick in which their players leave, and ends the
   // log with a full snapshot of that tick. False when the log could not be written.
   [[nodiscard]] bool shutdown(uint64_t now_us, net::DatagramSink& sink);
@@ -322,7 +331,8 @@ class RegionalNode {
   std::vector<BuiltSnapshot> ready_;
   std::vector<BuiltSnapshot> held_;  // built, of a tick the log does not hold durably yet
   uint64_t next_stats_us_ = 0;
-  uint64_t io_now_us_ = 0;  // the network side's clock at its last flush
+  uint64_t io_now_us_ = 0;              // the network side's clock at its last flush
+  std::optional<uint64_t> io_wall_us_;  // set_wall_clock_us(); unset: io_now_us_ is the wall clock
   IoCounters io_counters_;
 
   std::mutex inbox_mutex_;

@@ -62,10 +62,14 @@ bool Runtime::step() {
     request_stop();
     return false;
   }
-  network_.receive(*node_, clock_.wall_us());
+  // The network side runs on monotonic time (timeouts survive a stepped wall clock); the node
+  // reads the wall clock for token expiry, and its ticks get the wall reading for the HLC.
+  node_->set_wall_clock_us(clock_.wall_us());
+  network_.receive(*node_, now);
   if (now >= next_tick_us_ && !tick_once(now)) return false;
-  node_->flush(clock_.wall_us(), network_.sink());
-  network_.send(*node_, clock_.wall_us());
+  const uint64_t after = clock_.monotonic_us();
+  node_->flush(after, network_.sink());
+  network_.send(*node_, after);
   return true;
 }
 
@@ -183,9 +187,11 @@ void Runtime::network_loop() {
       std::this_thread::sleep_for(std::chrono::microseconds(config_.net_loop_min_us - spent));
     network_.wait(1'000);
     turn_start = clock_.monotonic_us();
-    network_.receive(*node_, clock_.wall_us());
-    node_->flush(clock_.wall_us(), network_.sink());
-    network_.send(*node_, clock_.wall_us());
+    node_->set_wall_clock_us(clock_.wall_us());  // token expiry; everything else is monotonic
+    network_.receive(*node_, turn_start);
+    const uint64_t now = clock_.monotonic_us();
+    node_->flush(now, network_.sink());
+    network_.send(*node_, now);
   }
 }
 
@@ -207,9 +213,10 @@ RuntimeStop Runtime::stop() {
   spdlog::info("stopping: telling {} clients, closing the session log at tick {}", node.sessions(),
                node.simulation().tick());
   result_.log_failed = log_failed_.load();
-  result_.final_logged = node.shutdown(clock_.wall_us(), network_.sink());
+  node.set_wall_clock_us(clock_.wall_us());  // the final tick's HLC reads it
+  result_.final_logged = node.shutdown(clock_.monotonic_us(), network_.sink());
   if (!result_.final_logged) spdlog::error("the final tick could not be logged");
-  network_.send(node, clock_.wall_us());
+  network_.send(node, clock_.monotonic_us());
   result_.final_tick = node.simulation().tick();
   result_.final_hash = node.simulation().full_hash();
   node_.reset();  // closes the log (flushes RocksDB)
