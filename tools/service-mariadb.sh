@@ -19,16 +19,11 @@ state=${2:?state dir}
 dir="$state/mariadb"
 env_file="$state/mariadb.env"
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+source "$(dirname "$0")/service-lib.sh"
 user_args=()
 [ "$(id -u)" -eq 0 ] && user_args=(--user=root)
 
-kill_server() {
-  [ -f "$dir/mariadbd.pid" ] || return 0
-  local pid; pid=$(cat "$dir/mariadbd.pid")
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  rm -f "$dir/mariadbd.pid"
-}
+kill_server() { kill_pid_file "$dir/mariadbd.pid" KILL; }
 
 run_server() {
   local port=$1
@@ -57,7 +52,7 @@ case "$cmd" in
         --skip-test-db > "$dir/install.log" 2>&1; then
       echo "service-mariadb: mariadb-install-db failed:" >&2; cat "$dir/install.log" >&2; exit 1
     fi
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_ports 1)
     run_server "$port"
     password=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
     mariadb --no-defaults --socket="$dir/mariadb.sock" -uroot <<SQL

@@ -19,30 +19,15 @@ state=${2:?usage: service-nats.sh start|stop|start-cluster|stop-cluster STATE_DI
 dir="$state/nats"
 cluster="$state/nats-cluster"
 
-free_ports() {  # N free loopback TCP ports
-  python3 -c 'import socket,sys
-ss=[socket.socket() for _ in range(int(sys.argv[1]))]
-[s.bind(("127.0.0.1",0)) for s in ss]; print(*[s.getsockname()[1] for s in ss])' "$1"
-}
-
-kill_pid_file() {
-  local f=$1 pid
-  [ -f "$f" ] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-}
+source "$(dirname "$0")/service-lib.sh"
 
 stop() {
-  kill_pid_file "$dir/pid"
+  kill_pid_file "$dir/pid" TERM
   rm -rf "$dir" "$state/nats.env"
 }
 
 stop_cluster() {
-  for n in 1 2 3; do kill_pid_file "$cluster/n$n/pid"; done
+  for n in 1 2 3; do kill_pid_file "$cluster/n$n/pid" TERM; done
   rm -rf "$cluster" "$state/nats-cluster.env"
 }
 

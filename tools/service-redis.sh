@@ -17,14 +17,9 @@ state=${2:?state dir}
 dir="$state/redis"
 env_file="$state/redis.env"
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+source "$(dirname "$0")/service-lib.sh"
 
-kill_server() {
-  [ -f "$dir/redis.pid" ] || return 0
-  local pid; pid=$(cat "$dir/redis.pid")
-  kill -KILL "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-  rm -f "$dir/redis.pid"
-}
+kill_server() { kill_pid_file "$dir/redis.pid" KILL; }
 
 run_server() {
   local port=$1
@@ -44,7 +39,7 @@ case "$cmd" in
   start)
     mkdir -p "$dir"
     kill_server
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    port=$(free_ports 1)
     run_server "$port"
     printf 'STRATA_REDIS_HOST=127.0.0.1\nSTRATA_REDIS_PORT=%s\nSTRATA_REDIS_CTL=%s\n' "$port" "$self" > "$env_file"
     echo "service-redis: up on 127.0.0.1:$port ($dir)"
