@@ -21,7 +21,8 @@
 #   stop-region R [--kill] [--dir D]   SIGTERM (or SIGKILL) one region
 #   start-region R [--dir D]     starts region R again from its config and data (its log recovers)
 #   cut R | heal R [--dir D]     partitions region R from NATS / heals it (needs up --proxy R)
-#   kill-nats K [--dir D]        SIGKILLs nats-server node K (1..3) of a cluster3 deployment
+#   kill-nats K|leader [--dir D] SIGKILLs nats-server node K (1..3) of a cluster3 deployment, or
+#                                the one leading the bus stream
 set -Eeuo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/service-lib.sh"
@@ -333,6 +334,38 @@ cmd_wait_converged() {
   regions_py wait
 }
 
+# The node (1..3) leading the bus stream, asked of the first node that answers $JS.API.STREAM.INFO
+# (in NATS's text protocol: the project links no NATS client into a script).
+stream_leader() {
+  local stream=GLOBAL_EVENTS s
+  for s in $(cat "$dir/region-1/sets" 2>/dev/null); do [[ "$s" == bus.stream=* ]] && stream=${s#*=}; done
+  python3 - "$stream" ${NATS_URLS//,/ } <<'PY'
+import json, socket, sys
+stream = sys.argv[1]
+for url in sys.argv[2:]:
+    host, port = url.removeprefix("nats://").rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=2) as s:
+            f = s.makefile("rb")
+            f.readline()  # INFO
+            s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.leader 1\r\n'
+                      b"PUB $JS.API.STREAM.INFO.%s _INBOX.leader 0\r\n\r\n" % stream.encode())
+            while line := f.readline():
+                if line.startswith(b"PING"):
+                    s.sendall(b"PONG\r\n")
+                elif line.startswith(b"MSG"):
+                    info = json.loads(f.read(int(line.split()[-1]) + 2))
+                    leader = info.get("cluster", {}).get("leader", "")
+                    if leader.startswith("strata-n"):  # tools/service-nats.sh names them strata-n1..3
+                        print(leader.removeprefix("strata-n"))
+                        sys.exit(0)
+                    break
+    except OSError:
+        continue
+sys.exit(1)
+PY
+}
+
 cmd_cut_heal() {
   local r=$1 signal=$2
   load_env
@@ -377,7 +410,11 @@ case "$sub" in
   kill-nats)
     load_env
     [ "$NATS" = cluster3 ] || die "kill-nats needs a cluster3 deployment"
-    k=${positional[0]:?node 1..3}
+    k=${positional[0]:?node 1..3 or leader}
+    if [ "$k" = leader ]; then
+      k=$(stream_leader) || die "no node names a leader of the stream"
+      echo "the stream's leader is nats-server n$k"
+    fi
     kill_pid_file "$dir/nats-cluster/n$k/pid" KILL
     echo "nats-server n$k: SIGKILLed"
     ;;
