@@ -13,10 +13,14 @@
 #                                through strata-tcp-proxy (see cut/heal). --set: to every region.
 #   status [--dir D] [--json]    each region's GET /api/regions: tick, map hash, bus state, peers'
 #                                lag and hash agreement; "converged" when every map hash is equal
-#   wait-converged [--dir D] [--timeout S] [--stable S]
+#   wait-converged [--dir D] [--timeout S] [--stable S] [--agree]
 #                                polls until every region reports one map hash, unchanged for
-#                                --stable seconds (default 3); prints the time it took; fails at
-#                                --timeout (default 60)
+#                                --stable seconds (default 3): a quiet world (no bots, no random
+#                                ticks); prints the time it took; fails at --timeout (default 60).
+#                                --agree: until every region agrees with every peer on a health
+#                                point made after the call (same applied vector, same map hash):
+#                                convergence while the world still changes
+#   stream [--dir D] [--json]    the bus stream: messages, sequences, leader, count per subject
 #   down [--dir D]               SIGTERM every region (SIGKILL after 30 s), the proxies, then nats
 #   stop-region R [--kill] [--dir D]   SIGTERM (or SIGKILL) one region
 #   start-region R [--dir D]     starts region R again from its config and data (its log recovers)
@@ -35,6 +39,7 @@ seed=1
 proxied=()
 sets=()
 json=false
+agree=false
 timeout_s=60
 stable_s=3
 kill_signal=TERM
@@ -303,6 +308,24 @@ if mode == "json":
     print(json.dumps(poll(), indent=1))
 elif mode == "table":
     table(poll())
+elif mode == "agree":  # every region agrees with every peer on a health point made after the start
+    start = time.monotonic()
+    base = {r["region"]: r.get("tick", 0) for r in poll()}
+    while True:
+        rs = poll()
+        now = time.monotonic()
+        fresh = all(not r.get("down") and r.get("peers") and
+                    all(p["agreement"] == "agree" and p["health_tick"] >= base.get(p["region"], 0) for p in r["peers"])
+                    for r in rs)
+        if fresh:
+            print(f"converged: every region agrees with every peer (same applied vector, same map hash) "
+                  f"{now - start:.2f} s after the start")
+            sys.exit(0)
+        if now - start >= timeout_s:
+            print(f"cluster.sh: the regions did not all agree after {timeout_s:.0f} s", file=sys.stderr)
+            table(rs)
+            sys.exit(1)
+        time.sleep(0.2)
 else:  # wait: one hash in every region, the same for stable_s
     start = time.monotonic()
     since, last = None, None
@@ -331,39 +354,63 @@ cmd_status() {
 
 cmd_wait_converged() {
   load_env
-  regions_py wait
+  if $agree; then regions_py agree; else regions_py wait; fi
 }
 
-# The node (1..3) leading the bus stream, asked of the first node that answers $JS.API.STREAM.INFO
-# (in NATS's text protocol: the project links no NATS client into a script).
-stream_leader() {
+# The bus stream's name (bus.stream, unless a --set of `up` changed it).
+stream_name() {
   local stream=GLOBAL_EVENTS s
-  for s in $(cat "$dir/region-1/sets" 2>/dev/null); do [[ "$s" == bus.stream=* ]] && stream=${s#*=}; done
-  python3 - "$stream" ${NATS_URLS//,/ } <<'PY'
+  while read -r s; do [[ "$s" == bus.stream=* ]] && stream=${s#*=}; done < "$dir/region-1/sets"
+  echo "$stream"
+}
+
+# $JS.API.STREAM.INFO of the bus stream with its per-subject counts, from the first nats-server that
+# answers, as JSON (over NATS's text protocol: no NATS client is linked into a script).
+stream_info() {
+  python3 - "$(stream_name)" ${NATS_URLS//,/ } <<'PY'
 import json, socket, sys
 stream = sys.argv[1]
+request = json.dumps({"subjects_filter": ">"}).encode()
 for url in sys.argv[2:]:
     host, port = url.removeprefix("nats://").rsplit(":", 1)
     try:
-        with socket.create_connection((host, int(port)), timeout=2) as s:
+        with socket.create_connection((host, int(port)), timeout=3) as s:
             f = s.makefile("rb")
             f.readline()  # INFO
-            s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.leader 1\r\n'
-                      b"PUB $JS.API.STREAM.INFO.%s _INBOX.leader 0\r\n\r\n" % stream.encode())
+            s.sendall(b'CONNECT {"verbose":false}\r\nSUB _INBOX.strata_cluster 1\r\n'
+                      b"PUB $JS.API.STREAM.INFO.%s _INBOX.strata_cluster %d\r\n%s\r\n"
+                      % (stream.encode(), len(request), request))
             while line := f.readline():
                 if line.startswith(b"PING"):
                     s.sendall(b"PONG\r\n")
                 elif line.startswith(b"MSG"):
                     info = json.loads(f.read(int(line.split()[-1]) + 2))
-                    leader = info.get("cluster", {}).get("leader", "")
-                    if leader.startswith("strata-n"):  # tools/service-nats.sh names them strata-n1..3
-                        print(leader.removeprefix("strata-n"))
+                    if "error" not in info:
+                        print(json.dumps(info))
                         sys.exit(0)
                     break
     except OSError:
         continue
 sys.exit(1)
 PY
+}
+
+# The node (1..3) leading the bus stream (tools/service-nats.sh names them strata-n1..3).
+stream_leader() {
+  stream_info | python3 -c 'import json, sys; l = json.load(sys.stdin).get("cluster", {}).get("leader", ""); print(l.removeprefix("strata-n")) if l.startswith("strata-n") else sys.exit(1)'
+}
+
+cmd_stream() {
+  load_env
+  local info
+  info=$(stream_info) || die "no nats-server answered for the stream $(stream_name)"
+  if $json; then echo "$info"; return 0; fi
+  python3 -c '
+import json, sys
+info = json.loads(sys.argv[1]); state = info["state"]
+print(f"stream {info["config"]["name"]}: {state["messages"]} messages, {state["bytes"]} bytes, seq {state["first_seq"]}..{state["last_seq"]}, replicas {info["config"]["num_replicas"]}, leader {info.get("cluster", {}).get("leader", "-")}")
+for subject, count in sorted(state.get("subjects", {}).items()):
+    print(f"  {subject}: {count}")' "$info"
 }
 
 cmd_cut_heal() {
@@ -388,6 +435,7 @@ while [ $# -gt 0 ]; do
     --proxy) proxied+=("$2"); shift 2 ;;
     --set) sets+=("$2"); shift 2 ;;
     --json) json=true; shift ;;
+    --agree) agree=true; shift ;;
     --timeout) timeout_s=$2; shift 2 ;;
     --stable) stable_s=$2; shift 2 ;;
     --kill) kill_signal=KILL; shift ;;
@@ -403,6 +451,7 @@ case "$sub" in
   down) cmd_down ;;
   status) cmd_status ;;
   wait-converged) cmd_wait_converged ;;
+  stream) cmd_stream ;;
   stop-region) load_env; stop_region "${positional[0]:?region}" "$kill_signal" ;;
   start-region) load_env; start_region "${positional[0]:?region}" && echo "region ${positional[0]}: ready (pid $(cat "$dir/region-${positional[0]}/pid"))" ;;
   cut) cmd_cut_heal "${positional[0]:?region}" USR1; echo "region ${positional[0]}: cut from nats" ;;

@@ -9,12 +9,17 @@
 #   crash         2 regions, region 2 SIGKILLed mid-play and restarted on the same config and log
 #   nats-cluster  3 regions over a 3-node JetStream cluster (replicas 3); the nats-server leading the
 #                 stream SIGKILLed mid-play (its stream elects a new leader: seconds without acks)
+# The world has no random ticks (world.random_ticks_per_chunk=0), so it rests once the bots stop;
+# --random-ticks keeps them (each region runs its own stripe's and replicates the writes).
 # Each passes when: the bots saw no checksum mismatch and all ended connected; after they stop and
-# the streams drain every region reports the same map hash (stable for 3 s; the time it took is
-# printed); every region applied every other region's world batches up to the same stream sequence
-# (nothing lost) and no batch twice (the bus counters); every region stops cleanly on SIGTERM and its
-# session log then verifies bit-exact offline (strata-replay verify, without NATS).
-# Usage: e2e-regions.sh BIN_DIR SCENARIO [N] [--bots B] [--seconds S] [--cut-seconds S]
+# the streams drain, every region reports the same map hash (stable for 3 s; the time it took is
+# printed) and agrees with every peer on a fresh health point (with --random-ticks, only the
+# latter: the map never rests); every region applied each origin's world batches up to the last one
+# it acknowledged (nothing lost), and consumed exactly as many as the stream holds from the others
+# (none applied twice; a restarted region's counters start again, so at most as many); no desync,
+# overflow or refusal; every region stops cleanly on SIGTERM and its session log then verifies
+# bit-exact offline (strata-replay verify, without NATS).
+# Usage: e2e-regions.sh BIN_DIR SCENARIO [N] [--bots B] [--seconds S] [--cut-seconds S] [--random-ticks]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$(cd "${1:?usage: e2e-regions.sh BIN_DIR converge|partition|crash|nats-cluster [N]}" && pwd)
@@ -26,12 +31,14 @@ if [ "$scenario" = converge ] && [ $# -gt 0 ] && [[ "$1" != --* ]]; then regions
 bots=8
 seconds=20
 cut_seconds=15
+random_ticks=false
 [ "${STRATA_E2E_LONG:-0}" = 1 ] && cut_seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --bots) bots=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --cut-seconds) cut_seconds=$2; shift 2 ;;
+    --random-ticks) random_ticks=true; shift ;;
     *) echo "unknown argument $1"; exit 2 ;;
   esac
 done
@@ -57,6 +64,8 @@ case "$scenario" in
   converge | crash) ;;
   *) echo "unknown scenario $scenario"; exit 2 ;;
 esac
+# A quiet world once the bots stop (no random ticks): then every region's map hash must be one.
+$random_ticks || up_args+=(--set world.random_ticks_per_chunk=0)
 cluster up "${up_args[@]}" || exit 1
 source "$dir/cluster.env"
 
@@ -85,6 +94,7 @@ wait_bots() {
   return $ok
 }
 
+restarted=""
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
 start_bots
@@ -98,23 +108,43 @@ case "$scenario" in
     cluster status
     cluster heal 2
     healed_at=$(date +%s.%N)
-    # Catching up while everyone still plays: until region 2 lags no peer (its consumers have
-    # applied everything the stream holds from them) — the partition's cost, as a figure.
-    python3 - "$dir/admin-token" "$R2_ADMIN" "$healed_at" <<'PY' || fail "region 2 did not catch up after the heal"
+    # Catching up while everyone still plays, the partition's cost as a figure: region 2 applies
+    # what every peer had stored when the heal came, publishes what it held during the cut, and the
+    # peers apply that.
+    python3 - "$dir/admin-token" "$healed_at" $(for r in $(seq 1 "$REGIONS"); do v="R${r}_ADMIN"; echo "${!v}"; done) <<'PY' || fail "region 2 did not catch up after the heal"
 import json, sys, time, urllib.request
-token, port, healed_at = open(sys.argv[1]).read().strip(), int(sys.argv[2]), float(sys.argv[3])
-request = urllib.request.Request(f"http://127.0.0.1:{port}/api/regions", headers={"Authorization": f"Bearer {token}"})
-while time.time() - healed_at < 60:
+token, healed_at, ports = open(sys.argv[1]).read().strip(), float(sys.argv[2]), [int(p) for p in sys.argv[3:]]
+def get(region):
+    request = urllib.request.Request(f"http://127.0.0.1:{ports[region - 1]}/api/regions",
+                                     headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=2) as answer:
+        return json.load(answer)
+def applied(report, origin):
+    return next((a["seq"] for a in report["applied"] if a["origin"] == origin), 0)
+peers = [r for r in range(1, len(ports) + 1) if r != 2]
+stored_at_heal = {o: get(o)["own_acked_seq"] for o in peers}
+two = get(2)
+print(f"at the heal: region 2 holds {two['world_held']} world batches, bus {two['bus']['state']}; "
+      f"the peers have stored up to {stored_at_heal}")
+inbound = outbound = None
+target = None
+while time.time() - healed_at < 90:
     try:
-        with urllib.request.urlopen(request, timeout=2) as answer:
-            r = json.load(answer)
-        if r["bus"]["state"] == "connected" and r["peers"] and all(p["lag"] == 0 for p in r["peers"]):
-            print(f"figure: region 2 caught up with every peer {time.time() - healed_at:.2f} s after the heal "
-                  f"(bots still playing)")
+        two = get(2)
+        if inbound is None and all(applied(two, o) >= s for o, s in stored_at_heal.items()):
+            inbound = time.time() - healed_at
+        if target is None and two["bus"]["state"] == "connected" and two["world_held"] == 0:
+            target = two["own_acked_seq"]
+        if target is not None and outbound is None and all(applied(get(o), 2) >= target for o in peers):
+            outbound = time.time() - healed_at
+        if inbound is not None and outbound is not None:
+            print(f"figure: after the heal, region 2 applied what its peers had stored in {inbound:.2f} s, and its "
+                  f"peers applied what it held during the cut in {outbound:.2f} s (bots still playing)")
             sys.exit(0)
-    except Exception:
+    except OSError:
         pass
     time.sleep(0.05)
+print(f"not caught up 90 s after the heal: inbound {inbound}, outbound {outbound}")
 sys.exit(1)
 PY
     ;;
@@ -123,6 +153,7 @@ PY
     cluster stop-region 2 --kill
     sleep 1
     cluster start-region 2 || fail "region 2 did not restart"
+    restarted=2
     grep -E 'recovered the session log' "$dir/region-2/server.log" || fail "the restart of region 2 did not recover its log"
     ;;
   nats-cluster)
@@ -132,39 +163,63 @@ PY
 esac
 wait_bots || fail "the bots"
 stopped_at=$(date +%s.%N)
-converged=$(cluster wait-converged --timeout 60 --stable 3) || fail "the regions did not converge"
-echo "$converged"
+if $random_ticks; then
+  # The world never rests (random ticks): converged is every region agreeing with every peer.
+  converged=$(cluster wait-converged --agree --timeout 60) || fail "the regions did not come to agree"
+  echo "$converged"
+else
+  converged=$(cluster wait-converged --timeout 60 --stable 3) || fail "the regions did not converge"
+  echo "$converged"
+  # The regions' own judgement too: health points at the same applied vector with the same hash.
+  cluster wait-converged --agree --timeout 30 || fail "the regions' health points do not agree"
+fi
 cluster status
 cluster status --json > "$work/regions.json"
+cluster stream
+cluster stream --json > "$work/stream.json"
 
-# Nothing lost, nothing twice: each origin's world batches applied by every other region up to the
-# last one the stream holds from it (what its peers last saw of it), and the bus counters name no
-# batch applied twice.
-python3 - "$work/regions.json" <<'PY' || fail "the applied sequences or the bus counters"
+# Nothing lost, nothing twice. Every region applied each origin's world batches up to the last one
+# the origin had acknowledged, and (in a quiet world, where the stream is final) each region that
+# was not restarted handed over exactly as many world batches as the stream holds from the others:
+# one more would be a batch applied twice, one fewer a batch lost. No desync, no overflow.
+python3 - "$work/regions.json" "$work/stream.json" "$random_ticks" "$restarted" <<'PY' || fail "the applied sequences or the bus counters"
 import json, sys
-rs = json.load(open(sys.argv[1]))
+rs, stream = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+quiet, restarted = sys.argv[3] != "true", [int(r) for r in sys.argv[4].split()]
+counts = {int(subject.split(".")[-2]): n for subject, n in stream["state"].get("subjects", {}).items()
+          if subject.endswith(".world")}
+print(f"the stream holds world batches per origin: {counts}")
 ok = True
-by_region = {r["region"]: r for r in rs}
-for origin in by_region:
-    applied = {r["region"]: next((a["seq"] for a in r["applied"] if a["origin"] == origin), 0)
-               for r in rs if r["region"] != origin}
-    seen = {r["region"]: next((p["last_seq"] for p in r["peers"] if p["region"] == origin), None)
-            for r in rs if r["region"] != origin}
-    print(f"origin {origin}: applied up to stream seq {applied}, last seen {seen}")
-    if len(set(applied.values())) != 1 or set(applied.values()) != set(seen.values()) or 0 in applied.values():
-        print(f"origin {origin}: the regions did not all apply its batches up to its last one")
+def applied(report, origin):
+    return next((a["seq"] for a in report["applied"] if a["origin"] == origin), 0)
+for origin in (r["region"] for r in rs):
+    acked = next(r["own_acked_seq"] for r in rs if r["region"] == origin)
+    seqs = {r["region"]: applied(r, origin) for r in rs if r["region"] != origin}
+    print(f"origin {origin}: its last acknowledged world batch at stream seq {acked}; applied by the others up to {seqs}")
+    if quiet and any(seq != acked for seq in seqs.values()):
+        print(f"FAIL: origin {origin}: not every region applied its batches up to its last one")
         ok = False
 for r in rs:
-    c = r["bus"]["counters"]
-    print(f"region {r['region']} bus counters: " + ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if v))
-    twice = {k: v for k, v in c.items() if ("twice" in k or "reapplied" in k) and v}
-    if twice:
-        print(f"region {r['region']}: applied twice: {twice}")
+    link, bus, outbox = r["link"], r["bus"]["counters"], r["bus"]["outbox"]
+    expected = sum(n for origin, n in counts.items() if origin != r["region"])
+    got = link["world_batches_consumed"]
+    print(f"region {r['region']}: world batches consumed {got} (the stream holds {expected} from the others), "
+          f"duplicates dropped {link['consumed_duplicate']}; published {link['world_batches_published']}, "
+          f"republished after a restart {link['world_republished_after_restart']}; acks stored {bus['acks_stored']}, "
+          f"duplicate {bus['acks_duplicate']}, failed {bus['acks_failed']}; resends {bus['resends']}; "
+          f"reconnects {bus['reconnects']}; consumer resets {bus['consumer_resets']}; "
+          f"health agree {link['health_agree']}, desyncs {link['desyncs']}")
+    if quiet and r["region"] not in restarted and got != expected:
+        print(f"FAIL: region {r['region']} consumed {got} world batches, the stream holds {expected} from the others")
         ok = False
-    for p in r["peers"]:
-        if p["agreement"] == "disagree":
-            print(f"region {r['region']}: disagrees with region {p['region']}")
-            ok = False
+    if quiet and r["region"] in restarted and got > expected:
+        print(f"FAIL: region {r['region']} consumed more world batches than the stream holds")
+        ok = False
+    refused = {k: v for k, v in link["refused_decode"].items() if v}
+    if link["desyncs"] or link["world_overflow"] or refused or link["refused_clock_ahead"]:
+        print(f"FAIL: region {r['region']}: desyncs {link['desyncs']}, overflow {link['world_overflow']}, "
+              f"refused {refused}, clock ahead {link['refused_clock_ahead']}")
+        ok = False
 sys.exit(0 if ok else 1)
 PY
 
