@@ -405,12 +405,16 @@ cmd_stream() {
   local info
   info=$(stream_info) || die "no nats-server answered for the stream $(stream_name)"
   if $json; then echo "$info"; return 0; fi
-  python3 -c '
+  python3 - "$info" <<'PY'
 import json, sys
-info = json.loads(sys.argv[1]); state = info["state"]
-print(f"stream {info["config"]["name"]}: {state["messages"]} messages, {state["bytes"]} bytes, seq {state["first_seq"]}..{state["last_seq"]}, replicas {info["config"]["num_replicas"]}, leader {info.get("cluster", {}).get("leader", "-")}")
+info = json.loads(sys.argv[1])
+state, config = info["state"], info["config"]
+leader = info.get("cluster", {}).get("leader", "-")
+print(f"stream {config['name']}: {state['messages']} messages, {state['bytes']} bytes, "
+      f"seq {state['first_seq']}..{state['last_seq']}, replicas {config['num_replicas']}, leader {leader}")
 for subject, count in sorted(state.get("subjects", {}).items()):
-    print(f"  {subject}: {count}")' "$info"
+    print(f"  {subject}: {count}")
+PY
 }
 
 cmd_cut_heal() {
