@@ -11,8 +11,9 @@
 #                                regions owning N vertical stripes of the map; waits for every /readyz
 #                                and prints where each listens. --proxy R: region R reaches NATS
 #                                through strata-tcp-proxy (see cut/heal). --set: to every region.
-#   status [--dir D] [--json]    each region's GET /api/regions: tick, map hash, bus state, peers'
-#                                lag and hash agreement; "converged" when every map hash is equal
+#   status [--dir D] [--json]    each region's GET /api/regions: the tick and map hash of its last
+#                                health point, bus state, peers' lag and hash agreement; "converged"
+#                                when every map hash is equal
 #   wait-converged [--dir D] [--timeout S] [--stable S] [--agree]
 #                                polls until every region reports one map hash, unchanged for
 #                                --stable seconds (default 3): a quiet world (no bots, no random
@@ -289,6 +290,7 @@ def one_hash(rs):
     return hashes.pop() if len(hashes) == 1 and not any(r.get("down") for r in rs) else None
 
 def table(rs):
+    # tick, map hash: the region's last health point (published once its own batches up to it are acked)
     print(f"{'region':<7} {'tick':<9} {'map hash':<17} {'bus':<13} peers (region: last seq, lag, agreement)")
     for r in rs:
         if r.get("down"):

@@ -66,6 +66,9 @@ case "$scenario" in
 esac
 # A quiet world once the bots stop (no random ticks): then every region's map hash must be one.
 $random_ticks || up_args+=(--set world.random_ticks_per_chunk=0)
+# /api/regions reports each region's last health point (its tick, map hash and applied vector once
+# its own batches up to that tick are acknowledged): every 0.5 s, the resolution of the figures.
+up_args+=(--set bus.health_every_ms=500)
 cluster up "${up_args[@]}" || exit 1
 source "$dir/cluster.env"
 
