@@ -18,9 +18,9 @@
 #                                polls until every region reports one map hash, unchanged for
 #                                --stable seconds (default 3): a quiet world (no bots, no random
 #                                ticks); prints the time it took; fails at --timeout (default 60).
-#                                --agree: until every region agrees with every peer on a health
-#                                point made after the call (same applied vector, same map hash):
-#                                convergence while the world still changes
+#                                --agree: until each region has agreed with each peer on a health
+#                                point made after the call (same applied vector, same map hash),
+#                                failing at once on a disagreement: while the world still changes
 #   stream [--dir D] [--json]    the bus stream: messages, sequences, leader, count per subject
 #   down [--dir D]               SIGTERM every region (SIGKILL after 30 s), the proxies, then nats
 #   stop-region R [--kill] [--dir D]   SIGTERM (or SIGKILL) one region
@@ -310,21 +310,31 @@ if mode == "json":
     print(json.dumps(poll(), indent=1))
 elif mode == "table":
     table(poll())
-elif mode == "agree":  # every region agrees with every peer on a health point made after the start
+elif mode == "agree":  # each region agrees with each peer on a health point made after the start
     start = time.monotonic()
     base = {r["region"]: r.get("tick", 0) for r in poll()}
+    agreed = set()  # (region, peer) pairs seen agreeing on a fresh point
     while True:
         rs = poll()
         now = time.monotonic()
-        fresh = all(not r.get("down") and r.get("peers") and
-                    all(p["agreement"] == "agree" and p["health_tick"] >= base.get(p["region"], 0) for p in r["peers"])
-                    for r in rs)
-        if fresh:
-            print(f"converged: every region agrees with every peer (same applied vector, same map hash) "
+        pairs = {(r["region"], p["region"]) for r in rs if not r.get("down") for p in r.get("peers", [])}
+        for r in rs:
+            for p in r.get("peers", []) if not r.get("down") else []:
+                if p["agreement"] == "disagree":
+                    print(f"cluster.sh: region {r['region']} disagrees with region {p['region']} (desync)",
+                          file=sys.stderr)
+                    table(rs)
+                    sys.exit(1)
+                if p["agreement"] == "agree" and p["health_tick"] >= base.get(p["region"], 0):
+                    agreed.add((r["region"], p["region"]))
+        if len(rs) == len(base) and not any(r.get("down") for r in rs) and pairs and pairs <= agreed:
+            print(f"converged: every region agreed with every peer (same applied vector, same map hash) "
                   f"{now - start:.2f} s after the start")
             sys.exit(0)
         if now - start >= timeout_s:
-            print(f"cluster.sh: the regions did not all agree after {timeout_s:.0f} s", file=sys.stderr)
+            missing = sorted(pairs - agreed)
+            print(f"cluster.sh: after {timeout_s:.0f} s, these regions never agreed with these peers on a fresh "
+                  f"health point: {missing}", file=sys.stderr)
             table(rs)
             sys.exit(1)
         time.sleep(0.2)
