@@ -52,6 +52,7 @@ struct BusMessageId {
   sim::RegionId origin{};
   uint64_t tick = 0;
   BusChannel channel = BusChannel::world;
+  uint32_t part = 0;  // world batches of more than one part: part k > 0 is "<region>:<tick>:<k>"
   friend bool operator==(const BusMessageId&, const BusMessageId&) = default;
   friend auto operator<=>(const BusMessageId&, const BusMessageId&) = default;
 };

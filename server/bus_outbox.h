@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "server/bus.h"
@@ -54,8 +55,11 @@ class BusOutbox {
  public:
   explicit BusOutbox(BusOutboxConfig config);
 
-  // The tick's world batch (ticks strictly increasing; payload within bus_limits).
-  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, std::vector<uint8_t> payload);
+  // A part of the tick's world batch ((tick, part) strictly increasing; payload within bus_limits).
+  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, uint32_t part, std::vector<uint8_t> payload);
+  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, std::vector<uint8_t> payload) {
+    return push_world(tick, 0, std::move(payload));
+  }
   // The latest presence or health sample of the tick; replaces an unpublished older one.
   void offer_sample(BusChannel channel, uint64_t tick, std::vector<uint8_t> payload);
   // Publishes what the bus takes now: world batches in tick order, then samples if there is room.
@@ -87,8 +91,9 @@ class BusOutbox {
   void pump_samples(Bus& bus, uint64_t now_us);
 
   BusOutboxConfig config_;
-  std::map<uint64_t, World> world_;  // by tick
+  std::map<std::pair<uint64_t, uint32_t>, World> world_;  // by (tick, part)
   uint64_t last_pushed_tick_ = 0;
+  std::optional<uint32_t> last_pushed_part_;
   std::array<SampleSlot, 2> samples_;  // presence, health
   BusOutboxCounters counters_;
 };

@@ -19,6 +19,7 @@
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/node_start.h"
+#include "server/region_bus.h"
 #include "server/runtime.h"
 #include "server/status.h"
 #include "server/transports.h"
@@ -95,6 +96,13 @@ int main(int argc, char** argv) {
   options.random = &random;
   options.snapshot_threads = config->snapshot_threads;
   options.snapshot_threads_nice = static_cast<int>(config->snapshot_threads_nice);
+  // The region event bus, when bus.url names one (server/region_bus.h).
+  std::optional<server::RegionBus> region_bus = server::open_region_bus(*config, error);
+  if (!region_bus && !error.empty()) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  if (region_bus) options.link = region_bus->link.get();
   const std::string log_dir = config->data_dir + "/session-log";
   std::unique_ptr<server::RegionalNode> node;
   std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error);
@@ -104,6 +112,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::log_node_start(*node, *config);
+  if (region_bus) {
+    region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());
+    region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region](const server::Desync& d) {
+      const std::string report = server::write_desync_report(data_dir, sim::RegionId{region}, d);
+      spdlog::error("desync: region {} and region {} applied the same events (vector of {} origins) but region {} has "
+                    "map hash {:016x} at tick {} and region {} has {:016x} at tick {}; report {}",
+                    region, sim::raw(d.peer), d.applied.size(), region, d.our_hash, d.our_tick, sim::raw(d.peer),
+                    d.peer_hash, d.peer_tick, report);
+    });
+    spdlog::info("bus: region {} of {} on {} (stream {})", config->region, config->bus.regions.size(),
+                 config->bus.url, config->bus.stream);
+  }
 
   // The account registry (name -> persistent player id), the login and the HTTP listeners. Dev
   // mode's names are written without fsync: a burst of new names costs the HTTP thread no flushes.
@@ -124,6 +144,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::Status status;
+  if (region_bus) status.link = region_bus->link.get();
   server::HttpListeners listeners(*config, login, *metrics, status, transports->tcp_address().port);
   if (!listeners.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
@@ -139,6 +160,10 @@ int main(int argc, char** argv) {
   runtime_config.run_for_us = static_cast<uint64_t>(run_seconds * 1e6);
   runtime_config.stop_signal = &stop_requested;
   server::Runtime runtime(runtime_config, clock, std::move(node), *transports, metrics.get(), &status);
+  if (region_bus) {
+    server::NatsBus* bus = region_bus->bus.get();
+    runtime.attach_bus({bus, region_bus->link.get(), [bus](uint64_t now_us) { bus->maintain(now_us); }});
+  }
   runtime.add_stop_step([&listeners] { listeners.stop(); });  // after the log is closed
   return runtime.run().exit_code();
 }

@@ -72,6 +72,8 @@ enum class RejectReason : uint8_t {
   own_region,
   ghost_limit,
   bad_state,
+  stale_batch,  // a remote batch not above the last one applied from its origin
+  unknown_npc,  // a remote NPC position for an NPC this world does not have
   count
 };
 inline constexpr size_t reject_reason_count = static_cast<size_t>(RejectReason::count);

@@ -48,6 +48,13 @@ struct Counters {
   uint64_t evictions = 0;  // entities pushed out of a cell made solid remotely
 };
 
+// The highest stream sequence of one origin's world batches this world has applied.
+struct BusMark {
+  RegionId origin{};
+  uint64_t seq = 0;
+  constexpr bool operator==(const BusMark&) const = default;
+};
+
 struct World {
   WorldParams params;
   uint64_t tick = 0;
@@ -59,6 +66,9 @@ struct World {
   std::vector<Player> players;  // sorted by id, unique
   std::vector<Npc> npcs;        // sorted by id, unique
   std::vector<Ghost> ghosts;    // sorted by (region, player), unique
+  // Per origin region, the last world batch applied (RemoteBatchCommand), sorted by origin, unique;
+  // at most limits::regions_max entries.
+  std::vector<BusMark> bus_applied;
   TileMap map;
 };
 
