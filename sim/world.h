@@ -22,7 +22,9 @@ namespace strata::sim {
 //    their draws are keyed by (seed, tick, chunk) and (seed, tick, NPC), not taken from one shared
 //    stream (so what runs in one region never shifts another's draws); random-tick writes are stamped
 //    (the successor of the stamp they replace, by the owner region) and listed in Effects::rule_writes.
-inline constexpr uint32_t rules_version = 4;
+// 5: remote world-batch ends (RemoteBatchCommand) are recorded per origin in World::bus_applied
+//    (state), and remote NPC positions (RemoteNpcCommand) move the local copies of other regions' NPCs.
+inline constexpr uint32_t rules_version = 5;
 
 struct WorldParams {
   uint64_t seed = 1;
