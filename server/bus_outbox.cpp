@@ -48,8 +48,13 @@ void BusOutbox::pump(Bus& bus, uint64_t now_us) {
 
 // True when every world batch is in flight (none waits for room).
 bool BusOutbox::pump_world(Bus& bus, uint64_t now_us) {
+  size_t in_flight = 0;
   for (auto& [key, world] : world_) {
-    if (world.in_flight) continue;
+    if (world.in_flight) {
+      ++in_flight;
+      continue;
+    }
+    if (in_flight >= config_.world_in_flight_max) return false;  // waits for the ack before it
     const auto [tick, part] = key;
     const BusMessageId id{config_.region, tick, BusChannel::world, part};
     const PublishVerdict verdict = bus.publish({config_.region, BusChannel::world}, id, world.payload, now_us);
@@ -59,6 +64,7 @@ bool BusOutbox::pump_world(Bus& bus, uint64_t now_us) {
       return false;  // pending_full, buffer_full or closed: the bus takes no more now
     }
     world.in_flight = true;
+    ++in_flight;
     ++counters_.world_published;
   }
   return true;

@@ -30,6 +30,13 @@ struct BusOutboxConfig {
   sim::RegionId region{};
   size_t world_batches_max = 4096;  // held (queued or in flight); beyond it push_world() refuses
   size_t sample_pending_max = 32;   // samples are published only while the bus has fewer pending
+  // World batches published and not yet acked. 1 keeps the stream's order of a region's batches
+  // its tick order even when a publish is lost and sent again (later batches wait for it): a
+  // peer that applied this region's batches up to stream sequence S then holds exactly the
+  // writes of this region's ticks up to that batch's, so equal applied vectors mean equal maps
+  // (region_link.h, "Divergence"). A tick's batch holds all its writes, so one round trip per
+  // tick is plenty; more would reorder after a loss.
+  size_t world_in_flight_max = 1;
 };
 
 enum class OutboxVerdict : uint8_t { queued, full };

@@ -183,7 +183,10 @@ const std::vector<Key>& keys() {
           },
           [](const ServerConfig& c) {
             std::string text;
-            for (const uint16_t r : c.bus.regions) text += (text.empty() ? "" : " ") + std::to_string(r);
+            for (const uint16_t r : c.bus.regions) {
+              if (!text.empty()) text.push_back(' ');
+              text.append(std::to_string(r));
+            }
             return text;
           },
           true},

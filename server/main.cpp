@@ -19,6 +19,7 @@
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/node_start.h"
+#include "replay/rocks_log.h"
 #include "server/region_bus.h"
 #include "server/runtime.h"
 #include "server/status.h"
@@ -112,6 +113,21 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::log_node_start(*node, *config);
+  if (region_bus && node->recovered_from_tick() > 0) {
+    // Publish again what the last ticks wrote: the crash may have kept some from the stream. Within
+    // the dedup window the stream recognises the others (acked as duplicates, applied by nobody).
+    const uint64_t ticks = config->bus.dedup_window_ms / 2 * config->tick_rate_hz / 1000;
+    replay::Status status;
+    std::string republish_error;
+    if (std::unique_ptr<replay::LogSource> source = replay::open_rocks_log(log_dir, status)) {
+      auto writes = server::recent_local_writes(*source, ticks, republish_error);
+      spdlog::info("bus: publishing again the writes of {} of the last {} recovered ticks", writes.size(), ticks);
+      region_bus->link->republish(std::move(writes));
+    } else {
+      republish_error = status.describe();
+    }
+    if (!republish_error.empty()) spdlog::warn("bus: cannot publish the recovered ticks again: {}", republish_error);
+  }
   if (region_bus) {
     region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());
     region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region](const server::Desync& d) {

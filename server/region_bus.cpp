@@ -1,8 +1,11 @@
 // server/region_bus.cpp — see region_bus.h.
 #include "server/region_bus.h"
 
+#include "replay/replayer.h"
+
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -43,6 +46,39 @@ std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string
     return std::nullopt;
   }
   out.link = std::make_unique<RegionLink>(region_link_config(config));
+  return out;
+}
+
+std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
+                                                                                    uint64_t ticks, std::string& error) {
+  std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> out;
+  const uint64_t last = log.last_tick();
+  const uint64_t first = std::max(log.header().start_tick + 1, last > ticks ? last - ticks + 1 : 1);
+  if (first > last) return out;
+  replay::StateAt state = replay::state_at(log, first - 1);
+  if (!state.status.ok()) {
+    error = "cannot rebuild tick " + std::to_string(first - 1) + ": " + state.status.describe();
+    return out;
+  }
+  std::unique_ptr<replay::TickReader> reader = log.read_ticks(first, last);
+  schema::TickRecord record;
+  for (uint64_t t = first; t <= last; ++t) {
+    if (const replay::Status status = reader->next(record); !status.ok()) {
+      error = "cannot read tick " + std::to_string(t) + ": " + status.describe();
+      out.clear();
+      return out;
+    }
+    const sim::Effects& effects = state.sim->step(record.input);
+    if (state.sim->quick_hash() != record.quick_hash) {
+      error = "tick " + std::to_string(t) + " does not replay to its recorded hash";
+      out.clear();
+      return out;
+    }
+    if (effects.block_writes.empty() && effects.rule_writes.empty()) continue;
+    std::vector<sim::BlockWrite> writes = effects.block_writes;
+    writes.insert(writes.end(), effects.rule_writes.begin(), effects.rule_writes.end());
+    out.emplace_back(t, std::move(writes));
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "replay/log_source.h"
 #include "server/config.h"
 #include "server/nats_bus.h"
 #include "server/region_link.h"
@@ -24,6 +25,14 @@ struct RegionBus {
 // created or checked, and the link; `error` says why not (the caller stops: a region configured to
 // replicate must not run alone silently).
 [[nodiscard]] std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string& error);
+
+// The local writes of the last `ticks` ticks of a log (each tick's player writes and owned-chunk
+// rule writes, re-simulated from the nearest snapshot before them, hashes checked): what a region
+// publishes again after a restart, under the ticks' original message ids (RegionLink::republish),
+// so a batch its crash kept from the stream gets there, and one already stored is acknowledged as
+// a duplicate. Empty (and `error`) when the log cannot be read.
+[[nodiscard]] std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(
+    replay::LogSource& log, uint64_t ticks, std::string& error);
 
 // A desync's evidence: `<data_dir>/desync/<tick>-region<R>-vs-<P>.txt` names both regions, the
 // applied vector and both hashes, and `<...>.snapshot` holds this region's world when our vector

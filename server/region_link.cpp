@@ -59,7 +59,10 @@ RegionLink::RegionLink(RegionLinkConfig config)
   std::sort(config_.regions.begin(), config_.regions.end());
   config_.regions.erase(std::unique(config_.regions.begin(), config_.regions.end()), config_.regions.end());
   for (const sim::RegionId region : config_.regions) {
-    if (region != config_.region) status_.peers.push_back(PeerStatus{region});
+    if (region == config_.region) continue;
+    PeerStatus peer_status;
+    peer_status.region = region;
+    status_.peers.push_back(std::move(peer_status));
   }
   status_.region = config_.region;
 }
@@ -113,8 +116,10 @@ void RegionLink::on_tick(const sim::Simulation& sim, const sim::Effects& effects
 
 void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
   {
+    // Bounded together with inbound_: what the scheduler refused waits here, and the bus side stops
+    // polling while inbound_ is full, so a slow tick holds the rest in the stream.
     std::lock_guard lock(inbound_mutex_);
-    while (!inbound_.empty()) {
+    while (!inbound_.empty() && tick_inbound_.size() < config_.inbound_messages_max) {
       tick_inbound_.push_back(std::move(inbound_.front()));
       inbound_.pop_front();
     }
@@ -327,7 +332,7 @@ void RegionLink::publish_health(uint64_t now_us) {
         if (entry.origin == config_.region) status_.own_acked_seq = entry.seq;
       }
       for (PeerStatus& p : status_.peers) {
-        if (p.health_applied == full) compare(p, point, full);
+        if (p.health_known && p.health_applied == full) compare(p, point, full);
       }
     }
     history_.emplace_back(point, std::move(full));
@@ -419,7 +424,8 @@ void RegionLink::on_peer_health(const BusHealth& health, uint64_t now_us) {
   (void)now_us;
   std::lock_guard lock(status_mutex_);
   PeerStatus* p = peer(health.origin);
-  if (p == nullptr || health.tick < p->health_tick) return;  // an older point (redelivered): ignored
+  if (p == nullptr || (p->health_known && health.tick < p->health_tick)) return;  // older (redelivered): ignored
+  p->health_known = true;
   p->health_tick = health.tick;
   p->health_map_hash = health.map_hash;
   p->health_applied = health.applied;

@@ -114,6 +114,7 @@ struct PeerStatus {
   uint64_t applied_seq = 0;     // its last world batch our world applied
   uint64_t reported_seq = 0;    // its own last world batch, as its health says
   uint64_t lag = 0;             // reported_seq - applied_seq (world batches' sequences, not counts)
+  bool health_known = false;    // a health point of it was read
   uint64_t health_tick = 0;     // its tick at its last health point
   uint64_t health_map_hash = 0;
   std::vector<schema::BusAppliedSeq> health_applied;
