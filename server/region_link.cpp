@@ -316,7 +316,9 @@ void RegionLink::publish_health(uint64_t now_us) {
   while (!health_waiting_.empty()) {
     const HealthPoint& point = health_waiting_.front();
     const bool ours_waiting = !waiting_durable_.empty() && waiting_durable_.front().tick <= point.tick;
-    if (ours_waiting || outbox_.world_acked_through() < point.tick) return;
+    // (world_acked_through() is the last tick pushed when nothing is held: ticks after it wrote nothing.)
+    const bool ours_held = outbox_.world_held() > 0 && outbox_.world_acked_through() < point.tick;
+    if (ours_waiting || ours_held) return;
     std::vector<BusAppliedSeq> full = full_vector(point);
     BusHealth health{config_.region, point.tick, full, point.map_hash};
     std::vector<uint8_t> payload;
