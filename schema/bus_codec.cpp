@@ -143,7 +143,9 @@ void health_to_wire(const BusHealth& health, wire::BusMessage::Builder root) {
         if constexpr (std::is_same_v<T, BusHealth>) return p.applied.size() * bus_limits::applied_seq_words;
       },
       payload);
-  return bus_limits::message_root_words + bus_limits::list_tag_words + entries;
+  // The first segment holds everything (so the message is one segment, as bus_limits counts it):
+  // the root pointer, the root struct, the list's tag and its entries.
+  return 1 + bus_limits::message_root_words + bus_limits::list_tag_words + entries;
 }
 
 // The zstd frame of `in` (with its content size: the decoder refuses frames without it) into `out`.
@@ -188,6 +190,7 @@ void encode_bus_payload(const BusPayload& payload, const BusEncodeOptions& optio
         if constexpr (std::is_same_v<T, BusHealth>) health_to_wire(p, root);
       },
       payload);
+  STRATA_ASSERT(message.getSegmentsForOutput().size() == 1, "bus message spilled into a second segment");
   Scratch& s = scratch();
   s.packed.clear();
   detail::write_packed(message, s.packed);
