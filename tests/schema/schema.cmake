@@ -11,6 +11,9 @@ strata_add_test(NAME schema_log_codec_test
 strata_add_test(NAME schema_bus_codec_test
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/bus_codec_test.cpp
   LIBS strata_schema_bus PkgConfig::ZSTD LABELS schema)
+# Writes fuzz/corpus/bus_message/ (run by hand; the seeds are committed).
+add_executable(schema_write_bus_seeds ${CMAKE_CURRENT_LIST_DIR}/write_bus_seeds.cpp)
+target_link_libraries(schema_write_bus_seeds PRIVATE strata_schema_bus)
 
 # Writes the fuzzers' seed corpora from real encodings (run by hand; the seeds are committed).
 add_executable(schema_write_seeds ${CMAKE_CURRENT_LIST_DIR}/write_seeds.cpp)
