@@ -154,15 +154,9 @@ void compress(std::span<const uint8_t> in, int level, std::vector<uint8_t>& out)
   if (!s.cctx) s.cctx.reset(ZSTD_createCCtx());
   STRATA_ASSERT(s.cctx != nullptr, "ZSTD_createCCtx failed");
   out.resize(ZSTD_compressBound(in.size()));
-  size_t r = ZSTD_CCtx_reset(s.cctx.get(), ZSTD_reset_session_and_parameters);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd reset", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_compressionLevel, level);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd level", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_contentSizeFlag, 1);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd content size flag", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_windowLog, bus_limits::zstd_window_log_max);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd window", ZSTD_getErrorName(r));
-  const size_t written = ZSTD_compress2(s.cctx.get(), out.data(), out.size(), in.data(), in.size());
+  // The simple one-shot API writes the content size (the decoder refuses a frame without it) and
+  // sizes its tables for the input.
+  const size_t written = ZSTD_compressCCtx(s.cctx.get(), out.data(), out.size(), in.data(), in.size(), level);
   STRATA_ASSERT(!ZSTD_isError(written), "zstd compression failed", ZSTD_getErrorName(written));
   out.resize(written);
 }
