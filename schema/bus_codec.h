@@ -28,6 +28,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -174,6 +175,20 @@ enum class BusDecodeError : uint8_t {
 };
 inline constexpr size_t bus_decode_error_count = static_cast<size_t>(BusDecodeError::count);
 [[nodiscard]] std::string_view name(BusDecodeError error);
+
+// Per-reason counters of refused payloads, for a caller that keeps them (one per origin, or one
+// per bus): accepted, and refused by reason (index: BusDecodeError).
+struct BusDecodeStats {
+  std::array<uint64_t, bus_decode_error_count> refused{};
+  uint64_t accepted = 0;
+  void count(BusDecodeError error) {
+    if (error == BusDecodeError::none) {
+      accepted += 1;
+    } else if (error < BusDecodeError::count) {
+      refused[static_cast<size_t>(error)] += 1;
+    }
+  }
+};
 
 struct BusDecodeContext {
   sim::RegionId expected_origin{};               // the region of the subject it was read from

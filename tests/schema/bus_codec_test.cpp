@@ -199,6 +199,18 @@ TEST(BusCodec, EveryReasonHasAName) {
   for (size_t i = 0; i < bus_decode_error_count; ++i) EXPECT_FALSE(name(static_cast<BusDecodeError>(i)).empty());
 }
 
+TEST(BusCodec, StatsCountEachReason) {
+  BusDecodeStats stats;
+  for (const BusDecodeError code : {BusDecodeError::none, BusDecodeError::forged, BusDecodeError::forged,
+                                    BusDecodeError::bad_value, BusDecodeError::none, BusDecodeError::none}) {
+    stats.count(code);
+  }
+  EXPECT_EQ(stats.accepted, 3U);
+  EXPECT_EQ(stats.refused[static_cast<size_t>(BusDecodeError::forged)], 2U);
+  EXPECT_EQ(stats.refused[static_cast<size_t>(BusDecodeError::bad_value)], 1U);
+  EXPECT_EQ(stats.refused[static_cast<size_t>(BusDecodeError::none)], 0U);
+}
+
 TEST(BusCodec, EmptyBadFrameAndOversizedPayloadsAreRefused) {
   EXPECT_EQ(code_of({}), BusDecodeError::empty);
   auto bytes = encode(test::realistic_world_batch(two, 1, 3));
@@ -542,6 +554,7 @@ RC_GTEST_PROP(BusCodec, MutatedBytesDecodeToAValidPayloadOrAReason, ()) {
   }
   BusPayload out;
   const BusDecodeResult result = decode(bytes, out);
+  RC_TAG(std::string(name(result.code)));
   if (result.ok()) {
     RC_ASSERT(valid(out));
     // What was accepted encodes and decodes to itself.
