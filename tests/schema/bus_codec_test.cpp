@@ -118,6 +118,25 @@ TEST(BusCodec, PresenceAndHealthRoundTrip) {
   }
 }
 
+TEST(BusCodec, LargePresenceAndHealthAreCompressedAndRoundTrip) {
+  const BusPresence presence = test::realistic_presence(two, 9, 1500, 500);
+  const BusHealth health = test::realistic_health(two, 9, static_cast<uint16_t>(bus_limits::health_vector_max));
+  const std::vector<sim::RegionId> all_regions = [] {
+    std::vector<sim::RegionId> regions;
+    for (uint16_t r = 1; r <= bus_limits::health_vector_max; ++r) regions.push_back(sim::RegionId{r});
+    return regions;
+  }();
+  for (const BusPayload& payload : {BusPayload{presence}, BusPayload{health}}) {
+    const auto bytes = encode(payload);
+    EXPECT_EQ(bytes[0], 0x01);
+    EXPECT_LT(bytes.size(), encode(payload, never_compress).size());
+    BusPayload out;
+    const BusDecodeResult result = decode_bus_payload(bytes, {two, all_regions, map_cells, map_cells}, out);
+    ASSERT_TRUE(result.ok()) << result.error;
+    EXPECT_EQ(out, payload);
+  }
+}
+
 TEST(BusCodec, AnEmptyBatchAndAnEmptyPresenceRoundTrip) {
   for (const BusPayload& payload : {BusPayload{BusWorldBatch{two, 1, 0, 1, {}}}, BusPayload{BusPresence{two, 1, {}}},
                                     BusPayload{BusHealth{two, 1, {}, 0}}}) {
