@@ -23,8 +23,9 @@
 // sim's rules (they refuse and count bad_state). It never asserts or throws on input.
 //
 // CMake target: strata_schema_bus (links libzstd; strata_schema itself stays without it). Each
-// thread keeps its zstd contexts and buffers between calls (bounded by bus_limits), so a steady
-// stream of messages allocates nothing once warm.
+// thread keeps its zstd contexts and buffers between calls (bounded by bus_limits): once warm, the
+// decoder allocates nothing but error texts (given a `out` that already holds the same kind), the
+// encoder one message segment per call.
 #pragma once
 
 #include <algorithm>
