@@ -462,6 +462,39 @@ TEST(BusCodec, TruncatedAndGarbageBytesAreRefused) {
   EXPECT_EQ(code_of(zero_runs), BusDecodeError::too_large);
 }
 
+// Packs raw message words the simplest valid way (a tag per word, runs of length 0).
+std::vector<uint8_t> pack_words(std::span<const uint64_t> words) {
+  std::vector<uint8_t> out{0x00};
+  for (const uint64_t word : words) {
+    uint8_t tag = 0;
+    for (int b = 0; b < 8; ++b) tag |= ((word >> (8 * b)) & 0xFF) != 0 ? static_cast<uint8_t>(1U << b) : 0;
+    out.push_back(tag);
+    for (int b = 0; b < 8; ++b) {
+      if ((tag >> b) & 1U) out.push_back(static_cast<uint8_t>(word >> (8 * b)));
+    }
+    if (tag == 0x00 || tag == 0xFF) out.push_back(0);
+  }
+  return out;
+}
+
+TEST(BusCodec, AListOfVoidClaimingMillionsOfWritesIsRefused) {
+  // A five-word message whose writes pointer is a list of 2^29 - 1 zero-size elements: no bytes
+  // behind it, so capnp's amplification check (under the traversal limit) refuses it.
+  const std::array<uint64_t, 6> words = {
+      uint64_t{5} << 32,                          // segment table: one segment of 5 words
+      (uint64_t{1} << 48) | (uint64_t{3} << 32),  // root: struct, 3 data words, 1 pointer
+      sim::raw(two),                              // origin, union tag 0 (world), part 0
+      7,                                          // tick
+      1,                                          // parts
+      1 | (uint64_t{(1U << 29) - 1} << 35),       // list pointer: element size 0 (void), count
+  };
+  EXPECT_EQ(code_of(pack_words(words)), BusDecodeError::malformed);
+  // The same message with an honest empty list decodes: the crafting is right.
+  auto honest = words;
+  honest[5] = 1;
+  EXPECT_EQ(code_of(pack_words(honest)), BusDecodeError::none);
+}
+
 // --- properties --------------------------------------------------------------------------------
 
 BusPayload arbitrary_payload(sim::RegionId origin) {
