@@ -143,7 +143,9 @@ void health_to_wire(const BusHealth& health, wire::BusMessage::Builder root) {
         if constexpr (std::is_same_v<T, BusHealth>) return p.applied.size() * bus_limits::applied_seq_words;
       },
       payload);
-  return bus_limits::message_root_words + bus_limits::list_tag_words + entries;
+  // The first segment holds everything (so the message is one segment, as bus_limits counts it):
+  // the root pointer, the root struct, the list's tag and its entries.
+  return 1 + bus_limits::message_root_words + bus_limits::list_tag_words + entries;
 }
 
 // The zstd frame of `in` (with its content size: the decoder refuses frames without it) into `out`.
@@ -152,15 +154,9 @@ void compress(std::span<const uint8_t> in, int level, std::vector<uint8_t>& out)
   if (!s.cctx) s.cctx.reset(ZSTD_createCCtx());
   STRATA_ASSERT(s.cctx != nullptr, "ZSTD_createCCtx failed");
   out.resize(ZSTD_compressBound(in.size()));
-  size_t r = ZSTD_CCtx_reset(s.cctx.get(), ZSTD_reset_session_and_parameters);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd reset", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_compressionLevel, level);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd level", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_contentSizeFlag, 1);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd content size flag", ZSTD_getErrorName(r));
-  r = ZSTD_CCtx_setParameter(s.cctx.get(), ZSTD_c_windowLog, bus_limits::zstd_window_log_max);
-  STRATA_ASSERT(!ZSTD_isError(r), "zstd window", ZSTD_getErrorName(r));
-  const size_t written = ZSTD_compress2(s.cctx.get(), out.data(), out.size(), in.data(), in.size());
+  // The simple one-shot API writes the content size (the decoder refuses a frame without it) and
+  // sizes its tables for the input.
+  const size_t written = ZSTD_compressCCtx(s.cctx.get(), out.data(), out.size(), in.data(), in.size(), level);
   STRATA_ASSERT(!ZSTD_isError(written), "zstd compression failed", ZSTD_getErrorName(written));
   out.resize(written);
 }
@@ -188,6 +184,7 @@ void encode_bus_payload(const BusPayload& payload, const BusEncodeOptions& optio
         if constexpr (std::is_same_v<T, BusHealth>) health_to_wire(p, root);
       },
       payload);
+  STRATA_ASSERT(message.getSegmentsForOutput().size() == 1, "bus message spilled into a second segment");
   Scratch& s = scratch();
   s.packed.clear();
   detail::write_packed(message, s.packed);

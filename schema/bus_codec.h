@@ -21,9 +21,15 @@
 // is not on the wire: it is the origin (a region only publishes writes it stamped; the encoder
 // requires it), so a decoded write is always stamped by its origin. Block states are left to the
 // sim's rules (they refuse and count bad_state). It never asserts or throws on input.
+//
+// CMake target: strata_schema_bus (links libzstd; strata_schema itself stays without it). Each
+// thread keeps its zstd contexts and buffers between calls (bounded by bus_limits): once warm, the
+// decoder allocates nothing but error texts (given a `out` that already holds the same kind), the
+// encoder one message segment per call.
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -147,8 +153,11 @@ struct BusEncodeOptions {
   int zstd_level = 1;
 };
 
-// Appends the payload's bytes to `out` (cleared first). The caller keeps within bus_limits
-// (asserted: these are our own messages).
+// Appends the payload's bytes to `out` (cleared first); never more than payload_bytes_max. The
+// caller sends only what the decoder accepts (STRATA_REQUIRE: these are our own messages): entries
+// within bus_limits, part < parts <= world_parts_max, every write stamped by the origin with a
+// nonzero HLC, enums in range, presence and health lists in their order. What it cannot know (the
+// map's size, the deployment) it does not check.
 void encode_bus_payload(const BusPayload& payload, const BusEncodeOptions& options, std::vector<uint8_t>& out);
 
 enum class BusDecodeError : uint8_t {
@@ -168,11 +177,25 @@ enum class BusDecodeError : uint8_t {
 inline constexpr size_t bus_decode_error_count = static_cast<size_t>(BusDecodeError::count);
 [[nodiscard]] std::string_view name(BusDecodeError error);
 
+// Per-reason counters of refused payloads, for a caller that keeps them (one per origin, or one
+// per bus): accepted, and refused by reason (index: BusDecodeError).
+struct BusDecodeStats {
+  std::array<uint64_t, bus_decode_error_count> refused{};
+  uint64_t accepted = 0;
+  void count(BusDecodeError error) {
+    if (error == BusDecodeError::none) {
+      accepted += 1;
+    } else if (error < BusDecodeError::count) {
+      refused[static_cast<size_t>(error)] += 1;
+    }
+  }
+};
+
 struct BusDecodeContext {
   sim::RegionId expected_origin{};               // the region of the subject it was read from
   std::span<const sim::RegionId> known_regions;  // the deployment's regions (empty: any)
-  int32_t map_cells_x = 0;                       // cells are refused outside [0, x) x [0, y)
-  int32_t map_cells_y = 0;
+  int32_t map_cells_x = 0;                       // cells are refused outside [0, x) x [0, y),
+  int32_t map_cells_y = 0;                       // positions outside [0, x * 256) x [0, y * 256)
 };
 
 struct BusDecodeResult {
@@ -181,7 +204,8 @@ struct BusDecodeResult {
   [[nodiscard]] bool ok() const { return code == BusDecodeError::none; }
 };
 
-// Decodes `bytes` into `out`. On failure `out` is unspecified.
+// Decodes `bytes` into `out` (whose vectors keep their capacity when it already holds the same
+// kind). On failure `out` is unspecified.
 [[nodiscard]] BusDecodeResult decode_bus_payload(std::span<const uint8_t> bytes, const BusDecodeContext& context,
                                                  BusPayload& out);
 
