@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "replay/rocks_log.h"
 #include "server/auth_tools.h"
 #include "server/clock.h"
 #include "server/login.h"
@@ -19,7 +20,6 @@
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/node_start.h"
-#include "replay/rocks_log.h"
 #include "server/region_bus.h"
 #include "server/runtime.h"
 #include "server/status.h"
@@ -132,13 +132,14 @@ int main(int argc, char** argv) {
     region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());
     region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region](const server::Desync& d) {
       const std::string report = server::write_desync_report(data_dir, sim::RegionId{region}, d);
-      spdlog::error("desync: region {} and region {} applied the same events (vector of {} origins) but region {} has "
-                    "map hash {:016x} at tick {} and region {} has {:016x} at tick {}; report {}",
-                    region, sim::raw(d.peer), d.applied.size(), region, d.our_hash, d.our_tick, sim::raw(d.peer),
-                    d.peer_hash, d.peer_tick, report);
+      spdlog::error(
+          "desync: region {} and region {} applied the same events (vector of {} origins) but region {} has "
+          "map hash {:016x} at tick {} and region {} has {:016x} at tick {}; report {}",
+          region, sim::raw(d.peer), d.applied.size(), region, d.our_hash, d.our_tick, sim::raw(d.peer), d.peer_hash,
+          d.peer_tick, report);
     });
-    spdlog::info("bus: region {} of {} on {} (stream {})", config->region, config->bus.regions.size(),
-                 config->bus.url, config->bus.stream);
+    spdlog::info("bus: region {} of {} on {} (stream {})", config->region, config->bus.regions.size(), config->bus.url,
+                 config->bus.stream);
   }
 
   // The account registry (name -> persistent player id), the login and the HTTP listeners. Dev
