@@ -9,6 +9,7 @@
 #include "net/transport.h"
 #include "server/edge_counters.h"
 #include "server/login_http.h"
+#include "server/region_report.h"
 
 namespace strata::server {
 namespace {
@@ -66,6 +67,14 @@ void add_admin_routes(HttpServer& admin, const Login& login, bool admin_open, St
     std::lock_guard lock(status.mutex);
     return HttpResponse{
         200, "application/json", sessions_json(status.net_stats, status.player_cells, net::system_now_us()) + "\n", {}};
+  });
+  // GET /api/regions: this region's bus and what it knows of its peers (region_report.h).
+  admin.add_route(HttpMethod::get, "/api/regions", [&status, admin_refused](const HttpRequest& request) {
+    if (auto refused = admin_refused(request)) return *refused;
+    if (status.link == nullptr) {
+      return HttpResponse{404, "application/json", "{\"error\":\"this region has no bus (bus.url is empty)\"}\n", {}};
+    }
+    return HttpResponse{200, "application/json", regions_json(status.link->status()) + "\n", {}};
   });
   admin.add_route(
       HttpMethod::get, "/api/world/status",
@@ -166,6 +175,7 @@ void add_metrics_route(HttpServer& metrics_http, Metrics& metrics, const Login& 
         counts_prometheus_series("strata_http_events_total", "listener=\"public\"", http_event_counts(http.counters()));
     text +=
         counts_prometheus_series("strata_http_events_total", "listener=\"admin\"", http_event_counts(admin.counters()));
+    if (status.link != nullptr) text += regions_prometheus(status.link->status());
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text, {}};
   });
 }

@@ -67,6 +67,9 @@ struct Status {
   // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
   RegionalNode::NetStats net_stats;
   std::vector<std::array<int64_t, 3>> player_cells;
+  // The region's bus side (GET /api/regions, strata_bus_*): set before the listeners start, read
+  // through its own thread-safe status(); null for one region alone.
+  const RegionLink* link = nullptr;
 };
 
 }  // namespace strata::server
