@@ -118,7 +118,11 @@ start_region() {
   local args=(-c "$d/strata.yaml")
   for s in "${extra[@]}"; do [ -z "$s" ] || args+=(--set "$s"); done
   # Its own session: a Ctrl-C meant for a later command in this terminal does not reach it.
-  setsid "$BIN/strata-server" "${args[@]}" >> "$d/server.log" 2>&1 < /dev/null &
+  # Without this shell's STRATA_* variables: the server reads each as a key (and refuses unknown
+  # ones); the region's config is its file and the --set of `up`.
+  local unset=()
+  for v in $(compgen -e | grep '^STRATA_' || true); do unset+=(-u "$v"); done
+  setsid env "${unset[@]}" "$BIN/strata-server" "${args[@]}" >> "$d/server.log" 2>&1 < /dev/null &
   echo $! > "$d/pid"
   local http_port
   http_port=$(port "$r" http)

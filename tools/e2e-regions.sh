@@ -5,7 +5,7 @@
 # of every region overlap), and a fault per scenario:
 #   converge N    N regions (2 or 3), no fault
 #   partition     3 regions, region 2 reaches NATS through strata-tcp-proxy and is cut from it for
-#                 --cut-seconds (15; 60 with STRATA_E2E_LONG=1) while every region plays, then healed
+#                 --cut-seconds (15; 60 with E2E_REGIONS_LONG=1) while every region plays, then healed
 #   crash         2 regions, region 2 SIGKILLed mid-play and restarted on the same config and log
 #   nats-cluster  3 regions over a 3-node JetStream cluster (replicas 3); the nats-server leading the
 #                 stream SIGKILLed mid-play (its stream elects a new leader: seconds without acks)
@@ -32,7 +32,7 @@ bots=8
 seconds=20
 cut_seconds=15
 random_ticks=false
-[ "${STRATA_E2E_LONG:-0}" = 1 ] && cut_seconds=60
+[ "${E2E_REGIONS_LONG:-0}" = 1 ] && cut_seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --bots) bots=$2; shift 2 ;;
