@@ -231,6 +231,17 @@ for r in rs:
 sys.exit(0 if ok else 1)
 PY
 
+# The bus's Prometheus families on every region's metrics port, valid for promtool.
+for r in $(seq 1 "$REGIONS"); do
+  v="R${r}_METRICS"
+  curl -sf "http://127.0.0.1:${!v}/metrics" > "$work/metrics-$r.txt" || fail "no /metrics from region $r"
+  promtool check metrics < "$work/metrics-$r.txt" > /dev/null 2>&1 || fail "promtool refused region $r's /metrics"
+  grep -q '^strata_bus_link_total{event="world_batches_consumed"}' "$work/metrics-$r.txt" ||
+    fail "region $r's /metrics has no strata_bus_link_total"
+done
+grep -E '^strata_bus_(link_total\{event="world_batches_(published|consumed)"\}|connected|consumer_lag)' "$work/metrics-1.txt" |
+  sed 's/^/region 1 metrics: /'
+
 cluster down || fail "a region did not stop cleanly"
 for r in $(seq 1 "$REGIONS"); do
   "$bin/strata-replay" verify "$dir/region-$r/data/session-log" | sed "s/^/region $r log: /"
