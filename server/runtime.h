@@ -25,6 +25,7 @@
 
 #include "net/endpoint.h"
 #include "server/clock.h"
+#include "server/bus.h"
 #include "server/node.h"
 #include "server/tick_stats.h"
 
@@ -140,6 +141,7 @@ class Runtime {
   void network_loop();
   void bus_loop();
   void pump_bus(uint64_t now_us);
+  void report_bus(uint64_t now_us);
   void drain_bus();
   [[nodiscard]] bool run_for_elapsed(uint64_t monotonic_us) const;
 
@@ -161,6 +163,9 @@ class Runtime {
   bool stopped_ = false;
   RuntimeStop result_;
   RuntimeBus bus_;
+  BusState bus_last_state_ = BusState::connecting;  // (bus side)
+  uint64_t bus_next_report_us_ = 0;
+  uint64_t bus_last_refused_ = 0;
 };
 
 }  // namespace strata::server
