@@ -103,11 +103,12 @@ void Runtime::report_bus(uint64_t now_us) {
   for (const PeerStatus& p : s.peers) {
     peers += fmt::format(" {}:lag={},{}", sim::raw(p.region), p.lag, name(p.agreement));
   }
-  spdlog::info("bus: {} batches ({} writes) published, {} held; {} batches ({} writes) consumed, {} duplicate; "
-               "{} refused (+{}); {} desyncs; peers{}",
-               s.counters.world_batches_published, s.counters.world_writes_published, s.world_held,
-               s.counters.world_batches_consumed, s.counters.remote_writes_consumed, s.counters.consumed_duplicate,
-               refused, refused - bus_last_refused_, s.counters.desyncs, peers);
+  spdlog::info(
+      "bus: {} batches ({} writes) published, {} held; {} batches ({} writes) consumed, {} duplicate; "
+      "{} refused (+{}); {} desyncs; peers{}",
+      s.counters.world_batches_published, s.counters.world_writes_published, s.world_held,
+      s.counters.world_batches_consumed, s.counters.remote_writes_consumed, s.counters.consumed_duplicate, refused,
+      refused - bus_last_refused_, s.counters.desyncs, peers);
   bus_last_refused_ = refused;
 }
 

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "net/endpoint.h"
-#include "server/clock.h"
 #include "server/bus.h"
+#include "server/clock.h"
 #include "server/node.h"
 #include "server/tick_stats.h"
 
