@@ -85,7 +85,6 @@ std::string object_json(const RegionLinkCounters& c) {
 
 }  // namespace
 
-
 std::string regions_json(const RegionLinkStatus& s) {
   std::string out;
   put(out, "{\"region\":", uint64_t{sim::raw(s.region)}, ",\"tick\":", s.tick, ",\"map_hash\":\"", hex(s.map_hash),
