@@ -90,7 +90,9 @@ struct RuntimeBus {
   RegionLink* link = nullptr;
   std::function<void(uint64_t now_us)> maintain;
   uint64_t pump_every_us = 2'000;
-  uint64_t maintain_every_us = 1'000'000;
+  // A consumer nats.c reports broken (3.4.1 reports a consumer made before its origin's first
+  // message as mismatched at its first heartbeat) delivers nothing until maintain() recreates it.
+  uint64_t maintain_every_us = 250'000;
   uint64_t drain_us = 3'000'000;
 };
 
