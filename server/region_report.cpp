@@ -85,16 +85,6 @@ std::string object_json(const RegionLinkCounters& c) {
 
 }  // namespace
 
-const char* name(BusState state) {
-  switch (state) {
-    case BusState::connecting: return "connecting";
-    case BusState::connected: return "connected";
-    case BusState::reconnecting: return "reconnecting";
-    case BusState::closed: return "closed";
-  }
-  return "unknown";
-}
-
 std::string regions_json(const RegionLinkStatus& s) {
   std::string out;
   put(out, "{\"region\":", uint64_t{sim::raw(s.region)}, ",\"tick\":", s.tick, ",\"map_hash\":\"", hex(s.map_hash),
