@@ -308,7 +308,8 @@ def table(rs):
     if one_hash(rs):
         print("converged: one map hash")
     else:
-        print(f"not converged: {len({r.get('map_hash') for r in up})} map hashes over {len(up)}/{len(rs)} regions up")
+        print(f"not converged: {len({r.get('map_hash') for r in up})} map hashes over {len(up)}/{len(rs)} regions up "
+              f"(as long as the world changes; agreement compares health points at one applied vector)")
 
 if mode == "json":
     print(json.dumps(poll(), indent=1))
