@@ -57,7 +57,7 @@ struct NatsBus::Impl {
   struct Pending {
     BusMessageId id;
     uint32_t attempts = 0;
-    natsMsg* retry = nullptr;  // a send nats.c refused, tried again at retry_us
+    natsMsg* retry = nullptr;  // a send that failed or nats.c refused, sent again at retry_us
     uint64_t retry_us = 0;
   };
   struct Subscription {
@@ -374,6 +374,11 @@ PublishVerdict NatsBus::publish(BusSubject subject, BusMessageId id, std::span<c
   return PublishVerdict::accepted;
 }
 
+namespace {
+constexpr uint64_t retry_pause_first_ms = 50;
+constexpr uint64_t retry_pause_max_ms = 2000;
+}  // namespace
+
 void NatsBus::Impl::take_acks(uint64_t now_us, BusPoll& out) {
   std::deque<AckEvent> events;
   {
@@ -390,9 +395,19 @@ void NatsBus::Impl::take_acks(uint64_t now_us, BusPoll& out) {
     }
     Pending& entry = found->second;
     if (!event.ok) {
-      on_failed_send(entry, event.message, now_us, out, found->first);
-      if (entry.attempts == 0) pending.erase(found);  // given up
+      // Sent again after a pause that doubles with each attempt: a refusal comes back at once while
+      // a stream elects a leader (seconds, on a cluster that lost a server), and attempts sent
+      // without a pause would all be spent on it within milliseconds.
+      if (entry.retry != nullptr) natsMsg_Destroy(entry.retry);
+      entry.retry = event.message;
+      const uint64_t pause_ms =
+          std::min<uint64_t>(retry_pause_first_ms << std::min<uint32_t>(entry.attempts, 16), retry_pause_max_ms);
+      entry.retry_us = now_us + pause_ms * 1000;
       continue;
+    }
+    if (entry.retry != nullptr) {  // an earlier send was acked after all, while this one waited to go again
+      natsMsg_Destroy(entry.retry);
+      entry.retry = nullptr;
     }
     const AckKind kind = event.duplicate ? AckKind::duplicate : AckKind::stored;
     out.acks.push_back(PublishAck{entry.id, kind, event.seq, entry.attempts});
