@@ -1210,7 +1210,9 @@ class Cluster {
   }
 
  private:
-  static constexpr uint64_t drain_ticks_max = 2400;  // 2 simulated minutes
+  // 5 simulated minutes: a region cut off for a minute while its clients built holds ~1200
+  // batches, which it then publishes one round trip each (and 5 s per lost one).
+  static constexpr uint64_t drain_ticks_max = 6000;
 
   [[nodiscard]] bool ok() const { return result_.ok; }
   void fail(const std::string& what) {
@@ -1252,7 +1254,14 @@ class Cluster {
       }
       if (s->bus_state != server::BusState::connected || s->world_held != 0 || s->inbound_waiting != 0) {
         why_ = who + "bus state " + std::to_string(static_cast<int>(s->bus_state)) + ", world batches held " +
-               std::to_string(s->world_held) + ", inbound " + std::to_string(s->inbound_waiting);
+               std::to_string(s->world_held) + " (outbox pushed " + std::to_string(s->outbox.world_pushed) +
+               " published " + std::to_string(s->outbox.world_published) + " acked " +
+               std::to_string(s->outbox.world_acked) + " republished " + std::to_string(s->outbox.world_republished) +
+               "; bus publishes " + std::to_string(s->bus.publishes) + " resends " + std::to_string(s->bus.resends) +
+               " acks stored " + std::to_string(s->bus.acks_stored) + " duplicate " +
+               std::to_string(s->bus.acks_duplicate) + " failed " + std::to_string(s->bus.acks_failed) +
+               " refused pending_full " + std::to_string(s->bus.publish_refused_pending_full) + " buffer_full " +
+               std::to_string(s->bus.publish_refused_buffer_full) + "), inbound " + std::to_string(s->inbound_waiting);
         return false;
       }
       for (const server::PeerStatus& p : s->peers) {
