@@ -47,9 +47,11 @@ inline constexpr uint64_t step_us = 10'000;             // the clients' and netw
 // stripes of chunks (sim::RegionMap) and no random ticks. The bus plan's faults happen on the way
 // (lost publishes, acks and deliveries; a region cut from the stream for a while; the regions'
 // own crashes, after which the region's link is recreated, republishes its recovered ticks and
-// resumes from its world's applied sequences). Then a quiet phase: the clients stop building and
-// the regions tick until every link is drained; invariants: no desync was ever reported, the
-// links drained within a bound, all map hashes are one, and each region's log replays offline.
+// resumes from its world's applied sequences). After every heal of a partition, and at the end, a
+// quiet phase: the clients stop building and the regions tick until every link is drained (nothing
+// held, every peer's batches applied, every peer's health at our vector and agreeing).
+// Invariants: no desync was ever reported, each quiet phase drained within a bound, then all map
+// hashes are one; at the end each region's log replays offline with the run's hashes.
 struct ClusterResult {
   bool ok = true;
   std::string violation;  // "invariant=<name> tick=<t> <detail>", or "region<R> <its violation>"
