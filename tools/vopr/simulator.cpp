@@ -221,6 +221,7 @@ class Vopr {
     uint64_t partitions = 0, heals = 0;
   };
   [[nodiscard]] BusFigures bus_figures() const;
+  [[nodiscard]] uint64_t bus_heals() const { return bus_past_.heals; }
 
   void up(const net::Address& from, const net::Address& to, std::span<const uint8_t> data);
   void down(const net::Address& to, std::span<const uint8_t> data) {
@@ -1209,7 +1210,7 @@ class Cluster {
 
   [[nodiscard]] uint64_t heals_so_far() const {
     uint64_t heals = 0;
-    for (const auto& region : regions_) heals += region->bus_figures().heals;
+    for (const auto& region : regions_) heals += region->bus_heals();
     return heals;
   }
 
