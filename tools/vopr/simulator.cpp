@@ -1265,6 +1265,13 @@ class Cluster {
     return regions_[0]->ticks();
   }
 
+  static std::string text(const std::vector<schema::BusAppliedSeq>& vector) {
+    std::string out;
+    for (const schema::BusAppliedSeq& e : vector)
+      out += " " + std::to_string(sim::raw(e.origin)) + ":" + std::to_string(e.seq);
+    return out;
+  }
+
   // Every region up, its link holding nothing, and every peer's latest health point at our own
   // latest vector, agreeing, with all its batches applied here.
   bool drained() {
@@ -1292,7 +1299,10 @@ class Cluster {
             p.agreement != server::Agreement::agree) {
           why_ = who + "peer region" + std::to_string(sim::raw(p.region)) + " applied " +
                  std::to_string(p.applied_seq) + " of " + std::to_string(p.reported_seq) + ", vectors " +
-                 (p.health_applied == s->applied ? "equal" : "differ") + ", agreement " + server::name(p.agreement);
+                 (p.health_applied == s->applied
+                      ? "equal"
+                      : "differ (ours" + text(s->applied) + ", its" + text(p.health_applied) + ")") +
+                 ", agreement " + server::name(p.agreement);
           return false;
         }
       }
