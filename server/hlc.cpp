@@ -18,6 +18,7 @@ void Hlc::bump_counter() {
 
 uint64_t Hlc::now(uint64_t physical_ms) {
   physical_ms &= ms_mask;
+  physical_high_ = std::max(physical_high_, physical_ms);
   if (physical_ms > ms_) {
     ms_ = physical_ms;
     counter_ = 0;
@@ -31,7 +32,8 @@ bool Hlc::receive(uint64_t remote_time, uint64_t physical_ms) {
   physical_ms &= ms_mask;
   const uint64_t remote_ms = ms_of(remote_time);
   const uint64_t remote_counter = counter_of(remote_time);
-  if (remote_ms > physical_ms + max_offset_ms_) return false;
+  if (remote_ms > std::max(physical_ms, physical_high_) + max_offset_ms_) return false;
+  physical_high_ = std::max(physical_high_, physical_ms);
   const uint64_t next_ms = std::max({ms_, remote_ms, physical_ms});
   if (next_ms == ms_ && next_ms == remote_ms) {
     counter_ = std::max(counter_, remote_counter);

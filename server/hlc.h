@@ -5,9 +5,14 @@
 //
 // Invariants: now()/receive() never return a time <= a time they returned before; a remote time
 // further ahead of our physical clock than max_offset_ms is refused (it would drag every later
-// local write into the future and let one bad clock win every conflict).
+// local write into the future and let one bad clock win every conflict). "Our physical clock" is
+// the newest physical time this clock has read (or restored): a wall clock stepped back (NTP, a VM
+// resumed) leaves every HLC that had read the old time ahead of it, ours and the other regions'
+// alike, and their writes are no further in the future than ours. Refusing them made regions
+// diverge for good after a step back of more than max_offset_ms (strata-vopr --regions 3, seed 1).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace strata::server {
@@ -37,6 +42,7 @@ class Hlc {
   void restore(uint64_t time) {
     ms_ = ms_of(time);
     counter_ = counter_of(time);
+    physical_high_ = std::max(physical_high_, ms_);
   }
 
  private:
@@ -44,6 +50,7 @@ class Hlc {
   uint64_t max_offset_ms_;
   uint64_t ms_ = 0;
   uint64_t counter_ = 0;
+  uint64_t physical_high_ = 0;  // the newest physical time read (what remote times are judged by)
 };
 
 }  // namespace strata::server

@@ -27,6 +27,20 @@ TEST(Hlc, ReceiveMovesPastTheRemoteTimeAndRefusesFarFutureClocks) {
   EXPECT_EQ(hlc.last(), before);
 }
 
+// Every region's wall clock stepped back by a minute (NTP): the HLCs stay where they were, and a
+// peer's write stamped there is no further ahead of us than our own writes. A clock that runs
+// ahead of the newest time we ever read is still refused.
+TEST(Hlc, AWallClockSteppedBackDoesNotMakeThePeersWritesFutureOnes) {
+  Hlc hlc(1000);
+  hlc.now(100'000);
+  EXPECT_TRUE(hlc.receive(Hlc::pack(100'500, 0), 40'000));  // physical went back 60 s
+  EXPECT_FALSE(hlc.receive(Hlc::pack(102'000, 0), 40'000));
+  Hlc restarted(1000);  // after a restart, the newest stamp its map holds
+  restarted.restore(Hlc::pack(100'000, 3));
+  EXPECT_TRUE(restarted.receive(Hlc::pack(100'900, 0), 40'000));
+  EXPECT_FALSE(restarted.receive(Hlc::pack(101'500, 0), 40'000));
+}
+
 TEST(Hlc, CounterOverflowCarriesIntoTheMillisecond) {
   Hlc hlc(1000);
   hlc.restore(Hlc::pack(10, Hlc::counter_max));

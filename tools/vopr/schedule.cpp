@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "sim/rng.h"
+
 namespace strata::vopr {
 
 namespace {
@@ -42,8 +44,9 @@ net::LinkConfig draw_link(net::SeededRandom& rng, bool faulty) {
   return link;
 }
 
-replay::WalSync draw_sync(net::SeededRandom& rng) {
+replay::WalSync draw_sync(net::SeededRandom& rng, bool durable_only) {
   const uint64_t roll = rng.below(10);
+  if (durable_only) return roll < 6 ? replay::WalSync::background : replay::WalSync::every_tick;
   if (roll < 4) return replay::WalSync::background;
   if (roll < 6) return replay::WalSync::every_tick;
   if (roll < 8) return replay::WalSync::every_n_ticks;
@@ -179,6 +182,7 @@ const char* name(FaultKind kind) {
     case FaultKind::log_slow: return "log_slow";
     case FaultKind::log_stuck: return "log_stuck";
     case FaultKind::log_fail: return "log_fail";
+    case FaultKind::bus_partition: return "bus_partition";
   }
   return "invalid";
 }
@@ -195,7 +199,9 @@ const char* name(replay::WalSync sync) {
 
 std::string describe(const Fault& f) {
   char line[256];
-  const std::string target = f.target < 0 ? "node" : "client" + std::to_string(f.target);
+  const std::string target = f.target < 0                         ? "node"
+                             : f.kind == FaultKind::bus_partition ? "region" + std::to_string(f.target + 1)
+                                                                  : "client" + std::to_string(f.target);
   int n = std::snprintf(line, sizeof line, "fault tick=%llu kind=%s target=%s", static_cast<unsigned long long>(f.tick),
                         name(f.kind), target.c_str());
   const auto rest = [&](const char* format, auto... values) {
@@ -224,7 +230,7 @@ Plan draw_plan(uint64_t seed, const RunShape& shape) {
   Plan plan;
   plan.seed = seed;
   plan.link = draw_link(rng, shape.faults.has(FaultGroup::net));
-  plan.log_sync = draw_sync(rng);
+  plan.log_sync = draw_sync(rng, shape.regions > 1);
   // The last stretch is quiet (longer than the convergence bound): every client must end converged.
   const uint64_t quiet_len = std::max<uint64_t>(shape.ticks * 15 / 100, 360);
   plan.quiet_from = shape.ticks > quiet_len + 80 ? shape.ticks - quiet_len : shape.ticks;
@@ -234,6 +240,40 @@ Plan draw_plan(uint64_t seed, const RunShape& shape) {
     draw_node(rng, shape, window, plan.log_sync, plan.faults);
   }
   std::stable_sort(plan.faults.begin(), plan.faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.tick < b.tick; });
+  return plan;
+}
+
+uint64_t region_seed(uint64_t seed, size_t region) {
+  return region == 0 ? seed : sim::mix64(seed ^ (0x5245474E00000000ULL + region));  // "REGN"
+}
+
+ClusterPlan draw_cluster_plan(uint64_t seed, const RunShape& shape) {
+  ClusterPlan plan;
+  plan.seed = seed;
+  for (size_t r = 0; r < shape.regions; ++r) plan.regions.push_back(draw_plan(region_seed(seed, r), shape));
+  net::SeededRandom rng(sim::mix64(seed ^ 0x4255534255534255ULL));  // the bus's own draws
+  BusPlan& bus = plan.bus;
+  // A region near its stream: one world batch is in flight per region (BusOutbox), so a region
+  // replicates at most one tick per round trip, and each lost publish or ack stalls it for MaxWait
+  // (5 s). At 20 ms one way and 10 % losses a region writing every tick fell behind for good
+  // (seed 7 drew that before these bounds: 44 batches still held after two quiet minutes).
+  bus.latency_us = 200 + rng.below(5'000);
+  if (shape.faults.has(FaultGroup::net)) {
+    bus.ack_loss_per_mille = static_cast<uint32_t>(rng.below(31));  // up to 3 %
+    bus.publish_loss_per_mille = static_cast<uint32_t>(rng.below(31));
+    bus.delivery_loss_per_mille = static_cast<uint32_t>(rng.below(31));
+  }
+  const uint64_t quiet = plan.regions.empty() ? shape.ticks : plan.regions[0].quiet_from;
+  const Window w{40, quiet};
+  if (shape.faults.has(FaultGroup::partition) && shape.regions > 1 && w.quiet > w.first + 1) {
+    for (uint64_t i = count(rng, shape.ticks, 2, 2); i > 0; --i) {
+      Fault f{w.start(rng), FaultKind::bus_partition, static_cast<int64_t>(rng.below(shape.regions))};
+      f.duration = w.duration(rng, f.tick, 20, 1200);  // up to 60 s (the partition)
+      bus.faults.push_back(f);
+    }
+  }
+  std::stable_sort(bus.faults.begin(), bus.faults.end(),
                    [](const Fault& a, const Fault& b) { return a.tick < b.tick; });
   return plan;
 }

@@ -38,6 +38,7 @@ enum class FaultKind : uint8_t {
   log_slow,           // the background fsync lags `amount` appends for `duration` ticks
   log_stuck,          // the background fsync is held for `duration` ticks
   log_fail,           // the next append (amount 0) or fsync (1) fails: the node stops, is restarted
+  bus_partition,      // --regions > 1: region `target`'s bus connection is cut for `duration` ticks
 };
 [[nodiscard]] const char* name(FaultKind kind);
 
@@ -59,6 +60,9 @@ struct RunShape {
   // token expiry and the HLC, so steps of a minute keep every invariant (before that fix, a step
   // back locked clients out for its length: already_connected; see issue 14's note).
   uint64_t node_clock_jump_ms_max = 60'000;
+  // Regions in the one process (run_cluster, simulator.h); 1 is the single node of issue 14, whose seeds
+  // print what they always printed.
+  size_t regions = 1;
 };
 
 // What the seed decided besides the faults.
@@ -71,6 +75,28 @@ struct Plan {
 };
 
 [[nodiscard]] Plan draw_plan(uint64_t seed, const RunShape& shape);
+
+// --regions N > 1: each region's plan (its clients, hostile peers, crashes, disk) drawn from a seed
+// of its own (region 0's is the run's seed), and the bus's weather: per-mille loss of publishes,
+// acks and deliveries for every region's connection (the "net" group) and partitions of one
+// region from the stream (the "partition" group). Region crashes are the regions' own crash
+// faults. Only log policies that keep a published tick through a machine crash are drawn
+// (background, every_tick): under none or every_n_ticks a region may publish a tick its crash then
+// loses, and it diverges from the others for good (the policy's documented risk, made permanent).
+struct BusPlan {
+  uint32_t ack_loss_per_mille = 0;
+  uint32_t publish_loss_per_mille = 0;
+  uint32_t delivery_loss_per_mille = 0;
+  uint64_t latency_us = 0;    // one way, each region to the stream
+  std::vector<Fault> faults;  // bus_partition, ordered by tick
+};
+struct ClusterPlan {
+  uint64_t seed = 0;
+  std::vector<Plan> regions;
+  BusPlan bus;
+};
+[[nodiscard]] uint64_t region_seed(uint64_t seed, size_t region);
+[[nodiscard]] ClusterPlan draw_cluster_plan(uint64_t seed, const RunShape& shape);
 [[nodiscard]] std::string describe(const Fault& fault);
 [[nodiscard]] const char* name(replay::WalSync sync);
 

@@ -22,9 +22,13 @@
 #include "replay/replayer.h"
 #include "server/clock.h"
 #include "server/login.h"
+#include "server/memory_bus.h"
 #include "server/node.h"
 #include "server/node_start.h"
+#include "server/region_bus.h"
+#include "server/region_link.h"
 #include "server/runtime.h"
+#include "sim/hash.h"
 #include "sim/rng.h"
 #include "tools/vopr/addresses.h"
 #include "tools/vopr/hostile.h"
@@ -176,10 +180,48 @@ enum Inv : size_t {
   inv_count
 };
 
+// One region of a --regions N run: where it sits in the cluster, the stream every region's bus
+// connects to, and the bus's weather.
+struct RegionSetup {
+  size_t index = 0;  // region index + 1 is its RegionId
+  size_t count = 1;
+  uint64_t world_seed = 0;  // the cluster's: every region holds the same map
+  server::MemoryStream* stream = nullptr;
+  const BusPlan* bus = nullptr;
+};
+
 class Vopr {
  public:
-  Vopr(const Plan& plan, const RunShape& shape);
+  // `region`: null for the single node (issue 14's run, unchanged); else one region of a cluster.
+  Vopr(const Plan& plan, const RunShape& shape, server::ManualClock& clock, const RegionSetup* region);
   RunResult run();
+
+  // The cluster's driver (run_cluster): the same run as run(), in pieces, the clock advanced by it.
+  void begin();
+  void turn();  // one 10 ms turn after the clock moved
+  RunResult end();
+  [[nodiscard]] bool ok() const { return result_.ok; }
+  [[nodiscard]] uint64_t ticks() const { return ticks_; }
+  [[nodiscard]] const std::string& violation() const { return result_.violation; }
+  void set_playing(bool playing) { playing_ = playing; }
+  void partition_bus(uint64_t until_tick);
+  [[nodiscard]] bool running() const { return runtime_ != nullptr; }
+  [[nodiscard]] std::optional<server::RegionLinkStatus> link_status() const {
+    return link_ ? std::optional(link_->status()) : std::nullopt;
+  }
+  [[nodiscard]] uint64_t map_hash() { return sim::map_hash(node().simulation().world()); }
+  [[nodiscard]] uint64_t node_tick() { return node().simulation().tick(); }
+  // Desyncs the region's link reported since the last call.
+  [[nodiscard]] std::vector<std::string> take_desyncs() { return std::exchange(desyncs_, {}); }
+  // Figures of the bus side, summed over the region's incarnations.
+  struct BusFigures {
+    server::BusCounters bus;
+    uint64_t health_agree = 0, desyncs = 0, world_batches_published = 0, world_batches_consumed = 0;
+    uint64_t remote_writes_consumed = 0, republished = 0, duplicates_dropped = 0, refused = 0, clock_ahead = 0;
+    uint64_t partitions = 0, heals = 0;
+  };
+  [[nodiscard]] BusFigures bus_figures() const;
+  [[nodiscard]] uint64_t bus_heals() const { return bus_past_.heals; }
 
   void up(const net::Address& from, const net::Address& to, std::span<const uint8_t> data);
   void down(const net::Address& to, std::span<const uint8_t> data) {
@@ -235,7 +277,8 @@ class Vopr {
   Plan plan_;
   RunShape shape_;
   RunResult result_;
-  server::ManualClock clock_{monotonic_start_us, wall_start_us};
+  server::ManualClock& clock_;
+  const RegionSetup* region_;  // null: the single node
   sim::Rng behaviour_;
   net::Key key_{};
   net::LinkSim up_;
@@ -261,6 +304,16 @@ class Vopr {
   uint64_t log_slow_until_ = 0;  // vopr ticks: the log faults in force (re-applied to a restarted node's log)
   uint64_t log_slow_lag_ = 0;
   uint64_t log_stuck_until_ = 0;
+  // --regions N: this region's bus connection and link (one per node incarnation: a crash loses
+  // both; the stream, shared, keeps what reached it).
+  std::unique_ptr<server::MemoryBus> bus_;
+  std::unique_ptr<server::RegionLink> link_;
+  bool playing_ = true;                 // the clients build and break (false: the cluster's quiet phase)
+  uint64_t bus_partitioned_until_ = 0;  // vopr tick (0: connected)
+  std::vector<std::string> desyncs_;
+  BusFigures bus_past_;  // of earlier incarnations
+  void open_link();
+  void close_link();
   // Figures.
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0;
@@ -284,9 +337,11 @@ void VoprNetwork::send(RegionalNode&, uint64_t) {
   held_.clear();
 }
 
-Vopr::Vopr(const Plan& plan, const RunShape& shape)
+Vopr::Vopr(const Plan& plan, const RunShape& shape, server::ManualClock& clock, const RegionSetup* region)
     : plan_(plan),
       shape_(shape),
+      clock_(clock),
+      region_(region),
       behaviour_(sim::Rng::seeded(plan.seed, 7)),
       up_(plan.link, sim::mix64(plan.seed + 1)),
       down_(plan.link, sim::mix64(plan.seed + 2)),
@@ -324,7 +379,7 @@ void Vopr::violate(Inv inv, const std::string& detail) {
 
 RegionalNode::Options Vopr::node_options() const {
   RegionalNode::Options options;
-  options.config.world.seed = plan_.seed;
+  options.config.world.seed = region_ ? region_->world_seed : plan_.seed;
   options.config.world.chunks_x = 4;
   options.config.world.chunks_y = 4;
   options.config.world.npc_count = 12;
@@ -342,33 +397,77 @@ RegionalNode::Options Vopr::node_options() const {
   options.random = node_random_.get();
   options.snapshot_threads = 0;
   options.observer_encode_thread = false;
+  if (region_) {
+    // N vertical stripes of chunks, one per region: random ticks and NPCs run in their owner only.
+    // No random ticks (they never stop writing: the quiet phase would never drain); the clients'
+    // writes are the replicated traffic.
+    sim::WorldParams& world = options.config.world;
+    const auto n = static_cast<int32_t>(region_->count);
+    world.chunks_x = std::max<int32_t>(4, n);
+    world.random_ticks_per_chunk = 0;
+    world.region_map.mode = sim::Ownership::by_map;
+    world.region_map.fallback = sim::RegionId{1};
+    for (int32_t r = 0; r < n; ++r) {
+      const int32_t x0 = r * world.chunks_x / n;
+      const int32_t x1 = (r + 1) * world.chunks_x / n;
+      world.region_map.rects.push_back(
+          sim::RegionRect{x0, 0, x1 - x0, world.chunks_y, sim::RegionId{static_cast<uint16_t>(r + 1)}});
+    }
+    options.config.region = static_cast<uint16_t>(region_->index + 1);
+    options.link = link_.get();
+  }
   return options;
 }
 
 void Vopr::open_node() {
   std::string error;
   node_random_ = std::make_unique<net::DeterministicRandom>(sim::mix64(plan_.seed * 31 + generation_));
+  if (region_) open_link();
   std::unique_ptr<RegionalNode> opened = store_.open(node_options(), error);
   if (!opened) {
     violate(inv_recovery, "the node did not open: " + error);
+    close_link();
     return;
   }
   server::RuntimeConfig config = server::runtime_config(node_options().config);
   config.report_interval_us = UINT64_MAX / 2;  // no "tick N" log lines
   runtime_ = std::make_unique<server::Runtime>(config, clock_, std::move(opened), network_, nullptr, nullptr);
+  if (region_) {
+    // As main() does: a recovered region publishes its recovered ticks' writes again (the stream
+    // dedups those it has), then consumes every other region after what its world applied.
+    if (node().recovered_from_tick() > 0) {
+      const std::unique_ptr<replay::LogSource> source = store_.source();
+      const uint64_t window_ticks = server::MemoryStreamConfig{}.dedup_window_us / 2 / tick_us;
+      std::string republish_error;
+      auto writes = server::recent_local_writes(*source, window_ticks, republish_error);
+      if (!republish_error.empty())
+        violate(inv_recovery, "cannot read the recovered ticks' writes: " + republish_error);
+      link_->republish(std::move(writes));
+    }
+    link_->start(*bus_, node().simulation().world(), clock_.monotonic_us());
+    runtime_->attach_bus(server::RuntimeBus{bus_.get(), link_.get(), {}});
+  }
   if (hashes_.empty()) hashes_.push_back(TickHashes{node().simulation().quick_hash(), node().simulation().full_hash()});
 }
 
 // --- the run ---------------------------------------------------------------------------------
 
 RunResult Vopr::run() {
+  begin();
+  while (result_.ok && ticks_ < shape_.ticks) step();
+  return end();
+}
+
+void Vopr::begin() {
   open_node();
   for (size_t i = 0; i < clients_.size(); ++i) {
     connect_client(i);
     oblige(i, 1);
   }
   connect_observer();
-  while (result_.ok && ticks_ < shape_.ticks) step();
+}
+
+RunResult Vopr::end() {
   if (result_.ok) finish();
   result_.ticks_run = ticks_;
   result_.simulated_us = clock_.monotonic_us() - monotonic_start_us;
@@ -380,6 +479,10 @@ RunResult Vopr::run() {
 // peers send, the runtime takes its turn (receive, tick when due, flush, send), the clients send.
 void Vopr::step() {
   clock_.advance(step_us);
+  turn();
+}
+
+void Vopr::turn() {
   deliver();
   check_durability();
   const bool tick_due = clock_.monotonic_us() >= next_tick_us_;
@@ -472,6 +575,7 @@ void Vopr::apply(const Fault& f) {
     case FaultKind::log_slow:
     case FaultKind::log_stuck:
     case FaultKind::log_fail: apply_log_fault(f); break;
+    case FaultKind::bus_partition: partition_bus(ticks_ + f.duration); break;  // (the cluster's plan)
   }
 }
 
@@ -548,6 +652,11 @@ void Vopr::end_faults() {
     }
   }
   hostile_.end(ticks_, client_base());
+  if (bus_partitioned_until_ != 0 && ticks_ >= bus_partitioned_until_) {
+    bus_partitioned_until_ = 0;
+    bus_past_.heals += 1;
+    if (bus_) bus_->reconnect(clock_.monotonic_us());
+  }
 }
 
 // The node dies where the plan says. What survives is the store's business; the invariant is that
@@ -562,6 +671,7 @@ void Vopr::crash(CrashKind kind, const char* why) {
   add_drops();
   store_.crash(kind);
   runtime_.reset();  // without stop(): no shutdown tick, nothing more written
+  close_link();      // the process's connection to the stream dies with it
   const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
                         plan_.log_sync == replay::WalSync::background;
   if (promised) check_inputs_logged(why);
@@ -596,6 +706,77 @@ void Vopr::restart() {
   for (size_t i = 0; i < clients_.size(); ++i) {
     if (!clients_[i].away && clients_[i].partitioned_until == 0) oblige(i, expected);
   }
+}
+
+// --- the region's bus ------------------------------------------------------------------------
+
+void Vopr::open_link() {
+  const BusPlan& plan = *region_->bus;
+  server::MemoryBusConfig config;
+  config.latency_us = plan.latency_us;
+  server::MemoryBusFaults faults;
+  faults.seed = sim::mix64(plan_.seed * 131 + generation_);
+  faults.ack_loss_per_mille = plan.ack_loss_per_mille;
+  faults.publish_loss_per_mille = plan.publish_loss_per_mille;
+  faults.delivery_loss_per_mille = plan.delivery_loss_per_mille;
+  bus_ = std::make_unique<server::MemoryBus>(*region_->stream, config, faults);
+  if (bus_partitioned_until_ != 0) bus_->disconnect();  // restarted while cut off: still cut off
+  server::RegionLinkConfig link;
+  link.region = sim::RegionId{static_cast<uint16_t>(region_->index + 1)};
+  for (size_t r = 0; r < region_->count; ++r) link.regions.push_back(sim::RegionId{static_cast<uint16_t>(r + 1)});
+  const server::ServerConfig& node_config = node_options().config;
+  link.map_cells_x = node_config.world.chunks_x * sim::limits::chunk_size;
+  link.map_cells_y = node_config.world.chunks_y * sim::limits::chunk_size;
+  link.tick_rate_hz = node_config.tick_rate_hz;
+  link.health_every_ms = 100;  // often: the quiet phase sees the vectors meet within a few ticks
+  link_ = std::make_unique<server::RegionLink>(std::move(link));
+  link_->set_on_desync([this](const server::Desync& d) {
+    std::string vector;
+    for (const schema::BusAppliedSeq& e : d.applied)
+      vector += " " + std::to_string(sim::raw(e.origin)) + ":" + std::to_string(e.seq);
+    desyncs_.push_back("region" + std::to_string(region_->index + 1) + " vs region" + std::to_string(sim::raw(d.peer)) +
+                       ": our tick " + std::to_string(d.our_tick) + " map hash " + std::to_string(d.our_hash) +
+                       ", peer tick " + std::to_string(d.peer_tick) + " map hash " + std::to_string(d.peer_hash) +
+                       ", vector" + vector);
+  });
+}
+
+void Vopr::close_link() {
+  if (!link_) return;
+  const BusFigures now = bus_figures();
+  const BusFigures partitions = bus_past_;
+  bus_past_ = now;  // the incarnation's figures become the past ones
+  bus_past_.partitions = partitions.partitions;
+  bus_past_.heals = partitions.heals;
+  bus_->close();
+  link_.reset();
+  bus_.reset();
+}
+
+void Vopr::partition_bus(uint64_t until_tick) {
+  bus_partitioned_until_ = std::max(bus_partitioned_until_, until_tick);
+  bus_past_.partitions += 1;
+  if (bus_) bus_->disconnect();
+}
+
+Vopr::BusFigures Vopr::bus_figures() const {
+  BusFigures f = bus_past_;
+  if (!link_) return f;
+  const server::RegionLinkStatus s = link_->status();
+#define STRATA_VOPR_ADD_BUS(name, help) f.bus.name += s.bus.name;
+  STRATA_BUS_COUNTERS(STRATA_VOPR_ADD_BUS)
+#undef STRATA_VOPR_ADD_BUS
+  f.health_agree += s.counters.health_agree;
+  f.desyncs += s.counters.desyncs;
+  f.world_batches_published += s.counters.world_batches_published;
+  f.world_batches_consumed += s.counters.world_batches_consumed;
+  f.remote_writes_consumed += s.counters.remote_writes_consumed;
+  f.republished += s.counters.world_republished_after_restart;
+  f.duplicates_dropped += s.counters.consumed_duplicate;
+  f.clock_ahead += s.counters.refused_clock_ahead;
+  f.refused += s.counters.refused_wrong_channel + s.counters.world_overflow;
+  for (const uint64_t n : s.counters.refused_decode) f.refused += n;
+  return f;
 }
 
 // --- the network -----------------------------------------------------------------------------
@@ -736,7 +917,7 @@ void Vopr::update_clients() {
 
 // Wander, build, break and chat, as the node test's clients do.
 void Vopr::behave(ClientSlot& slot) {
-  if (!slot.game || slot.away || !slot.game->welcome() || slot.game->view() == nullptr) return;
+  if (!playing_ || !slot.game || slot.away || !slot.game->welcome() || slot.game->view() == nullptr) return;
   sdk::GameClient& c = *slot.game;
   const uint64_t now = client_now(slot);
   const uint32_t roll = behaviour_.below(100);
@@ -967,8 +1148,241 @@ void Vopr::stats() {
 }  // namespace
 
 RunResult run(const Plan& plan, const RunShape& shape) {
-  Vopr vopr(plan, shape);
+  server::ManualClock clock{monotonic_start_us, wall_start_us};
+  Vopr vopr(plan, shape, clock, nullptr);
   return vopr.run();
+}
+
+// --- regions -----------------------------------------------------------------------------------
+
+namespace {
+
+enum ClusterInv : size_t { cinv_agreement, cinv_drained, cinv_one_map, cinv_count };
+
+// N regions on one clock, one stream. Each region is a whole single-node run (its clients,
+// faults and invariants); the cluster adds the bus's faults and the regions' invariants.
+class Cluster {
+ public:
+  Cluster(const ClusterPlan& plan, const RunShape& shape) : plan_(plan), shape_(shape) {
+    const char* names[cinv_count] = {"bus_agreement", "region_drained", "region_one_map"};
+    const char* whats[cinv_count] = {
+        "peer health points at a vector held, with the same map hash (no desync)",
+        "quiet phases (after each heal, at the end) in which every link drained within the bound",
+        "drained regions whose map hashes are all equal"};
+    for (size_t i = 0; i < cinv_count; ++i) result_.invariants.push_back(Invariant{names[i], 0, whats[i], 0});
+    setups_.resize(plan.regions.size());
+    for (size_t r = 0; r < plan.regions.size(); ++r) {
+      setups_[r] = RegionSetup{r, plan.regions.size(), plan.seed, &stream_, &plan_.bus};
+      regions_.push_back(std::make_unique<Vopr>(plan_.regions[r], shape, clock_, &setups_[r]));
+    }
+  }
+
+  ClusterResult run() {
+    for (auto& region : regions_) region->begin();
+    uint64_t tick = 0;
+    uint64_t heals = 0;
+    while (ok() && tick < shape_.ticks) {
+      tick = turn();
+      // After every heal of a partition, the clients pause until the regions are one again.
+      const uint64_t healed = heals_so_far();
+      if (healed != heals && tick < shape_.ticks) tick = settle(tick, "after a heal");
+      heals = healed;
+    }
+    // The end: the clients stop building for good.
+    tick = settle(tick, "at the end");
+    // Each region's clean stop and the offline replay of its log (as the single node's end).
+    for (auto& region : regions_) {
+      result_.regions.push_back(region->end());
+      if (!result_.regions.back().ok)
+        fail("region" + std::to_string(result_.regions.size()) + " " + result_.regions.back().violation);
+    }
+    stats();
+    result_.ticks_run = tick;
+    result_.simulated_us = clock_.monotonic_us() - monotonic_start_us;
+    for (const RunResult& r : result_.regions) result_.node_real_s += r.node_real_s;
+    return result_;
+  }
+
+ private:
+  // 5 simulated minutes: a region cut off for a minute while its clients built holds ~1200
+  // batches, which it then publishes one round trip each (and 5 s per lost one).
+  static constexpr uint64_t drain_ticks_max = 6000;
+
+  [[nodiscard]] uint64_t heals_so_far() const {
+    uint64_t heals = 0;
+    for (const auto& region : regions_) heals += region->bus_heals();
+    return heals;
+  }
+
+  // A quiet phase: the clients stop building; the regions keep ticking (their planned faults go
+  // on) until every link is drained, then their maps must be one. Returns the tick it ended at.
+  uint64_t settle(uint64_t tick, const char* when) {
+    for (auto& region : regions_) region->set_playing(false);
+    const uint64_t start = tick;
+    while (ok() && !drained()) {
+      if (tick - start >= drain_ticks_max) {
+        violate(cinv_drained, std::string(when) + ": the links did not drain within " +
+                                  std::to_string(drain_ticks_max) + " ticks: " + why_);
+        break;
+      }
+      tick = turn();
+    }
+    drain_ticks_ += tick - start;
+    drain_ticks_max_seen_ = std::max(drain_ticks_max_seen_, tick - start);
+    if (ok()) {
+      result_.invariants[cinv_drained].checks += 1;
+      check_one_map(when);
+    }
+    for (auto& region : regions_) region->set_playing(true);
+    return tick;
+  }
+
+  [[nodiscard]] bool ok() const { return result_.ok; }
+  void fail(const std::string& what) {
+    if (!result_.ok) return;
+    result_.ok = false;
+    result_.violation = what;
+  }
+  void violate(ClusterInv inv, const std::string& detail) {
+    if (!result_.ok) return;
+    result_.invariants[inv].violations += 1;
+    fail("invariant=" + result_.invariants[inv].name + " tick=" + std::to_string(regions_[0]->ticks()) + " " + detail);
+  }
+
+  // One 10 ms turn of every region; the bus's faults at tick boundaries. Returns the tick count.
+  uint64_t turn() {
+    clock_.advance(step_us);
+    const uint64_t tick = regions_[0]->ticks();
+    while (next_fault_ < plan_.bus.faults.size() && plan_.bus.faults[next_fault_].tick <= tick) {
+      const Fault& f = plan_.bus.faults[next_fault_++];
+      regions_[static_cast<size_t>(f.target)]->partition_bus(f.tick + f.duration);
+    }
+    for (size_t r = 0; r < regions_.size() && ok(); ++r) {
+      regions_[r]->turn();
+      for (const std::string& d : regions_[r]->take_desyncs()) violate(cinv_agreement, d);
+      if (!regions_[r]->ok()) fail("region" + std::to_string(r + 1) + " " + regions_[r]->violation());
+    }
+    return regions_[0]->ticks();
+  }
+
+  static std::string text(const std::vector<schema::BusAppliedSeq>& vector) {
+    std::string out;
+    for (const schema::BusAppliedSeq& e : vector)
+      out += " " + std::to_string(sim::raw(e.origin)) + ":" + std::to_string(e.seq);
+    return out;
+  }
+
+  // Every region up, its link holding nothing, and every peer's latest health point at our own
+  // latest vector, agreeing, with all its batches applied here.
+  bool drained() {
+    for (size_t r = 0; r < regions_.size(); ++r) {
+      const std::string who = "region" + std::to_string(r + 1) + ": ";
+      const std::optional<server::RegionLinkStatus> s = regions_[r]->link_status();
+      if (!regions_[r]->running() || !s) {
+        why_ = who + "down";
+        return false;
+      }
+      if (s->bus_state != server::BusState::connected || s->world_held != 0 || s->inbound_waiting != 0) {
+        why_ = who + "bus state " + std::to_string(static_cast<int>(s->bus_state)) + ", world batches held " +
+               std::to_string(s->world_held) + " (outbox pushed " + std::to_string(s->outbox.world_pushed) +
+               " published " + std::to_string(s->outbox.world_published) + " acked " +
+               std::to_string(s->outbox.world_acked) + " republished " + std::to_string(s->outbox.world_republished) +
+               "; bus publishes " + std::to_string(s->bus.publishes) + " resends " + std::to_string(s->bus.resends) +
+               " acks stored " + std::to_string(s->bus.acks_stored) + " duplicate " +
+               std::to_string(s->bus.acks_duplicate) + " failed " + std::to_string(s->bus.acks_failed) +
+               " refused pending_full " + std::to_string(s->bus.publish_refused_pending_full) + " buffer_full " +
+               std::to_string(s->bus.publish_refused_buffer_full) + "), inbound " + std::to_string(s->inbound_waiting);
+        return false;
+      }
+      for (const server::PeerStatus& p : s->peers) {
+        if (p.applied_seq != p.reported_seq || p.health_applied != s->applied ||
+            p.agreement != server::Agreement::agree) {
+          why_ = who + "peer region" + std::to_string(sim::raw(p.region)) + " applied " +
+                 std::to_string(p.applied_seq) + " of " + std::to_string(p.reported_seq) + ", vectors " +
+                 (p.health_applied == s->applied
+                      ? "equal"
+                      : "differ (ours" + text(s->applied) + ", its" + text(p.health_applied) + ")") +
+                 ", agreement " + server::name(p.agreement);
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  void check_one_map(const char* when) {
+    result_.invariants[cinv_one_map].checks += 1;
+    const uint64_t first = regions_[0]->map_hash();
+    std::string hashes;
+    bool same = true;
+    for (size_t r = 0; r < regions_.size(); ++r) {
+      const uint64_t h = regions_[r]->map_hash();
+      same = same && h == first;
+      hashes +=
+          " region" + std::to_string(r + 1) + "=" + std::to_string(h) + "@" + std::to_string(regions_[r]->node_tick());
+    }
+    if (!same) violate(cinv_one_map, std::string(when) + ": map hashes differ:" + hashes);
+  }
+
+  void stats() {
+    Vopr::BusFigures total;
+    for (const auto& region : regions_) {
+      const Vopr::BusFigures f = region->bus_figures();
+#define STRATA_VOPR_ADD_BUS(name, help) total.bus.name += f.bus.name;
+      STRATA_BUS_COUNTERS(STRATA_VOPR_ADD_BUS)
+#undef STRATA_VOPR_ADD_BUS
+      total.health_agree += f.health_agree;
+      total.desyncs += f.desyncs;
+      total.world_batches_published += f.world_batches_published;
+      total.world_batches_consumed += f.world_batches_consumed;
+      total.remote_writes_consumed += f.remote_writes_consumed;
+      total.republished += f.republished;
+      total.duplicates_dropped += f.duplicates_dropped;
+      total.refused += f.refused;
+      total.clock_ahead += f.clock_ahead;
+      total.partitions += f.partitions;
+      total.heals += f.heals;
+    }
+    result_.invariants[cinv_agreement].checks = total.health_agree;
+    auto add = [&](const char* name, uint64_t value) {
+      result_.stats.push_back(std::string(name) + "=" + std::to_string(value));
+    };
+    add("stream_messages", stream_.last_seq());
+    add("world_batches_published", total.world_batches_published);
+    add("world_batches_applied", total.world_batches_consumed);
+    add("remote_writes_applied", total.remote_writes_consumed);
+    add("republished_after_restart", total.republished);
+    add("consumed_duplicates", total.duplicates_dropped);
+    add("refused", total.refused);
+    add("refused_clock_ahead", total.clock_ahead);
+    add("bus_partitions", total.partitions);
+    add("bus_heals", total.heals);
+    add("bus_resends", total.bus.resends);
+    add("acks_duplicate", total.bus.acks_duplicate);
+    add("acks_failed", total.bus.acks_failed);
+    add("consumer_resets", total.bus.consumer_resets);
+    add("quiet_ticks", drain_ticks_);
+    add("quiet_ticks_max", drain_ticks_max_seen_);
+  }
+
+  ClusterPlan plan_;
+  RunShape shape_;
+  ClusterResult result_;
+  server::ManualClock clock_{monotonic_start_us, wall_start_us};
+  server::MemoryStream stream_;
+  std::vector<RegionSetup> setups_;
+  std::vector<std::unique_ptr<Vopr>> regions_;
+  size_t next_fault_ = 0;
+  uint64_t drain_ticks_ = 0;  // in quiet phases, all of them
+  uint64_t drain_ticks_max_seen_ = 0;
+  std::string why_;
+};
+
+}  // namespace
+
+ClusterResult run_cluster(const ClusterPlan& plan, const RunShape& shape) {
+  Cluster cluster(plan, shape);
+  return cluster.run();
 }
 
 }  // namespace strata::vopr
