@@ -33,6 +33,10 @@ class Hlc {
 
   // A local event (send or write) at physical time physical_ms.
   uint64_t now(uint64_t physical_ms);
+  // Whether receive() would take this remote time now (nothing changes).
+  [[nodiscard]] bool within_offset(uint64_t remote_time, uint64_t physical_ms) const {
+    return ms_of(remote_time) <= std::max(physical_ms & ms_mask, physical_high_) + max_offset_ms_;
+  }
   // Merges a remote time. Returns false (and leaves the clock unchanged) when the remote time is
   // more than max_offset_ms ahead of physical_ms.
   [[nodiscard]] bool receive(uint64_t remote_time, uint64_t physical_ms);

@@ -140,11 +140,17 @@ InputScheduler::RemoteSubmit InputScheduler::submit_remote(RegionId origin, uint
   RemoteSubmit result;
   for (const Command& command : commands) {
     if (const auto* write = std::get_if<RemoteBlockWriteCommand>(&command)) {
-      if (!hlc_.receive(write->stamp.hlc, physical_ms)) {
-        count(InputVerdict::clock_ahead);
-        result.clock_ahead += 1;
-        continue;
-      }
+      if (!hlc_.within_offset(write->stamp.hlc, physical_ms)) result.clock_ahead += 1;
+    }
+  }
+  if (result.clock_ahead > 0) {
+    result.verdict = count(InputVerdict::clock_ahead);
+    return result;
+  }
+  for (const Command& command : commands) {
+    if (const auto* write = std::get_if<RemoteBlockWriteCommand>(&command)) {
+      const bool merged = hlc_.receive(write->stamp.hlc, physical_ms);
+      STRATA_ASSERT(merged, "a stamp within the offset a moment ago is merged");
     }
     remote_.push_back(Remote{raw(origin), stream_seq, command});
   }

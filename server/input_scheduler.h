@@ -106,10 +106,11 @@ class InputScheduler {
   // One message of another region, at `stream_seq` of the stream: its commands in order (remote
   // writes, presence) and, for a world batch, the sim::RemoteBatchCommand that marks it applied
   // after them. All or nothing: duplicate when stream_seq is not above the last one taken from
-  // `origin`, queue_full when the pending remote commands have no room for all of it (the caller
-  // keeps it, and the origin's later messages, for the next tick). A remote write stamped further
-  // ahead of physical_ms than the HLC allows is dropped and counted in `clock_ahead` (and in
-  // counters()[clock_ahead]); the rest of the message goes on.
+  // `origin`; queue_full when the pending remote commands have no room for all of it; clock_ahead
+  // when a remote write is stamped further ahead of our clock than the HLC allows (`clock_ahead`
+  // says how many): nothing is taken then, and the caller keeps the message, and the origin's later
+  // ones, for a later tick — our clock catches up, or the lag grows and shows. Dropping such writes
+  // while the batch counted as applied would make the regions differ for good.
   struct RemoteSubmit {
     InputVerdict verdict = InputVerdict::accepted;
     uint32_t clock_ahead = 0;

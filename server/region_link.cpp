@@ -137,16 +137,22 @@ void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
     }
     const InputScheduler::RemoteSubmit submit =
         scheduler.submit_remote(message.origin, message.seq, message.commands, message.world_batch, physical_ms);
-    counters.refused_clock_ahead += submit.clock_ahead;
     switch (submit.verdict) {
       case InputVerdict::accepted:
         if (message.world_batch) {
           counters.world_batches_consumed += 1;
-          counters.remote_writes_consumed += message.commands.size() - submit.clock_ahead;
+          counters.remote_writes_consumed += message.commands.size();
           applied.emplace_back(origin, message.seq);
         } else {
           counters.presence_consumed += 1;
         }
+        break;
+      case InputVerdict::clock_ahead:
+        // Held, with the origin's later messages, until our clock is near enough (counted once).
+        if (!message.held_clock_ahead) counters.refused_clock_ahead += 1;
+        message.held_clock_ahead = true;
+        blocked.push_back(origin);
+        tick_inbound_[kept++] = std::move(message);
         break;
       case InputVerdict::queue_full:
         if (message.world_batch) {
@@ -400,7 +406,7 @@ void RegionLink::consume(const Delivery& delivery, uint64_t now_us) {
     counters_.consumed_duplicate += 1;  // our world holds it already (a consumer repeating itself)
     return;
   }
-  Inbound message{origin, delivery.stream_seq, false, {}};
+  Inbound message{origin, delivery.stream_seq, false, false, {}};
   if (const auto* batch = std::get_if<BusWorldBatch>(&payload)) {
     message.world_batch = true;
     message.commands.reserve(batch->writes.size());

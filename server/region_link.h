@@ -195,6 +195,7 @@ class RegionLink {
     sim::RegionId origin{};
     uint64_t seq = 0;
     bool world_batch = false;
+    bool held_clock_ahead = false;  // already counted as held for a stamp too far ahead
     std::vector<sim::Command> commands;
   };
 

@@ -91,20 +91,24 @@ TEST(InputScheduler, RemoteDuplicatesAndFarFutureClocksAreRefused) {
   EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, batch, true, 1000).verdict, InputVerdict::accepted);
   EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, batch, true, 1000).verdict, InputVerdict::duplicate);
   EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 9, batch, true, 1000).verdict, InputVerdict::duplicate);
-  // A write too far ahead is dropped; the rest of its batch, and the batch's mark, go on.
+  // A message with a write too far ahead is not taken at all (the caller holds it); once our
+  // clock is near enough, it is taken whole.
   const std::vector<Command> mixed{ahead, write};
-  const InputScheduler::RemoteSubmit submit = f.scheduler.submit_remote(RegionId{5}, 11, mixed, true, 1000);
-  EXPECT_EQ(submit.verdict, InputVerdict::accepted);
+  InputScheduler::RemoteSubmit submit = f.scheduler.submit_remote(RegionId{5}, 11, mixed, true, 1000);
+  EXPECT_EQ(submit.verdict, InputVerdict::clock_ahead);
   EXPECT_EQ(submit.clock_ahead, 1U);
   EXPECT_EQ(f.scheduler.counters()[static_cast<size_t>(InputVerdict::clock_ahead)], 1U);
+  EXPECT_EQ(f.scheduler.applied_stream_seqs().at(5), 10U);
+  submit = f.scheduler.submit_remote(RegionId{5}, 11, mixed, true, 1000 + 4000);
+  EXPECT_EQ(submit.verdict, InputVerdict::accepted);
   EXPECT_EQ(f.scheduler.applied_stream_seqs().at(5), 11U);
-  EXPECT_GT(f.hlc.last(), Hlc::pack(1000, 0));  // the HLC merged the remote stamp
+  EXPECT_GT(f.hlc.last(), Hlc::pack(1000, 0));  // the HLC merged the remote stamps
   TickInput input;
-  f.scheduler.build(1, 1000, input);
-  ASSERT_EQ(input.commands.size(), 4U);  // write, mark 10, write, mark 11
+  f.scheduler.build(1, 5000, input);
+  ASSERT_EQ(input.commands.size(), 5U);  // write, mark 10, ahead, write, mark 11
   EXPECT_EQ(std::get<RemoteBatchCommand>(input.commands[1]).stream_seq, 10U);
-  EXPECT_EQ(std::get<RemoteBlockWriteCommand>(input.commands[2]).stamp, write.stamp);
-  EXPECT_EQ(std::get<RemoteBatchCommand>(input.commands[3]).stream_seq, 11U);
+  EXPECT_EQ(std::get<RemoteBlockWriteCommand>(input.commands[2]).stamp, ahead.stamp);
+  EXPECT_EQ(std::get<RemoteBatchCommand>(input.commands[4]).stream_seq, 11U);
 }
 
 TEST(InputScheduler, ARemoteMessageIsTakenWholeOrNotAtAll) {
