@@ -38,3 +38,14 @@ set_tests_properties(services.nats_cluster.start services.nats_cluster.stop PROP
 # Regions replicating through RegionLink over the twin (no service): convergence, faults, bad payloads.
 strata_add_test(NAME server_region_link_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/region_link_test.cpp
                 LIBS strata_server strata_scenario TIMEOUT 300)
+
+# Map snapshots (server/map_snapshots.h): codec, parts, seeded worlds, desync maps, and a region
+# bootstrapped over the twins; then the same bootstrap and the bucket's twin check against nats-server.
+strata_add_test(NAME server_map_snapshots_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/map_snapshots_test.cpp
+                LIBS strata_server strata_scenario TIMEOUT 300)
+add_executable(server_map_snapshots_nats_test ${CMAKE_CURRENT_LIST_DIR}/map_snapshots_nats_test.cpp)
+target_link_libraries(server_map_snapshots_nats_test PRIVATE strata_server_map_store_nats strata_server_nats strata_server
+                      strata_scenario GTest::gtest GTest::gtest_main)
+add_test(NAME server_map_snapshots_nats_test COMMAND server_map_snapshots_nats_test)
+set_tests_properties(server_map_snapshots_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
