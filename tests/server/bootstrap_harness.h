@@ -110,6 +110,7 @@ struct BootRegion {
 struct BootClock {
   std::function<uint64_t()> now_us;
   std::function<bool()> pause;
+  std::function<std::string()> diagnose;  // more to say when the scenario fails (may be empty)
 };
 
 // Runs `region` (and `other`) ticks with pumps in between, `ticks` times.
@@ -197,7 +198,11 @@ inline void run_bootstrap_scenario(Bus& bus1, Bus& bus3, MapStore& store, BootCl
                   << s3.counters.consumed_duplicate << ", remote writes applied "
                   << three.sim.world().counters.remote_writes_applied << " superseded "
                   << three.sim.world().counters.remote_writes_superseded << "; " << d.differing
-                  << " cells differ, first (" << d.cell.x << "," << d.cell.y << ") layer "
+                  << " cells differ; region 3 subscribe failures " << s3.counters.subscribe_failures << " bus deliveries "
+                  << s3.bus.deliveries << " refused subject " << s3.bus.deliveries_refused_subject << " id "
+                  << s3.bus.deliveries_refused_message_id << " forged " << s3.bus.deliveries_refused_forged
+                  << " dup " << s3.bus.deliveries_duplicate << " resets " << s3.bus.consumer_resets
+                  << (clock.diagnose ? clock.diagnose() : std::string()) << "; first ("  << d.cell.x << "," << d.cell.y << ") layer "
                   << static_cast<int>(d.layer) << " kinds " << int{d.a_value.kind} << "/" << int{d.b_value.kind}
                   << " stamps " << d.a_stamp.hlc << "/" << d.b_stamp.hlc;
   }

@@ -85,10 +85,26 @@ TEST(MapSnapshotNats, ANewRegionBootstrapsFromAPublishedSnapshotAndConvergesOver
   ASSERT_TRUE(store);
   const SystemClock system;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  uint64_t next_maintain_us = 0;
   BootClock clock{[&] { return system.monotonic_us(); },
                   [&] {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                    // As the runtime's bus thread: maintain() recreates broken or idle consumers.
+                    if (const uint64_t now = system.monotonic_us(); now >= next_maintain_us) {
+                      bus1->maintain(now);
+                      bus3->maintain(now);
+                      next_maintain_us = now + 500'000;
+                    }
                     return std::chrono::steady_clock::now() < deadline;
+                  },
+                  [&] {
+                    const NatsBus::Buffered b = bus3->buffered_deliveries();
+                    return std::string(" bus3 state ")
+                        .append(std::to_string(static_cast<int>(bus3->state())))
+                        .append(" buffered ")
+                        .append(std::to_string(b.messages))
+                        .append(" last error ")
+                        .append(bus3->last_error());
                   }};
   run_bootstrap_scenario(*bus1, *bus3, *store, clock);
 }
