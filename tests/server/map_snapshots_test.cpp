@@ -208,6 +208,12 @@ TEST(MapSnapshot, DesyncMapsOfTwoRegionsShowTheFirstDifferenceAndHowManyCells) {
   EXPECT_EQ(diff.b_stamp, (LwwStamp{1001, RegionId{1}}));
   EXPECT_EQ(diff.a_value.kind, diff.b_value.kind);
   EXPECT_FALSE(compare_maps(maps[0].world.map, maps[0].world.map).found);
+  if (const char* seeds = std::getenv("STRATA_MAP_SEED_DIR")) {  // fuzz/corpus/map_snapshot's seeds
+    for (const std::string& file : files) {
+      std::filesystem::copy_file(file, std::filesystem::path(seeds) / std::filesystem::path(file).filename(),
+                                 std::filesystem::copy_options::overwrite_existing);
+    }
+  }
   std::filesystem::remove_all(dir);
 }
 
@@ -222,7 +228,8 @@ TEST(MapSnapshot, ANewRegionBootstrapsOverTheTwinsAndConvergesToTheWriter) {
                   [&] {
                     now += 17'000;  // three pauses a tick: the scenario's stamps run 50 ms a tick
                     return ++pauses < 100'000;
-                  }};
+                  },
+                  {}};
   run_bootstrap_scenario(bus1, bus3, store, clock);
 }
 
