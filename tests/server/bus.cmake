@@ -49,3 +49,8 @@ target_link_libraries(server_map_snapshots_nats_test PRIVATE strata_server_map_s
 add_test(NAME server_map_snapshots_nats_test COMMAND server_map_snapshots_nats_test)
 set_tests_properties(server_map_snapshots_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+# strata-desync maps on two desync maps that differ in three (cell, layer) pairs (the fuzz seeds).
+add_test(NAME tools_desync_maps COMMAND strata-desync maps ${PROJECT_SOURCE_DIR}/fuzz/corpus/map_snapshot/40-region1-vs-2.map
+         ${PROJECT_SOURCE_DIR}/fuzz/corpus/map_snapshot/40-region2-vs-1.map)
+set_tests_properties(tools_desync_maps PROPERTIES PASS_REGULAR_EXPRESSION
+                     "first difference: chunk 0, cell \\(5, 6\\), layer active.*A: kind 2 state 0 stamp \\(hlc 1000, region 1\\).*B: kind 2 state 0 stamp \\(hlc 1001, region 1\\).*differing cells \\(cell, layer pairs\\): 3")
