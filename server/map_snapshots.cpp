@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -265,8 +266,8 @@ std::string publish_map_snapshot(MapStore& store, sim::RegionId origin, uint64_t
   Manifest manifest;
   manifest.origin = origin;
   manifest.tick = tick;
-  manifest.parts = static_cast<uint32_t>(std::max<size_t>(1, (blob.size() + L::part_data_bytes_max - 1) /
-                                                                 L::part_data_bytes_max));
+  manifest.parts =
+      static_cast<uint32_t>(std::max<size_t>(1, (blob.size() + L::part_data_bytes_max - 1) / L::part_data_bytes_max));
   manifest.blob_hash = sim::walk_hash(blob);
   manifest.blob_bytes = blob.size();
   std::vector<uint8_t> value;
@@ -576,10 +577,15 @@ void MapSnapshotPublisher::work(Job& job) {
     for (const schema::BusAppliedSeq& e : d.applied) {
       vector += (vector.empty() ? "" : " ") + std::to_string(sim::raw(e.origin)) + ":" + std::to_string(e.seq);
     }
+    auto hex = [](uint64_t v) {
+      char text[17];
+      std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(v));
+      return std::string(text);
+    };
     info.note = "desync: region " + std::to_string(sim::raw(config_.region)) + " (tick " + std::to_string(d.our_tick) +
-                ", map hash " + std::to_string(d.our_hash) + ") and region " + std::to_string(sim::raw(d.peer)) +
-                " (tick " + std::to_string(d.peer_tick) + ", map hash " + std::to_string(d.peer_hash) +
-                ") at the vector " + vector + ". This map was taken at tick " + std::to_string(world.tick) +
+                ", map hash " + hex(d.our_hash) + ") and region " + std::to_string(sim::raw(d.peer)) + " (tick " +
+                std::to_string(d.peer_tick) + ", map hash " + hex(d.peer_hash) + ") at the vector " + vector +
+                ". This map was taken at tick " + std::to_string(world.tick) +
                 ", after the desync was found: its own vector (above) may have moved on from the compared one, "
                 "and then the maps differ by the events applied since as well.";
     if (info.note.size() > L::note_bytes_max) info.note.resize(L::note_bytes_max);

@@ -162,11 +162,11 @@ struct MapSnapshotPublisherConfig {
   bool background = true;    // false: the work is done inline in on_tick (deterministic tests)
 };
 
-#define STRATA_MAP_SNAPSHOT_COUNTERS(X)                                          \
-  X(published, "map snapshots published")                                       \
-  X(publish_failures, "map snapshots the store refused")                        \
-  X(desync_maps_written, "desync maps written")                                 \
-  X(desync_map_failures, "desync maps that could not be written")               \
+#define STRATA_MAP_SNAPSHOT_COUNTERS(X)                           \
+  X(published, "map snapshots published")                         \
+  X(publish_failures, "map snapshots the store refused")          \
+  X(desync_maps_written, "desync maps written")                   \
+  X(desync_map_failures, "desync maps that could not be written") \
   X(skipped_busy, "snapshots due while the previous one was still being made")
 
 struct MapSnapshotCounters {
@@ -215,9 +215,9 @@ class MapSnapshotPublisher {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  std::optional<Job> job_;                 // handed to the worker
+  std::optional<Job> job_;  // handed to the worker
   bool working_ = false;
-  std::unique_ptr<sim::World> spare_;      // the copy's buffer when no job holds it
+  std::unique_ptr<sim::World> spare_;  // the copy's buffer when no job holds it
   std::optional<Desync> desync_request_;
   MapSnapshotCounters counters_;
   std::vector<std::string> desync_files_;

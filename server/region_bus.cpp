@@ -51,7 +51,7 @@ std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string
 }
 
 std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
-                                                                                    uint64_t ticks, std::string& error) {
+                                                                                   uint64_t ticks, std::string& error) {
   std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> out;
   const uint64_t last = log.last_tick();
   const uint64_t first = std::max(log.header().start_tick + 1, last > ticks ? last - ticks + 1 : 1);
@@ -111,8 +111,7 @@ std::unique_ptr<MapStore> open_map_store(const ServerConfig& config, std::string
   return NatsMapStore::open(store, error);
 }
 
-std::optional<sim::WorldSeed> bootstrap_from_snapshot(const ServerConfig& config, MapStore& store,
-                                                      std::string& error) {
+std::optional<sim::WorldSeed> bootstrap_from_snapshot(const ServerConfig& config, MapStore& store, std::string& error) {
   const sim::RegionId self{config.region};
   std::vector<sim::RegionId> from;
   if (config.bus.bootstrap_from == "any") {
@@ -143,9 +142,10 @@ std::optional<sim::WorldSeed> bootstrap_from_snapshot(const ServerConfig& config
     if (!vector.empty()) vector.push_back(' ');
     vector.append(std::to_string(sim::raw(m.origin))).append(":").append(std::to_string(m.seq));
   }
-  spdlog::info("bootstrap: region {} starts from region {}'s map of its tick {} (map hash {:016x}), at tick {}, "
-               "consuming after {}",
-               config.region, sim::raw(info.origin), info.tick, info.map_hash, seed->tick, vector);
+  spdlog::info(
+      "bootstrap: region {} starts from region {}'s map of its tick {} (map hash {:016x}), at tick {}, "
+      "consuming after {}",
+      config.region, sim::raw(info.origin), info.tick, info.map_hash, seed->tick, vector);
   return seed;
 }
 

@@ -194,17 +194,19 @@ inline void run_bootstrap_scenario(Bus& bus1, Bus& bus3, MapStore& store, BootCl
     const RegionLinkStatus s3 = three.link.status();
     ADD_FAILURE() << "region 3 applied region 1 up to " << applied_from_one << ", region 1 acked " << s1.own_acked_seq
                   << " held " << s1.world_held << "; region 3 consumed " << s3.counters.world_batches_consumed
-                  << " batches, " << s3.counters.remote_writes_consumed << " writes, clock ahead " << s3.counters.refused_clock_ahead << " decode refused " << s3.counters.refused_decode[0] + s3.counters.refused_decode[9] << " duplicates "
+                  << " batches, " << s3.counters.remote_writes_consumed << " writes, clock ahead "
+                  << s3.counters.refused_clock_ahead << " decode refused "
+                  << s3.counters.refused_decode[0] + s3.counters.refused_decode[9] << " duplicates "
                   << s3.counters.consumed_duplicate << ", remote writes applied "
                   << three.sim.world().counters.remote_writes_applied << " superseded "
                   << three.sim.world().counters.remote_writes_superseded << "; " << d.differing
-                  << " cells differ; region 3 subscribe failures " << s3.counters.subscribe_failures << " bus deliveries "
-                  << s3.bus.deliveries << " refused subject " << s3.bus.deliveries_refused_subject << " id "
-                  << s3.bus.deliveries_refused_message_id << " forged " << s3.bus.deliveries_refused_forged
+                  << " cells differ; region 3 subscribe failures " << s3.counters.subscribe_failures
+                  << " bus deliveries " << s3.bus.deliveries << " refused subject " << s3.bus.deliveries_refused_subject
+                  << " id " << s3.bus.deliveries_refused_message_id << " forged " << s3.bus.deliveries_refused_forged
                   << " dup " << s3.bus.deliveries_duplicate << " resets " << s3.bus.consumer_resets
-                  << (clock.diagnose ? clock.diagnose() : std::string()) << "; first ("  << d.cell.x << "," << d.cell.y << ") layer "
-                  << static_cast<int>(d.layer) << " kinds " << int{d.a_value.kind} << "/" << int{d.b_value.kind}
-                  << " stamps " << d.a_stamp.hlc << "/" << d.b_stamp.hlc;
+                  << (clock.diagnose ? clock.diagnose() : std::string()) << "; first (" << d.cell.x << "," << d.cell.y
+                  << ") layer " << static_cast<int>(d.layer) << " kinds " << int{d.a_value.kind} << "/"
+                  << int{d.b_value.kind} << " stamps " << d.a_stamp.hlc << "/" << d.b_stamp.hlc;
   }
   ASSERT_TRUE(converged) << "region 3 did not reach region 1's map hash";
   EXPECT_EQ(three.link.status().counters.desyncs, 0U);

@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "server/memory_bus.h"
 #include "server/map_snapshots.h"
+#include "server/memory_bus.h"
 #include "sim/hash.h"
 #include "sim/state_codec.h"
 #include "tests/server/bootstrap_harness.h"
@@ -153,7 +153,8 @@ TEST(MapSnapshot, ASeededWorldHasTheMapTheVectorAndTheTickAndItsNpcsStandFree) {
 }
 
 TEST(MapSnapshot, DesyncMapsOfTwoRegionsShowTheFirstDifferenceAndHowManyCells) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("strata-desync-" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("strata-desync-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   sim::Simulation a = world_with_writes(RegionId{1});
   sim::World b_world = a.world();

@@ -147,9 +147,10 @@ int compare_map_files(const std::string& a_path, const std::string& b_path) {
   print_map_info("A", a_path, *a);
   print_map_info("B", b_path, *b);
   if (a->info.applied != b->info.applied) {
-    std::printf("the vectors differ: the maps hold different sets of events (a region's vector moves on between "
-                "the desync and the map it writes), so some differences may be events one has applied and the other "
-                "not yet\n");
+    std::printf(
+        "the vectors differ: the maps hold different sets of events (a region's vector moves on between "
+        "the desync and the map it writes), so some differences may be events one has applied and the other "
+        "not yet\n");
   }
   const server::MapDifference d = server::compare_maps(a->world.map, b->world.map);
   if (!d.same_size) {
