@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -100,6 +101,7 @@ void encode_manifest(const Manifest& m, std::vector<uint8_t>& out) {
 }
 
 std::optional<Manifest> decode_manifest(std::span<const uint8_t> bytes) {
+  if (bytes.size() != manifest_bytes) return std::nullopt;
   Reader r(bytes);
   Manifest m;
   uint16_t origin = 0;
@@ -356,7 +358,8 @@ std::optional<MapSnapshot> read_map_snapshot(MapStore& store, sim::RegionId regi
   for (uint32_t attempt = 0; attempt < attempts; ++attempt) {
     const ReadOutcome outcome = read_once(store, region, blob, error);
     if (outcome == ReadOutcome::changed) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));  // a publisher is writing
+      // A publisher is writing over it: wait a little for it to finish (not after the last attempt).
+      if (attempt + 1 < attempts) std::this_thread::sleep_for(std::chrono::milliseconds(100 * (attempt + 1)));
       continue;
     }
     if (outcome != ReadOutcome::ok) return std::nullopt;
