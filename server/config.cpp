@@ -206,6 +206,12 @@ const std::vector<Key>& keys() {
                       "payloads above this many bytes are compressed (zstd)"),
       STRATA_UNSIGNED("bus.world_batches_max", bus.world_batches_max, 1, 1'000'000,
                       "world batches held until the stream acknowledges them"),
+      STRATA_UNSIGNED("bus.map_snapshot_every_s", bus.map_snapshot_every_s, 0, 86'400,
+                      "period of the published map snapshots new regions bootstrap from (0: only on a desync)"),
+      STRATA_STRING("bus.map_bucket", bus.map_bucket, "JetStream key-value bucket of the published map snapshots"),
+      STRATA_STRING("bus.bootstrap_from", bus.bootstrap_from,
+                    "with an empty log: start from this region's published map snapshot (a region id, or 'any': "
+                    "the most advanced of the peers'; empty: a new world)"),
       STRATA_STRING("log.dir", data_dir, "folder of the embedded store (session log, snapshots)"),
       STRATA_UNSIGNED("log.snapshot_every_ticks", snapshot_every_ticks, 1, 1000000, "snapshot period K"),
       STRATA_UNSIGNED("log.full_hash_every_ticks", full_hash_every_ticks, 1, 1000000, "full hash period N"),

@@ -53,6 +53,12 @@ struct BusSettings {
   uint32_t presence_every_ticks = 10;
   uint32_t compress_above_bytes = 1024;
   uint32_t world_batches_max = 65536;  // held until acknowledged (20 Hz: 55 minutes of busy ticks)
+  // Map snapshots (server/map_snapshots.h): published every map_snapshot_every_s (0: only on a
+  // desync) to the key-value bucket map_bucket; a region started with an empty log and
+  // bootstrap_from set ("<region>" or "any") starts from one.
+  uint32_t map_snapshot_every_s = 60;
+  std::string map_bucket = "STRATA_MAPS";
+  std::string bootstrap_from;
 };
 
 struct ServerConfig {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "replay/rocks_log.h"
@@ -105,8 +106,27 @@ int main(int argc, char** argv) {
   }
   if (region_bus) options.link = region_bus->link.get();
   const std::string log_dir = config->data_dir + "/session-log";
+  // Map snapshots (server/map_snapshots.h): published to the bus's key-value bucket, written on a
+  // desync, and what a new region (no log yet, bus.bootstrap_from set) starts from.
+  std::unique_ptr<server::MapStore> map_store;
+  std::unique_ptr<server::MapSnapshotPublisher> map_snapshots;
+  std::optional<sim::WorldSeed> seed;
+  if (region_bus) {
+    map_store = server::open_map_store(*config, error);
+    if (!map_store) spdlog::warn("map snapshots: {} (none published; a desync still writes the map)", error);
+    if (!std::filesystem::exists(log_dir) && !config->bus.bootstrap_from.empty()) {
+      if (!map_store) return 1;
+      seed = server::bootstrap_from_snapshot(*config, *map_store, error);
+      if (!seed) {
+        spdlog::error("bootstrap: {}", error);
+        return 1;
+      }
+    }
+    map_snapshots = server::make_map_snapshot_publisher(*config, map_store.get(), *region_bus->link);
+    options.after_tick = [publisher = map_snapshots.get()](const sim::Simulation& sim) { publisher->on_tick(sim); };
+  }
   std::unique_ptr<server::RegionalNode> node;
-  std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error);
+  std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error, {}, std::move(seed));
   if (start) node = server::RegionalNode::create(options, std::move(*start), error);
   if (!node) {
     spdlog::error("{}", error);
@@ -130,8 +150,10 @@ int main(int argc, char** argv) {
   }
   if (region_bus) {
     region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());
-    region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region](const server::Desync& d) {
+    region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region,
+                                     publisher = map_snapshots.get()](const server::Desync& d) {
       const std::string report = server::write_desync_report(data_dir, sim::RegionId{region}, d);
+      publisher->request_desync(d);  // the map, at the next tick, to <data_dir>/desync/ and the bucket
       spdlog::error(
           "desync: region {} and region {} applied the same events (vector of {} origins) but region {} has "
           "map hash {:016x} at tick {} and region {} has {:016x} at tick {}; report {}",

@@ -505,6 +505,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     return false;
   }
   if (options_.link != nullptr) options_.link->on_tick(*sim_, effects);
+  if (options_.after_tick) options_.after_tick(*sim_);
   clock.end(TickPhase::log);
   counters_.ticks += 1;
   counters_.joins += effects.joined.size();

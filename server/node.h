@@ -157,6 +157,9 @@ class RegionalNode {
     // tick takes the other regions' messages before its input is built, and hands over its own
     // writes and samples once it is logged. Must outlive the node.
     RegionLink* link = nullptr;
+    // Called on the tick thread after each tick is logged (and after `link`): the map snapshots'
+    // publisher (server/map_snapshots.h) copies the world from it when one is due. May be empty.
+    std::function<void(const sim::Simulation&)> after_tick;
   };
   // The node over `start` (its log positioned at its world's tick). nullptr and `error` when the
   // options or the start do not fit (no clock or random, a world of another tick than the log's).

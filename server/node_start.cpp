@@ -9,15 +9,21 @@ namespace strata::server {
 
 namespace {
 
-// A new world from the configuration (the region's id set), or nullptr and `error`.
-std::unique_ptr<sim::Simulation> new_world(const ServerConfig& config, std::string& error) {
+// A new world from the configuration (the region's id set) and the seed if any, or nullptr and `error`.
+std::unique_ptr<sim::Simulation> new_world(const ServerConfig& config, std::optional<sim::WorldSeed> seed,
+                                           std::string& error) {
   sim::WorldParams params = config.world;
   params.region = sim::RegionId{config.region};
   if (const char* problem = sim::validate(params)) {
     error = std::string("world parameters: ") + problem;
     return nullptr;
   }
-  return std::make_unique<sim::Simulation>(params);
+  if (!seed) return std::make_unique<sim::Simulation>(params);
+  if (const char* problem = sim::validate(params, *seed)) {
+    error = std::string("world seed: ") + problem;
+    return nullptr;
+  }
+  return std::make_unique<sim::Simulation>(params, std::move(*seed));
 }
 
 // What the configuration changed of the world a log holds, "" when nothing. A region's world
@@ -56,7 +62,7 @@ replay::LogConfig node_log_config(const ServerConfig& config) {
 }
 
 std::optional<NodeStart> open_rocks_start(const ServerConfig& config, const std::string& dir, std::string& error,
-                                          std::function<void()> before_sync) {
+                                          std::function<void()> before_sync, std::optional<sim::WorldSeed> seed) {
   replay::LogConfig log_config = node_log_config(config);
   log_config.before_sync = std::move(before_sync);
   NodeStart start;
@@ -78,7 +84,7 @@ std::optional<NodeStart> open_rocks_start(const ServerConfig& config, const std:
     start.log = std::move(recovered.writer);
     return start;
   }
-  start.sim = new_world(config, error);
+  start.sim = new_world(config, std::move(seed), error);
   if (!start.sim) return std::nullopt;
   replay::Status status;
   start.log = replay::LogWriter::create(dir, start.sim->world(), log_config, status);
@@ -90,7 +96,7 @@ std::optional<NodeStart> open_rocks_start(const ServerConfig& config, const std:
 }
 
 std::optional<MemoryNodeStart> open_memory_start(const ServerConfig& config, replay::MemoryDisk& disk,
-                                                 std::string& error) {
+                                                 std::string& error, std::optional<sim::WorldSeed> seed) {
   const replay::LogConfig log_config = node_log_config(config);
   MemoryNodeStart out;
   if (disk.has_log()) {
@@ -108,7 +114,7 @@ std::optional<MemoryNodeStart> open_memory_start(const ServerConfig& config, rep
     out.start.log = std::move(recovered.log);
     return out;
   }
-  out.start.sim = new_world(config, error);
+  out.start.sim = new_world(config, std::move(seed), error);
   if (!out.start.sim) return std::nullopt;
   replay::Status status;
   auto log = replay::MemorySessionLog::create(disk, out.start.sim->world(), log_config, status);

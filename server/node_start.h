@@ -23,8 +23,11 @@ namespace strata::server {
 
 // The log in `dir` (created if missing, recovered if present). `before_sync` is a test seam
 // (replay::LogConfig::before_sync). nullopt and `error` when it cannot be created or recovered.
+// `seed`: what a new world starts from when `dir` holds no log (a region bootstrapped from a
+// published map snapshot, server/map_snapshots.h); ignored when there is a log to recover.
 [[nodiscard]] std::optional<NodeStart> open_rocks_start(const ServerConfig& config, const std::string& dir,
-                                                        std::string& error, std::function<void()> before_sync = {});
+                                                        std::string& error, std::function<void()> before_sync = {},
+                                                        std::optional<sim::WorldSeed> seed = std::nullopt);
 
 // The log on `disk` (created when it holds none, recovered when it does). `memory` is the same log
 // as start.log, for its fault injection and sync schedule (owned by the node once it is made).
@@ -33,6 +36,7 @@ struct MemoryNodeStart {
   replay::MemorySessionLog* memory = nullptr;
 };
 [[nodiscard]] std::optional<MemoryNodeStart> open_memory_start(const ServerConfig& config, replay::MemoryDisk& disk,
-                                                               std::string& error);
+                                                               std::string& error,
+                                                               std::optional<sim::WorldSeed> seed = std::nullopt);
 
 }  // namespace strata::server

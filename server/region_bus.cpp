@@ -2,6 +2,7 @@
 #include "server/region_bus.h"
 
 #include "replay/replayer.h"
+#include "server/nats_map_store.h"
 
 #include <spdlog/spdlog.h>
 
@@ -100,6 +101,61 @@ std::string write_desync_report(const std::string& data_dir, sim::RegionId regio
     return {};
   }
   return path.string();
+}
+
+std::unique_ptr<MapStore> open_map_store(const ServerConfig& config, std::string& error) {
+  NatsMapStoreConfig store;
+  store.url = config.bus.url;
+  store.bucket = config.bus.map_bucket;
+  store.replicas = config.bus.replicas;
+  return NatsMapStore::open(store, error);
+}
+
+std::optional<sim::WorldSeed> bootstrap_from_snapshot(const ServerConfig& config, MapStore& store, std::string& error) {
+  const sim::RegionId self{config.region};
+  std::vector<sim::RegionId> from;
+  if (config.bus.bootstrap_from == "any") {
+    for (const uint16_t r : config.bus.regions) {
+      if (r != config.region) from.push_back(sim::RegionId{r});
+    }
+  } else {
+    uint64_t region = 0;
+    const std::string& text = config.bus.bootstrap_from;
+    const bool digits = !text.empty() && text.size() <= 5 &&
+                        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) region = std::stoull(text);
+    if (!digits || region == 0 || region > 65535 || region == config.region) {
+      error = std::string("bus.bootstrap_from: '").append(text).append("' is neither 'any' nor another region's id");
+      return std::nullopt;
+    }
+    from.push_back(sim::RegionId{static_cast<uint16_t>(region)});
+  }
+  std::optional<MapSnapshot> snapshot = read_latest_map_snapshot(store, from, error);
+  if (!snapshot) return std::nullopt;
+  const MapSnapshotInfo info = snapshot->info;
+  sim::WorldParams params = config.world;
+  params.region = self;
+  std::optional<sim::WorldSeed> seed = bootstrap_seed(std::move(*snapshot), params, error);
+  if (!seed) return std::nullopt;
+  std::string vector;
+  for (const sim::BusMark& m : seed->bus_applied) {
+    if (!vector.empty()) vector.push_back(' ');
+    vector.append(std::to_string(sim::raw(m.origin))).append(":").append(std::to_string(m.seq));
+  }
+  spdlog::info(
+      "bootstrap: region {} starts from region {}'s map of its tick {} (map hash {:016x}), at tick {}, "
+      "consuming after {}",
+      config.region, sim::raw(info.origin), info.tick, info.map_hash, seed->tick, vector);
+  return seed;
+}
+
+std::unique_ptr<MapSnapshotPublisher> make_map_snapshot_publisher(const ServerConfig& config, MapStore* store,
+                                                                  RegionLink& link) {
+  MapSnapshotPublisherConfig publisher;
+  publisher.region = sim::RegionId{config.region};
+  publisher.every_ticks = uint64_t{config.bus.map_snapshot_every_s} * config.tick_rate_hz;
+  publisher.desync_dir = (std::filesystem::path(config.data_dir) / "desync").string();
+  return std::make_unique<MapSnapshotPublisher>(publisher, store, [&link] { return link.status().own_acked_seq; });
 }
 
 }  // namespace strata::server

@@ -9,6 +9,7 @@
 
 #include "replay/log_source.h"
 #include "server/config.h"
+#include "server/map_snapshots.h"
 #include "server/nats_bus.h"
 #include "server/region_link.h"
 
@@ -40,5 +41,17 @@ struct RegionBus {
 // still is the one compared (then the peer's bundle holds its world: `strata-desync` diffs the
 // two). Returns the paths written (empty on failure, logged).
 std::string write_desync_report(const std::string& data_dir, sim::RegionId region, const Desync& desync);
+
+// The map snapshots' bucket on the bus's NATS (bus.map_bucket), or nullptr and `error`.
+[[nodiscard]] std::unique_ptr<MapStore> open_map_store(const ServerConfig& config, std::string& error);
+// The seed of a new region from the snapshot bus.bootstrap_from names ("<region>", or "any": the
+// most advanced of the other regions'), checked against this configuration; nullopt and `error`.
+[[nodiscard]] std::optional<sim::WorldSeed> bootstrap_from_snapshot(const ServerConfig& config, MapStore& store,
+                                                                    std::string& error);
+// The publisher of this region's map snapshots: every bus.map_snapshot_every_s (0: never but on a
+// desync) to `store` (may be null), desync maps to <data_dir>/desync/; its vector's own entry is
+// the link's last acknowledged world batch.
+[[nodiscard]] std::unique_ptr<MapSnapshotPublisher> make_map_snapshot_publisher(const ServerConfig& config,
+                                                                                MapStore* store, RegionLink& link);
 
 }  // namespace strata::server

@@ -131,7 +131,56 @@ World generate_world(const WorldParams& params) {
   return world;
 }
 
+// A generated world given a seed's tick, map and bus marks. The NPCs were placed on the generated
+// terrain (the same draws as every region's generation, so their ids agree); those the seed's map
+// blocks are moved like an eviction by a remote write.
+World seeded_world(const WorldParams& params, WorldSeed seed) {
+  const char* problem = validate(params, seed);
+  STRATA_REQUIRE(problem == nullptr, problem);
+  World world = generate_world(params);
+  world.tick = seed.tick;
+  world.map = std::move(seed.map);
+  world.bus_applied = std::move(seed.bus_applied);
+  auto blocked = [&](Vec2 pos) {
+    const CellRange r = box_cells(pos);
+    for (int32_t y = r.y0; y <= r.y1; ++y) {
+      for (int32_t x = r.x0; x <= r.x1; ++x) {
+        if (world.map.blocks(CellPos{x, y})) return true;
+      }
+    }
+    return false;
+  };
+  for (size_t i = 0; i < world.npcs.size();) {
+    Npc& npc = world.npcs[i];
+    CellPos free_cell;
+    if (!blocked(npc.pos)) {
+      ++i;
+    } else if (find_free_cell(world.map, CellPos{npc.pos.x.tile(), npc.pos.y.tile()}, limits::evict_search_radius,
+                              free_cell)) {
+      npc.pos = cell_centre(free_cell);
+      ++i;
+    } else {
+      world.npcs.erase(world.npcs.begin() + static_cast<ptrdiff_t>(i));
+    }
+  }
+  return world;
+}
+
 }  // namespace
+
+const char* validate(const WorldParams& params, const WorldSeed& seed) {
+  if (seed.tick == 0) return "a seeded world starts after tick 0";
+  if (seed.map.chunks_x() != params.chunks_x || seed.map.chunks_y() != params.chunks_y) {
+    return "the seed's map is not the params' size";
+  }
+  if (seed.bus_applied.size() > limits::regions_max) return "too many bus marks";
+  for (size_t i = 0; i < seed.bus_applied.size(); ++i) {
+    const BusMark& m = seed.bus_applied[i];
+    if (raw(m.origin) == 0 || m.origin == params.region || m.seq == 0) return "a bus mark of no other region";
+    if (i > 0 && raw(seed.bus_applied[i - 1].origin) >= raw(m.origin)) return "bus marks not sorted by origin";
+  }
+  return nullptr;
+}
 
 const char* validate(const WorldParams& params) {
   if (params.chunks_x < 1 || params.chunks_x > limits::map_chunks_per_axis_max) return "chunks_x out of range";
@@ -878,6 +927,8 @@ void StepContext::occupy(Vec2 pos, int32_t delta) {
 // Simulation.
 
 Simulation::Simulation(const WorldParams& params) : Simulation(generate_world(params)) {}
+
+Simulation::Simulation(const WorldParams& params, WorldSeed seed) : Simulation(seeded_world(params, std::move(seed))) {}
 
 Simulation::Simulation(World world) : world_(std::move(world)) {
   world_.players.reserve(limits::players_max);

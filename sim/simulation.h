@@ -62,10 +62,28 @@ struct Effects {
   void clear();
 };
 
+// What a new world may start from besides its parameters: a region bootstrapped from another
+// region's published map (server/map_snapshots.h) starts at that snapshot's tick with its map and
+// with the applied-sequence vector that map holds, so its consumers start after those sequences and
+// its log's start snapshot records all of it (the log replays without the bus). Part of the world's
+// construction, not a command: nothing steps it, and the same seed makes the same world.
+struct WorldSeed {
+  uint64_t tick = 0;                 // the new world's tick (> 0: a log starting at tick 0 must regenerate)
+  TileMap map;                       // the params' size; every cell valid (a decoded, validated world's)
+  std::vector<BusMark> bus_applied;  // sorted by origin, unique, not the own region, sequences > 0
+};
+// nullptr when `seed` fits `params`, else what is wrong.
+[[nodiscard]] const char* validate(const WorldParams& params, const WorldSeed& seed);
+
 class Simulation {
  public:
   // A new world generated from the parameters (which the caller has validated).
   explicit Simulation(const WorldParams& params);
+  // A new world generated from the parameters, then given the seed's tick, map and bus marks (both
+  // validated by the caller: validate(params) and validate(params, seed)). The generated NPCs that
+  // the seed's map blocks move to the nearest free cell, as a remote write would move them, or are
+  // dropped when there is none.
+  Simulation(const WorldParams& params, WorldSeed seed);
   // Adopts a decoded world. Returns nullopt (and the reason) when validate_world refuses it.
   [[nodiscard]] static std::optional<Simulation> from_world(World world, std::string* error = nullptr);
 

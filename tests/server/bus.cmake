@@ -38,3 +38,19 @@ set_tests_properties(services.nats_cluster.start services.nats_cluster.stop PROP
 # Regions replicating through RegionLink over the twin (no service): convergence, faults, bad payloads.
 strata_add_test(NAME server_region_link_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/region_link_test.cpp
                 LIBS strata_server strata_scenario TIMEOUT 300)
+
+# Map snapshots (server/map_snapshots.h): codec, parts, seeded worlds, desync maps, and a region
+# bootstrapped over the twins; then the same bootstrap and the bucket's twin check against nats-server.
+strata_add_test(NAME server_map_snapshots_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/map_snapshots_test.cpp
+                LIBS strata_server strata_scenario TIMEOUT 300)
+add_executable(server_map_snapshots_nats_test ${CMAKE_CURRENT_LIST_DIR}/map_snapshots_nats_test.cpp)
+target_link_libraries(server_map_snapshots_nats_test PRIVATE strata_server_map_store_nats strata_server_nats strata_server
+                      strata_scenario GTest::gtest GTest::gtest_main)
+add_test(NAME server_map_snapshots_nats_test COMMAND server_map_snapshots_nats_test)
+set_tests_properties(server_map_snapshots_nats_test PROPERTIES TIMEOUT 180 LABELS "services" FIXTURES_REQUIRED nats
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+# strata-desync maps on two desync maps that differ in three (cell, layer) pairs (the fuzz seeds).
+add_test(NAME tools_desync_maps COMMAND strata-desync maps ${PROJECT_SOURCE_DIR}/fuzz/corpus/map_snapshot/40-region1-vs-2.map
+         ${PROJECT_SOURCE_DIR}/fuzz/corpus/map_snapshot/40-region2-vs-1.map)
+set_tests_properties(tools_desync_maps PROPERTIES PASS_REGULAR_EXPRESSION
+                     "first difference: chunk 0, cell \\(5, 6\\), layer active.*A: kind 2 state 0 stamp \\(hlc 1000, region 1\\).*B: kind 2 state 0 stamp \\(hlc 1001, region 1\\).*differing cells \\(cell, layer pairs\\): 3")

@@ -9,6 +9,11 @@
 //       the same as compare --bundle FILE.
 //   explain BUNDLE
 //       prints a bundle's report again (on another machine: the bundle holds the states).
+//   maps A B
+//       A, B: map files two regions wrote on a desync (<data_dir>/desync/*.map, server/map_snapshots.h)
+//       or any two map snapshots. Prints each one's region, tick, vector, hash and note, then the
+//       first differing chunk, cell and layer with both values and stamps, and how many (cell,
+//       layer) pairs differ.
 // Exit codes: 0 no divergence, 6 diverged, 2 not found, 3 damaged, 4 rules version, 5 unsupported,
 // 7 I/O, 8 invalid argument, 1 usage.
 #include <malloc.h>
@@ -21,6 +26,7 @@
 
 #include "replay/desync.h"
 #include "replay/frames.h"
+#include "server/map_snapshots.h"
 
 namespace {
 
@@ -96,6 +102,76 @@ int compare(const std::string& a_path, const std::string& b_path, const std::str
   return replay::exit_code(replay::Code::hash_mismatch);
 }
 
+std::optional<server::MapSnapshot> read_map_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "strata-desync: %s: cannot open\n", path.c_str());
+    return std::nullopt;
+  }
+  std::vector<uint8_t> bytes;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    bytes.insert(bytes.end(), buffer, buffer + in.gcount());
+    if (bytes.size() > server::map_snapshot_limits::blob_bytes_max) break;
+  }
+  server::MapSnapshotDecode decoded = server::decode_map_snapshot(bytes);
+  if (!decoded.snapshot) {
+    std::fprintf(stderr, "strata-desync: %s: %s\n", path.c_str(), decoded.error.c_str());
+    return std::nullopt;
+  }
+  return std::move(decoded.snapshot);
+}
+
+void print_map_info(const char* label, const std::string& path, const server::MapSnapshot& s) {
+  std::printf("%s: %s\n   region %u tick %" PRIu64 " map hash %016" PRIx64 " vector", label, path.c_str(),
+              unsigned{sim::raw(s.info.origin)}, s.info.tick, s.info.map_hash);
+  for (const sim::BusMark& m : s.info.applied) std::printf(" %u:%" PRIu64, unsigned{sim::raw(m.origin)}, m.seq);
+  std::printf("\n");
+  if (!s.info.note.empty()) std::printf("   note: %s\n", s.info.note.c_str());
+}
+
+const char* layer_name(sim::Layer layer) {
+  switch (layer) {
+    case sim::Layer::floor: return "floor";
+    case sim::Layer::active: return "active";
+    case sim::Layer::ceiling: return "ceiling";
+    default: return "?";
+  }
+}
+
+int compare_map_files(const std::string& a_path, const std::string& b_path) {
+  const std::optional<server::MapSnapshot> a = read_map_file(a_path);
+  if (!a) return replay::exit_code(replay::Code::damaged);
+  const std::optional<server::MapSnapshot> b = read_map_file(b_path);
+  if (!b) return replay::exit_code(replay::Code::damaged);
+  print_map_info("A", a_path, *a);
+  print_map_info("B", b_path, *b);
+  if (a->info.applied != b->info.applied) {
+    std::printf(
+        "the vectors differ: the maps hold different sets of events (a region's vector moves on between "
+        "the desync and the map it writes), so some differences may be events one has applied and the other "
+        "not yet\n");
+  }
+  const server::MapDifference d = server::compare_maps(a->world.map, b->world.map);
+  if (!d.same_size) {
+    std::printf("the maps differ in size: A %dx%d chunks, B %dx%d chunks\n", a->world.map.chunks_x(),
+                a->world.map.chunks_y(), b->world.map.chunks_x(), b->world.map.chunks_y());
+    return replay::exit_code(replay::Code::hash_mismatch);
+  }
+  if (!d.found) {
+    std::printf("the maps are the same (%zu chunks)\n", a->world.map.chunks().size());
+    return 0;
+  }
+  std::printf("first difference: chunk %zu, cell (%d, %d), layer %s\n", d.chunk, d.cell.x, d.cell.y,
+              layer_name(d.layer));
+  std::printf("   A: kind %u state %u stamp (hlc %" PRIu64 ", region %u)\n", unsigned{d.a_value.kind},
+              unsigned{d.a_value.state}, d.a_stamp.hlc, unsigned{sim::raw(d.a_stamp.region)});
+  std::printf("   B: kind %u state %u stamp (hlc %" PRIu64 ", region %u)\n", unsigned{d.b_value.kind},
+              unsigned{d.b_value.state}, d.b_stamp.hlc, unsigned{sim::raw(d.b_stamp.region)});
+  std::printf("differing cells (cell, layer pairs): %" PRIu64 "\n", d.differing);
+  return replay::exit_code(replay::Code::hash_mismatch);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -118,7 +194,12 @@ int main(int argc, char** argv) {
   auto* explain_cmd = app.add_subcommand("explain", "print a desync bundle's report");
   explain_cmd->add_option("bundle", bundle_path)->required();
   explain_cmd->add_option("--max-lines", max_lines, "field differences shown")->check(CLI::Range(1, 100000));
+  auto* maps_cmd = app.add_subcommand("maps", "compare two map files (a desync's <data_dir>/desync/*.map)");
+  maps_cmd->add_option("a", a_path, "map file")->required();
+  maps_cmd->add_option("b", b_path, "map file")->required();
   CLI11_PARSE(app, argc, argv);
+
+  if (maps_cmd->parsed()) return compare_map_files(a_path, b_path);
 
   if (compare_cmd->parsed() || bundle_cmd->parsed()) return compare(a_path, b_path, bundle_path, max_lines);
   replay::DesyncBundle bundle;
