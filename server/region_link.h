@@ -214,7 +214,9 @@ class RegionLink {
 
   // Tick thread.
   uint64_t next_health_tick_ = 0;
-  std::vector<Inbound> tick_inbound_;  // taken from inbound_, not yet taken by the scheduler
+  std::vector<uint64_t> chunk_hashes_;  // sim::chunk_hash of each chunk, valid where not dirty
+  std::vector<uint8_t> chunk_dirty_;    // written since its hash was taken
+  std::vector<Inbound> tick_inbound_;   // taken from inbound_, not yet taken by the scheduler
 
   std::mutex handover_mutex_;
   Handover handover_;

@@ -3,6 +3,8 @@
 // streaming result equals the one-shot hash of the concatenation, so buffering does not change it.
 #include "sim/hash.h"
 
+#include <vector>
+
 #define XXH_STATIC_LINKING_ONLY  // XXH3_state_t on the stack (no allocation)
 #include <xxhash.h>
 #if defined(__x86_64__)
@@ -114,8 +116,25 @@ uint64_t hash_scope(const World& world, WalkScope scope) {
 
 uint64_t quick_hash(const World& world) { return hash_scope(world, WalkScope::quick); }
 uint64_t full_hash(const World& world) { return hash_scope(world, WalkScope::full); }
+uint64_t chunk_hash(const Chunk& chunk) {
+  return hash_walk([&](auto& writer) { walk_detail::walk_chunk(writer, chunk); });
+}
+
+uint64_t map_hash_of(int32_t chunks_x, int32_t chunks_y, std::span<const uint64_t> chunk_hashes) {
+  STRATA_REQUIRE(chunk_hashes.size() == static_cast<size_t>(chunks_x) * static_cast<size_t>(chunks_y),
+                 "one hash per chunk", chunk_hashes.size(), chunks_x, chunks_y);
+  return hash_walk([&](auto& writer) {
+    writer.i32("chunks_x", chunks_x);
+    writer.i32("chunks_y", chunks_y);
+    for (const uint64_t h : chunk_hashes) writer.u64("chunk", h);
+  });
+}
+
 uint64_t map_hash(const World& world) {
-  return hash_walk([&](auto& writer) { walk_map_only(world, writer); });
+  std::vector<uint64_t> hashes;
+  hashes.reserve(world.map.chunks().size());
+  for (const Chunk& chunk : world.map.chunks()) hashes.push_back(chunk_hash(chunk));
+  return map_hash_of(world.map.chunks_x(), world.map.chunks_y(), hashes);
 }
 
 uint64_t walk_hash(std::span<const uint8_t> walk_bytes) {

@@ -13,7 +13,12 @@ namespace strata::sim {
 [[nodiscard]] uint64_t full_hash(const World& world);
 // The map alone (its size, and every chunk's layers and LWW stamps): what regions that applied the
 // same events agree on whatever the order (players, NPCs, ghosts and counters are each region's own).
+// It is a hash of the chunks' hashes, in chunk index order, so a caller that keeps chunk_hash()
+// of each chunk recomputes only the chunks a tick changed (Effects::changed_cells lists every map
+// write, stamps included) and gets the same value from map_hash_of().
 [[nodiscard]] uint64_t map_hash(const World& world);
+[[nodiscard]] uint64_t chunk_hash(const Chunk& chunk);
+[[nodiscard]] uint64_t map_hash_of(int32_t chunks_x, int32_t chunks_y, std::span<const uint64_t> chunk_hashes);
 // XXH3-64 of canonical walk bytes as they are (sim/canonical.h): full_hash(w) is walk_hash of the
 // bytes of w's full walk. For state bytes that are only to be compared with a known world.
 [[nodiscard]] uint64_t walk_hash(std::span<const uint8_t> walk_bytes);

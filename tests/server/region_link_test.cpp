@@ -157,8 +157,12 @@ void expect_converged(Cluster& cluster) {
     consumed += s.counters.world_batches_consumed;
     EXPECT_EQ(s.counters.desyncs, 0U);
     EXPECT_EQ(s.counters.world_overflow, 0U);
-    // Health points keep coming while nothing is written (a point waits only for our own batches).
+    // Health points keep coming while nothing is written (a point waits only for our own batches),
+    // and their map hash, kept from cached chunk hashes, is the world's.
     EXPECT_GE(s.tick + 3, region->sim.tick());
+    if (s.tick == region->sim.tick()) {
+      EXPECT_EQ(s.map_hash, hash);
+    }
     for (const PeerStatus& p : s.peers) EXPECT_EQ(p.agreement, Agreement::agree) << "peer " << raw(p.region);
   }
   // Every batch applied exactly once by each other region.
