@@ -21,6 +21,7 @@
 #include "server/node_start.h"
 #include "server/runtime.h"
 #include "server/status.h"
+#include "server/storage_service.h"
 #include "server/transports.h"
 #include "sim/limits.h"
 #include "storage/account_registry.h"
@@ -96,14 +97,23 @@ int main(int argc, char** argv) {
   options.snapshot_threads = config->snapshot_threads;
   options.snapshot_threads_nice = static_cast<int>(config->snapshot_threads_nice);
   const std::string log_dir = config->data_dir + "/session-log";
+  // The stores (embedded RocksDB by default; Redis and MariaDB when configured), before the node: a
+  // new world may take its map from them.
+  auto storage_options = server::StorageService::options_from(*config, clock.wall_us(), error);
+  auto storage = storage_options ? server::StorageService::open(*storage_options, error) : nullptr;
+  if (!storage) {
+    spdlog::error("storage: {}", error);
+    return 1;
+  }
   std::unique_ptr<server::RegionalNode> node;
-  std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error);
+  std::optional<server::NodeStart> start = server::open_start_with_storage(*config, log_dir, *storage, error);
   if (start) node = server::RegionalNode::create(options, std::move(*start), error);
   if (!node) {
     spdlog::error("{}", error);
     return 1;
   }
   server::log_node_start(*node, *config);
+  storage->start(node->simulation().world());
 
   // The account registry (name -> persistent player id), the login and the HTTP listeners. Dev
   // mode's names are written without fsync: a burst of new names costs the HTTP thread no flushes.
@@ -124,6 +134,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::Status status;
+  status.storage = storage.get();
   server::HttpListeners listeners(*config, login, *metrics, status, transports->tcp_address().port);
   if (!listeners.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
@@ -139,6 +150,8 @@ int main(int argc, char** argv) {
   runtime_config.run_for_us = static_cast<uint64_t>(run_seconds * 1e6);
   runtime_config.stop_signal = &stop_requested;
   server::Runtime runtime(runtime_config, clock, std::move(node), *transports, metrics.get(), &status);
-  runtime.add_stop_step([&listeners] { listeners.stop(); });  // after the log is closed
+  runtime.add_tick_observer(*storage);
+  runtime.add_stop_step([&storage] { storage->close_queries(); });  // answered before the listeners stop
+  runtime.add_stop_step([&listeners] { listeners.stop(); });        // after the log is closed
   return runtime.run().exit_code();
 }
