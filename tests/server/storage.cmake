@@ -1,8 +1,9 @@
 # tests/server/storage.cmake: the storage service (server/storage_service.h). The unit test runs over
 # the embedded stores (no service; also under ASan); the services test runs against the redis-server
 # and mariadbd the CTest fixtures start (tests/storage/storage.cmake), stopping and stalling them.
-strata_add_test(NAME server_storage_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/storage_service_test.cpp
-                LIBS strata_server_storage TIMEOUT 300)
+strata_add_test(NAME server_storage_test
+                SOURCES ${CMAKE_CURRENT_LIST_DIR}/storage_service_test.cpp ${CMAKE_CURRENT_LIST_DIR}/storage_runtime_test.cpp
+                LIBS strata_server_storage strata_server_runtime TIMEOUT 300)
 target_compile_definitions(server_storage_test PRIVATE STRATA_PROMTOOL="${STRATA_PROMTOOL}")
 
 # Not in STRATA_UNIT_TEST_BINARIES (the sanitizer run has no service fixtures): a plain executable.
