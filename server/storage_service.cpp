@@ -393,6 +393,7 @@ bool StorageService::save_map(const sim::World& world) {
       map_save(options_.map, world.map, std::max<uint64_t>(world.tick, 1), baseline);
   if (!record) return false;
   const size_t chunks = record->chunks.size();
+  const uint64_t hash = record->hash;
   const storage::SubmitResult submitted = stores_->maps().write(std::move(*record));
   const bool queued = submitted.status == storage::Submit::queued;
   if (queued) map_baseline_ = std::move(baseline);
@@ -401,8 +402,8 @@ bool StorageService::save_map(const sim::World& world) {
     ++(queued ? counters_.map_saves : counters_.map_saves_refused);
   }
   if (queued) {
-    spdlog::info("storage: map {} saved at tick {}: {} changed chunks queued", static_cast<uint32_t>(options_.map),
-                 world.tick, chunks);
+    spdlog::info("storage: map {} saved at tick {}: {} changed chunks queued, map hash {:016x}",
+                 static_cast<uint32_t>(options_.map), world.tick, chunks, hash);
   } else {
     spdlog::error("storage: the map save at tick {} was refused: {}", world.tick, submitted.reason);
   }
