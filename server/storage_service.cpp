@@ -299,6 +299,10 @@ void StorageService::start(const sim::World& world, std::chrono::milliseconds ti
   STRATA_REQUIRE(!started_, "start() once");
   started_ = true;
   start_tick_ = world.tick;
+  // A recovered world's players are in the store from the run that crashed; they leave in the first
+  // tick, and the first batch says they are gone.
+  for (const sim::Player& p : world.players)
+    last_positions_.push_back({storage::PlayerKey{sim::raw(p.id)}, p.pos.x.tile(), p.pos.y.tile()});
   const std::function<void()> pump_fn = options_.worker_threads ? std::function<void()>() : [this] { pump(); };
   if (store_worker_) store_worker_->wake();
   auto stored = wait_read(stores_->maps(), options_.map, timeout, pump_fn);
@@ -355,6 +359,10 @@ void StorageService::write_positions(const sim::World& world, bool everyone_gone
       now.push_back({storage::PlayerKey{sim::raw(p.id)}, p.pos.x.tile(), p.pos.y.tile()});
   }
   storage::PositionBatch batch;
+  // Every position_refresh_batches batches everyone is sent, moved or not: a store that lost its
+  // data (a Redis restart without persistence) holds every player again within that period.
+  const bool refresh = !everyone_gone && ++batches_since_refresh_ >= storage_limits::position_refresh_batches;
+  if (refresh) batches_since_refresh_ = 0;
   size_t i = 0, j = 0;
   while (i < now.size() || j < last_positions_.size()) {
     if (j == last_positions_.size() || (i < now.size() && now[i].player < last_positions_[j].player)) {
@@ -362,7 +370,7 @@ void StorageService::write_positions(const sim::World& world, bool everyone_gone
     } else if (i == now.size() || last_positions_[j].player < now[i].player) {
       batch.gone.push_back(last_positions_[j++].player);
     } else {
-      if (!(now[i] == last_positions_[j])) batch.moved.push_back(now[i]);
+      if (refresh || !(now[i] == last_positions_[j])) batch.moved.push_back(now[i]);
       ++i;
       ++j;
     }

@@ -60,6 +60,9 @@ class StorageView {
 namespace storage_limits {
 // Players listed in one answer: beyond, the answer says "truncated" and gives the count.
 inline constexpr size_t near_answer_players_max = 1000;
+// Every this many position batches, every player's position is sent, moved or not (60 batches of
+// 20 ticks: once a minute at 20 Hz).
+inline constexpr size_t position_refresh_batches = 60;
 // Near queries waiting for the store at once; more are answered 503 at once.
 inline constexpr size_t near_queries_waiting_max = 64;
 // How long stop() waits at most for the map to load at start.
@@ -181,6 +184,7 @@ class StorageService final : public StorageView, public TickObserver {
   std::unique_ptr<storage::StoreSet> stores_;
   // Sim thread only: the positions of the last batch (sorted by player), the map's baseline.
   std::vector<storage::Position> last_positions_;
+  size_t batches_since_refresh_ = 0;
   ChunkHashes map_baseline_;
   bool started_ = false;
   bool stopped_ = false;

@@ -136,8 +136,8 @@ TEST(StorageService, PositionsEveryMTicksAppearInNearQueries) {
   auto service = open_or_fail(embedded_options(dir));
   ASSERT_TRUE(service);
   sim::World world = sim::Simulation(small_params()).world();
-  world.players = {player_at(1, 10, 10), player_at(2, 12, 10), player_at(3, 50, 50)};
   service->start(world);
+  world.players = {player_at(1, 10, 10), player_at(2, 12, 10), player_at(3, 50, 50)};
   world.tick = 1;
   service->observe(world);  // not a multiple of M = 5: nothing written
   EXPECT_EQ(service->counters().position_batches, 0U);
@@ -177,6 +177,32 @@ TEST(StorageService, PositionsEveryMTicksAppearInNearQueries) {
   EXPECT_EQ(answer.response->status, 400);
   EXPECT_EQ(service->counters().near_bad_request, 1U);
   EXPECT_EQ(service->counters().near_answered, 2U);
+}
+
+// A recovered world's players (in the store from the run that crashed) are gone in the first batch;
+// every position_refresh_batches batches everyone is sent again, moved or not.
+TEST(StorageService, RecoveredPlayersAreGoneAndEveryoneIsRefreshedPeriodically) {
+  TempDir dir("refresh");
+  auto service = open_or_fail(embedded_options(dir));
+  ASSERT_TRUE(service);
+  sim::World world = sim::Simulation(small_params()).world();
+  world.tick = 500;
+  world.players = {player_at(8, 1, 1), player_at(9, 2, 2)};
+  service->start(world);
+  world.players = {player_at(9, 2, 2)};  // 8 left in the first tick; 9 joined again and stands still
+  world.tick = 505;
+  service->observe(world);
+  EXPECT_EQ(service->counters().positions_gone, 1U);
+  EXPECT_EQ(service->counters().positions_moved, 0U);
+  for (size_t batch = 2; batch < storage_limits::position_refresh_batches; ++batch) {
+    world.tick += 5;
+    service->observe(world);
+  }
+  EXPECT_EQ(service->counters().position_batches, 1U);  // nobody moved
+  world.tick += 5;
+  service->observe(world);
+  EXPECT_EQ(service->counters().position_batches, 2U);  // the refresh
+  EXPECT_EQ(service->counters().positions_moved, 1U);
 }
 
 // Near queries waiting for the store are bounded: beyond the bound the answer is 503 at once, and
