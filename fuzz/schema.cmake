@@ -6,3 +6,6 @@ strata_add_fuzzer(NAME fuzz_schema_tick_input SOURCES ${CMAKE_CURRENT_LIST_DIR}/
   LIBS strata_schema CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/schema_tick_input)
 strata_add_fuzzer(NAME fuzz_schema_snapshot SOURCES ${CMAKE_CURRENT_LIST_DIR}/schema_snapshot.cpp
   LIBS strata_schema CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/schema_snapshot)
+# The region event bus's payloads (issue 15, "Bad input"); seeds by tests/schema/write_bus_seeds.cpp.
+strata_add_fuzzer(NAME fuzz_bus_message SOURCES ${CMAKE_CURRENT_LIST_DIR}/bus_message.cpp
+  LIBS strata_schema_bus CORPUS ${CMAKE_CURRENT_LIST_DIR}/corpus/bus_message)

@@ -1,6 +1,8 @@
 // fuzz/sim_step.cpp — arbitrary bytes become a stream of commands of every kind with any field
 // values, stepped on a small world; after every tick the world's invariants and derived indexes must
-// hold. Finds rules that trust a field, overflow, or let an entity into a wall.
+// hold. Finds rules that trust a field, overflow, or let an entity into a wall. The first byte picks
+// the world's region map: the local region owning everything, or a split where it owns some chunks,
+// another region others and nobody the rest (remote NPC positions then move NPCs it does not run).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -33,7 +35,8 @@ class Bytes {
 };
 
 Command next_command(Bytes& in) {
-  const auto kind = in.take<uint8_t>() % 8;
+  static_assert(command_kind_count == 10, "a new command kind needs a case here");
+  const auto kind = in.take<uint8_t>() % 10;
   const PlayerId player{in.take<uint8_t>() % 8U};
   const auto seq = in.take<uint32_t>();
   const CellPos cell{static_cast<int32_t>(in.take<int8_t>()) + 32, static_cast<int32_t>(in.take<int8_t>()) + 32};
@@ -50,27 +53,42 @@ Command next_command(Bytes& in) {
     case 5: return InteractCommand{player, seq, cell, stamp};
     case 6:
       return RemoteBlockWriteCommand{cell, layer, static_cast<uint8_t>(a % 10), static_cast<uint8_t>(b % 5), stamp};
-    default:
+    case 7:
       return RemotePresenceCommand{stamp.region, player,
                                    Vec2{Fixed::from_raw(static_cast<int32_t>(seq & 0x7FFF) - 64),
                                         Fixed::from_raw(static_cast<int32_t>(seq >> 17U))},
                                    static_cast<Direction>(a % 10)};
+    case 8: return RemoteBatchCommand{stamp.region, stamp.hlc % 8U};  // small: stale and repeated marks are common
+    default:
+      // NPC ids 1..5 (4 exist at the start), positions around and beyond the 64x64-cell map.
+      return RemoteNpcCommand{stamp.region, NpcId{a % 6U},
+                              Vec2{Fixed::from_raw(static_cast<int32_t>(seq & 0x7FFF) - 64),
+                                   Fixed::from_raw(static_cast<int32_t>(seq >> 17U))},
+                              static_cast<Direction>(b % 10)};
   }
+}
+
+WorldParams make_params(bool split) {
+  WorldParams p;
+  p.chunks_x = 2;
+  p.chunks_y = 2;
+  p.npc_count = 4;
+  p.random_ticks_per_chunk = 8;
+  if (split) {
+    // Region 1 (local) owns the west column, region 2 the north-east chunk, nobody the south-east.
+    p.region_map.mode = Ownership::by_map;
+    p.region_map.rects = {RegionRect{0, 0, 1, 2, RegionId{1}}, RegionRect{1, 0, 1, 1, RegionId{2}}};
+  }
+  return p;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const WorldParams params = [] {
-    WorldParams p;
-    p.chunks_x = 2;
-    p.chunks_y = 2;
-    p.npc_count = 4;
-    p.random_ticks_per_chunk = 8;
-    return p;
-  }();
-  Simulation sim(params);
+  static const WorldParams whole = make_params(false);
+  static const WorldParams split = make_params(true);
   Bytes in(data, size);
+  Simulation sim((in.take<uint8_t>() & 1U) != 0 ? split : whole);
   TickInput input;
   for (int tick = 0; tick < 64 && !in.empty(); ++tick) {
     input.tick = sim.tick() + 1;

@@ -101,6 +101,13 @@ std::string describe_command(const sim::Command& command) {
                  std::to_string(sim::raw(c.player)) + " pos " + std::to_string(c.pos.x.raw()) + "," +
                  std::to_string(c.pos.y.raw());
         }
+        if constexpr (std::is_same_v<T, sim::RemoteBatchCommand>) {
+          return "remote batch region " + std::to_string(sim::raw(c.origin)) + " seq " + std::to_string(c.stream_seq);
+        }
+        if constexpr (std::is_same_v<T, sim::RemoteNpcCommand>) {
+          return "remote npc region " + std::to_string(sim::raw(c.origin)) + " npc " + std::to_string(sim::raw(c.npc)) +
+                 " pos " + std::to_string(c.pos.x.raw()) + "," + std::to_string(c.pos.y.raw());
+        }
         return {};
       },
       command);

@@ -22,7 +22,7 @@ static_assert(static_cast<uint16_t>(wire::MoveMode::RUN) + 1 == to_underlying(si
 static_assert(static_cast<uint16_t>(wire::MoveMode::RUN) == to_underlying(sim::MoveMode::run));
 static_assert(static_cast<uint16_t>(wire::Layer::CEILING) + 1 == to_underlying(sim::Layer::count));
 static_assert(static_cast<uint16_t>(wire::Layer::ACTIVE) == to_underlying(sim::Layer::active));
-static_assert(sim::command_kind_count == 8, "a new command kind needs a union member in commands.capnp");
+static_assert(sim::command_kind_count == 10, "a new command kind needs a union member in commands.capnp");
 static_assert(wire::Command::_capnpPrivate::pointerCount == 0, "a Command must stay one flat struct");
 static_assert(wire::Command::_capnpPrivate::dataWordSize <= limits::command_words_max);
 static_assert(wire::TickInput::_capnpPrivate::dataWordSize == 1 && wire::TickInput::_capnpPrivate::pointerCount == 1,
@@ -82,14 +82,25 @@ void detail::command_to_wire(const sim::Command& command, wire::Command::Builder
     g.setKind(c->kind);
     g.setState(c->state);
     set_cell_stamp(g, c->cell, c->stamp);
-  } else {
-    const auto& p = std::get<sim::RemotePresenceCommand>(command);
+  } else if (const auto* c = std::get_if<sim::RemotePresenceCommand>(&command)) {
     auto g = out.initRemotePresence();
-    g.setOrigin(sim::raw(p.origin));
-    g.setPlayer(sim::raw(p.player));
-    g.setPosX(p.pos.x.raw());
-    g.setPosY(p.pos.y.raw());
-    g.setFacing(wire_enum(p.facing));
+    g.setOrigin(sim::raw(c->origin));
+    g.setPlayer(sim::raw(c->player));
+    g.setPosX(c->pos.x.raw());
+    g.setPosY(c->pos.y.raw());
+    g.setFacing(wire_enum(c->facing));
+  } else if (const auto* c = std::get_if<sim::RemoteBatchCommand>(&command)) {
+    auto g = out.initRemoteBatch();
+    g.setOrigin(sim::raw(c->origin));
+    g.setStreamSeq(c->stream_seq);
+  } else {
+    const auto& n = std::get<sim::RemoteNpcCommand>(command);
+    auto g = out.initRemoteNpc();
+    g.setOrigin(sim::raw(n.origin));
+    g.setNpc(sim::raw(n.npc));
+    g.setPosX(n.pos.x.raw());
+    g.setPosY(n.pos.y.raw());
+    g.setFacing(wire_enum(n.facing));
   }
 }
 
@@ -123,6 +134,12 @@ class CommandReader {
       }
       case wire::Command::REMOTE_BLOCK_WRITE: return read_remote_write(in.getRemoteBlockWrite(), out);
       case wire::Command::REMOTE_PRESENCE: return read_presence(in.getRemotePresence(), out);
+      case wire::Command::REMOTE_BATCH: {
+        auto g = in.getRemoteBatch();
+        out = sim::RemoteBatchCommand{sim::RegionId{g.getOrigin()}, g.getStreamSeq()};
+        return true;
+      }
+      case wire::Command::REMOTE_NPC: return read_remote_npc(in.getRemoteNpc(), out);
     }
     return fail(DecodeError::unknown_command,
                 "unknown command kind " + std::to_string(static_cast<unsigned>(in.which())));
@@ -200,6 +217,16 @@ class CommandReader {
     c.player = sim::PlayerId{g.getPlayer()};
     c.pos = sim::Vec2{sim::Fixed::from_raw(g.getPosX()), sim::Fixed::from_raw(g.getPosY())};
     if (!enum_field("remote_presence.facing", g.getFacing(), c.facing)) return false;
+    out = c;
+    return true;
+  }
+
+  bool read_remote_npc(wire::Command::RemoteNpc::Reader g, sim::Command& out) {
+    sim::RemoteNpcCommand c;
+    c.origin = sim::RegionId{g.getOrigin()};
+    c.npc = sim::NpcId{g.getNpc()};
+    c.pos = sim::Vec2{sim::Fixed::from_raw(g.getPosX()), sim::Fixed::from_raw(g.getPosY())};
+    if (!enum_field("remote_npc.facing", g.getFacing(), c.facing)) return false;
     out = c;
     return true;
   }

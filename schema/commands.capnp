@@ -72,6 +72,17 @@ struct Command {
       posY @37 :Int32;
       facing @38 :Direction;
     }
+    remoteBatch :group {
+      origin @39 :UInt16;
+      streamSeq @40 :UInt64;
+    }
+    remoteNpc :group {
+      origin @41 :UInt16;
+      npc @42 :UInt32;
+      posX @43 :Int32;   # fixed point, 1/256 tile
+      posY @44 :Int32;
+      facing @45 :Direction;
+    }
   }
 }
 

@@ -37,18 +37,20 @@ inline constexpr int tick_input_nesting_max = 4;
 // --- Snapshots ------------------------------------------------------------------------------
 // Byte sizes of the canonical state (sim/canonical.h): a fixed part, then per entity and chunk.
 // Checked against sim::encode_state by tests/schema/snapshot_test.cpp.
-inline constexpr size_t state_fixed_bytes = 309;
+inline constexpr size_t state_fixed_bytes = 345;
 inline constexpr size_t state_region_rect_bytes = 18;
 inline constexpr size_t state_player_bytes = 53;
 inline constexpr size_t state_npc_bytes = 29;
 inline constexpr size_t state_ghost_bytes = 23;
+inline constexpr size_t state_bus_mark_bytes = 10;
 inline constexpr size_t state_chunk_bytes = 34 * size_t{sim::limits::chunk_cells};
 inline constexpr size_t map_chunks_max =
     size_t{sim::limits::map_chunks_per_axis_max} * size_t{sim::limits::map_chunks_per_axis_max};
 inline constexpr size_t state_bytes_max =
     state_fixed_bytes + size_t{sim::limits::region_rects_max} * state_region_rect_bytes +
     size_t{sim::limits::players_max} * state_player_bytes + size_t{sim::limits::npcs_max} * state_npc_bytes +
-    size_t{sim::limits::ghosts_max} * state_ghost_bytes + map_chunks_max * state_chunk_bytes;
+    size_t{sim::limits::ghosts_max} * state_ghost_bytes + size_t{sim::limits::regions_max} * state_bus_mark_bytes +
+    map_chunks_max * state_chunk_bytes;
 // The region map in WorldParams: a list of RegionRect structs (3 data words each) behind its tag.
 inline constexpr size_t region_rect_words = 3;
 inline constexpr size_t region_map_words_max = 1 + size_t{sim::limits::region_rects_max} * region_rect_words;

@@ -1,7 +1,8 @@
 // server/bus.cpp — the bus's text forms: subjects "events.<region>.<channel>" and message ids
-// "<region>:<tick>[:presence|:health]", written and parsed. A region or tick is plain decimal with no sign, no
-// leading zero (so one value has one spelling, and dedup cannot be dodged by "07" vs "7") and no
-// overflow; anything else is refused.
+// "<region>:<tick>[:<part>|:presence|:health]", written and parsed. A region, tick or part is plain decimal with
+// no sign, no leading zero (so one value has one spelling, and dedup cannot be dodged by "07" vs "7") and no
+// overflow; a world batch's part 0 is never spelled (":0" would be a second id for "<region>:<tick>"); anything
+// else is refused.
 #include "server/bus.h"
 
 #include <array>
@@ -57,9 +58,13 @@ std::string message_id_text(BusMessageId id) {
   std::string out = std::to_string(sim::raw(id.origin));
   out += ':';
   out += std::to_string(id.tick);
+  STRATA_REQUIRE(id.part == 0 || id.channel == BusChannel::world, "only world batches have parts", id.part);
   if (id.channel != BusChannel::world) {
     out += ':';
     out += channel_name(id.channel);
+  } else if (id.part != 0) {
+    out += ':';
+    out += std::to_string(id.part);
   }
   STRATA_ASSERT(out.size() <= bus_limits::message_id_text_bytes_max, "message id longer than its limit", out.size());
   return out;
@@ -86,13 +91,17 @@ std::optional<BusMessageId> parse_message_id(std::string_view text) {
   const auto region = parse_decimal<uint16_t>(text.substr(0, colon));
   std::string_view rest = text.substr(colon + 1);
   BusChannel channel = BusChannel::world;
+  uint32_t part = 0;
   if (const size_t second = rest.find(':'); second != std::string_view::npos) {
-    // Only presence and health name their channel: a world id has one spelling, without it.
+    // Only presence and health name their channel: a world id has one spelling, without it; a
+    // world batch's later parts add their number (never 0: that is the id without it).
     const std::string_view name = rest.substr(second + 1);
     if (name == channel_names[static_cast<size_t>(BusChannel::presence)]) {
       channel = BusChannel::presence;
     } else if (name == channel_names[static_cast<size_t>(BusChannel::health)]) {
       channel = BusChannel::health;
+    } else if (const auto number = parse_decimal<uint32_t>(name); number && *number != 0) {
+      part = *number;
     } else {
       return std::nullopt;
     }
@@ -100,7 +109,7 @@ std::optional<BusMessageId> parse_message_id(std::string_view text) {
   }
   const auto tick = parse_decimal<uint64_t>(rest);
   if (!region || !tick) return std::nullopt;
-  return BusMessageId{sim::RegionId{*region}, *tick, channel};
+  return BusMessageId{sim::RegionId{*region}, *tick, channel, part};
 }
 
 bool filter_matches(BusFilter filter, BusSubject subject) {

@@ -7,8 +7,8 @@
 //   events.<region>.world      block batches, one per tick — never dropped
 //   events.<region>.presence   sampled player positions — may be thinned
 //   events.<region>.health     (applied-sequence vector, map hash) every few seconds
-// with the message id "<region>:<tick>" (world; presence and health add ":<channel>", see
-// BusMessageId), and the stream drops a publish whose id it saw within
+// with the message id "<region>:<tick>" (world; its parts after the first add ":<part>", presence
+// and health add ":<channel>", see BusMessageId), and the stream drops a publish whose id it saw within
 // its dedup window (the publish is acknowledged as a duplicate of the stored one). A region reads
 // each other origin through an ordered consumer that starts after the stream sequence its own log
 // recorded for that origin, and gets that origin's messages in stream order, each once.
@@ -45,13 +45,15 @@ struct BusSubject {
 };
 
 // One region's message of one tick on one channel, unique for the life of the stream. Its text
-// is "<region>:<tick>" for a world batch, "<region>:<tick>:presence" and "<region>:<tick>:health"
-// for the others: JetStream dedups by id across the whole stream, not per subject, so a tick's
-// presence sample must not carry its world batch's id.
+// is "<region>:<tick>" for a world batch (part 0), "<region>:<tick>:<part>" for part > 0 of a
+// tick's world batch split in parts (schema/bus_codec.h), "<region>:<tick>:presence" and
+// "<region>:<tick>:health" for the others: JetStream dedups by id across the whole stream, not
+// per subject, so a tick's presence sample must not carry its world batch's id.
 struct BusMessageId {
   sim::RegionId origin{};
   uint64_t tick = 0;
   BusChannel channel = BusChannel::world;
+  uint32_t part = 0;  // world only (0 on the other channels)
   friend bool operator==(const BusMessageId&, const BusMessageId&) = default;
   friend auto operator<=>(const BusMessageId&, const BusMessageId&) = default;
 };

@@ -27,9 +27,10 @@ inline constexpr size_t subscriptions_max = 256;
 // Deliveries handed over by one poll: the caller's per-tick budget cannot exceed this.
 inline constexpr size_t deliveries_per_poll_max = 65536;
 
-// Text forms. A message id is "<region>:<tick>[:<channel>]": up to 5 digits, ':', up to 20
-// digits, ':' and the longest channel name ("presence"). A subject is "events.<region>.<channel>".
-inline constexpr size_t message_id_text_bytes_max = 5 + 1 + 20 + 1 + 8;
+// Text forms. A message id is "<region>:<tick>[:<channel>|:<part>]": up to 5 digits, ':', up to 20
+// digits, ':' and the longer of the longest channel name ("presence") and a part (up to 10 digits).
+// A subject is "events.<region>.<channel>".
+inline constexpr size_t message_id_text_bytes_max = 5 + 1 + 20 + 1 + 10;
 inline constexpr size_t subject_text_bytes_max = 7 + 5 + 1 + 8;
 
 // Connection events (disconnect, reconnect, library errors) waiting for the next poll. Only

@@ -12,8 +12,9 @@ BusOutbox::BusOutbox(BusOutboxConfig config) : config_(config) {
   STRATA_REQUIRE(config.sample_pending_max >= 1, "samples need room for one pending publish");
 }
 
-OutboxVerdict BusOutbox::push_world(uint64_t tick, std::vector<uint8_t> payload) {
-  STRATA_REQUIRE(tick > last_pushed_tick_, "world batches come once per tick, in order", tick, last_pushed_tick_);
+OutboxVerdict BusOutbox::push_world(uint64_t tick, uint32_t part, std::vector<uint8_t> payload) {
+  STRATA_REQUIRE(tick > last_pushed_tick_ || (tick == last_pushed_tick_ && last_pushed_part_ && part > *last_pushed_part_),
+                 "world batches come once per (tick, part), in order", tick, part, last_pushed_tick_);
   STRATA_REQUIRE(payload.size() <= bus_limits::payload_bytes_max, "a world batch is chunked below the limit",
                  payload.size());
   if (world_.size() >= config_.world_batches_max) {
@@ -21,7 +22,8 @@ OutboxVerdict BusOutbox::push_world(uint64_t tick, std::vector<uint8_t> payload)
     return OutboxVerdict::full;
   }
   last_pushed_tick_ = tick;
-  world_.emplace(tick, World{std::move(payload), false});
+  last_pushed_part_ = part;
+  world_.emplace(std::pair{tick, part}, World{std::move(payload), false});
   ++counters_.world_pushed;
   return OutboxVerdict::queued;
 }
@@ -46,9 +48,15 @@ void BusOutbox::pump(Bus& bus, uint64_t now_us) {
 
 // True when every world batch is in flight (none waits for room).
 bool BusOutbox::pump_world(Bus& bus, uint64_t now_us) {
-  for (auto& [tick, world] : world_) {
-    if (world.in_flight) continue;
-    const BusMessageId id{config_.region, tick, BusChannel::world};
+  size_t in_flight = 0;
+  for (auto& [key, world] : world_) {
+    if (world.in_flight) {
+      ++in_flight;
+      continue;
+    }
+    if (in_flight >= config_.world_in_flight_max) return false;  // waits for the ack before it
+    const auto [tick, part] = key;
+    const BusMessageId id{config_.region, tick, BusChannel::world, part};
     const PublishVerdict verdict = bus.publish({config_.region, BusChannel::world}, id, world.payload, now_us);
     if (verdict != PublishVerdict::accepted) {
       STRATA_ASSERT(verdict != PublishVerdict::id_pending && verdict != PublishVerdict::too_large,
@@ -56,6 +64,7 @@ bool BusOutbox::pump_world(Bus& bus, uint64_t now_us) {
       return false;  // pending_full, buffer_full or closed: the bus takes no more now
     }
     world.in_flight = true;
+    ++in_flight;
     ++counters_.world_published;
   }
   return true;
@@ -84,7 +93,7 @@ void BusOutbox::on_acks(std::span<const PublishAck> acks) {
       if (ack.kind == AckKind::failed) ++counters_.samples_failed;
       continue;
     }
-    const auto found = world_.find(ack.id.tick);
+    const auto found = world_.find(std::pair{ack.id.tick, ack.id.part});
     if (found == world_.end() || !found->second.in_flight) continue;  // not ours, or already done
     if (ack.kind == AckKind::failed) {
       found->second.in_flight = false;  // published again at the next pump, same id
@@ -99,7 +108,7 @@ void BusOutbox::on_acks(std::span<const PublishAck> acks) {
 }
 
 uint64_t BusOutbox::world_acked_through() const {
-  return world_.empty() ? last_pushed_tick_ : world_.begin()->first - 1;
+  return world_.empty() ? last_pushed_tick_ : world_.begin()->first.first - 1;
 }
 
 }  // namespace strata::server

@@ -19,6 +19,7 @@
 #include <map>
 #include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "server/bus.h"
@@ -29,6 +30,13 @@ struct BusOutboxConfig {
   sim::RegionId region{};
   size_t world_batches_max = 4096;  // held (queued or in flight); beyond it push_world() refuses
   size_t sample_pending_max = 32;   // samples are published only while the bus has fewer pending
+  // World batches published and not yet acked. 1 keeps the stream's order of a region's batches
+  // its tick order even when a publish is lost and sent again (later batches wait for it): a
+  // peer that applied this region's batches up to stream sequence S then holds exactly the
+  // writes of this region's ticks up to that batch's, so equal applied vectors mean equal maps
+  // (region_link.h, "Divergence"). A tick's batch holds all its writes, so one round trip per
+  // tick is plenty; more would reorder after a loss.
+  size_t world_in_flight_max = 1;
 };
 
 enum class OutboxVerdict : uint8_t { queued, full };
@@ -54,8 +62,11 @@ class BusOutbox {
  public:
   explicit BusOutbox(BusOutboxConfig config);
 
-  // The tick's world batch (ticks strictly increasing; payload within bus_limits).
-  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, std::vector<uint8_t> payload);
+  // A part of the tick's world batch ((tick, part) strictly increasing; payload within bus_limits).
+  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, uint32_t part, std::vector<uint8_t> payload);
+  [[nodiscard]] OutboxVerdict push_world(uint64_t tick, std::vector<uint8_t> payload) {
+    return push_world(tick, 0, std::move(payload));
+  }
   // The latest presence or health sample of the tick; replaces an unpublished older one.
   void offer_sample(BusChannel channel, uint64_t tick, std::vector<uint8_t> payload);
   // Publishes what the bus takes now: world batches in tick order, then samples if there is room.
@@ -87,8 +98,9 @@ class BusOutbox {
   void pump_samples(Bus& bus, uint64_t now_us);
 
   BusOutboxConfig config_;
-  std::map<uint64_t, World> world_;  // by tick
+  std::map<std::pair<uint64_t, uint32_t>, World> world_;  // by (tick, part)
   uint64_t last_pushed_tick_ = 0;
+  std::optional<uint32_t> last_pushed_part_;
   std::array<SampleSlot, 2> samples_;  // presence, health
   BusOutboxCounters counters_;
 };

@@ -167,6 +167,51 @@ const std::vector<Key>& keys() {
             return problem;
           },
           [](const ServerConfig& c) { return std::to_string(sim::raw(c.world.region_map.fallback)); }},
+      STRATA_STRING("bus.url", bus.url,
+                    "NATS server(s) of the region event bus, nats://host:port[,...] (empty: one region alone)"),
+      Key{"bus.regions", "every region of the deployment, this one included (ids separated by spaces or commas)",
+          [](ServerConfig& c, const std::string& t) {
+            c.bus.regions.clear();
+            std::string item;
+            for (size_t i = 0; i <= t.size(); ++i) {
+              if (i < t.size() && t[i] != ',' && t[i] != ' ' && t[i] != ';') {
+                item += t[i];
+                continue;
+              }
+              if (item.empty()) continue;
+              uint16_t region = 0;
+              if (std::string problem = parse_unsigned(item, region, 1, 65535); !problem.empty()) return problem;
+              if (c.bus.regions.size() >= sim::limits::regions_max) return std::string("too many regions");
+              c.bus.regions.push_back(region);
+              item.clear();
+            }
+            return std::string();
+          },
+          [](const ServerConfig& c) {
+            std::string text;
+            for (const uint16_t r : c.bus.regions) {
+              if (!text.empty()) text.push_back(' ');
+              text.append(std::to_string(r));
+            }
+            return text;
+          },
+          true},
+      STRATA_STRING("bus.stream", bus.stream, "JetStream stream of the region events"),
+      STRATA_STRING("bus.subject_namespace", bus.subject_namespace, "prefix of the bus subjects (empty in production)"),
+      STRATA_UNSIGNED("bus.replicas", bus.replicas, 1, 5, "replicas of the stream (3 on a 3-node JetStream cluster)"),
+      STRATA_UNSIGNED("bus.dedup_window_ms", bus.dedup_window_ms, 1000, 86'400'000,
+                      "the stream's duplicate window: a resend within it is stored once"),
+      STRATA_UNSIGNED("bus.pending_max", bus.pending_max, 1, 4096, "publishes waiting for their acknowledgement"),
+      STRATA_UNSIGNED("bus.publish_max_wait_ms", bus.publish_max_wait_ms, 100, 600'000,
+                      "wait for a publish acknowledgement before sending again"),
+      STRATA_UNSIGNED("bus.health_every_ms", bus.health_every_ms, 100, 3'600'000,
+                      "period of the health points (applied vector, map hash)"),
+      STRATA_UNSIGNED("bus.presence_every_ticks", bus.presence_every_ticks, 1, 100'000,
+                      "ticks between presence samples"),
+      STRATA_UNSIGNED("bus.compress_above_bytes", bus.compress_above_bytes, 0, 1'000'000,
+                      "payloads above this many bytes are compressed (zstd)"),
+      STRATA_UNSIGNED("bus.world_batches_max", bus.world_batches_max, 1, 1'000'000,
+                      "world batches held until the stream acknowledges them"),
       STRATA_STRING("log.dir", data_dir, "folder of the embedded store (session log, snapshots)"),
       STRATA_UNSIGNED("log.snapshot_every_ticks", snapshot_every_ticks, 1, 1000000, "snapshot period K"),
       STRATA_UNSIGNED("log.full_hash_every_ticks", full_hash_every_ticks, 1, 1000000, "full hash period N"),
@@ -501,6 +546,25 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
     errors.push_back({std::move(message)});
   } else if (const char* problem = sim::validate(params)) {
     errors.push_back({std::string("world: ") + problem});
+  }
+  if (!config.bus.url.empty()) {
+    const auto& regions = config.bus.regions;
+    if (std::find(regions.begin(), regions.end(), config.region) == regions.end()) {
+      errors.push_back({"bus.regions: must list this region (" + std::to_string(config.region) + ")"});
+    }
+    if (regions.size() > 1 && params.region_map.mode == sim::Ownership::whole) {
+      errors.push_back({"world.region_map: several regions need a region map (each region would run the random "
+                        "ticks and NPCs of every chunk, and the regions would drift apart)"});
+    }
+    // Every owner the region map names must be a region of the deployment: its chunks' rules would
+    // otherwise run nowhere, silently.
+    const auto named = [&](sim::RegionId id) { return std::find(regions.begin(), regions.end(), sim::raw(id)) != regions.end(); };
+    for (const sim::RegionRect& r : params.region_map.rects) {
+      if (!named(r.region)) errors.push_back({"world.region_map: region " + std::to_string(sim::raw(r.region)) + " of " + show_rect(r) + " is not in bus.regions"});
+    }
+    if (sim::raw(params.region_map.fallback) != 0 && !named(params.region_map.fallback)) {
+      errors.push_back({"world.region_map_default: region " + std::to_string(sim::raw(params.region_map.fallback)) + " is not in bus.regions"});
+    }
   }
   // UDP and TCP are different protocols and may share a number; listeners of one protocol may not.
   struct Port {

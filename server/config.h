@@ -67,6 +67,22 @@ struct StorageSettings {
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".
 [[nodiscard]] bool is_loopback(std::string_view address);
 
+// The region event bus (DESIGN.md "Regions"): empty url is one region alone, no bus.
+struct BusSettings {
+  std::string url;                // nats://host:port, or a comma-separated list (a cluster)
+  std::vector<uint16_t> regions;  // every region of the deployment, this one included
+  std::string stream = "GLOBAL_EVENTS";
+  std::string subject_namespace;  // prefixed to the subjects (tests; empty in production)
+  uint32_t replicas = 1;          // of the stream (3 on a 3-node JetStream cluster)
+  uint64_t dedup_window_ms = 120'000;
+  uint32_t pending_max = 256;           // publishes awaiting their ack
+  uint32_t publish_max_wait_ms = 5000;  // before a publish is sent again
+  uint64_t health_every_ms = 2000;
+  uint32_t presence_every_ticks = 10;
+  uint32_t compress_above_bytes = 1024;
+  uint32_t world_batches_max = 65536;  // held until acknowledged (20 Hz: 55 minutes of busy ticks)
+};
+
 struct ServerConfig {
   uint32_t tick_rate_hz = 20;
   uint16_t region = 1;
@@ -114,6 +130,7 @@ struct ServerConfig {
   uint16_t admin_port = 8081;
   AuthSettings auth;
   StorageSettings storage;
+  BusSettings bus;
 };
 
 struct ConfigError {

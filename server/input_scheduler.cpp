@@ -131,17 +131,27 @@ InputVerdict InputScheduler::submit_system(Command command) {
   return count(InputVerdict::accepted);
 }
 
-InputVerdict InputScheduler::submit_remote(RegionId origin, uint64_t stream_seq, Command command,
-                                           uint64_t physical_ms) {
+InputScheduler::RemoteSubmit InputScheduler::submit_remote(RegionId origin, uint64_t stream_seq,
+                                                          std::span<const Command> commands, bool world_batch,
+                                                          uint64_t physical_ms) {
   uint64_t& applied = applied_remote_[raw(origin)];
-  if (stream_seq <= applied) return count(InputVerdict::duplicate);
-  if (remote_.size() >= config_.max_pending_remote) return count(InputVerdict::queue_full);
-  if (const auto* write = std::get_if<RemoteBlockWriteCommand>(&command)) {
-    if (!hlc_.receive(write->stamp.hlc, physical_ms)) return count(InputVerdict::clock_ahead);
+  if (stream_seq <= applied) return {count(InputVerdict::duplicate), 0};
+  if (remote_.size() + commands.size() + 1 > config_.max_pending_remote) return {count(InputVerdict::queue_full), 0};
+  RemoteSubmit result;
+  for (const Command& command : commands) {
+    if (const auto* write = std::get_if<RemoteBlockWriteCommand>(&command)) {
+      if (!hlc_.receive(write->stamp.hlc, physical_ms)) {
+        count(InputVerdict::clock_ahead);
+        result.clock_ahead += 1;
+        continue;
+      }
+    }
+    remote_.push_back(Remote{raw(origin), stream_seq, command});
   }
+  if (world_batch) remote_.push_back(Remote{raw(origin), stream_seq, RemoteBatchCommand{origin, stream_seq}});
   applied = stream_seq;
-  remote_.push_back(Remote{raw(origin), stream_seq, command});
-  return count(InputVerdict::accepted);
+  count(InputVerdict::accepted);
+  return result;
 }
 
 void InputScheduler::stamp(Command& command, uint64_t physical_ms) {

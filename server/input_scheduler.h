@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <vector>
 
 #include "server/hlc.h"
@@ -102,8 +103,19 @@ class InputScheduler {
                              uint64_t current_tick);
   // Join, leave, admin: applied in the next tick, in arrival order.
   InputVerdict submit_system(sim::Command command);
-  // An event from another region, with its stream sequence (per origin).
-  InputVerdict submit_remote(sim::RegionId origin, uint64_t stream_seq, sim::Command command, uint64_t physical_ms);
+  // One message of another region, at `stream_seq` of the stream: its commands in order (remote
+  // writes, presence) and, for a world batch, the sim::RemoteBatchCommand that marks it applied
+  // after them. All or nothing: duplicate when stream_seq is not above the last one taken from
+  // `origin`, queue_full when the pending remote commands have no room for all of it (the caller
+  // keeps it, and the origin's later messages, for the next tick). A remote write stamped further
+  // ahead of physical_ms than the HLC allows is dropped and counted in `clock_ahead` (and in
+  // counters()[clock_ahead]); the rest of the message goes on.
+  struct RemoteSubmit {
+    InputVerdict verdict = InputVerdict::accepted;
+    uint32_t clock_ahead = 0;
+  };
+  RemoteSubmit submit_remote(sim::RegionId origin, uint64_t stream_seq, std::span<const sim::Command> commands,
+                             bool world_batch, uint64_t physical_ms);
 
   // Builds TickInput(tick) from everything due, within the tick's parts (the rest waits), stamping
   // local block writes at physical_ms. Never more than sim::limits::commands_per_tick_max commands.
@@ -113,7 +125,7 @@ class InputScheduler {
   void forget_player(sim::PlayerId player);
   // Highest client sequence taken into a tick for this player (0 when none).
   [[nodiscard]] uint32_t last_scheduled_seq(sim::PlayerId player) const;
-  // Highest stream sequence taken from each origin: what the log records to resume consumers.
+  // Highest stream sequence taken from each origin (any channel; the log records world batches).
   [[nodiscard]] const std::map<uint16_t, uint64_t>& applied_stream_seqs() const { return applied_remote_; }
   void restore_applied_stream_seq(sim::RegionId origin, uint64_t seq) { applied_remote_[raw(origin)] = seq; }
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "replay/rocks_log.h"
 #include "server/auth_tools.h"
 #include "server/clock.h"
 #include "server/login.h"
@@ -19,6 +20,7 @@
 #include "server/metrics.h"
 #include "server/node.h"
 #include "server/node_start.h"
+#include "server/region_bus.h"
 #include "server/runtime.h"
 #include "server/status.h"
 #include "server/storage_service.h"
@@ -96,6 +98,13 @@ int main(int argc, char** argv) {
   options.random = &random;
   options.snapshot_threads = config->snapshot_threads;
   options.snapshot_threads_nice = static_cast<int>(config->snapshot_threads_nice);
+  // The region event bus, when bus.url names one (server/region_bus.h).
+  std::optional<server::RegionBus> region_bus = server::open_region_bus(*config, error);
+  if (!region_bus && !error.empty()) {
+    spdlog::error("{}", error);
+    return 1;
+  }
+  if (region_bus) options.link = region_bus->link.get();
   const std::string log_dir = config->data_dir + "/session-log";
   // The stores (embedded RocksDB by default; Redis and MariaDB when configured), before the node: a
   // new world may take its map from them.
@@ -114,6 +123,34 @@ int main(int argc, char** argv) {
   }
   server::log_node_start(*node, *config);
   storage->start(node->simulation().world());
+  if (region_bus && node->recovered_from_tick() > 0) {
+    // Publish again what the last ticks wrote: the crash may have kept some from the stream. Within
+    // the dedup window the stream recognises the others (acked as duplicates, applied by nobody).
+    const uint64_t ticks = config->bus.dedup_window_ms / 2 * config->tick_rate_hz / 1000;
+    replay::Status status;
+    std::string republish_error;
+    if (std::unique_ptr<replay::LogSource> source = replay::open_rocks_log(log_dir, status)) {
+      auto writes = server::recent_local_writes(*source, ticks, republish_error);
+      spdlog::info("bus: publishing again the writes of {} of the last {} recovered ticks", writes.size(), ticks);
+      region_bus->link->republish(std::move(writes));
+    } else {
+      republish_error = status.describe();
+    }
+    if (!republish_error.empty()) spdlog::warn("bus: cannot publish the recovered ticks again: {}", republish_error);
+  }
+  if (region_bus) {
+    region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());
+    region_bus->link->set_on_desync([data_dir = config->data_dir, region = config->region](const server::Desync& d) {
+      const std::string report = server::write_desync_report(data_dir, sim::RegionId{region}, d);
+      spdlog::error(
+          "desync: region {} and region {} applied the same events (vector of {} origins) but region {} has "
+          "map hash {:016x} at tick {} and region {} has {:016x} at tick {}; report {}",
+          region, sim::raw(d.peer), d.applied.size(), region, d.our_hash, d.our_tick, sim::raw(d.peer), d.peer_hash,
+          d.peer_tick, report);
+    });
+    spdlog::info("bus: region {} of {} on {} (stream {})", config->region, config->bus.regions.size(), config->bus.url,
+                 config->bus.stream);
+  }
 
   // The account registry (name -> persistent player id), the login and the HTTP listeners. Dev
   // mode's names are written without fsync: a burst of new names costs the HTTP thread no flushes.
@@ -135,6 +172,7 @@ int main(int argc, char** argv) {
   }
   server::Status status;
   status.storage = storage.get();
+  if (region_bus) status.link = region_bus->link.get();
   server::HttpListeners listeners(*config, login, *metrics, status, transports->tcp_address().port);
   if (!listeners.start(error)) {
     spdlog::error("cannot start HTTP: {}", error);
@@ -150,6 +188,10 @@ int main(int argc, char** argv) {
   runtime_config.run_for_us = static_cast<uint64_t>(run_seconds * 1e6);
   runtime_config.stop_signal = &stop_requested;
   server::Runtime runtime(runtime_config, clock, std::move(node), *transports, metrics.get(), &status);
+  if (region_bus) {
+    server::NatsBus* bus = region_bus->bus.get();
+    runtime.attach_bus({bus, region_bus->link.get(), [bus](uint64_t now_us) { bus->maintain(now_us); }});
+  }
   runtime.add_tick_observer(*storage);
   runtime.add_stop_step([&storage] { storage->close_queries(); });  // answered before the listeners stop
   runtime.add_stop_step([&listeners] { listeners.stop(); });        // after the log is closed

@@ -1,10 +1,12 @@
 // server/node.cpp — see node.h.
 #include "server/node.h"
 
+#include <algorithm>
 #include <cstddef>
 
 #include "schema/codec.h"
 #include "server/login.h"
+#include "server/region_link.h"
 #include "sim/assert.h"
 
 namespace strata::server {
@@ -99,6 +101,15 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
                                                  *options.clock);
   const std::vector<CellChange> none;
   (void)frames_.publish(sim_->world(), none, sim_->quick_hash());  // checksums and mirror of the start
+  // A recovered world's applied batches: their repeats (a consumer resumed before them) are duplicates.
+  for (const sim::BusMark& mark : sim_->world().bus_applied) scheduler_.restore_applied_stream_seq(mark.origin, mark.seq);
+  // The HLC resumes above every stamp the map holds (ours and the other regions'): a write after a
+  // restart outranks what it overwrites even if the wall clock went back meanwhile.
+  uint64_t newest = 0;
+  for (const sim::Chunk& chunk : sim_->world().map.chunks()) {
+    for (const auto& layer : chunk.stamp_hlc) newest = std::max(newest, *std::max_element(layer.begin(), layer.end()));
+  }
+  hlc_.restore(newest);
 }
 
 RegionalNode::~RegionalNode() {
@@ -476,6 +487,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   sim_inbox_.inputs.clear();
   clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
+  if (options_.link != nullptr) options_.link->take_remote(scheduler_, physical_ms(now_us));
   scheduler_.build(tick, physical_ms(now_us), input_);
   if (input_.commands.size() > sim::limits::commands_per_tick_max) {
     // Unreachable while the scheduler's parts hold (input_scheduler.h): a record the log could not
@@ -491,6 +503,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     counters_.log_failures += 1;
     return false;
   }
+  if (options_.link != nullptr) options_.link->on_tick(*sim_, effects);
   clock.end(TickPhase::log);
   counters_.ticks += 1;
   counters_.joins += effects.joined.size();

@@ -62,6 +62,8 @@
 
 namespace strata::server {
 
+class RegionLink;
+
 // The node's counters, listed once (net/counters.h: X(member, series, help), XA for the arrays
 // by reason); series "" is strata_node_events_total{event="member"}, the node's bounds and events.
 #define STRATA_NODE_COUNTERS(X, XA)                                                                            \
@@ -151,6 +153,10 @@ class RegionalNode {
     // on the sim thread. A line is relayed whole; lines left when the budget is spent wait for the
     // next tick (chat_deferred), so one tick sends at most this plus one line's hearers.
     size_t chat_deliveries_per_tick = limits::chat_deliveries_per_tick_default;
+    // The region's side of the event bus (server/region_link.h), or none (one region alone): each
+    // tick takes the other regions' messages before its input is built, and hands over its own
+    // writes and samples once it is logged. Must outlive the node.
+    RegionLink* link = nullptr;
   };
   // The node over `start` (its log positioned at its world's tick). nullptr and `error` when the
   // options or the start do not fit (no clock or random, a world of another tick than the log's).

@@ -9,6 +9,7 @@
 #include "net/transport.h"
 #include "server/edge_counters.h"
 #include "server/login_http.h"
+#include "server/region_report.h"
 #include "server/storage_service.h"
 
 namespace strata::server {
@@ -79,6 +80,14 @@ void add_admin_routes(HttpServer& admin, const Login& login, bool admin_open, St
                                return reply(HttpResponse{503, "text/plain", "no storage\n", {}});
                              status.storage->near(request.query, std::move(reply));
                            });
+  // GET /api/regions: this region's bus and what it knows of its peers (region_report.h).
+  admin.add_route(HttpMethod::get, "/api/regions", [&status, admin_refused](const HttpRequest& request) {
+    if (auto refused = admin_refused(request)) return *refused;
+    if (status.link == nullptr) {
+      return HttpResponse{404, "application/json", "{\"error\":\"this region has no bus (bus.url is empty)\"}\n", {}};
+    }
+    return HttpResponse{200, "application/json", regions_json(status.link->status()) + "\n", {}};
+  });
   admin.add_route(
       HttpMethod::get, "/api/world/status",
       [&status, &login, &http, &admin, admin_refused, region](const HttpRequest& request) {
@@ -179,6 +188,7 @@ void add_metrics_route(HttpServer& metrics_http, Metrics& metrics, const Login& 
     text +=
         counts_prometheus_series("strata_http_events_total", "listener=\"admin\"", http_event_counts(admin.counters()));
     if (status.storage != nullptr) text += status.storage->prometheus();
+    if (status.link != nullptr) text += regions_prometheus(status.link->status());
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text, {}};
   });
 }

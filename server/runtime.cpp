@@ -10,6 +10,7 @@
 
 #include "server/limits.h"
 #include "server/metrics.h"
+#include "server/region_link.h"
 #include "server/status.h"
 #include "server/threads.h"
 #include "sim/assert.h"
@@ -70,7 +71,45 @@ bool Runtime::step() {
   const uint64_t after = clock_.monotonic_us();
   node_->flush(after, network_.sink());
   network_.send(*node_, after);
+  pump_bus(after);
   return true;
+}
+
+void Runtime::pump_bus(uint64_t now_us) {
+  if (bus_.link != nullptr) bus_.link->pump(*bus_.bus, now_us, node_->durable_tick());
+}
+
+void Runtime::bus_loop() {
+  name_this_thread("strata-bus");
+  uint64_t next_maintain = clock_.monotonic_us() + bus_.maintain_every_us;
+  while (!stopping()) {
+    const uint64_t now = clock_.monotonic_us();
+    pump_bus(now);
+    if (bus_.maintain && now >= next_maintain) {
+      bus_.maintain(now);
+      next_maintain = now + bus_.maintain_every_us;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(bus_.pump_every_us));
+  }
+}
+
+// After the final tick: its batch, and whatever the outbox still holds, to the stream.
+void Runtime::drain_bus() {
+  if (bus_.link == nullptr) return;
+  const uint64_t until = clock_.monotonic_us() + bus_.drain_us;
+  while (true) {
+    const uint64_t now = clock_.monotonic_us();
+    pump_bus(now);
+    const RegionLinkStatus status = bus_.link->status();
+    if (status.world_held == 0) break;
+    if (now >= until) {
+      spdlog::warn("stopping: {} world batches not acknowledged by the bus after {} ms", status.world_held,
+                   bus_.drain_us / 1000);
+      break;
+    }
+    if (dynamic_cast<const ManualClock*>(&clock_) != nullptr) break;  // simulated time does not pass here
+    std::this_thread::sleep_for(std::chrono::microseconds(bus_.pump_every_us));
+  }
 }
 
 void Runtime::run_until(ManualClock& clock, uint64_t until_us) {
@@ -201,8 +240,11 @@ RuntimeStop Runtime::run() {
   // The sim thread never touches a socket: the node's inbox and outbox are its only contact with
   // the network thread.
   std::thread sim_thread([this] { sim_loop(); });
+  std::thread bus_thread;
+  if (bus_.link != nullptr) bus_thread = std::thread([this] { bus_loop(); });
   network_loop();
   sim_thread.join();
+  if (bus_thread.joinable()) bus_thread.join();
   return stop();
 }
 
@@ -218,6 +260,7 @@ RuntimeStop Runtime::stop() {
   result_.final_logged = node.shutdown(clock_.monotonic_us(), network_.sink());
   if (!result_.final_logged) spdlog::error("the final tick could not be logged");
   network_.send(node, clock_.monotonic_us());
+  drain_bus();
   result_.final_tick = node.simulation().tick();
   result_.final_hash = node.simulation().full_hash();
   for (TickObserver* observer : tick_observers_) observer->at_stop(node);

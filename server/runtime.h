@@ -30,6 +30,8 @@
 
 namespace strata::server {
 
+class Bus;
+class RegionLink;
 class Metrics;
 struct Status;
 
@@ -87,6 +89,20 @@ struct RuntimeStop {
   [[nodiscard]] int exit_code() const { return log_failed || !final_logged ? 1 : 0; }
 };
 
+// The region's side of the event bus, when it has one (server/region_link.h): step() pumps it
+// after each turn; run() on a thread of its own (the "bus thread"), every pump_every_us, which
+// also calls `maintain` (NatsBus::maintain: requests to the server, which may wait) every
+// maintain_every_us. stop() pumps after the final tick until the outbox is empty or drain_us
+// passed, so a region's last writes reach the stream.
+struct RuntimeBus {
+  Bus* bus = nullptr;
+  RegionLink* link = nullptr;
+  std::function<void(uint64_t now_us)> maintain;
+  uint64_t pump_every_us = 2'000;
+  uint64_t maintain_every_us = 1'000'000;
+  uint64_t drain_us = 3'000'000;
+};
+
 class Runtime {
  public:
   // `metrics` and `status` may be null (nothing published); they, `clock` and `network` must
@@ -110,6 +126,9 @@ class Runtime {
   // The monotonic time the next tick is due at.
   [[nodiscard]] uint64_t next_tick_us() const { return next_tick_us_; }
 
+  // Before run()/step(): the bus (its pointers must outlive the runtime).
+  void attach_bus(RuntimeBus bus) { bus_ = std::move(bus); }
+
   void request_stop() { stop_.store(true); }  // any thread
   [[nodiscard]] bool stopping() const;
   // Services that must stop after the node's log is closed (the login, then the HTTP listeners),
@@ -131,6 +150,9 @@ class Runtime {
   void publish_status();
   void sim_loop();
   void network_loop();
+  void bus_loop();
+  void pump_bus(uint64_t now_us);
+  void drain_bus();
   [[nodiscard]] bool run_for_elapsed(uint64_t monotonic_us) const;
 
   RuntimeConfig config_;
@@ -151,6 +173,7 @@ class Runtime {
   std::vector<TickObserver*> tick_observers_;
   bool stopped_ = false;
   RuntimeStop result_;
+  RuntimeBus bus_;
 };
 
 }  // namespace strata::server

@@ -72,6 +72,9 @@ struct Status {
   // The stores, for /readyz, /metrics and /api/players/near: set before the listeners start and
   // never changed after (read without the mutex); null: no storage wired.
   StorageView* storage = nullptr;
+  // The region's bus side (GET /api/regions, strata_bus_*): set before the listeners start, read
+  // through its own thread-safe status(); null for one region alone.
+  const RegionLink* link = nullptr;
 };
 
 }  // namespace strata::server

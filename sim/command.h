@@ -65,8 +65,27 @@ struct RemotePresenceCommand {
   Direction facing = Direction::s;
 };
 
+// The end of `origin`'s world batch stored at stream sequence `stream_seq` (its remote writes came
+// before it, in this TickInput or earlier ones): the world records it as the highest sequence
+// applied for that origin (World::bus_applied), from which the region's consumer of that origin
+// resumes after a restart, and which its health reports. Refused (stale_batch) unless above the
+// recorded one, and (own_region) for the own region.
+struct RemoteBatchCommand {
+  RegionId origin{};
+  uint64_t stream_seq = 0;
+};
+// Where the region running an NPC (the owner of the chunk it stands in) says it is: the local copy
+// of that NPC is moved there. Refused (unknown_npc) for an NPC this world does not have, and
+// (own_region) when the NPC stands in a chunk this region runs (its own rules move it).
+struct RemoteNpcCommand {
+  RegionId origin{};
+  NpcId npc{};
+  Vec2 pos;
+  Direction facing = Direction::s;
+};
+
 using Command = std::variant<JoinCommand, LeaveCommand, MoveCommand, PlaceCommand, BreakCommand, InteractCommand,
-                             RemoteBlockWriteCommand, RemotePresenceCommand>;
+                             RemoteBlockWriteCommand, RemotePresenceCommand, RemoteBatchCommand, RemoteNpcCommand>;
 inline constexpr size_t command_kind_count = std::variant_size_v<Command>;
 
 // All the inputs of one tick, in the order the server fixed (DESIGN.md: system commands, then

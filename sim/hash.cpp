@@ -90,7 +90,9 @@ class HashSink {
   uint8_t* full_;
 };
 
-uint64_t hash_scope(const World& world, WalkScope scope) {
+// XXH3-64 of what `walk` writes through a canonical::Writer (walk(writer)).
+template <class Walk>
+uint64_t hash_walk(Walk&& walk) {
   XXH3_state_t state{};
   XXH3_INITSTATE(&state);
   const XXH_errorcode reset = XXH3_64bits_reset(&state);
@@ -99,15 +101,22 @@ uint64_t hash_scope(const World& world, WalkScope scope) {
   std::array<uint8_t, HashSink::buffer_bytes> buffer;
   HashSink sink(state, buffer);
   canonical::Writer<HashSink> writer(sink);
-  walk_world(world, writer, scope);
+  walk(writer);
   sink.flush();
   return XXH3_64bits_digest(&state);
+}
+
+uint64_t hash_scope(const World& world, WalkScope scope) {
+  return hash_walk([&](auto& writer) { walk_world(world, writer, scope); });
 }
 
 }  // namespace
 
 uint64_t quick_hash(const World& world) { return hash_scope(world, WalkScope::quick); }
 uint64_t full_hash(const World& world) { return hash_scope(world, WalkScope::full); }
+uint64_t map_hash(const World& world) {
+  return hash_walk([&](auto& writer) { walk_map_only(world, writer); });
+}
 
 uint64_t walk_hash(std::span<const uint8_t> walk_bytes) {
 #if defined(__x86_64__)

@@ -62,6 +62,8 @@ inline constexpr uint32_t random_ticks_per_chunk_max = 64;
 // Region map: rectangles of chunks, each owned by one region (sim/regions.h). A map of 64x64 chunks
 // split into a few dozen regions needs far fewer.
 inline constexpr uint32_t region_rects_max = 256;
+// Regions of one deployment whose world batches a world records (World::bus_applied).
+inline constexpr uint32_t regions_max = 256;
 
 // Players join at a spot spread over a square of at most this half-side (cells) around the map
 // centre, chosen from the world seed and the player id, so arrivals do not pile onto one cell.

@@ -139,6 +139,8 @@ class StepContext {
   RejectReason interact(const InteractCommand& c);
   RejectReason remote_write(const RemoteBlockWriteCommand& c);
   RejectReason remote_presence(const RemotePresenceCommand& c);
+  RejectReason remote_batch(const RemoteBatchCommand& c);
+  RejectReason remote_npc(const RemoteNpcCommand& c);
   // Finds the player of a command and charges its per-tick command budget.
   RejectReason player_for(PlayerId id, uint32_t seq, Player*& out);
   RejectReason check_cell_action(const Player& p, CellPos cell, Layer layer, LwwStamp stamp) const;
@@ -206,6 +208,8 @@ void StepContext::apply(uint32_t index, const Command& command) {
         if constexpr (std::is_same_v<T, InteractCommand>) return interact(c);
         if constexpr (std::is_same_v<T, RemoteBlockWriteCommand>) return remote_write(c);
         if constexpr (std::is_same_v<T, RemotePresenceCommand>) return remote_presence(c);
+        if constexpr (std::is_same_v<T, RemoteBatchCommand>) return remote_batch(c);
+        if constexpr (std::is_same_v<T, RemoteNpcCommand>) return remote_npc(c);
       },
       command);
   if (reason == RejectReason::none) {
@@ -534,6 +538,57 @@ RejectReason StepContext::remote_presence(const RemotePresenceCommand& c) {
   it->pos = c.pos;
   it->facing = c.facing;
   it->last_update_tick = world_.tick;
+  return RejectReason::none;
+}
+
+namespace {
+// Whether an entity's box at `pos` lies wholly on the map (checked on the centre first: a hostile
+// coordinate near the int32 limits must not overflow the box arithmetic).
+bool box_on_map(const TileMap& map, Vec2 pos) {
+  const int64_t max_x = static_cast<int64_t>(map.width()) * limits::fixed_one;
+  const int64_t max_y = static_cast<int64_t>(map.height()) * limits::fixed_one;
+  if (pos.x.raw() < 0 || pos.y.raw() < 0 || pos.x.raw() >= max_x || pos.y.raw() >= max_y) return false;
+  const CellRange r = box_cells(pos);
+  return r.x0 >= 0 && r.y0 >= 0 && r.x1 < map.width() && r.y1 < map.height();
+}
+}  // namespace
+
+RejectReason StepContext::remote_batch(const RemoteBatchCommand& c) {
+  if (c.origin == world_.params.region) return RejectReason::own_region;
+  if (raw(c.origin) == 0) return RejectReason::bad_region;
+  std::vector<BusMark>& marks = world_.bus_applied;
+  auto it = std::lower_bound(marks.begin(), marks.end(), c.origin,
+                             [](const BusMark& m, RegionId key) { return raw(m.origin) < raw(key); });
+  if (it == marks.end() || it->origin != c.origin) {
+    // A new origin: sequence 0 is "nothing applied", so the first batch must be above it too.
+    if (c.stream_seq == 0) return RejectReason::stale_batch;
+    if (marks.size() >= limits::regions_max) return RejectReason::region_limit;
+    marks.insert(it, BusMark{c.origin, c.stream_seq});
+    return RejectReason::none;
+  }
+  if (c.stream_seq <= it->seq) return RejectReason::stale_batch;
+  it->seq = c.stream_seq;
+  return RejectReason::none;
+}
+
+// The owner's word on where its NPC is. The local copy is put there whole (position and facing);
+// its velocity becomes zero, not the displacement: the copy's motion is the owner's presence
+// samples, which may be ticks apart, and a jump of several cells is no velocity a box may have
+// (validate_world bounds velocities by the run speed).
+RejectReason StepContext::remote_npc(const RemoteNpcCommand& c) {
+  if (c.origin == world_.params.region) return RejectReason::own_region;
+  if (!enum_valid(c.facing)) return RejectReason::bad_enum;
+  auto it = std::lower_bound(world_.npcs.begin(), world_.npcs.end(), c.npc,
+                             [](const Npc& n, NpcId key) { return raw(n.id) < raw(key); });
+  if (it == world_.npcs.end() || it->id != c.npc) return RejectReason::unknown_npc;
+  if (sim_.owns(CellPos{it->pos.x.tile(), it->pos.y.tile()})) return RejectReason::own_region;
+  if (!box_on_map(map_, c.pos)) return RejectReason::out_of_bounds;
+  if (box_blocked(map_, c.pos)) return RejectReason::cell_occupied;  // a solid cell: no box may overlap it
+  Npc& n = *it;
+  Vec2 ignored;
+  relocate(n.pos, ignored, c.pos);
+  n.vel = Vec2{};
+  n.facing = c.facing;
   return RejectReason::none;
 }
 

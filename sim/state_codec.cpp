@@ -59,7 +59,7 @@ void encode_state(const World& world, std::vector<uint8_t>& out) {
   // tens of megabytes for a large map.
   const size_t chunk_bytes = Chunk::canonical_bytes;
   out.reserve(1024 + world.map.chunks().size() * chunk_bytes + world.players.size() * 96 + world.npcs.size() * 64 +
-              world.ghosts.size() * 32);
+              world.ghosts.size() * 32 + world.bus_applied.size() * 16);
   VectorSink sink{out};
   sink.put(magic.data(), magic.size());
   canonical::Writer<VectorSink> writer(sink);
@@ -167,6 +167,15 @@ std::string validate_world(const World& world) {
     }
     if (!enum_valid(g.facing)) return at("bad ghost facing:", raw(g.player));
     if (g.last_update_tick > world.tick) return at("ghost updated in the future:", raw(g.player));
+  }
+  if (world.bus_applied.size() > limits::regions_max) return "too many bus marks";
+  for (size_t i = 0; i < world.bus_applied.size(); ++i) {
+    const BusMark& m = world.bus_applied[i];
+    if (raw(m.origin) == 0) return "bus mark of region 0";
+    if (m.origin == world.params.region) return "bus mark of the own region";
+    if (m.seq == 0) return at("bus mark at sequence 0 for region", raw(m.origin));
+    if (i > 0 && raw(world.bus_applied[i - 1].origin) >= raw(m.origin))
+      return at("bus marks not sorted at region", raw(m.origin));
   }
   return {};
 }

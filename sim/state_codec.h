@@ -17,7 +17,8 @@
 namespace strata::sim {
 
 // 2: params carry the region map (mode, fallback, rectangles).
-inline constexpr uint32_t state_format_version = 2;
+// 3: the bus marks (World::bus_applied) after the ghosts; two more rejection reasons counted.
+inline constexpr uint32_t state_format_version = 3;
 
 void encode_state(const World& world, std::vector<uint8_t>& out);
 
@@ -37,7 +38,8 @@ struct StateDecodeResult {
 
 // Checks everything a decoded world must satisfy before the simulation may step it: params, sorted
 // unique ids, positions on the map, enum values of every cell, inventory bounds, no entity inside a
-// blocking cell. Returns the first problem, or an empty string.
+// blocking cell, bus marks sorted by origin (unique, not 0 nor the own region, above sequence 0). Returns the first
+// problem, or an empty string.
 [[nodiscard]] std::string validate_world(const World& world);
 
 }  // namespace strata::sim

@@ -28,7 +28,11 @@ std::string_view name(RejectReason reason) {
                                                                               "exhausted",
                                                                               "own_region",
                                                                               "ghost_limit",
-                                                                              "bad_state"};
+                                                                              "bad_state",
+                                                                              "stale_batch",
+                                                                              "unknown_npc",
+                                                                              "bad_region",
+                                                                              "region_limit"};
   const auto i = static_cast<size_t>(reason);
   return i < names.size() ? names[i] : std::string_view("invalid");
 }

@@ -72,6 +72,10 @@ enum class RejectReason : uint8_t {
   own_region,
   ghost_limit,
   bad_state,
+  stale_batch,   // a remote batch not above the last one applied from its origin
+  unknown_npc,   // a remote NPC position for an NPC this world does not have
+  bad_region,    // a remote event naming region 0 (reserved: no region has it)
+  region_limit,  // a batch from one more origin than limits::regions_max
   count
 };
 inline constexpr size_t reject_reason_count = static_cast<size_t>(RejectReason::count);

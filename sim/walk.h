@@ -2,8 +2,8 @@
 // and decoder and the field-level diff are all visitors of this one function, so nothing can be
 // hashed but not saved, or saved but not compared. Order is fixed: params (the region map's
 // rectangles included), tick, rng, counters,
-// players (by id), NPCs (by id), ghosts (by region, player), then — in the full scope only — the map
-// chunk by chunk (row-major), layer array by layer array.
+// players (by id), NPCs (by id), ghosts (by region, player), the bus marks (by origin), then — in the
+// full scope only — the map chunk by chunk (row-major), layer array by layer array.
 //
 // A visitor V provides (T is the field type, const for readers, mutable for loaders):
 //   void u16/u32/u64/i32(const char* name, T& value), fixed(name, Fixed&), id(name, StrongId&)
@@ -25,7 +25,7 @@
 namespace strata::sim {
 
 enum class WalkScope : uint8_t {
-  quick,  // players, NPCs, ghosts, RNG, counters: hashed every tick
+  quick,  // players, NPCs, ghosts, bus marks, RNG, counters: hashed every tick
   full,   // everything, the map included
 };
 
@@ -37,6 +37,7 @@ inline std::string item_key(const Ghost& g) {
   return std::to_string(raw(g.region)) + ":" + std::to_string(raw(g.player));
 }
 inline std::string item_key(const RegionRect& r) { return std::to_string(r.x) + "," + std::to_string(r.y); }
+inline std::string item_key(const BusMark& m) { return std::to_string(raw(m.origin)); }
 
 namespace walk_detail {
 
@@ -93,6 +94,12 @@ void walk_region_rect(V& v, R& r) {
   v.id("region", r.region);
 }
 
+template <class V, class M>
+void walk_bus_mark(V& v, M& m) {
+  v.id("origin", m.origin);
+  v.u64("seq", m.seq);
+}
+
 template <class V, class C>
 void walk_chunk(V& v, C& c) {
   v.array("floor", c.floor);
@@ -124,6 +131,10 @@ void walk_item(V& v, const Ghost& g) {
 template <class V>
 void walk_item(V& v, const RegionRect& r) {
   walk_region_rect(v, r);
+}
+template <class V>
+void walk_item(V& v, const BusMark& m) {
+  walk_bus_mark(v, m);
 }
 
 }  // namespace walk_detail
@@ -163,9 +174,21 @@ void walk_world(W& w, V& v, WalkScope scope) {
   v.list("players", w.players, limits::players_max, [&](auto& p) { walk_player(v, p); });
   v.list("npcs", w.npcs, limits::npcs_max, [&](auto& n) { walk_npc(v, n); });
   v.list("ghosts", w.ghosts, limits::ghosts_max, [&](auto& g) { walk_ghost(v, g); });
+  v.list("bus_applied", w.bus_applied, limits::regions_max, [&](auto& m) { walk_bus_mark(v, m); });
   if (scope == WalkScope::full) {
     v.map("map", w.map, w.params.chunks_x, w.params.chunks_y, [&](auto& chunk) { walk_chunk(v, chunk); });
   }
+}
+
+// The map alone, as the full walk has it, behind its own size (from the map, not the params): what
+// map_hash hashes. Only for writers: nothing loads a map by itself.
+template <class V>
+void walk_map_only(const World& w, V& v) {
+  const int32_t chunks_x = w.map.chunks_x();
+  const int32_t chunks_y = w.map.chunks_y();
+  v.i32("chunks_x", chunks_x);
+  v.i32("chunks_y", chunks_y);
+  v.map("map", w.map, chunks_x, chunks_y, [&](const auto& chunk) { walk_detail::walk_chunk(v, chunk); });
 }
 
 }  // namespace strata::sim

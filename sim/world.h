@@ -22,7 +22,9 @@ namespace strata::sim {
 //    their draws are keyed by (seed, tick, chunk) and (seed, tick, NPC), not taken from one shared
 //    stream (so what runs in one region never shifts another's draws); random-tick writes are stamped
 //    (the successor of the stamp they replace, by the owner region) and listed in Effects::rule_writes.
-inline constexpr uint32_t rules_version = 4;
+// 5: remote world-batch ends (RemoteBatchCommand) are recorded per origin in World::bus_applied
+//    (state), and remote NPC positions (RemoteNpcCommand) move the local copies of other regions' NPCs.
+inline constexpr uint32_t rules_version = 5;
 
 struct WorldParams {
   uint64_t seed = 1;
@@ -48,6 +50,13 @@ struct Counters {
   uint64_t evictions = 0;  // entities pushed out of a cell made solid remotely
 };
 
+// The highest stream sequence of one origin's world batches this world has applied.
+struct BusMark {
+  RegionId origin{};
+  uint64_t seq = 0;
+  constexpr bool operator==(const BusMark&) const = default;
+};
+
 struct World {
   WorldParams params;
   uint64_t tick = 0;
@@ -59,6 +68,9 @@ struct World {
   std::vector<Player> players;  // sorted by id, unique
   std::vector<Npc> npcs;        // sorted by id, unique
   std::vector<Ghost> ghosts;    // sorted by (region, player), unique
+  // Per origin region, the last world batch applied (RemoteBatchCommand), sorted by origin, unique;
+  // at most limits::regions_max entries.
+  std::vector<BusMark> bus_applied;
   TileMap map;
 };
 

@@ -8,10 +8,10 @@ build_pkgs=(
   build-essential cmake ninja-build pkg-config ccache git
   clang clang-format clang-tidy libclang-rt-14-dev llvm
   libboost-dev libcapnp-dev capnproto libnats-dev librocksdb-dev libhiredis-dev libmariadb-dev
-  libxxhash-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
+  libxxhash-dev libzstd-dev prometheus-cpp-dev libsodium-dev libyaml-cpp-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
 )
-test_pkgs=( nats-server redis-server mariadb-server prometheus libenet-dev procps curl python3 )
+test_pkgs=( nats-server redis-server mariadb-server prometheus libenet-dev procps curl python3 zstd )
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
 missing=()

@@ -28,7 +28,9 @@ bool enums_valid(const sim::Command& command) {
                       std::is_same_v<T, sim::RemoteBlockWriteCommand>) {
           return sim::enum_valid(c.layer);
         }
-        if constexpr (std::is_same_v<T, sim::RemotePresenceCommand>) return sim::enum_valid(c.facing);
+        if constexpr (std::is_same_v<T, sim::RemotePresenceCommand> || std::is_same_v<T, sim::RemoteNpcCommand>) {
+          return sim::enum_valid(c.facing);
+        }
         return true;
       },
       command);

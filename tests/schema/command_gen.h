@@ -23,7 +23,8 @@ inline sim::Command arbitrary_command(bool valid_enums) {
   auto enumeration = [&]<class E>(E) {
     return valid_enums ? static_cast<E>(*rc::gen::inRange<int>(0, to_underlying(E::count))) : static_cast<E>(byte());
   };
-  switch (*rc::gen::inRange(0, 8)) {
+  static_assert(command_kind_count == 10, "a new command kind needs a case here");
+  switch (*rc::gen::inRange(0, 10)) {
     case 0: return JoinCommand{player()};
     case 1: return LeaveCommand{player()};
     case 2: {
@@ -70,10 +71,19 @@ inline sim::Command arbitrary_command(bool valid_enums) {
       c.stamp = stamp();
       return c;
     }
-    default: {
+    case 7: {
       RemotePresenceCommand c;
       c.origin = RegionId{*rc::gen::arbitrary<uint16_t>()};
       c.player = player();
+      c.pos = Vec2{Fixed::from_raw(i32()), Fixed::from_raw(i32())};
+      c.facing = enumeration(Direction{});
+      return c;
+    }
+    case 8: return RemoteBatchCommand{RegionId{*rc::gen::arbitrary<uint16_t>()}, *rc::gen::arbitrary<uint64_t>()};
+    default: {
+      RemoteNpcCommand c;
+      c.origin = RegionId{*rc::gen::arbitrary<uint16_t>()};
+      c.npc = NpcId{u32()};
       c.pos = Vec2{Fixed::from_raw(i32()), Fixed::from_raw(i32())};
       c.facing = enumeration(Direction{});
       return c;
@@ -109,8 +119,13 @@ inline bool same(const sim::Command& a, const sim::Command& b) {
           return x.player == y.player && x.seq == y.seq && x.cell == y.cell && x.stamp == y.stamp;
         } else if constexpr (std::is_same_v<T, RemoteBlockWriteCommand>) {
           return x.cell == y.cell && x.layer == y.layer && x.kind == y.kind && x.state == y.state && x.stamp == y.stamp;
-        } else {
+        } else if constexpr (std::is_same_v<T, RemotePresenceCommand>) {
           return x.origin == y.origin && x.player == y.player && x.pos == y.pos && x.facing == y.facing;
+        } else if constexpr (std::is_same_v<T, RemoteBatchCommand>) {
+          return x.origin == y.origin && x.stream_seq == y.stream_seq;
+        } else {
+          static_assert(std::is_same_v<T, RemoteNpcCommand>);
+          return x.origin == y.origin && x.npc == y.npc && x.pos == y.pos && x.facing == y.facing;
         }
       },
       a);

@@ -136,7 +136,8 @@ TEST(Snapshot, DigestIsTheDecodedWorldsFullHashWithoutDecoding) {
 }
 
 TEST(Snapshot, StateSizeLimitsMatchTheCanonicalEncoding) {
-  const sim::World world = world_after(5, 80);
+  sim::World world = world_after(5, 80);
+  world.bus_applied = {{sim::RegionId{2}, 7}, {sim::RegionId{9}, 1}};
   ASSERT_FALSE(world.players.empty());
   ASSERT_FALSE(world.npcs.empty());
   ASSERT_FALSE(world.ghosts.empty());
@@ -145,6 +146,7 @@ TEST(Snapshot, StateSizeLimitsMatchTheCanonicalEncoding) {
   namespace l = schema::limits;
   EXPECT_EQ(state.size(), l::state_fixed_bytes + world.players.size() * l::state_player_bytes +
                               world.npcs.size() * l::state_npc_bytes + world.ghosts.size() * l::state_ghost_bytes +
+                              world.bus_applied.size() * l::state_bus_mark_bytes +
                               world.map.chunks().size() * l::state_chunk_bytes);
 }
 

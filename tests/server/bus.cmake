@@ -34,3 +34,7 @@ add_test(NAME server_bus_nats_cluster_test COMMAND server_bus_nats_cluster_test)
 set_tests_properties(server_bus_nats_cluster_test PROPERTIES TIMEOUT 240 LABELS "services" FIXTURES_REQUIRED nats_cluster
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR} DISABLED TRUE)
 set_tests_properties(services.nats_cluster.start services.nats_cluster.stop PROPERTIES DISABLED TRUE)
+
+# Regions replicating through RegionLink over the twin (no service): convergence, faults, bad payloads.
+strata_add_test(NAME server_region_link_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/region_link_test.cpp
+                LIBS strata_server strata_scenario TIMEOUT 300)

@@ -20,6 +20,12 @@ TEST(BusNames, SubjectsAndIdsHaveOneSpelling) {
   EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234, BusChannel::presence}), "2:1234:presence");
   EXPECT_EQ(message_id_text({sim::RegionId{65535}, UINT64_MAX, BusChannel::health}),
             "65535:18446744073709551615:health");
+  // A world batch in parts: part 0 keeps the plain id, the others add their number.
+  EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234, BusChannel::world, 0}), "2:1234");
+  EXPECT_EQ(message_id_text({sim::RegionId{2}, 1234, BusChannel::world, 7}), "2:1234:7");
+  const std::string longest = message_id_text({sim::RegionId{65535}, UINT64_MAX, BusChannel::world, UINT32_MAX});
+  EXPECT_EQ(longest, "65535:18446744073709551615:4294967295");
+  EXPECT_EQ(longest.size(), bus_limits::message_id_text_bytes_max);
 }
 
 TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
@@ -38,7 +44,15 @@ TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
                           "1: 1",
                           "1:1 ",
                           "65536:1",
-                          "1:1:1",
+                          "1:1:0",
+                          "1:1:01",
+                          "1:1:-1",
+                          "1:1:+1",
+                          "1:1: 1",
+                          "1:1:1:1",
+                          "1:1:1:presence",
+                          "1:1:4294967296",
+                          "1:1:0x1",
                           "1;1",
                           "1:18446744073709551616",
                           "1:0x10",
@@ -52,6 +66,8 @@ TEST(BusNames, ParsersRefuseAnythingButTheExactForm) {
   }
   EXPECT_EQ(parse_message_id("0:0"), (BusMessageId{sim::RegionId{0}, 0}));
   EXPECT_EQ(parse_message_id("3:9:presence"), (BusMessageId{sim::RegionId{3}, 9, BusChannel::presence}));
+  EXPECT_EQ(parse_message_id("3:9:1"), (BusMessageId{sim::RegionId{3}, 9, BusChannel::world, 1}));
+  EXPECT_EQ(parse_message_id("3:9:4294967295"), (BusMessageId{sim::RegionId{3}, 9, BusChannel::world, UINT32_MAX}));
   EXPECT_EQ(parse_subject("events.12.health"), (BusSubject{sim::RegionId{12}, BusChannel::health}));
 }
 
@@ -78,6 +94,8 @@ TEST(BusNames, ADeliveryIsJudgedBeforeItIsHandedOver) {
   EXPECT_EQ(verdict("ns.events.1.world", "2:5"), DeliveryVerdict::forged);
   EXPECT_EQ(verdict("ns.events.1.world", "1:5:presence"), DeliveryVerdict::forged);  // another channel's id
   EXPECT_EQ(verdict("ns.events.1.health", "1:5:health"), DeliveryVerdict::accepted);
+  EXPECT_EQ(verdict("ns.events.1.world", "1:5:2"), DeliveryVerdict::accepted);   // part 2 of a world batch
+  EXPECT_EQ(verdict("ns.events.1.presence", "1:5:2"), DeliveryVerdict::forged);  // a world id on presence
   EXPECT_EQ(verdict("ns.events.1.world", "1:5", bus_limits::payload_bytes_max + 1), DeliveryVerdict::too_large);
   const DeliveryCheck check = check_delivery("", region_one, "events.1.presence", "1:9:presence", 0);
   EXPECT_EQ(check.verdict, DeliveryVerdict::accepted);
@@ -85,8 +103,9 @@ TEST(BusNames, ADeliveryIsJudgedBeforeItIsHandedOver) {
   EXPECT_EQ(check.id, (BusMessageId{sim::RegionId{1}, 9, BusChannel::presence}));
 }
 
-RC_GTEST_PROP(BusNames, EveryIdAndSubjectRoundTrips, (uint16_t region, uint64_t tick, uint8_t channel)) {
-  const BusMessageId id{sim::RegionId{region}, tick, static_cast<BusChannel>(channel % 3)};
+RC_GTEST_PROP(BusNames, EveryIdAndSubjectRoundTrips, (uint16_t region, uint64_t tick, uint8_t channel, uint32_t part)) {
+  const BusChannel kind = static_cast<BusChannel>(channel % 3);
+  const BusMessageId id{sim::RegionId{region}, tick, kind, kind == BusChannel::world ? part : 0};
   RC_ASSERT(parse_message_id(message_id_text(id)) == std::optional<BusMessageId>(id));
   const BusSubject subject{sim::RegionId{region}, static_cast<BusChannel>(channel % 3)};
   RC_ASSERT(parse_subject(subject_text(subject)) == std::optional<BusSubject>(subject));

@@ -28,12 +28,10 @@ TEST(InputScheduler, OrdersSystemThenPlayersBySeqThenRemoteByOriginAndSequence) 
   EXPECT_EQ(f.scheduler.submit_player(PlayerId{7}, 2, 10, move(Direction::n), 10), InputVerdict::accepted);
   EXPECT_EQ(f.scheduler.submit_player(PlayerId{3}, 1, 10, move(Direction::e), 10), InputVerdict::accepted);
   EXPECT_EQ(f.scheduler.submit_player(PlayerId{7}, 1, 10, move(Direction::s), 10), InputVerdict::accepted);
-  EXPECT_EQ(
-      f.scheduler.submit_remote(RegionId{9}, 4, RemotePresenceCommand{RegionId{9}, PlayerId{1}, {}, Direction::n}, 0),
-      InputVerdict::accepted);
-  EXPECT_EQ(
-      f.scheduler.submit_remote(RegionId{5}, 8, RemotePresenceCommand{RegionId{5}, PlayerId{1}, {}, Direction::n}, 0),
-      InputVerdict::accepted);
+  const Command presence9 = RemotePresenceCommand{RegionId{9}, PlayerId{1}, {}, Direction::n};
+  const Command presence5 = RemotePresenceCommand{RegionId{5}, PlayerId{1}, {}, Direction::n};
+  EXPECT_EQ(f.scheduler.submit_remote(RegionId{9}, 4, {&presence9, 1}, false, 0).verdict, InputVerdict::accepted);
+  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 8, {&presence5, 1}, false, 0).verdict, InputVerdict::accepted);
   EXPECT_EQ(f.scheduler.submit_system(JoinCommand{PlayerId{4}}), InputVerdict::accepted);
   TickInput input;
   f.scheduler.build(10, 0, input);
@@ -87,14 +85,39 @@ TEST(InputScheduler, StampsLocalWritesFromTheHlcInOrder) {
 TEST(InputScheduler, RemoteDuplicatesAndFarFutureClocksAreRefused) {
   Fixture f;
   const RemoteBlockWriteCommand write{{2, 2}, Layer::active, 1, 0, LwwStamp{Hlc::pack(1000, 0), RegionId{5}}};
-  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, write, 1000), InputVerdict::accepted);
-  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, write, 1000), InputVerdict::duplicate);
-  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 9, write, 1000), InputVerdict::duplicate);
   RemoteBlockWriteCommand ahead = write;
   ahead.stamp.hlc = Hlc::pack(1000 + 5000, 0);
-  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 11, ahead, 1000), InputVerdict::clock_ahead);
-  EXPECT_EQ(f.scheduler.applied_stream_seqs().at(5), 10U);
+  const std::vector<Command> batch{write};
+  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, batch, true, 1000).verdict, InputVerdict::accepted);
+  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 10, batch, true, 1000).verdict, InputVerdict::duplicate);
+  EXPECT_EQ(f.scheduler.submit_remote(RegionId{5}, 9, batch, true, 1000).verdict, InputVerdict::duplicate);
+  // A write too far ahead is dropped; the rest of its batch, and the batch's mark, go on.
+  const std::vector<Command> mixed{ahead, write};
+  const InputScheduler::RemoteSubmit submit = f.scheduler.submit_remote(RegionId{5}, 11, mixed, true, 1000);
+  EXPECT_EQ(submit.verdict, InputVerdict::accepted);
+  EXPECT_EQ(submit.clock_ahead, 1U);
+  EXPECT_EQ(f.scheduler.counters()[static_cast<size_t>(InputVerdict::clock_ahead)], 1U);
+  EXPECT_EQ(f.scheduler.applied_stream_seqs().at(5), 11U);
   EXPECT_GT(f.hlc.last(), Hlc::pack(1000, 0));  // the HLC merged the remote stamp
+  TickInput input;
+  f.scheduler.build(1, 1000, input);
+  ASSERT_EQ(input.commands.size(), 4U);  // write, mark 10, write, mark 11
+  EXPECT_EQ(std::get<RemoteBatchCommand>(input.commands[1]).stream_seq, 10U);
+  EXPECT_EQ(std::get<RemoteBlockWriteCommand>(input.commands[2]).stamp, write.stamp);
+  EXPECT_EQ(std::get<RemoteBatchCommand>(input.commands[3]).stream_seq, 11U);
+}
+
+TEST(InputScheduler, ARemoteMessageIsTakenWholeOrNotAtAll) {
+  Hlc hlc(1000);
+  InputSchedulerConfig config;
+  config.max_pending_remote = 4;
+  InputScheduler scheduler(config, region, hlc);
+  const Command write = RemoteBlockWriteCommand{{2, 2}, Layer::active, 1, 0, LwwStamp{Hlc::pack(1, 0), RegionId{5}}};
+  const std::vector<Command> three(3, write);
+  EXPECT_EQ(scheduler.submit_remote(RegionId{5}, 1, three, true, 1000).verdict, InputVerdict::accepted);
+  EXPECT_EQ(scheduler.submit_remote(RegionId{5}, 2, three, true, 1000).verdict, InputVerdict::queue_full);
+  EXPECT_EQ(scheduler.applied_stream_seqs().at(5), 1U);  // seq 2 may come again
+  EXPECT_EQ(scheduler.pending(), 4U);
 }
 
 TEST(InputScheduler, PendingLimitsAreEnforced) {
@@ -253,8 +276,8 @@ TEST(InputScheduler, SystemAndRemotePartsWaitForTheNextTickInOrder) {
   for (uint32_t player = 1; player <= 5; ++player)
     ASSERT_EQ(scheduler.submit_system(JoinCommand{PlayerId{player}}), InputVerdict::accepted);
   for (uint64_t seq : {3, 1, 2}) {
-    ASSERT_EQ(scheduler.submit_remote(RegionId{uint16_t(seq == 3 ? 9 : 4)}, seq,
-                                      RemotePresenceCommand{RegionId{4}, PlayerId{uint32_t(seq)}, {}, Direction::n}, 0),
+    const Command presence = RemotePresenceCommand{RegionId{4}, PlayerId{uint32_t(seq)}, {}, Direction::n};
+    ASSERT_EQ(scheduler.submit_remote(RegionId{uint16_t(seq == 3 ? 9 : 4)}, seq, {&presence, 1}, false, 0).verdict,
               InputVerdict::accepted);
   }
   TickInput input;

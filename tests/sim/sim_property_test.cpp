@@ -124,7 +124,8 @@ RC_GTEST_PROP(Snapshot, RestoreAtAnyTickContinuesWithTheSameHashes, ()) {
 }
 
 Command arbitrary_command() {
-  const auto kind = *rc::gen::inRange(0, 8);
+  static_assert(command_kind_count == 10, "a new command kind needs a case here");
+  const auto kind = *rc::gen::inRange(0, 10);
   const auto u32 = [] { return *rc::gen::arbitrary<uint32_t>(); };
   const auto small = [] { return static_cast<uint8_t>(*rc::gen::inRange(0, 12)); };
   const auto cell = [] { return CellPos{*rc::gen::inRange(-3, 70), *rc::gen::inRange(-3, 70)}; };
@@ -142,16 +143,40 @@ Command arbitrary_command() {
     case 4: return BreakCommand{player(), u32(), cell(), static_cast<Layer>(small()), stamp()};
     case 5: return InteractCommand{player(), u32(), cell(), stamp()};
     case 6: return RemoteBlockWriteCommand{cell(), static_cast<Layer>(small()), small(), small(), stamp()};
-    default:
+    case 7:
       return RemotePresenceCommand{
           RegionId{*rc::gen::inRange<uint16_t>(0, 4)}, player(),
           Vec2{Fixed::from_raw(*rc::gen::arbitrary<int32_t>()), Fixed::from_raw(*rc::gen::inRange(-300, 20000))},
           static_cast<Direction>(small())};
+    case 8:
+      return RemoteBatchCommand{RegionId{*rc::gen::inRange<uint16_t>(0, 4)},
+                                *rc::gen::oneOf(rc::gen::inRange<uint64_t>(0, 6), rc::gen::arbitrary<uint64_t>())};
+    default:
+      // Positions mostly on the 64x64-cell map (many of them in walls), some far off it.
+      return RemoteNpcCommand{
+          RegionId{*rc::gen::inRange<uint16_t>(0, 4)},
+          NpcId{*rc::gen::oneOf(rc::gen::inRange<uint32_t>(0, 8), rc::gen::arbitrary<uint32_t>())},
+          Vec2{Fixed::from_raw(*rc::gen::oneOf(rc::gen::inRange(-300, 17000), rc::gen::arbitrary<int32_t>())),
+               Fixed::from_raw(*rc::gen::inRange(-300, 17000))},
+          static_cast<Direction>(small())};
   }
 }
 
+// The region map of the arbitrary-command worlds: the local region (1) owning every chunk, or one
+// chunk column of two, region 2 one chunk and nobody the last (so remote NPC positions apply).
+RegionMap arbitrary_region_map() {
+  RegionMap map;
+  if (*rc::gen::arbitrary<bool>()) {
+    map.mode = Ownership::by_map;
+    map.rects = {RegionRect{0, 0, 1, 2, RegionId{1}}, RegionRect{1, 0, 1, 1, RegionId{2}}};
+  }
+  return map;
+}
+
 RC_GTEST_PROP(Rules, ArbitraryCommandsNeverBreakInvariants, ()) {
-  Simulation sim(scenario::world_for(*rc::gen::inRange<uint64_t>(1, 1000), 2, 6));
+  WorldParams params = scenario::world_for(*rc::gen::inRange<uint64_t>(1, 1000), 2, 6);
+  params.region_map = arbitrary_region_map();
+  Simulation sim(params);
   const auto ticks = *rc::gen::inRange(1, 40);
   TickInput input;
   for (int t = 0; t < ticks; ++t) {

@@ -1,0 +1,464 @@
+// server/region_link.cpp — see region_link.h.
+#include "server/region_link.h"
+
+#include <algorithm>
+
+#include "server/bus_limits.h"
+#include "sim/assert.h"
+#include "sim/hash.h"
+
+namespace strata::server {
+
+using schema::BusAppliedSeq;
+using schema::BusHealth;
+using schema::BusPresence;
+using schema::BusWorldBatch;
+
+void LatencyHistogram::add(uint64_t us) {
+  size_t bucket = 0;
+  while (bucket < publish_latency_buckets_us.size() && us > publish_latency_buckets_us[bucket]) ++bucket;
+  counts[bucket] += 1;
+  sum_us += us;
+  count += 1;
+}
+
+const char* name(Agreement agreement) {
+  switch (agreement) {
+    case Agreement::agree: return "agree";
+    case Agreement::disagree: return "disagree";
+    case Agreement::unknown: break;
+  }
+  return "unknown";
+}
+
+namespace {
+
+RegionLinkCounters& operator+=(RegionLinkCounters& a, const RegionLinkCounters& b) {
+#define STRATA_REGION_LINK_ADD(name, help) a.name += b.name;
+  STRATA_REGION_LINK_COUNTERS(STRATA_REGION_LINK_ADD)
+#undef STRATA_REGION_LINK_ADD
+  for (size_t i = 0; i < a.refused_decode.size(); ++i) a.refused_decode[i] += b.refused_decode[i];
+  return a;
+}
+
+BusChannel channel_of(const schema::BusPayload& payload) {
+  if (std::holds_alternative<BusWorldBatch>(payload)) return BusChannel::world;
+  if (std::holds_alternative<BusPresence>(payload)) return BusChannel::presence;
+  return BusChannel::health;
+}
+
+}  // namespace
+
+RegionLink::RegionLink(RegionLinkConfig config)
+    : config_(std::move(config)),
+      outbox_(BusOutboxConfig{config_.region, std::max<size_t>(config_.world_batches_max, 1), 32}) {
+  STRATA_REQUIRE(config_.tick_rate_hz > 0 && config_.presence_every_ticks > 0, "rates are positive");
+  STRATA_REQUIRE(config_.regions.size() <= sim::limits::regions_max, "regions of a deployment",
+                 config_.regions.size());
+  health_every_ticks_ = std::max<uint64_t>(1, config_.health_every_ms * config_.tick_rate_hz / 1000);
+  std::sort(config_.regions.begin(), config_.regions.end());
+  config_.regions.erase(std::unique(config_.regions.begin(), config_.regions.end()), config_.regions.end());
+  for (const sim::RegionId region : config_.regions) {
+    if (region == config_.region) continue;
+    PeerStatus peer_status;
+    peer_status.region = region;
+    status_.peers.push_back(std::move(peer_status));
+  }
+  status_.region = config_.region;
+}
+
+bool RegionLink::known(sim::RegionId region) const {
+  return std::binary_search(config_.regions.begin(), config_.regions.end(), region);
+}
+
+// --- tick thread ---------------------------------------------------------------------------------
+
+void RegionLink::on_tick(const sim::Simulation& sim, const sim::Effects& effects) {
+  const uint64_t tick = sim.tick();
+  const sim::World& world = sim.world();
+  TickBatch batch{tick, {}};
+  if (!effects.block_writes.empty() || !effects.rule_writes.empty()) {
+    batch.writes.reserve(effects.block_writes.size() + effects.rule_writes.size());
+    batch.writes.insert(batch.writes.end(), effects.block_writes.begin(), effects.block_writes.end());
+    batch.writes.insert(batch.writes.end(), effects.rule_writes.begin(), effects.rule_writes.end());
+  }
+  std::optional<BusPresence> presence;
+  if (tick % config_.presence_every_ticks == 0 && (!world.players.empty() || !effects.npcs_run.empty())) {
+    presence.emplace();
+    presence->origin = config_.region;
+    presence->tick = tick;
+    const size_t players = std::min<size_t>(world.players.size(), schema::bus_limits::presence_entries_max);
+    for (size_t i = 0; i < players; ++i) {
+      const sim::Player& p = world.players[i];
+      presence->entries.push_back({false, raw(p.id), p.pos, p.facing});
+    }
+    for (const sim::NpcId id : effects.npcs_run) {
+      if (presence->entries.size() >= schema::bus_limits::presence_entries_max) break;
+      const auto it = std::lower_bound(world.npcs.begin(), world.npcs.end(), id,
+                                       [](const sim::Npc& n, sim::NpcId key) { return n.id < key; });
+      if (it != world.npcs.end() && it->id == id) presence->entries.push_back({true, raw(id), it->pos, it->facing});
+    }
+  }
+  std::optional<HealthPoint> health;
+  if (tick >= next_health_tick_) {
+    next_health_tick_ = tick + health_every_ticks_;
+    health.emplace();
+    health->tick = tick;
+    health->map_hash = sim::map_hash(world);
+    for (const sim::BusMark& mark : world.bus_applied) health->applied.push_back({mark.origin, mark.seq});
+  }
+  std::lock_guard lock(handover_mutex_);
+  if (!batch.writes.empty()) handover_.batches.push_back(std::move(batch));
+  if (presence) handover_.presence = std::move(presence);
+  if (health) handover_.health.push_back(std::move(*health));
+  handover_.tick = tick;
+}
+
+void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
+  {
+    // Bounded together with inbound_: what the scheduler refused waits here, and the bus side stops
+    // polling while inbound_ is full, so a slow tick holds the rest in the stream.
+    std::lock_guard lock(inbound_mutex_);
+    while (!inbound_.empty() && tick_inbound_.size() < config_.inbound_messages_max) {
+      tick_inbound_.push_back(std::move(inbound_.front()));
+      inbound_.pop_front();
+    }
+  }
+  if (tick_inbound_.empty()) return;
+  RegionLinkCounters counters;
+  std::vector<uint16_t> blocked;  // origins whose message did not fit: their later ones wait too
+  std::vector<std::pair<uint16_t, uint64_t>> applied;
+  size_t kept = 0;
+  for (size_t i = 0; i < tick_inbound_.size(); ++i) {
+    Inbound& message = tick_inbound_[i];
+    const uint16_t origin = raw(message.origin);
+    if (std::find(blocked.begin(), blocked.end(), origin) != blocked.end()) {
+      tick_inbound_[kept++] = std::move(message);
+      continue;
+    }
+    const InputScheduler::RemoteSubmit submit =
+        scheduler.submit_remote(message.origin, message.seq, message.commands, message.world_batch, physical_ms);
+    counters.refused_clock_ahead += submit.clock_ahead;
+    switch (submit.verdict) {
+      case InputVerdict::accepted:
+        if (message.world_batch) {
+          counters.world_batches_consumed += 1;
+          counters.remote_writes_consumed += message.commands.size() - submit.clock_ahead;
+          applied.emplace_back(origin, message.seq);
+        } else {
+          counters.presence_consumed += 1;
+        }
+        break;
+      case InputVerdict::queue_full:
+        if (message.world_batch) {
+          counters.scheduler_full += 1;
+          blocked.push_back(origin);
+          tick_inbound_[kept++] = std::move(message);
+        } else {
+          counters.presence_thinned += 1;
+        }
+        break;
+      default: counters.consumed_duplicate += 1; break;
+    }
+  }
+  tick_inbound_.resize(kept);
+  std::lock_guard lock(status_mutex_);
+  status_.counters += counters;
+  for (const auto& [origin, seq] : applied) {
+    if (PeerStatus* p = peer(sim::RegionId{origin})) {
+      p->applied_seq = std::max(p->applied_seq, seq);
+      p->lag = p->reported_seq > p->applied_seq ? p->reported_seq - p->applied_seq : 0;
+    }
+  }
+}
+
+// --- bus side ------------------------------------------------------------------------------------
+
+void RegionLink::start(Bus& bus, const sim::World& world, uint64_t now_us) {
+  for (const sim::RegionId region : config_.regions) {
+    if (region == config_.region) continue;
+    uint64_t after = 0;
+    for (const sim::BusMark& mark : world.bus_applied) {
+      if (mark.origin == region) after = mark.seq;
+    }
+    resume_after_[raw(region)] = after;
+    std::lock_guard lock(status_mutex_);
+    if (PeerStatus* p = peer(region)) p->applied_seq = after;
+  }
+  for (const auto& [origin, after] : resume_after_) {
+    if (const std::optional<SubscriptionId> id = bus.subscribe({sim::RegionId{origin}, std::nullopt}, after, now_us)) {
+      subscriptions_[origin] = *id;
+    } else {
+      counters_.subscribe_failures += 1;
+    }
+  }
+}
+
+void RegionLink::republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks) {
+  std::sort(ticks.begin(), ticks.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::deque<TickBatch> recovered;
+  for (auto& [tick, writes] : ticks) {
+    if (writes.empty()) continue;
+    recovered.push_back(TickBatch{tick, std::move(writes)});
+    counters_.world_republished_after_restart += 1;
+  }
+  for (TickBatch& batch : waiting_durable_) recovered.push_back(std::move(batch));
+  waiting_durable_ = std::move(recovered);
+}
+
+void RegionLink::encode_batches(std::vector<TickBatch>& batches, uint64_t now_us) {
+  for (TickBatch& batch : batches) {
+    const size_t per_part = schema::bus_limits::writes_per_batch_max;
+    const size_t parts = (batch.writes.size() + per_part - 1) / per_part;
+    for (size_t part = 0; part < parts; ++part) {
+      BusWorldBatch message;
+      message.origin = config_.region;
+      message.tick = batch.tick;
+      message.part = static_cast<uint32_t>(part);
+      message.parts = static_cast<uint32_t>(parts);
+      const size_t begin = part * per_part;
+      const size_t end = std::min(batch.writes.size(), begin + per_part);
+      message.writes.assign(batch.writes.begin() + static_cast<ptrdiff_t>(begin),
+                            batch.writes.begin() + static_cast<ptrdiff_t>(end));
+      std::vector<uint8_t> payload;
+      schema::encode_bus_payload(message, config_.encode, payload);
+      const size_t bytes = payload.size();
+      if (outbox_.push_world(batch.tick, message.part, std::move(payload)) == OutboxVerdict::full) {
+        counters_.world_overflow += 1;
+        continue;
+      }
+      pushed_us_[{batch.tick, message.part}] = now_us;
+      counters_.world_batches_published += 1;
+      counters_.world_writes_published += end - begin;
+      counters_.world_bytes_published += bytes;
+    }
+  }
+  batches.clear();
+}
+
+void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
+  {
+    std::lock_guard lock(handover_mutex_);
+    std::swap(handover_, bus_handover_);
+  }
+  for (TickBatch& batch : bus_handover_.batches) waiting_durable_.push_back(std::move(batch));
+  for (HealthPoint& point : bus_handover_.health) health_waiting_.push_back(std::move(point));
+  std::optional<BusPresence> presence = std::move(bus_handover_.presence);
+  bus_handover_ = Handover{};
+
+  // Subscriptions the bus refused before (closed or full): again.
+  for (const auto& [origin, after] : resume_after_) {
+    if (subscriptions_.contains(origin)) continue;
+    if (const std::optional<SubscriptionId> id = bus.subscribe({sim::RegionId{origin}, std::nullopt}, after, now_us)) {
+      subscriptions_[origin] = *id;
+    }
+  }
+
+  // Durable ticks' batches to the outbox, in tick order.
+  std::vector<TickBatch> due;
+  while (!waiting_durable_.empty() && waiting_durable_.front().tick <= durable_tick) {
+    due.push_back(std::move(waiting_durable_.front()));
+    waiting_durable_.pop_front();
+  }
+  encode_batches(due, now_us);
+  if (presence && presence->tick <= durable_tick) {
+    std::vector<uint8_t> payload;
+    schema::encode_bus_payload(*presence, config_.encode, payload);
+    outbox_.offer_sample(BusChannel::presence, presence->tick, std::move(payload));
+    counters_.presence_published += 1;
+  }
+  publish_health(now_us);
+  outbox_.pump(bus, now_us);
+
+  size_t room = 0;
+  {
+    std::lock_guard lock(inbound_mutex_);
+    room = config_.inbound_messages_max > inbound_.size() ? config_.inbound_messages_max - inbound_.size() : 0;
+  }
+  poll_.clear();
+  bus.poll(now_us, std::min(room, config_.deliveries_per_pump), poll_);
+  outbox_.on_acks(poll_.acks);
+  for (const PublishAck& ack : poll_.acks) {
+    if (ack.id.origin != config_.region || ack.id.channel != BusChannel::world || ack.kind == AckKind::failed) continue;
+    uint64_t& seq = own_seq_by_tick_[ack.id.tick];
+    seq = std::max(seq, ack.stream_seq);
+    if (const auto it = pushed_us_.find({ack.id.tick, ack.id.part}); it != pushed_us_.end()) {
+      latency_.add(now_us >= it->second ? now_us - it->second : 0);
+      pushed_us_.erase(it);
+    }
+  }
+  for (const Delivery& delivery : poll_.deliveries) consume(delivery, now_us);
+  publish_health(now_us);  // the acks may have completed a waiting point
+
+  std::vector<Desync> desyncs = std::move(desyncs_);
+  desyncs_.clear();
+  {
+    std::lock_guard lock(status_mutex_);
+    status_.bus_state = bus.state();
+    status_.bus = bus.counters();
+    status_.outbox = outbox_.counters();
+    status_.publish_latency = latency_;
+    status_.world_held = outbox_.world_held() + waiting_durable_.size();
+    std::lock_guard inbound_lock(inbound_mutex_);
+    status_.inbound_waiting = inbound_.size();
+    status_.counters += counters_;  // (the tick thread adds its own in take_remote)
+    counters_ = RegionLinkCounters{};
+  }
+  if (on_desync_) {
+    for (const Desync& desync : desyncs) on_desync_(desync);
+  }
+}
+
+// A health point goes out once every batch of ours up to its tick is in the stream: its vector
+// then names our own last batch's sequence, and a peer at the same vector holds the same events.
+void RegionLink::publish_health(uint64_t now_us) {
+  (void)now_us;
+  while (!health_waiting_.empty()) {
+    const HealthPoint& point = health_waiting_.front();
+    const bool ours_waiting = !waiting_durable_.empty() && waiting_durable_.front().tick <= point.tick;
+    // (world_acked_through() is the last tick pushed when nothing is held: ticks after it wrote nothing.)
+    const bool ours_held = outbox_.world_held() > 0 && outbox_.world_acked_through() < point.tick;
+    if (ours_waiting || ours_held) return;
+    std::vector<BusAppliedSeq> full = full_vector(point);
+    BusHealth health{config_.region, point.tick, full, point.map_hash};
+    std::vector<uint8_t> payload;
+    schema::encode_bus_payload(health, config_.encode, payload);
+    outbox_.offer_sample(BusChannel::health, point.tick, std::move(payload));
+    counters_.health_published += 1;
+    {
+      std::lock_guard lock(status_mutex_);
+      status_.tick = point.tick;
+      status_.map_hash = point.map_hash;
+      status_.applied = full;
+      for (const BusAppliedSeq& entry : full) {
+        if (entry.origin == config_.region) status_.own_acked_seq = entry.seq;
+      }
+      for (PeerStatus& p : status_.peers) {
+        if (p.health_known && p.health_applied == full) compare(p, point, full);
+      }
+    }
+    history_.emplace_back(point, std::move(full));
+    while (history_.size() > config_.health_history) history_.pop_front();
+    // Our sequences of ticks before this point are no longer needed, but the last one is.
+    while (own_seq_by_tick_.size() > 1 && std::next(own_seq_by_tick_.begin())->first <= point.tick) {
+      own_seq_by_tick_.erase(own_seq_by_tick_.begin());
+    }
+    health_waiting_.pop_front();
+  }
+}
+
+std::vector<BusAppliedSeq> RegionLink::full_vector(const HealthPoint& point) const {
+  std::vector<BusAppliedSeq> full = point.applied;
+  uint64_t own = 0;
+  for (const auto& [tick, seq] : own_seq_by_tick_) {
+    if (tick <= point.tick) own = std::max(own, seq);
+  }
+  if (own > 0) full.push_back({config_.region, own});
+  std::sort(full.begin(), full.end(), [](const BusAppliedSeq& a, const BusAppliedSeq& b) { return a.origin < b.origin; });
+  return full;
+}
+
+PeerStatus* RegionLink::peer(sim::RegionId region) {
+  for (PeerStatus& p : status_.peers) {
+    if (p.region == region) return &p;
+  }
+  return nullptr;
+}
+
+void RegionLink::consume(const Delivery& delivery, uint64_t now_us) {
+  const sim::RegionId origin = delivery.subject.origin;
+  if (!known(origin) || origin == config_.region) {
+    counters_.refused_decode[static_cast<size_t>(schema::BusDecodeError::unknown_region)] += 1;
+    return;
+  }
+  counters_.bytes_consumed += delivery.payload.size();
+  {
+    std::lock_guard lock(status_mutex_);
+    if (PeerStatus* p = peer(origin)) {
+      p->last_seq = std::max(p->last_seq, delivery.stream_seq);
+      p->last_heard_us = now_us;
+    }
+  }
+  const schema::BusDecodeContext context{origin, config_.regions, config_.map_cells_x, config_.map_cells_y};
+  schema::BusPayload payload;
+  const schema::BusDecodeResult decoded = schema::decode_bus_payload(delivery.payload, context, payload);
+  if (!decoded.ok()) {
+    counters_.refused_decode[static_cast<size_t>(decoded.code)] += 1;
+    return;
+  }
+  if (channel_of(payload) != delivery.subject.channel) {
+    counters_.refused_wrong_channel += 1;
+    return;
+  }
+  counters_.messages_consumed += 1;
+  if (const auto* health = std::get_if<BusHealth>(&payload)) {
+    counters_.health_consumed += 1;
+    on_peer_health(*health, now_us);
+    return;
+  }
+  if (delivery.stream_seq <= resume_after_[raw(origin)]) {
+    counters_.consumed_duplicate += 1;  // our world holds it already (a consumer repeating itself)
+    return;
+  }
+  Inbound message{origin, delivery.stream_seq, false, {}};
+  if (const auto* batch = std::get_if<BusWorldBatch>(&payload)) {
+    message.world_batch = true;
+    message.commands.reserve(batch->writes.size());
+    for (const sim::BlockWrite& w : batch->writes) {
+      message.commands.push_back(sim::RemoteBlockWriteCommand{w.cell, w.layer, w.kind, w.state, w.stamp});
+    }
+  } else {
+    const auto& presence = std::get<BusPresence>(payload);
+    message.commands.reserve(presence.entries.size());
+    for (const schema::BusPresenceEntry& e : presence.entries) {
+      if (e.npc) {
+        message.commands.push_back(sim::RemoteNpcCommand{origin, sim::NpcId{e.id}, e.pos, e.facing});
+      } else {
+        message.commands.push_back(sim::RemotePresenceCommand{origin, sim::PlayerId{e.id}, e.pos, e.facing});
+      }
+    }
+  }
+  std::lock_guard lock(inbound_mutex_);
+  inbound_.push_back(std::move(message));
+}
+
+void RegionLink::on_peer_health(const BusHealth& health, uint64_t now_us) {
+  (void)now_us;
+  std::lock_guard lock(status_mutex_);
+  PeerStatus* p = peer(health.origin);
+  if (p == nullptr || (p->health_known && health.tick < p->health_tick)) return;  // older (redelivered): ignored
+  p->health_known = true;
+  p->health_tick = health.tick;
+  p->health_map_hash = health.map_hash;
+  p->health_applied = health.applied;
+  for (const BusAppliedSeq& entry : health.applied) {
+    if (entry.origin == health.origin) p->reported_seq = entry.seq;
+  }
+  p->lag = p->reported_seq > p->applied_seq ? p->reported_seq - p->applied_seq : 0;
+  for (auto it = history_.rbegin(); it != history_.rend(); ++it) {
+    if (it->second == health.applied) {
+      compare(*p, it->first, it->second);
+      return;
+    }
+  }
+}
+
+// Called with status_mutex_ held: one of our points and the peer's last one share a vector.
+void RegionLink::compare(PeerStatus& peer_status, const HealthPoint& ours, const std::vector<BusAppliedSeq>& vector) {
+  if (peer_status.health_map_hash == ours.map_hash) {
+    peer_status.agreement = Agreement::agree;
+    counters_.health_agree += 1;
+    return;
+  }
+  peer_status.agreement = Agreement::disagree;
+  counters_.desyncs += 1;
+  desyncs_.push_back(
+      Desync{peer_status.region, vector, ours.tick, ours.map_hash, peer_status.health_tick, peer_status.health_map_hash});
+}
+
+RegionLinkStatus RegionLink::status() const {
+  std::lock_guard lock(status_mutex_);
+  return status_;
+}
+
+}  // namespace strata::server

@@ -1,0 +1,244 @@
+// server/region_link.h — a region's side of the event bus (DESIGN.md "Regions"; issue 15 items 2-5):
+// what its ticks publish, what it consumes from the other regions, and what it learns of them.
+//
+// Two sides, which meet in two hand-overs, each swapped under its own mutex (neither waits on the
+// other's work):
+//   tick thread   on_tick() after the tick is logged: the tick's local writes (player commands'
+//                 and the owned chunks' rule writes), a presence sample every presence_every_ticks,
+//                 and a health point (map hash, applied vector) every health_every_ms of ticks.
+//                 take_remote() before TickInput(T) is built: the decoded messages of the other
+//                 regions go to the scheduler, whole, in (origin, stream sequence) order.
+//   bus side      pump(): encodes (and compresses) what the ticks handed over, publishes through
+//                 the BusOutbox (world batches never dropped, samples thinned), polls the Bus,
+//                 decodes and judges deliveries, follows the peers' health. The runtime's bus
+//                 thread calls it (NatsBus may wait); strata-vopr and tests call it on their one
+//                 thread. It reads no clock: `now_us` is passed in.
+//
+// Durability: a tick's batch is published only once the session log holds that tick durably
+// (pump's `durable_tick`): a region never tells others of a write its own log could lose. After a
+// restart, republish() hands over the batches of the ticks the log recovered: those the stream
+// already has are acknowledged as duplicates (same message ids), the others are stored.
+//
+// Resuming: start() subscribes to every other region after the sequence its world recorded
+// (World::bus_applied: the log holds it, so a restarted or partitioned region resumes exactly where
+// its map is). A message at or below that sequence is a duplicate; the scheduler's own check
+// catches the same after a consumer restart.
+//
+// Divergence: a health point (tick, applied vector including our own batches' sequences, map hash)
+// is kept in a short history; a peer's point at the same vector with another hash is a desync:
+// counted, logged with both regions and the vector, and reported to the on_desync callback (which
+// writes the bundle). Equal vectors mean the same set of events applied: LWW makes the maps equal.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "schema/bus_codec.h"
+#include "server/bus.h"
+#include "server/bus_outbox.h"
+#include "server/input_scheduler.h"
+#include "sim/simulation.h"
+
+namespace strata::server {
+
+struct RegionLinkConfig {
+  sim::RegionId region{1};
+  std::vector<sim::RegionId> regions;  // every region of the deployment, this one included
+  int32_t map_cells_x = 0;             // remote cells outside the map are refused
+  int32_t map_cells_y = 0;
+  uint32_t tick_rate_hz = 20;
+  uint64_t health_every_ms = 2000;
+  uint32_t presence_every_ticks = 10;
+  size_t world_batches_max = 65536;   // held until acked (BusOutbox); beyond it: overflow, counted
+  size_t inbound_messages_max = 4096; // decoded, waiting for the tick thread: the bus is not polled beyond it
+  size_t deliveries_per_pump = 1024;
+  size_t health_history = 64;         // own health points kept to compare with the peers'
+  schema::BusEncodeOptions encode;
+};
+
+// Every counter of the link, listed once: X(member, help); XA for arrays by reason.
+#define STRATA_REGION_LINK_COUNTERS(X)                                                              \
+  X(world_batches_published, "world batches (parts) handed to the outbox")                          \
+  X(world_writes_published, "block writes in them")                                                 \
+  X(world_bytes_published, "payload bytes of them")                                                 \
+  X(world_overflow, "world batches dropped: world_batches_max held (peers may diverge: see desyncs)") \
+  X(world_republished_after_restart, "batches of recovered ticks handed over again after a restart") \
+  X(presence_published, "presence samples offered")                                                 \
+  X(health_published, "health points offered")                                                      \
+  X(messages_consumed, "messages of other regions accepted")                                         \
+  X(world_batches_consumed, "world batches of other regions handed to the scheduler")               \
+  X(remote_writes_consumed, "remote block writes handed to the scheduler")                          \
+  X(presence_consumed, "presence samples of other regions applied")                                 \
+  X(health_consumed, "health points of other regions read")                                         \
+  X(bytes_consumed, "payload bytes of messages consumed")                                           \
+  X(consumed_duplicate, "messages at or below the sequence already applied: dropped")               \
+  X(refused_wrong_channel, "messages whose payload kind is not their subject's channel")            \
+  X(refused_clock_ahead, "remote writes stamped beyond the clock-offset limit: dropped")            \
+  X(presence_thinned, "presence samples dropped: the scheduler had no room")                        \
+  X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                        \
+  X(health_agree, "peer health points at a vector we held, with the same map hash")                  \
+  X(desyncs, "peer health points at a vector we held, with another map hash")                       \
+  X(subscribe_failures, "subscriptions the bus refused (retried)")
+
+struct RegionLinkCounters {
+#define STRATA_REGION_LINK_FIELD(name, help) uint64_t name = 0;
+  STRATA_REGION_LINK_COUNTERS(STRATA_REGION_LINK_FIELD)
+#undef STRATA_REGION_LINK_FIELD
+  std::array<uint64_t, schema::bus_decode_error_count> refused_decode{};
+  friend bool operator==(const RegionLinkCounters&, const RegionLinkCounters&) = default;
+};
+
+// Publish latency (outbox hand-over to stored ack), microseconds: upper bounds of the buckets.
+inline constexpr std::array<uint64_t, 10> publish_latency_buckets_us{500,    1000,    2000,    5000,     10'000,
+                                                                     20'000, 50'000, 100'000, 500'000, 2'000'000};
+struct LatencyHistogram {
+  std::array<uint64_t, publish_latency_buckets_us.size() + 1> counts{};  // last: above every bound
+  uint64_t sum_us = 0;
+  uint64_t count = 0;
+  void add(uint64_t us);
+};
+
+enum class Agreement : uint8_t { unknown, agree, disagree };
+[[nodiscard]] const char* name(Agreement agreement);
+
+struct PeerStatus {
+  sim::RegionId region{};
+  uint64_t last_seq = 0;        // the last stream sequence delivered from it (any channel)
+  uint64_t applied_seq = 0;     // its last world batch our world applied
+  uint64_t reported_seq = 0;    // its own last world batch, as its health says
+  uint64_t lag = 0;             // reported_seq - applied_seq (world batches' sequences, not counts)
+  bool health_known = false;    // a health point of it was read
+  uint64_t health_tick = 0;     // its tick at its last health point
+  uint64_t health_map_hash = 0;
+  std::vector<schema::BusAppliedSeq> health_applied;
+  Agreement agreement = Agreement::unknown;  // of its last health point we could compare
+  uint64_t last_heard_us = 0;                // our monotonic time of its last message (0: never)
+};
+
+struct RegionLinkStatus {
+  sim::RegionId region{};
+  BusState bus_state = BusState::connecting;
+  BusCounters bus;
+  BusOutboxCounters outbox;
+  RegionLinkCounters counters;
+  LatencyHistogram publish_latency;
+  uint64_t tick = 0;               // of the last health point
+  uint64_t map_hash = 0;           // at that tick
+  std::vector<schema::BusAppliedSeq> applied;  // at that tick, our own batches included
+  uint64_t own_acked_seq = 0;      // our last world batch stored
+  uint64_t world_held = 0;         // our world batches not acked yet
+  uint64_t inbound_waiting = 0;    // decoded messages not yet taken by a tick
+  std::vector<PeerStatus> peers;   // by region
+};
+
+// What a desync report names.
+struct Desync {
+  sim::RegionId peer{};
+  std::vector<schema::BusAppliedSeq> applied;
+  uint64_t our_tick = 0;
+  uint64_t our_hash = 0;
+  uint64_t peer_tick = 0;
+  uint64_t peer_hash = 0;
+};
+
+class RegionLink {
+ public:
+  explicit RegionLink(RegionLinkConfig config);
+
+  // Tick thread --------------------------------------------------------------------------------
+  // After tick `sim.tick()` was logged: hands over its writes, and its samples when due.
+  void on_tick(const sim::Simulation& sim, const sim::Effects& effects);
+  // Before TickInput(T) is built: the waiting messages of other regions, whole, in order, as far
+  // as the scheduler takes them (an origin whose message did not fit waits with its later ones).
+  void take_remote(InputScheduler& scheduler, uint64_t physical_ms);
+
+  // Bus side -------------------------------------------------------------------------------------
+  // Subscribes to every other region after the sequence `world` recorded for it (again for the
+  // ones that failed, at each pump).
+  void start(Bus& bus, const sim::World& world, uint64_t now_us);
+  // After a restart: the local writes of each recovered tick (tick, writes), to be published again
+  // under their original message ids.
+  void republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks);
+  // Publishes, polls, decodes; `durable_tick`: the newest tick the log holds durably.
+  void pump(Bus& bus, uint64_t now_us, uint64_t durable_tick);
+  // Called on the bus side, at the end of the pump that found it (no lock held), for each desync.
+  void set_on_desync(std::function<void(const Desync&)> callback) { on_desync_ = std::move(callback); }
+
+  // Any thread -----------------------------------------------------------------------------------
+  [[nodiscard]] RegionLinkStatus status() const;
+  [[nodiscard]] const RegionLinkConfig& config() const { return config_; }
+
+ private:
+  struct TickBatch {
+    uint64_t tick = 0;
+    std::vector<sim::BlockWrite> writes;
+  };
+  struct HealthPoint {
+    uint64_t tick = 0;
+    uint64_t map_hash = 0;
+    std::vector<schema::BusAppliedSeq> applied;  // other origins (from the world)
+  };
+  struct Handover {  // tick thread -> bus side
+    std::vector<TickBatch> batches;
+    std::optional<schema::BusPresence> presence;
+    std::vector<HealthPoint> health;
+    uint64_t tick = 0;
+  };
+  struct Inbound {  // bus side -> tick thread: one message, decoded into commands
+    sim::RegionId origin{};
+    uint64_t seq = 0;
+    bool world_batch = false;
+    std::vector<sim::Command> commands;
+  };
+
+  void encode_batches(std::vector<TickBatch>& batches, uint64_t now_us);
+  void publish_health(uint64_t now_us);
+  void consume(const Delivery& delivery, uint64_t now_us);
+  void on_peer_health(const schema::BusHealth& health, uint64_t now_us);
+  void compare(PeerStatus& peer, const HealthPoint& ours, const std::vector<schema::BusAppliedSeq>& ours_full);
+  [[nodiscard]] std::vector<schema::BusAppliedSeq> full_vector(const HealthPoint& point) const;
+  [[nodiscard]] PeerStatus* peer(sim::RegionId region);
+  [[nodiscard]] bool known(sim::RegionId region) const;
+
+  RegionLinkConfig config_;
+  uint64_t health_every_ticks_ = 1;
+  std::function<void(const Desync&)> on_desync_;
+
+  // Tick thread.
+  uint64_t next_health_tick_ = 0;
+  std::vector<Inbound> tick_inbound_;  // taken from inbound_, not yet taken by the scheduler
+
+  std::mutex handover_mutex_;
+  Handover handover_;
+
+  std::mutex inbound_mutex_;
+  std::deque<Inbound> inbound_;
+
+  // Bus side.
+  BusOutbox outbox_;
+  Handover bus_handover_;
+  std::deque<TickBatch> waiting_durable_;  // handed over, not durable yet
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> pushed_us_;  // (tick, part) -> when handed to the outbox
+  std::map<uint64_t, uint64_t> own_seq_by_tick_;  // acked own world batches: tick -> seq (pruned)
+  std::deque<HealthPoint> health_waiting_;        // ours, waiting for our batches up to its tick to be acked
+  std::deque<std::pair<HealthPoint, std::vector<schema::BusAppliedSeq>>> history_;  // ours, full vectors
+  std::vector<Desync> desyncs_;  // found during this pump
+  std::map<uint16_t, SubscriptionId> subscriptions_;
+  std::map<uint16_t, uint64_t> resume_after_;  // origin -> subscribe after this seq (for retries)
+  BusPoll poll_;
+  std::vector<uint8_t> scratch_;
+
+  mutable std::mutex status_mutex_;
+  RegionLinkStatus status_;
+  LatencyHistogram latency_;
+  RegionLinkCounters counters_;  // bus side, added to status_ at the end of each pump
+};
+
+}  // namespace strata::server
