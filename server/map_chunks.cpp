@@ -51,13 +51,6 @@ uint64_t chunk_hash(const sim::Chunk& chunk) {
   return hash_bytes(bytes.data(), bytes.size());
 }
 
-uint64_t map_hash(const sim::TileMap& map) {
-  std::vector<uint64_t> hashes;
-  hashes.reserve(map.chunks().size());
-  for (const sim::Chunk& chunk : map.chunks()) hashes.push_back(chunk_hash(chunk));
-  return hash_bytes(hashes.data(), hashes.size() * sizeof(uint64_t));
-}
-
 ChunkHashes generated_chunk_hashes(const sim::WorldParams& params) {
   sim::TileMap map(params.chunks_x, params.chunks_y);
   sim::generate_terrain(map, params.seed);
@@ -77,25 +70,23 @@ ChunkHashes stored_chunk_hashes(const sim::WorldParams& params, const storage::M
   return out;
 }
 
-std::optional<storage::MapRecord> map_save(storage::MapId id, const sim::TileMap& map, uint64_t version,
+std::optional<storage::MapRecord> map_save(storage::MapId id, const sim::World& world, uint64_t version,
                                            ChunkHashes& baseline) {
+  const sim::TileMap& map = world.map;
   STRATA_REQUIRE(baseline.size() == map.chunks().size(), baseline.size(), map.chunks().size());
   storage::MapRecord record;
   record.map = id;
   record.version = version;
-  std::vector<uint64_t> hashes;
-  hashes.reserve(map.chunks().size());
   for (size_t i = 0; i < map.chunks().size(); ++i) {
     std::string bytes = encode_chunk(map.chunks()[i]);
     const uint64_t hash = hash_bytes(bytes.data(), bytes.size());
-    hashes.push_back(hash);
     if (hash == baseline[i]) continue;
     baseline[i] = hash;
     record.chunks.push_back({static_cast<int32_t>(i % static_cast<size_t>(map.chunks_x())),
                              static_cast<int32_t>(i / static_cast<size_t>(map.chunks_x())), version, std::move(bytes)});
   }
   if (record.chunks.empty()) return std::nullopt;
-  record.hash = hash_bytes(hashes.data(), hashes.size() * sizeof(uint64_t));
+  record.hash = sim::map_hash(world);
   return record;
 }
 
@@ -125,7 +116,7 @@ std::optional<sim::World> world_with_stored_map(const sim::WorldParams& params, 
     error = "the stored map does not make a valid world: " + problem;
     return std::nullopt;
   }
-  if (const uint64_t hash = map_hash(world.map); hash != stored.hash) {
+  if (const uint64_t hash = sim::map_hash(world); hash != stored.hash) {
     error = "the stored map's chunks hash to " + std::to_string(hash) + ", its record says " +
             std::to_string(stored.hash) + " (a save is missing chunks)";
     return std::nullopt;

@@ -25,11 +25,8 @@ namespace strata::server {
 [[nodiscard]] std::string encode_chunk(const sim::Chunk& chunk);
 // False when `bytes` are not exactly one chunk's canonical form (values are checked by load_map).
 [[nodiscard]] bool decode_chunk(std::string_view bytes, sim::Chunk& chunk);
-// XXH3 of a chunk's canonical bytes.
+// XXH3 of a chunk's canonical bytes (the map's hash is sim::map_hash, over the whole world's map).
 [[nodiscard]] uint64_t chunk_hash(const sim::Chunk& chunk);
-// The map's hash: XXH3 of its chunks' hashes in chunk order. Two maps of one size have the same
-// hash exactly when (barring an XXH3 collision) every chunk has the same bytes.
-[[nodiscard]] uint64_t map_hash(const sim::TileMap& map);
 
 // The chunk hashes a map save compares against.
 using ChunkHashes = std::vector<uint64_t>;
@@ -38,13 +35,13 @@ using ChunkHashes = std::vector<uint64_t>;
 // The generated hashes with the stored chunks' over them (the store's view of the map).
 [[nodiscard]] ChunkHashes stored_chunk_hashes(const sim::WorldParams& params, const storage::MapRecord& stored);
 
-// The record saving `map` at `version`: every chunk whose hash differs from `baseline` (which is
-// then updated to the map's hashes). nullopt when nothing changed.
-[[nodiscard]] std::optional<storage::MapRecord> map_save(storage::MapId id, const sim::TileMap& map, uint64_t version,
+// The record saving `world`'s map at `version` with its sim::map_hash: every chunk whose hash
+// differs from `baseline` (which is then updated to the map's hashes). nullopt when nothing changed.
+[[nodiscard]] std::optional<storage::MapRecord> map_save(storage::MapId id, const sim::World& world, uint64_t version,
                                                          ChunkHashes& baseline);
 
 // A new world of `params` whose map is the generated terrain with `stored`'s chunks over it. The
-// world's hash check: the rebuilt map must hash to stored.hash. nullopt and `error` when a chunk
+// world's hash check: the rebuilt map's sim::map_hash must be stored.hash. nullopt and `error` when a chunk
 // does not decode or lies outside the map, a value is invalid, an NPC of the new world stands in a
 // blocking cell of the stored map, or the hash differs.
 [[nodiscard]] std::optional<sim::World> world_with_stored_map(const sim::WorldParams& params,

@@ -14,6 +14,7 @@
 #include "replay/rocks_log.h"
 #include "server/node_start.h"
 #include "sim/assert.h"
+#include "sim/hash.h"
 #include "sim/simulation.h"
 
 namespace strata::server {
@@ -397,8 +398,7 @@ void StorageService::write_positions(const sim::World& world, bool everyone_gone
 bool StorageService::save_map(const sim::World& world) {
   if (map_baseline_.size() != world.map.chunks().size()) map_baseline_ = generated_chunk_hashes(world.params);
   ChunkHashes baseline = map_baseline_;
-  std::optional<storage::MapRecord> record =
-      map_save(options_.map, world.map, std::max<uint64_t>(world.tick, 1), baseline);
+  std::optional<storage::MapRecord> record = map_save(options_.map, world, std::max<uint64_t>(world.tick, 1), baseline);
   if (!record) return false;
   const size_t chunks = record->chunks.size();
   const uint64_t hash = record->hash;
@@ -576,7 +576,7 @@ std::optional<NodeStart> open_start_with_storage(const ServerConfig& config, con
     return std::nullopt;
   }
   spdlog::info("world.load_map_from_store: map {} loaded, map hash {:016x}", config.storage.map_id,
-               map_hash(start.sim->world().map));
+               sim::map_hash(start.sim->world()));
   return start;
 }
 

@@ -307,7 +307,7 @@ TEST(StorageService, MapSavedAsChangedChunksLoadsIntoAFreshWorld) {
   std::string error;
   std::optional<sim::World> loaded = service->load_map_world(small_params(), std::chrono::seconds(5), error);
   ASSERT_TRUE(loaded) << error;
-  EXPECT_EQ(map_hash(loaded->map), map_hash(world.map));
+  EXPECT_EQ(sim::map_hash(*loaded), sim::map_hash(world));
   for (size_t i = 0; i < world.map.chunks().size(); ++i)
     EXPECT_EQ(encode_chunk(loaded->map.chunks()[i]), encode_chunk(world.map.chunks()[i])) << "chunk " << i;
   loaded->tick = world.tick;
@@ -321,13 +321,13 @@ TEST(StorageService, MapSavedAsChangedChunksLoadsIntoAFreshWorld) {
   ASSERT_TRUE(service->flush(std::chrono::seconds(5)));
   std::optional<sim::World> again = service->load_map_world(small_params(), std::chrono::seconds(5), error);
   ASSERT_TRUE(again) << error;
-  EXPECT_EQ(map_hash(again->map), map_hash(loaded->map));
+  EXPECT_EQ(sim::map_hash(*again), sim::map_hash(*loaded));
 }
 
 TEST(MapChunks, StoredChunksThatDoNotFitAreRefusedWithAReason) {
   const sim::World world = changed_world();
   ChunkHashes baseline = generated_chunk_hashes(world.params);
-  std::optional<storage::MapRecord> record = map_save(storage::MapId{1}, world.map, 7, baseline);
+  std::optional<storage::MapRecord> record = map_save(storage::MapId{1}, world, 7, baseline);
   ASSERT_TRUE(record);
   std::string error;
   ASSERT_TRUE(world_with_stored_map(world.params, *record, error)) << error;

@@ -226,7 +226,7 @@ TEST(StorageServices, DegradedDuringOutagesAndQueuedWritesFlushInOrderAfter) {
   std::string error;
   std::optional<sim::World> loaded = service->load_map_world(small_params(), std::chrono::seconds(20), error);
   ASSERT_TRUE(loaded) << error;
-  EXPECT_EQ(map_hash(loaded->map), map_hash(world.map));
+  EXPECT_EQ(sim::map_hash(*loaded), sim::map_hash(world));
   auto cleanup = storage::MariaDbStores::open(*options.stores.mariadb, error);
   ASSERT_TRUE(cleanup) << error;
   EXPECT_TRUE(cleanup->drop_database().ok());
@@ -307,8 +307,8 @@ TEST(StorageServices, MapSavedToMariaDbLoadsIntoAFreshWorldWithTheSameHash) {
   std::string error;
   std::optional<sim::World> loaded = fresh->load_map_world(small_params(), std::chrono::seconds(30), error);
   ASSERT_TRUE(loaded) << error;
-  EXPECT_EQ(map_hash(loaded->map), map_hash(world.map));
-  EXPECT_NE(map_hash(loaded->map), map_hash(sim::Simulation(small_params()).world().map));
+  EXPECT_EQ(sim::map_hash(*loaded), sim::map_hash(world));
+  EXPECT_NE(sim::map_hash(*loaded), sim::map_hash(sim::Simulation(small_params()).world()));
   for (size_t i = 0; i < world.map.chunks().size(); ++i)
     EXPECT_EQ(encode_chunk(loaded->map.chunks()[i]), encode_chunk(world.map.chunks()[i])) << "chunk " << i;
   loaded->tick = world.tick;
