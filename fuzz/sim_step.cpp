@@ -45,7 +45,21 @@ Command next_command(Bytes& in) {
   const auto b = in.take<uint8_t>();
   const LwwStamp stamp{in.take<uint16_t>(), RegionId{static_cast<uint16_t>(in.take<uint8_t>() % 4)}};
   switch (kind) {
-    case 0: return JoinCommand{player};
+    case 0: {
+      // Half the joins carry a save built from the bytes: hostile limits, positions anywhere.
+      JoinCommand join{player};
+      if ((a & 1U) != 0) {
+        PlayerSave save;
+        save.pos = Vec2{Fixed::from_raw(static_cast<int32_t>(seq & 0x7FFF) - 64),
+                        Fixed::from_raw(static_cast<int32_t>(seq >> 17U))};
+        save.facing = static_cast<Direction>(b % 10);
+        save.stamina = static_cast<uint16_t>(stamp.hlc % 210);
+        save.health = static_cast<uint16_t>((stamp.hlc >> 8U) % 110);
+        for (uint16_t& count : save.inventory) count = static_cast<uint16_t>(in.take<uint16_t>() % 1010);
+        join.save = save;
+      }
+      return join;
+    }
     case 1: return LeaveCommand{player};
     case 2: return MoveCommand{player, seq, static_cast<Direction>(a % 10), static_cast<MoveMode>(b % 3)};
     case 3: return PlaceCommand{player, seq, cell, layer, static_cast<uint8_t>(a % 10), stamp};

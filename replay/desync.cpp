@@ -72,7 +72,9 @@ std::string describe_command(const sim::Command& command) {
           return " stamp " + hex(s.hlc) + "@" + std::to_string(sim::raw(s.region));
         };
         auto cell = [](const sim::CellPos& p) { return " cell " + std::to_string(p.x) + "," + std::to_string(p.y); };
-        if constexpr (std::is_same_v<T, sim::JoinCommand>) return "join player " + std::to_string(sim::raw(c.player));
+        if constexpr (std::is_same_v<T, sim::JoinCommand>) {
+          return "join player " + std::to_string(sim::raw(c.player)) + (c.save.has_value() ? " with a save" : "");
+        }
         if constexpr (std::is_same_v<T, sim::LeaveCommand>) return "leave player " + std::to_string(sim::raw(c.player));
         if constexpr (std::is_same_v<T, sim::MoveCommand>) {
           return "move player " + std::to_string(sim::raw(c.player)) + " seq " + std::to_string(c.seq) + " dir " +

@@ -23,6 +23,8 @@ static_assert(static_cast<uint16_t>(wire::MoveMode::RUN) == to_underlying(sim::M
 static_assert(static_cast<uint16_t>(wire::Layer::CEILING) + 1 == to_underlying(sim::Layer::count));
 static_assert(static_cast<uint16_t>(wire::Layer::ACTIVE) == to_underlying(sim::Layer::active));
 static_assert(sim::command_kind_count == 10, "a new command kind needs a union member in commands.capnp");
+static_assert(sim::item_count == 7 && sim::Item::produce == static_cast<sim::Item>(6),
+              "the join group has one save field per item, in sim::Item order");
 static_assert(wire::Command::_capnpPrivate::pointerCount == 0, "a Command must stay one flat struct");
 static_assert(wire::Command::_capnpPrivate::dataWordSize <= limits::command_words_max);
 static_assert(wire::TickInput::_capnpPrivate::dataWordSize == 1 && wire::TickInput::_capnpPrivate::pointerCount == 1,
@@ -37,6 +39,26 @@ auto wire_enum(E value) {
   if constexpr (std::is_same_v<E, sim::Layer>) return static_cast<wire::Layer>(to_underlying(value));
 }
 
+void set_join(const sim::JoinCommand& c, wire::Command::Join::Builder g) {
+  g.setPlayer(sim::raw(c.player));
+  if (!c.save.has_value()) return;
+  const sim::PlayerSave& save = *c.save;
+  g.setHasSave(true);
+  g.setSavePosX(save.pos.x.raw());
+  g.setSavePosY(save.pos.y.raw());
+  g.setSaveFacing(wire_enum(save.facing));
+  g.setSaveStamina(save.stamina);
+  g.setSaveHealth(save.health);
+  auto item = [&](sim::Item i) { return save.inventory[static_cast<size_t>(i)]; };
+  g.setSaveWood(item(sim::Item::wood));
+  g.setSaveStone(item(sim::Item::stone));
+  g.setSaveDoorKit(item(sim::Item::door_kit));
+  g.setSaveChestKit(item(sim::Item::chest_kit));
+  g.setSaveSeeds(item(sim::Item::seeds));
+  g.setSaveThatch(item(sim::Item::thatch));
+  g.setSaveProduce(item(sim::Item::produce));
+}
+
 template <class G>
 void set_cell_stamp(G group, sim::CellPos cell, sim::LwwStamp stamp) {
   group.setCellX(cell.x);
@@ -49,7 +71,7 @@ void set_cell_stamp(G group, sim::CellPos cell, sim::LwwStamp stamp) {
 
 void detail::command_to_wire(const sim::Command& command, wire::Command::Builder out) {
   if (const auto* c = std::get_if<sim::JoinCommand>(&command)) {
-    out.initJoin().setPlayer(sim::raw(c->player));
+    set_join(*c, out.initJoin());
   } else if (const auto* c = std::get_if<sim::LeaveCommand>(&command)) {
     out.initLeave().setPlayer(sim::raw(c->player));
   } else if (const auto* c = std::get_if<sim::MoveCommand>(&command)) {
@@ -117,7 +139,7 @@ class CommandReader {
 
   bool read(wire::Command::Reader in, sim::Command& out) {
     switch (in.which()) {
-      case wire::Command::JOIN: out = sim::JoinCommand{sim::PlayerId{in.getJoin().getPlayer()}}; return true;
+      case wire::Command::JOIN: return read_join(in.getJoin(), out);
       case wire::Command::LEAVE: out = sim::LeaveCommand{sim::PlayerId{in.getLeave().getPlayer()}}; return true;
       case wire::Command::MOVE: return read_move(in.getMove(), out);
       case wire::Command::PLACE: return read_place(in.getPlace(), out);
@@ -169,6 +191,32 @@ class CommandReader {
       return fail(DecodeError::bad_enum, std::string(field) + " = " + std::to_string(value) + " out of range");
     }
     out = static_cast<E>(value);
+    return true;
+  }
+  // Without hasSave the save fields must be zero: one command has one encoding, and a log whose
+  // join claims no save while carrying one is damaged.
+  bool read_join(wire::Command::Join::Reader g, sim::Command& out) {
+    sim::JoinCommand c;
+    c.player = sim::PlayerId{g.getPlayer()};
+    sim::PlayerSave save;
+    save.pos = sim::Vec2{sim::Fixed::from_raw(g.getSavePosX()), sim::Fixed::from_raw(g.getSavePosY())};
+    if (!enum_field("join.save_facing", g.getSaveFacing(), save.facing)) return false;
+    save.stamina = g.getSaveStamina();
+    save.health = g.getSaveHealth();
+    auto item = [&](sim::Item i) -> uint16_t& { return save.inventory[static_cast<size_t>(i)]; };
+    item(sim::Item::wood) = g.getSaveWood();
+    item(sim::Item::stone) = g.getSaveStone();
+    item(sim::Item::door_kit) = g.getSaveDoorKit();
+    item(sim::Item::chest_kit) = g.getSaveChestKit();
+    item(sim::Item::seeds) = g.getSaveSeeds();
+    item(sim::Item::thatch) = g.getSaveThatch();
+    item(sim::Item::produce) = g.getSaveProduce();
+    if (g.getHasSave()) {
+      c.save = save;
+    } else if (!(save == sim::PlayerSave{sim::Vec2{}, sim::Direction::none, 0, 0, {}})) {
+      return fail(DecodeError::malformed, "join without a save carries save fields");
+    }
+    out = c;
     return true;
   }
   bool read_move(wire::Command::Move::Reader g, sim::Command& out) {

@@ -19,6 +19,22 @@ struct Command {
   union {
     join :group {
       player @0 :UInt32;
+      # The player's save (sim::PlayerSave), when it has one: carried in the log so that a replay
+      # needs no store. The inventory is one field per item (sim::Item order): a list would be a
+      # pointer, and a Command stays one flat struct.
+      hasSave @46 :Bool;
+      savePosX @47 :Int32;   # fixed point, 1/256 tile
+      savePosY @48 :Int32;
+      saveFacing @49 :Direction;
+      saveStamina @50 :UInt16;
+      saveHealth @51 :UInt16;
+      saveWood @52 :UInt16;
+      saveStone @53 :UInt16;
+      saveDoorKit @54 :UInt16;
+      saveChestKit @55 :UInt16;
+      saveSeeds @56 :UInt16;
+      saveThatch @57 :UInt16;
+      saveProduce @58 :UInt16;
     }
     leave :group {
       player @1 :UInt32;

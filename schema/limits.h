@@ -14,8 +14,9 @@ namespace strata::schema::limits {
 
 // --- Commands and tick inputs ---------------------------------------------------------------
 // A Command is a union of groups with no pointers: its struct is at most this many words
-// (static_asserted against the generated code in command_codec.cpp).
-inline constexpr size_t command_words_max = 4;
+// (static_asserted against the generated code in command_codec.cpp). 5 since a join carries the
+// player's save (position, facing, stamina, health and seven item counts: 34 bytes of fields).
+inline constexpr size_t command_words_max = 5;
 // Segment table (1 word for one segment) + root pointer.
 inline constexpr size_t message_overhead_words = 2;
 inline constexpr size_t command_message_words_max = message_overhead_words + command_words_max;
@@ -37,7 +38,7 @@ inline constexpr int tick_input_nesting_max = 4;
 // --- Snapshots ------------------------------------------------------------------------------
 // Byte sizes of the canonical state (sim/canonical.h): a fixed part, then per entity and chunk.
 // Checked against sim::encode_state by tests/schema/snapshot_test.cpp.
-inline constexpr size_t state_fixed_bytes = 345;
+inline constexpr size_t state_fixed_bytes = 369;
 inline constexpr size_t state_region_rect_bytes = 18;
 inline constexpr size_t state_player_bytes = 53;
 inline constexpr size_t state_npc_bytes = 29;

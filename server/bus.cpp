@@ -142,4 +142,14 @@ DeliveryCheck check_delivery(std::string_view prefix, BusFilter filter, std::str
   return out;
 }
 
+const char* name(BusState state) {
+  switch (state) {
+    case BusState::connecting: return "connecting";
+    case BusState::connected: return "connected";
+    case BusState::reconnecting: return "reconnecting";
+    case BusState::closed: return "closed";
+  }
+  return "unknown";
+}
+
 }  // namespace strata::server

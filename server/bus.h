@@ -121,6 +121,7 @@ struct Delivery {
 // connecting: before the first connection; connected; reconnecting: lost, publishes are buffered
 // and deliveries resume where they stopped once back; closed: shut down, or gave up.
 enum class BusState : uint8_t { connecting, connected, reconnecting, closed };
+[[nodiscard]] const char* name(BusState state);
 
 // What one poll() hands over. The caller keeps one and clears it between polls (capacity stays).
 struct BusPoll {

@@ -13,8 +13,9 @@ BusOutbox::BusOutbox(BusOutboxConfig config) : config_(config) {
 }
 
 OutboxVerdict BusOutbox::push_world(uint64_t tick, uint32_t part, std::vector<uint8_t> payload) {
-  STRATA_REQUIRE(tick > last_pushed_tick_ || (tick == last_pushed_tick_ && last_pushed_part_ && part > *last_pushed_part_),
-                 "world batches come once per (tick, part), in order", tick, part, last_pushed_tick_);
+  STRATA_REQUIRE(
+      tick > last_pushed_tick_ || (tick == last_pushed_tick_ && last_pushed_part_ && part > *last_pushed_part_),
+      "world batches come once per (tick, part), in order", tick, part, last_pushed_tick_);
   STRATA_REQUIRE(payload.size() <= bus_limits::payload_bytes_max, "a world batch is chunked below the limit",
                  payload.size());
   if (world_.size() >= config_.world_batches_max) {

@@ -553,17 +553,23 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
       errors.push_back({"bus.regions: must list this region (" + std::to_string(config.region) + ")"});
     }
     if (regions.size() > 1 && params.region_map.mode == sim::Ownership::whole) {
-      errors.push_back({"world.region_map: several regions need a region map (each region would run the random "
-                        "ticks and NPCs of every chunk, and the regions would drift apart)"});
+      errors.push_back(
+          {"world.region_map: several regions need a region map (each region would run the random "
+           "ticks and NPCs of every chunk, and the regions would drift apart)"});
     }
     // Every owner the region map names must be a region of the deployment: its chunks' rules would
     // otherwise run nowhere, silently.
-    const auto named = [&](sim::RegionId id) { return std::find(regions.begin(), regions.end(), sim::raw(id)) != regions.end(); };
+    const auto named = [&](sim::RegionId id) {
+      return std::find(regions.begin(), regions.end(), sim::raw(id)) != regions.end();
+    };
     for (const sim::RegionRect& r : params.region_map.rects) {
-      if (!named(r.region)) errors.push_back({"world.region_map: region " + std::to_string(sim::raw(r.region)) + " of " + show_rect(r) + " is not in bus.regions"});
+      if (!named(r.region))
+        errors.push_back({"world.region_map: region " + std::to_string(sim::raw(r.region)) + " of " + show_rect(r) +
+                          " is not in bus.regions"});
     }
     if (sim::raw(params.region_map.fallback) != 0 && !named(params.region_map.fallback)) {
-      errors.push_back({"world.region_map_default: region " + std::to_string(sim::raw(params.region_map.fallback)) + " is not in bus.regions"});
+      errors.push_back({"world.region_map_default: region " + std::to_string(sim::raw(params.region_map.fallback)) +
+                        " is not in bus.regions"});
     }
   }
   // UDP and TCP are different protocols and may share a number; listeners of one protocol may not.

@@ -132,8 +132,8 @@ InputVerdict InputScheduler::submit_system(Command command) {
 }
 
 InputScheduler::RemoteSubmit InputScheduler::submit_remote(RegionId origin, uint64_t stream_seq,
-                                                          std::span<const Command> commands, bool world_batch,
-                                                          uint64_t physical_ms) {
+                                                           std::span<const Command> commands, bool world_batch,
+                                                           uint64_t physical_ms) {
   uint64_t& applied = applied_remote_[raw(origin)];
   if (stream_seq <= applied) return {count(InputVerdict::duplicate), 0};
   if (remote_.size() + commands.size() + 1 > config_.max_pending_remote) return {count(InputVerdict::queue_full), 0};

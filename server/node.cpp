@@ -102,7 +102,8 @@ RegionalNode::RegionalNode(const Options& options, std::unique_ptr<Simulation> s
   const std::vector<CellChange> none;
   (void)frames_.publish(sim_->world(), none, sim_->quick_hash());  // checksums and mirror of the start
   // A recovered world's applied batches: their repeats (a consumer resumed before them) are duplicates.
-  for (const sim::BusMark& mark : sim_->world().bus_applied) scheduler_.restore_applied_stream_seq(mark.origin, mark.seq);
+  for (const sim::BusMark& mark : sim_->world().bus_applied)
+    scheduler_.restore_applied_stream_seq(mark.origin, mark.seq);
   // The HLC resumes above every stamp the map holds (ours and the other regions'): a write after a
   // restart outranks what it overwrites even if the wall clock went back meanwhile.
   uint64_t newest = 0;

@@ -20,6 +20,28 @@ std::unique_ptr<sim::Simulation> new_world(const ServerConfig& config, std::stri
   return std::make_unique<sim::Simulation>(params);
 }
 
+// What the configuration changed of the world a log holds, "" when nothing. A region's world
+// parameters (seed, map size, rules' rates, its id and the region map) are fixed for the life of
+// its log: the log replays from them, and a region map changed under a running deployment would
+// have two regions running one chunk's rules (or none), which nothing could merge afterwards.
+std::string changed_params(const sim::WorldParams& logged, const ServerConfig& config) {
+  sim::WorldParams configured = config.world;
+  configured.region = sim::RegionId{config.region};
+  std::string out;
+  auto differs = [&out](bool changed, const char* what) {
+    if (!changed) return;
+    if (!out.empty()) out += ", ";
+    out += what;
+  };
+  differs(logged.seed != configured.seed, "world.seed");
+  differs(logged.chunks_x != configured.chunks_x || logged.chunks_y != configured.chunks_y, "the map size");
+  differs(logged.random_ticks_per_chunk != configured.random_ticks_per_chunk, "world.random_ticks_per_chunk");
+  differs(logged.npc_count != configured.npc_count, "world.npcs");
+  differs(logged.region != configured.region, "region");
+  differs(logged.region_map != configured.region_map, "world.region_map");
+  return out;
+}
+
 }  // namespace
 
 replay::LogConfig node_log_config(const ServerConfig& config) {
@@ -46,6 +68,12 @@ std::optional<NodeStart> open_rocks_start(const ServerConfig& config, const std:
       error = "cannot recover the log in " + dir + ": " + recovered.status.describe();
       return std::nullopt;
     }
+    if (const std::string changed = changed_params(recovered.sim->world().params, config); !changed.empty()) {
+      error = "the log in " + dir + " holds a world with another " + changed +
+              " than the configuration: a region's world parameters are fixed for its log's life (put the "
+              "configuration back, or start from a new data dir)";
+      return std::nullopt;
+    }
     start.sim = std::make_unique<sim::Simulation>(std::move(*recovered.sim));
     start.log = std::move(recovered.writer);
     return start;
@@ -69,6 +97,10 @@ std::optional<MemoryNodeStart> open_memory_start(const ServerConfig& config, rep
     replay::RecoveredMemory recovered = replay::recover(disk, log_config);
     if (!recovered.log || !recovered.sim) {
       error = "cannot recover the memory log: " + recovered.status.describe();
+      return std::nullopt;
+    }
+    if (const std::string changed = changed_params(recovered.sim->world().params, config); !changed.empty()) {
+      error = "the memory log holds a world with another " + changed + " than the configuration";
       return std::nullopt;
     }
     out.memory = recovered.log.get();

@@ -50,7 +50,7 @@ std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string
 }
 
 std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
-                                                                                    uint64_t ticks, std::string& error) {
+                                                                                   uint64_t ticks, std::string& error) {
   std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> out;
   const uint64_t last = log.last_tick();
   const uint64_t first = std::max(log.header().start_tick + 1, last > ticks ? last - ticks + 1 : 1);

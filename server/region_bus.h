@@ -31,8 +31,9 @@ struct RegionBus {
 // publishes again after a restart, under the ticks' original message ids (RegionLink::republish),
 // so a batch its crash kept from the stream gets there, and one already stored is acknowledged as
 // a duplicate. Empty (and `error`) when the log cannot be read.
-[[nodiscard]] std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(
-    replay::LogSource& log, uint64_t ticks, std::string& error);
+[[nodiscard]] std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
+                                                                                                 uint64_t ticks,
+                                                                                                 std::string& error);
 
 // A desync's evidence: `<data_dir>/desync/<tick>-region<R>-vs-<P>.txt` names both regions, the
 // applied vector and both hashes, and `<...>.snapshot` holds this region's world when our vector

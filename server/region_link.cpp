@@ -53,8 +53,7 @@ RegionLink::RegionLink(RegionLinkConfig config)
     : config_(std::move(config)),
       outbox_(BusOutboxConfig{config_.region, std::max<size_t>(config_.world_batches_max, 1), 32}) {
   STRATA_REQUIRE(config_.tick_rate_hz > 0 && config_.presence_every_ticks > 0, "rates are positive");
-  STRATA_REQUIRE(config_.regions.size() <= sim::limits::regions_max, "regions of a deployment",
-                 config_.regions.size());
+  STRATA_REQUIRE(config_.regions.size() <= sim::limits::regions_max, "regions of a deployment", config_.regions.size());
   health_every_ticks_ = std::max<uint64_t>(1, config_.health_every_ms * config_.tick_rate_hz / 1000);
   std::sort(config_.regions.begin(), config_.regions.end());
   config_.regions.erase(std::unique(config_.regions.begin(), config_.regions.end()), config_.regions.end());
@@ -354,7 +353,8 @@ std::vector<BusAppliedSeq> RegionLink::full_vector(const HealthPoint& point) con
     if (tick <= point.tick) own = std::max(own, seq);
   }
   if (own > 0) full.push_back({config_.region, own});
-  std::sort(full.begin(), full.end(), [](const BusAppliedSeq& a, const BusAppliedSeq& b) { return a.origin < b.origin; });
+  std::sort(full.begin(), full.end(),
+            [](const BusAppliedSeq& a, const BusAppliedSeq& b) { return a.origin < b.origin; });
   return full;
 }
 
@@ -452,8 +452,8 @@ void RegionLink::compare(PeerStatus& peer_status, const HealthPoint& ours, const
   }
   peer_status.agreement = Agreement::disagree;
   counters_.desyncs += 1;
-  desyncs_.push_back(
-      Desync{peer_status.region, vector, ours.tick, ours.map_hash, peer_status.health_tick, peer_status.health_map_hash});
+  desyncs_.push_back(Desync{peer_status.region, vector, ours.tick, ours.map_hash, peer_status.health_tick,
+                            peer_status.health_map_hash});
 }
 
 RegionLinkStatus RegionLink::status() const {

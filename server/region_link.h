@@ -56,35 +56,35 @@ struct RegionLinkConfig {
   uint32_t tick_rate_hz = 20;
   uint64_t health_every_ms = 2000;
   uint32_t presence_every_ticks = 10;
-  size_t world_batches_max = 65536;   // held until acked (BusOutbox); beyond it: overflow, counted
-  size_t inbound_messages_max = 4096; // decoded, waiting for the tick thread: the bus is not polled beyond it
+  size_t world_batches_max = 65536;    // held until acked (BusOutbox); beyond it: overflow, counted
+  size_t inbound_messages_max = 4096;  // decoded, waiting for the tick thread: the bus is not polled beyond it
   size_t deliveries_per_pump = 1024;
-  size_t health_history = 64;         // own health points kept to compare with the peers'
+  size_t health_history = 64;  // own health points kept to compare with the peers'
   schema::BusEncodeOptions encode;
 };
 
 // Every counter of the link, listed once: X(member, help); XA for arrays by reason.
-#define STRATA_REGION_LINK_COUNTERS(X)                                                              \
-  X(world_batches_published, "world batches (parts) handed to the outbox")                          \
-  X(world_writes_published, "block writes in them")                                                 \
-  X(world_bytes_published, "payload bytes of them")                                                 \
+#define STRATA_REGION_LINK_COUNTERS(X)                                                                \
+  X(world_batches_published, "world batches (parts) handed to the outbox")                            \
+  X(world_writes_published, "block writes in them")                                                   \
+  X(world_bytes_published, "payload bytes of them")                                                   \
   X(world_overflow, "world batches dropped: world_batches_max held (peers may diverge: see desyncs)") \
-  X(world_republished_after_restart, "batches of recovered ticks handed over again after a restart") \
-  X(presence_published, "presence samples offered")                                                 \
-  X(health_published, "health points offered")                                                      \
-  X(messages_consumed, "messages of other regions accepted")                                         \
-  X(world_batches_consumed, "world batches of other regions handed to the scheduler")               \
-  X(remote_writes_consumed, "remote block writes handed to the scheduler")                          \
-  X(presence_consumed, "presence samples of other regions applied")                                 \
-  X(health_consumed, "health points of other regions read")                                         \
-  X(bytes_consumed, "payload bytes of messages consumed")                                           \
-  X(consumed_duplicate, "messages at or below the sequence already applied: dropped")               \
-  X(refused_wrong_channel, "messages whose payload kind is not their subject's channel")            \
-  X(refused_clock_ahead, "remote writes stamped beyond the clock-offset limit: dropped")            \
-  X(presence_thinned, "presence samples dropped: the scheduler had no room")                        \
-  X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                        \
-  X(health_agree, "peer health points at a vector we held, with the same map hash")                  \
-  X(desyncs, "peer health points at a vector we held, with another map hash")                       \
+  X(world_republished_after_restart, "batches of recovered ticks handed over again after a restart")  \
+  X(presence_published, "presence samples offered")                                                   \
+  X(health_published, "health points offered")                                                        \
+  X(messages_consumed, "messages of other regions accepted")                                          \
+  X(world_batches_consumed, "world batches of other regions handed to the scheduler")                 \
+  X(remote_writes_consumed, "remote block writes handed to the scheduler")                            \
+  X(presence_consumed, "presence samples of other regions applied")                                   \
+  X(health_consumed, "health points of other regions read")                                           \
+  X(bytes_consumed, "payload bytes of messages consumed")                                             \
+  X(consumed_duplicate, "messages at or below the sequence already applied: dropped")                 \
+  X(refused_wrong_channel, "messages whose payload kind is not their subject's channel")              \
+  X(refused_clock_ahead, "remote writes stamped beyond the clock-offset limit: dropped")              \
+  X(presence_thinned, "presence samples dropped: the scheduler had no room")                          \
+  X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                          \
+  X(health_agree, "peer health points at a vector we held, with the same map hash")                   \
+  X(desyncs, "peer health points at a vector we held, with another map hash")                         \
   X(subscribe_failures, "subscriptions the bus refused (retried)")
 
 struct RegionLinkCounters {
@@ -96,7 +96,7 @@ struct RegionLinkCounters {
 };
 
 // Publish latency (outbox hand-over to stored ack), microseconds: upper bounds of the buckets.
-inline constexpr std::array<uint64_t, 10> publish_latency_buckets_us{500,    1000,    2000,    5000,     10'000,
+inline constexpr std::array<uint64_t, 10> publish_latency_buckets_us{500,    1000,   2000,    5000,    10'000,
                                                                      20'000, 50'000, 100'000, 500'000, 2'000'000};
 struct LatencyHistogram {
   std::array<uint64_t, publish_latency_buckets_us.size() + 1> counts{};  // last: above every bound
@@ -110,12 +110,12 @@ enum class Agreement : uint8_t { unknown, agree, disagree };
 
 struct PeerStatus {
   sim::RegionId region{};
-  uint64_t last_seq = 0;        // the last stream sequence delivered from it (any channel)
-  uint64_t applied_seq = 0;     // its last world batch our world applied
-  uint64_t reported_seq = 0;    // its own last world batch, as its health says
-  uint64_t lag = 0;             // reported_seq - applied_seq (world batches' sequences, not counts)
-  bool health_known = false;    // a health point of it was read
-  uint64_t health_tick = 0;     // its tick at its last health point
+  uint64_t last_seq = 0;      // the last stream sequence delivered from it (any channel)
+  uint64_t applied_seq = 0;   // its last world batch our world applied
+  uint64_t reported_seq = 0;  // its own last world batch, as its health says
+  uint64_t lag = 0;           // reported_seq - applied_seq (world batches' sequences, not counts)
+  bool health_known = false;  // a health point of it was read
+  uint64_t health_tick = 0;   // its tick at its last health point
   uint64_t health_map_hash = 0;
   std::vector<schema::BusAppliedSeq> health_applied;
   Agreement agreement = Agreement::unknown;  // of its last health point we could compare
@@ -129,13 +129,13 @@ struct RegionLinkStatus {
   BusOutboxCounters outbox;
   RegionLinkCounters counters;
   LatencyHistogram publish_latency;
-  uint64_t tick = 0;               // of the last health point
-  uint64_t map_hash = 0;           // at that tick
+  uint64_t tick = 0;                           // of the last health point
+  uint64_t map_hash = 0;                       // at that tick
   std::vector<schema::BusAppliedSeq> applied;  // at that tick, our own batches included
-  uint64_t own_acked_seq = 0;      // our last world batch stored
-  uint64_t world_held = 0;         // our world batches not acked yet
-  uint64_t inbound_waiting = 0;    // decoded messages not yet taken by a tick
-  std::vector<PeerStatus> peers;   // by region
+  uint64_t own_acked_seq = 0;                  // our last world batch stored
+  uint64_t world_held = 0;                     // our world batches not acked yet
+  uint64_t inbound_waiting = 0;                // decoded messages not yet taken by a tick
+  std::vector<PeerStatus> peers;               // by region
 };
 
 // What a desync report names.
@@ -224,12 +224,12 @@ class RegionLink {
   // Bus side.
   BusOutbox outbox_;
   Handover bus_handover_;
-  std::deque<TickBatch> waiting_durable_;  // handed over, not durable yet
+  std::deque<TickBatch> waiting_durable_;                        // handed over, not durable yet
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> pushed_us_;  // (tick, part) -> when handed to the outbox
-  std::map<uint64_t, uint64_t> own_seq_by_tick_;  // acked own world batches: tick -> seq (pruned)
-  std::deque<HealthPoint> health_waiting_;        // ours, waiting for our batches up to its tick to be acked
+  std::map<uint64_t, uint64_t> own_seq_by_tick_;                 // acked own world batches: tick -> seq (pruned)
+  std::deque<HealthPoint> health_waiting_;  // ours, waiting for our batches up to its tick to be acked
   std::deque<std::pair<HealthPoint, std::vector<schema::BusAppliedSeq>>> history_;  // ours, full vectors
-  std::vector<Desync> desyncs_;  // found during this pump
+  std::vector<Desync> desyncs_;                                                     // found during this pump
   std::map<uint16_t, SubscriptionId> subscriptions_;
   std::map<uint16_t, uint64_t> resume_after_;  // origin -> subscribe after this seq (for retries)
   BusPoll poll_;

@@ -85,22 +85,12 @@ std::string object_json(const RegionLinkCounters& c) {
 
 }  // namespace
 
-const char* name(BusState state) {
-  switch (state) {
-    case BusState::connecting: return "connecting";
-    case BusState::connected: return "connected";
-    case BusState::reconnecting: return "reconnecting";
-    case BusState::closed: return "closed";
-  }
-  return "unknown";
-}
-
 std::string regions_json(const RegionLinkStatus& s) {
   std::string out;
   put(out, "{\"region\":", uint64_t{sim::raw(s.region)}, ",\"tick\":", s.tick, ",\"map_hash\":\"", hex(s.map_hash),
-      "\",\"applied\":", vector_json(s.applied), ",\"own_acked_seq\":", s.own_acked_seq, ",\"world_held\":",
-      s.world_held, ",\"inbound_waiting\":", s.inbound_waiting, ",\"bus\":{\"state\":\"", name(s.bus_state),
-      "\",\"counters\":", object_json(s.bus), ",\"outbox\":", object_json(s.outbox), "},\"link\":");
+      "\",\"applied\":", vector_json(s.applied), ",\"own_acked_seq\":", s.own_acked_seq,
+      ",\"world_held\":", s.world_held, ",\"inbound_waiting\":", s.inbound_waiting, ",\"bus\":{\"state\":\"",
+      name(s.bus_state), "\",\"counters\":", object_json(s.bus), ",\"outbox\":", object_json(s.outbox), "},\"link\":");
   std::string link = object_json(s.counters);
   link.pop_back();
   put(link, ",\"refused_decode\":{");
@@ -108,15 +98,15 @@ std::string regions_json(const RegionLinkStatus& s) {
     if (i > 1) link += ',';
     put(link, "\"", schema::name(static_cast<schema::BusDecodeError>(i)), "\":", s.counters.refused_decode[i]);
   }
-  put(out, link, "}}", ",\"publish_latency_us\":{\"count\":", s.publish_latency.count, ",\"sum\":",
-      s.publish_latency.sum_us, "},\"peers\":[");
+  put(out, link, "}}", ",\"publish_latency_us\":{\"count\":", s.publish_latency.count,
+      ",\"sum\":", s.publish_latency.sum_us, "},\"peers\":[");
   for (size_t i = 0; i < s.peers.size(); ++i) {
     const PeerStatus& p = s.peers[i];
     if (i > 0) out += ',';
-    put(out, "{\"region\":", uint64_t{sim::raw(p.region)}, ",\"last_seq\":", p.last_seq, ",\"applied_seq\":",
-        p.applied_seq, ",\"reported_seq\":", p.reported_seq, ",\"lag\":", p.lag, ",\"health_tick\":", p.health_tick,
-        ",\"map_hash\":\"", hex(p.health_map_hash), "\",\"applied\":", vector_json(p.health_applied),
-        ",\"agreement\":\"", name(p.agreement), "\"}");
+    put(out, "{\"region\":", uint64_t{sim::raw(p.region)}, ",\"last_seq\":", p.last_seq,
+        ",\"applied_seq\":", p.applied_seq, ",\"reported_seq\":", p.reported_seq, ",\"lag\":", p.lag,
+        ",\"health_tick\":", p.health_tick, ",\"map_hash\":\"", hex(p.health_map_hash),
+        "\",\"applied\":", vector_json(p.health_applied), ",\"agreement\":\"", name(p.agreement), "\"}");
   }
   out += "]}";
   return out;

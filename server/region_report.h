@@ -15,6 +15,5 @@ namespace strata::server {
 //            "map_hash":"<hex>","agreement":"agree|disagree|unknown"}]}
 [[nodiscard]] std::string regions_json(const RegionLinkStatus& status);
 [[nodiscard]] std::string regions_prometheus(const RegionLinkStatus& status);
-[[nodiscard]] const char* name(BusState state);
 
 }  // namespace strata::server

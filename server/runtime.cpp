@@ -76,7 +76,40 @@ bool Runtime::step() {
 }
 
 void Runtime::pump_bus(uint64_t now_us) {
-  if (bus_.link != nullptr) bus_.link->pump(*bus_.bus, now_us, node_->durable_tick());
+  if (bus_.link == nullptr) return;
+  bus_.link->pump(*bus_.bus, now_us, node_->durable_tick());
+  report_bus(now_us);
+}
+
+// The bus's logging listener: a line when the connection changes, and every report interval the
+// traffic, the refusals (never one line per refused message: an attacker would fill the log) and
+// each peer's lag and agreement.
+void Runtime::report_bus(uint64_t now_us) {
+  const BusState state = bus_.bus->state();
+  if (state != bus_last_state_) {
+    if (state == BusState::connected) {
+      spdlog::info("bus: connected");
+    } else {
+      spdlog::warn("bus: {} (world batches wait, nothing is lost)", name(state));
+    }
+    bus_last_state_ = state;
+  }
+  if (now_us < bus_next_report_us_) return;
+  bus_next_report_us_ = now_us + config_.report_interval_us;
+  const RegionLinkStatus s = bus_.link->status();
+  uint64_t refused = s.counters.refused_clock_ahead + s.counters.refused_wrong_channel;
+  for (const uint64_t n : s.counters.refused_decode) refused += n;
+  std::string peers;
+  for (const PeerStatus& p : s.peers) {
+    peers += fmt::format(" {}:lag={},{}", sim::raw(p.region), p.lag, name(p.agreement));
+  }
+  spdlog::info(
+      "bus: {} batches ({} writes) published, {} held; {} batches ({} writes) consumed, {} duplicate; "
+      "{} refused (+{}); {} desyncs; peers{}",
+      s.counters.world_batches_published, s.counters.world_writes_published, s.world_held,
+      s.counters.world_batches_consumed, s.counters.remote_writes_consumed, s.counters.consumed_duplicate, refused,
+      refused - bus_last_refused_, s.counters.desyncs, peers);
+  bus_last_refused_ = refused;
 }
 
 void Runtime::bus_loop() {

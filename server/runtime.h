@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "net/endpoint.h"
+#include "server/bus.h"
 #include "server/clock.h"
 #include "server/node.h"
 #include "server/tick_stats.h"
@@ -99,7 +100,9 @@ struct RuntimeBus {
   RegionLink* link = nullptr;
   std::function<void(uint64_t now_us)> maintain;
   uint64_t pump_every_us = 2'000;
-  uint64_t maintain_every_us = 1'000'000;
+  // A consumer nats.c reports broken (3.4.1 reports a consumer made before its origin's first
+  // message as mismatched at its first heartbeat) delivers nothing until maintain() recreates it.
+  uint64_t maintain_every_us = 250'000;
   uint64_t drain_us = 3'000'000;
 };
 
@@ -152,6 +155,7 @@ class Runtime {
   void network_loop();
   void bus_loop();
   void pump_bus(uint64_t now_us);
+  void report_bus(uint64_t now_us);
   void drain_bus();
   [[nodiscard]] bool run_for_elapsed(uint64_t monotonic_us) const;
 
@@ -174,6 +178,9 @@ class Runtime {
   bool stopped_ = false;
   RuntimeStop result_;
   RuntimeBus bus_;
+  BusState bus_last_state_ = BusState::connecting;  // (bus side)
+  uint64_t bus_next_report_us_ = 0;
+  uint64_t bus_last_refused_ = 0;
 };
 
 }  // namespace strata::server

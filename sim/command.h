@@ -5,16 +5,24 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <variant>
 #include <vector>
 
+#include "sim/entities.h"
 #include "sim/fixed.h"
 #include "sim/types.h"
 
 namespace strata::sim {
 
+// A player arrives: fresh (spawn, starting inventory) without a save, else with what it had when it
+// left (the server loads it off the tick thread). The rules check the save: stamina, health or a
+// count beyond its limit, or a bad facing, refuse it (the player starts fresh; Counters::
+// saves_refused); a position off the map or over a solid cell moves to the nearest free cell
+// (saves_relocated).
 struct JoinCommand {
   PlayerId player{};
+  std::optional<PlayerSave> save{};
 };
 struct LeaveCommand {
   PlayerId player{};

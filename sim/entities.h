@@ -26,6 +26,24 @@ struct Player {
   bool moved_this_tick = false;
 };
 
+// What a player keeps between sessions (issue 16): the server saves it when the player leaves
+// (Effects::left_saves) and carries it back inside the join (JoinCommand::save), so the log holds it
+// and a replay needs no store. Not saved: the id (the key), last_seq and joined_tick (per session),
+// and vel, heading and mode (the motion and intent of a session that ended: a returning player
+// stands still, walking).
+struct PlayerSave {
+  Vec2 pos;
+  Direction facing = Direction::s;
+  uint16_t stamina = 0;
+  uint16_t health = 0;
+  Inventory inventory{};
+  constexpr bool operator==(const PlayerSave&) const = default;
+};
+
+[[nodiscard]] constexpr PlayerSave save_of(const Player& p) {
+  return PlayerSave{p.pos, p.facing, p.stamina, p.health, p.inventory};
+}
+
 struct Npc {
   NpcId id{};
   Vec2 pos;

@@ -21,6 +21,7 @@ void Effects::clear() {
   rejections.clear();
   joined.clear();
   left.clear();
+  left_saves.clear();
   changed_cells.clear();
 }
 
@@ -73,6 +74,30 @@ CellPos join_cell(const World& world, PlayerId player) {
   const int32_t dx = static_cast<int32_t>(h % side) - spread;
   const int32_t dy = static_cast<int32_t>((h >> 32U) % side) - spread;
   return CellPos{centre.x + dx, centre.y + dy};
+}
+
+// Whether an entity's box at `pos` lies wholly on the map (checked on the centre first: a hostile
+// coordinate near the int32 limits must not overflow the box arithmetic).
+bool box_on_map(const TileMap& map, Vec2 pos) {
+  const int64_t max_x = static_cast<int64_t>(map.width()) * limits::fixed_one;
+  const int64_t max_y = static_cast<int64_t>(map.height()) * limits::fixed_one;
+  if (pos.x.raw() < 0 || pos.y.raw() < 0 || pos.x.raw() >= max_x || pos.y.raw() >= max_y) return false;
+  const CellRange r = box_cells(pos);
+  return r.x0 >= 0 && r.y0 >= 0 && r.x1 < map.width() && r.y1 < map.height();
+}
+
+// The cell of the map nearest to `pos` (its own cell when on the map, else clamped to the edge).
+CellPos nearest_map_cell(const TileMap& map, Vec2 pos) {
+  return CellPos{std::clamp(pos.x.tile(), 0, map.width() - 1), std::clamp(pos.y.tile(), 0, map.height() - 1)};
+}
+
+// A save the rules may continue from: every value within the limits a live player keeps (the
+// position is checked apart: it is moved, not refused, since the map may have changed under it).
+bool save_within_limits(const PlayerSave& save) {
+  if (!enum_valid(save.facing)) return false;
+  if (save.stamina > limits::stamina_max || save.health > limits::health_max) return false;
+  return std::all_of(save.inventory.begin(), save.inventory.end(),
+                     [](uint16_t count) { return count <= limits::item_stack_max; });
 }
 
 void place_initial_npcs(World& world) {
@@ -246,18 +271,42 @@ RejectReason StepContext::join(const JoinCommand& c) {
   auto it = player_slot(c.player);
   if (it != world_.players.end() && it->id == c.player) return RejectReason::already_joined;
   if (world_.players.size() >= limits::players_max) return RejectReason::world_full;
-  CellPos spawn;
-  if (!find_free_cell(map_, join_cell(world_, c.player), limits::evict_search_radius, spawn) &&
-      !find_free_cell(map_, spawn_cell(map_), limits::evict_search_radius, spawn)) {
+  // A save is never trusted: out of its limits, the player starts fresh.
+  const bool refused = c.save.has_value() && !save_within_limits(*c.save);
+  const PlayerSave* save = c.save.has_value() && !refused ? &*c.save : nullptr;
+  Vec2 pos;
+  bool relocated = false;
+  CellPos free_cell;
+  if (save != nullptr && box_on_map(map_, save->pos) && !box_blocked(map_, save->pos)) {
+    pos = save->pos;
+  } else if (save != nullptr &&
+             find_free_cell(map_, nearest_map_cell(map_, save->pos), limits::evict_search_radius, free_cell)) {
+    pos = cell_centre(free_cell);
+    relocated = true;
+  } else if (find_free_cell(map_, join_cell(world_, c.player), limits::evict_search_radius, free_cell) ||
+             find_free_cell(map_, spawn_cell(map_), limits::evict_search_radius, free_cell)) {
+    pos = cell_centre(free_cell);
+    relocated = save != nullptr;
+  } else {
     return RejectReason::world_full;
   }
   Player player;
   player.id = c.player;
-  player.pos = cell_centre(spawn);
-  player.stamina = limits::stamina_max;
-  player.health = limits::health_max;
+  player.pos = pos;
   player.joined_tick = world_.tick;
-  player.inventory = starting_inventory();
+  if (save != nullptr) {
+    player.facing = save->facing;
+    player.stamina = save->stamina;
+    player.health = save->health;
+    player.inventory = save->inventory;
+    world_.counters.saves_loaded += 1;
+    world_.counters.saves_relocated += relocated ? 1 : 0;
+  } else {
+    player.stamina = limits::stamina_max;
+    player.health = limits::health_max;
+    player.inventory = starting_inventory();
+    world_.counters.saves_refused += refused ? 1 : 0;
+  }
   world_.players.insert(it, player);
   occupy(player.pos, +1);
   effects_.joined.push_back(c.player);
@@ -268,8 +317,9 @@ RejectReason StepContext::leave(const LeaveCommand& c) {
   auto it = player_slot(c.player);
   if (it == world_.players.end() || it->id != c.player) return RejectReason::unknown_player;
   occupy(it->pos, -1);
-  world_.players.erase(it);
   effects_.left.push_back(c.player);
+  effects_.left_saves.emplace_back(c.player, save_of(*it));
+  world_.players.erase(it);
   return RejectReason::none;
 }
 
@@ -495,7 +545,9 @@ void StepContext::evict_from(CellPos cell) {
       occupy(p.pos, +1);
       ++i;
     } else {
+      // Saved where it stood (the cell a remote write made solid): its next join moves it out.
       effects_.left.push_back(p.id);
+      effects_.left_saves.emplace_back(p.id, save_of(p));
       world_.players.erase(world_.players.begin() + static_cast<ptrdiff_t>(i));
     }
   }
@@ -540,18 +592,6 @@ RejectReason StepContext::remote_presence(const RemotePresenceCommand& c) {
   it->last_update_tick = world_.tick;
   return RejectReason::none;
 }
-
-namespace {
-// Whether an entity's box at `pos` lies wholly on the map (checked on the centre first: a hostile
-// coordinate near the int32 limits must not overflow the box arithmetic).
-bool box_on_map(const TileMap& map, Vec2 pos) {
-  const int64_t max_x = static_cast<int64_t>(map.width()) * limits::fixed_one;
-  const int64_t max_y = static_cast<int64_t>(map.height()) * limits::fixed_one;
-  if (pos.x.raw() < 0 || pos.y.raw() < 0 || pos.x.raw() >= max_x || pos.y.raw() >= max_y) return false;
-  const CellRange r = box_cells(pos);
-  return r.x0 >= 0 && r.y0 >= 0 && r.x1 < map.width() && r.y1 < map.height();
-}
-}  // namespace
 
 RejectReason StepContext::remote_batch(const RemoteBatchCommand& c) {
   if (c.origin == world_.params.region) return RejectReason::own_region;
@@ -850,6 +890,7 @@ Simulation::Simulation(World world) : world_(std::move(world)) {
   effects_.rejections.reserve(limits::commands_per_tick_max);
   effects_.joined.reserve(limits::players_max);
   effects_.left.reserve(limits::players_max);
+  effects_.left_saves.reserve(limits::players_max);
   effects_.changed_cells.reserve(limits::commands_per_tick_max +
                                  world_.map.chunks().size() * limits::random_ticks_per_chunk_max);
   rebuild_derived();

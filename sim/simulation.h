@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/command.h"
@@ -53,7 +54,10 @@ struct Effects {
   std::vector<NpcId> npcs_run;
   std::vector<Rejection> rejections;
   std::vector<PlayerId> joined;
-  std::vector<PlayerId> left;             // by command, or evicted with nowhere to go
+  std::vector<PlayerId> left;  // by command, or evicted with nowhere to go
+  // The state of each player in `left`, same order: what the server saves (a leave at shutdown is
+  // a LeaveCommand like any other).
+  std::vector<std::pair<PlayerId, PlayerSave>> left_saves;
   std::vector<CellChange> changed_cells;  // every map change, in the order it happened
   void clear();
 };

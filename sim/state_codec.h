@@ -18,7 +18,8 @@ namespace strata::sim {
 
 // 2: params carry the region map (mode, fallback, rectangles).
 // 3: the bus marks (World::bus_applied) after the ghosts; two more rejection reasons counted.
-inline constexpr uint32_t state_format_version = 3;
+// 4: three counters of saves (loaded, refused, relocated) after the evictions.
+inline constexpr uint32_t state_format_version = 4;
 
 void encode_state(const World& world, std::vector<uint8_t>& out);
 

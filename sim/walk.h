@@ -170,6 +170,9 @@ void walk_world(W& w, V& v, WalkScope scope) {
   v.u64("remote_writes_superseded", w.counters.remote_writes_superseded);
   v.u64("random_updates", w.counters.random_updates);
   v.u64("evictions", w.counters.evictions);
+  v.u64("saves_loaded", w.counters.saves_loaded);
+  v.u64("saves_refused", w.counters.saves_refused);
+  v.u64("saves_relocated", w.counters.saves_relocated);
   v.end();
   v.list("players", w.players, limits::players_max, [&](auto& p) { walk_player(v, p); });
   v.list("npcs", w.npcs, limits::npcs_max, [&](auto& n) { walk_npc(v, n); });

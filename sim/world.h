@@ -24,7 +24,9 @@ namespace strata::sim {
 //    (the successor of the stamp they replace, by the owner region) and listed in Effects::rule_writes.
 // 5: remote world-batch ends (RemoteBatchCommand) are recorded per origin in World::bus_applied
 //    (state), and remote NPC positions (RemoteNpcCommand) move the local copies of other regions' NPCs.
-inline constexpr uint32_t rules_version = 5;
+// 6: a join may carry the player's save (JoinCommand::save: position, facing, stamina, health,
+//    inventory), checked by the rules (refused or moved, and counted); Counters count saves.
+inline constexpr uint32_t rules_version = 6;
 
 struct WorldParams {
   uint64_t seed = 1;
@@ -47,7 +49,10 @@ struct Counters {
   uint64_t remote_writes_applied = 0;
   uint64_t remote_writes_superseded = 0;  // arrived with an older (or equal) stamp: LWW kept ours
   uint64_t random_updates = 0;
-  uint64_t evictions = 0;  // entities pushed out of a cell made solid remotely
+  uint64_t evictions = 0;        // entities pushed out of a cell made solid remotely
+  uint64_t saves_loaded = 0;     // joins whose save the player continues from
+  uint64_t saves_refused = 0;    // joins whose save broke a limit: the player started fresh
+  uint64_t saves_relocated = 0;  // loaded saves whose position was off the map or blocked: moved
 };
 
 // The highest stream sequence of one origin's world batches this world has applied.

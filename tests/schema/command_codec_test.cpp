@@ -31,6 +31,8 @@ bool enums_valid(const sim::Command& command) {
         if constexpr (std::is_same_v<T, sim::RemotePresenceCommand> || std::is_same_v<T, sim::RemoteNpcCommand>) {
           return sim::enum_valid(c.facing);
         }
+        if constexpr (std::is_same_v<T, sim::JoinCommand>)
+          return !c.save.has_value() || sim::enum_valid(c.save->facing);
         return true;
       },
       command);
@@ -128,6 +130,38 @@ TEST(CommandCodec, WideEnumValueIsRefusedEvenAsRecorded) {
   std::vector<uint8_t> bytes;
   schema::detail::write_packed(message, bytes);
   EXPECT_EQ(schema::decode_command(bytes, EnumPolicy::as_recorded).code, DecodeError::bad_enum);
+}
+
+TEST(CommandCodec, AJoinCarriesItsSaveAndItsFacingIsCheckedPerPolicy) {
+  sim::PlayerSave save;
+  save.pos = sim::Vec2{sim::Fixed::from_raw(-7), sim::Fixed::from_raw(123456)};
+  save.facing = sim::Direction::nw;
+  save.stamina = 0xFFFF;  // beyond the limits: the codec carries it, the rules refuse it
+  save.health = 3;
+  for (size_t i = 0; i < save.inventory.size(); ++i) save.inventory[i] = static_cast<uint16_t>(1000 + i);
+  const auto decoded = schema::decode_command(schema::encode_command(sim::JoinCommand{sim::PlayerId{4}, save}));
+  ASSERT_TRUE(decoded.ok()) << decoded.error;
+  const auto& join = std::get<sim::JoinCommand>(*decoded.value);
+  ASSERT_TRUE(join.save.has_value());
+  EXPECT_EQ(*join.save, save);
+  const auto fresh = schema::decode_command(schema::encode_command(sim::JoinCommand{sim::PlayerId{4}}));
+  ASSERT_TRUE(fresh.ok()) << fresh.error;
+  EXPECT_FALSE(std::get<sim::JoinCommand>(*fresh.value).save.has_value());
+  save.facing = static_cast<sim::Direction>(12);
+  const auto bytes = schema::encode_command(sim::JoinCommand{sim::PlayerId{4}, save});
+  EXPECT_EQ(schema::decode_command(bytes, EnumPolicy::strict).code, DecodeError::bad_enum);
+  EXPECT_TRUE(schema::decode_command(bytes, EnumPolicy::as_recorded).ok());
+}
+
+TEST(CommandCodec, AJoinWithoutASaveCarryingSaveFieldsIsMalformed) {
+  capnp::MallocMessageBuilder message;
+  auto join = message.initRoot<schema::wire::Command>().initJoin();
+  join.setPlayer(4);
+  join.setSaveWood(3);  // hasSave left false
+  std::vector<uint8_t> bytes;
+  schema::detail::write_packed(message, bytes);
+  const auto decoded = schema::decode_command(bytes, EnumPolicy::as_recorded);
+  EXPECT_EQ(decoded.code, DecodeError::malformed) << decoded.error;
 }
 
 TEST(CommandCodec, UnknownUnionMemberIsRefused) {

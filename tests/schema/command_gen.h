@@ -25,7 +25,19 @@ inline sim::Command arbitrary_command(bool valid_enums) {
   };
   static_assert(command_kind_count == 10, "a new command kind needs a case here");
   switch (*rc::gen::inRange(0, 10)) {
-    case 0: return JoinCommand{player()};
+    case 0: {
+      JoinCommand c{player()};
+      if (*rc::gen::arbitrary<bool>()) {
+        PlayerSave save;
+        save.pos = Vec2{Fixed::from_raw(i32()), Fixed::from_raw(i32())};
+        save.facing = enumeration(Direction{});
+        save.stamina = *rc::gen::arbitrary<uint16_t>();
+        save.health = *rc::gen::arbitrary<uint16_t>();
+        for (uint16_t& count : save.inventory) count = *rc::gen::arbitrary<uint16_t>();
+        c.save = save;
+      }
+      return c;
+    }
     case 1: return LeaveCommand{player()};
     case 2: {
       MoveCommand c;
@@ -106,7 +118,9 @@ inline bool same(const sim::Command& a, const sim::Command& b) {
       [&](const auto& x) {
         using T = std::decay_t<decltype(x)>;
         const T& y = std::get<T>(b);
-        if constexpr (std::is_same_v<T, JoinCommand> || std::is_same_v<T, LeaveCommand>) {
+        if constexpr (std::is_same_v<T, JoinCommand>) {
+          return x.player == y.player && x.save == y.save;
+        } else if constexpr (std::is_same_v<T, LeaveCommand>) {
           return x.player == y.player;
         } else if constexpr (std::is_same_v<T, MoveCommand>) {
           return x.player == y.player && x.seq == y.seq && x.direction == y.direction && x.mode == y.mode;

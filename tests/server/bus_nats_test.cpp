@@ -77,6 +77,27 @@ TEST(NatsBus, PublishesAreAckedAndConsumedInStreamOrder) {
   EXPECT_EQ(bus->counters().deliveries, count);
 }
 
+// A region subscribes to its peers at start, usually before they publish anything (an empty stream,
+// or an origin with no message yet): its consumer must deliver what comes later.
+TEST(NatsBus, AConsumerMadeBeforeItsOriginPublishesGetsWhatComesLater) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  auto bus = open_bus(test_config(service->url, "early"));
+  ASSERT_TRUE(bus);
+  const auto sub = bus->subscribe({one, std::nullopt}, 0, now_us());
+  ASSERT_TRUE(sub);
+  constexpr uint64_t count = 20;
+  for (uint64_t tick = 1; tick <= count; ++tick) {
+    ASSERT_EQ(bus->publish({one, BusChannel::world}, {one, tick}, bytes(std::to_string(tick)), now_us()),
+              PublishVerdict::accepted);
+  }
+  BusPoll got;
+  ASSERT_TRUE(poll_until({bus.get()}, got,
+                         [&](const BusPoll& p) { return p.acks.size() == count && p.deliveries.size() == count; }))
+      << got.acks.size() << " acks, " << got.deliveries.size() << " deliveries";
+  for (uint64_t i = 0; i < count; ++i) EXPECT_EQ(got.deliveries[i].stream_seq, i + 1);
+}
+
 TEST(NatsBus, ADuplicateIdInsideTheWindowIsNotStoredAgainButIsAfterIt) {
   const auto service = nats_service();
   ASSERT_TRUE(service);

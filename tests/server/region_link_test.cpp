@@ -36,7 +36,8 @@ sim::WorldParams params_of(RegionId region, uint32_t regions) {
   p.region_map.mode = sim::Ownership::by_map;
   p.region_map.fallback = RegionId{1};
   for (uint32_t r = 0; r < regions; ++r) {
-    p.region_map.rects.push_back(sim::RegionRect{static_cast<int32_t>(r), 0, 1, 2, RegionId{static_cast<uint16_t>(r + 1)}});
+    p.region_map.rects.push_back(
+        sim::RegionRect{static_cast<int32_t>(r), 0, 1, 2, RegionId{static_cast<uint16_t>(r + 1)}});
   }
   return p;
 }
@@ -132,7 +133,9 @@ struct Cluster {
       }
       for (const PeerStatus& p : s.peers) {
         if (p.applied_seq < p.reported_seq || p.agreement != Agreement::agree) {
-          if (why) *why = who + "peer " + std::to_string(raw(p.region)) + " applied " + std::to_string(p.applied_seq) + " reported " + std::to_string(p.reported_seq) + " agreement " + name(p.agreement);
+          if (why)
+            *why = who + "peer " + std::to_string(raw(p.region)) + " applied " + std::to_string(p.applied_seq) +
+                   " reported " + std::to_string(p.reported_seq) + " agreement " + name(p.agreement);
           return false;
         }
       }
@@ -203,15 +206,18 @@ TEST(RegionLink, ForgedMalformedAndUnknownPayloadsAreRefusedAndCounted) {
   const uint64_t now = cluster.now_us;
   // Garbage on region 1's world subject.
   const std::vector<uint8_t> garbage{0x00, 0xff, 0x13, 0x37};
-  ASSERT_EQ(attacker.publish({RegionId{1}, BusChannel::world}, {RegionId{1}, 900}, garbage, now), PublishVerdict::accepted);
+  ASSERT_EQ(attacker.publish({RegionId{1}, BusChannel::world}, {RegionId{1}, 900}, garbage, now),
+            PublishVerdict::accepted);
   // A batch claiming region 2 on region 1's subject (forged).
   schema::BusWorldBatch forged;
   forged.origin = RegionId{2};
   forged.tick = 901;
-  forged.writes.push_back(sim::BlockWrite{{3, 3}, sim::Layer::active, 1, 0, sim::LwwStamp{Hlc::pack(5, 0), RegionId{2}}});
+  forged.writes.push_back(
+      sim::BlockWrite{{3, 3}, sim::Layer::active, 1, 0, sim::LwwStamp{Hlc::pack(5, 0), RegionId{2}}});
   std::vector<uint8_t> bytes;
   schema::encode_bus_payload(forged, {}, bytes);
-  ASSERT_EQ(attacker.publish({RegionId{1}, BusChannel::world}, {RegionId{1}, 901}, bytes, now), PublishVerdict::accepted);
+  ASSERT_EQ(attacker.publish({RegionId{1}, BusChannel::world}, {RegionId{1}, 901}, bytes, now),
+            PublishVerdict::accepted);
   // A batch of region 1 sent on its presence subject (wrong channel).
   forged.origin = RegionId{1};
   forged.writes[0].stamp.region = RegionId{1};

@@ -279,3 +279,35 @@ TEST(Runtime, RealTimeDriverStopsAfterRunFor) {
 
 }  // namespace
 }  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+// A region's world parameters are fixed for its log's life: a restart whose configuration changed
+// the region map (or the seed, the map size, the region) is refused with what changed, and the
+// unchanged configuration still recovers.
+TEST(NodeStart, ARestartWithAnotherRegionMapOrSeedIsRefused) {
+  TempDir dir("strata-node-start-params");
+  ServerConfig config = node_options().config;
+  config.world.region_map.mode = sim::Ownership::by_map;
+  config.world.region_map.fallback = sim::RegionId{1};
+  config.world.region_map.rects = {sim::RegionRect{0, 0, 1, 2, sim::RegionId{2}}};
+  std::string error;
+  {
+    std::optional<NodeStart> start = open_rocks_start(config, dir.path.string(), error);
+    ASSERT_TRUE(start) << error;
+  }
+  ServerConfig moved = config;
+  moved.world.region_map.rects[0].region = sim::RegionId{3};
+  EXPECT_FALSE(open_rocks_start(moved, dir.path.string(), error));
+  EXPECT_NE(error.find("world.region_map"), std::string::npos) << error;
+  ServerConfig reseeded = config;
+  reseeded.world.seed += 1;
+  EXPECT_FALSE(open_rocks_start(reseeded, dir.path.string(), error));
+  EXPECT_NE(error.find("world.seed"), std::string::npos) << error;
+  std::optional<NodeStart> again = open_rocks_start(config, dir.path.string(), error);
+  EXPECT_TRUE(again) << error;
+}
+
+}  // namespace
+}  // namespace strata::server

@@ -136,7 +136,20 @@ Command arbitrary_command() {
     return LwwStamp{*rc::gen::arbitrary<uint64_t>(), RegionId{*rc::gen::inRange<uint16_t>(0, 4)}};
   };
   switch (kind) {
-    case 0: return JoinCommand{player()};
+    case 0: {
+      JoinCommand join{player()};
+      if (*rc::gen::arbitrary<bool>()) {
+        PlayerSave save;
+        save.pos = Vec2{Fixed::from_raw(*rc::gen::oneOf(rc::gen::inRange(-300, 17000), rc::gen::arbitrary<int32_t>())),
+                        Fixed::from_raw(*rc::gen::inRange(-300, 17000))};
+        save.facing = static_cast<Direction>(small());
+        save.stamina = *rc::gen::inRange<uint16_t>(0, limits::stamina_max + 3);
+        save.health = *rc::gen::inRange<uint16_t>(0, limits::health_max + 3);
+        for (uint16_t& count : save.inventory) count = *rc::gen::inRange<uint16_t>(0, limits::item_stack_max + 3);
+        join.save = save;
+      }
+      return join;
+    }
     case 1: return LeaveCommand{player()};
     case 2: return MoveCommand{player(), u32(), static_cast<Direction>(small()), static_cast<MoveMode>(small())};
     case 3: return PlaceCommand{player(), u32(), cell(), static_cast<Layer>(small()), small(), stamp()};

@@ -337,7 +337,9 @@ TEST(Codec, RoundTripKeepsTheFullHashAndRefusesDamage) {
   // seed, chunks x/y, random ticks, npcs, region, rules; region map mode, fallback, no rectangles
   const size_t params = 8 + 4 + 4 + 4 + 4 + 2 + 4 + 1 + 2 + 4;
   const size_t before_counters = 8 + 8 + 8 + 4;  // tick, rng state, rng increment, next npc id
-  const size_t counters = 8 + 8 * reject_reason_count + 8 * 4;
+  // commands applied, rejections by reason, remote writes applied and superseded, random updates,
+  // evictions, saves loaded, refused and relocated
+  const size_t counters = 8 + 8 * reject_reason_count + 8 * 7;
   const size_t players_count_offset = header + params + before_counters + counters;
   hostile[players_count_offset + 3] = 0x7F;
   StateDecodeResult r = decode_state(hostile);

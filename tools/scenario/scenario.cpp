@@ -57,8 +57,25 @@ Command ScenarioGenerator::hostile_command(const World& world) {
     return LwwStamp{(static_cast<uint64_t>(any32()) << 32U) | any32(), RegionId{static_cast<uint16_t>(rng_.below(5))}};
   };
   auto byte = [&] { return static_cast<uint8_t>(rng_.below(12)); };
-  switch (rng_.below(8)) {
-    case 0: return JoinCommand{player()};
+  auto pos = [&] {
+    return Vec2{Fixed::from_raw(static_cast<int32_t>(any32() >> 10U)),
+                Fixed::from_raw(static_cast<int32_t>(any32() >> 10U))};
+  };
+  switch (rng_.below(10)) {
+    case 0: {
+      // Half the hostile joins carry a save with values anywhere (the rules refuse or move them).
+      JoinCommand join{player()};
+      if (rng_.below(2) == 0) {
+        PlayerSave save;
+        save.pos = pos();
+        save.facing = static_cast<Direction>(byte());
+        save.stamina = static_cast<uint16_t>(rng_.below(260));
+        save.health = static_cast<uint16_t>(rng_.below(130));
+        for (uint16_t& count : save.inventory) count = static_cast<uint16_t>(rng_.below(1100));
+        join.save = save;
+      }
+      return join;
+    }
     case 1: return LeaveCommand{player()};
     case 2: return MoveCommand{player(), any32(), static_cast<Direction>(byte()), static_cast<MoveMode>(byte() % 4)};
     case 3: return PlaceCommand{player(), any32(), cell(), static_cast<Layer>(byte() % 5), byte(), stamp()};
@@ -67,11 +84,13 @@ Command ScenarioGenerator::hostile_command(const World& world) {
     case 6:
       return RemoteBlockWriteCommand{cell(), static_cast<Layer>(byte() % 5), byte(), static_cast<uint8_t>(byte() % 6),
                                      stamp()};
-    default:
-      return RemotePresenceCommand{RegionId{static_cast<uint16_t>(rng_.below(5))}, player(),
-                                   Vec2{Fixed::from_raw(static_cast<int32_t>(any32() >> 10U)),
-                                        Fixed::from_raw(static_cast<int32_t>(any32() >> 10U))},
+    case 7:
+      return RemotePresenceCommand{RegionId{static_cast<uint16_t>(rng_.below(5))}, player(), pos(),
                                    static_cast<Direction>(byte())};
+    case 8: return RemoteBatchCommand{RegionId{static_cast<uint16_t>(rng_.below(5))}, rng_.below(4) == 0 ? any32() : 0};
+    default:
+      return RemoteNpcCommand{RegionId{static_cast<uint16_t>(rng_.below(5))}, NpcId{rng_.below(12)}, pos(),
+                              static_cast<Direction>(byte())};
   }
 }
 
@@ -109,15 +128,18 @@ void ScenarioGenerator::next(const World& world, TickInput& out) {
     const bool present = find(world, id) != nullptr;
     if (!present && !agent.joined && i * ramp / std::max<uint32_t>(config_.players, 1) < tick &&
         tick >= agent.rejoin_at) {
-      out.commands.emplace_back(JoinCommand{id});
+      out.commands.emplace_back(JoinCommand{id, agent.save});
       agent.joined = true;
     } else if (present && chance(rng_, config_.leave_per_mille)) {
+      // System commands come first in a tick: the player leaves in the state the world has now.
       out.commands.emplace_back(LeaveCommand{id});
       agent.joined = false;
       agent.rejoin_at = tick + 20 + rng_.below(200);
+      agent.save = save_of(*find(world, id));
     } else if (!present && agent.joined) {
-      agent.joined = false;  // evicted, or the join was refused: try again later
+      agent.joined = false;  // evicted, or the join was refused: try again later (fresh)
       agent.rejoin_at = tick + 20;
+      agent.save.reset();
     }
   }
   // Player commands, by player id then sequence.
@@ -143,6 +165,8 @@ void ScenarioGenerator::next(const World& world, TickInput& out) {
           Fixed::from_raw(static_cast<int32_t>(rng_.below(static_cast<uint32_t>(world.map.height() * 256))))};
       out.commands.emplace_back(RemotePresenceCommand{origin, PlayerId{1 + rng_.below(1000)}, pos, Direction::s});
     }
+    // The end of this origin's batch for the tick, at a stream sequence growing with the ticks.
+    if (config_.remote_writes_per_tick > 0) out.commands.emplace_back(RemoteBatchCommand{origin, out.tick});
   }
   if (config_.hostile_per_mille > 0) {
     for (Command& c : out.commands) {

@@ -1,11 +1,13 @@
 // tools/scenario/scenario.h — seeded, realistic command streams for tests, benchmarks, the
 // determinism gate and later the bots: players join over a ramp, walk and run in changing
-// directions, build, break and use doors and crops near themselves, leave and come back; optionally
-// remote block writes and presence from other regions, and a fraction of hostile commands with
+// directions, build, break and use doors and crops near themselves, leave and come back with the state
+// they left with (a join carrying their save); optionally remote block writes and presence from other
+// regions, each origin's tick closed by a world-batch mark, and a fraction of hostile commands with
 // arbitrary field values. Pure and deterministic: same config + same world -> same inputs.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "sim/command.h"
@@ -46,6 +48,7 @@ class ScenarioGenerator {
     bool joined = false;
     uint32_t rejoin_at = 0;
     uint32_t seq = 0;
+    std::optional<sim::PlayerSave> save;  // the state it left with, carried by its next join
   };
   sim::Command hostile_command(const sim::World& world);
   void player_commands(const sim::World& world, const sim::Player& p, Agent& agent, std::vector<sim::Command>& out);
