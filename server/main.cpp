@@ -114,6 +114,8 @@ int main(int argc, char** argv) {
     spdlog::error("storage: {}", error);
     return 1;
   }
+  options.player_saves = storage.get();  // joins wait for the player's save (storage.join_wait_ticks at most)
+  options.join_wait_ticks = config->storage.join_wait_ticks;
   std::unique_ptr<server::RegionalNode> node;
   std::optional<server::NodeStart> start = server::open_start_with_storage(*config, log_dir, *storage, error);
   if (start) node = server::RegionalNode::create(options, std::move(*start), error);

@@ -240,6 +240,8 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
     out.stores.mariadb = db;
   }
   out.positions_every_ticks = s.positions_every_ticks;
+  out.players_every_ticks = s.players_every_ticks;
+  out.version_epoch_s = wall_us / 1'000'000;
   out.region = config.region;
   out.map = storage::MapId{s.map_id};
   // Unique per run: the region in the top 16 bits, the wall clock's milliseconds below.
@@ -250,7 +252,7 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
 }
 
 std::unique_ptr<StorageService> StorageService::open(const Options& options, std::string& error) {
-  STRATA_REQUIRE(options.positions_every_ticks > 0);
+  STRATA_REQUIRE(options.positions_every_ticks > 0 && options.players_every_ticks > 0);
   auto stores = storage::StoreSet::open(options.stores, error);
   if (!stores) return nullptr;
   return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
@@ -347,8 +349,126 @@ std::optional<sim::World> StorageService::load_map_world(const sim::WorldParams&
 }
 
 void StorageService::observe(const sim::World& world) {
-  if (world.tick % options_.positions_every_ticks != 0) return;
-  write_positions(world, false);
+  std::erase_if(cancelled_, [this](storage::Ticket ticket) { return stores_->players().take(ticket).has_value(); });
+  if (world.tick % options_.positions_every_ticks == 0) write_positions(world, false);
+  if (world.tick % options_.players_every_ticks == 0) save_changed_players(world);
+}
+
+bool StorageService::request(sim::PlayerId player) {
+  const uint32_t id = sim::raw(player);
+  const std::optional<storage::Ticket> ticket = stores_->players().read(storage::PlayerKey{id});
+  {
+    std::lock_guard lock(mutex_);
+    ++(ticket ? counters_.player_loads : counters_.player_loads_refused);
+  }
+  if (!ticket) return false;
+  loading_[id] = *ticket;
+  if (store_worker_) store_worker_->wake();
+  return true;
+}
+
+StorageService::Poll StorageService::poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) {
+  const uint32_t id = sim::raw(player);
+  auto found = loading_.find(id);
+  if (found == loading_.end()) return Poll::answered;  // never requested (or cancelled): fresh
+  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer = stores_->players().take(found->second);
+  if (!answer) return Poll::waiting;
+  loading_.erase(found);
+  Known& known = known_[id];
+  known.in_world = true;
+  save.reset();
+  std::lock_guard lock(mutex_);
+  if (!answer->ok()) {
+    // The store failed (not "no such player"): what this process knows, else a fresh start.
+    ++counters_.player_loads_failed;
+    save = known.save;
+    return Poll::answered;
+  }
+  if (!answer->value) {
+    ++counters_.player_loads_none;
+    return Poll::answered;
+  }
+  known.version = std::max(known.version, answer->value->version);
+  save = decode_player_save(answer->value->state);
+  if (!save) {
+    ++counters_.player_loads_corrupt;
+    return Poll::answered;
+  }
+  ++counters_.player_loads_found;
+  known.save = save;
+  return Poll::answered;
+}
+
+void StorageService::cancel(sim::PlayerId player) {
+  auto found = loading_.find(sim::raw(player));
+  if (found == loading_.end()) return;
+  // The port keeps an answer until it is taken (and refuses reads beyond answers_waiting_max):
+  // the answer of a cancelled load is taken and dropped when it comes (observe()).
+  cancelled_.push_back(found->second);
+  loading_.erase(found);
+  std::lock_guard lock(mutex_);
+  ++counters_.player_loads_cancelled;
+}
+
+std::optional<sim::PlayerSave> StorageService::last_known(sim::PlayerId player) {
+  auto found = known_.find(sim::raw(player));
+  if (found == known_.end()) return std::nullopt;
+  found->second.in_world = true;
+  return found->second.save;
+}
+
+bool StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick) {
+  const uint32_t id = sim::raw(player);
+  if (known_.size() >= storage_limits::known_players_max && known_.find(id) == known_.end()) {
+    std::erase_if(known_, [](const auto& entry) { return !entry.second.in_world; });
+  }
+  Known& known = known_[id];
+  const uint64_t version = std::max(known.version + 1, (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu));
+  storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save)};
+  const storage::SubmitResult submitted = stores_->players().write(std::move(record));
+  if (submitted.status != storage::Submit::queued) {
+    std::lock_guard lock(mutex_);
+    ++counters_.player_saves_refused;
+    spdlog::error("storage: the save of player {} was refused ({}): it is kept in memory only", id,
+                  submitted.reason.empty() ? "queue full" : submitted.reason);
+    known.save = save;  // at least the fallback of its next join in this process
+    return false;
+  }
+  known.version = version;
+  known.save = save;
+  return true;
+}
+
+void StorageService::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
+  size_t queued = 0;
+  for (const auto& [player, save] : saves) {
+    queued += write_player(player, save, tick) ? 1 : 0;
+    known_[sim::raw(player)].in_world = false;
+  }
+  if (queued > 0) {
+    {
+      std::lock_guard lock(mutex_);
+      counters_.player_saves_left += queued;
+    }
+    if (store_worker_) store_worker_->wake();
+  }
+}
+
+void StorageService::save_changed_players(const sim::World& world) {
+  size_t queued = 0;
+  for (const sim::Player& p : world.players) {
+    const sim::PlayerSave save = sim::save_of(p);
+    auto found = known_.find(sim::raw(p.id));
+    if (found != known_.end() && found->second.save == save) continue;  // unchanged since its last save
+    queued += write_player(p.id, save, world.tick) ? 1 : 0;
+    known_[sim::raw(p.id)].in_world = true;
+  }
+  if (queued == 0) return;
+  {
+    std::lock_guard lock(mutex_);
+    counters_.player_saves_periodic += queued;
+  }
+  if (store_worker_) store_worker_->wake();
 }
 
 void StorageService::write_positions(const sim::World& world, bool everyone_gone) {

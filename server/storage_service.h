@@ -12,6 +12,14 @@
 //     record with its end tick at stop (version 1, then 2).
 //   - the map at stop: the chunks that differ from what the store held at start (map_chunks.h),
 //     versioned by the final tick.
+//   - player saves (PlayerSaves, the node's port): a joining player's save is read from the player
+//     port (answered from queued writes first, then the hot cache, then the cold store); the state
+//     of every player that left, and every storage.players_every_ticks the players whose state
+//     changed, are written to it. Version: (the session's start in Unix seconds << 32) | the tick,
+//     and above the last version this process loaded or wrote for the player. The tick alone would
+//     not do: a new log starts again at tick 0, and after a crash the recovered players' leaves must
+//     win over what the crashed run had saved (the log says what they had). A store keeps the
+//     newest save, and a retried batch applies once.
 // Threads: two StoreWorkers in production, so a stalled MariaDB never holds the near queries:
 //   "strata-store"      players, maps, sessions (the cold store, the hot cache)
 //   "strata-positions"  positions, and the answers of the near queries
@@ -32,11 +40,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "server/config.h"
 #include "server/http.h"
 #include "server/map_chunks.h"
+#include "server/player_saves.h"
 #include "server/runtime.h"
 #include "storage/store_set.h"
 #include "storage/store_worker.h"
@@ -67,6 +77,9 @@ inline constexpr size_t position_refresh_batches = 60;
 inline constexpr size_t near_queries_waiting_max = 64;
 // How long stop() waits at most for the map to load at start.
 inline constexpr std::chrono::milliseconds start_load_timeout{10'000};
+// Players whose last save this process remembers (StorageService::Known: ~40 bytes each).
+inline constexpr size_t known_players_max = 65536;
+static_assert(known_players_max >= sim::limits::players_max);
 static_assert(near_answer_players_max <= storage::near_answer_max);
 static_assert(near_queries_waiting_max <= storage::port_reads_queued_default);
 }  // namespace storage_limits
@@ -84,20 +97,30 @@ struct NearRequest {
 [[nodiscard]] std::string near_json(const storage::NearQuery& query, const std::vector<storage::Position>& players);
 
 // The storage's own counters, listed once: X(member, series, help) (net/counters.h's format).
-#define STRATA_STORAGE_SERVICE_COUNTERS(X)                                                                     \
-  X(position_batches, "strata_storage_position_batches_total{outcome=queued}", "Position batches, by outcome") \
-  X(position_batches_refused, "strata_storage_position_batches_total{outcome=refused}",                        \
-    "Position batches, by outcome")                                                                            \
-  X(positions_moved, "strata_storage_positions_total{change=moved}", "Live positions written, by change")      \
-  X(positions_gone, "strata_storage_positions_total{change=gone}", "Live positions written, by change")        \
-  X(near_answered, "strata_storage_near_queries_total{outcome=answered}", "Near queries, by outcome")          \
-  X(near_bad_request, "strata_storage_near_queries_total{outcome=bad_request}", "Near queries, by outcome")    \
-  X(near_busy, "strata_storage_near_queries_total{outcome=busy}", "Near queries, by outcome")                  \
-  X(near_failed, "strata_storage_near_queries_total{outcome=failed}", "Near queries, by outcome")              \
-  X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")        \
-  X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                      \
-  X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")             \
-  X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")    \
+#define STRATA_STORAGE_SERVICE_COUNTERS(X)                                                                           \
+  X(position_batches, "strata_storage_position_batches_total{outcome=queued}", "Position batches, by outcome")       \
+  X(position_batches_refused, "strata_storage_position_batches_total{outcome=refused}",                              \
+    "Position batches, by outcome")                                                                                  \
+  X(positions_moved, "strata_storage_positions_total{change=moved}", "Live positions written, by change")            \
+  X(positions_gone, "strata_storage_positions_total{change=gone}", "Live positions written, by change")              \
+  X(near_answered, "strata_storage_near_queries_total{outcome=answered}", "Near queries, by outcome")                \
+  X(near_bad_request, "strata_storage_near_queries_total{outcome=bad_request}", "Near queries, by outcome")          \
+  X(near_busy, "strata_storage_near_queries_total{outcome=busy}", "Near queries, by outcome")                        \
+  X(near_failed, "strata_storage_near_queries_total{outcome=failed}", "Near queries, by outcome")                    \
+  X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")              \
+  X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                            \
+  X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                   \
+  X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")           \
+  X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")     \
+  X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")         \
+  X(player_loads_none, "strata_storage_player_loads_total{outcome=none}", "Player save loads, by outcome")           \
+  X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")       \
+  X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")     \
+  X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome") \
+  X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
+  X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
+  X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
+  X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
   X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
 
 struct StorageCounters {
@@ -107,11 +130,13 @@ struct StorageCounters {
   bool operator==(const StorageCounters&) const = default;
 };
 
-class StorageService final : public StorageView, public TickObserver {
+class StorageService final : public StorageView, public TickObserver, public PlayerSaves {
  public:
   struct Options {
     storage::StoreSetConfig stores;
     uint32_t positions_every_ticks = 20;
+    uint32_t players_every_ticks = 600;  // periodic saves of the players whose state changed
+    uint64_t version_epoch_s = 0;        // the session's start (Unix s): the high half of save versions
     uint16_t region = 1;
     storage::MapId map{1};
     storage::SessionId session{1};
@@ -152,6 +177,13 @@ class StorageService final : public StorageView, public TickObserver {
   // Queues the map's changed chunks (at `world`'s tick). False when nothing changed or refused.
   bool save_map(const sim::World& world);
 
+  // PlayerSaves (sim thread; see player_saves.h).
+  [[nodiscard]] bool request(sim::PlayerId player) override;
+  [[nodiscard]] Poll poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) override;
+  void cancel(sim::PlayerId player) override;
+  [[nodiscard]] std::optional<sim::PlayerSave> last_known(sim::PlayerId player) override;
+  void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) override;
+
   // StorageView (HTTP threads).
   [[nodiscard]] bool degraded() const override { return stores_->degraded(); }
   [[nodiscard]] std::string prometheus() const override;
@@ -178,6 +210,8 @@ class StorageService final : public StorageView, public TickObserver {
   };
   StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores);
   void write_positions(const sim::World& world, bool everyone_gone);
+  void save_changed_players(const sim::World& world);
+  bool write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick);
   size_t answer_near_queries();  // positions worker
 
   const Options options_;
@@ -186,6 +220,17 @@ class StorageService final : public StorageView, public TickObserver {
   std::vector<storage::Position> last_positions_;
   size_t batches_since_refresh_ = 0;
   ChunkHashes map_baseline_;
+  // Sim thread: loads waiting (player -> ticket), and what this process last loaded or wrote for
+  // each player (its version, and the save: the fallback of a load that times out). Bounded: beyond
+  // known_players_max entries, those of players not in the world are forgotten.
+  struct Known {
+    uint64_t version = 0;
+    std::optional<sim::PlayerSave> save;
+    bool in_world = false;
+  };
+  std::unordered_map<uint32_t, storage::Ticket> loading_;
+  std::unordered_map<uint32_t, Known> known_;
+  std::vector<storage::Ticket> cancelled_;  // answers to take and drop
   bool started_ = false;
   bool stopped_ = false;
   uint64_t start_tick_ = 0;

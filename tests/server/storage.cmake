@@ -3,6 +3,7 @@
 # and mariadbd the CTest fixtures start (tests/storage/storage.cmake), stopping and stalling them.
 strata_add_test(NAME server_storage_test
                 SOURCES ${CMAKE_CURRENT_LIST_DIR}/storage_service_test.cpp ${CMAKE_CURRENT_LIST_DIR}/storage_runtime_test.cpp
+                        ${CMAKE_CURRENT_LIST_DIR}/storage_persist_test.cpp
                 LIBS strata_server_storage strata_server_runtime TIMEOUT 300)
 target_compile_definitions(server_storage_test PRIVATE STRATA_PROMTOOL="${STRATA_PROMTOOL}")
 

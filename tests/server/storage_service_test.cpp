@@ -15,6 +15,7 @@
 
 #include "server/config.h"
 #include "server/map_chunks.h"
+#include "server/player_saves.h"
 #include "server/storage_service.h"
 #include "sim/hash.h"
 #include "sim/simulation.h"
@@ -352,6 +353,35 @@ TEST(MapChunks, StoredChunksThatDoNotFitAreRefusedWithAReason) {
   other.chunks_x = 2;
   std::string why;
   EXPECT_FALSE(world_with_stored_map(other, *record, why));
+}
+
+// A player's save as the store keeps it: every field round-trips; a save of fewer item kinds
+// decodes with the rest at zero; anything else is refused.
+TEST(PlayerSaveCodec, RoundTripsAndRefusesWhatIsNotASave) {
+  sim::PlayerSave save;
+  save.pos = {sim::Fixed::from_raw(-123456), sim::Fixed::from_raw(987654)};
+  save.facing = sim::Direction::nw;
+  save.stamina = 65535;
+  save.health = 7;
+  for (size_t i = 0; i < sim::item_count; ++i) save.inventory[i] = static_cast<uint16_t>(1000 + i);
+  const std::string bytes = encode_player_save(save);
+  EXPECT_EQ(bytes.size(), 15U + 2 * sim::item_count);
+  EXPECT_EQ(decode_player_save(bytes), save);
+  std::string fewer = bytes.substr(0, 14) + std::string(1, 2) + bytes.substr(15, 4);
+  std::optional<sim::PlayerSave> older = decode_player_save(fewer);
+  ASSERT_TRUE(older);
+  EXPECT_EQ(older->inventory[0], 1000);
+  EXPECT_EQ(older->inventory[1], 1001);
+  EXPECT_EQ(older->inventory[2], 0);
+  EXPECT_FALSE(decode_player_save(""));
+  EXPECT_FALSE(decode_player_save(bytes.substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(decode_player_save(bytes + "x"));
+  std::string other_format = bytes;
+  other_format[0] = 2;
+  EXPECT_FALSE(decode_player_save(other_format));
+  std::string too_many = bytes;
+  too_many[14] = static_cast<char>(sim::item_count + 1);
+  EXPECT_FALSE(decode_player_save(too_many + "zz"));
 }
 
 TEST(StorageService, PrometheusTextIsValidAndNamesEveryPort) {
