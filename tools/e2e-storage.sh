@@ -6,8 +6,10 @@
 #   - with redis-server killed, /readyz stays 200 and says degraded, strata_storage_degraded is 1 and
 #     the near query is 503; with it back, /readyz says ready again and the bots are listed again;
 #   - /metrics passes promtool; the server stops cleanly on SIGTERM;
-#   - MariaDB holds the session (start and end tick) and the map's chunks, and a fresh server started
-#     with world.load_map_from_store=true (a new log) builds the same map hash the first one saved.
+#   - MariaDB holds the session (start and end tick), the map's chunks and every bot's save (they left
+#     at the shutdown's tick), and a fresh server started with world.load_map_from_store=true (a new
+#     log) builds the same map hash the first one saved; bots logging in there join with their saves
+#     (strata_storage_player_loads_total{outcome="found"}).
 # Usage: e2e-storage.sh BIN_DIR [BOTS] [SECONDS]
 set -u
 source "$(dirname "$0")/e2e-lib.sh"
@@ -86,6 +88,9 @@ end=$(echo "$sessions" | awk '{print $2}')
 chunks=$(sql "SELECT COUNT(*) FROM chunks WHERE map = 1")
 echo "MariaDB chunks of map 1: $chunks"
 [ "${chunks:-0}" -gt 0 ] || { echo "no chunks in MariaDB"; status=1; }
+saves=$(sql "SELECT COUNT(*) FROM players")
+echo "MariaDB player saves: $saves"
+[ "${saves:-0}" -ge $((bots * 8 / 10)) ] || { echo "too few player saves in MariaDB"; status=1; }
 
 # A fresh server (a new log) over the stored map.
 mv "$work/data" "$work/data-first"
@@ -93,6 +98,17 @@ e2e_start_server "${storage_args[@]}" --set world.load_map_from_store=true || ex
 loaded=$(grep -o 'map 1 loaded, map hash [0-9a-f]*' "$work/server.log" | tail -1)
 echo "fresh server: $loaded"
 [ -n "$saved" ] && [ "${saved##* }" = "${loaded##* }" ] || { echo "the loaded map hash differs from the saved one"; status=1; }
+# The bots come back (the fresh server's account registry gives the names ids 1..N again): each join
+# waits for its save and carries it.
+"$bin/strata-bot" --http-port "$http_port" --bots "$bots" --seconds 6 > "$work/bot2.out" 2> "$work/bot2.err" &
+bot=$!; other_pids=$bot
+sleep 4
+found=$(curl -s "http://127.0.0.1:$metrics_port/metrics" |
+  sed -n 's/^strata_storage_player_loads_total{outcome="found"} \([0-9]*\).*/\1/p')
+echo "fresh server: ${found:-0} of $bots joins carried a save"
+[ "${found:-0}" -ge $((bots * 8 / 10)) ] || { echo "too few joins carried a save"; status=1; }
+wait "$bot" || true
+other_pids=""
 e2e_stop_server || status=1
 [ $status = 0 ] || { echo "--- server log (tail)"; tail -30 "$work/server.log"; echo "--- bot"; tail -5 "$work/bot.err"; }
 exit $status
