@@ -414,7 +414,8 @@ TEST(StorageConfig, KeysAreReadAndCheckedAndTheOptionsFollowThem) {
   ServerConfig config;
   for (const char* assignment :
        {"storage.redis.host=127.0.0.1", "storage.redis.port=6390", "storage.mariadb.host=db", "storage.mariadb.user=u",
-        "storage.positions_every_ticks=7", "world.load_map_from_store=true", "storage.redis.index=grid"}) {
+        "storage.positions_every_ticks=7", "world.load_map_from_store=true", "storage.redis.index=grid",
+        "storage.players_every_ticks=99", "storage.join_wait_ticks=5"}) {
     EXPECT_TRUE(apply_override(config, assignment).empty()) << assignment;
   }
   EXPECT_TRUE(validate_config(config).empty());
@@ -432,6 +433,9 @@ TEST(StorageConfig, KeysAreReadAndCheckedAndTheOptionsFollowThem) {
   EXPECT_EQ(options->stores.redis->index, storage::PositionIndex::grid);
   EXPECT_EQ(options->stores.mariadb->password, "s3cret");
   EXPECT_EQ(options->positions_every_ticks, 7U);
+  EXPECT_EQ(options->players_every_ticks, 99U);
+  EXPECT_EQ(options->version_epoch_s, 1000U);  // the session's start, in seconds
+  EXPECT_EQ(config.storage.join_wait_ticks, 5U);
   EXPECT_TRUE(config.storage.load_map_from_store);
   EXPECT_EQ(static_cast<uint64_t>(options->session), (uint64_t{1} << 48) | 1'000'000U);
   ASSERT_TRUE(apply_override(config, "storage.mariadb.password_file=/no/such/file").empty());

@@ -6,6 +6,8 @@
 //   - Redis stalled (SIGSTOP): the tick side's calls never wait; the queue fills to its bound and
 //     refuses (counted) instead; after the stall everything still queued reaches Redis;
 //   - a map saved to MariaDB and loaded by a fresh service gives the same map hash and world hash.
+//   - players leaving and rejoining while MariaDB is down keep their state (answered from the queue),
+//     and their saves reach MariaDB afterwards.
 // Assertions are on queues, counters and store contents, never on time.
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include <thread>
 
 #include "server/map_chunks.h"
+#include "server/player_saves.h"
 #include "server/storage_service.h"
 #include "sim/hash.h"
 #include "sim/simulation.h"
@@ -278,6 +281,55 @@ TEST(StorageServices, AStallNeverHoldsTheTickSide) {
   ASSERT_EQ(answer->status, 200) << answer->body;
   EXPECT_NE(answer->body.find("\"count\":1,"), std::string::npos) << answer->body;
   EXPECT_NE(answer->body.find("{\"player\":3,"), std::string::npos) << answer->body;
+}
+
+// Player saves while MariaDB is down (players through the Redis hot cache into MariaDB): the saves
+// of players who leave queue; one who comes back during the outage joins with what it left with
+// (answered from the queue); after the outage the saves reach MariaDB, newest version kept.
+TEST(StorageServices, PlayersLeavingAndRejoiningDuringAMariaDbOutageKeepTheirState) {
+  const ServiceEnv db_env("mariadb");
+  TempDir dir("players");
+  StorageService::Options options = service_options(dir, false);
+  options.stores.redis = redis_options();
+  options.stores.mariadb = mariadb_options(unique_name("strata_pl"));
+  options.version_epoch_s = 7;
+  auto service = open_or_throw(options);
+  sim::World world = sim::Simulation(small_params()).world();
+  service->start(world);
+  ASSERT_TRUE(service->flush(std::chrono::seconds(20)));
+  sim::PlayerSave save;
+  save.pos = {sim::Fixed::from_tiles(30), sim::Fixed::from_tiles(31)};
+  save.facing = sim::Direction::w;
+  save.stamina = 12;
+  save.health = 34;
+  save.inventory[0] = 56;
+  db_env.control("STRATA_MARIADB_CTL", "down");
+  const std::pair<sim::PlayerId, sim::PlayerSave> left[] = {{sim::PlayerId{7}, save}};
+  service->left(100, left);
+  service->pump();
+  EXPECT_TRUE(service->degraded());
+  EXPECT_EQ(service->counters().player_saves_left, 1U);
+  ASSERT_TRUE(service->request(sim::PlayerId{7}));
+  std::optional<sim::PlayerSave> loaded;
+  PlayerSaves::Poll poll = PlayerSaves::Poll::waiting;
+  for (int i = 0; i < 20 && poll == PlayerSaves::Poll::waiting; ++i) {
+    service->pump();
+    poll = service->poll(sim::PlayerId{7}, loaded);
+  }
+  ASSERT_EQ(poll, PlayerSaves::Poll::answered);
+  EXPECT_EQ(loaded, save);  // from the queue, while the store is down
+  EXPECT_EQ(service->counters().player_loads_found, 1U);
+  db_env.control("STRATA_MARIADB_CTL", "up");
+  ASSERT_TRUE(service->flush(std::chrono::seconds(60)));
+  EXPECT_FALSE(service->degraded());
+  std::string error;
+  auto db = storage::MariaDbStores::open(*options.stores.mariadb, error);
+  ASSERT_TRUE(db) << error;
+  const auto stored = db->load(storage::PlayerKey{7});
+  ASSERT_TRUE(stored.ok() && stored.value) << stored.outcome.reason;
+  EXPECT_EQ(stored.value->version, (uint64_t{7} << 32) | 100);
+  EXPECT_EQ(decode_player_save(stored.value->state), save);
+  EXPECT_TRUE(db->drop_database().ok());
 }
 
 // "A map saved to MariaDB and loaded by a fresh server gives the same map hash": the map's changed
