@@ -4,6 +4,7 @@
 //   - a joining player's join waits for its save; a player the store does not know starts fresh;
 //     the state it leaves with is saved; a returning player continues from its save (position,
 //     facing, stamina, health, inventory), also after the server stops and starts again on its log;
+//   - after a crash, the recovered world's players are saved with the state the log has;
 //   - a load that does not answer within join_wait_ticks: the join goes ahead with the last known
 //     state (counted), and the late answer is dropped;
 //   - a client that leaves while its join waits: no join, no leave, the load cancelled.
@@ -72,13 +73,14 @@ struct Server {
   std::unique_ptr<Runtime> runtime;
   bool pump_storage = true;
 
-  Server(ManualClock& c, const TempDir& dir, uint32_t join_wait_ticks = 40) : clock(c) {
+  Server(ManualClock& c, const TempDir& dir, uint32_t join_wait_ticks = 40, uint64_t epoch_s = 0) : clock(c) {
     std::string error;
     StorageService::Options storage_options;
     storage_options.stores.data_dir = (dir.path / "stores").string();
     storage_options.stores.sync = false;
     storage_options.worker_threads = false;
     storage_options.players_every_ticks = 1000;
+    storage_options.version_epoch_s = epoch_s;
     storage = StorageService::open(storage_options, error);
     EXPECT_TRUE(storage) << error;
     RegionalNode::Options options;
@@ -202,6 +204,34 @@ TEST(PlayerPersistence, AReturningPlayerContinuesFromItsSaveAcrossARestart) {
   const sim::Player* p = server.player(42);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(sim::save_of(*p), what_it_had);
+  EXPECT_EQ(server.runtime->stop().exit_code(), 0);
+}
+
+// A crash (the runtime gone without its shutdown, the storage's queue with it): the restarted node
+// recovers the world from its log, the players in it leave in its first tick, and each is saved
+// with the state the log has, under the new session's version (above anything the crashed run
+// wrote).
+TEST(PlayerPersistence, AfterACrashTheRecoveredPlayersAreSavedWithWhatTheLogSays) {
+  TempDir dir("crash");
+  ManualClock clock;
+  sim::PlayerSave in_the_log;
+  {
+    Server server(clock, dir, 40, 1);
+    auto client = connect(clock, 42, 1);
+    server.run(client.get(), 400);
+    const sim::Player* p = server.player(42);
+    ASSERT_NE(p, nullptr);
+    in_the_log = sim::save_of(*p);
+    server.runtime.reset();  // no stop(): no final tick, no shutdown saves
+  }
+  Server server(clock, dir, 40, 2);
+  server.run(nullptr, 100);
+  EXPECT_EQ(server.player(42), nullptr);
+  EXPECT_EQ(server.storage->counters().player_saves_left, 1U);
+  const std::optional<storage::PlayerRecord> record = server.stored(42);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->version >> 32, 2U);
+  EXPECT_EQ(decode_player_save(record->state), in_the_log);
   EXPECT_EQ(server.runtime->stop().exit_code(), 0);
 }
 
