@@ -121,6 +121,12 @@ std::string parse_unsigned(const std::string& text, T& out, uint64_t min, uint64
         [](const ServerConfig& c) { return c.FIELD; } \
   }
 
+#define STRATA_BOOL(PATH, FIELD, DESCRIPTION)                                                        \
+  Key {                                                                                              \
+    PATH, DESCRIPTION, [](ServerConfig& c, const std::string& t) { return parse_bool(t, c.FIELD); }, \
+        [](const ServerConfig& c) { return std::string(c.FIELD ? "true" : "false"); }                \
+  }
+
 const std::vector<Key>& keys() {
   static const std::vector<Key> table = {
       STRATA_UNSIGNED("tick_rate_hz", tick_rate_hz, 1, 1000, "simulation ticks per second"),
@@ -235,6 +241,43 @@ const std::vector<Key>& keys() {
                                : c.log_sync == replay::WalSync::every_tick ? "tick"
                                                                            : "none");
           }},
+      // The stores (server/storage_service.h).
+      STRATA_BOOL("storage.sync", storage.sync, "fsync the embedded store's player, map and session writes"),
+      STRATA_UNSIGNED("storage.positions_every_ticks", storage.positions_every_ticks, 1, 100000,
+                      "live positions of connected players written every this many ticks"),
+      STRATA_UNSIGNED("storage.players_every_ticks", storage.players_every_ticks, 1, 1000000,
+                      "connected players whose state changed are saved every this many ticks"),
+      STRATA_UNSIGNED("storage.join_wait_ticks", storage.join_wait_ticks, 1, 100000,
+                      "a joining player waits this many ticks for its save to load (then: the last known, or fresh)"),
+      STRATA_UNSIGNED("storage.writes_queued_max", storage.writes_queued_max, 16, 1u << 20,
+                      "writes waiting per store port in memory (players and sessions then spill to disk)"),
+      STRATA_UNSIGNED("storage.shutdown_flush_ms", storage.shutdown_flush_ms, 0, 600000,
+                      "how long a stop waits for queued writes to reach the stores"),
+      STRATA_UNSIGNED("storage.map_id", storage.map_id, 1, 0xFFFFFFFFu, "the map's key in the store"),
+      STRATA_BOOL("world.load_map_from_store", storage.load_map_from_store,
+                  "a new world (no session log yet) takes the map chunks stored under storage.map_id"),
+      STRATA_STRING("storage.redis.host", storage.redis_host,
+                    "Redis for live positions and the hot cache (empty: none)"),
+      STRATA_UNSIGNED("storage.redis.port", storage.redis_port, 1, 65535, "Redis port"),
+      STRATA_STRING("storage.redis.prefix", storage.redis_prefix, "Redis key prefix (empty: strata:<region>:)"),
+      STRATA_UNSIGNED("storage.redis.timeout_ms", storage.redis_timeout_ms, 1, 60000, "Redis call timeout"),
+      STRATA_UNSIGNED("storage.redis.cache_ttl_s", storage.redis_cache_ttl_s, 1, 30u * 86400,
+                      "hot cache entry lifetime"),
+      STRATA_STRING("storage.redis.index", storage.redis_index, "position index for near queries: geo or grid"),
+      STRATA_STRING("storage.mariadb.host", storage.mariadb_host, "MariaDB, the cold store (empty: none)"),
+      STRATA_UNSIGNED("storage.mariadb.port", storage.mariadb_port, 1, 65535, "MariaDB port"),
+      STRATA_STRING("storage.mariadb.user", storage.mariadb_user, "MariaDB user"),
+      STRATA_STRING("storage.mariadb.password", storage.mariadb_password,
+                    "MariaDB password (prefer STRATA_STORAGE_MARIADB_PASSWORD or the file)"),
+      STRATA_STRING("storage.mariadb.password_file", storage.mariadb_password_file,
+                    "file holding the MariaDB password"),
+      STRATA_STRING("storage.mariadb.database", storage.mariadb_database, "MariaDB database ([A-Za-z0-9_]{1,64})"),
+      STRATA_BOOL("storage.mariadb.create_database", storage.mariadb_create_database,
+                  "create the database at start if it is missing"),
+      STRATA_UNSIGNED("storage.mariadb.connect_timeout_s", storage.mariadb_connect_timeout_s, 1, 600,
+                      "MariaDB connect timeout"),
+      STRATA_UNSIGNED("storage.mariadb.io_timeout_s", storage.mariadb_io_timeout_s, 1, 600,
+                      "MariaDB read and write timeout of one call"),
       STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
       STRATA_UNSIGNED("net.udp_port", udp_port, 0, 65535, "netchannel UDP port (0: any free port)"),
       STRATA_UNSIGNED("net.tcp_port", tcp_port, 0, 65535, "netchannel TCP fallback port"),
@@ -297,6 +340,7 @@ const std::vector<Key>& keys() {
 
 #undef STRATA_UNSIGNED
 #undef STRATA_STRING
+#undef STRATA_BOOL
 
 std::string env_name(const std::string& path) {
   std::string name = "STRATA_";
@@ -414,6 +458,20 @@ void validate_auth(const ServerConfig& config, std::vector<ConfigError>& errors)
   if (!is_loopback(config.admin_bind_address) && auth.admin_token.empty() && auth.admin_token_file.empty())
     errors.push_back({"admin.bind '" + config.admin_bind_address +
                       "' is not loopback: set auth.admin_token_file (the admin routes then need it)"});
+}
+
+void validate_storage(const StorageSettings& storage, std::vector<ConfigError>& errors) {
+  if (storage.redis_index != "geo" && storage.redis_index != "grid")
+    errors.push_back({"storage.redis.index: expected geo or grid, got '" + storage.redis_index + "'"});
+  if (!storage.mariadb_password.empty() && !storage.mariadb_password_file.empty())
+    errors.push_back({"storage.mariadb.password and storage.mariadb.password_file: set one, not both"});
+  const std::string& db = storage.mariadb_database;
+  const bool name_ok = !db.empty() && db.size() <= 64 && std::all_of(db.begin(), db.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
+  if (!name_ok) errors.push_back({"storage.mariadb.database: expected [A-Za-z0-9_]{1,64}, got '" + db + "'"});
+  if (!storage.mariadb_host.empty() && storage.mariadb_user.empty())
+    errors.push_back({"storage.mariadb.host is set: storage.mariadb.user is needed too"});
 }
 
 }  // namespace
@@ -548,6 +606,7 @@ std::vector<ConfigError> validate_config(const ServerConfig& config) {
                       std::to_string(config.aoi_mid_cells) + ")"});
   }
   validate_auth(config, errors);
+  validate_storage(config.storage, errors);
   return errors;
 }
 

@@ -36,6 +36,36 @@ struct AuthSettings {
   bool accounts_sync = true;  // fsync each new account binding (not in dev mode)
 };
 
+// The stores (storage/store_set.h, server/storage_service.h): the embedded RocksDB under the data
+// dir by default (no service needed); Redis (live positions, hot cache) and MariaDB (the cold store)
+// when their host is set. The MariaDB password comes from password_file or
+// STRATA_STORAGE_MARIADB_PASSWORD, so it need not appear on a command line.
+struct StorageSettings {
+  bool sync = true;                     // fsync the embedded store's player, map and session writes
+  uint32_t positions_every_ticks = 20;  // M: live positions written every M ticks
+  uint32_t players_every_ticks = 600;   // connected players whose state changed saved this often
+  uint32_t join_wait_ticks = 40;        // a join waits this long for its save, then uses the last known
+  uint32_t writes_queued_max = 4096;    // per port, in memory (players and sessions spill beyond it)
+  uint32_t shutdown_flush_ms = 5000;    // how long stop waits for the queues to reach the stores
+  uint32_t map_id = 1;                  // the map's key in the store
+  bool load_map_from_store = false;     // world.load_map_from_store: a new world takes the stored chunks
+  std::string redis_host;               // empty: no Redis
+  uint16_t redis_port = 6379;
+  std::string redis_prefix;  // empty: "strata:<region>:"
+  uint32_t redis_timeout_ms = 500;
+  uint32_t redis_cache_ttl_s = 1800;
+  std::string redis_index = "geo";  // geo or grid (storage/redis_stores.h)
+  std::string mariadb_host;         // empty: no MariaDB
+  uint16_t mariadb_port = 3306;
+  std::string mariadb_user;
+  std::string mariadb_password;
+  std::string mariadb_password_file;
+  std::string mariadb_database = "strata";
+  bool mariadb_create_database = false;
+  uint32_t mariadb_connect_timeout_s = 2;
+  uint32_t mariadb_io_timeout_s = 5;
+};
+
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".
 [[nodiscard]] bool is_loopback(std::string_view address);
 
@@ -107,6 +137,7 @@ struct ServerConfig {
   std::string admin_bind_address = "127.0.0.1";
   uint16_t admin_port = 8081;
   AuthSettings auth;
+  StorageSettings storage;
   BusSettings bus;
 };
 

@@ -24,6 +24,7 @@
 #include "server/region_bus.h"
 #include "server/runtime.h"
 #include "server/status.h"
+#include "server/storage_service.h"
 #include "server/transports.h"
 #include "sim/limits.h"
 #include "storage/account_registry.h"
@@ -106,6 +107,16 @@ int main(int argc, char** argv) {
   }
   if (region_bus) options.link = region_bus->link.get();
   const std::string log_dir = config->data_dir + "/session-log";
+  // The stores (embedded RocksDB by default; Redis and MariaDB when configured), before the node: a
+  // new world may take its map from them.
+  auto storage_options = server::StorageService::options_from(*config, clock.wall_us(), error);
+  auto storage = storage_options ? server::StorageService::open(*storage_options, error) : nullptr;
+  if (!storage) {
+    spdlog::error("storage: {}", error);
+    return 1;
+  }
+  options.player_saves = storage.get();  // joins wait for the player's save (storage.join_wait_ticks at most)
+  options.join_wait_ticks = config->storage.join_wait_ticks;
   // Map snapshots (server/map_snapshots.h): published to the bus's key-value bucket, written on a
   // desync, and what a new region (no log yet, bus.bootstrap_from set) starts from.
   std::unique_ptr<server::MapStore> map_store;
@@ -126,13 +137,17 @@ int main(int argc, char** argv) {
     options.after_tick = [publisher = map_snapshots.get()](const sim::Simulation& sim) { publisher->on_tick(sim); };
   }
   std::unique_ptr<server::RegionalNode> node;
-  std::optional<server::NodeStart> start = server::open_rocks_start(*config, log_dir, error, {}, std::move(seed));
+  // A bootstrapped region starts from the snapshot's map; otherwise the stores may give the map
+  // (world.load_map_from_store) of a new log.
+  std::optional<server::NodeStart> start = seed ? server::open_rocks_start(*config, log_dir, error, {}, std::move(seed))
+                                                : server::open_start_with_storage(*config, log_dir, *storage, error);
   if (start) node = server::RegionalNode::create(options, std::move(*start), error);
   if (!node) {
     spdlog::error("{}", error);
     return 1;
   }
   server::log_node_start(*node, *config);
+  storage->start(node->simulation().world());
   if (region_bus && node->recovered_from_tick() > 0) {
     // Publish again what the last ticks wrote: the crash may have kept some from the stream. Within
     // the dedup window the stream recognises the others (acked as duplicates, applied by nobody).
@@ -183,6 +198,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   server::Status status;
+  status.storage = storage.get();
   if (region_bus) status.link = region_bus->link.get();
   server::HttpListeners listeners(*config, login, *metrics, status, transports->tcp_address().port);
   if (!listeners.start(error)) {
@@ -203,6 +219,8 @@ int main(int argc, char** argv) {
     server::NatsBus* bus = region_bus->bus.get();
     runtime.attach_bus({bus, region_bus->link.get(), [bus](uint64_t now_us) { bus->maintain(now_us); }});
   }
-  runtime.add_stop_step([&listeners] { listeners.stop(); });  // after the log is closed
+  runtime.add_tick_observer(*storage);
+  runtime.add_stop_step([&storage] { storage->close_queries(); });  // answered before the listeners stop
+  runtime.add_stop_step([&listeners] { listeners.stop(); });        // after the log is closed
   return runtime.run().exit_code();
 }

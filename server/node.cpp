@@ -6,6 +6,7 @@
 
 #include "schema/codec.h"
 #include "server/login.h"
+#include "server/player_saves.h"
 #include "server/region_link.h"
 #include "sim/assert.h"
 
@@ -407,8 +408,7 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
       session.epoch = ++epochs_;
       observer_clients_.erase(client);
       client_of_player_[player] = client;
-      const InputVerdict verdict = scheduler_.submit_system(JoinCommand{PlayerId{player}});
-      (void)verdict;
+      begin_join(PlayerId{player});
       continue;
     }
     const Session* session = find_session(client);
@@ -422,9 +422,53 @@ void RegionalNode::handle_events(const std::vector<InboundEvent>& events) {
     if (auto p = client_of_player_.find(raw(player)); p != client_of_player_.end() && p->second == client) {
       client_of_player_.erase(p);
       scheduler_.forget_player(player);
+      if (waiting_joins_.erase(raw(player)) > 0) {  // never joined: nothing to leave
+        options_.player_saves->cancel(player);
+        counters_.join_waits_abandoned += 1;
+        continue;
+      }
       const InputVerdict verdict = scheduler_.submit_system(LeaveCommand{player});
       (void)verdict;
     }
+  }
+}
+
+void RegionalNode::begin_join(PlayerId player) {
+  PlayerSaves* saves = options_.player_saves;
+  const auto& players = sim_->world().players;
+  const auto at = std::lower_bound(players.begin(), players.end(), player,
+                                   [](const sim::Player& p, PlayerId id) { return raw(p.id) < raw(id); });
+  const bool in_world = at != players.end() && at->id == player;
+  // A takeover of a player in the world, or no persistence: the join goes at once (as before).
+  if (saves == nullptr || in_world || waiting_joins_.contains(raw(player))) {
+    if (!waiting_joins_.contains(raw(player))) (void)scheduler_.submit_system(JoinCommand{player});
+    return;
+  }
+  if (!saves->request(player)) {
+    counters_.join_loads_refused += 1;
+    (void)scheduler_.submit_system(JoinCommand{player, saves->last_known(player)});
+    return;
+  }
+  counters_.joins_waited += 1;
+  waiting_joins_[raw(player)] = sim_->tick() + 1 + options_.join_wait_ticks;
+}
+
+void RegionalNode::release_joins(uint64_t tick) {
+  PlayerSaves* saves = options_.player_saves;
+  for (auto it = waiting_joins_.begin(); it != waiting_joins_.end();) {
+    const PlayerId player{it->first};
+    std::optional<sim::PlayerSave> save;
+    if (saves->poll(player, save) == PlayerSaves::Poll::answered) {
+      (void)scheduler_.submit_system(JoinCommand{player, save});
+    } else if (tick >= it->second) {
+      counters_.join_load_timeouts += 1;
+      saves->cancel(player);
+      (void)scheduler_.submit_system(JoinCommand{player, saves->last_known(player)});
+    } else {
+      ++it;
+      continue;
+    }
+    it = waiting_joins_.erase(it);
   }
 }
 
@@ -486,8 +530,9 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   sim_inbox_.events.clear();
   sim_inbox_.messages.clear();
   sim_inbox_.inputs.clear();
-  clock.end(TickPhase::inbox);
   const uint64_t tick = sim_->tick() + 1;
+  release_joins(tick);
+  clock.end(TickPhase::inbox);
   if (options_.link != nullptr) options_.link->take_remote(scheduler_, physical_ms(now_us));
   scheduler_.build(tick, physical_ms(now_us), input_);
   if (input_.commands.size() > sim::limits::commands_per_tick_max) {
@@ -506,6 +551,9 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   }
   if (options_.link != nullptr) options_.link->on_tick(*sim_, effects);
   if (options_.after_tick) options_.after_tick(*sim_);
+  // Handed over once the log has the tick: a save is never of a tick the log refused.
+  if (options_.player_saves != nullptr && !effects.left_saves.empty())
+    options_.player_saves->left(tick, effects.left_saves);
   clock.end(TickPhase::log);
   counters_.ticks += 1;
   counters_.joins += effects.joined.size();

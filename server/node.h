@@ -39,6 +39,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +62,8 @@
 #include "server/world_encoder.h"
 
 namespace strata::server {
+
+class PlayerSaves;  // server/player_saves.h
 
 class RegionLink;
 
@@ -89,6 +92,10 @@ class RegionLink;
   X(log_failures, "", "ticks the session log could not write")                                                 \
   X(reliable_send_failures, "", "the reliable channel refused (queue full): e.g. an observer falls behind")    \
   X(inbox_overflow, "", "client messages dropped: the sim thread fell that far behind")                        \
+  X(joins_waited, "", "joins held until the player's save was loaded (Options::player_saves)")                 \
+  X(join_load_timeouts, "", "joins whose save did not load within join_wait_ticks: the last known state")      \
+  X(join_loads_refused, "", "joins whose save could not be asked for (queue full): the last known state")      \
+  X(join_waits_abandoned, "", "clients that left while their join waited for its save: no join, no leave")     \
   XA(rejected, sim::RejectReason, 1, "strata_commands_rejected_total{reason}", "Commands the rules rejected, by reason")
 
 struct NodeCounters {
@@ -160,6 +167,13 @@ class RegionalNode {
     // Called on the tick thread after each tick is logged (and after `link`): the map snapshots'
     // publisher (server/map_snapshots.h) copies the world from it when one is due. May be empty.
     std::function<void(const sim::Simulation&)> after_tick;
+    // Player persistence (issue 16; server/player_saves.h, must outlive the node). A joining
+    // player's JoinCommand waits until its save is loaded off the tick thread, at most
+    // join_wait_ticks (then it carries player_saves->last_known(): this process's last save of the
+    // player, or nothing, a fresh start); after each logged tick the state of every player that left
+    // is handed to it. Null: joins are fresh and at once (tests, strata-vopr).
+    PlayerSaves* player_saves = nullptr;
+    uint32_t join_wait_ticks = 40;
   };
   // The node over `start` (its log positioned at its world's tick). nullptr and `error` when the
   // options or the start do not fit (no clock or random, a world of another tick than the log's).
@@ -312,6 +326,8 @@ class RegionalNode {
   Session* find_session(uint64_t client);
   Session& add_session(uint64_t client);  // replaces the client's session if it has one
   void erase_session(uint64_t client);
+  void begin_join(sim::PlayerId player);  // at once, or after its save is loaded (player_saves)
+  void release_joins(uint64_t tick);      // the waiting joins whose save is loaded or whose wait ran out
   void send_reliable(uint64_t client, std::span<const uint8_t> bytes);
   void pump_inbound();                  // network side
   void pump_outbound(uint64_t now_us);  // network side
@@ -358,6 +374,8 @@ class RegionalNode {
   std::unordered_map<uint32_t, uint64_t> client_of_player_;  // player id -> net client id
   std::set<uint64_t> observer_clients_;                      // clients of the observers' sessions
   NodeCounters counters_;
+  // Joins waiting for their save (player -> the tick their wait runs out), in player order.
+  std::map<uint32_t, uint64_t> waiting_joins_;
   TickPhaseTimes phases_{};
   sim::TickInput input_;
   std::vector<uint8_t> scratch_;

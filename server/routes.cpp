@@ -10,6 +10,7 @@
 #include "server/edge_counters.h"
 #include "server/login_http.h"
 #include "server/region_report.h"
+#include "server/storage_service.h"
 
 namespace strata::server {
 namespace {
@@ -51,9 +52,11 @@ void add_public_routes(HttpServer& http, Status& status) {
     return HttpResponse{200, "text/plain", "ok\n", {}};
   });
   http.add_route(HttpMethod::get, "/readyz", [&status](const HttpRequest&) {
+    // A degraded store keeps the node in rotation (the tick runs, writes queue): the body says it.
+    const bool degraded = status.storage != nullptr && status.storage->degraded();
     std::lock_guard lock(status.mutex);
-    return status.ready ? HttpResponse{200, "text/plain", "ready\n", {}}
-                        : HttpResponse{503, "text/plain", "starting\n", {}};
+    if (!status.ready) return HttpResponse{503, "text/plain", "starting\n", {}};
+    return HttpResponse{200, "text/plain", degraded ? "ready; degraded: storage\n" : "ready\n", {}};
   });
 }
 
@@ -68,6 +71,15 @@ void add_admin_routes(HttpServer& admin, const Login& login, bool admin_open, St
     return HttpResponse{
         200, "application/json", sessions_json(status.net_stats, status.player_cells, net::system_now_us()) + "\n", {}};
   });
+  // Who is near a point: on the admin listener, because it names every player's position, which the
+  // snapshots hide from whoever cannot see them (AOI, indoors).
+  admin.add_deferred_route(HttpMethod::get, "/api/players/near",
+                           [&status, admin_refused](const HttpRequest& request, HttpReply reply) {
+                             if (auto refused = admin_refused(request)) return reply(std::move(*refused));
+                             if (status.storage == nullptr)
+                               return reply(HttpResponse{503, "text/plain", "no storage\n", {}});
+                             status.storage->near(request.query, std::move(reply));
+                           });
   // GET /api/regions: this region's bus and what it knows of its peers (region_report.h).
   admin.add_route(HttpMethod::get, "/api/regions", [&status, admin_refused](const HttpRequest& request) {
     if (auto refused = admin_refused(request)) return *refused;
@@ -175,6 +187,7 @@ void add_metrics_route(HttpServer& metrics_http, Metrics& metrics, const Login& 
         counts_prometheus_series("strata_http_events_total", "listener=\"public\"", http_event_counts(http.counters()));
     text +=
         counts_prometheus_series("strata_http_events_total", "listener=\"admin\"", http_event_counts(admin.counters()));
+    if (status.storage != nullptr) text += status.storage->prometheus();
     if (status.link != nullptr) text += regions_prometheus(status.link->status());
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8", text, {}};
   });

@@ -189,6 +189,7 @@ void Runtime::after_tick(uint64_t monotonic_us, uint64_t tick_us, uint64_t cpu_n
     publish_counters();
     if (world.tick % config_.status_interval_ticks == 0) publish_status();
   }
+  for (TickObserver* observer : tick_observers_) observer->after_tick(node);
   if (monotonic_us - last_report_us_ >= config_.report_interval_us) {
     spdlog::info("tick {}: {} sessions, {} players, last tick {:.3f} ms, quick_hash {:016x}", world.tick,
                  node.sessions(), world.players.size(), seconds * 1e3, node.simulation().quick_hash());
@@ -295,6 +296,7 @@ RuntimeStop Runtime::stop() {
   drain_bus();
   result_.final_tick = node.simulation().tick();
   result_.final_hash = node.simulation().full_hash();
+  for (TickObserver* observer : tick_observers_) observer->at_stop(node);
   node_.reset();  // closes the log (flushes RocksDB)
   for (auto& stop_step : stop_steps_) stop_step();
   spdlog::info("strata-server: stopped at tick {}, full_hash {:016x}", result_.final_tick, result_.final_hash);

@@ -71,6 +71,16 @@ class NetworkPort {
   }
 };
 
+// Reads the node after each tick on the sim thread, and once in stop() after the final tick is
+// logged, before the node closes (the storage service: live positions, saves, the session's end).
+// after_tick must not block or call a store: it copies what it needs and queues it.
+class TickObserver {
+ public:
+  virtual ~TickObserver() = default;
+  virtual void after_tick(const RegionalNode& node) = 0;
+  virtual void at_stop(const RegionalNode& node) = 0;
+};
+
 // How the runtime ended.
 struct RuntimeStop {
   uint64_t final_tick = 0;
@@ -127,6 +137,8 @@ class Runtime {
   // Services that must stop after the node's log is closed (the login, then the HTTP listeners),
   // run by stop() in the order added.
   void add_stop_step(std::function<void()> step) { stop_steps_.push_back(std::move(step)); }
+  // Before run() or the first step(); `observer` must outlive the runtime's stop().
+  void add_tick_observer(TickObserver& observer) { tick_observers_.push_back(&observer); }
   // The shutdown sequence: tells every client, logs the final tick and sends; closes the node (its
   // log); runs the stop steps; logs "stopped at tick". Once (later calls return the same).
   RuntimeStop stop();
@@ -162,6 +174,7 @@ class Runtime {
   std::atomic<bool> stop_{false};
   std::atomic<bool> log_failed_{false};
   std::vector<std::function<void()>> stop_steps_;
+  std::vector<TickObserver*> tick_observers_;
   bool stopped_ = false;
   RuntimeStop result_;
   RuntimeBus bus_;

@@ -13,6 +13,8 @@
 
 namespace strata::server {
 
+class StorageView;  // server/storage_service.h
+
 // Every counter list's values at one tick (the netchannel's as the network side last published
 // them): what /metrics and /api/world/status write, each counter once, from the lists.
 struct CounterSnapshot {
@@ -67,6 +69,9 @@ struct Status {
   // statistics and where each player stands (id, cell x, cell y; sorted by id), every 10 ticks.
   RegionalNode::NetStats net_stats;
   std::vector<std::array<int64_t, 3>> player_cells;
+  // The stores, for /readyz, /metrics and /api/players/near: set before the listeners start and
+  // never changed after (read without the mutex); null: no storage wired.
+  StorageView* storage = nullptr;
   // The region's bus side (GET /api/regions, strata_bus_*): set before the listeners start, read
   // through its own thread-safe status(); null for one region alone.
   const RegionLink* link = nullptr;

@@ -1,0 +1,250 @@
+// server/storage_service.h: the node's stores wired to the server. Owns the StoreSet
+// (storage/store_set.h: the embedded RocksDB default under the data dir, Redis and MariaDB when
+// configured) and the threads that pump it; reads the world after each tick (a TickObserver of the
+// runtime) and answers the storage parts of the HTTP API.
+//
+// What it writes, and from where:
+//   - live positions of the world's players every storage.positions_every_ticks (M) ticks: the sim
+//     thread copies (id, tile x, tile y) and queues one PositionBatch (the players that moved since
+//     the last batch, and the ones gone); the store worker pipelines it to the backend (Redis: one
+//     round trip). The tick never calls a store: it only takes the port's queue mutex.
+//   - the session catalog: a record (id, region, start tick, log location) at start, the same
+//     record with its end tick at stop (version 1, then 2).
+//   - the map at stop: the chunks that differ from what the store held at start (map_chunks.h),
+//     versioned by the final tick.
+//   - player saves (PlayerSaves, the node's port): a joining player's save is read from the player
+//     port (answered from queued writes first, then the hot cache, then the cold store); the state
+//     of every player that left, and every storage.players_every_ticks the players whose state
+//     changed, are written to it. Version: (the session's start in Unix seconds << 32) | the tick,
+//     and above the last version this process loaded or wrote for the player. The tick alone would
+//     not do: a new log starts again at tick 0, and after a crash the recovered players' leaves must
+//     win over what the crashed run had saved (the log says what they had). A store keeps the
+//     newest save, and a retried batch applies once.
+// Threads: two StoreWorkers in production, so a stalled MariaDB never holds the near queries:
+//   "strata-store"      players, maps, sessions (the cold store, the hot cache)
+//   "strata-positions"  positions, and the answers of the near queries
+// With Options::worker_threads false nothing runs by itself: the caller pumps (tests, simulation).
+//
+// Outages: a port whose last backend call failed is degraded; its writes wait in its bounded queue
+// (players and sessions spill to <data dir>/spill-* beyond it, in order) and are applied in order
+// when the store answers again. /readyz stays 200 with "degraded" in its body (the tick runs,
+// players can play: taking the node out of rotation would only move them), and the gauge
+// strata_storage_degraded says 1.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "server/config.h"
+#include "server/http.h"
+#include "server/map_chunks.h"
+#include "server/player_saves.h"
+#include "server/runtime.h"
+#include "storage/store_set.h"
+#include "storage/store_worker.h"
+
+namespace strata::server {
+
+// What the HTTP routes (server/routes.cpp) may ask of the storage, from the HTTP threads.
+class StorageView {
+ public:
+  virtual ~StorageView() = default;
+  // True while a store's last call failed (writes queue, reads may fall back).
+  [[nodiscard]] virtual bool degraded() const = 0;
+  // The storage families of /metrics (Prometheus text).
+  [[nodiscard]] virtual std::string prometheus() const = 0;
+  // GET /api/players/near?x=&y=&r=: `reply` is called once, at once for a bad or refused request,
+  // else from the positions worker when the store answers.
+  virtual void near(std::string_view query, HttpReply reply) = 0;
+};
+
+// Limits of the near route (the store's own are storage/limits.h).
+namespace storage_limits {
+// Players listed in one answer: beyond, the answer says "truncated" and gives the count.
+inline constexpr size_t near_answer_players_max = 1000;
+// Every this many position batches, every player's position is sent, moved or not (60 batches of
+// 20 ticks: once a minute at 20 Hz).
+inline constexpr size_t position_refresh_batches = 60;
+// Near queries waiting for the store at once; more are answered 503 at once.
+inline constexpr size_t near_queries_waiting_max = 64;
+// How long stop() waits at most for the map to load at start.
+inline constexpr std::chrono::milliseconds start_load_timeout{10'000};
+// Players whose last save this process remembers (StorageService::Known: ~40 bytes each).
+inline constexpr size_t known_players_max = 65536;
+static_assert(known_players_max >= sim::limits::players_max);
+static_assert(near_answer_players_max <= storage::near_answer_max);
+static_assert(near_queries_waiting_max <= storage::port_reads_queued_default);
+}  // namespace storage_limits
+
+// A parsed near query or the reason it is refused (400).
+struct NearRequest {
+  std::optional<storage::NearQuery> query;
+  std::string error;
+};
+// Parses "x=..&y=..&r=..": each exactly once, decimal integers, |x|, |y| <= position_coord_abs_max,
+// 0 <= r <= near_radius_max; anything else (unknown keys, repeats, signs on r, overflow) refused.
+[[nodiscard]] NearRequest parse_near_query(std::string_view query);
+// The JSON of an answer: {"x":..,"y":..,"r":..,"count":N,"truncated":b,"players":[{"player":id,
+// "x":..,"y":..},...]} with at most near_answer_players_max players (sorted by player).
+[[nodiscard]] std::string near_json(const storage::NearQuery& query, const std::vector<storage::Position>& players);
+
+// The storage's own counters, listed once: X(member, series, help) (net/counters.h's format).
+#define STRATA_STORAGE_SERVICE_COUNTERS(X)                                                                           \
+  X(position_batches, "strata_storage_position_batches_total{outcome=queued}", "Position batches, by outcome")       \
+  X(position_batches_refused, "strata_storage_position_batches_total{outcome=refused}",                              \
+    "Position batches, by outcome")                                                                                  \
+  X(positions_moved, "strata_storage_positions_total{change=moved}", "Live positions written, by change")            \
+  X(positions_gone, "strata_storage_positions_total{change=gone}", "Live positions written, by change")              \
+  X(near_answered, "strata_storage_near_queries_total{outcome=answered}", "Near queries, by outcome")                \
+  X(near_bad_request, "strata_storage_near_queries_total{outcome=bad_request}", "Near queries, by outcome")          \
+  X(near_busy, "strata_storage_near_queries_total{outcome=busy}", "Near queries, by outcome")                        \
+  X(near_failed, "strata_storage_near_queries_total{outcome=failed}", "Near queries, by outcome")                    \
+  X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")              \
+  X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                            \
+  X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                   \
+  X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")           \
+  X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")     \
+  X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")         \
+  X(player_loads_none, "strata_storage_player_loads_total{outcome=none}", "Player save loads, by outcome")           \
+  X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")       \
+  X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")     \
+  X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome") \
+  X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
+  X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
+  X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
+  X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
+  X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
+
+struct StorageCounters {
+#define STRATA_STORAGE_FIELD_(member, series, help) uint64_t member = 0;
+  STRATA_STORAGE_SERVICE_COUNTERS(STRATA_STORAGE_FIELD_)
+#undef STRATA_STORAGE_FIELD_
+  bool operator==(const StorageCounters&) const = default;
+};
+
+class StorageService final : public StorageView, public TickObserver, public PlayerSaves {
+ public:
+  struct Options {
+    storage::StoreSetConfig stores;
+    uint32_t positions_every_ticks = 20;
+    uint32_t players_every_ticks = 600;  // periodic saves of the players whose state changed
+    uint64_t version_epoch_s = 0;        // the session's start (Unix s): the high half of save versions
+    uint16_t region = 1;
+    storage::MapId map{1};
+    storage::SessionId session{1};
+    std::string log_location;
+    std::chrono::milliseconds shutdown_flush{5000};
+    bool worker_threads = true;                 // false: the caller pumps (pump())
+    std::chrono::milliseconds worker_idle{20};  // a worker's wait when a round applied nothing
+  };
+  // The options a server runs with: its configuration (the MariaDB password read from its file),
+  // the session id drawn from the region and the wall clock. nullopt and `error` when the password
+  // file cannot be read.
+  [[nodiscard]] static std::optional<Options> options_from(const ServerConfig& config, uint64_t wall_us,
+                                                           std::string& error);
+  // Opens the stores (MariaDB is reached and migrated here; Redis lazily). nullptr and `error` when
+  // the embedded store cannot open or MariaDB cannot be reached.
+  [[nodiscard]] static std::unique_ptr<StorageService> open(const Options& options, std::string& error);
+  ~StorageService() override;
+  StorageService(const StorageService&) = delete;
+  StorageService& operator=(const StorageService&) = delete;
+
+  // At start, before the first tick (may wait on the store, up to `timeout`): the session's start
+  // record, and the baseline the map saves compare against (the stored map, or the generated
+  // terrain when the store holds none or does not answer in time).
+  void start(const sim::World& world, std::chrono::milliseconds timeout = storage_limits::start_load_timeout);
+  // A world of `params` over the map the store holds under Options::map (waits up to `timeout`).
+  // nullopt and `error` when the store holds no such map, does not answer, or the map is refused.
+  [[nodiscard]] std::optional<sim::World> load_map_world(const sim::WorldParams& params,
+                                                         std::chrono::milliseconds timeout, std::string& error);
+
+  // TickObserver: after_tick (sim thread) queues the positions every M ticks; at_stop queues the
+  // last positions (everyone gone), the map and the session's end, then waits up to shutdown_flush
+  // for the queues to drain.
+  void after_tick(const RegionalNode& node) override { observe(node.simulation().world()); }
+  void at_stop(const RegionalNode& node) override { stop(node.simulation().world()); }
+  // The same on a bare world (tests).
+  void observe(const sim::World& world);
+  void stop(const sim::World& world);
+  // Queues the map's changed chunks (at `world`'s tick). False when nothing changed or refused.
+  bool save_map(const sim::World& world);
+
+  // PlayerSaves (sim thread; see player_saves.h).
+  [[nodiscard]] bool request(sim::PlayerId player) override;
+  [[nodiscard]] Poll poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) override;
+  void cancel(sim::PlayerId player) override;
+  [[nodiscard]] std::optional<sim::PlayerSave> last_known(sim::PlayerId player) override;
+  void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) override;
+
+  // StorageView (HTTP threads).
+  [[nodiscard]] bool degraded() const override { return stores_->degraded(); }
+  [[nodiscard]] std::string prometheus() const override;
+  void near(std::string_view query, HttpReply reply) override;
+  // Answers every waiting near query 503 (before the HTTP listeners stop).
+  void close_queries();
+
+  // Without worker threads: pumps every port once and answers the near queries. Returns the
+  // writes applied.
+  size_t pump();
+  // Waits until every write queued so far is applied or `timeout` passes (pumping itself without
+  // worker threads). True when drained.
+  bool flush(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] storage::StoreSet& stores() { return *stores_; }
+  [[nodiscard]] StorageCounters counters() const;
+  [[nodiscard]] const Options& options() const { return options_; }
+
+ private:
+  struct NearWait {
+    storage::Ticket ticket;
+    storage::NearQuery query;
+    HttpReply reply;
+  };
+  StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores);
+  void write_positions(const sim::World& world, bool everyone_gone);
+  void save_changed_players(const sim::World& world);
+  bool write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick);
+  size_t answer_near_queries();  // positions worker
+
+  const Options options_;
+  std::unique_ptr<storage::StoreSet> stores_;
+  // Sim thread only: the positions of the last batch (sorted by player), the map's baseline.
+  std::vector<storage::Position> last_positions_;
+  size_t batches_since_refresh_ = 0;
+  ChunkHashes map_baseline_;
+  // Sim thread: loads waiting (player -> ticket), and what this process last loaded or wrote for
+  // each player (its version, and the save: the fallback of a load that times out). Bounded: beyond
+  // known_players_max entries, those of players not in the world are forgotten.
+  struct Known {
+    uint64_t version = 0;
+    std::optional<sim::PlayerSave> save;
+    bool in_world = false;
+  };
+  std::unordered_map<uint32_t, storage::Ticket> loading_;
+  std::unordered_map<uint32_t, Known> known_;
+  std::vector<storage::Ticket> cancelled_;  // answers to take and drop
+  bool started_ = false;
+  bool stopped_ = false;
+  uint64_t start_tick_ = 0;
+  mutable std::mutex mutex_;  // counters_ and near_waiting_
+  StorageCounters counters_;
+  std::vector<NearWait> near_waiting_;
+  std::unique_ptr<storage::StoreWorker> store_worker_;
+  std::unique_ptr<storage::StoreWorker> positions_worker_;
+};
+
+// Opens the node's start like open_rocks_start (server/node_start.h), except that a new world (no
+// log in `dir` yet) takes the map the store holds when config.storage.load_map_from_store is set;
+// a recovered log keeps its own map (the log is the truth; a warning says the option is ignored).
+[[nodiscard]] std::optional<NodeStart> open_start_with_storage(const ServerConfig& config, const std::string& dir,
+                                                               StorageService& storage, std::string& error);
+
+}  // namespace strata::server
