@@ -46,17 +46,12 @@ bool decode_chunk(std::string_view bytes, sim::Chunk& chunk) {
   return reader.ok() && reader.offset() == bytes.size();
 }
 
-uint64_t chunk_hash(const sim::Chunk& chunk) {
-  const std::string bytes = encode_chunk(chunk);
-  return hash_bytes(bytes.data(), bytes.size());
-}
-
 ChunkHashes generated_chunk_hashes(const sim::WorldParams& params) {
   sim::TileMap map(params.chunks_x, params.chunks_y);
   sim::generate_terrain(map, params.seed);
   ChunkHashes out;
   out.reserve(map.chunks().size());
-  for (const sim::Chunk& chunk : map.chunks()) out.push_back(chunk_hash(chunk));
+  for (const sim::Chunk& chunk : map.chunks()) out.push_back(sim::chunk_hash(chunk));
   return out;
 }
 

@@ -25,8 +25,7 @@ namespace strata::server {
 [[nodiscard]] std::string encode_chunk(const sim::Chunk& chunk);
 // False when `bytes` are not exactly one chunk's canonical form (values are checked by load_map).
 [[nodiscard]] bool decode_chunk(std::string_view bytes, sim::Chunk& chunk);
-// XXH3 of a chunk's canonical bytes (the map's hash is sim::map_hash, over the whole world's map).
-[[nodiscard]] uint64_t chunk_hash(const sim::Chunk& chunk);
+// (A chunk's hash is sim::chunk_hash: XXH3 of its canonical bytes.)
 
 // The chunk hashes a map save compares against.
 using ChunkHashes = std::vector<uint64_t>;
