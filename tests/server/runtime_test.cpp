@@ -21,50 +21,18 @@
 #include "server/node_start.h"
 #include "server/runtime.h"
 #include "server/status.h"
+#include "tests/server/direct_network.h"
 
 namespace strata::server {
 namespace {
 
 constexpr uint64_t protocol_id = 0x5354524154410003ULL;
 
-net::Address server_address() { return net::make_ipv4(10, 1, 1, 1, 40000); }
-net::Address client_address() { return net::make_ipv4(10, 0, 0, 1, 5000); }
-
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() /
-             ("strata-runtime-test-" + std::to_string(::getpid()) + "-" + name)) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-// A network without loss or delay: what the node sends waits in `to_client`, what the client sends
-// in `to_node` until the runtime's next receive.
-struct DirectNetwork final : NetworkPort {
-  struct Queue final : net::DatagramSink {
-    std::vector<std::pair<net::Address, std::vector<uint8_t>>> datagrams;
-    net::Address from;
-    void send_datagram(net::TransportKind, const net::Address&, std::span<const uint8_t> data) override {
-      datagrams.emplace_back(from, std::vector<uint8_t>(data.begin(), data.end()));
-    }
-  };
-  Queue to_node, to_client;
-  size_t receives = 0, sends = 0;
-  DirectNetwork() {
-    to_node.from = client_address();
-    to_client.from = server_address();
-  }
-  void receive(RegionalNode& node, uint64_t now_us) override {
-    ++receives;
-    auto datagrams = std::move(to_node.datagrams);
-    to_node.datagrams.clear();
-    for (const auto& [from, data] : datagrams)
-      node.receive(net::TransportKind::datagram, from, data, now_us, to_client);
-  }
-  net::DatagramSink& sink() override { return to_client; }
-  void send(RegionalNode&, uint64_t) override { ++sends; }
+using test::client_address;
+using test::DirectNetwork;
+using test::server_address;
+struct TempDir : test::TempDir {
+  explicit TempDir(const std::string& name) : test::TempDir("runtime-test", name) {}
 };
 
 RegionalNode::Options node_options() {

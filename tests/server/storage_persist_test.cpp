@@ -22,46 +22,18 @@
 #include "server/player_saves.h"
 #include "server/runtime.h"
 #include "server/storage_service.h"
+#include "tests/server/direct_network.h"
 
 namespace strata::server {
 namespace {
 
 constexpr uint64_t protocol_id = 0x5354524154410006ULL;
 
-net::Address server_address() { return net::make_ipv4(10, 1, 1, 1, 40000); }
-net::Address client_address() { return net::make_ipv4(10, 0, 0, 1, 5000); }
-
-struct TempDir {
-  std::filesystem::path path;
-  explicit TempDir(const std::string& name)
-      : path(std::filesystem::temp_directory_path() /
-             ("strata-storage-persist-test-" + std::to_string(::getpid()) + "-" + name)) {
-    std::filesystem::remove_all(path);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-struct DirectNetwork final : NetworkPort {
-  struct Queue final : net::DatagramSink {
-    std::vector<std::pair<net::Address, std::vector<uint8_t>>> datagrams;
-    net::Address from;
-    void send_datagram(net::TransportKind, const net::Address&, std::span<const uint8_t> data) override {
-      datagrams.emplace_back(from, std::vector<uint8_t>(data.begin(), data.end()));
-    }
-  };
-  Queue to_node, to_client;
-  DirectNetwork() {
-    to_node.from = client_address();
-    to_client.from = server_address();
-  }
-  void receive(RegionalNode& node, uint64_t now_us) override {
-    auto datagrams = std::move(to_node.datagrams);
-    to_node.datagrams.clear();
-    for (const auto& [from, data] : datagrams)
-      node.receive(net::TransportKind::datagram, from, data, now_us, to_client);
-  }
-  net::DatagramSink& sink() override { return to_client; }
-  void send(RegionalNode&, uint64_t) override {}
+using test::client_address;
+using test::DirectNetwork;
+using test::server_address;
+struct TempDir : test::TempDir {
+  explicit TempDir(const std::string& name) : test::TempDir("storage-persist-test", name) {}
 };
 
 // A server: the storage service (embedded, pumped here), a node on its log, the runtime.
