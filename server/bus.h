@@ -183,6 +183,12 @@ class Bus {
   // the next poll: none is dropped for want of room.
   virtual void poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) = 0;
 
+  // The stream sequence of the last message stored on `subject` (0: none), asked of the server: a
+  // request that may wait (start-up, never the tick thread). Nothing when it cannot be asked now.
+  // A restarted region reads its own world subject's with it: its health vector names its own
+  // last stored batch even when it restarted idle and has nothing to publish again.
+  [[nodiscard]] virtual std::optional<uint64_t> last_stored_seq(BusSubject subject) = 0;
+
   [[nodiscard]] virtual BusState state() const = 0;
   // Publishes accepted and not yet reported through poll().
   [[nodiscard]] virtual size_t pending() const = 0;

@@ -257,4 +257,12 @@ bool MemoryBus::draw(uint32_t per_mille) {
   return z % 1000 < per_mille;
 }
 
+std::optional<uint64_t> MemoryBus::last_stored_seq(BusSubject subject) {
+  if (state_ != BusState::connected) return std::nullopt;  // a request needs the connection
+  for (uint64_t seq = stream_.last_seq(); seq >= 1; --seq) {
+    if (stream_.at(seq).subject == subject) return seq;
+  }
+  return 0;
+}
+
 }  // namespace strata::server

@@ -674,6 +674,19 @@ NatsBus::Buffered NatsBus::buffered_deliveries() const {
   return total;
 }
 
+std::optional<uint64_t> NatsBus::last_stored_seq(BusSubject subject) {
+  const std::string text = impl_->prefix + subject_text(subject);
+  natsMsg* message = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const natsStatus status =
+      js_GetLastMsg(&message, impl_->js, impl_->config.stream_name.c_str(), text.c_str(), nullptr, &code);
+  if (status == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return 0;
+  if (status != NATS_OK) return std::nullopt;
+  const uint64_t seq = natsMsg_GetSequence(message);
+  natsMsg_Destroy(message);
+  return seq;
+}
+
 std::optional<uint64_t> NatsBus::stream_last_seq() {
   jsStreamInfo* info = nullptr;
   if (js_GetStreamInfo(&info, impl_->js, impl_->config.stream_name.c_str(), nullptr, nullptr) != NATS_OK) {

@@ -183,6 +183,7 @@ void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
   tick_inbound_.resize(kept);
   std::lock_guard lock(status_mutex_);
   status_.counters += counters;
+  tick_held_ = tick_inbound_.size();
   for (const auto& [origin, seq] : applied) {
     if (PeerStatus* p = peer(sim::RegionId{origin})) {
       p->applied_seq = std::max(p->applied_seq, seq);
@@ -210,6 +211,13 @@ void RegionLink::start(Bus& bus, const sim::World& world, uint64_t now_us) {
     } else {
       counters_.subscribe_failures += 1;
     }
+  }
+  // Our own last stored batch: every batch of ours in the stream is of a tick our log held durably,
+  // so our world holds it. Health points name it even when nothing is published again (a region
+  // restarted idle); without it no peer could ever share our vector.
+  if (const std::optional<uint64_t> own = bus.last_stored_seq({config_.region, BusChannel::world}); own && *own > 0) {
+    uint64_t& seq = own_seq_by_tick_[0];
+    seq = std::max(seq, *own);
   }
 }
 
@@ -319,7 +327,7 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     status_.publish_latency = latency_;
     status_.world_held = outbox_.world_held() + waiting_durable_.size();
     std::lock_guard inbound_lock(inbound_mutex_);
-    status_.inbound_waiting = inbound_.size();
+    status_.inbound_waiting = inbound_.size() + tick_held_;
     status_.counters += counters_;  // (the tick thread adds its own in take_remote)
     counters_ = RegionLinkCounters{};
   }

@@ -134,7 +134,7 @@ struct RegionLinkStatus {
   std::vector<schema::BusAppliedSeq> applied;  // at that tick, our own batches included
   uint64_t own_acked_seq = 0;                  // our last world batch stored
   uint64_t world_held = 0;                     // our world batches not acked yet
-  uint64_t inbound_waiting = 0;                // decoded messages not yet taken by a tick
+  uint64_t inbound_waiting = 0;                // decoded messages not yet taken by a tick (held ones too)
   std::vector<PeerStatus> peers;               // by region
 };
 
@@ -161,7 +161,8 @@ class RegionLink {
 
   // Bus side -------------------------------------------------------------------------------------
   // Subscribes to every other region after the sequence `world` recorded for it (again for the
-  // ones that failed, at each pump).
+  // ones that failed, at each pump), and asks the stream for our own last stored batch (a request:
+  // start-up only).
   void start(Bus& bus, const sim::World& world, uint64_t now_us);
   // After a restart: the local writes of each recovered tick (tick, writes), to be published again
   // under their original message ids.
@@ -240,6 +241,7 @@ class RegionLink {
 
   mutable std::mutex status_mutex_;
   RegionLinkStatus status_;
+  size_t tick_held_ = 0;  // (under status_mutex_) messages the scheduler did not take yet: held or full
   LatencyHistogram latency_;
   RegionLinkCounters counters_;  // bus side, added to status_ at the end of each pump
 };

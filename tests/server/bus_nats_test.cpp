@@ -98,6 +98,31 @@ TEST(NatsBus, AConsumerMadeBeforeItsOriginPublishesGetsWhatComesLater) {
   for (uint64_t i = 0; i < count; ++i) EXPECT_EQ(got.deliveries[i].stream_seq, i + 1);
 }
 
+// A restarted region asks for its own last stored batch; the twin answers as the server does.
+TEST(NatsBus, TheLastStoredSequenceOfASubjectIsTheServersAndTheTwins) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  auto bus = open_bus(test_config(service->url, "last"));
+  ASSERT_TRUE(bus);
+  MemoryStream stream;
+  MemoryBus twin(stream, MemoryBusConfig{});
+  for (Bus* b : std::vector<Bus*>{bus.get(), &twin}) {
+    EXPECT_EQ(b->last_stored_seq({one, BusChannel::world}), 0U);
+    for (uint64_t tick = 1; tick <= 3; ++tick) {
+      ASSERT_EQ(b->publish({one, BusChannel::world}, {one, tick}, bytes("w"), now_us()), PublishVerdict::accepted);
+    }
+    ASSERT_EQ(b->publish({two, BusChannel::world}, {two, 1}, bytes("x"), now_us()), PublishVerdict::accepted);
+    ASSERT_EQ(b->publish({one, BusChannel::presence}, {one, 4, BusChannel::presence}, bytes("p"), now_us()),
+              PublishVerdict::accepted);
+    BusPoll got;
+    ASSERT_TRUE(poll_until({b}, got, [](const BusPoll& p) { return p.acks.size() == 5; }));
+    EXPECT_EQ(b->last_stored_seq({one, BusChannel::world}), 3U);
+    EXPECT_EQ(b->last_stored_seq({two, BusChannel::world}), 4U);
+    EXPECT_EQ(b->last_stored_seq({one, BusChannel::presence}), 5U);
+    EXPECT_EQ(b->last_stored_seq({sim::RegionId{3}, BusChannel::world}), 0U);
+  }
+}
+
 TEST(NatsBus, ADuplicateIdInsideTheWindowIsNotStoredAgainButIsAfterIt) {
   const auto service = nats_service();
   ASSERT_TRUE(service);
