@@ -142,11 +142,17 @@ void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
   std::vector<uint16_t> blocked;  // origins whose message did not fit: their later ones wait too
   std::vector<std::pair<uint16_t, uint64_t>> applied;
   size_t kept = 0;
+  // Keeps message i at position kept (<= i). Never a self-move: a vector moved onto itself is left
+  // empty by libstdc++, and a held batch would have come back with no writes, its mark alone applied.
+  auto keep = [&](size_t i) {
+    if (kept != i) tick_inbound_[kept] = std::move(tick_inbound_[i]);
+    ++kept;
+  };
   for (size_t i = 0; i < tick_inbound_.size(); ++i) {
     Inbound& message = tick_inbound_[i];
     const uint16_t origin = raw(message.origin);
     if (std::find(blocked.begin(), blocked.end(), origin) != blocked.end()) {
-      tick_inbound_[kept++] = std::move(message);
+      keep(i);
       continue;
     }
     const InputScheduler::RemoteSubmit submit =
@@ -166,13 +172,13 @@ void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
         if (!message.held_clock_ahead) counters.refused_clock_ahead += 1;
         message.held_clock_ahead = true;
         blocked.push_back(origin);
-        tick_inbound_[kept++] = std::move(message);
+        keep(i);
         break;
       case InputVerdict::queue_full:
         if (message.world_batch) {
           counters.scheduler_full += 1;
           blocked.push_back(origin);
-          tick_inbound_[kept++] = std::move(message);
+          keep(i);
         } else {
           counters.presence_thinned += 1;
         }

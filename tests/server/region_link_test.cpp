@@ -243,3 +243,44 @@ TEST(RegionLink, ForgedMalformedAndUnknownPayloadsAreRefusedAndCounted) {
 
 }  // namespace
 }  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+// A batch stamped further ahead than the clock offset allows is held, not applied and not dropped:
+// once our clock is near enough it is applied whole, every write of it (a held message kept in
+// place once came back empty, its mark alone applied, and the regions differed for good).
+TEST(RegionLink, ABatchFromAClockTooFarAheadIsHeldThenAppliedWhole) {
+  Cluster cluster(2, {});
+  Region& b = *cluster.regions[1];
+  MemoryBus sender(cluster.stream, MemoryBusConfig{});
+  const uint64_t ahead_ms = cluster.now_us / 1000 + 10'000;  // 10 s ahead; the offset limit is 2 s
+  schema::BusWorldBatch batch;
+  batch.origin = RegionId{1};
+  batch.tick = 7;
+  for (int32_t x = 40; x < 50; ++x) {
+    batch.writes.push_back(sim::BlockWrite{{x, 40},
+                                           sim::Layer::active,
+                                           static_cast<uint8_t>(sim::Block::stone_wall),
+                                           0,
+                                           sim::LwwStamp{Hlc::pack(ahead_ms, 0), RegionId{1}}});
+  }
+  std::vector<uint8_t> bytes;
+  schema::encode_bus_payload(batch, {}, bytes);
+  ASSERT_EQ(sender.publish({RegionId{1}, BusChannel::world}, {RegionId{1}, 7}, bytes, cluster.now_us),
+            PublishVerdict::accepted);
+  cluster.run(20, false);  // 1 s: still 9 s ahead
+  RegionLinkStatus s = b.link.status();
+  EXPECT_EQ(s.counters.refused_clock_ahead, 1U);  // counted once, however many ticks it waits
+  EXPECT_EQ(s.counters.world_batches_consumed, 0U);
+  EXPECT_EQ(s.inbound_waiting, 1U);
+  EXPECT_EQ(b.sim.world().map.active({45, 40}), sim::Block::none);
+  cluster.run(200, false);  // 10 s later
+  s = b.link.status();
+  EXPECT_EQ(s.counters.world_batches_consumed, 1U);
+  EXPECT_EQ(s.counters.remote_writes_consumed, 10U);
+  for (int32_t x = 40; x < 50; ++x) EXPECT_EQ(b.sim.world().map.active({x, 40}), sim::Block::stone_wall) << x;
+}
+
+}  // namespace
+}  // namespace strata::server
