@@ -58,6 +58,14 @@ struct BusMessageId {
   friend auto operator<=>(const BusMessageId&, const BusMessageId&) = default;
 };
 
+// The last message stored on a subject: its stream sequence (0: the subject has none) and, when
+// its Nats-Msg-Id header parses, its id.
+struct StoredMark {
+  uint64_t seq = 0;
+  std::optional<BusMessageId> id;
+  friend bool operator==(const StoredMark&, const StoredMark&) = default;
+};
+
 // What a subscription reads: one origin's subjects, all channels or one.
 struct BusFilter {
   sim::RegionId origin{};
@@ -183,11 +191,11 @@ class Bus {
   // the next poll: none is dropped for want of room.
   virtual void poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) = 0;
 
-  // The stream sequence of the last message stored on `subject` (0: none), asked of the server: a
-  // request that may wait (start-up, never the tick thread). Nothing when it cannot be asked now.
-  // A restarted region reads its own world subject's with it: its health vector names its own
-  // last stored batch even when it restarted idle and has nothing to publish again.
-  [[nodiscard]] virtual std::optional<uint64_t> last_stored_seq(BusSubject subject) = 0;
+  // The last message stored on `subject` (seq 0: none), asked of the server: a request that may
+  // wait (start-up and recovery, never the tick thread). Nothing when it cannot be asked now. A
+  // restarted region reads its own world subject's: its health vector names its own last stored
+  // batch, and it publishes again (from its log) every tick after that batch's.
+  [[nodiscard]] virtual std::optional<StoredMark> last_stored(BusSubject subject) = 0;
 
   [[nodiscard]] virtual BusState state() const = 0;
   // Publishes accepted and not yet reported through poll().

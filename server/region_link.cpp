@@ -41,6 +41,11 @@ RegionLinkCounters& operator+=(RegionLinkCounters& a, const RegionLinkCounters& 
   return a;
 }
 
+size_t parts_of(size_t writes) {
+  return std::max<size_t>(
+      1, (writes + schema::bus_limits::writes_per_batch_max - 1) / schema::bus_limits::writes_per_batch_max);
+}
+
 BusChannel channel_of(const schema::BusPayload& payload) {
   if (std::holds_alternative<BusWorldBatch>(payload)) return BusChannel::world;
   if (std::holds_alternative<BusPresence>(payload)) return BusChannel::presence;
@@ -51,7 +56,9 @@ BusChannel channel_of(const schema::BusPayload& payload) {
 
 RegionLink::RegionLink(RegionLinkConfig config)
     : config_(std::move(config)),
-      outbox_(BusOutboxConfig{config_.region, std::max<size_t>(config_.world_batches_max, 1), 32}) {
+      // world_parts_max of slack: a tick's parts are pushed whole once there is room for one.
+      outbox_(BusOutboxConfig{
+          config_.region, std::max<size_t>(config_.world_batches_max, 1) + schema::bus_limits::world_parts_max, 32}) {
   STRATA_REQUIRE(config_.tick_rate_hz > 0 && config_.presence_every_ticks > 0, "rates are positive");
   STRATA_REQUIRE(config_.regions.size() <= sim::limits::regions_max, "regions of a deployment", config_.regions.size());
   health_every_ticks_ = std::max<uint64_t>(1, config_.health_every_ms * config_.tick_rate_hz / 1000);
@@ -218,25 +225,84 @@ void RegionLink::start(Bus& bus, const sim::World& world, uint64_t now_us) {
       counters_.subscribe_failures += 1;
     }
   }
-  // Our own last stored batch: every batch of ours in the stream is of a tick our log held durably,
-  // so our world holds it. Health points name it even when nothing is published again (a region
-  // restarted idle); without it no peer could ever share our vector.
-  if (const std::optional<uint64_t> own = bus.last_stored_seq({config_.region, BusChannel::world}); own && *own > 0) {
-    uint64_t& seq = own_seq_by_tick_[0];
-    seq = std::max(seq, *own);
-  }
 }
 
-void RegionLink::republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks) {
-  std::sort(ticks.begin(), ticks.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::deque<TickBatch> recovered;
-  for (auto& [tick, writes] : ticks) {
-    if (writes.empty()) continue;
-    recovered.push_back(TickBatch{tick, std::move(writes)});
-    counters_.world_republished_after_restart += 1;
+void RegionLink::use_log(OwnWritesSource* source, uint64_t recovered_tick) {
+  log_ = source;
+  recovered_tick_ = recovered_tick;
+}
+
+// Our own last stored batch. Every batch of ours in the stream is of a tick our log held durably,
+// so our world holds it: health points name its sequence even when nothing is published again (a
+// region restarted idle; without it no peer could ever share our vector). After a restart, every
+// recovered tick after it is read from the log: the stream holds a prefix of our batches.
+void RegionLink::learn_own_mark(Bus& bus, uint64_t now_us) {
+  if (own_mark_known_ || bus.state() != BusState::connected || now_us < next_mark_ask_us_) return;
+  next_mark_ask_us_ = now_us + 250'000;
+  const std::optional<StoredMark> mark = bus.last_stored({config_.region, BusChannel::world});
+  if (!mark) return;
+  own_mark_known_ = true;
+  if (mark->seq > 0) {
+    uint64_t& seq = own_seq_by_tick_[0];
+    seq = std::max(seq, mark->seq);
   }
-  for (TickBatch& batch : waiting_durable_) recovered.push_back(std::move(batch));
-  waiting_durable_ = std::move(recovered);
+  if (log_ == nullptr || recovered_tick_ == 0) return;
+  // From the stored batch's own tick: a tick split in parts may miss its last parts (the stream
+  // acks the stored ones as duplicates). An id that does not parse: from the log's start.
+  const uint64_t from = mark->seq == 0 || !mark->id ? 1 : std::max<uint64_t>(mark->id->tick, 1);
+  if (from > recovered_tick_ && mark->seq > 0) {
+    // A batch of ours newer than our log: the log lost a tick it had made durable, or another
+    // process publishes as this region. Our next ticks reuse its ids, and the stream drops them.
+    counters_.own_ids_ahead += 1;
+    return;
+  }
+  log_from_ = from;
+  log_to_ = recovered_tick_;
+}
+
+// Our batches to the outbox, oldest first, while it has room: the log's range, then the waiting
+// ones whose tick is durable. Beyond world_batches_max waiting, the oldest durable ones are let go:
+// the log holds them, and they are read again when their turn comes.
+void RegionLink::push_own_batches(uint64_t now_us, uint64_t durable_tick) {
+  std::vector<TickBatch> due;
+  if (log_from_ <= log_to_ && log_ != nullptr && outbox_has_room() && now_us >= next_log_read_us_) {
+    // A bounded amount of re-simulation per pump.
+    // Each tick read may be world_parts_max parts: no more ticks than that leaves room for.
+    const size_t room = config_.world_batches_max - outbox_.world_held();
+    const size_t ticks =
+        std::max<size_t>(1, std::min(config_.log_ticks_per_pump, room / schema::bus_limits::world_parts_max));
+    OwnWritesRead read = log_->read(log_from_, log_to_, ticks);
+    if (read.first_held > log_from_) counters_.log_ticks_lost += read.first_held - log_from_;
+    const bool recovery = log_from_ <= recovered_tick_;
+    counters_.world_read_from_log += read.ticks.size();
+    if (recovery) counters_.world_republished_after_restart += read.ticks.size();
+    for (auto& [tick, writes] : read.ticks) due.push_back(TickBatch{tick, std::move(writes)});
+    encode_batches(due, now_us);
+    if (!read.error.empty()) {
+      counters_.log_read_errors += 1;
+      last_log_error_ = std::move(read.error);
+      next_log_read_us_ = now_us + 1'000'000;
+    }
+    if (read.next > log_from_) log_from_ = read.next;
+  }
+  if (log_from_ > log_to_) {  // (the log's range goes first)
+    const size_t room = outbox_has_room() ? config_.world_batches_max - outbox_.world_held() : 0;
+    size_t parts = 0;  // (the outbox has world_parts_max of slack: the last batch's parts fit)
+    while (!waiting_durable_.empty() && waiting_durable_.front().tick <= durable_tick &&
+           (log_ == nullptr || parts < room)) {
+      parts += parts_of(waiting_durable_.front().writes.size());
+      due.push_back(std::move(waiting_durable_.front()));
+      waiting_durable_.pop_front();
+    }
+    encode_batches(due, now_us);
+  }
+  if (log_ == nullptr) return;
+  while (waiting_durable_.size() > config_.world_batches_max && waiting_durable_.front().tick <= durable_tick) {
+    if (log_from_ > log_to_) log_from_ = waiting_durable_.front().tick;
+    log_to_ = waiting_durable_.front().tick;
+    waiting_durable_.pop_front();
+    counters_.world_let_go += 1;
+  }
 }
 
 void RegionLink::encode_batches(std::vector<TickBatch>& batches, uint64_t now_us) {
@@ -287,13 +353,9 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     }
   }
 
-  // Durable ticks' batches to the outbox, in tick order.
-  std::vector<TickBatch> due;
-  while (!waiting_durable_.empty() && waiting_durable_.front().tick <= durable_tick) {
-    due.push_back(std::move(waiting_durable_.front()));
-    waiting_durable_.pop_front();
-  }
-  encode_batches(due, now_us);
+  // Our durable ticks' batches to the outbox, in tick order, once we know what the stream holds.
+  learn_own_mark(bus, now_us);
+  if (own_mark_known_) push_own_batches(now_us, durable_tick);
   if (presence && presence->tick <= durable_tick) {
     std::vector<uint8_t> payload;
     schema::encode_bus_payload(*presence, config_.encode, payload);
@@ -331,7 +393,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     status_.bus = bus.counters();
     status_.outbox = outbox_.counters();
     status_.publish_latency = latency_;
-    status_.world_held = outbox_.world_held() + waiting_durable_.size();
+    status_.world_held =
+        outbox_.world_held() + waiting_durable_.size() + (log_to_ >= log_from_ ? log_to_ - log_from_ + 1 : 0);
+    status_.own_mark_known = own_mark_known_;
+    if (!last_log_error_.empty()) status_.last_log_error = last_log_error_;
     std::lock_guard inbound_lock(inbound_mutex_);
     status_.inbound_waiting = inbound_.size() + tick_held_;
     status_.counters += counters_;  // (the tick thread adds its own in take_remote)
@@ -348,6 +413,7 @@ void RegionLink::publish_health(uint64_t now_us) {
   (void)now_us;
   while (!health_waiting_.empty()) {
     const HealthPoint& point = health_waiting_.front();
+    if (!own_mark_known_ || (log_from_ <= log_to_ && log_from_ <= point.tick)) return;
     const bool ours_waiting = !waiting_durable_.empty() && waiting_durable_.front().tick <= point.tick;
     // (world_acked_through() is the last tick pushed when nothing is held: ticks after it wrote nothing.)
     const bool ours_held = outbox_.world_held() > 0 && outbox_.world_acked_through() < point.tick;

@@ -307,6 +307,7 @@ class Vopr {
   // --regions N: this region's bus connection and link (one per node incarnation: a crash loses
   // both; the stream, shared, keeps what reached it).
   std::unique_ptr<server::MemoryBus> bus_;
+  std::unique_ptr<server::LogOwnWrites> own_writes_;  // the link's log (outlives link_)
   std::unique_ptr<server::RegionLink> link_;
   bool playing_ = true;                 // the clients build and break (false: the cluster's quiet phase)
   uint64_t bus_partitioned_until_ = 0;  // vopr tick (0: connected)
@@ -433,17 +434,10 @@ void Vopr::open_node() {
   config.report_interval_us = UINT64_MAX / 2;  // no "tick N" log lines
   runtime_ = std::make_unique<server::Runtime>(config, clock_, std::move(opened), network_, nullptr, nullptr);
   if (region_) {
-    // As main() does: a recovered region publishes its recovered ticks' writes again (the stream
-    // dedups those it has), then consumes every other region after what its world applied.
-    if (node().recovered_from_tick() > 0) {
-      const std::unique_ptr<replay::LogSource> source = store_.source();
-      const uint64_t window_ticks = server::MemoryStreamConfig{}.dedup_window_us / 2 / tick_us;
-      std::string republish_error;
-      auto writes = server::recent_local_writes(*source, window_ticks, republish_error);
-      if (!republish_error.empty())
-        violate(inv_recovery, "cannot read the recovered ticks' writes: " + republish_error);
-      link_->republish(std::move(writes));
-    }
+    // As main() does: the link reads back from the log what it does not hold (the recovered
+    // ticks after our last stored batch; batches let go during a long partition).
+    own_writes_ = std::make_unique<server::LogOwnWrites>([this](replay::Status&) { return store_.source(); });
+    link_->use_log(own_writes_.get(), node().recovered_from_tick());
     link_->start(*bus_, node().simulation().world(), clock_.monotonic_us());
     runtime_->attach_bus(server::RuntimeBus{bus_.get(), link_.get(), {}});
   }
@@ -750,6 +744,7 @@ void Vopr::close_link() {
   bus_past_.heals = partitions.heals;
   bus_->close();
   link_.reset();
+  own_writes_.reset();
   bus_.reset();
 }
 
