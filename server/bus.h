@@ -45,8 +45,8 @@ struct BusSubject {
 };
 
 // One region's message of one tick on one channel, unique for the life of the stream. Its text
-// is "<region>:<tick>" for a world batch (part 0), "<region>:<tick>:<part>" for part > 0 of a
-// tick's world batch split in parts (schema/bus_codec.h), "<region>:<tick>:presence" and
+// is "<region>:<tick>" for a world batch (part 0; a batch of several ticks names its last), "<region>:<tick>:<part>"
+// for part > 0 of a tick's world batch split in parts (schema/bus_codec.h), "<region>:<tick>:presence" and
 // "<region>:<tick>:health" for the others: JetStream dedups by id across the whole stream, not
 // per subject, so a tick's presence sample must not carry its world batch's id.
 struct BusMessageId {

@@ -41,11 +41,6 @@ RegionLinkCounters& operator+=(RegionLinkCounters& a, const RegionLinkCounters& 
   return a;
 }
 
-size_t parts_of(size_t writes) {
-  return std::max<size_t>(
-      1, (writes + schema::bus_limits::writes_per_batch_max - 1) / schema::bus_limits::writes_per_batch_max);
-}
-
 BusChannel channel_of(const schema::BusPayload& payload) {
   if (std::holds_alternative<BusWorldBatch>(payload)) return BusChannel::world;
   if (std::holds_alternative<BusPresence>(payload)) return BusChannel::presence;
@@ -260,49 +255,85 @@ void RegionLink::learn_own_mark(Bus& bus, uint64_t now_us) {
   log_to_ = recovered_tick_;
 }
 
-// Our batches to the outbox, oldest first, while it has room: the log's range, then the waiting
-// ones whose tick is durable. Beyond world_batches_max waiting, the oldest durable ones are let go:
-// the log holds them, and they are read again when their turn comes.
+// Our batches to the outbox, oldest first, one message at a time (one world message in flight
+// keeps the stream's order of our batches our tick order): when the outbox is empty, the ready
+// batches after the last one pushed (the log's range first, then the waiting durable ones) go out
+// merged into one message, as many consecutive ticks as fit one message's writes. The message
+// carries the last tick it holds: its id is "<region>:<last tick>", and a restart reads our log
+// again after it. Caught up, that is one tick per message; after a cut,
+// hundreds: catching up takes round trips per message, not per tick. Beyond world_batches_max
+// waiting, the oldest durable batches are let go: the log holds them, and they are read again.
 void RegionLink::push_own_batches(uint64_t now_us, uint64_t durable_tick) {
-  std::vector<TickBatch> due;
-  if (log_from_ <= log_to_ && log_ != nullptr && outbox_has_room() && now_us >= next_log_read_us_) {
+  if (log_ != nullptr && from_log_.empty() && log_from_ <= log_to_ && now_us >= next_log_read_us_) {
     // A bounded amount of re-simulation per pump.
-    // Each tick read may be world_parts_max parts: no more ticks than that leaves room for.
-    const size_t room = config_.world_batches_max - outbox_.world_held();
-    const size_t ticks =
-        std::max<size_t>(1, std::min(config_.log_ticks_per_pump, room / schema::bus_limits::world_parts_max));
-    OwnWritesRead read = log_->read(log_from_, log_to_, ticks);
+    OwnWritesRead read = log_->read(log_from_, log_to_, config_.log_ticks_per_pump);
     if (read.first_held > log_from_) counters_.log_ticks_lost += read.first_held - log_from_;
-    const bool recovery = log_from_ <= recovered_tick_;
     counters_.world_read_from_log += read.ticks.size();
-    if (recovery) counters_.world_republished_after_restart += read.ticks.size();
-    for (auto& [tick, writes] : read.ticks) due.push_back(TickBatch{tick, std::move(writes)});
-    encode_batches(due, now_us);
+    if (log_from_ <= recovered_tick_) counters_.world_republished_after_restart += read.ticks.size();
+    for (auto& [tick, writes] : read.ticks) from_log_.push_back(TickBatch{tick, std::move(writes)});
     if (!read.error.empty()) {
       counters_.log_read_errors += 1;
       last_log_error_ = std::move(read.error);
       next_log_read_us_ = now_us + 1'000'000;
     }
     if (read.next > log_from_) log_from_ = read.next;
-  }
-  if (log_from_ > log_to_) {  // (the log's range goes first)
-    const size_t room = outbox_has_room() ? config_.world_batches_max - outbox_.world_held() : 0;
-    size_t parts = 0;  // (the outbox has world_parts_max of slack: the last batch's parts fit)
-    while (!waiting_durable_.empty() && waiting_durable_.front().tick <= durable_tick &&
-           (log_ == nullptr || parts < room)) {
-      parts += parts_of(waiting_durable_.front().writes.size());
-      due.push_back(std::move(waiting_durable_.front()));
-      waiting_durable_.pop_front();
+    if (log_from_ > log_to_) {
+      log_from_ = 1;
+      log_to_ = 0;
     }
-    encode_batches(due, now_us);
   }
-  if (log_ == nullptr) return;
+  if (outbox_.world_held() == 0) {
+    // The log's batches come before the waiting ones: those are later ticks.
+    const bool logged = !from_log_.empty() || log_from_ <= log_to_;
+    std::deque<TickBatch>& source = logged ? from_log_ : waiting_durable_;
+    TickBatch span;
+    uint64_t first = 0;
+    while (!source.empty() && source.front().tick <= durable_tick) {
+      TickBatch& next = source.front();
+      if (first != 0 && span.writes.size() + next.writes.size() > schema::bus_limits::writes_per_batch_max) break;
+      if (first == 0) {
+        first = next.tick;
+        span = std::move(next);
+      } else {
+        span.writes.insert(span.writes.end(), next.writes.begin(), next.writes.end());
+        span.tick = next.tick;
+        counters_.world_ticks_merged += 1;
+      }
+      source.pop_front();
+    }
+    if (first != 0) {
+      // Our health points inside the message are dropped: a point's vector names the sequence of a
+      // message ending at or before its tick, and none does. (Catching up, the next one counts.)
+      std::erase_if(health_waiting_, [&](const HealthPoint& point) {
+        const bool inside = point.tick >= first && point.tick < span.tick;
+        counters_.health_skipped += inside ? 1 : 0;
+        return inside;
+      });
+      outbox_first_tick_ = first;
+      std::vector<TickBatch> one;
+      one.push_back(std::move(span));
+      encode_batches(one, now_us);
+    }
+  }
   while (waiting_durable_.size() > config_.world_batches_max && waiting_durable_.front().tick <= durable_tick) {
-    if (log_from_ > log_to_) log_from_ = waiting_durable_.front().tick;
-    log_to_ = waiting_durable_.front().tick;
+    if (log_ == nullptr) {
+      counters_.world_overflow += 1;  // no log to read it from again: peers may diverge
+    } else {
+      if (log_from_ > log_to_) log_from_ = waiting_durable_.front().tick;
+      log_to_ = waiting_durable_.front().tick;
+      counters_.world_let_go += 1;
+    }
     waiting_durable_.pop_front();
-    counters_.world_let_go += 1;
   }
+}
+
+// The first tick of ours not in the outbox yet (UINT64_MAX: none waits).
+uint64_t RegionLink::first_unpushed_tick() const {
+  uint64_t first = UINT64_MAX;
+  if (!from_log_.empty()) first = from_log_.front().tick;
+  if (log_from_ <= log_to_) first = std::min(first, log_from_);
+  if (first == UINT64_MAX && !waiting_durable_.empty()) first = waiting_durable_.front().tick;
+  return first;
 }
 
 void RegionLink::encode_batches(std::vector<TickBatch>& batches, uint64_t now_us) {
@@ -382,6 +413,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
       pushed_us_.erase(it);
     }
   }
+  if (own_mark_known_ && outbox_.world_held() == 0) {  // acked: the next message now, not a pump later
+    push_own_batches(now_us, durable_tick);
+    outbox_.pump(bus, now_us);
+  }
   for (const Delivery& delivery : poll_.deliveries) consume(delivery, now_us);
   publish_health(now_us);  // the acks may have completed a waiting point
 
@@ -413,10 +448,9 @@ void RegionLink::publish_health(uint64_t now_us) {
   (void)now_us;
   while (!health_waiting_.empty()) {
     const HealthPoint& point = health_waiting_.front();
-    if (!own_mark_known_ || (log_from_ <= log_to_ && log_from_ <= point.tick)) return;
-    const bool ours_waiting = !waiting_durable_.empty() && waiting_durable_.front().tick <= point.tick;
-    // (world_acked_through() is the last tick pushed when nothing is held: ticks after it wrote nothing.)
-    const bool ours_held = outbox_.world_held() > 0 && outbox_.world_acked_through() < point.tick;
+    if (!own_mark_known_) return;
+    const bool ours_waiting = first_unpushed_tick() <= point.tick;
+    const bool ours_held = outbox_.world_held() > 0 && outbox_first_tick_ <= point.tick;
     if (ours_waiting || ours_held) return;
     std::vector<BusAppliedSeq> full = full_vector(point);
     BusHealth health{config_.region, point.tick, full, point.map_hash};

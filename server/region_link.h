@@ -17,8 +17,10 @@
 // Durability: a tick's batch is published only once the session log holds that tick durably
 // (pump's `durable_tick`): a region never tells others of a write its own log could lose.
 //
-// Order: one world batch in flight (BusOutbox), so the stream holds a prefix of our batches, in
-// tick order. Before it publishes anything, the link asks the stream for our last stored batch
+// Order: one world message in flight (BusOutbox), so the stream holds a prefix of our batches, in
+// tick order. The ticks that became ready while one was in flight go out merged in the next
+// message (up to one message's writes): catching up after a cut costs round trips per message,
+// not per tick. Before it publishes anything, the link asks the stream for our last stored batch
 // (Bus::last_stored, again until answered); after a restart (use_log) it publishes every tick the
 // log recovered after that batch's tick, read back from the log, then the new ticks. The log is the
 // record of truth: a batch the link does not hold in memory (a restart lost it, or more than
@@ -95,6 +97,8 @@ struct RegionLinkConfig {
   X(world_republished_after_restart, "batches of recovered ticks read from the log after a restart") \
   X(world_let_go, "waiting world batches let go of memory, to be read from the log again")           \
   X(world_read_from_log, "world batches read from the log (after a restart or let go)")              \
+  X(world_ticks_merged, "ticks' batches sent in the message of an earlier tick (catching up)")       \
+  X(health_skipped, "health points of ours dropped: a message merged ticks across them")             \
   X(log_read_errors, "reads of our own writes from the log that failed (tried again)")               \
   X(log_ticks_lost, "ticks after our last stored batch that the log no longer holds")                \
   X(own_ids_ahead, "restarts whose stream held a batch of ours newer than the recovered log")        \
@@ -234,7 +238,7 @@ class RegionLink {
   void encode_batches(std::vector<TickBatch>& batches, uint64_t now_us);
   void learn_own_mark(Bus& bus, uint64_t now_us);
   void push_own_batches(uint64_t now_us, uint64_t durable_tick);
-  [[nodiscard]] bool outbox_has_room() const { return outbox_.world_held() < config_.world_batches_max; }
+  [[nodiscard]] uint64_t first_unpushed_tick() const;
   void publish_health(uint64_t now_us);
   void consume(const Delivery& delivery, uint64_t now_us);
   void on_peer_health(const schema::BusHealth& health, uint64_t now_us);
@@ -262,7 +266,9 @@ class RegionLink {
   // Bus side.
   BusOutbox outbox_;
   Handover bus_handover_;
-  std::deque<TickBatch> waiting_durable_;  // handed over, not in the outbox yet (not durable, or no room)
+  std::deque<TickBatch> waiting_durable_;  // handed over, not in the outbox yet (not durable, or not its turn)
+  std::deque<TickBatch> from_log_;         // read from the log, not in the outbox yet (before waiting_durable_)
+  uint64_t outbox_first_tick_ = 0;         // the first tick of the message in the outbox
   OwnWritesSource* log_ = nullptr;
   uint64_t recovered_tick_ = 0;
   bool own_mark_known_ = false;    // we asked the stream for our last stored batch, and were told
