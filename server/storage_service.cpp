@@ -258,6 +258,11 @@ std::unique_ptr<StorageService> StorageService::open(const Options& options, std
   return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
 }
 
+std::unique_ptr<StorageService> StorageService::over(const Options& options, std::unique_ptr<storage::StoreSet> stores) {
+  STRATA_REQUIRE(options.positions_every_ticks > 0 && options.players_every_ticks > 0 && stores != nullptr);
+  return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
+}
+
 StorageService::StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores)
     : options_(options), stores_(std::move(stores)) {
   if (!options_.worker_threads) return;

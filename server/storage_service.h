@@ -153,6 +153,10 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // Opens the stores (MariaDB is reached and migrated here; Redis lazily). nullptr and `error` when
   // the embedded store cannot open or MariaDB cannot be reached.
   [[nodiscard]] static std::unique_ptr<StorageService> open(const Options& options, std::string& error);
+  // Over stores the caller built (StoreSet::over: strata-vopr's twins, pumped by the caller with
+  // Options::worker_threads false).
+  [[nodiscard]] static std::unique_ptr<StorageService> over(const Options& options,
+                                                            std::unique_ptr<storage::StoreSet> stores);
   ~StorageService() override;
   StorageService(const StorageService&) = delete;
   StorageService& operator=(const StorageService&) = delete;

@@ -66,6 +66,16 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
 }
 
+std::unique_ptr<StoreSet> StoreSet::over(PlayerBackend& players, MapBackend& maps, PositionBackend& positions,
+                                         SessionBackend& sessions, PortConfig port) {
+  auto impl = std::make_unique<Impl>();
+  impl->players = make_player_port(players, port);
+  impl->maps = make_map_port(maps, port);
+  impl->positions = make_position_port(positions, port);
+  impl->sessions = make_session_port(sessions, port);
+  return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
+}
+
 PlayerPort& StoreSet::players() { return *impl_->players; }
 MapPort& StoreSet::maps() { return *impl_->maps; }
 PositionPort& StoreSet::positions() { return *impl_->positions; }

@@ -36,6 +36,11 @@ struct StoreSetConfig {
 class StoreSet {
  public:
   [[nodiscard]] static std::unique_ptr<StoreSet> open(const StoreSetConfig& config, std::string& error);
+  // Ports over backends the caller owns (they must outlive the set), without spills: strata-vopr's
+  // in-memory twins (storage/memory_stores.h).
+  [[nodiscard]] static std::unique_ptr<StoreSet> over(PlayerBackend& players, MapBackend& maps,
+                                                      PositionBackend& positions, SessionBackend& sessions,
+                                                      PortConfig port = {});
   ~StoreSet();
 
   [[nodiscard]] PlayerPort& players();
