@@ -443,7 +443,7 @@ void Vopr::open_node() {
   std::unique_ptr<RegionalNode> opened = store_.open(node_options(), error);
   if (!opened) {
     violate(inv_recovery, "the node did not open: " + error);
-    stores_.crash(0);
+    stores_.crash(0, false);
     close_link();
     return;
   }
@@ -702,10 +702,13 @@ void Vopr::crash(CrashKind kind, const char* why) {
   add_drops();
   store_.crash(kind);
   runtime_.reset();  // without stop(): no shutdown tick, nothing more written
-  stores_.crash(kept);  // the storage's queues die with the process; leaves after `kept` never happened
-  close_link();         // the process's connection to the stream dies with it
+  close_link();      // the process's connection to the stream dies with it
   const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
                         plan_.log_sync == replay::WalSync::background;
+  // The storage's queues die with the process; leaves after `kept` never happened. Under a policy
+  // that does not promise the ticks a machine crash loses, the saves of those ticks may outlive
+  // them in the store (the policy's documented risk, like the clients' views).
+  stores_.crash(kept, !promised && kept + 1 < hashes_.size());
   if (promised) check_inputs_logged(why);
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   if (seen_max_ > kept) {

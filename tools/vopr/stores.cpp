@@ -1,6 +1,8 @@
 // tools/vopr/stores.cpp — see stores.h.
 #include "tools/vopr/stores.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <variant>
 
 #include "schema/log_codec.h"
@@ -8,6 +10,7 @@
 namespace strata::vopr {
 
 namespace {
+const bool trace = std::getenv("VOPR_TRACE") != nullptr;  // TEMP
 
 // A save in a line: its position (raw fixed point), health, stamina and the sum of its items.
 std::string text(const std::optional<sim::PlayerSave>& save) {
@@ -38,6 +41,7 @@ storage::Outcome RecordingPlayers::save(std::span<const storage::PlayerRecord> r
     newest = std::max(newest, r.version);
   }
   storage::Outcome outcome = cold_.save(records);
+  if (trace) for (const auto& r : records) std::fprintf(stderr, "TRACE save player=%u version=%llu %s -> %d\n", (unsigned)r.player, (unsigned long long)r.version, text(server::decode_player_save(r.state)).c_str(), (int)outcome.status);
   if (!outcome.ok()) return outcome;
   acked_writes += records.size();
   for (const storage::PlayerRecord& r : records) {
@@ -72,8 +76,12 @@ void VoprStores::add_counters() {
 #undef STRATA_VOPR_ADD_STORAGE
 }
 
-void VoprStores::crash(uint64_t kept_tick) {
+void VoprStores::crash(uint64_t kept_tick, bool timeline_lost) {
   add_counters();
+  if (timeline_lost) {
+    timeline_lost_ = true;
+    rejoined_.clear();
+  }
   service_.reset();
   degraded_.clear();
   for (auto& [player, leaves] : history_) std::erase_if(leaves, [&](const Left& l) { return l.tick > kept_tick; });
@@ -148,15 +156,21 @@ std::string VoprStores::check_joins(uint64_t tick, const schema::TickRecord& rec
       }
     }
     const bool degraded = degraded_.erase(id) > 0;
+    const bool first_since_loss = timeline_lost_ && !rejoined_.contains(id);
     joins_checked_ += 1;
     joins_with_save_ += join->save ? 1 : 0;
     joins_degraded_ += degraded ? 1 : 0;
     if (join->save == expected) {
       checks += 1;
+      if (first_since_loss) rejoined_.insert(id);
       continue;
     }
     if (degraded) {  // the node joined without the store's answer: counted, not a breach
       joins_degraded_differ_ += 1;
+      continue;
+    }
+    if (timeline_lost_ && rejoined_.insert(id).second) {  // a save of a lost tick: the policy's risk
+      joins_policy_lost_ += 1;
       continue;
     }
     checks += 1;
@@ -193,7 +207,7 @@ std::string VoprStores::check_versions(uint64_t& checks) {
 
 std::string VoprStores::check_final(uint64_t& checks) {
   for (const auto& [id, leaves] : history_) {
-    if (leaves.empty()) continue;
+    if (leaves.empty() || (timeline_lost_ && !rejoined_.contains(id))) continue;  // see check_joins
     checks += 1;
     auto found = cold_.players().find(storage::PlayerKey{id});
     const std::optional<sim::PlayerSave> stored =
@@ -220,6 +234,7 @@ bool VoprStores::request(sim::PlayerId player) {
 server::PlayerSaves::Poll VoprStores::poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) {
   const uint64_t failed = service_->counters().player_loads_failed;
   const Poll poll = service_->poll(player, save);
+  if (trace && poll == Poll::answered) std::fprintf(stderr, "TRACE poll player=%u %s\n", sim::raw(player), text(save).c_str());
   if (poll == Poll::answered && service_->counters().player_loads_failed != failed)
     degraded_.insert(sim::raw(player));
   return poll;
@@ -230,10 +245,17 @@ void VoprStores::cancel(sim::PlayerId player) {
   service_->cancel(player);
 }
 
-std::optional<sim::PlayerSave> VoprStores::last_known(sim::PlayerId player) { return service_->last_known(player); }
+std::optional<sim::PlayerSave> VoprStores::last_known(sim::PlayerId player) {
+  auto r = service_->last_known(player);
+  if (trace) std::fprintf(stderr, "TRACE last_known player=%u %s\n", sim::raw(player), text(r).c_str());
+  return r;
+}
 
 void VoprStores::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
-  for (const auto& [player, save] : saves) history_[sim::raw(player)].push_back(Left{tick, save});
+  for (const auto& [player, save] : saves) {
+    history_[sim::raw(player)].push_back(Left{tick, save});
+    if (trace) std::fprintf(stderr, "TRACE left tick=%llu player=%u %s\n", (unsigned long long)tick, sim::raw(player), text(save).c_str());
+  }
   service_->left(tick, saves);
 }
 
@@ -267,10 +289,12 @@ std::vector<std::string> VoprStores::stats() const {
   add("cache_hits", cache.hits);
   add("cache_misses", cache.misses);
   add("cache_failures", cache.cache_failures);
+  add("cache_stale_skips", cache.stale_skips);
   add("joins_checked", joins_checked_);
   add("joins_with_save", joins_with_save_);
   add("joins_degraded", joins_degraded_);
   add("joins_degraded_differ", joins_degraded_differ_);
+  add("joins_policy_lost", joins_policy_lost_);
   add("storage_incarnations", incarnations_);
   return out;
 }

@@ -73,7 +73,9 @@ class VoprStores final : public server::PlayerSaves {
   void start(const sim::World& world);
   [[nodiscard]] server::StorageService* service() { return service_.get(); }
   // A crash: the service and its queues are gone; leaves after `kept_tick` never happened.
-  void crash(uint64_t kept_tick);
+  // `timeline_lost`: ticks the log policy does not promise were lost, and the saves of those ticks
+  // may be in the store: each player's next join is then not held to store_returns (counted).
+  void crash(uint64_t kept_tick, bool timeline_lost);
   void closed();  // after the runtime's clean stop (at_stop flushed the queues)
   void pump();    // one turn of the store workers
 
@@ -117,11 +119,13 @@ class VoprStores final : public server::PlayerSaves {
   std::unique_ptr<server::StorageService> service_;
   std::map<uint32_t, std::vector<Left>> history_;  // each player's leaves in the surviving timeline
   std::set<uint32_t> degraded_;                    // players whose pending join got no answer from the store
+  bool timeline_lost_ = false;                     // since the last such crash: players not yet rejoined
+  std::set<uint32_t> rejoined_;                    // ... those who have
   uint64_t outage_until_[2] = {0, 0};
   // Figures.
   server::StorageCounters past_;  // of earlier incarnations
   uint64_t outages_ = 0, restarts_ = 0, joins_checked_ = 0, joins_with_save_ = 0, joins_degraded_ = 0;
-  uint64_t joins_degraded_differ_ = 0, incarnations_ = 0;
+  uint64_t joins_degraded_differ_ = 0, incarnations_ = 0, joins_policy_lost_ = 0;
 };
 
 }  // namespace strata::vopr
