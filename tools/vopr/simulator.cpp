@@ -443,7 +443,7 @@ void Vopr::open_node() {
   std::unique_ptr<RegionalNode> opened = store_.open(node_options(), error);
   if (!opened) {
     violate(inv_recovery, "the node did not open: " + error);
-    stores_.crash(0, false);
+    stores_.crash(0, false, false);
     close_link();
     return;
   }
@@ -708,7 +708,7 @@ void Vopr::crash(CrashKind kind, const char* why) {
   // The storage's queues die with the process; leaves after `kept` never happened. Under a policy
   // that does not promise the ticks a machine crash loses, the saves of those ticks may outlive
   // them in the store (the policy's documented risk, like the clients' views).
-  stores_.crash(kept, !promised && kept + 1 < hashes_.size());
+  stores_.crash(kept, !promised && kept + 1 < hashes_.size(), kind == CrashKind::machine);
   if (promised) check_inputs_logged(why);
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   if (seen_max_ > kept) {

@@ -6,6 +6,7 @@
 #include <variant>
 
 #include "schema/log_codec.h"
+#include "storage/codec.h"
 
 namespace strata::vopr {
 
@@ -60,7 +61,7 @@ void VoprStores::open(const server::ServerConfig& config, uint64_t wall_us) {
   options->worker_threads = false;  // pumped by the simulation: a run reproduces from its seed
   options->players_every_ticks = 100;
   options->shutdown_flush = std::chrono::milliseconds(1000);  // the end is quiet: one pump drains it
-  auto stores = storage::StoreSet::over(cached_, cold_, hot_, cold_);
+  auto stores = storage::StoreSet::over(cached_, cold_, hot_, cold_, {}, &journal_);
   service_ = server::StorageService::over(*options, std::move(stores));
   recorder_.acked_writes = 0;
   incarnations_ += 1;
@@ -76,13 +77,22 @@ void VoprStores::add_counters() {
 #undef STRATA_VOPR_ADD_STORAGE
 }
 
-void VoprStores::crash(uint64_t kept_tick, bool timeline_lost) {
+void VoprStores::crash(uint64_t kept_tick, bool timeline_lost, bool machine) {
   add_counters();
+  service_.reset();  // the ports die before the journal is touched
+  if (machine) {
+    journal_.for_each([&](std::string_view bytes) {
+      if (std::optional<storage::PlayerRecord> r = storage::codec::decode_player_record(bytes)) {
+        journal_lost_.insert(static_cast<uint32_t>(r->player));
+        journal_lost_saves_ += 1;
+      }
+    });
+    while (journal_.size() > 0) journal_.pop();
+  }
   if (timeline_lost) {
     timeline_lost_ = true;
     rejoined_.clear();
   }
-  service_.reset();
   degraded_.clear();
   for (auto& [player, leaves] : history_) std::erase_if(leaves, [&](const Left& l) { return l.tick > kept_tick; });
 }
@@ -157,6 +167,7 @@ std::string VoprStores::check_joins(uint64_t tick, const schema::TickRecord& rec
     }
     const bool degraded = degraded_.erase(id) > 0;
     const bool first_since_loss = timeline_lost_ && !rejoined_.contains(id);
+    if (join->save == expected) journal_lost_.erase(id);
     joins_checked_ += 1;
     joins_with_save_ += join->save ? 1 : 0;
     joins_degraded_ += degraded ? 1 : 0;
@@ -171,6 +182,10 @@ std::string VoprStores::check_joins(uint64_t tick, const schema::TickRecord& rec
     }
     if (timeline_lost_ && rejoined_.insert(id).second) {  // a save of a lost tick: the policy's risk
       joins_policy_lost_ += 1;
+      continue;
+    }
+    if (journal_lost_.erase(id) > 0) {  // its save was in the journal a machine crash lost
+      joins_journal_lost_ += 1;
       continue;
     }
     checks += 1;
@@ -207,7 +222,8 @@ std::string VoprStores::check_versions(uint64_t& checks) {
 
 std::string VoprStores::check_final(uint64_t& checks) {
   for (const auto& [id, leaves] : history_) {
-    if (leaves.empty() || (timeline_lost_ && !rejoined_.contains(id))) continue;  // see check_joins
+    if (leaves.empty() || (timeline_lost_ && !rejoined_.contains(id)) || journal_lost_.contains(id))
+      continue;  // see check_joins
     checks += 1;
     auto found = cold_.players().find(storage::PlayerKey{id});
     const std::optional<sim::PlayerSave> stored =
@@ -295,6 +311,8 @@ std::vector<std::string> VoprStores::stats() const {
   add("joins_degraded", joins_degraded_);
   add("joins_degraded_differ", joins_degraded_differ_);
   add("joins_policy_lost", joins_policy_lost_);
+  add("journal_lost_saves", journal_lost_saves_);
+  add("joins_journal_lost", joins_journal_lost_);
   add("storage_incarnations", incarnations_);
   return out;
 }

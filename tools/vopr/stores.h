@@ -75,7 +75,7 @@ class VoprStores final : public server::PlayerSaves {
   // A crash: the service and its queues are gone; leaves after `kept_tick` never happened.
   // `timeline_lost`: ticks the log policy does not promise were lost, and the saves of those ticks
   // may be in the store: each player's next join is then not held to store_returns (counted).
-  void crash(uint64_t kept_tick, bool timeline_lost);
+  void crash(uint64_t kept_tick, bool timeline_lost, bool machine);
   void closed();  // after the runtime's clean stop (at_stop flushed the queues)
   void pump();    // one turn of the store workers
 
@@ -116,6 +116,10 @@ class VoprStores final : public server::PlayerSaves {
   storage::MemoryStores hot_;
   RecordingPlayers recorder_{cold_};
   storage::CachedPlayers cached_{hot_, recorder_};
+  // The player port's journal (RocksSpill in a server: WAL, no fsync): a process crash keeps it, a
+  // machine crash is taken to lose it all (the saves in it are then not held to store_returns).
+  storage::MemorySpill journal_{size_t{1} << 20};
+  std::set<uint32_t> journal_lost_;
   std::unique_ptr<server::StorageService> service_;
   std::map<uint32_t, std::vector<Left>> history_;  // each player's leaves in the surviving timeline
   std::set<uint32_t> degraded_;                    // players whose pending join got no answer from the store
@@ -125,7 +129,8 @@ class VoprStores final : public server::PlayerSaves {
   // Figures.
   server::StorageCounters past_;  // of earlier incarnations
   uint64_t outages_ = 0, restarts_ = 0, joins_checked_ = 0, joins_with_save_ = 0, joins_degraded_ = 0;
-  uint64_t joins_degraded_differ_ = 0, incarnations_ = 0, joins_policy_lost_ = 0;
+  uint64_t joins_degraded_differ_ = 0, incarnations_ = 0, joins_policy_lost_ = 0, journal_lost_saves_ = 0;
+  uint64_t joins_journal_lost_ = 0;
 };
 
 }  // namespace strata::vopr
