@@ -258,7 +258,8 @@ std::unique_ptr<StorageService> StorageService::open(const Options& options, std
   return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
 }
 
-std::unique_ptr<StorageService> StorageService::over(const Options& options, std::unique_ptr<storage::StoreSet> stores) {
+std::unique_ptr<StorageService> StorageService::over(const Options& options,
+                                                     std::unique_ptr<storage::StoreSet> stores) {
   STRATA_REQUIRE(options.positions_every_ticks > 0 && options.players_every_ticks > 0 && stores != nullptr);
   return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
 }
@@ -375,9 +376,10 @@ void StorageService::learn_versions(const sim::World& world, SteadyClock::time_p
   for (const auto& w : waiting) cancelled_.push_back(w.second);  // taken and dropped when they come
   unknown += waiting.size();
   if (unknown > 0)
-    spdlog::warn("storage: the stored versions of {} recovered players are unknown (the store did not answer): their "
-                 "saves at leaving are versioned by the clock alone",
-                 unknown);
+    spdlog::warn(
+        "storage: the stored versions of {} recovered players are unknown (the store did not answer): their "
+        "saves at leaving are versioned by the clock alone",
+        unknown);
 }
 
 std::optional<sim::World> StorageService::load_map_world(const sim::WorldParams& params,

@@ -6,10 +6,10 @@
 //                 of the cold store (MariaDB if configured, else the embedded store).
 // Player and session ports spill to <data dir>/spill-players and <data dir>/spill-sessions when their
 // memory queue is full; the player port journals its memory queue in <data dir>/journal-players, so
-// the saves a crash finds unapplied (a store out) are sent by the next run. The set owns no thread: pumps() gives one function per port for a
-// StoreWorker (production) or the simulation's loop.
-// Opening fails (with a reason) if the embedded store cannot open or MariaDB cannot be reached and
-// migrated at start; after that, outages only make the ports degraded.
+// the saves a crash finds unapplied (a store out) are sent by the next run. The set owns no thread: pumps() gives one
+// function per port for a StoreWorker (production) or the simulation's loop. Opening fails (with a reason) if the
+// embedded store cannot open or MariaDB cannot be reached and migrated at start; after that, outages only make the
+// ports degraded.
 #pragma once
 
 #include <functional>

@@ -137,8 +137,8 @@ void draw_node(net::SeededRandom& rng, const RunShape& shape, const Window& w, r
 // 80 ticks, beyond the node's join wait (40 ticks) sometimes.
 void draw_stores(net::SeededRandom& rng, const RunShape& shape, const Window& w, std::vector<Fault>& out) {
   for (uint64_t i = count(rng, shape.ticks, 6, 3); i > 0; --i) {
-    Fault f{w.start(rng), FaultKind::store_outage, static_cast<int64_t>(rng.below(4) == 0 ? StoreTarget::hot
-                                                                                          : StoreTarget::cold)};
+    Fault f{w.start(rng), FaultKind::store_outage,
+            static_cast<int64_t>(rng.below(4) == 0 ? StoreTarget::hot : StoreTarget::cold)};
     f.amount = static_cast<int64_t>(rng.below(store_outage_count));
     f.duration = w.duration(rng, f.tick, 1, rng.below(4) == 0 ? 80 : 30);
     out.push_back(f);
@@ -172,7 +172,8 @@ bool parse_faults(const std::string& list, FaultSet& out, std::string& error) {
     }
     const auto* found = std::find(std::begin(group_names), std::end(group_names), item);
     if (found == std::end(group_names)) {
-      error = "unknown fault group '" + item + "' (all, none, net, partition, churn, hostile, crash, clock, log, store)";
+      error =
+          "unknown fault group '" + item + "' (all, none, net, partition, churn, hostile, crash, clock, log, store)";
       return false;
     }
     out.on[static_cast<size_t>(found - std::begin(group_names))] = true;
@@ -237,8 +238,9 @@ std::string describe(const Fault& f) {
   const bool store = f.kind == FaultKind::store_outage || f.kind == FaultKind::store_restart;
   const std::string target = f.target < 0                         ? "node"
                              : f.kind == FaultKind::bus_partition ? "region" + std::to_string(f.target + 1)
-                             : store ? (f.target == static_cast<int64_t>(StoreTarget::cold) ? "cold_store" : "hot_store")
-                                     : "client" + std::to_string(f.target);
+                             : store
+                                 ? (f.target == static_cast<int64_t>(StoreTarget::cold) ? "cold_store" : "hot_store")
+                                 : "client" + std::to_string(f.target);
   int n = std::snprintf(line, sizeof line, "fault tick=%llu kind=%s target=%s", static_cast<unsigned long long>(f.tick),
                         name(f.kind), target.c_str());
   const auto rest = [&](const char* format, auto... values) {

@@ -297,7 +297,7 @@ class Vopr {
   // The node's stores (issue 16): twins that outlive the node, a StorageService per incarnation.
   VoprStores stores_;
   server::PlayerSaves* saves_ = &stores_;
-  std::set<uint32_t> present_;  // the players in the node's world after its last tick
+  std::set<uint32_t> present_;                // the players in the node's world after its last tick
   std::unique_ptr<server::Runtime> runtime_;  // owns the node; null while the node is down
   uint64_t generation_ = 1;                   // node incarnations
   uint64_t restart_at_ = 0;                   // vopr tick the node comes back (while down)

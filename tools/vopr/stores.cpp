@@ -1,8 +1,6 @@
 // tools/vopr/stores.cpp — see stores.h.
 #include "tools/vopr/stores.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <variant>
 
 #include "schema/log_codec.h"
@@ -11,7 +9,6 @@
 namespace strata::vopr {
 
 namespace {
-const bool trace = std::getenv("VOPR_TRACE") != nullptr;  // TEMP
 
 // A save in a line: its position (raw fixed point), health, stamina and the sum of its items.
 std::string text(const std::optional<sim::PlayerSave>& save) {
@@ -42,7 +39,6 @@ storage::Outcome RecordingPlayers::save(std::span<const storage::PlayerRecord> r
     newest = std::max(newest, r.version);
   }
   storage::Outcome outcome = cold_.save(records);
-  if (trace) for (const auto& r : records) std::fprintf(stderr, "TRACE save player=%u version=%llu %s -> %d\n", (unsigned)r.player, (unsigned long long)r.version, text(server::decode_player_save(r.state)).c_str(), (int)outcome.status);
   if (!outcome.ok()) return outcome;
   acked_writes += records.size();
   for (const storage::PlayerRecord& r : records) {
@@ -125,7 +121,7 @@ void VoprStores::apply(const Fault& f, uint64_t tick) {
   } else if (f.kind == FaultKind::store_restart) {
     restarts_ += 1;
     twin(f.target).restart(f.target == static_cast<int64_t>(StoreTarget::cold) ? storage::RestartLoses::nothing
-                                                                                : storage::RestartLoses::everything);
+                                                                               : storage::RestartLoses::everything);
   }
 }
 
@@ -250,9 +246,7 @@ bool VoprStores::request(sim::PlayerId player) {
 server::PlayerSaves::Poll VoprStores::poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) {
   const uint64_t failed = service_->counters().player_loads_failed;
   const Poll poll = service_->poll(player, save);
-  if (trace && poll == Poll::answered) std::fprintf(stderr, "TRACE poll player=%u %s\n", sim::raw(player), text(save).c_str());
-  if (poll == Poll::answered && service_->counters().player_loads_failed != failed)
-    degraded_.insert(sim::raw(player));
+  if (poll == Poll::answered && service_->counters().player_loads_failed != failed) degraded_.insert(sim::raw(player));
   return poll;
 }
 
@@ -261,17 +255,10 @@ void VoprStores::cancel(sim::PlayerId player) {
   service_->cancel(player);
 }
 
-std::optional<sim::PlayerSave> VoprStores::last_known(sim::PlayerId player) {
-  auto r = service_->last_known(player);
-  if (trace) std::fprintf(stderr, "TRACE last_known player=%u %s\n", sim::raw(player), text(r).c_str());
-  return r;
-}
+std::optional<sim::PlayerSave> VoprStores::last_known(sim::PlayerId player) { return service_->last_known(player); }
 
 void VoprStores::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
-  for (const auto& [player, save] : saves) {
-    history_[sim::raw(player)].push_back(Left{tick, save});
-    if (trace) std::fprintf(stderr, "TRACE left tick=%llu player=%u %s\n", (unsigned long long)tick, sim::raw(player), text(save).c_str());
-  }
+  for (const auto& [player, save] : saves) history_[sim::raw(player)].push_back(Left{tick, save});
   service_->left(tick, saves);
 }
 

@@ -55,8 +55,8 @@ class RecordingPlayers final : public storage::PlayerBackend {
   std::map<storage::PlayerKey, storage::PlayerRecord> acked;  // the newest acknowledged save of each player
   std::map<storage::PlayerKey, uint64_t> newest_offered;      // the highest version ever offered
   std::map<std::pair<storage::PlayerKey, uint64_t>, std::string> offered;  // (player, version) -> bytes
-  uint64_t acked_writes = 0;  // of this incarnation's port (reset at each open)
-  uint64_t retried = 0;       // records offered again (after a failed batch)
+  uint64_t acked_writes = 0;    // of this incarnation's port (reset at each open)
+  uint64_t retried = 0;         // records offered again (after a failed batch)
   std::string version_problem;  // the first breach of store_versions
 
  private:
