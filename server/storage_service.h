@@ -16,7 +16,8 @@
 //     port (answered from queued writes first, then the hot cache, then the cold store); the state
 //     of every player that left, and every storage.players_every_ticks the players whose state
 //     changed, are written to it. Version: (the session's start in Unix seconds << 32) | the tick,
-//     and above the last version this process loaded or wrote for the player. The tick alone would
+//     and above the last version this process loaded or wrote for the player (a recovered world's
+//     players' stored versions are read in start(): the wall clock may have stepped back). The tick alone would
 //     not do: a new log starts again at tick 0, and after a crash the recovered players' leaves must
 //     win over what the crashed run had saved (the log says what they had). A store keeps the
 //     newest save, and a retried batch applies once.
@@ -153,6 +154,10 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // Opens the stores (MariaDB is reached and migrated here; Redis lazily). nullptr and `error` when
   // the embedded store cannot open or MariaDB cannot be reached.
   [[nodiscard]] static std::unique_ptr<StorageService> open(const Options& options, std::string& error);
+  // Over stores the caller built (StoreSet::over: strata-vopr's twins, pumped by the caller with
+  // Options::worker_threads false).
+  [[nodiscard]] static std::unique_ptr<StorageService> over(const Options& options,
+                                                            std::unique_ptr<storage::StoreSet> stores);
   ~StorageService() override;
   StorageService(const StorageService&) = delete;
   StorageService& operator=(const StorageService&) = delete;
@@ -213,6 +218,8 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   void save_changed_players(const sim::World& world);
   bool write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick);
   size_t answer_near_queries();  // positions worker
+  void learn_versions(const sim::World& world, std::chrono::steady_clock::time_point deadline,
+                      const std::function<void()>& pump);
 
   const Options options_;
   std::unique_ptr<storage::StoreSet> stores_;

@@ -9,10 +9,19 @@
 //   TTL:           the cache's (RedisOptions::cache_ttl); the twin keeps entries until restart.
 // A cache failure never fails a load or a save (it is counted): the cold store is the truth.
 // The cache keeps the newer version on put, so a fill or a retried batch never rolls it back.
+// Stale entries: when the put after a durable save fails (Redis down, slow or refusing), the cache
+// may still hold an OLDER save of those players, and a hit would hand a returning player what they
+// had before (strata-vopr --faults store, seeds 7, 15, 30, 39: a hot store outage as a player
+// left). Those players are remembered as stale: their loads skip the cache and go to the cold
+// store, and a successful put (the fill of that load, or a later save) makes the entry fresh
+// again. The memory is this process's: a crash while an entry is stale leaves it to the cache's
+// TTL (see storage/README.md). Beyond cache_stale_players_max stale players every load skips the
+// cache until this process restarts.
 // (A player moving between regions needs the other region's entry dropped: not done here.)
 #pragma once
 
 #include <atomic>
+#include <unordered_set>
 
 #include "storage/stores.h"
 
@@ -23,6 +32,7 @@ struct CacheCounters {
   uint64_t misses = 0;
   uint64_t cache_failures = 0;  // get or put failed; served from / written to the cold store only
   uint64_t fills = 0;           // entries put after a miss
+  uint64_t stale_skips = 0;     // loads that skipped the cache: it may hold an older save
 };
 
 class CachedPlayers final : public PlayerBackend {
@@ -34,16 +44,23 @@ class CachedPlayers final : public PlayerBackend {
   // A snapshot; safe from any thread (metrics read it while the worker loads and saves).
   [[nodiscard]] CacheCounters counters() const {
     return {hits_.load(std::memory_order_relaxed), misses_.load(std::memory_order_relaxed),
-            cache_failures_.load(std::memory_order_relaxed), fills_.load(std::memory_order_relaxed)};
+            cache_failures_.load(std::memory_order_relaxed), fills_.load(std::memory_order_relaxed),
+            stale_skips_.load(std::memory_order_relaxed)};
   }
 
  private:
+  void mark_stale(std::span<const PlayerRecord> records);
+
   PlayerCache& cache_;
   PlayerBackend& cold_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::atomic<uint64_t> cache_failures_{0};
   std::atomic<uint64_t> fills_{0};
+  std::atomic<uint64_t> stale_skips_{0};
+  // Only the port's worker calls save and load: no lock.
+  std::unordered_set<uint32_t> stale_;
+  bool all_stale_ = false;  // stale_ overflowed
 };
 
 }  // namespace strata::storage

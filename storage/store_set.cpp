@@ -17,6 +17,7 @@ struct StoreSet::Impl {
   std::unique_ptr<CachedPlayers> cached;
   std::unique_ptr<RocksSpill> player_spill;
   std::unique_ptr<RocksSpill> session_spill;
+  std::unique_ptr<RocksSpill> player_journal;
   std::unique_ptr<PlayerPort> players;
   std::unique_ptr<MapPort> maps;
   std::unique_ptr<PositionPort> positions;
@@ -37,6 +38,8 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   if (!impl->player_spill) return nullptr;
   impl->session_spill = RocksSpill::open((dir / "spill-sessions").string(), config.spill_entries_max, error);
   if (!impl->session_spill) return nullptr;
+  impl->player_journal = RocksSpill::open((dir / "journal-players").string(), config.spill_entries_max, error);
+  if (!impl->player_journal) return nullptr;
   if (config.mariadb) {
     impl->mariadb = MariaDbStores::open(*config.mariadb, error);
     if (!impl->mariadb) return nullptr;
@@ -59,10 +62,22 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   }
   impl->players = make_player_port(*players, config.port);
   impl->players->attach_spill(*impl->player_spill);
+  impl->players->attach_journal(*impl->player_journal);
   impl->maps = make_map_port(*maps, config.port);
   impl->positions = make_position_port(*positions, config.port);
   impl->sessions = make_session_port(*sessions, config.port);
   impl->sessions->attach_spill(*impl->session_spill);
+  return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
+}
+
+std::unique_ptr<StoreSet> StoreSet::over(PlayerBackend& players, MapBackend& maps, PositionBackend& positions,
+                                         SessionBackend& sessions, PortConfig port, Spill* player_journal) {
+  auto impl = std::make_unique<Impl>();
+  impl->players = make_player_port(players, port);
+  if (player_journal != nullptr) impl->players->attach_journal(*player_journal);
+  impl->maps = make_map_port(maps, port);
+  impl->positions = make_position_port(positions, port);
+  impl->sessions = make_session_port(sessions, port);
   return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
 }
 

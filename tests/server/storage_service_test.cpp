@@ -206,6 +206,41 @@ TEST(StorageService, RecoveredPlayersAreGoneAndEveryoneIsRefreshedPeriodically) 
   EXPECT_EQ(service->counters().positions_moved, 1U);
 }
 
+// After a crash the recovered players' leaves win over what the crashed run saved, even when the
+// wall clock stepped back between the runs (a lower high half of the version): start() reads their
+// stored versions first (strata-vopr --faults all, seed 21: a 33 s step back, then a crash).
+TEST(StorageService, RecoveredPlayersLeavesWinAfterTheClockSteppedBack) {
+  TempDir dir("clock-back");
+  sim::Player player = player_at(3, 4, 4);
+  sim::PlayerSave crashed_run = sim::save_of(player);
+  crashed_run.stamina = 11;  // what the crashed run saved at its tick 100 (the log lost it)
+  {
+    StorageService::Options options = embedded_options(dir);
+    options.version_epoch_s = 1'700'000'000;
+    auto service = open_or_fail(options);
+    ASSERT_TRUE(service);
+    const std::pair<sim::PlayerId, sim::PlayerSave> saves[] = {{player.id, crashed_run}};
+    service->left(100, saves);
+    ASSERT_TRUE(service->flush(std::chrono::milliseconds(5000)));
+  }  // the process dies
+  StorageService::Options options = embedded_options(dir);
+  options.version_epoch_s = 1'700'000'000 - 33;
+  auto service = open_or_fail(options);
+  ASSERT_TRUE(service);
+  sim::World world = sim::Simulation(small_params()).world();
+  world.tick = 90;  // the log kept tick 90: the player is in the recovered world
+  world.players = {player};
+  service->start(world);
+  const sim::PlayerSave recovered = sim::save_of(player);
+  const std::pair<sim::PlayerId, sim::PlayerSave> saves[] = {{player.id, recovered}};
+  service->left(91, saves);  // the recovered world's first tick: everyone leaves
+  ASSERT_TRUE(service->flush(std::chrono::milliseconds(5000)));
+  ASSERT_TRUE(service->request(player.id));
+  std::optional<sim::PlayerSave> loaded;
+  for (int i = 0; i < 10 && service->poll(player.id, loaded) == PlayerSaves::Poll::waiting; ++i) service->pump();
+  EXPECT_EQ(loaded, recovered);
+}
+
 // Near queries waiting for the store are bounded: beyond the bound the answer is 503 at once, and
 // close_queries answers every waiting one (the HTTP listener may then stop).
 TEST(StorageService, NearQueriesWaitingAreBoundedAndClosedAtStop) {
