@@ -16,8 +16,11 @@ set_tests_properties(server_storage_services_test PROPERTIES FIXTURES_REQUIRED "
                      RESOURCE_LOCK "mariadb;redis" TIMEOUT 300 LABELS services
                      ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
 
-# End to end with real processes (tools/e2e-storage.sh): the server with Redis and MariaDB, bots,
-# the near route, a Redis outage seen by /readyz and the metrics, the map reloaded by a fresh server.
-add_test(NAME e2e.storage COMMAND ${PROJECT_SOURCE_DIR}/tools/e2e-storage.sh ${CMAKE_BINARY_DIR}/bin 20 24)
+# End to end with real processes (tools/e2e-storage.sh): the server with Redis and MariaDB, bots
+# that stay and bots that leave and come back, all gathering and building; the near route, the
+# server SIGKILLed and restarted, a Redis outage seen by /readyz and the metrics, the map reloaded by
+# a fresh server; every return carried its leave's state (strata-replay saves over both logs) and
+# MariaDB holds every player's last state.
+add_test(NAME e2e.storage COMMAND ${PROJECT_SOURCE_DIR}/tools/e2e-storage.sh ${CMAKE_BINARY_DIR}/bin 20 30)
 set_tests_properties(e2e.storage PROPERTIES FIXTURES_REQUIRED "mariadb;redis" RESOURCE_LOCK "mariadb;redis"
-                     TIMEOUT 180 RUN_SERIAL TRUE LABELS e2e ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+                     TIMEOUT 240 RUN_SERIAL TRUE LABELS e2e ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
