@@ -11,9 +11,10 @@
 //   sync-test LOG [--rollback M]  roll back M ticks every tick and re-simulate
 //   heavy LOG                     snapshot, restore and continue every tick
 //   seek LOG [--samples N]        time rebuilding the world at random ticks
-//   saves LOG... [--players FILE] replay logs in the order they ran: every returning player's join
+//   saves LOG... [--players FILE] [--events FILE]  replay logs in the order they ran: every returning player's join
 //                                 must carry the state of its last leave (the leave's state is the
-//                                 step's Effects::left_saves); --players: each player's last leave
+//                                 step's Effects::left_saves); --players: each player's last leave;
+//                                 --events: every applied join and leave
 //   record DIR --seed --players --ticks ...   record a seeded scenario (golden logs, benchmarks)
 // Exit codes: 0 ok, 1 usage, 2 not found, 3 damaged, 4 rules version not implemented,
 // 5 unsupported version, 6 hash mismatch, 7 I/O error, 8 invalid argument, 9 (saves) a return did
@@ -197,8 +198,9 @@ constexpr int exit_return_mismatch = 9;
 
 // The leaves and returns of players over `paths` (in the order they ran); `players_path`, when
 // set, gets each player's last leave, one line per player.
-int saves(const std::vector<std::string>& paths, const std::string& players_path) {
+int saves(const std::vector<std::string>& paths, const std::string& players_path, const std::string& events_path) {
   tools::SavesReport report;
+  report.keep_events = !events_path.empty();
   for (size_t i = 0; i < paths.size(); ++i) {
     int code = 0;
     auto log = open_or_report(paths[i], code);
@@ -232,6 +234,16 @@ int saves(const std::vector<std::string>& paths, const std::string& players_path
     }
     if (std::fclose(out) != 0)
       return fail(replay::Status::error(replay::Code::io, "cannot write " + players_path), "saves");
+  }
+  if (!events_path.empty()) {
+    std::FILE* out = std::fopen(events_path.c_str(), "w");
+    if (out == nullptr) return fail(replay::Status::error(replay::Code::io, "cannot write " + events_path), "saves");
+    for (const tools::SaveEvent& e : report.events) {
+      std::fprintf(out, "log=%zu tick=%" PRIu64 " player=%u %s %s\n", e.log, e.tick, sim::raw(e.player),
+                   e.leave ? "leave" : "join", e.save ? tools::describe(*e.save).c_str() : "fresh");
+    }
+    if (std::fclose(out) != 0)
+      return fail(replay::Status::error(replay::Code::io, "cannot write " + events_path), "saves");
   }
   return report.mismatches.empty() ? 0 : exit_return_mismatch;
 }
@@ -344,6 +356,8 @@ int main(int argc, char** argv) {
       "last leave (exit 9 when one did not)");
   saves_cmd->add_option("logs", save_logs, "log directories or export files")->required();
   saves_cmd->add_option("--players", other_path, "write each player's last leave to this file (one line each)");
+  std::string events_path;
+  saves_cmd->add_option("--events", events_path, "write every applied join and leave to this file, in log order");
   auto* record_cmd = app.add_subcommand("record", "record a seeded scenario into a new log directory");
   record_cmd->add_option("dir", other_path)->required();
   record_cmd->add_option("--seed", rec.seed);
@@ -388,7 +402,7 @@ int main(int argc, char** argv) {
     options.mode = replay::ReplayMode::save_load;
     return run_replay(log_path, options, "heavy", false);
   }
-  if (saves_cmd->parsed()) return saves(save_logs, other_path);
+  if (saves_cmd->parsed()) return saves(save_logs, other_path, events_path);
   if (seek_cmd->parsed()) return seek(log_path, samples, rec.seed);
   if (record_cmd->parsed()) return record(other_path, rec);
   return 1;

@@ -14,6 +14,7 @@ namespace {
 
 void joined(const sim::JoinCommand& join, const sim::World& world, size_t log, uint64_t tick, SavesReport& report) {
   report.joins += 1;
+  if (report.keep_events) report.events.push_back(SaveEvent{log, tick, join.player, false, join.save});
   const uint32_t id = sim::raw(join.player);
   auto found = report.last.find(id);
   if (found == report.last.end()) {
@@ -36,6 +37,7 @@ void joined(const sim::JoinCommand& join, const sim::World& world, size_t log, u
 
 void left(sim::PlayerId player, const sim::PlayerSave& save, size_t log, uint64_t tick, SavesReport& report) {
   report.leaves += 1;
+  if (report.keep_events) report.events.push_back(SaveEvent{log, tick, player, true, save});
   LastLeave& last = report.last[sim::raw(player)];
   last = LastLeave{log, tick, save, false, last.returns};
 }

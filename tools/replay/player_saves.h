@@ -40,7 +40,18 @@ struct LastLeave {
   uint64_t returns = 0;   // joins of this player after a leave of its, in all the logs
 };
 
+// One applied join or leave, in log order (SavesReport::events, when asked for).
+struct SaveEvent {
+  size_t log = 0;
+  uint64_t tick = 0;
+  sim::PlayerId player{};
+  bool leave = false;                   // else a join
+  std::optional<sim::PlayerSave> save;  // a leave's state; a join's save (nullopt: fresh)
+};
+
 struct SavesReport {
+  bool keep_events = false;  // set by the caller: fill `events`
+  std::vector<SaveEvent> events;
   size_t logs = 0;
   uint64_t leaves = 0;
   uint64_t joins = 0;              // applied
