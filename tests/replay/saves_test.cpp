@@ -176,6 +176,16 @@ TEST(Saves, CliExitsNineOnAMismatchAndWritesEveryPlayersLastLeave) {
   ASSERT_EQ(lines.size(), 3U);
   EXPECT_EQ(lines[0].rfind("player=1 log=0 tick=22 in_world=1 returns=3 " + tools::describe(runs.p1_last), 0), 0U)
       << lines[0];
+  // --events: every applied join and leave (9 and 6), in log order; the first is a fresh join.
+  const std::string events = runs.dir.path("events.txt");
+  EXPECT_EQ(run(bin + " saves " + runs.a + " " + runs.b + " --events " + events), 9);
+  std::ifstream event_lines(events);
+  std::vector<std::string> all;
+  while (std::getline(event_lines, line)) all.push_back(line);
+  ASSERT_EQ(all.size(), 15U);
+  EXPECT_EQ(all[0], "log=0 tick=1 player=1 join fresh");
+  EXPECT_EQ(all[13].rfind("log=1 tick=1 player=3 join x=", 0), 0U) << all[13];
+  EXPECT_EQ(all.back(), "log=1 tick=1 player=4 join fresh");
   // Log b alone: its joins with saves are first joins (their leaves are in no log given).
   EXPECT_EQ(run(bin + " saves " + runs.b), 0);
   EXPECT_EQ(run(bin + " saves " + runs.dir.path("missing")), 2);
