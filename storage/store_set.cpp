@@ -13,7 +13,12 @@ struct StoreSet::Impl {
   // Backends first: the ports borrow them and are destroyed before them.
   std::unique_ptr<RocksStores> embedded;
   std::unique_ptr<MariaDbStores> mariadb;
+  // Two Redis connections: the positions port and the players port (through the hot cache) are
+  // pumped by different workers (server/storage_service.h), and a RedisStores is one hiredis
+  // context, for one thread. Shared, the two threads' commands and replies crossed: a cache read
+  // got the reply meant for an earlier one (a returning player got an older save).
   std::unique_ptr<RedisStores> redis;
+  std::unique_ptr<RedisStores> redis_cache;
   std::unique_ptr<CachedPlayers> cached;
   std::unique_ptr<RocksSpill> player_spill;
   std::unique_ptr<RocksSpill> session_spill;
@@ -56,7 +61,8 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   PlayerBackend* players = cold_players;
   if (config.redis) {
     impl->redis = std::make_unique<RedisStores>(*config.redis);
-    impl->cached = std::make_unique<CachedPlayers>(*impl->redis, *cold_players);
+    impl->redis_cache = std::make_unique<RedisStores>(*config.redis);
+    impl->cached = std::make_unique<CachedPlayers>(*impl->redis_cache, *cold_players);
     players = impl->cached.get();
     positions = impl->redis.get();
   }
