@@ -64,6 +64,9 @@ struct StorageSettings {
   bool mariadb_create_database = false;
   uint32_t mariadb_connect_timeout_s = 2;
   uint32_t mariadb_io_timeout_s = 5;
+  // How long a region's hold of its online players outlives its last renewal (renewed every third
+  // of it): a crashed region's players may join elsewhere after at most this (issue 16 item 5).
+  uint32_t mariadb_lease_s = 30;
 };
 
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".

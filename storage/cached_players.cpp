@@ -10,6 +10,8 @@ Outcome CachedPlayers::save(std::span<const PlayerRecord> records) {
   if (!outcome.ok()) return outcome;
   std::map<PlayerKey, PlayerRecord> newest;
   for (const PlayerRecord& record : records) {
+    // A fenced save (another region holds the player) may not be in the cold store: with holds the
+    // cache is never read by a load, so the entry only mirrors this region's saves.
     auto [slot, inserted] = newest.try_emplace(record.player, record);
     if (!inserted && record.version > slot->second.version) slot->second = record;
   }
@@ -21,6 +23,10 @@ Outcome CachedPlayers::save(std::span<const PlayerRecord> records) {
 
 Result<std::optional<PlayerRecord>> CachedPlayers::load(PlayerKey player) {
   if (Outcome valid = validate(player); !valid.ok()) return {valid, {}};
+  if (cold_.holds_players()) {
+    ++cold_first_;
+    return cold_.load(player);
+  }
   Result<std::optional<PlayerRecord>> cached = cache_.get(player);
   if (cached.ok() && cached.value) {
     ++hits_;
