@@ -261,12 +261,18 @@ std::unique_ptr<StorageService> StorageService::open(const Options& options, std
 }
 
 StorageService::StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores)
-    : options_(options), stores_(std::move(stores)) {
+    : options_(options), stores_(std::move(stores)), holds_(stores_->holds()) {
+  if (holds_ != nullptr) {
+    renew_every_ = std::max(std::chrono::milliseconds(1), options_.stores.mariadb->lease / 3);
+    last_renewal_ = SteadyClock::now();
+  }
   if (!options_.worker_threads) return;
   std::vector<std::function<size_t()>> pumps = stores_->pumps();
   // pumps(): players, maps, positions, sessions (store_set.cpp).
   std::function<size_t()> positions = pumps[2];
   pumps.erase(pumps.begin() + 2);
+  // The holds first: a region's restart runs before any claim of its new session (same thread).
+  if (holds_ != nullptr) pumps.insert(pumps.begin(), [this] { return pump_holds(); });
   store_worker_ = std::make_unique<storage::StoreWorker>(std::move(pumps), options_.worker_idle);
   positions_worker_ = std::make_unique<storage::StoreWorker>(
       std::vector<std::function<size_t()>>{positions, [this] { return answer_near_queries(); }}, options_.worker_idle);
@@ -280,7 +286,7 @@ StorageService::~StorageService() {
 }
 
 size_t StorageService::pump() {
-  size_t applied = 0;
+  size_t applied = holds_ != nullptr ? pump_holds() : 0;
   for (const auto& one : stores_->pumps()) applied += one();
   answer_near_queries();
   return applied;
@@ -319,6 +325,15 @@ void StorageService::start(const sim::World& world, std::chrono::milliseconds ti
                    stored ? stored->outcome.reason : "timeout");
     map_baseline_ = generated_chunk_hashes(world.params);
   }
+  if (holds_ != nullptr) {
+    // The players this region held in an earlier run are released by the store worker, before
+    // any claim; those of the recovered world keep their hold until their leave saves (tick 1).
+    std::vector<storage::PlayerKey> keep;
+    for (const sim::Player& p : world.players) keep.push_back(storage::PlayerKey{sim::raw(p.id)});
+    std::lock_guard lock(holds_mutex_);
+    holds_restart_ = std::move(keep);
+  }
+  if (store_worker_) store_worker_->wake();
   storage::SessionRecord record;
   record.session = options_.session;
   record.version = 1;
@@ -358,13 +373,26 @@ void StorageService::observe(const sim::World& world) {
 
 bool StorageService::request(sim::PlayerId player) {
   const uint32_t id = sim::raw(player);
+  if (holds_ != nullptr) {
+    // Rejoining while its leave save is still queued here: the read is answered from the queue
+    // (no claim), so a save of the same state queued after the leave save keeps the hold.
+    auto known = known_.find(id);
+    if (known != known_.end() && known->second.save &&
+        known->second.release_sequence > stores_->players().durable_sequence()) {
+      const sim::PlayerSave save = *known->second.save;
+      if (write_player(player, save, 0, false) != 0) {
+        std::lock_guard lock(mutex_);
+        ++counters_.player_saves_rehold;
+      }
+    }
+  }
   const std::optional<storage::Ticket> ticket = stores_->players().read(storage::PlayerKey{id});
   {
     std::lock_guard lock(mutex_);
     ++(ticket ? counters_.player_loads : counters_.player_loads_refused);
   }
   if (!ticket) return false;
-  loading_[id] = *ticket;
+  loading_[id] = Loading{*ticket, 0};
   if (store_worker_) store_worker_->wake();
   return true;
 }
@@ -373,8 +401,26 @@ StorageService::Poll StorageService::poll(sim::PlayerId player, std::optional<si
   const uint32_t id = sim::raw(player);
   auto found = loading_.find(id);
   if (found == loading_.end()) return Poll::answered;  // never requested (or cancelled): fresh
-  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer = stores_->players().take(found->second);
+  Loading& loading = found->second;
+  if (!loading.ticket) {
+    // Holds: waiting to ask again (another region held the player, or the store failed).
+    if (--loading.polls_to_retry > 0) return Poll::waiting;
+    loading.ticket = stores_->players().read(storage::PlayerKey{id});
+    if (!loading.ticket) loading.polls_to_retry = storage_limits::hold_retry_polls;  // queue full: later
+    if (loading.ticket && store_worker_) store_worker_->wake();
+    return Poll::waiting;
+  }
+  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer = stores_->players().take(*loading.ticket);
   if (!answer) return Poll::waiting;
+  const bool held = answer->ok() && answer->value && answer->value->held_by != 0;
+  if (holds_ != nullptr && (held || !answer->ok())) {
+    // Never a fallback with holds: another region may have saved since (may_join_unloaded()).
+    loading.ticket.reset();
+    loading.polls_to_retry = storage_limits::hold_retry_polls;
+    std::lock_guard lock(mutex_);
+    ++(held ? counters_.player_loads_held : counters_.player_loads_failed);
+    return Poll::waiting;
+  }
   loading_.erase(found);
   Known& known = known_[id];
   known.in_world = true;
@@ -406,7 +452,7 @@ void StorageService::cancel(sim::PlayerId player) {
   if (found == loading_.end()) return;
   // The port keeps an answer until it is taken (and refuses reads beyond answers_waiting_max):
   // the answer of a cancelled load is taken and dropped when it comes (observe()).
-  cancelled_.push_back(found->second);
+  if (found->second.ticket) cancelled_.push_back(*found->second.ticket);
   loading_.erase(found);
   std::lock_guard lock(mutex_);
   ++counters_.player_loads_cancelled;
@@ -419,14 +465,54 @@ std::optional<sim::PlayerSave> StorageService::last_known(sim::PlayerId player) 
   return found->second.save;
 }
 
-bool StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick) {
+bool StorageService::may_join_unloaded(sim::PlayerId player) {
+  if (holds_ == nullptr) return true;
+  spdlog::warn("storage: player {} not loaded in time (held by another region, or the store failing): join refused",
+               sim::raw(player));
+  return false;
+}
+
+size_t StorageService::pump_holds() {
+  std::optional<std::vector<storage::PlayerKey>> restart;
+  bool renew = false;
+  {
+    std::lock_guard lock(holds_mutex_);
+    restart = holds_restart_;
+    const auto now = SteadyClock::now();
+    if (now - last_renewal_ >= renew_every_) {
+      renew = true;
+      last_renewal_ = now;
+    }
+  }
+  if (restart) {
+    const storage::Outcome outcome = holds_->restart(*restart);
+    std::lock_guard lock(mutex_);
+    if (outcome.ok()) {
+      ++counters_.holds_restarted;
+      std::lock_guard holds_lock(holds_mutex_);
+      if (holds_restart_ == restart) holds_restart_.reset();
+    } else {
+      ++counters_.lease_failures;
+    }
+  }
+  if (renew) {
+    const storage::Outcome outcome = holds_->renew();
+    std::lock_guard lock(mutex_);
+    ++(outcome.ok() ? counters_.lease_renewals : counters_.lease_failures);
+    if (!outcome.ok()) spdlog::warn("storage: renewing the region's holds of players failed: {}", outcome.reason);
+  }
+  return 0;  // no port writes: the worker's idle wait is the ports' to decide
+}
+
+uint64_t StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick,
+                                      bool release) {
   const uint32_t id = sim::raw(player);
   if (known_.size() >= storage_limits::known_players_max && known_.find(id) == known_.end()) {
     std::erase_if(known_, [](const auto& entry) { return !entry.second.in_world; });
   }
   Known& known = known_[id];
   const uint64_t version = std::max(known.version + 1, (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu));
-  storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save)};
+  storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save), release, 0};
   const storage::SubmitResult submitted = stores_->players().write(std::move(record));
   if (submitted.status != storage::Submit::queued) {
     std::lock_guard lock(mutex_);
@@ -434,17 +520,18 @@ bool StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& s
     spdlog::error("storage: the save of player {} was refused ({}): it is kept in memory only", id,
                   submitted.reason.empty() ? "queue full" : submitted.reason);
     known.save = save;  // at least the fallback of its next join in this process
-    return false;
+    return 0;
   }
   known.version = version;
   known.save = save;
-  return true;
+  if (release) known.release_sequence = submitted.sequence;
+  return submitted.sequence;
 }
 
 void StorageService::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
   size_t queued = 0;
   for (const auto& [player, save] : saves) {
-    queued += write_player(player, save, tick) ? 1 : 0;
+    queued += write_player(player, save, tick, true) != 0 ? 1 : 0;
     known_[sim::raw(player)].in_world = false;
   }
   if (queued > 0) {
@@ -462,7 +549,7 @@ void StorageService::save_changed_players(const sim::World& world) {
     const sim::PlayerSave save = sim::save_of(p);
     auto found = known_.find(sim::raw(p.id));
     if (found != known_.end() && found->second.save == save) continue;  // unchanged since its last save
-    queued += write_player(p.id, save, world.tick) ? 1 : 0;
+    queued += write_player(p.id, save, world.tick, false) != 0 ? 1 : 0;
     known_[sim::raw(p.id)].in_world = true;
   }
   if (queued == 0) return;

@@ -20,6 +20,18 @@
 //     not do: a new log starts again at tick 0, and after a crash the recovered players' leaves must
 //     win over what the crashed run had saved (the log says what they had). A store keeps the
 //     newest save, and a retried batch applies once.
+// Across regions (MariaDB with holds, PlayerHolds in storage/stores.h; issue 16 item 5): a load is
+// the claim of the player for this region. While another region holds the player (its leave save
+// has not reached MariaDB yet, or it still plays there) the answer says so and the load is asked
+// again every hold_retry_polls ticks, until the node's join_wait_ticks run out (counted: outcome
+// held). A join whose save could not be loaded (held elsewhere, or the store failing) is then
+// refused (may_join_unloaded() is false): joining with an older state would overwrite what the
+// player did in the other region. Every save takes or keeps the hold, a leave save releases it in
+// the same transaction; a player rejoining here while its leave save is still queued gets a save
+// of the same state queued after it (reason rehold), so the release never leaves them unheld. The
+// store worker renews the region's leases every lease / 3, and at start() releases the players the
+// region held in an earlier run, except those of the recovered world (their leave saves do).
+// Without holds (the embedded store, one region) nothing of this runs.
 // Threads: two StoreWorkers in production, so a stalled MariaDB never holds the near queries:
 //   "strata-store"      players, maps, sessions (the cold store, the hot cache)
 //   "strata-positions"  positions, and the answers of the near queries
@@ -80,6 +92,11 @@ inline constexpr std::chrono::milliseconds start_load_timeout{10'000};
 // Players whose last save this process remembers (StorageService::Known: ~40 bytes each).
 inline constexpr size_t known_players_max = 65536;
 static_assert(known_players_max >= sim::limits::players_max);
+// A load answered "held by another region" (or failed, with holds) is asked again after this many
+// polls (ticks): 5 times a second at 20 Hz, so a handoff costs at most that beyond the save's own
+// way to MariaDB, and a waiting join is one claim per 200 ms, not one per worker round.
+inline constexpr uint32_t hold_retry_polls = 4;
+static_assert(hold_retry_polls >= 1);
 static_assert(near_answer_players_max <= storage::near_answer_max);
 static_assert(near_queries_waiting_max <= storage::port_reads_queued_default);
 }  // namespace storage_limits
@@ -117,8 +134,13 @@ struct NearRequest {
   X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")       \
   X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")     \
   X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome") \
+  X(player_loads_held, "strata_storage_player_loads_total{outcome=held}", "Player save loads, by outcome")           \
   X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
   X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
+  X(player_saves_rehold, "strata_storage_player_saves_total{reason=rehold}", "Player saves queued, by reason")       \
+  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")         \
+  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")          \
+  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")      \
   X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
   X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
   X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
@@ -182,6 +204,7 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   [[nodiscard]] Poll poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) override;
   void cancel(sim::PlayerId player) override;
   [[nodiscard]] std::optional<sim::PlayerSave> last_known(sim::PlayerId player) override;
+  [[nodiscard]] bool may_join_unloaded(sim::PlayerId player) override;
   void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) override;
 
   // StorageView (HTTP threads).
@@ -211,8 +234,10 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores);
   void write_positions(const sim::World& world, bool everyone_gone);
   void save_changed_players(const sim::World& world);
-  bool write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick);
+  // The sequence the port gave the save, 0 when refused.
+  uint64_t write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release);
   size_t answer_near_queries();  // positions worker
+  size_t pump_holds();           // store worker (or pump()): the start's restart, the renewals
 
   const Options options_;
   std::unique_ptr<storage::StoreSet> stores_;
@@ -227,8 +252,15 @@ class StorageService final : public StorageView, public TickObserver, public Pla
     uint64_t version = 0;
     std::optional<sim::PlayerSave> save;
     bool in_world = false;
+    uint64_t release_sequence = 0;  // the port's sequence of its last leave save (holds)
   };
-  std::unordered_map<uint32_t, storage::Ticket> loading_;
+  // A load: its ticket, or (holds, after a "held" or failed answer) the polls left before it is
+  // asked again.
+  struct Loading {
+    std::optional<storage::Ticket> ticket;
+    uint32_t polls_to_retry = 0;
+  };
+  std::unordered_map<uint32_t, Loading> loading_;
   std::unordered_map<uint32_t, Known> known_;
   std::vector<storage::Ticket> cancelled_;  // answers to take and drop
   bool started_ = false;
@@ -237,6 +269,13 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   mutable std::mutex mutex_;  // counters_ and near_waiting_
   StorageCounters counters_;
   std::vector<NearWait> near_waiting_;
+  // Holds (null without): the restart pending since start() (its keep list) and the last renewal,
+  // under holds_mutex_ (start() runs on the main thread, pump_holds() on the store worker).
+  storage::PlayerHolds* const holds_;
+  std::mutex holds_mutex_;
+  std::optional<std::vector<storage::PlayerKey>> holds_restart_;
+  std::chrono::steady_clock::time_point last_renewal_{};
+  std::chrono::milliseconds renew_every_{0};
   std::unique_ptr<storage::StoreWorker> store_worker_;
   std::unique_ptr<storage::StoreWorker> positions_worker_;
 };
