@@ -752,6 +752,8 @@ std::string StorageService::prometheus() const {
                           static_cast<double>(cache.cache_failures)});
   series.push_back(
       Series{"strata_storage_cache_total", "counter", cache_help, "event=\"fill\"", static_cast<double>(cache.fills)});
+  series.push_back(Series{"strata_storage_cache_total", "counter", cache_help, "event=\"cold_first\"",
+                          static_cast<double>(cache.cold_first)});
   add_service_series(series, counters());
   return render(series);
 }
