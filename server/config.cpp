@@ -247,6 +247,8 @@ const std::vector<Key>& keys() {
                       "live positions of connected players written every this many ticks"),
       STRATA_UNSIGNED("storage.players_every_ticks", storage.players_every_ticks, 1, 1000000,
                       "connected players whose state changed are saved every this many ticks"),
+      STRATA_UNSIGNED("storage.map_every_ticks", storage.map_every_ticks, 0, 10000000,
+                      "the map's changed chunks saved this often, off the tick thread (0: only at stop)"),
       STRATA_UNSIGNED("storage.join_wait_ticks", storage.join_wait_ticks, 1, 100000,
                       "a joining player waits this many ticks for its save to load (then: the last known, or fresh)"),
       STRATA_UNSIGNED("storage.writes_queued_max", storage.writes_queued_max, 16, 1u << 20,

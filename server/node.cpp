@@ -566,6 +566,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   clock.end(TickPhase::schedule);
   log_->release_world();  // the log is done with the world the last append was given: it may change
   const Effects& effects = sim_->step(input_);
+  last_effects_ = &effects;
   clock.end(TickPhase::step);
   if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {
     counters_.log_failures += 1;

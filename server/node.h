@@ -211,6 +211,11 @@ class RegionalNode {
   [[nodiscard]] bool shutdown(uint64_t now_us, net::DatagramSink& sink);
 
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
+  // The map cells the last tick wrote (sim::Effects::changed_cells; valid until the next tick).
+  [[nodiscard]] std::span<const sim::CellChange> last_changed_cells() const {
+    return last_effects_ != nullptr ? std::span<const sim::CellChange>(last_effects_->changed_cells)
+                                    : std::span<const sim::CellChange>();
+  }
   [[nodiscard]] NodeCounters counters() const;
   [[nodiscard]] const InputScheduler& scheduler() const { return scheduler_; }
   // The CPU and wall time of each phase of the last tick (sim thread).
@@ -341,6 +346,7 @@ class RegionalNode {
   Hlc hlc_;
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
+  const sim::Effects* last_effects_ = nullptr;  // the last step's (they live in the simulation)
   std::unique_ptr<replay::SessionLog> log_;
   FramePublisher frames_{limits::frame_history_ticks};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;

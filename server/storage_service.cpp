@@ -243,6 +243,7 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
   }
   out.positions_every_ticks = s.positions_every_ticks;
   out.players_every_ticks = s.players_every_ticks;
+  out.map_every_ticks = s.map_every_ticks;
   out.version_epoch_s = wall_us / 1'000'000;
   out.region = config.region;
   out.map = storage::MapId{s.map_id};
@@ -271,7 +272,9 @@ StorageService::StorageService(const Options& options, std::unique_ptr<storage::
   // pumps(): players, maps, positions, sessions (store_set.cpp).
   std::function<size_t()> positions = pumps[2];
   pumps.erase(pumps.begin() + 2);
-  // The holds first: a region's restart runs before any claim of its new session (same thread).
+  // The map's periodic save is encoded before the ports are pumped (it is applied in the same
+  // round); the holds first: a region's restart runs before any claim of its new session.
+  pumps.insert(pumps.begin(), [this] { return pump_map_save(); });
   if (holds_ != nullptr) pumps.insert(pumps.begin(), [this] { return pump_holds(); });
   store_worker_ = std::make_unique<storage::StoreWorker>(std::move(pumps), options_.worker_idle);
   positions_worker_ = std::make_unique<storage::StoreWorker>(
@@ -287,6 +290,7 @@ StorageService::~StorageService() {
 
 size_t StorageService::pump() {
   size_t applied = holds_ != nullptr ? pump_holds() : 0;
+  applied += pump_map_save();
   for (const auto& one : stores_->pumps()) applied += one();
   answer_near_queries();
   return applied;
@@ -317,13 +321,24 @@ void StorageService::start(const sim::World& world, std::chrono::milliseconds ti
   const std::function<void()> pump_fn = options_.worker_threads ? std::function<void()>() : [this] { pump(); };
   if (store_worker_) store_worker_->wake();
   auto stored = wait_read(stores_->maps(), options_.map, timeout, pump_fn);
+  ChunkHashes baseline;
   if (stored && stored->ok() && stored->value) {
-    map_baseline_ = stored_chunk_hashes(world.params, *stored->value);
+    baseline = stored_chunk_hashes(world.params, *stored->value);
   } else {
     if (!stored || !stored->ok())
       spdlog::warn("storage: the map store did not answer ({}): the map save will compare with the generated terrain",
                    stored ? stored->outcome.reason : "timeout");
-    map_baseline_ = generated_chunk_hashes(world.params);
+    baseline = generated_chunk_hashes(world.params);
+  }
+  // The periodic saves copy only the chunks written after this: those that already differ from
+  // the store (a recovered log ahead of it) are due in the first one.
+  const std::vector<sim::Chunk>& chunks = world.map.chunks();
+  dirty_chunks_.assign(chunks.size(), 0);
+  for (size_t i = 0; i < chunks.size() && i < baseline.size(); ++i)
+    dirty_chunks_[i] = sim::chunk_hash(chunks[i]) != baseline[i] ? 1 : 0;
+  {
+    std::lock_guard lock(map_mutex_);
+    map_baseline_ = std::move(baseline);
   }
   if (holds_ != nullptr) {
     // The players this region held in an earlier run are released by the store worker, before
@@ -365,10 +380,84 @@ std::optional<sim::World> StorageService::load_map_world(const sim::WorldParams&
   return world_with_stored_map(params, *stored->value, error);
 }
 
-void StorageService::observe(const sim::World& world) {
+void StorageService::observe(const sim::World& world, std::span<const sim::CellChange> changed) {
   std::erase_if(cancelled_, [this](storage::Ticket ticket) { return stores_->players().take(ticket).has_value(); });
+  if (options_.map_every_ticks > 0) {
+    if (dirty_chunks_.size() != world.map.chunks().size()) dirty_chunks_.assign(world.map.chunks().size(), 1);
+    const auto chunks_x = static_cast<size_t>(world.map.chunks_x());
+    for (const sim::CellChange& change : changed) {
+      if (!world.map.in_bounds(change.cell)) continue;
+      const auto cx = static_cast<size_t>(change.cell.x / sim::limits::chunk_size);
+      const auto cy = static_cast<size_t>(change.cell.y / sim::limits::chunk_size);
+      dirty_chunks_[cy * chunks_x + cx] = 1;
+    }
+    if (world.tick % options_.map_every_ticks == 0) copy_dirty_chunks(world);
+  }
   if (world.tick % options_.positions_every_ticks == 0) write_positions(world, false);
   if (world.tick % options_.players_every_ticks == 0) save_changed_players(world);
+}
+
+void StorageService::copy_dirty_chunks(const sim::World& world) {
+  const std::vector<sim::Chunk>& chunks = world.map.chunks();
+  MapCopy copy{world.tick, world.map.chunks_x(), world.map.chunks_y(), {}};
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (dirty_chunks_[i] == 0) continue;
+    copy.chunks.emplace_back(i, chunks[i]);
+    dirty_chunks_[i] = 0;
+  }
+  if (copy.chunks.empty()) return;
+  {
+    std::lock_guard lock(map_mutex_);
+    if (map_baseline_.size() != chunks.size()) map_baseline_ = generated_chunk_hashes(world.params);  // no start()
+    if (map_copy_) {
+      // The worker has not taken the last copy yet: this one's chunks are newer where both have one.
+      for (auto& [index, chunk] : map_copy_->chunks) {
+        const bool replaced = std::any_of(copy.chunks.begin(), copy.chunks.end(),
+                                          [index = index](const auto& newer) { return newer.first == index; });
+        if (!replaced) copy.chunks.emplace_back(index, std::move(chunk));
+      }
+    }
+    map_copy_ = std::move(copy);
+  }
+  if (store_worker_) store_worker_->wake();
+}
+
+size_t StorageService::pump_map_save() {
+  std::lock_guard lock(map_mutex_);
+  if (!map_copy_) return 0;
+  MapCopy copy = std::move(*map_copy_);
+  map_copy_.reset();
+  const uint64_t version = version_at(std::max<uint64_t>(copy.tick, 1));
+  ChunkHashes baseline = map_baseline_;
+  storage::MapRecord record{options_.map, version, 0, {}};
+  for (auto& [index, chunk] : copy.chunks) {
+    std::string bytes = encode_chunk(chunk);
+    const uint64_t hash = sim::walk_hash(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (hash == baseline[index]) continue;  // written back to what was saved
+    baseline[index] = hash;
+    const auto cx = static_cast<int32_t>(index % static_cast<size_t>(copy.chunks_x));
+    const auto cy = static_cast<int32_t>(index / static_cast<size_t>(copy.chunks_x));
+    record.chunks.push_back({cx, cy, version, std::move(bytes)});
+  }
+  if (record.chunks.empty()) return 0;
+  std::sort(record.chunks.begin(), record.chunks.end(),
+            [](const storage::ChunkRecord& a, const storage::ChunkRecord& b) {
+              return std::pair(a.cx, a.cy) < std::pair(b.cx, b.cy);
+            });
+  record.hash = sim::map_hash_of(copy.chunks_x, copy.chunks_y, baseline);
+  const size_t count = record.chunks.size();
+  const storage::SubmitResult submitted = stores_->maps().write(std::move(record));
+  const bool queued = submitted.status == storage::Submit::queued;
+  // A refused save leaves the baseline: the stop's full comparison saves those chunks then.
+  if (queued) map_baseline_ = std::move(baseline);
+  {
+    std::lock_guard counters_lock(mutex_);
+    ++(queued ? counters_.map_saves : counters_.map_saves_refused);
+    if (queued) ++counters_.map_saves_periodic;
+  }
+  if (!queued) spdlog::warn("storage: the periodic map save at tick {} was refused: {}", copy.tick, submitted.reason);
+  spdlog::debug("storage: periodic map save at tick {}: {} changed chunks queued", copy.tick, count);
+  return 0;  // queued, not applied: the maps pump applies it in the same round
 }
 
 bool StorageService::request(sim::PlayerId player) {
@@ -605,9 +694,12 @@ void StorageService::write_positions(const sim::World& world, bool everyone_gone
 }
 
 bool StorageService::save_map(const sim::World& world) {
+  std::lock_guard map_lock(map_mutex_);
+  map_copy_.reset();  // older than this world: what it holds is in the full comparison below
   if (map_baseline_.size() != world.map.chunks().size()) map_baseline_ = generated_chunk_hashes(world.params);
   ChunkHashes baseline = map_baseline_;
-  std::optional<storage::MapRecord> record = map_save(options_.map, world, std::max<uint64_t>(world.tick, 1), baseline);
+  std::optional<storage::MapRecord> record =
+      map_save(options_.map, world, version_at(std::max<uint64_t>(world.tick, 1)), baseline);
   if (!record) return false;
   const size_t chunks = record->chunks.size();
   const uint64_t hash = record->hash;

@@ -10,8 +10,14 @@
 //     round trip). The tick never calls a store: it only takes the port's queue mutex.
 //   - the session catalog: a record (id, region, start tick, log location) at start, the same
 //     record with its end tick at stop (version 1, then 2).
-//   - the map at stop: the chunks that differ from what the store held at start (map_chunks.h),
-//     versioned by the final tick.
+//   - the map, every storage.map_every_ticks (0: only at stop) and at stop: the chunks that changed
+//     (map_chunks.h), each versioned (the session's start << 32 | the tick, like player saves; a
+//     store keeps the newer chunk, so a save retried or repeated applies once). Periodically the sim
+//     thread copies only the chunks written since the last save (the tick's changed cells mark
+//     them; at start, the chunks that differ from what the store holds) and the store worker
+//     encodes, hashes and queues them, with the map's hash over every chunk's (the others are as
+//     last saved): a SIGKILLed node's store keeps its map as of at most one period ago. At stop the
+//     whole map is compared with what was saved (a full pass, off the clock).
 //   - player saves (PlayerSaves, the node's port): a joining player's save is read from the player
 //     port (answered from queued writes first, then the hot cache, then the cold store); the state
 //     of every player that left, and every storage.players_every_ticks the players whose state
@@ -50,6 +56,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,6 +67,7 @@
 #include "server/map_chunks.h"
 #include "server/player_saves.h"
 #include "server/runtime.h"
+#include "sim/simulation.h"
 #include "storage/store_set.h"
 #include "storage/store_worker.h"
 
@@ -127,6 +135,7 @@ struct NearRequest {
   X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")              \
   X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                            \
   X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                   \
+  X(map_saves_periodic, "strata_storage_map_saves_total{outcome=periodic}", "Map saves, by outcome")                 \
   X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")           \
   X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")     \
   X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")         \
@@ -158,6 +167,7 @@ class StorageService final : public StorageView, public TickObserver, public Pla
     storage::StoreSetConfig stores;
     uint32_t positions_every_ticks = 20;
     uint32_t players_every_ticks = 600;  // periodic saves of the players whose state changed
+    uint32_t map_every_ticks = 0;        // periodic saves of the map's changed chunks (0: only at stop)
     uint64_t version_epoch_s = 0;        // the session's start (Unix s): the high half of save versions
     uint16_t region = 1;
     storage::MapId map{1};
@@ -191,10 +201,13 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // TickObserver: after_tick (sim thread) queues the positions every M ticks; at_stop queues the
   // last positions (everyone gone), the map and the session's end, then waits up to shutdown_flush
   // for the queues to drain.
-  void after_tick(const RegionalNode& node) override { observe(node.simulation().world()); }
+  void after_tick(const RegionalNode& node) override {
+    observe(node.simulation().world(), node.last_changed_cells());
+  }
   void at_stop(const RegionalNode& node) override { stop(node.simulation().world()); }
   // The same on a bare world (tests).
-  void observe(const sim::World& world);
+  // `changed`: the cells the tick wrote (sim::Effects::changed_cells), for the periodic map save.
+  void observe(const sim::World& world, std::span<const sim::CellChange> changed = {});
   void stop(const sim::World& world);
   // Queues the map's changed chunks (at `world`'s tick). False when nothing changed or refused.
   bool save_map(const sim::World& world);
@@ -238,13 +251,28 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   uint64_t write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release);
   size_t answer_near_queries();  // positions worker
   size_t pump_holds();           // store worker (or pump()): the start's restart, the renewals
+  size_t pump_map_save();        // store worker (or pump()): encodes and queues a periodic map save
+  void copy_dirty_chunks(const sim::World& world);  // sim thread: the periodic map save's copy
+  uint64_t version_at(uint64_t tick) const { return (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu); }
 
   const Options options_;
   std::unique_ptr<storage::StoreSet> stores_;
   // Sim thread only: the positions of the last batch (sorted by player), the map's baseline.
   std::vector<storage::Position> last_positions_;
   size_t batches_since_refresh_ = 0;
+  // The map's saves: the chunk hashes as last saved (the baseline), under map_mutex_ (the sim
+  // thread's stop and the worker's periodic save both use it); the chunks written since the last
+  // periodic copy (sim thread); the copy waiting for the worker (under map_mutex_).
+  std::mutex map_mutex_;
   ChunkHashes map_baseline_;
+  std::vector<uint8_t> dirty_chunks_;
+  struct MapCopy {
+    uint64_t tick = 0;
+    int32_t chunks_x = 0;
+    int32_t chunks_y = 0;
+    std::vector<std::pair<size_t, sim::Chunk>> chunks;
+  };
+  std::optional<MapCopy> map_copy_;
   // Sim thread: loads waiting (player -> ticket), and what this process last loaded or wrote for
   // each player (its version, and the save: the fallback of a load that times out). Bounded: beyond
   // known_players_max entries, those of players not in the world are forgotten.
