@@ -21,12 +21,3 @@ set_tests_properties(server_storage_services_test PROPERTIES FIXTURES_REQUIRED "
 add_test(NAME e2e.storage COMMAND ${PROJECT_SOURCE_DIR}/tools/e2e-storage.sh ${CMAKE_BINARY_DIR}/bin 20 24)
 set_tests_properties(e2e.storage PROPERTIES FIXTURES_REQUIRED "mariadb;redis" RESOURCE_LOCK "mariadb;redis"
                      TIMEOUT 180 RUN_SERIAL TRUE LABELS e2e ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
-
-# A player moving between regions (two storage services, one MariaDB; storage_regions_test.cpp).
-add_executable(server_storage_regions_test ${CMAKE_CURRENT_LIST_DIR}/storage_regions_test.cpp)
-target_link_libraries(server_storage_regions_test PRIVATE strata_server_storage GTest::gtest GTest::gtest_main)
-target_compile_options(server_storage_regions_test PRIVATE -Wno-maybe-uninitialized)
-add_test(NAME server_storage_regions_test COMMAND server_storage_regions_test)
-set_tests_properties(server_storage_regions_test PROPERTIES FIXTURES_REQUIRED "mariadb;redis"
-                     RESOURCE_LOCK "mariadb;redis" TIMEOUT 300 LABELS services
-                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
