@@ -96,7 +96,7 @@ class RegionLink;
   X(join_load_timeouts, "", "joins whose save did not load within join_wait_ticks: the last known state")      \
   X(join_loads_refused, "", "joins whose save could not be asked for (queue full): the last known state")      \
   X(join_waits_abandoned, "", "clients that left while their join waited for its save: no join, no leave")     \
-  X(joins_refused_unloaded, "", "joins refused: the save was not loaded and the player may be held elsewhere")  \
+  X(joins_refused_unloaded, "", "joins refused: the save was not loaded and the player may be held elsewhere") \
   XA(rejected, sim::RejectReason, 1, "strata_commands_rejected_total{reason}", "Commands the rules rejected, by reason")
 
 struct NodeCounters {
@@ -332,8 +332,8 @@ class RegionalNode {
   Session* find_session(uint64_t client);
   Session& add_session(uint64_t client);  // replaces the client's session if it has one
   void erase_session(uint64_t client);
-  void begin_join(sim::PlayerId player);  // at once, or after its save is loaded (player_saves)
-  void release_joins(uint64_t tick);      // the waiting joins whose save is loaded or whose wait ran out
+  void begin_join(sim::PlayerId player);   // at once, or after its save is loaded (player_saves)
+  void release_joins(uint64_t tick);       // the waiting joins whose save is loaded or whose wait ran out
   void refuse_join(sim::PlayerId player);  // PlayerSaves::may_join_unloaded said no: the client goes
   void send_reliable(uint64_t client, std::span<const uint8_t> bytes);
   void pump_inbound();                  // network side

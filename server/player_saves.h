@@ -4,10 +4,10 @@
 // The node (server/node.h) holds a joining player's JoinCommand until its save is loaded off the
 // tick thread: it calls request() when the client connects, poll() once a tick until answered, and
 // joins with the answer (or, after its wait runs out, with last_known(): what this process last
-// saved for the player, else a fresh start; or refuses the join when may_join_unloaded() says so). After every step it hands over the state of the
-// players that left (Effects::left_saves: leave, disconnect, the shutdown's final tick, the leaves
-// of a recovered world's first tick). Everything here is called on the sim thread and must not
-// block: the implementation (StorageService) queues reads and writes on the player port.
+// saved for the player, else a fresh start; or refuses the join when may_join_unloaded() says so). After every step it
+// hands over the state of the players that left (Effects::left_saves: leave, disconnect, the shutdown's final tick, the
+// leaves of a recovered world's first tick). Everything here is called on the sim thread and must not block: the
+// implementation (StorageService) queues reads and writes on the player port.
 #pragma once
 
 #include <cstdint>

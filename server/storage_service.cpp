@@ -499,7 +499,8 @@ StorageService::Poll StorageService::poll(sim::PlayerId player, std::optional<si
     if (loading.ticket && store_worker_) store_worker_->wake();
     return Poll::waiting;
   }
-  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer = stores_->players().take(*loading.ticket);
+  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer =
+      stores_->players().take(*loading.ticket);
   if (!answer) return Poll::waiting;
   const bool held = answer->ok() && answer->value && answer->value->held_by != 0;
   if (holds_ != nullptr && (held || !answer->ok())) {
@@ -593,8 +594,7 @@ size_t StorageService::pump_holds() {
   return 0;  // no port writes: the worker's idle wait is the ports' to decide
 }
 
-uint64_t StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick,
-                                      bool release) {
+uint64_t StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release) {
   const uint32_t id = sim::raw(player);
   if (known_.size() >= storage_limits::known_players_max && known_.find(id) == known_.end()) {
     std::erase_if(known_, [](const auto& entry) { return !entry.second.in_world; });

@@ -39,7 +39,8 @@
 // region held in an earlier run, except those of the recovered world (their leave saves do).
 // Without holds (the embedded store, one region) nothing of this runs.
 // Threads: two StoreWorkers in production, so a stalled MariaDB never holds the near queries:
-//   "strata-store"      players, maps, sessions (the cold store, the hot cache)
+//   "strata-store"      players, maps, sessions (the cold store, the hot cache), the holds' renewals
+//                       and the periodic map save's encoding
 //   "strata-positions"  positions, and the answers of the near queries
 // With Options::worker_threads false nothing runs by itself: the caller pumps (tests, simulation).
 //
@@ -147,9 +148,9 @@ struct NearRequest {
   X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
   X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
   X(player_saves_rehold, "strata_storage_player_saves_total{reason=rehold}", "Player saves queued, by reason")       \
-  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")         \
-  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")          \
-  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")      \
+  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")        \
+  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")         \
+  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")     \
   X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
   X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
   X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
@@ -198,12 +199,11 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   [[nodiscard]] std::optional<sim::World> load_map_world(const sim::WorldParams& params,
                                                          std::chrono::milliseconds timeout, std::string& error);
 
-  // TickObserver: after_tick (sim thread) queues the positions every M ticks; at_stop queues the
+  // TickObserver: after_tick (sim thread) queues the positions every M ticks (and the players, and
+  // the map's changed chunks, every storage.players_every_ticks / map_every_ticks); at_stop queues the
   // last positions (everyone gone), the map and the session's end, then waits up to shutdown_flush
   // for the queues to drain.
-  void after_tick(const RegionalNode& node) override {
-    observe(node.simulation().world(), node.last_changed_cells());
-  }
+  void after_tick(const RegionalNode& node) override { observe(node.simulation().world(), node.last_changed_cells()); }
   void at_stop(const RegionalNode& node) override { stop(node.simulation().world()); }
   // The same on a bare world (tests).
   // `changed`: the cells the tick wrote (sim::Effects::changed_cells), for the periodic map save.
@@ -249,9 +249,9 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   void save_changed_players(const sim::World& world);
   // The sequence the port gave the save, 0 when refused.
   uint64_t write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release);
-  size_t answer_near_queries();  // positions worker
-  size_t pump_holds();           // store worker (or pump()): the start's restart, the renewals
-  size_t pump_map_save();        // store worker (or pump()): encodes and queues a periodic map save
+  size_t answer_near_queries();                     // positions worker
+  size_t pump_holds();                              // store worker (or pump()): the start's restart, the renewals
+  size_t pump_map_save();                           // store worker (or pump()): encodes and queues a periodic map save
   void copy_dirty_chunks(const sim::World& world);  // sim thread: the periodic map save's copy
   uint64_t version_at(uint64_t tick) const { return (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu); }
 

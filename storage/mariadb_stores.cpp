@@ -96,15 +96,19 @@ constexpr std::array<const char*, statement_count> statement_sql = {
     // the newest save (version, assigned before, then equals VALUES(version)).
     "INSERT INTO players (player, version, state, holder, lease_until) VALUES (?, ?, ?, ?, IF(? = 0, 0, " STRATA_NOW_MS
     " + ?)) ON DUPLICATE KEY UPDATE"
-    " state = IF(VALUES(version) > version AND " STRATA_MAY_HOLD ", VALUES(state), state),"
-    " version = IF(" STRATA_MAY_HOLD ", GREATEST(version, VALUES(version)), version),"
-    " holder = IF(" STRATA_MAY_HOLD " AND VALUES(version) >= version, IF(VALUES(lease_until) = 0, 0, VALUES(holder)),"
+    " state = IF(VALUES(version) > version AND " STRATA_MAY_HOLD
+    ", VALUES(state), state),"
+    " version = IF(" STRATA_MAY_HOLD
+    ", GREATEST(version, VALUES(version)), version),"
+    " holder = IF(" STRATA_MAY_HOLD
+    " AND VALUES(version) >= version, IF(VALUES(lease_until) = 0, 0, VALUES(holder)),"
     " holder),"
     " lease_until = IF(" STRATA_MAY_HOLD " AND VALUES(version) >= version, VALUES(lease_until), lease_until)",
     // A claim (a load, or a restart's keep): a player the store does not know becomes a row of version 0.
     "INSERT INTO players (player, version, state, holder, lease_until) VALUES (?, 0, '', ?, " STRATA_NOW_MS
     " + ?) ON DUPLICATE KEY UPDATE"
-    " holder = IF(" STRATA_MAY_HOLD ", VALUES(holder), holder),"
+    " holder = IF(" STRATA_MAY_HOLD
+    ", VALUES(holder), holder),"
     " lease_until = IF(" STRATA_MAY_HOLD ", VALUES(lease_until), lease_until)",
     "SELECT version, state, holder FROM players WHERE player = ?",
     "UPDATE players SET lease_until = " STRATA_NOW_MS " + ? WHERE holder = ? AND lease_until > 0",

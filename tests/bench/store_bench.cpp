@@ -201,8 +201,8 @@ void bench_cache_churn(const strata::storage::testing::ServiceEnv& redis_env,
 // loads per second of a Redis hit (the single-region hot path), a MariaDB load without holds
 // (SELECT), and a MariaDB load with holds (the claim and the row in one transaction), each player
 // loaded once in turn; and batched saves per second with and without holds (the fenced upsert).
-void bench_holds(const strata::storage::testing::ServiceEnv& redis_env,
-                 const strata::storage::testing::ServiceEnv& env, uint32_t players) {
+void bench_holds(const strata::storage::testing::ServiceEnv& redis_env, const strata::storage::testing::ServiceEnv& env,
+                 uint32_t players) {
   RedisOptions redis_options;
   redis_options.host = redis_env.get("STRATA_REDIS_HOST");
   redis_options.port = static_cast<uint16_t>(std::stoi(redis_env.get("STRATA_REDIS_PORT")));
