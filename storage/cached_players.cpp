@@ -12,6 +12,8 @@ Outcome CachedPlayers::save(std::span<const PlayerRecord> records) {
   if (!outcome.ok()) return outcome;
   std::map<PlayerKey, PlayerRecord> newest;
   for (const PlayerRecord& record : records) {
+    // A fenced save (another region holds the player) may not be in the cold store: with holds the
+    // cache is never read by a load, so the entry only mirrors this region's saves.
     auto [slot, inserted] = newest.try_emplace(record.player, record);
     if (!inserted && record.version > slot->second.version) slot->second = record;
   }
@@ -39,6 +41,10 @@ void CachedPlayers::mark_stale(std::span<const PlayerRecord> records) {
 
 Result<std::optional<PlayerRecord>> CachedPlayers::load(PlayerKey player) {
   if (Outcome valid = validate(player); !valid.ok()) return {valid, {}};
+  if (cold_.holds_players()) {
+    ++cold_first_;
+    return cold_.load(player);
+  }
   if (all_stale_ || stale_.contains(static_cast<uint32_t>(player))) {
     ++stale_skips_;
     Result<std::optional<PlayerRecord>> cold = cold_.load(player);

@@ -107,6 +107,10 @@ bool StoreSet::degraded() const {
          impl_->sessions->degraded();
 }
 
+PlayerHolds* StoreSet::holds() {
+  return impl_->mariadb && impl_->mariadb->holds_players() ? impl_->mariadb.get() : nullptr;
+}
+
 CacheCounters StoreSet::cache_counters() const { return impl_->cached ? impl_->cached->counters() : CacheCounters{}; }
 
 }  // namespace strata::storage

@@ -1,7 +1,8 @@
 // storage/store_set.h: the stores a server runs with, built from its configuration in one place,
 // for main() to wire (the node only borrows the four ports).
 //   embedded (no service, the default): RocksStores under <data dir>/stores for every kind.
-//   with MariaDB: player state, maps and sessions in MariaDB (the global cold store).
+//   with MariaDB: player state, maps and sessions in MariaDB (the global cold store), with the
+//                 holds of players across regions when MariaDbOptions::region is set.
 //   with Redis:   live positions in Redis, and player state read through a Redis hot cache in front
 //                 of the cold store (MariaDB if configured, else the embedded store).
 // Player and session ports spill to <data dir>/spill-players and <data dir>/spill-sessions when their
@@ -55,6 +56,9 @@ class StoreSet {
   [[nodiscard]] bool degraded() const;
   // The hot cache's counters (all zero without Redis).
   [[nodiscard]] CacheCounters cache_counters() const;
+  // The holds of players across regions (MariaDB with MariaDbOptions::region set), else nullptr.
+  // Called only from the thread that pumps the player port (the backend is not thread-safe).
+  [[nodiscard]] PlayerHolds* holds();
 
  private:
   struct Impl;
