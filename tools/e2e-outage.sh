@@ -5,15 +5,17 @@
 #   - /readyz says degraded during each outage (200: the node stays in rotation) and ready again
 #     after it, and the tick kept running through it (at least half its rate: a tick that waited
 #     on a store would stall for the store's timeouts);
-#   - the server stops cleanly; over its session log (strata-replay saves), every return (before,
-#     during and after the outages) carried exactly the state of its leave;
+#   - the staying bots are all connected at the end; the server stops cleanly; over its session log
+#     (strata-replay saves), every return (before, during and after the outages) carried exactly
+#     the state of its leave, and players did leave and come back during each outage;
 #   - MariaDB then holds, for every player, exactly the state the log says it last left with (with
 #     that leave's version): no acknowledged save lost, none applied out of order. The log is what
 #     an uninterrupted run would have saved too: saves are derived from it, so this is the
 #     "final database equals an uninterrupted run's" of the issue without needing a deterministic
 #     swarm of bots.
-# Figures (printed, not asserted: this box is shared): tick p50/p99 (histogram bucket bounds),
-# longest tick and overruns in a window before the outages and in each outage, ticks per second.
+# Figures (printed, not asserted: this box is shared): ticks per second, tick p50/p99 and the
+# longest tick (as bounds of strata_tick_duration_seconds's buckets) and overruns, in a window before
+# the outages, in each outage and after them; the storage counters 5 s after the outages.
 # Services: the CTest fixtures' (STRATA_SERVICES_DIR; killed and restarted through their scripts'
 # down/up, so the test holds RESOURCE_LOCK mariadb;redis) or, without it, instances of its own.
 # Usage: e2e-outage.sh BIN_DIR [BOTS [OUTAGE_SECONDS]]   (defaults 50 and 8)

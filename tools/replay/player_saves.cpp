@@ -7,6 +7,7 @@
 
 #include "replay/replayer.h"
 #include "schema/log_codec.h"
+#include "sim/assert.h"
 #include "sim/simulation.h"
 
 namespace strata::tools {
@@ -59,12 +60,14 @@ void scan_tick(const sim::TickInput& input, const sim::Effects& effects, const s
         report.joins_rejected += 1;
       }
     } else if (const auto* leave = std::get_if<sim::LeaveCommand>(&command); leave != nullptr && applied) {
-      for (size_t k = 0; k < effects.left_saves.size(); ++k) {
+      bool saved = false;
+      for (size_t k = 0; k < effects.left_saves.size() && !saved; ++k) {
         if (taken[k] || effects.left_saves[k].first != leave->player) continue;
-        taken[k] = true;
+        taken[k] = saved = true;
         left(leave->player, effects.left_saves[k].second, log, input.tick, report);
-        break;
       }
+      // The rules hand over the state of every player an applied leave removed (sim/simulation.h).
+      STRATA_ASSERT(saved, input.tick, sim::raw(leave->player));
     }
   }
   for (size_t k = 0; k < effects.left_saves.size(); ++k) {
