@@ -147,6 +147,10 @@ struct ClientSlot {
   uint64_t clock_offset_us = 0;    // its clock's forward jumps
   uint64_t sessions = 0;
   uint64_t session_tick = 0;  // the node's tick when this session connected
+  // ... and the previous session's: a session that takes over its player while the player is still
+  // in the world (the node had not timed the last one out) continues its inputs' sequence numbers
+  // (regions seed 15 with the store group: a partition's reconnect, then a crash).
+  uint64_t previous_session_tick = 0;
   // Connected in the grace after a crash under a policy that does not promise the ticks a machine
   // crash loses: the handshake may have been the dead node's, whose in-flight snapshots show ticks
   // the log lost (seed 315 with the store group's churn). Its views newer than the durable tick or
@@ -871,6 +875,7 @@ void Vopr::deliver() {
       if (slot.generation == 0 && slot.game->state() == net::ClientState::connected) {
         slot.generation = generation_;
         slot.tainted = clock_.monotonic_us() < policy_grace_until_us_;
+        slot.previous_session_tick = slot.session_tick;
         slot.session_tick = hashes_.size() - 1;
         slot.reported_seq = 0;
       }
@@ -1029,7 +1034,8 @@ void Vopr::check_durability() {
 
 // DESIGN.md's promise read literally: an input a snapshot told its client was processed is in the
 // log that survives (a crash the fsync policy covers, or the clean stop): a command of that player
-// with that sequence, at or before the snapshot's tick and after its session began.
+// with that sequence, at or before the snapshot's tick and after its session (or, for a takeover,
+// the previous one) began.
 void Vopr::check_inputs_logged(const char* when) {
   const std::unique_ptr<replay::LogSource> log = store_.source();
   schema::TickRecord record;
@@ -1038,7 +1044,8 @@ void Vopr::check_inputs_logged(const char* when) {
     if (slot.generation != generation_ || slot.reported_seq == 0) continue;
     const auto player = static_cast<uint32_t>(i + 1);
     bool found = false;
-    for (uint64_t t = std::min(slot.reported_by, log->last_tick()); t > slot.session_tick && !found; --t) {
+    const uint64_t since = std::min(slot.session_tick, slot.previous_session_tick);
+    for (uint64_t t = std::min(slot.reported_by, log->last_tick()); t > since && !found; --t) {
       if (!log->read_tick(t, record).ok()) break;
       for (const sim::Command& command : record.input.commands) {
         found = found || std::visit(
