@@ -11,6 +11,8 @@
 #include <fstream>
 #include <thread>
 
+#include <unistd.h>
+
 #include "replay/rocks_log.h"
 #include "server/node_start.h"
 #include "sim/assert.h"
@@ -258,7 +260,47 @@ std::unique_ptr<StorageService> StorageService::open(const Options& options, std
   STRATA_REQUIRE(options.positions_every_ticks > 0 && options.players_every_ticks > 0);
   auto stores = storage::StoreSet::open(options.stores, error);
   if (!stores) return nullptr;
-  return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
+  Options adjusted = options;
+  const std::optional<uint64_t> epoch = persist_version_epoch(options.stores.data_dir, options.version_epoch_s, error);
+  if (!epoch) return nullptr;
+  adjusted.version_epoch_s = *epoch;
+  return std::unique_ptr<StorageService>(new StorageService(adjusted, std::move(stores)));
+}
+
+uint64_t StorageService::next_version_epoch(uint64_t wall_s, std::optional<uint64_t> last_epoch_s) {
+  return last_epoch_s ? std::max(wall_s, *last_epoch_s + 1) : wall_s;
+}
+
+std::optional<uint64_t> StorageService::persist_version_epoch(const std::string& data_dir, uint64_t wall_s,
+                                                              std::string& error) {
+  const std::filesystem::path path = std::filesystem::path(data_dir) / "storage-epoch";
+  std::optional<uint64_t> last;
+  if (std::ifstream in(path); in) {
+    std::string text;
+    std::getline(in, text);
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || value > UINT32_MAX) {
+      error = "storage: " + path.string() + " does not hold a version epoch (remove it only if no save was made)";
+      return std::nullopt;
+    }
+    last = value;
+  }
+  const uint64_t epoch = next_version_epoch(wall_s, last);
+  // Written before the first save, and synced: a machine crash must not let the next run reuse it.
+  const std::string temp = path.string() + ".new";
+  const std::string text = std::to_string(epoch) + "\n";
+  std::FILE* out = std::fopen(temp.c_str(), "wb");
+  const bool written = out != nullptr && std::fwrite(text.data(), 1, text.size(), out) == text.size() &&
+                       std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
+  if (out != nullptr) std::fclose(out);
+  std::error_code renamed;
+  if (written) std::filesystem::rename(temp, path, renamed);
+  if (!written || renamed) {
+    error = "storage: cannot write " + path.string();
+    return std::nullopt;
+  }
+  return epoch;
 }
 
 std::unique_ptr<StorageService> StorageService::over(const Options& options,
@@ -449,6 +491,7 @@ void StorageService::observe(const sim::World& world, std::span<const sim::CellC
   }
   if (world.tick % options_.positions_every_ticks == 0) write_positions(world, false);
   if (world.tick % options_.players_every_ticks == 0) save_changed_players(world);
+  verify_unverified();
 }
 
 void StorageService::copy_dirty_chunks(const sim::World& world) {
@@ -574,8 +617,11 @@ StorageService::Poll StorageService::poll(sim::PlayerId player, std::optional<si
     // The store failed (not "no such player"): what this process knows, else a fresh start.
     ++counters_.player_loads_failed;
     save = known.save;
+    known.unverified = !known.save.has_value();
+    if (known.unverified) unverified_.insert(id);
     return Poll::answered;
   }
+  known.unverified = false;
   if (!answer->value) {
     ++counters_.player_loads_none;
     return Poll::answered;
@@ -603,10 +649,51 @@ void StorageService::cancel(sim::PlayerId player) {
 }
 
 std::optional<sim::PlayerSave> StorageService::last_known(sim::PlayerId player) {
-  auto found = known_.find(sim::raw(player));
-  if (found == known_.end()) return std::nullopt;
-  found->second.in_world = true;
-  return found->second.save;
+  // Only a join without the store's answer asks (its load was refused or timed out).
+  Known& known = known_[sim::raw(player)];
+  known.in_world = true;
+  known.unverified = !known.save.has_value();
+  if (known.unverified) unverified_.insert(sim::raw(player));
+  return known.save;
+}
+
+// An unverified player in the world is verified when a read says the store holds nothing for them
+// (a new player: their saves are written from then on); if it holds a save, they stay unverified
+// (their next join loads it). One read each at a time, at most one batch of reads per tick.
+void StorageService::verify_unverified() {
+  size_t asked = 0;
+  for (auto it = unverified_.begin(); it != unverified_.end();) {
+    const uint32_t id = *it;
+    auto found = known_.find(id);
+    if (found == known_.end() || !found->second.unverified) {
+      if (found != known_.end() && found->second.verifying) cancelled_.push_back(*found->second.verifying);
+      if (found != known_.end()) found->second.verifying.reset();
+      it = unverified_.erase(it);
+      continue;
+    }
+    Known& known = found->second;
+    if (known.verifying) {
+      std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer =
+          stores_->players().take(*known.verifying);
+      if (!answer) {
+        ++it;
+        continue;
+      }
+      known.verifying.reset();
+      if (answer->ok()) {
+        // A new player is verified; one the store knows stays unverified until it joins again.
+        known.unverified = answer->value.has_value();
+        if (answer->value) known.version = std::max(known.version, answer->value->version);
+        it = unverified_.erase(it);
+        continue;
+      }
+    }
+    ++it;  // not asked yet, or the store failed: asked (again)
+    if (!known.unverified || !known.in_world || asked >= storage::port_batch_default) continue;
+    known.verifying = stores_->players().read(storage::PlayerKey{id});
+    asked += known.verifying ? 1 : 0;
+  }
+  if (asked > 0 && store_worker_) store_worker_->wake();
 }
 
 bool StorageService::may_join_unloaded(sim::PlayerId player) {
@@ -651,9 +738,19 @@ size_t StorageService::pump_holds() {
 uint64_t StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release) {
   const uint32_t id = sim::raw(player);
   if (known_.size() >= storage_limits::known_players_max && known_.find(id) == known_.end()) {
-    std::erase_if(known_, [](const auto& entry) { return !entry.second.in_world; });
+    std::erase_if(known_, [this](const auto& entry) {
+      if (entry.second.in_world) return false;
+      if (entry.second.verifying) cancelled_.push_back(*entry.second.verifying);
+      unverified_.erase(entry.first);
+      return true;
+    });
   }
   Known& known = known_[id];
+  if (known.unverified) {
+    std::lock_guard lock(mutex_);
+    ++counters_.player_saves_unverified;
+    return false;
+  }
   const uint64_t version = std::max(known.version + 1, (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu));
   storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save), release, 0};
   const storage::SubmitResult submitted = stores_->players().write(std::move(record));

@@ -58,6 +58,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -124,36 +125,37 @@ struct NearRequest {
 [[nodiscard]] std::string near_json(const storage::NearQuery& query, const std::vector<storage::Position>& players);
 
 // The storage's own counters, listed once: X(member, series, help) (net/counters.h's format).
-#define STRATA_STORAGE_SERVICE_COUNTERS(X)                                                                           \
-  X(position_batches, "strata_storage_position_batches_total{outcome=queued}", "Position batches, by outcome")       \
-  X(position_batches_refused, "strata_storage_position_batches_total{outcome=refused}",                              \
-    "Position batches, by outcome")                                                                                  \
-  X(positions_moved, "strata_storage_positions_total{change=moved}", "Live positions written, by change")            \
-  X(positions_gone, "strata_storage_positions_total{change=gone}", "Live positions written, by change")              \
-  X(near_answered, "strata_storage_near_queries_total{outcome=answered}", "Near queries, by outcome")                \
-  X(near_bad_request, "strata_storage_near_queries_total{outcome=bad_request}", "Near queries, by outcome")          \
-  X(near_busy, "strata_storage_near_queries_total{outcome=busy}", "Near queries, by outcome")                        \
-  X(near_failed, "strata_storage_near_queries_total{outcome=failed}", "Near queries, by outcome")                    \
-  X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")              \
-  X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                            \
-  X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                   \
-  X(map_saves_periodic, "strata_storage_map_saves_total{outcome=periodic}", "Map saves, by outcome")                 \
-  X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")           \
-  X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")     \
-  X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")         \
-  X(player_loads_none, "strata_storage_player_loads_total{outcome=none}", "Player save loads, by outcome")           \
-  X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")       \
-  X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")     \
-  X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome") \
-  X(player_loads_held, "strata_storage_player_loads_total{outcome=held}", "Player save loads, by outcome")           \
-  X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
-  X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
-  X(player_saves_rehold, "strata_storage_player_saves_total{reason=rehold}", "Player saves queued, by reason")       \
-  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")        \
-  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")         \
-  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")     \
-  X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
-  X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
+#define STRATA_STORAGE_SERVICE_COUNTERS(X)                                                                             \
+  X(position_batches, "strata_storage_position_batches_total{outcome=queued}", "Position batches, by outcome")         \
+  X(position_batches_refused, "strata_storage_position_batches_total{outcome=refused}",                                \
+    "Position batches, by outcome")                                                                                    \
+  X(positions_moved, "strata_storage_positions_total{change=moved}", "Live positions written, by change")              \
+  X(positions_gone, "strata_storage_positions_total{change=gone}", "Live positions written, by change")                \
+  X(near_answered, "strata_storage_near_queries_total{outcome=answered}", "Near queries, by outcome")                  \
+  X(near_bad_request, "strata_storage_near_queries_total{outcome=bad_request}", "Near queries, by outcome")            \
+  X(near_busy, "strata_storage_near_queries_total{outcome=busy}", "Near queries, by outcome")                          \
+  X(near_failed, "strata_storage_near_queries_total{outcome=failed}", "Near queries, by outcome")                      \
+  X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")                \
+  X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                              \
+  X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                     \
+  X(map_saves_periodic, "strata_storage_map_saves_total{outcome=periodic}", "Map saves, by outcome")                   \
+  X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")             \
+  X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")       \
+  X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")           \
+  X(player_loads_none, "strata_storage_player_loads_total{outcome=none}", "Player save loads, by outcome")             \
+  X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")         \
+  X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")       \
+  X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome")   \
+  X(player_loads_held, "strata_storage_player_loads_total{outcome=held}", "Player save loads, by outcome")             \
+  X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")             \
+  X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")     \
+  X(player_saves_rehold, "strata_storage_player_saves_total{reason=rehold}", "Player saves queued, by reason")         \
+  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")          \
+  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")           \
+  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")       \
+  X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")       \
+  X(player_saves_unverified, "strata_storage_player_saves_total{reason=unverified}", "Player saves queued, by reason") \
+  X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")            \
   X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
 
 struct StorageCounters {
@@ -170,7 +172,11 @@ class StorageService final : public StorageView, public TickObserver, public Pla
     uint32_t positions_every_ticks = 20;
     uint32_t players_every_ticks = 600;  // periodic saves of the players whose state changed
     uint32_t map_every_ticks = 0;        // periodic saves of the map's changed chunks (0: only at stop)
-    uint64_t version_epoch_s = 0;        // the session's start (Unix s): the high half of save versions
+    // The session's start (Unix s): the high half of save versions. open() raises it above the last
+    // run's on the same data dir (<data dir>/storage-epoch): a wall clock stepped back (NTP, a VM
+    // resumed) or a restart within the second must not version the recovered timeline's saves
+    // below (or equal to) the crashed run's (strata-vopr seeds 243, 344, 443, 448, 450).
+    uint64_t version_epoch_s = 0;
     uint16_t region = 1;
     storage::MapId map{1};
     storage::SessionId session{1};
@@ -187,8 +193,14 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // Opens the stores (MariaDB is reached and migrated here; Redis lazily). nullptr and `error` when
   // the embedded store cannot open or MariaDB cannot be reached.
   [[nodiscard]] static std::unique_ptr<StorageService> open(const Options& options, std::string& error);
+  // The epoch a run uses: the wall clock's, above the last run's when there was one.
+  [[nodiscard]] static uint64_t next_version_epoch(uint64_t wall_s, std::optional<uint64_t> last_epoch_s);
+  // Reads the last run's epoch from <data_dir>/storage-epoch and writes (synced) this run's.
+  // nullopt and `error` when the file holds something else or cannot be written.
+  [[nodiscard]] static std::optional<uint64_t> persist_version_epoch(const std::string& data_dir, uint64_t wall_s,
+                                                                     std::string& error);
   // Over stores the caller built (StoreSet::over: strata-vopr's twins, pumped by the caller with
-  // Options::worker_threads false).
+  // Options::worker_threads false; the caller keeps the epoch with next_version_epoch).
   [[nodiscard]] static std::unique_ptr<StorageService> over(const Options& options,
                                                             std::unique_ptr<storage::StoreSet> stores);
   ~StorageService() override;
@@ -283,12 +295,20 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // Sim thread: loads waiting (player -> ticket), and what this process last loaded or wrote for
   // each player (its version, and the save: the fallback of a load that times out). Bounded: beyond
   // known_players_max entries, those of players not in the world are forgotten.
+  // unverified: the player joined fresh because the store did not answer and this process knew
+  // nothing of them; their saves are not written until a read says the store holds none, so a
+  // store that comes back keeps what a returning player really had (strata-vopr seed 80: a cold
+  // store out past the join wait after a restart; the fresh state's leave overwrote the real one).
   struct Known {
     uint64_t version = 0;
     std::optional<sim::PlayerSave> save;
     bool in_world = false;
     uint64_t release_sequence = 0;  // the port's sequence of its last leave save (holds)
+    bool unverified = false;
+    std::optional<storage::Ticket> verifying;
   };
+  void verify_unverified();
+  std::set<uint32_t> unverified_;  // the ids of the unverified players (Known::unverified)
   // A load: its ticket, or (holds, after a "held" or failed answer) the polls left before it is
   // asked again.
   struct Loading {

@@ -19,6 +19,7 @@
 #include "server/storage_service.h"
 #include "sim/hash.h"
 #include "sim/simulation.h"
+#include "storage/memory_stores.h"
 
 #ifndef STRATA_PROMTOOL
 #define STRATA_PROMTOOL ""
@@ -206,9 +207,35 @@ TEST(StorageService, RecoveredPlayersAreGoneAndEveryoneIsRefreshedPeriodically) 
   EXPECT_EQ(service->counters().positions_moved, 1U);
 }
 
+// The high half of save versions never goes back on one data dir: a wall clock stepped back, or a
+// restart within the same second, still versions the next run's saves above the last run's
+// (strata-vopr --faults all, seeds 443, 448, 450: a machine crash lost ticks, and the recovered
+// timeline's saves were refused as older than, or equal to, those of the lost one).
+TEST(StorageService, VersionEpochNeverGoesBackOnOneDataDir) {
+  TempDir dir("epoch");
+  StorageService::Options options = embedded_options(dir);
+  options.version_epoch_s = 1000;
+  EXPECT_EQ(open_or_fail(options)->options().version_epoch_s, 1000U);
+  options.version_epoch_s = 990;  // stepped back
+  EXPECT_EQ(open_or_fail(options)->options().version_epoch_s, 1001U);
+  EXPECT_EQ(open_or_fail(options)->options().version_epoch_s, 1002U);  // within the same second
+  options.version_epoch_s = 5000;
+  EXPECT_EQ(open_or_fail(options)->options().version_epoch_s, 5000U);
+  EXPECT_EQ(StorageService::next_version_epoch(7, std::nullopt), 7U);
+  EXPECT_EQ(StorageService::next_version_epoch(7, 9), 10U);
+  {
+    std::ofstream out(dir.path / "storage-epoch", std::ios::trunc);
+    out << "not a number\n";
+  }
+  std::string error;
+  EXPECT_FALSE(StorageService::open(options, error));
+  EXPECT_NE(error.find("storage-epoch"), std::string::npos) << error;
+}
+
 // After a crash the recovered players' leaves win over what the crashed run saved, even when the
-// wall clock stepped back between the runs (a lower high half of the version): start() reads their
-// stored versions first (strata-vopr --faults all, seed 21: a 33 s step back, then a crash).
+// next run's epoch is lower (the clock stepped back, and the data dir's storage-epoch is gone):
+// start() reads their stored versions first (strata-vopr --faults all, seed 21: a 33 s step back,
+// then a crash).
 TEST(StorageService, RecoveredPlayersLeavesWinAfterTheClockSteppedBack) {
   TempDir dir("clock-back");
   sim::Player player = player_at(3, 4, 4);
@@ -222,7 +249,8 @@ TEST(StorageService, RecoveredPlayersLeavesWinAfterTheClockSteppedBack) {
     const std::pair<sim::PlayerId, sim::PlayerSave> saves[] = {{player.id, crashed_run}};
     service->left(100, saves);
     ASSERT_TRUE(service->flush(std::chrono::milliseconds(5000)));
-  }  // the process dies
+  }                                                     // the process dies
+  std::filesystem::remove(dir.path / "storage-epoch");  // this test is about the stored versions
   StorageService::Options options = embedded_options(dir);
   options.version_epoch_s = 1'700'000'000 - 33;
   auto service = open_or_fail(options);
@@ -239,6 +267,62 @@ TEST(StorageService, RecoveredPlayersLeavesWinAfterTheClockSteppedBack) {
   std::optional<sim::PlayerSave> loaded;
   for (int i = 0; i < 10 && service->poll(player.id, loaded) == PlayerSaves::Poll::waiting; ++i) service->pump();
   EXPECT_EQ(loaded, recovered);
+}
+
+// A player who joined fresh because the store did not answer (and this process knew nothing of
+// them) never overwrites what the store holds; a new player is verified by a read once the store
+// answers, and saved from then on (strata-vopr seed 80: the cold store out past the join wait
+// after a restart, and the fresh state's leave replaced the player's real save).
+TEST(StorageService, AFreshJoinWithoutTheStoresAnswerNeverOverwritesTheRealSave) {
+  storage::MemoryStores twin;
+  StorageService::Options options;
+  options.worker_threads = false;
+  options.version_epoch_s = 3;
+  auto service = StorageService::over(options, storage::StoreSet::over(twin, twin, twin, twin));
+  sim::World world = sim::Simulation(small_params()).world();
+  world.tick = 40;
+  service->start(world, std::chrono::milliseconds(0));
+  const sim::Player returning = player_at(5, 2, 2);
+  const storage::PlayerRecord real{storage::PlayerKey{5}, uint64_t{2} << 32,
+                                   encode_player_save(sim::save_of(returning))};
+  ASSERT_TRUE(twin.save(std::span(&real, 1)).ok());
+  twin.set_down(true);
+  std::optional<sim::PlayerSave> loaded;
+  for (const uint32_t id : {5U, 6U}) {
+    ASSERT_TRUE(service->request(sim::PlayerId{id}));
+    service->pump();
+    ASSERT_EQ(service->poll(sim::PlayerId{id}, loaded), PlayerSaves::Poll::answered);
+    EXPECT_FALSE(loaded);  // a fresh start
+  }
+  EXPECT_EQ(service->counters().player_loads_failed, 2U);
+  sim::Player fresh5 = player_at(5, 9, 9);
+  sim::Player fresh6 = player_at(6, 7, 7);
+  world.players = {fresh5, fresh6};
+  world.tick = 41;
+  service->observe(world);  // asks about both: the store is down
+  service->pump();
+  twin.set_down(false);
+  world.tick = 42;
+  service->observe(world);  // the answers (failed): asked again
+  service->pump();
+  world.tick = 43;
+  service->observe(world);  // 5: the store holds a save (stays unverified); 6: none (verified)
+  service->pump();
+  world.tick = 44;
+  service->observe(world);  // nothing more is asked
+  const std::pair<sim::PlayerId, sim::PlayerSave> leaving[] = {{fresh5.id, sim::save_of(fresh5)},
+                                                               {fresh6.id, sim::save_of(fresh6)}};
+  service->left(45, leaving);
+  EXPECT_EQ(service->counters().player_saves_unverified, 1U);
+  EXPECT_EQ(service->counters().player_saves_left, 1U);
+  ASSERT_TRUE(service->flush(std::chrono::milliseconds(1000)));
+  EXPECT_EQ(twin.players().at(storage::PlayerKey{5}), real);
+  EXPECT_EQ(decode_player_save(twin.players().at(storage::PlayerKey{6}).state), sim::save_of(fresh6));
+  // Player 5 comes back while the store answers: what they really had.
+  ASSERT_TRUE(service->request(sim::PlayerId{5}));
+  service->pump();
+  ASSERT_EQ(service->poll(sim::PlayerId{5}, loaded), PlayerSaves::Poll::answered);
+  EXPECT_EQ(loaded, sim::save_of(returning));
 }
 
 // Near queries waiting for the store are bounded: beyond the bound the answer is 503 at once, and

@@ -7,6 +7,8 @@
 //
 //   strata-vopr [--seed S] [--ticks N] [--clients C] [--faults LIST] [--regions R] [--count K | --forever]
 //
+// The node runs with its stores (issue 16): the StorageService over in-memory twins of the cold store
+// and the hot one, pumped on the simulation's thread (stores.h); --faults store adds their outages.
 // --regions R > 1 runs R regions replicating through the JetStream twin (simulator.h, run_cluster):
 // the plan of each region, the bus's, each region's invariants, then the cluster's.
 #include <spdlog/sinks/stdout_sinks.h>

@@ -147,6 +147,15 @@ struct ClientSlot {
   uint64_t clock_offset_us = 0;    // its clock's forward jumps
   uint64_t sessions = 0;
   uint64_t session_tick = 0;  // the node's tick when this session connected
+  // ... and the previous session's: a session that takes over its player while the player is still
+  // in the world (the node had not timed the last one out) continues its inputs' sequence numbers
+  // (regions seed 15 with the store group: a partition's reconnect, then a crash).
+  uint64_t previous_session_tick = 0;
+  // Connected in the grace after a crash under a policy that does not promise the ticks a machine
+  // crash loses: the handshake may have been the dead node's, whose in-flight snapshots show ticks
+  // the log lost (seed 315 with the store group's churn). Its views newer than the durable tick or
+  // of another world are the policy's losses, until its next session.
+  bool tainted = false;
   uint32_t reported_seq = 0;  // the newest input a snapshot said was processed ...
   uint64_t reported_by = 0;   // ... by this tick at the latest
   sdk::GameClientStats past;  // of its earlier sessions
@@ -330,6 +339,10 @@ class Vopr {
   uint64_t crashes_ = 0, machine_crashes_ = 0, log_failures_ = 0, log_faults_ = 0, reconnects_ = 0;
   uint64_t partition_drops_ = 0, down_drops_ = 0;
   uint64_t policy_losses_ = 0, seen_max_ = 0, open_at_end_ = 0;
+  // Until then (monotonic us) a handshake that completes may have completed with the dead node:
+  // the datagrams it sent still arrive, and under a policy that does not promise its ticks they may
+  // show a lost timeline (ClientSlot::tainted).
+  uint64_t policy_grace_until_us_ = 0;
   net::DropCounters drops_;  // the netchannel's, summed over the node's incarnations
   void add_drops() {
     const net::DropCounters d = node().net_server().total_drops();
@@ -713,6 +726,7 @@ void Vopr::crash(CrashKind kind, const char* why) {
       policy_losses_ += 1;  // the policy's documented risk (a machine crash under none / every_n_ticks)
     }
   }
+  if (!promised) policy_grace_until_us_ = clock_.monotonic_us() + 2'000'000;  // beyond any link's delay
   seen_max_ = 0;
   hashes_.resize(kept + 1);
   if (restart_at_ < ticks_) restart_at_ = ticks_;
@@ -855,6 +869,8 @@ void Vopr::deliver() {
       // Tagged when the handshake completes: one begun before a crash may finish with the next node.
       if (slot.generation == 0 && slot.game->state() == net::ClientState::connected) {
         slot.generation = generation_;
+        slot.tainted = clock_.monotonic_us() < policy_grace_until_us_;
+        slot.previous_session_tick = slot.session_tick;
         slot.session_tick = hashes_.size() - 1;
         slot.reported_seq = 0;
       }
@@ -905,6 +921,7 @@ void Vopr::connect_client(size_t i) {
   reconnects_ += slot.sessions > 1 ? 1 : 0;
   slot.game = std::make_unique<sdk::GameClient>(sdk::default_game_client_config());
   slot.generation = 0;  // set when connected
+  slot.tainted = false;
   if (auto token = mint(static_cast<uint32_t>(i + 1), client_now(slot), false))
     (void)slot.game->connect(*token, client_now(slot));
 }
@@ -995,6 +1012,10 @@ void Vopr::check_durability() {
     const uint64_t seen = std::max({game.newest_tick(), game.welcome() ? game.welcome()->tick : 0, heard});
     if (seen == 0) continue;
     seen_max_ = std::max(seen_max_, seen);
+    if (seen > durable && slot.tainted) {
+      policy_losses_ += 1;
+      continue;
+    }
     check(inv_durability, seen <= durable,
           "client" + std::to_string(i) + " saw tick " + std::to_string(seen) + ", durable " + std::to_string(durable));
   }
@@ -1008,7 +1029,8 @@ void Vopr::check_durability() {
 
 // DESIGN.md's promise read literally: an input a snapshot told its client was processed is in the
 // log that survives (a crash the fsync policy covers, or the clean stop): a command of that player
-// with that sequence, at or before the snapshot's tick and after its session began.
+// with that sequence, at or before the snapshot's tick and after its session (or, for a takeover,
+// the previous one) began.
 void Vopr::check_inputs_logged(const char* when) {
   const std::unique_ptr<replay::LogSource> log = store_.source();
   schema::TickRecord record;
@@ -1017,7 +1039,8 @@ void Vopr::check_inputs_logged(const char* when) {
     if (slot.generation != generation_ || slot.reported_seq == 0) continue;
     const auto player = static_cast<uint32_t>(i + 1);
     bool found = false;
-    for (uint64_t t = std::min(slot.reported_by, log->last_tick()); t > slot.session_tick && !found; --t) {
+    const uint64_t since = std::min(slot.session_tick, slot.previous_session_tick);
+    for (uint64_t t = std::min(slot.reported_by, log->last_tick()); t > since && !found; --t) {
       if (!log->read_tick(t, record).ok()) break;
       for (const sim::Command& command : record.input.commands) {
         found = found || std::visit(
@@ -1046,6 +1069,10 @@ void Vopr::check_tick() {
       slot.reported_by = t;
     }
     if (t >= hashes_.size()) continue;
+    if (slot.game->last_world_quick_hash() != hashes_[t].quick && slot.tainted) {
+      policy_losses_ += 1;  // a view of the lost timeline, from the dead node (see ClientSlot::tainted)
+      continue;
+    }
     check(inv_client_world_hash, slot.game->last_world_quick_hash() == hashes_[t].quick,
           "client" + std::to_string(i) + " world hash at tick " + std::to_string(t));
     check(inv_client_checksums, slot.game->stats().checksum_mismatches == 0,

@@ -55,6 +55,9 @@ void VoprStores::open(const server::ServerConfig& config, uint64_t wall_us) {
   std::optional<server::StorageService::Options> options = server::StorageService::options_from(config, wall_us, error);
   STRATA_ASSERT(options.has_value(), error);
   options->worker_threads = false;  // pumped by the simulation: a run reproduces from its seed
+  // As open() does with <data dir>/storage-epoch (written synced: any crash keeps it).
+  options->version_epoch_s = server::StorageService::next_version_epoch(options->version_epoch_s, last_epoch_);
+  last_epoch_ = options->version_epoch_s;
   options->players_every_ticks = 100;
   options->shutdown_flush = std::chrono::milliseconds(1000);  // the end is quiet: one pump drains it
   auto stores = storage::StoreSet::over(cached_, cold_, hot_, cold_, {}, &journal_);
@@ -258,8 +261,17 @@ void VoprStores::cancel(sim::PlayerId player) {
 std::optional<sim::PlayerSave> VoprStores::last_known(sim::PlayerId player) { return service_->last_known(player); }
 
 void VoprStores::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
-  for (const auto& [player, save] : saves) history_[sim::raw(player)].push_back(Left{tick, save});
-  service_->left(tick, saves);
+  // One at a time, to see which saves the service kept back (a player it could not verify joined
+  // fresh: its state is not the player's, the store keeps theirs).
+  for (const auto& pair : saves) {
+    const uint64_t unverified = service_->counters().player_saves_unverified;
+    service_->left(tick, std::span(&pair, 1));
+    if (service_->counters().player_saves_unverified == unverified) {
+      history_[sim::raw(pair.first)].push_back(Left{tick, pair.second});
+    } else {
+      saves_kept_back_ += 1;
+    }
+  }
 }
 
 std::vector<std::string> VoprStores::stats() const {
@@ -297,6 +309,7 @@ std::vector<std::string> VoprStores::stats() const {
   add("joins_with_save", joins_with_save_);
   add("joins_degraded", joins_degraded_);
   add("joins_degraded_differ", joins_degraded_differ_);
+  add("saves_kept_back_unverified", saves_kept_back_);
   add("joins_policy_lost", joins_policy_lost_);
   add("journal_lost_saves", journal_lost_saves_);
   add("joins_journal_lost", joins_journal_lost_);

@@ -120,6 +120,7 @@ class VoprStores final : public server::PlayerSaves {
   // machine crash is taken to lose it all (the saves in it are then not held to store_returns).
   storage::MemorySpill journal_{size_t{1} << 20};
   std::set<uint32_t> journal_lost_;
+  std::optional<uint64_t> last_epoch_;  // the data dir's storage-epoch
   std::unique_ptr<server::StorageService> service_;
   std::map<uint32_t, std::vector<Left>> history_;  // each player's leaves in the surviving timeline
   std::set<uint32_t> degraded_;                    // players whose pending join got no answer from the store
@@ -130,7 +131,7 @@ class VoprStores final : public server::PlayerSaves {
   server::StorageCounters past_;  // of earlier incarnations
   uint64_t outages_ = 0, restarts_ = 0, joins_checked_ = 0, joins_with_save_ = 0, joins_degraded_ = 0;
   uint64_t joins_degraded_differ_ = 0, incarnations_ = 0, joins_policy_lost_ = 0, journal_lost_saves_ = 0;
-  uint64_t joins_journal_lost_ = 0;
+  uint64_t joins_journal_lost_ = 0, saves_kept_back_ = 0;
 };
 
 }  // namespace strata::vopr
