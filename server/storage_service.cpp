@@ -237,7 +237,7 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
     db.create_database = s.mariadb_create_database;
     db.connect_timeout_s = s.mariadb_connect_timeout_s;
     db.io_timeout_s = s.mariadb_io_timeout_s;
-    db.region = config.region;  // the global store: players are held by region (PlayerHolds)
+    db.region = s.mariadb_holds ? config.region : 0;  // the global store: players held by region
     db.lease = std::chrono::seconds(s.mariadb_lease_s);
     out.stores.mariadb = db;
   }
