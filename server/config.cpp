@@ -282,6 +282,8 @@ const std::vector<Key>& keys() {
                       "MariaDB read and write timeout of one call"),
       STRATA_UNSIGNED("storage.mariadb.lease_s", storage.mariadb_lease_s, 1, 3600,
                       "a region's hold of its online players lasts this long after its last renewal"),
+      STRATA_BOOL("storage.mariadb.holds", storage.mariadb_holds,
+                  "players held by region across regions (false: one region only, loads may hit the Redis cache)"),
       STRATA_STRING("net.bind", bind_address, "address the UDP, TCP, HTTP and metrics listeners bind"),
       STRATA_UNSIGNED("net.udp_port", udp_port, 0, 65535, "netchannel UDP port (0: any free port)"),
       STRATA_UNSIGNED("net.tcp_port", tcp_port, 0, 65535, "netchannel TCP fallback port"),

@@ -68,6 +68,9 @@ struct StorageSettings {
   // How long a region's hold of its online players outlives its last renewal (renewed every third
   // of it): a crashed region's players may join elsewhere after at most this (issue 16 item 5).
   uint32_t mariadb_lease_s = 30;
+  // Players held by region (the above); false only for a deployment of one region that wants its
+  // Redis hot cache to answer loads (with holds every load is a MariaDB claim).
+  bool mariadb_holds = true;
 };
 
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".

@@ -239,7 +239,7 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
     db.create_database = s.mariadb_create_database;
     db.connect_timeout_s = s.mariadb_connect_timeout_s;
     db.io_timeout_s = s.mariadb_io_timeout_s;
-    db.region = config.region;  // the global store: players are held by region (PlayerHolds)
+    db.region = s.mariadb_holds ? config.region : 0;  // the global store: players held by region
     db.lease = std::chrono::seconds(s.mariadb_lease_s);
     out.stores.mariadb = db;
   }
@@ -321,9 +321,13 @@ StorageService::StorageService(const Options& options, std::unique_ptr<storage::
   std::function<size_t()> positions = pumps[2];
   pumps.erase(pumps.begin() + 2);
   // The map's periodic save is encoded before the ports are pumped (it is applied in the same
-  // round); the holds first: a region's restart runs before any claim of its new session.
+  // round); the holds first: a region's restart runs before any claim of its new session, and the
+  // player port waits while it is pending (a claim answered before it would be released by it).
   pumps.insert(pumps.begin(), [this] { return pump_map_save(); });
-  if (holds_ != nullptr) pumps.insert(pumps.begin(), [this] { return pump_holds(); });
+  if (holds_ != nullptr) {
+    pumps[1] = [this, players = pumps[1]] { return holds_restart_pending() ? 0 : players(); };
+    pumps.insert(pumps.begin(), [this] { return pump_holds(); });
+  }
   store_worker_ = std::make_unique<storage::StoreWorker>(std::move(pumps), options_.worker_idle);
   positions_worker_ = std::make_unique<storage::StoreWorker>(
       std::vector<std::function<size_t()>>{positions, [this] { return answer_near_queries(); }}, options_.worker_idle);
@@ -339,7 +343,11 @@ StorageService::~StorageService() {
 size_t StorageService::pump() {
   size_t applied = holds_ != nullptr ? pump_holds() : 0;
   applied += pump_map_save();
-  for (const auto& one : stores_->pumps()) applied += one();
+  const std::vector<std::function<size_t()>> pumps = stores_->pumps();  // players, maps, positions, sessions
+  for (size_t i = 0; i < pumps.size(); ++i) {
+    if (i == 0 && holds_ != nullptr && holds_restart_pending()) continue;  // as the worker does
+    applied += pumps[i]();
+  }
   answer_near_queries();
   return applied;
 }
@@ -701,6 +709,11 @@ bool StorageService::may_join_unloaded(sim::PlayerId player) {
   spdlog::warn("storage: player {} not loaded in time (held by another region, or the store failing): join refused",
                sim::raw(player));
   return false;
+}
+
+bool StorageService::holds_restart_pending() {
+  std::lock_guard lock(holds_mutex_);
+  return holds_restart_.has_value();
 }
 
 size_t StorageService::pump_holds() {

@@ -266,7 +266,8 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   void save_changed_players(const sim::World& world);
   // The sequence the port gave the save, 0 when refused.
   uint64_t write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release);
-  size_t answer_near_queries();                     // positions worker
+  size_t answer_near_queries();  // positions worker
+  bool holds_restart_pending();
   size_t pump_holds();                              // store worker (or pump()): the start's restart, the renewals
   size_t pump_map_save();                           // store worker (or pump()): encodes and queues a periodic map save
   void copy_dirty_chunks(const sim::World& world);  // sim thread: the periodic map save's copy

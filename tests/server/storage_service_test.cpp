@@ -629,6 +629,12 @@ TEST(StorageConfig, KeysAreReadAndCheckedAndTheOptionsFollowThem) {
   EXPECT_EQ(options->map_every_ticks, 50U);
   EXPECT_EQ(options->stores.mariadb->region, 1);  // MariaDB is global: players are held by region
   EXPECT_EQ(options->stores.mariadb->lease, std::chrono::seconds(9));
+  ServerConfig one_region = config;
+  ASSERT_TRUE(apply_override(one_region, "storage.mariadb.holds=false").empty());
+  ASSERT_TRUE(apply_override(one_region, "storage.mariadb.password_file=" + password_file).empty());
+  std::optional<StorageService::Options> without = StorageService::options_from(one_region, 1'000'000'000, error);
+  ASSERT_TRUE(without && without->stores.mariadb) << error;
+  EXPECT_EQ(without->stores.mariadb->region, 0);
   EXPECT_EQ(options->version_epoch_s, 1000U);  // the session's start, in seconds
   EXPECT_EQ(config.storage.join_wait_ticks, 5U);
   EXPECT_TRUE(config.storage.load_map_from_store);
