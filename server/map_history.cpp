@@ -1,0 +1,322 @@
+// server/map_history.cpp — see map_history.h.
+#include "server/map_history.h"
+
+#include <algorithm>
+
+#include "sim/assert.h"
+#include "sim/hash.h"
+
+namespace strata::server {
+
+namespace {
+
+// A key: chunk index, cell index in the chunk, layer (so keys sort by chunk, which the hash wants).
+constexpr uint64_t layer_bits = 2;
+constexpr uint64_t cell_bits = 10;
+static_assert(sim::limits::chunk_cells == 1 << cell_bits, "a chunk's cell index in cell_bits");
+static_assert(static_cast<uint64_t>(sim::Layer::count) <= 1U << layer_bits, "a layer in layer_bits");
+
+size_t key_chunk(uint64_t key) { return static_cast<size_t>(key >> (cell_bits + layer_bits)); }
+size_t key_cell(uint64_t key) { return static_cast<size_t>((key >> layer_bits) & ((1U << cell_bits) - 1)); }
+size_t key_layer(uint64_t key) { return static_cast<size_t>(key & ((1U << layer_bits) - 1)); }
+
+sim::CellBefore read_layer(const sim::Chunk& chunk, size_t i, size_t layer) {
+  sim::CellBefore out;
+  out.stamp = sim::LwwStamp{chunk.stamp_hlc[layer][i], sim::RegionId{chunk.stamp_region[layer][i]}};
+  switch (static_cast<sim::Layer>(layer)) {
+    case sim::Layer::floor: out.value = {chunk.floor[i], 0}; break;
+    case sim::Layer::active: out.value = {chunk.active[i], chunk.active_state[i]}; break;
+    case sim::Layer::ceiling: out.value = {chunk.ceiling[i], 0}; break;
+    case sim::Layer::count: STRATA_ASSERT(false, "bad layer in a history key", layer);
+  }
+  return out;
+}
+
+void write_layer(sim::Chunk& chunk, size_t i, size_t layer, const sim::CellBefore& v) {
+  chunk.stamp_hlc[layer][i] = v.stamp.hlc;
+  chunk.stamp_region[layer][i] = raw(v.stamp.region);
+  switch (static_cast<sim::Layer>(layer)) {
+    case sim::Layer::floor: chunk.floor[i] = v.value.kind; return;
+    case sim::Layer::active:
+      chunk.active[i] = v.value.kind;
+      chunk.active_state[i] = v.value.state;
+      return;
+    case sim::Layer::ceiling: chunk.ceiling[i] = v.value.kind; return;
+    case sim::Layer::count: break;
+  }
+  STRATA_ASSERT(false, "bad layer in a history key", layer);
+}
+
+uint64_t mark_of(const sim::World& world, sim::RegionId origin) {
+  for (const sim::BusMark& mark : world.bus_applied) {
+    if (mark.origin == origin) return mark.seq;
+  }
+  return 0;
+}
+
+}  // namespace
+
+MapHistory::MapHistory(MapHistoryConfig config) : config_(config) {
+  STRATA_REQUIRE(config_.window_ticks >= 1 && config_.window_ticks <= map_history_limits::window_ticks_max,
+                 config_.window_ticks);
+  STRATA_REQUIRE(config_.entries_max >= 1 && config_.entries_max <= map_history_limits::entries_max,
+                 config_.entries_max);
+}
+
+uint64_t MapHistory::cell_key(const sim::TileMap& map, sim::CellPos cell, sim::Layer layer) {
+  STRATA_ASSERT(map.in_bounds(cell) && sim::enum_valid(layer), cell.x, cell.y);
+  return (static_cast<uint64_t>(map.chunk_index(cell)) << (cell_bits + layer_bits)) |
+         (static_cast<uint64_t>(sim::TileMap::index_in_chunk(cell)) << layer_bits) | static_cast<uint64_t>(layer);
+}
+
+void MapHistory::record(const sim::World& world, const sim::TickInput& input, const sim::Effects& effects) {
+  STRATA_ASSERT(effects.changed_cells.size() == effects.changed_before.size(), effects.changed_cells.size(),
+                effects.changed_before.size());
+  if (started_ && last_tick_ + 1 != world.tick) {
+    // A tick went unrecorded (its log append failed, so the link never saw it): start again from
+    // this one, as after a restart.
+    const MapHistoryCounters counters = counters_;
+    *this = MapHistory(config_);
+    counters_ = counters;
+    counters_.restarts += 1;
+  }
+  last_tick_ = world.tick;
+  const bool first = !started_;
+  if (first) {
+    started_ = true;
+    reset_base(world);
+  }
+  TickRecord record{world.tick, effects.changed_cells.size(), 0};
+  for (size_t i = 0; i < effects.changed_cells.size(); ++i) {
+    const sim::CellChange& change = effects.changed_cells[i];
+    changes_.push_back(Change{cell_key(world.map, change.cell, change.layer), effects.changed_before[i]});
+  }
+  auto own = [&](const std::vector<sim::BlockWrite>& writes) {
+    for (const sim::BlockWrite& w : writes) {
+      writes_.push_back(Write{cell_key(world.map, w.cell, w.layer), {w.kind, w.state}, w.stamp, 0});
+    }
+    record.writes += writes.size();
+  };
+  own(effects.block_writes);
+  own(effects.rule_writes);
+  // Remote writes as applied: those the rules refused (bad values; the link's decoder lets none
+  // through) changed nothing and are left out; each belongs to its origin's next batch to end.
+  rejected_.clear();
+  for (const sim::Rejection& r : effects.rejections) rejected_.push_back(r.command_index);
+  std::sort(rejected_.begin(), rejected_.end());
+  for (size_t i = 0; i < input.commands.size(); ++i) {
+    const sim::Command& command = input.commands[i];
+    if (const auto* write = std::get_if<sim::RemoteBlockWriteCommand>(&command)) {
+      if (std::binary_search(rejected_.begin(), rejected_.end(), static_cast<uint32_t>(i))) continue;
+      const Origin& origin = origins_[raw(write->stamp.region)];
+      writes_.push_back(Write{cell_key(world.map, write->cell, write->layer),
+                              {write->kind, write->state},
+                              write->stamp,
+                              origin.closed + 1});
+      record.writes += 1;
+    } else if (const auto* end = std::get_if<sim::RemoteBatchCommand>(&command)) {
+      // Even when refused as stale: the writes before it came in that message.
+      if (end->origin != config_.region && raw(end->origin) != 0) close_batch(end->origin, end->stream_seq, world.tick);
+    }
+  }
+  ticks_.push_back(record);
+  counters_.ticks_recorded += 1;
+  counters_.entries = changes_.size() + writes_.size();
+  if (first) drop_front();  // what came before is unknown: the first tick is base
+  trim();
+  counters_.entries = changes_.size() + writes_.size();
+  counters_.entries_high = std::max(counters_.entries_high, counters_.entries);
+}
+
+void MapHistory::reset_base(const sim::World& world) {
+  // Conservative: a vector must hold everything this world applied up to and with its first
+  // recorded tick (the marks after it, our batches through it).
+  base_own_tick_ = std::max(base_own_tick_, world.tick);
+  for (const sim::BusMark& mark : world.bus_applied) {
+    Origin& origin = origins_[raw(mark.origin)];
+    origin.base_seq = std::max(origin.base_seq, mark.seq);
+  }
+}
+
+void MapHistory::close_batch(sim::RegionId origin_id, uint64_t seq, uint64_t tick) {
+  Origin& origin = origins_[raw(origin_id)];
+  origin.closed += 1;
+  if (origin.seqs.empty()) origin.first = origin.closed;
+  origin.seqs.push_back(seq);
+  origin.closed_at.push_back(tick);
+  STRATA_ASSERT(origin.first + origin.seqs.size() == origin.closed + 1, origin.first, origin.seqs.size(),
+                origin.closed);
+  if (origin.base_open != 0 && origin.base_open <= origin.closed) {
+    origin.base_seq = std::max(origin.base_seq, seq);
+    origin.base_open = 0;
+  }
+}
+
+uint64_t MapHistory::batch_seq(const Origin& origin, uint64_t batch) const {
+  if (batch < origin.first || batch > origin.closed) return 0;
+  return origin.seqs[static_cast<size_t>(batch - origin.first)];
+}
+
+void MapHistory::drop_front() {
+  STRATA_ASSERT(!ticks_.empty(), "dropping from an empty history");
+  const TickRecord record = ticks_.front();
+  STRATA_ASSERT(changes_.size() >= record.changes && writes_.size() >= record.writes, record.tick);
+  for (size_t i = 0; i < record.writes; ++i) {
+    const Write& w = writes_[i];
+    if (w.stamp.region == config_.region) {
+      base_own_tick_ = std::max(base_own_tick_, record.tick);
+      continue;
+    }
+    Origin& origin = origins_[raw(w.stamp.region)];
+    if (const uint64_t seq = batch_seq(origin, w.batch); seq != 0) {
+      origin.base_seq = std::max(origin.base_seq, seq);
+    } else {
+      origin.base_open = std::max(origin.base_open, w.batch);
+    }
+  }
+  changes_.erase(changes_.begin(), changes_.begin() + static_cast<ptrdiff_t>(record.changes));
+  writes_.erase(writes_.begin(), writes_.begin() + static_cast<ptrdiff_t>(record.writes));
+  ticks_.pop_front();
+  // A batch that ended before the oldest tick kept has no write in the window any more.
+  const uint64_t oldest = ticks_.empty() ? record.tick + 1 : ticks_.front().tick;
+  for (auto& [id, origin] : origins_) {
+    while (!origin.closed_at.empty() && origin.closed_at.front() < oldest) {
+      origin.closed_at.pop_front();
+      origin.seqs.pop_front();
+      origin.first += 1;
+    }
+  }
+}
+
+void MapHistory::trim() {
+  while (!ticks_.empty()) {
+    const bool too_long = ticks_.back().tick - ticks_.front().tick + 1 > config_.window_ticks;
+    const bool too_big = changes_.size() + writes_.size() > config_.entries_max;
+    if (!too_long && !too_big) return;
+    if (!too_long) counters_.ticks_trimmed_for_size += 1;
+    drop_front();
+  }
+}
+
+bool MapHistory::in_vector(const Write& write, uint64_t tick, const VectorAt& vector) const {
+  if (write.stamp.region == config_.region) return tick <= vector.own_through_tick;
+  const auto it = origins_.find(raw(write.stamp.region));
+  STRATA_ASSERT(it != origins_.end(), "a remote write of an origin the history does not know");
+  const uint64_t seq = batch_seq(it->second, write.batch);
+  if (seq == 0) return false;  // its batch has not ended here: we have not applied all of it
+  for (const schema::BusAppliedSeq& entry : vector.remote) {
+    if (entry.origin == write.stamp.region) return seq <= entry.seq;
+  }
+  return false;
+}
+
+HashAt MapHistory::hash_at(const sim::World& world, std::span<const uint64_t> chunk_hashes, const VectorAt& vector) {
+  const std::vector<sim::Chunk>& chunks = world.map.chunks();
+  STRATA_REQUIRE(chunk_hashes.size() == chunks.size(), chunk_hashes.size(), chunks.size());
+  HashAt out;
+  // Applied all of it?
+  for (const schema::BusAppliedSeq& entry : vector.remote) {
+    STRATA_REQUIRE(entry.origin != config_.region, "our own batches go in own_through_tick");
+    if (mark_of(world, entry.origin) < entry.seq) return out;
+  }
+  if (vector.own_through_tick > world.tick) return out;
+  // Holds all of the base?
+  out.verdict = HashAtVerdict::too_old;
+  if (!started_ || base_own_tick_ > vector.own_through_tick) return out;
+  for (const auto& [id, origin] : origins_) {
+    if (origin.base_open != 0) return out;
+    uint64_t seq = 0;
+    for (const schema::BusAppliedSeq& entry : vector.remote) {
+      if (raw(entry.origin) == id) seq = entry.seq;
+    }
+    if (origin.base_seq > seq) return out;
+  }
+  out.verdict = HashAtVerdict::hashed;
+  // The cut: the first tick with a write outside the vector.
+  size_t cut = ticks_.size();
+  size_t cut_change = 0;
+  size_t cut_write = 0;
+  {
+    size_t change_at = 0;
+    size_t write_at = 0;
+    for (size_t t = 0; t < ticks_.size() && cut == ticks_.size(); ++t) {
+      for (size_t i = 0; i < ticks_[t].writes; ++i) {
+        if (!in_vector(writes_[write_at + i], ticks_[t].tick, vector)) {
+          cut = t;
+          cut_change = change_at;
+          cut_write = write_at;
+          break;
+        }
+      }
+      change_at += ticks_[t].changes;
+      write_at += ticks_[t].writes;
+    }
+  }
+  if (cut == ticks_.size()) {
+    out.map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), chunk_hashes);
+    return out;
+  }
+  // Each write after the cut, with whether it is in the vector.
+  std::vector<uint64_t> keys;
+  std::vector<std::pair<size_t, bool>> after;  // (index in writes_, in the vector)
+  {
+    size_t write_at = cut_write;
+    for (size_t t = cut; t < ticks_.size(); ++t) {
+      for (size_t i = 0; i < ticks_[t].writes; ++i, ++write_at) {
+        const bool in = in_vector(writes_[write_at], ticks_[t].tick, vector);
+        after.emplace_back(write_at, in);
+        if (!in) keys.push_back(writes_[write_at].key);
+      }
+    }
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  // Only the cells written outside the vector can differ from now: each as it was before the cut
+  // (before its first change after it, else as now), joined with the vector's writes after it.
+  std::vector<sim::CellBefore> at(keys.size());
+  std::vector<uint8_t> have(keys.size(), 0);
+  for (size_t c = cut_change; c < changes_.size(); ++c) {
+    const auto it = std::lower_bound(keys.begin(), keys.end(), changes_[c].key);
+    if (it == keys.end() || *it != changes_[c].key) continue;
+    const auto k = static_cast<size_t>(it - keys.begin());
+    if (have[k] == 0) {
+      at[k] = changes_[c].before;
+      have[k] = 1;
+    }
+  }
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (have[k] == 0) at[k] = read_layer(chunks[key_chunk(keys[k])], key_cell(keys[k]), key_layer(keys[k]));
+  }
+  for (const auto& [index, in] : after) {
+    if (!in) continue;
+    const Write& w = writes_[index];
+    const auto it = std::lower_bound(keys.begin(), keys.end(), w.key);
+    if (it == keys.end() || *it != w.key) continue;
+    sim::CellBefore& held = at[static_cast<size_t>(it - keys.begin())];
+    if (sim::lww_wins(held.stamp, held.value, w.stamp, w.value)) held = sim::CellBefore{w.value, w.stamp};
+  }
+  // The chunks holding a cell that differs: copied, set to the vector's values, hashed again.
+  std::vector<uint64_t> hashes(chunk_hashes.begin(), chunk_hashes.end());
+  for (size_t k = 0; k < keys.size();) {
+    const size_t chunk = key_chunk(keys[k]);
+    size_t end = k;
+    bool differs = false;
+    for (; end < keys.size() && key_chunk(keys[end]) == chunk; ++end) {
+      if (!(read_layer(chunks[chunk], key_cell(keys[end]), key_layer(keys[end])) == at[end])) {
+        differs = true;
+        out.cells_reverted += 1;
+      }
+    }
+    if (differs) {
+      scratch_chunk_ = chunks[chunk];
+      for (size_t j = k; j < end; ++j) write_layer(scratch_chunk_, key_cell(keys[j]), key_layer(keys[j]), at[j]);
+      hashes[chunk] = sim::chunk_hash(scratch_chunk_);
+      out.chunks_rehashed += 1;
+    }
+    k = end;
+  }
+  out.map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), hashes);
+  return out;
+}
+
+}  // namespace strata::server
