@@ -32,19 +32,18 @@ sim::CellBefore read_layer(const sim::Chunk& chunk, size_t i, size_t layer) {
   return out;
 }
 
-void write_layer(sim::Chunk& chunk, size_t i, size_t layer, const sim::CellBefore& v) {
-  chunk.stamp_hlc[layer][i] = v.stamp.hlc;
-  chunk.stamp_region[layer][i] = raw(v.stamp.region);
-  switch (static_cast<sim::Layer>(layer)) {
-    case sim::Layer::floor: chunk.floor[i] = v.value.kind; return;
-    case sim::Layer::active:
-      chunk.active[i] = v.value.kind;
-      chunk.active_state[i] = v.value.state;
-      return;
-    case sim::Layer::ceiling: chunk.ceiling[i] = v.value.kind; return;
-    case sim::Layer::count: break;
-  }
-  STRATA_ASSERT(false, "bad layer in a history key", layer);
+sim::CellPos key_pos(const sim::TileMap& map, uint64_t key) {
+  const auto chunks_x = static_cast<size_t>(map.chunks_x());
+  const size_t chunk = key_chunk(key);
+  const size_t i = key_cell(key);
+  const auto side = static_cast<size_t>(sim::limits::chunk_size);
+  return sim::CellPos{static_cast<int32_t>((chunk % chunks_x) * side + i % side),
+                      static_cast<int32_t>((chunk / chunks_x) * side + i / side)};
+}
+
+// The key's term in the map's cell sum, for what the layer holds in `v`.
+uint64_t term_of(const sim::TileMap& map, uint64_t key, const sim::CellBefore& v) {
+  return sim::cell_layer_term(key_pos(map, key), static_cast<sim::Layer>(key_layer(key)), v.value, v.stamp);
 }
 
 uint64_t mark_of(const sim::World& world, sim::RegionId origin) {
@@ -121,11 +120,47 @@ void MapHistory::record(const sim::World& world, const sim::TickInput& input, co
   }
   ticks_.push_back(record);
   counters_.ticks_recorded += 1;
+  follow_sum(world, first);
   counters_.entries = changes_.size() + writes_.size();
   if (first) drop_front();  // what came before is unknown: the first tick is base
   trim();
   counters_.entries = changes_.size() + writes_.size();
   counters_.entries_high = std::max(counters_.entries_high, counters_.entries);
+}
+
+// The map's cell sum follows the tick's changes: per cell layer changed, its term before the first
+// change out, its term now in (the changes between telescope). One chunk a tick is summed again
+// from the map itself: a write the step made without listing it (a bug) is found within a round.
+void MapHistory::follow_sum(const sim::World& world, bool first) {
+  const sim::TileMap& map = world.map;
+  if (first || chunk_sums_.size() != map.chunks().size()) {
+    chunk_sums_.resize(map.chunks().size());
+    sum_ = sim::map_size_term(map.chunks_x(), map.chunks_y());
+    for (size_t c = 0; c < chunk_sums_.size(); ++c) {
+      chunk_sums_[c] = sim::chunk_cell_sum(map, c);
+      sum_ += chunk_sums_[c];
+    }
+    return;
+  }
+  const size_t count = ticks_.back().changes;
+  order_.clear();
+  for (size_t i = changes_.size() - count; i < changes_.size(); ++i) order_.emplace_back(changes_[i].key, i);
+  std::sort(order_.begin(), order_.end());  // by key, then in the order changed
+  for (size_t i = 0; i < order_.size(); ++i) {
+    if (i > 0 && order_[i].first == order_[i - 1].first) continue;
+    const uint64_t key = order_[i].first;
+    const uint64_t before = term_of(map, key, changes_[order_[i].second].before);
+    const uint64_t now = term_of(map, key, read_layer(map.chunks()[key_chunk(key)], key_cell(key), key_layer(key)));
+    sum_ += now - before;
+    chunk_sums_[key_chunk(key)] += now - before;
+  }
+  const size_t c = verify_next_++ % chunk_sums_.size();
+  const uint64_t actual = sim::chunk_cell_sum(map, c);
+  if (actual != chunk_sums_[c]) {
+    counters_.sum_mismatches += 1;
+    sum_ += actual - chunk_sums_[c];
+    chunk_sums_[c] = actual;
+  }
 }
 
 void MapHistory::reset_base(const sim::World& world) {
@@ -210,9 +245,9 @@ bool MapHistory::in_vector(const Write& write, uint64_t tick, const VectorAt& ve
   return false;
 }
 
-HashAt MapHistory::hash_at(const sim::World& world, std::span<const uint64_t> chunk_hashes, const VectorAt& vector) {
+HashAt MapHistory::hash_at(const sim::World& world, const VectorAt& vector) {
   const std::vector<sim::Chunk>& chunks = world.map.chunks();
-  STRATA_REQUIRE(chunk_hashes.size() == chunks.size(), chunk_hashes.size(), chunks.size());
+  STRATA_REQUIRE(chunk_sums_.size() == chunks.size(), chunk_sums_.size(), chunks.size());
   HashAt out;
   // Applied all of it?
   for (const schema::BusAppliedSeq& entry : vector.remote) {
@@ -253,7 +288,7 @@ HashAt MapHistory::hash_at(const sim::World& world, std::span<const uint64_t> ch
     }
   }
   if (cut == ticks_.size()) {
-    out.map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), chunk_hashes);
+    out.map_hash = sum_;
     return out;
   }
   // Each write after the cut, with whether it is in the vector.
@@ -295,27 +330,14 @@ HashAt MapHistory::hash_at(const sim::World& world, std::span<const uint64_t> ch
     sim::CellBefore& held = at[static_cast<size_t>(it - keys.begin())];
     if (sim::lww_wins(held.stamp, held.value, w.stamp, w.value)) held = sim::CellBefore{w.value, w.stamp};
   }
-  // The chunks holding a cell that differs: copied, set to the vector's values, hashed again.
-  std::vector<uint64_t> hashes(chunk_hashes.begin(), chunk_hashes.end());
-  for (size_t k = 0; k < keys.size();) {
-    const size_t chunk = key_chunk(keys[k]);
-    size_t end = k;
-    bool differs = false;
-    for (; end < keys.size() && key_chunk(keys[end]) == chunk; ++end) {
-      if (!(read_layer(chunks[chunk], key_cell(keys[end]), key_layer(keys[end])) == at[end])) {
-        differs = true;
-        out.cells_reverted += 1;
-      }
-    }
-    if (differs) {
-      scratch_chunk_ = chunks[chunk];
-      for (size_t j = k; j < end; ++j) write_layer(scratch_chunk_, key_cell(keys[j]), key_layer(keys[j]), at[j]);
-      hashes[chunk] = sim::chunk_hash(scratch_chunk_);
-      out.chunks_rehashed += 1;
-    }
-    k = end;
+  // The sum with each differing layer's term now swapped for its term at the vector.
+  out.map_hash = sum_;
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const sim::CellBefore now = read_layer(chunks[key_chunk(keys[k])], key_cell(keys[k]), key_layer(keys[k]));
+    if (now == at[k]) continue;
+    out.cells_reverted += 1;
+    out.map_hash += term_of(world.map, keys[k], at[k]) - term_of(world.map, keys[k], now);
   }
-  out.map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), hashes);
   return out;
 }
 

@@ -10,9 +10,12 @@
 //   the units of V we applied after it.
 // The cut is taken at a tick boundary (a tick's units are applied together); the map before it is
 // the current map with every cell changed since put back to what it held before its first change
-// (Effects::changed_before). Only cells written by units outside V can differ from the current map;
-// their chunks are copied, set to their value at V and hashed again, the others keep their cached
-// chunk hashes (sim::map_hash_of).
+// (Effects::changed_before). Only cells written by units outside V can differ from the current map.
+// The hash is the map's cell sum (sim::map_cell_sum: one term per cell layer), which the history
+// keeps up to date tick by tick (O(changes), and one chunk a tick summed again from the map as a
+// check); at V it is that sum with each differing layer's term swapped: no chunk is copied or
+// hashed again (a chunk-hash version rehashed nearly every chunk of a 1024 x 1024 map when random
+// ticks wrote all over it: 1.5-11 ms a judgment, tests/bench/health_bench.cpp).
 //
 // What is kept: per tick, the changes (cell layer, what it held before) and the writes with the
 // unit each came in (own: the tick; remote: the origin's n-th world batch, whose stream sequence is
@@ -28,7 +31,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <span>
 #include <vector>
 
 #include "schema/bus_codec.h"
@@ -67,15 +69,15 @@ enum class HashAtVerdict : uint8_t {
 
 struct HashAt {
   HashAtVerdict verdict = HashAtVerdict::not_yet;
-  uint64_t map_hash = 0;
-  uint64_t cells_reverted = 0;   // cell layers whose value at the vector differs from now
-  uint64_t chunks_rehashed = 0;  // chunks copied, set back and hashed again
+  uint64_t map_hash = 0;        // sim::map_cell_sum of the map at the vector
+  uint64_t cells_reverted = 0;  // cell layers whose value at the vector differs from now
 };
 
 struct MapHistoryCounters {
   uint64_t ticks_recorded = 0;
   uint64_t ticks_trimmed_for_size = 0;  // left the window before window_ticks: entries_max was reached
   uint64_t restarts = 0;                // a tick was not recorded: the history began again
+  uint64_t sum_mismatches = 0;          // a chunk summed again differed from the sum followed (a step bug)
   uint64_t entries = 0;                 // writes and changes held now
   uint64_t entries_high = 0;            // the most held at once
 };
@@ -88,8 +90,10 @@ class MapHistory {
   // tick recorded (and any tick alone beyond entries_max) only sets the base.
   void record(const sim::World& world, const sim::TickInput& input, const sim::Effects& effects);
 
-  // The map hash at `vector`: `world` now, `chunk_hashes` sim::chunk_hash of each of its chunks now.
-  [[nodiscard]] HashAt hash_at(const sim::World& world, std::span<const uint64_t> chunk_hashes, const VectorAt& vector);
+  // sim::map_cell_sum of the map at `vector`; `world` as at the last record().
+  [[nodiscard]] HashAt hash_at(const sim::World& world, const VectorAt& vector);
+  // sim::map_cell_sum of the map as at the last record() (the health points' map hash).
+  [[nodiscard]] uint64_t map_sum() const { return sum_; }
 
   [[nodiscard]] const MapHistoryCounters& counters() const { return counters_; }
   [[nodiscard]] uint64_t first_tick() const { return ticks_.empty() ? 0 : ticks_.front().tick; }
@@ -124,6 +128,7 @@ class MapHistory {
   void trim();
   void drop_front();
   void reset_base(const sim::World& world);
+  void follow_sum(const sim::World& world, bool first);
   [[nodiscard]] bool in_vector(const Write& write, uint64_t tick, const VectorAt& vector) const;
   [[nodiscard]] uint64_t batch_seq(const Origin& origin, uint64_t batch) const;  // 0: not ended
 
@@ -136,8 +141,11 @@ class MapHistory {
   uint64_t last_tick_ = 0;      // the last tick recorded
   bool started_ = false;
   MapHistoryCounters counters_;
-  std::vector<uint32_t> rejected_;  // scratch: the tick's rejected command indexes
-  sim::Chunk scratch_chunk_;
+  std::vector<uint32_t> rejected_;                  // scratch: the tick's rejected command indexes
+  std::vector<std::pair<uint64_t, size_t>> order_;  // scratch: the tick's changes by key
+  uint64_t sum_ = 0;                                // sim::map_cell_sum of the map now
+  std::vector<uint64_t> chunk_sums_;                // sim::chunk_cell_sum of each chunk now
+  size_t verify_next_ = 0;                          // the chunk summed again next
 };
 
 }  // namespace strata::server

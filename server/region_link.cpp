@@ -110,31 +110,23 @@ void RegionLink::on_tick(const sim::Simulation& sim, const sim::TickInput& input
       if (it != world.npcs.end() && it->id == id) presence->entries.push_back({true, raw(id), it->pos, it->facing});
     }
   }
-  // The map hash of a health point from cached chunk hashes: only the chunks written since the last
-  // point are hashed again (a 1024 x 1024 map is 35 MB: hashing it whole every few seconds showed
-  // in the tick's p99).
-  const std::vector<sim::Chunk>& chunks = world.map.chunks();
-  if (chunk_hashes_.size() != chunks.size()) {
-    chunk_hashes_.assign(chunks.size(), 0);
-    chunk_dirty_.assign(chunks.size(), 1);
-  }
-  for (const sim::CellChange& change : effects.changed_cells) chunk_dirty_[world.map.chunk_index(change.cell)] = 1;
+  // The map hash of a health point: the map's cell sum, which the map history follows tick by tick
+  // (hashing a 1024 x 1024 map, 35 MB, whole every few seconds showed in the tick's p99).
   std::optional<HealthPoint> health;
   if (tick >= next_health_tick_) {
     next_health_tick_ = tick + health_every_ticks_;
     health.emplace();
     health->tick = tick;
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      if (chunk_dirty_[i] == 0) continue;
-      chunk_hashes_[i] = sim::chunk_hash(chunks[i]);
-      chunk_dirty_[i] = 0;
-    }
-    health->map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), chunk_hashes_);
+    health->map_hash = history_map_.map_sum();
     for (const sim::BusMark& mark : world.bus_applied) health->applied.push_back({mark.origin, mark.seq});
   }
-  // The peers' points, judged where the chunk hashes were just brought up to date.
+  // The peers' points, each tick (a judgment costs the cells written since its vector).
   std::vector<Judged> judged;
-  if (health) judge_waiting(world, judged);
+  judge_waiting(world, judged);
+  if (health) {
+    std::lock_guard lock(status_mutex_);
+    status_.history = history_map_.counters();
+  }
   std::lock_guard lock(handover_mutex_);
   if (!batch.writes.empty()) handover_.batches.push_back(std::move(batch));
   if (presence) handover_.presence = std::move(presence);
@@ -157,19 +149,20 @@ void RegionLink::keep_newest(std::deque<PeerPoint>& points, uint64_t& dropped) {
   points = std::move(out);
 }
 
-// Tick thread, at a health point (chunk_hashes_ current): each waiting peer point whose vector we
-// applied all of is hashed at that vector; the others wait.
+// Tick thread: each waiting peer point whose vector we applied all of is hashed at that vector;
+// the others wait.
 void RegionLink::judge_waiting(const sim::World& world, std::vector<Judged>& judged) {
   {
     std::lock_guard lock(judge_mutex_);
     for (PeerPoint& point : judge_in_) judge_waiting_.push_back(std::move(point));
     judge_in_.clear();
   }
+  if (judge_waiting_.empty()) return;
   uint64_t superseded = 0;
   keep_newest(judge_waiting_, superseded);
   std::deque<PeerPoint> still;
   for (PeerPoint& point : judge_waiting_) {
-    const HashAt result = history_map_.hash_at(world, chunk_hashes_, point.vector);
+    const HashAt result = history_map_.hash_at(world, point.vector);
     if (result.verdict == HashAtVerdict::not_yet) {
       still.push_back(std::move(point));
       continue;
@@ -177,9 +170,9 @@ void RegionLink::judge_waiting(const sim::World& world, std::vector<Judged>& jud
     judged.push_back(Judged{std::move(point), result, world.tick});
   }
   judge_waiting_ = std::move(still);
+  if (superseded == 0) return;
   std::lock_guard lock(status_mutex_);
   status_.counters.health_unjudged_superseded += superseded;
-  status_.history = history_map_.counters();
 }
 
 void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
@@ -626,7 +619,6 @@ void RegionLink::settle(const Judged& judged) {
   }
   counters_.health_judged_at_vector += 1;
   counters_.judge_cells_reverted += judged.result.cells_reverted;
-  counters_.judge_chunks_rehashed += judged.result.chunks_rehashed;
   const PeerPoint& point = judged.point;
   std::lock_guard lock(status_mutex_);
   PeerStatus* p = peer(point.peer);

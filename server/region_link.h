@@ -28,9 +28,10 @@
 // is kept in a short history; a peer's point at the same vector with another hash is a desync:
 // counted, logged with both regions and the vector, and reported to the on_desync callback (which
 // writes the bundle). Equal vectors mean the same set of events applied: LWW makes the maps equal.
+// The map hash is the map's cell sum (sim::map_cell_sum), which the map history follows per tick.
 // During play two regions almost never hold the same vector at a health moment, so a peer's point
-// with no equal one of ours goes to the tick thread, which judges it at its next health point by
-// hashing our map as it stood (or would have stood) at the peer's vector (server/map_history.h):
+// with no equal one of ours goes to the tick thread, which judges it (at the next tick) by hashing
+// our map as it stood (or would have stood) at the peer's vector (server/map_history.h):
 // our own sequence in it is first turned into the tick through which it holds our batches (the bus
 // side knows the acks), and a point waits (bounded, newest kept) until we applied all of it.
 #pragma once
@@ -111,7 +112,6 @@ struct RegionLinkConfig {
   X(health_unjudged_superseded, "peer points dropped waiting to be judged: newer ones came")          \
   X(health_unjudged_own_order, "peer points naming part of a tick of ours: not judged")               \
   X(judge_cells_reverted, "cell layers set to their value at a peer's vector (judging cost)")         \
-  X(judge_chunks_rehashed, "chunks hashed again to judge peers' points (judging cost)")               \
   X(subscribe_failures, "subscriptions the bus refused (retried)")
 
 struct RegionLinkCounters {
@@ -269,9 +269,7 @@ class RegionLink {
 
   // Tick thread.
   uint64_t next_health_tick_ = 0;
-  std::vector<uint64_t> chunk_hashes_;  // sim::chunk_hash of each chunk, valid where not dirty
-  std::vector<uint8_t> chunk_dirty_;    // written since its hash was taken
-  std::vector<Inbound> tick_inbound_;   // taken from inbound_, not yet taken by the scheduler
+  std::vector<Inbound> tick_inbound_;  // taken from inbound_, not yet taken by the scheduler
   MapHistory history_map_;
   std::deque<PeerPoint> judge_waiting_;  // not applied all of their vector yet
 

@@ -167,11 +167,12 @@ void expect_converged(Cluster& cluster) {
     EXPECT_EQ(s.counters.desyncs, 0U);
     EXPECT_EQ(s.counters.world_overflow, 0U);
     // Health points keep coming while nothing is written (a point waits only for our own batches),
-    // and their map hash, kept from cached chunk hashes, is the world's.
+    // and their map hash, the cell sum the map history follows, is the world's.
     EXPECT_GE(s.tick + 3, region->sim.tick());
     if (s.tick == region->sim.tick()) {
-      EXPECT_EQ(s.map_hash, hash);
+      EXPECT_EQ(s.map_hash, sim::map_cell_sum(region->sim.world().map));
     }
+    EXPECT_EQ(s.history.sum_mismatches, 0U);
     for (const PeerStatus& p : s.peers) EXPECT_EQ(p.agreement, Agreement::agree) << "peer " << raw(p.region);
   }
   // Every batch applied exactly once by each other region.
@@ -322,6 +323,7 @@ TEST(RegionLink, RegionsWritingEveryTickAgreeDuringPlay) {
       EXPECT_GE(s.counters.health_agree, s.counters.health_judged_at_vector);
       EXPECT_GT(s.counters.judge_cells_reverted, 0U);  // the vectors were not ours: cells were set back
       EXPECT_GT(s.history.ticks_recorded, 500U);
+      EXPECT_EQ(s.history.sum_mismatches, 0U);  // the sum followed is the map's (a chunk a tick checked)
       for (const PeerStatus& p : s.peers) EXPECT_EQ(p.agreement, Agreement::agree) << "peer " << raw(p.region);
     }
   }
