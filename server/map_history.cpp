@@ -85,7 +85,7 @@ void MapHistory::record(const sim::World& world, const sim::TickInput& input, co
     started_ = true;
     reset_base(world);
   }
-  TickRecord record{world.tick, effects.changed_cells.size(), 0};
+  TickRecord record{world.tick, effects.changed_cells.size(), 0, 0, false};
   for (size_t i = 0; i < effects.changed_cells.size(); ++i) {
     const sim::CellChange& change = effects.changed_cells[i];
     changes_.push_back(Change{cell_key(world.map, change.cell, change.layer), effects.changed_before[i]});
@@ -98,6 +98,8 @@ void MapHistory::record(const sim::World& world, const sim::TickInput& input, co
   };
   own(effects.block_writes);
   own(effects.rule_writes);
+  record.own = record.writes > 0;
+  tick_units_.clear();
   // Remote writes as applied: those the rules refused (bad values; the link's decoder lets none
   // through) changed nothing and are left out; each belongs to its origin's next batch to end.
   rejected_.clear();
@@ -107,17 +109,24 @@ void MapHistory::record(const sim::World& world, const sim::TickInput& input, co
     const sim::Command& command = input.commands[i];
     if (const auto* write = std::get_if<sim::RemoteBlockWriteCommand>(&command)) {
       if (std::binary_search(rejected_.begin(), rejected_.end(), static_cast<uint32_t>(i))) continue;
-      const Origin& origin = origins_[raw(write->stamp.region)];
-      writes_.push_back(Write{cell_key(world.map, write->cell, write->layer),
-                              {write->kind, write->state},
-                              write->stamp,
-                              origin.closed + 1});
+      const uint16_t id = raw(write->stamp.region);
+      const uint64_t batch = origins_[id].closed + 1;
+      writes_.push_back(
+          Write{cell_key(world.map, write->cell, write->layer), {write->kind, write->state}, write->stamp, batch});
       record.writes += 1;
+      auto unit = std::find_if(tick_units_.begin(), tick_units_.end(), [id](const Unit& u) { return u.origin == id; });
+      if (unit == tick_units_.end()) {
+        tick_units_.push_back(Unit{id, batch});
+      } else {
+        unit->batch = std::max(unit->batch, batch);
+      }
     } else if (const auto* end = std::get_if<sim::RemoteBatchCommand>(&command)) {
       // Even when refused as stale: the writes before it came in that message.
       if (end->origin != config_.region && raw(end->origin) != 0) close_batch(end->origin, end->stream_seq, world.tick);
     }
   }
+  record.units = tick_units_.size();
+  for (const Unit& unit : tick_units_) units_.push_back(unit);
   ticks_.push_back(record);
   counters_.ticks_recorded += 1;
   follow_sum(world, first);
@@ -177,6 +186,9 @@ void MapHistory::close_batch(sim::RegionId origin_id, uint64_t seq, uint64_t tic
   Origin& origin = origins_[raw(origin_id)];
   origin.closed += 1;
   if (origin.seqs.empty()) origin.first = origin.closed;
+  // Ascending (set_limits searches them): the scheduler passes each origin's batches in stream
+  // order; a stale one (refused by the rules) only repeated writes applied already.
+  if (!origin.seqs.empty()) seq = std::max(seq, origin.seqs.back());
   origin.seqs.push_back(seq);
   origin.closed_at.push_back(tick);
   STRATA_ASSERT(origin.first + origin.seqs.size() == origin.closed + 1, origin.first, origin.seqs.size(),
@@ -211,6 +223,7 @@ void MapHistory::drop_front() {
   }
   changes_.erase(changes_.begin(), changes_.begin() + static_cast<ptrdiff_t>(record.changes));
   writes_.erase(writes_.begin(), writes_.begin() + static_cast<ptrdiff_t>(record.writes));
+  units_.erase(units_.begin(), units_.begin() + static_cast<ptrdiff_t>(record.units));
   ticks_.pop_front();
   // A batch that ended before the oldest tick kept has no write in the window any more.
   const uint64_t oldest = ticks_.empty() ? record.tick + 1 : ticks_.front().tick;
@@ -233,16 +246,25 @@ void MapHistory::trim() {
   }
 }
 
-bool MapHistory::in_vector(const Write& write, uint64_t tick, const VectorAt& vector) const {
-  if (write.stamp.region == config_.region) return tick <= vector.own_through_tick;
-  const auto it = origins_.find(raw(write.stamp.region));
-  STRATA_ASSERT(it != origins_.end(), "a remote write of an origin the history does not know");
-  const uint64_t seq = batch_seq(it->second, write.batch);
-  if (seq == 0) return false;  // its batch has not ended here: we have not applied all of it
-  for (const schema::BusAppliedSeq& entry : vector.remote) {
-    if (entry.origin == write.stamp.region) return seq <= entry.seq;
+void MapHistory::set_limits(const VectorAt& vector) {
+  in_limit_.clear();
+  for (const auto& [id, origin] : origins_) {
+    uint64_t seq = 0;
+    for (const schema::BusAppliedSeq& entry : vector.remote) {
+      if (raw(entry.origin) == id) seq = entry.seq;
+    }
+    // Batches before `first` ended before the window; those kept ascend.
+    const auto in = std::upper_bound(origin.seqs.begin(), origin.seqs.end(), seq) - origin.seqs.begin();
+    in_limit_.push_back(Unit{id, origin.first - 1 + static_cast<uint64_t>(in)});
   }
-  return false;
+}
+
+uint64_t MapHistory::in_limit(uint16_t origin) const {
+  for (const Unit& unit : in_limit_) {
+    if (unit.origin == origin) return unit.batch;
+  }
+  STRATA_ASSERT(false, "a remote write of an origin the history does not know", origin);
+  return 0;
 }
 
 HashAt MapHistory::hash_at(const sim::World& world, const VectorAt& vector) {
@@ -267,24 +289,29 @@ HashAt MapHistory::hash_at(const sim::World& world, const VectorAt& vector) {
     if (origin.base_seq > seq) return out;
   }
   out.verdict = HashAtVerdict::hashed;
-  // The cut: the first tick with a write outside the vector.
+  // The cut: the first tick with a write outside the vector (of ours after own_through_tick, or of
+  // a batch after the origin's last one in the vector).
+  set_limits(vector);
   size_t cut = ticks_.size();
   size_t cut_change = 0;
   size_t cut_write = 0;
   {
     size_t change_at = 0;
     size_t write_at = 0;
+    size_t unit_at = 0;
     for (size_t t = 0; t < ticks_.size() && cut == ticks_.size(); ++t) {
-      for (size_t i = 0; i < ticks_[t].writes; ++i) {
-        if (!in_vector(writes_[write_at + i], ticks_[t].tick, vector)) {
-          cut = t;
-          cut_change = change_at;
-          cut_write = write_at;
-          break;
-        }
+      bool out = ticks_[t].own && ticks_[t].tick > vector.own_through_tick;
+      for (size_t u = 0; u < ticks_[t].units && !out; ++u) {
+        out = units_[unit_at + u].batch > in_limit(units_[unit_at + u].origin);
+      }
+      if (out) {
+        cut = t;
+        cut_change = change_at;
+        cut_write = write_at;
       }
       change_at += ticks_[t].changes;
       write_at += ticks_[t].writes;
+      unit_at += ticks_[t].units;
     }
   }
   if (cut == ticks_.size()) {
@@ -298,7 +325,9 @@ HashAt MapHistory::hash_at(const sim::World& world, const VectorAt& vector) {
     size_t write_at = cut_write;
     for (size_t t = cut; t < ticks_.size(); ++t) {
       for (size_t i = 0; i < ticks_[t].writes; ++i, ++write_at) {
-        const bool in = in_vector(writes_[write_at], ticks_[t].tick, vector);
+        const Write& w = writes_[write_at];
+        const bool in = w.stamp.region == config_.region ? ticks_[t].tick <= vector.own_through_tick
+                                                         : w.batch <= in_limit(raw(w.stamp.region));
         after.emplace_back(write_at, in);
         if (!in) keys.push_back(writes_[write_at].key);
       }

@@ -111,8 +111,14 @@ class MapHistory {
   };
   struct TickRecord {
     uint64_t tick = 0;
-    size_t changes = 0;  // its entries in changes_ / writes_, after the earlier ticks'
+    size_t changes = 0;  // its entries in changes_ / writes_ / units_, after the earlier ticks'
     size_t writes = 0;
+    size_t units = 0;
+    bool own = false;  // it has writes of ours
+  };
+  struct Unit {  // the last batch of an origin with writes in a tick (batches end in order)
+    uint16_t origin = 0;
+    uint64_t batch = 0;
   };
   struct Origin {
     uint64_t closed = 0;             // batch numbers 1..closed have ended (their RemoteBatchCommand)
@@ -129,19 +135,24 @@ class MapHistory {
   void drop_front();
   void reset_base(const sim::World& world);
   void follow_sum(const sim::World& world, bool first);
-  [[nodiscard]] bool in_vector(const Write& write, uint64_t tick, const VectorAt& vector) const;
+  // The last batch of each origin in the vector (scratch: in_limit_), for in_vector().
+  void set_limits(const VectorAt& vector);
+  [[nodiscard]] uint64_t in_limit(uint16_t origin) const;
   [[nodiscard]] uint64_t batch_seq(const Origin& origin, uint64_t batch) const;  // 0: not ended
 
   MapHistoryConfig config_;
   std::deque<TickRecord> ticks_;
   std::deque<Change> changes_;
   std::deque<Write> writes_;
+  std::deque<Unit> units_;
   std::map<uint16_t, Origin> origins_;
   uint64_t base_own_tick_ = 0;  // a vector needs our batches through this tick
   uint64_t last_tick_ = 0;      // the last tick recorded
   bool started_ = false;
   MapHistoryCounters counters_;
   std::vector<uint32_t> rejected_;                  // scratch: the tick's rejected command indexes
+  std::vector<Unit> tick_units_;                    // scratch: the tick's units
+  std::vector<Unit> in_limit_;                      // scratch: per origin, its batches up to this one are in the vector
   std::vector<std::pair<uint64_t, size_t>> order_;  // scratch: the tick's changes by key
   uint64_t sum_ = 0;                                // sim::map_cell_sum of the map now
   std::vector<uint64_t> chunk_sums_;                // sim::chunk_cell_sum of each chunk now

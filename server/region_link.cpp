@@ -161,8 +161,14 @@ void RegionLink::judge_waiting(const sim::World& world, std::vector<Judged>& jud
   uint64_t superseded = 0;
   keep_newest(judge_waiting_, superseded);
   std::deque<PeerPoint> still;
+  size_t hashed = 0;
   for (PeerPoint& point : judge_waiting_) {
+    if (hashed == region_link_limits::judgments_per_tick_max) {
+      still.push_back(std::move(point));
+      continue;
+    }
     const HashAt result = history_map_.hash_at(world, point.vector);
+    if (result.verdict == HashAtVerdict::hashed) hashed += 1;
     if (result.verdict == HashAtVerdict::not_yet) {
       still.push_back(std::move(point));
       continue;

@@ -60,6 +60,9 @@ namespace region_link_limits {
 // acks, on the tick thread for our world to apply all of it): the newest are kept, older ones
 // dropped and counted (health_unjudged_superseded).
 inline constexpr size_t judge_waiting_per_peer = 4;
+// Peer points judged in one tick at most (each costs the writes since its vector): a burst of
+// points spreads over ticks instead of lengthening one.
+inline constexpr size_t judgments_per_tick_max = 2;
 // Our recent ticks' world batches and their stream sequences (bus side), to turn our sequence in
 // a peer's vector into a tick; the oldest are folded into one "all through this sequence".
 inline constexpr size_t own_ticks_max = 4 * map_history_limits::window_ticks_max;

@@ -127,6 +127,9 @@ for r in json.load(open(sys.argv[1])):
     print(f"during play: region {r['region']}: health agree {link['health_agree']} (judged at their vector "
           f"{link['health_judged_at_vector']}), desyncs {link['desyncs']}; not judged: too old "
           f"{link['health_unjudged_too_old']}, superseded {link['health_unjudged_superseded']}")
+    if r["map_history"]["sum_mismatches"]:
+        print(f"FAIL: region {r['region']}: its map's cell sum drifted from the map {r['map_history']}")
+        ok = False
     if link["desyncs"] or link["health_judged_at_vector"] == 0:
         ok = False
 sys.exit(0 if ok else 1)
