@@ -272,14 +272,23 @@ void RegionLink::start(Bus& bus, const sim::World& world, uint64_t now_us) {
       counters_.subscribe_failures += 1;
     }
   }
-  // Our own last stored batch: every batch of ours in the stream is of a tick our log held durably,
-  // so our world holds it. Health points name it even when nothing is published again (a region
-  // restarted idle); without it no peer could ever share our vector.
-  if (const std::optional<uint64_t> own = bus.last_stored_seq({config_.region, BusChannel::world}); own && *own > 0) {
-    uint64_t& seq = own_seq_by_tick_[0];
-    seq = std::max(seq, *own);
-    own_pruned_seq_ = std::max(own_pruned_seq_, *own);
-  }
+  ask_own_last_stored(bus);
+}
+
+// Our own last stored batch: every batch of ours in the stream is of a tick our log held durably,
+// so our world holds it. Health points name it even when nothing is published again (a region
+// restarted idle); without it no peer could ever share our vector. Asked at start, and again at
+// each pump until the bus answers (a bus still connecting in the background), always before
+// anything of ours is published in this life.
+void RegionLink::ask_own_last_stored(Bus& bus) {
+  if (own_last_stored_known_) return;
+  const std::optional<uint64_t> own = bus.last_stored_seq({config_.region, BusChannel::world});
+  if (!own) return;
+  own_last_stored_known_ = true;
+  if (*own == 0) return;
+  uint64_t& seq = own_seq_by_tick_[0];
+  seq = std::max(seq, *own);
+  own_pruned_seq_ = std::max(own_pruned_seq_, *own);
 }
 
 void RegionLink::republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks) {
@@ -338,6 +347,8 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
   bus_handover_ = Handover{};
   for (const Judged& j : judged) settle(j);
 
+  // Before anything of ours goes out (the bus may have just connected).
+  if (!own_last_stored_known_ && bus.state() == BusState::connected) ask_own_last_stored(bus);
   // Subscriptions the bus refused before (closed or full): again.
   for (const auto& [origin, after] : resume_after_) {
     if (subscriptions_.contains(origin)) continue;

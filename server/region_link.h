@@ -259,6 +259,7 @@ class RegionLink {
   void compare(PeerStatus& peer, const HealthPoint& ours, const std::vector<schema::BusAppliedSeq>& ours_full);
   void judge_waiting(const sim::World& world, std::vector<Judged>& judged);
   void translate_waiting();
+  void ask_own_last_stored(Bus& bus);
   void settle(const Judged& judged);
   [[nodiscard]] OwnThrough own_through(uint64_t seq, uint64_t& through) const;
   static void keep_newest(std::deque<PeerPoint>& points, uint64_t& dropped);
@@ -294,6 +295,7 @@ class RegionLink {
   std::map<uint64_t, OwnTick> own_ticks_;                        // our recent ticks' batches (own_ticks_max)
   uint64_t own_pruned_seq_ = 0;              // every batch of ours before own_ticks_ is at or below this
   uint64_t last_handover_tick_ = 0;          // the last tick the bus side heard of
+  bool own_last_stored_known_ = false;       // the stream answered last_stored_seq for our batches
   std::deque<PeerPoint> translate_waiting_;  // waiting for acks of ours to place our sequence
   std::deque<HealthPoint> health_waiting_;   // ours, waiting for our batches up to its tick to be acked
   std::deque<std::pair<HealthPoint, std::vector<schema::BusAppliedSeq>>> history_;  // ours, full vectors
