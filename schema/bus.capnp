@@ -43,7 +43,9 @@ struct BusMessage {
   origin @0 :UInt16;  # the publishing region: must be the subject's
   tick @1 :UInt64;    # the origin's tick
   union {
-    # One tick's local writes, part `part` of `parts` (a tick above the per-message limit is split).
+    # The origin's local writes of its ticks after its previous world message, through `tick`
+    # (one tick when it keeps up; several merged when it catches up), part `part` of `parts`
+    # (a tick above the per-message limit is sent alone, split).
     world :group {
       part @2 :UInt32;
       parts @3 :UInt32;

@@ -101,11 +101,13 @@ static_assert((size_t{1} << zstd_window_log_max) >= body_bytes_max);
 static_assert(message_words_max < (size_t{1} << 29), "a message must fit one capnp segment");
 }  // namespace bus_limits
 
-// One tick's local writes of a region (player commands' writes and the rules' writes of the chunks
-// it owns), in the order the tick made them. A tick with more than writes_per_batch_max writes is
-// sent as several parts, part k of `parts`, each its own message: part 0 has the message id
-// "<region>:<tick>", part k > 0 "<region>:<tick>:<k>" (BusMessageId::part, server/bus.h). Most
-// ticks: part 0 of 1. A receiver applies parts as they come (LWW makes each write independent).
+// A region's local writes (player commands' writes and the rules' writes of the chunks it owns) of
+// its ticks after its previous world message, through `tick`, in the order the ticks made them:
+// one tick while the region keeps up, several merged while it catches up (server/region_link.h).
+// A tick with more than writes_per_batch_max writes is sent alone, as several parts, part k of
+// `parts`, each its own message: part 0 has the message id "<region>:<tick>", part k > 0
+// "<region>:<tick>:<k>" (BusMessageId::part, server/bus.h). Most messages: part 0 of 1. A
+// receiver applies parts as they come (LWW makes each write independent).
 struct BusWorldBatch {
   sim::RegionId origin{};
   uint64_t tick = 0;

@@ -45,8 +45,8 @@ struct BusSubject {
 };
 
 // One region's message of one tick on one channel, unique for the life of the stream. Its text
-// is "<region>:<tick>" for a world batch (part 0), "<region>:<tick>:<part>" for part > 0 of a
-// tick's world batch split in parts (schema/bus_codec.h), "<region>:<tick>:presence" and
+// is "<region>:<tick>" for a world batch (part 0; a batch of several ticks names its last), "<region>:<tick>:<part>"
+// for part > 0 of a tick's world batch split in parts (schema/bus_codec.h), "<region>:<tick>:presence" and
 // "<region>:<tick>:health" for the others: JetStream dedups by id across the whole stream, not
 // per subject, so a tick's presence sample must not carry its world batch's id.
 struct BusMessageId {
@@ -56,6 +56,14 @@ struct BusMessageId {
   uint32_t part = 0;  // world only (0 on the other channels)
   friend bool operator==(const BusMessageId&, const BusMessageId&) = default;
   friend auto operator<=>(const BusMessageId&, const BusMessageId&) = default;
+};
+
+// The last message stored on a subject: its stream sequence (0: the subject has none) and, when
+// its Nats-Msg-Id header parses, its id.
+struct StoredMark {
+  uint64_t seq = 0;
+  std::optional<BusMessageId> id;
+  friend bool operator==(const StoredMark&, const StoredMark&) = default;
 };
 
 // What a subscription reads: one origin's subjects, all channels or one.
@@ -183,11 +191,11 @@ class Bus {
   // the next poll: none is dropped for want of room.
   virtual void poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) = 0;
 
-  // The stream sequence of the last message stored on `subject` (0: none), asked of the server: a
-  // request that may wait (start-up, never the tick thread). Nothing when it cannot be asked now.
-  // A restarted region reads its own world subject's with it: its health vector names its own
-  // last stored batch even when it restarted idle and has nothing to publish again.
-  [[nodiscard]] virtual std::optional<uint64_t> last_stored_seq(BusSubject subject) = 0;
+  // The last message stored on `subject` (seq 0: none), asked of the server: a request that may
+  // wait (start-up and recovery, never the tick thread). Nothing when it cannot be asked now. A
+  // restarted region reads its own world subject's: its health vector names its own last stored
+  // batch, and it publishes again (from its log) every tick after that batch's.
+  [[nodiscard]] virtual std::optional<StoredMark> last_stored(BusSubject subject) = 0;
 
   [[nodiscard]] virtual BusState state() const = 0;
   // Publishes accepted and not yet reported through poll().

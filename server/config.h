@@ -45,6 +45,7 @@ struct StorageSettings {
   uint32_t positions_every_ticks = 20;  // M: live positions written every M ticks
   uint32_t players_every_ticks = 600;   // connected players whose state changed saved this often
   uint32_t join_wait_ticks = 40;        // a join waits this long for its save, then uses the last known
+  uint32_t map_every_ticks = 1200;      // the map's changed chunks saved this often (0: only at stop)
   uint32_t writes_queued_max = 4096;    // per port, in memory (players and sessions spill beyond it)
   uint32_t shutdown_flush_ms = 5000;    // how long stop waits for the queues to reach the stores
   uint32_t map_id = 1;                  // the map's key in the store
@@ -64,6 +65,9 @@ struct StorageSettings {
   bool mariadb_create_database = false;
   uint32_t mariadb_connect_timeout_s = 2;
   uint32_t mariadb_io_timeout_s = 5;
+  // How long a region's hold of its online players outlives its last renewal (renewed every third
+  // of it): a crashed region's players may join elsewhere after at most this (issue 16 item 5).
+  uint32_t mariadb_lease_s = 30;
 };
 
 // True for 127.0.0.0/8, ::1, ::ffff:127.x.y.z and "localhost".

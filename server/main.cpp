@@ -148,20 +148,13 @@ int main(int argc, char** argv) {
   }
   server::log_node_start(*node, *config);
   storage->start(node->simulation().world());
-  if (region_bus && node->recovered_from_tick() > 0) {
-    // Publish again what the last ticks wrote: the crash may have kept some from the stream. Within
-    // the dedup window the stream recognises the others (acked as duplicates, applied by nobody).
-    const uint64_t ticks = config->bus.dedup_window_ms / 2 * config->tick_rate_hz / 1000;
-    replay::Status status;
-    std::string republish_error;
-    if (std::unique_ptr<replay::LogSource> source = replay::open_rocks_log(log_dir, status)) {
-      auto writes = server::recent_local_writes(*source, ticks, republish_error);
-      spdlog::info("bus: publishing again the writes of {} of the last {} recovered ticks", writes.size(), ticks);
-      region_bus->link->republish(std::move(writes));
-    } else {
-      republish_error = status.describe();
-    }
-    if (!republish_error.empty()) spdlog::warn("bus: cannot publish the recovered ticks again: {}", republish_error);
+  if (region_bus) {
+    // Our own writes read back from the log (read-only: the node appends to it), for the batches
+    // the link does not hold: every recovered tick after our last batch the stream stored, and
+    // those let go during a long partition.
+    region_bus->own_writes = std::make_unique<server::LogOwnWrites>(
+        [log_dir](replay::Status& status) { return replay::open_rocks_log(log_dir, status); });
+    region_bus->link->use_log(region_bus->own_writes.get(), node->recovered_from_tick());
   }
   if (region_bus) {
     region_bus->link->start(*region_bus->bus, node->simulation().world(), clock.monotonic_us());

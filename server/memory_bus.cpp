@@ -257,12 +257,12 @@ bool MemoryBus::draw(uint32_t per_mille) {
   return z % 1000 < per_mille;
 }
 
-std::optional<uint64_t> MemoryBus::last_stored_seq(BusSubject subject) {
+std::optional<StoredMark> MemoryBus::last_stored(BusSubject subject) {
   if (state_ != BusState::connected) return std::nullopt;  // a request needs the connection
   for (uint64_t seq = stream_.last_seq(); seq >= 1; --seq) {
-    if (stream_.at(seq).subject == subject) return seq;
+    if (stream_.at(seq).subject == subject) return StoredMark{seq, stream_.at(seq).id};
   }
-  return 0;
+  return StoredMark{};
 }
 
 }  // namespace strata::server

@@ -95,7 +95,7 @@ class MemoryBus final : public Bus {
   [[nodiscard]] std::optional<SubscriptionId> subscribe(BusFilter filter, uint64_t after_seq, uint64_t now_us) override;
   void unsubscribe(SubscriptionId subscription) override;
   void poll(uint64_t now_us, size_t deliveries_max, BusPoll& out) override;
-  [[nodiscard]] std::optional<uint64_t> last_stored_seq(BusSubject subject) override;
+  [[nodiscard]] std::optional<StoredMark> last_stored(BusSubject subject) override;
   [[nodiscard]] BusState state() const override { return state_; }
   [[nodiscard]] size_t pending() const override { return pending_.size(); }
   [[nodiscard]] BusCounters counters() const override { return counters_; }

@@ -712,18 +712,20 @@ NatsBus::Buffered NatsBus::buffered_deliveries() const {
   return total;
 }
 
-std::optional<uint64_t> NatsBus::last_stored_seq(BusSubject subject) {
+std::optional<StoredMark> NatsBus::last_stored(BusSubject subject) {
   if (!impl_->stream_ready.load()) return std::nullopt;
   const std::string text = impl_->prefix + subject_text(subject);
   natsMsg* message = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   const natsStatus status =
       js_GetLastMsg(&message, impl_->js, impl_->config.stream_name.c_str(), text.c_str(), nullptr, &code);
-  if (status == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return 0;
+  if (status == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return StoredMark{};
   if (status != NATS_OK) return std::nullopt;
-  const uint64_t seq = natsMsg_GetSequence(message);
+  StoredMark mark{natsMsg_GetSequence(message), std::nullopt};
+  const char* id = nullptr;
+  if (natsMsgHeader_Get(message, "Nats-Msg-Id", &id) == NATS_OK && id != nullptr) mark.id = parse_message_id(id);
   natsMsg_Destroy(message);
-  return seq;
+  return mark;
 }
 
 std::optional<uint64_t> NatsBus::stream_last_seq() {

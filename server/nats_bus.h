@@ -110,7 +110,7 @@ class NatsBus final : public Bus {
   // server: call it from a thread that may wait (the runtime's, every second or so), never from the tick thread; it may
   // run concurrently with poll(), not with the destructor.
   void maintain(uint64_t now_us);
-  [[nodiscard]] std::optional<uint64_t> last_stored_seq(BusSubject subject) override;
+  [[nodiscard]] std::optional<StoredMark> last_stored(BusSubject subject) override;
   [[nodiscard]] BusState state() const override;
   [[nodiscard]] size_t pending() const override;
   [[nodiscard]] BusCounters counters() const override;

@@ -446,6 +446,10 @@ void RegionalNode::begin_join(PlayerId player) {
   }
   if (!saves->request(player)) {
     counters_.join_loads_refused += 1;
+    if (!saves->may_join_unloaded(player)) {
+      refuse_join(player);
+      return;
+    }
     (void)scheduler_.submit_system(JoinCommand{player, saves->last_known(player)});
     return;
   }
@@ -463,13 +467,31 @@ void RegionalNode::release_joins(uint64_t tick) {
     } else if (tick >= it->second) {
       counters_.join_load_timeouts += 1;
       saves->cancel(player);
-      (void)scheduler_.submit_system(JoinCommand{player, saves->last_known(player)});
+      if (saves->may_join_unloaded(player)) {
+        (void)scheduler_.submit_system(JoinCommand{player, saves->last_known(player)});
+      } else {
+        refuse_join(player);
+      }
     } else {
       ++it;
       continue;
     }
     it = waiting_joins_.erase(it);
   }
+}
+
+// A join the node will not make (PlayerSaves::may_join_unloaded): the client goes, with no join and
+// so no leave; its disconnection event later finds no session.
+void RegionalNode::refuse_join(PlayerId player) {
+  counters_.joins_refused_unloaded += 1;
+  auto it = client_of_player_.find(raw(player));
+  if (it == client_of_player_.end()) return;
+  const uint64_t client = it->second;
+  client_of_player_.erase(it);
+  scheduler_.forget_player(player);
+  sim_outbound_.disconnects.emplace_back(client, net::DisconnectReason::refused);
+  erase_session(client);
+  builders_->forget(client);
 }
 
 void RegionalNode::handle_message(Session& session, const ClientMessage& m, std::span<const view::InputEntry> inputs) {
@@ -544,6 +566,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
   clock.end(TickPhase::schedule);
   log_->release_world();  // the log is done with the world the last append was given: it may change
   const Effects& effects = sim_->step(input_);
+  last_effects_ = &effects;
   clock.end(TickPhase::step);
   if (const replay::Status status = log_->append(input_, *sim_, final_snapshot); !status.ok()) {
     counters_.log_failures += 1;

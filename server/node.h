@@ -96,6 +96,7 @@ class RegionLink;
   X(join_load_timeouts, "", "joins whose save did not load within join_wait_ticks: the last known state")      \
   X(join_loads_refused, "", "joins whose save could not be asked for (queue full): the last known state")      \
   X(join_waits_abandoned, "", "clients that left while their join waited for its save: no join, no leave")     \
+  X(joins_refused_unloaded, "", "joins refused: the save was not loaded and the player may be held elsewhere") \
   XA(rejected, sim::RejectReason, 1, "strata_commands_rejected_total{reason}", "Commands the rules rejected, by reason")
 
 struct NodeCounters {
@@ -210,6 +211,11 @@ class RegionalNode {
   [[nodiscard]] bool shutdown(uint64_t now_us, net::DatagramSink& sink);
 
   [[nodiscard]] const sim::Simulation& simulation() const { return *sim_; }
+  // The map cells the last tick wrote (sim::Effects::changed_cells; valid until the next tick).
+  [[nodiscard]] std::span<const sim::CellChange> last_changed_cells() const {
+    return last_effects_ != nullptr ? std::span<const sim::CellChange>(last_effects_->changed_cells)
+                                    : std::span<const sim::CellChange>();
+  }
   [[nodiscard]] NodeCounters counters() const;
   [[nodiscard]] const InputScheduler& scheduler() const { return scheduler_; }
   // The CPU and wall time of each phase of the last tick (sim thread).
@@ -326,8 +332,9 @@ class RegionalNode {
   Session* find_session(uint64_t client);
   Session& add_session(uint64_t client);  // replaces the client's session if it has one
   void erase_session(uint64_t client);
-  void begin_join(sim::PlayerId player);  // at once, or after its save is loaded (player_saves)
-  void release_joins(uint64_t tick);      // the waiting joins whose save is loaded or whose wait ran out
+  void begin_join(sim::PlayerId player);   // at once, or after its save is loaded (player_saves)
+  void release_joins(uint64_t tick);       // the waiting joins whose save is loaded or whose wait ran out
+  void refuse_join(sim::PlayerId player);  // PlayerSaves::may_join_unloaded said no: the client goes
   void send_reliable(uint64_t client, std::span<const uint8_t> bytes);
   void pump_inbound();                  // network side
   void pump_outbound(uint64_t now_us);  // network side
@@ -339,6 +346,7 @@ class RegionalNode {
   Hlc hlc_;
   InputScheduler scheduler_;
   std::unique_ptr<sim::Simulation> sim_;
+  const sim::Effects* last_effects_ = nullptr;  // the last step's (they live in the simulation)
   std::unique_ptr<replay::SessionLog> log_;
   FramePublisher frames_{limits::frame_history_ticks};  // change history: an ack older than this gets a full snapshot
   SnapshotOutbox outbox_;

@@ -4,10 +4,10 @@
 // The node (server/node.h) holds a joining player's JoinCommand until its save is loaded off the
 // tick thread: it calls request() when the client connects, poll() once a tick until answered, and
 // joins with the answer (or, after its wait runs out, with last_known(): what this process last
-// saved for the player, else a fresh start). After every step it hands over the state of the
-// players that left (Effects::left_saves: leave, disconnect, the shutdown's final tick, the leaves
-// of a recovered world's first tick). Everything here is called on the sim thread and must not
-// block: the implementation (StorageService) queues reads and writes on the player port.
+// saved for the player, else a fresh start; or refuses the join when may_join_unloaded() says so). After every step it
+// hands over the state of the players that left (Effects::left_saves: leave, disconnect, the shutdown's final tick, the
+// leaves of a recovered world's first tick). Everything here is called on the sim thread and must not block: the
+// implementation (StorageService) queues reads and writes on the player port.
 #pragma once
 
 #include <cstdint>
@@ -36,6 +36,11 @@ class PlayerSaves {
   virtual void cancel(sim::PlayerId player) = 0;
   // What this process last saved or loaded for `player` (the fallback when a load times out).
   [[nodiscard]] virtual std::optional<sim::PlayerSave> last_known(sim::PlayerId player) = 0;
+  // Asked when `player`'s save was not loaded (its wait ran out, or it could not be asked for):
+  // false when joining with last_known() could lose what the player did elsewhere (another region
+  // holds the player, or the store that would say so fails); the node then refuses the join (the
+  // client is disconnected with `refused` and may try again).
+  [[nodiscard]] virtual bool may_join_unloaded(sim::PlayerId /*player*/) { return true; }
   // After the step of `tick`: the players that left and their state.
   virtual void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) = 0;
 };

@@ -51,35 +51,67 @@ std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string
   return out;
 }
 
-std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
-                                                                                   uint64_t ticks, std::string& error) {
-  std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> out;
-  const uint64_t last = log.last_tick();
-  const uint64_t first = std::max(log.header().start_tick + 1, last > ticks ? last - ticks + 1 : 1);
-  if (first > last) return out;
-  replay::StateAt state = replay::state_at(log, first - 1);
-  if (!state.status.ok()) {
-    error = "cannot rebuild tick " + std::to_string(first - 1) + ": " + state.status.describe();
-    return out;
+bool LogOwnWrites::position(uint64_t& from, uint64_t to, uint64_t& first_held, std::string& error) {
+  if (next_ == from && reader_ && to <= reader_last_) return true;
+  replay::Status status;
+  log_ = open_(status);
+  reader_.reset();
+  sim_.reset();
+  next_ = 0;
+  if (!log_) {
+    error = "cannot open the log: " + status.describe();
+    return false;
   }
-  std::unique_ptr<replay::TickReader> reader = log.read_ticks(first, last);
+  const uint64_t first = log_->header().start_tick + 1;
+  const uint64_t last = log_->last_tick();
+  if (from < first) {  // ticks the log does not hold (any more): gone, and said so
+    first_held = first;
+    from = first;
+  }
+  if (to > last) {
+    error = "the log holds ticks up to " + std::to_string(last) + ", not " + std::to_string(to);
+    return false;
+  }
+  if (from > to) return true;
+  replay::StateAt state = replay::state_at(*log_, from - 1);
+  if (!state.status.ok()) {
+    error = "cannot rebuild tick " + std::to_string(from - 1) + ": " + state.status.describe();
+    return false;
+  }
+  sim_ = std::move(state.sim);
+  reader_ = log_->read_ticks(from, last);
+  next_ = from;
+  reader_last_ = last;
+  return true;
+}
+
+OwnWritesRead LogOwnWrites::read(uint64_t from, uint64_t to, size_t ticks_max) {
+  OwnWritesRead out;
+  out.next = from;
+  if (from > to || ticks_max == 0) return out;
+  if (!position(from, to, out.first_held, out.error)) return out;
+  out.next = from;
+  if (from > to) return out;
   schema::TickRecord record;
-  for (uint64_t t = first; t <= last; ++t) {
-    if (const replay::Status status = reader->next(record); !status.ok()) {
-      error = "cannot read tick " + std::to_string(t) + ": " + status.describe();
-      out.clear();
+  for (size_t scanned = 0; next_ <= to && scanned < ticks_max; ++scanned) {
+    if (const replay::Status status = reader_->next(record); !status.ok()) {
+      out.error = "cannot read tick " + std::to_string(next_) + ": " + status.describe();
+      next_ = 0;  // the next read opens the log again
       return out;
     }
-    const sim::Effects& effects = state.sim->step(record.input);
-    if (state.sim->quick_hash() != record.quick_hash) {
-      error = "tick " + std::to_string(t) + " does not replay to its recorded hash";
-      out.clear();
+    const sim::Effects& effects = sim_->step(record.input);
+    if (sim_->quick_hash() != record.quick_hash) {
+      out.error = "tick " + std::to_string(next_) + " does not replay to its recorded hash";
+      next_ = 0;
       return out;
     }
-    if (effects.block_writes.empty() && effects.rule_writes.empty()) continue;
-    std::vector<sim::BlockWrite> writes = effects.block_writes;
-    writes.insert(writes.end(), effects.rule_writes.begin(), effects.rule_writes.end());
-    out.emplace_back(t, std::move(writes));
+    if (!effects.block_writes.empty() || !effects.rule_writes.empty()) {
+      std::vector<sim::BlockWrite> writes = effects.block_writes;
+      writes.insert(writes.end(), effects.rule_writes.begin(), effects.rule_writes.end());
+      out.ticks.emplace_back(next_, std::move(writes));
+    }
+    next_ += 1;
+    out.next = next_;
   }
   return out;
 }

@@ -3,6 +3,7 @@
 // what a desync leaves behind. Nothing here runs per tick.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,23 +19,38 @@ namespace strata::server {
 [[nodiscard]] RegionLinkConfig region_link_config(const ServerConfig& config);
 [[nodiscard]] NatsBusConfig nats_bus_config(const ServerConfig& config);
 
+// A region's own writes read back from its session log (each tick's player writes and owned-chunk
+// rule writes, re-simulated from the nearest snapshot before them, every hash checked): what the
+// link publishes from the log (RegionLink::use_log). `open` opens the log read-only (the node keeps
+// appending to it); it is opened again when a read needs ticks the open copy does not hold. Reads
+// that follow each other continue where the last one stopped, without re-simulating.
+class LogOwnWrites final : public OwnWritesSource {
+ public:
+  using Open = std::function<std::unique_ptr<replay::LogSource>(replay::Status& status)>;
+  explicit LogOwnWrites(Open open) : open_(std::move(open)) {}
+  [[nodiscard]] OwnWritesRead read(uint64_t from, uint64_t to, size_t ticks_max) override;
+
+ private:
+  // The cursor at `from` (moved to the log's first tick when before it) in a log holding `to`.
+  [[nodiscard]] bool position(uint64_t& from, uint64_t to, uint64_t& first_held, std::string& error);
+
+  Open open_;
+  std::unique_ptr<replay::LogSource> log_;
+  std::optional<sim::Simulation> sim_;  // the world after tick next_ - 1
+  std::unique_ptr<replay::TickReader> reader_;
+  uint64_t next_ = 0;         // the tick reader_ gives next (0: no cursor)
+  uint64_t reader_last_ = 0;  // the last tick reader_ gives
+};
+
 struct RegionBus {
   std::unique_ptr<NatsBus> bus;
   std::unique_ptr<RegionLink> link;
+  std::unique_ptr<LogOwnWrites> own_writes;  // the link's log (main() opens it once the node is open)
 };
 // Nothing when bus.url is empty (one region alone). Otherwise the bus, connected and its stream
 // created or checked, and the link; `error` says why not (the caller stops: a region configured to
 // replicate must not run alone silently).
 [[nodiscard]] std::optional<RegionBus> open_region_bus(const ServerConfig& config, std::string& error);
-
-// The local writes of the last `ticks` ticks of a log (each tick's player writes and owned-chunk
-// rule writes, re-simulated from the nearest snapshot before them, hashes checked): what a region
-// publishes again after a restart, under the ticks' original message ids (RegionLink::republish),
-// so a batch its crash kept from the stream gets there, and one already stored is acknowledged as
-// a duplicate. Empty (and `error`) when the log cannot be read.
-[[nodiscard]] std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> recent_local_writes(replay::LogSource& log,
-                                                                                                 uint64_t ticks,
-                                                                                                 std::string& error);
 
 // A desync's evidence: `<data_dir>/desync/<tick>-region<R>-vs-<P>.txt` names both regions, the
 // applied vector and both hashes, and `<...>.snapshot` holds this region's world when our vector

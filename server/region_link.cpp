@@ -62,7 +62,9 @@ BusChannel channel_of(const schema::BusPayload& payload) {
 RegionLink::RegionLink(RegionLinkConfig config)
     : config_(std::move(config)),
       history_map_(history_config(config_)),
-      outbox_(BusOutboxConfig{config_.region, std::max<size_t>(config_.world_batches_max, 1), 32}) {
+      // world_parts_max of slack: a tick's parts are pushed whole once there is room for one.
+      outbox_(BusOutboxConfig{
+          config_.region, std::max<size_t>(config_.world_batches_max, 1) + schema::bus_limits::world_parts_max, 32}) {
   STRATA_REQUIRE(config_.tick_rate_hz > 0 && config_.presence_every_ticks > 0, "rates are positive");
   STRATA_REQUIRE(config_.regions.size() <= sim::limits::regions_max, "regions of a deployment", config_.regions.size());
   health_every_ticks_ = std::max<uint64_t>(1, config_.health_every_ms * config_.tick_rate_hz / 1000);
@@ -272,42 +274,133 @@ void RegionLink::start(Bus& bus, const sim::World& world, uint64_t now_us) {
       counters_.subscribe_failures += 1;
     }
   }
-  ask_own_last_stored(bus);
 }
 
-// Our own last stored batch: every batch of ours in the stream is of a tick our log held durably,
-// so our world holds it. Health points name it even when nothing is published again (a region
-// restarted idle); without it no peer could ever share our vector. Asked at start, and again at
-// each pump until the bus answers (a bus still connecting in the background), always before
-// anything of ours is published in this life.
-void RegionLink::ask_own_last_stored(Bus& bus) {
-  if (own_last_stored_known_) return;
-  const std::optional<uint64_t> own = bus.last_stored_seq({config_.region, BusChannel::world});
-  if (!own) return;
-  own_last_stored_known_ = true;
-  if (*own == 0) return;
-  uint64_t& seq = own_seq_by_tick_[0];
-  seq = std::max(seq, *own);
-  own_pruned_seq_ = std::max(own_pruned_seq_, *own);
+void RegionLink::use_log(OwnWritesSource* source, uint64_t recovered_tick) {
+  log_ = source;
+  recovered_tick_ = recovered_tick;
 }
 
-void RegionLink::republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks) {
-  std::sort(ticks.begin(), ticks.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::deque<TickBatch> recovered;
-  for (auto& [tick, writes] : ticks) {
-    if (writes.empty()) continue;
-    recovered.push_back(TickBatch{tick, std::move(writes)});
-    counters_.world_republished_after_restart += 1;
+// Our own last stored batch. Every batch of ours in the stream is of a tick our log held durably,
+// so our world holds it: health points name its sequence even when nothing is published again (a
+// region restarted idle; without it no peer could ever share our vector). After a restart, every
+// recovered tick after it is read from the log: the stream holds a prefix of our batches.
+void RegionLink::learn_own_mark(Bus& bus, uint64_t now_us) {
+  if (own_mark_known_ || bus.state() != BusState::connected || now_us < next_mark_ask_us_) return;
+  next_mark_ask_us_ = now_us + 250'000;
+  const std::optional<StoredMark> mark = bus.last_stored({config_.region, BusChannel::world});
+  if (!mark) return;
+  own_mark_known_ = true;
+  if (mark->seq > 0) {
+    uint64_t& seq = own_seq_by_tick_[0];
+    seq = std::max(seq, mark->seq);
+    own_pruned_seq_ = std::max(own_pruned_seq_, mark->seq);  // (map history: a vector needs them)
   }
-  for (TickBatch& batch : waiting_durable_) recovered.push_back(std::move(batch));
-  waiting_durable_ = std::move(recovered);
+  if (log_ == nullptr || recovered_tick_ == 0) return;
+  // From the stored batch's own tick: a tick split in parts may miss its last parts (the stream
+  // acks the stored ones as duplicates). An id that does not parse: from the log's start.
+  const uint64_t from = mark->seq == 0 || !mark->id ? 1 : std::max<uint64_t>(mark->id->tick, 1);
+  if (from > recovered_tick_ && mark->seq > 0) {
+    // A batch of ours newer than our log: the log lost a tick it had made durable, or another
+    // process publishes as this region. Our next ticks reuse its ids, and the stream drops them.
+    counters_.own_ids_ahead += 1;
+    return;
+  }
+  log_from_ = from;
+  log_to_ = recovered_tick_;
+}
+
+// Our batches to the outbox, oldest first, one message at a time (one world message in flight
+// keeps the stream's order of our batches our tick order): when the outbox is empty, the ready
+// batches after the last one pushed (the log's range first, then the waiting durable ones) go out
+// merged into one message, as many consecutive ticks as fit one message's writes. The message
+// carries the last tick it holds: its id is "<region>:<last tick>", and a restart reads our log
+// again after it. Caught up, that is one tick per message; after a cut,
+// hundreds: catching up takes round trips per message, not per tick. Beyond world_batches_max
+// waiting, the oldest durable batches are let go: the log holds them, and they are read again.
+void RegionLink::push_own_batches(uint64_t now_us, uint64_t durable_tick) {
+  if (log_ != nullptr && from_log_.empty() && log_from_ <= log_to_ && now_us >= next_log_read_us_) {
+    // A bounded amount of re-simulation per pump.
+    OwnWritesRead read = log_->read(log_from_, log_to_, config_.log_ticks_per_pump);
+    if (read.first_held > log_from_) counters_.log_ticks_lost += read.first_held - log_from_;
+    counters_.world_read_from_log += read.ticks.size();
+    if (log_from_ <= recovered_tick_) counters_.world_republished_after_restart += read.ticks.size();
+    for (auto& [tick, writes] : read.ticks) from_log_.push_back(TickBatch{tick, std::move(writes)});
+    if (!read.error.empty()) {
+      counters_.log_read_errors += 1;
+      last_log_error_ = std::move(read.error);
+      next_log_read_us_ = now_us + 1'000'000;
+    }
+    if (read.next > log_from_) log_from_ = read.next;
+    if (log_from_ > log_to_) {
+      log_from_ = 1;
+      log_to_ = 0;
+    }
+  }
+  if (outbox_.world_held() == 0) {
+    // The log's batches come before the waiting ones: those are later ticks.
+    const bool logged = !from_log_.empty() || log_from_ <= log_to_;
+    std::deque<TickBatch>& source = logged ? from_log_ : waiting_durable_;
+    TickBatch span;
+    uint64_t first = 0;
+    while (!source.empty() && source.front().tick <= durable_tick) {
+      TickBatch& next = source.front();
+      if (first != 0 && span.writes.size() + next.writes.size() > schema::bus_limits::writes_per_batch_max) break;
+      if (first == 0) {
+        first = next.tick;
+        span = std::move(next);
+      } else {
+        span.writes.insert(span.writes.end(), next.writes.begin(), next.writes.end());
+        span.tick = next.tick;
+        counters_.world_ticks_merged += 1;
+      }
+      source.pop_front();
+    }
+    if (first != 0) {
+      // Our health points inside the message are dropped: a point's vector names the sequence of a
+      // message ending at or before its tick, and none does. (Catching up, the next one counts.)
+      std::erase_if(health_waiting_, [&](const HealthPoint& point) {
+        const bool inside = point.tick >= first && point.tick < span.tick;
+        counters_.health_skipped += inside ? 1 : 0;
+        return inside;
+      });
+      outbox_first_tick_ = first;
+      std::vector<TickBatch> one;
+      one.push_back(std::move(span));
+      encode_batches(one, now_us);
+    }
+  }
+  while (waiting_durable_.size() > config_.world_batches_max && waiting_durable_.front().tick <= durable_tick) {
+    if (log_ == nullptr) {
+      counters_.world_overflow += 1;  // no log to read it from again: peers may diverge
+    } else {
+      if (log_from_ > log_to_) log_from_ = waiting_durable_.front().tick;
+      log_to_ = waiting_durable_.front().tick;
+      counters_.world_let_go += 1;
+    }
+    waiting_durable_.pop_front();
+  }
+}
+
+// The first tick of ours not in the outbox yet (UINT64_MAX: none waits).
+uint64_t RegionLink::first_unpushed_tick() const {
+  uint64_t first = UINT64_MAX;
+  if (!from_log_.empty()) first = from_log_.front().tick;
+  if (log_from_ <= log_to_) first = std::min(first, log_from_);
+  if (first == UINT64_MAX && !waiting_durable_.empty()) first = waiting_durable_.front().tick;
+  return first;
 }
 
 void RegionLink::encode_batches(std::vector<TickBatch>& batches, uint64_t now_us) {
   for (TickBatch& batch : batches) {
     const size_t per_part = schema::bus_limits::writes_per_batch_max;
     const size_t parts = (batch.writes.size() + per_part - 1) / per_part;
-    if (parts > 0) own_ticks_[batch.tick].seqs.assign(parts, 0);
+    if (parts > 0) {
+      // A message may hold several ticks (catching up): its id names the last, outbox_first_tick_ the first.
+      OwnTick& own = own_ticks_[batch.tick];
+      own.seqs.assign(parts, 0);
+      own.first_tick = std::min(outbox_first_tick_ != 0 ? outbox_first_tick_ : batch.tick, batch.tick);
+    }
     for (size_t part = 0; part < parts; ++part) {
       BusWorldBatch message;
       message.origin = config_.region;
@@ -347,8 +440,6 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
   bus_handover_ = Handover{};
   for (const Judged& j : judged) settle(j);
 
-  // Before anything of ours goes out (the bus may have just connected).
-  if (!own_last_stored_known_ && bus.state() == BusState::connected) ask_own_last_stored(bus);
   // Subscriptions the bus refused before (closed or full): again.
   for (const auto& [origin, after] : resume_after_) {
     if (subscriptions_.contains(origin)) continue;
@@ -357,13 +448,9 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     }
   }
 
-  // Durable ticks' batches to the outbox, in tick order.
-  std::vector<TickBatch> due;
-  while (!waiting_durable_.empty() && waiting_durable_.front().tick <= durable_tick) {
-    due.push_back(std::move(waiting_durable_.front()));
-    waiting_durable_.pop_front();
-  }
-  encode_batches(due, now_us);
+  // Our durable ticks' batches to the outbox, in tick order, once we know what the stream holds.
+  learn_own_mark(bus, now_us);
+  if (own_mark_known_) push_own_batches(now_us, durable_tick);
   if (presence && presence->tick <= durable_tick) {
     std::vector<uint8_t> payload;
     schema::encode_bus_payload(*presence, config_.encode, payload);
@@ -394,6 +481,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
       pushed_us_.erase(it);
     }
   }
+  if (own_mark_known_ && outbox_.world_held() == 0) {  // acked: the next message now, not a pump later
+    push_own_batches(now_us, durable_tick);
+    outbox_.pump(bus, now_us);
+  }
   for (const Delivery& delivery : poll_.deliveries) consume(delivery, now_us);
   publish_health(now_us);  // the acks may have completed a waiting point
   translate_waiting();     // and placed our sequence in a peer's point
@@ -413,7 +504,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     status_.bus = bus.counters();
     status_.outbox = outbox_.counters();
     status_.publish_latency = latency_;
-    status_.world_held = outbox_.world_held() + waiting_durable_.size();
+    status_.world_held =
+        outbox_.world_held() + waiting_durable_.size() + (log_to_ >= log_from_ ? log_to_ - log_from_ + 1 : 0);
+    status_.own_mark_known = own_mark_known_;
+    if (!last_log_error_.empty()) status_.last_log_error = last_log_error_;
     std::lock_guard inbound_lock(inbound_mutex_);
     status_.inbound_waiting = inbound_.size() + tick_held_;
     status_.counters += counters_;  // (the tick thread adds its own in take_remote)
@@ -430,9 +524,9 @@ void RegionLink::publish_health(uint64_t now_us) {
   (void)now_us;
   while (!health_waiting_.empty()) {
     const HealthPoint& point = health_waiting_.front();
-    const bool ours_waiting = !waiting_durable_.empty() && waiting_durable_.front().tick <= point.tick;
-    // (world_acked_through() is the last tick pushed when nothing is held: ticks after it wrote nothing.)
-    const bool ours_held = outbox_.world_held() > 0 && outbox_.world_acked_through() < point.tick;
+    if (!own_mark_known_) return;
+    const bool ours_waiting = first_unpushed_tick() <= point.tick;
+    const bool ours_held = outbox_.world_held() > 0 && outbox_first_tick_ <= point.tick;
     if (ours_waiting || ours_held) return;
     std::vector<BusAppliedSeq> full = full_vector(point);
     BusHealth health{config_.region, point.tick, full, point.map_hash};
@@ -598,7 +692,7 @@ void RegionLink::translate_waiting() {
 RegionLink::OwnThrough RegionLink::own_through(uint64_t seq, uint64_t& through) const {
   if (seq < own_pruned_seq_) return OwnThrough::too_old;
   through = last_handover_tick_;
-  if (!waiting_durable_.empty()) through = std::min(through, waiting_durable_.front().tick - 1);
+  if (const uint64_t first = first_unpushed_tick(); first != UINT64_MAX) through = std::min(through, first - 1);
   uint64_t in_max = own_pruned_seq_;  // the largest sequence of ours known in it
   bool out_acked = false;             // a tick before has parts stored above seq
   bool out_unacked = false;           // a tick before has parts not acked yet
@@ -620,7 +714,7 @@ RegionLink::OwnThrough RegionLink::own_through(uint64_t seq, uint64_t& through) 
       if (out_acked) return OwnThrough::out_of_order;
       continue;
     }
-    if (!out_acked && !out_unacked) through = std::min(through, tick - 1);
+    if (!out_acked && !out_unacked) through = std::min(through, std::min(own.first_tick, tick) - 1);
     (out ? out_acked : out_unacked) = true;
   }
   // A sequence of ours we have no ack for yet: a batch of ours stored, its ack still coming.

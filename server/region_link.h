@@ -15,9 +15,16 @@
 //                 thread. It reads no clock: `now_us` is passed in.
 //
 // Durability: a tick's batch is published only once the session log holds that tick durably
-// (pump's `durable_tick`): a region never tells others of a write its own log could lose. After a
-// restart, republish() hands over the batches of the ticks the log recovered: those the stream
-// already has are acknowledged as duplicates (same message ids), the others are stored.
+// (pump's `durable_tick`): a region never tells others of a write its own log could lose.
+//
+// Order: one world message in flight (BusOutbox), so the stream holds a prefix of our batches, in
+// tick order. The ticks that became ready while one was in flight go out merged in the next
+// message (up to one message's writes): catching up after a cut costs round trips per message,
+// not per tick. Before it publishes anything, the link asks the stream for our last stored batch
+// (Bus::last_stored, again until answered); after a restart (use_log) it publishes every tick the
+// log recovered after that batch's tick, read back from the log, then the new ticks. The log is the
+// record of truth: a batch the link does not hold in memory (a restart lost it, or more than
+// world_batches_max were waiting during a long partition) is read from the log again, never lost.
 //
 // Resuming: start() subscribes to every other region after the sequence its world recorded
 // (World::bus_applied: the log holds it, so a restarted or partitioned region resumes exactly where
@@ -69,6 +76,22 @@ inline constexpr size_t own_ticks_max = 4 * map_history_limits::window_ticks_max
 static_assert(own_ticks_max >= map_history_limits::window_ticks_max, "as many as the map history holds ticks");
 }  // namespace region_link_limits
 
+// What the link reads from the log: each tick that wrote, with its writes, in tick order.
+struct OwnWritesRead {
+  std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks;
+  uint64_t next = 0;        // the first tick not read
+  uint64_t first_held = 0;  // the log's first tick, when `from` was before it (those ticks are gone)
+  std::string error;        // the read stopped (the link tries again later)
+};
+// The region's own writes read back from its session log (server/region_bus.h: LogOwnWrites).
+// Called on the bus side only; may take a while (it re-simulates the ticks).
+class OwnWritesSource {
+ public:
+  virtual ~OwnWritesSource() = default;
+  // Ticks from..to (at most ticks_max of them scanned): those that wrote, with their writes.
+  [[nodiscard]] virtual OwnWritesRead read(uint64_t from, uint64_t to, size_t ticks_max) = 0;
+};
+
 struct RegionLinkConfig {
   sim::RegionId region{1};
   std::vector<sim::RegionId> regions;  // every region of the deployment, this one included
@@ -77,7 +100,9 @@ struct RegionLinkConfig {
   uint32_t tick_rate_hz = 20;
   uint64_t health_every_ms = 2000;
   uint32_t presence_every_ticks = 10;
-  size_t world_batches_max = 65536;    // held until acked (BusOutbox); beyond it: overflow, counted
+  size_t world_batches_max =
+      65536;                       // held until acked (BusOutbox), and as many waiting: beyond, read again from the log
+  size_t log_ticks_per_pump = 32;  // ticks re-simulated from the log per pump, at most
   size_t inbound_messages_max = 4096;  // decoded, waiting for the tick thread: the bus is not polled beyond it
   size_t deliveries_per_pump = 1024;
   size_t health_history = 64;  // own health points kept to compare with the peers'
@@ -89,32 +114,39 @@ struct RegionLinkConfig {
 };
 
 // Every counter of the link, listed once: X(member, help); XA for arrays by reason.
-#define STRATA_REGION_LINK_COUNTERS(X)                                                                \
-  X(world_batches_published, "world batches (parts) handed to the outbox")                            \
-  X(world_writes_published, "block writes in them")                                                   \
-  X(world_bytes_published, "payload bytes of them")                                                   \
-  X(world_overflow, "world batches dropped: world_batches_max held (peers may diverge: see desyncs)") \
-  X(world_republished_after_restart, "batches of recovered ticks handed over again after a restart")  \
-  X(presence_published, "presence samples offered")                                                   \
-  X(health_published, "health points offered")                                                        \
-  X(messages_consumed, "messages of other regions accepted")                                          \
-  X(world_batches_consumed, "world batches of other regions handed to the scheduler")                 \
-  X(remote_writes_consumed, "remote block writes handed to the scheduler")                            \
-  X(presence_consumed, "presence samples of other regions applied")                                   \
-  X(health_consumed, "health points of other regions read")                                           \
-  X(bytes_consumed, "payload bytes of messages consumed")                                             \
-  X(consumed_duplicate, "messages at or below the sequence already applied: dropped")                 \
-  X(refused_wrong_channel, "messages whose payload kind is not their subject's channel")              \
-  X(refused_clock_ahead, "remote writes stamped beyond the clock-offset limit: dropped")              \
-  X(presence_thinned, "presence samples dropped: the scheduler had no room")                          \
-  X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                          \
-  X(health_agree, "peer health points at a vector we held, with the same map hash")                   \
-  X(desyncs, "peer health points at a vector we held, with another map hash")                         \
-  X(health_judged_at_vector, "peer points judged at their vector from the map history (also above)")  \
-  X(health_unjudged_too_old, "peer points lacking events older than the map history: not judged")     \
-  X(health_unjudged_superseded, "peer points dropped waiting to be judged: newer ones came")          \
-  X(health_unjudged_own_order, "peer points naming part of a tick of ours: not judged")               \
-  X(judge_cells_reverted, "cell layers set to their value at a peer's vector (judging cost)")         \
+#define STRATA_REGION_LINK_COUNTERS(X)                                                               \
+  X(world_batches_published, "world batches (parts) handed to the outbox")                           \
+  X(world_writes_published, "block writes in them")                                                  \
+  X(world_bytes_published, "payload bytes of them")                                                  \
+  X(world_overflow, "world batches dropped: world_batches_max held and no log to read them again")   \
+  X(world_republished_after_restart, "batches of recovered ticks read from the log after a restart") \
+  X(world_let_go, "waiting world batches let go of memory, to be read from the log again")           \
+  X(world_read_from_log, "world batches read from the log (after a restart or let go)")              \
+  X(world_ticks_merged, "ticks' batches sent in the message of an earlier tick (catching up)")       \
+  X(health_skipped, "health points of ours dropped: a message merged ticks across them")             \
+  X(log_read_errors, "reads of our own writes from the log that failed (tried again)")               \
+  X(log_ticks_lost, "ticks after our last stored batch that the log no longer holds")                \
+  X(own_ids_ahead, "restarts whose stream held a batch of ours newer than the recovered log")        \
+  X(presence_published, "presence samples offered")                                                  \
+  X(health_published, "health points offered")                                                       \
+  X(messages_consumed, "messages of other regions accepted")                                         \
+  X(world_batches_consumed, "world batches of other regions handed to the scheduler")                \
+  X(remote_writes_consumed, "remote block writes handed to the scheduler")                           \
+  X(presence_consumed, "presence samples of other regions applied")                                  \
+  X(health_consumed, "health points of other regions read")                                          \
+  X(bytes_consumed, "payload bytes of messages consumed")                                            \
+  X(consumed_duplicate, "messages at or below the sequence already applied: dropped")                \
+  X(refused_wrong_channel, "messages whose payload kind is not their subject's channel")             \
+  X(refused_clock_ahead, "remote writes stamped beyond the clock-offset limit: dropped")             \
+  X(presence_thinned, "presence samples dropped: the scheduler had no room")                         \
+  X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                         \
+  X(health_agree, "peer health points at a vector we held, with the same map hash")                  \
+  X(desyncs, "peer health points at a vector we held, with another map hash")                        \
+  X(health_judged_at_vector, "peer points judged at their vector from the map history (also above)") \
+  X(health_unjudged_too_old, "peer points lacking events older than the map history: not judged")    \
+  X(health_unjudged_superseded, "peer points dropped waiting to be judged: newer ones came")         \
+  X(health_unjudged_own_order, "peer points naming part of a tick of ours: not judged")              \
+  X(judge_cells_reverted, "cell layers set to their value at a peer's vector (judging cost)")        \
   X(subscribe_failures, "subscriptions the bus refused (retried)")
 
 struct RegionLinkCounters {
@@ -163,7 +195,9 @@ struct RegionLinkStatus {
   uint64_t map_hash = 0;                       // at that tick
   std::vector<schema::BusAppliedSeq> applied;  // at that tick, our own batches included
   uint64_t own_acked_seq = 0;                  // our last world batch stored
-  uint64_t world_held = 0;                     // our world batches not acked yet
+  uint64_t world_held = 0;                     // our world batches not acked yet (ticks, for those in the log)
+  bool own_mark_known = false;                 // the stream told us our last stored batch
+  std::string last_log_error;                  // the last failed read of our writes from the log
   uint64_t inbound_waiting = 0;                // decoded messages not yet taken by a tick (held ones too)
   MapHistoryCounters history;                  // the tick thread's map history, as of its last health point
   std::vector<PeerStatus> peers;               // by region
@@ -196,12 +230,13 @@ class RegionLink {
 
   // Bus side -------------------------------------------------------------------------------------
   // Subscribes to every other region after the sequence `world` recorded for it (again for the
-  // ones that failed, at each pump), and asks the stream for our own last stored batch (a request:
-  // start-up only).
+  // ones that failed, at each pump).
   void start(Bus& bus, const sim::World& world, uint64_t now_us);
-  // After a restart: the local writes of each recovered tick (tick, writes), to be published again
-  // under their original message ids.
-  void republish(std::vector<std::pair<uint64_t, std::vector<sim::BlockWrite>>> ticks);
+  // Our log, read back for what the link does not hold (before start). `recovered_tick` > 0: the
+  // node recovered up to it, and every recovered tick after our last stored batch is published
+  // again from the log (its original message id: a copy the stream stored meanwhile is a
+  // duplicate). Without a log, waiting batches beyond world_batches_max are dropped (counted).
+  void use_log(OwnWritesSource* source, uint64_t recovered_tick);
   // Publishes, polls, decodes; `durable_tick`: the newest tick the log holds durably.
   void pump(Bus& bus, uint64_t now_us, uint64_t durable_tick);
   // Called on the bus side, at the end of the pump that found it (no lock held), for each desync.
@@ -240,8 +275,9 @@ class RegionLink {
     std::vector<Judged> judged;
     uint64_t tick = 0;
   };
-  struct OwnTick {               // one tick's world batch parts (bus side)
+  struct OwnTick {               // one message's world batch parts (bus side), by its last tick
     std::vector<uint64_t> seqs;  // stream sequence of each part (0: not acked yet)
+    uint64_t first_tick = 0;     // the first tick it holds (catching up, a message merges ticks)
   };
   enum class OwnThrough : uint8_t { ok, wait, too_old, out_of_order };
   struct Inbound {  // bus side -> tick thread: one message, decoded into commands
@@ -253,13 +289,15 @@ class RegionLink {
   };
 
   void encode_batches(std::vector<TickBatch>& batches, uint64_t now_us);
+  void learn_own_mark(Bus& bus, uint64_t now_us);
+  void push_own_batches(uint64_t now_us, uint64_t durable_tick);
+  [[nodiscard]] uint64_t first_unpushed_tick() const;
   void publish_health(uint64_t now_us);
   void consume(const Delivery& delivery, uint64_t now_us);
   void on_peer_health(const schema::BusHealth& health, uint64_t now_us);
   void compare(PeerStatus& peer, const HealthPoint& ours, const std::vector<schema::BusAppliedSeq>& ours_full);
   void judge_waiting(const sim::World& world, std::vector<Judged>& judged);
   void translate_waiting();
-  void ask_own_last_stored(Bus& bus);
   void settle(const Judged& judged);
   [[nodiscard]] OwnThrough own_through(uint64_t seq, uint64_t& through) const;
   static void keep_newest(std::deque<PeerPoint>& points, uint64_t& dropped);
@@ -289,13 +327,22 @@ class RegionLink {
   // Bus side.
   BusOutbox outbox_;
   Handover bus_handover_;
-  std::deque<TickBatch> waiting_durable_;                        // handed over, not durable yet
+  std::deque<TickBatch> waiting_durable_;  // handed over, not in the outbox yet (not durable, or not its turn)
+  std::deque<TickBatch> from_log_;         // read from the log, not in the outbox yet (before waiting_durable_)
+  uint64_t outbox_first_tick_ = 0;         // the first tick of the message in the outbox
+  OwnWritesSource* log_ = nullptr;
+  uint64_t recovered_tick_ = 0;
+  bool own_mark_known_ = false;    // we asked the stream for our last stored batch, and were told
+  uint64_t next_mark_ask_us_ = 0;  // (asked again every 250 ms until told)
+  uint64_t log_from_ = 1;          // ticks log_from_..log_to_ are read from the log before waiting_durable_
+  uint64_t log_to_ = 0;            // (none when log_from_ > log_to_)
+  uint64_t next_log_read_us_ = 0;  // after a failed read: a pause
+  std::string last_log_error_;
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> pushed_us_;  // (tick, part) -> when handed to the outbox
   std::map<uint64_t, uint64_t> own_seq_by_tick_;                 // acked own world batches: tick -> seq (pruned)
   std::map<uint64_t, OwnTick> own_ticks_;                        // our recent ticks' batches (own_ticks_max)
   uint64_t own_pruned_seq_ = 0;              // every batch of ours before own_ticks_ is at or below this
   uint64_t last_handover_tick_ = 0;          // the last tick the bus side heard of
-  bool own_last_stored_known_ = false;       // the stream answered last_stored_seq for our batches
   std::deque<PeerPoint> translate_waiting_;  // waiting for acks of ours to place our sequence
   std::deque<HealthPoint> health_waiting_;   // ours, waiting for our batches up to its tick to be acked
   std::deque<std::pair<HealthPoint, std::vector<schema::BusAppliedSeq>>> history_;  // ours, full vectors

@@ -237,10 +237,13 @@ std::optional<StorageService::Options> StorageService::options_from(const Server
     db.create_database = s.mariadb_create_database;
     db.connect_timeout_s = s.mariadb_connect_timeout_s;
     db.io_timeout_s = s.mariadb_io_timeout_s;
+    db.region = config.region;  // the global store: players are held by region (PlayerHolds)
+    db.lease = std::chrono::seconds(s.mariadb_lease_s);
     out.stores.mariadb = db;
   }
   out.positions_every_ticks = s.positions_every_ticks;
   out.players_every_ticks = s.players_every_ticks;
+  out.map_every_ticks = s.map_every_ticks;
   out.version_epoch_s = wall_us / 1'000'000;
   out.region = config.region;
   out.map = storage::MapId{s.map_id};
@@ -258,13 +261,27 @@ std::unique_ptr<StorageService> StorageService::open(const Options& options, std
   return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
 }
 
+std::unique_ptr<StorageService> StorageService::over(const Options& options,
+                                                     std::unique_ptr<storage::StoreSet> stores) {
+  STRATA_REQUIRE(options.positions_every_ticks > 0 && options.players_every_ticks > 0 && stores != nullptr);
+  return std::unique_ptr<StorageService>(new StorageService(options, std::move(stores)));
+}
+
 StorageService::StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores)
-    : options_(options), stores_(std::move(stores)) {
+    : options_(options), stores_(std::move(stores)), holds_(stores_->holds()) {
+  if (holds_ != nullptr) {
+    renew_every_ = std::max(std::chrono::milliseconds(1), options_.stores.mariadb->lease / 3);
+    last_renewal_ = SteadyClock::now();
+  }
   if (!options_.worker_threads) return;
   std::vector<std::function<size_t()>> pumps = stores_->pumps();
   // pumps(): players, maps, positions, sessions (store_set.cpp).
   std::function<size_t()> positions = pumps[2];
   pumps.erase(pumps.begin() + 2);
+  // The map's periodic save is encoded before the ports are pumped (it is applied in the same
+  // round); the holds first: a region's restart runs before any claim of its new session.
+  pumps.insert(pumps.begin(), [this] { return pump_map_save(); });
+  if (holds_ != nullptr) pumps.insert(pumps.begin(), [this] { return pump_holds(); });
   store_worker_ = std::make_unique<storage::StoreWorker>(std::move(pumps), options_.worker_idle);
   positions_worker_ = std::make_unique<storage::StoreWorker>(
       std::vector<std::function<size_t()>>{positions, [this] { return answer_near_queries(); }}, options_.worker_idle);
@@ -278,7 +295,8 @@ StorageService::~StorageService() {
 }
 
 size_t StorageService::pump() {
-  size_t applied = 0;
+  size_t applied = holds_ != nullptr ? pump_holds() : 0;
+  applied += pump_map_save();
   for (const auto& one : stores_->pumps()) applied += one();
   answer_near_queries();
   return applied;
@@ -308,15 +326,37 @@ void StorageService::start(const sim::World& world, std::chrono::milliseconds ti
     last_positions_.push_back({storage::PlayerKey{sim::raw(p.id)}, p.pos.x.tile(), p.pos.y.tile()});
   const std::function<void()> pump_fn = options_.worker_threads ? std::function<void()>() : [this] { pump(); };
   if (store_worker_) store_worker_->wake();
+  const auto deadline = SteadyClock::now() + timeout;
   auto stored = wait_read(stores_->maps(), options_.map, timeout, pump_fn);
+  ChunkHashes baseline;
   if (stored && stored->ok() && stored->value) {
-    map_baseline_ = stored_chunk_hashes(world.params, *stored->value);
+    baseline = stored_chunk_hashes(world.params, *stored->value);
   } else {
     if (!stored || !stored->ok())
       spdlog::warn("storage: the map store did not answer ({}): the map save will compare with the generated terrain",
                    stored ? stored->outcome.reason : "timeout");
-    map_baseline_ = generated_chunk_hashes(world.params);
+    baseline = generated_chunk_hashes(world.params);
   }
+  // The periodic saves copy only the chunks written after this: those that already differ from
+  // the store (a recovered log ahead of it) are due in the first one.
+  const std::vector<sim::Chunk>& chunks = world.map.chunks();
+  dirty_chunks_.assign(chunks.size(), 0);
+  for (size_t i = 0; i < chunks.size() && i < baseline.size(); ++i)
+    dirty_chunks_[i] = sim::chunk_hash(chunks[i]) != baseline[i] ? 1 : 0;
+  {
+    std::lock_guard lock(map_mutex_);
+    map_baseline_ = std::move(baseline);
+  }
+  if (holds_ != nullptr) {
+    // The players this region held in an earlier run are released by the store worker, before
+    // any claim; those of the recovered world keep their hold until their leave saves (tick 1).
+    std::vector<storage::PlayerKey> keep;
+    for (const sim::Player& p : world.players) keep.push_back(storage::PlayerKey{sim::raw(p.id)});
+    std::lock_guard lock(holds_mutex_);
+    holds_restart_ = std::move(keep);
+  }
+  if (store_worker_) store_worker_->wake();
+  learn_versions(world, deadline, pump_fn);
   storage::SessionRecord record;
   record.session = options_.session;
   record.version = 1;
@@ -326,6 +366,52 @@ void StorageService::start(const sim::World& world, std::chrono::milliseconds ti
   const storage::SubmitResult submitted = stores_->sessions().write(std::move(record));
   std::lock_guard lock(mutex_);
   ++(submitted.status == storage::Submit::queued ? counters_.session_records : counters_.session_records_refused);
+}
+
+// A recovered world's players leave in its first tick, and those leaves must win over what the
+// crashed run saved (the log is the truth). A version's high half is the session's wall-clock
+// start, which a clock stepped back (NTP, a VM resumed) puts below the crashed run's, so their
+// leaves were ignored and they came back with an older save (strata-vopr seeds 3, 6, 18, 19, 21,
+// 36: a step back, then a crash). Their stored versions are read first; a player whose read fails
+// or does not answer by `deadline` keeps the clock's version (warned).
+void StorageService::learn_versions(const sim::World& world, SteadyClock::time_point deadline,
+                                    const std::function<void()>& pump) {
+  std::vector<std::pair<uint32_t, storage::Ticket>> waiting;
+  size_t unknown = 0;
+  for (const sim::Player& p : world.players) {
+    const uint32_t id = sim::raw(p.id);
+    const std::optional<storage::Ticket> ticket = stores_->players().read(storage::PlayerKey{id});
+    if (ticket) {
+      waiting.emplace_back(id, *ticket);
+    } else {
+      ++unknown;
+    }
+  }
+  while (!waiting.empty()) {
+    if (pump) pump();
+    std::erase_if(waiting, [&](const std::pair<uint32_t, storage::Ticket>& w) {
+      auto answer = stores_->players().take(w.second);
+      if (!answer) return false;
+      if (!answer->ok()) {
+        ++unknown;
+      } else if (answer->value) {
+        Known& known = known_[w.first];
+        known.version = std::max(known.version, answer->value->version);
+        known.in_world = true;
+      }
+      return true;
+    });
+    if (waiting.empty() || SteadyClock::now() >= deadline) break;
+    if (store_worker_) store_worker_->wake();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  for (const auto& w : waiting) cancelled_.push_back(w.second);  // taken and dropped when they come
+  unknown += waiting.size();
+  if (unknown > 0)
+    spdlog::warn(
+        "storage: the stored versions of {} recovered players are unknown (the store did not answer): their "
+        "saves at leaving are versioned by the clock alone",
+        unknown);
 }
 
 std::optional<sim::World> StorageService::load_map_world(const sim::WorldParams& params,
@@ -348,21 +434,108 @@ std::optional<sim::World> StorageService::load_map_world(const sim::WorldParams&
   return world_with_stored_map(params, *stored->value, error);
 }
 
-void StorageService::observe(const sim::World& world) {
+void StorageService::observe(const sim::World& world, std::span<const sim::CellChange> changed) {
   std::erase_if(cancelled_, [this](storage::Ticket ticket) { return stores_->players().take(ticket).has_value(); });
+  if (options_.map_every_ticks > 0) {
+    if (dirty_chunks_.size() != world.map.chunks().size()) dirty_chunks_.assign(world.map.chunks().size(), 1);
+    const auto chunks_x = static_cast<size_t>(world.map.chunks_x());
+    for (const sim::CellChange& change : changed) {
+      if (!world.map.in_bounds(change.cell)) continue;
+      const auto cx = static_cast<size_t>(change.cell.x / sim::limits::chunk_size);
+      const auto cy = static_cast<size_t>(change.cell.y / sim::limits::chunk_size);
+      dirty_chunks_[cy * chunks_x + cx] = 1;
+    }
+    if (world.tick % options_.map_every_ticks == 0) copy_dirty_chunks(world);
+  }
   if (world.tick % options_.positions_every_ticks == 0) write_positions(world, false);
   if (world.tick % options_.players_every_ticks == 0) save_changed_players(world);
 }
 
+void StorageService::copy_dirty_chunks(const sim::World& world) {
+  const std::vector<sim::Chunk>& chunks = world.map.chunks();
+  MapCopy copy{world.tick, world.map.chunks_x(), world.map.chunks_y(), {}};
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (dirty_chunks_[i] == 0) continue;
+    copy.chunks.emplace_back(i, chunks[i]);
+    dirty_chunks_[i] = 0;
+  }
+  if (copy.chunks.empty()) return;
+  {
+    std::lock_guard lock(map_mutex_);
+    if (map_baseline_.size() != chunks.size()) map_baseline_ = generated_chunk_hashes(world.params);  // no start()
+    if (map_copy_) {
+      // The worker has not taken the last copy yet: this one's chunks are newer where both have one.
+      for (auto& [index, chunk] : map_copy_->chunks) {
+        const bool replaced = std::any_of(copy.chunks.begin(), copy.chunks.end(),
+                                          [index = index](const auto& newer) { return newer.first == index; });
+        if (!replaced) copy.chunks.emplace_back(index, std::move(chunk));
+      }
+    }
+    map_copy_ = std::move(copy);
+  }
+  if (store_worker_) store_worker_->wake();
+}
+
+size_t StorageService::pump_map_save() {
+  std::lock_guard lock(map_mutex_);
+  if (!map_copy_) return 0;
+  MapCopy copy = std::move(*map_copy_);
+  map_copy_.reset();
+  const uint64_t version = version_at(std::max<uint64_t>(copy.tick, 1));
+  ChunkHashes baseline = map_baseline_;
+  storage::MapRecord record{options_.map, version, 0, {}};
+  for (auto& [index, chunk] : copy.chunks) {
+    std::string bytes = encode_chunk(chunk);
+    const uint64_t hash = sim::walk_hash(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+    if (hash == baseline[index]) continue;  // written back to what was saved
+    baseline[index] = hash;
+    const auto cx = static_cast<int32_t>(index % static_cast<size_t>(copy.chunks_x));
+    const auto cy = static_cast<int32_t>(index / static_cast<size_t>(copy.chunks_x));
+    record.chunks.push_back({cx, cy, version, std::move(bytes)});
+  }
+  if (record.chunks.empty()) return 0;
+  std::sort(record.chunks.begin(), record.chunks.end(),
+            [](const storage::ChunkRecord& a, const storage::ChunkRecord& b) {
+              return std::pair(a.cx, a.cy) < std::pair(b.cx, b.cy);
+            });
+  record.hash = sim::map_hash_of(copy.chunks_x, copy.chunks_y, baseline);
+  const size_t count = record.chunks.size();
+  const storage::SubmitResult submitted = stores_->maps().write(std::move(record));
+  const bool queued = submitted.status == storage::Submit::queued;
+  // A refused save leaves the baseline: the stop's full comparison saves those chunks then.
+  if (queued) map_baseline_ = std::move(baseline);
+  {
+    std::lock_guard counters_lock(mutex_);
+    ++(queued ? counters_.map_saves : counters_.map_saves_refused);
+    if (queued) ++counters_.map_saves_periodic;
+  }
+  if (!queued) spdlog::warn("storage: the periodic map save at tick {} was refused: {}", copy.tick, submitted.reason);
+  spdlog::debug("storage: periodic map save at tick {}: {} changed chunks queued", copy.tick, count);
+  return 0;  // queued, not applied: the maps pump applies it in the same round
+}
+
 bool StorageService::request(sim::PlayerId player) {
   const uint32_t id = sim::raw(player);
+  if (holds_ != nullptr) {
+    // Rejoining while its leave save is still queued here: the read is answered from the queue
+    // (no claim), so a save of the same state queued after the leave save keeps the hold.
+    auto known = known_.find(id);
+    if (known != known_.end() && known->second.save &&
+        known->second.release_sequence > stores_->players().durable_sequence()) {
+      const sim::PlayerSave save = *known->second.save;
+      if (write_player(player, save, 0, false) != 0) {
+        std::lock_guard lock(mutex_);
+        ++counters_.player_saves_rehold;
+      }
+    }
+  }
   const std::optional<storage::Ticket> ticket = stores_->players().read(storage::PlayerKey{id});
   {
     std::lock_guard lock(mutex_);
     ++(ticket ? counters_.player_loads : counters_.player_loads_refused);
   }
   if (!ticket) return false;
-  loading_[id] = *ticket;
+  loading_[id] = Loading{*ticket, 0};
   if (store_worker_) store_worker_->wake();
   return true;
 }
@@ -371,8 +544,27 @@ StorageService::Poll StorageService::poll(sim::PlayerId player, std::optional<si
   const uint32_t id = sim::raw(player);
   auto found = loading_.find(id);
   if (found == loading_.end()) return Poll::answered;  // never requested (or cancelled): fresh
-  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer = stores_->players().take(found->second);
+  Loading& loading = found->second;
+  if (!loading.ticket) {
+    // Holds: waiting to ask again (another region held the player, or the store failed).
+    if (--loading.polls_to_retry > 0) return Poll::waiting;
+    loading.ticket = stores_->players().read(storage::PlayerKey{id});
+    if (!loading.ticket) loading.polls_to_retry = storage_limits::hold_retry_polls;  // queue full: later
+    if (loading.ticket && store_worker_) store_worker_->wake();
+    return Poll::waiting;
+  }
+  std::optional<storage::Result<std::optional<storage::PlayerRecord>>> answer =
+      stores_->players().take(*loading.ticket);
   if (!answer) return Poll::waiting;
+  const bool held = answer->ok() && answer->value && answer->value->held_by != 0;
+  if (holds_ != nullptr && (held || !answer->ok())) {
+    // Never a fallback with holds: another region may have saved since (may_join_unloaded()).
+    loading.ticket.reset();
+    loading.polls_to_retry = storage_limits::hold_retry_polls;
+    std::lock_guard lock(mutex_);
+    ++(held ? counters_.player_loads_held : counters_.player_loads_failed);
+    return Poll::waiting;
+  }
   loading_.erase(found);
   Known& known = known_[id];
   known.in_world = true;
@@ -404,7 +596,7 @@ void StorageService::cancel(sim::PlayerId player) {
   if (found == loading_.end()) return;
   // The port keeps an answer until it is taken (and refuses reads beyond answers_waiting_max):
   // the answer of a cancelled load is taken and dropped when it comes (observe()).
-  cancelled_.push_back(found->second);
+  if (found->second.ticket) cancelled_.push_back(*found->second.ticket);
   loading_.erase(found);
   std::lock_guard lock(mutex_);
   ++counters_.player_loads_cancelled;
@@ -417,14 +609,53 @@ std::optional<sim::PlayerSave> StorageService::last_known(sim::PlayerId player) 
   return found->second.save;
 }
 
-bool StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick) {
+bool StorageService::may_join_unloaded(sim::PlayerId player) {
+  if (holds_ == nullptr) return true;
+  spdlog::warn("storage: player {} not loaded in time (held by another region, or the store failing): join refused",
+               sim::raw(player));
+  return false;
+}
+
+size_t StorageService::pump_holds() {
+  std::optional<std::vector<storage::PlayerKey>> restart;
+  bool renew = false;
+  {
+    std::lock_guard lock(holds_mutex_);
+    restart = holds_restart_;
+    const auto now = SteadyClock::now();
+    if (now - last_renewal_ >= renew_every_) {
+      renew = true;
+      last_renewal_ = now;
+    }
+  }
+  if (restart) {
+    const storage::Outcome outcome = holds_->restart(*restart);
+    std::lock_guard lock(mutex_);
+    if (outcome.ok()) {
+      ++counters_.holds_restarted;
+      std::lock_guard holds_lock(holds_mutex_);
+      if (holds_restart_ == restart) holds_restart_.reset();
+    } else {
+      ++counters_.lease_failures;
+    }
+  }
+  if (renew) {
+    const storage::Outcome outcome = holds_->renew();
+    std::lock_guard lock(mutex_);
+    ++(outcome.ok() ? counters_.lease_renewals : counters_.lease_failures);
+    if (!outcome.ok()) spdlog::warn("storage: renewing the region's holds of players failed: {}", outcome.reason);
+  }
+  return 0;  // no port writes: the worker's idle wait is the ports' to decide
+}
+
+uint64_t StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release) {
   const uint32_t id = sim::raw(player);
   if (known_.size() >= storage_limits::known_players_max && known_.find(id) == known_.end()) {
     std::erase_if(known_, [](const auto& entry) { return !entry.second.in_world; });
   }
   Known& known = known_[id];
   const uint64_t version = std::max(known.version + 1, (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu));
-  storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save)};
+  storage::PlayerRecord record{storage::PlayerKey{id}, version, encode_player_save(save), release, 0};
   const storage::SubmitResult submitted = stores_->players().write(std::move(record));
   if (submitted.status != storage::Submit::queued) {
     std::lock_guard lock(mutex_);
@@ -432,17 +663,18 @@ bool StorageService::write_player(sim::PlayerId player, const sim::PlayerSave& s
     spdlog::error("storage: the save of player {} was refused ({}): it is kept in memory only", id,
                   submitted.reason.empty() ? "queue full" : submitted.reason);
     known.save = save;  // at least the fallback of its next join in this process
-    return false;
+    return 0;
   }
   known.version = version;
   known.save = save;
-  return true;
+  if (release) known.release_sequence = submitted.sequence;
+  return submitted.sequence;
 }
 
 void StorageService::left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) {
   size_t queued = 0;
   for (const auto& [player, save] : saves) {
-    queued += write_player(player, save, tick) ? 1 : 0;
+    queued += write_player(player, save, tick, true) != 0 ? 1 : 0;
     known_[sim::raw(player)].in_world = false;
   }
   if (queued > 0) {
@@ -460,7 +692,7 @@ void StorageService::save_changed_players(const sim::World& world) {
     const sim::PlayerSave save = sim::save_of(p);
     auto found = known_.find(sim::raw(p.id));
     if (found != known_.end() && found->second.save == save) continue;  // unchanged since its last save
-    queued += write_player(p.id, save, world.tick) ? 1 : 0;
+    queued += write_player(p.id, save, world.tick, false) != 0 ? 1 : 0;
     known_[sim::raw(p.id)].in_world = true;
   }
   if (queued == 0) return;
@@ -516,9 +748,12 @@ void StorageService::write_positions(const sim::World& world, bool everyone_gone
 }
 
 bool StorageService::save_map(const sim::World& world) {
+  std::lock_guard map_lock(map_mutex_);
+  map_copy_.reset();  // older than this world: what it holds is in the full comparison below
   if (map_baseline_.size() != world.map.chunks().size()) map_baseline_ = generated_chunk_hashes(world.params);
   ChunkHashes baseline = map_baseline_;
-  std::optional<storage::MapRecord> record = map_save(options_.map, world, std::max<uint64_t>(world.tick, 1), baseline);
+  std::optional<storage::MapRecord> record =
+      map_save(options_.map, world, version_at(std::max<uint64_t>(world.tick, 1)), baseline);
   if (!record) return false;
   const size_t chunks = record->chunks.size();
   const uint64_t hash = record->hash;
@@ -663,6 +898,10 @@ std::string StorageService::prometheus() const {
                           static_cast<double>(cache.cache_failures)});
   series.push_back(
       Series{"strata_storage_cache_total", "counter", cache_help, "event=\"fill\"", static_cast<double>(cache.fills)});
+  series.push_back(Series{"strata_storage_cache_total", "counter", cache_help, "event=\"stale_skip\"",
+                          static_cast<double>(cache.stale_skips)});
+  series.push_back(Series{"strata_storage_cache_total", "counter", cache_help, "event=\"cold_first\"",
+                          static_cast<double>(cache.cold_first)});
   add_service_series(series, counters());
   return render(series);
 }

@@ -10,18 +10,38 @@
 //     round trip). The tick never calls a store: it only takes the port's queue mutex.
 //   - the session catalog: a record (id, region, start tick, log location) at start, the same
 //     record with its end tick at stop (version 1, then 2).
-//   - the map at stop: the chunks that differ from what the store held at start (map_chunks.h),
-//     versioned by the final tick.
+//   - the map, every storage.map_every_ticks (0: only at stop) and at stop: the chunks that changed
+//     (map_chunks.h), each versioned (the session's start << 32 | the tick, like player saves; a
+//     store keeps the newer chunk, so a save retried or repeated applies once). Periodically the sim
+//     thread copies only the chunks written since the last save (the tick's changed cells mark
+//     them; at start, the chunks that differ from what the store holds) and the store worker
+//     encodes, hashes and queues them, with the map's hash over every chunk's (the others are as
+//     last saved): a SIGKILLed node's store keeps its map as of at most one period ago. At stop the
+//     whole map is compared with what was saved (a full pass, off the clock).
 //   - player saves (PlayerSaves, the node's port): a joining player's save is read from the player
 //     port (answered from queued writes first, then the hot cache, then the cold store); the state
 //     of every player that left, and every storage.players_every_ticks the players whose state
 //     changed, are written to it. Version: (the session's start in Unix seconds << 32) | the tick,
-//     and above the last version this process loaded or wrote for the player. The tick alone would
+//     and above the last version this process loaded or wrote for the player (a recovered world's
+//     players' stored versions are read in start(): the wall clock may have stepped back). The tick alone would
 //     not do: a new log starts again at tick 0, and after a crash the recovered players' leaves must
 //     win over what the crashed run had saved (the log says what they had). A store keeps the
 //     newest save, and a retried batch applies once.
+// Across regions (MariaDB with holds, PlayerHolds in storage/stores.h; issue 16 item 5): a load is
+// the claim of the player for this region. While another region holds the player (its leave save
+// has not reached MariaDB yet, or it still plays there) the answer says so and the load is asked
+// again every hold_retry_polls ticks, until the node's join_wait_ticks run out (counted: outcome
+// held). A join whose save could not be loaded (held elsewhere, or the store failing) is then
+// refused (may_join_unloaded() is false): joining with an older state would overwrite what the
+// player did in the other region. Every save takes or keeps the hold, a leave save releases it in
+// the same transaction; a player rejoining here while its leave save is still queued gets a save
+// of the same state queued after it (reason rehold), so the release never leaves them unheld. The
+// store worker renews the region's leases every lease / 3, and at start() releases the players the
+// region held in an earlier run, except those of the recovered world (their leave saves do).
+// Without holds (the embedded store, one region) nothing of this runs.
 // Threads: two StoreWorkers in production, so a stalled MariaDB never holds the near queries:
-//   "strata-store"      players, maps, sessions (the cold store, the hot cache)
+//   "strata-store"      players, maps, sessions (the cold store, the hot cache), the holds' renewals
+//                       and the periodic map save's encoding
 //   "strata-positions"  positions, and the answers of the near queries
 // With Options::worker_threads false nothing runs by itself: the caller pumps (tests, simulation).
 //
@@ -38,6 +58,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -48,6 +69,7 @@
 #include "server/map_chunks.h"
 #include "server/player_saves.h"
 #include "server/runtime.h"
+#include "sim/simulation.h"
 #include "storage/store_set.h"
 #include "storage/store_worker.h"
 
@@ -80,6 +102,11 @@ inline constexpr std::chrono::milliseconds start_load_timeout{10'000};
 // Players whose last save this process remembers (StorageService::Known: ~40 bytes each).
 inline constexpr size_t known_players_max = 65536;
 static_assert(known_players_max >= sim::limits::players_max);
+// A load answered "held by another region" (or failed, with holds) is asked again after this many
+// polls (ticks): 5 times a second at 20 Hz, so a handoff costs at most that beyond the save's own
+// way to MariaDB, and a waiting join is one claim per 200 ms, not one per worker round.
+inline constexpr uint32_t hold_retry_polls = 4;
+static_assert(hold_retry_polls >= 1);
 static_assert(near_answer_players_max <= storage::near_answer_max);
 static_assert(near_queries_waiting_max <= storage::port_reads_queued_default);
 }  // namespace storage_limits
@@ -110,6 +137,7 @@ struct NearRequest {
   X(near_truncated, "strata_storage_near_queries_total{outcome=truncated}", "Near queries, by outcome")              \
   X(map_saves, "strata_storage_map_saves_total{outcome=queued}", "Map saves, by outcome")                            \
   X(map_saves_refused, "strata_storage_map_saves_total{outcome=refused}", "Map saves, by outcome")                   \
+  X(map_saves_periodic, "strata_storage_map_saves_total{outcome=periodic}", "Map saves, by outcome")                 \
   X(player_loads, "strata_storage_player_loads_total{outcome=requested}", "Player save loads, by outcome")           \
   X(player_loads_refused, "strata_storage_player_loads_total{outcome=refused}", "Player save loads, by outcome")     \
   X(player_loads_found, "strata_storage_player_loads_total{outcome=found}", "Player save loads, by outcome")         \
@@ -117,8 +145,13 @@ struct NearRequest {
   X(player_loads_failed, "strata_storage_player_loads_total{outcome=failed}", "Player save loads, by outcome")       \
   X(player_loads_corrupt, "strata_storage_player_loads_total{outcome=corrupt}", "Player save loads, by outcome")     \
   X(player_loads_cancelled, "strata_storage_player_loads_total{outcome=cancelled}", "Player save loads, by outcome") \
+  X(player_loads_held, "strata_storage_player_loads_total{outcome=held}", "Player save loads, by outcome")           \
   X(player_saves_left, "strata_storage_player_saves_total{reason=left}", "Player saves queued, by reason")           \
   X(player_saves_periodic, "strata_storage_player_saves_total{reason=periodic}", "Player saves queued, by reason")   \
+  X(player_saves_rehold, "strata_storage_player_saves_total{reason=rehold}", "Player saves queued, by reason")       \
+  X(lease_renewals, "strata_storage_holds_total{event=renewed}", "Holds of players across regions, by event")        \
+  X(lease_failures, "strata_storage_holds_total{event=failed}", "Holds of players across regions, by event")         \
+  X(holds_restarted, "strata_storage_holds_total{event=restarted}", "Holds of players across regions, by event")     \
   X(player_saves_refused, "strata_storage_player_saves_total{reason=refused}", "Player saves queued, by reason")     \
   X(session_records, "strata_storage_session_records_total{outcome=queued}", "Session records, by outcome")          \
   X(session_records_refused, "strata_storage_session_records_total{outcome=refused}", "Session records, by outcome")
@@ -136,6 +169,7 @@ class StorageService final : public StorageView, public TickObserver, public Pla
     storage::StoreSetConfig stores;
     uint32_t positions_every_ticks = 20;
     uint32_t players_every_ticks = 600;  // periodic saves of the players whose state changed
+    uint32_t map_every_ticks = 0;        // periodic saves of the map's changed chunks (0: only at stop)
     uint64_t version_epoch_s = 0;        // the session's start (Unix s): the high half of save versions
     uint16_t region = 1;
     storage::MapId map{1};
@@ -153,6 +187,10 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   // Opens the stores (MariaDB is reached and migrated here; Redis lazily). nullptr and `error` when
   // the embedded store cannot open or MariaDB cannot be reached.
   [[nodiscard]] static std::unique_ptr<StorageService> open(const Options& options, std::string& error);
+  // Over stores the caller built (StoreSet::over: strata-vopr's twins, pumped by the caller with
+  // Options::worker_threads false).
+  [[nodiscard]] static std::unique_ptr<StorageService> over(const Options& options,
+                                                            std::unique_ptr<storage::StoreSet> stores);
   ~StorageService() override;
   StorageService(const StorageService&) = delete;
   StorageService& operator=(const StorageService&) = delete;
@@ -166,13 +204,15 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   [[nodiscard]] std::optional<sim::World> load_map_world(const sim::WorldParams& params,
                                                          std::chrono::milliseconds timeout, std::string& error);
 
-  // TickObserver: after_tick (sim thread) queues the positions every M ticks; at_stop queues the
+  // TickObserver: after_tick (sim thread) queues the positions every M ticks (and the players, and
+  // the map's changed chunks, every storage.players_every_ticks / map_every_ticks); at_stop queues the
   // last positions (everyone gone), the map and the session's end, then waits up to shutdown_flush
   // for the queues to drain.
-  void after_tick(const RegionalNode& node) override { observe(node.simulation().world()); }
+  void after_tick(const RegionalNode& node) override { observe(node.simulation().world(), node.last_changed_cells()); }
   void at_stop(const RegionalNode& node) override { stop(node.simulation().world()); }
   // The same on a bare world (tests).
-  void observe(const sim::World& world);
+  // `changed`: the cells the tick wrote (sim::Effects::changed_cells), for the periodic map save.
+  void observe(const sim::World& world, std::span<const sim::CellChange> changed = {});
   void stop(const sim::World& world);
   // Queues the map's changed chunks (at `world`'s tick). False when nothing changed or refused.
   bool save_map(const sim::World& world);
@@ -182,6 +222,7 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   [[nodiscard]] Poll poll(sim::PlayerId player, std::optional<sim::PlayerSave>& save) override;
   void cancel(sim::PlayerId player) override;
   [[nodiscard]] std::optional<sim::PlayerSave> last_known(sim::PlayerId player) override;
+  [[nodiscard]] bool may_join_unloaded(sim::PlayerId player) override;
   void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) override;
 
   // StorageView (HTTP threads).
@@ -211,15 +252,34 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   StorageService(const Options& options, std::unique_ptr<storage::StoreSet> stores);
   void write_positions(const sim::World& world, bool everyone_gone);
   void save_changed_players(const sim::World& world);
-  bool write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick);
-  size_t answer_near_queries();  // positions worker
+  // The sequence the port gave the save, 0 when refused.
+  uint64_t write_player(sim::PlayerId player, const sim::PlayerSave& save, uint64_t tick, bool release);
+  size_t answer_near_queries();                     // positions worker
+  size_t pump_holds();                              // store worker (or pump()): the start's restart, the renewals
+  size_t pump_map_save();                           // store worker (or pump()): encodes and queues a periodic map save
+  void copy_dirty_chunks(const sim::World& world);  // sim thread: the periodic map save's copy
+  uint64_t version_at(uint64_t tick) const { return (options_.version_epoch_s << 32) | (tick & 0xFFFFFFFFu); }
+  void learn_versions(const sim::World& world, std::chrono::steady_clock::time_point deadline,
+                      const std::function<void()>& pump);
 
   const Options options_;
   std::unique_ptr<storage::StoreSet> stores_;
   // Sim thread only: the positions of the last batch (sorted by player), the map's baseline.
   std::vector<storage::Position> last_positions_;
   size_t batches_since_refresh_ = 0;
+  // The map's saves: the chunk hashes as last saved (the baseline), under map_mutex_ (the sim
+  // thread's stop and the worker's periodic save both use it); the chunks written since the last
+  // periodic copy (sim thread); the copy waiting for the worker (under map_mutex_).
+  std::mutex map_mutex_;
   ChunkHashes map_baseline_;
+  std::vector<uint8_t> dirty_chunks_;
+  struct MapCopy {
+    uint64_t tick = 0;
+    int32_t chunks_x = 0;
+    int32_t chunks_y = 0;
+    std::vector<std::pair<size_t, sim::Chunk>> chunks;
+  };
+  std::optional<MapCopy> map_copy_;
   // Sim thread: loads waiting (player -> ticket), and what this process last loaded or wrote for
   // each player (its version, and the save: the fallback of a load that times out). Bounded: beyond
   // known_players_max entries, those of players not in the world are forgotten.
@@ -227,8 +287,15 @@ class StorageService final : public StorageView, public TickObserver, public Pla
     uint64_t version = 0;
     std::optional<sim::PlayerSave> save;
     bool in_world = false;
+    uint64_t release_sequence = 0;  // the port's sequence of its last leave save (holds)
   };
-  std::unordered_map<uint32_t, storage::Ticket> loading_;
+  // A load: its ticket, or (holds, after a "held" or failed answer) the polls left before it is
+  // asked again.
+  struct Loading {
+    std::optional<storage::Ticket> ticket;
+    uint32_t polls_to_retry = 0;
+  };
+  std::unordered_map<uint32_t, Loading> loading_;
   std::unordered_map<uint32_t, Known> known_;
   std::vector<storage::Ticket> cancelled_;  // answers to take and drop
   bool started_ = false;
@@ -237,6 +304,13 @@ class StorageService final : public StorageView, public TickObserver, public Pla
   mutable std::mutex mutex_;  // counters_ and near_waiting_
   StorageCounters counters_;
   std::vector<NearWait> near_waiting_;
+  // Holds (null without): the restart pending since start() (its keep list) and the last renewal,
+  // under holds_mutex_ (start() runs on the main thread, pump_holds() on the store worker).
+  storage::PlayerHolds* const holds_;
+  std::mutex holds_mutex_;
+  std::optional<std::vector<storage::PlayerKey>> holds_restart_;
+  std::chrono::steady_clock::time_point last_renewal_{};
+  std::chrono::milliseconds renew_every_{0};
   std::unique_ptr<storage::StoreWorker> store_worker_;
   std::unique_ptr<storage::StoreWorker> positions_worker_;
 };

@@ -23,6 +23,11 @@
 //     embedded store, storage/spill.h) instead of being refused, and once anything is spilled every
 //     later write follows it, so the order holds; pump() moves spilled writes back as room frees.
 //     Spilled writes count as queued (not acknowledged) and are read back by reads like queued ones.
+//   - journal (optional, attach_journal): every write in the memory queue is also in a Journal (a
+//     Spill used as a redo log: the embedded RocksDB, WAL on), removed when the backend applied it,
+//     so the writes a crash of the process finds queued are offered again by the next run, first.
+//     Without it a player who left while the store was out and whose save was still queued when
+//     the process died came back with an older save (strata-vopr --faults store, seeds 73, 78, 186).
 #pragma once
 
 #include <deque>
@@ -114,7 +119,34 @@ class AsyncPort {
     last_sequence_ = spill.size();
   }
 
-  // Queues a write; never blocks on a store (a spill is a local RocksDB put).
+  // Borrows `journal` (it must outlive the port); call after attach_spill (if any) and before the
+  // first write. Entries an earlier run left in it are the oldest writes: they take the sequences
+  // before the spill's, and are offered first. Undecodable entries are dropped (spill_lost).
+  void attach_journal(Spill& journal) {
+    STRATA_REQUIRE(fn_.encode && fn_.decode);
+    std::lock_guard lock(mutex_);
+    STRATA_REQUIRE(journal_ == nullptr && writes_.empty(), writes_.size());
+    journal_ = &journal;
+    // Rebuilt in order with only what decodes, so that it holds exactly the memory queue.
+    std::vector<std::string> kept;
+    while (journal.size() > 0) {
+      std::optional<std::string> bytes = journal.front();
+      journal.pop();
+      std::optional<Write> write = bytes ? fn_.decode(*bytes) : std::nullopt;
+      if (!write) {
+        ++counters_.spill_lost;
+        continue;
+      }
+      writes_.push_back(std::move(*write));
+      kept.push_back(std::move(*bytes));
+    }
+    for (const std::string& bytes : kept) {
+      if (!journal.push(bytes)) ++counters_.spill_lost;  // it was there a moment ago: a disk fault
+    }
+    last_sequence_ += writes_.size();
+  }
+
+  // Queues a write; never blocks on a store (a spill or journal entry is a local RocksDB put).
   [[nodiscard]] SubmitResult write(Write write) {
     Outcome valid = fn_.validate_write(write);
     std::lock_guard lock(mutex_);
@@ -131,6 +163,10 @@ class AsyncPort {
       }
       ++counters_.writes_refused_full;
       return {Submit::full, 0, "write queue full"};
+    }
+    if (journal_ != nullptr && !journal_->push(fn_.encode(write))) {
+      ++counters_.writes_refused_full;
+      return {Submit::full, 0, "journal full or not writable"};
     }
     writes_.push_back(std::move(write));
     ++counters_.writes_queued;
@@ -222,12 +258,14 @@ class AsyncPort {
 
   [[nodiscard]] size_t spilled() const { return spill_ == nullptr ? 0 : spill_->size(); }
 
-  // Moves spilled writes (the oldest first) into the memory queue while it has room.
+  // Moves spilled writes (the oldest first) into the memory queue while it has room (and into the
+  // journal first: a crash between the two offers the write twice, which applies once).
   void refill_locked() {
     while (spill_ != nullptr && spill_->size() > 0 && writes_.size() < config_.writes_queued_max) {
       std::optional<std::string> bytes = spill_->front();
-      spill_->pop();
       std::optional<Write> write = bytes ? fn_.decode(*bytes) : std::nullopt;
+      if (write && journal_ != nullptr && !journal_->push(*bytes)) return;  // stays spilled
+      spill_->pop();
       if (!write) {
         ++counters_.spill_lost;
         continue;
@@ -264,6 +302,9 @@ class AsyncPort {
     // Only pump() pops, so the batch is still the head of the queue.
     STRATA_ASSERT(writes_.size() >= batch.size(), writes_.size(), batch.size());
     writes_.erase(writes_.begin(), writes_.begin() + static_cast<ptrdiff_t>(batch.size()));
+    if (journal_ != nullptr) {
+      for (size_t i = 0; i < batch.size(); ++i) journal_->pop();
+    }
     counters_.writes_applied += batch.size();
     ++counters_.batches_applied;
     refill_locked();
@@ -309,7 +350,8 @@ class AsyncPort {
   std::deque<Write> writes_;
   std::deque<PendingRead> reads_;
   std::unordered_map<uint64_t, Result<Answer>> answers_;
-  Spill* spill_ = nullptr;  // borrowed
+  Spill* spill_ = nullptr;    // borrowed
+  Spill* journal_ = nullptr;  // borrowed: exactly the memory queue, encoded
   uint64_t last_sequence_ = 0;
   uint64_t last_ticket_ = 0;
   Outcome last_error_;

@@ -124,20 +124,26 @@ std::optional<SessionRecord> decode_session(SessionId session, std::string_view 
   return record;
 }
 
+// The top bit of the player id says the save releases the region's hold (PlayerRecord::release);
+// ids are 24-bit, so a spill written before the flag existed decodes unchanged.
+constexpr uint32_t release_bit = 1U << 31;
+static_assert(player_key_max < release_bit);
+
 std::string encode_player_record(const PlayerRecord& record) {
   std::string out;
-  append_u32_le(out, static_cast<uint32_t>(record.player));
+  append_u32_le(out, static_cast<uint32_t>(record.player) | (record.release ? release_bit : 0));
   out += encode_versioned(record.version, record.state);
   return out;
 }
 
 std::optional<PlayerRecord> decode_player_record(std::string_view bytes) {
   Reader reader(bytes);
-  const uint32_t player = reader.u32();
+  const uint32_t raw = reader.u32();
+  const uint32_t player = raw & ~release_bit;
   if (!reader.ok() || player == 0 || player > player_key_max) return std::nullopt;
   const auto versioned = decode_versioned(reader.rest(), player_state_bytes_max);
   if (!versioned) return std::nullopt;
-  return PlayerRecord{PlayerKey{player}, versioned->version, versioned->bytes};
+  return PlayerRecord{PlayerKey{player}, versioned->version, versioned->bytes, (raw & release_bit) != 0, 0};
 }
 
 std::string encode_session_record(const SessionRecord& record) {

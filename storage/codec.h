@@ -41,8 +41,8 @@ struct MapHead {
 [[nodiscard]] std::string encode_session(const SessionRecord& record);
 [[nodiscard]] std::optional<SessionRecord> decode_session(SessionId session, std::string_view value);
 
-// A whole record, for a spill (storage/spill.h): player id u32 | versioned state; session id u64 |
-// session record.
+// A whole record, for a spill (storage/spill.h): player id u32 (top bit: release) | versioned state;
+// session id u64 | session record.
 [[nodiscard]] std::string encode_player_record(const PlayerRecord& record);
 [[nodiscard]] std::optional<PlayerRecord> decode_player_record(std::string_view bytes);
 [[nodiscard]] std::string encode_session_record(const SessionRecord& record);

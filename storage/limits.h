@@ -57,4 +57,10 @@ inline constexpr size_t port_batch_default = 256;
 static_assert(port_batch_default <= port_writes_queued_default);
 static_assert(port_reads_queued_default <= port_answers_waiting_max);
 
+// --- hot cache -----------------------------------------------------------------------------------
+// Players a CachedPlayers remembers as stale in the cache (a put after their save failed, so the
+// cache may hold an older save); beyond it every load skips the cache (storage/cached_players.h).
+inline constexpr size_t cache_stale_players_max = 65536;
+static_assert(cache_stale_players_max >= port_batch_default);
+
 }  // namespace strata::storage

@@ -3,6 +3,7 @@
 
 #include <mysql.h>
 
+#include <algorithm>
 #include <array>
 #include <functional>
 
@@ -31,7 +32,22 @@ const std::vector<std::vector<const char*>> migrations = {
         "CREATE TABLE IF NOT EXISTS accounts (name VARBINARY(64) NOT NULL PRIMARY KEY,"
         " player INT UNSIGNED NOT NULL UNIQUE) ENGINE=InnoDB",
     },
+    {
+        // Holds across regions (PlayerHolds in stores.h): the region holding the player online (0:
+        // none) and when its lease runs out (Unix ms, the server's clock). A claimed player the store
+        // had no save of is a row of version 0.
+        "ALTER TABLE players ADD COLUMN IF NOT EXISTS holder SMALLINT UNSIGNED NOT NULL DEFAULT 0,"
+        " ADD COLUMN IF NOT EXISTS lease_until BIGINT UNSIGNED NOT NULL DEFAULT 0",
+        "CREATE INDEX IF NOT EXISTS players_holder ON players (holder)",
+    },
 };
+
+// The server's clock in Unix milliseconds: leases compare with one clock, whatever the regions' own.
+#define STRATA_NOW_MS "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS UNSIGNED)"
+// A row a region may write or claim: free, its own, or its holder's lease ran out (evaluated
+// before each assignment, and the holder is assigned first: once it is this region's or 0 the
+// condition stays true for the assignments after it, see the PlayerHolds rules in stores.h).
+#define STRATA_MAY_HOLD "(holder = 0 OR holder = VALUES(holder) OR lease_until < " STRATA_NOW_MS ")"
 
 enum Statement : size_t {
   upsert_player,
@@ -46,13 +62,18 @@ enum Statement : size_t {
   next_account_id,
   insert_account,
   count_accounts,
+  upsert_player_held,
+  claim_player,
+  select_player_held,
+  renew_holds,
+  release_holds,
   statement_count,
 };
 
 constexpr std::array<const char*, statement_count> statement_sql = {
     "INSERT INTO players (player, version, state) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE"
     " state = IF(VALUES(version) > version, VALUES(state), state), version = GREATEST(version, VALUES(version))",
-    "SELECT version, state FROM players WHERE player = ?",
+    "SELECT version, state FROM players WHERE player = ? AND version > 0",
     "INSERT INTO maps (map, version, hash) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE"
     " hash = IF(VALUES(version) > version, VALUES(hash), hash), version = GREATEST(version, VALUES(version))",
     "INSERT INTO chunks (map, cx, cy, version, bytes) VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
@@ -70,7 +91,31 @@ constexpr std::array<const char*, statement_count> statement_sql = {
     "SELECT COALESCE(MAX(player), 0) + 1 FROM accounts FOR UPDATE",
     "INSERT INTO accounts (name, player) VALUES (?, ?)",
     "SELECT COUNT(*) FROM accounts",
+    // A save with holds: VALUES(holder) is the writing region, VALUES(lease_until) 0 for a leave
+    // save (it releases) or the new lease. Fenced unless STRATA_MAY_HOLD; the hold changes only with
+    // the newest save (version, assigned before, then equals VALUES(version)).
+    "INSERT INTO players (player, version, state, holder, lease_until) VALUES (?, ?, ?, ?, IF(? = 0, 0, " STRATA_NOW_MS
+    " + ?)) ON DUPLICATE KEY UPDATE"
+    " state = IF(VALUES(version) > version AND " STRATA_MAY_HOLD
+    ", VALUES(state), state),"
+    " version = IF(" STRATA_MAY_HOLD
+    ", GREATEST(version, VALUES(version)), version),"
+    " holder = IF(" STRATA_MAY_HOLD
+    " AND VALUES(version) >= version, IF(VALUES(lease_until) = 0, 0, VALUES(holder)),"
+    " holder),"
+    " lease_until = IF(" STRATA_MAY_HOLD " AND VALUES(version) >= version, VALUES(lease_until), lease_until)",
+    // A claim (a load, or a restart's keep): a player the store does not know becomes a row of version 0.
+    "INSERT INTO players (player, version, state, holder, lease_until) VALUES (?, 0, '', ?, " STRATA_NOW_MS
+    " + ?) ON DUPLICATE KEY UPDATE"
+    " holder = IF(" STRATA_MAY_HOLD
+    ", VALUES(holder), holder),"
+    " lease_until = IF(" STRATA_MAY_HOLD ", VALUES(lease_until), lease_until)",
+    "SELECT version, state, holder FROM players WHERE player = ?",
+    "UPDATE players SET lease_until = " STRATA_NOW_MS " + ? WHERE holder = ? AND lease_until > 0",
+    "UPDATE players SET holder = 0, lease_until = 0 WHERE holder = ?",
 };
+#undef STRATA_MAY_HOLD
+#undef STRATA_NOW_MS
 
 bool identifier_ok(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -114,6 +159,8 @@ Outcome in_slices(std::span<const Item> items, SizeOf size_of, Execute execute) 
 class Params {
  public:
   void u32(std::vector<uint32_t>& values) { add(MYSQL_TYPE_LONG, values.data(), true); }
+  void u32(uint32_t& value) { add(MYSQL_TYPE_LONG, &value, true); }
+  void u64(uint64_t& value) { add(MYSQL_TYPE_LONGLONG, &value, true); }
   void i32(std::vector<int32_t>& values) { add(MYSQL_TYPE_LONG, values.data(), false); }
   void u64(std::vector<uint64_t>& values) { add(MYSQL_TYPE_LONGLONG, values.data(), true); }
   void blob(std::vector<const char*>& pointers, std::vector<unsigned long>& lengths) {
@@ -348,6 +395,44 @@ struct MariaDbStores::Impl {
     return Outcome::success();
   }
 
+  [[nodiscard]] uint64_t lease_ms() const { return static_cast<uint64_t>(std::max<int64_t>(options.lease.count(), 1)); }
+
+  // A load with holds: the claim, then the row, in one transaction (see PlayerHolds in stores.h).
+  Result<std::optional<PlayerRecord>> claim_and_load(PlayerKey player) {
+    uint32_t key = static_cast<uint32_t>(player);
+    uint32_t region = options.region;
+    uint64_t lease = lease_ms();
+    Params claim;
+    claim.u32(key);
+    claim.u32(region);
+    claim.u64(lease);
+    if (Outcome executed = execute_rows(claim_player, claim, 1); !executed.ok()) return {executed, {}};
+    MYSQL_BIND bind{};
+    bind.buffer_type = MYSQL_TYPE_LONG;
+    bind.buffer = &key;
+    bind.is_unsigned = 1;
+    std::vector<Column> columns = {Column(Column::Kind::u64), Column(Column::Kind::blob, player_state_bytes_max),
+                                   Column(Column::Kind::u64)};
+    Result<std::optional<PlayerRecord>> result;
+    bool found = false;
+    Outcome outcome = select(select_player_held, &bind, columns, [&] {
+      found = true;
+      if (columns[2].u != region) {
+        result.value = PlayerRecord{player, 0, {}, false, static_cast<uint16_t>(columns[2].u)};
+      } else if (columns[0].u > 0) {
+        result.value = PlayerRecord{player, columns[0].u, columns[1].bytes};
+      }
+      return Outcome::success();
+    });
+    if (outcome.ok() && !found) {
+      (void)mysql_rollback(connection);
+      outcome = Outcome::failure(StoreStatus::corrupt, "mariadb: a claimed player has no row");
+    }
+    if (!outcome.ok()) return {outcome, {}};
+    if (Outcome committed = commit(); !committed.ok()) return {committed, {}};
+    return result;
+  }
+
   Result<uint32_t> read_schema_version() {
     if (mysql_query(connection, "SELECT COALESCE(MAX(version), 0) FROM schema_version") != 0) {
       return {connection_failure("read schema_version"), 0};
@@ -416,7 +501,15 @@ Outcome MariaDbStores::save(std::span<const PlayerRecord> records) {
     params.u32(players);
     params.u64(versions);
     params.blob(states, lengths);
-    return impl_->execute_rows(upsert_player, params, static_cast<unsigned int>(slice.size()));
+    if (!holds_players()) return impl_->execute_rows(upsert_player, params, static_cast<unsigned int>(slice.size()));
+    // VALUES(holder): this region; the lease in ms, 0 for a leave save (twice: IF(? = 0, 0, now + ?)).
+    std::vector<uint32_t> holders(slice.size(), impl_->options.region);
+    std::vector<uint64_t> leases;
+    for (const PlayerRecord& record : slice) leases.push_back(record.release ? 0 : impl_->lease_ms());
+    params.u32(holders);
+    params.u64(leases);
+    params.u64(leases);
+    return impl_->execute_rows(upsert_player_held, params, static_cast<unsigned int>(slice.size()));
   };
   if (Outcome executed = in_slices(records, size_of, execute); !executed.ok()) return executed;
   return impl_->commit();
@@ -429,9 +522,50 @@ Outcome MariaDbStores::save_one_by_one(std::span<const PlayerRecord> records) {
   return Outcome::success();
 }
 
+bool MariaDbStores::holds_players() const { return impl_->options.region != 0; }
+
+Outcome MariaDbStores::renew() {
+  if (!holds_players()) return Outcome::success();
+  if (Outcome ready = impl_->ready(); !ready.ok()) return ready;
+  uint64_t lease = impl_->lease_ms();
+  uint32_t region = impl_->options.region;
+  Params params;
+  params.u64(lease);
+  params.u32(region);
+  if (Outcome executed = impl_->execute_rows(renew_holds, params, 1); !executed.ok()) return executed;
+  return impl_->commit();
+}
+
+Outcome MariaDbStores::restart(std::span<const PlayerKey> keep) {
+  if (!holds_players()) return Outcome::success();
+  for (PlayerKey player : keep) {
+    if (Outcome valid = validate(player); !valid.ok()) return valid;
+  }
+  if (Outcome ready = impl_->ready(); !ready.ok()) return ready;
+  uint32_t region = impl_->options.region;
+  Params release;
+  release.u32(region);
+  if (Outcome executed = impl_->execute_rows(release_holds, release, 1); !executed.ok()) return executed;
+  if (!keep.empty()) {
+    std::vector<uint32_t> players, regions(keep.size(), region);
+    std::vector<uint64_t> leases(keep.size(), impl_->lease_ms());
+    for (PlayerKey player : keep) players.push_back(static_cast<uint32_t>(player));
+    Params claims;
+    claims.u32(players);
+    claims.u32(regions);
+    claims.u64(leases);
+    if (Outcome executed = impl_->execute_rows(claim_player, claims, static_cast<unsigned int>(keep.size()));
+        !executed.ok()) {
+      return executed;
+    }
+  }
+  return impl_->commit();
+}
+
 Result<std::optional<PlayerRecord>> MariaDbStores::load(PlayerKey player) {
   if (Outcome valid = validate(player); !valid.ok()) return {valid, {}};
   if (Outcome ready = impl_->ready(); !ready.ok()) return {ready, {}};
+  if (holds_players()) return impl_->claim_and_load(player);
   uint32_t key = static_cast<uint32_t>(player);
   MYSQL_BIND bind{};
   bind.buffer_type = MYSQL_TYPE_LONG;

@@ -16,6 +16,14 @@
 // (version assigned last: MariaDB evaluates the assignments in order), so a batch retried after a
 // lost COMMIT acknowledgement applies once.
 //
+// Holds (MariaDbOptions::region != 0; PlayerHolds in stores.h, issue 16 item 5): the players row
+// also says which region holds the player online and until when (Unix ms, MariaDB's own clock, so
+// the regions' clocks never meet). A load is one transaction: the claim (an upsert of the holder
+// and lease that changes nothing while another region's lease runs) and the row's SELECT. A save is
+// the same array-bound upsert as without holds, with the fence and the hold change in its
+// assignments (the release of a leave save is in the save's own statement, so in its transaction).
+// Region 0: no holds, the statements of a single region (the migration's columns stay at 0).
+//
 // Connection: no MYSQL_OPT_RECONNECT (an automatic reconnect silently drops the transaction and the
 // prepared statements). A client error (2xxx: server gone, lost, timeout) closes the connection and
 // fails the call (lost_connection: a COMMIT may have applied); the next call reconnects explicitly
@@ -23,6 +31,7 @@
 // Not thread-safe: one caller at a time (the port's worker).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -41,6 +50,8 @@ struct MariaDbOptions {
   bool create_database = false;     // CREATE DATABASE IF NOT EXISTS at open (tests, first run)
   unsigned int connect_timeout_s = 2;
   unsigned int io_timeout_s = 5;  // read and write timeouts of one call
+  uint16_t region = 0;            // the region this store claims players for; 0: no holds
+  std::chrono::milliseconds lease{30'000};
 };
 
 // Read on the thread that calls the store (the port's worker), or while it is idle.
@@ -58,9 +69,9 @@ struct MariaDbCounters {
 };
 
 // The schema version this code writes (the number of the last migration).
-inline constexpr uint32_t mariadb_schema_version = 2;
+inline constexpr uint32_t mariadb_schema_version = 3;
 
-class MariaDbStores final : public PlayerBackend, public MapBackend, public SessionBackend {
+class MariaDbStores final : public PlayerBackend, public MapBackend, public SessionBackend, public PlayerHolds {
  public:
   // Connects, creates the database if asked, and migrates the schema; nullptr with `error` if any fails.
   [[nodiscard]] static std::unique_ptr<MariaDbStores> open(MariaDbOptions options, std::string& error);
@@ -68,6 +79,9 @@ class MariaDbStores final : public PlayerBackend, public MapBackend, public Sess
 
   [[nodiscard]] Outcome save(std::span<const PlayerRecord> records) override;
   [[nodiscard]] Result<std::optional<PlayerRecord>> load(PlayerKey player) override;
+  [[nodiscard]] bool holds_players() const override;
+  [[nodiscard]] Outcome renew() override;
+  [[nodiscard]] Outcome restart(std::span<const PlayerKey> keep) override;
   [[nodiscard]] Outcome save(std::span<const MapRecord> records) override;
   [[nodiscard]] Result<std::optional<MapRecord>> load(MapId map) override;
   [[nodiscard]] Outcome save(std::span<const SessionRecord> records) override;

@@ -9,7 +9,7 @@ void MemoryStores::inject(Fault fault, uint32_t calls) {
 
 void MemoryStores::restart(RestartLoses loses) {
   ++faults_.restarts;
-  script_.clear();
+  script_.clear();  // a held fault is the caller's window: it outlasts the restart
   if (loses == RestartLoses::everything) {
     players_.clear();
     cache_.clear();
@@ -26,9 +26,14 @@ MemoryStores::Gate MemoryStores::gate(Outcome& outcome) {
     outcome = Outcome::failure(StoreStatus::unavailable, "memory store: down");
     return Gate::refuse;
   }
-  if (script_.empty()) return Gate::pass;
-  const Fault fault = script_.front();
-  script_.pop_front();
+  if (!held_ && script_.empty()) return Gate::pass;
+  Fault fault = Fault::stall;
+  if (held_) {
+    fault = *held_;
+  } else {
+    fault = script_.front();
+    script_.pop_front();
+  }
   switch (fault) {
     case Fault::stall:
       ++faults_.stalls;

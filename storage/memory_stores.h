@@ -11,8 +11,10 @@
 //   - error:           the call fails unavailable, nothing applies (the server refused the batch).
 //   - lost_connection: a write APPLIES, then the call fails lost_connection (the acknowledgement was
 //                      lost); a read fails. This is the case idempotency by (key, version) is for.
-//   - restart(lose_all): what a store without persistence (Redis here) keeps across a restart:
-//                      nothing; restart(keep_committed) keeps everything applied (RocksDB, MariaDB).
+//   - restart(everything): what a store without persistence (Redis here) keeps across a restart:
+//                      nothing; restart(nothing) keeps everything applied (RocksDB, MariaDB).
+// A fault is met by the next calls in a script (inject), or by every call while it is held (hold: a
+// window of a seeded simulation, whose length is in time, not in calls).
 // Not thread-safe: one caller at a time (an AsyncPort's pump, or the simulation).
 #pragma once
 
@@ -48,6 +50,8 @@ class MemoryStores final : public PlayerBackend,
   void set_down(bool down) { down_ = down; }
   // The next `calls` calls (reads or writes, any kind) meet `fault`, in order after earlier ones.
   void inject(Fault fault, uint32_t calls = 1);
+  // Every call meets `fault` until hold(nullopt) (after down, before the script).
+  void hold(std::optional<Fault> fault) { held_ = fault; }
   void restart(RestartLoses loses);
   [[nodiscard]] const FaultCounters& fault_counters() const { return faults_; }
 
@@ -78,6 +82,7 @@ class MemoryStores final : public PlayerBackend,
   [[nodiscard]] Gate gate(Outcome& outcome);
 
   bool down_ = false;
+  std::optional<Fault> held_;
   std::deque<Fault> script_;
   FaultCounters faults_;
   std::map<PlayerKey, PlayerRecord> players_;

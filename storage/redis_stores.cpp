@@ -437,9 +437,12 @@ Result<std::optional<PlayerRecord>> RedisStores::get(PlayerKey player) {
   return {Outcome::success(), PlayerRecord{player, decoded->version, decoded->bytes}};
 }
 
-// Keeps the newer version per key (the first 8 bytes of a value are its version, little-endian;
-// compared as Lua numbers, exact below 2^53). KEYS: the players' keys; ARGV: their values, then the
-// TTL in milliseconds. Data only ever travels in KEYS/ARGV, never in the script's text.
+// Keeps the newer version per key (the first 8 bytes of a value are its version, little-endian).
+// The versions are compared byte by byte from the most significant one, never as Lua numbers: those
+// are doubles, and the server's versions ((session start in Unix s << 32) | tick, ~2^62) differ in
+// bits a double drops, so every save of a session compared equal and the cache kept the first one.
+// KEYS: the players' keys; ARGV: their values, then the TTL in milliseconds. Data only ever travels
+// in KEYS/ARGV, never in the script's text.
 constexpr std::string_view put_newer_script = R"lua(
 local ttl = ARGV[#KEYS + 1]
 for i = 1, #KEYS do
@@ -447,12 +450,14 @@ for i = 1, #KEYS do
   local old = redis.call('GET', KEYS[i])
   local keep = false
   if old and #old >= 8 then
-    local old_version, new_version = 0, 0
+    keep = true
     for b = 8, 1, -1 do
-      old_version = old_version * 256 + string.byte(old, b)
-      new_version = new_version * 256 + string.byte(new, b)
+      local o, n = string.byte(old, b), string.byte(new, b)
+      if o ~= n then
+        keep = o > n
+        break
+      end
     end
-    keep = old_version >= new_version
   end
   if not keep then redis.call('SET', KEYS[i], new, 'PX', ttl) end
 end

@@ -13,10 +13,16 @@ struct StoreSet::Impl {
   // Backends first: the ports borrow them and are destroyed before them.
   std::unique_ptr<RocksStores> embedded;
   std::unique_ptr<MariaDbStores> mariadb;
+  // Two Redis connections: the positions port and the players port (through the hot cache) are
+  // pumped by different workers (server/storage_service.h), and a RedisStores is one hiredis
+  // context, for one thread. Shared, the two threads' commands and replies crossed: a cache read
+  // got the reply meant for an earlier one (a returning player got an older save).
   std::unique_ptr<RedisStores> redis;
+  std::unique_ptr<RedisStores> redis_cache;
   std::unique_ptr<CachedPlayers> cached;
   std::unique_ptr<RocksSpill> player_spill;
   std::unique_ptr<RocksSpill> session_spill;
+  std::unique_ptr<RocksSpill> player_journal;
   std::unique_ptr<PlayerPort> players;
   std::unique_ptr<MapPort> maps;
   std::unique_ptr<PositionPort> positions;
@@ -37,6 +43,8 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   if (!impl->player_spill) return nullptr;
   impl->session_spill = RocksSpill::open((dir / "spill-sessions").string(), config.spill_entries_max, error);
   if (!impl->session_spill) return nullptr;
+  impl->player_journal = RocksSpill::open((dir / "journal-players").string(), config.spill_entries_max, error);
+  if (!impl->player_journal) return nullptr;
   if (config.mariadb) {
     impl->mariadb = MariaDbStores::open(*config.mariadb, error);
     if (!impl->mariadb) return nullptr;
@@ -53,16 +61,29 @@ std::unique_ptr<StoreSet> StoreSet::open(const StoreSetConfig& config, std::stri
   PlayerBackend* players = cold_players;
   if (config.redis) {
     impl->redis = std::make_unique<RedisStores>(*config.redis);
-    impl->cached = std::make_unique<CachedPlayers>(*impl->redis, *cold_players);
+    impl->redis_cache = std::make_unique<RedisStores>(*config.redis);
+    impl->cached = std::make_unique<CachedPlayers>(*impl->redis_cache, *cold_players);
     players = impl->cached.get();
     positions = impl->redis.get();
   }
   impl->players = make_player_port(*players, config.port);
   impl->players->attach_spill(*impl->player_spill);
+  impl->players->attach_journal(*impl->player_journal);
   impl->maps = make_map_port(*maps, config.port);
   impl->positions = make_position_port(*positions, config.port);
   impl->sessions = make_session_port(*sessions, config.port);
   impl->sessions->attach_spill(*impl->session_spill);
+  return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
+}
+
+std::unique_ptr<StoreSet> StoreSet::over(PlayerBackend& players, MapBackend& maps, PositionBackend& positions,
+                                         SessionBackend& sessions, PortConfig port, Spill* player_journal) {
+  auto impl = std::make_unique<Impl>();
+  impl->players = make_player_port(players, port);
+  if (player_journal != nullptr) impl->players->attach_journal(*player_journal);
+  impl->maps = make_map_port(maps, port);
+  impl->positions = make_position_port(positions, port);
+  impl->sessions = make_session_port(sessions, port);
   return std::unique_ptr<StoreSet>(new StoreSet(std::move(impl)));
 }
 
@@ -84,6 +105,10 @@ std::vector<std::function<size_t()>> StoreSet::pumps(size_t batches) {
 bool StoreSet::degraded() const {
   return impl_->players->degraded() || impl_->maps->degraded() || impl_->positions->degraded() ||
          impl_->sessions->degraded();
+}
+
+PlayerHolds* StoreSet::holds() {
+  return impl_->mariadb && impl_->mariadb->holds_players() ? impl_->mariadb.get() : nullptr;
 }
 
 CacheCounters StoreSet::cache_counters() const { return impl_->cached ? impl_->cached->counters() : CacheCounters{}; }

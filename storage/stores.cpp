@@ -34,6 +34,7 @@ Outcome validate(PlayerKey player) {
 Outcome validate(const PlayerRecord& record) {
   if (Outcome key = validate(record.player); !key.ok()) return key;
   if (record.version < version_min) return refused("player state version 0");
+  if (record.held_by != 0) return refused("a player save with held_by set (that is a load's answer)");
   if (record.state.size() > player_state_bytes_max) {
     return refused("player state of " + std::to_string(record.state.size()) + " bytes over the limit of " +
                    std::to_string(player_state_bytes_max));

@@ -7,6 +7,9 @@
 //   - positions:    PlayerKey -> (x, y) of connected players, queried by "who is within r of (x, y)"
 //   - sessions:     SessionId -> (version, region, start tick, end tick, log location)
 //
+// Across regions (issue 16 item 5), the global cold store also keeps which region holds each player
+// online (a hold with a lease): see PlayerHolds below.
+//
 // Versioned records are idempotent by (key, version): a store applies a record only when its version
 // is newer than the stored one, so a batch retried after a lost acknowledgement never applies twice
 // and an older record never overwrites a newer one. Positions are not versioned (last write wins):
@@ -60,6 +63,12 @@ struct PlayerRecord {
   PlayerKey player{};
   uint64_t version = 0;
   std::string state;
+  // A save: the player left this region, so a store with holds releases this region's hold in the
+  // same transaction as the save (other stores ignore it).
+  bool release = false;
+  // A load's answer from a store with holds: another region holds the player online (its lease runs):
+  // `version` and `state` are not given, the load must be asked again later.
+  uint16_t held_by = 0;
   friend bool operator==(const PlayerRecord&, const PlayerRecord&) = default;
 };
 
@@ -140,6 +149,33 @@ class PlayerBackend {
   virtual ~PlayerBackend() = default;
   [[nodiscard]] virtual Outcome save(std::span<const PlayerRecord> records) = 0;
   [[nodiscard]] virtual Result<std::optional<PlayerRecord>> load(PlayerKey player) = 0;
+  // True for a store with holds (PlayerHolds): its load claims the player for this region and is
+  // the truth, so a cache in front of it must not answer first.
+  [[nodiscard]] virtual bool holds_players() const { return false; }
+};
+
+// Holds of players by regions, kept by the global cold store (MariaDB, or the twin's RegionPlayers in
+// storage/memory_holds.h) for one region, so a player moving between regions continues with the
+// same state (issue 16 item 5). The rules, in every store with holds:
+//   - load claims: the player is held by this region unless another region holds them with a lease
+//     still running; then the answer is a record with held_by = that region and no state (ask again).
+//     A player the store does not know is claimed too (so two regions never both start them fresh).
+//   - save: applies by (key, version) like any store, but only when the player is free, held by this
+//     region, or its holder's lease ran out (else it is fenced: dropped, a region that lost its hold
+//     never overwrites the holder). The newest save of the player also sets the hold: a leave save
+//     (PlayerRecord::release) releases it, any other save takes or keeps it and renews the lease.
+//     An older save (a retry, a periodic save overtaken by a leave save) never changes the hold.
+//   - a lease runs `lease` from the last claim, save or renew(); a crashed region's players are free
+//     when it runs out, or at once when the region restarts (restart()).
+class PlayerHolds {
+ public:
+  virtual ~PlayerHolds() = default;
+  // Extends the lease of every player this region holds (called every lease / 3).
+  [[nodiscard]] virtual Outcome renew() = 0;
+  // At the region's start: releases every player it holds except `keep` (the players of its
+  // recovered world, which leave in its first tick and are released by their leave saves), and
+  // claims those.
+  [[nodiscard]] virtual Outcome restart(std::span<const PlayerKey> keep) = 0;
 };
 
 class MapBackend {

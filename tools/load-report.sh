@@ -8,7 +8,8 @@
 # The bots run at nice 10: on a shared box the load generator yields to the server it measures
 # (in production the clients are elsewhere; on a box shared with other work, BOT_NICE=0 keeps the
 # load generator from starving: the bots' report says how much CPU they got and their longest
-# loop turn, and their RTTs show whether they kept up). Extra arguments go to strata-server (--set k=v);
+# loop turn, and their RTTs show whether they kept up). Then what the storage wrote and loaded over the
+# same window (positions, player saves: compare storage on and off). Extra arguments go to strata-server (--set k=v);
 # BOT_ARGS (environment) goes to strata-bot, e.g. BOT_ARGS="--spread 250 --service-ms 10".
 # Usage: [BOT_ARGS=...] load-report.sh BIN_DIR BOTS [SECONDS [SERVER ARGS...]]
 # Example (issue 5's figures: ~100 entities in view at 5000 bots: --spread 400, and the bots take
@@ -33,8 +34,9 @@ bot=$!; other_pids=$bot
 from=${WARMUP:-$((seconds / 3))}; span=$((seconds / 2))
 [ -n "${WARMUP:-}" ] && span=$((seconds - 5 - from))
 [ "$span" -ge 5 ] || { echo "WARMUP=$from leaves no window to measure in $seconds s"; exit 1; }
-sleep "$from"; t0=$(date +%s.%N); c0=$(cpu_of); s0=$(status)
-sleep "$span"; t1=$(date +%s.%N); c1=$(cpu_of); s1=$(status)
+metrics() { curl -sf "http://127.0.0.1:$metrics_port/metrics"; }
+sleep "$from"; t0=$(date +%s.%N); c0=$(cpu_of); s0=$(status); metrics > "$work/metrics0.txt"
+sleep "$span"; t1=$(date +%s.%N); c1=$(cpu_of); s1=$(status); metrics > "$work/metrics1.txt"
 rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")
 wait $bot; other_pids=""
 python3 - "$t0" "$t1" "$c0" "$c1" "$clk" "$rss_kb" "$bots" "$s0" "$s1" <<'PY'
@@ -65,6 +67,31 @@ print(f"snapshots built in the window: {d['deltas']} deltas, mean {per('delta_by
 for key, what in (("tick_phase_cpu_ms", "CPU"), ("tick_phase_ms", "wall")):
     print(f"tick phases, {what} ms mean/p99/max (last minute): " + ", ".join(
           f"{k} {v['mean']}/{v['p99']}/{v['max']}" for k, v in b[key].items()))
+PY
+# What the storage did over the same window (storage/, server/storage_service.h): the live
+# positions and player saves written, the saves loaded, and whether a store was degraded.
+python3 - "$work/metrics0.txt" "$work/metrics1.txt" "$t0" "$t1" <<'PY'
+import sys
+def read(path):
+    out = {}
+    for line in open(path):
+        if line.startswith("strata_storage_"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+a, b = read(sys.argv[1]), read(sys.argv[2])
+wall = float(sys.argv[4]) - float(sys.argv[3])
+def d(family, **labels):  # the family's growth over the window
+    key = "strata_storage_" + family + "{" + ",".join('%s="%s"' % kv for kv in labels.items()) + "}"
+    return b.get(key, 0) - a.get(key, 0)
+print("storage over the window: %.0f positions/s written (%.1f batches/s), %.1f player saves/s applied (%d on leave, "
+      "%d periodic), %d saves loaded, hot cache %d hits / %d misses; failed batches %d; degraded at the end: %d" % (
+      d("positions_total", change="moved") / wall, d("writes_total", port="positions", outcome="applied") / wall,
+      d("writes_total", port="players", outcome="applied") / wall, d("player_saves_total", reason="left"),
+      d("player_saves_total", reason="periodic"), d("player_loads_total", outcome="found"),
+      d("cache_total", event="hit"), d("cache_total", event="miss"),
+      d("batches_total", port="players", outcome="failed") + d("batches_total", port="positions", outcome="failed"),
+      b.get("strata_storage_degraded", 0)))
 PY
 echo "bot (nice ${BOT_NICE:-10}): strata-bot --bots $bots --seconds $seconds --threads $threads ${BOT_ARGS:-}"
 cat "$work/bot.out"

@@ -8,6 +8,8 @@
 //     transaction per save
 //   - player saves per second to the embedded RocksDB (fsync on), batched vs one by one
 //   - the hot cache's hit ratio in a churn run (players leave and rejoin, Redis before MariaDB)
+//   - what holds across regions cost: a join's load (claim + row) against a Redis hit and a plain
+//     MariaDB load, and batched saves with and without the fence
 // Usage: strata-bench-stores [players (default 2000)] [seed (default 1)]
 #include <chrono>
 #include <cstdio>
@@ -195,6 +197,55 @@ void bench_cache_churn(const strata::storage::testing::ServiceEnv& redis_env,
   require(cold->drop_database(), "mariadb drop");
 }
 
+// What a join's load costs across regions (holds, PlayerHolds in stores.h) against one region:
+// loads per second of a Redis hit (the single-region hot path), a MariaDB load without holds
+// (SELECT), and a MariaDB load with holds (the claim and the row in one transaction), each player
+// loaded once in turn; and batched saves per second with and without holds (the fenced upsert).
+void bench_holds(const strata::storage::testing::ServiceEnv& redis_env, const strata::storage::testing::ServiceEnv& env,
+                 uint32_t players) {
+  RedisOptions redis_options;
+  redis_options.host = redis_env.get("STRATA_REDIS_HOST");
+  redis_options.port = static_cast<uint16_t>(std::stoi(redis_env.get("STRATA_REDIS_PORT")));
+  redis_options.prefix = strata::storage::testing::unique_name("holds") + ":";
+  RedisStores cache(redis_options);
+  MariaDbOptions options;
+  options.host = env.get("STRATA_MARIADB_HOST");
+  options.port = static_cast<uint16_t>(std::stoi(env.get("STRATA_MARIADB_PORT")));
+  options.user = env.get("STRATA_MARIADB_USER");
+  options.password = env.get("STRATA_MARIADB_PASSWORD");
+  options.database = strata::storage::testing::unique_name("strata_holds");
+  options.create_database = true;
+  std::string error;
+  auto plain = MariaDbStores::open(options, error);
+  options.region = 1;
+  auto held = plain ? MariaDbStores::open(options, error) : nullptr;
+  if (!plain || !held) {
+    std::fprintf(stderr, "mariadb: %s\n", error.c_str());
+    std::exit(1);
+  }
+  // A player's state as the node saves it is ~40 bytes; 64 here.
+  const auto records = player_records(players, 1, 64);
+  const double saves_plain = saves_per_second(*plain, records, 256);
+  const double saves_held = saves_per_second(*held, player_records(players, 2, 64), 256);
+  require(cache.put(records), "cache fill");
+  auto loads_per_second = [&](auto&& load) {
+    const auto start = Clock::now();
+    for (uint32_t p = 1; p <= players; ++p) require(load(PlayerKey{p}), "load");
+    return static_cast<double>(players) / seconds_since(start);
+  };
+  const double redis_hit = loads_per_second([&](PlayerKey p) { return cache.get(p).outcome; });
+  const double mariadb_plain = loads_per_second([&](PlayerKey p) { return plain->load(p).outcome; });
+  const double mariadb_claim = loads_per_second([&](PlayerKey p) { return held->load(p).outcome; });
+  std::printf(
+      "join loads/s (%u players, one at a time): redis hit %.0f (%.0f us), mariadb select %.0f (%.0f us), "
+      "mariadb claim + row (holds) %.0f (%.0f us)\n",
+      players, redis_hit, 1e6 / redis_hit, mariadb_plain, 1e6 / mariadb_plain, mariadb_claim, 1e6 / mariadb_claim);
+  std::printf("mariadb player saves/s (64-byte state, 256 per transaction): without holds %.0f, with holds %.0f\n",
+              saves_plain, saves_held);
+  require(cache.clear(), "redis clear");
+  require(plain->drop_database(), "mariadb drop");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +258,7 @@ int main(int argc, char** argv) {
     bench_mariadb(mariadb_env, players);
     bench_rocks(players);
     bench_cache_churn(redis_env, mariadb_env, players, random);
+    bench_holds(redis_env, mariadb_env, players);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "strata-bench-stores: %s\n", error.what());
     return 1;

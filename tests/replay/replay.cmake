@@ -19,6 +19,16 @@ if(TARGET strata-replay AND TARGET strata-desync)
 else()
   target_compile_definitions(replay_desync_test PRIVATE STRATA_REPLAY_BIN="strata-replay" STRATA_DESYNC_BIN="strata-desync")
 endif()
+# strata-replay saves (tools/replay/player_saves.h): the leaves and returns of players over logs.
+strata_add_test(NAME replay_saves_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/saves_test.cpp ${PROJECT_SOURCE_DIR}/tools/replay/player_saves.cpp
+  LIBS strata_replay strata_scenario LABELS replay)
+if(TARGET strata-replay)
+  target_compile_definitions(replay_saves_test PRIVATE STRATA_REPLAY_BIN="$<TARGET_FILE:strata-replay>")
+  add_dependencies(replay_saves_test strata-replay)
+else()
+  target_compile_definitions(replay_saves_test PRIVATE STRATA_REPLAY_BIN="strata-replay")
+endif()
 # Crash test: a child (replay_crash_writer) appends and is SIGKILLed at random moments.
 add_executable(replay_crash_writer ${CMAKE_CURRENT_LIST_DIR}/crash_writer.cpp)
 target_link_libraries(replay_crash_writer PRIVATE strata_replay strata_scenario)

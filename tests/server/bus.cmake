@@ -38,6 +38,9 @@ set_tests_properties(services.nats_cluster.start services.nats_cluster.stop PROP
 # Regions replicating through RegionLink over the twin (no service): convergence, faults, bad payloads.
 strata_add_test(NAME server_region_link_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/region_link_test.cpp
                 LIBS strata_server strata_scenario TIMEOUT 300)
+# A region's own batches read back from its log: let go during a long cut, or lost by a restart.
+strata_add_test(NAME server_region_log_test SOURCES ${CMAKE_CURRENT_LIST_DIR}/region_log_test.cpp
+                LIBS strata_server_region_bus strata_scenario TIMEOUT 300)
 
 # Map snapshots (server/map_snapshots.h): codec, parts, seeded worlds, desync maps, and a region
 # bootstrapped over the twins; then the same bootstrap and the bucket's twin check against nats-server.

@@ -70,7 +70,7 @@ TEST(NatsBus, OpenedBeforeAnyServerItConnectsWhenOneComesAndMakesTheStream) {
   EXPECT_EQ(bus->state(), BusState::connecting);
   EXPECT_EQ(bus->publish({one, BusChannel::world}, {one, 1}, bytes("1"), now_us()), PublishVerdict::buffer_full);
   EXPECT_FALSE(bus->subscribe({one, std::nullopt}, 0, now_us()));
-  EXPECT_FALSE(bus->last_stored_seq({one, BusChannel::world}));
+  EXPECT_FALSE(bus->last_stored({one, BusChannel::world}));
   bus->maintain(now_us());             // nothing to make yet
   std::this_thread::sleep_for(300ms);  // a few refused attempts (reconnect_wait_ms 50)
   EXPECT_EQ(bus->state(), BusState::connecting);
@@ -84,7 +84,7 @@ TEST(NatsBus, OpenedBeforeAnyServerItConnectsWhenOneComesAndMakesTheStream) {
     if (!sub) std::this_thread::sleep_for(10ms);
   }
   ASSERT_TRUE(sub) << bus->last_error();
-  EXPECT_EQ(bus->last_stored_seq({one, BusChannel::world}), 0U);
+  EXPECT_EQ(bus->last_stored({one, BusChannel::world}), StoredMark{});
   constexpr uint64_t count = 10;
   for (uint64_t tick = 1; tick <= count; ++tick) {
     ASSERT_EQ(bus->publish({one, BusChannel::world}, {one, tick}, bytes(std::to_string(tick)), now_us()),
@@ -148,28 +148,31 @@ TEST(NatsBus, AConsumerMadeBeforeItsOriginPublishesGetsWhatComesLater) {
   for (uint64_t i = 0; i < count; ++i) EXPECT_EQ(got.deliveries[i].stream_seq, i + 1);
 }
 
-// A restarted region asks for its own last stored batch; the twin answers as the server does.
-TEST(NatsBus, TheLastStoredSequenceOfASubjectIsTheServersAndTheTwins) {
+// A restarted region asks for its own last stored batch (its sequence and its id: the tick after
+// which it publishes again from its log); the twin answers as the server does.
+TEST(NatsBus, TheLastStoredMessageOfASubjectIsTheServersAndTheTwins) {
   const auto service = nats_service();
   ASSERT_TRUE(service);
   auto bus = open_bus(test_config(service->url, "last"));
   ASSERT_TRUE(bus);
   MemoryStream stream;
   MemoryBus twin(stream, MemoryBusConfig{});
+  const BusMessageId three_part_two{one, 3, BusChannel::world, 2};
+  const BusMessageId presence{one, 4, BusChannel::presence};
   for (Bus* b : std::vector<Bus*>{bus.get(), &twin}) {
-    EXPECT_EQ(b->last_stored_seq({one, BusChannel::world}), 0U);
-    for (uint64_t tick = 1; tick <= 3; ++tick) {
+    EXPECT_EQ(b->last_stored({one, BusChannel::world}), StoredMark{});
+    for (uint64_t tick = 1; tick <= 2; ++tick) {
       ASSERT_EQ(b->publish({one, BusChannel::world}, {one, tick}, bytes("w"), now_us()), PublishVerdict::accepted);
     }
+    ASSERT_EQ(b->publish({one, BusChannel::world}, three_part_two, bytes("w"), now_us()), PublishVerdict::accepted);
     ASSERT_EQ(b->publish({two, BusChannel::world}, {two, 1}, bytes("x"), now_us()), PublishVerdict::accepted);
-    ASSERT_EQ(b->publish({one, BusChannel::presence}, {one, 4, BusChannel::presence}, bytes("p"), now_us()),
-              PublishVerdict::accepted);
+    ASSERT_EQ(b->publish({one, BusChannel::presence}, presence, bytes("p"), now_us()), PublishVerdict::accepted);
     BusPoll got;
     ASSERT_TRUE(poll_until({b}, got, [](const BusPoll& p) { return p.acks.size() == 5; }));
-    EXPECT_EQ(b->last_stored_seq({one, BusChannel::world}), 3U);
-    EXPECT_EQ(b->last_stored_seq({two, BusChannel::world}), 4U);
-    EXPECT_EQ(b->last_stored_seq({one, BusChannel::presence}), 5U);
-    EXPECT_EQ(b->last_stored_seq({sim::RegionId{3}, BusChannel::world}), 0U);
+    EXPECT_EQ(b->last_stored({one, BusChannel::world}), (StoredMark{3, three_part_two}));
+    EXPECT_EQ(b->last_stored({two, BusChannel::world}), (StoredMark{4, BusMessageId{two, 1}}));
+    EXPECT_EQ(b->last_stored({one, BusChannel::presence}), (StoredMark{5, presence}));
+    EXPECT_EQ(b->last_stored({sim::RegionId{3}, BusChannel::world}), StoredMark{});
   }
 }
 

@@ -262,6 +262,7 @@ namespace {
 // place once came back empty, its mark alone applied, and the regions differed for good).
 TEST(RegionLink, ABatchFromAClockTooFarAheadIsHeldThenAppliedWhole) {
   Cluster cluster(2, {});
+  cluster.run(1, false);  // the regions have asked the stream for their own last batch (none)
   Region& b = *cluster.regions[1];
   MemoryBus sender(cluster.stream, MemoryBusConfig{});
   const uint64_t ahead_ms = cluster.now_us / 1000 + 10'000;  // 10 s ahead; the offset limit is 2 s

@@ -7,7 +7,8 @@
 //   - after a crash, the recovered world's players are saved with the state the log has;
 //   - a load that does not answer within join_wait_ticks: the join goes ahead with the last known
 //     state (counted), and the late answer is dropped;
-//   - a client that leaves while its join waits: no join, no leave, the load cancelled.
+//   - a client that leaves while its join waits: no join, no leave, the load cancelled;
+//   - a join the saves say may not go unloaded (holds across regions) is refused after its wait.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -36,6 +37,20 @@ struct TempDir : test::TempDir {
   explicit TempDir(const std::string& name) : test::TempDir("storage-persist-test", name) {}
 };
 
+// The storage's PlayerSaves, except that a join whose save was not loaded is refused (what the
+// storage says with holds across regions, when another region may hold the player).
+struct RefusingSaves final : PlayerSaves {
+  PlayerSaves* inner = nullptr;
+  bool request(sim::PlayerId p) override { return inner->request(p); }
+  Poll poll(sim::PlayerId p, std::optional<sim::PlayerSave>& save) override { return inner->poll(p, save); }
+  void cancel(sim::PlayerId p) override { inner->cancel(p); }
+  std::optional<sim::PlayerSave> last_known(sim::PlayerId p) override { return inner->last_known(p); }
+  void left(uint64_t tick, std::span<const std::pair<sim::PlayerId, sim::PlayerSave>> saves) override {
+    inner->left(tick, saves);
+  }
+  bool may_join_unloaded(sim::PlayerId) override { return false; }
+};
+
 // A server: the storage service (embedded, pumped here), a node on its log, the runtime.
 struct Server {
   ManualClock& clock;
@@ -44,8 +59,11 @@ struct Server {
   std::unique_ptr<StorageService> storage;
   std::unique_ptr<Runtime> runtime;
   bool pump_storage = true;
+  RefusingSaves refusing;
 
-  Server(ManualClock& c, const TempDir& dir, uint32_t join_wait_ticks = 40, uint64_t epoch_s = 0) : clock(c) {
+  Server(ManualClock& c, const TempDir& dir, uint32_t join_wait_ticks = 40, uint64_t epoch_s = 0,
+         bool refuse_unloaded = false)
+      : clock(c) {
     std::string error;
     StorageService::Options storage_options;
     storage_options.stores.data_dir = (dir.path / "stores").string();
@@ -67,7 +85,8 @@ struct Server {
     options.observer_encode_thread = false;
     options.clock = &clock;
     options.random = &random;
-    options.player_saves = storage.get();
+    refusing.inner = storage.get();
+    options.player_saves = refuse_unloaded ? static_cast<PlayerSaves*>(&refusing) : storage.get();
     options.join_wait_ticks = join_wait_ticks;
     std::optional<NodeStart> start = open_rocks_start(options.config, (dir.path / "log").string(), error);
     EXPECT_TRUE(start) << error;
@@ -220,6 +239,28 @@ TEST(PlayerPersistence, ALoadThatDoesNotAnswerJoinsWithTheLastKnownStateAfterIts
   EXPECT_EQ(server.storage->counters().player_loads_cancelled, 1U);
   server.pump_storage = true;
   server.run(client.get(), 20);  // the late answer is taken and dropped
+  EXPECT_EQ(server.storage->stores().players().counters().reads_waiting, 0U);
+  EXPECT_EQ(server.runtime->stop().exit_code(), 0);
+}
+
+// With holds across regions, a join whose save did not load in time is refused: the client is
+// disconnected (refused, it may try again), the player neither joins nor leaves.
+TEST(PlayerPersistence, AJoinThatMayNotGoUnloadedIsRefusedAfterItsWait) {
+  TempDir dir("refused");
+  ManualClock clock;
+  Server server(clock, dir, 10, 0, true);
+  server.pump_storage = false;  // the store never answers
+  auto client = connect(clock, 8, 1);
+  server.run(client.get(), 400);
+  EXPECT_EQ(server.player(8), nullptr);
+  EXPECT_EQ(server.runtime->node().counters().join_load_timeouts, 1U);
+  EXPECT_EQ(server.runtime->node().counters().joins_refused_unloaded, 1U);
+  EXPECT_EQ(server.runtime->node().counters().joins, 0U);
+  EXPECT_EQ(server.runtime->node().counters().leaves, 0U);
+  EXPECT_EQ(client->state(), net::ClientState::disconnected);
+  EXPECT_EQ(client->disconnect_reason(), net::DisconnectReason::refused);
+  server.pump_storage = true;
+  server.run(nullptr, 20);
   EXPECT_EQ(server.storage->stores().players().counters().reads_waiting, 0U);
   EXPECT_EQ(server.runtime->stop().exit_code(), 0);
 }

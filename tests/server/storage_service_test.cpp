@@ -206,6 +206,41 @@ TEST(StorageService, RecoveredPlayersAreGoneAndEveryoneIsRefreshedPeriodically) 
   EXPECT_EQ(service->counters().positions_moved, 1U);
 }
 
+// After a crash the recovered players' leaves win over what the crashed run saved, even when the
+// wall clock stepped back between the runs (a lower high half of the version): start() reads their
+// stored versions first (strata-vopr --faults all, seed 21: a 33 s step back, then a crash).
+TEST(StorageService, RecoveredPlayersLeavesWinAfterTheClockSteppedBack) {
+  TempDir dir("clock-back");
+  sim::Player player = player_at(3, 4, 4);
+  sim::PlayerSave crashed_run = sim::save_of(player);
+  crashed_run.stamina = 11;  // what the crashed run saved at its tick 100 (the log lost it)
+  {
+    StorageService::Options options = embedded_options(dir);
+    options.version_epoch_s = 1'700'000'000;
+    auto service = open_or_fail(options);
+    ASSERT_TRUE(service);
+    const std::pair<sim::PlayerId, sim::PlayerSave> saves[] = {{player.id, crashed_run}};
+    service->left(100, saves);
+    ASSERT_TRUE(service->flush(std::chrono::milliseconds(5000)));
+  }  // the process dies
+  StorageService::Options options = embedded_options(dir);
+  options.version_epoch_s = 1'700'000'000 - 33;
+  auto service = open_or_fail(options);
+  ASSERT_TRUE(service);
+  sim::World world = sim::Simulation(small_params()).world();
+  world.tick = 90;  // the log kept tick 90: the player is in the recovered world
+  world.players = {player};
+  service->start(world);
+  const sim::PlayerSave recovered = sim::save_of(player);
+  const std::pair<sim::PlayerId, sim::PlayerSave> saves[] = {{player.id, recovered}};
+  service->left(91, saves);  // the recovered world's first tick: everyone leaves
+  ASSERT_TRUE(service->flush(std::chrono::milliseconds(5000)));
+  ASSERT_TRUE(service->request(player.id));
+  std::optional<sim::PlayerSave> loaded;
+  for (int i = 0; i < 10 && service->poll(player.id, loaded) == PlayerSaves::Poll::waiting; ++i) service->pump();
+  EXPECT_EQ(loaded, recovered);
+}
+
 // Near queries waiting for the store are bounded: beyond the bound the answer is 503 at once, and
 // close_queries answers every waiting one (the HTTP listener may then stop).
 TEST(StorageService, NearQueriesWaitingAreBoundedAndClosedAtStop) {
@@ -325,6 +360,78 @@ TEST(StorageService, MapSavedAsChangedChunksLoadsIntoAFreshWorld) {
   EXPECT_EQ(sim::map_hash(*again), sim::map_hash(*loaded));
 }
 
+// The map's changed chunks are saved every map_every_ticks (issue 16: a SIGKILLed node loses at most
+// one period of the map store's copy): the chunks the ticks wrote are copied at the period's tick
+// and saved by the worker (here: pump()); a node killed after it (no stop, no final save) leaves a
+// store that loads into that tick's map. A restarted node whose world differs from the store (its
+// log went further than the last save) saves those chunks in its first period, unwritten or not.
+TEST(StorageService, MapChunksAreSavedPeriodicallySoAKillLosesAtMostAPeriod) {
+  TempDir dir("map-periodic");
+  StorageService::Options options = embedded_options(dir);
+  options.map_every_ticks = 10;
+  sim::World world = sim::Simulation(small_params()).world();
+  const sim::LwwStamp stamp{77, sim::RegionId{1}};
+  const sim::CellChange wall{{70, 40}, sim::Layer::active};  // chunk (2, 1)
+  const sim::CellChange roof{{5, 6}, sim::Layer::ceiling};   // chunk (0, 0)
+  sim::World at_ten;
+  {
+    auto service = open_or_fail(options);
+    ASSERT_TRUE(service);
+    service->start(world);
+    for (uint64_t tick = 1; tick <= 15; ++tick) {
+      world.tick = tick;
+      std::vector<sim::CellChange> changed;
+      if (tick == 5) {
+        world.map.set(wall.cell, wall.layer, {static_cast<uint8_t>(sim::Block::stone_wall), 0}, stamp);
+        changed.push_back(wall);
+      }
+      if (tick == 12) {
+        world.map.set(roof.cell, roof.layer, {static_cast<uint8_t>(sim::Ceiling::stone_roof), 0}, stamp);
+        changed.push_back(roof);
+      }
+      service->observe(world, changed);
+      if (tick == 10) at_ten = world;
+      service->pump();
+    }
+    EXPECT_EQ(service->counters().map_saves_periodic, 1U);  // tick 10; tick 20 never came
+    // Killed: no stop(), so no final map save.
+  }
+  auto service = open_or_fail(options);
+  ASSERT_TRUE(service);
+  auto ticket = service->stores().maps().read(storage::MapId{1});
+  ASSERT_TRUE(ticket);
+  service->pump();
+  auto stored = service->stores().maps().take(*ticket);
+  ASSERT_TRUE(stored && stored->ok() && stored->value);
+  ASSERT_EQ(stored->value->chunks.size(), 1U);  // only the chunk written before tick 10
+  EXPECT_EQ(stored->value->chunks[0].cx, 2);
+  EXPECT_EQ(stored->value->chunks[0].cy, 1);
+  EXPECT_EQ(stored->value->version, 10U);
+  std::string error;
+  std::optional<sim::World> loaded = service->load_map_world(small_params(), std::chrono::seconds(5), error);
+  ASSERT_TRUE(loaded) << error;
+  EXPECT_EQ(sim::map_hash(*loaded), sim::map_hash(at_ten));
+  EXPECT_NE(sim::map_hash(*loaded), sim::map_hash(world));
+  // The node restarts on its log (the world of tick 15): the roof is saved in its first period.
+  service->start(world);
+  for (uint64_t tick = 16; tick <= 20; ++tick) {
+    world.tick = tick;
+    service->observe(world);
+  }
+  ASSERT_TRUE(service->flush(std::chrono::seconds(5)));
+  EXPECT_EQ(service->counters().map_saves_periodic, 1U);
+  std::optional<sim::World> again = service->load_map_world(small_params(), std::chrono::seconds(5), error);
+  ASSERT_TRUE(again) << error;
+  EXPECT_EQ(sim::map_hash(*again), sim::map_hash(world));
+  // Nothing written since: the next period saves nothing.
+  for (uint64_t tick = 21; tick <= 30; ++tick) {
+    world.tick = tick;
+    service->observe(world);
+  }
+  ASSERT_TRUE(service->flush(std::chrono::seconds(5)));
+  EXPECT_EQ(service->counters().map_saves_periodic, 1U);
+}
+
 TEST(MapChunks, StoredChunksThatDoNotFitAreRefusedWithAReason) {
   const sim::World world = changed_world();
   ChunkHashes baseline = generated_chunk_hashes(world.params);
@@ -415,7 +522,8 @@ TEST(StorageConfig, KeysAreReadAndCheckedAndTheOptionsFollowThem) {
   for (const char* assignment :
        {"storage.redis.host=127.0.0.1", "storage.redis.port=6390", "storage.mariadb.host=db", "storage.mariadb.user=u",
         "storage.positions_every_ticks=7", "world.load_map_from_store=true", "storage.redis.index=grid",
-        "storage.players_every_ticks=99", "storage.join_wait_ticks=5"}) {
+        "storage.players_every_ticks=99", "storage.join_wait_ticks=5", "storage.map_every_ticks=50",
+        "storage.mariadb.lease_s=9"}) {
     EXPECT_TRUE(apply_override(config, assignment).empty()) << assignment;
   }
   EXPECT_TRUE(validate_config(config).empty());
@@ -434,6 +542,9 @@ TEST(StorageConfig, KeysAreReadAndCheckedAndTheOptionsFollowThem) {
   EXPECT_EQ(options->stores.mariadb->password, "s3cret");
   EXPECT_EQ(options->positions_every_ticks, 7U);
   EXPECT_EQ(options->players_every_ticks, 99U);
+  EXPECT_EQ(options->map_every_ticks, 50U);
+  EXPECT_EQ(options->stores.mariadb->region, 1);  // MariaDB is global: players are held by region
+  EXPECT_EQ(options->stores.mariadb->lease, std::chrono::seconds(9));
   EXPECT_EQ(options->version_epoch_s, 1000U);  // the session's start, in seconds
   EXPECT_EQ(config.storage.join_wait_ticks, 5U);
   EXPECT_TRUE(config.storage.load_map_from_store);

@@ -8,10 +8,13 @@
 //   - a map saved to MariaDB and loaded by a fresh service gives the same map hash and world hash.
 //   - players leaving and rejoining while MariaDB is down keep their state (answered from the queue),
 //     and their saves reach MariaDB afterwards.
+//   - the hot cache's reads and the positions, pumped by two threads as the service's two workers
+//     do, never see each other's Redis replies.
 // Assertions are on queues, counters and store contents, never on time.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -335,6 +338,48 @@ TEST(StorageServices, PlayersLeavingAndRejoiningDuringAMariaDbOutageKeepTheirSta
 // "A map saved to MariaDB and loaded by a fresh server gives the same map hash": the map's changed
 // chunks go to MariaDB; a fresh service (its own data dir and connection) builds a world over them
 // with the same map hash, the same chunk bytes and the same full hash.
+// The service pumps the positions port and the players port on two workers: each must have a
+// Redis connection of its own (one hiredis context shared by two threads crossed their replies,
+// and a returning player was answered an older save).
+TEST(StorageServices, TheHotCacheAndThePositionsNeverShareARedisConnection) {
+  const TempDir dir("two-workers");
+  storage::StoreSetConfig config;
+  config.data_dir = dir.path.string();
+  config.sync = false;
+  config.redis = redis_options();
+  std::string error;
+  std::unique_ptr<storage::StoreSet> stores = storage::StoreSet::open(config, error);
+  ASSERT_NE(stores, nullptr) << error;
+  const std::vector<std::function<size_t()>> pumps = stores->pumps(1);  // players, maps, positions, sessions
+  std::atomic<bool> done{false};
+  std::thread positions([&] {
+    for (int32_t i = 0; !done.load(); ++i) {
+      storage::PositionBatch batch;
+      for (uint32_t p = 1; p <= 20; ++p)
+        batch.moved.push_back({storage::PlayerKey{p}, i % 500, static_cast<int32_t>(p)});
+      (void)stores->positions().write(std::move(batch));
+      pumps[2]();
+    }
+  });
+  const uint64_t epoch = uint64_t{1'796'000'000} << 32;  // versions as the server makes them
+  size_t wrong = 0;
+  for (uint64_t v = 1; v <= 300; ++v) {
+    const storage::PlayerRecord record{storage::PlayerKey{7}, epoch | v, "state " + std::to_string(v)};
+    ASSERT_EQ(stores->players().write(record).status, storage::Submit::queued);
+    pumps[0]();  // applied: the cold store, then the cache
+    const std::optional<storage::Ticket> ticket = stores->players().read(storage::PlayerKey{7});
+    ASSERT_TRUE(ticket.has_value());
+    pumps[0]();  // answered from the cache (nothing queued any more)
+    const auto answer = stores->players().take(*ticket);
+    ASSERT_TRUE(answer.has_value());
+    wrong += answer->ok() && answer->value == record ? 0 : 1;
+  }
+  done = true;
+  positions.join();
+  EXPECT_EQ(wrong, 0U);
+  EXPECT_GE(stores->cache_counters().hits, 1U);
+}
+
 TEST(StorageServices, MapSavedToMariaDbLoadsIntoAFreshWorldWithTheSameHash) {
   const storage::MariaDbOptions db = mariadb_options(unique_name("strata_map"));
   sim::World world = sim::Simulation(small_params()).world();

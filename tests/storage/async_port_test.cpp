@@ -7,6 +7,7 @@
 #include <map>
 
 #include "storage/async_port.h"
+#include "storage/cached_players.h"
 #include "storage/memory_stores.h"
 #include "storage/store_set.h"
 #include "storage/store_worker.h"
@@ -199,6 +200,85 @@ TEST(AsyncPort, SpilledWritesSurviveARestart) {
   for (uint32_t i = 3; i <= 10; ++i)
     EXPECT_EQ(stores.load(PlayerKey{i}).value, (PlayerRecord{PlayerKey{i}, 1, "kept"}));
   EXPECT_FALSE(stores.load(PlayerKey{1}).value.has_value());
+}
+
+// With a journal the writes in memory survive a crash of the process too: the next run offers
+// the journaled ones first, then the spilled ones, in the order they were written; what the store
+// applied before the crash is no longer in the journal.
+TEST(AsyncPort, JournaledWritesSurviveARestartInOrder) {
+  testing::TempDir dir;
+  const std::string spill_path = (dir.path() / "spill").string();
+  const std::string journal_path = (dir.path() / "journal").string();
+  MemoryStores stores;
+  CountingStores counting(stores);
+  std::string error;
+  {
+    auto spill = RocksSpill::open(spill_path, 100, error);
+    auto journal = RocksSpill::open(journal_path, 100, error);
+    ASSERT_TRUE(spill && journal) << error;
+    auto port = make_player_port(counting, {.writes_queued_max = 3, .reads_queued_max = 4, .batch_max = 2});
+    port->attach_spill(*spill);
+    port->attach_journal(*journal);
+    ASSERT_EQ(port->write({PlayerKey{1}, 1, "applied"}).status, Submit::queued);
+    ASSERT_EQ(port->write({PlayerKey{2}, 1, "applied"}).status, Submit::queued);
+    EXPECT_EQ(port->pump(1), 2U);  // one batch: both applied, gone from the journal
+    EXPECT_EQ(journal->size(), 0U);
+    stores.set_down(true);
+    for (uint32_t i = 3; i <= 10; ++i) ASSERT_EQ(port->write({PlayerKey{i}, 1, "kept"}).status, Submit::queued);
+    EXPECT_EQ(port->pump(4), 0U);
+    EXPECT_EQ(journal->size(), 3U);  // the memory queue
+    EXPECT_EQ(spill->size(), 5U);
+  }  // the process dies with 8 writes unapplied
+  auto spill = RocksSpill::open(spill_path, 100, error);
+  auto journal = RocksSpill::open(journal_path, 100, error);
+  ASSERT_TRUE(spill && journal) << error;
+  auto port = make_player_port(counting, {.writes_queued_max = 3, .reads_queued_max = 4, .batch_max = 2});
+  port->attach_spill(*spill);
+  port->attach_journal(*journal);
+  EXPECT_EQ(port->last_sequence(), 8U);
+  EXPECT_EQ(port->durable_sequence(), 0U);
+  // Read your writes holds across the restart: the journaled save answers the read.
+  const auto ticket = port->read(PlayerKey{3});
+  ASSERT_TRUE(ticket);
+  (void)port->pump(0);
+  auto answer = port->take(*ticket);
+  ASSERT_TRUE(answer && answer->ok());
+  EXPECT_EQ(answer->value, (PlayerRecord{PlayerKey{3}, 1, "kept"}));
+  stores.set_down(false);
+  // A lost acknowledgement on the way: the batch applied, is offered again, and applies once.
+  stores.inject(Fault::lost_connection);
+  for (int round = 0; round < 100 && !port->idle(); ++round) (void)port->pump(4);
+  EXPECT_EQ(port->durable_sequence(), 8U);
+  EXPECT_EQ(journal->size(), 0U);
+  EXPECT_EQ(spill->size(), 0U);
+  for (uint32_t i = 1; i <= 10; ++i) {
+    EXPECT_EQ(stores.load(PlayerKey{i}).value,
+              (PlayerRecord{PlayerKey{i}, 1, i <= 2 ? std::string("applied") : std::string("kept")}));
+  }
+  EXPECT_EQ(port->counters().spill_lost, 0U);
+}
+
+// A save whose cache fill failed (Redis out as the player left) must not be shadowed by the older
+// save the cache still holds: the player's loads go to the cold store until a fill succeeds.
+TEST(CachedPlayers, AFailedFillNeverServesAnOlderSave) {
+  MemoryStores cold;
+  MemoryStores cache;
+  CachedPlayers players(cache, cold);
+  const PlayerRecord first{PlayerKey{7}, 1, "first"};
+  const PlayerRecord second{PlayerKey{7}, 2, "second"};
+  ASSERT_TRUE(players.save(std::span(&first, 1)).ok());
+  EXPECT_EQ(players.load(PlayerKey{7}).value, first);  // a hit
+  EXPECT_EQ(players.counters().hits, 1U);
+  cache.inject(Fault::error);  // the fill after the durable save fails: the save still succeeds
+  ASSERT_TRUE(players.save(std::span(&second, 1)).ok());
+  EXPECT_EQ(players.counters().cache_failures, 1U);
+  EXPECT_EQ(cache.get(PlayerKey{7}).value, first);      // the cache holds the older save
+  EXPECT_EQ(players.load(PlayerKey{7}).value, second);  // skipped, from the cold store, and refilled
+  EXPECT_EQ(players.counters().stale_skips, 1U);
+  EXPECT_EQ(cache.get(PlayerKey{7}).value, second);
+  EXPECT_EQ(players.load(PlayerKey{7}).value, second);  // a hit again
+  EXPECT_EQ(players.counters().hits, 2U);
+  EXPECT_EQ(players.counters().stale_skips, 1U);
 }
 
 // The embedded default: every port on RocksDB under one data dir, driven by its pumps.

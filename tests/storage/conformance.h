@@ -294,4 +294,121 @@ TYPED_TEST_P(SessionConformance, RefusesLongStringsWithAReason) {
 
 REGISTER_TYPED_TEST_SUITE_P(SessionConformance, RoundTripOfHostileStringsNewerWins, RefusesLongStringsWithAReason);
 
+// --- holds of players across regions (PlayerHolds in stores.h) ------------------------------------
+// The factory's instance gives two regions over one shared player store: region(1), region(2) (each
+// a PlayerBackend and PlayerHolds), and expire(), after which every lease taken so far ran out (the
+// twin moves its clock; MariaDB sleeps past the lease, its own clock deciding).
+
+template <class F>
+class HoldsConformance : public ::testing::Test {};
+TYPED_TEST_SUITE_P(HoldsConformance);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(HoldsConformance);  // a store may not hold players
+
+inline PlayerRecord leave_save(uint32_t player, uint64_t version, std::string state) {
+  return {PlayerKey{player}, version, std::move(state), true, 0};
+}
+
+// The handoff: a region's load claims, another region's load is answered "held" until the holder's
+// leave save releases, then it gets that save.
+TYPED_TEST_P(HoldsConformance, ALoadClaimsAndTheLeaveSaveHandsOver) {
+  auto instance = TypeParam::make();
+  PlayerBackend& a = instance->region(1);
+  PlayerBackend& b = instance->region(2);
+  EXPECT_TRUE(a.holds_players());
+  Result<std::optional<PlayerRecord>> first = a.load(PlayerKey{5});  // unknown: claimed, no save
+  ASSERT_TRUE(first.ok()) << first.outcome.reason;
+  EXPECT_FALSE(first.value);
+  Result<std::optional<PlayerRecord>> held = b.load(PlayerKey{5});
+  ASSERT_TRUE(held.ok()) << held.outcome.reason;
+  ASSERT_TRUE(held.value);
+  EXPECT_EQ(held.value->held_by, 1);
+  ASSERT_TRUE(save_one(a, PlayerRecord{PlayerKey{5}, 10, "in a"}).ok());  // a periodic save keeps the hold
+  EXPECT_EQ(b.load(PlayerKey{5}).value->held_by, 1);
+  ASSERT_TRUE(save_one(a, leave_save(5, 11, "left a")).ok());
+  Result<std::optional<PlayerRecord>> handed = b.load(PlayerKey{5});
+  ASSERT_TRUE(handed.ok() && handed.value) << handed.outcome.reason;
+  EXPECT_EQ(handed.value->held_by, 0);
+  EXPECT_EQ(handed.value->version, 11U);
+  EXPECT_EQ(handed.value->state, "left a");
+  EXPECT_EQ(a.load(PlayerKey{5}).value->held_by, 2);  // now b holds the player
+}
+
+// A save of a region that does not hold the player is dropped; the holder's saves are not.
+TYPED_TEST_P(HoldsConformance, ASaveOfANonHolderIsFenced) {
+  auto instance = TypeParam::make();
+  PlayerBackend& a = instance->region(1);
+  PlayerBackend& b = instance->region(2);
+  ASSERT_TRUE(save_one(a, PlayerRecord{PlayerKey{7}, 3, "a's"}).ok());  // a save takes the hold too
+  ASSERT_TRUE(save_one(b, PlayerRecord{PlayerKey{7}, 99, "b's, fenced"}).ok());
+  ASSERT_TRUE(save_one(b, leave_save(7, 100, "b's leave, fenced")).ok());
+  EXPECT_EQ(b.load(PlayerKey{7}).value->held_by, 1);  // b's leave save released nothing
+  Result<std::optional<PlayerRecord>> mine = a.load(PlayerKey{7});
+  ASSERT_TRUE(mine.ok() && mine.value);
+  EXPECT_EQ(mine.value->version, 3U);
+  EXPECT_EQ(mine.value->state, "a's");
+}
+
+// Only the newest save changes the hold: a periodic save overtaken by the leave save (or a retry of
+// an older batch) neither takes the player back nor rolls the state back.
+TYPED_TEST_P(HoldsConformance, AnOlderSaveNeverChangesTheHold) {
+  auto instance = TypeParam::make();
+  PlayerBackend& a = instance->region(1);
+  PlayerBackend& b = instance->region(2);
+  ASSERT_TRUE(a.load(PlayerKey{9}).ok());
+  ASSERT_TRUE(save_one(a, leave_save(9, 20, "left")).ok());
+  ASSERT_TRUE(save_one(a, PlayerRecord{PlayerKey{9}, 19, "periodic, overtaken"}).ok());
+  Result<std::optional<PlayerRecord>> handed = b.load(PlayerKey{9});
+  ASSERT_TRUE(handed.ok() && handed.value);
+  EXPECT_EQ(handed.value->held_by, 0);
+  EXPECT_EQ(handed.value->state, "left");
+  // A retried leave batch of a (same version) after b claimed: fenced, b keeps the player.
+  ASSERT_TRUE(save_one(a, leave_save(9, 20, "left")).ok());
+  EXPECT_EQ(a.load(PlayerKey{9}).value->held_by, 2);
+}
+
+// A crashed holder: its lease runs out and another region claims the player with the last save.
+TYPED_TEST_P(HoldsConformance, ACrashedHoldersLeaseRunsOut) {
+  auto instance = TypeParam::make();
+  PlayerBackend& a = instance->region(1);
+  PlayerBackend& b = instance->region(2);
+  ASSERT_TRUE(save_one(a, PlayerRecord{PlayerKey{11}, 4, "last durable"}).ok());
+  EXPECT_EQ(b.load(PlayerKey{11}).value->held_by, 1);
+  instance->expire();
+  Result<std::optional<PlayerRecord>> taken = b.load(PlayerKey{11});
+  ASSERT_TRUE(taken.ok() && taken.value) << taken.outcome.reason;
+  EXPECT_EQ(taken.value->held_by, 0);
+  EXPECT_EQ(taken.value->state, "last durable");
+  // The crashed region's late save (it was only slow) is fenced now.
+  ASSERT_TRUE(save_one(a, PlayerRecord{PlayerKey{11}, 5, "late"}).ok());
+  EXPECT_EQ(a.load(PlayerKey{11}).value->held_by, 2);
+}
+
+// renew() brings back a lease that ran out while nobody claimed the player; restart() releases a
+// region's players except those it keeps.
+TYPED_TEST_P(HoldsConformance, RenewAndRestart) {
+  auto instance = TypeParam::make();
+  PlayerBackend& a = instance->region(1);
+  PlayerBackend& b = instance->region(2);
+  ASSERT_TRUE(a.load(PlayerKey{20}).ok());
+  ASSERT_TRUE(a.load(PlayerKey{21}).ok());
+  ASSERT_TRUE(a.load(PlayerKey{22}).ok());
+  ASSERT_TRUE(save_one(a, leave_save(22, 1, "gone")).ok());
+  instance->expire();
+  ASSERT_TRUE(instance->holds(1).renew().ok());
+  EXPECT_EQ(b.load(PlayerKey{20}).value->held_by, 1);
+  const std::vector<PlayerKey> keep = {PlayerKey{21}};
+  ASSERT_TRUE(instance->holds(1).restart(keep).ok());
+  Result<std::optional<PlayerRecord>> released = b.load(PlayerKey{20});
+  ASSERT_TRUE(released.ok());
+  EXPECT_FALSE(released.value);  // claimed by b: it had no save
+  EXPECT_EQ(b.load(PlayerKey{21}).value->held_by, 1);
+  Result<std::optional<PlayerRecord>> left = b.load(PlayerKey{22});  // renew did not revive a release
+  ASSERT_TRUE(left.ok() && left.value);
+  EXPECT_EQ(left.value->held_by, 0);
+  EXPECT_EQ(left.value->state, "gone");
+}
+
+REGISTER_TYPED_TEST_SUITE_P(HoldsConformance, ALoadClaimsAndTheLeaveSaveHandsOver, ASaveOfANonHolderIsFenced,
+                            AnOlderSaveNeverChangesTheHold, ACrashedHoldersLeaseRunsOut, RenewAndRestart);
+
 }  // namespace strata::storage::testing

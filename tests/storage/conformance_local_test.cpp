@@ -1,5 +1,5 @@
 // tests/storage/conformance_local_test.cpp: the conformance suites over the in-memory twin and the
-// embedded RocksDB store, plus what only RocksDB has: data kept across a reopen.
+// embedded RocksDB store (and the twin's holds across regions), plus what only RocksDB has: data kept across a reopen.
 #include "tests/storage/conformance.h"
 #include "tests/storage/local_factories.h"
 
@@ -11,6 +11,7 @@ INSTANTIATE_TYPED_TEST_SUITE_P(Local, PlayerConformance, LocalFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Local, MapConformance, LocalFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Local, PositionConformance, LocalFactories);
 INSTANTIATE_TYPED_TEST_SUITE_P(Local, SessionConformance, LocalFactories);
+INSTANTIATE_TYPED_TEST_SUITE_P(Memory, HoldsConformance, ::testing::Types<MemoryHoldsFactory>);
 
 TEST(RocksStores, KeepsDurableKindsAcrossAReopenAndDropsPositions) {
   TempDir dir;

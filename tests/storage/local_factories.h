@@ -6,6 +6,7 @@
 #include <memory>
 #include <random>
 
+#include "storage/memory_holds.h"
 #include "storage/memory_stores.h"
 #include "storage/rocks_stores.h"
 
@@ -18,6 +19,22 @@ struct MemoryFactory {
     MapBackend& maps() { return stores; }
     PositionBackend& positions() { return stores; }
     SessionBackend& sessions() { return stores; }
+  };
+  static std::unique_ptr<Instance> make() { return std::make_unique<Instance>(); }
+};
+
+// Two regions over one twin (HoldsConformance): the holds on a clock the test moves.
+struct MemoryHoldsFactory {
+  static constexpr uint64_t lease_ms = 1000;
+  struct Instance {
+    MemoryStores records;
+    MemoryHolds shared;
+    uint64_t now_ms = 1'000'000;
+    RegionPlayers one{records, shared, 1, lease_ms, [this] { return now_ms; }};
+    RegionPlayers two{records, shared, 2, lease_ms, [this] { return now_ms; }};
+    RegionPlayers& region(int which) { return which == 1 ? one : two; }
+    PlayerHolds& holds(int which) { return region(which); }
+    void expire() { now_ms += lease_ms + 1; }
   };
   static std::unique_ptr<Instance> make() { return std::make_unique<Instance>(); }
 };

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "storage/async_port.h"
 #include "storage/mariadb_stores.h"
@@ -46,7 +47,30 @@ struct MariaDbFactory {
   static std::unique_ptr<Instance> make() { return std::make_unique<Instance>(); }
 };
 
+// Two regions (two connections with region 1 and 2) over one database; leases of 1 s on MariaDB's
+// clock, so expire() sleeps past one.
+struct MariaDbHoldsFactory {
+  static constexpr std::chrono::milliseconds lease{1000};
+  struct Instance {
+    std::string database = unique_name("strata_h");
+    std::unique_ptr<MariaDbStores> one = open_region(1);
+    std::unique_ptr<MariaDbStores> two = open_region(2);
+    std::unique_ptr<MariaDbStores> open_region(uint16_t region) {
+      MariaDbOptions options = mariadb_options(database);
+      options.region = region;
+      options.lease = lease;
+      return open_or_throw(options);
+    }
+    MariaDbStores& region(int which) { return which == 1 ? *one : *two; }
+    PlayerHolds& holds(int which) { return region(which); }
+    void expire() { std::this_thread::sleep_for(lease + std::chrono::milliseconds(100)); }
+    ~Instance() { (void)one->drop_database(); }
+  };
+  static std::unique_ptr<Instance> make() { return std::make_unique<Instance>(); }
+};
+
 INSTANTIATE_TYPED_TEST_SUITE_P(MariaDb, PlayerConformance, ::testing::Types<MariaDbFactory>);
+INSTANTIATE_TYPED_TEST_SUITE_P(MariaDb, HoldsConformance, ::testing::Types<MariaDbHoldsFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(MariaDb, MapConformance, ::testing::Types<MariaDbFactory>);
 INSTANTIATE_TYPED_TEST_SUITE_P(MariaDb, SessionConformance, ::testing::Types<MariaDbFactory>);
 

@@ -65,6 +65,24 @@ TEST(RedisCache, HostileBytesRoundTripAndTheNewerVersionStays) {
   ASSERT_TRUE(cache.clear().ok());
 }
 
+// The server's versions are (session start in Unix s << 32) | tick: far beyond 2^53, where Lua's
+// numbers (doubles) no longer tell a tick from the next one.
+TEST(RedisCache, TheNewerOfTwoLargeVersionsStays) {
+  RedisStores cache(redis_options());
+  const uint64_t epoch = uint64_t{1'796'000'000} << 32;
+  const PlayerRecord periodic{PlayerKey{2}, epoch | 100, "periodic save"};
+  const PlayerRecord left{PlayerKey{2}, epoch | 115, "the leave's save"};
+  ASSERT_TRUE(cache.put(std::span(&periodic, 1)).ok());
+  ASSERT_TRUE(cache.put(std::span(&left, 1)).ok());
+  EXPECT_EQ(cache.get(PlayerKey{2}).value, left);
+  ASSERT_TRUE(cache.put(std::span(&periodic, 1)).ok());  // a late retry of the older one
+  EXPECT_EQ(cache.get(PlayerKey{2}).value, left);
+  const PlayerRecord next{PlayerKey{2}, epoch | 116, "one tick later"};
+  ASSERT_TRUE(cache.put(std::span(&next, 1)).ok());
+  EXPECT_EQ(cache.get(PlayerKey{2}).value, next);
+  ASSERT_TRUE(cache.clear().ok());
+}
+
 TEST(RedisCache, EntriesExpire) {
   RedisOptions options = redis_options();
   options.cache_ttl = std::chrono::milliseconds(50);

@@ -40,3 +40,18 @@ if(STRATA_BENCH AND NOT STRATA_SANITIZE AND NOT STRATA_FUZZ)
   add_executable(strata-bench-stores ${PROJECT_SOURCE_DIR}/tests/bench/store_bench.cpp)
   target_link_libraries(strata-bench-stores PRIVATE strata_stores_redis strata_stores_mariadb)
 endif()
+
+# A player moving between regions (issue 16 item 5; here rather than in tests/server/storage.cmake,
+# which another change edits at the same time): two storage services over one MariaDB
+# (tests/server/storage_regions_test.cpp), and end to end, two regions made by tools/cluster.sh
+# with one bot going from one to the other and back (tools/e2e-xregion.sh).
+add_executable(server_storage_regions_test ${PROJECT_SOURCE_DIR}/tests/server/storage_regions_test.cpp)
+target_link_libraries(server_storage_regions_test PRIVATE strata_server_storage GTest::gtest GTest::gtest_main)
+target_compile_options(server_storage_regions_test PRIVATE -Wno-maybe-uninitialized)
+add_test(NAME server_storage_regions_test COMMAND server_storage_regions_test)
+set_tests_properties(server_storage_regions_test PROPERTIES FIXTURES_REQUIRED "mariadb;redis"
+                     RESOURCE_LOCK "mariadb;redis" TIMEOUT 300 LABELS services
+                     ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})
+add_test(NAME e2e.xregion COMMAND ${PROJECT_SOURCE_DIR}/tools/e2e-xregion.sh ${CMAKE_BINARY_DIR}/bin 6)
+set_tests_properties(e2e.xregion PROPERTIES FIXTURES_REQUIRED "mariadb;redis" RESOURCE_LOCK "mariadb;redis"
+                     TIMEOUT 300 RUN_SERIAL TRUE LABELS e2e ENVIRONMENT STRATA_SERVICES_DIR=${STRATA_SERVICES_DIR})

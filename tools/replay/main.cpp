@@ -11,9 +11,14 @@
 //   sync-test LOG [--rollback M]  roll back M ticks every tick and re-simulate
 //   heavy LOG                     snapshot, restore and continue every tick
 //   seek LOG [--samples N]        time rebuilding the world at random ticks
+//   saves LOG... [--players FILE] [--events FILE]  replay logs in the order they ran: every returning player's join
+//                                 must carry the state of its last leave (the leave's state is the
+//                                 step's Effects::left_saves); --players: each player's last leave;
+//                                 --events: every applied join and leave
 //   record DIR --seed --players --ticks ...   record a seeded scenario (golden logs, benchmarks)
 // Exit codes: 0 ok, 1 usage, 2 not found, 3 damaged, 4 rules version not implemented,
-// 5 unsupported version, 6 hash mismatch, 7 I/O error, 8 invalid argument.
+// 5 unsupported version, 6 hash mismatch, 7 I/O error, 8 invalid argument, 9 (saves) a return did
+// not bring back the state of its leave.
 #include <malloc.h>
 #include <unistd.h>
 
@@ -26,6 +31,7 @@
 
 #include "replay/export_file.h"
 #include "replay/replayer.h"
+#include "tools/replay/player_saves.h"
 #include "tools/replay/world_json.h"
 #include "tools/scenario/scenario.h"
 
@@ -186,6 +192,62 @@ int seek(const std::string& path, uint32_t samples, uint64_t seed) {
   return 0;
 }
 
+// Exit code of `saves` when a return did not bring back its leave's state (the replay's own
+// failures keep theirs: 2..8).
+constexpr int exit_return_mismatch = 9;
+
+// The leaves and returns of players over `paths` (in the order they ran); `players_path`, when
+// set, gets each player's last leave, one line per player.
+int saves(const std::vector<std::string>& paths, const std::string& players_path, const std::string& events_path) {
+  tools::SavesReport report;
+  report.keep_events = !events_path.empty();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    int code = 0;
+    auto log = open_or_report(paths[i], code);
+    if (!log) return code;
+    if (replay::Status s = tools::scan_player_saves(*log, i, report); !s.ok()) return fail(s, "saves " + paths[i]);
+  }
+  for (const tools::ReturnMismatch& m : report.mismatches) {
+    std::printf("mismatch: player %u joined in log %zu at tick %" PRIu64 " with %s; it left in log %zu at tick %" PRIu64
+                " with %s\n",
+                sim::raw(m.player), m.log, m.tick, m.brought ? tools::describe(*m.brought).c_str() : "no save (fresh)",
+                m.left_log, m.left_tick, tools::describe(m.left).c_str());
+  }
+  const uint64_t returns = report.joins - report.first_joins;
+  std::printf("saves: %zu log(s): %" PRIu64 " leaves by %zu players; %" PRIu64 " joins applied (%" PRIu64
+              " first joins, %" PRIu64 " of them with a save from before these logs; %" PRIu64
+              " joins rejected); %" PRIu64 " returns: %" PRIu64
+              " brought their last leave's state exactly, %zu did not; "
+              "sim: %" PRIu64 " saves refused, %" PRIu64
+              " relocated; %zu players in the world at the end; %zu players "
+              "left with other items than they first joined with\n",
+              report.logs, report.leaves, report.last.size(), report.joins, report.first_joins,
+              report.first_joins_saved, report.joins_rejected, returns, report.returns_matched,
+              report.mismatches.size(), report.saves_refused, report.saves_relocated, report.in_world_at_end.size(),
+              tools::players_with_changed_items(report));
+  if (!players_path.empty()) {
+    std::FILE* out = std::fopen(players_path.c_str(), "w");
+    if (out == nullptr) return fail(replay::Status::error(replay::Code::io, "cannot write " + players_path), "saves");
+    for (const auto& [player, last] : report.last) {
+      std::fprintf(out, "player=%u log=%zu tick=%" PRIu64 " in_world=%d returns=%" PRIu64 " %s\n", player, last.log,
+                   last.tick, last.in_world ? 1 : 0, last.returns, tools::describe(last.save).c_str());
+    }
+    if (std::fclose(out) != 0)
+      return fail(replay::Status::error(replay::Code::io, "cannot write " + players_path), "saves");
+  }
+  if (!events_path.empty()) {
+    std::FILE* out = std::fopen(events_path.c_str(), "w");
+    if (out == nullptr) return fail(replay::Status::error(replay::Code::io, "cannot write " + events_path), "saves");
+    for (const tools::SaveEvent& e : report.events) {
+      std::fprintf(out, "log=%zu tick=%" PRIu64 " player=%u %s %s\n", e.log, e.tick, sim::raw(e.player),
+                   e.leave ? "leave" : "join", e.save ? tools::describe(*e.save).c_str() : "fresh");
+    }
+    if (std::fclose(out) != 0)
+      return fail(replay::Status::error(replay::Code::io, "cannot write " + events_path), "saves");
+  }
+  return report.mismatches.empty() ? 0 : exit_return_mismatch;
+}
+
 struct RecordOptions {
   uint64_t seed = 1;
   uint32_t players = 20;
@@ -287,6 +349,15 @@ int main(int argc, char** argv) {
   seek_cmd->add_option("log", log_path)->required();
   seek_cmd->add_option("--samples", samples)->check(CLI::Range(1U, 100000U));
   seek_cmd->add_option("--seed", rec.seed);
+  std::vector<std::string> save_logs;
+  auto* saves_cmd = app.add_subcommand(
+      "saves",
+      "replay logs (in the order they ran) and check that every returning player's join carried the state of its "
+      "last leave (exit 9 when one did not)");
+  saves_cmd->add_option("logs", save_logs, "log directories or export files")->required();
+  saves_cmd->add_option("--players", other_path, "write each player's last leave to this file (one line each)");
+  std::string events_path;
+  saves_cmd->add_option("--events", events_path, "write every applied join and leave to this file, in log order");
   auto* record_cmd = app.add_subcommand("record", "record a seeded scenario into a new log directory");
   record_cmd->add_option("dir", other_path)->required();
   record_cmd->add_option("--seed", rec.seed);
@@ -331,6 +402,7 @@ int main(int argc, char** argv) {
     options.mode = replay::ReplayMode::save_load;
     return run_replay(log_path, options, "heavy", false);
   }
+  if (saves_cmd->parsed()) return saves(save_logs, other_path, events_path);
   if (seek_cmd->parsed()) return seek(log_path, samples, rec.seed);
   if (record_cmd->parsed()) return record(other_path, rec);
   return 1;

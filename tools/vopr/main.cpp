@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{10'000'000}));
   app.add_option("--clients", shape.clients, "game clients")->check(CLI::Range(size_t{1}, size_t{5000}));
   app.add_option("--faults", faults,
-                 "fault groups: all, none, or a list of net,partition,churn,hostile,crash,clock,log");
+                 "fault groups: all, none, or a list of net,partition,churn,hostile,crash,clock,log,store");
   app.add_option("--count", count, "seeds to run: seed, seed+1, ...")
       ->check(CLI::Range(uint64_t{1}, uint64_t{1'000'000}));
   app.add_option("--node-clock-jump-ms", shape.node_clock_jump_ms_max,

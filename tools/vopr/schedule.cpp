@@ -11,7 +11,7 @@ namespace strata::vopr {
 namespace {
 
 constexpr const char* group_names[fault_group_count] = {"net",   "partition", "churn", "hostile",
-                                                        "crash", "clock",     "log"};
+                                                        "crash", "clock",     "log",   "store"};
 
 // How many faults of a kind a run draws: `per_run` per 2400 ticks (two simulated minutes), at
 // least one when the group is on, plus up to `extra` more.
@@ -131,6 +131,29 @@ void draw_node(net::SeededRandom& rng, const RunShape& shape, const Window& w, r
   }
 }
 
+// The store group, from a generator of its own (so the other groups draw what they always drew):
+// outages of either store (stall, error, lost connection, down), restarts, and leaves with short
+// absences so that players return often, many of them while a store is out. An outage lasts up to
+// 80 ticks, beyond the node's join wait (40 ticks) sometimes.
+void draw_stores(net::SeededRandom& rng, const RunShape& shape, const Window& w, std::vector<Fault>& out) {
+  for (uint64_t i = count(rng, shape.ticks, 6, 3); i > 0; --i) {
+    Fault f{w.start(rng), FaultKind::store_outage,
+            static_cast<int64_t>(rng.below(4) == 0 ? StoreTarget::hot : StoreTarget::cold)};
+    f.amount = static_cast<int64_t>(rng.below(store_outage_count));
+    f.duration = w.duration(rng, f.tick, 1, rng.below(4) == 0 ? 80 : 30);
+    out.push_back(f);
+  }
+  for (uint64_t i = count(rng, shape.ticks, 2, 1); i > 0; --i) {
+    Fault f{w.start(rng), FaultKind::store_restart, static_cast<int64_t>(rng.below(2))};
+    out.push_back(f);
+  }
+  for (uint64_t i = count(rng, shape.ticks, shape.clients + 2, 3); i > 0; --i) {
+    Fault f{w.start(rng), FaultKind::leave, static_cast<int64_t>(rng.below(shape.clients))};
+    f.duration = w.duration(rng, f.tick, 1, 60);
+    out.push_back(f);
+  }
+}
+
 }  // namespace
 
 const char* name(FaultGroup group) { return group_names[static_cast<size_t>(group)]; }
@@ -149,7 +172,8 @@ bool parse_faults(const std::string& list, FaultSet& out, std::string& error) {
     }
     const auto* found = std::find(std::begin(group_names), std::end(group_names), item);
     if (found == std::end(group_names)) {
-      error = "unknown fault group '" + item + "' (all, none, net, partition, churn, hostile, crash, clock, log)";
+      error =
+          "unknown fault group '" + item + "' (all, none, net, partition, churn, hostile, crash, clock, log, store)";
       return false;
     }
     out.on[static_cast<size_t>(found - std::begin(group_names))] = true;
@@ -183,6 +207,18 @@ const char* name(FaultKind kind) {
     case FaultKind::log_stuck: return "log_stuck";
     case FaultKind::log_fail: return "log_fail";
     case FaultKind::bus_partition: return "bus_partition";
+    case FaultKind::store_outage: return "store_outage";
+    case FaultKind::store_restart: return "store_restart";
+  }
+  return "invalid";
+}
+
+const char* name(StoreOutage outage) {
+  switch (outage) {
+    case StoreOutage::stall: return "stall";
+    case StoreOutage::error: return "error";
+    case StoreOutage::lost_connection: return "lost_connection";
+    case StoreOutage::down: return "down";
   }
   return "invalid";
 }
@@ -199,9 +235,12 @@ const char* name(replay::WalSync sync) {
 
 std::string describe(const Fault& f) {
   char line[256];
+  const bool store = f.kind == FaultKind::store_outage || f.kind == FaultKind::store_restart;
   const std::string target = f.target < 0                         ? "node"
                              : f.kind == FaultKind::bus_partition ? "region" + std::to_string(f.target + 1)
-                                                                  : "client" + std::to_string(f.target);
+                             : store
+                                 ? (f.target == static_cast<int64_t>(StoreTarget::cold) ? "cold_store" : "hot_store")
+                                 : "client" + std::to_string(f.target);
   int n = std::snprintf(line, sizeof line, "fault tick=%llu kind=%s target=%s", static_cast<unsigned long long>(f.tick),
                         name(f.kind), target.c_str());
   const auto rest = [&](const char* format, auto... values) {
@@ -218,6 +257,13 @@ std::string describe(const Fault& f) {
     case FaultKind::client_clock_jump:
     case FaultKind::node_clock_jump: rest(" ms=%lld", static_cast<long long>(f.amount)); break;
     case FaultKind::log_fail: rest(" fails=%s", f.amount == 0 ? "append" : "fsync"); break;
+    case FaultKind::store_outage:
+      rest(" ticks=%llu outage=%s", static_cast<unsigned long long>(f.duration),
+           name(static_cast<StoreOutage>(f.amount)));
+      break;
+    case FaultKind::store_restart:
+      rest(" loses=%s", f.target == static_cast<int64_t>(StoreTarget::cold) ? "nothing" : "everything");
+      break;
     default:
       rest(" ticks=%llu amount=%lld", static_cast<unsigned long long>(f.duration), static_cast<long long>(f.amount));
       break;
@@ -238,6 +284,10 @@ Plan draw_plan(uint64_t seed, const RunShape& shape) {
   if (window.quiet > window.first + 1 && shape.clients > 0) {
     draw_clients(rng, shape, window, plan.faults);
     draw_node(rng, shape, window, plan.log_sync, plan.faults);
+    if (shape.faults.has(FaultGroup::store)) {
+      net::SeededRandom stores(sim::mix64(seed ^ 0x53544F5245000000ULL));  // "STORE"
+      draw_stores(stores, shape, window, plan.faults);
+    }
   }
   std::stable_sort(plan.faults.begin(), plan.faults.end(),
                    [](const Fault& a, const Fault& b) { return a.tick < b.tick; });
@@ -254,15 +304,15 @@ ClusterPlan draw_cluster_plan(uint64_t seed, const RunShape& shape) {
   for (size_t r = 0; r < shape.regions; ++r) plan.regions.push_back(draw_plan(region_seed(seed, r), shape));
   net::SeededRandom rng(sim::mix64(seed ^ 0x4255534255534255ULL));  // the bus's own draws
   BusPlan& bus = plan.bus;
-  // A region near its stream: one world batch is in flight per region (BusOutbox), so a region
-  // replicates at most one tick per round trip, and each lost publish or ack stalls it for MaxWait
-  // (5 s). At 20 ms one way and 10 % losses a region writing every tick fell behind for good
-  // (seed 7 drew that before these bounds: 44 batches still held after two quiet minutes).
-  bus.latency_us = 200 + rng.below(5'000);
+  // A region near its stream or across an ocean: up to 60 ms one way. One world message is in
+  // flight per region (BusOutbox), and the ticks that became ready meanwhile go out merged in the
+  // next one, so a far region keeps up and catches up after a cut. (When a message held one tick,
+  // 20 ms one way and 10 % losses left a region behind for good: the bound was 5 ms.)
+  bus.latency_us = 200 + rng.below(60'000);
   if (shape.faults.has(FaultGroup::net)) {
-    bus.ack_loss_per_mille = static_cast<uint32_t>(rng.below(31));  // up to 3 %
-    bus.publish_loss_per_mille = static_cast<uint32_t>(rng.below(31));
-    bus.delivery_loss_per_mille = static_cast<uint32_t>(rng.below(31));
+    bus.ack_loss_per_mille = static_cast<uint32_t>(rng.below(51));  // up to 5 %
+    bus.publish_loss_per_mille = static_cast<uint32_t>(rng.below(51));
+    bus.delivery_loss_per_mille = static_cast<uint32_t>(rng.below(51));
   }
   const uint64_t quiet = plan.regions.empty() ? shape.ticks : plan.regions[0].quiet_from;
   const Window w{40, quiet};

@@ -13,7 +13,7 @@
 namespace strata::vopr {
 
 // The groups --faults names (comma-separated; "all" or "none").
-enum class FaultGroup : uint8_t { net, partition, churn, hostile, crash, clock, log, count };
+enum class FaultGroup : uint8_t { net, partition, churn, hostile, crash, clock, log, store, count };
 inline constexpr size_t fault_group_count = static_cast<size_t>(FaultGroup::count);
 [[nodiscard]] const char* name(FaultGroup group);
 struct FaultSet {
@@ -39,7 +39,17 @@ enum class FaultKind : uint8_t {
   log_stuck,          // the background fsync is held for `duration` ticks
   log_fail,           // the next append (amount 0) or fsync (1) fails: the node stops, is restarted
   bus_partition,      // --regions > 1: region `target`'s bus connection is cut for `duration` ticks
+  store_outage,       // store `target` (StoreTarget) meets StoreOutage `amount` on every call for `duration` ticks
+  store_restart,      // store `target` restarts: the cold store loses nothing, the hot one (Redis) everything
 };
+
+// The node's stores in strata-vopr (storage/memory_stores.h twins): the cold store (players, maps,
+// sessions: MariaDB's part) and the hot one (the player cache and live positions: Redis's part).
+enum class StoreTarget : uint8_t { cold, hot };
+// What a store outage does to each call (storage::Fault, or down).
+enum class StoreOutage : uint8_t { stall, error, lost_connection, down };
+inline constexpr size_t store_outage_count = 4;
+[[nodiscard]] const char* name(StoreOutage outage);
 [[nodiscard]] const char* name(FaultKind kind);
 
 struct Fault {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include "net/client.h"
 #include "net/limits.h"
@@ -32,6 +33,7 @@
 #include "sim/rng.h"
 #include "tools/vopr/addresses.h"
 #include "tools/vopr/hostile.h"
+#include "tools/vopr/stores.h"
 
 namespace strata::vopr {
 
@@ -177,6 +179,9 @@ enum Inv : size_t {
   inv_durability,
   inv_convergence,
   inv_inputs_logged,
+  inv_store_acked,
+  inv_store_returns,
+  inv_store_versions,
   inv_count
 };
 
@@ -271,6 +276,8 @@ class Vopr {
   void check_tick();
   void check_inputs_logged(const char* when);
   void check_convergence();
+  void check_stores(bool tick_logged);
+  void check_final_saves();
   void oblige(size_t client, uint64_t from_tick);
   void finish();
   void stats();
@@ -288,6 +295,10 @@ class Vopr {
   net::DeterministicRandom login_random_;                  // the login's side: token keys and nonces
   std::unique_ptr<net::DeterministicRandom> node_random_;  // the node's, one per incarnation
   Store store_;
+  // The node's stores (issue 16): twins that outlive the node, a StorageService per incarnation.
+  VoprStores stores_;
+  server::PlayerSaves* saves_ = &stores_;
+  std::set<uint32_t> present_;                // the players in the node's world after its last tick
   std::unique_ptr<server::Runtime> runtime_;  // owns the node; null while the node is down
   uint64_t generation_ = 1;                   // node incarnations
   uint64_t restart_at_ = 0;                   // vopr tick the node comes back (while down)
@@ -308,6 +319,7 @@ class Vopr {
   // --regions N: this region's bus connection and link (one per node incarnation: a crash loses
   // both; the stream, shared, keeps what reached it).
   std::unique_ptr<server::MemoryBus> bus_;
+  std::unique_ptr<server::LogOwnWrites> own_writes_;  // the link's log (outlives link_)
   std::unique_ptr<server::RegionLink> link_;
   bool playing_ = true;                 // the clients build and break (false: the cluster's quiet phase)
   uint64_t bus_partitioned_until_ = 0;  // vopr tick (0: connected)
@@ -354,8 +366,9 @@ Vopr::Vopr(const Plan& plan, const RunShape& shape, server::ManualClock& clock, 
           },
           [this](size_t client) -> const std::vector<std::vector<uint8_t>>& { return clients_[client].captured; }) {
   key_ = login_random_.key();
-  const char* names[inv_count] = {"assertions", "client_checksums", "client_world_hash", "observer",     "replay",
-                                  "recovery",   "durability",       "convergence",       "inputs_logged"};
+  const char* names[inv_count] = {"assertions",    "client_checksums", "client_world_hash", "observer",
+                                  "replay",        "recovery",         "durability",        "convergence",
+                                  "inputs_logged", "store_acked",      "store_returns",     "store_versions"};
   const char* whats[inv_count] = {"node ticks run with no assertion fired",
                                   "snapshots reconstructed and verified by the SDK (AOI checksum)",
                                   "client views whose world hash equals the node's at that tick",
@@ -364,7 +377,10 @@ Vopr::Vopr(const Plan& plan, const RunShape& shape, server::ManualClock& clock, 
                                   "crashes whose recovered world equals the world at the kept tick",
                                   "client/observer views no newer than the durable log",
                                   "clients converged within the bound after a heal, rejoin or restart",
-                                  "inputs reported processed found in the log a crash or the end kept"};
+                                  "inputs reported processed found in the log a crash or the end kept",
+                                  "acknowledged saves still in the store, durable_sequence = acknowledged writes",
+                                  "joins whose logged save is the state the player left with",
+                                  "saves offered again unchanged, new saves versioned above the older"};
   for (size_t i = 0; i < inv_count; ++i) result_.invariants.push_back(Invariant{names[i], 0, whats[i], 0});
   clients_.resize(shape.clients);
   for (size_t i = 0; i < clients_.size(); ++i) clients_[i].sink = std::make_unique<Sink>(*this, client_address(i));
@@ -398,6 +414,7 @@ RegionalNode::Options Vopr::node_options() const {
   options.random = node_random_.get();
   options.snapshot_threads = 0;
   options.observer_encode_thread = false;
+  options.player_saves = saves_;
   if (region_) {
     // N vertical stripes of chunks, one per region: random ticks and NPCs run in their owner only.
     // No random ticks (they never stop writing: the quiet phase would never drain); the clients'
@@ -424,27 +441,27 @@ void Vopr::open_node() {
   std::string error;
   node_random_ = std::make_unique<net::DeterministicRandom>(sim::mix64(plan_.seed * 31 + generation_));
   if (region_) open_link();
+  stores_.open(node_options().config, clock_.wall_us());
   std::unique_ptr<RegionalNode> opened = store_.open(node_options(), error);
   if (!opened) {
     violate(inv_recovery, "the node did not open: " + error);
+    stores_.crash(0, false, false);
     close_link();
     return;
   }
   server::RuntimeConfig config = server::runtime_config(node_options().config);
   config.report_interval_us = UINT64_MAX / 2;  // no "tick N" log lines
   runtime_ = std::make_unique<server::Runtime>(config, clock_, std::move(opened), network_, nullptr, nullptr);
+  // As main() does: the session's start and the map's baseline before the first tick.
+  stores_.start(node().simulation().world());
+  runtime_->add_tick_observer(*stores_.service());
+  present_.clear();
+  for (const sim::Player& p : node().simulation().world().players) present_.insert(sim::raw(p.id));
   if (region_) {
-    // As main() does: a recovered region publishes its recovered ticks' writes again (the stream
-    // dedups those it has), then consumes every other region after what its world applied.
-    if (node().recovered_from_tick() > 0) {
-      const std::unique_ptr<replay::LogSource> source = store_.source();
-      const uint64_t window_ticks = server::MemoryStreamConfig{}.dedup_window_us / 2 / tick_us;
-      std::string republish_error;
-      auto writes = server::recent_local_writes(*source, window_ticks, republish_error);
-      if (!republish_error.empty())
-        violate(inv_recovery, "cannot read the recovered ticks' writes: " + republish_error);
-      link_->republish(std::move(writes));
-    }
+    // As main() does: the link reads back from the log what it does not hold (the recovered
+    // ticks after our last stored batch; batches let go during a long partition).
+    own_writes_ = std::make_unique<server::LogOwnWrites>([this](replay::Status&) { return store_.source(); });
+    link_->use_log(own_writes_.get(), node().recovered_from_tick());
     link_->start(*bus_, node().simulation().world(), clock_.monotonic_us());
     runtime_->attach_bus(server::RuntimeBus{bus_.get(), link_.get(), {}});
   }
@@ -494,6 +511,7 @@ void Vopr::turn() {
   hostile_.turn(ticks_, hashes_.size(), tick_us / step_us);
   if (runtime_) {
     run_turn(tick_due);
+    stores_.pump();  // the store workers' turn, on this thread
   } else {
     drop_up();  // the node is down: what arrives is lost
   }
@@ -504,6 +522,7 @@ void Vopr::turn() {
 
 void Vopr::before_tick() {
   end_faults();
+  stores_.end_faults(ticks_);
   while (next_fault_ < plan_.faults.size() && plan_.faults[next_fault_].tick <= ticks_)
     apply(plan_.faults[next_fault_++]);
   crash_if_planned(0);
@@ -537,6 +556,7 @@ void Vopr::after_node_tick() {
   for (ClientSlot& slot : clients_) behave(slot);
   check_tick();
   check_convergence();
+  check_stores(true);
 }
 
 void Vopr::apply(const Fault& f) {
@@ -577,6 +597,11 @@ void Vopr::apply(const Fault& f) {
     case FaultKind::log_stuck:
     case FaultKind::log_fail: apply_log_fault(f); break;
     case FaultKind::bus_partition: partition_bus(ticks_ + f.duration); break;  // (the cluster's plan)
+    case FaultKind::store_outage:
+    case FaultKind::store_restart:
+      stores_.apply(f, ticks_);
+      check_stores(false);
+      break;
   }
 }
 
@@ -675,6 +700,10 @@ void Vopr::crash(CrashKind kind, const char* why) {
   close_link();      // the process's connection to the stream dies with it
   const bool promised = kind == CrashKind::process || plan_.log_sync == replay::WalSync::every_tick ||
                         plan_.log_sync == replay::WalSync::background;
+  // The storage's queues die with the process; leaves after `kept` never happened. Under a policy
+  // that does not promise the ticks a machine crash loses, the saves of those ticks may outlive
+  // them in the store (the policy's documented risk, like the clients' views).
+  stores_.crash(kept, !promised && kept + 1 < hashes_.size(), kind == CrashKind::machine);
   if (promised) check_inputs_logged(why);
   generation_ += 1;  // whoever connects from now on, even while the node is down, talks to the next one
   if (seen_max_ > kept) {
@@ -751,6 +780,7 @@ void Vopr::close_link() {
   bus_past_.heals = partitions.heals;
   bus_->close();
   link_.reset();
+  own_writes_.reset();
   bus_.reset();
 }
 
@@ -1065,6 +1095,38 @@ void Vopr::check_convergence() {
   }
 }
 
+// Player persistence after a node tick (`tick_logged`: the joins of its log record) or a store fault.
+void Vopr::check_stores(bool tick_logged) {
+  if (!result_.ok) return;
+  if (tick_logged) {
+    const uint64_t tick = node().simulation().tick();
+    schema::TickRecord record;
+    const std::unique_ptr<replay::LogSource> log = store_.source();
+    if (!log->read_tick(tick, record).ok()) {
+      violate(inv_store_returns, "cannot read tick " + std::to_string(tick) + " from the log");
+      return;
+    }
+    const std::string joins = stores_.check_joins(tick, record, present_, result_.invariants[inv_store_returns].checks);
+    if (!joins.empty()) violate(inv_store_returns, joins);
+    present_.clear();
+    for (const sim::Player& p : node().simulation().world().players) present_.insert(sim::raw(p.id));
+  }
+  const std::string acked = stores_.check_acked(result_.invariants[inv_store_acked].checks);
+  if (!acked.empty()) violate(inv_store_acked, acked);
+  const std::string versions = stores_.check_versions(result_.invariants[inv_store_versions].checks);
+  if (!versions.empty()) violate(inv_store_versions, versions);
+}
+
+// After the clean stop (every player left, the queues flushed): the store holds each player's last
+// leave of the surviving timeline.
+void Vopr::check_final_saves() {
+  uint64_t& checks = result_.invariants[inv_store_returns].checks;
+  const std::string problem = stores_.check_final(checks);
+  if (!problem.empty()) violate(inv_store_returns, "at the end: " + problem);
+  const std::string acked = stores_.check_acked(result_.invariants[inv_store_acked].checks);
+  if (!acked.empty()) violate(inv_store_acked, "at the end: " + acked);
+}
+
 // The end: a clean stop, and the log replays bit-exact with the run's hashes.
 void Vopr::finish() {
   // Obligations whose bound has not passed when the run ends are not violations (a run shorter than
@@ -1076,6 +1138,8 @@ void Vopr::finish() {
   const server::RuntimeStop stop = runtime_->stop();  // the shutdown tick; the log is closed cleanly
   runtime_.reset();
   store_.closed();
+  stores_.closed();  // at_stop flushed the storage's queues
+  check_final_saves();
   if (!stop.final_logged) {
     violate(inv_replay, "the clean stop could not write the log");
     return;
@@ -1138,6 +1202,7 @@ void Vopr::stats() {
   add("node_down_drops", down_drops_);
   add("hostile_datagrams", hostile_.datagrams());
   add("hostile_messages", hostile_.messages());
+  for (std::string& s : stores_.stats()) result_.stats.push_back(std::move(s));
   if (runtime_) add_drops();  // a run stopped by a violation
   std::string& drops = result_.drops;
   drops = "node_drops";
