@@ -76,6 +76,9 @@ struct NatsBus::Impl {
   jsCtx* js = nullptr;
   Shared shared;
   std::atomic<BusState> state{BusState::connecting};
+  // The stream is made or checked (open(), or maintain() once a connection made in the background
+  // is up): until then publishes are held by the caller (buffer_full) and subscriptions wait.
+  std::atomic<bool> stream_ready{false};
   BusCounters counters;
   std::map<std::string, Pending> pending;
   // Guarded by subscriptions_mutex: maintain() may run on another thread than poll().
@@ -104,6 +107,7 @@ struct NatsBus::Impl {
   static void on_ack(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* error, void* closure);
   static void on_disconnected(natsConnection*, void* closure);
   static void on_reconnected(natsConnection*, void* closure);
+  static void on_connected(natsConnection*, void* closure);
   static void on_closed(natsConnection*, void* closure);
   static void on_error(natsConnection*, natsSubscription*, natsStatus status, void* closure);
   void queue_event(ConnectionEvent event, natsSubscription* sub = nullptr);
@@ -148,6 +152,14 @@ void NatsBus::Impl::on_disconnected(natsConnection*, void* closure) {
 void NatsBus::Impl::on_reconnected(natsConnection*, void* closure) {
   auto* impl = static_cast<Impl*>(closure);
   BusState expected = BusState::reconnecting;
+  impl->state.compare_exchange_strong(expected, BusState::connected);
+  impl->queue_event(ConnectionEvent::reconnected);
+}
+
+// The first connection, made in the background (connect_in_background).
+void NatsBus::Impl::on_connected(natsConnection*, void* closure) {
+  auto* impl = static_cast<Impl*>(closure);
+  BusState expected = BusState::connecting;
   impl->state.compare_exchange_strong(expected, BusState::connected);
   impl->queue_event(ConnectionEvent::reconnected);
 }
@@ -201,12 +213,19 @@ bool NatsBus::Impl::connect(std::string& error) {
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(options, on_reconnected, this);
   if (s == NATS_OK) s = natsOptions_SetClosedCB(options, on_closed, this);
   if (s == NATS_OK) s = natsOptions_SetErrorHandler(options, on_error, this);
+  if (s == NATS_OK && config.connect_in_background) {
+    s = natsOptions_SetRetryOnFailedConnect(options, true, on_connected, this);
+  }
   if (s == NATS_OK) s = natsConnection_Connect(&connection, options);
+  if (s == NATS_NOT_YET_CONNECTED && config.connect_in_background) {
+    s = NATS_OK;  // nats.c keeps trying; on_connected says when it is up
+  } else if (s == NATS_OK) {
+    state.store(BusState::connected);
+  }
   if (s != NATS_OK) {
     error = "cannot connect to " + config.url + ": " + status_text(s);
     return false;
   }
-  state.store(BusState::connected);
   jsOptions js_options;
   jsOptions_Init(&js_options);
   js_options.Wait = config.api_wait_ms;
@@ -314,7 +333,13 @@ std::unique_ptr<NatsBus> NatsBus::open(const NatsBusConfig& config, std::string&
   auto impl = std::make_unique<Impl>();
   impl->config = config;
   impl->prefix = config.subject_namespace.empty() ? "" : config.subject_namespace + ".";
-  if (!impl->connect(error) || !impl->ensure_stream(error)) return nullptr;
+  if (!impl->connect(error)) return nullptr;
+  // Connected now: the stream must be right before anything is published. Connecting in the
+  // background: maintain() makes or checks it once the server answers.
+  if (impl->state.load() == BusState::connected) {
+    if (!impl->ensure_stream(error)) return nullptr;
+    impl->stream_ready.store(true);
+  }
   return std::unique_ptr<NatsBus>(new NatsBus(std::move(impl)));
 }
 
@@ -340,6 +365,10 @@ PublishVerdict NatsBus::publish(BusSubject subject, BusMessageId id, std::span<c
   if (impl.state.load() == BusState::closed) {
     ++impl.counters.publish_refused_closed;
     return PublishVerdict::closed;
+  }
+  if (!impl.stream_ready.load()) {  // no server yet: held by the caller, as while disconnected
+    ++impl.counters.publish_refused_buffer_full;
+    return PublishVerdict::buffer_full;
   }
   if (payload.size() > bus_limits::payload_bytes_max) {
     ++impl.counters.publish_refused_too_large;
@@ -498,7 +527,7 @@ natsSubscription* NatsBus::Impl::create_consumer(BusFilter filter, uint64_t afte
 
 std::optional<SubscriptionId> NatsBus::subscribe(BusFilter filter, uint64_t after_seq, uint64_t now_us) {
   Impl& impl = *impl_;
-  if (impl.state.load() == BusState::closed) return std::nullopt;
+  if (impl.state.load() == BusState::closed || !impl.stream_ready.load()) return std::nullopt;
   {
     const std::lock_guard lock(impl.subscriptions_mutex);
     if (impl.subscriptions.size() >= bus_limits::subscriptions_max) return std::nullopt;
@@ -530,6 +559,15 @@ void NatsBus::unsubscribe(SubscriptionId subscription) {
 void NatsBus::maintain(uint64_t now_us) {
   Impl& impl = *impl_;
   if (impl.state.load() != BusState::connected) return;
+  if (!impl.stream_ready.load()) {
+    std::string error;
+    if (!impl.ensure_stream(error)) {
+      const std::lock_guard lock(impl.shared.mutex);
+      impl.shared.last_error = error;
+      return;
+    }
+    impl.stream_ready.store(true);
+  }
   struct Idle {
     SubscriptionId id;
     BusFilter filter;
@@ -675,6 +713,7 @@ NatsBus::Buffered NatsBus::buffered_deliveries() const {
 }
 
 std::optional<StoredMark> NatsBus::last_stored(BusSubject subject) {
+  if (!impl_->stream_ready.load()) return std::nullopt;
   const std::string text = impl_->prefix + subject_text(subject);
   natsMsg* message = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);

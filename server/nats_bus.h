@@ -1,6 +1,7 @@
 // server/nats_bus.h — the Bus port over NATS JetStream with nats.c 3.4.1 (Debian's libnats-dev),
 // used as DESIGN.md's "Using nats.c 3.4.1 and nats-server 2.9.10 (Debian) safely" says:
-//  - the stream (GLOBAL_EVENTS) is created at open(), or checked and updated to the configured
+//  - the stream (GLOBAL_EVENTS) is created at open() (or by maintain() once a connection made in
+//    the background is up: connect_in_background), or checked and updated to the configured
 //    dedup window, replicas and storage. Its subjects are `events.*.*`, not the three patterns
 //    events.*.world|presence|health: nats-server 2.9 gives a consumer one filter subject, which
 //    must be a subset of one stream subject, and a region reads all of an origin's channels in
@@ -83,11 +84,17 @@ struct NatsBusConfig {
   uint64_t consumer_idle_recreate_ms = 10'000;
   int64_t consumer_inactive_ms = 30'000;  // the server deletes a consumer nobody reads this long
   int64_t close_flush_ms = 1000;
+  // open() succeeds while no server answers (nats.c's RetryOnFailedConnect keeps trying): a region
+  // starts and plays without NATS, its publishes held as during a partition (buffer_full) and its
+  // subscriptions refused (the link retries them); once connected, maintain() makes or checks the
+  // stream, and publishes and subscriptions go through. Off: open() fails without a server.
+  bool connect_in_background = false;
 };
 
 class NatsBus final : public Bus {
  public:
-  // Connects and creates or checks the stream. Nothing, with `error` saying why, if it cannot.
+  // Connects and creates or checks the stream. Nothing, with `error` saying why, if it cannot
+  // (with connect_in_background, only a bad configuration fails: no server yet is not an error).
   [[nodiscard]] static std::unique_ptr<NatsBus> open(const NatsBusConfig& config, std::string& error);
   ~NatsBus() override;
   NatsBus(const NatsBus&) = delete;

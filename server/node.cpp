@@ -572,7 +572,7 @@ bool RegionalNode::tick(uint64_t now_us, bool final_snapshot) {
     counters_.log_failures += 1;
     return false;
   }
-  if (options_.link != nullptr) options_.link->on_tick(*sim_, effects);
+  if (options_.link != nullptr) options_.link->on_tick(*sim_, input_, effects);
   if (options_.after_tick) options_.after_tick(*sim_);
   // Handed over once the log has the tick: a save is never of a tick the log refused.
   if (options_.player_saves != nullptr && !effects.left_saves.empty())

@@ -35,6 +35,7 @@ NatsBusConfig nats_bus_config(const ServerConfig& config) {
   out.replicas = config.bus.replicas;
   out.pending_max = config.bus.pending_max;
   out.publish_max_wait_ms = config.bus.publish_max_wait_ms;
+  out.connect_in_background = true;  // a region starts and plays without NATS, and joins it when it comes
   return out;
 }
 

@@ -41,6 +41,16 @@ RegionLinkCounters& operator+=(RegionLinkCounters& a, const RegionLinkCounters& 
   return a;
 }
 
+MapHistoryConfig history_config(const RegionLinkConfig& config) {
+  const uint64_t window_ms = config.health_window_ms != 0 ? config.health_window_ms : 4 * config.health_every_ms + 2000;
+  MapHistoryConfig out;
+  out.region = config.region;
+  out.window_ticks =
+      std::clamp<uint64_t>(window_ms * config.tick_rate_hz / 1000, 1, map_history_limits::window_ticks_max);
+  out.entries_max = std::clamp<size_t>(config.history_entries_max, 1, map_history_limits::entries_max);
+  return out;
+}
+
 BusChannel channel_of(const schema::BusPayload& payload) {
   if (std::holds_alternative<BusWorldBatch>(payload)) return BusChannel::world;
   if (std::holds_alternative<BusPresence>(payload)) return BusChannel::presence;
@@ -51,6 +61,7 @@ BusChannel channel_of(const schema::BusPayload& payload) {
 
 RegionLink::RegionLink(RegionLinkConfig config)
     : config_(std::move(config)),
+      history_map_(history_config(config_)),
       // world_parts_max of slack: a tick's parts are pushed whole once there is room for one.
       outbox_(BusOutboxConfig{
           config_.region, std::max<size_t>(config_.world_batches_max, 1) + schema::bus_limits::world_parts_max, 32}) {
@@ -74,9 +85,10 @@ bool RegionLink::known(sim::RegionId region) const {
 
 // --- tick thread ---------------------------------------------------------------------------------
 
-void RegionLink::on_tick(const sim::Simulation& sim, const sim::Effects& effects) {
+void RegionLink::on_tick(const sim::Simulation& sim, const sim::TickInput& input, const sim::Effects& effects) {
   const uint64_t tick = sim.tick();
   const sim::World& world = sim.world();
+  history_map_.record(world, input, effects);
   TickBatch batch{tick, {}};
   if (!effects.block_writes.empty() || !effects.rule_writes.empty()) {
     batch.writes.reserve(effects.block_writes.size() + effects.rule_writes.size());
@@ -100,33 +112,75 @@ void RegionLink::on_tick(const sim::Simulation& sim, const sim::Effects& effects
       if (it != world.npcs.end() && it->id == id) presence->entries.push_back({true, raw(id), it->pos, it->facing});
     }
   }
-  // The map hash of a health point from cached chunk hashes: only the chunks written since the last
-  // point are hashed again (a 1024 x 1024 map is 35 MB: hashing it whole every few seconds showed
-  // in the tick's p99).
-  const std::vector<sim::Chunk>& chunks = world.map.chunks();
-  if (chunk_hashes_.size() != chunks.size()) {
-    chunk_hashes_.assign(chunks.size(), 0);
-    chunk_dirty_.assign(chunks.size(), 1);
-  }
-  for (const sim::CellChange& change : effects.changed_cells) chunk_dirty_[world.map.chunk_index(change.cell)] = 1;
+  // The map hash of a health point: the map's cell sum, which the map history follows tick by tick
+  // (hashing a 1024 x 1024 map, 35 MB, whole every few seconds showed in the tick's p99).
   std::optional<HealthPoint> health;
   if (tick >= next_health_tick_) {
     next_health_tick_ = tick + health_every_ticks_;
     health.emplace();
     health->tick = tick;
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      if (chunk_dirty_[i] == 0) continue;
-      chunk_hashes_[i] = sim::chunk_hash(chunks[i]);
-      chunk_dirty_[i] = 0;
-    }
-    health->map_hash = sim::map_hash_of(world.map.chunks_x(), world.map.chunks_y(), chunk_hashes_);
+    health->map_hash = history_map_.map_sum();
     for (const sim::BusMark& mark : world.bus_applied) health->applied.push_back({mark.origin, mark.seq});
+  }
+  // The peers' points, each tick (a judgment costs the cells written since its vector).
+  std::vector<Judged> judged;
+  judge_waiting(world, judged);
+  if (health) {
+    std::lock_guard lock(status_mutex_);
+    status_.history = history_map_.counters();
   }
   std::lock_guard lock(handover_mutex_);
   if (!batch.writes.empty()) handover_.batches.push_back(std::move(batch));
   if (presence) handover_.presence = std::move(presence);
   if (health) handover_.health.push_back(std::move(*health));
+  for (Judged& j : judged) handover_.judged.push_back(std::move(j));
   handover_.tick = tick;
+}
+
+// Keeps the newest judge_waiting_per_peer points of each peer (points arrive in order per peer).
+void RegionLink::keep_newest(std::deque<PeerPoint>& points, uint64_t& dropped) {
+  std::map<uint16_t, size_t> kept;
+  std::deque<PeerPoint> out;
+  for (auto it = points.rbegin(); it != points.rend(); ++it) {
+    if (kept[raw(it->peer)]++ < region_link_limits::judge_waiting_per_peer) {
+      out.push_front(std::move(*it));
+    } else {
+      dropped += 1;
+    }
+  }
+  points = std::move(out);
+}
+
+// Tick thread: each waiting peer point whose vector we applied all of is hashed at that vector;
+// the others wait.
+void RegionLink::judge_waiting(const sim::World& world, std::vector<Judged>& judged) {
+  {
+    std::lock_guard lock(judge_mutex_);
+    for (PeerPoint& point : judge_in_) judge_waiting_.push_back(std::move(point));
+    judge_in_.clear();
+  }
+  if (judge_waiting_.empty()) return;
+  uint64_t superseded = 0;
+  keep_newest(judge_waiting_, superseded);
+  std::deque<PeerPoint> still;
+  size_t hashed = 0;
+  for (PeerPoint& point : judge_waiting_) {
+    if (hashed == region_link_limits::judgments_per_tick_max) {
+      still.push_back(std::move(point));
+      continue;
+    }
+    const HashAt result = history_map_.hash_at(world, point.vector);
+    if (result.verdict == HashAtVerdict::hashed) hashed += 1;
+    if (result.verdict == HashAtVerdict::not_yet) {
+      still.push_back(std::move(point));
+      continue;
+    }
+    judged.push_back(Judged{std::move(point), result, world.tick});
+  }
+  judge_waiting_ = std::move(still);
+  if (superseded == 0) return;
+  std::lock_guard lock(status_mutex_);
+  status_.counters.health_unjudged_superseded += superseded;
 }
 
 void RegionLink::take_remote(InputScheduler& scheduler, uint64_t physical_ms) {
@@ -240,6 +294,7 @@ void RegionLink::learn_own_mark(Bus& bus, uint64_t now_us) {
   if (mark->seq > 0) {
     uint64_t& seq = own_seq_by_tick_[0];
     seq = std::max(seq, mark->seq);
+    own_pruned_seq_ = std::max(own_pruned_seq_, mark->seq);  // (map history: a vector needs them)
   }
   if (log_ == nullptr || recovered_tick_ == 0) return;
   // From the stored batch's own tick: a tick split in parts may miss its last parts (the stream
@@ -340,6 +395,12 @@ void RegionLink::encode_batches(std::vector<TickBatch>& batches, uint64_t now_us
   for (TickBatch& batch : batches) {
     const size_t per_part = schema::bus_limits::writes_per_batch_max;
     const size_t parts = (batch.writes.size() + per_part - 1) / per_part;
+    if (parts > 0) {
+      // A message may hold several ticks (catching up): its id names the last, outbox_first_tick_ the first.
+      OwnTick& own = own_ticks_[batch.tick];
+      own.seqs.assign(parts, 0);
+      own.first_tick = std::min(outbox_first_tick_ != 0 ? outbox_first_tick_ : batch.tick, batch.tick);
+    }
     for (size_t part = 0; part < parts; ++part) {
       BusWorldBatch message;
       message.origin = config_.region;
@@ -374,7 +435,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
   for (TickBatch& batch : bus_handover_.batches) waiting_durable_.push_back(std::move(batch));
   for (HealthPoint& point : bus_handover_.health) health_waiting_.push_back(std::move(point));
   std::optional<BusPresence> presence = std::move(bus_handover_.presence);
+  std::vector<Judged> judged = std::move(bus_handover_.judged);
+  last_handover_tick_ = std::max(last_handover_tick_, bus_handover_.tick);
   bus_handover_ = Handover{};
+  for (const Judged& j : judged) settle(j);
 
   // Subscriptions the bus refused before (closed or full): again.
   for (const auto& [origin, after] : resume_after_) {
@@ -408,6 +472,10 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
     if (ack.id.origin != config_.region || ack.id.channel != BusChannel::world || ack.kind == AckKind::failed) continue;
     uint64_t& seq = own_seq_by_tick_[ack.id.tick];
     seq = std::max(seq, ack.stream_seq);
+    if (const auto own = own_ticks_.find(ack.id.tick);
+        own != own_ticks_.end() && ack.id.part < own->second.seqs.size()) {
+      own->second.seqs[ack.id.part] = ack.stream_seq;
+    }
     if (const auto it = pushed_us_.find({ack.id.tick, ack.id.part}); it != pushed_us_.end()) {
       latency_.add(now_us >= it->second ? now_us - it->second : 0);
       pushed_us_.erase(it);
@@ -419,6 +487,14 @@ void RegionLink::pump(Bus& bus, uint64_t now_us, uint64_t durable_tick) {
   }
   for (const Delivery& delivery : poll_.deliveries) consume(delivery, now_us);
   publish_health(now_us);  // the acks may have completed a waiting point
+  translate_waiting();     // and placed our sequence in a peer's point
+  // Our oldest ticks' batches, beyond what a point could still need: folded into one sequence.
+  while (!own_ticks_.empty() &&
+         (own_ticks_.size() > region_link_limits::own_ticks_max ||
+          own_ticks_.begin()->first + 2 * map_history_limits::window_ticks_max < last_handover_tick_)) {
+    for (const uint64_t seq : own_ticks_.begin()->second.seqs) own_pruned_seq_ = std::max(own_pruned_seq_, seq);
+    own_ticks_.erase(own_ticks_.begin());
+  }
 
   std::vector<Desync> desyncs = std::move(desyncs_);
   desyncs_.clear();
@@ -466,9 +542,8 @@ void RegionLink::publish_health(uint64_t now_us) {
       for (const BusAppliedSeq& entry : full) {
         if (entry.origin == config_.region) status_.own_acked_seq = entry.seq;
       }
-      for (PeerStatus& p : status_.peers) {
-        if (p.health_known && p.health_applied == full) compare(p, point, full);
-      }
+      // (A peer's point at this vector that came before it went to the tick thread, which judges
+      // it from the map history.)
     }
     history_.emplace_back(point, std::move(full));
     while (history_.size() > config_.health_history) history_.pop_front();
@@ -575,6 +650,98 @@ void RegionLink::on_peer_health(const BusHealth& health, uint64_t now_us) {
       return;
     }
   }
+  // No point of ours at that vector: judged at it from the map history, once our sequence in it is
+  // placed (translate_waiting) and our world applied all of it (the tick thread).
+  PeerPoint point{health.origin, health.tick, health.map_hash, health.applied, {}};
+  for (const BusAppliedSeq& entry : health.applied) {
+    if (entry.origin != config_.region) point.vector.remote.push_back(entry);
+  }
+  translate_waiting_.push_back(std::move(point));
+}
+
+// Bus side: our sequence in each waiting point, as the tick through which it holds our batches.
+void RegionLink::translate_waiting() {
+  if (translate_waiting_.empty()) return;
+  uint64_t superseded = 0;
+  keep_newest(translate_waiting_, superseded);
+  counters_.health_unjudged_superseded += superseded;
+  std::vector<PeerPoint> ready;
+  std::deque<PeerPoint> still;
+  for (PeerPoint& point : translate_waiting_) {
+    uint64_t own = 0;
+    for (const BusAppliedSeq& entry : point.applied) {
+      if (entry.origin == config_.region) own = entry.seq;
+    }
+    switch (own_through(own, point.vector.own_through_tick)) {
+      case OwnThrough::ok: ready.push_back(std::move(point)); break;
+      case OwnThrough::wait: still.push_back(std::move(point)); break;
+      case OwnThrough::too_old: counters_.health_unjudged_too_old += 1; break;
+      case OwnThrough::out_of_order: counters_.health_unjudged_own_order += 1; break;
+    }
+  }
+  translate_waiting_ = std::move(still);
+  if (ready.empty()) return;
+  std::lock_guard lock(judge_mutex_);
+  for (PeerPoint& point : ready) judge_in_.push_back(std::move(point));
+}
+
+// Which of our ticks a vector holding our batches through stream sequence `seq` holds: every tick
+// of ours whose parts are all at or below it, none above (a stream stores one connection's
+// publishes in order, but a resend after a lost ack can come after later ones). `through` is the
+// tick before our first batch it lacks (else the last tick we heard of).
+RegionLink::OwnThrough RegionLink::own_through(uint64_t seq, uint64_t& through) const {
+  if (seq < own_pruned_seq_) return OwnThrough::too_old;
+  through = last_handover_tick_;
+  if (const uint64_t first = first_unpushed_tick(); first != UINT64_MAX) through = std::min(through, first - 1);
+  uint64_t in_max = own_pruned_seq_;  // the largest sequence of ours known in it
+  bool out_acked = false;             // a tick before has parts stored above seq
+  bool out_unacked = false;           // a tick before has parts not acked yet
+  for (const auto& [tick, own] : own_ticks_) {
+    bool in = false, out = false, unacked = false;
+    for (const uint64_t part_seq : own.seqs) {
+      if (part_seq == 0) {
+        unacked = true;
+      } else if (part_seq <= seq) {
+        in = true;
+        in_max = std::max(in_max, part_seq);
+      } else {
+        out = true;
+      }
+    }
+    if (in && out) return OwnThrough::out_of_order;  // the peer holds part of that tick
+    if (in) {
+      if (unacked || out_unacked) return OwnThrough::wait;  // those may be in too: their acks will say
+      if (out_acked) return OwnThrough::out_of_order;
+      continue;
+    }
+    if (!out_acked && !out_unacked) through = std::min(through, std::min(own.first_tick, tick) - 1);
+    (out ? out_acked : out_unacked) = true;
+  }
+  // A sequence of ours we have no ack for yet: a batch of ours stored, its ack still coming.
+  if (seq > in_max) return OwnThrough::wait;
+  return OwnThrough::ok;
+}
+
+// Bus side: the tick thread's verdict on a peer's point.
+void RegionLink::settle(const Judged& judged) {
+  if (judged.result.verdict != HashAtVerdict::hashed) {
+    counters_.health_unjudged_too_old += 1;
+    return;
+  }
+  counters_.health_judged_at_vector += 1;
+  counters_.judge_cells_reverted += judged.result.cells_reverted;
+  const PeerPoint& point = judged.point;
+  std::lock_guard lock(status_mutex_);
+  PeerStatus* p = peer(point.peer);
+  if (point.map_hash == judged.result.map_hash) {
+    counters_.health_agree += 1;
+    if (p != nullptr && p->health_tick == point.tick) p->agreement = Agreement::agree;
+    return;
+  }
+  counters_.desyncs += 1;
+  if (p != nullptr) p->agreement = Agreement::disagree;
+  desyncs_.push_back(
+      Desync{point.peer, point.applied, judged.our_tick, judged.result.map_hash, point.tick, point.map_hash, true});
 }
 
 // Called with status_mutex_ held: one of our points and the peer's last one share a vector.

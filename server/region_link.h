@@ -35,6 +35,12 @@
 // is kept in a short history; a peer's point at the same vector with another hash is a desync:
 // counted, logged with both regions and the vector, and reported to the on_desync callback (which
 // writes the bundle). Equal vectors mean the same set of events applied: LWW makes the maps equal.
+// The map hash is the map's cell sum (sim::map_cell_sum), which the map history follows per tick.
+// During play two regions almost never hold the same vector at a health moment, so a peer's point
+// with no equal one of ours goes to the tick thread, which judges it (at the next tick) by hashing
+// our map as it stood (or would have stood) at the peer's vector (server/map_history.h):
+// our own sequence in it is first turned into the tick through which it holds our batches (the bus
+// side knows the acks), and a point waits (bounded, newest kept) until we applied all of it.
 #pragma once
 
 #include <cstddef>
@@ -51,9 +57,24 @@
 #include "server/bus.h"
 #include "server/bus_outbox.h"
 #include "server/input_scheduler.h"
+#include "server/map_history.h"
 #include "sim/simulation.h"
 
 namespace strata::server {
+
+namespace region_link_limits {
+// Peer health points waiting, per peer, for their vector to be judged (on the bus side for our
+// acks, on the tick thread for our world to apply all of it): the newest are kept, older ones
+// dropped and counted (health_unjudged_superseded).
+inline constexpr size_t judge_waiting_per_peer = 4;
+// Peer points judged in one tick at most (each costs the writes since its vector): a burst of
+// points spreads over ticks instead of lengthening one.
+inline constexpr size_t judgments_per_tick_max = 2;
+// Our recent ticks' world batches and their stream sequences (bus side), to turn our sequence in
+// a peer's vector into a tick; the oldest are folded into one "all through this sequence".
+inline constexpr size_t own_ticks_max = 4 * map_history_limits::window_ticks_max;
+static_assert(own_ticks_max >= map_history_limits::window_ticks_max, "as many as the map history holds ticks");
+}  // namespace region_link_limits
 
 // What the link reads from the log: each tick that wrote, with its writes, in tick order.
 struct OwnWritesRead {
@@ -85,6 +106,10 @@ struct RegionLinkConfig {
   size_t inbound_messages_max = 4096;  // decoded, waiting for the tick thread: the bus is not polled beyond it
   size_t deliveries_per_pump = 1024;
   size_t health_history = 64;  // own health points kept to compare with the peers'
+  // Map history kept to judge peers' points at their vectors (0: 4 x health_every_ms + 2 s), at
+  // most map_history_limits::window_ticks_max ticks; and its entries (writes and changes) at most.
+  uint64_t health_window_ms = 0;
+  size_t history_entries_max = map_history_limits::entries_max;
   schema::BusEncodeOptions encode;
 };
 
@@ -117,6 +142,11 @@ struct RegionLinkConfig {
   X(scheduler_full, "ticks a world batch waited: the scheduler had no room")                         \
   X(health_agree, "peer health points at a vector we held, with the same map hash")                  \
   X(desyncs, "peer health points at a vector we held, with another map hash")                        \
+  X(health_judged_at_vector, "peer points judged at their vector from the map history (also above)") \
+  X(health_unjudged_too_old, "peer points lacking events older than the map history: not judged")    \
+  X(health_unjudged_superseded, "peer points dropped waiting to be judged: newer ones came")         \
+  X(health_unjudged_own_order, "peer points naming part of a tick of ours: not judged")              \
+  X(judge_cells_reverted, "cell layers set to their value at a peer's vector (judging cost)")        \
   X(subscribe_failures, "subscriptions the bus refused (retried)")
 
 struct RegionLinkCounters {
@@ -169,6 +199,7 @@ struct RegionLinkStatus {
   bool own_mark_known = false;                 // the stream told us our last stored batch
   std::string last_log_error;                  // the last failed read of our writes from the log
   uint64_t inbound_waiting = 0;                // decoded messages not yet taken by a tick (held ones too)
+  MapHistoryCounters history;                  // the tick thread's map history, as of its last health point
   std::vector<PeerStatus> peers;               // by region
 };
 
@@ -180,6 +211,9 @@ struct Desync {
   uint64_t our_hash = 0;
   uint64_t peer_tick = 0;
   uint64_t peer_hash = 0;
+  // our_hash is our map taken back to `applied` (map_history.h) at our tick our_tick, not our map
+  // of that tick: a map written at the next tick holds later events too.
+  bool at_vector = false;
 };
 
 class RegionLink {
@@ -187,8 +221,9 @@ class RegionLink {
   explicit RegionLink(RegionLinkConfig config);
 
   // Tick thread --------------------------------------------------------------------------------
-  // After tick `sim.tick()` was logged: hands over its writes, and its samples when due.
-  void on_tick(const sim::Simulation& sim, const sim::Effects& effects);
+  // After tick `sim.tick()` was logged (`effects` of sim.step(input)): hands over its writes, and
+  // its samples when due; records the map's changes; at a health point, judges the peers' points.
+  void on_tick(const sim::Simulation& sim, const sim::TickInput& input, const sim::Effects& effects);
   // Before TickInput(T) is built: the waiting messages of other regions, whole, in order, as far
   // as the scheduler takes them (an origin whose message did not fit waits with its later ones).
   void take_remote(InputScheduler& scheduler, uint64_t physical_ms);
@@ -221,12 +256,30 @@ class RegionLink {
     uint64_t map_hash = 0;
     std::vector<schema::BusAppliedSeq> applied;  // other origins (from the world)
   };
+  struct PeerPoint {  // a peer's health point to judge at its vector (bus side -> tick thread)
+    sim::RegionId peer{};
+    uint64_t tick = 0;
+    uint64_t map_hash = 0;
+    std::vector<schema::BusAppliedSeq> applied;  // as the peer sent it
+    VectorAt vector;                             // its translation for our map history
+  };
+  struct Judged {
+    PeerPoint point;
+    HashAt result;
+    uint64_t our_tick = 0;
+  };
   struct Handover {  // tick thread -> bus side
     std::vector<TickBatch> batches;
     std::optional<schema::BusPresence> presence;
     std::vector<HealthPoint> health;
+    std::vector<Judged> judged;
     uint64_t tick = 0;
   };
+  struct OwnTick {               // one message's world batch parts (bus side), by its last tick
+    std::vector<uint64_t> seqs;  // stream sequence of each part (0: not acked yet)
+    uint64_t first_tick = 0;     // the first tick it holds (catching up, a message merges ticks)
+  };
+  enum class OwnThrough : uint8_t { ok, wait, too_old, out_of_order };
   struct Inbound {  // bus side -> tick thread: one message, decoded into commands
     sim::RegionId origin{};
     uint64_t seq = 0;
@@ -243,6 +296,11 @@ class RegionLink {
   void consume(const Delivery& delivery, uint64_t now_us);
   void on_peer_health(const schema::BusHealth& health, uint64_t now_us);
   void compare(PeerStatus& peer, const HealthPoint& ours, const std::vector<schema::BusAppliedSeq>& ours_full);
+  void judge_waiting(const sim::World& world, std::vector<Judged>& judged);
+  void translate_waiting();
+  void settle(const Judged& judged);
+  [[nodiscard]] OwnThrough own_through(uint64_t seq, uint64_t& through) const;
+  static void keep_newest(std::deque<PeerPoint>& points, uint64_t& dropped);
   [[nodiscard]] std::vector<schema::BusAppliedSeq> full_vector(const HealthPoint& point) const;
   [[nodiscard]] PeerStatus* peer(sim::RegionId region);
   [[nodiscard]] bool known(sim::RegionId region) const;
@@ -253,9 +311,12 @@ class RegionLink {
 
   // Tick thread.
   uint64_t next_health_tick_ = 0;
-  std::vector<uint64_t> chunk_hashes_;  // sim::chunk_hash of each chunk, valid where not dirty
-  std::vector<uint8_t> chunk_dirty_;    // written since its hash was taken
-  std::vector<Inbound> tick_inbound_;   // taken from inbound_, not yet taken by the scheduler
+  std::vector<Inbound> tick_inbound_;  // taken from inbound_, not yet taken by the scheduler
+  MapHistory history_map_;
+  std::deque<PeerPoint> judge_waiting_;  // not applied all of their vector yet
+
+  std::mutex judge_mutex_;
+  std::vector<PeerPoint> judge_in_;  // bus side -> tick thread
 
   std::mutex handover_mutex_;
   Handover handover_;
@@ -279,7 +340,11 @@ class RegionLink {
   std::string last_log_error_;
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> pushed_us_;  // (tick, part) -> when handed to the outbox
   std::map<uint64_t, uint64_t> own_seq_by_tick_;                 // acked own world batches: tick -> seq (pruned)
-  std::deque<HealthPoint> health_waiting_;  // ours, waiting for our batches up to its tick to be acked
+  std::map<uint64_t, OwnTick> own_ticks_;                        // our recent ticks' batches (own_ticks_max)
+  uint64_t own_pruned_seq_ = 0;              // every batch of ours before own_ticks_ is at or below this
+  uint64_t last_handover_tick_ = 0;          // the last tick the bus side heard of
+  std::deque<PeerPoint> translate_waiting_;  // waiting for acks of ours to place our sequence
+  std::deque<HealthPoint> health_waiting_;   // ours, waiting for our batches up to its tick to be acked
   std::deque<std::pair<HealthPoint, std::vector<schema::BusAppliedSeq>>> history_;  // ours, full vectors
   std::vector<Desync> desyncs_;                                                     // found during this pump
   std::map<uint16_t, SubscriptionId> subscriptions_;

@@ -98,8 +98,12 @@ std::string regions_json(const RegionLinkStatus& s) {
     if (i > 1) link += ',';
     put(link, "\"", schema::name(static_cast<schema::BusDecodeError>(i)), "\":", s.counters.refused_decode[i]);
   }
-  put(out, link, "}}", ",\"publish_latency_us\":{\"count\":", s.publish_latency.count,
-      ",\"sum\":", s.publish_latency.sum_us, "},\"peers\":[");
+  const MapHistoryCounters& h = s.history;
+  put(out, link, "}}", ",\"map_history\":{\"ticks_recorded\":", h.ticks_recorded,
+      ",\"ticks_trimmed_for_size\":", h.ticks_trimmed_for_size, ",\"restarts\":", h.restarts,
+      ",\"entries\":", h.entries, ",\"entries_high\":", h.entries_high, ",\"sum_mismatches\":", h.sum_mismatches, "}",
+      ",\"publish_latency_us\":{\"count\":", s.publish_latency.count, ",\"sum\":", s.publish_latency.sum_us,
+      "},\"peers\":[");
   for (size_t i = 0; i < s.peers.size(); ++i) {
     const PeerStatus& p = s.peers[i];
     if (i > 0) out += ',';

@@ -20,6 +20,7 @@
 #include <span>
 
 #include "sim/canonical.h"
+#include "sim/rng.h"
 
 namespace strata::sim {
 namespace {
@@ -135,6 +136,49 @@ uint64_t map_hash(const World& world) {
   hashes.reserve(world.map.chunks().size());
   for (const Chunk& chunk : world.map.chunks()) hashes.push_back(chunk_hash(chunk));
   return map_hash_of(world.map.chunks_x(), world.map.chunks_y(), hashes);
+}
+
+uint64_t cell_layer_term(CellPos cell, Layer layer, CellValue value, LwwStamp stamp) {
+  const uint64_t where = (static_cast<uint64_t>(static_cast<uint32_t>(cell.x)) << 32U) | static_cast<uint32_t>(cell.y);
+  const uint64_t what = (static_cast<uint64_t>(to_underlying(layer)) << 32U) |
+                        (static_cast<uint64_t>(raw(stamp.region)) << 16U) | (static_cast<uint64_t>(value.kind) << 8U) |
+                        value.state;
+  return mix64(mix64(mix64(where ^ 0x63656C6CULL) ^ what) ^ stamp.hlc);
+}
+
+uint64_t chunk_cell_sum(const TileMap& map, size_t chunk_index) {
+  STRATA_REQUIRE(chunk_index < map.chunks().size(), chunk_index, map.chunks().size());
+  const Chunk& chunk = map.chunks()[chunk_index];
+  const auto chunks_x = static_cast<size_t>(map.chunks_x());
+  const auto x0 = static_cast<int32_t>(chunk_index % chunks_x) * limits::chunk_size;
+  const auto y0 = static_cast<int32_t>(chunk_index / chunks_x) * limits::chunk_size;
+  uint64_t sum = 0;
+  for (size_t i = 0; i < Chunk::cells; ++i) {
+    const CellPos cell{x0 + static_cast<int32_t>(i % static_cast<size_t>(limits::chunk_size)),
+                       y0 + static_cast<int32_t>(i / static_cast<size_t>(limits::chunk_size))};
+    for (size_t l = 0; l < static_cast<size_t>(Layer::count); ++l) {
+      const auto layer = static_cast<Layer>(l);
+      CellValue value{};
+      switch (layer) {
+        case Layer::floor: value = {chunk.floor[i], 0}; break;
+        case Layer::active: value = {chunk.active[i], chunk.active_state[i]}; break;
+        case Layer::ceiling: value = {chunk.ceiling[i], 0}; break;
+        case Layer::count: break;
+      }
+      sum += cell_layer_term(cell, layer, value, LwwStamp{chunk.stamp_hlc[l][i], RegionId{chunk.stamp_region[l][i]}});
+    }
+  }
+  return sum;
+}
+
+uint64_t map_size_term(int32_t chunks_x, int32_t chunks_y) {
+  return mix64((static_cast<uint64_t>(static_cast<uint32_t>(chunks_x)) << 32U) | static_cast<uint32_t>(chunks_y));
+}
+
+uint64_t map_cell_sum(const TileMap& map) {
+  uint64_t sum = map_size_term(map.chunks_x(), map.chunks_y());
+  for (size_t c = 0; c < map.chunks().size(); ++c) sum += chunk_cell_sum(map, c);
+  return sum;
 }
 
 uint64_t walk_hash(std::span<const uint8_t> walk_bytes) {

@@ -34,7 +34,18 @@ struct Chunk {
 struct CellValue {
   uint8_t kind = 0;
   uint8_t state = 0;
+  constexpr bool operator==(const CellValue&) const = default;
 };
+
+// Last-writer-wins: whether a write of `value` stamped `stamp` replaces what a cell layer holds. The
+// newer stamp wins; two different writes should never share a stamp (HLC + region), but if a buggy
+// or hostile region sends them the larger value wins, so the merge stays independent of arrival
+// order all the same. The one rule every region merges by (remote writes in step, and the map at a
+// peer's applied vector in server/map_history.h).
+[[nodiscard]] constexpr bool lww_wins(LwwStamp held, CellValue held_value, LwwStamp stamp, CellValue value) {
+  if (held != stamp) return held < stamp;
+  return value.kind != held_value.kind ? value.kind > held_value.kind : value.state > held_value.state;
+}
 
 [[nodiscard]] constexpr bool floor_walkable(Floor floor) { return floor != Floor::water; }
 [[nodiscard]] constexpr bool block_solid(Block block, uint8_t state) {

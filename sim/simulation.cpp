@@ -23,6 +23,7 @@ void Effects::clear() {
   left.clear();
   left_saves.clear();
   changed_cells.clear();
+  changed_before.clear();
 }
 
 namespace {
@@ -468,6 +469,7 @@ RejectReason StepContext::check_cell_action(const Player& p, CellPos cell, Layer
 }
 
 void StepContext::write_local(CellPos cell, Layer layer, CellValue value, LwwStamp stamp) {
+  effects_.changed_before.push_back(CellBefore{map_.get(cell, layer), map_.stamp(cell, layer)});
   map_.set(cell, layer, value, stamp);
   sim_.blocking_.update(map_, cell);
   effects_.block_writes.push_back(BlockWrite{cell, layer, value.kind, value.state, stamp});
@@ -557,18 +559,14 @@ RejectReason StepContext::remote_write(const RemoteBlockWriteCommand& c) {
   if (!enum_valid(c.layer)) return RejectReason::bad_enum;
   if (!map_.in_bounds(c.cell)) return RejectReason::out_of_bounds;
   if (const RejectReason r = check_remote_value(c.layer, c.kind, c.state); r != RejectReason::none) return r;
-  // LWW: the newer stamp wins. Two different writes should never share a stamp (HLC + region), but
-  // if a buggy or hostile region sends them, the larger value wins so the merge stays
-  // independent of arrival order all the same.
+  // LWW (lww_wins): the newer stamp wins, a tie the larger value.
   const LwwStamp held = map_.stamp(c.cell, c.layer);
   const CellValue held_value = map_.get(c.cell, c.layer);
-  const bool newer =
-      held < c.stamp ||
-      (held == c.stamp && (c.kind > held_value.kind || (c.kind == held_value.kind && c.state > held_value.state)));
-  if (!newer) {
+  if (!lww_wins(held, held_value, c.stamp, CellValue{c.kind, c.state})) {
     world_.counters.remote_writes_superseded += 1;
     return RejectReason::none;
   }
+  effects_.changed_before.push_back(CellBefore{held_value, held});
   map_.set(c.cell, c.layer, CellValue{c.kind, c.state}, c.stamp);
   sim_.blocking_.update(map_, c.cell);
   effects_.changed_cells.push_back(CellChange{c.cell, c.layer});
@@ -855,10 +853,12 @@ void StepContext::random_ticks() {
     }
   };
   // One rule write: the value is already in the chunk; stamp it and list it.
-  auto stamp_write = [&](Chunk& chunk, CellPos cell, size_t layer, uint32_t i, uint8_t kind, uint8_t state) {
-    const std::optional<LwwStamp> stamp =
-        rule_stamp(LwwStamp{chunk.stamp_hlc[layer][i], RegionId{chunk.stamp_region[layer][i]}}, local);
+  auto stamp_write = [&](Chunk& chunk, CellPos cell, size_t layer, uint32_t i, CellValue before, uint8_t kind,
+                         uint8_t state) {
+    const LwwStamp held{chunk.stamp_hlc[layer][i], RegionId{chunk.stamp_region[layer][i]}};
+    const std::optional<LwwStamp> stamp = rule_stamp(held, local);
     STRATA_ASSERT(stamp.has_value(), "rule write without a stamp (checked before writing)");
+    effects_.changed_before.push_back(CellBefore{before, held});
     chunk.stamp_hlc[layer][i] = stamp->hlc;
     chunk.stamp_region[layer][i] = raw(stamp->region);
     const auto which = static_cast<Layer>(layer);
@@ -880,8 +880,9 @@ void StepContext::random_ticks() {
         const uint32_t i = drawn[(c % lookahead) * stride + k];
         if (chunk.active[i] == crop) {
           if (chunk.active_state[i] < crop_stage_ripe && stampable(chunk, active_layer, i)) {
+            const CellValue before{crop, chunk.active_state[i]};
             chunk.active_state[i] = static_cast<uint8_t>(chunk.active_state[i] + 1);
-            stamp_write(chunk, cell_of(cx, cy, i), active_layer, i, crop, chunk.active_state[i]);
+            stamp_write(chunk, cell_of(cx, cy, i), active_layer, i, before, crop, chunk.active_state[i]);
           }
           continue;
         }
@@ -894,7 +895,7 @@ void StepContext::random_ticks() {
           if (map_.in_bounds(n) && to_underlying(map_.floor(n)) == grass) {
             if (stampable(chunk, floor_layer, i)) {
               chunk.floor[i] = grass;
-              stamp_write(chunk, cell, floor_layer, i, grass, 0);
+              stamp_write(chunk, cell, floor_layer, i, CellValue{dirt, 0}, grass, 0);
             }
             break;
           }
@@ -944,6 +945,7 @@ Simulation::Simulation(World world) : world_(std::move(world)) {
   effects_.left_saves.reserve(limits::players_max);
   effects_.changed_cells.reserve(limits::commands_per_tick_max +
                                  world_.map.chunks().size() * limits::random_ticks_per_chunk_max);
+  effects_.changed_before.reserve(effects_.changed_cells.capacity());
   rebuild_derived();
 }
 

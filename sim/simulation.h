@@ -35,6 +35,15 @@ struct CellChange {
   constexpr auto operator<=>(const CellChange&) const = default;
 };
 
+// What a changed cell layer held just before the change (Effects::changed_before, one per
+// changed_cells entry): with it a caller can take a tick back (the link's map at a peer's applied
+// vector, server/map_history.h) without a second copy of the map.
+struct CellBefore {
+  CellValue value;
+  LwwStamp stamp;
+  constexpr bool operator==(const CellBefore&) const = default;
+};
+
 struct Rejection {
   uint32_t command_index = 0;  // index in TickInput::commands
   RejectReason reason = RejectReason::none;
@@ -58,7 +67,8 @@ struct Effects {
   // The state of each player in `left`, same order: what the server saves (a leave at shutdown is
   // a LeaveCommand like any other).
   std::vector<std::pair<PlayerId, PlayerSave>> left_saves;
-  std::vector<CellChange> changed_cells;  // every map change, in the order it happened
+  std::vector<CellChange> changed_cells;   // every map change, in the order it happened
+  std::vector<CellBefore> changed_before;  // changed_cells[i]'s layer before that change
   void clear();
 };
 

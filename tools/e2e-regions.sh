@@ -10,10 +10,11 @@
 #   nats-cluster  3 regions over a 3-node JetStream cluster (replicas 3); the nats-server leading the
 #                 stream SIGKILLed mid-play (its stream elects a new leader: seconds without acks)
 # The world has no random ticks (world.random_ticks_per_chunk=0), so it rests once the bots stop;
-# --random-ticks keeps them (each region runs its own stripe's and replicates the writes); opt-in:
-# regions writing every tick seldom take health points at one applied vector, so whether every
-# pair agrees within the 60 s wait is luck (3 runs: one passed with health points every 0.2 s, two
-# failed with 0.5 s, where one pair, then every pair, never agreed; no desync in any).
+# --random-ticks keeps them (each region runs its own stripe's and replicates the writes); opt-in
+# (the world never rests, so only the regions' own agreement is checked, not one map hash). While
+# the bots play (converge), every region must already have judged peers' health points at their
+# vectors (server/map_history.h) and found no desync: regions writing every tick seldom take health
+# points at one applied vector, so before, agreement was seen only once the world rested.
 # Each passes when: the bots saw no checksum mismatch and all ended connected; after they stop and
 # the streams drain, every region reports the same map hash (stable for 3 s; the time it took is
 # printed) and agrees with every peer on a fresh health point (with --random-ticks, only the
@@ -112,9 +113,34 @@ wait_bots() {
 restarted=""
 failed=0
 fail() { echo "FAIL: $*"; failed=1; }
+# The regions' judgement while the bots still play: a peer's health point with no equal vector of
+# ours is judged at its vector from the map history (server/map_history.h), so points agree (and
+# a desync would show) during play, not only once the world rests. Every region must have judged
+# some by now, and found no desync.
+health_during_play() {
+  cluster status --json > "$work/play.json" || { fail "no status during play"; return; }
+  python3 - "$work/play.json" <<'PY' || fail "the health points during play"
+import json, sys
+ok = True
+for r in json.load(open(sys.argv[1])):
+    link = r["link"]
+    print(f"during play: region {r['region']}: health agree {link['health_agree']} (judged at their vector "
+          f"{link['health_judged_at_vector']}), desyncs {link['desyncs']}; not judged: too old "
+          f"{link['health_unjudged_too_old']}, superseded {link['health_unjudged_superseded']}")
+    if r["map_history"]["sum_mismatches"]:
+        print(f"FAIL: region {r['region']}: its map's cell sum drifted from the map {r['map_history']}")
+        ok = False
+    if link["desyncs"] or link["health_judged_at_vector"] == 0:
+        ok = False
+sys.exit(0 if ok else 1)
+PY
+}
 start_bots
 case "$scenario" in
-  converge) ;;
+  converge)
+    sleep $((seconds > 6 ? seconds - 4 : 2))
+    health_during_play
+    ;;
   partition)
     sleep 5
     cluster cut 2

@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
       a.sim.step(a.input);
       make_tick();
       effects.tick = a.sim.tick();
-      a.link.on_tick(a.sim, effects);
+      a.link.on_tick(a.sim, a.input, effects);
     }
     if (now_us() >= next_maintain) {  // as the runtime's bus thread does: broken consumers recreated
       bus_a->maintain(now_us());
@@ -195,7 +195,7 @@ int main(int argc, char** argv) {
     b.link.take_remote(b.scheduler, now_us() / 1000);
     b.scheduler.build(b.sim.tick() + 1, now_us() / 1000, b.input);
     const sim::Effects& b_effects = b.sim.step(b.input);
-    b.link.on_tick(b.sim, b_effects);
+    b.link.on_tick(b.sim, b.input, b_effects);
     ++b_ticks;
   }
   const double elapsed = seconds_since(start);

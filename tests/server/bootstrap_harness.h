@@ -87,7 +87,7 @@ struct BootRegion {
       const replay::Status status = log->append(input, sim);
       EXPECT_TRUE(status.ok()) << status.describe();
     }
-    link.on_tick(sim, effects);
+    link.on_tick(sim, input, effects);
     if (after_tick) after_tick(sim);  // as the node's Options::after_tick
   }
   void pump(uint64_t now_us) { link.pump(bus, now_us, sim.tick()); }

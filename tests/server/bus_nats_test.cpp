@@ -48,6 +48,56 @@ TEST(NatsBus, OpenFailsWithAReasonWhenNoServerListens) {
   EXPECT_NE(error.find("cannot connect"), std::string::npos) << error;
 }
 
+// A region starts without NATS and joins it when it comes (connect_in_background): open()
+// succeeds while no server answers, publishes are held by the caller (buffer_full, as while
+// disconnected) and subscriptions wait; once the server is there, maintain() makes the stream and
+// both go through. The server "appears" as a proxy to the fixture's nats-server, started on the
+// port the bus has been trying (nothing listened there before: connections were refused).
+TEST(NatsBus, OpenedBeforeAnyServerItConnectsWhenOneComesAndMakesTheStream) {
+  const auto service = nats_service();
+  ASSERT_TRUE(service);
+  uint16_t port = 0;
+  {
+    const test::TcpProxy probe(service->port);  // a free port, closed again
+    port = probe.port();
+  }
+  NatsBusConfig config = test_config(service->url, "late");
+  config.url = "nats://127.0.0.1:" + std::to_string(port);
+  config.connect_in_background = true;
+  config.connect_timeout_ms = 500;
+  auto bus = open_bus(config);
+  ASSERT_TRUE(bus);
+  EXPECT_EQ(bus->state(), BusState::connecting);
+  EXPECT_EQ(bus->publish({one, BusChannel::world}, {one, 1}, bytes("1"), now_us()), PublishVerdict::buffer_full);
+  EXPECT_FALSE(bus->subscribe({one, std::nullopt}, 0, now_us()));
+  EXPECT_FALSE(bus->last_stored({one, BusChannel::world}));
+  bus->maintain(now_us());             // nothing to make yet
+  std::this_thread::sleep_for(300ms);  // a few refused attempts (reconnect_wait_ms 50)
+  EXPECT_EQ(bus->state(), BusState::connecting);
+  const test::TcpProxy server(service->port, port);
+  ASSERT_TRUE(wait_state({bus.get()}, BusState::connected));
+  std::optional<SubscriptionId> sub;
+  const uint64_t deadline = now_us() + 20'000'000;
+  while (!sub && now_us() < deadline) {
+    bus->maintain(now_us());  // the runtime's bus thread does this every second or so
+    sub = bus->subscribe({one, std::nullopt}, 0, now_us());
+    if (!sub) std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(sub) << bus->last_error();
+  EXPECT_EQ(bus->last_stored({one, BusChannel::world}), StoredMark{});
+  constexpr uint64_t count = 10;
+  for (uint64_t tick = 1; tick <= count; ++tick) {
+    ASSERT_EQ(bus->publish({one, BusChannel::world}, {one, tick}, bytes(std::to_string(tick)), now_us()),
+              PublishVerdict::accepted);
+  }
+  BusPoll got;
+  ASSERT_TRUE(poll_until({bus.get()}, got,
+                         [&](const BusPoll& p) { return p.acks.size() == count && p.deliveries.size() == count; }));
+  for (uint64_t i = 0; i < count; ++i) EXPECT_EQ(got.deliveries[i].stream_seq, i + 1);
+  EXPECT_EQ(bus->stream_last_seq(), count);
+  EXPECT_EQ(bus->counters().publish_refused_buffer_full, 1U);
+}
+
 TEST(NatsBus, PublishesAreAckedAndConsumedInStreamOrder) {
   const auto service = nats_service();
   ASSERT_TRUE(service);

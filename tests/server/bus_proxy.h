@@ -27,11 +27,13 @@ namespace strata::server::test {
 
 class TcpProxy {
  public:
-  explicit TcpProxy(uint16_t upstream_port) : upstream_port_(upstream_port) {
+  // listen_port 0: any free port (port() says which); else that one (a server that appears
+  // where a client has been trying to connect).
+  explicit TcpProxy(uint16_t upstream_port, uint16_t listen_port = 0) : upstream_port_(upstream_port) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     const int yes = 1;
     ::setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    sockaddr_in address = loopback(0);
+    sockaddr_in address = loopback(listen_port);
     if (::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
         ::listen(listener_, 16) != 0) {
       throw std::runtime_error("proxy: cannot listen on loopback");

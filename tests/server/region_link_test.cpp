@@ -25,12 +25,18 @@ using sim::RegionId;
 
 constexpr uint64_t tick_us = 50'000;
 
-sim::WorldParams params_of(RegionId region, uint32_t regions) {
+// How a test's regions run: the defaults go quiet when play stops and compare every tick.
+struct RegionSetup {
+  uint32_t random_ticks_per_chunk = 0;  // writes only by players: the regions go quiet when play stops
+  uint64_t health_every_ms = 50;        // a health point every tick: the peers' vectors meet once all is drained
+};
+
+sim::WorldParams params_of(RegionId region, uint32_t regions, const RegionSetup& setup) {
   sim::WorldParams p;
   p.seed = 11;
   p.chunks_x = 4;
   p.chunks_y = 2;
-  p.random_ticks_per_chunk = 0;  // writes only by players: the regions go quiet when play stops
+  p.random_ticks_per_chunk = setup.random_ticks_per_chunk;
   p.npc_count = 0;
   p.region = region;
   p.region_map.mode = sim::Ownership::by_map;
@@ -43,20 +49,20 @@ sim::WorldParams params_of(RegionId region, uint32_t regions) {
 }
 
 struct Region {
-  Region(RegionId id, uint32_t regions, MemoryStream& stream, MemoryBusFaults faults)
-      : sim(params_of(id, regions)),
+  Region(RegionId id, uint32_t regions, MemoryStream& stream, MemoryBusFaults faults, const RegionSetup& setup)
+      : sim(params_of(id, regions, setup)),
         scheduler(default_input_scheduler_config(), id, hlc),
-        link(link_config(id, regions)),
+        link(link_config(id, regions, setup)),
         bus(stream, MemoryBusConfig{}, faults),
         players(scenario_config(id)) {}
 
-  static RegionLinkConfig link_config(RegionId id, uint32_t regions) {
+  static RegionLinkConfig link_config(RegionId id, uint32_t regions, const RegionSetup& setup) {
     RegionLinkConfig c;
     c.region = id;
     for (uint32_t r = 1; r <= regions; ++r) c.regions.push_back(RegionId{static_cast<uint16_t>(r)});
     c.map_cells_x = 4 * sim::limits::chunk_size;
     c.map_cells_y = 2 * sim::limits::chunk_size;
-    c.health_every_ms = 50;  // a health point every tick: the peers' vectors meet once all is drained
+    c.health_every_ms = setup.health_every_ms;
     c.presence_every_ticks = 5;
     return c;
   }
@@ -78,9 +84,11 @@ struct Region {
     scheduler.build(sim.tick() + 1, now_us / 1000, remote);
     input.tick = sim.tick() + 1;
     input.commands.insert(input.commands.end(), remote.commands.begin(), remote.commands.end());
+    input.commands.insert(input.commands.end(), inject.begin(), inject.end());
+    inject.clear();
     const sim::Effects& effects = sim.step(input);
-    local_writes += effects.block_writes.size();
-    link.on_tick(sim, effects);
+    local_writes += effects.block_writes.size() + effects.rule_writes.size();
+    link.on_tick(sim, input, effects);
   }
   void pump(uint64_t now_us) { link.pump(bus, now_us, sim.tick()); }
 
@@ -92,14 +100,15 @@ struct Region {
   scenario::ScenarioGenerator players;
   sim::TickInput input;
   sim::TickInput remote;
+  std::vector<sim::Command> inject;  // into the next tick's input, past the bus (a test's corruption)
   uint64_t local_writes = 0;
 };
 
 struct Cluster {
-  Cluster(uint32_t n, MemoryBusFaults faults) {
+  Cluster(uint32_t n, MemoryBusFaults faults, const RegionSetup& setup = {}) {
     for (uint32_t r = 1; r <= n; ++r) {
       faults.seed += r;
-      regions.push_back(std::make_unique<Region>(RegionId{static_cast<uint16_t>(r)}, n, stream, faults));
+      regions.push_back(std::make_unique<Region>(RegionId{static_cast<uint16_t>(r)}, n, stream, faults, setup));
     }
     for (auto& region : regions) {
       region->link.start(region->bus, region->sim.world(), now_us);
@@ -158,11 +167,12 @@ void expect_converged(Cluster& cluster) {
     EXPECT_EQ(s.counters.desyncs, 0U);
     EXPECT_EQ(s.counters.world_overflow, 0U);
     // Health points keep coming while nothing is written (a point waits only for our own batches),
-    // and their map hash, kept from cached chunk hashes, is the world's.
+    // and their map hash, the cell sum the map history follows, is the world's.
     EXPECT_GE(s.tick + 3, region->sim.tick());
     if (s.tick == region->sim.tick()) {
-      EXPECT_EQ(s.map_hash, hash);
+      EXPECT_EQ(s.map_hash, sim::map_cell_sum(region->sim.world().map));
     }
+    EXPECT_EQ(s.history.sum_mismatches, 0U);
     for (const PeerStatus& p : s.peers) EXPECT_EQ(p.agreement, Agreement::agree) << "peer " << raw(p.region);
   }
   // Every batch applied exactly once by each other region.
@@ -281,6 +291,86 @@ TEST(RegionLink, ABatchFromAClockTooFarAheadIsHeldThenAppliedWhole) {
   EXPECT_EQ(s.counters.world_batches_consumed, 1U);
   EXPECT_EQ(s.counters.remote_writes_consumed, 10U);
   for (int32_t x = 40; x < 50; ++x) EXPECT_EQ(b.sim.world().map.active({x, 40}), sim::Block::stone_wall) << x;
+}
+
+}  // namespace
+}  // namespace strata::server
+
+namespace strata::server {
+namespace {
+
+// During play: every region writes every tick (players and the random ticks of the chunks it
+// owns), so two regions almost never hold the same vector at a health moment; each peer's point is
+// judged by taking our map to its vector. Many are, and all agree.
+TEST(RegionLink, RegionsWritingEveryTickAgreeDuringPlay) {
+  for (const uint32_t n : {2U, 3U}) {
+    RegionSetup setup;
+    setup.random_ticks_per_chunk = 3;
+    setup.health_every_ms = 500;  // every 10 ticks
+    MemoryBusFaults faults;
+    faults.seed = 7;
+    // Deliveries lost (the consumer's gap, then redelivery). Not acks: a health point waits for our
+    // batches' acks, so a lost one (MaxWait: 5 s) holds our points back that long.
+    faults.delivery_loss_per_mille = 10;
+    Cluster cluster(n, faults, setup);
+    cluster.run(600, true);  // 30 s of play, never quiet
+    for (const auto& region : cluster.regions) {
+      const RegionLinkStatus s = region->link.status();
+      SCOPED_TRACE("regions " + std::to_string(n) + ", region " + std::to_string(raw(s.region)));
+      EXPECT_GT(region->local_writes, 600U);  // written every tick
+      EXPECT_EQ(s.counters.desyncs, 0U);
+      // 60 health points per peer; all but the first few and the last judged.
+      EXPECT_GE(s.counters.health_judged_at_vector, 40U * (n - 1));
+      EXPECT_GE(s.counters.health_agree, s.counters.health_judged_at_vector);
+      EXPECT_GT(s.counters.judge_cells_reverted, 0U);  // the vectors were not ours: cells were set back
+      EXPECT_GT(s.history.ticks_recorded, 500U);
+      EXPECT_EQ(s.history.sum_mismatches, 0U);  // the sum followed is the map's (a chunk a tick checked)
+      for (const PeerStatus& p : s.peers) EXPECT_EQ(p.agreement, Agreement::agree) << "peer " << raw(p.region);
+    }
+  }
+}
+
+// A cell written in one region only, past the bus (as a lost or corrupted event would leave it): the
+// others report a desync naming that region within a few health periods, while play goes on.
+TEST(RegionLink, ACorruptedCellIsReportedAsADesyncWhileWritingContinues) {
+  RegionSetup setup;
+  setup.random_ticks_per_chunk = 3;
+  setup.health_every_ms = 500;
+  Cluster cluster(3, {}, setup);
+  std::vector<std::pair<uint16_t, Desync>> desyncs;
+  for (auto& region : cluster.regions) {
+    region->link.set_on_desync(
+        [&desyncs, r = raw(region->sim.world().params.region)](const Desync& d) { desyncs.emplace_back(r, d); });
+  }
+  cluster.run(200, true);
+  ASSERT_TRUE(desyncs.empty());
+  Region& one = *cluster.regions[0];
+  // Stamped by region 2 far ahead: nothing overwrites it, and region 1 never publishes it.
+  one.inject.push_back(
+      sim::RemoteBlockWriteCommand{{70, 33},
+                                   sim::Layer::ceiling,
+                                   static_cast<uint8_t>(sim::Ceiling::stone_roof),
+                                   0,
+                                   sim::LwwStamp{Hlc::pack(cluster.now_us / 1000 + 3'600'000, 0), RegionId{2}}});
+  const uint64_t writes_before = cluster.regions[1]->local_writes;
+  cluster.run(40, true);  // four health periods
+  ASSERT_EQ(one.sim.world().map.ceiling({70, 33}), sim::Ceiling::stone_roof);
+  EXPECT_GT(cluster.regions[1]->local_writes, writes_before);  // play went on
+  bool seen_by_2 = false, seen_by_3 = false;
+  for (const auto& [by, d] : desyncs) {
+    if (d.peer != RegionId{1}) continue;  // (region 1 may report the others too)
+    EXPECT_TRUE(d.at_vector);
+    EXPECT_NE(d.our_hash, d.peer_hash);
+    seen_by_2 = seen_by_2 || by == 2;
+    seen_by_3 = seen_by_3 || by == 3;
+  }
+  EXPECT_TRUE(seen_by_2);
+  EXPECT_TRUE(seen_by_3);
+  for (size_t r = 1; r < 3; ++r) {
+    const RegionLinkStatus s = cluster.regions[r]->link.status();
+    EXPECT_GT(s.counters.desyncs, 0U);
+    EXPECT_EQ(s.peers[0].agreement, Agreement::disagree);
+  }
 }
 
 }  // namespace

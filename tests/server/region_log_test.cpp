@@ -108,7 +108,7 @@ struct Region {
     ASSERT_TRUE(log->append(input, sim).ok());
     log->release_world();
     disk.os_flush();
-    link->on_tick(sim, effects);
+    link->on_tick(sim, input, effects);
   }
   void pump(uint64_t now_us) { link->pump(*bus, now_us, log->durable_tick()); }
 

@@ -233,6 +233,7 @@ class Vopr {
     uint64_t health_agree = 0, desyncs = 0, world_batches_published = 0, world_batches_consumed = 0;
     uint64_t remote_writes_consumed = 0, republished = 0, duplicates_dropped = 0, refused = 0, clock_ahead = 0;
     uint64_t partitions = 0, heals = 0;
+    uint64_t health_judged_at_vector = 0, health_too_old = 0, health_superseded = 0, health_own_order = 0;
   };
   [[nodiscard]] BusFigures bus_figures() const;
   [[nodiscard]] uint64_t bus_heals() const { return bus_past_.heals; }
@@ -812,6 +813,10 @@ Vopr::BusFigures Vopr::bus_figures() const {
 #undef STRATA_VOPR_ADD_BUS
   f.health_agree += s.counters.health_agree;
   f.desyncs += s.counters.desyncs;
+  f.health_judged_at_vector += s.counters.health_judged_at_vector;
+  f.health_too_old += s.counters.health_unjudged_too_old;
+  f.health_superseded += s.counters.health_unjudged_superseded;
+  f.health_own_order += s.counters.health_unjudged_own_order;
   f.world_batches_published += s.counters.world_batches_published;
   f.world_batches_consumed += s.counters.world_batches_consumed;
   f.remote_writes_consumed += s.counters.remote_writes_consumed;
@@ -1425,6 +1430,10 @@ class Cluster {
 #undef STRATA_VOPR_ADD_BUS
       total.health_agree += f.health_agree;
       total.desyncs += f.desyncs;
+      total.health_judged_at_vector += f.health_judged_at_vector;
+      total.health_too_old += f.health_too_old;
+      total.health_superseded += f.health_superseded;
+      total.health_own_order += f.health_own_order;
       total.world_batches_published += f.world_batches_published;
       total.world_batches_consumed += f.world_batches_consumed;
       total.remote_writes_consumed += f.remote_writes_consumed;
@@ -1449,6 +1458,10 @@ class Cluster {
     add("refused_clock_ahead", total.clock_ahead);
     add("bus_partitions", total.partitions);
     add("bus_heals", total.heals);
+    add("health_judged_at_vector", total.health_judged_at_vector);  // during play: no equal vector of ours
+    add("health_unjudged_too_old", total.health_too_old);
+    add("health_unjudged_superseded", total.health_superseded);
+    add("health_unjudged_own_order", total.health_own_order);
     add("bus_resends", total.bus.resends);
     add("acks_duplicate", total.bus.acks_duplicate);
     add("acks_failed", total.bus.acks_failed);
