@@ -291,6 +291,7 @@ void RegionLink::learn_own_mark(Bus& bus, uint64_t now_us) {
   const std::optional<StoredMark> mark = bus.last_stored({config_.region, BusChannel::world});
   if (!mark) return;
   own_mark_known_ = true;
+  own_stored_any_ = mark->seq > 0;
   if (mark->seq > 0) {
     uint64_t& seq = own_seq_by_tick_[0];
     seq = std::max(seq, mark->seq);
@@ -322,7 +323,9 @@ void RegionLink::push_own_batches(uint64_t now_us, uint64_t durable_tick) {
   if (log_ != nullptr && from_log_.empty() && log_from_ <= log_to_ && now_us >= next_log_read_us_) {
     // A bounded amount of re-simulation per pump.
     OwnWritesRead read = log_->read(log_from_, log_to_, config_.log_ticks_per_pump);
-    if (read.first_held > log_from_) counters_.log_ticks_lost += read.first_held - log_from_;
+    // (Before the log's start: lost only if the stream held batches of ours before them; else they
+    // are a seeded world's ticks, never ours to publish.)
+    if (read.first_held > log_from_ && own_stored_any_) counters_.log_ticks_lost += read.first_held - log_from_;
     counters_.world_read_from_log += read.ticks.size();
     if (log_from_ <= recovered_tick_) counters_.world_republished_after_restart += read.ticks.size();
     for (auto& [tick, writes] : read.ticks) from_log_.push_back(TickBatch{tick, std::move(writes)});

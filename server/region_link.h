@@ -333,6 +333,7 @@ class RegionLink {
   OwnWritesSource* log_ = nullptr;
   uint64_t recovered_tick_ = 0;
   bool own_mark_known_ = false;    // we asked the stream for our last stored batch, and were told
+  bool own_stored_any_ = false;    // the stream held a batch of ours when we asked
   uint64_t next_mark_ask_us_ = 0;  // (asked again every 250 ms until told)
   uint64_t log_from_ = 1;          // ticks log_from_..log_to_ are read from the log before waiting_durable_
   uint64_t log_to_ = 0;            // (none when log_from_ > log_to_)
